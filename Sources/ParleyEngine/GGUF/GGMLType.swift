@@ -1,0 +1,75 @@
+/// The element type of a tensor in a GGUF file, with the numbering ggml uses on disk.
+///
+/// Quantized types store elements in blocks: ``blockSize`` elements share a scale (and for some
+/// types a minimum) and occupy ``bytesPerBlock`` bytes. A tensor row always holds whole blocks.
+public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
+    /// 32-bit IEEE float.
+    case f32 = 0
+    /// 16-bit IEEE half float.
+    case f16 = 1
+    /// 4-bit blocks of 32 with one f16 scale: `x = (q - 8) * d`.
+    case q4_0 = 2
+    /// 4-bit blocks of 32 with an f16 scale and minimum: `x = q * d + m`.
+    case q4_1 = 3
+    /// 8-bit blocks of 32 with one f16 scale: `x = q * d`.
+    case q8_0 = 8
+    /// 4-bit super-blocks of 256 (eight sub-blocks of 32 with 6-bit scales and minimums).
+    case q4_K = 12
+    /// 6-bit super-blocks of 256 (sixteen sub-blocks of 16 with 8-bit scales).
+    case q6_K = 14
+    /// bfloat16 (the upper half of an f32).
+    case bf16 = 30
+
+    /// Elements per block: 1 for the float types, 32 for q4_0/q4_1/q8_0, 256 for the K-quants.
+    public var blockSize: Int {
+        switch self {
+        case .f32, .f16, .bf16: 1
+        case .q4_0, .q4_1, .q8_0: 32
+        case .q4_K, .q6_K: 256
+        }
+    }
+
+    /// Bytes one block occupies on disk.
+    public var bytesPerBlock: Int {
+        switch self {
+        case .f32: 4
+        case .f16, .bf16: 2
+        case .q4_0: 18  // f16 d + 16 bytes of nibbles
+        case .q4_1: 20  // f16 d + f16 m + 16 bytes of nibbles
+        case .q8_0: 34  // f16 d + 32 int8
+        case .q4_K: 144  // f16 d + f16 dmin + 12 bytes of scales + 128 bytes of nibbles
+        case .q6_K: 210  // 128 bytes low nibbles + 64 bytes high bits + 16 int8 scales + f16 d
+        }
+    }
+
+    /// Bytes needed for `count` elements; `nil` if `count` is not a whole number of blocks or overflows.
+    public func byteCount(elements count: Int) -> Int? {
+        guard count >= 0, count % blockSize == 0 else { return nil }
+        let (bytes, overflow) = (count / blockSize).multipliedReportingOverflow(by: bytesPerBlock)
+        return overflow ? nil : bytes
+    }
+
+    /// The name ggml uses, e.g. `"Q4_K"`.
+    public var description: String {
+        switch self {
+        case .f32: "F32"
+        case .f16: "F16"
+        case .q4_0: "Q4_0"
+        case .q4_1: "Q4_1"
+        case .q8_0: "Q8_0"
+        case .q4_K: "Q4_K"
+        case .q6_K: "Q6_K"
+        case .bf16: "BF16"
+        }
+    }
+
+    /// ggml's names for the type ids this engine does not read, for error messages.
+    static func knownName(of rawValue: UInt32) -> String {
+        let names: [UInt32: String] = [
+            6: "Q5_0", 7: "Q5_1", 9: "Q8_1", 10: "Q2_K", 11: "Q3_K", 13: "Q5_K", 15: "Q8_K",
+            16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S",
+            22: "IQ2_S", 23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M",
+        ]
+        return names[rawValue] ?? "unknown"
+    }
+}
