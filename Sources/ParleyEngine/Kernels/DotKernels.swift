@@ -1,0 +1,165 @@
+/// The inner SIMD loops: one weight row against one or four quantized activation vectors.
+///
+/// They use only same-width SIMD integer operations, bit casts and float arithmetic, which the
+/// compiler lowers to single AVX2 instructions (widening conversions between SIMD types are not
+/// lowered well, so lanes are split with shifts instead, and int32 → float goes through the
+/// 1.5·2²³ trick, exact for |x| < 2²²).
+enum DotKernels {
+    @inline(__always)
+    static func toFloat(_ v: SIMD8<Int32>) -> SIMD8<Float> {
+        unsafeBitCast(v &+ SIMD8<Int32>(repeating: 0x4B40_0000), to: SIMD8<Float>.self)
+            - SIMD8<Float>(repeating: 12_582_912.0)
+    }
+
+    /// Sums adjacent Int16 lanes into Int32 lanes.
+    @inline(__always)
+    static func pairSum(_ v: SIMD16<Int16>) -> SIMD8<Int32> {
+        let x = unsafeBitCast(v, to: SIMD8<Int32>.self)
+        return ((x &<< 16) &>> 16) &+ (x &>> 16)
+    }
+
+    @inline(__always)
+    static func halves(_ a: Float, _ b: Float) -> SIMD8<Float> {
+        SIMD8<Float>(lowHalf: SIMD4(repeating: a), highHalf: SIMD4(repeating: b))
+    }
+
+    @inline(__always)
+    static func nibbles(_ w: SIMD16<UInt16>) -> (SIMD16<Int16>, SIMD16<Int16>, SIMD16<Int16>, SIMD16<Int16>) {
+        let mask = SIMD16<UInt16>(repeating: 0xF)
+        return (
+            unsafeBitCast(w & mask, to: SIMD16<Int16>.self),
+            unsafeBitCast((w &>> 4) & mask, to: SIMD16<Int16>.self),
+            unsafeBitCast((w &>> 8) & mask, to: SIMD16<Int16>.self),
+            unsafeBitCast(w &>> 12, to: SIMD16<Int16>.self)
+        )
+    }
+
+    @inline(__always)
+    static func load16(_ p: UnsafePointer<Int16>, _ offset: Int) -> SIMD16<Int16> {
+        UnsafeRawPointer(p + offset).loadUnaligned(as: SIMD16<Int16>.self)
+    }
+
+    // MARK: Nibble weights (Q4_0, Q4_1, Q4_K)
+
+    /// Σ (d·q + m)·(da·qa) over a row: `w` quants, `d`/`m` per block; `a` activations, `da`/`sa` per block.
+    @inline(__always)
+    static func nibble1(
+        _ w: UnsafeRawPointer, _ d: UnsafePointer<Float>, _ m: UnsafePointer<Float>,
+        _ a: UnsafePointer<Int16>, _ da: UnsafePointer<Float>, _ sa: UnsafePointer<Float>, pairs: Int
+    ) -> Float {
+        var acc = SIMD8<Float>()
+        var offsetSum: Float = 0
+        for p in 0..<pairs {
+            let (n0, n1, n2, n3) = nibbles(w.loadUnaligned(fromByteOffset: p * 32, as: SIMD16<UInt16>.self))
+            let ab = a + p * 64
+            let s = n0 &* load16(ab, 0) &+ n1 &* load16(ab, 16) &+ n2 &* load16(ab, 32) &+ n3 &* load16(ab, 48)
+            let scale = halves(d[2 * p] * da[2 * p], d[2 * p + 1] * da[2 * p + 1])
+            acc = acc.addingProduct(toFloat(pairSum(s)), scale)
+            offsetSum += m[2 * p] * sa[2 * p] + m[2 * p + 1] * sa[2 * p + 1]
+        }
+        return acc.sum() + offsetSum
+    }
+
+    /// ``nibble1`` for four activation vectors at once (the weights are unpacked once).
+    @inline(__always)
+    static func nibble4(
+        _ w: UnsafeRawPointer, _ d: UnsafePointer<Float>, _ m: UnsafePointer<Float>,
+        _ a: UnsafePointer<Int16>, aStride: Int, _ da: UnsafePointer<Float>, _ sa: UnsafePointer<Float>,
+        sStride: Int, pairs: Int
+    ) -> SIMD4<Float> {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
+        var offsetSum = SIMD4<Float>()
+        let a1 = a + aStride, a2 = a + 2 * aStride, a3 = a + 3 * aStride
+        let da1 = da + sStride, da2 = da + 2 * sStride, da3 = da + 3 * sStride
+        let sa1 = sa + sStride, sa2 = sa + 2 * sStride, sa3 = sa + 3 * sStride
+        for p in 0..<pairs {
+            let (n0, n1, n2, n3) = nibbles(w.loadUnaligned(fromByteOffset: p * 32, as: SIMD16<UInt16>.self))
+            let o = p * 64
+            let s0 = n0 &* load16(a, o) &+ n1 &* load16(a, o + 16) &+ n2 &* load16(a, o + 32) &+ n3 &* load16(a, o + 48)
+            let s1 =
+                n0 &* load16(a1, o) &+ n1 &* load16(a1, o + 16) &+ n2 &* load16(a1, o + 32) &+ n3 &* load16(a1, o + 48)
+            let s2 =
+                n0 &* load16(a2, o) &+ n1 &* load16(a2, o + 16) &+ n2 &* load16(a2, o + 32) &+ n3 &* load16(a2, o + 48)
+            let s3 =
+                n0 &* load16(a3, o) &+ n1 &* load16(a3, o + 16) &+ n2 &* load16(a3, o + 32) &+ n3 &* load16(a3, o + 48)
+            let b0 = 2 * p, b1 = 2 * p + 1
+            let dw = halves(d[b0], d[b1])
+            acc0 = acc0.addingProduct(toFloat(pairSum(s0)), dw * halves(da[b0], da[b1]))
+            acc1 = acc1.addingProduct(toFloat(pairSum(s1)), dw * halves(da1[b0], da1[b1]))
+            acc2 = acc2.addingProduct(toFloat(pairSum(s2)), dw * halves(da2[b0], da2[b1]))
+            acc3 = acc3.addingProduct(toFloat(pairSum(s3)), dw * halves(da3[b0], da3[b1]))
+            let sa0v = SIMD4<Float>(sa[b0], sa1[b0], sa2[b0], sa3[b0])
+            let sa1v = SIMD4<Float>(sa[b1], sa1[b1], sa2[b1], sa3[b1])
+            offsetSum += m[b0] * sa0v + m[b1] * sa1v
+        }
+        return SIMD4(acc0.sum(), acc1.sum(), acc2.sum(), acc3.sum()) + offsetSum
+    }
+
+    // MARK: Byte weights (Q8_0, Q6_K)
+
+    @inline(__always)
+    static func bytes(_ w: SIMD16<Int16>) -> (SIMD16<Int16>, SIMD16<Int16>) {
+        ((w &<< 8) &>> 8, w &>> 8)
+    }
+
+    /// Σ (s·q)·(da·qa) over a row: `w` int8 quants, `s` per 16 elements; `a` activations, `da` per block.
+    @inline(__always)
+    static func byte1(
+        _ w: UnsafeRawPointer, _ s: UnsafePointer<Float>, _ a: UnsafePointer<Int16>, _ da: UnsafePointer<Float>,
+        blocks: Int
+    ) -> Float {
+        var acc = SIMD8<Float>()
+        for b in 0..<blocks {
+            let (lo, hi) = bytes(w.loadUnaligned(fromByteOffset: b * 32, as: SIMD16<Int16>.self))
+            let p = lo &* load16(a, b * 32) &+ hi &* load16(a, b * 32 + 16)
+            acc = acc.addingProduct(toFloat(pairSum(p)), halves(s[2 * b], s[2 * b + 1]) * da[b])
+        }
+        return acc.sum()
+    }
+
+    /// ``byte1`` for four activation vectors at once.
+    @inline(__always)
+    static func byte4(
+        _ w: UnsafeRawPointer, _ s: UnsafePointer<Float>, _ a: UnsafePointer<Int16>, aStride: Int,
+        _ da: UnsafePointer<Float>, sStride: Int, blocks: Int
+    ) -> SIMD4<Float> {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
+        let a1 = a + aStride, a2 = a + 2 * aStride, a3 = a + 3 * aStride
+        let da1 = da + sStride, da2 = da + 2 * sStride, da3 = da + 3 * sStride
+        for b in 0..<blocks {
+            let (lo, hi) = bytes(w.loadUnaligned(fromByteOffset: b * 32, as: SIMD16<Int16>.self))
+            let o = b * 32
+            let p0 = lo &* load16(a, o) &+ hi &* load16(a, o + 16)
+            let p1 = lo &* load16(a1, o) &+ hi &* load16(a1, o + 16)
+            let p2 = lo &* load16(a2, o) &+ hi &* load16(a2, o + 16)
+            let p3 = lo &* load16(a3, o) &+ hi &* load16(a3, o + 16)
+            let sw = halves(s[2 * b], s[2 * b + 1])
+            acc0 = acc0.addingProduct(toFloat(pairSum(p0)), sw * da[b])
+            acc1 = acc1.addingProduct(toFloat(pairSum(p1)), sw * da1[b])
+            acc2 = acc2.addingProduct(toFloat(pairSum(p2)), sw * da2[b])
+            acc3 = acc3.addingProduct(toFloat(pairSum(p3)), sw * da3[b])
+        }
+        return SIMD4(acc0.sum(), acc1.sum(), acc2.sum(), acc3.sum())
+    }
+
+    // MARK: Float weights
+
+    /// Σ w·x over `count` floats.
+    @inline(__always)
+    static func float1(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= count {
+            let wv = UnsafeRawPointer(w + i).loadUnaligned(as: SIMD8<Float>.self)
+            let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            acc = acc.addingProduct(wv, xv)
+            i += 8
+        }
+        var total = acc.sum()
+        while i < count {
+            total += w[i] * x[i]
+            i += 1
+        }
+        return total
+    }
+}

@@ -1,0 +1,112 @@
+extension WeightMatrix {
+    /// The kernel layout a GGUF tensor type is repacked into.
+    static func format(for type: GGMLType) -> Format {
+        switch type {
+        case .q4_0, .q4_1, .q4_K: .nibble
+        case .q8_0, .q6_K: .byte
+        case .f32, .f16, .bf16: .float
+        }
+    }
+
+    /// Repacks `rows` rows of `columns` elements of `type` stored in ggml's layout in `bytes`.
+    ///
+    /// The values are exactly those of ``GGMLDequantizer`` (scales are widened from f16 and, for the
+    /// K-quants, multiplied by their 6- or 8-bit sub-scales, which is exact in `Float`).
+    /// - Throws: `.corruptFile` if `bytes` is shorter than the tensor or a row is not whole blocks.
+    convenience init(repacking bytes: UnsafeRawBufferPointer, type: GGMLType, rows: Int, columns: Int) throws {
+        guard columns % type.blockSize == 0, let rowBytes = type.byteCount(elements: columns),
+            rows * rowBytes <= bytes.count
+        else {
+            throw EngineError(.corruptFile, "a \(rows)×\(columns) \(type) tensor does not fit \(bytes.count) bytes")
+        }
+        if type != .f32 && type != .f16 && type != .bf16 && columns % 32 != 0 {
+            throw EngineError(.corruptFile, "row length \(columns) is not a multiple of 32")
+        }
+        self.init(format: Self.format(for: type), rows: rows, columns: columns, sourceType: type)
+        guard let base = bytes.baseAddress else { return }
+        for row in 0..<rows {
+            repackRow(row, from: base + row * rowBytes, type: type)
+        }
+    }
+
+    private func repackRow(_ row: Int, from src: UnsafeRawPointer, type: GGMLType) {
+        switch type {
+        case .f32, .f16, .bf16:
+            let dst = (quants + row * rowStride).assumingMemoryBound(to: Float.self)
+            GGMLDequantizer.dequantize(
+                UnsafeRawBufferPointer(start: src, count: type.byteCount(elements: columns)!), type: type,
+                into: UnsafeMutableBufferPointer(start: dst, count: columns))
+        case .q4_0, .q4_1:
+            let blockBytes = type.bytesPerBlock
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in
+                for block in 0..<columns / 32 {
+                    let b = src + block * blockBytes
+                    let d = Float(halfBits: b.loadUnaligned(as: UInt16.self))
+                    let m = type == .q4_1 ? Float(halfBits: b.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) : -8 * d
+                    let qs = b + (type == .q4_1 ? 4 : 2)
+                    for j in 0..<16 {
+                        let byte = qs.load(fromByteOffset: j, as: UInt8.self)
+                        q[j] = byte & 0x0F
+                        q[j + 16] = byte >> 4
+                    }
+                    setNibbleBlock(row: row, block: block, quants: q.baseAddress!, scale: d, offset: m)
+                }
+            }
+        case .q4_K:
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in
+                for superBlock in 0..<columns / 256 {
+                    let b = src + superBlock * 144
+                    let raw = UnsafeRawBufferPointer(start: b, count: 144)
+                    let d = Float(halfBits: b.loadUnaligned(as: UInt16.self))
+                    let dmin = Float(halfBits: b.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+                    for sub in 0..<8 {
+                        let (sc, mn) = GGMLDequantizer.q4KScaleMin(raw, at: 4, sub)
+                        let qs = b + 16 + (sub / 2) * 32
+                        let high = sub % 2 == 1
+                        for l in 0..<32 {
+                            let byte = qs.load(fromByteOffset: l, as: UInt8.self)
+                            q[l] = high ? byte >> 4 : byte & 0x0F
+                        }
+                        setNibbleBlock(
+                            row: row, block: superBlock * 8 + sub, quants: q.baseAddress!,
+                            scale: d * Float(sc), offset: -(dmin * Float(mn)))
+                    }
+                }
+            }
+        case .q8_0:
+            for block in 0..<columns / 32 {
+                let b = src + block * 34
+                let d = Float(halfBits: b.loadUnaligned(as: UInt16.self))
+                setByteBlock(
+                    row: row, block: block, quants: (b + 2).assumingMemoryBound(to: Int8.self), scale0: d, scale1: d)
+            }
+        case .q6_K:
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256) { q in
+                for superBlock in 0..<columns / 256 {
+                    let b = src + superBlock * 210
+                    let d = Float(halfBits: b.loadUnaligned(fromByteOffset: 208, as: UInt16.self))
+                    for half in 0..<2 {
+                        let ql = b + half * 64, qh = b + 128 + half * 32
+                        for l in 0..<32 {
+                            let h = qh.load(fromByteOffset: l, as: UInt8.self)
+                            let lo0 = ql.load(fromByteOffset: l, as: UInt8.self)
+                            let lo1 = ql.load(fromByteOffset: l + 32, as: UInt8.self)
+                            let o = half * 128
+                            q[o + l] = Int8((lo0 & 0x0F) | ((h & 3) << 4)) - 32
+                            q[o + l + 32] = Int8((lo1 & 0x0F) | (((h >> 2) & 3) << 4)) - 32
+                            q[o + l + 64] = Int8((lo0 >> 4) | (((h >> 4) & 3) << 4)) - 32
+                            q[o + l + 96] = Int8((lo1 >> 4) | (((h >> 6) & 3) << 4)) - 32
+                        }
+                    }
+                    for block in 0..<8 {
+                        let s0 = Float(b.load(fromByteOffset: 192 + 2 * block, as: Int8.self))
+                        let s1 = Float(b.load(fromByteOffset: 193 + 2 * block, as: Int8.self))
+                        setByteBlock(
+                            row: row, block: superBlock * 8 + block, quants: q.baseAddress! + block * 32,
+                            scale0: d * s0, scale1: d * s1)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Testing
+
+@testable import ParleyEngine
+
+@Suite struct MatMulTests {
+    static let types: [GGMLType] = [.f32, .f16, .bf16, .q4_0, .q4_1, .q8_0, .q4_K, .q6_K]
+
+    @Test(arguments: types)
+    func repackedWeightsEqualTheReferenceDequantizer(type: GGMLType) throws {
+        let rows = 5, columns = 512
+        var gen = SyntheticBlocks(seed: 1)
+        let bytes = gen.tensor(type, rows: rows, columns: columns)
+        let matrix = try bytes.withUnsafeBytes {
+            try WeightMatrix(repacking: $0, type: type, rows: rows, columns: columns)
+        }
+        let expected = try bytes.withUnsafeBytes {
+            try GGMLDequantizer.dequantize($0, type: type, count: rows * columns)
+        }
+        for r in 0..<rows {
+            for c in 0..<columns {
+                #expect(matrix.element(row: r, column: c) == expected[r * columns + c], "row \(r) column \(c)")
+            }
+        }
+    }
+
+    @Test func quantizedActivationsRoundTrip() {
+        var gen = SyntheticBlocks(seed: 2)
+        let width = 96
+        let x = (0..<2 * width).map { _ in gen.unit() * 3 }
+        for format in [WeightMatrix.Format.nibble, .byte] {
+            let q = QuantizedActivations()
+            x.withUnsafeBufferPointer { q.quantize($0.baseAddress!, count: 2, stride: width, width: width, format: format) }
+            for v in 0..<2 {
+                let back = q.dequantized(v)
+                for i in 0..<width {
+                    // Half a quantization step (amax/127/2 ≤ 3/254) plus the f16 rounding of d.
+                    #expect(abs(back[i] - x[v * width + i]) <= 0.0125, "\(format) vector \(v) element \(i)")
+                }
+            }
+        }
+    }
+
+    /// Every kernel (one vector and four at a time, single thread and pooled) equals a plain
+    /// double-precision product of the dequantized weights and dequantized activations.
+    @Test(arguments: types)
+    func productsEqualDequantizedReference(type: GGMLType) throws {
+        let rows = 37, columns = type.blockSize == 256 ? 768 : 576
+        var gen = SyntheticBlocks(seed: 3)
+        let bytes = gen.tensor(type, rows: rows, columns: columns)
+        let w = try bytes.withUnsafeBytes { try WeightMatrix(repacking: $0, type: type, rows: rows, columns: columns) }
+        let pool = ThreadPool(threadCount: 2)
+        defer { pool.shutdown() }
+        for count in [1, 3, 4, 9] {
+            let x = (0..<count * columns).map { _ in gen.unit() }
+            let q = QuantizedActivations()
+            var out = [Float](repeating: .nan, count: count * rows)
+            x.withUnsafeBufferPointer { xp in
+                q.quantize(xp.baseAddress!, count: count, stride: columns, width: columns, format: w.format)
+                out.withUnsafeMutableBufferPointer { MatMul.multiply(w, q, into: $0.baseAddress!, outStride: rows, pool: pool) }
+            }
+            for v in 0..<count {
+                let a = q.dequantized(v)
+                for r in 0..<rows {
+                    var exact = 0.0, magnitude = 0.0
+                    for c in 0..<columns {
+                        let term = Double(w.element(row: r, column: c)) * Double(a[c])
+                        exact += term
+                        magnitude += abs(term)
+                    }
+                    // Float accumulation, plus (nibble formats) the f16 rounding of the block sums.
+                    let tolerance = magnitude * (w.format == .nibble ? 2e-3 : 1e-5) + 1e-5
+                    #expect(abs(Double(out[v * rows + r]) - exact) <= tolerance, "\(type) vector \(v) row \(r)")
+                }
+            }
+        }
+    }
+
+    @Test func threadPoolRunsEveryIndexOnce() {
+        let pool = ThreadPool(threadCount: 3, spinLimit: 10)
+        defer { pool.shutdown() }
+        for round in 0..<200 {
+            let n = round % 17 + 1
+            let hits = UnsafeMutablePointer<Int>.allocate(capacity: n)
+            hits.initialize(repeating: 0, count: n)
+            pool.parallelFor(n) { hits[$0] += 1 }
+            #expect((0..<n).allSatisfy { hits[$0] == 1 })
+            hits.deallocate()
+        }
+    }
+}
