@@ -1,0 +1,183 @@
+/// Runs the llama forward pass over a batch of tokens from any number of sequences.
+///
+/// Every matrix product serves the whole batch in one pass over the weights (prefill of a long
+/// prompt and one decode token of each of many sequences alike); attention is per sequence,
+/// against that sequence's ``KVCache``. Not thread-safe: one compute thread owns it.
+final class ForwardPass {
+    /// One token of a batch.
+    struct Token {
+        /// The token id.
+        var id: Int32
+        /// Its position in its sequence (the KV-cache row it fills).
+        var position: Int
+        /// Its sequence's cache.
+        var cache: KVCache
+        /// Whether the logits after this token are wanted.
+        var wantsLogits: Bool
+    }
+
+    let model: LlamaModel
+    let pool: ThreadPool
+    private let activations = QuantizedActivations()
+    private var buffers = Buffers()
+
+    init(model: LlamaModel, pool: ThreadPool) {
+        self.model = model
+        self.pool = pool
+    }
+
+    deinit { buffers.deallocate() }
+
+    /// Runs `tokens` through the model, writes their keys and values into their caches, and returns
+    /// the logits (`vocabularySize` floats each) of the tokens that want them, in batch order.
+    ///
+    /// Tokens of one sequence must be in position order and the positions must continue the cache
+    /// (`position ≤ cache.count` for the first); each cache's `count` is advanced.
+    func run(_ tokens: [Token]) -> [[Float]] {
+        let hp = model.hyperparameters
+        let n = tokens.count
+        if n == 0 { return [] }
+        let dim = hp.embeddingLength, kvWidth = model.keyValueWidth, ff = hp.feedForwardLength
+        let headDim = hp.headDimension, ropeDims = hp.ropeDimensionCount
+        buffers.reserve(tokens: n, dim: dim, kvWidth: kvWidth, ff: ff, rope: ropeDims / 2)
+        let b = buffers
+
+        for (t, token) in tokens.enumerated() {
+            model.tokenEmbedding.dequantizeRow(Int(token.id), into: b.x + t * dim)
+            Operators.ropeTable(
+                position: token.position, base: hp.ropeFreqBase, dims: ropeDims, cos: b.cos + t * ropeDims / 2,
+                sin: b.sin + t * ropeDims / 2)
+        }
+
+        for (l, layer) in model.layers.enumerated() {
+            normalize(n, weights: layer.attentionNorm)
+            multiply(layer.query, input: b.normed, count: n, width: dim, into: b.q)
+            multiply(layer.key, input: b.normed, count: n, width: dim, into: b.k, reuseActivations: true)
+            multiply(layer.value, input: b.normed, count: n, width: dim, into: b.v, reuseActivations: true)
+            for (t, token) in tokens.enumerated() {
+                let c = b.cos + t * ropeDims / 2, s = b.sin + t * ropeDims / 2
+                Operators.rope(b.q + t * dim, heads: hp.headCount, headDim: headDim, dims: ropeDims, cos: c, sin: s)
+                Operators.rope(b.k + t * kvWidth, heads: hp.headCountKV, headDim: headDim, dims: ropeDims, cos: c, sin: s)
+                storeKeyValue(token, layer: l, key: b.k + t * kvWidth, value: b.v + t * kvWidth, width: kvWidth)
+            }
+            attention(tokens, layer: l)
+            multiply(layer.attentionOutput, input: b.attended, count: n, width: dim, into: b.projected)
+            for i in 0..<n * dim { b.x[i] += b.projected[i] }
+
+            normalize(n, weights: layer.feedForwardNorm)
+            multiply(layer.gate, input: b.normed, count: n, width: dim, into: b.gate)
+            multiply(layer.up, input: b.normed, count: n, width: dim, into: b.up, reuseActivations: true)
+            Operators.swiGLU(b.gate, up: b.up, count: n * ff)
+            multiply(layer.down, input: b.gate, count: n, width: ff, into: b.projected)
+            for i in 0..<n * dim { b.x[i] += b.projected[i] }
+        }
+        for token in tokens { token.cache.count = max(token.cache.count, token.position + 1) }
+
+        // Final norm and output projection only for the tokens that want logits.
+        let wanted = tokens.indices.filter { tokens[$0].wantsLogits }
+        if wanted.isEmpty { return [] }
+        model.outputNorm.withUnsafeBufferPointer { w in
+            for (row, t) in wanted.enumerated() {
+                Operators.rmsNorm(
+                    b.x + t * dim, weight: w.baseAddress!, epsilon: hp.rmsNormEpsilon, count: dim,
+                    into: b.normed + row * dim)
+            }
+        }
+        let vocab = hp.vocabularySize
+        var logits = [Float](repeating: 0, count: wanted.count * vocab)
+        logits.withUnsafeMutableBufferPointer { out in
+            multiply(model.output, input: b.normed, count: wanted.count, width: dim, into: out.baseAddress!)
+        }
+        return (0..<wanted.count).map { Array(logits[$0 * vocab..<($0 + 1) * vocab]) }
+    }
+
+    private func normalize(_ n: Int, weights: [Float]) {
+        let hp = model.hyperparameters, dim = hp.embeddingLength
+        weights.withUnsafeBufferPointer { w in
+            for t in 0..<n {
+                Operators.rmsNorm(
+                    buffers.x + t * dim, weight: w.baseAddress!, epsilon: hp.rmsNormEpsilon, count: dim,
+                    into: buffers.normed + t * dim)
+            }
+        }
+    }
+
+    private func multiply(
+        _ w: WeightMatrix, input: UnsafeMutablePointer<Float>, count: Int, width: Int,
+        into out: UnsafeMutablePointer<Float>, reuseActivations: Bool = false
+    ) {
+        if !reuseActivations || activations.format != w.format || activations.count != count
+            || activations.width != width
+        {
+            activations.quantize(input, count: count, stride: width, width: width, format: w.format)
+        }
+        MatMul.multiply(w, activations, into: out, outStride: w.rows, pool: pool)
+    }
+
+    private func storeKeyValue(
+        _ token: Token, layer: Int, key: UnsafePointer<Float>, value: UnsafePointer<Float>, width: Int
+    ) {
+        let k = token.cache.keyRow(layer: layer, position: token.position)
+        let v = token.cache.valueRow(layer: layer, position: token.position)
+        for i in 0..<width {
+            k[i] = Float16(key[i])
+            v[i] = Float16(value[i])
+        }
+    }
+
+    private func attention(_ tokens: [Token], layer: Int) {
+        let hp = model.hyperparameters
+        let heads = hp.headCount, headDim = hp.headDimension, dim = hp.embeddingLength
+        let group = hp.headCount / hp.headCountKV
+        let b = buffers
+        pool.parallelFor(tokens.count * heads) { item in
+            let t = item / heads, h = item % heads
+            let token = tokens[t]
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: token.position + 1) { scratch in
+                Operators.attendHead(
+                    query: b.q + t * dim + h * headDim, cache: token.cache, layer: layer,
+                    kvOffset: (h / group) * headDim, headDim: headDim, last: token.position,
+                    scratch: scratch.baseAddress!, out: b.attended + t * dim + h * headDim)
+            }
+        }
+    }
+}
+
+extension ForwardPass {
+    /// Scratch buffers sized for the largest batch seen so far.
+    struct Buffers {
+        private(set) var capacity = 0
+        var x = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        var normed = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        var q = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        var k = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        var v = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        var attended = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        var projected = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        var gate = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        var up = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        var cos = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        var sin = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+
+        func deallocate() {
+            for p in [x, normed, q, k, v, attended, projected, gate, up, cos, sin] { p.deallocate() }
+        }
+
+        mutating func reserve(tokens n: Int, dim: Int, kvWidth: Int, ff: Int, rope: Int) {
+            if n <= capacity { return }
+            deallocate()
+            capacity = n
+            x = .allocate(capacity: n * dim)
+            normed = .allocate(capacity: n * dim)
+            q = .allocate(capacity: n * dim)
+            k = .allocate(capacity: n * kvWidth)
+            v = .allocate(capacity: n * kvWidth)
+            attended = .allocate(capacity: n * dim)
+            projected = .allocate(capacity: n * dim)
+            gate = .allocate(capacity: n * ff)
+            up = .allocate(capacity: n * ff)
+            cos = .allocate(capacity: n * max(rope, 1))
+            sin = .allocate(capacity: n * max(rope, 1))
+        }
+    }
+}
