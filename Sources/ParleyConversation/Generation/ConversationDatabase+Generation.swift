@@ -1,0 +1,209 @@
+package import Foundation
+import Logging
+import GRDB
+package import ParleyProtocol
+
+extension ConversationDatabase {
+    private static let runColumns = """
+        request_id, owner, conversation_id, parent_id, message_id, model, producer, status, last_seq, bytes, \
+        started_at, updated_at
+        """
+
+    private static func run(_ row: Row) -> GenerationRun {
+        GenerationRun(
+            requestID: row[0], owner: row[1], conversationID: row[2], parentID: row[3], messageID: row[4],
+            model: row[5], producer: row[6], status: MessageStatus(rawValue: row[7]) ?? .interrupted,
+            lastSeq: row[8], bytes: row[9], startedAt: date(row[10]), updatedAt: date(row[11]))
+    }
+
+    private static func ownedRun(_ db: Database, owner: String, requestID: String) throws -> GenerationRun {
+        guard
+            let run = try Row.fetchOne(
+                db, sql: "SELECT \(runColumns) FROM generation_runs WHERE request_id = ? AND owner = ?",
+                arguments: [requestID, owner]
+            ).map(Self.run)
+        else { throw ConversationError(.notFound, "no such generation") }
+        return run
+    }
+
+    /// Starts logging a generation (idempotent: starting an existing run returns it). When
+    /// `conversationID` is given the finished answer is stored there as a message replying to
+    /// `parentID` (default: the current leaf at start).
+    package func startGeneration(
+        owner: String, requestID: String, conversationID: String?, parentID: String? = nil, model: String?,
+        producer: String
+    ) async throws -> GenerationRun {
+        try Validation.owner(owner)
+        try Validation.model(model)
+        guard !requestID.isEmpty, requestID.utf8.count <= 128, !producer.isEmpty, producer.utf8.count <= 256 else {
+            throw ConversationError(.invalidInput, "request ids are 1...128 bytes, producers 1...256")
+        }
+        let writer = self.writer
+        return try await write { db in
+            if let existing = try Row.fetchOne(
+                db, sql: "SELECT \(Self.runColumns) FROM generation_runs WHERE request_id = ?", arguments: [requestID]
+            ).map(Self.run) {
+                guard existing.owner == owner else { throw ConversationError(.conflict, "request id in use") }
+                return existing
+            }
+            var parent = parentID
+            if let conversationID {
+                let conversation = try Self.ownedConversation(db, owner: owner, id: conversationID)
+                parent = parent ?? conversation.currentMessageID
+            }
+            let now = writer.nowMillis
+            let run = GenerationRun(
+                requestID: requestID, owner: owner, conversationID: conversationID, parentID: parent,
+                messageID: writer.newID(), model: model, producer: producer, status: .streaming, lastSeq: 0,
+                bytes: 0, startedAt: Self.date(now), updatedAt: Self.date(now))
+            try db.execute(
+                sql: "INSERT INTO generation_runs(\(Self.runColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
+                arguments: [requestID, owner, conversationID, parent, run.messageID, model, producer,
+                            MessageStatus.streaming.rawValue, now, now])
+            return run
+        }
+    }
+
+    /// Logs `texts` as events `fromSeq`, `fromSeq + 1`, …; events already logged are ignored, so a
+    /// producer may resend a batch after a failure. A gap (first new seq beyond `lastSeq + 1`)
+    /// or a finished run answers `conflict`. Returns the run's last sequence number.
+    @discardableResult
+    package func appendGenerationEvents(owner: String, requestID: String, fromSeq: Int64, _ texts: [String])
+        async throws -> Int64
+    {
+        guard fromSeq >= 1 else { throw ConversationError(.invalidInput, "sequence numbers start at 1") }
+        for text in texts { try Validation.noNUL(text) }
+        let writer = self.writer
+        return try await write { db in
+            let run = try Self.ownedRun(db, owner: owner, requestID: requestID)
+            guard run.status == .streaming else { throw ConversationError(.conflict, "the generation has finished") }
+            guard fromSeq <= run.lastSeq + 1 else {
+                throw ConversationError(.conflict, "events must follow seq \(run.lastSeq) without a gap")
+            }
+            var lastSeq = run.lastSeq
+            var bytes = run.bytes
+            for (offset, text) in texts.enumerated() {
+                let seq = fromSeq + Int64(offset)
+                guard seq > run.lastSeq else { continue }
+                bytes += Int64(text.utf8.count)
+                guard bytes <= ConversationLimits.maxContentBytes else {
+                    throw ConversationError(.tooLarge, "an answer is limited to \(ConversationLimits.maxContentBytes) bytes")
+                }
+                try db.execute(
+                    sql: "INSERT INTO generation_events(request_id, seq, text) VALUES (?, ?, ?)",
+                    arguments: [requestID, seq, text])
+                lastSeq = seq
+            }
+            try db.execute(
+                sql: "UPDATE generation_runs SET last_seq = ?, bytes = ?, updated_at = ? WHERE request_id = ?",
+                arguments: [lastSeq, bytes, writer.nowMillis, requestID])
+            return lastSeq
+        }
+    }
+
+    /// The run and its events after `afterSeq` (the client's `Last-Event-ID`, 0 for all), at most
+    /// `limit` of them.
+    package func readGenerationEvents(owner: String, requestID: String, afterSeq: Int64, limit: Int = 1000)
+        async throws -> (run: GenerationRun, events: [GenerationEvent])
+    {
+        try await read { db in
+            let run = try Self.ownedRun(db, owner: owner, requestID: requestID)
+            let events = try Row.fetchAll(
+                db,
+                sql: "SELECT seq, text FROM generation_events WHERE request_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                arguments: [requestID, afterSeq, max(1, limit)]
+            ).map { GenerationEvent(seq: $0[0], text: $0[1]) }
+            return (run, events)
+        }
+    }
+
+    /// Ends a run as `complete`, `cancelled` or `interrupted`. If it belongs to a conversation,
+    /// the logged text is stored there as the answer (status included). Finishing again returns
+    /// the stored answer unchanged.
+    @discardableResult
+    package func finishGeneration(
+        owner: String, requestID: String, status: MessageStatus, promptTokens: Int? = nil,
+        completionTokens: Int? = nil
+    ) async throws -> ConversationMessage? {
+        guard status != .streaming else { throw ConversationError(.invalidInput, "a finished run cannot be streaming") }
+        let writer = self.writer
+        return try await write { db in
+            try Self.finish(
+                db, writer: writer, run: try Self.ownedRun(db, owner: owner, requestID: requestID), status: status,
+                promptTokens: promptTokens, completionTokens: completionTokens)
+        }
+    }
+
+    private static func finish(
+        _ db: Database, writer: StorageWriter, run: GenerationRun, status: MessageStatus, promptTokens: Int?,
+        completionTokens: Int?
+    ) throws -> ConversationMessage? {
+        if run.status == .streaming {
+            try db.execute(
+                sql: "UPDATE generation_runs SET status = ?, updated_at = ? WHERE request_id = ?",
+                arguments: [status.rawValue, writer.nowMillis, run.requestID])
+        }
+        guard let conversationID = run.conversationID else { return nil }
+        if let stored = try Row.fetchOne(
+            db, sql: "SELECT \(MessageRecord.columns) FROM messages WHERE id = ?", arguments: [run.messageID]
+        ).map(MessageRecord.init(row:)) {
+            return stored.message
+        }
+        guard run.status == .streaming else { return nil }
+        let text = try String.fetchAll(
+            db, sql: "SELECT text FROM generation_events WHERE request_id = ? ORDER BY seq", arguments: [run.requestID]
+        ).joined()
+        let message = NewMessage(
+            role: .assistant, content: text, parent: run.parentID.map(MessageParent.message) ?? .root,
+            model: run.model, promptTokens: promptTokens, completionTokens: completionTokens,
+            status: status, id: run.messageID)
+        do {
+            return try append(db, writer: writer, owner: run.owner, conversationID: conversationID, message)
+        } catch let error as ConversationError where error.code == .deleted || error.code == .notFound {
+            return nil  // the conversation was deleted meanwhile: nothing to store
+        }
+    }
+
+    /// Runs still `streaming` whose producer is not in `liveProducers`, or that logged nothing
+    /// for `idleTimeout` — their producer is gone.
+    package func orphanedGenerations(liveProducers: Set<String>, idleTimeout: Duration) async throws -> [GenerationRun] {
+        let cutoff = nowMillis - Int64(idleTimeout.components.seconds * 1000)
+            - Int64(idleTimeout.components.attoseconds / 1_000_000_000_000_000)
+        let runs = try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(Self.runColumns) FROM generation_runs WHERE status = ? ORDER BY updated_at",
+                arguments: [MessageStatus.streaming.rawValue]
+            ).map(Self.run)
+        }
+        return runs.filter { !liveProducers.contains($0.producer) || Self.millis($0.updatedAt) < cutoff }
+    }
+
+    /// Marks the orphaned runs `interrupted` (storing their partial answers); returns their ids.
+    @discardableResult
+    package func interruptOrphanedGenerations(liveProducers: Set<String>, idleTimeout: Duration) async throws -> [String] {
+        let orphans = try await orphanedGenerations(liveProducers: liveProducers, idleTimeout: idleTimeout)
+        var interrupted: [String] = []
+        for run in orphans {
+            _ = try await finishGeneration(owner: run.owner, requestID: run.requestID, status: .interrupted)
+            interrupted.append(run.requestID)
+        }
+        if !interrupted.isEmpty {
+            logger.info("interrupted orphaned generations", metadata: ["generation.count": "\(interrupted.count)"])
+        }
+        return interrupted
+    }
+
+    /// Drops the logs of runs finished before `finishedBefore` (their answers stay stored).
+    package func pruneGenerations(finishedBefore: Date) async throws {
+        let cutoff = Self.millis(finishedBefore)
+        try await write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM generation_events WHERE request_id IN
+                        (SELECT request_id FROM generation_runs WHERE status != 'streaming' AND updated_at < ?)
+                    """, arguments: [cutoff])
+            try db.execute(
+                sql: "DELETE FROM generation_runs WHERE status != 'streaming' AND updated_at < ?", arguments: [cutoff])
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import GRDB
+import ParleyProtocol
+
+extension ConversationDatabase {
+    /// The partition's rows changed after local sequence `after`, in change order, at most
+    /// `limit` rows. Cheap: both tables are indexed on (partition, change_seq).
+    package func changes(partition: Int, after: Int64, limit: Int = 1000) async throws -> ReplicationBatch {
+        let limit = max(1, limit)
+        return try await read { db in
+            let conversations = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(ConversationRecord.columns), change_seq FROM conversations
+                    WHERE partition = ? AND change_seq > ? ORDER BY change_seq LIMIT ?
+                    """,
+                arguments: [partition, after, limit + 1]
+            ).map { (seq: $0[12] as Int64, record: ConversationRecord(row: $0)) }
+            let messages = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(MessageRecord.columns), change_seq FROM messages
+                    WHERE partition = ? AND change_seq > ? ORDER BY change_seq LIMIT ?
+                    """,
+                arguments: [partition, after, limit + 1]
+            ).map { (seq: $0[11] as Int64, record: MessageRecord(row: $0)) }
+            // Merge the two sequence-ordered lists and keep the first `limit` rows.
+            var batch = ReplicationBatch(partition: partition, lastSeq: after, isComplete: true)
+            var c = 0
+            var m = 0
+            while c < conversations.count || m < messages.count {
+                if batch.conversations.count + batch.messages.count == limit {
+                    batch.isComplete = false
+                    break
+                }
+                if m >= messages.count || (c < conversations.count && conversations[c].seq < messages[m].seq) {
+                    batch.conversations.append(conversations[c].record)
+                    batch.lastSeq = conversations[c].seq
+                    c += 1
+                } else {
+                    batch.messages.append(messages[m].record)
+                    batch.lastSeq = messages[m].seq
+                    m += 1
+                }
+            }
+            return batch
+        }
+    }
+
+    /// Merges rows from another replica: conversations by ``MergeRules``, messages by union,
+    /// tombstones win. Idempotent and commutative; durable on return.
+    @discardableResult
+    package func apply(_ batch: ReplicationBatch) async throws -> ApplyResult {
+        for record in batch.conversations {
+            try Validation.owner(record.owner)
+            guard partition(ofOwner: record.owner) == batch.partition || batch.partition < 0 else {
+                throw ConversationError(.corruptData, "a conversation row is not in the batch's partition")
+            }
+        }
+        for record in batch.messages {
+            try Validation.owner(record.owner)
+            try Validation.noNUL(record.body)
+        }
+        let writer = self.writer
+        return try await write { db in
+            var result = ApplyResult()
+            for record in batch.conversations {
+                writer.observe(record.version)
+                if try writer.mergeConversation(db, record) { result.conversationsChanged += 1 }
+            }
+            for record in batch.messages where try writer.insertMessage(db, record) {
+                result.messagesInserted += 1
+            }
+            return result
+        }
+    }
+
+    /// The partition's digest, maintained row by row in the same transactions as the rows.
+    package func digest(partition: Int) async throws -> PartitionDigest {
+        try await read { db in
+            let row = try Row.fetchOne(
+                db, sql: "SELECT digest_high, digest_low, row_count FROM partition_digests WHERE partition = ?",
+                arguments: [partition])
+            return PartitionDigest(
+                partition: partition, hash: RowHash(high: row?[0] ?? 0, low: row?[1] ?? 0), rowCount: row?[2] ?? 0)
+        }
+    }
+
+    /// Digests of every partition that holds rows.
+    package func digests() async throws -> [PartitionDigest] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT partition, digest_high, digest_low, row_count FROM partition_digests
+                    WHERE row_count != 0 OR digest_high != 0 OR digest_low != 0 ORDER BY partition
+                    """
+            ).map { PartitionDigest(partition: $0[0], hash: RowHash(high: $0[1], low: $0[2]), rowCount: $0[3]) }
+        }
+    }
+
+    /// Recomputes a partition's digest from the rows themselves (a check of the maintained one).
+    package func recomputeDigest(partition: Int) async throws -> PartitionDigest {
+        try await read { db in
+            var hash = RowHash.zero
+            var count: Int64 = 0
+            let conversations = try Row.fetchAll(
+                db, sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE partition = ?",
+                arguments: [partition])
+            for row in conversations {
+                hash = hash ^ ConversationRecord(row: row).rowHash
+                count += 1
+            }
+            let messages = try Row.fetchAll(
+                db, sql: "SELECT \(MessageRecord.columns) FROM messages WHERE partition = ?", arguments: [partition])
+            for row in messages {
+                hash = hash ^ MessageRecord(row: row).rowHash
+                count += 1
+            }
+            return PartitionDigest(partition: partition, hash: hash, rowCount: count)
+        }
+    }
+}

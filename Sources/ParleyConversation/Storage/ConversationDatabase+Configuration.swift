@@ -1,0 +1,39 @@
+package import Foundation
+
+extension ConversationDatabase {
+    /// Settings of one node's conversation database. Every field has a documented default.
+    package struct Configuration: Sendable {
+        /// Path of the SQLite file (WAL files live beside it). Its folder is created if missing.
+        package var path: String
+        /// Number of owner partitions (replication and snapshot unit); default 256. Never change it
+        /// for existing data.
+        package var partitionCount: Int = 256
+        /// Most writes the group commit puts into one transaction; default 512.
+        package var maxWritesPerTransaction: Int = 512
+        /// Reader connections of the pool; default 4.
+        package var maximumReaderCount: Int = 4
+        /// Search ranking and snippets.
+        package var search = Search()
+        /// Wall clock; tests pass a manual one. Default `Date.init`.
+        package var now: @Sendable () -> Date = { Date() }
+
+        package init(path: String) {
+            self.path = path
+        }
+
+        /// Search ranking and snippet settings.
+        package struct Search: Sendable {
+            /// Weight of the recency boost: a message from right now scores `1 + recencyWeight` times
+            /// its BM25 relevance, an old one about 1 times. Default 0.5.
+            package var recencyWeight: Double = 0.5
+            /// Age in days at which the recency boost has fallen to half; default 30 days.
+            package var recencyHalfLifeDays: Double = 30
+            /// Tokens of context a snippet shows around the matches; default 16.
+            package var snippetTokens: Int = 16
+            /// Most distinct terms taken from a query; the rest is ignored. Default 16.
+            package var maxQueryTerms: Int = 16
+
+            package init() {}
+        }
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import GRDB
+package import ParleyProtocol
+
+extension ConversationDatabase {
+    /// Creates an empty conversation owned by `owner`.
+    package func createConversation(owner: String, title: String = "New chat", model: String? = nil)
+        async throws -> ConversationSummary
+    {
+        try Validation.owner(owner)
+        try Validation.title(title)
+        let writer = self.writer
+        return try await write { db in
+            let version = writer.tick()
+            let now = version.milliseconds
+            let record = ConversationRecord(
+                id: writer.newID(), owner: owner, createdAt: now, updatedAt: now, title: title,
+                titleVersion: version, pinned: false, pinnedVersion: .zero, currentMessageID: nil, model: model,
+                leafVersion: version, deletedVersion: .zero)
+            _ = try writer.userNumber(db, owner: owner)
+            try writer.mergeConversation(db, record)
+            return record.summary
+        }
+    }
+
+    /// A conversation with all messages of every branch, oldest first.
+    package func conversation(owner: String, id: String) async throws -> ConversationDetails {
+        try await read { db in
+            let record = try Self.ownedConversation(db, owner: owner, id: id)
+            let messages = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(MessageRecord.columns) FROM messages
+                    WHERE conversation_id = ? ORDER BY created_at, id
+                    """,
+                arguments: [id]
+            ).map { MessageRecord(row: $0).message }
+            return ConversationDetails(summary: record.summary, messages: messages)
+        }
+    }
+
+    /// The owner's conversations: pinned first, then most recently updated first.
+    package func listConversations(owner: String, limit: Int? = nil, cursor: String? = nil)
+        async throws -> ConversationPage<ConversationSummary>
+    {
+        let limit = PageLimit.clamp(limit)
+        let after = try PageCursor.decode(cursor, listing: "c")
+        return try await read { db in
+            var sql = "SELECT \(ConversationRecord.columns) FROM conversations WHERE owner = ? AND deleted_version = 0"
+            var arguments: StatementArguments = [owner]
+            if let after, let pinned = after.pinned, let time = after.time, let id = after.id {
+                sql += " AND (pinned, updated_at, id) < (?, ?, ?)"
+                arguments += [pinned, time, id]
+            }
+            sql += " ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT ?"
+            arguments += [limit + 1]
+            let records = try Row.fetchAll(db, sql: sql, arguments: arguments).map(ConversationRecord.init(row:))
+            let page = Array(records.prefix(limit))
+            let next = records.count > limit ? page.last.map {
+                PageCursor(listing: "c", pinned: $0.pinned, time: $0.updatedAt, id: $0.id).token
+            } : nil
+            return ConversationPage(data: page.map(\.summary), nextCursor: next)
+        }
+    }
+
+    /// Renames, pins/unpins or switches the visible branch.
+    package func update(owner: String, id: String, patch: ConversationPatch) async throws -> ConversationSummary {
+        if let title = patch.title { try Validation.title(title) }
+        let writer = self.writer
+        return try await write { db in
+            var record = try Self.ownedConversation(db, owner: owner, id: id)
+            let version = writer.tick()
+            if let title = patch.title {
+                record.title = title
+                record.titleVersion = version
+            }
+            if let pinned = patch.pinned {
+                record.pinned = pinned
+                record.pinnedVersion = version
+            }
+            if let leaf = patch.currentMessageID {
+                let found = try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?", arguments: [leaf, id])
+                guard found == true else {
+                    throw ConversationError(.notFound, "no such message in this conversation")
+                }
+                record.currentMessageID = leaf
+                record.leafVersion = version
+            }
+            record.updatedAt = max(record.updatedAt, version.milliseconds)
+            try writer.mergeConversation(db, record)
+            return record.summary
+        }
+    }
+
+    /// Deletes a conversation: it becomes a tombstone (which wins every merge) and its messages,
+    /// index entries and generation log are removed. Deleting it again succeeds.
+    package func deleteConversation(owner: String, id: String) async throws {
+        let writer = self.writer
+        try await write { db in
+            guard let record = try writer.loadConversation(db, id: id), record.owner == owner else {
+                throw ConversationError(.notFound, "no such conversation")
+            }
+            if record.isDeleted { return }
+            var tombstone = record
+            tombstone.deletedVersion = writer.tick()
+            tombstone.updatedAt = max(record.updatedAt, tombstone.deletedVersion.milliseconds)
+            try writer.mergeConversation(db, tombstone)
+        }
+    }
+
+    /// The conversation if `owner` owns it and it is not deleted; else `notFound`/`deleted`.
+    static func ownedConversation(_ db: Database, owner: String, id: String) throws -> ConversationRecord {
+        guard
+            let record = try Row.fetchOne(
+                db, sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE id = ? AND owner = ?",
+                arguments: [id, owner]
+            ).map(ConversationRecord.init(row:))
+        else { throw ConversationError(.notFound, "no such conversation") }
+        guard !record.isDeleted else { throw ConversationError(.deleted, "the conversation was deleted") }
+        return record
+    }
+}
+
+extension ConversationRecord {
+    var summary: ConversationSummary {
+        ConversationSummary(
+            id: id, title: title, model: model, createdAt: ConversationDatabase.date(createdAt),
+            updatedAt: ConversationDatabase.date(updatedAt), pinned: pinned, currentMessageID: currentMessageID)
+    }
+}
+
+extension MessageRecord {
+    var message: ConversationMessage {
+        ConversationMessage(
+            id: id, conversationID: conversationID, parentID: parentID, role: MessageRole(rawValue: role),
+            content: body, model: model, promptTokens: promptTokens.map { Int($0) },
+            completionTokens: completionTokens.map { Int($0) }, status: MessageStatus(rawValue: status) ?? .complete,
+            createdAt: ConversationDatabase.date(createdAt))
+    }
+}
+
+/// Input checks shared by the API calls; each failure is a ``ConversationError`` with a code.
+enum Validation {
+    static let maxOwnerBytes = 256
+    static let maxModelBytes = 256
+
+    static func owner(_ owner: String) throws {
+        guard !owner.isEmpty, owner.utf8.count <= maxOwnerBytes else {
+            throw ConversationError(.invalidInput, "the owner id must be 1...\(maxOwnerBytes) bytes")
+        }
+    }
+
+    static func title(_ title: String) throws {
+        try noNUL(title)
+        guard title.utf8.count <= ConversationLimits.maxTitleBytes else {
+            throw ConversationError(.tooLarge, "titles are limited to \(ConversationLimits.maxTitleBytes) bytes")
+        }
+    }
+
+    static func content(_ content: String) throws {
+        try noNUL(content)
+        let size = content.utf8.count
+        guard size <= ConversationLimits.maxContentBytes else {
+            throw ConversationError(
+                .tooLarge,
+                "message content is \(size) bytes; the limit is \(ConversationLimits.maxContentBytes) bytes")
+        }
+    }
+
+    /// SQLite text cannot carry U+0000 through GRDB's string reads, so it is refused up front.
+    static func noNUL(_ text: String) throws {
+        guard !text.utf8.contains(0) else {
+            throw ConversationError(.invalidInput, "text must not contain NUL (U+0000) characters")
+        }
+    }
+
+    static func role(_ role: MessageRole) throws {
+        guard MessageRole.known.contains(role) else {
+            throw ConversationError(.invalidInput, "unknown message role")
+        }
+    }
+
+    static func model(_ model: String?) throws {
+        guard (model?.utf8.count ?? 0) <= maxModelBytes else {
+            throw ConversationError(.tooLarge, "model names are limited to \(maxModelBytes) bytes")
+        }
+    }
+
+    /// Decodes untrusted bytes as UTF-8, refusing invalid sequences instead of repairing them.
+    static func utf8(_ bytes: some Collection<UInt8>) throws -> String {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConversationError(.invalidInput, "the text is not valid UTF-8")
+        }
+        return text
+    }
+}

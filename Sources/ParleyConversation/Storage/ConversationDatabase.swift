@@ -1,0 +1,85 @@
+import Foundation
+import GRDB
+package import Logging
+import ParleyProtocol
+import Synchronization
+
+/// One node's durable conversation history: SQLite through GRDB (WAL, one writer, concurrent
+/// readers) with full-text search kept in the same transaction as each message write.
+///
+/// Every user-facing call is scoped by `owner`: another owner's conversations answer
+/// `notFound`, exactly like ids that do not exist. A write returns only after its transaction
+/// has committed (group commit batches concurrent writes into one transaction).
+package final class ConversationDatabase: Sendable {
+    package let configuration: Configuration
+    let pool: DatabasePool
+    let writes: GroupCommitQueue
+    let writer: StorageWriter
+    let logger: Logger
+
+    /// Opens (creating if needed) the database at `configuration.path` and migrates its schema.
+    package init(configuration: Configuration, logger: Logger = Logger(label: "parley.conversation")) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let folder = URL(fileURLWithPath: configuration.path).deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            var config = GRDB.Configuration()
+            config.maximumReaderCount = max(1, configuration.maximumReaderCount)
+            config.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+            pool = try DatabasePool(path: configuration.path, configuration: config)
+            try ConversationSchema.migrator().migrate(pool)
+            let recovered = try pool.read { db in try WriterState.recover(db) }
+            writer = StorageWriter(
+                partitioner: Partitioner(count: configuration.partitionCount),
+                state: recovered,
+                now: configuration.now
+            )
+        } catch {
+            throw ConversationError(.storageFailure, "cannot open the conversation database", cause: error)
+        }
+        writes = GroupCommitQueue(pool: pool, maxBatch: configuration.maxWritesPerTransaction)
+        logger.debug("conversation database open", metadata: ["db.path": "\(configuration.path)"])
+    }
+
+    /// The partition an owner's conversations belong to.
+    package func partition(ofOwner owner: String) -> Int {
+        writer.partitioner.partition(ofOwner: owner)
+    }
+
+    /// Runs a write through group commit, mapping storage errors to ``ConversationError``.
+    func write<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await writes.write(work)
+        } catch let error as ConversationError {
+            throw error
+        } catch {
+            throw ConversationError(.storageFailure, "write failed", cause: error)
+        }
+    }
+
+    /// Runs a read on a reader connection, mapping storage errors to ``ConversationError``.
+    /// `work` must return Sendable values (never GRDB rows; see NOTES-libraries).
+    func read<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.read(work)
+        } catch let error as ConversationError {
+            throw error
+        } catch {
+            throw ConversationError(.storageFailure, "read failed", cause: error)
+        }
+    }
+
+    /// Current wall time in Unix milliseconds.
+    var nowMillis: Int64 { Self.millis(configuration.now()) }
+
+    static func millis(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+
+    static func date(_ millis: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(millis) / 1000)
+    }
+}

@@ -1,0 +1,100 @@
+import GRDB
+
+/// The on-disk schema, as GRDB migrations. Times are Unix milliseconds; versions are HLC
+/// timestamps (`HLCTimestamp.rawValue`); `change_seq` is a node-local sequence that orders every
+/// row change for the per-partition change feed; `row_hash` feeds the partition digest.
+enum ConversationSchema {
+    static func migrator() -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE users(
+                    num INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE conversations(
+                    id TEXT PRIMARY KEY NOT NULL,
+                    owner TEXT NOT NULL,
+                    partition INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    title TEXT NOT NULL,
+                    title_version INTEGER NOT NULL,
+                    pinned INTEGER NOT NULL,
+                    pinned_version INTEGER NOT NULL,
+                    current_message_id TEXT,
+                    model TEXT,
+                    leaf_version INTEGER NOT NULL,
+                    deleted_version INTEGER NOT NULL,
+                    change_seq INTEGER NOT NULL,
+                    row_hash BLOB NOT NULL
+                );
+                CREATE INDEX conversations_list
+                    ON conversations(owner, pinned DESC, updated_at DESC, id DESC) WHERE deleted_version = 0;
+                CREATE INDEX conversations_changes ON conversations(partition, change_seq);
+                CREATE TABLE messages(
+                    seq INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    conversation_id TEXT NOT NULL,
+                    parent_id TEXT,
+                    role TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    model TEXT,
+                    prompt_tokens INTEGER,
+                    completion_tokens INTEGER,
+                    status TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    owner TEXT NOT NULL,
+                    owner_num INTEGER NOT NULL,
+                    owner_tag TEXT GENERATED ALWAYS AS ('u' || owner_num) VIRTUAL,
+                    partition INTEGER NOT NULL,
+                    change_seq INTEGER NOT NULL,
+                    row_hash BLOB NOT NULL
+                );
+                CREATE INDEX messages_by_conversation ON messages(conversation_id, created_at, id);
+                CREATE INDEX messages_changes ON messages(partition, change_seq);
+                CREATE VIRTUAL TABLE messages_fts USING fts5(
+                    owner_tag, body,
+                    content='messages', content_rowid='seq',
+                    tokenize='unicode61 remove_diacritics 2'
+                );
+                CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+                    INSERT INTO messages_fts(rowid, owner_tag, body) VALUES (new.seq, new.owner_tag, new.body);
+                END;
+                CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+                    INSERT INTO messages_fts(messages_fts, rowid, owner_tag, body)
+                        VALUES ('delete', old.seq, old.owner_tag, old.body);
+                END;
+                CREATE TABLE partition_digests(
+                    partition INTEGER PRIMARY KEY,
+                    digest_high INTEGER NOT NULL,
+                    digest_low INTEGER NOT NULL,
+                    row_count INTEGER NOT NULL
+                );
+                CREATE TABLE generation_runs(
+                    request_id TEXT PRIMARY KEY NOT NULL,
+                    owner TEXT NOT NULL,
+                    conversation_id TEXT,
+                    parent_id TEXT,
+                    message_id TEXT NOT NULL,
+                    model TEXT,
+                    producer TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    last_seq INTEGER NOT NULL,
+                    bytes INTEGER NOT NULL,
+                    started_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+                CREATE INDEX generation_runs_streaming ON generation_runs(status, updated_at);
+                CREATE TABLE generation_events(
+                    request_id TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    text TEXT NOT NULL,
+                    PRIMARY KEY(request_id, seq)
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+}

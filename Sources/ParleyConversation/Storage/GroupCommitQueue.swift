@@ -1,0 +1,139 @@
+import GRDB
+import Synchronization
+
+/// Group commit: concurrent writes are queued, and whichever writer finds no batch in progress
+/// becomes the leader and runs everything queued in one transaction (each write in its own
+/// savepoint, so one failing write rolls back alone). Every caller returns only after the
+/// transaction holding its write has committed. No task is spawned: the leader is a caller.
+final class GroupCommitQueue: Sendable {
+    private struct Job: Sendable {
+        /// Runs the write inside the batch transaction and stages its result.
+        let run: @Sendable (Database) throws -> Void
+        /// Delivers the staged result (`nil`) or the transaction's failure.
+        let finish: @Sendable ((any Error)?) -> Void
+    }
+
+    private struct State {
+        var pending: [Job] = []
+        var leaderActive = false
+    }
+
+    private let pool: DatabasePool
+    private let maxBatch: Int
+    private let state = Mutex(State())
+
+    init(pool: DatabasePool, maxBatch: Int) {
+        self.pool = pool
+        self.maxBatch = max(1, maxBatch)
+    }
+
+    /// Runs `work` in a write transaction shared with other concurrent writes and returns its
+    /// result once that transaction has committed.
+    func write<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let ticket = Ticket<T>()
+        let job = Job(
+            run: { db in
+                var staged: Result<T, any Error>?
+                try db.inSavepoint {
+                    do {
+                        staged = .success(try work(db))
+                        return .commit
+                    } catch {
+                        staged = .failure(error)
+                        return .rollback
+                    }
+                }
+                ticket.stage(staged!)
+            },
+            finish: { error in ticket.finish(error) }
+        )
+        let leads = state.withLock { state in
+            state.pending.append(job)
+            if state.leaderActive { return false }
+            state.leaderActive = true
+            return true
+        }
+        if leads { await lead() }
+        return try await ticket.value()
+    }
+
+    /// The blocking write (a synchronous function selects GRDB's synchronous overload).
+    private func writeBlocking(_ body: @Sendable (Database) throws -> Void) throws {
+        try pool.write(body)
+    }
+
+    private func lead() async {
+        while true {
+            let batch: [Job] = state.withLock { state in
+                guard !state.pending.isEmpty else {
+                    state.leaderActive = false
+                    return []
+                }
+                let count = min(maxBatch, state.pending.count)
+                let batch = Array(state.pending.prefix(count))
+                state.pending.removeFirst(count)
+                return batch
+            }
+            if batch.isEmpty { return }
+            let body: @Sendable (Database) throws -> Void = { db in
+                for job in batch { try job.run(db) }
+            }
+            do {
+                if Task.isCancelled {
+                    // The leader's caller was cancelled, but the batch holds other callers' writes:
+                    // finish it on the blocking path, which ignores task cancellation.
+                    try writeBlocking(body)
+                } else {
+                    try await pool.write(body)
+                }
+                for job in batch { job.finish(nil) }
+            } catch {
+                for job in batch { job.finish(error) }
+            }
+        }
+    }
+}
+
+/// One caller's result slot: staged inside the transaction, delivered after commit.
+private final class Ticket<T: Sendable>: Sendable {
+    private enum State {
+        case waiting(CheckedContinuation<T, any Error>?)
+        case done(Result<T, any Error>)
+    }
+
+    private let staged = Mutex<Result<T, any Error>?>(nil)
+    private let state = Mutex<State>(.waiting(nil))
+
+    func stage(_ result: Result<T, any Error>) {
+        staged.withLock { $0 = result }
+    }
+
+    func finish(_ transactionError: (any Error)?) {
+        let result: Result<T, any Error>
+        if let transactionError {
+            result = .failure(transactionError)
+        } else {
+            result = staged.withLock { $0 } ?? .failure(CancellationError())
+        }
+        let continuation: CheckedContinuation<T, any Error>? = state.withLock { state in
+            if case .waiting(let continuation) = state {
+                state = .done(result)
+                return continuation
+            }
+            return nil
+        }
+        continuation?.resume(with: result)
+    }
+
+    func value() async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready: Result<T, any Error>? = state.withLock { state in
+                switch state {
+                case .done(let result): return result
+                case .waiting: state = .waiting(continuation); return nil
+                }
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import GRDB
+import Synchronization
+
+/// Row-level writes shared by local API calls and replication: every path that changes a row
+/// goes through here, so change sequence, partition digest and FTS stay consistent.
+/// Only called inside write transactions (the GRDB writer serializes them).
+final class StorageWriter: Sendable {
+    let partitioner: Partitioner
+    let state: Mutex<WriterState>
+    let now: @Sendable () -> Date
+
+    init(partitioner: Partitioner, state: WriterState, now: @escaping @Sendable () -> Date) {
+        self.partitioner = partitioner
+        self.state = Mutex(state)
+        self.now = now
+    }
+
+    var nowMillis: Int64 { ConversationDatabase.millis(now()) }
+
+    /// A fresh HLC version for a local change.
+    func tick() -> HLCTimestamp {
+        let now = nowMillis
+        return state.withLock { $0.clock.tick(now: now) }
+    }
+
+    /// Advances the HLC past a version received from another replica.
+    func observe(_ version: HLCTimestamp) {
+        let now = nowMillis
+        state.withLock { $0.clock.observe(version, now: now) }
+    }
+
+    /// A new time-ordered id.
+    func newID() -> String {
+        let now = nowMillis
+        return state.withLock { state in state.ids.next(now: now, using: &state.random) }
+    }
+
+    private func nextChangeSeq() -> Int64 {
+        state.withLock { state in
+            state.changeSeq += 1
+            return state.changeSeq
+        }
+    }
+
+    /// The local number of a user (created on first use); it names the user inside the search
+    /// index (`owner_tag` = `u<num>`), built here and never from user input.
+    func userNumber(_ db: Database, owner: String) throws -> Int64 {
+        if let num = try Int64.fetchOne(db, sql: "SELECT num FROM users WHERE id = ?", arguments: [owner]) {
+            return num
+        }
+        try db.execute(sql: "INSERT INTO users(id, created_at) VALUES (?, ?)", arguments: [owner, nowMillis])
+        return db.lastInsertedRowID
+    }
+
+    func loadConversation(_ db: Database, id: String) throws -> ConversationRecord? {
+        try Row.fetchOne(
+            db, sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE id = ?", arguments: [id]
+        ).map(ConversationRecord.init(row:))
+    }
+
+    /// Merges `incoming` into the stored row (or stores it); returns whether anything changed.
+    /// A newly tombstoned conversation loses its messages and generation log here.
+    @discardableResult
+    func mergeConversation(_ db: Database, _ incoming: ConversationRecord) throws -> Bool {
+        let previous = try loadConversation(db, id: incoming.id)
+        let merged = previous.map { MergeRules.merge($0, incoming) } ?? incoming
+        if merged == previous { return false }
+        let partition = partitioner.partition(ofOwner: merged.owner)
+        let hash = merged.rowHash
+        try db.execute(
+            sql: """
+                INSERT INTO conversations(\(ConversationRecord.columns), partition, change_seq, row_hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET
+                    owner = excluded.owner, created_at = excluded.created_at, updated_at = excluded.updated_at,
+                    title = excluded.title, title_version = excluded.title_version, pinned = excluded.pinned,
+                    pinned_version = excluded.pinned_version, current_message_id = excluded.current_message_id,
+                    model = excluded.model, leaf_version = excluded.leaf_version,
+                    deleted_version = excluded.deleted_version, partition = excluded.partition,
+                    change_seq = excluded.change_seq, row_hash = excluded.row_hash
+                """,
+            arguments: [
+                merged.id, merged.owner, merged.createdAt, merged.updatedAt, merged.title,
+                merged.titleVersion.rawValue, merged.pinned, merged.pinnedVersion.rawValue, merged.currentMessageID,
+                merged.model, merged.leafVersion.rawValue, merged.deletedVersion.rawValue, partition,
+                nextChangeSeq(), hash.data,
+            ])
+        var delta = hash
+        var rows: Int64 = 1
+        if let previous {
+            delta = delta ^ previous.rowHash
+            rows = 0
+        }
+        try updateDigest(db, partition: partition, delta: delta, rows: rows)
+        if merged.isDeleted && !(previous?.isDeleted ?? false) {
+            try purgeContents(db, conversationID: merged.id, partition: partition)
+        }
+        return true
+    }
+
+    /// Stores an immutable message unless it is already there (union merge) or its conversation
+    /// is a tombstone. Returns whether it was inserted.
+    @discardableResult
+    func insertMessage(_ db: Database, _ message: MessageRecord) throws -> Bool {
+        let deleted = try Bool.fetchOne(
+            db, sql: "SELECT deleted_version > 0 FROM conversations WHERE id = ?", arguments: [message.conversationID])
+        if deleted == true { return false }
+        if try Bool.fetchOne(db, sql: "SELECT 1 FROM messages WHERE id = ?", arguments: [message.id]) == true {
+            return false
+        }
+        let ownerNum = try userNumber(db, owner: message.owner)
+        let partition = partitioner.partition(ofOwner: message.owner)
+        let hash = message.rowHash
+        try db.execute(
+            sql: """
+                INSERT INTO messages(\(MessageRecord.columns), owner_num, partition, change_seq, row_hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                message.id, message.conversationID, message.owner, message.parentID, message.role, message.body,
+                message.model, message.promptTokens, message.completionTokens, message.status, message.createdAt,
+                ownerNum, partition, nextChangeSeq(), hash.data,
+            ])
+        try updateDigest(db, partition: partition, delta: hash, rows: 1)
+        return true
+    }
+
+    /// Removes a deleted conversation's messages (and their index entries) and generation log.
+    private func purgeContents(_ db: Database, conversationID: String, partition: Int) throws {
+        var delta = RowHash.zero
+        var count: Int64 = 0
+        let hashes = try Data.fetchAll(
+            db, sql: "SELECT row_hash FROM messages WHERE conversation_id = ?", arguments: [conversationID])
+        for data in hashes {
+            delta = delta ^ RowHash(data: data)
+            count += 1
+        }
+        try db.execute(sql: "DELETE FROM messages WHERE conversation_id = ?", arguments: [conversationID])
+        try db.execute(
+            sql: """
+                DELETE FROM generation_events WHERE request_id IN
+                    (SELECT request_id FROM generation_runs WHERE conversation_id = ?)
+                """,
+            arguments: [conversationID])
+        try db.execute(sql: "DELETE FROM generation_runs WHERE conversation_id = ?", arguments: [conversationID])
+        if count > 0 { try updateDigest(db, partition: partition, delta: delta, rows: -count) }
+    }
+
+    private func updateDigest(_ db: Database, partition: Int, delta: RowHash, rows: Int64) throws {
+        // SQLite has no XOR operator: a ^ b == (a | b) & ~(a & b).
+        try db.execute(
+            sql: """
+                INSERT INTO partition_digests(partition, digest_high, digest_low, row_count) VALUES (?, ?, ?, ?)
+                ON CONFLICT(partition) DO UPDATE SET
+                    digest_high = (digest_high | excluded.digest_high) & ~(digest_high & excluded.digest_high),
+                    digest_low = (digest_low | excluded.digest_low) & ~(digest_low & excluded.digest_low),
+                    row_count = row_count + excluded.row_count
+                """,
+            arguments: [partition, delta.high, delta.low, rows])
+    }
+}
+
+extension RowHash {
+    var data: Data {
+        var bytes = Data(count: 16)
+        for i in 0..<8 {
+            bytes[i] = UInt8(truncatingIfNeeded: UInt64(bitPattern: high) >> UInt64(56 - 8 * i))
+            bytes[8 + i] = UInt8(truncatingIfNeeded: UInt64(bitPattern: low) >> UInt64(56 - 8 * i))
+        }
+        return bytes
+    }
+
+    init(data: Data) {
+        self.init(digest: Array(data) + [UInt8](repeating: 0, count: max(0, 16 - data.count)))
+    }
+}

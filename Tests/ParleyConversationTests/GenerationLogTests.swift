@@ -1,0 +1,51 @@
+import Foundation
+@testable import ParleyConversation
+import ParleyProtocol
+import Testing
+
+@Suite struct GenerationLogTests {
+    @Test func eventsReplayFromAnySequenceAndFinishIntoAMessage() async throws {
+        let t = try TemporaryDatabase()
+        let c = try await t.db.createConversation(owner: "u")
+        let question = try await t.db.appendTurns(owner: "u", conversationID: c.id, ["Tell me a story"])[0]
+        let run = try await t.db.startGeneration(
+            owner: "u", requestID: "req-1", conversationID: c.id, model: "smollm2", producer: "node-a")
+        #expect(run.parentID == question.id && run.status == .streaming)
+        try await t.db.appendGenerationEvents(owner: "u", requestID: "req-1", fromSeq: 1, ["Once", " upon"])
+        // A resent batch overlapping what is stored is accepted and deduplicated.
+        #expect(try await t.db.appendGenerationEvents(owner: "u", requestID: "req-1", fromSeq: 2, [" upon", " a time"]) == 3)
+        await expectCode(.conflict) {
+            try await t.db.appendGenerationEvents(owner: "u", requestID: "req-1", fromSeq: 9, ["gap"])
+        }
+        let (_, tail) = try await t.db.readGenerationEvents(owner: "u", requestID: "req-1", afterSeq: 1)
+        #expect(tail == [GenerationEvent(seq: 2, text: " upon"), GenerationEvent(seq: 3, text: " a time")])
+        await expectCode(.notFound) { try await t.db.readGenerationEvents(owner: "intruder", requestID: "req-1", afterSeq: 0) }
+        let answer = try #require(try await t.db.finishGeneration(owner: "u", requestID: "req-1", status: .complete, completionTokens: 4))
+        #expect(answer.content == "Once upon a time" && answer.status == .complete && answer.parentID == question.id)
+        #expect(answer.id == run.messageID)
+        #expect(try await t.db.finishGeneration(owner: "u", requestID: "req-1", status: .cancelled) == answer)
+        await expectCode(.conflict) {
+            try await t.db.appendGenerationEvents(owner: "u", requestID: "req-1", fromSeq: 4, ["late"])
+        }
+        #expect(try await t.db.conversation(owner: "u", id: c.id).summary.currentMessageID == answer.id)
+    }
+
+    @Test func orphanedRunsAreInterrupted() async throws {
+        let t = try TemporaryDatabase()
+        let c = try await t.db.createConversation(owner: "u")
+        try await t.db.appendTurns(owner: "u", conversationID: c.id, ["q1"])
+        _ = try await t.db.startGeneration(owner: "u", requestID: "dead", conversationID: c.id, model: nil, producer: "node-gone")
+        _ = try await t.db.startGeneration(owner: "u", requestID: "alive", conversationID: nil, model: nil, producer: "node-live")
+        _ = try await t.db.startGeneration(owner: "u", requestID: "stuck", conversationID: nil, model: nil, producer: "node-live")
+        try await t.db.appendGenerationEvents(owner: "u", requestID: "dead", fromSeq: 1, ["partial ans"])
+        t.clock.advance(seconds: 30)
+        try await t.db.appendGenerationEvents(owner: "u", requestID: "alive", fromSeq: 1, ["tick"])
+        let interrupted = try await t.db.interruptOrphanedGenerations(liveProducers: ["node-live"], idleTimeout: .seconds(20))
+        #expect(Set(interrupted) == ["dead", "stuck"])
+        let stored = try await t.db.conversation(owner: "u", id: c.id).messages.last
+        #expect(stored?.content == "partial ans" && stored?.status == .interrupted)
+        #expect(try await t.db.readGenerationEvents(owner: "u", requestID: "dead", afterSeq: 0).run.status == .interrupted)
+        #expect(try await t.db.readGenerationEvents(owner: "u", requestID: "alive", afterSeq: 0).run.status == .streaming)
+        #expect(try await t.db.interruptOrphanedGenerations(liveProducers: ["node-live"], idleTimeout: .seconds(20)).isEmpty)
+    }
+}

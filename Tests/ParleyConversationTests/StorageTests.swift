@@ -1,0 +1,171 @@
+import Foundation
+@testable import ParleyConversation
+import ParleyProtocol
+import Testing
+
+@Suite struct StorageTests {
+    @Test func createAppendAndReadBack() async throws {
+        let t = try TemporaryDatabase()
+        let conversation = try await t.db.createConversation(owner: "alice", title: "Trip", model: "smollm2")
+        let messages = try await t.db.appendTurns(
+            owner: "alice", conversationID: conversation.id, ["Plan a trip to Lisbon", "Day one: Alfama."])
+        let details = try await t.db.conversation(owner: "alice", id: conversation.id)
+        #expect(details.messages == messages)
+        #expect(details.summary.currentMessageID == messages[1].id)
+        #expect(messages[1].parentID == messages[0].id)
+        #expect(messages[0].parentID == nil)
+        #expect(details.summary.title == "Trip")
+    }
+
+    @Test func idsAreTimeOrderedUUIDv7() async throws {
+        let t = try TemporaryDatabase()
+        let c = try await t.db.createConversation(owner: "a")
+        let texts = (0..<20).map { "message \($0)" }
+        let ids = try await t.db.appendTurns(owner: "a", conversationID: c.id, texts).map(\.id)
+        #expect(ids == ids.sorted())
+        #expect(ids.allSatisfy { UUIDText.isWellFormed($0) && Array($0)[14] == "7" })
+    }
+
+    @Test func ownersAreIsolated() async throws {
+        let t = try TemporaryDatabase()
+        let c = try await t.db.createConversation(owner: "alice", title: "secret")
+        try await t.db.appendTurns(owner: "alice", conversationID: c.id, ["my secret plan"])
+        await #expect(throws: ConversationError.self) { try await t.db.conversation(owner: "bob", id: c.id) }
+        await #expect(throws: ConversationError.self) {
+            try await t.db.messages(owner: "bob", conversationID: c.id)
+        }
+        await #expect(throws: ConversationError.self) {
+            try await t.db.appendMessage(owner: "bob", conversationID: c.id, NewMessage(role: .user, content: "x"))
+        }
+        await #expect(throws: ConversationError.self) { try await t.db.deleteConversation(owner: "bob", id: c.id) }
+        await #expect(throws: ConversationError.self) {
+            try await t.db.update(owner: "bob", id: c.id, patch: ConversationPatch(title: "pwned"))
+        }
+        #expect(try await t.db.listConversations(owner: "bob").data.isEmpty)
+        #expect(try await t.db.search(owner: "bob", ConversationSearchRequest(query: "secret")).data.isEmpty)
+        // Still intact for its owner.
+        #expect(try await t.db.conversation(owner: "alice", id: c.id).summary.title == "secret")
+        #expect(try await t.db.search(owner: "alice", ConversationSearchRequest(query: "secret")).data.count == 1)
+    }
+
+    @Test func errorsCarryCodes() async throws {
+        let t = try TemporaryDatabase()
+        let c = try await t.db.createConversation(owner: "a")
+        let huge = String(repeating: "x", count: 10_000_000)
+        do {
+            _ = try await t.db.appendMessage(owner: "a", conversationID: c.id, NewMessage(role: .user, content: huge))
+            Issue.record("a 10 MB message was accepted")
+        } catch let error as ConversationError {
+            #expect(error.code == .tooLarge)
+            #expect(error.message.contains("1048576"))
+        }
+        await expectCode(.notFound) { try await t.db.conversation(owner: "a", id: "nope") }
+        await expectCode(.notFound) {
+            try await t.db.appendMessage(
+                owner: "a", conversationID: c.id, NewMessage(role: .user, content: "x", parent: .message("missing")))
+        }
+        await expectCode(.invalidInput) {
+            try await t.db.appendMessage(
+                owner: "a", conversationID: c.id, NewMessage(role: MessageRole(rawValue: "hacker"), content: "x"))
+        }
+        await expectCode(.invalidInput) { try await t.db.createConversation(owner: "") }
+        await expectCode(.invalidCursor) { try await t.db.listConversations(owner: "a", cursor: "garbage!!") }
+        #expect(throws: ConversationError.self) { try Validation.utf8([0x66, 0xFF, 0xFE, 0x6F]) }
+        #expect(try Validation.utf8(Array("héllo".utf8)) == "héllo")
+    }
+
+    @Test func contentIsStoredExactly() async throws {
+        let t = try TemporaryDatabase()
+        let c = try await t.db.createConversation(owner: "a")
+        let tricky = "emoji:👩‍👩‍👧 rtl:\u{202E}abc quote:' \"; DROP TABLE messages; -- \u{E000}x\u{E001}"
+        let stored = try await t.db.appendMessage(owner: "a", conversationID: c.id, NewMessage(role: .user, content: tricky))
+        let back = try await t.db.conversation(owner: "a", id: c.id).messages
+        #expect(back.map(\.content) == [tricky])
+        #expect(back.first == stored)
+        await expectCode(.invalidInput) {
+            try await t.db.appendMessage(owner: "a", conversationID: c.id, NewMessage(role: .user, content: "a\u{0}b"))
+        }
+        // Replacement characters from repaired bytes are fine too.
+        let repaired = String(decoding: [0x61, 0xC3, 0x28, 0xFF], as: UTF8.self)
+        _ = try await t.db.appendMessage(owner: "a", conversationID: c.id, NewMessage(role: .user, content: repaired))
+    }
+
+    @Test func survivesReopen() async throws {
+        let t = try TemporaryDatabase()
+        let c = try await t.db.createConversation(owner: "a", title: "durable")
+        let written = try await t.db.appendTurns(owner: "a", conversationID: c.id, ["one", "two", "three"])
+        let reopened = try t.reopen()
+        let details = try await reopened.conversation(owner: "a", id: c.id)
+        #expect(details.messages == written)
+        // New ids after a restart still sort after the old ones, and the HLC did not go back.
+        let more = try await reopened.appendTurns(owner: "a", conversationID: c.id, ["four"])
+        #expect(more[0].id > written[2].id)
+        #expect(try await reopened.search(owner: "a", ConversationSearchRequest(query: "three")).data.count == 1)
+    }
+
+    @Test func concurrentAppendsAreAllKept() async throws {
+        let t = try TemporaryDatabase()
+        let c = try await t.db.createConversation(owner: "a")
+        let db = t.db
+        let ids = try await withThrowingTaskGroup(of: String.self) { group in
+            for i in 0..<200 {
+                group.addTask {
+                    try await db.appendMessage(
+                        owner: "a", conversationID: c.id, NewMessage(role: .user, content: "parallel \(i)", parent: .root)
+                    ).id
+                }
+            }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(ids.count == 200)
+        let stored = try await db.conversation(owner: "a", id: c.id).messages
+        #expect(Set(stored.map(\.id)) == ids)
+    }
+
+    @Test func idempotentAppendWithPreassignedID() async throws {
+        let t = try TemporaryDatabase()
+        let c = try await t.db.createConversation(owner: "a")
+        let id = "0190a0b0-c0d0-7e00-8000-000000000001"
+        let first = try await t.db.appendMessage(owner: "a", conversationID: c.id, NewMessage(role: .user, content: "hi", id: id))
+        let again = try await t.db.appendMessage(owner: "a", conversationID: c.id, NewMessage(role: .user, content: "hi", id: id))
+        #expect(first == again)
+        await expectCode(.conflict) {
+            try await t.db.appendMessage(owner: "a", conversationID: c.id, NewMessage(role: .user, content: "other", id: id))
+        }
+        #expect(try await t.db.conversation(owner: "a", id: c.id).messages.count == 1)
+    }
+
+    @Test func renamePinAndDelete() async throws {
+        let t = try TemporaryDatabase()
+        let a = try await t.db.createConversation(owner: "u", title: "first")
+        t.clock.advance(seconds: 1)
+        let b = try await t.db.createConversation(owner: "u", title: "second")
+        #expect(try await t.db.listConversations(owner: "u").data.map(\.id) == [b.id, a.id])
+        t.clock.advance(seconds: 1)
+        _ = try await t.db.update(owner: "u", id: a.id, patch: ConversationPatch(title: "renamed", pinned: true))
+        t.clock.advance(seconds: 1)
+        try await t.db.appendTurns(owner: "u", conversationID: b.id, ["newer activity"])
+        let list = try await t.db.listConversations(owner: "u").data
+        #expect(list.map(\.id) == [a.id, b.id])  // pinned first despite b's newer update
+        #expect(list[0].title == "renamed" && list[0].pinned)
+        try await t.db.deleteConversation(owner: "u", id: b.id)
+        try await t.db.deleteConversation(owner: "u", id: b.id)  // idempotent
+        #expect(try await t.db.listConversations(owner: "u").data.map(\.id) == [a.id])
+        await expectCode(.deleted) { try await t.db.conversation(owner: "u", id: b.id) }
+        #expect(try await t.db.search(owner: "u", ConversationSearchRequest(query: "newer")).data.isEmpty)
+    }
+}
+
+func expectCode<T>(
+    _ code: ConversationError.Code, sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () async throws -> T
+) async {
+    do {
+        _ = try await body()
+        Issue.record("expected error \(code), got success", sourceLocation: sourceLocation)
+    } catch let error as ConversationError {
+        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected ConversationError \(code), got \(error)", sourceLocation: sourceLocation)
+    }
+}
