@@ -95,6 +95,7 @@ import Testing
         let c = try await t.db.createConversation(owner: "a", title: "durable")
         let written = try await t.db.appendTurns(owner: "a", conversationID: c.id, ["one", "two", "three"])
         let reopened = try t.reopen()
+        t.clock.advance(seconds: 1)  // a restart takes time; ids are time-ordered across processes
         let details = try await reopened.conversation(owner: "a", id: c.id)
         #expect(details.messages == written)
         // New ids after a restart still sort after the old ones, and the HLC did not go back.
