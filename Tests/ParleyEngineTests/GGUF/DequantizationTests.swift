@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+@testable import ParleyEngine
+
+@Suite struct DequantizationTests {
+    @Test func halfConversionIsExactForEveryBitPattern() {
+        for bits in 0...UInt16.max {
+            let expected = Float(Float16(bitPattern: bits))
+            let actual = Float(halfBits: bits)
+            #expect(actual.bitPattern == expected.bitPattern || (actual.isNaN && expected.isNaN), "0x\(String(bits, radix: 16))")
+        }
+    }
+
+    @Test func blockGeometry() {
+        let expected: [GGMLType: (Int, Int)] = [
+            .f32: (1, 4), .f16: (1, 2), .bf16: (1, 2), .q4_0: (32, 18), .q4_1: (32, 20), .q8_0: (32, 34),
+            .q4_K: (256, 144), .q6_K: (256, 210),
+        ]
+        for type in GGMLType.allCases {
+            #expect(type.blockSize == expected[type]?.0 && type.bytesPerBlock == expected[type]?.1, "\(type)")
+        }
+        #expect(GGMLType.q4_1.byteCount(elements: 576) == 18 * 20)
+        #expect(GGMLType.q4_1.byteCount(elements: 100) == nil)
+    }
+
+    @Test func q4_0AndQ4_1AndQ8_0HandMadeBlocks() throws {
+        // Nibble j of byte i: low nibbles are elements 0..<16, high nibbles 16..<32.
+        var q4: [UInt8] = []
+        q4.appendHalf(0.5)
+        for i in 0..<16 { q4.append(UInt8(i) | UInt8(15 - i) << 4) }
+        let a = try q4.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .q4_0, count: 32) }
+        let low: [Float] = (0..<16).map { Float($0 - 8) * 0.5 }
+        let high: [Float] = (0..<16).map { Float(7 - $0) * 0.5 }
+        #expect(a == low + high)
+
+        var q41: [UInt8] = []
+        q41.appendHalf(0.25)
+        q41.appendHalf(-1)
+        for i in 0..<16 { q41.append(UInt8(i) | UInt8(i) << 4) }
+        let b = try q41.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .q4_1, count: 32) }
+        let half: [Float] = (0..<16).map { Float($0) * 0.25 - 1 }
+        #expect(b == half + half)
+
+        var q8: [UInt8] = []
+        q8.appendHalf(2)
+        for i in 0..<32 { q8.append(UInt8(bitPattern: Int8(i - 16))) }
+        let c = try q8.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .q8_0, count: 32) }
+        #expect(c == (0..<32).map { Float($0 - 16) * 2 })
+
+        var bf: [UInt8] = []
+        bf.appendLE(UInt16(0x3FC0))  // 1.5
+        bf.appendLE(UInt16(0xC020))  // -2.5
+        #expect(try bf.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .bf16, count: 2) } == [1.5, -2.5])
+    }
+
+    @Test func q4_KHandMadeBlock() throws {
+        // d = 1, dmin = 0.5; sub-block j has scale j+1 and minimum 2j (6-bit packed); every nibble = (element % 16).
+        var block: [UInt8] = []
+        block.appendHalf(1)
+        block.appendHalf(0.5)
+        let scales = (0..<8).map { UInt8($0 + 1) }, mins = (0..<8).map { UInt8(2 * $0) }
+        var packed = [UInt8](repeating: 0, count: 12)
+        for j in 0..<4 {
+            packed[j] = scales[j]
+            packed[j + 4] = mins[j]
+        }
+        for j in 4..<8 {
+            packed[j + 4] = (scales[j] & 0x0F) | (mins[j] & 0x0F) << 4
+            packed[j - 4] |= (scales[j] >> 4) << 6
+            packed[j] |= (mins[j] >> 4) << 6
+        }
+        block += packed
+        // 4 chunks of 32 bytes: low nibbles belong to sub-block 2c, high nibbles to 2c+1.
+        for _ in 0..<4 {
+            for l in 0..<32 { block.append(UInt8(l % 16) | UInt8((l + 1) % 16) << 4) }
+        }
+        let values = try block.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .q4_K, count: 256) }
+        for i in 0..<256 {
+            let sub = i / 32, l = i % 32
+            let q = sub % 2 == 0 ? l % 16 : (l + 1) % 16
+            let expected = Float(scales[sub]) * Float(q) - 0.5 * Float(mins[sub])
+            #expect(values[i] == expected, "element \(i)")
+        }
+    }
+
+    @Test func q6_KHandMadeBlock() throws {
+        // Element e in half h, position p (0..<128): q = e % 64 split into 4 low and 2 high bits; scale of group e/16 = g - 8.
+        var ql = [UInt8](repeating: 0, count: 128), qh = [UInt8](repeating: 0, count: 64)
+        var expected = [Float](repeating: 0, count: 256)
+        let scales = (0..<16).map { Int8($0 - 8) }
+        for e in 0..<256 {
+            let half = e / 128, p = e % 128, quarter = p / 32, l = p % 32
+            let q = UInt8((e * 7) % 64)
+            let lowIndex = half * 64 + l + (quarter % 2) * 32
+            ql[lowIndex] |= quarter < 2 ? (q & 0x0F) : (q & 0x0F) << 4
+            qh[half * 32 + l] |= (q >> 4) << (2 * quarter)
+            expected[e] = 0.5 * Float(scales[e / 16]) * Float(Int(q) - 32)
+        }
+        var block = ql + qh + scales.map { UInt8(bitPattern: $0) }
+        block.appendHalf(0.5)
+        let values = try block.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .q6_K, count: 256) }
+        #expect(values == expected)
+    }
+
+    @Test func shortBufferIsAnError() {
+        let bytes = [UInt8](repeating: 0, count: 19)
+        #expect(throws: EngineError.self) { try bytes.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .q4_1, count: 32) } }
+        #expect(throws: EngineError.self) { try bytes.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .q4_0, count: 31) } }
+    }
+}

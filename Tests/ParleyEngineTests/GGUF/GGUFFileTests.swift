@@ -1,0 +1,157 @@
+import Foundation
+import Testing
+@testable import ParleyEngine
+
+@Suite struct GGUFFileTests {
+    static let allValueTypes: [(String, GGUFValue)] = [
+        ("general.architecture", .string("llama")),
+        ("u8", .uint8(200)), ("i8", .int8(-100)), ("u16", .uint16(60_000)), ("i16", .int16(-30_000)),
+        ("u32", .uint32(4_000_000_000)), ("i32", .int32(-2_000_000_000)), ("f32", .float32(1.5)),
+        ("bool", .bool(true)), ("string", .string("héllo 🙂")), ("u64", .uint64(UInt64.max)),
+        ("i64", .int64(Int64.min)), ("f64", .float64(-2.25)),
+        ("strings", .array([.string("a"), .string(""), .string("ccc")])),
+        ("nested", .array([.array([.int32(1), .int32(2)]), .array([.int32(3)])])),
+        ("empty", .array([])),
+    ]
+
+    static func sampleWriter() -> GGUFWriter {
+        var writer = GGUFWriter()
+        writer.metadata = allValueTypes
+        var f32: [UInt8] = []
+        for v: Float in [1, -2, 3.5, 0.25, 8, 9, 10, 11] { f32.appendLE(v.bitPattern) }
+        writer.tensors = [
+            .init(name: "a.weight", type: 0, dimensions: [4, 2], data: f32),
+            .init(name: "b.weight", type: 8, dimensions: [32], data: [UInt8](repeating: 1, count: 34)),
+        ]
+        return writer
+    }
+
+    @Test func readsEveryMetadataTypeAndTheTensorTable() throws {
+        let file = try GGUFFile(path: Self.sampleWriter().write())
+        #expect(file.version == 3)
+        for (key, value) in Self.allValueTypes {
+            #expect(file.metadata[key] == value, "\(key)")
+        }
+        #expect(file.metadata.count == Self.allValueTypes.count)
+        #expect(file.int("u32") == 4_000_000_000)
+        #expect(file.int("u64") == nil)  // does not fit Int
+        #expect(file.float("f64") == -2.25)
+        #expect(file.stringArray("strings") == ["a", "", "ccc"])
+        #expect(file.string("u8") == nil)
+        #expect(file.tensorOrder == ["a.weight", "b.weight"])
+        let a = try file.tensorInfo("a.weight")
+        #expect(a.type == .f32 && a.dimensions == [4, 2] && a.rowCount == 2 && a.rowLength == 4 && a.byteCount == 32)
+        #expect(a.offset == file.dataOffset && file.dataOffset % 32 == 0)
+        #expect(try file.tensorInfo("b.weight").offset == file.dataOffset + 32)
+        #expect(try file.dequantizeRow("a.weight", row: 1) == [8, 9, 10, 11])
+        #expect(try file.tensorData("b.weight").count == 34)
+    }
+
+    @Test func honoursACustomAlignmentAndVersion2() throws {
+        var writer = Self.sampleWriter()
+        writer.alignment = 64
+        writer.version = 2
+        writer.metadata.append(("general.alignment", .uint32(64)))
+        let file = try GGUFFile(path: writer.write())
+        #expect(file.version == 2 && file.alignment == 64 && file.dataOffset % 64 == 0)
+        #expect(try file.tensorInfo("b.weight").offset == file.dataOffset + 64)
+        #expect(try file.dequantizeRow("a.weight", row: 0) == [1, -2, 3.5, 0.25])
+    }
+
+    @Test func everyTruncationIsAnErrorNotACrash() throws {
+        let bytes = Self.sampleWriter().bytes()
+        // The last tensor's data ends 2 bytes before the padding, so every shorter prefix is incomplete.
+        let needed = bytes.count - (32 - 34 % 32)
+        for length in stride(from: 0, to: needed, by: 1) {
+            let path = try TemporaryFile.write(Array(bytes[..<length]), named: "truncated")
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let error = #expect(throws: EngineError.self) { try GGUFFile(path: path) }
+            #expect(error?.code == .truncatedFile, "length \(length): \(String(describing: error))")
+        }
+        #expect(throws: Never.self) { try GGUFFile(path: TemporaryFile.write(Array(bytes[..<needed]), named: "exact")) }
+    }
+
+    @Test func rejectsBadMagicAndVersions() throws {
+        var bytes = Self.sampleWriter().bytes()
+        bytes[0] = 0x47
+        bytes[3] = 0x47
+        var error = #expect(throws: EngineError.self) { try GGUFFile(path: TemporaryFile.write(bytes, named: "magic")) }
+        #expect(error?.code == .notGGUF)
+        var writer = Self.sampleWriter()
+        writer.version = 1
+        error = #expect(throws: EngineError.self) { try GGUFFile(path: writer.write()) }
+        #expect(error?.code == .notGGUF && error?.message.contains("version 1") == true)
+        error = #expect(throws: EngineError.self) { try GGUFFile(path: "/nonexistent/model.gguf") }
+        #expect(error?.code == .fileUnreadable)
+    }
+
+    @Test func unknownTensorTypeNamesTheTensorAndType() throws {
+        var writer = Self.sampleWriter()
+        writer.tensors[1].type = 13  // Q5_K
+        let error = #expect(throws: EngineError.self) { try GGUFFile(path: writer.write()) }
+        #expect(error?.code == .unsupportedTensorType)
+        #expect(error?.message.contains("b.weight") == true && error?.message.contains("Q5_K") == true)
+    }
+
+    @Test func corruptStructuresAreErrors() throws {
+        // A tensor whose data lies past the end of the file.
+        var writer = Self.sampleWriter()
+        writer.tensors[1].dimensions = [3200]
+        var error = #expect(throws: EngineError.self) { try GGUFFile(path: writer.write()) }
+        #expect(error?.code == .truncatedFile && error?.message.contains("b.weight") == true)
+        // A row that is not a whole number of blocks.
+        writer = Self.sampleWriter()
+        writer.tensors[1].dimensions = [16, 2]
+        error = #expect(throws: EngineError.self) { try GGUFFile(path: writer.write()) }
+        #expect(error?.code == .corruptFile)
+        // An unknown metadata value type.
+        var bytes = Self.sampleWriter().bytes()
+        let keyEnd = 24 + 8 + "general.architecture".utf8.count
+        bytes[keyEnd] = 99
+        error = #expect(throws: EngineError.self) { try GGUFFile(path: TemporaryFile.write(bytes, named: "vtype")) }
+        #expect(error?.code == .corruptFile)
+        // An array that claims 2^62 elements must not be allocated.
+        writer = GGUFWriter()
+        writer.metadata = [("big", .array([.uint8(1)]))]
+        bytes = writer.bytes()
+        let countOffset = 24 + 8 + 3 + 4 + 4
+        for i in 0..<8 { bytes[countOffset + i] = i == 7 ? 0x40 : 0 }
+        error = #expect(throws: EngineError.self) { try GGUFFile(path: TemporaryFile.write(bytes, named: "count")) }
+        #expect(error?.code == .truncatedFile)
+        // Bad alignment value.
+        writer = Self.sampleWriter()
+        writer.metadata.append(("general.alignment", .uint32(48)))
+        error = #expect(throws: EngineError.self) { try GGUFFile(path: writer.write()) }
+        #expect(error?.code == .corruptFile)
+    }
+
+    @Test func lookupsOfMissingTensorsAndRowsAreErrors() throws {
+        let file = try GGUFFile(path: Self.sampleWriter().write())
+        #expect(throws: EngineError.self) { try file.tensorData("missing") }
+        #expect(throws: EngineError.self) { try file.dequantizeRow("a.weight", row: 2) }
+        #expect(throws: EngineError.self) { try file.dequantizeRow("a.weight", row: -1) }
+    }
+
+    @Test func llamaHyperparametersComeFromArchitectureKeys() throws {
+        var writer = GGUFWriter()
+        writer.metadata = [
+            ("general.architecture", .string("llama")),
+            ("llama.embedding_length", .uint32(576)), ("llama.block_count", .uint32(30)),
+            ("llama.feed_forward_length", .uint32(1536)), ("llama.attention.head_count", .uint32(9)),
+            ("llama.attention.head_count_kv", .uint32(3)), ("llama.context_length", .uint32(8192)),
+            ("llama.rope.freq_base", .float32(100_000)), ("llama.vocab_size", .uint32(49152)),
+        ]
+        let params = try LlamaHyperparameters(gguf: GGUFFile(path: writer.write()))
+        #expect(params.headDimension == 64 && params.ropeDimensionCount == 64 && params.headCountKV == 3)
+        #expect(params.ropeFreqBase == 100_000 && params.rmsNormEpsilon == 1e-5 && params.vocabularySize == 49152)
+
+        writer.metadata[0] = ("general.architecture", .string("mamba"))
+        var error = #expect(throws: EngineError.self) { try LlamaHyperparameters(gguf: GGUFFile(path: writer.write())) }
+        #expect(error?.code == .unsupportedArchitecture && error?.message.contains("mamba") == true)
+
+        writer.metadata[0] = ("general.architecture", .string("llama"))
+        writer.metadata.remove(at: 2)
+        error = #expect(throws: EngineError.self) { try LlamaHyperparameters(gguf: GGUFFile(path: writer.write())) }
+        #expect(error?.code == .missingMetadata && error?.message.contains("llama.block_count") == true)
+    }
+}
