@@ -138,24 +138,26 @@ extension ConversationDatabase {
         try await read { db in
             let conversation = try Self.ownedConversation(db, owner: owner, id: conversationID)
             guard let leaf = leafID ?? conversation.currentMessageID else { return [] }
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    WITH RECURSIVE chain(seq, parent_id, depth) AS (
-                        SELECT seq, parent_id, 0 FROM messages WHERE id = ?1 AND conversation_id = ?2
-                        UNION ALL
-                        SELECT m.seq, m.parent_id, chain.depth + 1
-                        FROM chain JOIN messages m ON m.id = chain.parent_id
-                        WHERE m.conversation_id = ?2 AND chain.depth < 100000
-                    )
-                    SELECT \(MessageRecord.columns.split(separator: ",").map { "m." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
-                    FROM chain JOIN messages m ON m.seq = chain.seq ORDER BY chain.depth DESC
-                    """,
-                arguments: [leaf, conversationID])
+            let rows = try Row.fetchAll(db, sql: Self.branchSQL, arguments: [leaf, conversationID])
             if rows.isEmpty && leafID != nil {
                 throw ConversationError(.notFound, "no such message in this conversation")
             }
             return rows.map { MessageRecord(row: $0).message }
         }
     }
+
+    /// Walks parent links from a leaf (`?1`) within a conversation (`?2`): one lookup by the
+    /// unique id index per message on the branch, root first. Depth-capped against cycles.
+    static let branchSQL = """
+        WITH RECURSIVE chain(seq, parent_id, depth) AS (
+            SELECT seq, parent_id, 0 FROM messages WHERE id = ?1 AND conversation_id = ?2
+            UNION ALL
+            SELECT m.seq, m.parent_id, chain.depth + 1
+            FROM chain JOIN messages m ON m.id = chain.parent_id
+            WHERE m.conversation_id = ?2 AND chain.depth < 100000
+        )
+        SELECT m.id, m.conversation_id, m.owner, m.parent_id, m.role, m.body, m.model, m.prompt_tokens,
+            m.completion_tokens, m.status, m.created_at
+        FROM chain JOIN messages m ON m.seq = chain.seq ORDER BY chain.depth DESC
+        """
 }
