@@ -1,0 +1,62 @@
+import Foundation
+@testable import ParleyConversation
+import Testing
+
+@Suite struct IdentityTests {
+    @Test func sha256MatchesKnownVectors() {
+        #expect(UUIDText.hexString(SHA256.hash([UInt8]())) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(UUIDText.hexString(SHA256.hash(Array("abc".utf8)))
+            == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        let long = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
+        #expect(UUIDText.hexString(SHA256.hash(long)) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        // Fed in odd-sized pieces gives the same digest as at once.
+        let million = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
+        var hasher = SHA256()
+        var offset = 0
+        var step = 1
+        while offset < million.count {
+            let end = min(million.count, offset + step)
+            hasher.update(million[offset..<end])
+            offset = end
+            step = step * 3 % 997 + 1
+        }
+        #expect(UUIDText.hexString(hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test func hybridLogicalClockNeverGoesBack() {
+        var clock = HybridLogicalClock()
+        let a = clock.tick(now: 1000)
+        let b = clock.tick(now: 999)  // wall clock stepped back
+        let c = clock.tick(now: 1000)
+        #expect(a < b && b < c)
+        clock.observe(HLCTimestamp(milliseconds: 5000, logical: 7), now: 1001)
+        let d = clock.tick(now: 1002)
+        #expect(d > HLCTimestamp(milliseconds: 5000, logical: 7))
+        #expect(d.milliseconds == 5000 && d.logical == 8)
+    }
+
+    @Test func uuidV7IsMonotonicWithinAMillisecond() {
+        var generator = UUIDv7Generator()
+        var rng = SplitMix64(seed: 1)
+        var ids: [String] = []
+        for _ in 0..<10_000 { ids.append(generator.next(now: 1_750_000_000_000, using: &rng)) }
+        #expect(ids == ids.sorted())
+        #expect(Set(ids).count == ids.count)
+        #expect(ids.allSatisfy { UUIDText.isWellFormed($0) && Array($0)[14] == "7" && "89ab".contains(Array($0)[19]) })
+    }
+
+    @Test func deterministicIDsDependOnOwnerAndSource() {
+        let a = DeterministicID.make(namespace: "n", owner: "alice", sourceID: "x")
+        #expect(a == DeterministicID.make(namespace: "n", owner: "alice", sourceID: "x"))
+        #expect(a != DeterministicID.make(namespace: "n", owner: "bob", sourceID: "x"))
+        #expect(a != DeterministicID.make(namespace: "n", owner: "alicex", sourceID: ""))
+        #expect(UUIDText.isWellFormed(a) && Array(a)[14] == "8")
+    }
+
+    @Test func partitionsAreStableAndSpread() {
+        let partitioner = Partitioner(count: 256)
+        #expect(partitioner.partition(ofOwner: "alice") == Partitioner(count: 256).partition(ofOwner: "alice"))
+        let used = Set((0..<10_000).map { partitioner.partition(ofOwner: "user-\($0)") })
+        #expect(used.count == 256)
+    }
+}
