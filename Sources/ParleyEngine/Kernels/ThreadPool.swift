@@ -9,24 +9,27 @@ import Synchronization
 /// A small persistent pool of OS threads for data-parallel loops over the CPU cores.
 ///
 /// ``parallelFor(_:_:)`` hands out indices `0..<count` dynamically to the worker threads and to the
-/// calling thread, and returns when all are done. Workers spin briefly between jobs (a decode step
-/// issues hundreds of short jobs) and then sleep on a condition variable, so an idle engine costs
-/// no CPU. Only one `parallelFor` runs at a time; callers serialize (the engine has one compute thread).
+/// calling thread, and returns when every index is done. The caller never waits for a worker that
+/// has not started (on a busy machine it simply does all the work itself); it waits only for
+/// indices a worker has claimed. Workers spin briefly between jobs (a decode step issues hundreds
+/// of short jobs), yielding the CPU now and then, and then sleep on a condition variable, so an
+/// idle engine costs no CPU. One `parallelFor` runs at a time; the engine has one compute thread.
 ///
-/// `@unchecked Sendable`: `job` and `jobCount` are written only by the caller of `parallelFor` before
-/// it publishes them by incrementing `generation` (sequentially consistent) and read by workers
-/// after they observe that increment; `pending` returning to zero orders their reads before the
-/// next write. The condition variable's mutex guards sleeping and waking.
+/// `@unchecked Sendable`: `ticket` packs the job's generation (high 32 bits) with the next index
+/// (low 32 bits); a worker claims an index only by a compare-and-swap that also checks the
+/// generation, so it touches `job` only while that job has unfinished indices, and the caller
+/// replaces `job` only after all indices of the previous job completed. The condition variable's
+/// mutex guards sleeping and waking.
 final class ThreadPool: @unchecked Sendable {
     /// Threads that run a job, including the caller.
     let threadCount: Int
-    private let generation = Atomic<Int>(0)
-    private let nextIndex = Atomic<Int>(0)
-    private let pending = Atomic<Int>(0)
+    private let ticket = Atomic<UInt64>(0)
+    private let jobCount = Atomic<Int>(0)
+    private let completed = Atomic<Int>(0)
     private let sleeping = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private var job: ((Int) -> Void)?
-    private var jobCount = 0
+    private var generation: UInt64 = 0
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var threads: [pthread_t] = []
@@ -83,42 +86,57 @@ final class ThreadPool: @unchecked Sendable {
         }
         withoutActuallyEscaping(body) { body in
             job = body
-            jobCount = count
-            nextIndex.store(0, ordering: .sequentiallyConsistent)
-            pending.store(threads.count, ordering: .sequentiallyConsistent)
-            generation.add(1, ordering: .sequentiallyConsistent)
+            generation = (generation + 1) & 0xFFFF_FFFF
+            jobCount.store(count, ordering: .sequentiallyConsistent)
+            completed.store(0, ordering: .sequentiallyConsistent)
+            ticket.store(generation << 32, ordering: .sequentiallyConsistent)
             if sleeping.load(ordering: .sequentiallyConsistent) > 0 {
                 pthread_mutex_lock(mutex)
                 pthread_cond_broadcast(condition)
                 pthread_mutex_unlock(mutex)
             }
-            runJob()
-            while pending.load(ordering: .acquiring) > 0 {}
+            work(generation: generation)
+            var spins = 0
+            while completed.load(ordering: .acquiring) < count {
+                spins += 1
+                if spins & 255 == 0 { sched_yield() }
+            }
             job = nil
         }
     }
 
-    private func runJob() {
-        guard let job else { return }
-        let count = jobCount
+    /// Claims and runs indices of the job of `generation` until none are left.
+    private func work(generation: UInt64) {
         while true {
-            let i = nextIndex.add(1, ordering: .relaxed).oldValue
-            if i >= count { break }
-            job(i)
+            var current = ticket.load(ordering: .sequentiallyConsistent)
+            var index = 0
+            while true {
+                guard current >> 32 == generation else { return }
+                index = Int(current & 0xFFFF_FFFF)
+                guard index < jobCount.load(ordering: .sequentiallyConsistent) else { return }
+                let (exchanged, original) = ticket.compareExchange(
+                    expected: current, desired: current + 1, ordering: .sequentiallyConsistent)
+                if exchanged { break }
+                current = original
+            }
+            job!(index)
+            completed.add(1, ordering: .releasing)
         }
     }
 
     private func workerLoop() {
-        var seen = 0
+        var seen: UInt64 = 0
         while true {
             var spins = 0
-            while generation.load(ordering: .sequentiallyConsistent) == seen {
+            var current = ticket.load(ordering: .sequentiallyConsistent) >> 32
+            while current == seen {
                 if stopping.load(ordering: .relaxed) { return }
                 spins += 1
+                if spins & 1023 == 0 { sched_yield() }
                 if spins >= spinLimit {
                     pthread_mutex_lock(mutex)
                     sleeping.add(1, ordering: .sequentiallyConsistent)
-                    while generation.load(ordering: .sequentiallyConsistent) == seen
+                    while ticket.load(ordering: .sequentiallyConsistent) >> 32 == seen
                         && !stopping.load(ordering: .sequentiallyConsistent)
                     {
                         pthread_cond_wait(condition, mutex)
@@ -127,11 +145,11 @@ final class ThreadPool: @unchecked Sendable {
                     pthread_mutex_unlock(mutex)
                     spins = 0
                 }
+                current = ticket.load(ordering: .sequentiallyConsistent) >> 32
             }
             if stopping.load(ordering: .relaxed) { return }
-            seen = generation.load(ordering: .sequentiallyConsistent)
-            runJob()
-            pending.subtract(1, ordering: .releasing)
+            seen = current
+            work(generation: current)
         }
     }
 }

@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Chooses the next token from logits according to ``SamplingParameters``.
+///
+/// Order as in llama.cpp's default chain: repetition penalty, then (unless greedy) top-k, top-p and
+/// min-p on the untempered distribution, then temperature, then a draw from the seeded generator.
+struct Sampler: Sendable {
+    let parameters: SamplingParameters
+    private var random: Xoshiro256
+
+    init(parameters: SamplingParameters, seed: UInt64) {
+        self.parameters = parameters
+        self.random = Xoshiro256(seed: seed)
+    }
+
+    /// Picks a token; `recent` are the latest tokens of the sequence (prompt and output) for the penalty.
+    mutating func sample(_ logits: inout [Float], recent: ArraySlice<Int32>) -> Int32 {
+        applyRepetitionPenalty(&logits, recent: recent)
+        if parameters.temperature <= 0 { return Self.argmax(logits) }
+
+        var candidates = topCandidates(logits, k: parameters.topK)
+        // Softmax at temperature 1 for the nucleus and min-p filters.
+        let maxLogit = candidates[0].logit
+        var probabilities = candidates.map { exp(Double($0.logit - maxLogit)) }
+        let total = probabilities.reduce(0, +)
+        for i in probabilities.indices { probabilities[i] /= total }
+
+        var keep = candidates.count
+        if parameters.topP < 1 {
+            var cumulative = 0.0
+            for i in 0..<candidates.count {
+                cumulative += probabilities[i]
+                if cumulative >= Double(parameters.topP) {
+                    keep = i + 1
+                    break
+                }
+            }
+        }
+        if parameters.minP > 0 {
+            let threshold = probabilities[0] * Double(parameters.minP)
+            var i = 1
+            while i < keep && probabilities[i] >= threshold { i += 1 }
+            keep = i
+        }
+        candidates.removeSubrange(keep...)
+
+        let temperature = Double(parameters.temperature)
+        var weights = candidates.map { exp(Double($0.logit - maxLogit) / temperature) }
+        let sum = weights.reduce(0, +)
+        var target = random.nextUnit() * sum
+        for i in weights.indices {
+            target -= weights[i]
+            if target < 0 { return candidates[i].id }
+            weights[i] = 0
+        }
+        return candidates[candidates.count - 1].id
+    }
+
+    /// The index of the largest logit (the lowest index among ties).
+    static func argmax(_ logits: [Float]) -> Int32 {
+        var best = 0
+        var bestValue = -Float.infinity
+        for i in logits.indices where logits[i] > bestValue {
+            best = i
+            bestValue = logits[i]
+        }
+        return Int32(best)
+    }
+
+    private func applyRepetitionPenalty(_ logits: inout [Float], recent: ArraySlice<Int32>) {
+        let penalty = parameters.repetitionPenalty
+        guard penalty != 1, parameters.repetitionWindow > 0 else { return }
+        var seen = Set<Int32>()
+        for id in recent.suffix(parameters.repetitionWindow) where seen.insert(id).inserted {
+            let i = Int(id)
+            guard i >= 0, i < logits.count else { continue }
+            logits[i] = logits[i] > 0 ? logits[i] / penalty : logits[i] * penalty
+        }
+    }
+
+    struct Candidate {
+        var id: Int32
+        var logit: Float
+    }
+
+    /// The `k` largest logits in descending order (all of them when `k` is 0 or too large).
+    private func topCandidates(_ logits: [Float], k: Int) -> [Candidate] {
+        let k = k <= 0 || k > logits.count ? logits.count : k
+        if k == logits.count {
+            return logits.indices.map { Candidate(id: Int32($0), logit: logits[$0]) }.sorted { $0.logit > $1.logit }
+        }
+        // Keep a sorted buffer of the best k; most logits fail the first comparison.
+        var best: [Candidate] = []
+        best.reserveCapacity(k + 1)
+        for i in logits.indices {
+            let value = logits[i]
+            if best.count == k, value <= best[k - 1].logit { continue }
+            var position = best.count
+            while position > 0 && best[position - 1].logit < value { position -= 1 }
+            best.insert(Candidate(id: Int32(i), logit: value), at: position)
+            if best.count > k { best.removeLast() }
+        }
+        return best
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+
+/// The compute thread of an ``Engine``: takes submitted requests, asks the ``BatchPlanner`` what to
+/// run, runs one ``ForwardPass`` step for all admitted sequences together, samples, and streams the
+/// results. Submissions and cancellations arrive through a lock-protected inbox between steps.
+///
+/// `@unchecked Sendable`: `inbox` is only touched with `condition` locked; every other stored
+/// property is used only by the compute thread (``run()``), after `init`.
+final class EngineLoop: @unchecked Sendable {
+    private struct Inbox {
+        var submitted: [PendingRequest] = []
+        var cancelled: [Int] = []
+        var stopping = false
+        var nextID = 0
+    }
+
+    private let condition = NSCondition()
+    private var inbox = Inbox()
+    private let forward: ForwardPass
+    private let tokenizer: Tokenizer
+    private var planner: BatchPlanner
+    private var pending: [Int: PendingRequest] = [:]
+    private var active: [Int: ActiveSequence] = [:]
+    private let clock = ContinuousClock()
+
+    init(forward: ForwardPass, tokenizer: Tokenizer, planner: BatchPlanner.Configuration) {
+        self.forward = forward
+        self.tokenizer = tokenizer
+        self.planner = BatchPlanner(configuration: planner)
+    }
+
+    /// A fresh request id.
+    func makeID() -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        inbox.nextID += 1
+        return inbox.nextID
+    }
+
+    /// Hands a validated request to the compute thread; finishes it at once if the engine stopped.
+    func submit(_ request: PendingRequest) {
+        condition.lock()
+        if inbox.stopping {
+            condition.unlock()
+            request.continuation.finish(throwing: EngineError(.engineStopped, "the engine has been shut down"))
+            return
+        }
+        inbox.submitted.append(request)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Drops a request before the next step (its consumer went away).
+    func cancel(_ id: Int) {
+        condition.lock()
+        inbox.cancelled.append(id)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Asks the loop to end every request with `.cancelled` and return.
+    func stop() {
+        condition.lock()
+        inbox.stopping = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// The loop; returns after ``stop()``.
+    func run() {
+        while true {
+            condition.lock()
+            while inbox.submitted.isEmpty && inbox.cancelled.isEmpty && !inbox.stopping
+                && active.isEmpty
+            {
+                condition.wait()
+            }
+            let submitted = inbox.submitted, cancelled = inbox.cancelled, stopping = inbox.stopping
+            inbox.submitted = []
+            inbox.cancelled = []
+            condition.unlock()
+
+            if stopping {
+                for sequence in active.values { sequence.continuation.yield(.finished(sequence.summary(.cancelled))) }
+                for sequence in active.values { sequence.continuation.finish() }
+                for request in pending.values {
+                    request.continuation.finish(throwing: EngineError(.engineStopped, "the engine has been shut down"))
+                }
+                for request in submitted {
+                    request.continuation.finish(throwing: EngineError(.engineStopped, "the engine has been shut down"))
+                }
+                active = [:]
+                pending = [:]
+                return
+            }
+            for id in cancelled { drop(id) }
+            for request in submitted { accept(request) }
+            let now = clock.now
+            for id in planner.admit() {
+                guard let request = pending.removeValue(forKey: id) else { continue }
+                let model = forward.model
+                let cache = KVCache(
+                    layerCount: model.layers.count, width: model.keyValueWidth, capacity: request.reservation)
+                active[id] = ActiveSequence(request: request, cache: cache, tokenizer: tokenizer, now: now)
+            }
+            if !active.isEmpty { step() }
+        }
+    }
+
+    private func accept(_ request: PendingRequest) {
+        switch planner.submit(id: request.id, reservation: request.reservation) {
+        case .queued:
+            pending[request.id] = request
+        case .rejected:
+            request.continuation.finish(
+                throwing: EngineError(
+                    .exceedsCapacity,
+                    "the request needs \(request.reservation) KV-cache positions (prompt \(request.prompt.count) + "
+                        + "max tokens \(request.maxTokens)); the engine's budget is \(planner.configuration.kvBudget)"))
+        }
+    }
+
+    private func drop(_ id: Int) {
+        planner.remove(id: id)
+        pending.removeValue(forKey: id)
+        active.removeValue(forKey: id)
+    }
+
+    private func finish(_ sequence: ActiveSequence, _ reason: FinishReason) {
+        sequence.continuation.yield(.finished(sequence.summary(reason)))
+        sequence.continuation.finish()
+        drop(sequence.id)
+    }
+
+    /// One forward pass for every admitted sequence, then sampling and streaming.
+    private func step() {
+        let slices = planner.plan(remainingPrompt: active.mapValues(\.remainingPrompt))
+        var tokens: [ForwardPass.Token] = []
+        var wanting: [ActiveSequence] = []
+        for slice in slices {
+            guard let sequence = active[slice.id] else { continue }
+            if sequence.remainingPrompt == 0 {
+                let position = sequence.cache.count
+                tokens.append(.init(id: sequence.generated.last!, position: position, cache: sequence.cache, wantsLogits: true))
+                wanting.append(sequence)
+            } else {
+                let start = sequence.processed
+                for i in start..<start + slice.count {
+                    let last = i == sequence.prompt.count - 1
+                    tokens.append(.init(id: sequence.prompt[i], position: i, cache: sequence.cache, wantsLogits: last))
+                    if last { wanting.append(sequence) }
+                }
+                sequence.processed += slice.count
+            }
+        }
+        let logits = forward.run(tokens)
+        let now = clock.now
+        for (sequence, var row) in zip(wanting, logits) {
+            emit(sequence, logits: &row, now: now)
+        }
+    }
+
+    private func emit(_ sequence: ActiveSequence, logits: inout [Float], now: ContinuousClock.Instant) {
+        let window = sequence.sampler.parameters.repetitionWindow
+        let token = sequence.sampler.sample(&logits, recent: sequence.recentTokens(window))
+        sequence.generated.append(token)
+        if sequence.firstTokenAt == nil { sequence.firstTokenAt = now }
+        sequence.lastTokenAt = now
+
+        var reason: FinishReason?
+        var text = ""
+        if tokenizer.endOfGenerationIDs.contains(token) {
+            reason = .stop
+        } else {
+            let (released, stopped) = sequence.stopMatcher.append(sequence.decoder.append(token))
+            text = released
+            if stopped {
+                reason = .stop
+            } else if sequence.generated.count >= sequence.maxTokens
+                || sequence.cache.count + 1 > sequence.cache.capacity
+            {
+                reason = .length
+            }
+        }
+        if reason != nil && reason != .stop || tokenizer.endOfGenerationIDs.contains(token) {
+            let tail = sequence.stopMatcher.append(sequence.decoder.finish())
+            text += tail.text + sequence.stopMatcher.flush()
+        }
+        let result = sequence.continuation.yield(.token(GeneratedToken(id: token, text: text)))
+        if case .terminated = result {
+            drop(sequence.id)
+            return
+        }
+        if let reason { finish(sequence, reason) }
+    }
+}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import ParleyEngine
+
+/// `parley generate`: runs the built-in engine alone on one prompt and streams the answer.
+struct GenerateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Generate text with the built-in engine.",
+        discussion: """
+            The prompt is one user message put through the model's chat template, or with --raw the
+            exact text with special tokens such as <|im_start|> recognised. Text streams to standard
+            output and timings go to standard error. With --json the output is one object:
+            {"prompt_ids", "ids", "text", "finish_reason", "timings": {"prefill_tokens_per_s",
+            "decode_tokens_per_s", "time_to_first_token_ms"}}.
+            """
+    )
+
+    @Option(name: .long, help: "A known model name (smollm2) or the path of a GGUF file.")
+    var model: String = "smollm2"
+
+    @Option(name: .long, help: "The prompt text.")
+    var prompt: String
+
+    @Flag(name: .long, help: "Use the prompt as exact text instead of a chat message.")
+    var raw = false
+
+    @Option(name: .customLong("max-tokens"), help: "The most tokens to generate.")
+    var maxTokens: Int = 256
+
+    @Option(name: .long, help: "Sampling temperature; 0 is greedy.")
+    var temperature: Float = 0.8
+
+    @Option(name: .long, help: "Random seed for reproducible sampling (default: random).")
+    var seed: UInt64?
+
+    @Option(name: .long, help: "Compute threads (default: all CPUs).")
+    var threads: Int?
+
+    @Flag(name: .long, help: "Print one JSON object instead of streaming text.")
+    var json = false
+
+    struct Output: Encodable {
+        struct Timings: Encodable {
+            var prefillTokensPerSecond: Double
+            var decodeTokensPerSecond: Double
+            var timeToFirstTokenMilliseconds: Double
+
+            enum CodingKeys: String, CodingKey {
+                case prefillTokensPerSecond = "prefill_tokens_per_s"
+                case decodeTokensPerSecond = "decode_tokens_per_s"
+                case timeToFirstTokenMilliseconds = "time_to_first_token_ms"
+            }
+        }
+        var promptIDs: [Int32]
+        var ids: [Int32]
+        var text: String
+        var finishReason: String
+        var timings: Timings
+
+        enum CodingKeys: String, CodingKey {
+            case promptIDs = "prompt_ids"
+            case ids, text
+            case finishReason = "finish_reason"
+            case timings
+        }
+    }
+
+    func run() async throws {
+        let path = try ModelStore().resolve(model)
+        let engine = try Engine(modelPath: path, configuration: .init(threadCount: threads, maxSequences: 1))
+        defer { engine.shutdown() }
+        let request = GenerationRequest(
+            prompt: raw ? .raw(prompt) : .chat([ChatTurn(role: "user", content: prompt)]),
+            sampling: SamplingParameters(temperature: temperature, seed: seed),
+            maxTokens: maxTokens)
+        var ids: [Int32] = []
+        var text = ""
+        for try await event in engine.generate(request) {
+            switch event {
+            case .token(let token):
+                ids.append(token.id)
+                text += token.text
+                if !json {
+                    FileHandle.standardOutput.write(Data(token.text.utf8))
+                }
+            case .finished(let summary):
+                let t = summary.timings
+                let ttft = Double(t.timeToFirstToken.components.seconds) * 1000
+                    + Double(t.timeToFirstToken.components.attoseconds) * 1e-15
+                if json {
+                    let output = Output(
+                        promptIDs: summary.promptTokens, ids: ids, text: text,
+                        finishReason: summary.finishReason.rawValue,
+                        timings: .init(
+                            prefillTokensPerSecond: t.prefillTokensPerSecond,
+                            decodeTokensPerSecond: t.decodeTokensPerSecond, timeToFirstTokenMilliseconds: ttft))
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                    print(String(decoding: try encoder.encode(output), as: UTF8.self))
+                } else {
+                    print("")
+                    let line = String(
+                        format: "[%d prompt tokens, %d generated, %@; prefill %.1f tok/s, decode %.1f tok/s, first token %.0f ms]\n",
+                        summary.promptTokens.count, summary.completionTokenCount, summary.finishReason.rawValue,
+                        t.prefillTokensPerSecond, t.decodeTokensPerSecond, ttft)
+                    FileHandle.standardError.write(Data(line.utf8))
+                }
+            }
+        }
+    }
+}
