@@ -18,6 +18,9 @@ extension GGUFFile {
             throw EngineError(.notGGUF, "'\(path)' is not a GGUF file (magic 0x\(String(magic, radix: 16)))")
         }
         let version = try cursor.read(UInt32.self, "version")
+        if version.byteSwapped == 2 || version.byteSwapped == 3 {
+            throw EngineError(.notGGUF, "'\(path)' is a big-endian GGUF file; only little-endian files are supported")
+        }
         guard version == 2 || version == 3 else {
             throw EngineError(.notGGUF, "'\(path)' has GGUF version \(version); versions 2 and 3 are supported")
         }

@@ -13,12 +13,17 @@ enum PreTokenizer: String, Sendable, CaseIterable {
     /// The pre-tokenizer for a `tokenizer.ggml.pre` value, or `nil` if not implemented.
     init?(ggmlName: String) {
         switch ggmlName {
-        case "gpt2": self = .gpt2
-        case "smollm", "starcoder", "refact", "codeshell": self = .smollm
-        case "llama-bpe", "llama3": self = .llama3
+        // Names that llama.cpp maps to the same regexes.
+        case "gpt2", "mpt", "olmo", "jais": self = .gpt2
+        case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b": self = .smollm
+        case "llama-bpe", "llama3", "llama-v3", "falcon3": self = .llama3
         default: return nil
         }
     }
+
+    /// Whether a word that is itself a vocabulary entry is emitted whole, without merging
+    /// (llama.cpp's `ignore_merges`, set for Llama 3 vocabularies).
+    var ignoresMerges: Bool { self == .llama3 }
 
     /// Appends the words of `scalars[range]` to `words` as ranges of `scalars`.
     func split(_ scalars: [Unicode.Scalar], _ classes: [CharacterClass], _ range: Range<Int>, into words: inout [Range<Int>]) {

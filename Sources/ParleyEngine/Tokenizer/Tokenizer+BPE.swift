@@ -75,6 +75,13 @@ extension Tokenizer {
             if id >= 0 { state.ids.append(id) }
         }
         let count = state.ids.count
+        if preTokenizer.ignoresMerges, count > 1 {
+            let text = String(String.UnicodeScalarView(state.bytes.map { ByteLevel.scalarForByte[Int($0)] }))
+            if let whole = idsByText[text] {
+                output.append(whole)
+                return
+            }
+        }
         if count <= 1 {
             output.append(contentsOf: state.ids)
             return

@@ -81,6 +81,9 @@ import Testing
         writer.version = 1
         error = #expect(throws: EngineError.self) { try GGUFFile(path: writer.write()) }
         #expect(error?.code == .notGGUF && error?.message.contains("version 1") == true)
+        writer.version = UInt32(3).byteSwapped
+        error = #expect(throws: EngineError.self) { try GGUFFile(path: writer.write()) }
+        #expect(error?.code == .notGGUF && error?.message.contains("big-endian") == true)
         error = #expect(throws: EngineError.self) { try GGUFFile(path: "/nonexistent/model.gguf") }
         #expect(error?.code == .fileUnreadable)
     }

@@ -57,6 +57,16 @@ import Testing
         #expect(tokenizer.decode(tokenizer.encode("é abc\n")) == "é abc\n")
     }
 
+    @Test func llama3EmitsWholeVocabularyWordsWithoutMerging() throws {
+        // "abc" is a token, but no merge sequence reaches it.
+        let extra: [(String, Int32)] = [("abc", 1)]
+        let smollm = try Tokenizer(gguf: Self.makeFile(merges: ["b c"], extraTokens: extra))
+        #expect(smollm.encode("abc") == ids(smollm, "a", "bc"))
+        let llama3 = try Tokenizer(gguf: Self.makeFile(pre: "llama-bpe", merges: ["b c"], extraTokens: extra))
+        #expect(llama3.encode("abc") == ids(llama3, "abc"))
+        #expect(llama3.encode("abc!abcb") == ids(llama3, "abc", "!", "a", "bc", "b"))
+    }
+
     @Test func specialTokensOnlyWhenAskedButUserDefinedAlways() throws {
         let tokenizer = try Tokenizer(gguf: Self.makeFile())
         let start = tokenizer.id(forTokenText: "<|im_start|>")!
