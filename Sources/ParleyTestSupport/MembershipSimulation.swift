@@ -161,9 +161,8 @@ package struct MembershipSimulation {
 
     /// Graceful leave of a running node; it stops after `drain`.
     package mutating func leave(_ node: ClusterNode, drain: Duration = .milliseconds(500)) {
-        guard var process = processes[node], process.running else { return }
-        let directives = process.machine.leave(now: now)
-        processes[node] = process
+        guard processes[node]?.running == true else { return }
+        let directives = processes[node]!.machine.leave(now: now)
         perform(directives, at: node)
         run(for: drain)
         processes[node]?.running = false
@@ -230,16 +229,18 @@ package struct MembershipSimulation {
     package mutating func run(for duration: Duration) {
         let end = now.advanced(by: duration)
         while true {
-            let tick = processes.filter(\.value.running).min { ($0.value.nextTick, $0.key) < ($1.value.nextTick, $1.key) }
+            var tick: (node: ClusterNode, at: SimulationInstant)?
+            for (node, process) in processes where process.running {
+                if tick.map({ (process.nextTick, node) < ($0.at, $0.node) }) ?? true { tick = (node, process.nextTick) }
+            }
             let next = queue.first
-            let tickAt = tick?.value.nextTick
-            if let next, next.at <= end, tickAt.map({ next.at <= $0 }) ?? true {
+            if let next, next.at <= end, tick.map({ next.at <= $0.at }) ?? true {
                 queue.removeFirst()
                 now = next.at
                 deliver(next.delivery)
-            } else if let tick, let tickAt, tickAt <= end {
-                now = tickAt
-                runTick(of: tick.key)
+            } else if let tick, tick.at <= end {
+                now = tick.at
+                runTick(of: tick.node)
             } else {
                 now = end
                 return
@@ -261,16 +262,14 @@ package struct MembershipSimulation {
     }
 
     private mutating func runTick(of node: ClusterNode) {
-        guard var process = processes[node] else { return }
-        if let until = process.stalledUntil, until > now {
-            process.nextTick = until
-            processes[node] = process
+        // Mutate in place (no copy of the process), so the state machine's storage is not copied per event.
+        if let until = processes[node]!.stalledUntil, until > now {
+            processes[node]!.nextTick = until
             return
         }
-        process.stalledUntil = nil
-        process.nextTick = now.advanced(by: settings.tickInterval)
-        let directives = process.machine.tick(now: now)
-        processes[node] = process
+        processes[node]!.stalledUntil = nil
+        processes[node]!.nextTick = now.advanced(by: settings.tickInterval)
+        let directives = processes[node]!.machine.tick(now: now)
         perform(directives, at: node)
     }
 
@@ -285,7 +284,7 @@ package struct MembershipSimulation {
             }
             recipient = found
         }
-        guard var process = processes[recipient], process.running else { return }
+        guard let process = processes[recipient], process.running else { return }
         if let until = process.stalledUntil, until > now {
             schedule(delivery, at: until)
             return
@@ -293,13 +292,12 @@ package struct MembershipSimulation {
         let directives: [Membership.Directive]
         switch delivery {
         case .message(let message, let from, _):
-            directives = process.machine.receive(message, from: from, now: now)
+            directives = processes[recipient]!.machine.receive(message, from: from, now: now)
         case .toAddress(let message, let from, _):
-            directives = process.machine.receive(message, from: from, now: now)
+            directives = processes[recipient]!.machine.receive(message, from: from, now: now)
         case .connectionLost(_, let peer):
-            directives = process.machine.connectionLost(to: peer, now: now)
+            directives = processes[recipient]!.machine.connectionLost(to: peer, now: now)
         }
-        processes[recipient] = process
         perform(directives, at: recipient)
     }
 

@@ -1,7 +1,7 @@
 extension Membership {
     /// Every membership message on the wire. The shell serializes it, sends it to one peer and hands a
     /// received one to ``MembershipStateMachine/receive(_:from:now:)`` together with the handshaken sender.
-    public enum Message: Hashable, Sendable, Codable {
+    package enum Message: Hashable, Sendable, Codable {
         /// Direct probe.
         case ping(Ping)
         /// Ask the receiver to probe `target` on the sender's behalf (SWIM's ping-req).
@@ -19,61 +19,61 @@ extension Membership {
     }
 
     /// One disseminated membership update.
-    public struct Gossip: Hashable, Sendable, Codable {
+    package struct Gossip: Hashable, Sendable, Codable {
         /// The member's record: identity, roles, region, status and incarnation.
-        public var member: Member
+        package var member: Member
         /// For `suspect`: uids of the members that suspect it at this incarnation (independent
         /// confirmations shorten the suspicion timeout). Empty for other statuses.
-        public var suspectedBy: [UInt64]
+        package var suspectedBy: [UInt64]
 
-        public init(member: Member, suspectedBy: [UInt64] = []) {
+        package init(member: Member, suspectedBy: [UInt64] = []) {
             self.member = member
             self.suspectedBy = suspectedBy
         }
     }
 
     /// A direct probe. The receiver answers with an ``Ack`` carrying the same sequence number.
-    public struct Ping: Hashable, Sendable, Codable {
+    package struct Ping: Hashable, Sendable, Codable {
         /// Chosen by the sender; the ack echoes it.
-        public var sequence: UInt64
+        package var sequence: UInt64
         /// The node the sender means to probe. A ping for another uid (an earlier start of the
         /// receiver's address) is ignored.
-        public var target: ClusterNode
+        package var target: ClusterNode
         /// The sender's own record, so a receiver that has not heard of it yet (its join gossip ran
         /// out before the receiver arrived) learns it from the first ping.
-        public var origin: Member
+        package var origin: Member
         /// Piggybacked updates.
-        public var gossip: [Gossip]
+        package var gossip: [Gossip]
     }
 
     /// Ask the receiver to ping `target` and to relay the ack, or to nack.
-    public struct PingRequest: Hashable, Sendable, Codable {
+    package struct PingRequest: Hashable, Sendable, Codable {
         /// The requester's sequence number, echoed in the relayed ack or the nack.
-        public var sequence: UInt64
+        package var sequence: UInt64
         /// The member to probe.
-        public var target: ClusterNode
+        package var target: ClusterNode
         /// How long the requester waits; the helper nacks after ``Settings/nackFraction`` of it.
-        public var timeout: Duration
+        package var timeout: Duration
         /// The requester's own record (see ``Ping/origin``).
-        public var origin: Member
+        package var origin: Member
         /// Piggybacked updates.
-        public var gossip: [Gossip]
+        package var gossip: [Gossip]
     }
 
     /// Proof that `target` answered the ping with `sequence`.
-    public struct Ack: Hashable, Sendable, Codable {
+    package struct Ack: Hashable, Sendable, Codable {
         /// The sequence number of the ping or ping request answered.
-        public var sequence: UInt64
+        package var sequence: UInt64
         /// The member that answered.
-        public var target: ClusterNode
+        package var target: ClusterNode
         /// Piggybacked updates.
-        public var gossip: [Gossip]
+        package var gossip: [Gossip]
     }
 
     /// A helper could not get an ack from the target of a ping request.
-    public struct Nack: Hashable, Sendable, Codable {
+    package struct Nack: Hashable, Sendable, Codable {
         /// Why the helper gives up.
-        public enum Reason: String, Hashable, Sendable, Codable {
+        package enum Reason: String, Hashable, Sendable, Codable {
             /// No ack within the helper's share of the requester's timeout.
             case timeout
             /// The helper's connection to the target failed or is closed.
@@ -81,21 +81,21 @@ extension Membership {
         }
 
         /// The requester's sequence number.
-        public var sequence: UInt64
+        package var sequence: UInt64
         /// The member that did not answer.
-        public var target: ClusterNode
+        package var target: ClusterNode
         /// Why.
-        public var reason: Reason
+        package var reason: Reason
     }
 
     /// A node's request to join the cluster, carrying its own record.
-    public struct JoinRequest: Hashable, Sendable, Codable {
+    package struct JoinRequest: Hashable, Sendable, Codable {
         /// The joining node (status `alive`).
-        public var member: Member
+        package var member: Member
     }
 
     /// The answer to a ``JoinRequest`` (also sent to any node whose uid this node holds as dead).
-    public enum JoinReply: Hashable, Sendable, Codable {
+    package enum JoinReply: Hashable, Sendable, Codable {
         /// Full state: every member this node knows (including `dead`/`left` ones not yet removed, with
         /// the suspecting members of `suspect` ones) and the nodes it remembers as removed.
         case welcome(members: [Gossip], removed: [ClusterNode])
@@ -106,7 +106,7 @@ extension Membership {
 
 extension Membership {
     /// An instruction from ``MembershipStateMachine`` to its shell.
-    public enum Directive: Hashable, Sendable {
+    package enum Directive: Hashable, Sendable {
         /// Send `message` to the node with exactly this uid. If there is no connection the shell dials;
         /// if the dial fails, or the peer at that address has another uid, it reports
         /// ``MembershipStateMachine/connectionLost(to:now:)``.

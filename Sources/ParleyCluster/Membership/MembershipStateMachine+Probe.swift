@@ -226,6 +226,7 @@ extension MembershipStateMachine {
     // MARK: Timeouts
 
     private mutating func checkProbes(now: Instant, into out: inout [Directive]) {
+        guard !probes.isEmpty else { return }
         for sequence in probes.keys.sorted() {
             guard let probe = probes[sequence] else { continue }
             switch probe.phase {
@@ -240,6 +241,7 @@ extension MembershipStateMachine {
     }
 
     private mutating func checkRelays(now: Instant, into out: inout [Directive]) {
+        guard !relays.isEmpty else { return }
         for sequence in relays.keys.sorted() {
             guard var relay = relays[sequence] else { continue }
             if let nackAt = relay.nackAt, now >= nackAt {
@@ -253,22 +255,29 @@ extension MembershipStateMachine {
     }
 
     private mutating func checkSuspicions(now: Instant, into out: inout [Directive]) {
-        let expired = records.values.filter { record in
-            guard let suspicion = record.suspicion else { return false }
-            return now >= suspicion.deadline(min: settings.suspicionTimeoutMin, max: settings.suspicionTimeoutMax)
-        }.map(\.member).sorted { $0.node < $1.node }
-        for member in expired {
+        var expired: [Member] = []
+        for record in records.values {
+            guard let suspicion = record.suspicion else { continue }
+            if now >= suspicion.deadline(min: settings.suspicionTimeoutMin, max: settings.suspicionTimeoutMax) {
+                expired.append(record.member)
+            }
+        }
+        guard !expired.isEmpty else { return }
+        for member in expired.sorted(by: { $0.node < $1.node }) {
             transition(member.node, to: .dead, incarnation: member.incarnation, suspectors: [], now: now, into: &out)
         }
     }
 
     private mutating func removeExpired(now: Instant, into out: inout [Directive]) {
-        let due = records.values.filter { record in
-            guard let since = record.terminalSince, record.member.node != myself.node else { return false }
-            return now >= since.advanced(by: settings.removalDelay)
-        }.map(\.member.node).sorted()
-        for node in due { remove(node, now: now, into: &out) }
-        removed = removed.filter { $0.value > now }
+        var due: [ClusterNode] = []
+        for record in records.values {
+            guard let since = record.terminalSince, record.member.node != myself.node else { continue }
+            if now >= since.advanced(by: settings.removalDelay) { due.append(record.member.node) }
+        }
+        for node in due.sorted() { remove(node, now: now, into: &out) }
+        if removed.values.contains(where: { $0 <= now }) {
+            removed = removed.filter { $0.value > now }
+        }
     }
 
     /// A gap between ticks far beyond the tick interval means this node was not running. Time that

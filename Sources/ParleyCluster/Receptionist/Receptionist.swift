@@ -65,29 +65,33 @@ extension Receptionist {
     }
 
     /// All registrations of one node at one version, as replicated.
-    public struct Registrations: Hashable, Sendable, Codable {
+    package struct Registrations: Hashable, Sendable, Codable {
         /// The owner.
-        public var node: ClusterNode
+        package var node: ClusterNode
         /// Raised by the owner on every change; a higher version replaces a lower one.
-        public var version: UInt64
+        package var version: UInt64
         /// Key → actor paths, sorted.
-        public var entries: [Registration]
+        package var entries: [Registration]
     }
 
     /// One key and the paths registered under it on the owner.
-    public struct Registration: Hashable, Sendable, Codable {
-        public var key: ReceptionKey
-        public var paths: [String]
+    package struct Registration: Hashable, Sendable, Codable {
+        /// The key.
+        package var key: ReceptionKey
+        /// Paths of the owner's actors registered under it, sorted.
+        package var paths: [String]
     }
 
     /// One node's version, as compared during anti-entropy.
-    public struct Version: Hashable, Sendable, Codable {
-        public var node: ClusterNode
-        public var version: UInt64
+    package struct Version: Hashable, Sendable, Codable {
+        /// The owner of the registrations.
+        package var node: ClusterNode
+        /// The owner's version the sender holds.
+        package var version: UInt64
     }
 
     /// Every receptionist message on the wire.
-    public enum Message: Hashable, Sendable, Codable {
+    package enum Message: Hashable, Sendable, Codable {
         /// Full registrations of one or more nodes (a push on change, or an answer to a digest or request).
         case registrations([Registrations])
         /// The versions the sender holds, its own included.
@@ -97,7 +101,7 @@ extension Receptionist {
     }
 
     /// An instruction from ``ReceptionistStateMachine`` to its shell.
-    public enum Directive: Hashable, Sendable {
+    package enum Directive: Hashable, Sendable {
         /// Send `message` to the node.
         case send(Message, to: ClusterNode)
         /// The actors registered under `key` changed; here is the full new list (sorted). The shell
