@@ -90,10 +90,13 @@ extension Membership {
                 suspicionTimeoutMin > .zero && suspicionTimeoutMin <= suspicionTimeoutMax,
                 "need 0 < suspicionTimeoutMin <= suspicionTimeoutMax")
             precondition(maxLocalHealthMultiplier >= 1, "maxLocalHealthMultiplier must be at least 1")
-            precondition(tickInterval > .zero && stallThreshold > tickInterval, "need 0 < tickInterval < stallThreshold")
+            precondition(
+                tickInterval > .zero && stallThreshold > tickInterval, "need 0 < tickInterval < stallThreshold")
             precondition(gossipRetransmitMultiplier >= 1, "gossipRetransmitMultiplier must be at least 1")
             precondition(maxGossipEntriesPerMessage >= 1, "maxGossipEntriesPerMessage must be at least 1")
-            precondition(joinRetryInterval > .zero && seedRecheckInterval > .zero && fullSyncInterval > .zero, "join intervals must be positive")
+            precondition(
+                joinRetryInterval > .zero && seedRecheckInterval > .zero && fullSyncInterval > .zero,
+                "join intervals must be positive")
             precondition(removalDelay >= .zero && tombstoneRetention >= .zero, "retention must not be negative")
         }
     }

@@ -112,7 +112,8 @@ extension MembershipStateMachine {
         }.sorted()
         for old in earlier {
             if let status = records[old]?.member.status, !status.isTerminal {
-                transition(old, to: .dead, incarnation: records[old]!.member.incarnation, suspectors: [], now: now, into: &out)
+                transition(
+                    old, to: .dead, incarnation: records[old]!.member.incarnation, suspectors: [], now: now, into: &out)
             }
             remove(old, now: now, into: &out)
         }
@@ -168,7 +169,8 @@ extension MembershipStateMachine {
     mutating func remove(_ node: ClusterNode, now: Instant, into out: inout [Directive]) {
         guard let record = records.removeValue(forKey: node) else { return }
         removed[node] = now.advanced(by: settings.tombstoneRetention)
-        out.append(.memberChanged(Membership.Event(.removed, member: record.member, previousStatus: record.member.status)))
+        out.append(
+            .memberChanged(Membership.Event(.removed, member: record.member, previousStatus: record.member.status)))
     }
 
     /// Gossip about this node: refute a suspicion, or learn that the cluster declared it dead.

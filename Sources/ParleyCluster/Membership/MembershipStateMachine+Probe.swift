@@ -85,7 +85,8 @@ extension MembershipStateMachine {
                 requester: sender, requesterSequence: request.sequence, target: target,
                 nackAt: now.advanced(by: request.timeout * settings.nackFraction),
                 expiresAt: now.advanced(by: request.timeout))
-            let ping = Membership.Ping(sequence: sequence, target: target, origin: myself, gossip: piggyback(for: target))
+            let ping = Membership.Ping(
+                sequence: sequence, target: target, origin: myself, gossip: piggyback(for: target))
             out.append(.send(.ping(ping), to: target))
         }
         return out
@@ -164,7 +165,8 @@ extension MembershipStateMachine {
     /// Sends a direct ping; an urgent probe (after a lost connection) sends the ping requests at once too.
     private mutating func startProbe(of target: ClusterNode, urgent: Bool, now: Instant, into out: inout [Directive]) {
         let sequence = makeSequence()
-        probes[sequence] = Probe(target: target, phase: .direct(deadline: now.advanced(by: scaled(settings.pingTimeout))))
+        probes[sequence] = Probe(
+            target: target, phase: .direct(deadline: now.advanced(by: scaled(settings.pingTimeout))))
         let ping = Membership.Ping(sequence: sequence, target: target, origin: myself, gossip: piggyback(for: target))
         out.append(.send(.ping(ping), to: target))
         if urgent { escalate(sequence, now: now, into: &out) }

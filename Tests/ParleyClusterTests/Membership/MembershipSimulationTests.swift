@@ -6,7 +6,8 @@ import Testing
 /// Several membership state machines against each other over the simulated network.
 @Suite struct MembershipSimulationTests {
     /// Starts `count` nodes n1…n<count>, all joining through n1, and waits until they agree.
-    static func cluster(_ count: Int, seed: UInt64 = 1, settings: Membership.Settings = .init()) -> MembershipSimulation {
+    static func cluster(_ count: Int, seed: UInt64 = 1, settings: Membership.Settings = .init()) -> MembershipSimulation
+    {
         var simulation = MembershipSimulation(settings: settings, seed: seed)
         for index in 1...count {
             simulation.start("n\(index)", seeds: ["n1"])
@@ -107,7 +108,8 @@ import Testing
             #expect(converged)
         }
         let sorted = detections.sorted()
-        print("silent kill-to-detection, 5 nodes, \(sorted.count) observations: p50 \(sorted[sorted.count / 2]) max \(sorted.last!)")
+        let p50 = sorted[sorted.count / 2]
+        print("silent kill-to-detection, 5 nodes, \(sorted.count) observations: p50 \(p50) max \(sorted.last!)")
         #expect(sorted.last! <= .seconds(6))
         #expect(simulation.falseVerdicts.isEmpty)
     }

@@ -189,9 +189,11 @@ import Testing
         var machine = joinedMachine()
         let request = Membership.PingRequest(
             sequence: 77, target: d, timeout: .milliseconds(400), origin: Membership.Member(node: b), gossip: [])
-        let (ping, to) = try #require(Self.pings(machine.receive(.pingRequest(request), from: b, now: Self.at(0))).first)
+        let (ping, to) = try #require(
+            Self.pings(machine.receive(.pingRequest(request), from: b, now: Self.at(0))).first)
         #expect(to == d)
-        let relayed = machine.receive(.ack(.init(sequence: ping.sequence, target: d, gossip: [])), from: d, now: Self.at(5))
+        let relayed = machine.receive(
+            .ack(.init(sequence: ping.sequence, target: d, gossip: [])), from: d, now: Self.at(5))
         #expect(relayed.contains { if case .send(.ack(let ack), to: b) = $0 { ack.sequence == 77 } else { false } })
 
         let second = Membership.PingRequest(
@@ -227,12 +229,20 @@ import Testing
         #expect(ack.sequence == 5)
         #expect(ack.gossip.contains { $0.member == Membership.Member(node: me, roles: ["gateway"], incarnation: 1) })
         // The suspecting member hears the refutation directly.
-        #expect(out.contains { if case .send(.gossip(let entries), to: c) = $0 { entries.first?.member.incarnation == 1 } else { false } })
+        #expect(
+            out.contains {
+                if case .send(.gossip(let entries), to: c) = $0 {
+                    entries.first?.member.incarnation == 1
+                } else {
+                    false
+                }
+            })
     }
 
     @Test func refutationClearsASuspicion() {
         var machine = joinedMachine()
-        _ = machine.receive(.gossip([.init(member: .init(node: d, status: .suspect), suspectedBy: [b.uid])]), from: b, now: Self.at(0))
+        _ = machine.receive(
+            .gossip([.init(member: .init(node: d, status: .suspect), suspectedBy: [b.uid])]), from: b, now: Self.at(0))
         let out = machine.receive(.gossip([.init(member: .init(node: d, incarnation: 1))]), from: d, now: Self.at(10))
         #expect(Self.events(out).map(\.change) == [.alive])
         #expect(Self.events(out).first?.previousStatus == .suspect)
@@ -261,11 +271,19 @@ import Testing
         #expect(out.contains(.closeConnection(c)))
         #expect(machine.isRemoved(c))
         // The joiner gets the full member list.
-        let welcome = out.compactMap { if case .send(.joinReply(.welcome(let members, let removed)), to: restarted) = $0 { (members, removed) } else { nil } }.first
+        let welcome = out.compactMap {
+            if case .send(.joinReply(.welcome(let members, let removed)), to: restarted) = $0 {
+                (members, removed)
+            } else {
+                nil
+            }
+        }.first
         #expect(welcome?.0.map(\.member.node).contains(restarted) == true)
         #expect(welcome?.1 == [c])
         // Stale gossip about the old uid cannot bring it back.
-        #expect(machine.receive(.gossip([.init(member: .init(node: c, incarnation: 3))]), from: b, now: Self.at(30)).isEmpty)
+        #expect(
+            machine.receive(.gossip([.init(member: .init(node: c, incarnation: 3))]), from: b, now: Self.at(30)).isEmpty
+        )
     }
 
     @Test func learnsThatTheClusterDeclaredItDead() {
@@ -274,7 +292,10 @@ import Testing
         #expect(out.last == .declaredDead)
         #expect(machine.lifecycle == .declaredDead)
         #expect(machine.tick(now: Self.at(1000)).isEmpty)
-        #expect(machine.receive(.ping(.init(sequence: 1, target: me, origin: .init(node: b), gossip: [])), from: b, now: Self.at(1001)).isEmpty)
+        #expect(
+            machine.receive(
+                .ping(.init(sequence: 1, target: me, origin: .init(node: b), gossip: [])), from: b, now: Self.at(1001)
+            ).isEmpty)
     }
 
     // MARK: Join and leave
@@ -283,14 +304,22 @@ import Testing
         var machine = Machine(myself: me, randomSeed: 1, now: Self.at(0))
         let first = machine.join(seeds: [b.address, c.address, me.address, b.address], now: Self.at(0))
         #expect(first.count == 2)
-        #expect(first.allSatisfy { if case .sendToAddress(.join(let request), _) = $0 { request.member.node == me } else { false } })
+        #expect(
+            first.allSatisfy {
+                if case .sendToAddress(.join(let request), _) = $0 { request.member.node == me } else { false }
+            })
         #expect(Self.ticks(&machine, from: 0, through: 950).isEmpty)
-        #expect(machine.tick(now: Self.at(1000)).filter { if case .sendToAddress = $0 { true } else { false } }.count == 2)
-        let welcome = Membership.JoinReply.welcome(members: [.init(member: .init(node: b)), .init(member: .init(node: me))], removed: [])
+        #expect(
+            machine.tick(now: Self.at(1000)).filter { if case .sendToAddress = $0 { true } else { false } }.count == 2)
+        let welcome = Membership.JoinReply.welcome(
+            members: [.init(member: .init(node: b)), .init(member: .init(node: me))], removed: [])
         let joined = machine.receive(.joinReply(welcome), from: b, now: Self.at(1100))
         #expect(Self.events(joined).map(\.change) == [.joined])
         #expect(machine.joinState == .joined)
-        #expect(Self.ticks(&machine, from: 1000, through: 4000).allSatisfy { if case .sendToAddress = $0 { false } else { true } })
+        #expect(
+            Self.ticks(&machine, from: 1000, through: 4000).allSatisfy {
+                if case .sendToAddress = $0 { false } else { true }
+            })
     }
 
     @Test func firstNodeWithoutOtherSeedsIsJoinedAlone() {
@@ -304,18 +333,29 @@ import Testing
         var machine = joinedMachine()
         let out = machine.leave(now: Self.at(100))
         #expect(Self.events(out).map(\.change) == [.left])
-        let told = out.compactMap { if case .send(.gossip(let entries), let to) = $0, entries.first?.member.status == .left { to } else { nil } }
+        let told = out.compactMap {
+            if case .send(.gossip(let entries), let to) = $0, entries.first?.member.status == .left { to } else { nil }
+        }
         #expect(Set(told) == [b, c, d])
         #expect(machine.tick(now: Self.at(1000)).isEmpty)
         // Pings are still answered, carrying the news.
-        let ack = machine.receive(.ping(.init(sequence: 3, target: me, origin: .init(node: b), gossip: [])), from: b, now: Self.at(1001))
-        #expect(ack.contains { if case .send(.ack(let ack), to: b) = $0 { ack.gossip.contains { $0.member.node == me && $0.member.status == .left } } else { false } })
+        let ack = machine.receive(
+            .ping(.init(sequence: 3, target: me, origin: .init(node: b), gossip: [])), from: b, now: Self.at(1001))
+        #expect(
+            ack.contains {
+                if case .send(.ack(let ack), to: b) = $0 {
+                    ack.gossip.contains { $0.member.node == me && $0.member.status == .left }
+                } else {
+                    false
+                }
+            })
     }
 
     @Test func unknownSenderOfAPingIsAdmitted() {
         var machine = joinedMachine()
         let newcomer = Self.node(9)
-        let ping = Membership.Ping(sequence: 1, target: me, origin: .init(node: newcomer, roles: ["worker"], region: "eu"), gossip: [])
+        let ping = Membership.Ping(
+            sequence: 1, target: me, origin: .init(node: newcomer, roles: ["worker"], region: "eu"), gossip: [])
         let out = machine.receive(.ping(ping), from: newcomer, now: Self.at(0))
         #expect(Self.events(out).map(\.change) == [.joined])
         #expect(machine.member(newcomer)?.roles == ["worker"])

@@ -5,7 +5,8 @@ import Testing
 @Suite struct HashRingTests {
     static func nodes(_ count: Int, from start: Int = 1) -> [ClusterNode] {
         (start..<(start + count)).map {
-            ClusterNode(name: "node\($0)", address: NodeAddress(host: "10.0.0.\($0)", port: 7000), uid: UInt64($0) * 7919)
+            ClusterNode(
+                name: "node\($0)", address: NodeAddress(host: "10.0.0.\($0)", port: 7000), uid: UInt64($0) * 7919)
         }
     }
 

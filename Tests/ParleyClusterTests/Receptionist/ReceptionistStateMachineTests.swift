@@ -15,7 +15,8 @@ private struct ReceptionistNetwork {
     var listings: [ClusterNode: [ReceptionKey: [ReceptionEntry]]] = [:]
 
     static func node(_ index: Int) -> ClusterNode {
-        ClusterNode(name: "n\(index)", address: NodeAddress(host: "127.0.0.1", port: 7000 + index), uid: UInt64(index) * 101)
+        ClusterNode(
+            name: "n\(index)", address: NodeAddress(host: "127.0.0.1", port: 7000 + index), uid: UInt64(index) * 101)
     }
 
     init(size: Int) {
