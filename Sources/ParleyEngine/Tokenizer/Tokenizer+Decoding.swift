@@ -4,7 +4,7 @@ extension Tokenizer {
     public func pieceBytes(_ id: Int32, renderSpecial: Bool = false) -> ArraySlice<UInt8> {
         guard id >= 0, Int(id) < kinds.count else { return [] }
         if !renderSpecial, kinds[Int(id)] == .control || kinds[Int(id)] == .unknown { return [] }
-        return pieceBytes[Int(pieceStarts[Int(id)])..<Int(pieceStarts[Int(id) + 1])]
+        return decodedBytes[Int(pieceStarts[Int(id)])..<Int(pieceStarts[Int(id) + 1])]
     }
 
     /// The text of a single token; a token that holds part of a UTF-8 character shows U+FFFD.

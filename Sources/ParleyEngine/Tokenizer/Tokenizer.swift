@@ -35,8 +35,8 @@ public final class Tokenizer: Sendable {
     let merges: [UInt64: Merge]
     /// Tokens matched in text before BPE: longest first. Control tokens only with `parseSpecial`.
     let specialTokens: [SpecialToken]
-    /// Decoded bytes of every token, flattened: token `i` is `pieceBytes[pieceStarts[i]..<pieceStarts[i+1]]`.
-    let pieceBytes: [UInt8]
+    /// Decoded bytes of every token, flattened: token `i` is `decodedBytes[pieceStarts[i]..<pieceStarts[i+1]]`.
+    let decodedBytes: [UInt8]
     let pieceStarts: [Int32]
     let idsByText: [String: Int32]
 
@@ -142,7 +142,7 @@ public final class Tokenizer: Sendable {
             }
             pieceStarts.append(Int32(pieceBytes.count))
         }
-        self.pieceBytes = pieceBytes
+        self.decodedBytes = pieceBytes
         self.pieceStarts = pieceStarts
     }
 
