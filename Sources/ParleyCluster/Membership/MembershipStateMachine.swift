@@ -7,6 +7,22 @@
 /// it with a manual clock; all random choices come from a seeded generator.
 ///
 /// Production uses `MembershipStateMachine<ContinuousClock.Instant>`.
+///
+/// What the shell must do:
+/// - call ``tick(now:)`` every ``Membership/Settings/tickInterval`` (50 ms); a much later tick is read as
+///   a stall of this process (see ``Membership/Settings/stallThreshold``);
+/// - hand every received ``Membership/Message`` to ``receive(_:from:now:)`` with the peer's handshaken
+///   ``ClusterNode``;
+/// - report ``connectionLost(to:now:)`` when a connection to a member closes, when dialing it fails,
+///   and when the peer found at its address answers the handshake with another uid;
+/// - for ``Membership/Directive/send(_:to:)`` dial if needed; for
+///   ``Membership/Directive/sendToAddress(_:address:)`` dial the address and send to whoever answers;
+/// - on ``Membership/Directive/closeConnection(_:)`` close that connection and fail its calls and
+///   streams at once; refuse later handshakes from that uid;
+/// - publish ``Membership/Directive/memberChanged(_:)`` as the membership event sequence, and feed
+///   the receptionist: `joined` → `memberUp`, `dead`/`left`/`removed` → `memberDown`;
+/// - on ``Membership/Directive/declaredDead`` stop the node (or start it again with a new uid);
+/// - on SIGTERM call ``leave(now:)``, carry out its directives, drain, then stop.
 package struct MembershipStateMachine<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
     package typealias Member = Membership.Member
     package typealias Directive = Membership.Directive
