@@ -20,7 +20,7 @@ public final class Tokenizer: Sendable {
     public let eosID: Int32?
     /// Whether a BOS token is put in front of a prompt (`tokenizer.ggml.add_bos_token`, default false).
     public let addsBOS: Bool
-    /// Tokens that end a generation: EOS, EOT/EOM if declared, and control tokens whose text is a
+    /// Tokens that end a generation: EOS, EOT/EOM if declared, and tokens whose text is a
     /// known end-of-turn marker (`<|im_end|>`, `<|endoftext|>`, `<|eot_id|>`, …), as llama.cpp does.
     public let endOfGenerationIDs: Set<Int32>
     /// The `tokenizer.ggml.pre` value in use.
@@ -51,7 +51,7 @@ public final class Tokenizer: Sendable {
         var isControl: Bool
     }
 
-    /// Texts llama.cpp treats as end-of-generation when they are control tokens.
+    /// Token texts llama.cpp treats as end-of-generation.
     static let endOfTurnTexts: Set<String> = [
         "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>",
         "_<EOT>", "<|end_of_text|>", "<｜end▁of▁sentence｜>",
@@ -119,9 +119,11 @@ public final class Tokenizer: Sendable {
             if let id = try tokenID(key) { endOfGeneration.insert(id) }
         }
         var specials: [SpecialToken] = []
+        for (index, text) in texts.enumerated() where Self.endOfTurnTexts.contains(text) {
+            endOfGeneration.insert(Int32(index))
+        }
         for (index, kind) in kinds.enumerated() where kind == .control || kind == .userDefined {
             let text = texts[index]
-            if kind == .control && Self.endOfTurnTexts.contains(text) { endOfGeneration.insert(Int32(index)) }
             guard !text.isEmpty else { continue }
             specials.append(SpecialToken(id: Int32(index), scalars: Array(text.unicodeScalars), isControl: kind == .control))
         }
