@@ -119,13 +119,12 @@ extension MembershipStateMachine {
         return out
     }
 
-    /// Admits the sender of a ping or ping request if this node has not heard of it.
+    /// The sender's own record: admits a sender this node has not heard of, and works as a refutation
+    /// when it carries a higher incarnation than the one suspected here.
     private mutating func learnOrigin(
         _ origin: Membership.Member, sender: ClusterNode, now: Instant, into out: inout [Directive]
     ) {
-        guard origin.node == sender, origin.status == .alive, records[sender] == nil, removed[sender] == nil else {
-            return
-        }
+        guard origin.node == sender, origin.status == .alive else { return }
         apply(Membership.Gossip(member: origin), now: now, into: &out)
     }
 

@@ -250,6 +250,16 @@ import Testing
         #expect(!later.contains { $0.change == .dead && $0.member.node == d })
     }
 
+    @Test func pingFromTheSuspectWithAHigherIncarnationRefutesToo() {
+        var machine = joinedMachine()
+        let rumor = Membership.Gossip(member: .init(node: d, status: .suspect), suspectedBy: [b.uid])
+        _ = machine.receive(.gossip([rumor]), from: b, now: Self.at(0))
+        let ping = Membership.Ping(sequence: 9, target: me, origin: .init(node: d, incarnation: 1), gossip: [])
+        let out = machine.receive(.ping(ping), from: d, now: Self.at(5))
+        #expect(Self.events(out).map(\.change) == [.alive])
+        #expect(machine.member(d)?.incarnation == 1)
+    }
+
     @Test func deadIsFinalForTheUid() {
         var machine = joinedMachine()
         _ = machine.receive(.gossip([.init(member: .init(node: d, status: .dead))]), from: b, now: Self.at(0))
