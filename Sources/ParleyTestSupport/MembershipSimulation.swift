@@ -95,6 +95,8 @@ package struct MembershipSimulation {
     package private(set) var verdicts: [Verdict] = []
     /// Messages handed to the network so far.
     package private(set) var messagesSent = 0
+    /// Messages handed to the network so far, by kind (`ping`, `ack`, `pingRequest`, …).
+    package private(set) var messagesByKind: [String: Int] = [:]
 
     private var queue: [Scheduled] = []
     private var order: UInt64 = 0
@@ -309,6 +311,7 @@ package struct MembershipSimulation {
             case .sendToAddress(let message, let address):
                 guard !isBlocked(node.address, address), !drops() else { continue }
                 messagesSent += 1
+                messagesByKind[Self.kind(of: message), default: 0] += 1
                 let target = processes.first { $0.key.address == address && $0.value.running }?.key
                 schedule(.toAddress(message, from: node, to: address), after: delay(node, target))
             case .memberChanged(let event):
@@ -328,8 +331,21 @@ package struct MembershipSimulation {
         }
     }
 
+    private static func kind(of message: Membership.Message) -> String {
+        switch message {
+        case .ping: "ping"
+        case .pingRequest: "pingRequest"
+        case .ack: "ack"
+        case .nack: "nack"
+        case .join: "join"
+        case .joinReply: "joinReply"
+        case .gossip: "gossip"
+        }
+    }
+
     private mutating func send(_ message: Membership.Message, from: ClusterNode, to target: ClusterNode) {
         messagesSent += 1
+        messagesByKind[Self.kind(of: message), default: 0] += 1
         guard !isBlocked(from.address, target.address) else { return }
         guard processes[target]?.running == true else {
             // Nothing listens, or another uid answers the handshake: the dial fails quickly.

@@ -46,7 +46,10 @@ extension MembershipStateMachine {
                 if canFailEarly(probes[sequence]!) { fail(sequence, now: now, into: &out) }
             }
         }
-        if running.isEmpty {
+        // Probe at once, unless this node already suspects the member itself: then its suspicion
+        // timer runs, and every further failed dial would only start the same probe again.
+        let confirmed = record.suspicion?.suspectors.contains(myself.node.uid) ?? false
+        if running.isEmpty && !confirmed {
             startProbe(of: node, urgent: true, now: now, into: &out)
         }
         return out

@@ -83,6 +83,21 @@ import Testing
         #expect(simulation.falseVerdicts.isEmpty)
     }
 
+    /// Every failed dial is reported as a lost connection; that must not feed back into ever more probes.
+    @Test func killDoesNotSetOffAMessageStorm() {
+        var simulation = Self.cluster(10, seed: 19)
+        simulation.run(for: .seconds(2))
+        let beforeSteady = simulation.messagesSent
+        simulation.run(for: .seconds(3))
+        let steady = simulation.messagesSent - beforeSteady
+        simulation.kill(simulation.node("n4")!)
+        let beforeKill = simulation.messagesSent
+        simulation.run(for: .seconds(3))
+        let aroundKill = simulation.messagesSent - beforeKill
+        print("messages in 3 s, 10 nodes: steady \(steady), around a kill \(aroundKill)")
+        #expect(aroundKill < steady * 3)
+    }
+
     /// Without a closed connection (power loss, pulled cable) only the probes can tell; slower, but bounded.
     @Test func silentlyKilledNodeIsDeclaredDeadByProbing() {
         var simulation = Self.cluster(5, seed: 17)
