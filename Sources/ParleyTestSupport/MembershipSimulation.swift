@@ -340,6 +340,7 @@ package struct MembershipSimulation {
         case .join: "join"
         case .joinReply: "joinReply"
         case .gossip: "gossip"
+        case .statusRequest: "statusRequest"
         }
     }
 

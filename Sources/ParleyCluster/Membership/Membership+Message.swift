@@ -16,6 +16,10 @@ extension Membership {
         case joinReply(JoinReply)
         /// One-way push of gossip: a graceful leave, a suspicion sent to its subject, a refutation.
         case gossip([Gossip])
+        /// A read-only request for the member list from a client that is not a member (for example
+        /// `parley cluster status`); answered with ``JoinReply/welcome(members:removed:)`` without
+        /// admitting the sender.
+        case statusRequest
     }
 
     /// One disseminated membership update.

@@ -52,6 +52,9 @@ extension MembershipStateMachine {
         case .running:
             break
         }
+        if case .statusRequest = message {
+            return [.send(.joinReply(fullState), to: sender)]
+        }
         if case .joinReply(let reply) = message {
             // Processed even from a uid that is dead here: it may be the news that *this* node is out.
             return receiveJoinReply(reply, from: sender, now: now)
@@ -77,6 +80,8 @@ extension MembershipStateMachine {
             var out: [Directive] = []
             apply(entries, now: now, into: &out)
             return out
+        case .statusRequest:
+            return []  // answered above
         }
     }
 
@@ -91,9 +96,13 @@ extension MembershipStateMachine {
         var joining = request.member
         joining.status = .alive
         apply(Membership.Gossip(member: joining), now: now, into: &out)
-        let everyone = records.keys.sorted().compactMap { gossipEntry(for: $0) }
-        out.append(.send(.joinReply(.welcome(members: everyone, removed: removed.keys.sorted())), to: sender))
+        out.append(.send(.joinReply(fullState), to: sender))
         return out
+    }
+
+    /// Every record this node holds and every removed node it remembers.
+    private var fullState: Membership.JoinReply {
+        .welcome(members: records.keys.sorted().compactMap { gossipEntry(for: $0) }, removed: removed.keys.sorted())
     }
 
     private mutating func receiveJoinReply(_ reply: Membership.JoinReply, from sender: ClusterNode, now: Instant)

@@ -361,6 +361,18 @@ import Testing
             })
     }
 
+    @Test func statusRequestIsAnsweredWithoutAdmittingTheClient() {
+        var machine = joinedMachine()
+        let client = Self.node(99)
+        let out = machine.receive(.statusRequest, from: client, now: Self.at(0))
+        guard case .send(.joinReply(.welcome(let members, _)), to: client)? = out.first else {
+            Issue.record("expected a welcome, got \(out)")
+            return
+        }
+        #expect(members.map(\.member.node) == [me, b, c, d])
+        #expect(machine.member(client) == nil)
+    }
+
     @Test func unknownSenderOfAPingIsAdmitted() {
         var machine = joinedMachine()
         let newcomer = Self.node(9)
