@@ -158,6 +158,17 @@ import Testing
         #expect(simulation.runningNodes.allSatisfy { simulation.processes[$0]!.declaredDeadAt == nil })
     }
 
+    /// Indirect probes and refutation carry the protocol through heavy message loss.
+    @Test func noFalseDeadVerdictsWithTenPercentMessageLoss() {
+        var simulation = Self.cluster(8, seed: 3)
+        simulation.dropRate = 0.1
+        simulation.run(for: .seconds(120))
+        #expect(simulation.falseVerdicts.isEmpty)
+        simulation.dropRate = 0
+        let converged = simulation.run(upTo: .seconds(5)) { $0.isConverged }
+        #expect(converged)
+    }
+
     @Test func stalledNodeDoesNotBlameOthers() {
         var simulation = Self.cluster(4, seed: 41)
         let sleeper = simulation.node("n2")!
