@@ -13,6 +13,8 @@ Usage:
   forward.py --model M.gguf --tokens 1,2,3 logits       -> {"logits": [...vocab floats of the last token]}
   forward.py --model M.gguf --tokens 1,2,3 greedy --n 32 -> {"ids": [...], "margins": [...]}
      margins[i] = top-1 minus top-2 logit at step i (how close greedy was to a tie).
+  forward.py --model M.gguf jobs < jobs.json  -> one result per job, loading the weights once;
+     jobs.json = [{"tokens": [...], "mode": "logits" | "greedy", "n": 32, "stop": [ids]}, ...]
 """
 import argparse
 import json
@@ -49,7 +51,12 @@ class Model:
         self.mode = mode
         self.w = {}
         self.types = {}
+        self.q4_1_min = {}
         for t in r.tensors:
+            if t.tensor_type == QT.Q4_1:
+                blocks = np.asarray(t.data).reshape(-1, 20)
+                mins = blocks[:, 2:4].copy().view(np.float16).astype(np.float32)
+                self.q4_1_min[t.name] = mins.reshape(int(t.shape[1]), -1)
             a = dequantize(t.data, t.tensor_type).astype(np.float32)
             ne = [int(x) for x in t.shape]  # ne[0] first
             self.w[t.name] = a.reshape(list(reversed(ne))) if len(ne) > 1 else a.reshape(-1)
@@ -61,12 +68,17 @@ class Model:
     # -- llama.cpp's activation quantization --------------------------------------------------
     @staticmethod
     def q8_blocks(x):
+        """Q8_0/Q8_1 activations: returns the dequantized values and, per block, the Q8_1 sum term
+        error (s stored as f16(d·Σq) minus the f16(d)·Σq the dequantized values imply)."""
         b = x.reshape(x.shape[0], -1, 32)
         amax = np.abs(b).max(axis=2, keepdims=True)
         d = amax / np.float32(127)
         iscale = np.where(amax > 0, np.float32(127) / np.where(amax > 0, amax, 1), 0).astype(np.float32)
         q = np.rint(b * iscale)
-        return (q * d.astype(np.float16).astype(np.float32)).reshape(x.shape)
+        d16 = d.astype(np.float16).astype(np.float32)
+        qsum = q.sum(axis=2, keepdims=True)
+        s_err = (d * qsum).astype(np.float16).astype(np.float32) - d16 * qsum
+        return (q * d16).reshape(x.shape), s_err[..., 0]
 
     @staticmethod
     def q8_k(x):
@@ -84,8 +96,12 @@ class Model:
             t = self.types[name]
             if t in (QT.Q4_K, QT.Q6_K):
                 x = self.q8_k(x)
-            elif t in (QT.Q4_0, QT.Q4_1, QT.Q8_0):
-                x = self.q8_blocks(x)
+            elif t in (QT.Q4_0, QT.Q8_0):
+                x = self.q8_blocks(x)[0]
+            elif t == QT.Q4_1:
+                # llama.cpp's Q4_1·Q8_1 dot adds m·s with s kept as f16(d·Σq).
+                x, s_err = self.q8_blocks(x)
+                return x @ w.T + s_err @ self.q4_1_min[name].T
             elif t == QT.F16:
                 x = x.astype(np.float16).astype(np.float32)
         return x @ w.T
@@ -154,27 +170,16 @@ class Model:
         return self.matmul("output.weight", h)[0]
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--tokens", required=True, help="comma-separated prompt token ids")
-    ap.add_argument("--activations", choices=["float", "q8"], default="q8")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("logits")
-    g = sub.add_parser("greedy")
-    g.add_argument("--n", type=int, default=32)
-    g.add_argument("--stop", default="", help="comma-separated ids that end generation")
-    a = ap.parse_args()
-    model = Model(a.model, a.activations)
-    tokens = [int(t) for t in a.tokens.split(",") if t]
+def run_logits(model, tokens):
+    cache = [(None, None)] * model.layers
+    return {"logits": [float(v) for v in model.forward(tokens, cache, 0)]}
+
+
+def run_greedy(model, tokens, n, stop):
     cache = [(None, None)] * model.layers
     logits = model.forward(tokens, cache, 0)
-    if a.cmd == "logits":
-        json.dump({"logits": [float(v) for v in logits]}, sys.stdout)
-        return
-    stop = {int(t) for t in a.stop.split(",") if t}
     ids, margins, pos = [], [], len(tokens)
-    for _ in range(a.n):
+    for _ in range(n):
         top2 = np.argsort(logits)[-2:]
         nxt = int(top2[1])
         ids.append(nxt)
@@ -183,7 +188,40 @@ def main():
             break
         logits = model.forward([nxt], cache, pos)
         pos += 1
-    json.dump({"ids": ids, "margins": margins}, sys.stdout)
+    return {"ids": ids, "margins": margins}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--tokens", default="", help="comma-separated prompt token ids")
+    ap.add_argument("--activations", choices=["float", "q8"], default="q8")
+    ap.add_argument("--layers", type=int, default=0, help="run only the first N blocks (diagnostics)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("logits")
+    g = sub.add_parser("greedy")
+    g.add_argument("--n", type=int, default=32)
+    g.add_argument("--stop", default="", help="comma-separated ids that end generation")
+    sub.add_parser("jobs")
+    a = ap.parse_args()
+    model = Model(a.model, a.activations)
+    if a.layers:
+        model.layers = a.layers
+    if a.cmd == "jobs":
+        results = []
+        for job in json.load(sys.stdin):
+            if job["mode"] == "logits":
+                results.append(run_logits(model, job["tokens"]))
+            else:
+                results.append(run_greedy(model, job["tokens"], job.get("n", 32), set(job.get("stop", []))))
+        json.dump(results, sys.stdout)
+        return
+    tokens = [int(t) for t in a.tokens.split(",") if t]
+    if a.cmd == "logits":
+        json.dump(run_logits(model, tokens), sys.stdout)
+    else:
+        stop = {int(t) for t in a.stop.split(",") if t}
+        json.dump(run_greedy(model, tokens, a.n, stop), sys.stdout)
 
 
 if __name__ == "__main__":

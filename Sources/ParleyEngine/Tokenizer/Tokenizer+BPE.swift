@@ -4,11 +4,11 @@ struct BPEState {
     var previous: [Int32] = []
     var next: [Int32] = []
     var bytes: [UInt8] = []
-    var heap = MergeHeap()
+    var heap = BinaryHeap<MergeCandidate>()
 }
 
 /// A merge that may be applied: the pair at `left`/`right` with the given ids, ordered by rank and then position.
-struct MergeCandidate {
+struct MergeCandidate: HeapElement {
     var rank: Int32
     var left: Int32
     var right: Int32
@@ -21,50 +21,13 @@ struct MergeCandidate {
     }
 }
 
-/// A binary min-heap of merge candidates.
-struct MergeHeap {
-    private(set) var items: [MergeCandidate] = []
-
-    var isEmpty: Bool { items.isEmpty }
-
-    mutating func removeAll() { items.removeAll(keepingCapacity: true) }
-
-    mutating func push(_ item: MergeCandidate) {
-        items.append(item)
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard items[child].precedes(items[parent]) else { break }
-            items.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func pop() -> MergeCandidate? {
-        guard !items.isEmpty else { return nil }
-        let top = items[0]
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1
-                guard left < items.count else { break }
-                var best = left
-                if left + 1 < items.count && items[left + 1].precedes(items[left]) { best = left + 1 }
-                guard items[best].precedes(items[parent]) else { break }
-                items.swapAt(best, parent)
-                parent = best
-            }
-        }
-        return top
-    }
-}
-
 extension Tokenizer {
     /// Byte-pair encodes one pre-tokenized word: start from one token per byte, then repeatedly
     /// apply the lowest-ranked merge (leftmost first among equal ranks) until none applies.
-    func bytePairEncode(_ word: ArraySlice<Unicode.Scalar>, state: inout BPEState, into output: inout [Int32]) {
+    /// With `ignoringMerges`, a word that is a vocabulary entry is emitted whole.
+    func bytePairEncode(
+        _ word: ArraySlice<Unicode.Scalar>, ignoringMerges: Bool, state: inout BPEState, into output: inout [Int32]
+    ) {
         state.bytes.removeAll(keepingCapacity: true)
         for scalar in word {
             state.bytes.append(contentsOf: UTF8.encode(scalar)!)
@@ -75,9 +38,9 @@ extension Tokenizer {
             if id >= 0 { state.ids.append(id) }
         }
         let count = state.ids.count
-        if preTokenizer.ignoresMerges, count > 1 {
+        if ignoringMerges, count > 1 {
             let text = String(String.UnicodeScalarView(state.bytes.map { ByteLevel.scalarForByte[Int($0)] }))
-            if let whole = idsByText[text] {
+            if let whole = idsByText[TokenTextKey(text)] {
                 output.append(whole)
                 return
             }

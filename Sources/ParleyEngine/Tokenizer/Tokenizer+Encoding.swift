@@ -41,14 +41,18 @@ extension Tokenizer {
         var output: [Int32] = []
         output.reserveCapacity(scalars.count / 3 + 1)
         if addBOS, addsBOS, let bosID { output.append(bosID) }
-        let classes = scalars.map(CharacterClass.of)
+        var classes: [CharacterClass] = []
+        if case .bytePairs = algorithm { classes = scalars.map(CharacterClass.of) }
         var words: [Range<Int>] = []
         var state = BPEState()
+        // SentencePiece puts a space before text at the start and after each special token.
+        var afterSpecial = true
         var index = 0
         while index < fragments.count {
             let fragment = fragments[index]
             if fragment.token >= 0 {
                 output.append(fragment.token)
+                afterSpecial = true
                 index += 1
                 continue
             }
@@ -59,11 +63,17 @@ extension Tokenizer {
                 range = range.lowerBound..<fragments[index].range.upperBound
                 index += 1
             }
-            words.removeAll(keepingCapacity: true)
-            preTokenizer.split(scalars, classes, range, into: &words)
-            for word in words {
-                bytePairEncode(scalars[word], state: &state, into: &output)
+            switch algorithm {
+            case .bytePairs(let preTokenizer):
+                words.removeAll(keepingCapacity: true)
+                preTokenizer.split(scalars, classes, range, into: &words)
+                for word in words {
+                    bytePairEncode(scalars[word], ignoringMerges: preTokenizer.ignoresMerges, state: &state, into: &output)
+                }
+            case .sentencePiece(let addSpacePrefix):
+                sentencePieceEncode(scalars[range], spacePrefix: addSpacePrefix && afterSpecial, into: &output)
             }
+            afterSpecial = false
         }
         return output
     }

@@ -85,8 +85,11 @@ import Testing
     @Test func unsupportedTokenizersAreErrors() throws {
         var error = #expect(throws: EngineError.self) { try Tokenizer(gguf: Self.makeFile(pre: "deepseek-coder")) }
         #expect(error?.code == .unsupportedTokenizer && error?.message.contains("deepseek-coder") == true)
+        error = #expect(throws: EngineError.self) { try Tokenizer(gguf: Self.makeFile(model: "bert")) }
+        #expect(error?.code == .unsupportedTokenizer && error?.message.contains("bert") == true)
+        // SentencePiece needs scores.
         error = #expect(throws: EngineError.self) { try Tokenizer(gguf: Self.makeFile(model: "llama")) }
-        #expect(error?.code == .unsupportedTokenizer)
+        #expect(error?.code == .missingMetadata && error?.message.contains("scores") == true)
     }
 
     @Test func streamingDecoderHoldsBackIncompleteCharacters() {
