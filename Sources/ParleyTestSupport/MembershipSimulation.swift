@@ -104,6 +104,7 @@ package struct MembershipSimulation {
     private var blocked: Set<[NodeAddress]> = []
     private var connections: Set<[ClusterNode]> = []
     private var intentionallyCut: Set<NodeAddress> = []
+    private var blackholed: Set<ClusterNode> = []
 
     /// - Parameters:
     ///   - settings: membership settings of every node.
@@ -146,12 +147,14 @@ package struct MembershipSimulation {
         processes.filter(\.value.running).keys.sorted()
     }
 
-    /// Kills the process: it stops at once and, unless `silently` (a machine that loses power, a
-    /// cable pulled), every peer with an open connection sees the connection close.
+    /// Kills the process: it stops at once; every peer with an open connection sees it close, and
+    /// dials to it are refused. With `silently` (a machine that loses power, a cable pulled) nothing
+    /// closes and dials to it go unanswered.
     package mutating func kill(_ node: ClusterNode, silently: Bool = false) {
         processes[node]?.running = false
         guard !silently else {
             connections = connections.filter { !$0.contains(node) }
+            blackholed.insert(node)
             return
         }
         for pair in connections.filter({ $0.contains(node) }).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
@@ -347,7 +350,7 @@ package struct MembershipSimulation {
     private mutating func send(_ message: Membership.Message, from: ClusterNode, to target: ClusterNode) {
         messagesSent += 1
         messagesByKind[Self.kind(of: message), default: 0] += 1
-        guard !isBlocked(from.address, target.address) else { return }
+        guard !isBlocked(from.address, target.address), !blackholed.contains(target) else { return }
         guard processes[target]?.running == true else {
             // Nothing listens, or another uid answers the handshake: the dial fails quickly.
             schedule(.connectionLost(observer: from, peer: target), after: latency * 2)

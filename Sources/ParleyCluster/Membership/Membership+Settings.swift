@@ -18,12 +18,14 @@ extension Membership {
     ///   worst case (no confirmation at all) is bounded by the urgent probe plus ``suspicionTimeoutMax``,
     ///   which the first member's `dead` gossip usually cuts short for the others.
     /// - Without connection loss (a silent peer, a partition) detection is slower: a direct ping
-    ///   (``pingTimeout``), then ping requests (``indirectPingTimeout``), then the suspicion timeout.
+    ///   (``pingTimeout``), then ping requests (``indirectPingTimeout``), then the longer *silent*
+    ///   suspicion timeout (``silentSuspicionTimeoutMin`` … ``silentSuspicionTimeoutMax``). A process that
+    ///   is merely starved of CPU keeps its connections open, so it gets this longer grace.
     /// - False positives: a live member refutes a suspicion by raising its incarnation. It hears of the
     ///   suspicion at once (the suspecting node pushes it to the suspect, the "buddy system") and its
     ///   refutation goes straight back to all suspecting members, so it has at least
-    ///   ``suspicionTimeoutMin`` (1 s) to be scheduled once — far above scheduler delays on a saturated
-    ///   2-core machine. When this node itself runs late (missed nacks, failed probes, refuted
+    ///   ``silentSuspicionTimeoutMin`` (3 s) to be scheduled once — far above scheduler delays on a
+    ///   saturated 2-core machine. When this node itself runs late (missed nacks, failed probes, refuted
     ///   suspicions, or ticks that arrive late), the local health multiplier stretches its probe
     ///   timeouts and probe interval up to ``maxLocalHealthMultiplier``×, and a stalled tick shifts every
     ///   running deadline instead of letting them all expire together.
@@ -44,12 +46,22 @@ extension Membership {
         /// Fraction of the requester's indirect timeout after which a helper that got no ack reports a
         /// nack, so the requester can tell "target silent" from "helper silent". Default 0.8 (Lifeguard).
         package var nackFraction: Double = 0.8
-        /// Suspicion timeout once the expected number of independent confirmations arrived. Default 1 s.
+        /// Suspicion timeout once the expected number of independent confirmations arrived, when this
+        /// node also saw the member's connection close or a dial to it fail (a killed process).
+        /// Default 1 s.
         package var suspicionTimeoutMin: Duration = .seconds(1)
-        /// Suspicion timeout without any confirmation. Default 3 s. With `k` expected confirmations and
-        /// `c` received the timeout is `max − (max − min) · log(c + 1) / log(k + 1)`, never below `min`;
+        /// Suspicion timeout without any confirmation, when this node saw the member's connection close
+        /// or a dial fail. Default 3 s. With `k` expected confirmations and `c` received the timeout is
+        /// `max − (max − min) · log(c + 1) / log(k + 1)`, never below `min`;
         /// `k = min(indirectProbeCount, members − 2)`, so with 2 members it is `min` at once.
         package var suspicionTimeoutMax: Duration = .seconds(3)
+        /// Like ``suspicionTimeoutMin``, when the member's connection stayed up (or there was none) and
+        /// probes just went unanswered: an overloaded or stopped process keeps its TCP connections open,
+        /// a killed one does not. Default 3 s, so a live member may stall for about 3.6 s in all before
+        /// it is declared dead. Also the detection time after a partition or a power loss.
+        package var silentSuspicionTimeoutMin: Duration = .seconds(3)
+        /// Like ``suspicionTimeoutMax``, for silent members (see ``silentSuspicionTimeoutMin``). Default 6 s.
+        package var silentSuspicionTimeoutMax: Duration = .seconds(6)
         /// Upper bound of the local health multiplier (Lifeguard's S + 1). Default 8.
         package var maxLocalHealthMultiplier: Int = 8
         /// Expected interval between the shell's calls to ``MembershipStateMachine/tick(now:)``. Default 50 ms.
@@ -89,6 +101,10 @@ extension Membership {
             precondition(
                 suspicionTimeoutMin > .zero && suspicionTimeoutMin <= suspicionTimeoutMax,
                 "need 0 < suspicionTimeoutMin <= suspicionTimeoutMax")
+            precondition(
+                silentSuspicionTimeoutMin >= suspicionTimeoutMin
+                    && silentSuspicionTimeoutMin <= silentSuspicionTimeoutMax,
+                "need suspicionTimeoutMin <= silentSuspicionTimeoutMin <= silentSuspicionTimeoutMax")
             precondition(maxLocalHealthMultiplier >= 1, "maxLocalHealthMultiplier must be at least 1")
             precondition(
                 tickInterval > .zero && stallThreshold > tickInterval, "need 0 < tickInterval < stallThreshold")

@@ -63,6 +63,8 @@ extension MembershipStateMachine {
             // This uid is dead here. If it is talking, it must learn that it is out.
             return [.send(.joinReply(.declaredDead), to: sender)]
         }
+        // A message from the member proves the connection works again.
+        records[sender]?.connectionLost = false
         switch message {
         case .ping(let ping):
             return receivePing(ping, from: sender, now: now)

@@ -28,6 +28,7 @@ extension MembershipStateMachine {
         guard lifecycle == .running, node != myself.node, let record = records[node],
             !record.member.status.isTerminal
         else { return [] }
+        records[node]?.connectionLost = true
         var out: [Directive] = []
         for sequence in relays.keys.sorted() where relays[sequence]!.target == node {
             let relay = relays.removeValue(forKey: sequence)!
@@ -262,7 +263,11 @@ extension MembershipStateMachine {
         var expired: [Member] = []
         for record in records.values {
             guard let suspicion = record.suspicion else { continue }
-            if now >= suspicion.deadline(min: settings.suspicionTimeoutMin, max: settings.suspicionTimeoutMax) {
+            let deadline =
+                record.connectionLost
+                ? suspicion.deadline(min: settings.suspicionTimeoutMin, max: settings.suspicionTimeoutMax)
+                : suspicion.deadline(min: settings.silentSuspicionTimeoutMin, max: settings.silentSuspicionTimeoutMax)
+            if now >= deadline {
                 expired.append(record.member)
             }
         }

@@ -54,6 +54,9 @@ package struct MembershipStateMachine<Instant: InstantProtocol>: Sendable where 
         var suspicion: Membership.Suspicion<Instant>?
         /// When the member became `dead`/`left` here; it is removed `removalDelay` later.
         var terminalSince: Instant?
+        /// This node saw the member's connection close or a dial to it fail, and has not heard from it
+        /// since: the evidence that selects the short suspicion timeouts.
+        var connectionLost = false
     }
 
     /// A probe this node runs against `target`.

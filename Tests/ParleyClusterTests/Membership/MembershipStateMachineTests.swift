@@ -127,14 +127,15 @@ import Testing
         #expect(failure.contains { if case .send(.gossip, to: target) = $0 { true } else { false } })
         #expect(machine.member(target)?.status == .suspect)
         #expect(machine.localHealth.multiplier == 3)  // failed probe + missed nacks
-        // No confirmations (k = 2 expected): the maximum suspicion timeout, 3 s.
+        // The connection never closed and no confirmation came (k = 2 expected): the longest, silent
+        // suspicion timeout, 6 s.
         var now = 900
         var dead: [Membership.Directive] = []
-        while now < 5000, !Self.events(dead).contains(where: { $0.change == .dead }) {
+        while now < 8000, !Self.events(dead).contains(where: { $0.change == .dead }) {
             now += 50
             dead = machine.tick(now: Self.at(now))
         }
-        #expect(now == 3900)
+        #expect(now == 6900)
         #expect(Self.events(dead).map(\.change) == [.dead])
         #expect(Self.events(dead).first?.member.node == target)
         #expect(dead.contains(.closeConnection(target)))
@@ -156,9 +157,11 @@ import Testing
         let suspect = Membership.Member(node: d, status: .suspect)
         _ = machine.receive(.gossip([.init(member: suspect, suspectedBy: [b.uid])]), from: b, now: Self.at(100))
         _ = machine.receive(.gossip([.init(member: suspect, suspectedBy: [c.uid])]), from: c, now: Self.at(150))
-        // Suspectors b and c: one confirmation of two expected, so 3 − 2·log 2 / log 3 ≈ 1.74 s after 100 ms.
-        #expect(!Self.events(Self.answeredTicks(&machine, from: 150, through: 1800)).contains { $0.member.node == d })
-        let dead = Self.events(Self.answeredTicks(&machine, from: 1800, through: 1850)).filter { $0.member.node == d }
+        // Suspectors b and c: one confirmation of two expected. Silent bounds (3 s … 6 s):
+        // 6 − 3·log 2 / log 3 ≈ 4.11 s after 100 ms.
+        let quiet = Self.events(Self.answeredTicks(&machine, from: 150, through: 4200))
+        #expect(!quiet.contains { $0.member.node == d })
+        let dead = Self.events(Self.answeredTicks(&machine, from: 4200, through: 4250)).filter { $0.member.node == d }
         #expect(dead.map(\.change) == [.dead])
     }
 
@@ -174,6 +177,30 @@ import Testing
         _ = machine.receive(.nack(nack), from: b, now: Self.at(12))
         let last = machine.receive(.nack(nack), from: c, now: Self.at(13))
         #expect(Self.events(last).map(\.change) == [.suspect])
+        // The connection closed: the short bounds apply. No confirmation yet (k = 2): 3 s.
+        var now = 0
+        var dead: [Membership.Event] = []
+        while now < 8000, dead.isEmpty {
+            now += 50
+            dead = Self.events(machine.tick(now: Self.at(now))).filter { $0.member.node == d && $0.change == .dead }
+        }
+        #expect(now == 3050)
+    }
+
+    @Test func confirmedSuspicionAfterAClosedConnectionTakesTheMinimum() {
+        var machine = joinedMachine()
+        _ = machine.connectionLost(to: d, now: Self.at(0))
+        _ = machine.connectionLost(to: d, now: Self.at(1))  // redial refused
+        var received: [Membership.Directive] = []
+        for helper in [b, c] {
+            let suspicion = Membership.Gossip(member: .init(node: d, status: .suspect), suspectedBy: [helper.uid])
+            received += machine.receive(.gossip([suspicion]), from: helper, now: Self.at(2))
+        }
+        #expect(Self.events(received).map(\.change) == [.suspect])
+        // Suspectors b, c (and this node once its probe fails): all confirmations in, so 1 s from 2 ms.
+        #expect(Self.events(Self.ticks(&machine, from: 0, through: 1000)).filter { $0.member.node == d }.isEmpty)
+        let dead = Self.events(machine.tick(now: Self.at(1050))).filter { $0.member.node == d }
+        #expect(dead.map(\.change) == [.dead])
     }
 
     @Test func lostConnectionToALiveMemberIsHarmless() throws {
