@@ -15,7 +15,8 @@ public struct ChatTemplate: Sendable {
 
     /// The content of the default system message, if ``defaultSystemPrefix`` has the ChatML shape.
     public var defaultSystemMessage: String? {
-        guard let prefix = defaultSystemPrefix, prefix.hasPrefix(Self.start + "system\n"), prefix.hasSuffix(Self.end + "\n")
+        guard let prefix = defaultSystemPrefix, prefix.hasPrefix(Self.start + "system\n"),
+            prefix.hasSuffix(Self.end + "\n")
         else { return nil }
         return String(prefix.dropFirst((Self.start + "system\n").count).dropLast((Self.end + "\n").count))
     }
@@ -27,7 +28,8 @@ public struct ChatTemplate: Sendable {
     /// - Throws: `.unsupportedChatTemplate` if there is no template or it is not a supported shape.
     public init(gguf: GGUFFile) throws {
         guard let source = gguf.string("tokenizer.chat_template") else {
-            throw EngineError(.unsupportedChatTemplate, "'\(gguf.path)' has no tokenizer.chat_template; use a raw prompt")
+            throw EngineError(
+                .unsupportedChatTemplate, "'\(gguf.path)' has no tokenizer.chat_template; use a raw prompt")
         }
         try self.init(template: source)
     }

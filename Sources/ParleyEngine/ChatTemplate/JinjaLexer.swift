@@ -110,7 +110,9 @@ enum JinjaLexer {
                     i = end
                 } else if ch.properties.isAlphabetic || ch == "_" {
                     var j = i
-                    while j < chars.count && (chars[j].properties.isAlphabetic || chars[j] == "_" || ("0"..."9").contains(chars[j])) { j += 1 }
+                    while j < chars.count
+                        && (chars[j].properties.isAlphabetic || chars[j] == "_" || ("0"..."9").contains(chars[j]))
+                    { j += 1 }
                     tokens.append(.identifier(String(String.UnicodeScalarView(chars[i..<j]))))
                     i = j
                 } else if ("0"..."9").contains(ch) {

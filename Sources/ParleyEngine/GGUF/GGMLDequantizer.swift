@@ -20,13 +20,16 @@ public enum GGMLDequantizer {
     }
 
     /// Converts `output.count` elements (a whole number of blocks, checked by the caller) into `output`.
-    public static func dequantize(_ bytes: UnsafeRawBufferPointer, type: GGMLType, into output: UnsafeMutableBufferPointer<Float>) {
+    public static func dequantize(
+        _ bytes: UnsafeRawBufferPointer, type: GGMLType, into output: UnsafeMutableBufferPointer<Float>
+    ) {
         let blocks = output.count / type.blockSize
         for block in 0..<blocks {
             let src = UnsafeRawBufferPointer(
                 rebasing: bytes[block * type.bytesPerBlock..<(block + 1) * type.bytesPerBlock]
             )
-            let dst = UnsafeMutableBufferPointer(rebasing: output[block * type.blockSize..<(block + 1) * type.blockSize])
+            let dst = UnsafeMutableBufferPointer(
+                rebasing: output[block * type.blockSize..<(block + 1) * type.blockSize])
             switch type {
             case .f32: dst[0] = src.loadUnaligned(as: Float.self)
             case .f16: dst[0] = half(src, 0)
@@ -92,8 +95,10 @@ public enum GGMLDequantizer {
         for pair in 0..<4 {
             let (s1, m1) = q4KScaleMin(src, at: scales, 2 * pair)
             let (s2, m2) = q4KScaleMin(src, at: scales, 2 * pair + 1)
-            let d1 = d * Float(s1), min1 = dmin * Float(m1)
-            let d2 = d * Float(s2), min2 = dmin * Float(m2)
+            let d1 = d * Float(s1)
+            let min1 = dmin * Float(m1)
+            let d2 = d * Float(s2)
+            let min2 = dmin * Float(m2)
             for l in 0..<32 { dst[out + l] = d1 * Float(src[qs + l] & 0x0F) - min1 }
             for l in 0..<32 { dst[out + 32 + l] = d2 * Float(src[qs + l] >> 4) - min2 }
             qs += 32

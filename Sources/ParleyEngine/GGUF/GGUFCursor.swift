@@ -78,7 +78,8 @@ struct GGUFCursor {
         case .string: return .string(try readString(key))
         case .array:
             guard depth < Self.maximumArrayDepth else {
-                throw EngineError(.corruptFile, "metadata key '\(key)' nests arrays deeper than \(Self.maximumArrayDepth)")
+                throw EngineError(
+                    .corruptFile, "metadata key '\(key)' nests arrays deeper than \(Self.maximumArrayDepth)")
             }
             let elementType = try read(UInt32.self, "element type of '\(key)'")
             let count = try readCount("array '\(key)'", minimumBytesEach: Self.minimumSize(of: elementType))

@@ -74,7 +74,8 @@ extension GGUFFile {
             }
             let rawOffset = try cursor.read(UInt64.self, "offset of '\(name)'")
             guard let relativeOffset = Int(exactly: rawOffset), relativeOffset % alignment == 0 else {
-                throw EngineError(.corruptFile, "tensor '\(name)' has offset \(rawOffset), not a multiple of \(alignment)")
+                throw EngineError(
+                    .corruptFile, "tensor '\(name)' has offset \(rawOffset), not a multiple of \(alignment)")
             }
             entries.append((name, type, dimensions, relativeOffset))
         }

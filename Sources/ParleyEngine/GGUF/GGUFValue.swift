@@ -60,5 +60,6 @@ public enum GGUFValue: Sendable, Equatable {
 
 /// The value type tags of GGUF metadata, as stored on disk.
 enum GGUFValueType: UInt32 {
-    case uint8 = 0, int8, uint16, int16, uint32, int32, float32, bool, string, array, uint64, int64, float64
+    case uint8 = 0
+    case int8, uint16, int16, uint32, int32, float32, bool, string, array, uint64, int64, float64
 }

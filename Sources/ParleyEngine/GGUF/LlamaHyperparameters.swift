@@ -56,7 +56,8 @@ public struct LlamaHyperparameters: Sendable, Equatable {
         } else if case .array(let tokens)? = gguf.metadata["tokenizer.ggml.tokens"] {
             vocabularySize = tokens.count
         } else {
-            throw EngineError(.missingMetadata, "'\(gguf.path)' has neither \(arch).vocab_size nor tokenizer.ggml.tokens")
+            throw EngineError(
+                .missingMetadata, "'\(gguf.path)' has neither \(arch).vocab_size nor tokenizer.ggml.tokens")
         }
         guard embeddingLength > 0, blockCount > 0, feedForwardLength > 0, headCount > 0, headCountKV > 0,
             contextLength > 0, vocabularySize > 0,

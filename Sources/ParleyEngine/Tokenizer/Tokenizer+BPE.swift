@@ -60,7 +60,8 @@ extension Tokenizer {
             pushCandidate(left: Int32(i), right: Int32(i + 1), state: &state)
         }
         while let candidate = state.heap.pop() {
-            let l = Int(candidate.left), r = Int(candidate.right)
+            let l = Int(candidate.left)
+            let r = Int(candidate.right)
             // Skip candidates made stale by an earlier merge.
             guard state.ids[l] == candidate.leftID, state.ids[r] == candidate.rightID, state.next[l] == candidate.right,
                 let merge = merges[Self.pairKey(candidate.leftID, candidate.rightID)]
@@ -88,7 +89,8 @@ extension Tokenizer {
 
     @inline(__always)
     private func pushCandidate(left: Int32, right: Int32, state: inout BPEState) {
-        let leftID = state.ids[Int(left)], rightID = state.ids[Int(right)]
+        let leftID = state.ids[Int(left)]
+        let rightID = state.ids[Int(right)]
         guard let merge = merges[Self.pairKey(leftID, rightID)] else { return }
         state.heap.push(MergeCandidate(rank: merge.rank, left: left, right: right, leftID: leftID, rightID: rightID))
     }

@@ -59,7 +59,9 @@ extension Tokenizer {
             // Join text fragments that touch: they came from adjacent parts.
             var range = fragment.range
             index += 1
-            while index < fragments.count, fragments[index].token < 0, fragments[index].range.lowerBound == range.upperBound {
+            while index < fragments.count, fragments[index].token < 0,
+                fragments[index].range.lowerBound == range.upperBound
+            {
                 range = range.lowerBound..<fragments[index].range.upperBound
                 index += 1
             }
@@ -68,7 +70,8 @@ extension Tokenizer {
                 words.removeAll(keepingCapacity: true)
                 preTokenizer.split(scalars, classes, range, into: &words)
                 for word in words {
-                    bytePairEncode(scalars[word], ignoringMerges: preTokenizer.ignoresMerges, state: &state, into: &output)
+                    bytePairEncode(
+                        scalars[word], ignoringMerges: preTokenizer.ignoresMerges, state: &state, into: &output)
                 }
             case .sentencePiece(let addSpacePrefix):
                 sentencePieceEncode(scalars[range], spacePrefix: addSpacePrefix && afterSpecial, into: &output)
@@ -112,7 +115,9 @@ extension Tokenizer {
                 }
             }
             if start < fragment.range.upperBound {
-                result.append(Fragment(range: start..<fragment.range.upperBound, token: -1, allowsControl: fragment.allowsControl))
+                result.append(
+                    Fragment(range: start..<fragment.range.upperBound, token: -1, allowsControl: fragment.allowsControl)
+                )
             }
         }
         return result

@@ -44,7 +44,8 @@ extension Tokenizer {
 
         for i in 1..<max(count, 1) { addCandidate(Int32(i - 1), Int32(i)) }
         while let candidate = heap.pop() {
-            let l = Int(candidate.left), r = Int(candidate.right)
+            let l = Int(candidate.left)
+            let r = Int(candidate.right)
             guard length[l] > 0, length[r] > 0, length[l] + length[r] == candidate.length, next[l] == candidate.right
             else { continue }
             length[l] += length[r]

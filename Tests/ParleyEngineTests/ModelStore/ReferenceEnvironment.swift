@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import ParleyEngine
 
 /// Access to the real model and to the Python reference implementations in `tools/reference`.
@@ -38,7 +39,8 @@ enum ReferenceEnvironment {
         let input = try JSONEncoder().encode(request)
         let result = try runProcess(["python3", referenceDirectory.appendingPathComponent(script).path], input: input)
         guard result.status == 0 else {
-            throw ReferenceFailure(message: "\(script) exited with \(result.status): \(String(decoding: result.error, as: UTF8.self))")
+            throw ReferenceFailure(
+                message: "\(script) exited with \(result.status): \(String(decoding: result.error, as: UTF8.self))")
         }
         return try JSONDecoder().decode(Response.self, from: result.output)
     }
@@ -52,7 +54,9 @@ enum ReferenceEnvironment {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        let stdin = Pipe()
+        let stdout = Pipe()
+        let stderr = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stderr

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ParleyEngine
 
 /// SentencePiece vocabularies (`tokenizer.ggml.model == "llama"`): a small model trained by the
@@ -33,7 +34,8 @@ struct SentencePieceReferenceTests {
 
     @Test func specialTokensStartANewSpacePrefixedRun() throws {
         let (model, tokenizer) = try SentencePieceReference.trained.get()
-        let bos = try #require(tokenizer.bosID), eos = try #require(tokenizer.eosID)
+        let bos = try #require(tokenizer.bosID)
+        let eos = try #require(tokenizer.eosID)
         #expect(tokenizer.addsBOS && tokenizer.endOfGenerationIDs.contains(eos))
         let pieces = try ReferenceEnvironment.run(
             "spm_reference.py", EncodeRequest(model: model, texts: ["hello", "x y"]), as: [[Int32]].self
@@ -45,7 +47,8 @@ struct SentencePieceReferenceTests {
 }
 
 enum SentencePieceReference {
-    static let isAvailable: Bool = ReferenceEnvironment.isAvailable
+    static let isAvailable: Bool =
+        ReferenceEnvironment.isAvailable
         && (try? ReferenceEnvironment.runProcess(["python3", "-c", "import sentencepiece"], input: Data()))?.status == 0
 
     struct BuildRequest: Encodable {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ParleyEngine
 
 /// Random texts built from tricky pieces, tokenized here and by the reference.
@@ -31,7 +32,8 @@ struct TokenizerFuzzReferenceTests {
             let text = (0..<count).map { _ in Self.pieces.randomElement(using: &generator)! }.joined()
             items.append(Item(text: text, special: index % 2 == 1))
         }
-        let expected = try ReferenceEnvironment.run("tokenizer_reference.py", Request(model: file.path, items: items), as: [[Int32]].self)
+        let expected = try ReferenceEnvironment.run(
+            "tokenizer_reference.py", Request(model: file.path, items: items), as: [[Int32]].self)
         var mismatches = 0
         for (item, ids) in zip(items, expected) {
             let actual = tokenizer.encode(item.text, parseSpecial: item.special)

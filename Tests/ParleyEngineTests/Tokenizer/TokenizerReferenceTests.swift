@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ParleyEngine
 
 /// Token ids and word splits compared with Hugging Face `tokenizers` built from the same GGUF vocabulary.
@@ -49,11 +50,13 @@ struct TokenizerReferenceTests {
     @Test(arguments: PreTokenizer.allCases)
     func wordSplitsMatchTheReference(pre: PreTokenizer) throws {
         let (file, _) = try ReferenceEnvironment.model.get()
-        let texts = HardStrings.all + [
-            "Numbers 1234567 and 12 345 6", "CR\r\n\r\nLF \n\n  x", "'S'T'Re 'VE", "x  \r\n  y", "word\n\n\n  next",
-        ]
+        let texts =
+            HardStrings.all + [
+                "Numbers 1234567 and 12 345 6", "CR\r\n\r\nLF \n\n  x", "'S'T'Re 'VE", "x  \r\n  y", "word\n\n\n  next",
+            ]
         let expected = try ReferenceEnvironment.run(
-            "tokenizer_reference.py", SplitRequest(model: file.path, pre: pre.rawValue, texts: texts), as: [[[Int]]].self
+            "tokenizer_reference.py", SplitRequest(model: file.path, pre: pre.rawValue, texts: texts),
+            as: [[[Int]]].self
         )
         for (text, ranges) in zip(texts, expected) {
             let scalars = Array(text.unicodeScalars)
@@ -85,7 +88,8 @@ struct TokenizerReferenceTests {
         let chunks = ids.map { decoder.append($0) }
         #expect(chunks.dropLast().allSatisfy(\.isEmpty) && chunks.last == "🙂")
         // Control tokens are not rendered unless asked.
-        #expect(tokenizer.decode([1, 2]) == "" && tokenizer.decode([1, 2], renderSpecial: true) == "<|im_start|><|im_end|>")
+        #expect(
+            tokenizer.decode([1, 2]) == "" && tokenizer.decode([1, 2], renderSpecial: true) == "<|im_start|><|im_end|>")
     }
 
     @Test func encodingAFewKilobytesIsFast() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ParleyEngine
 
 /// The tokenizer on a small hand-made vocabulary (no model file needed).
