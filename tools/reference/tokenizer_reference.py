@@ -70,9 +70,14 @@ def build(reader, pre, with_special):
 
 def main():
     request = json.load(sys.stdin)
+    mode = request["mode"]
+    if mode == "split" and request.get("pre"):
+        # Word splits need only the pre-tokenizer, not the vocabulary.
+        pt = pre_tokenizer(request["pre"])
+        json.dump([[[a, b] for _, (a, b) in pt.pre_tokenize_str(t)] for t in request["texts"]], sys.stdout)
+        return
     reader = GGUFReader(request["model"])
     pre = request.get("pre") or field(reader, "tokenizer.ggml.pre")
-    mode = request["mode"]
     if mode == "encode":
         plain = build(reader, pre, False)
         special = build(reader, pre, True)
