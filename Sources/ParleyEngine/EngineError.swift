@@ -12,6 +12,7 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         /// Creates a code with a stable name.
         public init(_ name: String) { self.name = name }
 
+        /// The stable name.
         public var description: String { name }
 
         /// The file could not be opened, read or mapped.
@@ -73,6 +74,7 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         self.location = SourceLocation(file: file, line: line)
     }
 
+    /// `code: message`, followed by the cause if there is one.
     public var description: String {
         var text = "\(code): \(message)"
         if let cause { text += " (cause: \(cause))" }

@@ -1,18 +1,30 @@
 /// One metadata value of a GGUF file, with the on-disk type it was stored as.
 public enum GGUFValue: Sendable, Equatable {
+    /// Type 0.
     case uint8(UInt8)
+    /// Type 1.
     case int8(Int8)
+    /// Type 2.
     case uint16(UInt16)
+    /// Type 3.
     case int16(Int16)
+    /// Type 4.
     case uint32(UInt32)
+    /// Type 5.
     case int32(Int32)
+    /// Type 6.
     case float32(Float)
+    /// Type 7 (one byte, 0 or 1).
     case bool(Bool)
+    /// Type 8 (uint64 length + UTF-8 bytes).
     case string(String)
-    /// An array; GGUF arrays hold elements of one type, and may nest.
+    /// Type 9: an array; GGUF arrays hold elements of one type, and may nest.
     case array([GGUFValue])
+    /// Type 10.
     case uint64(UInt64)
+    /// Type 11.
     case int64(Int64)
+    /// Type 12.
     case float64(Double)
 
     /// The value as an `Int` if it is an integer of any width that fits.

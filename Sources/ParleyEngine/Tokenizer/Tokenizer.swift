@@ -10,12 +10,19 @@
 public final class Tokenizer: Sendable {
     /// The kind of a vocabulary entry, as stored in `tokenizer.ggml.token_type`.
     public enum TokenKind: Int32, Sendable {
+        /// Type 0: not specified.
         case undefined = 0
+        /// Type 1: an ordinary vocabulary entry.
         case normal = 1
+        /// Type 2: the unknown token.
         case unknown = 2
+        /// Type 3: a control token (`<|im_start|>`, `<s>`), recognised in text only when asked.
         case control = 3
+        /// Type 4: a user-defined token, always recognised in text.
         case userDefined = 4
+        /// Type 5: an unused slot.
         case unused = 5
+        /// Type 6: a byte-fallback token (`<0x0A>`).
         case byte = 6
     }
 
