@@ -66,8 +66,11 @@ extension MembershipStateMachine {
         }
     }
 
-    /// Merges one update into the member list by SWIM precedence.
-    mutating func apply(_ entry: Membership.Gossip, now: Instant, into out: inout [Directive]) {
+    /// Merges one update into the member list by SWIM precedence. `fromSubject`: the update is the
+    /// member's own record, sent by the member itself (a join request, a ping's origin).
+    mutating func apply(
+        _ entry: Membership.Gossip, fromSubject: Bool = false, now: Instant, into out: inout [Directive]
+    ) {
         let incoming = entry.member
         let node = incoming.node
         if node == myself.node {
@@ -80,7 +83,7 @@ extension MembershipStateMachine {
                 // Never knew it alive: only remember that the uid is gone.
                 removed[node] = now.advanced(by: settings.tombstoneRetention)
             } else {
-                admit(entry, now: now, into: &out)
+                admit(entry, fromSubject: fromSubject, now: now, into: &out)
             }
             return
         }
@@ -102,16 +105,22 @@ extension MembershipStateMachine {
     }
 
     /// A member not known before: add it, replacing an earlier start of the same node.
-    private mutating func admit(_ entry: Membership.Gossip, now: Instant, into out: inout [Directive]) {
+    private mutating func admit(
+        _ entry: Membership.Gossip, fromSubject: Bool, now: Instant, into out: inout [Directive]
+    ) {
         let node = entry.member.node
-        // Another uid at this node's address or with its name is an earlier start: the new uid implies
-        // the old one is dead. A record that claims *our* name or address is ignored.
+        // Another uid at this node's address or with its name is an earlier start. When the new uid
+        // speaks for itself, that implies the old one is dead. Second-hand news only replaces records
+        // that are dead or left already: uids cannot be ordered, and a stale rumor must not kill the
+        // live start (a live old one is left to the probes). A record claiming *our* name or address
+        // is ignored.
         if node.address == myself.node.address || node.name == myself.node.name { return }
         let earlier = records.keys.filter {
             $0 != myself.node && ($0.address == node.address || $0.name == node.name)
         }.sorted()
         for old in earlier {
             if let status = records[old]?.member.status, !status.isTerminal {
+                guard fromSubject else { continue }
                 transition(
                     old, to: .dead, incarnation: records[old]!.member.incarnation, suspectors: [], now: now, into: &out)
             }

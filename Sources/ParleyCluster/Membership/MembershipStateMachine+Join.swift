@@ -97,7 +97,7 @@ extension MembershipStateMachine {
         var out: [Directive] = []
         var joining = request.member
         joining.status = .alive
-        apply(Membership.Gossip(member: joining), now: now, into: &out)
+        apply(Membership.Gossip(member: joining), fromSubject: true, now: now, into: &out)
         out.append(.send(.joinReply(fullState), to: sender))
         return out
     }

@@ -129,7 +129,7 @@ extension MembershipStateMachine {
         _ origin: Membership.Member, sender: ClusterNode, now: Instant, into out: inout [Directive]
     ) {
         guard origin.node == sender, origin.status == .alive else { return }
-        apply(Membership.Gossip(member: origin), now: now, into: &out)
+        apply(Membership.Gossip(member: origin), fromSubject: true, now: now, into: &out)
     }
 
     // MARK: Probing

@@ -323,6 +323,20 @@ import Testing
         )
     }
 
+    @Test func secondHandNewsOfANewUidDoesNotKillTheLiveOldOne() {
+        var machine = joinedMachine()
+        let other = Self.node(3, uid: 999)
+        let out = machine.receive(.gossip([.init(member: .init(node: other))]), from: b, now: Self.at(0))
+        #expect(Self.events(out).map(\.change) == [.joined])
+        #expect(machine.member(c)?.status == .alive)
+        #expect(machine.member(other)?.status == .alive)
+        // A dead old start is replaced by second-hand news too.
+        var fresh = joinedMachine()
+        _ = fresh.receive(.gossip([.init(member: .init(node: c, status: .dead))]), from: b, now: Self.at(1))
+        let replaced = fresh.receive(.gossip([.init(member: .init(node: other))]), from: b, now: Self.at(2))
+        #expect(Self.events(replaced).map(\.change) == [.removed, .joined])
+    }
+
     @Test func learnsThatTheClusterDeclaredItDead() {
         var machine = joinedMachine()
         let out = machine.receive(.gossip([.init(member: .init(node: me, status: .dead))]), from: b, now: Self.at(0))
