@@ -95,11 +95,12 @@ struct TokenizerReferenceTests {
     @Test func encodingAFewKilobytesIsFast() throws {
         let (_, tokenizer) = try ReferenceEnvironment.model.get()
         let text = String(repeating: HardStrings.all.joined(separator: " "), count: 3)
-        _ = tokenizer.encode(text)
         let clock = ContinuousClock()
         var ids: [Int32] = []
-        let elapsed = clock.measure { ids = tokenizer.encode(text) }
+        // The best of five runs, so that other work on the machine does not decide the result.
+        let elapsed = (0..<5).map { _ in clock.measure { ids = tokenizer.encode(text) } }.min()!
         print("encode of \(text.utf8.count) bytes -> \(ids.count) tokens: \(elapsed)")
-        #expect(elapsed < .milliseconds(50))
+        // Release builds take well under 1 ms; 20 ms leaves room for debug builds.
+        #expect(elapsed < .milliseconds(20))
     }
 }
