@@ -111,11 +111,21 @@ extension [UInt8] {
     }
 }
 
-/// Temporary files that live in one directory per test process.
+/// Temporary files that live in one directory per test process. Directories left by earlier
+/// test processes that have exited are removed when the first file is written.
 enum TemporaryFile {
+    static let prefix = "parley-engine-tests-"
+
     static let directory: String = {
-        let path = NSTemporaryDirectory() + "parley-engine-tests-\(ProcessInfo.processInfo.processIdentifier)"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let root = NSTemporaryDirectory()
+        let fileManager = FileManager.default
+        for name in (try? fileManager.contentsOfDirectory(atPath: root)) ?? [] where name.hasPrefix(prefix) {
+            if let pid = Int32(name.dropFirst(prefix.count)), kill(pid, 0) != 0, errno == ESRCH {
+                try? fileManager.removeItem(atPath: root + "/" + name)
+            }
+        }
+        let path = root + "/" + prefix + "\(ProcessInfo.processInfo.processIdentifier)"
+        try? fileManager.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }()
 
