@@ -266,20 +266,8 @@ import Testing
         }
         #expect(reached)
         let rounds = start.duration(to: simulation.now) / simulation.settings.probeInterval
-        let log2n = Double(size).squareRoot() > 0 ? (Double(size + 1)).logarithm2 : 0
-        print("dissemination of a join to \(size + 1) nodes: \(rounds) probe rounds (log2 n = \(log2n))")
-        #expect(rounds <= 3 * log2n)
-    }
-}
-
-extension Double {
-    fileprivate var logarithm2: Double {
-        var value = self
-        var result = 0.0
-        while value >= 2 {
-            value /= 2
-            result += 1
-        }
-        return result + (value - 1)  // good enough between powers of two
+        let ceilLog2 = Double((size + 1).bitWidth - (size + 1).leadingZeroBitCount)  // ⌈log₂(n + 1)⌉
+        print("dissemination of a join to \(size + 1) nodes: \(rounds) probe rounds (⌈log₂ n⌉ = \(ceilLog2))")
+        #expect(rounds <= 1.5 * ceilLog2)
     }
 }
