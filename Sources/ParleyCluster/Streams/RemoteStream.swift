@@ -1,0 +1,71 @@
+import Distributed
+
+/// A stream of values produced on one node and consumed on another, returned by a distributed
+/// method and iterated by the caller as an `AsyncSequence`.
+///
+/// The handle is a small value (producer node and stream id). Iterating it starts the producer;
+/// the consumer grants credit (`ClusterSettings.streamWindow` elements, renewed at half), so a slow
+/// consumer never makes the producer buffer without bound. Cancelling the consuming task or
+/// dropping the iterator cancels the producer; a producer error is thrown by `next()`; a dead
+/// producer node ends the iteration with a `ClusterError` of code `.nodeDown`. A handle can be
+/// iterated once. Create one with `ClusterSystem.makeStream(_:)`.
+public struct RemoteStream<Element: Codable & Sendable>: AsyncSequence, Codable, Sendable {
+    public typealias Failure = any Error
+
+    /// The node that produces the elements.
+    public let producer: ClusterNode
+    let streamID: UInt64
+    private let system: ClusterSystem?
+
+    init(producer: ClusterNode, streamID: UInt64, system: ClusterSystem) {
+        self.producer = producer
+        self.streamID = streamID
+        self.system = system
+    }
+
+    private enum CodingKeys: String, CodingKey { case producer, streamID }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        producer = try container.decode(ClusterNode.self, forKey: .producer)
+        streamID = try container.decode(UInt64.self, forKey: .streamID)
+        system = decoder.userInfo[.actorSystemKey] as? ClusterSystem
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(producer, forKey: .producer)
+        try container.encode(streamID, forKey: .streamID)
+    }
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(lease: system.map { StreamConsumer(system: $0, producer: producer, streamID: streamID) })
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        private let lease: StreamConsumer?
+        private let decoder: BinaryDecoder?
+        private var batch: [[UInt8]] = []
+        private var index = 0
+
+        init(lease: StreamConsumer?) {
+            self.lease = lease
+            self.decoder = lease?.makeDecoder()
+        }
+
+        public mutating func next() async throws -> Element? {
+            guard let lease, let decoder else {
+                throw ClusterError(.shutDown, "stream handle decoded without an actor system")
+            }
+            if index == batch.count {
+                batch = try await lease.nextBatch()
+                index = 0
+                if batch.isEmpty { return nil }
+            }
+            let bytes = batch[index]
+            index += 1
+            lease.consumed(1)
+            return try decoder.decode(Element.self, from: bytes)
+        }
+    }
+}

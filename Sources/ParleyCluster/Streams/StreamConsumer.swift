@@ -1,0 +1,147 @@
+import Distributed
+import NIOCore
+import Synchronization
+
+/// The consuming end of one remote stream, owned by its iterator. Dropping it (the consumer
+/// `break`s out of the loop) or cancelling the consuming task cancels the producer.
+final class StreamConsumer: Sendable {
+    let system: ClusterSystem
+    let producer: ClusterNode
+    let streamID: UInt64
+
+    private struct State {
+        enum Phase {
+            case idle
+            case open
+            case finished
+        }
+
+        var phase = Phase.idle
+        var buffer: [[UInt8]] = []
+        var end: Result<Void, any Error>?
+        var waiter: CheckedContinuation<[[UInt8]], any Error>?
+        /// Connection the elements arrive on; the producer answers demand where it arrived.
+        var connection: PeerConnection?
+        var consumedSinceGrant = 0
+    }
+
+    private let state = Mutex(State())
+
+    init(system: ClusterSystem, producer: ClusterNode, streamID: UInt64) {
+        self.system = system
+        self.producer = producer
+        self.streamID = streamID
+    }
+
+    /// A decoder that resolves actor references and stream handles against this system.
+    func makeDecoder() -> BinaryDecoder {
+        var decoder = BinaryDecoder()
+        decoder.userInfo[.actorSystemKey] = system
+        return decoder
+    }
+
+    deinit {
+        let (wasOpen, connection) = state.withLock { state in
+            (state.phase == .open, state.connection)
+        }
+        if wasOpen {
+            system.unregisterConsumer(self)
+            system.sendStreamFrame(.cancel(streamID: streamID), to: producer, via: connection)
+        }
+    }
+
+    /// The next batch of encoded elements; empty at the end of the stream.
+    func nextBatch() async throws -> [[UInt8]] {
+        if state.withLock({ $0.phase == .idle }) {
+            try await open()
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let ready: Result<[[UInt8]], any Error>? = state.withLock { state in
+                    if !state.buffer.isEmpty {
+                        defer { state.buffer = [] }
+                        return .success(state.buffer)
+                    }
+                    if let end = state.end {
+                        state.phase = .finished
+                        return end.map { [] }
+                    }
+                    if Task.isCancelled {
+                        return .failure(CancellationError())
+                    }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(with: ready) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    private func open() async throws {
+        let connection: PeerConnection?
+        if producer == system.node {
+            connection = nil
+        } else {
+            connection = try await system.connection(to: producer)
+        }
+        state.withLock { state in
+            state.phase = .open
+            state.connection = connection
+        }
+        system.registerConsumer(self, connectionID: connection?.id)
+        system.sendStreamFrame(.demand(streamID: streamID, credit: UInt32(system.settings.streamWindow)), to: producer, via: connection)
+    }
+
+    /// Counts consumed elements and renews credit at half the window.
+    func consumed(_ count: Int) {
+        let window = system.settings.streamWindow
+        let grant: (Int, PeerConnection?)? = state.withLock { state in
+            state.consumedSinceGrant += count
+            guard state.consumedSinceGrant >= max(1, window / 2), state.end == nil else { return nil }
+            defer { state.consumedSinceGrant = 0 }
+            return (state.consumedSinceGrant, state.connection)
+        }
+        if let (credit, connection) = grant {
+            system.sendStreamFrame(.demand(streamID: streamID, credit: UInt32(credit)), to: producer, via: connection)
+        }
+    }
+
+    // MARK: Called by the system when frames arrive
+
+    func receive(_ elements: [[UInt8]]) {
+        let waiter: CheckedContinuation<[[UInt8]], any Error>? = state.withLock { state in
+            guard state.end == nil else { return nil }
+            if let waiter = state.waiter {
+                // A waiter exists only while the buffer is empty.
+                state.waiter = nil
+                return waiter
+            }
+            state.buffer.append(contentsOf: elements)
+            return nil
+        }
+        waiter?.resume(returning: elements)
+    }
+
+    func finish(_ end: Result<Void, any Error>) {
+        let waiter: CheckedContinuation<[[UInt8]], any Error>? = state.withLock { state in
+            guard state.end == nil else { return nil }
+            state.end = end
+            guard state.buffer.isEmpty, let waiter = state.waiter else { return nil }
+            state.waiter = nil
+            state.phase = .finished
+            return waiter
+        }
+        if let waiter {
+            switch end {
+            case .success: waiter.resume(returning: [])
+            case .failure(let error): waiter.resume(throwing: error)
+            }
+        }
+    }
+}

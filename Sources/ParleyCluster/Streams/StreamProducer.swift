@@ -1,0 +1,153 @@
+import CoreMetrics
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The producing end of one remote stream: iterates the source sequence while the consumer has
+/// credit, batches encoded elements per event-loop tick, and ends with an end frame.
+final class StreamProducer: Sendable {
+    let streamID: UInt64
+    let createdAt: ContinuousClock.Instant
+    private let system: ClusterSystem
+    private let loop: any EventLoop
+    /// Starts iterating the source; called once, on the first demand.
+    private let run: @Sendable (StreamProducer) -> Task<Void, Never>
+
+    private struct State {
+        enum Phase {
+            case unclaimed
+            case running(Task<Void, Never>)
+            case finished
+        }
+
+        var phase = Phase.unclaimed
+        /// Where frames go: a connection, or `nil` for a consumer on this node.
+        var connection: PeerConnection?
+        var credit = 0
+        var creditWaiter: CheckedContinuation<Void, any Error>?
+        var cancelled = false
+        var pending: [[UInt8]] = []
+        var pendingEnd: RemoteErrorPayload?? = nil
+        var flushScheduled = false
+    }
+
+    private let state = Mutex(State())
+
+    init(
+        streamID: UInt64, system: ClusterSystem, run: @escaping @Sendable (StreamProducer) -> Task<Void, Never>
+    ) {
+        self.streamID = streamID
+        self.system = system
+        self.loop = system.group.next()
+        self.run = run
+        self.createdAt = .now
+    }
+
+    var isUnclaimed: Bool {
+        state.withLock { if case .unclaimed = $0.phase { true } else { false } }
+    }
+
+    /// The connection id the consumer's demand came on (`nil`: local or not yet claimed).
+    var connectionID: UInt64? { state.withLock { $0.connection?.id } }
+
+    /// Adds credit; the first demand claims the stream for `connection` and starts the producer.
+    func demand(_ credit: Int, from connection: PeerConnection?) {
+        var start = false
+        let waiter: CheckedContinuation<Void, any Error>? = state.withLock { state in
+            switch state.phase {
+            case .unclaimed:
+                state.connection = connection
+                start = true
+            case .running:
+                guard state.connection?.id == connection?.id else { return nil }  // Not the consumer.
+            case .finished:
+                return nil  // Late credit after the end: ignore.
+            }
+            state.credit += credit
+            guard let waiter = state.creditWaiter, state.credit > 0 else { return nil }
+            // The waiter takes its element's credit now.
+            state.credit -= 1
+            state.creditWaiter = nil
+            return waiter
+        }
+        if start {
+            let task = run(self)
+            state.withLock { state in
+                if case .unclaimed = state.phase { state.phase = .running(task) }
+            }
+        }
+        waiter?.resume()
+    }
+
+    /// Waits until the consumer allows one more element, then takes it.
+    func awaitCredit() async throws {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let ready: Result<Void, any Error>? = state.withLock { state in
+                    if state.cancelled || Task.isCancelled { return .failure(CancellationError()) }
+                    if state.credit > 0 {
+                        state.credit -= 1
+                        return .success(())
+                    }
+                    state.creditWaiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(with: ready) }
+            }
+        } onCancel: {
+            self.cancel()
+        }
+    }
+
+    /// Queues one encoded element; frames are flushed once per event-loop tick.
+    func emit(_ element: [UInt8]) {
+        let schedule = state.withLock { state in
+            state.pending.append(element)
+            defer { state.flushScheduled = true }
+            return !state.flushScheduled
+        }
+        if schedule { loop.execute { self.flush() } }
+    }
+
+    /// Ends the stream after the queued elements, with an error when the source failed.
+    func finish(_ error: (any Error)?) {
+        let schedule = state.withLock { state in
+            state.pendingEnd = .some(error.map { RemoteErrorPayload($0) })
+            defer { state.flushScheduled = true }
+            return !state.flushScheduled
+        }
+        if schedule { loop.execute { self.flush() } }
+    }
+
+    private func flush() {
+        let (elements, end, connection) = state.withLock { state in
+            defer {
+                state.pending = []
+                state.flushScheduled = false
+                if state.pendingEnd != nil { state.phase = .finished }
+            }
+            return (state.pending, state.pendingEnd, state.connection)
+        }
+        if !elements.isEmpty {
+            system.metrics.streamElementsSent.increment(by: elements.count)
+            system.deliverStreamFrame(.elements(streamID: streamID, elements), via: connection)
+        }
+        if let end {
+            system.deliverStreamFrame(.end(streamID: streamID, end), via: connection)
+            system.removeProducer(streamID)
+        }
+    }
+
+    /// Stops the producer: the consumer cancelled, went away, or the lease expired.
+    func cancel() {
+        let (task, waiter) = state.withLock { state -> (Task<Void, Never>?, CheckedContinuation<Void, any Error>?) in
+            state.cancelled = true
+            defer { state.creditWaiter = nil }
+            if case .running(let task) = state.phase { return (task, state.creditWaiter) }
+            return (nil, state.creditWaiter)
+        }
+        waiter?.resume(throwing: CancellationError())
+        task?.cancel()
+        system.removeProducer(streamID)
+    }
+}
