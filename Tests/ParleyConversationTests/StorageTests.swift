@@ -119,6 +119,9 @@ import Testing
             return try await group.reduce(into: Set<String>()) { $0.insert($1) }
         }
         #expect(ids.count == 200)
+        let stats = t.db.writes.stats
+        #expect(stats.writes == 201)  // + the create
+        #expect(stats.transactions < stats.writes, "concurrent appends were batched: \(stats)")
         let stored = try await db.conversation(owner: "a", id: c.id).messages
         #expect(Set(stored.map(\.id)) == ids)
     }

@@ -19,7 +19,7 @@ extension ConversationDatabase {
     private static func ownedRun(_ db: Database, owner: String, requestID: String) throws -> GenerationRun {
         guard
             let run = try Row.fetchOne(
-                db, sql: "SELECT \(runColumns) FROM generation_runs WHERE request_id = ? AND owner = ?",
+                db.cachedStatement(sql: "SELECT \(runColumns) FROM generation_runs WHERE request_id = ? AND owner = ?"),
                 arguments: [requestID, owner]
             ).map(Self.run)
         else { throw ConversationError(.notFound, "no such generation") }
@@ -41,7 +41,7 @@ extension ConversationDatabase {
         let writer = self.writer
         return try await write { db in
             if let existing = try Row.fetchOne(
-                db, sql: "SELECT \(Self.runColumns) FROM generation_runs WHERE request_id = ?", arguments: [requestID]
+                db.cachedStatement(sql: "SELECT \(Self.runColumns) FROM generation_runs WHERE request_id = ?"), arguments: [requestID]
             ).map(Self.run) {
                 guard existing.owner == owner else { throw ConversationError(.conflict, "request id in use") }
                 return existing
@@ -56,8 +56,7 @@ extension ConversationDatabase {
                 requestID: requestID, owner: owner, conversationID: conversationID, parentID: parent,
                 messageID: writer.newID(), model: model, producer: producer, status: .streaming, lastSeq: 0,
                 bytes: 0, startedAt: Self.date(now), updatedAt: Self.date(now))
-            try db.execute(
-                sql: "INSERT INTO generation_runs(\(Self.runColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
+            try db.cachedStatement(sql: "INSERT INTO generation_runs(\(Self.runColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)").execute(
                 arguments: [requestID, owner, conversationID, parent, run.messageID, model, producer,
                             MessageStatus.streaming.rawValue, now, now])
             return run
@@ -89,13 +88,11 @@ extension ConversationDatabase {
                 guard bytes <= ConversationLimits.maxContentBytes else {
                     throw ConversationError(.tooLarge, "an answer is limited to \(ConversationLimits.maxContentBytes) bytes")
                 }
-                try db.execute(
-                    sql: "INSERT INTO generation_events(request_id, seq, text) VALUES (?, ?, ?)",
+                try db.cachedStatement(sql: "INSERT INTO generation_events(request_id, seq, text) VALUES (?, ?, ?)").execute(
                     arguments: [requestID, seq, text])
                 lastSeq = seq
             }
-            try db.execute(
-                sql: "UPDATE generation_runs SET last_seq = ?, bytes = ?, updated_at = ? WHERE request_id = ?",
+            try db.cachedStatement(sql: "UPDATE generation_runs SET last_seq = ?, bytes = ?, updated_at = ? WHERE request_id = ?").execute(
                 arguments: [lastSeq, bytes, writer.nowMillis, requestID])
             return lastSeq
         }
@@ -139,19 +136,18 @@ extension ConversationDatabase {
         completionTokens: Int?
     ) throws -> ConversationMessage? {
         if run.status == .streaming {
-            try db.execute(
-                sql: "UPDATE generation_runs SET status = ?, updated_at = ? WHERE request_id = ?",
+            try db.cachedStatement(sql: "UPDATE generation_runs SET status = ?, updated_at = ? WHERE request_id = ?").execute(
                 arguments: [status.rawValue, writer.nowMillis, run.requestID])
         }
         guard let conversationID = run.conversationID else { return nil }
         if let stored = try Row.fetchOne(
-            db, sql: "SELECT \(MessageRecord.columns) FROM messages WHERE id = ?", arguments: [run.messageID]
+            db.cachedStatement(sql: "SELECT \(MessageRecord.columns) FROM messages WHERE id = ?"), arguments: [run.messageID]
         ).map(MessageRecord.init(row:)) {
             return stored.message
         }
         guard run.status == .streaming else { return nil }
         let text = try String.fetchAll(
-            db, sql: "SELECT text FROM generation_events WHERE request_id = ? ORDER BY seq", arguments: [run.requestID]
+            db.cachedStatement(sql: "SELECT text FROM generation_events WHERE request_id = ? ORDER BY seq"), arguments: [run.requestID]
         ).joined()
         let message = NewMessage(
             role: .assistant, content: text, parent: run.parentID.map(MessageParent.message) ?? .root,
@@ -171,7 +167,7 @@ extension ConversationDatabase {
             - Int64(idleTimeout.components.attoseconds / 1_000_000_000_000_000)
         let runs = try await read { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(Self.runColumns) FROM generation_runs WHERE status = ? ORDER BY updated_at",
+                db.cachedStatement(sql: "SELECT \(Self.runColumns) FROM generation_runs WHERE status = ? ORDER BY updated_at"),
                 arguments: [MessageStatus.streaming.rawValue]
             ).map(Self.run)
         }
@@ -197,13 +193,13 @@ extension ConversationDatabase {
     package func pruneGenerations(finishedBefore: Date) async throws {
         let cutoff = Self.millis(finishedBefore)
         try await write { db in
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     DELETE FROM generation_events WHERE request_id IN
                         (SELECT request_id FROM generation_runs WHERE status != 'streaming' AND updated_at < ?)
-                    """, arguments: [cutoff])
-            try db.execute(
-                sql: "DELETE FROM generation_runs WHERE status != 'streaming' AND updated_at < ?", arguments: [cutoff])
+                    """).execute(
+                arguments: [cutoff])
+            try db.cachedStatement(sql: "DELETE FROM generation_runs WHERE status != 'streaming' AND updated_at < ?").execute(
+                arguments: [cutoff])
         }
     }
 }

@@ -47,18 +47,29 @@ extension ConversationDatabase {
     }
 
     /// Merges rows from another replica: conversations by ``MergeRules``, messages by union,
-    /// tombstones win. Idempotent and commutative; durable on return.
+    /// tombstones win. Idempotent and commutative; durable on return. Conversation rows must
+    /// belong to `batch.partition`; a negative partition (bulk loads) accepts any.
     @discardableResult
     package func apply(_ batch: ReplicationBatch) async throws -> ApplyResult {
         for record in batch.conversations {
             try Validation.owner(record.owner)
+            for text in [record.id, record.title] + [record.currentMessageID, record.model].compactMap({ $0 }) {
+                try Validation.noNUL(text)
+            }
             guard partition(ofOwner: record.owner) == batch.partition || batch.partition < 0 else {
                 throw ConversationError(.corruptData, "a conversation row is not in the batch's partition")
             }
         }
         for record in batch.messages {
             try Validation.owner(record.owner)
-            try Validation.noNUL(record.body)
+            guard partition(ofOwner: record.owner) == batch.partition || batch.partition < 0 else {
+                throw ConversationError(.corruptData, "a message row is not in the batch's partition")
+            }
+            for text in [record.id, record.conversationID, record.role, record.body, record.status]
+                + [record.parentID, record.model].compactMap({ $0 })
+            {
+                try Validation.noNUL(text)
+            }
         }
         let writer = self.writer
         return try await write { db in
@@ -78,7 +89,7 @@ extension ConversationDatabase {
     package func digest(partition: Int) async throws -> PartitionDigest {
         try await read { db in
             let row = try Row.fetchOne(
-                db, sql: "SELECT digest_high, digest_low, row_count FROM partition_digests WHERE partition = ?",
+                db.cachedStatement(sql: "SELECT digest_high, digest_low, row_count FROM partition_digests WHERE partition = ?"),
                 arguments: [partition])
             return PartitionDigest(
                 partition: partition, hash: RowHash(high: row?[0] ?? 0, low: row?[1] ?? 0), rowCount: row?[2] ?? 0)
@@ -104,14 +115,14 @@ extension ConversationDatabase {
             var hash = RowHash.zero
             var count: Int64 = 0
             let conversations = try Row.fetchAll(
-                db, sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE partition = ?",
+                db.cachedStatement(sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE partition = ?"),
                 arguments: [partition])
             for row in conversations {
                 hash = hash ^ ConversationRecord(row: row).rowHash
                 count += 1
             }
             let messages = try Row.fetchAll(
-                db, sql: "SELECT \(MessageRecord.columns) FROM messages WHERE partition = ?", arguments: [partition])
+                db.cachedStatement(sql: "SELECT \(MessageRecord.columns) FROM messages WHERE partition = ?"), arguments: [partition])
             for row in messages {
                 hash = hash ^ MessageRecord(row: row).rowHash
                 count += 1

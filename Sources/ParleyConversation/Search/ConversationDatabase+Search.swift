@@ -3,8 +3,8 @@ import GRDB
 package import ParleyProtocol
 
 extension ConversationDatabase {
-    /// Ranked full-text search over the owner's messages: BM25 (body only; the owner column has
-    /// weight 0) times a recency boost, filters by time, model and role, snippets as safe HTML,
+    /// Ranked full-text search over the owner's messages: BM25 on the body (document
+    /// frequencies taken over the owner's own messages) times a recency boost, filters by time, model and role, snippets as safe HTML,
     /// pagination by position within the result set frozen at the first page's time (scores shift
     /// slightly as the index grows, so a keyset on the score would skip or repeat hits; messages
     /// written after the first page are left out of later pages instead). Never fails on the query text: anything
@@ -28,16 +28,26 @@ extension ConversationDatabase {
         let filters = request.filters
 
         return try await read { db in
-            guard let ownerNum = try Int64.fetchOne(db, sql: "SELECT num FROM users WHERE id = ?", arguments: [owner]),
+            guard let ownerNum = try Int64.fetchOne(db.cachedStatement(sql: "SELECT num FROM users WHERE id = ?"), arguments: [owner]),
                 let expression = query.matchExpression(ownerTag: "u\(ownerNum)")
             else { return ConversationPage(data: [], nextCursor: nil) }
-            var arguments: StatementArguments = [
+            // BM25 with document frequencies over this user's messages (see UserScopedRank).
+            let ownerTag = "u\(ownerNum)"
+            let documents = try Self.count(db, SearchQuery.ownerExpression(ownerTag: ownerTag))
+            var idfs: [Double] = [0]
+            for term in query.include {
+                let containing = try Self.count(db, SearchQuery.termExpression(ownerTag: ownerTag, term: term))
+                idfs.append(log(1 + (Double(documents - containing) + 0.5) / (Double(containing) + 0.5)))
+            }
+            idfs += query.exclude.map { _ in 0 }
+            var arguments = StatementArguments(idfs)
+            arguments += [
                 settings.recencyWeight, settings.recencyHalfLifeDays, settings.recencyHalfLifeDays, now,
                 renderer.open, renderer.close, max(1, min(64, settings.snippetTokens)), expression, ownerNum, now,
             ]
             var inner = """
                 SELECT m.conversation_id AS cid, m.id AS mid, m.role AS role, m.created_at AS created,
-                    (-bm25(messages_fts, 0.0, 1.0))
+                    \(UserScopedRank.name)(messages_fts\(String(repeating: ", ?", count: idfs.count)))
                         * (1.0 + ? * ? / (? + max(0, ? - m.created_at) / 86400000.0)) AS score,
                     snippet(messages_fts, 1, ?, ?, '…', ?) AS snip
                 FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid
@@ -62,7 +72,7 @@ extension ConversationDatabase {
             let offset = min(max(0, Int(after?.time ?? 0)), 100_000)
             let sql = inner + " ORDER BY score DESC, m.id LIMIT ? OFFSET ?"
             arguments += [limit + 1, offset]
-            let hits = try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+            let hits = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { row in
                 ConversationSearchHit(
                     conversationID: row[0], messageID: row[1], role: MessageRole(rawValue: row[2]),
                     createdAt: Self.date(row[3]), score: row[4], snippet: renderer.html(row[5] ?? ""))
@@ -73,6 +83,12 @@ extension ConversationDatabase {
             } : nil
             return ConversationPage(data: page, nextCursor: next)
         }
+    }
+
+    private static func count(_ db: Database, _ expression: String) throws -> Int {
+        try Int.fetchOne(
+            db.cachedStatement(sql: "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?"),
+            arguments: [expression]) ?? 0
     }
 
     /// Binds a search cursor to its query and filters.

@@ -88,13 +88,26 @@ struct SearchQuery: Hashable, Sendable {
         return Term(tokens: tokens, prefix: isPrefix)
     }
 
+    /// Matches every message of the owner (for the per-user document count).
+    static func ownerExpression(ownerTag: String) -> String {
+        "owner_tag : \"\(ownerTag)\""
+    }
+
+    /// Matches the owner's messages containing `term` (for its per-user document frequency).
+    static func termExpression(ownerTag: String, term: Term) -> String {
+        "owner_tag : \"\(ownerTag)\" AND body : " + render(term)
+    }
+
+    private static func render(_ term: Term) -> String {
+        "\"" + term.tokens.joined(separator: " ") + "\"" + (term.prefix ? " *" : "")
+    }
+
     /// The FTS5 expression restricted to `ownerTag` (which we build, e.g. `u42`) and the `body`
-    /// column; `nil` when nothing can match.
+    /// column; `nil` when nothing can match. Its phrases are numbered (as FTS5 numbers them)
+    /// 0 = the owner tag, then ``include`` in order, then ``exclude``.
     func matchExpression(ownerTag: String) -> String? {
         guard !include.isEmpty else { return nil }
-        func render(_ term: Term) -> String {
-            "\"" + term.tokens.joined(separator: " ") + "\"" + (term.prefix ? " *" : "")
-        }
+        let render = Self.render
         var expression = "owner_tag : \"\(ownerTag)\" AND (body : (" + include.map(render).joined(separator: " AND ") + ")"
         if !exclude.isEmpty {
             expression += " NOT body : (" + exclude.map(render).joined(separator: " OR ") + ")"

@@ -11,10 +11,10 @@ extension ConversationDatabase {
     package func snapshot(partition: Int, chunkBytes: Int = 1 << 20, level: Int32 = 3) async throws -> PartitionSnapshot {
         let chunkBytes = min(max(4096, chunkBytes), Self.maxSnapshotChunkBytes / 2)
         return try await read { db in
-            let throughSeq = try Int64.fetchOne(db, sql: """
+            let throughSeq = try Int64.fetchOne(db.cachedStatement(sql: """
                 SELECT max(s) FROM (SELECT max(change_seq) AS s FROM conversations
                                     UNION ALL SELECT max(change_seq) FROM messages)
-                """) ?? 0
+                """)) ?? 0
             var chunks: [SnapshotChunk] = []
             var writer = RowWriter()
             writer.reserve(chunkBytes + 64 * 1024)
@@ -27,7 +27,7 @@ extension ConversationDatabase {
                 writer.reserve(chunkBytes + 64 * 1024)
             }
             let conversations = try Row.fetchCursor(
-                db, sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE partition = ? ORDER BY id",
+                db.cachedStatement(sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE partition = ? ORDER BY id"),
                 arguments: [partition])
             while let row = try conversations.next() {
                 writer.write(ConversationRecord(row: row))
@@ -55,7 +55,7 @@ extension ConversationDatabase {
     }
 
     /// Decodes a chunk into its rows, checking checksum, sizes and encoding.
-    static func decode(_ chunk: SnapshotChunk) throws -> ReplicationBatch {
+    package static func decode(_ chunk: SnapshotChunk) throws -> ReplicationBatch {
         guard chunk.isIntact else { throw ConversationError(.corruptData, "snapshot chunk checksum mismatch") }
         let raw = try Zstd.decompress(chunk.payload, expectedSize: chunk.rawSize, maxSize: maxSnapshotChunkBytes)
         var reader = RowReader(raw)

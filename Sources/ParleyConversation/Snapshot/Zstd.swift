@@ -2,9 +2,9 @@ import CZstd
 import ParleyProtocol
 
 /// Whole-buffer zstd compression through the system libzstd.
-enum Zstd {
+package enum Zstd {
     /// Compresses `input` at `level` (1…19; 3 is zstd's default: ~3× on chat text at ~180 MB/s).
-    static func compress(_ input: [UInt8], level: Int32) throws -> [UInt8] {
+    package static func compress(_ input: [UInt8], level: Int32) throws -> [UInt8] {
         let bound = ZSTD_compressBound(input.count)
         var output = [UInt8](repeating: 0, count: bound)
         let written = input.withUnsafeBytes { source in
@@ -21,7 +21,7 @@ enum Zstd {
 
     /// Decompresses one frame whose content must be exactly `expectedSize` bytes (at most
     /// `maxSize`); anything else is `corruptData`, never a crash or an unbounded allocation.
-    static func decompress(_ input: [UInt8], expectedSize: Int, maxSize: Int) throws -> [UInt8] {
+    package static func decompress(_ input: [UInt8], expectedSize: Int, maxSize: Int) throws -> [UInt8] {
         guard expectedSize >= 0, expectedSize <= maxSize else {
             throw ConversationError(.corruptData, "snapshot chunk declares \(expectedSize) bytes")
         }

@@ -48,13 +48,16 @@ extension ConversationDatabase {
         return try await read { db in
             var sql = "SELECT \(ConversationRecord.columns) FROM conversations WHERE owner = ? AND deleted_version = 0"
             var arguments: StatementArguments = [owner]
-            if let after, let pinned = after.pinned, let time = after.time, let id = after.id {
+            if let after {
+                guard let pinned = after.pinned, let time = after.time, let id = after.id else {
+                    throw ConversationError(.invalidCursor, "incomplete cursor")
+                }
                 sql += " AND (pinned, updated_at, id) < (?, ?, ?)"
                 arguments += [pinned, time, id]
             }
             sql += " ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT ?"
             arguments += [limit + 1]
-            let records = try Row.fetchAll(db, sql: sql, arguments: arguments).map(ConversationRecord.init(row:))
+            let records = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(ConversationRecord.init(row:))
             let page = Array(records.prefix(limit))
             let next = records.count > limit ? page.last.map {
                 PageCursor(listing: "c", pinned: $0.pinned, time: $0.updatedAt, id: $0.id).token
@@ -80,7 +83,7 @@ extension ConversationDatabase {
             }
             if let leaf = patch.currentMessageID {
                 let found = try Bool.fetchOne(
-                    db, sql: "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?", arguments: [leaf, id])
+                    db.cachedStatement(sql: "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?"), arguments: [leaf, id])
                 guard found == true else {
                     throw ConversationError(.notFound, "no such message in this conversation")
                 }
@@ -113,7 +116,7 @@ extension ConversationDatabase {
     static func ownedConversation(_ db: Database, owner: String, id: String) throws -> ConversationRecord {
         guard
             let record = try Row.fetchOne(
-                db, sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE id = ? AND owner = ?",
+                db.cachedStatement(sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE id = ? AND owner = ?"),
                 arguments: [id, owner]
             ).map(ConversationRecord.init(row:))
         else { throw ConversationError(.notFound, "no such conversation") }
@@ -146,7 +149,7 @@ enum Validation {
     static let maxModelBytes = 256
 
     static func owner(_ owner: String) throws {
-        guard !owner.isEmpty, owner.utf8.count <= maxOwnerBytes else {
+        guard !owner.isEmpty, owner.utf8.count <= maxOwnerBytes, !owner.utf8.contains(0) else {
             throw ConversationError(.invalidInput, "the owner id must be 1...\(maxOwnerBytes) bytes")
         }
     }
@@ -182,6 +185,7 @@ enum Validation {
     }
 
     static func model(_ model: String?) throws {
+        if let model { try noNUL(model) }
         guard (model?.utf8.count ?? 0) <= maxModelBytes else {
             throw ConversationError(.tooLarge, "model names are limited to \(maxModelBytes) bytes")
         }

@@ -65,7 +65,7 @@ extension ConversationDatabase {
         var conversation = try ownedConversation(db, owner: owner, id: conversationID)
         if let id = new.id,
             let existing = try Row.fetchOne(
-                db, sql: "SELECT \(MessageRecord.columns) FROM messages WHERE id = ?", arguments: [id]
+                db.cachedStatement(sql: "SELECT \(MessageRecord.columns) FROM messages WHERE id = ?"), arguments: [id]
             ).map(MessageRecord.init(row:))
         {
             guard existing.conversationID == conversationID, existing.body == new.content else {
@@ -79,7 +79,7 @@ extension ConversationDatabase {
         case .currentLeaf: parentID = conversation.currentMessageID
         case .message(let id):
             let found = try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?", arguments: [id, conversationID])
+                db.cachedStatement(sql: "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?"), arguments: [id, conversationID])
             guard found == true else { throw ConversationError(.notFound, "the parent message is not in this conversation") }
             parentID = id
         }
@@ -114,14 +114,17 @@ extension ConversationDatabase {
             var sql = "SELECT \(MessageRecord.columns) FROM messages WHERE conversation_id = ?"
             var arguments: StatementArguments = [conversationID]
             let ascending = order == .oldestFirst
-            if let after, let time = after.time, let id = after.id {
+            if let after {
+                guard let time = after.time, let id = after.id else {
+                    throw ConversationError(.invalidCursor, "incomplete cursor")
+                }
                 sql += ascending ? " AND (created_at, id) > (?, ?)" : " AND (created_at, id) < (?, ?)"
                 arguments += [time, id]
             }
             sql += ascending ? " ORDER BY created_at, id" : " ORDER BY created_at DESC, id DESC"
             sql += " LIMIT ?"
             arguments += [limit + 1]
-            let records = try Row.fetchAll(db, sql: sql, arguments: arguments).map(MessageRecord.init(row:))
+            let records = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(MessageRecord.init(row:))
             let page = Array(records.prefix(limit))
             let next = records.count > limit ? page.last.map {
                 PageCursor(listing: listing, time: $0.createdAt, id: $0.id).token
@@ -138,7 +141,7 @@ extension ConversationDatabase {
         try await read { db in
             let conversation = try Self.ownedConversation(db, owner: owner, id: conversationID)
             guard let leaf = leafID ?? conversation.currentMessageID else { return [] }
-            let rows = try Row.fetchAll(db, sql: Self.branchSQL, arguments: [leaf, conversationID])
+            let rows = try Row.fetchAll(db.cachedStatement(sql: Self.branchSQL), arguments: [leaf, conversationID])
             if rows.isEmpty && leafID != nil {
                 throw ConversationError(.notFound, "no such message in this conversation")
             }

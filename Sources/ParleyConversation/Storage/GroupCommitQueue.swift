@@ -16,7 +16,16 @@ final class GroupCommitQueue: Sendable {
     private struct State {
         var pending: [Job] = []
         var leaderActive = false
+        var stats = Stats()
     }
+
+    /// Counters: how many writes went through how many transactions.
+    struct Stats: Hashable, Sendable {
+        var transactions = 0
+        var writes = 0
+    }
+
+    var stats: Stats { state.withLock { $0.stats } }
 
     private let pool: DatabasePool
     private let maxBatch: Int
@@ -70,6 +79,8 @@ final class GroupCommitQueue: Sendable {
                     return []
                 }
                 let count = min(maxBatch, state.pending.count)
+                state.stats.transactions += 1
+                state.stats.writes += count
                 let batch = Array(state.pending.prefix(count))
                 state.pending.removeFirst(count)
                 return batch

@@ -46,16 +46,16 @@ final class StorageWriter: Sendable {
     /// The local number of a user (created on first use); it names the user inside the search
     /// index (`owner_tag` = `u<num>`), built here and never from user input.
     func userNumber(_ db: Database, owner: String) throws -> Int64 {
-        if let num = try Int64.fetchOne(db, sql: "SELECT num FROM users WHERE id = ?", arguments: [owner]) {
+        if let num = try Int64.fetchOne(db.cachedStatement(sql: "SELECT num FROM users WHERE id = ?"), arguments: [owner]) {
             return num
         }
-        try db.execute(sql: "INSERT INTO users(id, created_at) VALUES (?, ?)", arguments: [owner, nowMillis])
+        try db.cachedStatement(sql: "INSERT INTO users(id, created_at) VALUES (?, ?)").execute(arguments: [owner, nowMillis])
         return db.lastInsertedRowID
     }
 
     func loadConversation(_ db: Database, id: String) throws -> ConversationRecord? {
         try Row.fetchOne(
-            db, sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE id = ?", arguments: [id]
+            db.cachedStatement(sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE id = ?"), arguments: [id]
         ).map(ConversationRecord.init(row:))
     }
 
@@ -68,8 +68,7 @@ final class StorageWriter: Sendable {
         if merged == previous { return false }
         let partition = partitioner.partition(ofOwner: merged.owner)
         let hash = merged.rowHash
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO conversations(\(ConversationRecord.columns), partition, change_seq, row_hash)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET
@@ -79,7 +78,7 @@ final class StorageWriter: Sendable {
                     model = excluded.model, leaf_version = excluded.leaf_version,
                     deleted_version = excluded.deleted_version, partition = excluded.partition,
                     change_seq = excluded.change_seq, row_hash = excluded.row_hash
-                """,
+                """).execute(
             arguments: [
                 merged.id, merged.owner, merged.createdAt, merged.updatedAt, merged.title,
                 merged.titleVersion.rawValue, merged.pinned, merged.pinnedVersion.rawValue, merged.currentMessageID,
@@ -104,19 +103,18 @@ final class StorageWriter: Sendable {
     @discardableResult
     func insertMessage(_ db: Database, _ message: MessageRecord) throws -> Bool {
         let deleted = try Bool.fetchOne(
-            db, sql: "SELECT deleted_version > 0 FROM conversations WHERE id = ?", arguments: [message.conversationID])
+            db.cachedStatement(sql: "SELECT deleted_version > 0 FROM conversations WHERE id = ?"), arguments: [message.conversationID])
         if deleted == true { return false }
-        if try Bool.fetchOne(db, sql: "SELECT 1 FROM messages WHERE id = ?", arguments: [message.id]) == true {
+        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM messages WHERE id = ?"), arguments: [message.id]) == true {
             return false
         }
         let ownerNum = try userNumber(db, owner: message.owner)
         let partition = partitioner.partition(ofOwner: message.owner)
         let hash = message.rowHash
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO messages(\(MessageRecord.columns), owner_num, partition, change_seq, row_hash)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """).execute(
             arguments: [
                 message.id, message.conversationID, message.owner, message.parentID, message.role, message.body,
                 message.model, message.promptTokens, message.completionTokens, message.status, message.createdAt,
@@ -131,32 +129,30 @@ final class StorageWriter: Sendable {
         var delta = RowHash.zero
         var count: Int64 = 0
         let hashes = try Data.fetchAll(
-            db, sql: "SELECT row_hash FROM messages WHERE conversation_id = ?", arguments: [conversationID])
+            db.cachedStatement(sql: "SELECT row_hash FROM messages WHERE conversation_id = ?"), arguments: [conversationID])
         for data in hashes {
             delta = delta ^ RowHash(data: data)
             count += 1
         }
-        try db.execute(sql: "DELETE FROM messages WHERE conversation_id = ?", arguments: [conversationID])
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: "DELETE FROM messages WHERE conversation_id = ?").execute(arguments: [conversationID])
+        try db.cachedStatement(sql: """
                 DELETE FROM generation_events WHERE request_id IN
                     (SELECT request_id FROM generation_runs WHERE conversation_id = ?)
-                """,
+                """).execute(
             arguments: [conversationID])
-        try db.execute(sql: "DELETE FROM generation_runs WHERE conversation_id = ?", arguments: [conversationID])
+        try db.cachedStatement(sql: "DELETE FROM generation_runs WHERE conversation_id = ?").execute(arguments: [conversationID])
         if count > 0 { try updateDigest(db, partition: partition, delta: delta, rows: -count) }
     }
 
     private func updateDigest(_ db: Database, partition: Int, delta: RowHash, rows: Int64) throws {
         // SQLite has no XOR operator: a ^ b == (a | b) & ~(a & b).
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO partition_digests(partition, digest_high, digest_low, row_count) VALUES (?, ?, ?, ?)
                 ON CONFLICT(partition) DO UPDATE SET
                     digest_high = (digest_high | excluded.digest_high) & ~(digest_high & excluded.digest_high),
                     digest_low = (digest_low | excluded.digest_low) & ~(digest_low & excluded.digest_low),
                     row_count = row_count + excluded.row_count
-                """,
+                """).execute(
             arguments: [partition, delta.high, delta.low, rows])
     }
 }

@@ -10,15 +10,15 @@ struct WriterState {
 
     static func recover(_ db: Database) throws -> WriterState {
         var state = WriterState()
-        let maxSeq = try Int64.fetchOne(db, sql: """
+        let maxSeq = try Int64.fetchOne(db.cachedStatement(sql: """
             SELECT max(s) FROM (SELECT max(change_seq) AS s FROM conversations
                                 UNION ALL SELECT max(change_seq) FROM messages)
-            """) ?? 0
+            """)) ?? 0
         state.changeSeq = maxSeq
-        let maxVersion = try Int64.fetchOne(db, sql: """
+        let maxVersion = try Int64.fetchOne(db.cachedStatement(sql: """
             SELECT max(max(title_version), max(pinned_version), max(leaf_version), max(deleted_version))
             FROM conversations
-            """) ?? 0
+            """)) ?? 0
         state.clock.observe(HLCTimestamp(rawValue: maxVersion), now: 0)
         return state
     }
