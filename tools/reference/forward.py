@@ -34,6 +34,9 @@ def field(reader, key, default=None):
     return v
 
 
+TRACE = {}  # stage -> first token's vector, filled when --trace is given
+
+
 class Model:
     def __init__(self, path, mode):
         r = GGUFReader(path)
@@ -140,13 +143,16 @@ class Model:
         for l in range(self.layers):
             p = f"blk.{l}."
             h = self.rms(x, self.w[p + "attn_norm.weight"])
+            TRACE[f"{l}.attn_norm"] = h[0]
             q = self.rope(self.matmul(p + "attn_q.weight", h), positions, self.heads)
+            TRACE[f"{l}.q"] = q[0]
             k = self.rope(self.matmul(p + "attn_k.weight", h), positions, self.kv_heads)
             v = self.matmul(p + "attn_v.weight", h)
             K, V = cache[l]
             K = np.concatenate([K, self.f16(k)]) if K is not None else self.f16(k)
             V = np.concatenate([V, self.f16(v)]) if V is not None else self.f16(v)
             cache[l] = (K, V)
+            TRACE[f"{l}.v"] = v[0]
             out = np.zeros_like(q)
             for hd in range(self.heads):
                 g = hd // group
@@ -160,12 +166,18 @@ class Model:
                 e = np.exp(scores)
                 wts = self.f16(e / e.sum(axis=1, keepdims=True))
                 out[:, hd * self.head_dim:(hd + 1) * self.head_dim] = wts @ vs
+            TRACE[f"{l}.attended"] = out[0]
             x = x + self.matmul(p + "attn_output.weight", out)
             h = self.rms(x, self.w[p + "ffn_norm.weight"])
+            TRACE[f"{l}.ffn_norm"] = h[0]
             gate = self.matmul(p + "ffn_gate.weight", h)
+            TRACE[f"{l}.gate"] = gate[0]
             up = self.matmul(p + "ffn_up.weight", h)
             act = gate / (np.float32(1) + np.exp(-gate)) * up
-            x = x + self.matmul(p + "ffn_down.weight", act)
+            TRACE[f"{l}.act"] = act[0]
+            down = self.matmul(p + "ffn_down.weight", act)
+            TRACE[f"{l}.down"] = down[0]
+            x = x + down
         h = self.rms(x[-1:], self.w["output_norm.weight"])
         return self.matmul("output.weight", h)[0]
 
@@ -196,6 +208,7 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--tokens", default="", help="comma-separated prompt token ids")
     ap.add_argument("--activations", choices=["float", "q8"], default="q8")
+    ap.add_argument("--trace", action="store_true", help="add the first token's vector after each stage")
     ap.add_argument("--layers", type=int, default=0, help="run only the first N blocks (diagnostics)")
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("logits")
@@ -218,7 +231,10 @@ def main():
         return
     tokens = [int(t) for t in a.tokens.split(",") if t]
     if a.cmd == "logits":
-        json.dump(run_logits(model, tokens), sys.stdout)
+        result = run_logits(model, tokens)
+        if a.trace:
+            result["trace"] = {k: [float(x) for x in v] for k, v in TRACE.items()}
+        json.dump(result, sys.stdout)
     else:
         stop = {int(t) for t in a.stop.split(",") if t}
         json.dump(run_greedy(model, tokens, a.n, stop), sys.stdout)

@@ -1,6 +1,7 @@
 /// A batch of activation vectors quantized to 8 bits per 32-element block, as llama.cpp does
 /// before a quantized matrix product (`q = round(x / d)`, `d = max|x| / 127`, `d` kept at f16
-/// precision; `s = d · Σq`, also at f16 precision, for the weights that have offsets).
+/// precision; `s = d · Σq` for the weights that have offsets, rounded to f16 like llama.cpp's
+/// Q8_1 blocks when `roundSums` is set (for Q4_1 weights), exact otherwise).
 ///
 /// The quants are stored widened to `Int16` in the lane order that the kernel of the weight's
 /// format expects (see ``WeightMatrix``), so the inner loops need no conversions.
@@ -10,6 +11,7 @@ final class QuantizedActivations {
     private(set) var width = 0
     private(set) var paddedWidth = 0
     private(set) var format: WeightMatrix.Format = .nibble
+    private(set) var roundSums = false
     private var capacity = 0
     private var scaleCapacity = 0
     private(set) var quants: UnsafeMutablePointer<Int16>
@@ -38,10 +40,14 @@ final class QuantizedActivations {
 
     /// Quantizes `count` vectors of `width` floats, vector `i` at `input + i * stride`, for weights of `format`.
     /// For the float format the vectors are only referenced and must outlive the use.
-    func quantize(_ input: UnsafePointer<Float>, count: Int, stride: Int, width: Int, format: WeightMatrix.Format) {
+    func quantize(
+        _ input: UnsafePointer<Float>, count: Int, stride: Int, width: Int, format: WeightMatrix.Format,
+        roundSums: Bool = true
+    ) {
         self.count = count
         self.width = width
         self.format = format
+        self.roundSums = roundSums
         switch format {
         case .float:
             floats = input
@@ -72,8 +78,9 @@ final class QuantizedActivations {
                         q[j] = Int16(value)
                         sum += Int(value)
                     }
-                    scales[v * blocks + b] = Float(Float16(d))
-                    sums[v * blocks + b] = Float(Float16(d * Float(sum)))
+                    let dRounded = Float(Float16(d))
+                    scales[v * blocks + b] = dRounded
+                    sums[v * blocks + b] = roundSums ? Float(Float16(d * Float(sum))) : dRounded * Float(sum)
                     place(q.baseAddress!, block: b, into: outQ)
                 }
             }

@@ -19,6 +19,10 @@ final class ForwardPass {
     let model: LlamaModel
     let pool: ThreadPool
     private let activations = QuantizedActivations()
+    /// Runs only the first `layerLimit` blocks (for diagnostics against a reference); nil = all.
+    var layerLimit: Int?
+    /// Called with (stage name, first token's vector, width) after each stage (diagnostics); nil = off.
+    var trace: ((String, UnsafePointer<Float>, Int) -> Void)?
     private var buffers = Buffers()
 
     init(model: LlamaModel, pool: ThreadPool) {
@@ -49,8 +53,9 @@ final class ForwardPass {
                 sin: b.sin + t * ropeDims / 2)
         }
 
-        for (l, layer) in model.layers.enumerated() {
+        for (l, layer) in model.layers.prefix(layerLimit ?? model.layers.count).enumerated() {
             normalize(n, weights: layer.attentionNorm)
+            trace?("\(l).attn_norm", b.normed, dim)
             multiply(layer.query, input: b.normed, count: n, width: dim, into: b.q)
             multiply(layer.key, input: b.normed, count: n, width: dim, into: b.k, reuseActivations: true)
             multiply(layer.value, input: b.normed, count: n, width: dim, into: b.v, reuseActivations: true)
@@ -60,15 +65,22 @@ final class ForwardPass {
                 Operators.rope(b.k + t * kvWidth, heads: hp.headCountKV, headDim: headDim, dims: ropeDims, cos: c, sin: s)
                 storeKeyValue(token, layer: l, key: b.k + t * kvWidth, value: b.v + t * kvWidth, width: kvWidth)
             }
+            trace?("\(l).q", b.q, dim)
+            trace?("\(l).v", b.v, kvWidth)
             attention(tokens, layer: l)
+            trace?("\(l).attended", b.attended, dim)
             multiply(layer.attentionOutput, input: b.attended, count: n, width: dim, into: b.projected)
             for i in 0..<n * dim { b.x[i] += b.projected[i] }
 
             normalize(n, weights: layer.feedForwardNorm)
             multiply(layer.gate, input: b.normed, count: n, width: dim, into: b.gate)
             multiply(layer.up, input: b.normed, count: n, width: dim, into: b.up, reuseActivations: true)
+            trace?("\(l).ffn_norm", b.normed, dim)
+            trace?("\(l).gate", b.gate, ff)
             Operators.swiGLU(b.gate, up: b.up, count: n * ff)
+            trace?("\(l).act", b.gate, ff)
             multiply(layer.down, input: b.gate, count: n, width: ff, into: b.projected)
+            trace?("\(l).down", b.projected, dim)
             for i in 0..<n * dim { b.x[i] += b.projected[i] }
         }
         for token in tokens { token.cache.count = max(token.cache.count, token.position + 1) }
@@ -106,10 +118,11 @@ final class ForwardPass {
         _ w: WeightMatrix, input: UnsafeMutablePointer<Float>, count: Int, width: Int,
         into out: UnsafeMutablePointer<Float>, reuseActivations: Bool = false
     ) {
+        let roundSums = w.sourceType == .q4_1
         if !reuseActivations || activations.format != w.format || activations.count != count
-            || activations.width != width
+            || activations.width != width || activations.roundSums != roundSums
         {
-            activations.quantize(input, count: count, stride: width, width: width, format: w.format)
+            activations.quantize(input, count: count, stride: width, width: width, format: w.format, roundSums: roundSums)
         }
         MatMul.multiply(w, activations, into: out, outStride: w.rows, pool: pool)
     }

@@ -1,0 +1,93 @@
+import Foundation
+
+@testable import ParleyEngine
+
+/// The model file and the NumPy reference (tools/reference/forward.py) that the model tests compare against.
+enum ReferenceModel {
+    /// The SmolLM2 GGUF file: `$PARLEY_TEST_MODEL`, or the model store's copy (fetched on first use).
+    static let path: String? = {
+        if let path = ProcessInfo.processInfo.environment["PARLEY_TEST_MODEL"] { return path }
+        return try? ModelStore().resolve("smollm2")
+    }()
+
+    /// tools/reference/forward.py in this repository (found through the real path of this file).
+    static let script: String = {
+        let here = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
+        return
+            here.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("tools/reference/forward.py").path
+    }()
+
+    /// Why the reference cannot run here, or nil when it can.
+    static let unavailableReason: String? = {
+        guard path != nil else { return "the SmolLM2 model could not be found or fetched (set PARLEY_TEST_MODEL)" }
+        guard FileManager.default.fileExists(atPath: script) else { return "\(script) is missing" }
+        guard (try? python(["-c", "import numpy, gguf"], input: Data())) != nil else {
+            return "python3 with numpy and gguf is not installed (tools/test installs them)"
+        }
+        return nil
+    }()
+
+    static var isAvailable: Bool {
+        if let reason = unavailableReason {
+            print("SKIPPED reference comparison: \(reason)")
+            return false
+        }
+        return true
+    }
+
+    /// One reference job result.
+    struct Result: Decodable {
+        var logits: [Float]?
+        var ids: [Int32]?
+        var margins: [Float]?
+    }
+
+    /// A job for the reference: next-token logits of a prompt, or greedy generation.
+    struct Job: Encodable {
+        var tokens: [Int32]
+        var mode: String
+        var n: Int = 32
+        var stop: [Int32] = []
+    }
+
+    /// Runs the reference on `jobs` in one process (weights are dequantized once).
+    static func run(_ jobs: [Job], activations: String = "q8", layers: Int = 0) throws -> [Result] {
+        let output = try python(
+            [script, "--model", path!, "--activations", activations, "--layers", String(layers), "jobs"],
+            input: try JSONEncoder().encode(jobs))
+        return try JSONDecoder().decode([Result].self, from: output)
+    }
+
+    struct ProcessFailed: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func python(_ arguments: [String], input: Data) throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        stdin.fileHandleForWriting.write(input)
+        try stdin.fileHandleForWriting.close()
+        let data = stdout.fileHandleForReading.readDataToEndOfFile()
+        let errors = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw ProcessFailed(description: "python3 \(arguments.first ?? "") failed: " + String(decoding: errors, as: UTF8.self))
+        }
+        return data
+    }
+
+    /// The loaded model, shared by the tests of a run.
+    static let model: (LlamaModel, Tokenizer, ChatTemplate)? = {
+        guard let path, let file = try? GGUFFile(path: path), let model = try? LlamaModel(file: file),
+            let tokenizer = try? Tokenizer(gguf: file), let template = try? ChatTemplate(gguf: file)
+        else { return nil }
+        return (model, tokenizer, template)
+    }()
+}
