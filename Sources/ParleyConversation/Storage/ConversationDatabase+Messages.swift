@@ -62,7 +62,8 @@ extension ConversationDatabase {
     static func append(
         _ db: Database, writer: StorageWriter, owner: String, conversationID: String, _ new: NewMessage
     ) throws -> ConversationMessage {
-        var conversation = try ownedConversation(db, owner: owner, id: conversationID)
+        let stored = try ownedConversation(db, owner: owner, id: conversationID)
+        var conversation = stored
         if let id = new.id,
             let existing = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT \(MessageRecord.columns) FROM messages WHERE id = ?"), arguments: [id]
@@ -89,14 +90,14 @@ extension ConversationDatabase {
             role: new.role.rawValue, body: new.content, model: new.model,
             promptTokens: new.promptTokens.map(Int64.init), completionTokens: new.completionTokens.map(Int64.init),
             status: new.status.rawValue, createdAt: version.milliseconds)
-        try writer.insertMessage(db, record)
+        try writer.insertMessage(db, record, conversationKnownLive: true)
         conversation.updatedAt = max(conversation.updatedAt, version.milliseconds)
         if new.becomesCurrent {
             conversation.currentMessageID = record.id
             conversation.model = new.model ?? conversation.model
             conversation.leafVersion = version
         }
-        try writer.mergeConversation(db, conversation)
+        try writer.mergeConversation(db, conversation, previous: stored)
         return record.message
     }
 

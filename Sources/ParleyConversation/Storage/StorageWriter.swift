@@ -63,7 +63,12 @@ final class StorageWriter: Sendable {
     /// A newly tombstoned conversation loses its messages and generation log here.
     @discardableResult
     func mergeConversation(_ db: Database, _ incoming: ConversationRecord) throws -> Bool {
-        let previous = try loadConversation(db, id: incoming.id)
+        try mergeConversation(db, incoming, previous: try loadConversation(db, id: incoming.id))
+    }
+
+    /// As above, with the stored row already loaded in this transaction by the caller.
+    @discardableResult
+    func mergeConversation(_ db: Database, _ incoming: ConversationRecord, previous: ConversationRecord?) throws -> Bool {
         let merged = previous.map { MergeRules.merge($0, incoming) } ?? incoming
         if merged == previous { return false }
         let partition = partitioner.partition(ofOwner: merged.owner)
@@ -101,12 +106,12 @@ final class StorageWriter: Sendable {
     /// Stores an immutable message unless it is already there (union merge) or its conversation
     /// is a tombstone. Returns whether it was inserted.
     @discardableResult
-    func insertMessage(_ db: Database, _ message: MessageRecord) throws -> Bool {
-        let deleted = try Bool.fetchOne(
-            db.cachedStatement(sql: "SELECT deleted_version > 0 FROM conversations WHERE id = ?"), arguments: [message.conversationID])
-        if deleted == true { return false }
-        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM messages WHERE id = ?"), arguments: [message.id]) == true {
-            return false
+    func insertMessage(_ db: Database, _ message: MessageRecord, conversationKnownLive: Bool = false) throws -> Bool {
+        if !conversationKnownLive {
+            let deleted = try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT deleted_version > 0 FROM conversations WHERE id = ?"),
+                arguments: [message.conversationID])
+            if deleted == true { return false }
         }
         let ownerNum = try userNumber(db, owner: message.owner)
         let partition = partitioner.partition(ofOwner: message.owner)
@@ -114,12 +119,14 @@ final class StorageWriter: Sendable {
         try db.cachedStatement(sql: """
                 INSERT INTO messages(\(MessageRecord.columns), owner_num, partition, change_seq, row_hash)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO NOTHING
                 """).execute(
             arguments: [
                 message.id, message.conversationID, message.owner, message.parentID, message.role, message.body,
                 message.model, message.promptTokens, message.completionTokens, message.status, message.createdAt,
                 ownerNum, partition, nextChangeSeq(), hash.data,
             ])
+        guard db.changesCount > 0 else { return false }  // already stored: union merge
         try updateDigest(db, partition: partition, delta: hash, rows: 1)
         return true
     }
