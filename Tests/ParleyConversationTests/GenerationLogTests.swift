@@ -18,7 +18,7 @@ import Testing
             try await t.db.appendGenerationEvents(owner: "u", requestID: "req-1", fromSeq: 9, ["gap"])
         }
         let (_, tail) = try await t.db.readGenerationEvents(owner: "u", requestID: "req-1", afterSeq: 1)
-        #expect(tail == [GenerationEvent(seq: 2, text: " upon"), GenerationEvent(seq: 3, text: " a time")])
+        #expect(tail == [GenerationLogEvent(seq: 2, text: " upon"), GenerationLogEvent(seq: 3, text: " a time")])
         await expectCode(.notFound) { try await t.db.readGenerationEvents(owner: "intruder", requestID: "req-1", afterSeq: 0) }
         let answer = try #require(try await t.db.finishGeneration(owner: "u", requestID: "req-1", status: .complete, completionTokens: 4))
         #expect(answer.content == "Once upon a time" && answer.status == .complete && answer.parentID == question.id)

@@ -101,7 +101,7 @@ extension ConversationDatabase {
     /// The run and its events after `afterSeq` (the client's `Last-Event-ID`, 0 for all), at most
     /// `limit` of them.
     package func readGenerationEvents(owner: String, requestID: String, afterSeq: Int64, limit: Int = 1000)
-        async throws -> (run: GenerationRun, events: [GenerationEvent])
+        async throws -> (run: GenerationRun, events: [GenerationLogEvent])
     {
         try await read { db in
             let run = try Self.ownedRun(db, owner: owner, requestID: requestID)
@@ -109,7 +109,7 @@ extension ConversationDatabase {
                 db,
                 sql: "SELECT seq, text FROM generation_events WHERE request_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                 arguments: [requestID, afterSeq, max(1, limit)]
-            ).map { GenerationEvent(seq: $0[0], text: $0[1]) }
+            ).map { GenerationLogEvent(seq: $0[0], text: $0[1]) }
             return (run, events)
         }
     }

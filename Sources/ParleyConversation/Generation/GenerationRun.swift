@@ -28,7 +28,7 @@ package struct GenerationRun: Hashable, Sendable {
 }
 
 /// One logged piece of an answer (usually a batch of tokens).
-package struct GenerationEvent: Hashable, Sendable {
+package struct GenerationLogEvent: Hashable, Sendable {
     /// 1-based, consecutive within a run; the SSE `id:`.
     package var seq: Int64
     package var text: String
