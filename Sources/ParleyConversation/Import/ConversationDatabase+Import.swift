@@ -209,13 +209,13 @@ struct ImportPlan: Sendable {
                 deletedVersion: .zero))
             outcome.conversationCreated = true
         }
-        for (_, record) in messages {
+        outcome.messagesInserted = try writer.insertMessages(db, messages.map { _, record in
             var final = record
             final.id = idOfStored[record.id]!
             final.conversationID = conversationID
             final.parentID = record.parentID.flatMap { idOfStored[$0] }
-            if try writer.insertMessage(db, final) { outcome.messagesInserted += 1 }
-        }
+            return final
+        })
         return outcome
     }
 }

@@ -78,9 +78,7 @@ extension ConversationDatabase {
                 writer.observe(record.version)
                 if try writer.mergeConversation(db, record) { result.conversationsChanged += 1 }
             }
-            for record in batch.messages where try writer.insertMessage(db, record) {
-                result.messagesInserted += 1
-            }
+            result.messagesInserted = try writer.insertMessages(db, batch.messages)
             return result
         }
     }

@@ -107,28 +107,58 @@ final class StorageWriter: Sendable {
     /// is a tombstone. Returns whether it was inserted.
     @discardableResult
     func insertMessage(_ db: Database, _ message: MessageRecord, conversationKnownLive: Bool = false) throws -> Bool {
-        if !conversationKnownLive {
-            let deleted = try Bool.fetchOne(
-                db.cachedStatement(sql: "SELECT deleted_version > 0 FROM conversations WHERE id = ?"),
-                arguments: [message.conversationID])
-            if deleted == true { return false }
-        }
-        let ownerNum = try userNumber(db, owner: message.owner)
-        let partition = partitioner.partition(ofOwner: message.owner)
-        let hash = message.rowHash
-        try db.cachedStatement(sql: """
-                INSERT INTO messages(\(MessageRecord.columns), owner_num, partition, change_seq, row_hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO NOTHING
-                """).execute(
-            arguments: [
+        try insertMessages(db, [message], conversationsKnownLive: conversationKnownLive) == 1
+    }
+
+    /// Stores many messages in the current transaction (replication batches, snapshots, imports):
+    /// tombstone and user lookups are cached per conversation/owner for the batch and the
+    /// partition digests are updated once per partition. Returns how many were new.
+    func insertMessages(_ db: Database, _ messages: [MessageRecord], conversationsKnownLive: Bool = false) throws -> Int {
+        var deleted: [String: Bool] = [:]
+        var owners: [String: Int64] = [:]
+        var digests: [Int: (hash: RowHash, rows: Int64)] = [:]
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO messages(\(MessageRecord.columns), owner_num, partition, change_seq, row_hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO NOTHING
+            """)
+        var inserted = 0
+        for message in messages {
+            if !conversationsKnownLive {
+                let isDeleted: Bool
+                if let known = deleted[message.conversationID] {
+                    isDeleted = known
+                } else {
+                    isDeleted = try Bool.fetchOne(
+                        db.cachedStatement(sql: "SELECT deleted_version > 0 FROM conversations WHERE id = ?"),
+                        arguments: [message.conversationID]) ?? false
+                    deleted[message.conversationID] = isDeleted
+                }
+                if isDeleted { continue }
+            }
+            let ownerNum: Int64
+            if let known = owners[message.owner] {
+                ownerNum = known
+            } else {
+                ownerNum = try userNumber(db, owner: message.owner)
+                owners[message.owner] = ownerNum
+            }
+            let partition = partitioner.partition(ofOwner: message.owner)
+            let hash = message.rowHash
+            try insert.execute(arguments: [
                 message.id, message.conversationID, message.owner, message.parentID, message.role, message.body,
                 message.model, message.promptTokens, message.completionTokens, message.status, message.createdAt,
                 ownerNum, partition, nextChangeSeq(), hash.data,
             ])
-        guard db.changesCount > 0 else { return false }  // already stored: union merge
-        try updateDigest(db, partition: partition, delta: hash, rows: 1)
-        return true
+            guard db.changesCount > 0 else { continue }  // already stored: union merge
+            inserted += 1
+            let current = digests[partition] ?? (.zero, 0)
+            digests[partition] = (current.hash ^ hash, current.rows + 1)
+        }
+        for (partition, delta) in digests {
+            try updateDigest(db, partition: partition, delta: delta.hash, rows: delta.rows)
+        }
+        return inserted
     }
 
     /// Removes a deleted conversation's messages (and their index entries) and generation log.
