@@ -18,6 +18,13 @@ enum DotKernels {
         return ((x &<< 16) &>> 16) &+ (x &>> 16)
     }
 
+    /// Multiplies Int16 lanes and sums adjacent products into Int32 lanes (lowered to `vpmaddwd`).
+    @inline(__always)
+    static func madd(_ a: SIMD16<Int16>, _ b: SIMD16<Int16>) -> SIMD8<Int32> {
+        let x = unsafeBitCast(a, to: SIMD8<Int32>.self), y = unsafeBitCast(b, to: SIMD8<Int32>.self)
+        return ((x &<< 16) &>> 16) &* ((y &<< 16) &>> 16) &+ (x &>> 16) &* (y &>> 16)
+    }
+
     @inline(__always)
     static func halves(_ a: Float, _ b: Float) -> SIMD8<Float> {
         SIMD8<Float>(lowHalf: SIMD4(repeating: a), highHalf: SIMD4(repeating: b))
@@ -52,9 +59,10 @@ enum DotKernels {
         for p in 0..<pairs {
             let (n0, n1, n2, n3) = nibbles(w.loadUnaligned(fromByteOffset: p * 32, as: SIMD16<UInt16>.self))
             let ab = a + p * 64
-            let s = n0 &* load16(ab, 0) &+ n1 &* load16(ab, 16) &+ n2 &* load16(ab, 32) &+ n3 &* load16(ab, 48)
+            let s = madd(n0, load16(ab, 0)) &+ madd(n1, load16(ab, 16)) &+ madd(n2, load16(ab, 32))
+                &+ madd(n3, load16(ab, 48))
             let scale = halves(d[2 * p] * da[2 * p], d[2 * p + 1] * da[2 * p + 1])
-            acc = acc.addingProduct(toFloat(pairSum(s)), scale)
+            acc = acc.addingProduct(toFloat(s), scale)
             offsetSum += m[2 * p] * sa[2 * p] + m[2 * p + 1] * sa[2 * p + 1]
         }
         return acc.sum() + offsetSum
@@ -75,19 +83,20 @@ enum DotKernels {
         for p in 0..<pairs {
             let (n0, n1, n2, n3) = nibbles(w.loadUnaligned(fromByteOffset: p * 32, as: SIMD16<UInt16>.self))
             let o = p * 64
-            let s0 = n0 &* load16(a, o) &+ n1 &* load16(a, o + 16) &+ n2 &* load16(a, o + 32) &+ n3 &* load16(a, o + 48)
-            let s1 =
-                n0 &* load16(a1, o) &+ n1 &* load16(a1, o + 16) &+ n2 &* load16(a1, o + 32) &+ n3 &* load16(a1, o + 48)
-            let s2 =
-                n0 &* load16(a2, o) &+ n1 &* load16(a2, o + 16) &+ n2 &* load16(a2, o + 32) &+ n3 &* load16(a2, o + 48)
-            let s3 =
-                n0 &* load16(a3, o) &+ n1 &* load16(a3, o + 16) &+ n2 &* load16(a3, o + 32) &+ n3 &* load16(a3, o + 48)
+            let s0 = madd(n0, load16(a, o)) &+ madd(n1, load16(a, o + 16)) &+ madd(n2, load16(a, o + 32))
+                &+ madd(n3, load16(a, o + 48))
+            let s1 = madd(n0, load16(a1, o)) &+ madd(n1, load16(a1, o + 16)) &+ madd(n2, load16(a1, o + 32))
+                &+ madd(n3, load16(a1, o + 48))
+            let s2 = madd(n0, load16(a2, o)) &+ madd(n1, load16(a2, o + 16)) &+ madd(n2, load16(a2, o + 32))
+                &+ madd(n3, load16(a2, o + 48))
+            let s3 = madd(n0, load16(a3, o)) &+ madd(n1, load16(a3, o + 16)) &+ madd(n2, load16(a3, o + 32))
+                &+ madd(n3, load16(a3, o + 48))
             let b0 = 2 * p, b1 = 2 * p + 1
             let dw = halves(d[b0], d[b1])
-            acc0 = acc0.addingProduct(toFloat(pairSum(s0)), dw * halves(da[b0], da[b1]))
-            acc1 = acc1.addingProduct(toFloat(pairSum(s1)), dw * halves(da1[b0], da1[b1]))
-            acc2 = acc2.addingProduct(toFloat(pairSum(s2)), dw * halves(da2[b0], da2[b1]))
-            acc3 = acc3.addingProduct(toFloat(pairSum(s3)), dw * halves(da3[b0], da3[b1]))
+            acc0 = acc0.addingProduct(toFloat(s0), dw * halves(da[b0], da[b1]))
+            acc1 = acc1.addingProduct(toFloat(s1), dw * halves(da1[b0], da1[b1]))
+            acc2 = acc2.addingProduct(toFloat(s2), dw * halves(da2[b0], da2[b1]))
+            acc3 = acc3.addingProduct(toFloat(s3), dw * halves(da3[b0], da3[b1]))
             let sa0v = SIMD4<Float>(sa[b0], sa1[b0], sa2[b0], sa3[b0])
             let sa1v = SIMD4<Float>(sa[b1], sa1[b1], sa2[b1], sa3[b1])
             offsetSum += m[b0] * sa0v + m[b1] * sa1v
@@ -111,8 +120,8 @@ enum DotKernels {
         var acc = SIMD8<Float>()
         for b in 0..<blocks {
             let (lo, hi) = bytes(w.loadUnaligned(fromByteOffset: b * 32, as: SIMD16<Int16>.self))
-            let p = lo &* load16(a, b * 32) &+ hi &* load16(a, b * 32 + 16)
-            acc = acc.addingProduct(toFloat(pairSum(p)), halves(s[2 * b], s[2 * b + 1]) * da[b])
+            let p = madd(lo, load16(a, b * 32)) &+ madd(hi, load16(a, b * 32 + 16))
+            acc = acc.addingProduct(toFloat(p), halves(s[2 * b], s[2 * b + 1]) * da[b])
         }
         return acc.sum()
     }
@@ -129,15 +138,15 @@ enum DotKernels {
         for b in 0..<blocks {
             let (lo, hi) = bytes(w.loadUnaligned(fromByteOffset: b * 32, as: SIMD16<Int16>.self))
             let o = b * 32
-            let p0 = lo &* load16(a, o) &+ hi &* load16(a, o + 16)
-            let p1 = lo &* load16(a1, o) &+ hi &* load16(a1, o + 16)
-            let p2 = lo &* load16(a2, o) &+ hi &* load16(a2, o + 16)
-            let p3 = lo &* load16(a3, o) &+ hi &* load16(a3, o + 16)
+            let p0 = madd(lo, load16(a, o)) &+ madd(hi, load16(a, o + 16))
+            let p1 = madd(lo, load16(a1, o)) &+ madd(hi, load16(a1, o + 16))
+            let p2 = madd(lo, load16(a2, o)) &+ madd(hi, load16(a2, o + 16))
+            let p3 = madd(lo, load16(a3, o)) &+ madd(hi, load16(a3, o + 16))
             let sw = halves(s[2 * b], s[2 * b + 1])
-            acc0 = acc0.addingProduct(toFloat(pairSum(p0)), sw * da[b])
-            acc1 = acc1.addingProduct(toFloat(pairSum(p1)), sw * da1[b])
-            acc2 = acc2.addingProduct(toFloat(pairSum(p2)), sw * da2[b])
-            acc3 = acc3.addingProduct(toFloat(pairSum(p3)), sw * da3[b])
+            acc0 = acc0.addingProduct(toFloat(p0), sw * da[b])
+            acc1 = acc1.addingProduct(toFloat(p1), sw * da1[b])
+            acc2 = acc2.addingProduct(toFloat(p2), sw * da2[b])
+            acc3 = acc3.addingProduct(toFloat(p3), sw * da3[b])
         }
         return SIMD4(acc0.sum(), acc1.sum(), acc2.sum(), acc3.sum())
     }

@@ -1,0 +1,154 @@
+// parley-bench-engine: measures the built-in engine on this machine and prints the figures next
+// to llama.cpp's (build 4748, same file, llama-bench on this machine kind, from issue 3).
+//
+// Usage: parley-bench-engine [MODEL-PATH-or-NAME] [--threads N]
+import Foundation
+import ParleyEngine
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+let arguments = CommandLine.arguments
+let modelArgument = arguments.count > 1 && !arguments[1].hasPrefix("--") ? arguments[1] : "smollm2"
+let threads = arguments.firstIndex(of: "--threads").flatMap { Int(arguments[$0 + 1]) }
+
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+}
+
+func peakRSSMegabytes() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+/// Streams over a buffer much larger than the caches with every thread; returns GB/s.
+func measureBandwidth(threads: Int) -> Double {
+    let floats = 64 << 20  // 256 MiB
+    let buffer = [Float](repeating: 1, count: floats)
+    let chunk = floats / threads
+    var best = 0.0
+    for _ in 0..<3 {
+        let start = ContinuousClock.now
+        buffer.withUnsafeBufferPointer { b in
+            nonisolated(unsafe) let base = b.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                var acc = SIMD16<Float>()
+                var i = t * chunk
+                let end = i + chunk
+                while i < end {
+                    acc += UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<Float>.self)
+                    i += 16
+                }
+                if acc.sum() == -1 { print("") }  // keeps the loop
+            }
+        }
+        let elapsed = seconds(ContinuousClock.now - start)
+        best = max(best, Double(floats * 4) / elapsed / 1e9)
+    }
+    return best
+}
+
+struct Run {
+    var tokens = 0
+    var summaries: [GenerationSummary] = []
+    var wall = 0.0
+}
+
+/// Runs `streams` generations at once and waits for all.
+func run(_ engine: Engine, _ requests: [GenerationRequest]) async throws -> Run {
+    let start = ContinuousClock.now
+    let results = try await withThrowingTaskGroup(of: (Int, GenerationSummary?).self) { group in
+        for request in requests {
+            group.addTask {
+                var count = 0
+                var summary: GenerationSummary?
+                for try await event in engine.generate(request) {
+                    switch event {
+                    case .token: count += 1
+                    case .finished(let s): summary = s
+                    }
+                }
+                return (count, summary)
+            }
+        }
+        var all: [(Int, GenerationSummary?)] = []
+        for try await result in group { all.append(result) }
+        return all
+    }
+    return Run(
+        tokens: results.map(\.0).reduce(0, +), summaries: results.compactMap(\.1),
+        wall: seconds(ContinuousClock.now - start))
+}
+
+let path = try ModelStore().resolve(modelArgument)
+let engine = try Engine(modelPath: path, configuration: .init(threadCount: threads, maxSequences: 32))
+let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+let text = String(
+    repeating: "The quick brown fox jumps over the lazy dog while the committee reviews the annual budget. ",
+    count: 80)
+let corpus = engine.tokenizer.encode(text)
+func prompt(_ n: Int) -> GenerationRequest.Prompt { .tokens(Array(corpus.prefix(n))) }
+let counting = GenerationRequest.Prompt.raw(
+    "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,")
+
+print("parley-bench-engine: \(engine.modelName), \(threadCount) threads, weights read per step "
+    + String(format: "%.1f MB", Double(engine.weightBytesPerStep) / 1e6))
+_ = try await run(engine, [GenerationRequest(prompt: prompt(32), sampling: .greedy, maxTokens: 4)])  // warm-up
+
+func prefill(_ n: Int) async throws -> Double {
+    var best = 0.0
+    for _ in 0..<3 {
+        let r = try await run(engine, [GenerationRequest(prompt: prompt(n), sampling: .greedy, maxTokens: 1)])
+        best = max(best, r.summaries[0].timings.prefillTokensPerSecond)
+    }
+    return best
+}
+let pp64 = try await prefill(64)
+let pp512 = try await prefill(512)
+var ttft = Double.infinity
+for _ in 0..<3 {
+    let r = try await run(engine, [GenerationRequest(prompt: prompt(100), sampling: .greedy, maxTokens: 1)])
+    ttft = min(ttft, seconds(r.summaries[0].timings.timeToFirstToken) * 1000)
+}
+let single = try await run(engine, [GenerationRequest(prompt: counting, sampling: .greedy, maxTokens: 128)])
+let tg = single.summaries[0].timings.decodeTokensPerSecond
+var aggregate: [Int: Double] = [:]
+for streams in [4, 8, 16] {
+    let requests = (0..<streams).map { i in
+        GenerationRequest(
+            prompt: counting, sampling: SamplingParameters(temperature: 0.7, seed: UInt64(i)), maxTokens: 64)
+    }
+    let r = try await run(engine, requests)
+    // Decode rate: tokens after each stream's first, over the span from the first first-token to the end.
+    let decodeTokens = r.summaries.map { $0.completionTokenCount - 1 }.reduce(0, +)
+    let decodeTime = r.summaries.map { seconds($0.timings.decode) }.max() ?? 1
+    aggregate[streams] = Double(decodeTokens) / decodeTime
+}
+let bandwidth = measureBandwidth(threads: threadCount)
+let achieved = Double(engine.weightBytesPerStep) * tg / 1e9
+engine.shutdown()
+
+func row(_ name: String, _ ours: Double, _ reference: String, _ unit: String) {
+    print(
+        name.padding(toLength: 34, withPad: " ", startingAt: 0)
+            + String(format: "%10.1f", ours).padding(toLength: 12, withPad: " ", startingAt: 0)
+            + reference.padding(toLength: 22, withPad: " ", startingAt: 0) + unit)
+}
+print("")
+print("measure".padding(toLength: 34, withPad: " ", startingAt: 0) + "    parley  llama.cpp 2t / 1t      unit")
+row("prefill, 64-token prompt", pp64, "278 / –", "tokens/s")
+row("prefill, 512-token prompt", pp512, "274 / 154", "tokens/s")
+row("decode, 1 stream", tg, "133 / 82", "tokens/s")
+for streams in [4, 8, 16] {
+    row("decode, \(streams) streams (aggregate)", aggregate[streams]!, "–", "tokens/s")
+}
+row("time to first token, 100 tokens", ttft, "goal ≤ 200", "ms")
+row("peak RSS", peakRSSMegabytes(), "–", "MB")
+row("memory bandwidth (stream read)", bandwidth, "–", "GB/s")
+row("decode weight traffic", achieved, String(format: "%.0f%% of bw", achieved / bandwidth * 100), "GB/s")
+print("")
+print(String(format: "goals: decode ≥ 133: %@; prefill ≥ 278/274: %@; 8 streams ≥ 4× single (%.1f×): %@; TTFT ≤ 200 ms: %@",
+    tg >= 133 ? "yes" : "no", pp64 >= 278 && pp512 >= 274 ? "yes" : "no", aggregate[8]! / tg,
+    aggregate[8]! >= 4 * tg ? "yes" : "no", ttft <= 200 ? "yes" : "no"))
