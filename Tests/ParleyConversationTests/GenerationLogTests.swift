@@ -49,3 +49,24 @@ import Testing
         #expect(try await t.db.interruptOrphanedGenerations(liveProducers: ["node-live"], idleTimeout: .seconds(20)).isEmpty)
     }
 }
+
+@Suite struct GenerationLogLimitTests {
+    @Test func answersAreBoundedAndDeletionDropsTheLog() async throws {
+        let t = try TemporaryDatabase()
+        let c = try await t.db.createConversation(owner: "u")
+        _ = try await t.db.startGeneration(owner: "u", requestID: "big", conversationID: c.id, model: nil, producer: "p")
+        let chunk = String(repeating: "x", count: 600_000)
+        try await t.db.appendGenerationEvents(owner: "u", requestID: "big", fromSeq: 1, [chunk])
+        await expectCode(.tooLarge) {
+            try await t.db.appendGenerationEvents(owner: "u", requestID: "big", fromSeq: 2, [chunk])
+        }
+        await expectCode(.invalidInput) {
+            try await t.db.appendGenerationEvents(owner: "u", requestID: "big", fromSeq: 0, ["x"])
+        }
+        await expectCode(.conflict) {
+            try await t.db.startGeneration(owner: "intruder", requestID: "big", conversationID: nil, model: nil, producer: "p")
+        }
+        try await t.db.deleteConversation(owner: "u", id: c.id)
+        await expectCode(.notFound) { try await t.db.readGenerationEvents(owner: "u", requestID: "big", afterSeq: 0) }
+    }
+}

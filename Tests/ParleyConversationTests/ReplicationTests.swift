@@ -218,3 +218,32 @@ extension Array {
         return out
     }
 }
+
+@Suite struct ReplicationInputTests {
+    @Test func rowsOutsideTheBatchPartitionOrWithNULAreRefused() async throws {
+        let t = try TemporaryDatabase()
+        let p = t.db.partition(ofOwner: "alice")
+        let conversation = ConversationRecord(
+            id: "c1", owner: "alice", createdAt: 1, updatedAt: 1, title: "t", titleVersion: HLCTimestamp(rawValue: 1),
+            pinned: false, pinnedVersion: .zero, currentMessageID: nil, model: nil, leafVersion: .zero, deletedVersion: .zero)
+        await expectCode(.corruptData) {
+            try await t.db.apply(ReplicationBatch(partition: (p + 1) % 256, conversations: [conversation]))
+        }
+        var bad = MessageRecord(id: "m1", conversationID: "c1", owner: "alice", parentID: nil, role: "user", body: "a\u{0}b",
+                                model: nil, promptTokens: nil, completionTokens: nil, status: "complete", createdAt: 1)
+        await expectCode(.invalidInput) { try await t.db.apply(ReplicationBatch(partition: p, messages: [bad])) }
+        bad.body = "fine"
+        bad.owner = ""
+        await expectCode(.invalidInput) { try await t.db.apply(ReplicationBatch(partition: p, messages: [bad])) }
+        #expect(try await t.db.digests().isEmpty)
+    }
+
+    @Test func indexMaintenanceKeepsSearchWorking() async throws {
+        let t = try TemporaryDatabase()
+        let c = try await t.db.createConversation(owner: "u")
+        for i in 0..<30 { try await t.db.appendTurns(owner: "u", conversationID: c.id, ["segment \(i) zebra"]) }
+        try await t.db.mergeSearchIndex(pages: 50)
+        try await t.db.optimizeSearchIndex()
+        #expect(try await t.db.search(owner: "u", ConversationSearchRequest(query: "zebra", limit: 100)).data.count == 30)
+    }
+}
