@@ -91,6 +91,19 @@ struct ModelStoreFetchTests {
         #expect(try GGUFFile(path: path).architecture == "llama")
     }
 
+    /// tools/fetch-model reads the same model description and finds the file where ModelStore keeps it.
+    @Test func fetchModelScriptAgreesWithTheStore() throws {
+        let path = try ReferenceEnvironment.modelPath.get()
+        let models = URL(fileURLWithPath: path).deletingLastPathComponent()
+        let home = models.deletingLastPathComponent().path
+        let script = ReferenceEnvironment.repositoryRoot.appendingPathComponent("tools/fetch-model").path
+        let result = try ReferenceEnvironment.runProcess(
+            ["PARLEY_HOME=\(home)", script, "--print-path"], input: Data())
+        #expect(result.status == 0, "\(String(decoding: result.error, as: UTF8.self))")
+        #expect(String(decoding: result.output, as: UTF8.self) == path + "\n")
+        #expect(path == ModelStore(configuration: .init(home: home)).cachedPath(of: .smollm2))
+    }
+
     @Test func anUnknownPackageVersionIsAClearError() throws {
         let home = TemporaryFile.directory + "/home-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: home) }
