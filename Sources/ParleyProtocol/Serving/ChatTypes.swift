@@ -1,0 +1,130 @@
+/// One message of a chat as the model sees it.
+public struct ChatMessage: Hashable, Sendable, Codable {
+    /// `system`, `user`, `assistant` (or `tool`).
+    public var role: String
+    public var content: String
+
+    public init(role: String, content: String) {
+        self.role = role
+        self.content = content
+    }
+}
+
+/// Sampling parameters of one generation. `nil` means the backend's default.
+public struct SamplingOptions: Hashable, Sendable, Codable {
+    /// 0 is greedy; OpenAI's range is 0...2.
+    public var temperature: Double?
+    public var topP: Double?
+    /// Largest number of tokens to generate.
+    public var maxTokens: Int?
+    /// Same seed, same request → same answer (for backends that support it).
+    public var seed: UInt64?
+    /// Generation stops before any of these strings (at most 4).
+    public var stop: [String]
+
+    public init(temperature: Double? = nil, topP: Double? = nil, maxTokens: Int? = nil, seed: UInt64? = nil, stop: [String] = []) {
+        self.temperature = temperature
+        self.topP = topP
+        self.maxTokens = maxTokens
+        self.seed = seed
+        self.stop = stop
+    }
+}
+
+/// Why a generation ended.
+public enum FinishReason: String, Hashable, Sendable, Codable {
+    /// An end-of-turn token or a stop string.
+    case stop
+    /// `maxTokens` reached.
+    case length
+    /// Cancelled by the user or because the client went away.
+    case cancelled
+}
+
+/// Token counts of one generation.
+public struct TokenUsage: Hashable, Sendable, Codable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var totalTokens: Int { promptTokens + completionTokens }
+
+    public init(promptTokens: Int, completionTokens: Int) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+    }
+}
+
+/// Where a resubmitted generation continues: the answer's first `tokenCount` tokens, whose text is
+/// `text`, were already delivered upstream and must not be produced again.
+public struct ResumePoint: Hashable, Sendable, Codable {
+    public var tokenCount: Int
+    public var text: String
+
+    public init(tokenCount: Int, text: String) {
+        self.tokenCount = tokenCount
+        self.text = text
+    }
+}
+
+/// A generation as the worker, proxy and model API nodes see it.
+public struct ModelRequest: Hashable, Sendable, Codable {
+    /// The user request's id (for logs, cancellation and affinity).
+    public var requestID: String
+    public var userID: String
+    public var model: String
+    /// The whole chat, history included, ending with the user's turn.
+    public var messages: [ChatMessage]
+    public var sampling: SamplingOptions
+    public var priority: Priority
+    /// Set when this is a resubmission after a node died mid-stream.
+    public var resume: ResumePoint?
+    /// The conversation, for routing the next turn to the endpoint that holds its KV cache.
+    public var conversationID: String?
+
+    public init(
+        requestID: String, userID: String, model: String, messages: [ChatMessage], sampling: SamplingOptions = .init(),
+        priority: Priority = .interactive, resume: ResumePoint? = nil, conversationID: String? = nil
+    ) {
+        self.requestID = requestID
+        self.userID = userID
+        self.model = model
+        self.messages = messages
+        self.sampling = sampling
+        self.priority = priority
+        self.resume = resume
+        self.conversationID = conversationID
+    }
+}
+
+/// Scheduling class of a request: interactive requests are served before batch ones.
+public enum Priority: String, Hashable, Sendable, Codable, Comparable {
+    case interactive
+    case batch
+
+    public static func < (lhs: Priority, rhs: Priority) -> Bool {
+        lhs == .interactive && rhs == .batch
+    }
+}
+
+/// What a model stream carries, hop by hop from the model API to the completion service.
+public enum GenerationEvent: Hashable, Sendable, Codable {
+    /// The answer's token at position `index` (0-based, counted from the start of the answer even
+    /// after a resume), with its text (whole UTF-8 characters, possibly empty).
+    case token(index: Int, text: String)
+    /// The end: why, and the token counts of the whole answer.
+    case finished(FinishReason, TokenUsage)
+}
+
+/// A model some live model API node serves.
+public struct ModelInfo: Hashable, Sendable, Codable {
+    /// The name clients pass as `model`.
+    public var id: String
+    /// `builtin`, `upstream` or `synthetic`.
+    public var backend: String
+    public var contextLength: Int?
+
+    public init(id: String, backend: String, contextLength: Int? = nil) {
+        self.id = id
+        self.backend = backend
+        self.contextLength = contextLength
+    }
+}

@@ -1,0 +1,64 @@
+/// A chat completion as the gateway hands it to the completion service.
+public struct CompletionRequest: Hashable, Sendable, Codable {
+    /// Unique per user request; also the resume handle of the stream (`x-request-id`).
+    public var requestID: String
+    public var userID: String
+    public var model: String
+    /// The messages of the HTTP request. With `conversationID`, the server prepends the stored
+    /// history of the conversation's visible branch.
+    public var messages: [ChatMessage]
+    public var sampling: SamplingOptions
+    public var priority: Priority
+    /// Continue this stored conversation (`conversation_id`).
+    public var conversationID: String?
+    /// Persist the turn (`store`, default true).
+    public var store: Bool
+    /// Set by a gateway that resubmits after the completion node it used died mid-stream.
+    public var resume: ResumePoint?
+
+    public init(
+        requestID: String, userID: String, model: String, messages: [ChatMessage], sampling: SamplingOptions = .init(),
+        priority: Priority = .interactive, conversationID: String? = nil, store: Bool = true, resume: ResumePoint? = nil
+    ) {
+        self.requestID = requestID
+        self.userID = userID
+        self.model = model
+        self.messages = messages
+        self.sampling = sampling
+        self.priority = priority
+        self.conversationID = conversationID
+        self.store = store
+        self.resume = resume
+    }
+}
+
+/// What the completion service streams to the gateway.
+public enum CompletionEvent: Hashable, Sendable, Codable {
+    /// First event: where the turn is stored (nil ids when `store` is false).
+    case started(conversationID: String?, userMessageID: String?, assistantMessageID: String?)
+    /// The answer's token at position `index` with its text.
+    case token(index: Int, text: String)
+    /// Last event.
+    case finished(FinishReason, TokenUsage)
+}
+
+/// The answer of a rate-limit check.
+public struct RateLimitDecision: Hashable, Sendable, Codable {
+    public var allowed: Bool
+    /// Requests allowed per window.
+    public var limit: Int
+    /// Requests left in the current window after this one.
+    public var remaining: Int
+    /// Seconds until the window has room again.
+    public var resetSeconds: Double
+    /// Why a refusal happened: `requests`, `concurrency` or `tokens`.
+    public var reason: String?
+
+    public init(allowed: Bool, limit: Int, remaining: Int, resetSeconds: Double, reason: String? = nil) {
+        self.allowed = allowed
+        self.limit = limit
+        self.remaining = remaining
+        self.resetSeconds = resetSeconds
+        self.reason = reason
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import Synchronization
+
+/// A `parley` child process started by a test: its output lines arrive as events, and it is
+/// killed with SIGKILL when the test calls `kill()` or when the value is dropped.
+public final class ParleyProcess: Sendable {
+    public let arguments: [String]
+    private let process: Process
+    private let lines: Mutex<[String]> = Mutex([])
+    private struct Waiter {
+        let id: Int
+        let text: String
+        let continuation: CheckedContinuation<String, any Error>
+    }
+
+    private let waiters: Mutex<[Waiter]> = Mutex([])
+    private let nextWaiterID = Atomic<Int>(0)
+
+    /// The `parley` executable next to the test bundle (`.build/<config>/parley`), or `$PARLEY_BIN`.
+    public static var executableURL: URL {
+        if let path = ProcessInfo.processInfo.environment["PARLEY_BIN"] { return URL(fileURLWithPath: path) }
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        while url.pathComponents.count > 1 {
+            let candidate = url.deletingLastPathComponent().appendingPathComponent("parley")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            url = url.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: "parley")
+    }
+
+    /// Starts `parley ARGUMENTS…`; standard output and error are read line by line.
+    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        self.arguments = arguments
+        let process = Process()
+        process.executableURL = Self.executableURL
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        self.process = process
+        let buffer = Mutex(Data())
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
+            let complete: [String] = buffer.withLock { pending in
+                pending.append(data)
+                var lines: [String] = []
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    lines.append(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+                    pending.removeSubrange(pending.startIndex...newline)
+                }
+                return lines
+            }
+            for line in complete { self?.received(line) }
+        }
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    /// Every line printed so far (standard output and error).
+    public var output: [String] { lines.withLock { $0 } }
+
+    private func received(_ line: String) {
+        let ready: [CheckedContinuation<String, any Error>] = lines.withLock { lines in
+            lines.append(line)
+            return waiters.withLock { waiters in
+                var ready: [CheckedContinuation<String, any Error>] = []
+                waiters.removeAll { waiter in
+                    guard line.contains(waiter.text) else { return false }
+                    ready.append(waiter.continuation)
+                    return true
+                }
+                return ready
+            }
+        }
+        for continuation in ready { continuation.resume(returning: line) }
+    }
+
+    /// Waits for an output line containing `text` (also one printed before the call), failing
+    /// after `timeout` with the process's output in the error.
+    @discardableResult
+    public func waitForLine(containing text: String, timeout: Duration = .seconds(30)) async throws -> String {
+        try await withThrowingTaskGroup(of: String.self) { group in
+            group.addTask {
+                let id = self.nextWaiterID.wrappingAdd(1, ordering: .relaxed).newValue
+                return try await withTaskCancellationHandler {
+                    try await withCheckedThrowingContinuation { continuation in
+                        let existing: String? = self.lines.withLock { lines in
+                            if let line = lines.first(where: { $0.contains(text) }) { return line }
+                            self.waiters.withLock { $0.append(Waiter(id: id, text: text, continuation: continuation)) }
+                            return nil
+                        }
+                        if let existing { continuation.resume(returning: existing) }
+                    }
+                } onCancel: {
+                    let waiter = self.waiters.withLock { waiters -> Waiter? in
+                        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                        return waiters.remove(at: index)
+                    }
+                    waiter?.continuation.resume(throwing: CancellationError())
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw ProcessTimeout(waitingFor: text, output: self.output.suffix(40).joined(separator: "\n"))
+            }
+            let line = try await group.next()!
+            group.cancelAll()
+            return line
+        }
+    }
+
+    /// Sends SIGKILL and waits for the process to exit.
+    public func kill() {
+        guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    public func terminate() {
+        guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+    }
+
+    public struct ProcessTimeout: Error, CustomStringConvertible {
+        public let waitingFor: String
+        public let output: String
+        public var description: String { "timed out waiting for \"\(waitingFor)\"; last output:\n\(output)" }
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ParleyCluster
+import ParleyProtocol
+
+/// `parley node`: one cluster node with the given roles.
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node", abstract: "Run one cluster node with one or more roles.")
+
+    @Option(help: "Node name, unique in the cluster.") var name: String
+    @Option(help: "Comma-separated roles: gateway, completion, worker, proxy, model, conversation.")
+    var roles: String = ""
+    @Option(help: "Cluster listen address HOST:PORT (port 0 picks a free port).") var listen: String = "127.0.0.1:0"
+    @Option(help: "Seed node HOST:PORT to join through (repeatable).") var seed: [String] = []
+    @Option(help: "Address other nodes use to reach this one, when it differs from --listen.") var advertise: String?
+    @Option(help: "Region label used for routing preferences.") var region: String = "default"
+    @Option(name: .customLong("cluster-key"), help: "File holding the shared cluster secret.") var clusterKey: String?
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain for mutual TLS between nodes.") var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key for mutual TLS.") var tlsKey: String?
+    @Option(name: .customLong("tls-ca"), help: "PEM trust roots for mutual TLS.") var tlsCA: String?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+
+    func run() async throws {
+        let settings = try clusterSettings()
+        var logger = Logger(label: "parley.node")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let system = try await ClusterSystem.start(settings: settings, logger: logger)
+        system.allowParleyProtocols()
+        // The ready line: scripts and tests wait for it.
+        print("parley node \(system.node.name) listening on \(system.node.address) uid \(String(system.node.uid, radix: 16)) roles \(settings.roles.joined(separator: ","))")
+        fflush(nil)
+        await waitForTerminationSignal()
+        logger.info("shutting down")
+        await system.shutdown()
+    }
+
+    func clusterSettings() throws -> ClusterSettings {
+        guard let listenAddress = NodeAddress(parsing: listen) else {
+            throw ValidationError("--listen must be HOST:PORT, got \(listen)")
+        }
+        let seeds = try seed.map { text in
+            guard let address = NodeAddress(parsing: text) else { throw ValidationError("--seed must be HOST:PORT, got \(text)") }
+            return address
+        }
+        let roleList = roles.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let known: Set<String> = ["gateway", "completion", "worker", "proxy", "model", "conversation"]
+        if let unknown = roleList.first(where: { !known.contains($0) }) {
+            throw ValidationError("unknown role \(unknown); roles are \(known.sorted().joined(separator: ", "))")
+        }
+        var settings = ClusterSettings(name: name, listen: listenAddress, roles: roleList, seeds: seeds)
+        settings.region = region
+        settings.advertisedHost = advertise
+        settings.apiVersion = parleyAPIVersion
+        if let clusterKey {
+            settings.clusterKey = try ClusterKeyFile.read(clusterKey)
+        }
+        switch (tlsCert, tlsKey, tlsCA) {
+        case (nil, nil, nil): break
+        case (let cert?, let key?, let ca?):
+            settings.tls = try ClusterSettings.TLS(certificateFile: cert, keyFile: key, caFile: ca)
+        default:
+            throw ValidationError("--tls-cert, --tls-key and --tls-ca go together")
+        }
+        return settings
+    }
+}
+
+/// Reads a cluster key file: its bytes with surrounding whitespace removed; at least 16 bytes.
+enum ClusterKeyFile {
+    static func read(_ path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("cannot read the cluster key file \(path)")
+        }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.utf8.count >= 16 else {
+            throw ValidationError("the cluster key in \(path) is shorter than 16 bytes")
+        }
+        return Array(text.utf8)
+    }
+}
