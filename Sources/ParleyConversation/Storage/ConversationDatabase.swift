@@ -28,8 +28,10 @@ package final class ConversationDatabase: Sendable {
             config.maximumReaderCount = max(1, configuration.maximumReaderCount)
             config.prepareDatabase { db in
                 // WAL + NORMAL: a commit survives a process kill (not a power cut) without an
-                // fsync per transaction. Larger checkpoints and cache cut write amplification.
+                // fsync per transaction. Larger checkpoints and cache cut write amplification;
+                // in-memory temp storage keeps the per-write savepoints' statement journals off disk.
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                try db.execute(sql: "PRAGMA temp_store = MEMORY")
                 try db.execute(sql: "PRAGMA cache_size = -32768")
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = 8192")
                 try UserScopedRank.register(db)
