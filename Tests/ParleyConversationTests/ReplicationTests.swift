@@ -247,3 +247,48 @@ extension Array {
         #expect(try await t.db.search(owner: "u", ConversationSearchRequest(query: "zebra", limit: 100)).data.count == 30)
     }
 }
+
+@Suite struct SnapshotTransferTests {
+    @Test func pulledChunksPlusChangesSinceConvergeWhileTheSourceKeepsWriting() async throws {
+        let a = try TemporaryDatabase()
+        let b = try TemporaryDatabase()
+        let owner = "streamer"
+        let p = a.db.partition(ofOwner: owner)
+        var conversations: [String] = []
+        for n in 0..<4 {
+            let c = try await a.db.createConversation(owner: owner, title: "c\(n)")
+            conversations.append(c.id)
+            try await a.db.appendTurns(owner: owner, conversationID: c.id, (0..<30).map { "row \($0) of \(n) with some padding text" })
+        }
+        var cursor: SnapshotCursor?
+        var throughSeq: Int64 = 0
+        var pulled = 0
+        repeat {
+            let page = try await a.db.snapshotChunk(partition: p, after: cursor, chunkBytes: 4096)
+            if let chunk = page.chunk { try await b.db.applySnapshotChunk(chunk) }
+            throughSeq = page.throughSeq
+            cursor = page.next
+            pulled += 1
+            // The source keeps changing during the transfer.
+            if pulled == 2 {
+                try await a.db.appendTurns(owner: owner, conversationID: conversations[0], ["written mid-transfer"])
+                _ = try await a.db.update(owner: owner, id: conversations[1], patch: ConversationPatch(title: "renamed"))
+                try await a.db.deleteConversation(owner: owner, id: conversations[2])
+            }
+        } while cursor != nil
+        #expect(pulled > 2)
+        var after = throughSeq
+        while true {
+            let page = try await a.db.changes(partition: p, after: after, limit: 10)
+            try await b.db.apply(page)
+            after = page.lastSeq
+            if page.isComplete { break }
+        }
+        #expect(try await b.db.digest(partition: p) == a.db.digest(partition: p))
+        #expect(try await b.db.recomputeDigest(partition: p) == a.db.digest(partition: p))
+        #expect(try await b.db.conversation(owner: owner, id: conversations[1]).summary.title == "renamed")
+        // An empty partition gives no chunk and no next cursor.
+        let empty = try await a.db.snapshotChunk(partition: (p + 1) % 256, after: nil)
+        #expect(empty.chunk == nil && empty.next == nil)
+    }
+}

@@ -5,44 +5,80 @@ extension ConversationDatabase {
     /// Largest raw chunk accepted when applying a snapshot: 64 MiB.
     static let maxSnapshotChunkBytes = 64 << 20
 
-    /// Reads the partition in one consistent read transaction and encodes it into zstd chunks of
-    /// about `chunkBytes` raw bytes each (whole chunks, not single messages, so zstd sees enough
-    /// text to compress well). Default chunk 1 MiB, level 3.
+    /// The whole partition as zstd chunks (see ``snapshotChunk(partition:after:chunkBytes:level:)``).
+    /// Default chunk 1 MiB of raw rows, zstd level 3.
     package func snapshot(partition: Int, chunkBytes: Int = 1 << 20, level: Int32 = 3) async throws -> PartitionSnapshot {
+        var chunks: [SnapshotChunk] = []
+        var cursor: SnapshotCursor?
+        var throughSeq: Int64 = 0
+        repeat {
+            let page = try await snapshotChunk(partition: partition, after: cursor, chunkBytes: chunkBytes, level: level)
+            if let chunk = page.chunk { chunks.append(chunk) }
+            throughSeq = page.throughSeq
+            cursor = page.next
+        } while cursor != nil
+        return PartitionSnapshot(partition: partition, chunks: chunks, throughSeq: throughSeq)
+    }
+
+    /// One chunk of a partition snapshot, pulled one at a time so a transfer holds one chunk in
+    /// memory and the receiver paces it. Rows are read in change-sequence order (conversations,
+    /// then messages) from `after`; the first call notes the current sequence as `throughSeq`,
+    /// and after the last chunk the receiver asks ``changes(partition:after:limit:)`` from it.
+    /// Rows changed while the snapshot is taken may arrive twice, which merging makes harmless.
+    /// `next` is `nil` after the last chunk; `chunk` is `nil` only for an empty partition.
+    package func snapshotChunk(partition: Int, after: SnapshotCursor?, chunkBytes: Int = 1 << 20, level: Int32 = 3)
+        async throws -> (chunk: SnapshotChunk?, next: SnapshotCursor?, throughSeq: Int64)
+    {
         let chunkBytes = min(max(4096, chunkBytes), Self.maxSnapshotChunkBytes / 2)
         return try await read { db in
-            let throughSeq = try Int64.fetchOne(db.cachedStatement(sql: """
-                SELECT max(s) FROM (SELECT max(change_seq) AS s FROM conversations
-                                    UNION ALL SELECT max(change_seq) FROM messages)
-                """)) ?? 0
-            var chunks: [SnapshotChunk] = []
+            var cursor = try after ?? SnapshotCursor(
+                throughSeq: Int64.fetchOne(db.cachedStatement(sql: """
+                    SELECT max(s) FROM (SELECT max(change_seq) AS s FROM conversations
+                                        UNION ALL SELECT max(change_seq) FROM messages)
+                    """)) ?? 0,
+                phase: .conversations, afterSeq: 0, index: 0)
             var writer = RowWriter()
             writer.reserve(chunkBytes + 64 * 1024)
-            func flush(force: Bool) throws {
-                guard !writer.bytes.isEmpty, force || writer.bytes.count >= chunkBytes else { return }
-                let payload = try Zstd.compress(writer.bytes, level: level)
-                chunks.append(SnapshotChunk(partition: partition, index: chunks.count, rawSize: writer.bytes.count,
-                                            payload: payload))
-                writer = RowWriter()
-                writer.reserve(chunkBytes + 64 * 1024)
+            if cursor.phase == .conversations {
+                let rows = try Row.fetchCursor(
+                    db.cachedStatement(sql: """
+                        SELECT \(ConversationRecord.columns), change_seq FROM conversations
+                        WHERE partition = ? AND change_seq > ? ORDER BY change_seq
+                        """),
+                    arguments: [partition, cursor.afterSeq])
+                while writer.bytes.count < chunkBytes, let row = try rows.next() {
+                    writer.write(ConversationRecord(row: row))
+                    cursor.afterSeq = row[12]
+                }
+                if writer.bytes.count < chunkBytes {
+                    cursor.phase = .messages
+                    cursor.afterSeq = 0
+                }
             }
-            let conversations = try Row.fetchCursor(
-                db.cachedStatement(sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE partition = ? ORDER BY id"),
-                arguments: [partition])
-            while let row = try conversations.next() {
-                writer.write(ConversationRecord(row: row))
-                try flush(force: false)
+            var finished = false
+            if cursor.phase == .messages {
+                let rows = try Row.fetchCursor(
+                    db.cachedStatement(sql: """
+                        SELECT \(MessageRecord.columns), change_seq FROM messages
+                        WHERE partition = ? AND change_seq > ? ORDER BY change_seq
+                        """),
+                    arguments: [partition, cursor.afterSeq])
+                finished = true
+                while writer.bytes.count < chunkBytes {
+                    guard let row = try rows.next() else { break }
+                    writer.write(MessageRecord(row: row))
+                    cursor.afterSeq = row[11]
+                }
+                if writer.bytes.count >= chunkBytes { finished = try rows.next() == nil }
             }
-            let messages = try Row.fetchCursor(
-                db,
-                sql: "SELECT \(MessageRecord.columns) FROM messages WHERE partition = ? ORDER BY conversation_id, created_at, id",
-                arguments: [partition])
-            while let row = try messages.next() {
-                writer.write(MessageRecord(row: row))
-                try flush(force: false)
+            var chunk: SnapshotChunk?
+            if !writer.bytes.isEmpty {
+                chunk = SnapshotChunk(
+                    partition: partition, index: cursor.index, rawSize: writer.bytes.count,
+                    payload: try Zstd.compress(writer.bytes, level: level))
+                cursor.index += 1
             }
-            try flush(force: true)
-            return PartitionSnapshot(partition: partition, chunks: chunks, throughSeq: throughSeq)
+            return (chunk, finished ? nil : cursor, cursor.throughSeq)
         }
     }
 

@@ -47,3 +47,19 @@ package struct PartitionSnapshot: Hashable, Sendable {
     /// Bytes on the wire (payloads).
     package var compressedBytes: Int { chunks.reduce(0) { $0 + $1.payload.count } }
 }
+
+/// Where a snapshot transfer stands; opaque to the receiver, handed back to get the next chunk.
+package struct SnapshotCursor: Hashable, Sendable, Codable {
+    package enum Phase: Int, Hashable, Sendable, Codable {
+        case conversations
+        case messages
+    }
+
+    /// The sender's change sequence when the snapshot started.
+    package var throughSeq: Int64
+    package var phase: Phase
+    /// Last change sequence sent in the current phase.
+    package var afterSeq: Int64
+    /// Index of the next chunk.
+    package var index: Int
+}
