@@ -70,8 +70,10 @@ final class EngineLoop: @unchecked Sendable {
     func run() {
         while true {
             condition.lock()
+            // With nothing active every pending request fits (larger ones were refused), so the loop
+            // sleeps only when there is nothing at all to do.
             while inbox.submitted.isEmpty && inbox.cancelled.isEmpty && !inbox.stopping
-                && active.isEmpty
+                && active.isEmpty && pending.isEmpty
             {
                 condition.wait()
             }

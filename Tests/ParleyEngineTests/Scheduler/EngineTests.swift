@@ -1,0 +1,165 @@
+import Foundation
+import Testing
+
+@testable import ParleyEngine
+
+/// The public ``Engine`` on the real model: streaming, batching, cancellation, admission and bad input.
+@Suite(.serialized, .enabled(if: ReferenceModel.path != nil))
+struct EngineTests {
+    static func engine(_ configuration: Engine.Configuration = .init(contextLength: 512)) throws -> Engine {
+        try Engine(modelPath: ReferenceModel.path!, configuration: configuration)
+    }
+
+    struct Outcome {
+        var ids: [Int32] = []
+        var text = ""
+        var summary: GenerationSummary?
+    }
+
+    static func collect(_ stream: AsyncThrowingStream<TokenEvent, any Error>) async throws -> Outcome {
+        var outcome = Outcome()
+        for try await event in stream {
+            switch event {
+            case .token(let token):
+                outcome.ids.append(token.id)
+                outcome.text += token.text
+            case .finished(let summary):
+                outcome.summary = summary
+            }
+        }
+        return outcome
+    }
+
+    static func error(of stream: AsyncThrowingStream<TokenEvent, any Error>) async -> EngineError? {
+        do {
+            for try await _ in stream {}
+            return nil
+        } catch {
+            return error as? EngineError
+        }
+    }
+
+    static let counting = GenerationRequest.Prompt.raw("1, 2, 3, 4, 5, 6, 7, 8, 9, 10,")
+
+    @Test func badInputIsAClearError() async throws {
+        let engine = try Self.engine(.init(kvCacheBytes: 64 << 20, contextLength: 64))
+        defer { engine.shutdown() }
+        #expect(await Self.error(of: engine.generate(.init(prompt: .raw(""))))?.code == .emptyPrompt)
+        #expect(await Self.error(of: engine.generate(.init(prompt: .tokens([]))))?.code == .emptyPrompt)
+        let long = GenerationRequest(prompt: .tokens(Array(repeating: 28, count: 70)))
+        let tooLong = await Self.error(of: engine.generate(long))
+        #expect(tooLong?.code == .promptTooLong)
+        #expect(tooLong?.message.contains("70 tokens") == true)
+        #expect(await Self.error(of: engine.generate(.init(prompt: .tokens([999_999]))))?.code == .invalidRequest)
+        #expect(await Self.error(of: engine.generate(.init(prompt: Self.counting, maxTokens: 0)))?.code == .invalidRequest)
+        // Still serves after bad requests.
+        let ok = try await Self.collect(engine.generate(.init(prompt: Self.counting, sampling: .greedy, maxTokens: 3)))
+        #expect(ok.ids.count == 3 && ok.summary?.finishReason == .length)
+    }
+
+    @Test func requestLargerThanTheKVBudgetIsRefused() async throws {
+        // ~23 KB per position for SmolLM2: 2 MB hold ~90 positions.
+        let engine = try Self.engine(.init(kvCacheBytes: 2 << 20, contextLength: 512))
+        defer { engine.shutdown() }
+        let error = await Self.error(of: engine.generate(.init(prompt: Self.counting, maxTokens: 400)))
+        #expect(error?.code == .exceedsCapacity)
+        let fits = try await Self.collect(engine.generate(.init(prompt: Self.counting, sampling: .greedy, maxTokens: 4)))
+        #expect(fits.ids.count == 4)
+    }
+
+    @Test func concurrentStreamsMatchASoloRun() async throws {
+        let engine = try Self.engine()
+        defer { engine.shutdown() }
+        let prompts: [GenerationRequest.Prompt] = [
+            Self.counting, .chat([ChatTurn(role: "user", content: "Name three colors.")]),
+            .raw("def add(a, b):"), .chat([ChatTurn(role: "user", content: "Hi!")]),
+        ]
+        var solo: [[Int32]] = []
+        for prompt in prompts {
+            solo.append(try await Self.collect(engine.generate(.init(prompt: prompt, sampling: .greedy, maxTokens: 16))).ids)
+        }
+        let together = try await withThrowingTaskGroup(of: (Int, [Int32]).self) { group in
+            for (i, prompt) in prompts.enumerated() {
+                group.addTask {
+                    (i, try await Self.collect(engine.generate(.init(prompt: prompt, sampling: .greedy, maxTokens: 16))).ids)
+                }
+            }
+            var results = [[Int32]](repeating: [], count: prompts.count)
+            for try await (i, ids) in group { results[i] = ids }
+            return results
+        }
+        #expect(together == solo)
+    }
+
+    @Test func seededSamplingIsReproducible() async throws {
+        let engine = try Self.engine()
+        defer { engine.shutdown() }
+        let request = GenerationRequest(
+            prompt: .chat([ChatTurn(role: "user", content: "Tell me a story.")]),
+            sampling: SamplingParameters(temperature: 1.0, seed: 42), maxTokens: 24)
+        let a = try await Self.collect(engine.generate(request))
+        let b = try await Self.collect(engine.generate(request))
+        #expect(a.ids == b.ids && a.text == b.text)
+    }
+
+    @Test func stopStringEndsTheGenerationBeforeIt() async throws {
+        let engine = try Self.engine()
+        defer { engine.shutdown() }
+        let run = try await Self.collect(
+            engine.generate(.init(prompt: Self.counting, sampling: .greedy, maxTokens: 40, stop: [" 14"])))
+        #expect(run.summary?.finishReason == .stop)
+        #expect(run.text.hasPrefix(" 11, 12, 13,"), "\(run.text)")
+        #expect(!run.text.contains("14"))
+        #expect(run.summary?.completionTokenCount == run.ids.count)
+    }
+
+    @Test func cancellingTheConsumerFreesTheSlot() async throws {
+        let engine = try Self.engine(.init(maxSequences: 1, contextLength: 512))
+        defer { engine.shutdown() }
+        let (firstToken, firstTokenSeen) = AsyncStream.makeStream(of: Void.self)
+        let long = Task {
+            for try await event in engine.generate(.init(prompt: Self.counting, sampling: .greedy)) {
+                if case .token = event { firstTokenSeen.yield() }
+            }
+        }
+        var iterator = firstToken.makeAsyncIterator()
+        _ = await iterator.next()
+        long.cancel()
+        // The only slot is free again: this one completes.
+        let next = try await Self.collect(engine.generate(.init(prompt: Self.counting, sampling: .greedy, maxTokens: 5)))
+        #expect(next.ids.count == 5)
+        #expect(next.summary?.finishReason == .length)
+    }
+
+    @Test func aRequestThatDoesNotFitNowWaitsForMemory() async throws {
+        // ~23 KB per position: 3 MB hold ~136 positions, room for one ~90-position reservation at a time.
+        let engine = try Self.engine(.init(kvCacheBytes: 3 << 20, contextLength: 512))
+        defer { engine.shutdown() }
+        async let first = Self.collect(engine.generate(.init(prompt: Self.counting, sampling: .greedy, maxTokens: 60)))
+        async let second = Self.collect(engine.generate(.init(prompt: Self.counting, sampling: .greedy, maxTokens: 60)))
+        let (a, b) = try await (first, second)
+        #expect(a.ids == b.ids)
+        let queued = [a, b].compactMap { $0.summary?.timings.queued }.max()!
+        #expect(queued > .milliseconds(1))
+    }
+
+    @Test func shutdownEndsRunningStreamsAsCancelled() async throws {
+        let engine = try Self.engine()
+        let (started, startedSignal) = AsyncStream.makeStream(of: Void.self)
+        let running = Task { () -> FinishReason? in
+            var reason: FinishReason?
+            for try await event in engine.generate(.init(prompt: Self.counting, sampling: .greedy)) {
+                switch event {
+                case .token: startedSignal.yield()
+                case .finished(let summary): reason = summary.finishReason
+                }
+            }
+            return reason
+        }
+        var iterator = started.makeAsyncIterator()
+        _ = await iterator.next()
+        engine.shutdown()
+        #expect(try await running.value == .cancelled)
+        #expect(await Self.error(of: engine.generate(.init(prompt: Self.counting)))?.code == .engineStopped)
+    }
+}
