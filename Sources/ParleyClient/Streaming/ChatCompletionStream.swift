@@ -1,0 +1,195 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// A started, streamed completion: its ids, and its events as an `AsyncSequence` (iterate it once).
+///
+/// Iterating does the network work in the caller's task; cancelling that task closes the connection
+/// (which makes the gateway cancel the generation too). A broken connection is resumed through
+/// `GET /v1/chat/completions/{id}/stream` with `Last-Event-ID` as ``ParleyClient/Configuration/resume``
+/// allows; each token is handed over once.
+public struct ChatCompletionStream: AsyncSequence, Sendable {
+    public typealias Element = ChatStreamEvent
+
+    /// The request id (`x-request-id`), for ``ParleyClient/cancel(requestID:)`` and resumes.
+    public let requestID: String
+    /// `x-parley-conversation-id`, when the exchange is stored.
+    public let conversationID: String?
+    /// The gateway that accepted the request.
+    public let gatewayURL: String
+    let client: ParleyClient
+    let gateway: Int
+    let body: HTTPClientResponse.Body
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(stream: self)
+    }
+
+    /// Stops the generation on the server (`POST …/cancel`); see ``ParleyClient/cancel(requestID:)``.
+    @discardableResult
+    public func cancel() async throws -> Bool {
+        try await client.cancel(requestID: requestID, startAt: gateway)
+    }
+
+    /// Reads the events; resumes broken connections.
+    public struct Iterator: AsyncIteratorProtocol {
+        private let client: ParleyClient
+        private let requestID: String
+        private var gateway: Int
+        private var body: HTTPClientResponse.Body.AsyncIterator?
+        private var parser = ServerSentEventParser()
+        private var tracker = ChatStreamTracker()
+        private var schedule: ResumeSchedule
+        private var pending: [ChatStreamEvent] = []
+        private var pendingIndex = 0
+        private var resumes = 0
+        private var finishReason: String?
+        private var done = false
+
+        init(stream: ChatCompletionStream) {
+            client = stream.client
+            requestID = stream.requestID
+            gateway = stream.gateway
+            body = stream.body.makeAsyncIterator()
+            schedule = ResumeSchedule(
+                policy: stream.client.configuration.resume, gatewayCount: stream.client.configuration.gatewayURLs.count)
+        }
+
+        public mutating func next() async throws -> ChatStreamEvent? {
+            while true {
+                if pendingIndex < pending.count {
+                    defer { pendingIndex += 1 }
+                    return pending[pendingIndex]
+                }
+                pending.removeAll(keepingCapacity: true)
+                pendingIndex = 0
+                if done { return nil }
+                guard var current = body else {
+                    try await resume()
+                    continue
+                }
+                let chunk: ByteBuffer?
+                do {
+                    chunk = try await current.next()
+                    body = current
+                } catch {
+                    if Task.isCancelled { throw CancellationError() }
+                    client.logger.debug("stream broke", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
+                    body = nil
+                    continue
+                }
+                guard let chunk else {
+                    client.logger.debug("stream ended before [DONE]", metadata: ["request.id": "\(requestID)"])
+                    body = nil
+                    continue
+                }
+                let events: [ServerSentEvent]
+                do {
+                    events = try parser.feed(chunk.readableBytesView)
+                } catch {
+                    throw ParleyClientError(.invalidResponse, "bad event stream", requestID: requestID, cause: error)
+                }
+                for event in events where !done { try handle(event) }
+            }
+        }
+
+        private mutating func handle(_ event: ServerSentEvent) throws {
+            if event.data == "[DONE]" {
+                done = true
+                pending.append(
+                    .end(
+                        ChatStreamSummary(
+                            eventsWithID: tracker.deliveredWithID, lastEventID: tracker.lastEventID, resumes: resumes,
+                            duplicatesDropped: tracker.duplicatesDropped, missingEvents: tracker.missingEvents,
+                            finishReason: finishReason)))
+                return
+            }
+            if event.type == "error" || event.data.hasPrefix(#"{"error""#) {
+                throw ParleyClientError.fromStreamEvent(event.data, requestID: requestID)
+                    ?? ParleyClientError(.streamError, "error event in stream", requestID: requestID)
+            }
+            let chunk: StreamChunk
+            do {
+                chunk = try JSONDecoder().decode(StreamChunk.self, from: Data(event.data.utf8))
+            } catch {
+                throw ParleyClientError(.invalidResponse, "a stream chunk is not JSON", requestID: requestID, cause: error)
+            }
+            var eventID: Int64?
+            if let idText = event.id, let id = Int64(idText) {
+                guard tracker.accept(id: id) else { return }
+                eventID = id
+                schedule.progressed()
+            }
+            for choice in chunk.choices ?? [] {
+                if let content = choice.delta?.content, !content.isEmpty {
+                    pending.append(.content(content, eventID: eventID))
+                }
+                if let reason = choice.finishReason, tracker.acceptFinish() {
+                    finishReason = reason
+                    pending.append(.finished(reason: reason))
+                }
+            }
+            if let usage = chunk.usage, tracker.acceptUsage() { pending.append(.usage(usage)) }
+        }
+
+        /// Reconnects through the resume endpoint, or throws `streamBroken` when the attempts are used up.
+        private mutating func resume() async throws {
+            var lastError: (any Error)?
+            while let (next, delay) = schedule.nextAttempt(current: gateway) {
+                if delay > .zero { try await Task.sleep(for: delay) }
+                try Task.checkCancellation()
+                gateway = next
+                var headers: [(String, String)] = [("Accept", "text/event-stream")]
+                if let last = tracker.lastEventID { headers.append(("Last-Event-ID", String(last))) }
+                do {
+                    let (response, _) = try await client.execute(
+                        .GET, path: "/v1/chat/completions/\(requestID)/stream", startAt: next,
+                        retryOtherGateways: false, headers: headers)
+                    guard response.status.code == 200 else {
+                        try await ParleyClient.throwError(response)
+                    }
+                    body = response.body.makeAsyncIterator()
+                    parser.resetConnection()
+                    resumes += 1
+                    pending.append(
+                        .resumed(
+                            ChatStreamResume(
+                                gatewayURL: client.gateway(next), lastEventID: tracker.lastEventID,
+                                attempt: schedule.attempts)))
+                    client.logger.debug(
+                        "stream resumed",
+                        metadata: ["request.id": "\(requestID)", "gateway.url": "\(client.gateway(next))"])
+                    return
+                } catch let error as ParleyClientError where [.unauthorized, .forbidden].contains(error.code) {
+                    throw error
+                } catch {
+                    if Task.isCancelled { throw CancellationError() }
+                    lastError = error
+                }
+            }
+            throw ParleyClientError(
+                .streamBroken, "the stream broke and could not be resumed", requestID: requestID, cause: lastError)
+        }
+    }
+}
+
+/// The fields of a `chat.completion.chunk` this client reads.
+struct StreamChunk: Decodable {
+    struct Choice: Decodable {
+        struct Delta: Decodable {
+            var role: String?
+            var content: String?
+        }
+        var delta: Delta?
+        var finishReason: String?
+
+        enum CodingKeys: String, CodingKey {
+            case delta
+            case finishReason = "finish_reason"
+        }
+    }
+    var choices: [Choice]?
+    var usage: TokenCounts?
+}

@@ -1,0 +1,128 @@
+import Foundation
+
+/// The state of a terminal chat (`parley chat`): which conversation it continues and what to send
+/// next. Pure value; the command does the I/O.
+///
+/// While the server stores the exchange it names the conversation (`x-parley-conversation-id`),
+/// and later turns send only the new message with `conversation_id` (the server supplies the
+/// history). Without a stored conversation the session keeps the history and sends it whole.
+public struct ChatSession: Sendable, Hashable {
+    /// One line typed at the prompt.
+    public enum Input: Sendable, Hashable {
+        /// A message for the model.
+        case message(String)
+        /// `/new`: start a new conversation.
+        case new
+        /// `/list`: the latest conversations.
+        case list
+        /// `/search TEXT`.
+        case search(String)
+        /// `/open ID`: continue a stored conversation.
+        case open(String)
+        /// `/help`.
+        case help
+        /// `/quit` or `/exit`.
+        case quit
+        /// An empty line.
+        case empty
+        /// A slash command this client does not know, or one missing its argument; the text says which.
+        case invalid(String)
+
+        /// Reads one line. A line starting with `//` is a message starting with `/`.
+        public init(line: String) {
+            let text = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard text.hasPrefix("/") else {
+                self = text.isEmpty ? .empty : .message(text)
+                return
+            }
+            if text.hasPrefix("//") {
+                self = .message(String(text.dropFirst()))
+                return
+            }
+            let parts = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+            let command = parts[0].lowercased()
+            let argument = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
+            switch command {
+            case "/new": self = .new
+            case "/list": self = .list
+            case "/help", "/?": self = .help
+            case "/quit", "/exit": self = .quit
+            case "/search": self = argument.isEmpty ? .invalid("usage: /search TEXT") : .search(argument)
+            case "/open": self = argument.isEmpty ? .invalid("usage: /open ID") : .open(argument)
+            default: self = .invalid("unknown command \(command); /help lists them")
+            }
+        }
+    }
+
+    /// The model asked for.
+    public var model: String
+    /// The stored conversation this session continues; `nil` before the first answer of a new one.
+    public private(set) var conversationID: String?
+    /// The turns of a conversation the server does not store (sent whole each time).
+    public private(set) var localHistory: [ChatCompletionRequest.Message] = []
+    /// Answer length limit; `nil` leaves it to the server.
+    public var maxTokens: Int?
+
+    public init(model: String, conversationID: String? = nil, maxTokens: Int? = nil) {
+        self.model = model
+        self.conversationID = conversationID
+        self.maxTokens = maxTokens
+    }
+
+    /// The request for the next user message.
+    public func request(for message: String) -> ChatCompletionRequest {
+        let user = ChatCompletionRequest.Message.user(message)
+        if let conversationID {
+            return ChatCompletionRequest(model: model, messages: [user], maxTokens: maxTokens, conversationID: conversationID)
+        }
+        return ChatCompletionRequest(model: model, messages: localHistory + [user], maxTokens: maxTokens)
+    }
+
+    /// Records a finished (or stopped) exchange; `conversationID` is what the server named, if anything.
+    public mutating func record(message: String, answer: String, conversationID: String?) {
+        if let conversationID {
+            self.conversationID = conversationID
+            localHistory = []
+        } else if self.conversationID == nil {
+            localHistory.append(.user(message))
+            localHistory.append(ChatCompletionRequest.Message(role: "assistant", content: answer))
+        }
+    }
+
+    /// `/new`.
+    public mutating func startNew() {
+        conversationID = nil
+        localHistory = []
+    }
+
+    /// `/open ID`.
+    public mutating func open(_ id: String) {
+        conversationID = id
+        localHistory = []
+    }
+
+    /// A search snippet for a terminal: `<mark>…</mark>` becomes `highlightOn…highlightOff` (ANSI
+    /// bold by default, empty strings for plain text) and HTML entities are decoded.
+    public static func renderSnippet(_ snippet: String, highlightOn: String = "\u{1B}[1m", highlightOff: String = "\u{1B}[0m") -> String {
+        // Control characters from stored text must not drive the terminal: dropped before the
+        // highlight's own escape codes go in.
+        var text = String(String.UnicodeScalarView(snippet.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }))
+        text = text.replacingOccurrences(of: "<mark>", with: highlightOn)
+        text = text.replacingOccurrences(of: "</mark>", with: highlightOff)
+        for (entity, character) in [("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#39;", "'"), ("&#x27;", "'"), ("&amp;", "&")] {
+            text = text.replacingOccurrences(of: entity, with: character)
+        }
+        return text
+    }
+
+    /// Text from the model or from storage made safe to print: control characters other than
+    /// newline and tab (escape sequences among them) are dropped.
+    public static func terminalSafe(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || $0.value == 0x7F }) else {
+            return text
+        }
+        return String(String.UnicodeScalarView(text.unicodeScalars.filter {
+            ($0.value >= 0x20 && $0.value != 0x7F) || $0 == "\n" || $0 == "\t"
+        }))
+    }
+}

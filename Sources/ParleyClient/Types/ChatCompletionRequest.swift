@@ -1,0 +1,134 @@
+/// The body of `POST /v1/chat/completions` (OpenAI's fields plus Parley's `conversation_id` and
+/// `store`). `stream` and `stream_options` are set by the call that sends it.
+public struct ChatCompletionRequest: Hashable, Sendable {
+    /// One message of the prompt.
+    public struct Message: Hashable, Sendable, Codable {
+        /// `system`, `user`, `assistant`, `tool` or `developer`.
+        public var role: String
+        public var content: String
+
+        public init(role: String, content: String) {
+            self.role = role
+            self.content = content
+        }
+
+        /// A `user` message.
+        public static func user(_ content: String) -> Message { Message(role: "user", content: content) }
+        /// A `system` message.
+        public static func system(_ content: String) -> Message { Message(role: "system", content: content) }
+    }
+
+    public var model: String
+    /// With ``conversationID``, only the new messages: the server supplies the stored history.
+    public var messages: [Message]
+    /// 0…2; `nil` leaves the server's default.
+    public var temperature: Double?
+    /// 0…1; `nil` leaves the server's default.
+    public var topP: Double?
+    /// Maximum tokens of the answer (sent as `max_completion_tokens`); `nil` leaves it to the model.
+    public var maxTokens: Int?
+    public var seed: Int64?
+    public var stop: [String]?
+    /// Continue this stored conversation.
+    public var conversationID: String?
+    /// Store the exchange; `nil` leaves the server's default (true).
+    public var store: Bool?
+    /// Ask for a last chunk carrying token usage (streaming only). Default false.
+    public var includeUsage: Bool
+
+    public init(
+        model: String, messages: [Message], temperature: Double? = nil, topP: Double? = nil, maxTokens: Int? = nil,
+        seed: Int64? = nil, stop: [String]? = nil, conversationID: String? = nil, store: Bool? = nil,
+        includeUsage: Bool = false
+    ) {
+        self.model = model
+        self.messages = messages
+        self.temperature = temperature
+        self.topP = topP
+        self.maxTokens = maxTokens
+        self.seed = seed
+        self.stop = stop
+        self.conversationID = conversationID
+        self.store = store
+        self.includeUsage = includeUsage
+    }
+
+    /// The JSON body.
+    func body(stream: Bool) -> Body {
+        Body(
+            model: model, messages: messages, stream: stream,
+            streamOptions: stream && includeUsage ? .init(includeUsage: true) : nil, temperature: temperature,
+            topP: topP, maxCompletionTokens: maxTokens, seed: seed, stop: stop, conversationID: conversationID,
+            store: store)
+    }
+
+    struct Body: Encodable {
+        struct StreamOptions: Encodable {
+            var includeUsage: Bool
+            enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
+        }
+        var model: String
+        var messages: [Message]
+        var stream: Bool
+        var streamOptions: StreamOptions?
+        var temperature: Double?
+        var topP: Double?
+        var maxCompletionTokens: Int?
+        var seed: Int64?
+        var stop: [String]?
+        var conversationID: String?
+        var store: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case model, messages, stream, temperature, seed, stop, store
+            case streamOptions = "stream_options"
+            case topP = "top_p"
+            case maxCompletionTokens = "max_completion_tokens"
+            case conversationID = "conversation_id"
+        }
+    }
+}
+
+/// Token counts of one completion.
+public struct TokenCounts: Hashable, Sendable, Codable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var totalTokens: Int
+
+    public init(promptTokens: Int, completionTokens: Int, totalTokens: Int) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.totalTokens = totalTokens
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case promptTokens = "prompt_tokens"
+        case completionTokens = "completion_tokens"
+        case totalTokens = "total_tokens"
+    }
+}
+
+/// A whole (non-streaming) answer.
+public struct ChatCompletion: Hashable, Sendable {
+    /// The request id (`chatcmpl-…`), also the `x-request-id` header.
+    public var id: String
+    public var model: String
+    public var content: String
+    /// `stop`, `length` or `cancelled`.
+    public var finishReason: String?
+    public var usage: TokenCounts?
+    /// From `x-parley-conversation-id`, when the exchange was stored.
+    public var conversationID: String?
+}
+
+/// One model of `GET /v1/models`.
+public struct ModelDescription: Hashable, Sendable, Codable {
+    public var id: String
+    /// `parley-<backend>`.
+    public var ownedBy: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case ownedBy = "owned_by"
+    }
+}

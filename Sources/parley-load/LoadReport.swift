@@ -1,0 +1,114 @@
+import Foundation
+import Histogram
+
+/// The end-of-run table and JSON.
+struct LoadReport {
+    let stats: LoadStats.State
+    let elapsed: Duration
+    let users: Int
+    let gateways: [String]
+    let plan: LoadPlan
+
+    var seconds: Double { max(0.001, Self.seconds(elapsed)) }
+
+    /// Any duplicated, missing or wrong token, or a stream without `[DONE]`, when verifying.
+    var hasExactnessFaults: Bool {
+        let v = stats.verification
+        return plan.verify && (v.mismatched + v.duplicatedTokens + v.missingTokens + v.wrongLength + v.missingDone) > 0
+    }
+
+    func table() -> String {
+        var lines: [String] = []
+        lines.append(
+            "\(users) users, \(gateways.count) gateway(s), \(Self.fixed(seconds, 1)) s, model \(plan.model), "
+                + "\(plan.maxTokens.map(String.init) ?? "default") tokens per answer")
+        lines.append("")
+        lines.append(Self.row("", ["p50", "p90", "p99", "max", "count"]))
+        for (name, histogram) in [
+            ("time to first token (ms)", stats.timeToFirstToken), ("inter-token time (ms)", stats.interToken),
+            ("total time (ms)", stats.total),
+        ] {
+            lines.append(Self.row(name, Self.percentiles(histogram).map(Self.ms) + [String(histogram.totalCount)]))
+        }
+        lines.append("")
+        lines.append("streams: \(stats.completed) completed, \(stats.failed) failed, \(Self.fixed(Double(stats.completed) / seconds, 1)) completed/s")
+        lines.append("tokens:  \(stats.tokens) received, \(Self.fixed(Double(stats.tokens) / seconds, 0)) tokens/s")
+        if stats.errors.isEmpty {
+            lines.append("errors:  none")
+        } else {
+            lines.append("errors:  " + stats.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        let v = stats.verification
+        if plan.verify {
+            lines.append(
+                "exactness: \(v.checked) streams checked; mismatched answers \(v.mismatched), duplicated tokens "
+                    + "\(v.duplicatedTokens), missing tokens \(v.missingTokens), wrong length \(v.wrongLength), "
+                    + "without [DONE] \(v.missingDone); \(v.resumes) resumes in \(v.resumedStreams) streams")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    func json() -> String {
+        func latency(_ histogram: Histogram<UInt64>) -> [String: Any] {
+            let p = Self.percentiles(histogram).map { Double($0) / 1000 }
+            return ["p50": p[0], "p90": p[1], "p99": p[2], "max": p[3], "count": histogram.totalCount]
+        }
+        let v = stats.verification
+        var object: [String: Any] = [
+            "users": users, "gateways": gateways, "model": plan.model, "max_tokens": plan.maxTokens as Any,
+            "duration_s": seconds,
+            "streams": [
+                "started": stats.started, "completed": stats.completed, "failed": stats.failed,
+                "per_second": Double(stats.completed) / seconds,
+            ],
+            "tokens": ["received": stats.tokens, "per_second": Double(stats.tokens) / seconds],
+            "time_to_first_token_ms": latency(stats.timeToFirstToken),
+            "inter_token_ms": latency(stats.interToken),
+            "total_ms": latency(stats.total),
+            "errors": stats.errors,
+        ]
+        if plan.verify {
+            object["verification"] = [
+                "checked": v.checked, "mismatched_answers": v.mismatched, "duplicated_tokens": v.duplicatedTokens,
+                "missing_tokens": v.missingTokens, "wrong_length": v.wrongLength, "missing_done": v.missingDone,
+                "resumes": v.resumes, "resumed_streams": v.resumedStreams, "exact": !hasExactnessFaults,
+            ]
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// p50, p90, p99, max in microseconds (zeros when empty).
+    static func percentiles(_ histogram: Histogram<UInt64>) -> [UInt64] {
+        guard histogram.totalCount > 0 else { return [0, 0, 0, 0] }
+        return [50.0, 90.0, 99.0].map { histogram.valueAtPercentile($0) } + [histogram.max]
+    }
+
+    static func row(_ name: String, _ cells: [String]) -> String {
+        name.padding(toLength: 26, withPad: " ", startingAt: 0)
+            + cells.map { String(repeating: " ", count: max(0, 10 - $0.count)) + $0 }.joined()
+    }
+
+    /// Microseconds as milliseconds with two decimals.
+    static func ms(_ micros: UInt64) -> String { fixed(Double(micros) / 1000, 2) }
+
+    static func fixed(_ value: Double, _ digits: Int) -> String {
+        guard value.isFinite else { return "-" }
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let rounded = (value * scale).rounded() / scale
+        var text = String(rounded)
+        if text.hasSuffix(".0"), digits == 0 { text.removeLast(2) }
+        if digits > 0 {
+            let decimals = text.split(separator: ".").dropFirst().first?.count ?? 0
+            if !text.contains(".") { text += "." }
+            text += String(repeating: "0", count: max(0, digits - decimals))
+        }
+        return text
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        let (s, atto) = duration.components
+        return Double(s) + Double(atto) / 1e18
+    }
+}

@@ -1,0 +1,344 @@
+// Compiled once Package.swift gives the `parley` target its ParleyClient dependency.
+#if canImport(ParleyClient)
+import ArgumentParser
+import Dispatch
+import Foundation
+import ParleyClient
+import Synchronization
+
+/// `parley chat`: a terminal chat client that streams answers.
+struct ChatCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat",
+        abstract: "Chat with Parley in the terminal; answers stream as they are written.",
+        discussion: """
+            With PROMPT, or with a prompt on standard input, prints one answer and exits. Otherwise an \
+            interactive session starts; type a message, or /new, /list, /search TEXT, /open ID, /help, /quit. \
+            Ctrl-C stops the current answer (and cancels it on the server); Ctrl-C twice at the prompt exits. \
+            A dropped connection resumes by itself (on the next --url when several are given).
+            """)
+
+    @Option(name: .customLong("url"), help: "Gateway base URL, e.g. http://127.0.0.1:8080 (repeat for fallbacks).")
+    var urls: [String]
+
+    @Option(help: "API key (default: $PARLEY_API_KEY).")
+    var apiKey: String?
+
+    @Option(help: "Continue this stored conversation.")
+    var conversation: String?
+
+    @Option(help: "Model to use (default: the first one the cluster serves).")
+    var model: String?
+
+    @Option(help: "Longest answer in tokens (default: the model's own limit).")
+    var maxTokens: Int?
+
+    @Argument(help: "A prompt to answer without starting an interactive session.")
+    var prompt: [String] = []
+
+    func validate() throws {
+        guard !urls.isEmpty else { throw ValidationError("give the gateway with --url URL") }
+    }
+
+    func run() async throws {
+        let key = apiKey ?? ProcessInfo.processInfo.environment["PARLEY_API_KEY"]
+        let client = ParleyClient(configuration: .init(gatewayURLs: urls, apiKey: key))
+        let interrupts = ChatInterrupts()
+        do {
+            try await session(client, interrupts)
+            try await client.shutdown()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    private func session(_ client: ParleyClient, _ interrupts: ChatInterrupts) async throws {
+        let modelName: String
+        do {
+            modelName = try await chooseModel(client)
+        } catch {
+            ChatOutput.error("\(error)")
+            throw ExitCode.failure
+        }
+        var session = ChatSession(model: modelName, conversationID: conversation, maxTokens: maxTokens)
+        let interactive = prompt.isEmpty && isatty(STDIN_FILENO) == 1
+        if !interactive {
+            var text = prompt.joined(separator: " ")
+            if text.isEmpty { text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) }
+            text = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !text.isEmpty else {
+                ChatOutput.error("nothing to send: give a PROMPT or text on standard input")
+                throw ExitCode.validationFailure
+            }
+            interrupts.exitOnInterruptAtPrompt = true
+            switch await ask(text, &session, client, interrupts) {
+            case .answered: return
+            case .stopped: throw ExitCode(130)
+            case .failed: throw ExitCode.failure
+            }
+        }
+        ChatOutput.line("Parley chat on \(client.configuration.gatewayURLs[0]) with \(modelName). /help lists the commands.")
+        if let conversation { try? await open(conversation, &session, client) }
+        while true {
+            ChatOutput.text("> ")
+            guard let line = await interrupts.readLine() else {
+                ChatOutput.line("")
+                return
+            }
+            switch ChatSession.Input(line: line) {
+            case .empty: continue
+            case .quit: return
+            case .help: ChatOutput.line(Self.help)
+            case .new:
+                session.startNew()
+                ChatOutput.line("(new conversation)")
+            case .list: await list(client)
+            case .search(let text): await search(text, client)
+            case .open(let id):
+                do { try await open(id, &session, client) } catch { ChatOutput.error("\(error)") }
+            case .invalid(let why): ChatOutput.error(why)
+            case .message(let text): _ = await ask(text, &session, client, interrupts)
+            }
+        }
+    }
+
+    static let help = """
+        Type a message and press Enter. Commands:
+          /new          start a new conversation
+          /list         your latest conversations
+          /search TEXT  search all your conversations
+          /open ID      continue a conversation (shows its messages)
+          /quit         leave (or Ctrl-D; Ctrl-C twice)
+        Ctrl-C while an answer streams stops it.
+        """
+
+    private func chooseModel(_ client: ParleyClient) async throws -> String {
+        if let model { return model }
+        guard let first = try await client.models().first else {
+            throw ValidationError("the cluster serves no model yet; give one with --model")
+        }
+        return first.id
+    }
+
+    enum Outcome { case answered, stopped, failed }
+
+    /// Sends one message and prints the answer as it streams; Ctrl-C stops it and cancels it on the server.
+    private func ask(_ text: String, _ session: inout ChatSession, _ client: ParleyClient, _ interrupts: ChatInterrupts) async -> Outcome {
+        let interruptions = interrupts.beginAnswer()
+        defer { interrupts.endAnswer() }
+        let stream: ChatCompletionStream
+        do {
+            stream = try await client.streamChatCompletion(session.request(for: text))
+        } catch {
+            ChatOutput.error(Self.describe(error))
+            return .failed
+        }
+        let answer = ChatAnswerText()
+        enum Step: Sendable { case done, interrupted, failed(String) }
+        let step = await withTaskGroup(of: Step.self) { group in
+            group.addTask {
+                do {
+                    for try await event in stream {
+                        switch event {
+                        case .content(let piece, _):
+                            answer.append(piece)
+                            ChatOutput.text(ChatSession.terminalSafe(piece))
+                        case .resumed(let resume):
+                            ChatOutput.status("[connection dropped; resumed on \(resume.gatewayURL)]")
+                        case .finished(let reason) where reason != "stop":
+                            ChatOutput.status("[\(reason)]")
+                        case .finished, .usage, .end:
+                            break
+                        }
+                    }
+                    return .done
+                } catch {
+                    return .failed(Self.describe(error))
+                }
+            }
+            group.addTask {
+                for await _ in interruptions { return .interrupted }
+                return .done
+            }
+            let first = await group.next() ?? .done
+            group.cancelAll()
+            return first
+        }
+        ChatOutput.line("")
+        switch step {
+        case .done:
+            session.record(message: text, answer: answer.value, conversationID: stream.conversationID)
+            return .answered
+        case .interrupted:
+            let cancelled = (try? await stream.cancel()) ?? false
+            ChatOutput.status(cancelled ? "[stopped]" : "[stopped here; the server had already finished]")
+            session.record(message: text, answer: answer.value, conversationID: stream.conversationID)
+            return .stopped
+        case .failed(let message):
+            ChatOutput.error(message)
+            session.record(message: text, answer: answer.value, conversationID: stream.conversationID)
+            return .failed
+        }
+    }
+
+    private func list(_ client: ParleyClient) async {
+        do {
+            let page = try await client.conversations(limit: 20)
+            if page.data.isEmpty { ChatOutput.line("(no conversations yet)") }
+            for item in page.data {
+                let title = ChatSession.terminalSafe(item.title.isEmpty ? "(untitled)" : item.title)
+                ChatOutput.line("\(item.pinned ? "*" : " ") \(item.id)  \(Self.date(item.updatedAt))  \(title)")
+            }
+            if page.nextCursor != nil { ChatOutput.line("  … more: /search finds older ones") }
+        } catch {
+            ChatOutput.error(Self.describe(error))
+        }
+    }
+
+    private func search(_ text: String, _ client: ParleyClient) async {
+        do {
+            let hits = try await client.searchConversations(text, limit: 10)
+            if hits.data.isEmpty { ChatOutput.line("(no match)") }
+            let bold = isatty(STDOUT_FILENO) == 1
+            for hit in hits.data {
+                let snippet = ChatSession.renderSnippet(hit.snippet, highlightOn: bold ? "\u{1B}[1m" : "[", highlightOff: bold ? "\u{1B}[0m" : "]")
+                ChatOutput.line("\(hit.conversationID)  \(Self.date(hit.createdAt))  \(hit.role): \(snippet)")
+            }
+            if !hits.data.isEmpty { ChatOutput.line("(/open ID continues one)") }
+        } catch {
+            ChatOutput.error(Self.describe(error))
+        }
+    }
+
+    private func open(_ id: String, _ session: inout ChatSession, _ client: ParleyClient) async throws {
+        let details = try await client.conversation(id: id)
+        session.open(details.conversation.id)
+        ChatOutput.line("— \(ChatSession.terminalSafe(details.conversation.title)) (\(details.conversation.id))")
+        for message in details.visibleBranch {
+            let who = message.role == "user" ? "you" : message.role
+            let note = message.status == "complete" ? "" : " [\(message.status)]"
+            ChatOutput.line("\(who): \(ChatSession.terminalSafe(message.content))\(note)")
+        }
+    }
+
+    static func date(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm"
+        return formatter.string(from: date)
+    }
+
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? ParleyClientError else { return "\(error)" }
+        switch error.code {
+        case .unauthorized: return "not signed in: check --api-key (\(error.message))"
+        case .rateLimited:
+            return "rate limited: \(error.message)" + (error.retryAfter.map { "; try again in \($0)" } ?? "")
+        case .connectionFailed: return "cannot reach the gateway: \(error.cause.map { "\($0)" } ?? error.message)"
+        default: return error.description
+        }
+    }
+}
+
+/// The text of the answer being streamed, read after the reading task ended or was cancelled.
+final class ChatAnswerText: Sendable {
+    private let text = Mutex("")
+    func append(_ piece: String) { text.withLock { $0 += piece } }
+    var value: String { text.withLock { $0 } }
+}
+
+/// Terminal output: the answer and prompts on standard output, status and errors on standard error.
+enum ChatOutput {
+    static func text(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    static func line(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    static func status(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data(("error: " + text + "\n").utf8))
+    }
+}
+
+/// Ctrl-C for the chat: while an answer streams it is delivered to that answer; at the prompt the
+/// first press warns and the second exits (status 130).
+final class ChatInterrupts: Sendable {
+    private struct State {
+        var answering: AsyncStream<Void>.Continuation?
+        var armed = false
+        var exitAtPrompt = false
+    }
+
+    private let state = Mutex(State())
+    // Safe: the source is created and resumed once in init and only read afterwards (kept alive).
+    private nonisolated(unsafe) let source: any DispatchSourceSignal
+
+    init() {
+        signal(SIGINT, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { [weak self] in self?.interrupted() }
+        source.resume()
+    }
+
+    deinit { source.cancel() }
+
+    private func interrupted() {
+        enum Action { case delivered, warn, exit }
+        let action: Action = state.withLock { state in
+            if let answering = state.answering {
+                answering.yield()
+                return .delivered
+            }
+            if state.armed || state.exitAtPrompt { return .exit }
+            state.armed = true
+            return .warn
+        }
+        switch action {
+        case .warn: ChatOutput.text("\n(press Ctrl-C again to quit, or type a message)\n> ")
+        case .exit:
+            ChatOutput.line("")
+            exit(130)
+        case .delivered: break
+        }
+    }
+
+    /// Exit on the first Ctrl-C outside an answer (one-shot mode).
+    var exitOnInterruptAtPrompt: Bool {
+        get { state.withLock { $0.exitAtPrompt } }
+        set { state.withLock { $0.exitAtPrompt = newValue } }
+    }
+
+    /// From now on Ctrl-C goes to the returned sequence (one element per press).
+    func beginAnswer() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        state.withLock {
+            $0.answering = continuation
+            $0.armed = false
+        }
+        return stream
+    }
+
+    func endAnswer() {
+        state.withLock {
+            $0.answering?.finish()
+            $0.answering = nil
+        }
+    }
+
+    /// One line of standard input (read on a thread of its own), `nil` at end of input.
+    func readLine() async -> String? {
+        let line: String? = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: Swift.readLine(strippingNewline: true)) }
+        }
+        state.withLock { $0.armed = false }
+        return line
+    }
+}
+#endif

@@ -1,0 +1,52 @@
+import ParleyClient
+import Testing
+
+@Suite struct ChatSessionTests {
+    @Test func readsCommandsAndMessages() {
+        #expect(ChatSession.Input(line: "  hello there \n") == .message("hello there"))
+        #expect(ChatSession.Input(line: "   ") == .empty)
+        #expect(ChatSession.Input(line: "/new") == .new)
+        #expect(ChatSession.Input(line: "/LIST") == .list)
+        #expect(ChatSession.Input(line: "/search  copper skies ") == .search("copper skies"))
+        #expect(ChatSession.Input(line: "/open abc-123") == .open("abc-123"))
+        #expect(ChatSession.Input(line: "/open") == .invalid("usage: /open ID"))
+        #expect(ChatSession.Input(line: "/search") == .invalid("usage: /search TEXT"))
+        #expect(ChatSession.Input(line: "/exit") == .quit)
+        #expect(ChatSession.Input(line: "//etc/hosts is a path") == .message("/etc/hosts is a path"))
+        if case .invalid(let why) = ChatSession.Input(line: "/frobnicate x") {
+            #expect(why.contains("/frobnicate"))
+        } else {
+            Issue.record("an unknown command must be invalid")
+        }
+    }
+
+    @Test func storedConversationsSendOnlyTheNewMessage() {
+        var session = ChatSession(model: "m", maxTokens: 8)
+        let first = session.request(for: "one")
+        #expect(first.messages == [.user("one")] && first.conversationID == nil && first.maxTokens == 8)
+        session.record(message: "one", answer: "uno", conversationID: "c1")
+        let second = session.request(for: "two")
+        #expect(second.messages == [.user("two")])
+        #expect(second.conversationID == "c1")
+        session.startNew()
+        #expect(session.request(for: "three").conversationID == nil)
+        session.open("c9")
+        #expect(session.request(for: "four").conversationID == "c9")
+    }
+
+    @Test func unstoredConversationsSendTheWholeHistory() {
+        var session = ChatSession(model: "m")
+        session.record(message: "one", answer: "uno", conversationID: nil)
+        let request = session.request(for: "two")
+        #expect(request.messages.map(\.content) == ["one", "uno", "two"])
+        #expect(request.messages.map(\.role) == ["user", "assistant", "user"])
+    }
+
+    @Test func snippetsAndModelTextAreSafeForATerminal() {
+        let rendered = ChatSession.renderSnippet(
+            "a &lt;script&gt; \u{1B}[31mred <mark>river</mark> &amp; more", highlightOn: "[", highlightOff: "]")
+        #expect(rendered == "a <script> [31mred [river] & more")
+        #expect(ChatSession.terminalSafe("line\n\ttab\u{1B}[2J\u{07}") == "line\n\ttab[2J")
+        #expect(ChatSession.terminalSafe("plain") == "plain")
+    }
+}

@@ -1,0 +1,169 @@
+"""Drives `parley chat` through a pseudo-terminal (pexpect) against `parley dev --model synthetic`.
+
+Run: python3 -m pytest -q Tests/terminal/test_chat.py   (needs pexpect and pytest from PyPI)
+The parley binary is $PARLEY_BIN, default .build/debug/parley (build it first). The script starts
+`parley dev` on a free loopback port with a fresh data directory and kills it at the end.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import pexpect
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PARLEY = os.environ.get("PARLEY_BIN", os.path.join(ROOT, ".build", "debug", "parley"))
+API_KEY = "pk-terminal-test-key-0123456789"
+# Slow enough that Ctrl-C lands mid-answer: 64 tokens at 20 tokens/s is about 3 s.
+DEV_ARGS = ["--model", "synthetic", "--synthetic-ttft", "50", "--synthetic-tps", "20"]
+WORDS = r"[a-z]+(?: [a-z]+)+"  # the synthetic model answers in lowercase words
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def gateway():
+    port = free_port()
+    data = tempfile.mkdtemp(prefix="parley-terminal-")
+    log = open(os.path.join(data, "dev.log"), "wb")
+    process = subprocess.Popen(
+        [PARLEY, "dev", "--http", f"127.0.0.1:{port}", "--data", data, "--api-key", API_KEY, *DEV_ARGS],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"parley dev exited with {process.returncode}; see {log.name}")
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=1) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"parley dev did not get ready in 60 s; see {log.name}")
+        time.sleep(0.2)
+    yield url
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.close()
+
+
+def chat(url, *args, **kwargs):
+    child = pexpect.spawn(PARLEY, ["chat", "--url", url, "--api-key", API_KEY, *args],
+                          encoding="utf-8", timeout=30, dimensions=(40, 200), **kwargs)
+    child.logfile_read = sys.stdout
+    return child
+
+
+def test_prompt_argument_prints_one_answer_and_exits(gateway):
+    child = chat(gateway, "Tell me about rivers")
+    child.expect(WORDS)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_standard_input_prompt(gateway):
+    result = subprocess.run([PARLEY, "chat", "--url", gateway, "--api-key", API_KEY],
+                            input="What is light?\n", capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert re.search(WORDS, result.stdout)
+
+
+def test_wrong_key_is_reported(gateway):
+    result = subprocess.run([PARLEY, "chat", "--url", gateway, "--api-key", "wrong", "--model", "synthetic", "hi"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "api-key" in result.stderr or "401" in result.stderr
+
+
+def test_interactive_session(gateway):
+    child = chat(gateway)
+    child.expect("/help")
+    child.expect("> ")
+
+    # A message streams an answer, then the prompt comes back.
+    child.sendline("first question about copper skies")
+    child.expect(WORDS)
+    child.expect("> ")
+
+    # The exchange was stored: /list shows it.
+    child.sendline("/list")
+    child.expect(r"([0-9a-f][0-9a-f-]{15,})\s+\d{4}-\d\d-\d\d")
+    conversation_id = child.match.group(1)
+    child.expect("> ")
+
+    # Search finds the question.
+    child.sendline("/search copper")
+    child.expect(conversation_id)
+    child.expect("> ")
+
+    # /open shows the conversation's messages.
+    child.sendline("/new")
+    child.expect(r"\(new conversation\)")
+    child.expect("> ")
+    child.sendline(f"/open {conversation_id}")
+    child.expect("you: first question about copper skies")
+    child.expect("> ")
+
+    # Ctrl-C mid-answer stops it (and cancels it on the server), the prompt comes back.
+    child.sendline("a second question that gets a long answer")
+    child.expect(WORDS)
+    child.sendintr()
+    child.expect(r"\[stopped")
+    child.expect("> ")
+
+    # The stored conversation shows the stopped answer as cancelled.
+    request = urllib.request.Request(gateway + f"/v1/conversations/{conversation_id}",
+                                     headers={"Authorization": f"Bearer {API_KEY}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        details = json.load(answer)
+    statuses = [m["status"] for m in details["messages"] if m["role"] == "assistant"]
+    assert statuses[0] == "complete"
+    assert statuses[-1] == "cancelled"
+
+    # Unknown commands are explained; Ctrl-C twice at the prompt exits.
+    child.sendline("/nonsense")
+    child.expect("unknown command")
+    child.expect("> ")
+    child.sendintr()
+    child.expect("Ctrl-C again")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130 or child.signalstatus is not None
+
+
+def test_conversation_option_continues_a_stored_chat(gateway):
+    child = chat(gateway, "remember the word lighthouse")
+    child.expect(pexpect.EOF)
+    child.close()
+    request = urllib.request.Request(gateway + "/v1/conversations?limit=1",
+                                     headers={"Authorization": f"Bearer {API_KEY}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        newest = json.load(answer)["data"][0]["id"]
+    child = chat(gateway, "--conversation", newest)
+    child.expect("you: remember the word lighthouse")
+    child.expect("> ")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
