@@ -30,14 +30,18 @@ enum DotKernels {
         SIMD8<Float>(lowHalf: SIMD4(repeating: a), highHalf: SIMD4(repeating: b))
     }
 
+    /// Splits the four nibbles of each lane. `mask` must be sixteen 0xF lanes, passed in from memory
+    /// (``WeightMatrix/nibbleMask``): when the compiler can see the constant it "simplifies" the
+    /// later `vpmaddwd` pattern into slow shuffles and 32-bit multiplies (2× slower).
     @inline(__always)
-    static func nibbles(_ w: SIMD16<UInt16>) -> (SIMD16<Int16>, SIMD16<Int16>, SIMD16<Int16>, SIMD16<Int16>) {
-        let mask = SIMD16<UInt16>(repeating: 0xF)
+    static func nibbles(_ w: SIMD16<UInt16>, _ mask: SIMD16<UInt16>) -> (
+        SIMD16<Int16>, SIMD16<Int16>, SIMD16<Int16>, SIMD16<Int16>
+    ) {
         return (
             unsafeBitCast(w & mask, to: SIMD16<Int16>.self),
             unsafeBitCast((w &>> 4) & mask, to: SIMD16<Int16>.self),
             unsafeBitCast((w &>> 8) & mask, to: SIMD16<Int16>.self),
-            unsafeBitCast(w &>> 12, to: SIMD16<Int16>.self)
+            unsafeBitCast((w &>> 12) & mask, to: SIMD16<Int16>.self)
         )
     }
 
@@ -52,12 +56,13 @@ enum DotKernels {
     @inline(__always)
     static func nibble1(
         _ w: UnsafeRawPointer, _ d: UnsafePointer<Float>, _ m: UnsafePointer<Float>,
-        _ a: UnsafePointer<Int16>, _ da: UnsafePointer<Float>, _ sa: UnsafePointer<Float>, pairs: Int
+        _ a: UnsafePointer<Int16>, _ da: UnsafePointer<Float>, _ sa: UnsafePointer<Float>, pairs: Int,
+        mask: SIMD16<UInt16>
     ) -> Float {
         var acc = SIMD8<Float>()
         var offsetSum: Float = 0
         for p in 0..<pairs {
-            let (n0, n1, n2, n3) = nibbles(w.loadUnaligned(fromByteOffset: p * 32, as: SIMD16<UInt16>.self))
+            let (n0, n1, n2, n3) = nibbles(w.loadUnaligned(fromByteOffset: p * 32, as: SIMD16<UInt16>.self), mask)
             let ab = a + p * 64
             let s = madd(n0, load16(ab, 0)) &+ madd(n1, load16(ab, 16)) &+ madd(n2, load16(ab, 32))
                 &+ madd(n3, load16(ab, 48))
@@ -73,7 +78,7 @@ enum DotKernels {
     static func nibble4(
         _ w: UnsafeRawPointer, _ d: UnsafePointer<Float>, _ m: UnsafePointer<Float>,
         _ a: UnsafePointer<Int16>, aStride: Int, _ da: UnsafePointer<Float>, _ sa: UnsafePointer<Float>,
-        sStride: Int, pairs: Int
+        sStride: Int, pairs: Int, mask: SIMD16<UInt16>
     ) -> SIMD4<Float> {
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
         var offsetSum = SIMD4<Float>()
@@ -81,7 +86,7 @@ enum DotKernels {
         let da1 = da + sStride, da2 = da + 2 * sStride, da3 = da + 3 * sStride
         let sa1 = sa + sStride, sa2 = sa + 2 * sStride, sa3 = sa + 3 * sStride
         for p in 0..<pairs {
-            let (n0, n1, n2, n3) = nibbles(w.loadUnaligned(fromByteOffset: p * 32, as: SIMD16<UInt16>.self))
+            let (n0, n1, n2, n3) = nibbles(w.loadUnaligned(fromByteOffset: p * 32, as: SIMD16<UInt16>.self), mask)
             let o = p * 64
             let s0 = madd(n0, load16(a, o)) &+ madd(n1, load16(a, o + 16)) &+ madd(n2, load16(a, o + 32))
                 &+ madd(n3, load16(a, o + 48))

@@ -35,6 +35,7 @@ enum MatMul {
         switch w.format {
         case .nibble:
             let pairs = w.paddedColumns / 64
+            let mask = w.nibbleMask.pointee
             let aStride = x.paddedWidth, sStride = x.blocksPerVector
             var v = 0
             while v < fullTiles {
@@ -43,7 +44,7 @@ enum MatMul {
                     let q = UnsafeRawPointer(w.quants + r * w.rowStride)
                     let d = w.scales + r * w.scalesPerRow, m = w.offsets + r * w.scalesPerRow
                     let result = DotKernels.nibble4(
-                        q, d, m, a, aStride: aStride, da, sa, sStride: sStride, pairs: pairs)
+                        q, d, m, a, aStride: aStride, da, sa, sStride: sStride, pairs: pairs, mask: mask)
                     out[v * outStride + r] = result[0]
                     out[(v + 1) * outStride + r] = result[1]
                     out[(v + 2) * outStride + r] = result[2]
@@ -56,7 +57,7 @@ enum MatMul {
                 for r in rows {
                     let q = UnsafeRawPointer(w.quants + r * w.rowStride)
                     let d = w.scales + r * w.scalesPerRow, m = w.offsets + r * w.scalesPerRow
-                    out[v * outStride + r] = DotKernels.nibble1(q, d, m, a, da, sa, pairs: pairs)
+                    out[v * outStride + r] = DotKernels.nibble1(q, d, m, a, da, sa, pairs: pairs, mask: mask)
                 }
                 v += 1
             }

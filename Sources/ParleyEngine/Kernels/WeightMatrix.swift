@@ -30,6 +30,8 @@ final class WeightMatrix: @unchecked Sendable {
     let scales: UnsafeMutablePointer<Float>
     /// Nibble format only: the per-block offsets `m`, laid out like ``scales``.
     let offsets: UnsafeMutablePointer<Float>
+    /// Sixteen 0xF lanes, kept in memory on purpose (see ``DotKernels/nibbles(_:_:)``).
+    let nibbleMask: UnsafeMutablePointer<SIMD16<UInt16>>
 
     /// Bytes one full pass over the matrix reads (quants and scales).
     var byteCount: Int { rows * (rowStride + scalesPerRow * 4 * (format == .nibble ? 2 : 1)) }
@@ -61,12 +63,15 @@ final class WeightMatrix: @unchecked Sendable {
         let offsetCount = format == .nibble ? scaleCount : 1
         offsets = .allocate(capacity: offsetCount)
         offsets.initialize(repeating: 0, count: offsetCount)
+        nibbleMask = .allocate(capacity: 1)
+        nibbleMask.initialize(to: SIMD16(repeating: 0xF))
     }
 
     deinit {
         quants.deallocate()
         scales.deallocate()
         offsets.deallocate()
+        nibbleMask.deallocate()
     }
 
     /// The element at (`row`, `column`) as the kernels see it (for tests and slow paths).
