@@ -58,7 +58,7 @@ struct ChatCommand: AsyncParsableCommand {
         do {
             modelName = try await chooseModel(client)
         } catch {
-            ChatOutput.error("\(error)")
+            ChatOutput.error(Self.describe(error))
             throw ExitCode.failure
         }
         var session = ChatSession(model: modelName, conversationID: conversation, maxTokens: maxTokens)

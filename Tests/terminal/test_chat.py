@@ -102,6 +102,7 @@ def test_interactive_session(gateway):
 
     # A message streams an answer, then the prompt comes back.
     child.sendline("first question about copper skies")
+    child.expect_exact("first question about copper skies\r\n")  # the terminal's echo
     child.expect(WORDS)
     child.expect("> ")
 
@@ -126,6 +127,7 @@ def test_interactive_session(gateway):
 
     # Ctrl-C mid-answer stops it (and cancels it on the server), the prompt comes back.
     child.sendline("a second question that gets a long answer")
+    child.expect_exact("a second question that gets a long answer\r\n")
     child.expect(WORDS)
     child.sendintr()
     child.expect(r"\[stopped")
