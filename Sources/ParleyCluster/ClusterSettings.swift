@@ -39,6 +39,16 @@ public struct ClusterSettings: Sendable {
     public var maxQueuedBytesPerConnection: Int
     /// Number of NIO event-loop threads (default 1; the machine is small and work runs elsewhere).
     public var eventLoopThreads: Int
+    /// Timings of the SWIM membership protocol (defaults detect a killed node within about 1–2 s).
+    package var membership: MembershipSettings
+    /// Timings of the receptionist's replication.
+    package var receptionist: Receptionist.Settings
+    /// Whether `start` runs membership and the receptionist (default true). Off only for clients
+    /// that are not members, such as `parley cluster status`.
+    package var runsMembership: Bool
+
+    /// The membership protocol's settings (see ``Membership/Settings``).
+    package typealias MembershipSettings = Membership.Settings
 
     /// Mutual TLS between nodes: every node presents `certificateChain` and trusts peers signed by `trustRoots`.
     public struct TLS: Sendable {
@@ -84,5 +94,8 @@ public struct ClusterSettings: Sendable {
         self.streamLeaseTimeout = .seconds(30)
         self.maxQueuedBytesPerConnection = 64 * 1024 * 1024
         self.eventLoopThreads = 1
+        self.membership = MembershipSettings()
+        self.receptionist = Receptionist.Settings()
+        self.runsMembership = true
     }
 }

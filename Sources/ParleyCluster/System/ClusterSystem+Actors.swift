@@ -47,6 +47,7 @@ extension ClusterSystem {
     }
 
     public func resignID(_ id: ClusterActorID) {
+        receptionist.actorResigned(path: id.path)
         actors.withLock { table in
             if let entry = table.byPath[id.path], entry.actor == nil || entry.actor?.id as? ClusterActorID == id {
                 table.byPath[id.path] = nil

@@ -42,6 +42,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         var connectionObservers: [@Sendable (ConnectionEvent) -> Void] = []
         /// Types allowed as generic substitutions in incoming calls, by mangled name.
         var allowedSubstitutions: [String: any Any.Type] = [:]
+        /// The membership and receptionist shell (see `Cluster/`), unless membership is off.
+        var membership: ClusterMembership?
     }
 
     /// A connection event for observers such as membership.
@@ -83,6 +85,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                 node: node, settings: settings, logger: logger, group: group, listener: listener, tls: tls)
             box.system = system
             system.startSweeper()
+            if settings.runsMembership { system.startMembership() }
             logger.info("cluster listener started", metadata: ["node.address": "\(node.address)"])
             return system
         } catch {
@@ -112,6 +115,11 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
             return state.sweeper
         }
         sweeper?.cancel()
+        let membership = runtime.withLock { state in
+            defer { state.membership = nil }
+            return state.membership
+        }
+        membership?.stop()
         try? await listener.close()
         let connections = peers.withLock { $0.all }
         for connection in connections { connection.close() }
