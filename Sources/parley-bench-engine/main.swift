@@ -126,6 +126,7 @@ for streams in [4, 8, 16] {
     let decodeTime = r.summaries.map { seconds($0.timings.decode) }.max() ?? 1
     aggregate[streams] = Double(decodeTokens) / decodeTime
 }
+let peakRSS = peakRSSMegabytes()  // before the bandwidth buffer
 let bandwidth = measureBandwidth(threads: threadCount)
 let achieved = Double(engine.weightBytesPerStep) * tg / 1e9
 engine.shutdown()
@@ -136,7 +137,9 @@ func row(_ name: String, _ ours: Double, _ reference: String, _ unit: String) {
             + String(format: "%10.1f", ours).padding(toLength: 12, withPad: " ", startingAt: 0)
             + reference.padding(toLength: 22, withPad: " ", startingAt: 0) + unit)
 }
+let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first ?? "?"
 print("")
+print("load average during the run: \(load) on \(ProcessInfo.processInfo.activeProcessorCount) CPUs (others' work slows every figure)")
 print("measure".padding(toLength: 34, withPad: " ", startingAt: 0) + "    parley  llama.cpp 2t / 1t      unit")
 row("prefill, 64-token prompt", pp64, "278 / –", "tokens/s")
 row("prefill, 512-token prompt", pp512, "274 / 154", "tokens/s")
@@ -145,7 +148,7 @@ for streams in [4, 8, 16] {
     row("decode, \(streams) streams (aggregate)", aggregate[streams]!, "–", "tokens/s")
 }
 row("time to first token, 100 tokens", ttft, "goal ≤ 200", "ms")
-row("peak RSS", peakRSSMegabytes(), "–", "MB")
+row("peak RSS (engine, before bw test)", peakRSS, "–", "MB")
 row("memory bandwidth (stream read)", bandwidth, "–", "GB/s")
 row("decode weight traffic", achieved, String(format: "%.0f%% of bw", achieved / bandwidth * 100), "GB/s")
 print("")
