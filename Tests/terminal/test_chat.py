@@ -2,7 +2,8 @@
 
 Run: python3 -m pytest -q Tests/terminal/test_chat.py   (needs pexpect and pytest from PyPI)
 The parley binary is $PARLEY_BIN, default .build/debug/parley (build it first). The script starts
-`parley dev` on a free loopback port with a fresh data directory and kills it at the end.
+`parley dev` on a free loopback port with a fresh data directory and kills it at the end
+($PARLEY_TEST_URL and $PARLEY_TEST_API_KEY point it at a gateway that already runs instead).
 """
 
 import json
@@ -21,7 +22,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PARLEY = os.environ.get("PARLEY_BIN", os.path.join(ROOT, ".build", "debug", "parley"))
-API_KEY = "pk-terminal-test-key-0123456789"
+API_KEY = os.environ.get("PARLEY_TEST_API_KEY", "pk-terminal-test-key-0123456789")
 # Slow enough that Ctrl-C lands mid-answer: 64 tokens at 20 tokens/s is about 3 s.
 DEV_ARGS = ["--model", "synthetic", "--synthetic-ttft", "50", "--synthetic-tps", "20"]
 WORDS = r"[a-z]+(?: [a-z]+)+"  # the synthetic model answers in lowercase words
@@ -35,6 +36,9 @@ def free_port():
 
 @pytest.fixture(scope="module")
 def gateway():
+    if os.environ.get("PARLEY_TEST_URL"):  # an already running gateway (debugging)
+        yield os.environ["PARLEY_TEST_URL"]
+        return
     port = free_port()
     data = tempfile.mkdtemp(prefix="parley-terminal-")
     log = open(os.path.join(data, "dev.log"), "wb")
@@ -71,6 +75,12 @@ def chat(url, *args, **kwargs):
                           encoding="utf-8", timeout=30, dimensions=(40, 200), **kwargs)
     child.logfile_read = sys.stdout
     return child
+
+
+def get(url, path):
+    request = urllib.request.Request(url + path, headers={"Authorization": f"Bearer {API_KEY}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)
 
 
 def test_prompt_argument_prints_one_answer_and_exits(gateway):
@@ -133,12 +143,15 @@ def test_interactive_session(gateway):
     child.expect(r"\[stopped")
     child.expect("> ")
 
-    # The stored conversation shows the stopped answer as cancelled.
-    request = urllib.request.Request(gateway + f"/v1/conversations/{conversation_id}",
-                                     headers={"Authorization": f"Bearer {API_KEY}"})
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        details = json.load(answer)
-    statuses = [m["status"] for m in details["messages"] if m["role"] == "assistant"]
+    # The stored conversation shows the stopped answer as cancelled (written as the run ends, so
+    # allow the server a moment: there is no event to wait for from here).
+    deadline = time.monotonic() + 10
+    while True:
+        statuses = [m["status"] for m in get(gateway, f"/v1/conversations/{conversation_id}")["messages"]
+                    if m["role"] == "assistant"]
+        if statuses[-1] != "streaming" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert statuses[0] == "complete"
     assert statuses[-1] == "cancelled"
 
@@ -158,10 +171,7 @@ def test_conversation_option_continues_a_stored_chat(gateway):
     child = chat(gateway, "remember the word lighthouse")
     child.expect(pexpect.EOF)
     child.close()
-    request = urllib.request.Request(gateway + "/v1/conversations?limit=1",
-                                     headers={"Authorization": f"Bearer {API_KEY}"})
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        newest = json.load(answer)["data"][0]["id"]
+    newest = get(gateway, "/v1/conversations?limit=1")["data"][0]["id"]
     child = chat(gateway, "--conversation", newest)
     child.expect("you: remember the word lighthouse")
     child.expect("> ")
