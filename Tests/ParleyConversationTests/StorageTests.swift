@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 @testable import ParleyConversation
 import ParleyProtocol
 import Testing
@@ -171,5 +172,27 @@ func expectCode<T>(
         #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
     } catch {
         Issue.record("expected ConversationError \(code), got \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+@Suite struct IndexIntegrityTests {
+    @Test func searchIndexStaysConsistentThroughDeletes() async throws {
+        let t = try TemporaryDatabase()
+        var ids: [String] = []
+        for n in 0..<5 {
+            let c = try await t.db.createConversation(owner: "owner\(n % 2)")
+            try await t.db.appendTurns(owner: "owner\(n % 2)", conversationID: c.id, ["secret number \(n) here", "answer \(n)"])
+            ids.append(c.id)
+        }
+        try await t.db.deleteConversation(owner: "owner0", id: ids[4])  // the newest rows: their rowids could be reused
+        try await t.db.deleteConversation(owner: "owner1", id: ids[1])
+        let c = try await t.db.createConversation(owner: "owner1")
+        try await t.db.appendTurns(owner: "owner1", conversationID: c.id, ["fresh text"])
+        try await t.db.pool.write { db in
+            try db.execute(sql: "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)")
+        }
+        #expect(try await t.db.search(owner: "owner0", ConversationSearchRequest(query: "secret")).data.count == 2)
+        #expect(try await t.db.search(owner: "owner0", ConversationSearchRequest(query: "fresh")).data.isEmpty)
+        #expect(try await t.db.search(owner: "owner1", ConversationSearchRequest(query: "secret")).data.count == 1)
     }
 }
