@@ -292,3 +292,18 @@ extension Array {
         #expect(empty.chunk == nil && empty.next == nil)
     }
 }
+
+@Suite struct ReadRepairTests {
+    @Test func oneConversationsRowsRepairAReplicaThatMissedThem() async throws {
+        let a = try TemporaryDatabase()
+        let b = try TemporaryDatabase()
+        let c = try await a.db.createConversation(owner: "r", title: "repair me")
+        try await a.db.appendTurns(owner: "r", conversationID: c.id, ["one", "two", "three"])
+        let rows = try await a.db.replicationRows(conversationID: c.id)
+        #expect(rows.conversations.count == 1 && rows.messages.count == 3 && rows.partition == a.db.partition(ofOwner: "r"))
+        let result = try await b.db.apply(rows)
+        #expect(result.conversationsChanged == 1 && result.messagesInserted == 3)
+        #expect(try await b.db.conversation(owner: "r", id: c.id) == a.db.conversation(owner: "r", id: c.id))
+        #expect(try await a.db.replicationRows(conversationID: "unknown").conversations.isEmpty)
+    }
+}

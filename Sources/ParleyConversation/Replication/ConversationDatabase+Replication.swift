@@ -46,6 +46,28 @@ extension ConversationDatabase {
         }
     }
 
+    /// Every stored row of one conversation (its row, tombstone included, and its messages) as a
+    /// batch, for read repair: a reader that sees replicas disagree on a conversation pushes this
+    /// batch to the one behind. An unknown id gives an empty batch.
+    package func replicationRows(conversationID: String) async throws -> ReplicationBatch {
+        try await read { db in
+            let conversation = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE id = ?"),
+                arguments: [conversationID]
+            ).map(ConversationRecord.init(row:))
+            let messages = try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT \(MessageRecord.columns) FROM messages WHERE conversation_id = ? ORDER BY created_at, id
+                    """),
+                arguments: [conversationID]
+            ).map(MessageRecord.init(row:))
+            let owner = conversation?.owner ?? messages.first?.owner
+            return ReplicationBatch(
+                partition: owner.map { self.partition(ofOwner: $0) } ?? -1,
+                conversations: conversation.map { [$0] } ?? [], messages: messages)
+        }
+    }
+
     /// Merges rows from another replica: conversations by ``MergeRules``, messages by union,
     /// tombstones win. Idempotent and commutative; durable on return. Conversation rows must
     /// belong to `batch.partition`; a negative partition (bulk loads) accepts any.
