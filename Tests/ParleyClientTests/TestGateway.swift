@@ -139,7 +139,9 @@ final class TestGateway: Sendable {
                     extra: [("x-request-id", script.requestID), ("x-parley-conversation-id", "conv-1")])
                 return true
             }
-            return try await stream(out, after: nil, cut: script.cutAfter, repeatLast: false)
+            return try await stream(
+                out, after: nil, cut: script.cutAfter, repeatLast: false,
+                usage: request.body.contains(#""include_usage":true"#))
         case (.GET, "/v1/chat/completions/\(script.requestID)/stream"):
             if script.refuseResumeOn.contains(index) {
                 try await json(out, status: .serviceUnavailable, #"{"error":{"message":"down","type":"server_error","param":null,"code":"no_backend"}}"#, extra: [("Retry-After", "1")])
@@ -183,7 +185,8 @@ final class TestGateway: Sendable {
 
     /// Streams the answer after event `after` (`nil`: from the role chunk). Returns false when it cut the connection.
     private func stream(
-        _ out: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, after: Int?, cut: Int?, repeatLast: Bool
+        _ out: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, after: Int?, cut: Int?, repeatLast: Bool,
+        usage: Bool = false
     ) async throws -> Bool {
         var head = HTTPResponseHead(version: .http1_1, status: .ok)
         head.headers.add(name: "Content-Type", value: "text/event-stream")
@@ -213,7 +216,11 @@ final class TestGateway: Sendable {
             if index % 3 == 0 { try await write(out, ": keep-alive\n\n") }
             if let cut, index >= cut { return false }
         }
-        let finish = "data: " + chunk("{}", finish: "stop") + "\n\ndata: [DONE]\n\n"
+        var finish = "data: " + chunk("{}", finish: "stop") + "\n\n"
+        if usage {
+            finish += #"data: {"id":"x","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":\#(script.tokens.count),"total_tokens":\#(script.tokens.count + 3)}}"# + "\n\n"
+        }
+        finish += "data: [DONE]\n\n"
         try await write(out, finish)
         try await out.write(.end(nil))
         return true
