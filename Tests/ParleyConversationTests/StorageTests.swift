@@ -70,6 +70,10 @@ import Testing
                 owner: "a", conversationID: c.id, NewMessage(role: MessageRole(rawValue: "hacker"), content: "x"))
         }
         await expectCode(.invalidInput) { try await t.db.createConversation(owner: "") }
+        await expectCode(.invalidInput) {
+            try await t.db.appendMessage(
+                owner: "a", conversationID: c.id, NewMessage(role: .assistant, content: "x", status: .streaming))
+        }
         await expectCode(.invalidCursor) { try await t.db.listConversations(owner: "a", cursor: "garbage!!") }
         #expect(throws: ConversationError.self) { try Validation.utf8([0x66, 0xFF, 0xFE, 0x6F]) }
         #expect(try Validation.utf8(Array("héllo".utf8)) == "héllo")

@@ -50,6 +50,9 @@ extension ConversationDatabase {
         try Validation.content(new.content)
         try Validation.role(new.role)
         try Validation.model(new.model)
+        guard new.status != .streaming else {
+            throw ConversationError(.invalidInput, "messages are stored finished; a streaming answer goes through the generation log")
+        }
         if let id = new.id, !UUIDText.isWellFormed(id) {
             throw ConversationError(.invalidInput, "message ids are lowercase UUID text")
         }
