@@ -1,0 +1,126 @@
+import Logging
+import ParleyCluster
+import ParleyProtocol
+
+/// One request being relayed by a completion node: the pump task forwards the worker pool's events
+/// to the caller (with failover, ``FailoverStream``) and hands token batches to the recorder task,
+/// which writes the generation log, stores the final answer and releases the rate-limit slot.
+///
+/// Only the pump is cancelled (by `cancel(requestID:)` or by the caller going away); the recorder
+/// always runs to the end, so a cancelled answer is still stored, marked `cancelled`.
+struct CompletionRun: Sendable {
+    /// What the pump tells the recorder.
+    enum Record: Sendable {
+        case tokens(GenerationLogBatcher<ContinuousClock.Instant>.Batch)
+        case end(MessageStatus, usage: TokenUsage?, tokens: Int)
+    }
+
+    let request: CompletionRequest
+    let started: CompletionEvent
+    let events: FailoverStream
+    /// Where the generation log goes; nil when no store is reachable.
+    let store: (any HistoryStore)?
+    /// Events to log before the first token (a resumed request whose last batch was lost).
+    let gapFill: GenerationLogBatcher<ContinuousClock.Instant>.Batch?
+    let configuration: CompletionConfiguration
+    let rateLimits: RateLimitClient
+    let registry: RunRegistry
+    let logger: Logger
+
+    /// Starts the pump and the recorder; the returned stream carries the events to the caller.
+    func start() -> AsyncThrowingStream<CompletionEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: CompletionEvent.self)
+        let (records, recordContinuation) = AsyncStream.makeStream(of: Record.self)
+        if let gapFill { recordContinuation.yield(.tokens(gapFill)) }
+        let pump = Task { await self.pump(continuation, records: recordContinuation) }
+        continuation.onTermination = { termination in
+            if case .cancelled = termination { pump.cancel() }
+        }
+        registry.attach(request.requestID, pump: pump)
+        Task { await self.record(records) }
+        return stream
+    }
+
+    /// Relays the events; ends with `finished` (a cancelled run with `finished(.cancelled)`), or throws
+    /// the error that ended it.
+    private func pump(
+        _ continuation: AsyncThrowingStream<CompletionEvent, any Error>.Continuation,
+        records: AsyncStream<Record>.Continuation
+    ) async {
+        let clock = ContinuousClock()
+        var batcher = GenerationLogBatcher<ContinuousClock.Instant>(
+            maxTokens: configuration.logBatchTokens, maxDelay: configuration.logBatchDelay)
+        var iterator = events.makeAsyncIterator()
+        var status = MessageStatus.interrupted
+        var tokens = 0
+        var usage: TokenUsage?
+        var failure: (any Error)?
+        continuation.yield(started)
+        do {
+            while let event = try await iterator.next() {
+                switch event {
+                case .token(let index, let text):
+                    continuation.yield(.token(index: index, text: text))
+                    if store != nil, let batch = batcher.add(index: index, text: text, now: clock.now) {
+                        records.yield(.tokens(batch))
+                    }
+                case .finished(let reason, let final):
+                    status = reason == .cancelled ? .cancelled : .complete
+                    usage = final
+                    tokens = final.totalTokens
+                    continuation.yield(.finished(reason, final))
+                }
+            }
+        } catch {
+            if Task.isCancelled || error is CancellationError || (error as? ClusterError)?.code == .cancelled {
+                status = .cancelled
+                continuation.yield(.finished(.cancelled, TokenUsage(promptTokens: 0, completionTokens: iterator.tokenCount)))
+            } else {
+                failure = error
+                logger.warning(
+                    "completion failed", metadata: ["request.id": "\(request.requestID)", "error": "\(error)"])
+            }
+        }
+        if tokens == 0 { tokens = iterator.tokenCount }
+        if let batch = batcher.flush() { records.yield(.tokens(batch)) }
+        records.yield(.end(status, usage: usage, tokens: tokens))
+        records.finish()
+        continuation.finish(throwing: failure)
+    }
+
+    /// Writes the log in order, then the final answer; releases the rate limit and the run's id.
+    private func record(_ records: AsyncStream<Record>) async {
+        let owner = request.userID
+        let requestID = request.requestID
+        var logFailed = false
+        for await record in records {
+            switch record {
+            case .tokens(let batch):
+                guard let store, !logFailed else { continue }
+                do {
+                    try await ClusterSystem.withCallTimeout(configuration.storeCallTimeout) {
+                        try await store.appendGenerationEvents(
+                            owner: owner, requestID: requestID, fromSeq: batch.fromSeq, texts: batch.texts)
+                    }
+                } catch {
+                    logFailed = true  // later batches would leave a gap; the answer keeps what was logged
+                    logger.warning(
+                        "generation log write failed", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
+                }
+            case .end(let status, let usage, let tokens):
+                if let store {
+                    do {
+                        try await ClusterSystem.withCallTimeout(configuration.storeCallTimeout) {
+                            try await store.finishGeneration(owner: owner, requestID: requestID, status: status, usage: usage)
+                        }
+                    } catch {
+                        logger.warning(
+                            "storing the answer failed", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
+                    }
+                }
+                await rateLimits.release(userID: owner, requestID: requestID, tokens: tokens)
+                registry.remove(requestID)
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import Logging
+import ParleyCluster
+import ParleyProtocol
+
+/// A request ready to relay: the model's view of it and where the turn is stored.
+struct PreparedCompletion: Sendable {
+    var modelRequest: ModelRequest
+    var started: CompletionEvent
+    var store: (any HistoryStore)?
+    var gapFill: GenerationLogBatcher<ContinuousClock.Instant>.Batch?
+}
+
+extension CompletionService {
+    /// Loads the conversation's visible branch, stores the request's messages and starts the
+    /// generation log. Without a reachable store the request goes to the model as it is.
+    func prepare(_ request: CompletionRequest) async throws -> PreparedCompletion {
+        var prepared = PreparedCompletion(
+            modelRequest: ModelRequest(
+                requestID: request.requestID, userID: request.userID, model: request.model, messages: request.messages,
+                sampling: request.sampling, priority: request.priority, resume: request.resume,
+                conversationID: request.conversationID),
+            started: .started(conversationID: request.conversationID, userMessageID: nil, assistantMessageID: nil),
+            store: nil, gapFill: nil)
+        guard let store = stores?.currentStore() else {
+            if request.store || request.conversationID != nil {
+                logger.warning(
+                    "no conversation store reachable: the turn is neither loaded nor stored",
+                    metadata: ["request.id": "\(request.requestID)"])
+            }
+            return prepared
+        }
+        do {
+            let producer = actorSystem.node.name
+            let base = prepared
+            prepared = try await ClusterSystem.withCallTimeout(configuration.storeCallTimeout) {
+                try await Self.load(request, into: base, from: store, producer: producer)
+            }
+            prepared.store = store
+        } catch let error as ClusterError where RateLimitClient.isUnreachable(error) {
+            logger.warning(
+                "conversation store unreachable: the turn is not stored",
+                metadata: ["request.id": "\(request.requestID)", "error": "\(error)"])
+        }
+        return prepared
+    }
+
+    private static func load(
+        _ request: CompletionRequest, into base: PreparedCompletion, from store: any HistoryStore, producer: String
+    ) async throws -> PreparedCompletion {
+        var prepared = base
+        let owner = request.userID
+        var conversationID = request.conversationID
+        var parentID: String?
+        if let id = conversationID {
+            let branch = try await store.visibleBranch(owner: owner, conversationID: id)
+            parentID = branch.leafID
+            // A resubmission finds its own user turn stored already.
+            let alreadyStored = request.resume != nil && branch.messages.suffix(request.messages.count) == request.messages[...]
+            prepared.modelRequest.messages = alreadyStored ? branch.messages : branch.messages + request.messages
+        }
+        var userMessageID: String?
+        if request.store && request.resume == nil {
+            for message in request.messages {
+                let stored = try await store.appendMessage(
+                    owner: owner, conversationID: conversationID, parentID: parentID, message: message, model: nil)
+                conversationID = stored.conversationID
+                parentID = stored.messageID
+            }
+            userMessageID = parentID
+        }
+        let handle = try await store.startGeneration(
+            owner: owner, requestID: request.requestID, conversationID: request.store ? conversationID : nil,
+            parentID: parentID, model: request.model, producer: producer)
+        if let resume = request.resume {
+            userMessageID = handle.parentID
+            conversationID = handle.conversationID ?? conversationID
+            prepared.gapFill = GenerationLogBatcher.gapFill(
+                lastSeq: handle.lastSeq, loggedBytes: handle.loggedBytes, resumeTokens: resume.tokenCount,
+                resumeText: resume.text)
+        }
+        prepared.modelRequest.conversationID = conversationID
+        prepared.started = .started(
+            conversationID: request.store ? conversationID : request.conversationID,
+            userMessageID: request.store ? userMessageID : nil,
+            assistantMessageID: request.store ? handle.messageID : nil)
+        return prepared
+    }
+}

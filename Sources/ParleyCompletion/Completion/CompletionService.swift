@@ -1,0 +1,132 @@
+public import Distributed
+public import Logging
+public import ParleyCluster
+public import ParleyProtocol
+
+/// The lifecycle of chat completions on one node (role `completion`, registered under
+/// `ServiceKeys.completion`).
+///
+/// `complete`:
+/// 1. checks the user's rate limit on the user's shard (``RateLimitClient``) — refused with
+///    `rate_limited` and a retry hint (not for a resubmission with `resume`, which was counted);
+/// 2. with a conversation store reachable: loads the visible branch of `conversationID` and puts it
+///    before the request's messages, stores the request's messages (when `store`), and starts the
+///    generation log — with no store reachable the turn is neither loaded nor stored (logged);
+/// 3. streams `started`, then every token exactly once, then `finished`, relayed from a worker pool
+///    with failover (a pool whose node dies mid-stream is replaced by another that continues after
+///    the tokens already sent);
+/// 4. writes the generation log in batches and the final answer (`complete`, `cancelled` or
+///    `interrupted`), then releases the rate-limit slot with the tokens used.
+///
+/// `cancel` stops the relay, which cancels the stream down to the model; the partial answer is stored
+/// as `cancelled`. A caller that stops reading cancels the same way.
+public distributed actor CompletionService: CompletionServiceProtocol {
+    public typealias ActorSystem = ClusterSystem
+
+    let configuration: CompletionConfiguration
+    private let rateLimits: RateLimitClient
+    let stores: (any HistoryStoreLocator)?
+    let logger: Logger
+    let registry = RunRegistry()
+
+    /// A completion service that loads and stores turns through the conversation store registered
+    /// under `ServiceKeys.conversationStore` (this node's first), and serves without storing while
+    /// none is.
+    public init(actorSystem: ClusterSystem, configuration: CompletionConfiguration = .init(), logger: Logger) {
+        self.init(
+            actorSystem: actorSystem, configuration: configuration,
+            stores: ReceptionistHistoryStoreLocator(system: actorSystem), logger: logger)
+    }
+
+    package init(
+        actorSystem: ClusterSystem, configuration: CompletionConfiguration, stores: (any HistoryStoreLocator)?,
+        logger: Logger
+    ) {
+        self.actorSystem = actorSystem
+        self.configuration = configuration
+        self.stores = stores
+        var logger = logger
+        logger[metadataKey: "node.role"] = "completion"
+        self.logger = logger
+        self.rateLimits = RateLimitClient(
+            system: actorSystem, logger: logger, callTimeout: configuration.rateLimitCallTimeout,
+            fallbackLimit: configuration.rateLimits.requestsPerMinute)
+    }
+
+    public distributed func complete(_ request: CompletionRequest) async throws -> RemoteStream<CompletionEvent> {
+        try Self.validate(request)
+        guard registry.reserve(request.requestID, userID: request.userID) else {
+            throw ServingError(ServingError.invalidRequest, "request id \(request.requestID) is already running")
+        }
+        var acquired = false
+        do {
+            if request.resume == nil {
+                let decision = try await rateLimits.acquire(userID: request.userID, requestID: request.requestID)
+                guard decision.allowed else {
+                    throw ServingError(
+                        ServingError.rateLimited, "rate limit reached (\(decision.reason ?? "requests"))",
+                        retryAfterSeconds: decision.resetSeconds)
+                }
+                acquired = true
+            }
+            let prepared = try await prepare(request)
+            let run = CompletionRun(
+                request: request, started: prepared.started, events: workerStream(prepared.modelRequest),
+                store: prepared.store, gapFill: prepared.gapFill, configuration: configuration,
+                rateLimits: rateLimits, registry: registry, logger: logger)
+            return actorSystem.makeStream(run.start())
+        } catch {
+            registry.remove(request.requestID)
+            if acquired { await rateLimits.release(userID: request.userID, requestID: request.requestID, tokens: 0) }
+            throw error
+        }
+    }
+
+    public distributed func cancel(requestID: String, userID: String) -> Bool {
+        let found = registry.cancel(requestID, userID: userID)
+        if found { logger.info("completion cancelled", metadata: ["request.id": "\(requestID)"]) }
+        return found
+    }
+
+    /// Requests being relayed by this node.
+    public distributed func activeRequests() -> Int {
+        registry.count
+    }
+
+    /// Cancels every request this node relays (shutdown).
+    func cancelAll() {
+        registry.cancelAll()
+    }
+
+    // MARK: Relay
+
+    /// The worker pools' stream of `request`, with failover between pools.
+    private func workerStream(_ request: ModelRequest) -> FailoverStream {
+        let system = actorSystem
+        return FailoverStream(
+            request: request, producerKind: "worker pool", maxAttempts: configuration.workerAttempts,
+            backoff: configuration.retryBackoff, openTimeout: configuration.workerCallTimeout, logger: logger,
+            candidates: { excluding in
+                CandidateOrder.order(
+                    system.receptionist.lookup(ServiceKeys.workerPool), local: system.node, key: request.requestID,
+                    excluding: excluding)
+            },
+            open: { id, request in
+                try await $WorkerPoolProtocol.resolve(id: id, using: system).generate(request)
+            })
+    }
+
+    static func validate(_ request: CompletionRequest) throws {
+        guard !request.requestID.isEmpty, request.requestID.utf8.count <= 128 else {
+            throw ServingError(ServingError.invalidRequest, "a request id has 1 to 128 bytes")
+        }
+        guard !request.userID.isEmpty else { throw ServingError(ServingError.invalidRequest, "no user") }
+        guard !request.model.isEmpty else { throw ServingError(ServingError.invalidRequest, "no model") }
+        guard !request.messages.isEmpty || request.conversationID != nil else {
+            throw ServingError(ServingError.invalidRequest, "a completion needs messages")
+        }
+        if let resume = request.resume, resume.tokenCount < 0 {
+            throw ServingError(ServingError.invalidRequest, "a resume point counts tokens from 0")
+        }
+    }
+}

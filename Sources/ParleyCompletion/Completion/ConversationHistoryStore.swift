@@ -1,0 +1,92 @@
+import Logging
+import ParleyCluster
+import ParleyProtocol
+import Synchronization
+
+/// ``HistoryStore`` over the conversation role's actor (`ConversationStoreProtocol`).
+struct ConversationHistoryStore: HistoryStore {
+    let store: $ConversationStoreProtocol
+
+    /// Titles of conversations created for a first turn: the start of the first message.
+    static let titleLength = 60
+
+    func visibleBranch(owner: String, conversationID: String) async throws -> StoredBranch {
+        let messages = try await store.visibleBranch(owner: owner, conversationID: conversationID)
+        return StoredBranch(
+            messages: messages.map { ChatMessage(role: $0.role.rawValue, content: $0.content) }, leafID: messages.last?.id)
+    }
+
+    func appendMessage(
+        owner: String, conversationID: String?, parentID: String?, message: ChatMessage, model: String?
+    ) async throws -> StoredMessageRef {
+        let id: String
+        if let conversationID {
+            id = conversationID
+        } else {
+            id = try await store.createConversation(
+                owner: owner, title: String(message.content.prefix(Self.titleLength)), model: model
+            ).id
+        }
+        let draft = MessageDraft(
+            role: MessageRole(rawValue: message.role), content: message.content, parentID: parentID,
+            asRoot: parentID == nil, model: model)
+        let stored = try await store.appendMessage(owner: owner, conversationID: id, draft)
+        return StoredMessageRef(conversationID: id, messageID: stored.id)
+    }
+
+    func startGeneration(
+        owner: String, requestID: String, conversationID: String?, parentID: String?, model: String, producer: String
+    ) async throws -> GenerationLogHandle {
+        let info = try await store.startGeneration(
+            owner: owner, requestID: requestID, conversationID: conversationID, parentID: parentID, model: model,
+            producer: producer)
+        var loggedBytes: Int64 = 0
+        if info.lastSeq > 0 {  // an existing run (a resubmission): count what it logged
+            var after: Int64 = 0
+            while after < info.lastSeq {
+                let page = try await store.readGenerationEvents(
+                    owner: owner, requestID: requestID, afterSeq: after, limit: 1000)
+                guard let last = page.events.last else { break }
+                loggedBytes += page.events.reduce(0) { $0 + Int64($1.text.utf8.count) }
+                after = last.seq
+            }
+        }
+        return GenerationLogHandle(
+            messageID: info.messageID, conversationID: info.conversationID, parentID: info.parentID,
+            lastSeq: info.lastSeq, loggedBytes: loggedBytes)
+    }
+
+    func appendGenerationEvents(owner: String, requestID: String, fromSeq: Int64, texts: [String]) async throws {
+        _ = try await store.appendGenerationEvents(owner: owner, requestID: requestID, fromSeq: fromSeq, texts: texts)
+    }
+
+    func finishGeneration(owner: String, requestID: String, status: MessageStatus, usage: TokenUsage?) async throws {
+        _ = try await store.finishGeneration(
+            owner: owner, requestID: requestID, status: status, promptTokens: usage?.promptTokens,
+            completionTokens: usage?.completionTokens)
+    }
+}
+
+/// Finds a conversation store through the receptionist (`ServiceKeys.conversationStore`), the one on
+/// this node first; nil while none is registered.
+final class ReceptionistHistoryStoreLocator: HistoryStoreLocator {
+    private let system: ClusterSystem
+    private let cache = Mutex<(id: ClusterActorID, store: ConversationHistoryStore)?>(nil)
+
+    init(system: ClusterSystem) {
+        self.system = system
+    }
+
+    func currentStore() -> (any HistoryStore)? {
+        let system = self.system
+        let ids = system.receptionist.lookup(ServiceKeys.conversationStore)
+        guard let id = ids.first(where: { $0.node == system.node }) ?? ids.first else { return nil }
+        return cache.withLock { cache in
+            if let cache, cache.id == id { return cache.store }
+            guard let stub = try? $ConversationStoreProtocol.resolve(id: id, using: system) else { return nil }
+            let store = ConversationHistoryStore(store: stub)
+            cache = (id, store)
+            return store
+        }
+    }
+}

@@ -1,0 +1,79 @@
+package import ParleyProtocol
+
+/// What the completion service needs from the conversation store: the visible branch of a
+/// conversation, appending messages, and the generation log of an answer. Implemented over
+/// the conversation role's actor by an adapter; tests may implement it in memory.
+package protocol HistoryStore: Sendable {
+    /// The messages of the conversation's visible branch, oldest first, and the id of its leaf.
+    func visibleBranch(owner: String, conversationID: String) async throws -> StoredBranch
+
+    /// Appends `message` after `parentID` (nil: as a root). With `conversationID` nil a new
+    /// conversation is created. Answers where it was stored.
+    func appendMessage(
+        owner: String, conversationID: String?, parentID: String?, message: ChatMessage, model: String?
+    ) async throws -> StoredMessageRef
+
+    /// Starts (or, for a request id already started, returns) the generation log of an answer. With a
+    /// conversation, the finished answer is stored there as a reply to `parentID`.
+    func startGeneration(
+        owner: String, requestID: String, conversationID: String?, parentID: String?, model: String,
+        producer: String
+    ) async throws -> GenerationLogHandle
+
+    /// Logs token texts as events `fromSeq`, `fromSeq + 1`, … (event seq = token index + 1).
+    func appendGenerationEvents(owner: String, requestID: String, fromSeq: Int64, texts: [String]) async throws
+
+    /// Ends the log with `status`; with a conversation, stores the logged answer as its message.
+    func finishGeneration(owner: String, requestID: String, status: MessageStatus, usage: TokenUsage?) async throws
+}
+
+/// Finds the conversation store to use for a request; nil when none is reachable (then turns are
+/// neither loaded nor stored, and a warning is logged).
+package protocol HistoryStoreLocator: Sendable {
+    func currentStore() -> (any HistoryStore)?
+}
+
+/// A conversation's visible branch.
+package struct StoredBranch: Hashable, Sendable {
+    package var messages: [ChatMessage]
+    /// The last message of the branch; nil for an empty conversation.
+    package var leafID: String?
+
+    package init(messages: [ChatMessage], leafID: String?) {
+        self.messages = messages
+        self.leafID = leafID
+    }
+}
+
+/// Where a message was stored.
+package struct StoredMessageRef: Hashable, Sendable {
+    package var conversationID: String
+    package var messageID: String
+
+    package init(conversationID: String, messageID: String) {
+        self.conversationID = conversationID
+        self.messageID = messageID
+    }
+}
+
+/// A started generation log.
+package struct GenerationLogHandle: Hashable, Sendable {
+    /// The id the answer is (or will be) stored under.
+    package var messageID: String
+    /// The conversation the answer belongs to, if any.
+    package var conversationID: String?
+    /// The message the answer replies to.
+    package var parentID: String?
+    /// Last logged event (0 before the first).
+    package var lastSeq: Int64
+    /// UTF-8 bytes logged so far.
+    package var loggedBytes: Int64
+
+    package init(messageID: String, conversationID: String?, parentID: String?, lastSeq: Int64, loggedBytes: Int64) {
+        self.messageID = messageID
+        self.conversationID = conversationID
+        self.parentID = parentID
+        self.lastSeq = lastSeq
+        self.loggedBytes = loggedBytes
+    }
+}

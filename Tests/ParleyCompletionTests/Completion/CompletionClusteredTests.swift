@@ -1,0 +1,146 @@
+import ParleyCluster
+import ParleyProtocol
+import Testing
+
+@testable import ParleyCompletion
+
+@Suite("Completion service across nodes", .serialized)
+struct CompletionClusteredTests {
+    @Test func streamsEveryTokenOnceAndStoresTheTurn() async throws {
+        try await withHarness { harness in
+            let completion = try harness.completion()
+            var collected = CollectedCompletion()
+            for try await event in try await completion.complete(request("r1", maxTokens: 20)) { collected.add(event) }
+            guard case .started(let conversationID?, let userMessageID?, let assistantMessageID?) = collected.started else {
+                Issue.record("no started event with ids: \(String(describing: collected.started))")
+                return
+            }
+            #expect(collected.eventsBeforeStart == 0)
+            #expect(collected.indexes == Array(0..<20))
+            #expect(collected.text == TokenProxy.answer(20))
+            #expect(collected.finished?.0 == .length)
+            #expect(collected.finished?.1 == TokenUsage(promptTokens: 3, completionTokens: 20))
+
+            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            let stored = harness.store.messages(of: conversationID)
+            #expect(stored.map(\.id) == [userMessageID, assistantMessageID])
+            #expect(stored.map(\.message) == [
+                ChatMessage(role: "user", content: "hello"), ChatMessage(role: "assistant", content: TokenProxy.answer(20)),
+            ])
+            #expect(stored.last?.parentID == userMessageID)
+            let run = try #require(harness.store.run("r1"))
+            #expect(run.events.keys.sorted() == (1...20).map(Int64.init))
+
+            // The next turn sends the stored history to the model.
+            var next = CollectedCompletion()
+            let turn = request("r2", maxTokens: 2, conversationID: conversationID, text: "more")
+            for try await event in try await completion.complete(turn) { next.add(event) }
+            #expect(next.indexes == [0, 1])
+            #expect(harness.probe.lastMessages == [
+                ChatMessage(role: "user", content: "hello"), ChatMessage(role: "assistant", content: TokenProxy.answer(20)),
+                ChatMessage(role: "user", content: "more"),
+            ])
+        }
+    }
+
+    @Test func notStoredWhenAskedNotTo() async throws {
+        try await withHarness { harness in
+            var collected = CollectedCompletion()
+            for try await event in try await harness.completion().complete(request("r1", maxTokens: 3, store: false)) {
+                collected.add(event)
+            }
+            #expect(collected.started == .started(conversationID: nil, userMessageID: nil, assistantMessageID: nil))
+            #expect(collected.indexes == [0, 1, 2])
+            // The generation is still logged (for resuming through another gateway), outside any conversation.
+            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            #expect(harness.store.run("r1")?.handle.conversationID == nil)
+        }
+    }
+
+    @Test func workerDeathMidStreamCompletesExactlyOnce() async throws {
+        let tokens = 150
+        try await withHarness(workers: 2, tokenDelay: .milliseconds(4)) { harness in
+            var collected = CollectedCompletion()
+            var killed: String?
+            for try await event in try await harness.completion().complete(request("r1", maxTokens: tokens)) {
+                collected.add(event)
+                if killed == nil, collected.indexes.count == 30 {
+                    for name in harness.workers.keys.sorted() where try await harness.workers[name]!.pool.status().busy > 0 {
+                        killed = name
+                        await harness.cluster.stop(name)
+                        break
+                    }
+                    #expect(killed != nil)
+                }
+            }
+            #expect(collected.indexes == Array(0..<tokens))
+            #expect(collected.text == TokenProxy.answer(tokens))
+            #expect(collected.finished?.0 == .length)
+            let resumes = harness.probe.resumePoints.compactMap { $0 }
+            #expect(resumes.count == 1)
+            #expect((resumes.first?.tokenCount ?? 0) >= 30)
+            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            let run = try #require(harness.store.run("r1"))
+            #expect(run.events.keys.sorted() == (1...tokens).map(Int64.init))
+        }
+    }
+
+    @Test func cancelReachesTheModelQuickly() async throws {
+        try await withHarness(tokenDelay: .milliseconds(10)) { harness in
+            let completion = try harness.completion()
+            var collected = CollectedCompletion()
+            var cancelledAt: ContinuousClock.Instant?
+            for try await event in try await completion.complete(request("r1", maxTokens: 100_000)) {
+                collected.add(event)
+                if cancelledAt == nil, collected.indexes.count == 5 {
+                    cancelledAt = .now
+                    #expect(try await completion.cancel(requestID: "r1", userID: "someone-else") == false)
+                    #expect(try await completion.cancel(requestID: "r1", userID: "u"))
+                }
+            }
+            let stoppedAt = try await first(of: harness.probe.stoppedEarly)
+            let latency = try #require(cancelledAt).duration(to: stoppedAt)
+            print("cancel → producer stopped: \(latency)")
+            #expect(latency < .milliseconds(100))
+            #expect(collected.finished?.0 == .cancelled)
+            #expect(try await first(of: harness.store.finished) == ("r1", .cancelled))
+            guard case .started(let conversationID?, _, _) = collected.started else {
+                Issue.record("no conversation")
+                return
+            }
+            let answer = harness.store.messages(of: conversationID).last
+            #expect(answer?.status == .cancelled)
+            #expect(answer?.message.content == collected.text)
+        }
+    }
+
+    @Test func aCallerThatStopsReadingCancelsTheModel() async throws {
+        try await withHarness(tokenDelay: .milliseconds(10)) { harness in
+            let stream = try await harness.completion().complete(request("r1", maxTokens: 100_000))
+            var seen = 0
+            for try await event in stream {
+                if case .token = event { seen += 1 }
+                if seen == 3 { break }
+            }
+            _ = try await first(of: harness.probe.stoppedEarly)
+            #expect(try await first(of: harness.store.finished) == ("r1", .cancelled))
+        }
+    }
+
+    @Test func aResubmissionContinuesAfterTheResumePoint() async throws {
+        try await withHarness { harness in
+            var resumed = request("r1", maxTokens: 10)
+            resumed.resume = ResumePoint(tokenCount: 4, text: TokenProxy.answer(4))
+            var collected = CollectedCompletion()
+            for try await event in try await harness.completion().complete(resumed) { collected.add(event) }
+            #expect(collected.started != nil)
+            #expect(collected.indexes == Array(4..<10))
+            #expect(harness.probe.resumePoints.last == resumed.resume)
+            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            let run = try #require(harness.store.run("r1"))
+            // The lost part of the log is filled from the resume point; numbering stays token index + 1.
+            #expect(run.events.keys.sorted() == (1...10).map(Int64.init))
+            #expect(run.events.keys.sorted().compactMap { run.events[$0] }.joined() == TokenProxy.answer(10))
+        }
+    }
+}

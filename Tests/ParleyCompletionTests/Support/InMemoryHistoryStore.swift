@@ -1,0 +1,110 @@
+import ParleyProtocol
+import Synchronization
+
+@testable import ParleyCompletion
+
+/// A conversation store kept in memory, for tests only: one branch per conversation.
+final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
+    struct StoredMessage: Hashable, Sendable {
+        var id: String
+        var parentID: String?
+        var message: ChatMessage
+        var status: MessageStatus
+    }
+
+    struct Run: Sendable {
+        var owner: String
+        var handle: GenerationLogHandle
+        var events: [Int64: String] = [:]
+        var status: MessageStatus = .streaming
+    }
+
+    private struct State {
+        var conversations: [String: (owner: String, messages: [StoredMessage])] = [:]
+        var runs: [String: Run] = [:]
+        var nextID = 1
+
+        mutating func newID(_ prefix: String) -> String {
+            defer { nextID += 1 }
+            return "\(prefix)\(nextID)"
+        }
+    }
+
+    private let state = Mutex(State())
+    /// One element per finished generation: its request id and status.
+    let (finished, finishedContinuation) = AsyncStream<(String, MessageStatus)>.makeStream()
+
+    func currentStore() -> (any HistoryStore)? { self }
+
+    func messages(of conversationID: String) -> [StoredMessage] {
+        state.withLock { $0.conversations[conversationID]?.messages ?? [] }
+    }
+
+    func run(_ requestID: String) -> Run? { state.withLock { $0.runs[requestID] } }
+
+    func visibleBranch(owner: String, conversationID: String) async throws -> StoredBranch {
+        try state.withLock { state in
+            guard let conversation = state.conversations[conversationID], conversation.owner == owner else {
+                throw ServingError(ServingError.notFound, "no such conversation")
+            }
+            return StoredBranch(messages: conversation.messages.map(\.message), leafID: conversation.messages.last?.id)
+        }
+    }
+
+    func appendMessage(
+        owner: String, conversationID: String?, parentID: String?, message: ChatMessage, model: String?
+    ) async throws -> StoredMessageRef {
+        state.withLock { state in
+            let id = conversationID ?? state.newID("c")
+            let messageID = state.newID("m")
+            var conversation = state.conversations[id] ?? (owner, [])
+            conversation.messages.append(StoredMessage(id: messageID, parentID: parentID, message: message, status: .complete))
+            state.conversations[id] = conversation
+            return StoredMessageRef(conversationID: id, messageID: messageID)
+        }
+    }
+
+    func startGeneration(
+        owner: String, requestID: String, conversationID: String?, parentID: String?, model: String, producer: String
+    ) async throws -> GenerationLogHandle {
+        state.withLock { state in
+            if let run = state.runs[requestID] { return run.handle }
+            let handle = GenerationLogHandle(
+                messageID: state.newID("m"), conversationID: conversationID, parentID: parentID, lastSeq: 0,
+                loggedBytes: 0)
+            state.runs[requestID] = Run(owner: owner, handle: handle)
+            return handle
+        }
+    }
+
+    func appendGenerationEvents(owner: String, requestID: String, fromSeq: Int64, texts: [String]) async throws {
+        try state.withLock { state in
+            guard var run = state.runs[requestID], run.status == .streaming else {
+                throw ServingError(ServingError.notFound, "no such generation")
+            }
+            guard fromSeq <= run.handle.lastSeq + 1 else { throw ServingError("conflict", "gap in the log") }
+            for (offset, text) in texts.enumerated() where fromSeq + Int64(offset) > run.handle.lastSeq {
+                run.events[fromSeq + Int64(offset)] = text
+                run.handle.loggedBytes += Int64(text.utf8.count)
+            }
+            run.handle.lastSeq = max(run.handle.lastSeq, fromSeq + Int64(texts.count) - 1)
+            state.runs[requestID] = run
+        }
+    }
+
+    func finishGeneration(owner: String, requestID: String, status: MessageStatus, usage: TokenUsage?) async throws {
+        state.withLock { state in
+            guard var run = state.runs[requestID] else { return }
+            run.status = status
+            state.runs[requestID] = run
+            if let id = run.handle.conversationID {
+                let text = run.events.keys.sorted().compactMap { run.events[$0] }.joined()
+                state.conversations[id]?.messages.append(
+                    StoredMessage(
+                        id: run.handle.messageID, parentID: run.handle.parentID,
+                        message: ChatMessage(role: "assistant", content: text), status: status))
+            }
+        }
+        finishedContinuation.yield((requestID, status))
+    }
+}
