@@ -1,0 +1,145 @@
+import CoreMetrics
+import Distributed
+import Logging
+import ParleyCluster
+import ParleyProtocol
+
+/// The completion side of the cluster as the gateway sees it: `CompletionService` actors found
+/// through the receptionist, with failover of broken streams (see ``CompletionRelayState``).
+struct ClusterCompletionBackend: CompletionBackend {
+    let system: ClusterSystem
+    let streaming: GatewayConfiguration.Streaming
+    let callTimeout: Duration
+    let metrics: GatewayMetrics
+    let logger: Logger
+
+    func complete(_ request: CompletionRequest) -> AsyncThrowingStream<CompletionEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: CompletionEvent.self)
+        // The relay task belongs to the stream: terminating the stream cancels it, which cancels
+        // the remote stream's consumer and so the generation downstream.
+        let task = Task { await relay(request, into: continuation) }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    private func relay(
+        _ original: CompletionRequest, into continuation: AsyncThrowingStream<CompletionEvent, any Error>.Continuation
+    ) async {
+        var state = CompletionRelayState(maxAttempts: streaming.maxAttempts)
+        var request = original
+        var failedNodes: Set<ClusterNode> = []
+        while true {
+            var target: ClusterActorID?
+            do {
+                let chosen = try chooseCompletionNode(for: request, excluding: failedNodes)
+                target = chosen
+                let service = try $CompletionServiceProtocol.resolve(id: chosen, using: system)
+                let stream = try await ClusterSystem.withCallTimeout(streaming.startTimeout) {
+                    try await service.complete(request)
+                }
+                for try await event in stream {
+                    guard case .forward(let forwarded) = state.received(event) else { continue }
+                    continuation.yield(forwarded)
+                    if case .finished = forwarded {
+                        continuation.finish()
+                        return
+                    }
+                }
+                throw ClusterError(.nodeDown, "the completion stream ended before its finish event")
+            } catch {
+                if Task.isCancelled {
+                    continuation.finish(throwing: CancellationError())
+                    return
+                }
+                switch state.failed(error, userCancelled: false) {
+                case .resubmit(let resume, let attempt):
+                    if let target { failedNodes.insert(target.node) }
+                    request.resume = resume
+                    metrics.failovers.increment()
+                    logger.warning(
+                        "completion node failed, resubmitting",
+                        metadata: [
+                            "request.id": "\(request.requestID)", "error.code": "\((error as? ClusterError)?.code.rawValue ?? "-")",
+                            "resume.tokens": "\(resume?.tokenCount ?? 0)", "attempt": "\(attempt)",
+                        ])
+                    do {
+                        try await Task.sleep(for: streaming.retryBackoff * attempt)
+                    } catch {
+                        continuation.finish(throwing: CancellationError())
+                        return
+                    }
+                case .fail:
+                    continuation.finish(throwing: error)
+                    return
+                }
+            }
+        }
+    }
+
+    /// A live completion node not known to have failed this request: this node's own if it has
+    /// one, else one picked by the request id (spreads load, stable per request).
+    func chooseCompletionNode(for request: CompletionRequest, excluding failed: Set<ClusterNode>) throws
+        -> ClusterActorID
+    {
+        let all = system.receptionist.lookup(ServiceKeys.completion).sorted { $0.description < $1.description }
+        guard !all.isEmpty else {
+            throw ServingError(ServingError.noBackend, "no completion node is available", retryAfterSeconds: 1)
+        }
+        let candidates = all.filter { !failed.contains($0.node) }
+        let pool = candidates.isEmpty ? all : candidates
+        if let local = pool.first(where: { $0.node == system.node }) { return local }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in request.requestID.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return pool[Int(hash % UInt64(pool.count))]
+    }
+
+    func cancel(requestID: String, userID: String) async throws -> Bool {
+        let ids = system.receptionist.lookup(ServiceKeys.completion)
+        guard !ids.isEmpty else {
+            throw ServingError(ServingError.noBackend, "no completion node is available", retryAfterSeconds: 1)
+        }
+        return await withTaskGroup(of: Bool.self) { group in
+            for id in ids {
+                group.addTask {
+                    guard let service = try? $CompletionServiceProtocol.resolve(id: id, using: system) else { return false }
+                    return (try? await ClusterSystem.withCallTimeout(callTimeout) {
+                        try await service.cancel(requestID: requestID, userID: userID)
+                    }) ?? false
+                }
+            }
+            var cancelled = false
+            for await result in group { cancelled = cancelled || result }
+            return cancelled
+        }
+    }
+
+    func models() async throws -> [ModelInfo] {
+        let ids = system.receptionist.lookup(ServiceKeys.modelAPI)
+        let lists = await withTaskGroup(of: [ModelInfo].self) { group in
+            for id in ids {
+                group.addTask {
+                    guard let api = try? $ModelAPIProtocol.resolve(id: id, using: system) else { return [] }
+                    return (try? await ClusterSystem.withCallTimeout(callTimeout) { try await api.models() }) ?? []
+                }
+            }
+            var all: [[ModelInfo]] = []
+            for await list in group { all.append(list) }
+            return all
+        }
+        var byID: [String: ModelInfo] = [:]
+        for model in lists.joined() where byID[model.id] == nil { byID[model.id] = model }
+        return byID.values.sorted { $0.id < $1.id }
+    }
+}
+
+/// Membership and readiness from the cluster system.
+struct ClusterNodeStatus: NodeStatusProvider {
+    let system: ClusterSystem
+
+    func clusterStatus() -> ClusterStatus { ClusterStatus(system: system) }
+
+    func isReady() -> Bool {
+        system.selfMember?.status == .alive
+            && !system.receptionist.lookup(ServiceKeys.completion).isEmpty
+    }
+}

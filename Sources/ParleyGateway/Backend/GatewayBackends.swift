@@ -1,0 +1,83 @@
+public import ParleyCluster
+import ParleyProtocol
+
+/// What the HTTP handlers need from the completion side of the cluster. Production:
+/// ``ClusterCompletionBackend``; tests may script it.
+protocol CompletionBackend: Sendable {
+    /// Starts the completion; the stream's first event is `.started` (or the call's error).
+    /// Terminating the stream (dropping or cancelling its consumer) cancels the generation.
+    func complete(_ request: CompletionRequest) -> AsyncThrowingStream<CompletionEvent, any Error>
+    /// Cancels `requestID` wherever it runs; true when some node stopped it.
+    func cancel(requestID: String, userID: String) async throws -> Bool
+    /// Models some live model API node serves.
+    func models() async throws -> [ModelInfo]
+}
+
+/// What the conversation endpoints and the stream resume need. Every call carries the
+/// authenticated user as `owner`. Production: ``ClusterConversationBackend``.
+protocol ConversationBackend: Sendable {
+    func list(owner: String, limit: Int?, cursor: String?) async throws -> ConversationPage<ConversationSummary>
+    func conversation(owner: String, id: String) async throws -> ConversationDetails
+    func messages(owner: String, conversationID: String, order: MessageOrder, limit: Int?, cursor: String?)
+        async throws -> ConversationPage<ConversationMessage>
+    func search(owner: String, _ request: ConversationSearchRequest) async throws
+        -> ConversationPage<ConversationSearchHit>
+    func update(owner: String, id: String, patch: ConversationPatch) async throws -> ConversationSummary
+    func delete(owner: String, id: String) async throws
+    func importChatGPT(owner: String, json: [UInt8]) async throws -> ConversationImportResult
+    func exportChatGPT(owner: String, id: String) async throws -> [UInt8]
+    func generationEvents(owner: String, requestID: String, afterSeq: Int64, limit: Int) async throws
+        -> GenerationEventsPage
+}
+
+/// What `/healthz`, `/readyz` and `/v1/cluster` show.
+protocol NodeStatusProvider: Sendable {
+    /// This node's name and the members it knows.
+    func clusterStatus() -> ClusterStatus
+    /// Joined and able to reach at least one completion node.
+    func isReady() -> Bool
+}
+
+/// `GET /v1/cluster` and `parley cluster status --json`.
+public struct ClusterStatus: Hashable, Sendable, Codable {
+    /// One member as this node sees it.
+    public struct Member: Hashable, Sendable, Codable {
+        public var name: String
+        /// `host:port`.
+        public var address: String
+        public var roles: [String]
+        /// `alive`, `suspect`, `dead` or `left`.
+        public var status: String
+        public var incarnation: UInt64
+        public var region: String?
+
+        public init(name: String, address: String, roles: [String], status: String, incarnation: UInt64, region: String?) {
+            self.name = name
+            self.address = address
+            self.roles = roles
+            self.status = status
+            self.incarnation = incarnation
+            self.region = region
+        }
+    }
+
+    /// This node's name.
+    public var `self`: String
+    public var members: [Member]
+
+    public init(self name: String, members: [Member]) {
+        self.`self` = name
+        self.members = members
+    }
+
+    /// The membership as `system` sees it now.
+    public init(system: ClusterSystem) {
+        self.init(
+            self: system.node.name,
+            members: system.members.map { member in
+                Member(
+                    name: member.node.name, address: member.node.address.description, roles: member.roles,
+                    status: member.status.rawValue, incarnation: member.incarnation, region: member.region)
+            })
+    }
+}

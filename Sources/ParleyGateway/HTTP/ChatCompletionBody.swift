@@ -1,0 +1,140 @@
+import HTTPTypes
+import ParleyProtocol
+
+/// A validated `POST /v1/chat/completions` body.
+struct ChatCompletionBody: Equatable {
+    var model: String
+    var messages: [ChatMessage]
+    var stream: Bool
+    var includeUsage: Bool
+    var sampling: SamplingOptions
+    var conversationID: String?
+    var store: Bool
+
+    static let roles: Set<String> = ["system", "user", "assistant", "tool", "developer"]
+
+    /// Checks every field; 400 for wrong types and values, 422 for valid requests Parley cannot do.
+    init(json bytes: some Collection<UInt8>, limits: GatewayConfiguration.Limits) throws {
+        let fields = JSONFields(object: try JSONValue.object(from: bytes))
+
+        guard let model = try fields.string("model") else {
+            throw OpenAIError.invalid("'model' is required", param: "model", code: "missing_required_parameter")
+        }
+        guard !model.isEmpty, model.utf8.count <= 256 else {
+            throw OpenAIError.invalid("'model' must be 1 to 256 characters", param: "model")
+        }
+        self.model = model
+
+        guard fields.present("messages") else {
+            throw OpenAIError.invalid("'messages' is required", param: "messages", code: "missing_required_parameter")
+        }
+        guard case .array(let rawMessages) = fields.object["messages"] else {
+            throw fields.wrongType("messages", "an array")
+        }
+        guard !rawMessages.isEmpty else {
+            throw OpenAIError.invalid("'messages' must not be empty", param: "messages")
+        }
+        guard rawMessages.count <= limits.maxMessages else {
+            throw OpenAIError.invalid("'messages' has more than \(limits.maxMessages) items", param: "messages")
+        }
+        messages = try rawMessages.enumerated().map { index, value in try Self.message(value, index: index) }
+
+        stream = try fields.bool("stream") ?? false
+        let streamOptions = try fields.object("stream_options")
+        includeUsage = try streamOptions?.bool("include_usage") ?? false
+        if streamOptions != nil, !stream {
+            throw OpenAIError.invalid("'stream_options' is only allowed with 'stream': true", param: "stream_options")
+        }
+
+        var sampling = SamplingOptions()
+        sampling.temperature = try fields.number("temperature", in: 0...2)
+        sampling.topP = try fields.number("top_p", in: 0...1)
+        let maxTokens = try fields.integer("max_completion_tokens", in: 1...limits.maxTokens)
+        sampling.maxTokens = try maxTokens ?? fields.integer("max_tokens", in: 1...limits.maxTokens)
+        if let seed = try fields.integer("seed", in: Int(Int64.min / 2)...Int(Int64.max / 2)) {
+            sampling.seed = UInt64(bitPattern: Int64(seed))
+        }
+        sampling.stop = try Self.stop(fields)
+        _ = try fields.number("frequency_penalty", in: -2...2)
+        _ = try fields.number("presence_penalty", in: -2...2)
+        _ = try fields.string("user")
+        self.sampling = sampling
+
+        if let n = try fields.integer("n", in: 1...128), n != 1 {
+            throw OpenAIError(.unprocessableContent, "only n = 1 is supported", param: "n", code: "unsupported_value")
+        }
+        for unsupported in ["tools", "functions", "tool_choice", "logprobs", "audio"] where fields.present(unsupported) {
+            if unsupported == "logprobs", try fields.bool("logprobs") == false { continue }
+            throw OpenAIError(
+                .unprocessableContent, "'\(unsupported)' is not supported", param: unsupported, code: "unsupported_parameter")
+        }
+
+        conversationID = try fields.string("conversation_id")
+        if let conversationID, conversationID.isEmpty || conversationID.utf8.count > 128 {
+            throw OpenAIError.invalid("'conversation_id' must be 1 to 128 characters", param: "conversation_id")
+        }
+        store = try fields.bool("store") ?? true
+        if conversationID != nil, !store {
+            throw OpenAIError(
+                .unprocessableContent, "'conversation_id' needs 'store': true", param: "store", code: "conflicting_parameters")
+        }
+    }
+
+    static func message(_ value: JSONValue, index: Int) throws -> ChatMessage {
+        guard case .object(let object) = value else {
+            throw OpenAIError.invalid("'messages[\(index)]' must be an object", param: "messages[\(index)]", code: "invalid_type")
+        }
+        let fields = JSONFields(object: object, prefix: "messages[\(index)].")
+        guard let role = try fields.string("role") else {
+            throw OpenAIError.invalid(
+                "'messages[\(index)].role' is required", param: "messages[\(index)].role", code: "missing_required_parameter")
+        }
+        guard roles.contains(role) else {
+            throw OpenAIError.invalid(
+                "'messages[\(index)].role' must be one of system, user, assistant, tool, developer; got '\(role.prefix(40))'",
+                param: "messages[\(index)].role")
+        }
+        let content: String
+        switch object["content"] {
+        case .string(let text):
+            content = text
+        case .array(let parts):
+            // Content parts: only text parts are understood.
+            content = try parts.enumerated().map { partIndex, part -> String in
+                let param = "messages[\(index)].content[\(partIndex)]"
+                guard case .object(let partObject) = part, case .string("text") = partObject["type"],
+                    case .string(let text) = partObject["text"]
+                else {
+                    throw OpenAIError(.unprocessableContent, "only text content parts are supported", param: param, code: "unsupported_value")
+                }
+                return text
+            }.joined()
+        case .none, .some(.null):
+            throw OpenAIError.invalid(
+                "'messages[\(index)].content' is required", param: "messages[\(index)].content",
+                code: "missing_required_parameter")
+        default:
+            throw fields.wrongType("content", "a string")
+        }
+        return ChatMessage(role: role == "developer" ? "system" : role, content: content)
+    }
+
+    static func stop(_ fields: JSONFields) throws -> [String] {
+        guard fields.present("stop") else { return [] }
+        switch fields.object["stop"] {
+        case .string(let value):
+            guard !value.isEmpty else { throw OpenAIError.invalid("'stop' strings must not be empty", param: "stop") }
+            return [value]
+        case .array(let values):
+            guard values.count <= 4 else { throw OpenAIError.invalid("'stop' allows at most 4 strings", param: "stop") }
+            return try values.map {
+                guard case .string(let value) = $0, !value.isEmpty, value.utf8.count <= 256 else {
+                    throw OpenAIError.invalid("'stop' must hold non-empty strings of at most 256 bytes", param: "stop")
+                }
+                return value
+            }
+        default:
+            throw fields.wrongType("stop", "a string or an array of strings")
+        }
+    }
+}

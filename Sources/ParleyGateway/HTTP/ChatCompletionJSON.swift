@@ -1,0 +1,97 @@
+import ParleyProtocol
+
+/// OpenAI's `chat.completion` and `chat.completion.chunk` objects, written by hand: this runs
+/// once per token, and string building is several times cheaper than `JSONEncoder`.
+struct ChatCompletionJSON {
+    let id: String
+    let model: String
+    /// Unix seconds.
+    let created: Int
+    /// With `stream_options.include_usage`, every chunk carries `"usage": null` and a last chunk
+    /// carries the usage.
+    let includeUsage: Bool
+
+    private var head: String {
+        #"{"id":\#(JSON.quote(id)),"object":"chat.completion.chunk","created":\#(created),"model":\#(JSON.quote(model)),"#
+    }
+
+    private var usageTail: String { includeUsage ? #","usage":null}"# : "}" }
+
+    /// The first chunk: the assistant role, empty content.
+    func roleChunk() -> String {
+        head + #""choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]"#
+            + usageTail
+    }
+
+    func contentChunk(_ text: String) -> String {
+        head + #""choices":[{"index":0,"delta":{"content":\#(JSON.quote(text))},"logprobs":null,"finish_reason":null}]"#
+            + usageTail
+    }
+
+    func finishChunk(_ reason: String) -> String {
+        head + #""choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":\#(JSON.quote(reason))}]"# + usageTail
+    }
+
+    func usageChunk(_ usage: TokenUsage) -> String {
+        head + #""choices":[],"usage":\#(Self.usage(usage))}"#
+    }
+
+    /// The whole answer of a non-streaming request.
+    func completion(text: String, finishReason: String, usage: TokenUsage) -> String {
+        #"{"id":\#(JSON.quote(id)),"object":"chat.completion","created":\#(created),"model":\#(JSON.quote(model)),"#
+            + #""choices":[{"index":0,"message":{"role":"assistant","content":\#(JSON.quote(text)),"refusal":null},"#
+            + #""logprobs":null,"finish_reason":\#(JSON.quote(finishReason))}],"usage":\#(Self.usage(usage))}"#
+    }
+
+    static func usage(_ usage: TokenUsage) -> String {
+        #"{"prompt_tokens":\#(usage.promptTokens),"completion_tokens":\#(usage.completionTokens),"total_tokens":\#(usage.totalTokens)}"#
+    }
+
+    /// OpenAI's `finish_reason` for ours: `stop`, `length`, or `cancelled` (Parley's addition).
+    static func finishReason(_ reason: FinishReason) -> String { reason.rawValue }
+}
+
+enum JSON {
+    /// A JSON string literal of `text`.
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        out.reserveCapacity(text.utf8.count + 2)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{2028}": out += "\\u2028"
+            case "\u{2029}": out += "\\u2029"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// Server-sent events framing.
+enum SSE {
+    /// `id: <id>` then `data: <json>` and a blank line.
+    static func event(id: Int64?, data: String) -> String {
+        if let id { return "id: \(id)\ndata: \(data)\n\n" }
+        return "data: \(data)\n\n"
+    }
+
+    static let done = "data: [DONE]\n\n"
+    /// A comment line: keeps proxies and clients from timing out while nothing else flows.
+    static let heartbeat = ": keep-alive\n\n"
+
+    /// An error inside an already started stream (the status line was sent).
+    static func error(_ error: OpenAIError) -> String {
+        "event: error\ndata: " + String(decoding: error.body, as: UTF8.self) + "\n\n"
+    }
+}

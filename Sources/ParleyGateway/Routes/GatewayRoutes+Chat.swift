@@ -1,0 +1,136 @@
+import CoreMetrics
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ParleyProtocol
+
+extension GatewayRoutes {
+    /// `POST /v1/chat/completions`.
+    func chatCompletions(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let bytes = try await Self.body(request, limit: configuration.limits.maxChatBodyBytes)
+        let body = try ChatCompletionBody(json: bytes.readableBytesView, limits: configuration.limits)
+        let requestID = "chatcmpl-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let completion = CompletionRequest(
+            requestID: requestID, userID: user, model: body.model, messages: body.messages, sampling: body.sampling,
+            conversationID: body.conversationID, store: body.store)
+        let startedAt = ContinuousClock.now
+        let events = EventIterator(completions.complete(completion))
+
+        // The first event comes after the rate limit, the history and the worker were settled:
+        // its failure is still an HTTP status.
+        var pending: [CompletionEvent] = []
+        var headers: HTTPFields = [.requestID: requestID]
+        do {
+            switch try await events.next() {
+            case .started(let conversationID, _, _):
+                if let conversationID { headers[.conversationID] = conversationID }
+            case .some(let event):
+                pending.append(event)
+            case .none:
+                throw OpenAIError(.serviceUnavailable, "the completion ended before it started", code: "no_backend", retryAfterSeconds: 1)
+            }
+        } catch {
+            metrics.completions("error").increment()
+            var mapped = OpenAIError.from(error)
+            mapped.headers[.requestID] = requestID
+            throw mapped
+        }
+        let json = ChatCompletionJSON(
+            id: requestID, model: body.model, created: Int(Date().timeIntervalSince1970), includeUsage: body.includeUsage)
+
+        guard body.stream else {
+            return try await collectAnswer(events, pending: pending, json: json, headers: headers, startedAt: startedAt)
+        }
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        let stream = LiveStream(
+            routes: self, events: events, pending: pending, json: json, requestID: requestID, userID: user,
+            startedAt: startedAt)
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await stream.write(to: &writer) })
+    }
+
+    /// A non-streaming answer: all tokens, then one `chat.completion` object.
+    private func collectAnswer(
+        _ events: EventIterator, pending: [CompletionEvent], json: ChatCompletionJSON, headers: HTTPFields,
+        startedAt: ContinuousClock.Instant
+    ) async throws -> Response {
+        var text = ""
+        var queue = pending
+        var first = true
+        while true {
+            let event: CompletionEvent?
+            if !queue.isEmpty { event = queue.removeFirst() } else {
+                do { event = try await events.next() } catch {
+                    metrics.completions("error").increment()
+                    throw OpenAIError.from(error)
+                }
+            }
+            switch event {
+            case .token(_, let piece):
+                if first {
+                    metrics.timeToFirstToken.recordInterval(since: startedAt)
+                    first = false
+                }
+                metrics.tokens.increment()
+                text += piece
+            case .finished(let reason, let usage):
+                metrics.completions("ok").increment()
+                return Self.json(
+                    json.completion(text: text, finishReason: ChatCompletionJSON.finishReason(reason), usage: usage),
+                    headers: headers)
+            case .started:
+                continue
+            case .none:
+                metrics.completions("error").increment()
+                throw OpenAIError(.serviceUnavailable, "the completion ended without finishing", code: "interrupted", retryAfterSeconds: 1)
+            }
+        }
+    }
+
+    /// `POST /v1/chat/completions/{request_id}/cancel`.
+    func cancel(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let requestID = try Self.identifier("request_id", context)
+        guard try await completions.cancel(requestID: requestID, userID: user) else {
+            throw OpenAIError.notFound("no running completion with id \(requestID)")
+        }
+        return Self.json(#"{"id":\#(JSON.quote(requestID)),"object":"chat.completion.cancellation","cancelled":true}"#)
+    }
+
+    /// `GET /v1/models`.
+    func models(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        _ = try context.requireUser()
+        let models = try await completions.models()
+        let items = models.map {
+            #"{"id":\#(JSON.quote($0.id)),"object":"model","created":0,"owned_by":\#(JSON.quote("parley-" + $0.backend))}"#
+        }
+        return Self.json(#"{"object":"list","data":[\#(items.joined(separator: ","))],"next_cursor":null}"#)
+    }
+}
+
+/// The iterator of a completion's event stream, used by one task at a time: the handler reads the
+/// first event, then the body writer's reader task the rest.
+final class EventIterator: @unchecked Sendable {
+    // Safe: never used by two tasks at once (see the type's comment); the hand-over happens
+    // through the response body closure, which starts after the handler returned.
+    private var iterator: AsyncThrowingStream<CompletionEvent, any Error>.AsyncIterator
+
+    init(_ stream: AsyncThrowingStream<CompletionEvent, any Error>) {
+        iterator = stream.makeAsyncIterator()
+    }
+
+    func next() async throws -> CompletionEvent? {
+        try await iterator.next()
+    }
+}
+
+extension CoreMetrics.Timer {
+    func recordInterval(since start: ContinuousClock.Instant) {
+        let elapsed = start.duration(to: .now)
+        recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+}

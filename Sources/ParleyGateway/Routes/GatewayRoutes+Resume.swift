@@ -1,0 +1,88 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ParleyProtocol
+
+extension GatewayRoutes {
+    /// `GET /v1/chat/completions/{request_id}/stream`: replays the generation log after
+    /// `Last-Event-ID` (or `?last_event_id=`), then follows it until the run finishes.
+    func resume(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let requestID = try Self.identifier("request_id", context)
+        let lastEventText = request.headers[.lastEventID] ?? request.uri.queryParameters.get("last_event_id")
+        var afterSeq: Int64 = 0
+        if let lastEventText {
+            guard let value = Int64(lastEventText.trimmingCharacters(in: .whitespaces)), value >= 0 else {
+                throw OpenAIError.invalid("Last-Event-ID must be a non-negative integer", param: "Last-Event-ID")
+            }
+            afterSeq = value
+        }
+        let pageSize = 500
+        let first = try await conversations.generationEvents(
+            owner: user, requestID: requestID, afterSeq: afterSeq, limit: pageSize)
+        var headers: HTTPFields = [
+            .requestID: requestID, .contentType: "text/event-stream", .cacheControl: "no-cache",
+        ]
+        if let conversationID = first.run.conversationID { headers[.conversationID] = conversationID }
+        let json = ChatCompletionJSON(
+            id: requestID, model: first.run.model ?? "", created: Int(Date().timeIntervalSince1970), includeUsage: false)
+        let conversations = self.conversations
+        let streaming = configuration.streaming
+        let startSeq = afterSeq
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                var page = first
+                var lastSeq = startSeq
+                var idleSince = ContinuousClock.now
+                var lastWrite = ContinuousClock.now
+                if startSeq == 0 { try await writer.write(ByteBuffer(string: SSE.event(id: 0, data: json.roleChunk()))) }
+                while true {
+                    if !page.events.isEmpty {
+                        var text = ""
+                        for event in page.events where event.seq > lastSeq {
+                            text += SSE.event(id: event.seq, data: json.contentChunk(event.text))
+                            lastSeq = event.seq
+                        }
+                        try await writer.write(ByteBuffer(string: text))
+                        idleSince = .now
+                        lastWrite = .now
+                        if page.events.count >= pageSize {
+                            page = try await conversations.generationEvents(
+                                owner: user, requestID: requestID, afterSeq: lastSeq, limit: pageSize)
+                            continue
+                        }
+                    }
+                    if page.run.status != .streaming, page.run.lastSeq <= lastSeq {
+                        let reason = Self.finishReason(page.run.status)
+                        try await writer.write(
+                            ByteBuffer(string: SSE.event(id: nil, data: json.finishChunk(reason)) + SSE.done))
+                        break
+                    }
+                    if idleSince.duration(to: .now) > streaming.resumeIdleTimeout {
+                        let error = OpenAIError(.serviceUnavailable, "the generation stalled", code: "interrupted")
+                        try await writer.write(ByteBuffer(string: SSE.event(id: nil, data: String(decoding: error.body, as: UTF8.self))))
+                        break
+                    }
+                    if lastWrite.duration(to: .now) >= streaming.heartbeatInterval {
+                        try await writer.write(ByteBuffer(string: SSE.heartbeat))
+                        lastWrite = .now
+                    }
+                    try await Task.sleep(for: streaming.resumePollInterval)
+                    page = try await conversations.generationEvents(
+                        owner: user, requestID: requestID, afterSeq: lastSeq, limit: pageSize)
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    /// `finish_reason` of a finished run read from the log.
+    static func finishReason(_ status: MessageStatus) -> String {
+        switch status {
+        case .complete, .streaming: "stop"
+        case .cancelled: "cancelled"
+        case .interrupted: "interrupted"
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import CoreMetrics
+import Hummingbird
+import Logging
+import NIOCore
+import ParleyProtocol
+
+/// Writes one completion to the client as server-sent events: a role chunk, one chunk per token
+/// (event id = tokens delivered so far, which is also the generation log's sequence number, so
+/// `Last-Event-ID` works on any gateway), the finish chunk, the usage chunk if asked, `[DONE]`.
+/// Comment heartbeats go out while no event flows. A failed write means the client is gone: the
+/// generation is cancelled downstream.
+struct LiveStream: Sendable {
+    let routes: GatewayRoutes
+    let events: EventIterator
+    let pending: [CompletionEvent]
+    let json: ChatCompletionJSON
+    let requestID: String
+    let userID: String
+    let startedAt: ContinuousClock.Instant
+
+    private enum Item: Sendable {
+        case event(CompletionEvent)
+        case end
+        case failure(any Error)
+        case tick
+    }
+
+    func write(to writer: inout any ResponseBodyWriter) async throws {
+        let metrics = routes.metrics
+        metrics.activeStreams.increment()
+        defer { metrics.activeStreams.decrement() }
+        do {
+            try await relay(to: &writer)
+        } catch let failure as ClientGone {
+            metrics.completions("client_gone").increment()
+            routes.logger.info("client went away mid-stream; cancelling", metadata: ["request.id": "\(requestID)"])
+            _ = try? await routes.completions.cancel(requestID: requestID, userID: userID)
+            throw failure.error
+        }
+    }
+
+    /// A write to the client failed.
+    private struct ClientGone: Error {
+        var error: any Error
+    }
+
+    private func send(_ text: String, _ writer: inout any ResponseBodyWriter) async throws {
+        do {
+            try await writer.write(ByteBuffer(string: text))
+        } catch {
+            throw ClientGone(error: error)
+        }
+    }
+
+    private func relay(to writer: inout any ResponseBodyWriter) async throws {
+        let metrics = routes.metrics
+        let heartbeat = routes.configuration.streaming.heartbeatInterval
+        try await send(SSE.event(id: 0, data: json.roleChunk()), &writer)
+        let (items, continuation) = AsyncStream.makeStream(of: Item.self)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            let events = self.events
+            let pending = self.pending
+            group.addTask {
+                for event in pending { continuation.yield(.event(event)) }
+                do {
+                    while let event = try await events.next() { continuation.yield(.event(event)) }
+                    continuation.yield(.end)
+                } catch {
+                    continuation.yield(.failure(error))
+                }
+                continuation.finish()
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: heartbeat)
+                    continuation.yield(.tick)
+                }
+            }
+            defer { group.cancelAll() }
+            var tokens = 0
+            var wroteSinceTick = false
+            loop: for await item in items {
+                switch item {
+                case .tick:
+                    if !wroteSinceTick { try await send(SSE.heartbeat, &writer) }
+                    wroteSinceTick = false
+                case .event(.started):
+                    continue
+                case .event(.token(let index, let text)):
+                    if tokens == 0 { metrics.timeToFirstToken.recordInterval(since: startedAt) }
+                    tokens += 1
+                    metrics.tokens.increment()
+                    try await send(SSE.event(id: Int64(index) + 1, data: json.contentChunk(text)), &writer)
+                    wroteSinceTick = true
+                case .event(.finished(let reason, let usage)):
+                    var tail = SSE.event(id: nil, data: json.finishChunk(ChatCompletionJSON.finishReason(reason)))
+                    if json.includeUsage { tail += SSE.event(id: nil, data: json.usageChunk(usage)) }
+                    try await send(tail + SSE.done, &writer)
+                    metrics.completions("ok").increment()
+                    break loop
+                case .end:
+                    let error = OpenAIError(.serviceUnavailable, "the completion ended without finishing", code: "interrupted")
+                    try await send(SSE.event(id: nil, data: String(decoding: error.body, as: UTF8.self)), &writer)
+                    metrics.completions("error").increment()
+                    break loop
+                case .failure(let error):
+                    let mapped = OpenAIError.from(error)
+                    try await send(SSE.event(id: nil, data: String(decoding: mapped.body, as: UTF8.self)), &writer)
+                    metrics.completions("error").increment()
+                    break loop
+                }
+            }
+        }
+        try await writer.finish(nil)
+    }
+}

@@ -1,0 +1,298 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import NIOHTTP1
+@testable import ParleyGateway
+import ParleyProtocol
+import Synchronization
+import Testing
+
+@Suite("HTTP API: auth, validation, errors, completions")
+struct GatewayHTTPTests {
+    func chat(_ body: String, key: String = testKey) -> (String, HTTPRequest.Method, HTTPFields, ByteBuffer) {
+        ("/v1/chat/completions", .post, .auth(key), ByteBuffer(string: body))
+    }
+
+    @Test func requestsWithoutValidCredentialsGet401() async throws {
+        let app = try await makeTestApplication()
+        try await app.test(.router) { client in
+            for headers: HTTPFields in [[:], [.authorization: "Basic abc"], [.authorization: "Bearer nope-nope-nope"]] {
+                let response = try await client.execute(uri: "/v1/models", method: .get, headers: headers)
+                #expect(response.status == .unauthorized)
+                let error = try errorBody(response)
+                #expect(error.type == "authentication_error")
+                #expect(response.headers[.requestID] != nil)
+            }
+            let ok = try await client.execute(uri: "/v1/models", method: .get, headers: .auth())
+            #expect(ok.status == .ok)
+            #expect(String(buffer: ok.body).contains(#""id":"synthetic""#))
+            #expect(String(buffer: ok.body).contains(#""object":"list""#))
+        }
+    }
+
+    @Test func openEndpointsNeedNoCredentials() async throws {
+        let app = try await makeTestApplication()
+        try await app.test(.router) { client in
+            #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
+            #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
+            let page = try await client.execute(uri: "/", method: .get)
+            #expect(page.status == .ok)
+            #expect(String(buffer: page.body).contains("/v1/chat/completions"))
+            let cluster = try await client.execute(uri: "/v1/cluster", method: .get, headers: .auth())
+            let object = try JSONSerialization.jsonObject(with: Data(cluster.body.readableBytesView)) as? [String: Any]
+            #expect(object?["self"] as? String == "gw-1")
+            let member = (object?["members"] as? [[String: Any]])?.first
+            #expect(member?["roles"] as? [String] == ["gateway"])
+            #expect(member?["status"] as? String == "alive")
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"messages":[{"role":"user","content":"hi"}]}"#, "model", 400),
+        (#"{"model":"m","messages":[]}"#, "messages", 400),
+        (#"{"model":"m","messages":"hi"}"#, "messages", 400),
+        (#"{"model":"m","messages":[{"role":"wizard","content":"hi"}]}"#, "messages[0].role", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":5}]}"#, "messages[0].content", 400),
+        (#"{"model":"m","messages":[{"role":"user"}]}"#, "messages[0].content", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":2.5}"#, "temperature", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":"hot"}"#, "temperature", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"top_p":1.5}"#, "top_p", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":0}"#, "max_tokens", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":1.5}"#, "max_tokens", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":10000000}"#, "max_tokens", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stop":["a","b","c","d","e"]}"#, "stop", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stop":[1]}"#, "stop", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"seed":"x"}"#, "seed", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":"yes"}"#, "stream", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"n":2}"#, "n", 422),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[]}"#, "tools", 422),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"conversation_id":"c","store":false}"#, "store", 422),
+    ])
+    func invalidFieldsAreNamed(body: String, param: String, status: Int) async throws {
+        let backend = ScriptedCompletions(script: ScriptedCompletions.answer(["x"]))
+        let app = try await makeTestApplication(completions: backend)
+        try await app.test(.router) { client in
+            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: .auth(), body: ByteBuffer(string: body))
+            #expect(response.status.code == status)
+            let error = try errorBody(response)
+            #expect(error.param == param)
+            #expect(!error.message.isEmpty)
+        }
+        #expect(backend.record.withLock { $0.requests.isEmpty })
+    }
+
+    @Test(arguments: ["", "{", "[1,2]", "null", "\u{FF}\u{FE}", #"{"model":"m","messages":[{"role":"user","content":"hi"}]"#])
+    func malformedBodiesGet400(body: String) async throws {
+        let app = try await makeTestApplication()
+        try await app.test(.router) { client in
+            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: .auth(), body: ByteBuffer(string: body))
+            #expect(response.status == .badRequest)
+            #expect(try errorBody(response).type == "invalid_request_error")
+        }
+    }
+
+    @Test func oversizedBodyGets413() async throws {
+        let app = try await makeTestApplication { $0.limits.maxChatBodyBytes = 1000 }
+        try await app.test(.router) { client in
+            let big = #"{"model":"m","messages":[{"role":"user","content":""# + String(repeating: "a", count: 2000) + #""}]}"#
+            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: .auth(), body: ByteBuffer(string: big))
+            #expect(response.status == .contentTooLarge)
+            #expect(try errorBody(response).code == "request_too_large")
+        }
+    }
+
+    @Test func unknownRouteGets404InOpenAIShape() async throws {
+        let app = try await makeTestApplication()
+        try await app.test(.router) { client in
+            let response = try await client.execute(uri: "/v1/nothing", method: .get, headers: .auth())
+            #expect(response.status == .notFound)
+            #expect(try errorBody(response).type == "not_found_error")
+        }
+    }
+
+    @Test func nonStreamingAnswerIsOneChatCompletion() async throws {
+        let backend = ScriptedCompletions(script: ScriptedCompletions.answer(["Hel", "lo", " \"wo\nrld\""]))
+        let app = try await makeTestApplication(completions: backend)
+        try await app.test(.router) { client in
+            let response = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: .auth(),
+                body: ByteBuffer(string: #"{"model":"synthetic","messages":[{"role":"user","content":"hi"}],"temperature":0,"seed":-1,"stop":"x","max_tokens":5}"#))
+            #expect(response.status == .ok)
+            let requestID = try #require(response.headers[.requestID])
+            #expect(requestID.hasPrefix("chatcmpl-"))
+            #expect(response.headers[.conversationID] == "conv-1")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
+            #expect(object["id"] as? String == requestID)
+            #expect(object["object"] as? String == "chat.completion")
+            #expect(object["model"] as? String == "synthetic")
+            let choice = try #require((object["choices"] as? [[String: Any]])?.first)
+            #expect((choice["message"] as? [String: Any])?["content"] as? String == "Hello \"wo\nrld\"")
+            #expect(choice["finish_reason"] as? String == "stop")
+            let usage = try #require(object["usage"] as? [String: Any])
+            #expect(usage["total_tokens"] as? Int == 10)
+        }
+        let sent = try #require(backend.record.withLock { $0.requests.first })
+        #expect(sent.userID == "alice")
+        #expect(sent.sampling == SamplingOptions(temperature: 0, maxTokens: 5, seed: UInt64.max, stop: ["x"]))
+        #expect(sent.store)
+    }
+
+    @Test func streamingAnswerIsSSEWithIDsAndDone() async throws {
+        let app = try await makeTestApplication()
+        try await app.test(.router) { client in
+            let response = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: .auth(),
+                body: ByteBuffer(string: #"{"model":"synthetic","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}"#))
+            #expect(response.status == .ok)
+            #expect(response.headers[.contentType] == "text/event-stream")
+            let events = SSETestParser.parse(String(buffer: response.body))
+            #expect(events.map(\.id) == ["0", "1", "2", "3", nil, nil, nil])
+            #expect(events.last?.data == "[DONE]")
+            let chunks = events.dropLast().map { try? JSONSerialization.jsonObject(with: Data($0.data.utf8)) as? [String: Any] }
+            #expect(chunks.allSatisfy { $0?["object"] as? String == "chat.completion.chunk" })
+            let text = chunks.compactMap { (($0?["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["content"] as? String }.joined()
+            #expect(text == "Hello!")
+            #expect((chunks[4]?["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "stop")
+            #expect(chunks[0]?.keys.contains("usage") == true)
+            let usage = try #require(chunks[5]?["usage"] as? [String: Any])
+            #expect(usage["completion_tokens"] as? Int == 3)
+            #expect((chunks[5]?["choices"] as? [Any])?.isEmpty == true)
+        }
+    }
+
+    @Test func heartbeatsFlowWhileWaitingForTheFirstToken() async throws {
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        let backend = ScriptedCompletions { _ in
+            [.event(.started(conversationID: nil, userMessageID: nil, assistantMessageID: nil)), .wait(gate),
+             .event(.token(index: 0, text: "late")), .event(.finished(.stop, TokenUsage(promptTokens: 1, completionTokens: 1)))]
+        }
+        let app = try await makeTestApplication(completions: backend) { $0.streaming.heartbeatInterval = .milliseconds(20) }
+        try await app.test(.live) { client in
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(try #require(client.port))/v1/chat/completions")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(testKey)")
+            request.body = .bytes(ByteBuffer(string: #"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}"#))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            var text = ""
+            var opened = false
+            for try await chunk in response.body {
+                text += String(buffer: chunk)
+                // The token is held back until a heartbeat has arrived.
+                if !opened, text.contains(": keep-alive\n\n") {
+                    #expect(!text.contains("late"))
+                    opened = true
+                    open.yield()
+                }
+            }
+            #expect(opened)
+            #expect(text.contains("late"))
+            #expect(text.hasSuffix("data: [DONE]\n\n"))
+        }
+    }
+
+    @Test func rateLimitedIs429WithRetryAfter() async throws {
+        let backend = ScriptedCompletions { _ in
+            [.fail(ServingError(ServingError.rateLimited, "60 requests per minute", retryAfterSeconds: 12.2))]
+        }
+        let app = try await makeTestApplication(completions: backend)
+        try await app.test(.router) { client in
+            let response = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: .auth(),
+                body: ByteBuffer(string: #"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#))
+            #expect(response.status == .tooManyRequests)
+            #expect(response.headers[.retryAfter] == "13")
+            #expect(try errorBody(response).type == "rate_limit_error")
+            #expect(response.headers[.requestID]?.hasPrefix("chatcmpl-") == true)
+        }
+    }
+
+    @Test(arguments: [
+        (ClusterErrorCase.remoteRateLimited, 429, "7" as String?),
+        (.overloaded, 503, "3"),
+        (.nodeDown, 503, "1"),
+        (.modelNotFound, 404, nil),
+    ])
+    func clusterErrorsMapToStatuses(error: ClusterErrorCase, status: Int, retryAfter: String?) async throws {
+        let backend = ScriptedCompletions { _ in [.fail(error.error)] }
+        let app = try await makeTestApplication(completions: backend)
+        try await app.test(.router) { client in
+            let response = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: .auth(),
+                body: ByteBuffer(string: #"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}"#))
+            #expect(response.status.code == status)
+            #expect(response.headers[.retryAfter] == retryAfter)
+        }
+    }
+
+    @Test func errorMidStreamIsAnErrorEvent() async throws {
+        let backend = ScriptedCompletions { _ in
+            [.event(.started(conversationID: nil, userMessageID: nil, assistantMessageID: nil)),
+             .event(.token(index: 0, text: "a")), .fail(ServingError(ServingError.noBackend, "all model nodes gone"))]
+        }
+        let app = try await makeTestApplication(completions: backend)
+        try await app.test(.router) { client in
+            let response = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: .auth(),
+                body: ByteBuffer(string: #"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}"#))
+            let events = SSETestParser.parse(String(buffer: response.body))
+            #expect(events.last?.data.contains(#""code":"no_backend""#) == true)
+            #expect(!events.contains { $0.data == "[DONE]" })
+        }
+    }
+
+    @Test func cancelReachesTheBackendWithTheUser() async throws {
+        let backend = ScriptedCompletions(script: ScriptedCompletions.answer([]))
+        let app = try await makeTestApplication(completions: backend)
+        try await app.test(.router) { client in
+            let ok = try await client.execute(uri: "/v1/chat/completions/chatcmpl-abc/cancel", method: .post, headers: .auth(otherKey))
+            #expect(ok.status == .ok)
+            #expect(String(buffer: ok.body).contains(#""cancelled":true"#))
+            let missing = try await client.execute(uri: "/v1/chat/completions/other/cancel", method: .post, headers: .auth())
+            #expect(missing.status == .notFound)
+        }
+        #expect(backend.record.withLock { $0.cancels.map(\.1) } == ["bob", "alice"])
+    }
+}
+
+/// Cluster errors as they arrive from remote calls.
+enum ClusterErrorCase: String, CaseIterable, CustomTestStringConvertible {
+    case remoteRateLimited, overloaded, nodeDown, modelNotFound
+    var testDescription: String { rawValue }
+    var error: any Error {
+        switch self {
+        case .remoteRateLimited:
+            ClusterError(ClusterError.Code(rawValue: "rate_limited"), "limit (retry after 7 s)", remoteType: "ServingError")
+        case .overloaded:
+            ClusterError(ClusterError.Code(rawValue: "overloaded"), "queue full (retry after 3 s)", remoteType: "ServingError")
+        case .nodeDown:
+            ClusterError(.nodeDown, "gone")
+        case .modelNotFound:
+            ClusterError(ClusterError.Code(rawValue: "model_not_found"), "no model x", remoteType: "ServingError")
+        }
+    }
+}
+
+/// A minimal SSE parser for tests (one `data:` line per event).
+enum SSETestParser {
+    struct Event: Equatable {
+        var id: String?
+        var data: String
+    }
+
+    static func parse(_ text: String) -> [Event] {
+        text.components(separatedBy: "\n\n").compactMap { block in
+            var id: String?
+            var data: String?
+            for line in block.split(separator: "\n") {
+                if line.hasPrefix("id: ") { id = String(line.dropFirst(4)) }
+                if line.hasPrefix("data: ") { data = String(line.dropFirst(6)) }
+            }
+            return data.map { Event(id: id, data: $0) }
+        }
+    }
+}
+
+import ParleyCluster
