@@ -73,6 +73,18 @@ public struct GatewayConfiguration: Sendable {
             self.oidc = oidc
             self.apiKeysReloadInterval = apiKeysReloadInterval
         }
+
+        /// A new random API key (`sk-parley-` and 32 hex digits, 128 bits from the system's
+        /// generator), e.g. the one `parley dev` prints.
+        public static func makeAPIKey() -> String {
+            var generator = SystemRandomNumberGenerator()
+            let hex = (0..<2).map { _ in
+                let value = generator.next() as UInt64
+                let text = String(value, radix: 16)
+                return String(repeating: "0", count: 16 - text.count) + text
+            }
+            return "sk-parley-" + hex.joined()
+        }
     }
 
     /// Checking OIDC ID or access tokens (RS256 and ES256 JWTs).

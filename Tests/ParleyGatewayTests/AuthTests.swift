@@ -1,5 +1,7 @@
 import Crypto
 import Foundation
+import Hummingbird
+import HummingbirdTesting
 import HTTPTypes
 import JWTKit
 import Logging
@@ -125,6 +127,26 @@ struct AuthTests {
         // The issuer rotates the key in: the next token with that kid makes the verifier refetch.
         try issuer.publish(kids: ["ec-1", "rsa-1"])
         #expect(try await verifier.verify(token) == "user-42")
+    }
+
+    @Test func keysAreFetchedFromAJWKSURL() async throws {
+        let issuer = try await TestIssuer()
+        let router = Router()
+        router.get("/jwks") { _, _ in try String(contentsOfFile: issuer.jwksPath, encoding: .utf8) }
+        try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { client in
+            let url = "http://127.0.0.1:\(try #require(client.port))/jwks"
+            let verifier = try await OIDCVerifier(
+                settings: .init(keys: .url(url), issuer: "https://issuer.test", audience: "parley", minimumRefreshInterval: .zero),
+                logger: Logger(label: "test"))
+            #expect(try await verifier.verify(try await issuer.token(kid: "ec-1")) == "user-42")
+        }
+    }
+
+    @Test func generatedAPIKeysAreLongAndDistinct() {
+        let keys = (0..<100).map { _ in GatewayConfiguration.Auth.makeAPIKey() }
+        #expect(Set(keys).count == 100)
+        #expect(keys.allSatisfy { $0.hasPrefix("sk-parley-") && $0.count >= 40 })
+        #expect(keys.allSatisfy { (try? APIKeyStore.parse("\($0) user")) != nil })
     }
 
     @Test func apiKeysFileIsParsedAndReloaded() async throws {
