@@ -204,6 +204,8 @@ struct GatewayHTTPTests {
                 body: ByteBuffer(string: #"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#))
             #expect(response.status == .tooManyRequests)
             #expect(response.headers[.retryAfter] == "13")
+            #expect(response.headers[.rateLimitRemaining] == "0")
+            #expect(response.headers[.rateLimitReset] == "13s")
             #expect(try errorBody(response).type == "rate_limit_error")
             #expect(response.headers[.requestID]?.hasPrefix("chatcmpl-") == true)
         }

@@ -165,7 +165,12 @@ extension OpenAIError {
         let seconds = retryAfter.map { max(1, Int($0.rounded(.up))) }
         switch code {
         case ServingError.rateLimited:
-            return OpenAIError(.tooManyRequests, message, code: code, retryAfterSeconds: seconds ?? 1)
+            // The limit itself is not known here (see RateLimitDecision); what is known is that
+            // nothing remains until the window has room again.
+            let reset = seconds ?? 1
+            return OpenAIError(
+                .tooManyRequests, message, code: code, retryAfterSeconds: reset,
+                headers: [.rateLimitRemaining: "0", .rateLimitReset: "\(reset)s"])
         case ServingError.overloaded, ServingError.noBackend:
             return OpenAIError(.serviceUnavailable, message, code: code, retryAfterSeconds: seconds ?? 1)
         case ServingError.modelNotFound:
