@@ -1,0 +1,135 @@
+public import ParleyEngine
+public import ParleyProtocol
+
+/// The built-in engine (`--model smollm2` or a GGUF path), the default backend.
+///
+/// Sampling maps one to one (`temperature`, `topP`, `seed`; the engine's defaults otherwise),
+/// as do `maxTokens` and `stop`. A resumed request (``ModelRequest/resume``) is prompted with the
+/// chat template of the messages followed by the assistant's partial text as plain tokens, so the
+/// model continues the same answer; its tokens are numbered from `resume.tokenCount`, its
+/// `maxTokens` shrinks by the tokens already sent, and its usage counts the whole answer.
+public struct EngineBackend: ModelBackend {
+    /// The engine this backend drives (shut down by ``shutdown()``).
+    public let engine: Engine
+    /// The model name clients use.
+    public let modelName: String
+
+    /// Serves `engine` under `modelName`.
+    public init(engine: Engine, modelName: String) {
+        self.engine = engine
+        self.modelName = modelName
+    }
+
+    public var models: [ModelInfo] {
+        [ModelInfo(id: modelName, backend: "builtin", contextLength: engine.contextLength)]
+    }
+
+    public func generate(_ request: ModelRequest) throws -> EngineEvents {
+        let turns = request.messages.map { ChatTurn(role: $0.role, content: $0.content) }
+        let chatPrompt: [Int32]
+        do {
+            chatPrompt = try engine.promptTokens(.chat(turns))
+        } catch {
+            throw ServingError(ServingError.invalidRequest, "the messages cannot be rendered: \(error)")
+        }
+        let first = request.firstTokenIndex
+        var prompt = chatPrompt
+        if let resume = request.resume, !resume.text.isEmpty {
+            prompt += engine.tokenizer.encode(resume.text, parseSpecial: false)
+        }
+        let remaining = request.sampling.maxTokens.map { $0 - first }
+        let generation = GenerationRequest(
+            prompt: .tokens(prompt), sampling: Self.parameters(request.sampling),
+            maxTokens: remaining.map { max(1, $0) }, stop: request.sampling.stop)
+        return EngineEvents(
+            engine: engine, request: generation, firstIndex: first, promptTokenCount: chatPrompt.count,
+            exhausted: remaining.map { $0 <= 0 } ?? false)
+    }
+
+    public func shutdown() async {
+        engine.shutdown()
+    }
+
+    /// The engine's sampling parameters for `options` (`nil` fields keep the engine's defaults).
+    static func parameters(_ options: SamplingOptions) -> SamplingParameters {
+        var parameters = SamplingParameters()
+        if let temperature = options.temperature { parameters.temperature = Float(max(0, temperature)) }
+        if let topP = options.topP { parameters.topP = Float(min(1, max(0.000_001, topP))) }
+        parameters.seed = options.seed
+        return parameters
+    }
+}
+
+/// The events of one engine generation, numbered from the resume point.
+public struct EngineEvents: AsyncSequence, Sendable {
+    public typealias Element = GenerationEvent
+    public typealias Failure = any Error
+
+    let engine: Engine
+    let request: GenerationRequest
+    let firstIndex: Int
+    let promptTokenCount: Int
+    /// The resume point already reached `maxTokens`: finish at once with `length`.
+    let exhausted: Bool
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(events: self)
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let events: EngineEvents
+        var base: AsyncThrowingStream<TokenEvent, any Error>.AsyncIterator?
+        var next: Int
+        var done = false
+
+        init(events: EngineEvents) {
+            self.events = events
+            self.next = events.firstIndex
+        }
+
+        public mutating func next() async throws -> GenerationEvent? {
+            guard !done else { return nil }
+            if events.exhausted {
+                done = true
+                return .finished(.length, TokenUsage(promptTokens: events.promptTokenCount, completionTokens: next))
+            }
+            if base == nil { base = events.engine.generate(events.request).makeAsyncIterator() }
+            let event: TokenEvent?
+            do {
+                event = try await base?.next()
+            } catch let error as EngineError {
+                done = true
+                throw Self.servingError(error)
+            }
+            switch event {
+            case .token(let token):
+                defer { next += 1 }
+                return .token(index: next, text: token.text)
+            case .finished(let summary):
+                done = true
+                let reason: ParleyProtocol.FinishReason =
+                    switch summary.finishReason {
+                    case .stop: .stop
+                    case .length: .length
+                    case .cancelled: .cancelled
+                    }
+                return .finished(reason, TokenUsage(promptTokens: events.promptTokenCount, completionTokens: next))
+            case nil:
+                done = true
+                try Task.checkCancellation()
+                return nil
+            }
+        }
+
+        static func servingError(_ error: EngineError) -> ServingError {
+            switch error.code {
+            case .engineStopped:
+                ServingError(ServingError.noBackend, "the model engine stopped")
+            case .exceedsCapacity:
+                ServingError(ServingError.overloaded, error.message)
+            default:
+                ServingError(ServingError.invalidRequest, error.message)
+            }
+        }
+    }
+}

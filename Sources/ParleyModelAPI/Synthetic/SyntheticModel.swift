@@ -1,0 +1,129 @@
+public import ParleyProtocol
+
+/// The deterministic load-test model (`--model synthetic`). Never the default backend.
+///
+/// Its answer depends only on the request's messages, seed and `maxTokens`: token `i` is a word
+/// chosen by a pure function of (a stable hash of those fields, `i`), so a test, a benchmark or a
+/// chaos tool can recompute the exact answer with ``expectedAnswer(for:defaultLength:)`` and tell a
+/// whole answer from a broken or repeated one. The answer has `maxTokens` tokens (finish reason
+/// `length`) or, without `maxTokens`, ``Configuration/defaultLength`` tokens (finish reason `stop`).
+/// Stop strings, temperature and top-p are ignored. The first token comes after
+/// ``Configuration/timeToFirstToken`` and the rest at ``Configuration/tokensPerSecond``; a resumed
+/// request waits the time to first token again, then continues at `resume.tokenCount`.
+public struct SyntheticModel: ModelBackend {
+    /// Timings and size of the synthetic answer.
+    public struct Configuration: Sendable, Hashable {
+        /// The model name it serves. Default `synthetic`.
+        public var modelName: String
+        /// Delay before the first token of each stream. Default 20 ms (`--synthetic-ttft MS`).
+        public var timeToFirstToken: Duration
+        /// Tokens per second after the first; 0 or less means no delay at all. Default 100 (`--synthetic-tps N`).
+        public var tokensPerSecond: Double
+        /// Tokens of an answer when the request sets no `maxTokens`. Default 64.
+        public var defaultLength: Int
+
+        /// Creates a configuration; every argument has the documented default.
+        public init(
+            modelName: String = "synthetic", timeToFirstToken: Duration = .milliseconds(20),
+            tokensPerSecond: Double = 100, defaultLength: Int = 64
+        ) {
+            self.modelName = modelName
+            self.timeToFirstToken = timeToFirstToken
+            self.tokensPerSecond = tokensPerSecond
+            self.defaultLength = max(1, defaultLength)
+        }
+    }
+
+    public let configuration: Configuration
+
+    public init(configuration: Configuration = .init()) {
+        self.configuration = configuration
+    }
+
+    public var models: [ModelInfo] {
+        [ModelInfo(id: configuration.modelName, backend: "synthetic", contextLength: nil)]
+    }
+
+    public func generate(_ request: ModelRequest) throws -> SyntheticStream {
+        SyntheticStream(request: request, configuration: configuration)
+    }
+
+    public func shutdown() async {}
+
+    // MARK: The answer as a pure function
+
+    /// The number of tokens of the answer to `request`.
+    public static func answerLength(for request: ModelRequest, defaultLength: Int = 64) -> Int {
+        max(0, request.sampling.maxTokens ?? defaultLength)
+    }
+
+    /// Why the answer to `request` ends: `length` when `maxTokens` is set, else `stop`.
+    public static func finishReason(for request: ModelRequest) -> FinishReason {
+        request.sampling.maxTokens == nil ? .stop : .length
+    }
+
+    /// Every token text of the answer to `request`, in order (the resume point is ignored: this is
+    /// the whole answer). Concatenated, they are the answer's text.
+    public static func expectedAnswer(for request: ModelRequest, defaultLength: Int = 64) -> [String] {
+        let hash = requestHash(request)
+        return (0..<answerLength(for: request, defaultLength: defaultLength)).map { token(at: $0, requestHash: hash) }
+    }
+
+    /// The prompt size used in usage: the number of whitespace-separated words of all messages, plus 4 per message.
+    public static func promptTokenCount(for request: ModelRequest) -> Int {
+        request.messages.reduce(0) { $0 + 4 + $1.content.split(whereSeparator: \.isWhitespace).count }
+    }
+
+    /// A stable 64-bit FNV-1a hash of the fields the answer depends on: every message's role and
+    /// content, the seed and `maxTokens` (not the request id, user, model name or resume point).
+    public static func requestHash(_ request: ModelRequest) -> UInt64 {
+        var hasher = StableHasher()
+        hasher.combine(UInt64(request.messages.count))
+        for message in request.messages {
+            hasher.combine(message.role)
+            hasher.combine(message.content)
+        }
+        hasher.combine(request.sampling.seed.map { $0 &+ 1 } ?? 0)
+        hasher.combine(request.sampling.maxTokens.map { UInt64(bitPattern: Int64($0)) &+ 1 } ?? 0)
+        return hasher.value
+    }
+
+    /// The text of token `index` of the answer whose request hashes to `requestHash`: a word from a
+    /// fixed list, with a leading space except for the first token.
+    public static func token(at index: Int, requestHash: UInt64) -> String {
+        var x = requestHash ^ (UInt64(bitPattern: Int64(index)) &* 0x9E37_79B9_7F4A_7C15)
+        // splitmix64 finaliser: every bit of the input reaches every bit of the output.
+        x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+        x ^= x >> 31
+        let word = words[Int(x % UInt64(words.count))]
+        return index == 0 ? word : " " + word
+    }
+
+    static let words: [String] = [
+        "the", "river", "carries", "light", "across", "quiet", "stones", "and", "every", "morning", "brings",
+        "a", "new", "shape", "to", "old", "hills", "where", "wind", "remembers", "songs", "of", "distant",
+        "ships", "under", "copper", "skies", "while", "patient", "gardens", "grow", "slowly", "toward",
+        "warm", "windows", "bright", "with", "stories", "that", "travel", "far", "beyond", "maps", "we",
+        "drew", "by", "candle", "in", "winter", "so", "nothing", "is", "lost", "only", "moved", "gently",
+        "into", "another", "careful", "hand", "then", "returned", "home", "again",
+    ]
+}
+
+/// FNV-1a over length-prefixed fields: stable across processes and platforms (unlike `Hasher`).
+struct StableHasher {
+    private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
+
+    mutating func combine(_ number: UInt64) {
+        for shift in stride(from: 0, to: 64, by: 8) { add(UInt8(truncatingIfNeeded: number >> UInt64(shift))) }
+    }
+
+    mutating func combine(_ text: String) {
+        combine(UInt64(text.utf8.count))
+        for byte in text.utf8 { add(byte) }
+    }
+
+    private mutating func add(_ byte: UInt8) {
+        value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+    }
+}

@@ -1,0 +1,57 @@
+public import ParleyProtocol
+
+/// The event stream of one synthetic generation (see ``SyntheticModel``). Timing uses the
+/// continuous clock with absolute deadlines (no drift); cancelling the iterating task ends it at
+/// once with `CancellationError`.
+public struct SyntheticStream: AsyncSequence, Sendable {
+    public typealias Element = GenerationEvent
+    public typealias Failure = any Error
+
+    let request: ModelRequest
+    let configuration: SyntheticModel.Configuration
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(
+            hash: SyntheticModel.requestHash(request),
+            next: request.firstTokenIndex,
+            length: SyntheticModel.answerLength(for: request, defaultLength: configuration.defaultLength),
+            finishReason: SyntheticModel.finishReason(for: request),
+            promptTokens: SyntheticModel.promptTokenCount(for: request),
+            configuration: configuration)
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let hash: UInt64
+        var next: Int
+        let length: Int
+        let finishReason: FinishReason
+        let promptTokens: Int
+        let configuration: SyntheticModel.Configuration
+        var deadline: ContinuousClock.Instant?
+        var finished = false
+
+        public mutating func next() async throws -> GenerationEvent? {
+            guard !finished else { return nil }
+            try Task.checkCancellation()
+            let clock = ContinuousClock()
+            if let deadline {
+                if configuration.tokensPerSecond > 0 {
+                    let step = Duration.seconds(1 / configuration.tokensPerSecond)
+                    let target = deadline.advanced(by: step)
+                    if target > clock.now { try await Task.sleep(until: target, clock: clock) }
+                    self.deadline = target
+                }
+            } else {
+                let target = clock.now.advanced(by: configuration.timeToFirstToken)
+                if configuration.timeToFirstToken > .zero { try await Task.sleep(until: target, clock: clock) }
+                deadline = target
+            }
+            guard next < length else {
+                finished = true
+                return .finished(finishReason, TokenUsage(promptTokens: promptTokens, completionTokens: length))
+            }
+            defer { next += 1 }
+            return .token(index: next, text: SyntheticModel.token(at: next, requestHash: hash))
+        }
+    }
+}

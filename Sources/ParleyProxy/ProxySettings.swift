@@ -1,0 +1,33 @@
+public import ParleyCluster
+
+/// Settings of a `ModelProxy`; every field has a documented default.
+public struct ProxySettings: Sendable {
+    /// How endpoints are scored (see ``RoutingPolicy``).
+    public var policy: RoutingPolicy
+    /// Each endpoint's circuit breaker (see ``CircuitBreaker``).
+    public var breaker: CircuitBreaker<ContinuousClock.Instant>.Settings
+    /// Endpoints tried for one request, the first included. Default 3.
+    public var maxAttempts: Int
+    /// Deadline of each `generate` call to an endpoint (until its stream handle arrives). Default 2 s.
+    public var callTimeout: Duration
+    /// Pause before the third and later attempts (× attempts so far − 1); the first failover is
+    /// immediate. Default 50 ms.
+    public var retryBackoff: Duration
+    /// Deadline of the `models()` call made to each newly seen endpoint. Default 2 s.
+    public var discoveryTimeout: Duration
+
+    /// Creates settings; every argument has the documented default.
+    public init(
+        policy: RoutingPolicy = .init(), breaker: CircuitBreaker<ContinuousClock.Instant>.Settings = .init(),
+        maxAttempts: Int = 3, callTimeout: Duration = .seconds(2), retryBackoff: Duration = .milliseconds(50),
+        discoveryTimeout: Duration = .seconds(2)
+    ) {
+        precondition(maxAttempts >= 1, "maxAttempts must be at least 1")
+        self.policy = policy
+        self.breaker = breaker
+        self.maxAttempts = maxAttempts
+        self.callTimeout = callTimeout
+        self.retryBackoff = retryBackoff
+        self.discoveryTimeout = discoveryTimeout
+    }
+}

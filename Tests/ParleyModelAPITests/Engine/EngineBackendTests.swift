@@ -1,0 +1,98 @@
+import Foundation
+import ParleyCluster
+import ParleyEngine
+import ParleyModelAPI
+import ParleyProtocol
+import Testing
+
+/// The SmolLM2 file in the model cache (`tools/test` and `tools/fetch-model` put it there).
+enum CachedModel {
+    static let path: String? = {
+        let path = ModelStore().cachedPath(of: .smollm2)
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }()
+
+    static let engine: Result<Engine, any Error>? = path.map { path in
+        Result {
+            try Engine(
+                modelPath: path, configuration: .init(maxSequences: 4, kvCacheBytes: 64 << 20, contextLength: 1024))
+        }
+    }
+}
+
+@Suite(
+    "Model API with the built-in engine", .serialized,
+    .enabled(if: CachedModel.path != nil, "SmolLM2 is not in the model cache; run tools/fetch-model (tools/test does)"))
+struct EngineBackendTests {
+    static func request(maxTokens: Int, resume: ResumePoint? = nil) -> ModelRequest {
+        ModelRequest(
+            requestID: "engine-1", userID: "u", model: "smollm2",
+            messages: [ChatMessage(role: "user", content: "What is the capital of France? Answer in one sentence.")],
+            sampling: SamplingOptions(temperature: 0, maxTokens: maxTokens, seed: 1), resume: resume)
+    }
+
+    /// Streams `request` from a ModelAPI on one system, called from another.
+    static func stream(_ request: ModelRequest) async throws -> [GenerationEvent] {
+        let engine = try #require(CachedModel.engine).get()
+        let server = try await ClusterSystem.start(settings: ClusterSettings(name: "model"))
+        let client = try await ClusterSystem.start(settings: ClusterSettings(name: "client"))
+        server.allowParleyProtocols()
+        client.allowParleyProtocols()
+        let api = ModelAPI(actorSystem: server, backend: EngineBackend(engine: engine, modelName: "smollm2"))
+        var events: [GenerationEvent] = []
+        do {
+            let remote = try $ModelAPIProtocol.resolve(id: api.id, using: client)
+            #expect(try await remote.models().map(\.id) == ["smollm2"])
+            for try await event in try await remote.generate(request) { events.append(event) }
+        } catch {
+            await client.shutdown()
+            await server.shutdown()
+            throw error
+        }
+        await client.shutdown()
+        await server.shutdown()
+        return events
+    }
+
+    static func text(_ events: [GenerationEvent]) -> String {
+        events.map { if case .token(_, let text) = $0 { text } else { "" } }.joined()
+    }
+
+    @Test func streamsARealAnswer() async throws {
+        let events = try await Self.stream(Self.request(maxTokens: 24))
+        let tokens = events.filter { if case .token = $0 { true } else { false } }
+        #expect(!tokens.isEmpty)
+        #expect(tokens.enumerated().allSatisfy { if case .token($0.offset, _) = $0.element { true } else { false } })
+        #expect(Self.text(events).contains("Paris"))
+        guard case .finished(_, let usage) = events.last else {
+            Issue.record("no finish event")
+            return
+        }
+        #expect(usage.completionTokens == tokens.count)
+        #expect(usage.promptTokens > 10)
+    }
+
+    @Test func resumeContinuesTheSameAnswer() async throws {
+        let whole = try await Self.stream(Self.request(maxTokens: 24))
+        let wholeText = Self.text(whole)
+        let prefix = Array(whole.prefix(6))
+        let prefixText = Self.text(prefix)
+        let resumed = try await Self.stream(
+            Self.request(maxTokens: 24, resume: ResumePoint(tokenCount: 6, text: prefixText)))
+        guard case .token(let firstIndex, _) = resumed.first else {
+            Issue.record("the resumed stream has no token: \(resumed)")
+            return
+        }
+        #expect(firstIndex == 6)
+        let continuation = Self.text(resumed)
+        print("engine resume: prefix \(prefixText.debugDescription) + continuation \(continuation.debugDescription)")
+        // Greedy decoding over the same tokens continues with the same text.
+        #expect(prefixText + continuation == wholeText)
+        guard case .finished(_, let usage) = resumed.last else {
+            Issue.record("no finish event")
+            return
+        }
+        #expect(usage.completionTokens <= 24)
+        #expect(usage.completionTokens == 6 + resumed.count - 1)
+    }
+}

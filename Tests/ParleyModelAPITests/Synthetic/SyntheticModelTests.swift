@@ -1,0 +1,110 @@
+import ParleyModelAPI
+import ParleyProtocol
+import Testing
+
+@Suite("Synthetic model: a pure function of the request")
+struct SyntheticModelTests {
+    static func request(_ text: String = "hello", seed: UInt64? = 7, maxTokens: Int? = nil, id: String = "r1")
+        -> ModelRequest
+    {
+        ModelRequest(
+            requestID: id, userID: "u1", model: "synthetic", messages: [ChatMessage(role: "user", content: text)],
+            sampling: SamplingOptions(maxTokens: maxTokens, seed: seed))
+    }
+
+    static let fast = SyntheticModel(configuration: .init(timeToFirstToken: .zero, tokensPerSecond: 0))
+
+    static func collect(_ model: SyntheticModel, _ request: ModelRequest) async throws -> [GenerationEvent] {
+        var events: [GenerationEvent] = []
+        for try await event in try model.generate(request) { events.append(event) }
+        return events
+    }
+
+    @Test func streamEqualsTheExpectedAnswer() async throws {
+        let request = Self.request(maxTokens: 40)
+        let events = try await Self.collect(Self.fast, request)
+        let expected = SyntheticModel.expectedAnswer(for: request)
+        #expect(expected.count == 40)
+        #expect(events.dropLast() == expected.enumerated().map { GenerationEvent.token(index: $0, text: $1) }[...])
+        #expect(events.last == .finished(.length, TokenUsage(promptTokens: 5, completionTokens: 40)))
+    }
+
+    @Test func defaultLengthEndsWithStop() async throws {
+        let request = Self.request(maxTokens: nil)
+        let events = try await Self.collect(Self.fast, request)
+        #expect(events.count == 65)
+        guard case .finished(.stop, let usage) = events.last else {
+            Issue.record("no stop at the end: \(String(describing: events.last))")
+            return
+        }
+        #expect(usage.completionTokens == 64)
+    }
+
+    @Test func answerDependsOnMessagesSeedAndMaxTokensOnly() {
+        let base = SyntheticModel.expectedAnswer(for: Self.request())
+        #expect(SyntheticModel.expectedAnswer(for: Self.request(id: "other")) == base)
+        var resumed = Self.request()
+        resumed.resume = ResumePoint(tokenCount: 10, text: "ignored")
+        resumed.userID = "someone else"
+        #expect(SyntheticModel.expectedAnswer(for: resumed) == base)
+        #expect(SyntheticModel.expectedAnswer(for: Self.request(seed: 8)) != base)
+        #expect(SyntheticModel.expectedAnswer(for: Self.request("hello!")) != base)
+        let shorter = SyntheticModel.expectedAnswer(for: Self.request(maxTokens: 64))
+        #expect(shorter.count == base.count)
+        #expect(shorter != base)
+        // A stable hash: the same on every run and machine.
+        #expect(SyntheticModel.requestHash(Self.request()) == SyntheticModel.requestHash(Self.request(id: "x")))
+        #expect(base[0].first != " ")
+        #expect(base[1].first == " ")
+    }
+
+    @Test func resumeContinuesAtTheResumePoint() async throws {
+        let request = Self.request(maxTokens: 30)
+        let expected = SyntheticModel.expectedAnswer(for: request)
+        var resumed = request
+        resumed.resume = ResumePoint(tokenCount: 12, text: expected[..<12].joined())
+        let events = try await Self.collect(Self.fast, resumed)
+        #expect(events.count == 18 + 1)
+        #expect(events.first == .token(index: 12, text: expected[12]))
+        #expect(events.dropLast().last == .token(index: 29, text: expected[29]))
+        #expect(events.last == .finished(.length, TokenUsage(promptTokens: 5, completionTokens: 30)))
+        // Resuming at the very end only finishes.
+        resumed.resume = ResumePoint(tokenCount: 30, text: expected.joined())
+        #expect(
+            try await Self.collect(Self.fast, resumed) == [
+                .finished(.length, TokenUsage(promptTokens: 5, completionTokens: 30))
+            ])
+    }
+
+    @Test func pacingFollowsTimeToFirstTokenAndTokensPerSecond() async throws {
+        let model = SyntheticModel(configuration: .init(timeToFirstToken: .milliseconds(50), tokensPerSecond: 100))
+        let clock = ContinuousClock()
+        let start = clock.now
+        var first: Duration?
+        var count = 0
+        for try await event in try model.generate(Self.request(maxTokens: 20)) {
+            if case .token = event, first == nil { first = start.duration(to: clock.now) }
+            count += 1
+        }
+        let total = start.duration(to: clock.now)
+        #expect(count == 21)
+        #expect(first! >= .milliseconds(50))
+        // 50 ms + 20 more steps of 10 ms (the last one before the finish): at least 250 ms.
+        #expect(total >= .milliseconds(250))
+    }
+
+    @Test func cancellationStopsTheStreamAtOnce() async throws {
+        let model = SyntheticModel(configuration: .init(timeToFirstToken: .zero, tokensPerSecond: 2))
+        let task = Task {
+            var count = 0
+            for try await _ in try model.generate(Self.request(maxTokens: 100)) { count += 1 }
+            return count
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        let clock = ContinuousClock()
+        let start = clock.now
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+        #expect(start.duration(to: clock.now) < .milliseconds(100))
+    }
+}

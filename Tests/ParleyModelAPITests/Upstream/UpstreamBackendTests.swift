@@ -1,0 +1,93 @@
+import Foundation
+import ParleyCluster
+import ParleyModelAPI
+import ParleyProtocol
+import Testing
+
+/// Runs ``fakeUpstreamScript`` on a free loopback port for the duration of `body`.
+func withFakeUpstream(_ body: (String) async throws -> Void) async throws {
+    let script = FileManager.default.temporaryDirectory.appendingPathComponent("parley-fake-upstream-\(UUID().uuidString).py")
+    try fakeUpstreamScript.write(to: script, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: script) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script.path]
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    defer {
+        process.terminate()
+        process.waitUntilExit()
+    }
+    var line = Data()
+    while let byte = try output.fileHandleForReading.read(upToCount: 1), let first = byte.first, first != 10 {
+        line.append(first)
+    }
+    let text = String(decoding: line, as: UTF8.self)
+    let port = try #require(text.hasPrefix("PORT ") ? Int(text.dropFirst(5)) : nil, "fake upstream said \(text)")
+    try await body("http://127.0.0.1:\(port)")
+}
+
+@Suite("Upstream backend against an OpenAI-compatible server", .serialized, .timeLimit(.minutes(1)))
+struct UpstreamBackendTests {
+    static func request(model: String = "fake-model", maxTokens: Int? = nil, resume: ResumePoint? = nil) -> ModelRequest
+    {
+        ModelRequest(
+            requestID: "up-1", userID: "u", model: model, messages: [ChatMessage(role: "user", content: "Hi")],
+            sampling: SamplingOptions(maxTokens: maxTokens), resume: resume)
+    }
+
+    static func collect(_ backend: UpstreamBackend, _ request: ModelRequest) async throws -> [GenerationEvent] {
+        var events: [GenerationEvent] = []
+        for try await event in try backend.generate(request) { events.append(event) }
+        return events
+    }
+
+    @Test func discoversModelsAndStreamsChunksAsTokens() async throws {
+        try await withFakeUpstream { url in
+            let backend = try await UpstreamBackend.connect(.init(baseURL: url))
+            #expect(backend.models.map(\.id) == ["fake-model"])
+            let events = try await Self.collect(backend, Self.request())
+            let words = ["Hello", " from", " the", " fake", " upstream", " server"]
+            #expect(
+                events == words.enumerated().map { .token(index: $0, text: $1) }
+                    + [.finished(.stop, TokenUsage(promptTokens: 11, completionTokens: 6))])
+            let limited = try await Self.collect(backend, Self.request(maxTokens: 3))
+            #expect(limited.last == .finished(.length, TokenUsage(promptTokens: 11, completionTokens: 3)))
+            await backend.shutdown()
+        }
+    }
+
+    @Test func resumeSendsThePartialAnswerAndNumbersFromTheResumePoint() async throws {
+        try await withFakeUpstream { url in
+            let backend = try await UpstreamBackend.connect(.init(baseURL: url))
+            let events = try await Self.collect(
+                backend, Self.request(resume: ResumePoint(tokenCount: 2, text: "Hello from")))
+            #expect(
+                events == [
+                    .token(index: 2, text: " continued"),
+                    .finished(.stop, TokenUsage(promptTokens: 11, completionTokens: 3)),
+                ])
+            await backend.shutdown()
+        }
+    }
+
+    @Test func httpErrorsMapToServingErrors() async throws {
+        try await withFakeUpstream { url in
+            let backend = try await UpstreamBackend.connect(.init(baseURL: url, models: ["other-model"]))
+            let error = await #expect(throws: ServingError.self) {
+                _ = try await Self.collect(backend, Self.request(model: "other-model"))
+            }
+            #expect(error?.code == ServingError.modelNotFound)
+            #expect(error?.message.contains("does not exist") == true)
+            await backend.shutdown()
+        }
+        let unreachable = try await UpstreamBackend.connect(
+            .init(baseURL: "http://127.0.0.1:1", models: ["m"], connectTimeout: .milliseconds(100)))
+        let error = await #expect(throws: ServingError.self) {
+            _ = try await Self.collect(unreachable, Self.request(model: "m"))
+        }
+        #expect(error?.code == ServingError.noBackend)
+        await unreachable.shutdown()
+    }
+}

@@ -1,0 +1,159 @@
+import ParleyCluster
+import ParleyModelAPI
+import ParleyProtocol
+import ParleyProxy
+import Testing
+
+@Suite("Model proxy with model API nodes on loopback", .serialized, .timeLimit(.minutes(1)))
+struct ModelProxyClusteredTests {
+    static let synthetic = SyntheticModel.Configuration(timeToFirstToken: .milliseconds(10), tokensPerSecond: 100)
+
+    @Test func streamsTheExactAnswerThroughTheProxy() async throws {
+        try await ServingTestCluster.with { cluster in
+            try await cluster.addModel("model-1", backend: .synthetic(Self.synthetic))
+            let request = ServingTestCluster.request("plain", maxTokens: 24)
+            var events: [GenerationEvent] = []
+            for try await event in try await cluster.proxy().generate(request, region: nil) { events.append(event) }
+            expectExactAnswer(events, for: request)
+            let statuses = try await cluster.proxy().endpoints()
+            #expect(statuses.count == 1)
+            #expect(statuses.first?.circuit == "closed")
+            #expect((statuses.first?.timeToFirstTokenMillis ?? 0) > 0)
+            #expect(statuses.first?.inFlight == 0)
+        }
+    }
+
+    @Test func killingTheModelNodeMidStreamLosesNoTokenAndRepeatsNone() async throws {
+        try await ServingTestCluster.with { cluster in
+            let first = try await cluster.addModel("model-1", backend: .synthetic(Self.synthetic))
+            let second = try await cluster.addModel("model-2", backend: .synthetic(Self.synthetic))
+            let request = ServingTestCluster.request("failover", maxTokens: 60)
+            let clock = ContinuousClock()
+            var events: [GenerationEvent] = []
+            var arrivals: [ContinuousClock.Instant] = []
+            var killedAt: ContinuousClock.Instant?
+            var killer: Task<Void, Never>?
+            var survivor: ServingTestCluster.ModelNode?
+            for try await event in try await cluster.proxy().generate(request, region: nil) {
+                events.append(event)
+                arrivals.append(clock.now)
+                if case .token(15, _) = event {
+                    let victim = first.tracker.inFlight == 1 ? first : second
+                    survivor = victim.name == first.name ? second : first
+                    #expect(victim.tracker.inFlight == 1)
+                    killedAt = clock.now
+                    killer = Task { await cluster.kill(victim) }
+                }
+            }
+            await killer?.value
+            expectExactAnswer(events, for: request)
+            let kill = try #require(killedAt)
+            let afterKill = arrivals.filter { $0 > kill }
+            let firstAfterKill = try #require(afterKill.first)
+            var longestGap = Duration.zero
+            for (earlier, later) in zip(arrivals, arrivals.dropFirst()) where later > kill {
+                longestGap = max(longestGap, earlier.duration(to: later))
+            }
+            print(
+                "failover: kill → next token \(kill.duration(to: firstAfterKill)), longest gap after the kill \(longestGap)"
+                    + " (normal gap 10 ms)")
+            #expect(kill.duration(to: firstAfterKill) < .seconds(1))
+            #expect(longestGap < .seconds(1))
+            #expect(survivor?.tracker.inFlight == 0)
+        }
+    }
+
+    @Test func cancellationReachesTheModelWithin100Milliseconds() async throws {
+        try await ServingTestCluster.with { cluster in
+            let tracker = GenerationTracker()
+            let slow = SyntheticModel.Configuration(timeToFirstToken: .milliseconds(5), tokensPerSecond: 20)
+            try await cluster.addModel("model-1", backend: .synthetic(slow), tracker: tracker)
+            try await cluster.addModel("model-2", backend: .synthetic(slow), tracker: tracker)
+            let events = tracker.events()
+            let proxy = try cluster.proxy()
+            let (threeTokens, signal) = AsyncStream<Void>.makeStream()
+            let consumer = Task {
+                var count = 0
+                for try await event in try await proxy.generate(
+                    ServingTestCluster.request("cancel", maxTokens: 200), region: nil)
+                {
+                    if case .token = event { count += 1 }
+                    if count == 3 { signal.yield() }
+                }
+            }
+            for await _ in threeTokens { break }
+            let clock = ContinuousClock()
+            let cancelledAt = clock.now
+            consumer.cancel()
+            var endedAt: ContinuousClock.Instant?
+            for await event in events {
+                if case .ended(let id, let outcome) = event, id == "cancel" {
+                    #expect(outcome == .cancelled)
+                    endedAt = clock.now
+                    break
+                }
+            }
+            let delay = cancelledAt.duration(to: try #require(endedAt))
+            print("cancellation: consumer cancel → model generation ended in \(delay)")
+            #expect(delay < .milliseconds(100))
+            #expect(tracker.inFlight == 0)
+            _ = try? await consumer.value
+        }
+    }
+
+    @Test func failingEndpointBeforeTheFirstTokenIsFailedOverAndItsCircuitOpens() async throws {
+        var settings = ProxySettings()
+        settings.breaker = .init(consecutiveFailures: 3, coolDown: .seconds(60))
+        try await ServingTestCluster.with(proxySettings: settings) { cluster in
+            // An upstream backend whose server is down: every generation fails before its first token.
+            let down = UpstreamBackend.Configuration(
+                baseURL: "http://127.0.0.1:1", models: ["synthetic", "broken"], connectTimeout: .milliseconds(100))
+            let broken = try await cluster.addModel("a-broken", backend: .upstream(down))
+            try await cluster.addModel("b-good", backend: .synthetic(Self.synthetic))
+            let proxy = try cluster.proxy()
+
+            // Both unmeasured: the broken endpoint ranks first by name, fails, and the good one answers.
+            let request = ServingTestCluster.request("failing", maxTokens: 12)
+            var events: [GenerationEvent] = []
+            for try await event in try await proxy.generate(request, region: nil) { events.append(event) }
+            expectExactAnswer(events, for: request)
+            let status = try #require(try await proxy.endpoints().first { $0.actor.node == broken.system.node })
+            #expect(status.errorRate > 0)
+
+            // Only the broken endpoint serves "broken": requests fail with no_backend until the circuit opens.
+            for attempt in 0..<2 {
+                let error = await #expect(throws: ClusterError.self) {
+                    for try await _ in try await proxy.generate(
+                        ServingTestCluster.request("b\(attempt)", maxTokens: 4, model: "broken"), region: nil)
+                    {}
+                }
+                #expect(error?.code.rawValue == ServingError.noBackend)
+            }
+            let open = try #require(try await proxy.endpoints().first { $0.actor.node == broken.system.node })
+            #expect(open.circuit == "open")
+            let refused = await #expect(throws: ClusterError.self) {
+                for try await _ in try await proxy.generate(
+                    ServingTestCluster.request("b-open", maxTokens: 4, model: "broken"), region: nil)
+                {}
+            }
+            #expect(refused?.message.contains("no healthy model endpoint") == true)
+
+            // The good endpoint keeps serving.
+            let after = ServingTestCluster.request("after", maxTokens: 8)
+            var more: [GenerationEvent] = []
+            for try await event in try await proxy.generate(after, region: nil) { more.append(event) }
+            expectExactAnswer(more, for: after)
+        }
+    }
+
+    @Test func unknownModelIsRefusedWithModelNotFound() async throws {
+        try await ServingTestCluster.with { cluster in
+            try await cluster.addModel("model-1", backend: .synthetic(Self.synthetic))
+            let error = await #expect(throws: ClusterError.self) {
+                _ = try await cluster.proxy().generate(
+                    ServingTestCluster.request("x", maxTokens: 4, model: "nope"), region: nil)
+            }
+            #expect(error?.code.rawValue == ServingError.modelNotFound)
+        }
+    }
+}
