@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Synchronization
 
 /// A `parley` child process started by a test: its output lines arrive as events, and it is
@@ -63,7 +63,7 @@ public final class ParleyProcess: Sendable {
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
     }
 
     public var pid: Int32 { process.processIdentifier }

@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import Logging
 import ParleyCluster
+import ParleyGateway
 import ParleyProtocol
+import ServiceLifecycle
 
 /// `parley node`: one cluster node with the given roles.
 struct NodeCommand: AsyncParsableCommand {
@@ -21,19 +23,32 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-key"), help: "PEM private key for mutual TLS.") var tlsKey: String?
     @Option(name: .customLong("tls-ca"), help: "PEM trust roots for mutual TLS.") var tlsCA: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+    @OptionGroup var roleOptions: RoleOptions
 
     func run() async throws {
         let settings = try clusterSettings()
-        var logger = Logger(label: "parley.node")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        NodeRuntime.metricsRegistry = GatewayMetricsBootstrap.bootstrapPrometheus()
+        let logger = Logger.parley(label: "parley.node", level: logLevel)
         let system = try await ClusterSystem.start(settings: settings, logger: logger)
         system.allowParleyProtocols()
+        let services: [any Service]
+        do {
+            services = try await NodeRuntime.services(
+                roles: Set(settings.roles), options: roleOptions, system: system, logger: logger,
+                onHTTPListening: { port in
+                    print("parley node \(settings.name) http on http://\(settings.listen.host):\(port)")
+                    fflush(nil)
+                })
+        } catch {
+            await system.shutdown()
+            throw error
+        }
         // The ready line: scripts and tests wait for it.
-        print("parley node \(system.node.name) listening on \(system.node.address) uid \(String(system.node.uid, radix: 16)) roles \(settings.roles.joined(separator: ","))")
+        print(
+            "parley node \(system.node.name) listening on \(system.node.address) uid \(String(system.node.uid, radix: 16)) roles \(settings.roles.joined(separator: ","))"
+        )
         fflush(nil)
-        await waitForTerminationSignal()
-        logger.info("shutting down")
-        await system.shutdown()
+        try await NodeRuntime.run(system: system, services: services, logger: logger)
     }
 
     func clusterSettings() throws -> ClusterSettings {

@@ -7,7 +7,11 @@ struct Parley: AsyncParsableCommand {
         commandName: "parley",
         abstract: "A self-hostable chat system on a cluster of Swift distributed actors.",
         subcommands: [
+            DevCommand.self,
             NodeCommand.self,
+            ClusterCommand.self,
+            ChatCommand.self,
+            ImportCommand.self,
             GenerateCommand.self,
             TokenizeCommand.self,
         ]

@@ -109,11 +109,12 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
 
     /// Closes the listener and every connection, fails what is in flight, stops the event loops.
     public func shutdown() async {
-        let sweeper: Task<Void, Never>? = runtime.withLock { state in
-            guard !state.isShutDown else { return nil }
+        let (alreadyShutDown, sweeper): (Bool, Task<Void, Never>?) = runtime.withLock { state in
+            guard !state.isShutDown else { return (true, nil) }
             state.isShutDown = true
-            return state.sweeper
+            return (false, state.sweeper)
         }
+        guard !alreadyShutDown else { return }
         sweeper?.cancel()
         let membership = runtime.withLock { state in
             defer { state.membership = nil }

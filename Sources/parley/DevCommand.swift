@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ParleyCluster
+import ParleyGateway
+import ParleyProtocol
+import ServiceLifecycle
+
+/// `parley dev`: every role in one process, the built-in model, data under one folder.
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev", abstract: "Run every role in one process: a complete Parley on this machine.")
+
+    @Option(help: "HTTP listen address HOST:PORT.") var http: String = "127.0.0.1:8080"
+    @Option(help: "Data folder.") var data: String = ".parley-dev"
+    @Option(help: "Model: smollm2 (default), synthetic, or a GGUF file path.") var model: String = "smollm2"
+    @Option(name: .customLong("api-key"), help: "The API key to accept (generated and printed unless given).")
+    var apiKey: String?
+    @Option(name: .customLong("synthetic-ttft"), help: "Synthetic model: time to first token, in milliseconds.")
+    var syntheticTTFT: Int = 20
+    @Option(name: .customLong("synthetic-tps"), help: "Synthetic model: tokens per second.") var syntheticTPS: Double = 100
+    @Option(help: "Log level.") var logLevel: String = "notice"
+
+    func run() async throws {
+        let key = apiKey ?? Self.generateKey()
+        var options = try RoleOptions.parse([])
+        options.http = http
+        options.data = data
+        options.model = model
+        options.syntheticTTFT = syntheticTTFT
+        options.syntheticTPS = syntheticTPS
+        NodeRuntime.metricsRegistry = GatewayMetricsBootstrap.bootstrapPrometheus()
+        let logger = Logger.parley(label: "parley.dev", level: logLevel)
+        var settings = ClusterSettings(
+            name: "dev", listen: NodeAddress(host: "127.0.0.1", port: 0),
+            roles: ["gateway", "completion", "worker", "proxy", "model", "conversation"])
+        settings.apiVersion = parleyAPIVersion
+        let system = try await ClusterSystem.start(settings: settings, logger: logger)
+        system.allowParleyProtocols()
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        var gatewayOptions = options
+        gatewayOptions.apiKeys = nil
+        let services: [any Service]
+        do {
+            var roleServices = try await NodeRuntime.services(
+                roles: ["conversation", "model", "proxy", "worker", "completion"], options: options, system: system,
+                logger: logger)
+            let gateway = try await GatewayService(
+                system: system,
+                configuration: try NodeRuntime.gatewayConfiguration(gatewayOptions, extraKeys: [key: "dev-user"]),
+                metricsRegistry: NodeRuntime.metricsRegistry, logger: logger.role("gateway"),
+                onListening: { port in
+                    let host = NodeAddress(parsing: http)?.host ?? "127.0.0.1"
+                    print("Parley is running at http://\(host):\(port)/")
+                    print("API key: \(key)")
+                    print("Try: parley chat --url http://\(host):\(port) --api-key \(key) \"Hello!\"")
+                    fflush(nil)
+                })
+            roleServices.append(gateway)
+            services = roleServices
+        } catch {
+            await system.shutdown()
+            throw error
+        }
+        try await NodeRuntime.run(system: system, services: services, logger: logger)
+    }
+
+    /// A random API key: `pk-` and 32 hex digits.
+    static func generateKey() -> String {
+        "pk-" + (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    }
+}

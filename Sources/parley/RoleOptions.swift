@@ -1,0 +1,30 @@
+import ArgumentParser
+import Foundation
+
+/// Options of the role services, shared by `parley node` and `parley dev`.
+struct RoleOptions: ParsableArguments {
+    @Option(help: "HTTP listen address HOST:PORT of the gateway role.") var http: String?
+    @Option(help: "Data folder (conversation history, generation logs).") var data: String?
+    @Option(help: "Model of the model role: smollm2 (default), synthetic, or a GGUF file path.") var model: String?
+    @Option(help: "Serve an OpenAI-compatible upstream server (vLLM, llama.cpp server, Ollama) instead.")
+    var upstream: String?
+    @Option(help: "Model names the upstream serves (comma-separated; default: asked from the upstream).")
+    var upstreamModels: String?
+    @Option(name: .customLong("synthetic-ttft"), help: "Synthetic model: time to first token, in milliseconds.")
+    var syntheticTTFT: Int = 20
+    @Option(name: .customLong("synthetic-tps"), help: "Synthetic model: tokens per second.") var syntheticTPS: Double = 100
+    @Option(name: .customLong("api-keys"), help: "Gateway API keys file: one `KEY USER-ID` pair a line, # comments.")
+    var apiKeys: String?
+    @Option(name: .customLong("oidc-issuer"), help: "Accept OIDC tokens from this issuer.") var oidcIssuer: String?
+    @Option(name: .customLong("oidc-audience"), help: "Required audience of OIDC tokens.") var oidcAudience: String?
+    @Option(name: .customLong("oidc-jwks"), help: "JWKS file path or https URL with the issuer's keys.") var oidcJWKS: String?
+    @Option(name: .customLong("worker-slots"), help: "Inference slots per model of the worker role.") var workerSlots: Int?
+    @Option(name: .customLong("rate-limit"), help: "Requests per minute per user (cluster-wide).") var rateLimit: Int?
+
+    func validate() throws {
+        if let workerSlots, workerSlots <= 0 { throw ValidationError("--worker-slots must be positive") }
+        if let rateLimit, rateLimit <= 0 { throw ValidationError("--rate-limit must be positive") }
+        if syntheticTTFT < 0 { throw ValidationError("--synthetic-ttft must not be negative") }
+        if !(syntheticTPS > 0) { throw ValidationError("--synthetic-tps must be positive") }
+    }
+}
