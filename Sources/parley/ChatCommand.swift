@@ -1,5 +1,3 @@
-// Compiled once Package.swift gives the `parley` target its ParleyClient dependency.
-#if canImport(ParleyClient)
 import ArgumentParser
 import Dispatch
 import Foundation
@@ -341,4 +339,3 @@ final class ChatInterrupts: Sendable {
         return line
     }
 }
-#endif

@@ -1,5 +1,3 @@
-// Compiled once Package.swift gives the `parley` target its ParleyClient dependency.
-#if canImport(ParleyClient)
 import ArgumentParser
 import Foundation
 import ParleyClient
@@ -72,4 +70,3 @@ struct ImportChatGPTCommand: AsyncParsableCommand {
         for warning in counts.warnings { print("note: \(warning)") }
     }
 }
-#endif
