@@ -67,6 +67,10 @@ extension ClusterMembership {
         guard !effects.isEmpty, !system.isShutDown else { return }
         for effect in effects {
             switch effect {
+            case .sendMembership(.joinReply(.declaredDead), let node):
+                // The only message for a dead uid: sent over the connection it opened, if any.
+                let bytes = encode(Membership.Message.joinReply(.declaredDead))
+                _ = bytes.map { system.trySendSystemMessage(channel: Self.membershipChannel, to: node, $0, evenIfDown: true) }
             case .sendMembership(let message, let node):
                 send(message, channel: Self.membershipChannel, to: node, reportFailure: true)
             case .sendReceptionist(let message, let node):

@@ -24,7 +24,8 @@ final class ClusterMembership: Sendable {
     /// System-message channel of receptionist frames.
     static let receptionistChannel: UInt8 = 2
 
-    let system: ClusterSystem
+    /// Unowned: the system owns the shell (and keeps it after shutdown, for `wasDeclaredDead`).
+    unowned let system: ClusterSystem
     let logger: Logger
     let clock = ContinuousClock()
     let state: Mutex<State>

@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 /// What one node reports about the cluster (`parley cluster status`).
@@ -24,7 +25,9 @@ extension ClusterSystem {
         settings.seeds = []
         settings.listen = NodeAddress(host: "127.0.0.1", port: 0)
         settings.connectTimeout = min(settings.connectTimeout, timeout)
-        let client = try await ClusterSystem.start(settings: settings)
+        var logger = Logger(label: "parley.cluster.status")
+        logger.logLevel = .error
+        let client = try await ClusterSystem.start(settings: settings, logger: logger)
         let (replies, continuation) = AsyncStream<ClusterStatusReport>.makeStream()
         client.setSystemMessageHandler(channel: ClusterMembership.membershipChannel) { peer, bytes in
             guard let message = try? BinaryDecoder().decode(Membership.Message.self, from: bytes),

@@ -193,8 +193,15 @@ extension ClusterSystem {
     }
 
     /// Sends without waiting when a connection to `target` is already open; returns false otherwise.
-    package func trySendSystemMessage(channel: UInt8, to target: ClusterNode, _ body: [UInt8]) -> Bool {
-        guard let connection = peers.withLock({ $0.down.contains(target.uid) ? nil : $0.byUID[target.uid] }) else {
+    /// A node marked down is only reached with `evenIfDown` (membership telling a dead uid that it
+    /// is out, over the connection that uid opened).
+    package func trySendSystemMessage(
+        channel: UInt8, to target: ClusterNode, _ body: [UInt8], evenIfDown: Bool = false
+    ) -> Bool {
+        guard let connection = peers.withLock({ table -> PeerConnection? in
+            guard table.down.contains(target.uid) else { return table.byUID[target.uid] }
+            return evenIfDown ? table.byID.values.first { $0.peer.uid == target.uid } : nil
+        }) else {
             return false
         }
         return (try? sendSystemMessage(channel: channel, on: connection, body)) != nil

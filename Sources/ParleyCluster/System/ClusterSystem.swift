@@ -116,11 +116,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         }
         guard !alreadyShutDown else { return }
         sweeper?.cancel()
-        let membership = runtime.withLock { state in
-            defer { state.membership = nil }
-            return state.membership
-        }
-        membership?.stop()
+        runtime.withLock { $0.membership }?.stop()
         try? await listener.close()
         let connections = peers.withLock { $0.all }
         for connection in connections { connection.close() }

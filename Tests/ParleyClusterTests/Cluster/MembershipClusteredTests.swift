@@ -152,3 +152,29 @@ struct MembershipClusteredTests {
         }
     }
 }
+
+@Suite("Membership: a node the cluster holds dead", .serialized)
+struct DeclaredDeadClusteredTests {
+    @Test func aLiveNodeThatOthersHoldDeadLearnsItAndStops() async throws {
+        // As after a healed partition: the others declared B dead while B kept running.
+        try await withCluster(3) { systems in
+            try await converged(systems)
+            let (a, b, c) = (systems[0], systems[1], systems[2])
+            var dead = try #require(c.members.first { $0.node == b.node })
+            dead.status = .dead
+            let gossip = try BinaryEncoder().encode(Membership.Message.gossip([Membership.Gossip(member: dead)]))
+            try await c.sendSystemMessage(channel: 1, to: a.node, gossip)
+            try await eventually(a, within: .seconds(5), "b is dead at a") { members in
+                status(of: b.node, in: members) == .dead
+            }
+            let stopped = Task { await b.waitUntilStopped() }
+            let limit = Task {
+                try await Task.sleep(for: .seconds(10))
+                stopped.cancel()
+            }
+            await stopped.value
+            limit.cancel()
+            #expect(b.wasDeclaredDead)
+        }
+    }
+}
