@@ -63,7 +63,8 @@ public struct UpstreamBackend: ModelBackend {
     /// models it serves. Throws `ServingError(no_backend)` when the upstream cannot be reached.
     public static func connect(_ configuration: Configuration) async throws -> UpstreamBackend {
         var http = HTTPClient.Configuration()
-        http.timeout = .init(connect: configuration.connectTimeout.timeAmount, read: configuration.readTimeout.timeAmount)
+        http.timeout = .init(
+            connect: configuration.connectTimeout.timeAmount, read: configuration.readTimeout.timeAmount)
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http)
         var configuration = configuration
         do {

@@ -6,64 +6,64 @@
 /// [DONE]); a request whose last message is a continuation instruction gets " continued" instead.
 /// Unknown models answer 404 with an OpenAI error object. Prints "PORT <n>" once listening.
 let fakeUpstreamScript = #"""
-import json
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import json
+    import sys
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-WORDS = ["Hello", " from", " the", " fake", " upstream", " server"]
+    WORDS = ["Hello", " from", " the", " fake", " upstream", " server"]
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
 
-    def send_json(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        def send_json(self, status, body):
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
-    def do_GET(self):
-        if self.path == "/v1/models":
-            self.send_json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
-        else:
-            self.send_json(404, {"error": {"message": "no such path"}})
+        def do_GET(self):
+            if self.path == "/v1/models":
+                self.send_json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+            else:
+                self.send_json(404, {"error": {"message": "no such path"}})
 
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-        if body.get("model") != "fake-model":
-            self.send_json(404, {"error": {"message": "model %s does not exist" % body.get("model")}})
-            return
-        messages = body["messages"]
-        continuing = messages[-1]["role"] == "user" and messages[-1]["content"].startswith("Continue your previous")
-        words = [" continued"] if continuing else WORDS
-        limit = body.get("max_tokens")
-        if limit is not None:
-            words = words[:limit]
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
-        self.end_headers()
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            if body.get("model") != "fake-model":
+                self.send_json(404, {"error": {"message": "model %s does not exist" % body.get("model")}})
+                return
+            messages = body["messages"]
+            continuing = messages[-1]["role"] == "user" and messages[-1]["content"].startswith("Continue your previous")
+            words = [" continued"] if continuing else WORDS
+            limit = body.get("max_tokens")
+            if limit is not None:
+                words = words[:limit]
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.end_headers()
 
-        def event(payload):
-            self.wfile.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
+            def event(payload):
+                self.wfile.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
+                self.wfile.flush()
+
+            event({"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]})
+            for word in words:
+                event({"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]})
+            reason = "length" if limit is not None and limit <= len(words) and not continuing else "stop"
+            event({"choices": [{"index": 0, "delta": {}, "finish_reason": reason}]})
+            event({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": len(words)}})
+            self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
 
-        event({"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]})
-        for word in words:
-            event({"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]})
-        reason = "length" if limit is not None and limit <= len(words) and not continuing else "stop"
-        event({"choices": [{"index": 0, "delta": {}, "finish_reason": reason}]})
-        event({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": len(words)}})
-        self.wfile.write(b"data: [DONE]\n\n")
-        self.wfile.flush()
 
-
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-print("PORT %d" % server.server_address[1], flush=True)
-try:
-    server.serve_forever()
-except KeyboardInterrupt:
-    pass
-"""#
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print("PORT %d" % server.server_address[1], flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    """#

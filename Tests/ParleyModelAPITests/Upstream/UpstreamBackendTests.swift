@@ -4,9 +4,14 @@ import ParleyModelAPI
 import ParleyProtocol
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Runs ``fakeUpstreamScript`` on a free loopback port for the duration of `body`.
 func withFakeUpstream(_ body: (String) async throws -> Void) async throws {
-    let script = FileManager.default.temporaryDirectory.appendingPathComponent("parley-fake-upstream-\(UUID().uuidString).py")
+    let script = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "parley-fake-upstream-\(UUID().uuidString).py")
     try fakeUpstreamScript.write(to: script, atomically: true, encoding: .utf8)
     defer { try? FileManager.default.removeItem(at: script) }
     let process = Process()
@@ -16,7 +21,8 @@ func withFakeUpstream(_ body: (String) async throws -> Void) async throws {
     process.standardOutput = output
     try process.run()
     defer {
-        process.terminate()
+        // SIGKILL: a child of the test process may inherit a signal mask that blocks SIGTERM.
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
     var line = Data()
