@@ -55,9 +55,16 @@ struct CompletionRun: Sendable {
         var tokens = 0
         var usage: TokenUsage?
         var failure: (any Error)?
-        continuation.yield(started)
+        // `started` goes out with the first event from the worker, so a request refused downstream
+        // (no worker, queue full) fails before any event and the caller can answer with a status.
+        var announced = false
+        func announce() {
+            if !announced { continuation.yield(started) }
+            announced = true
+        }
         do {
             while let event = try await iterator.next() {
+                announce()
                 switch event {
                 case .token(let index, let text):
                     continuation.yield(.token(index: index, text: text))
@@ -74,6 +81,7 @@ struct CompletionRun: Sendable {
         } catch {
             if Task.isCancelled || error is CancellationError || (error as? ClusterError)?.code == .cancelled {
                 status = .cancelled
+                announce()
                 continuation.yield(.finished(.cancelled, TokenUsage(promptTokens: 0, completionTokens: iterator.tokenCount)))
             } else {
                 failure = error

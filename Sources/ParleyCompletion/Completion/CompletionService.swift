@@ -14,7 +14,9 @@ public import ParleyProtocol
 ///    generation log — with no store reachable the turn is neither loaded nor stored (logged);
 /// 3. streams `started`, then every token exactly once, then `finished`, relayed from a worker pool
 ///    with failover (a pool whose node dies mid-stream is replaced by another that continues after
-///    the tokens already sent);
+///    the tokens already sent). `started` is sent together with the first event from the worker
+///    pool: a request no pool accepts (every queue full: `overloaded` with a retry hint, no pool:
+///    `no_backend`) fails the stream before any event;
 /// 4. writes the generation log in batches and the final answer (`complete`, `cancelled` or
 ///    `interrupted`), then releases the rate-limit slot with the tokens used.
 ///

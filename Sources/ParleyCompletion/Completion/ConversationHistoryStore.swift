@@ -1,4 +1,3 @@
-import Logging
 import ParleyCluster
 import ParleyProtocol
 import Synchronization

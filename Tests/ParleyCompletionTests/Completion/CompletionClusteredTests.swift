@@ -1,5 +1,6 @@
 import ParleyCluster
 import ParleyProtocol
+import Synchronization
 import Testing
 
 @testable import ParleyCompletion
@@ -82,6 +83,42 @@ struct CompletionClusteredTests {
             #expect(try await first(of: harness.store.finished) == ("r1", .complete))
             let run = try #require(harness.store.run("r1"))
             #expect(run.events.keys.sorted() == (1...tokens).map(Int64.init))
+        }
+    }
+
+    @Test func proxyDeathMidStreamCompletesExactlyOnce() async throws {
+        let tokens = 150
+        try await withHarness(proxies: 2, tokenDelay: .milliseconds(4)) { harness in
+            var collected = CollectedCompletion()
+            var killed: String?
+            for try await event in try await harness.completion().complete(request("r1", maxTokens: tokens)) {
+                collected.add(event)
+                if killed == nil, collected.indexes.count == 30 {
+                    killed = harness.probes.first { $0.value.calls.load(ordering: .relaxed) > 0 }?.key
+                    await harness.cluster.stop(try #require(killed))
+                }
+            }
+            #expect(collected.indexes == Array(0..<tokens))
+            #expect(collected.text == TokenProxy.answer(tokens))
+            let survivor = try #require(harness.probes.first { $0.key != killed }?.value)
+            #expect((survivor.resumePoints.first??.tokenCount ?? 0) >= 30)
+        }
+    }
+
+    @Test func aFullWorkerFailsTheStreamBeforeAnyEvent() async throws {
+        let workers = WorkerPoolConfiguration(slotsPerModel: 1, maxQueuedPerModel: 0)
+        try await withHarness(tokenDelay: .milliseconds(5), workerConfiguration: workers) { harness in
+            let completion = try harness.completion()
+            var running = try await completion.complete(request("r1", maxTokens: 100_000)).makeAsyncIterator()
+            _ = try await running.next()
+            var events: [CompletionEvent] = []
+            let error = await #expect(throws: ClusterError.self) {
+                for try await event in try await completion.complete(request("r2")) { events.append(event) }
+            }
+            #expect(events.isEmpty)
+            #expect(error?.code.rawValue == ServingError.overloaded)
+            #expect(error?.message.contains("retry after") == true)
+            #expect(try await completion.cancel(requestID: "r1", userID: "u"))
         }
     }
 

@@ -5,13 +5,15 @@ import ParleyProtocol
 @testable import ParleyCompletion
 
 /// A gateway-less serving path in one process: a client system `g`, completion nodes `c1…`,
-/// worker nodes `w1…` and a proxy node `p` hosting a ``TokenProxy``, all joined, with every
-/// registration visible where it is needed.
+/// worker nodes `w1…` and proxy nodes (`p`, or `p1…` when there are several) each hosting a
+/// ``TokenProxy``, all joined, with every registration visible where it is needed.
 struct ServingHarness {
     let cluster: TestCluster
-    let proxy: TokenProxy
-    /// What the proxy saw.
-    let probe: ProxyProbe
+    let proxies: [String: TokenProxy]
+    /// What each proxy saw, by node name.
+    let probes: [String: ProxyProbe]
+    /// What the proxy saw (the first one when there are several).
+    var probe: ProxyProbe { probes[probes.keys.sorted()[0]]! }
     let workers: [String: WorkerService]
     let completions: [String: CompletionRoleService]
     let store: InMemoryHistoryStore
@@ -19,15 +21,23 @@ struct ServingHarness {
     var gateway: ClusterSystem { cluster["g"] }
 
     static func start(
-        completions completionCount: Int = 1, workers workerCount: Int = 1, tokenDelay: Duration = .zero,
+        completions completionCount: Int = 1, workers workerCount: Int = 1, proxies proxyCount: Int = 1,
+        tokenDelay: Duration = .zero,
         configuration: CompletionConfiguration = .init(), workerConfiguration: WorkerPoolConfiguration = .init()
     ) async throws -> ServingHarness {
         let completionNames = (1...completionCount).map { "c\($0)" }
         let workerNames = (1...workerCount).map { "w\($0)" }
-        let cluster = try await TestCluster.start(["g"] + completionNames + workerNames + ["p"])
-        let probe = ProxyProbe()
-        let proxy = TokenProxy(actorSystem: cluster["p"], tokenDelay: tokenDelay, probe: probe)
-        cluster["p"].receptionist.register(proxy, key: ServiceKeys.modelProxy)
+        let proxyNames = proxyCount == 1 ? ["p"] : (1...proxyCount).map { "p\($0)" }
+        let cluster = try await TestCluster.start(["g"] + completionNames + workerNames + proxyNames)
+        var proxies: [String: TokenProxy] = [:]
+        var probes: [String: ProxyProbe] = [:]
+        for name in proxyNames {
+            let probe = ProxyProbe()
+            let proxy = TokenProxy(actorSystem: cluster[name], tokenDelay: tokenDelay, probe: probe)
+            cluster[name].receptionist.register(proxy, key: ServiceKeys.modelProxy)
+            proxies[name] = proxy
+            probes[name] = probe
+        }
         let store = InMemoryHistoryStore()
         var workers: [String: WorkerService] = [:]
         for name in workerNames {
@@ -43,10 +53,10 @@ struct ServingHarness {
             try await waitForRegistrations(ServiceKeys.rateLimiter, count: completionCount, on: cluster[name])
         }
         for name in workerNames {
-            try await waitForRegistrations(ServiceKeys.modelProxy, count: 1, on: cluster[name])
+            try await waitForRegistrations(ServiceKeys.modelProxy, count: proxyCount, on: cluster[name])
         }
         try await waitForRegistrations(ServiceKeys.completion, count: completionCount, on: cluster["g"])
-        return ServingHarness(cluster: cluster, proxy: proxy, probe: probe, workers: workers, completions: completions, store: store)
+        return ServingHarness(cluster: cluster, proxies: proxies, probes: probes, workers: workers, completions: completions, store: store)
     }
 
     /// The completion service of node `name`, as the gateway calls it.
@@ -59,12 +69,13 @@ struct ServingHarness {
 
 /// Runs `body` on a fresh harness, shutting it down afterwards.
 func withHarness(
-    completions: Int = 1, workers: Int = 1, tokenDelay: Duration = .zero,
+    completions: Int = 1, workers: Int = 1, proxies: Int = 1, tokenDelay: Duration = .zero,
     configuration: CompletionConfiguration = .init(), workerConfiguration: WorkerPoolConfiguration = .init(),
     _ body: (ServingHarness) async throws -> Void
 ) async throws {
     let harness = try await ServingHarness.start(
-        completions: completions, workers: workers, tokenDelay: tokenDelay, configuration: configuration,
+        completions: completions, workers: workers, proxies: proxies, tokenDelay: tokenDelay,
+        configuration: configuration,
         workerConfiguration: workerConfiguration)
     do {
         try await body(harness)
