@@ -1,6 +1,7 @@
 import CoreMetrics
 import Logging
 import NIOCore
+import ServiceContextModule
 import Synchronization
 
 /// The remote streams of one system: producers by stream id, consumers by (producer, stream id).
@@ -31,24 +32,35 @@ extension ClusterSystem {
             defer { table.nextStreamID += 1 }
             return table.nextStreamID
         }
+        // The producer runs in the context of the call that made the stream (its trace), never in
+        // the consumer's: a local consumer's task-locals (e.g. its call deadline) must not leak in.
+        let context = ServiceContext.current ?? .topLevel
         let producer = StreamProducer(streamID: streamID, system: self) { producer in
-            Task {
-                do {
-                    let encoder = BinaryEncoder()
-                    var iterator = source.makeAsyncIterator()
-                    while true {
-                        try await producer.awaitCredit()
-                        guard let element = try await iterator.next() else { break }
-                        producer.emit(try encoder.encode(element))
-                    }
-                    producer.finish(nil)
-                } catch {
-                    producer.finish(error)
+            Task.detached {
+                await ServiceContext.withValue(context) {
+                    await Self.produce(source, into: producer)
                 }
             }
         }
         streams.withLock { $0.producers[streamID] = producer }
         return RemoteStream(producer: node, streamID: streamID, system: self)
+    }
+
+    /// Iterates `source` as fast as the consumer's credit allows, then ends the stream.
+    private static func produce<Source: AsyncSequence & Sendable>(_ source: Source, into producer: StreamProducer) async
+    where Source.Element: Codable & Sendable {
+        do {
+            let encoder = BinaryEncoder()
+            var iterator = source.makeAsyncIterator()
+            while true {
+                try await producer.awaitCredit()
+                guard let element = try await iterator.next() else { break }
+                producer.emit(try encoder.encode(element))
+            }
+            producer.finish(nil)
+        } catch {
+            producer.finish(error)
+        }
     }
 
     func removeProducer(_ streamID: UInt64) {
