@@ -8,7 +8,8 @@ struct EnvelopeSample: Codable, Equatable {
     var budgetMillis: UInt32
     var recipientPath: String
     var target: String
-    var headers: [String: String]
+    /// Key-value pairs, as the runtime's envelope carries them.
+    var headers: [[String]]
     var arguments: [[UInt8]]
     var node: ClusterNode
 }
@@ -19,7 +20,7 @@ func benchCodec(into report: inout Report) {
     let envelope = EnvelopeSample(
         callID: 123_456, budgetMillis: 30_000, recipientPath: "/user/completion",
         target: "$s14ParleyProtocol10CompletionC8complete7requestAA8ResponseVAA7RequestV_tYaKFTE",
-        headers: ["traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "request-id": "req-42"],
+        headers: [["traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"], ["request-id", "req-42"]],
         arguments: [Array(repeating: 7, count: 64), [1, 2, 3, 4]],
         node: ClusterNode(name: "gateway-1", address: NodeAddress(host: "10.0.0.12", port: 7400), uid: 0xDEAD_BEEF))
     let origin = Membership.Member(
