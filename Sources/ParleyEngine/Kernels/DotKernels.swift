@@ -77,7 +77,6 @@ enum DotKernels {
         mask: SIMD16<UInt16>
     ) -> Float {
         var acc = SIMD8<Float>()
-        var offsetSum: Float = 0
         for p in 0..<pairs {
             let (n0, n1, n2, n3) = nibbles(w.loadUnaligned(fromByteOffset: p * 32, as: SIMD16<UInt16>.self), mask)
             let ab = a + p * 64
@@ -85,9 +84,8 @@ enum DotKernels {
                 &+ madd(n3, load16(ab, 48))
             let scale = halves(d[2 * p] * da[2 * p], d[2 * p + 1] * da[2 * p + 1])
             acc = acc.addingProduct(toFloat(s), scale)
-            offsetSum += m[2 * p] * sa[2 * p] + m[2 * p + 1] * sa[2 * p + 1]
         }
-        return acc.sum() + offsetSum
+        return acc.sum() + float1(m, sa, count: 2 * pairs)
     }
 
     /// ``nibble1`` for four activation vectors at once (the weights are unpacked once).
@@ -98,7 +96,6 @@ enum DotKernels {
         sStride: Int, pairs: Int, mask: SIMD16<UInt16>
     ) -> SIMD4<Float> {
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
-        var offsetSum = SIMD4<Float>()
         let a1 = a + aStride, a2 = a + 2 * aStride, a3 = a + 3 * aStride
         let da1 = da + sStride, da2 = da + 2 * sStride, da3 = da + 3 * sStride
         let sa1 = sa + sStride, sa2 = sa + 2 * sStride, sa3 = sa + 3 * sStride
@@ -119,10 +116,12 @@ enum DotKernels {
             acc1 = acc1.addingProduct(toFloat(s1), dw * halves(da1[b0], da1[b1]))
             acc2 = acc2.addingProduct(toFloat(s2), dw * halves(da2[b0], da2[b1]))
             acc3 = acc3.addingProduct(toFloat(s3), dw * halves(da3[b0], da3[b1]))
-            let sa0v = SIMD4<Float>(sa[b0], sa1[b0], sa2[b0], sa3[b0])
-            let sa1v = SIMD4<Float>(sa[b1], sa1[b1], sa2[b1], sa3[b1])
-            offsetSum += m[b0] * sa0v + m[b1] * sa1v
         }
+        // The offset terms Σ m·s in a separate pass: inside the loop they spill registers.
+        let blocks = 2 * pairs
+        let offsetSum = SIMD4(
+            float1(m, sa, count: blocks), float1(m, sa1, count: blocks), float1(m, sa2, count: blocks),
+            float1(m, sa3, count: blocks))
         return SIMD4(acc0.sum(), acc1.sum(), acc2.sum(), acc3.sum()) + offsetSum
     }
 
