@@ -18,13 +18,16 @@ public struct ConversationPage<Item: Sendable & Codable & Hashable>: Hashable, S
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        // Read (and ignore) `object` exactly as `encode(to:)` writes it: positional wire formats
+        // depend on the same fields being read in the same order.
+        _ = try c.decodeIfPresent(String.self, forKey: .object)
         data = try c.decode([Item].self, forKey: .data)
         nextCursor = try c.decodeIfPresent(String.self, forKey: .nextCursor)
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(object, forKey: .object)
+        try c.encodeIfPresent(Optional(object), forKey: .object)
         try c.encode(data, forKey: .data)
         try c.encode(nextCursor, forKey: .nextCursor)
     }

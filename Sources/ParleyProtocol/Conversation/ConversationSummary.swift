@@ -53,7 +53,7 @@ public struct ConversationSummary: Hashable, Sendable, Codable {
         try c.encode(model, forKey: .model)
         try c.encode(UnixTime.seconds(createdAt), forKey: .createdAt)
         try c.encode(UnixTime.seconds(updatedAt), forKey: .updatedAt)
-        try c.encode(pinned, forKey: .pinned)
+        try c.encodeIfPresent(Optional(pinned), forKey: .pinned)
         try c.encode(currentMessageID, forKey: .currentMessageID)
     }
 }
