@@ -113,6 +113,8 @@ enum BinaryDecoding {
             return unsafeBitCast(try source.readBytes(), to: T.self)
         } else if let optional = T.self as? any OptionalDecodingBridge.Type {
             return try optional.decodeBinaryOptional(from: source) as! T
+        } else if let dictionary = T.self as? any DictionaryDecodingBridge.Type {
+            return try dictionary.decodeBinaryDictionary(from: source) as! T
         } else if T.self == Data.self {
             return Data(try source.readBytes()) as! T
         } else if T.self == Date.self {
@@ -130,6 +132,30 @@ enum BinaryDecoding {
         } else {
             return try T(from: BinaryDecoderImpl(source: source))
         }
+    }
+}
+
+/// Mirrors `DictionaryEncodingBridge`: a count, then key–value pairs; a repeated key is malformed.
+protocol DictionaryDecodingBridge {
+    static func decodeBinaryDictionary(from source: BinarySource) throws -> Self
+}
+
+extension Dictionary: DictionaryDecodingBridge where Key: Decodable, Value: Decodable {
+    static func decodeBinaryDictionary(from source: BinarySource) throws -> Self {
+        let count = try source.readLength()
+        guard count <= source.bytes.count - source.offset else {
+            throw ClusterError(.malformed, "dictionary count \(count) exceeds remaining bytes")
+        }
+        var result: [Key: Value] = [:]
+        result.reserveCapacity(count)
+        for _ in 0..<count {
+            let key = try BinaryDecoding.decode(Key.self, from: source)
+            let value = try BinaryDecoding.decode(Value.self, from: source)
+            guard result.updateValue(value, forKey: key) == nil else {
+                throw ClusterError(.malformed, "repeated dictionary key")
+            }
+        }
+        return result
     }
 }
 

@@ -8,7 +8,7 @@ public import Foundation
 /// optionals and keyed-container `encodeIfPresent` a presence byte, arrays a LEB128 count.
 /// A nested keyed or unkeyed container is preceded by its key's name, which is how enums with
 /// associated values name their case. Dictionaries are not supported (a positional decoder does not
-/// know their keys): use arrays of pairs.
+/// know their keys) go through their own path: a count, then key–value pairs.
 public struct BinaryEncoder: Sendable {
     public init() {}
 
@@ -71,6 +71,8 @@ enum BinaryEncoding {
             sink.bytes.append(contentsOf: v)
         } else if let v = value as? any OptionalEncodingBridge {
             try v.encodeBinaryOptional(into: sink)
+        } else if let v = value as? any DictionaryEncodingBridge {
+            try v.encodeBinaryDictionary(into: sink)
         } else if T.self == Data.self {
             let v = value as! Data
             sink.writeLength(v.count)
@@ -83,6 +85,29 @@ enum BinaryEncoding {
             sink.write((value as! URL).absoluteString)
         } else {
             try value.encode(to: BinaryEncoderImpl(sink: sink))
+        }
+    }
+}
+
+/// Lets the encoder write a dictionary as a count and key–value pairs (sorted by the keys' encoding,
+/// so equal dictionaries encode equally); `Dictionary.encode(to:)` would need field names.
+protocol DictionaryEncodingBridge {
+    func encodeBinaryDictionary(into sink: BinarySink) throws
+}
+
+extension Dictionary: DictionaryEncodingBridge where Key: Encodable, Value: Encodable {
+    func encodeBinaryDictionary(into sink: BinarySink) throws {
+        let pairs = try map { key, value -> ([UInt8], [UInt8]) in
+            let keySink = BinarySink()
+            try BinaryEncoding.encode(key, into: keySink)
+            let valueSink = BinarySink()
+            try BinaryEncoding.encode(value, into: valueSink)
+            return (keySink.bytes, valueSink.bytes)
+        }.sorted { $0.0.lexicographicallyPrecedes($1.0) }
+        sink.writeLength(pairs.count)
+        for (key, value) in pairs {
+            sink.bytes.append(contentsOf: key)
+            sink.bytes.append(contentsOf: value)
         }
     }
 }
