@@ -1,0 +1,93 @@
+import Distributed
+import ParleyCluster
+import ParleyProtocol
+
+/// The replica-to-replica face of a conversation node (internal to the role): receives pushed
+/// writes, answers digests, change-feed pages and streamed zstd snapshots for anti-entropy, and
+/// per-conversation rows for read repair. Lives at a well-known path on every conversation node.
+distributed actor ReplicaPeer {
+    typealias ActorSystem = ClusterSystem
+
+    /// Well-known path of the peer on every conversation node.
+    static let path = "/user/conversation-replica"
+    /// Receptionist key it is registered under.
+    static let key = "conversation-replica"
+
+    let database: ConversationDatabase
+
+    init(actorSystem: ClusterSystem, database: ConversationDatabase) {
+        self.actorSystem = actorSystem
+        self.database = database
+    }
+
+    /// Merges pushed rows; durable when this returns.
+    distributed func apply(_ batch: ReplicaBatchWire) async throws {
+        try await database.apply(batch.batch())
+    }
+
+    /// Digests of every partition holding rows here.
+    distributed func digests() async throws -> [PartitionDigestWire] {
+        try await database.digests().map(PartitionDigestWire.init)
+    }
+
+    /// One page of this node's change feed of `partition`.
+    distributed func changes(partition: Int, after: Int64, limit: Int) async throws -> ReplicaBatchWire {
+        ReplicaBatchWire(try await database.changes(partition: partition, after: after, limit: max(1, min(limit, 10_000))))
+    }
+
+    /// The whole partition as checksummed zstd chunks, pulled chunk by chunk by the receiver.
+    distributed func snapshot(partition: Int) -> RemoteStream<SnapshotPiece> {
+        actorSystem.makeStream(SnapshotSequence(database: database, partition: partition))
+    }
+
+    /// Hash of one conversation's rows here (for read repair).
+    distributed func conversationDigest(id: String) async throws -> PartitionDigestWire {
+        PartitionDigestWire(try await database.conversationDigest(id: id))
+    }
+
+    /// Every row of one conversation here (for read repair).
+    distributed func conversationRows(id: String) async throws -> ReplicaBatchWire {
+        ReplicaBatchWire(try await database.replicationRows(conversationID: id))
+    }
+
+    /// Resolves the peer of `node`.
+    static func on(_ node: ClusterNode, system: ClusterSystem) throws -> ReplicaPeer {
+        try ReplicaPeer.resolve(id: ClusterActorID(node: node, path: path), using: system)
+    }
+}
+
+/// Reads a partition snapshot lazily, one chunk per element, so a transfer holds one chunk.
+struct SnapshotSequence: AsyncSequence, Sendable {
+    typealias Element = SnapshotPiece
+    let database: ConversationDatabase
+    let partition: Int
+
+    func makeAsyncIterator() -> Iterator { Iterator(database: database, partition: partition) }
+
+    struct Iterator: AsyncIteratorProtocol {
+        let database: ConversationDatabase
+        let partition: Int
+        var cursor: SnapshotCursor?
+        var finished = false
+
+        mutating func next() async throws -> SnapshotPiece? {
+            guard !finished else { return nil }
+            let page = try await database.snapshotChunk(partition: partition, after: cursor)
+            cursor = page.next
+            finished = page.next == nil
+            return SnapshotPiece(chunk: page.chunk, partition: partition, throughSeq: page.throughSeq)
+        }
+    }
+}
+
+extension ConversationDatabase {
+    /// XOR of the row hashes of one conversation (its row and its messages) and their count.
+    func conversationDigest(id: String) async throws -> PartitionDigest {
+        let batch = try await replicationRows(conversationID: id)
+        var hash = RowHash.zero
+        for record in batch.conversations { hash = hash ^ record.rowHash }
+        for record in batch.messages { hash = hash ^ record.rowHash }
+        return PartitionDigest(
+            partition: batch.partition, hash: hash, rowCount: Int64(batch.conversations.count + batch.messages.count))
+    }
+}

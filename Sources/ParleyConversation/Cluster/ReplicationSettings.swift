@@ -1,0 +1,28 @@
+/// How a conversation node places and replicates partitions. Every field has a documented default.
+package struct ReplicationSettings: Sendable {
+    /// Cluster role whose nodes hold conversation partitions; default `conversation`.
+    package var role: String = "conversation"
+    /// Replicas per partition; default 3 (fewer when fewer nodes are alive).
+    package var replicationFactor: Int = 3
+    /// How long a push of a write to another replica may take before the replica counts as
+    /// missing (the write is then kept as a hint for it); default 2 s.
+    package var pushTimeout: Duration = .seconds(2)
+    /// Deadline of a call forwarded to a replica; default 10 s.
+    package var forwardTimeout: Duration = .seconds(10)
+    /// Pause between anti-entropy rounds; default 2 s.
+    package var antiEntropyInterval: Duration = .seconds(2)
+    /// Deadline of one anti-entropy call (digests, a change page); default 10 s.
+    package var antiEntropyCallTimeout: Duration = .seconds(10)
+    /// Rows per change-feed page pulled by anti-entropy; default 2,000.
+    package var changePageRows: Int = 2_000
+    /// Most writes kept as hints for one missing replica; older ones are dropped (anti-entropy
+    /// still repairs them). Default 10,000.
+    package var maxHintsPerNode: Int = 10_000
+    /// Deadline of the read-repair comparison with another replica; default 500 ms.
+    package var readRepairTimeout: Duration = .milliseconds(500)
+
+    package init() {}
+
+    /// The ring key of a partition.
+    static func ringKey(partition: Int) -> String { "conversation-partition-\(partition)" }
+}

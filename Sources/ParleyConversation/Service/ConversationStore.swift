@@ -1,0 +1,236 @@
+import Distributed
+import Foundation
+import Logging
+public import ParleyCluster
+public import ParleyProtocol
+
+/// The `ConversationStore` actor of a `conversation` node: the distributed face of one node's
+/// `ConversationDatabase`. Every operation is scoped by the owner; database errors cross the wire
+/// as `ConversationError`s with their code. Any store accepts any call: a node that holds no
+/// replica of the owner's partition forwards it to one that does (see ``ReplicaRouter``).
+public distributed actor ConversationStore: ConversationStoreProtocol {
+    public typealias ActorSystem = ClusterSystem
+
+    /// Well-known path of the store on every conversation node (calls are forwarded there).
+    static let path = "/user/conversation-store"
+
+    let database: ConversationDatabase
+    let router: ReplicaRouter
+
+    package init(actorSystem: ClusterSystem, database: ConversationDatabase, router: ReplicaRouter) {
+        self.actorSystem = actorSystem
+        self.database = database
+        self.router = router
+    }
+
+    /// Runs `local` here when this node holds a replica of the owner's partition (or is its
+    /// primary, for `primaryOnly` calls), else `remote` on the first replica that answers.
+    private func route<T: Sendable>(
+        _ owner: String, primaryOnly: Bool = false,
+        local: @Sendable () async throws -> T,
+        remote: @Sendable ($ConversationStoreProtocol) async throws -> T
+    ) async throws -> T {
+        if let targets = router.forwardTargets(owner: owner, primaryOnly: primaryOnly) {
+            return try await router.forward(to: targets, storePath: Self.path, remote)
+        }
+        return try await local()
+    }
+
+    /// Like `route`, with the local write replicated before it returns.
+    private func routeWrite<T: Sendable>(
+        _ owner: String, primaryOnly: Bool = false,
+        local: @escaping @Sendable () async throws -> T,
+        remote: @Sendable ($ConversationStoreProtocol) async throws -> T
+    ) async throws -> T {
+        let router = self.router
+        return try await route(owner, primaryOnly: primaryOnly, local: { try await router.replicatedWrite(owner: owner, local) }, remote: remote)
+    }
+
+    public distributed func createConversation(owner: String, title: String, model: String?) async throws
+        -> ConversationSummary
+    {
+        let database = self.database
+        return try await routeWrite(owner) {
+            try await database.createConversation(owner: owner, title: title, model: model)
+        } remote: {
+            try await $0.createConversation(owner: owner, title: title, model: model)
+        }
+    }
+
+    public distributed func conversation(owner: String, id: String) async throws -> ConversationDetails {
+        let database = self.database
+        let router = self.router
+        return try await route(owner) {
+            // Read repair: a replica that missed a write fetches it from another one first.
+            _ = await router.repairConversation(owner: owner, id: id)
+            return try await database.conversation(owner: owner, id: id)
+        } remote: {
+            try await $0.conversation(owner: owner, id: id)
+        }
+    }
+
+    public distributed func listConversations(owner: String, limit: Int?, cursor: String?) async throws
+        -> ConversationPage<ConversationSummary>
+    {
+        let database = self.database
+        return try await route(owner) {
+            try await database.listConversations(owner: owner, limit: limit, cursor: cursor)
+        } remote: {
+            try await $0.listConversations(owner: owner, limit: limit, cursor: cursor)
+        }
+    }
+
+    public distributed func messages(
+        owner: String, conversationID: String, order: MessageOrder, limit: Int?, cursor: String?
+    ) async throws -> ConversationPage<ConversationMessage> {
+        let database = self.database
+        return try await route(owner) {
+            try await database.messages(
+                owner: owner, conversationID: conversationID, order: order, limit: limit, cursor: cursor)
+        } remote: {
+            try await $0.messages(owner: owner, conversationID: conversationID, order: order, limit: limit, cursor: cursor)
+        }
+    }
+
+    public distributed func visibleBranch(owner: String, conversationID: String) async throws -> [ConversationMessage] {
+        let database = self.database
+        return try await route(owner) {
+            try await database.visibleBranch(owner: owner, conversationID: conversationID)
+        } remote: {
+            try await $0.visibleBranch(owner: owner, conversationID: conversationID)
+        }
+    }
+
+    public distributed func appendMessage(owner: String, conversationID: String, _ draft: MessageDraft) async throws
+        -> ConversationMessage
+    {
+        let parent: MessageParent =
+            if draft.asRoot { .root } else if let parentID = draft.parentID { .message(parentID) } else { .currentLeaf }
+        let new = NewMessage(
+            role: draft.role, content: draft.content, parent: parent, model: draft.model,
+            promptTokens: draft.promptTokens, completionTokens: draft.completionTokens, status: draft.status,
+            id: draft.id)
+        let database = self.database
+        return try await routeWrite(owner) {
+            try await database.appendMessage(owner: owner, conversationID: conversationID, new)
+        } remote: {
+            try await $0.appendMessage(owner: owner, conversationID: conversationID, draft)
+        }
+    }
+
+    public distributed func search(owner: String, _ request: ConversationSearchRequest) async throws
+        -> ConversationPage<ConversationSearchHit>
+    {
+        let database = self.database
+        return try await route(owner) {
+            try await database.search(owner: owner, request)
+        } remote: {
+            try await $0.search(owner: owner, request)
+        }
+    }
+
+    public distributed func update(owner: String, id: String, patch: ConversationPatch) async throws
+        -> ConversationSummary
+    {
+        let database = self.database
+        return try await routeWrite(owner) {
+            try await database.update(owner: owner, id: id, patch: patch)
+        } remote: {
+            try await $0.update(owner: owner, id: id, patch: patch)
+        }
+    }
+
+    public distributed func deleteConversation(owner: String, id: String) async throws {
+        let database = self.database
+        try await routeWrite(owner) {
+            try await database.deleteConversation(owner: owner, id: id)
+        } remote: {
+            try await $0.deleteConversation(owner: owner, id: id)
+        }
+    }
+
+    public distributed func importChatGPT(owner: String, json: [UInt8]) async throws -> ConversationImportResult {
+        let database = self.database
+        return try await routeWrite(owner) {
+            try await database.importChatGPT(owner: owner, json: Data(json))
+        } remote: {
+            try await $0.importChatGPT(owner: owner, json: json)
+        }
+    }
+
+    public distributed func exportChatGPT(owner: String, id: String) async throws -> [UInt8] {
+        let database = self.database
+        return try await route(owner) {
+            Array(try await database.exportChatGPT(owner: owner, id: id))
+        } remote: {
+            try await $0.exportChatGPT(owner: owner, id: id)
+        }
+    }
+
+    // The generation log is kept by the partition's primary replica only (it is not replicated);
+    // the message a finished run stores is.
+
+    public distributed func startGeneration(
+        owner: String, requestID: String, conversationID: String?, parentID: String?, model: String?, producer: String
+    ) async throws -> GenerationInfo {
+        let database = self.database
+        return try await routeWrite(owner, primaryOnly: true) {
+            GenerationInfo(
+                try await database.startGeneration(
+                    owner: owner, requestID: requestID, conversationID: conversationID, parentID: parentID,
+                    model: model, producer: producer))
+        } remote: {
+            try await $0.startGeneration(
+                owner: owner, requestID: requestID, conversationID: conversationID, parentID: parentID, model: model,
+                producer: producer)
+        }
+    }
+
+    public distributed func appendGenerationEvents(owner: String, requestID: String, fromSeq: Int64, texts: [String])
+        async throws -> Int64
+    {
+        let database = self.database
+        return try await route(owner, primaryOnly: true) {
+            try await database.appendGenerationEvents(owner: owner, requestID: requestID, fromSeq: fromSeq, texts)
+        } remote: {
+            try await $0.appendGenerationEvents(owner: owner, requestID: requestID, fromSeq: fromSeq, texts: texts)
+        }
+    }
+
+    public distributed func readGenerationEvents(owner: String, requestID: String, afterSeq: Int64, limit: Int)
+        async throws -> GenerationEventsPage
+    {
+        let database = self.database
+        return try await route(owner, primaryOnly: true) {
+            let (run, events) = try await database.readGenerationEvents(
+                owner: owner, requestID: requestID, afterSeq: afterSeq, limit: max(1, min(limit, 10_000)))
+            return GenerationEventsPage(
+                run: GenerationInfo(run), events: events.map { GenerationLogEntry(seq: $0.seq, text: $0.text) })
+        } remote: {
+            try await $0.readGenerationEvents(owner: owner, requestID: requestID, afterSeq: afterSeq, limit: limit)
+        }
+    }
+
+    public distributed func finishGeneration(
+        owner: String, requestID: String, status: MessageStatus, promptTokens: Int?, completionTokens: Int?
+    ) async throws -> ConversationMessage? {
+        let database = self.database
+        return try await routeWrite(owner, primaryOnly: true) {
+            try await database.finishGeneration(
+                owner: owner, requestID: requestID, status: status, promptTokens: promptTokens,
+                completionTokens: completionTokens)
+        } remote: {
+            try await $0.finishGeneration(
+                owner: owner, requestID: requestID, status: status, promptTokens: promptTokens,
+                completionTokens: completionTokens)
+        }
+    }
+}
+
+extension GenerationInfo {
+    init(_ run: GenerationRun) {
+        self.init(
+            requestID: run.requestID, conversationID: run.conversationID, parentID: run.parentID,
+            messageID: run.messageID, model: run.model, status: run.status, lastSeq: run.lastSeq)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+public import Logging
+public import ParleyCluster
+import ParleyProtocol
+public import ServiceLifecycle
+
+/// The `conversation` role of a node: opens the node's database under its data folder, hosts the
+/// `ConversationStore` actor and its replica peer, registers them with the receptionist, keeps the
+/// node's partitions in step with the other replicas (anti-entropy), and marks answers whose producer
+/// went silent as `interrupted` (so none stays "streaming" forever).
+public struct ConversationStoreService: Service {
+    /// Settings of the role, every field defaulted.
+    public struct Configuration: Sendable {
+        /// Folder of the node's data; the database is `conversations.sqlite` inside it.
+        public var dataDirectory: String
+        /// A streaming answer with no new event for this long is marked interrupted (default 60 s).
+        public var orphanTimeout: Duration = .seconds(60)
+        /// How often orphaned answers are looked for (default 10 s).
+        public var orphanSweepInterval: Duration = .seconds(10)
+        /// Replicas per partition (default 3; fewer when fewer `conversation` nodes are alive).
+        public var replicationFactor: Int = 3
+        /// Pause between anti-entropy rounds (default 2 s).
+        public var antiEntropyInterval: Duration = .seconds(2)
+
+        public init(dataDirectory: String) {
+            self.dataDirectory = dataDirectory
+        }
+    }
+
+    let system: ClusterSystem
+    let configuration: Configuration
+    let logger: Logger
+
+    public init(system: ClusterSystem, configuration: Configuration, logger: Logger) {
+        self.system = system
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let path = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("conversations.sqlite").path
+        let database = try ConversationDatabase(configuration: .init(path: path), logger: logger)
+        var settings = ReplicationSettings()
+        settings.replicationFactor = configuration.replicationFactor
+        settings.antiEntropyInterval = configuration.antiEntropyInterval
+        let node = ConversationNode(system: system, database: database, settings: settings, logger: logger)
+        logger.info("conversation store ready", metadata: ["data.path": "\(path)"])
+        // Runs until the service group shuts down; the actors stay alive as long as this loop.
+        try? await cancelWhenGracefulShutdown {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await node.router.runAntiEntropy() }
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: configuration.orphanSweepInterval)
+                        await sweepOrphans(database)
+                    }
+                }
+                _ = try await group.next()
+                group.cancelAll()
+            }
+        }
+        withExtendedLifetime(node) {}
+    }
+
+    /// Marks streaming answers with no event for `orphanTimeout` as interrupted.
+    private func sweepOrphans(_ database: ConversationDatabase) async {
+        do {
+            // A producer is a completion node's name; runs of nodes that are no longer members
+            // (or that went silent for the timeout) are orphans.
+            let live = Set(
+                system.members.filter { $0.status == .alive || $0.status == .suspect }.map(\.node.name))
+            let interrupted = try await database.interruptOrphanedGenerations(
+                liveProducers: live, idleTimeout: configuration.orphanTimeout)
+            if !interrupted.isEmpty {
+                logger.notice("marked silent answers interrupted", metadata: ["count": "\(interrupted.count)"])
+            }
+        } catch {
+            logger.warning("orphan sweep failed", metadata: ["error.type": "\(type(of: error))"])
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import Logging
+import ParleyCluster
+@testable import ParleyConversation
+import ParleyProtocol
+import Synchronization
+
+/// Conversation nodes in one process: each a `ClusterSystem` on loopback (port 0, role
+/// `conversation`) with its own database folder, its `ConversationNode` and an anti-entropy task.
+/// A node can be stopped as a crash would (its system shuts down, its actors and database are
+/// dropped) and started again on the same folder.
+final class ReplicaCluster: @unchecked Sendable {
+    final class Member: @unchecked Sendable {
+        let name: String
+        let folder: URL
+        var system: ClusterSystem?
+        var node: ConversationNode?
+        var antiEntropy: Task<Void, Never>?
+
+        init(name: String, folder: URL) {
+            self.name = name
+            self.folder = folder
+        }
+
+        var store: ConversationStore { node!.store }
+        var database: ConversationDatabase { node!.database }
+        var isRunning: Bool { system != nil }
+    }
+
+    let members: [Member]
+    let settings: ReplicationSettings
+    private let lock = Mutex(())
+
+    init(count: Int, settings: ReplicationSettings = ReplicaCluster.fastSettings) {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("parley-repl-\(UUID().uuidString)")
+        members = (0..<count).map { Member(name: "c\($0)", folder: root.appendingPathComponent("c\($0)")) }
+        self.settings = settings
+    }
+
+    static var fastSettings: ReplicationSettings {
+        var settings = ReplicationSettings()
+        settings.antiEntropyInterval = .milliseconds(200)
+        settings.pushTimeout = .seconds(1)
+        settings.forwardTimeout = .seconds(3)
+        settings.antiEntropyCallTimeout = .seconds(3)
+        return settings
+    }
+
+    subscript(index: Int) -> Member { members[index] }
+
+    static let logger: Logger = {
+        if getenv("PARLEY_TEST_LOGS").map({ String(cString: $0) }) == "1" { return Logger(label: "test") }
+        return Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+    }()
+
+    /// Starts every member that is not running (the first running one is the seed).
+    func start() async throws {
+        for index in members.indices where !members[index].isRunning { try await start(index) }
+    }
+
+    /// Starts member `index` on its folder, joining through any running member.
+    func start(_ index: Int) async throws {
+        let member = members[index]
+        let seed = members.first(where: { $0.isRunning })?.system?.node.address
+        var cluster = ClusterSettings(name: member.name, roles: ["conversation"], seeds: seed.map { [$0] } ?? [])
+        cluster.membership.probeInterval = .milliseconds(100)
+        cluster.membership.pingTimeout = .milliseconds(80)
+        cluster.membership.indirectPingTimeout = .milliseconds(150)
+        cluster.membership.suspicionTimeoutMin = .milliseconds(300)
+        cluster.membership.suspicionTimeoutMax = .milliseconds(900)
+        cluster.membership.silentSuspicionTimeoutMin = .seconds(1)
+        cluster.membership.silentSuspicionTimeoutMax = .seconds(2)
+        cluster.membership.tickInterval = .milliseconds(20)
+        cluster.membership.joinRetryInterval = .milliseconds(200)
+        cluster.membership.fullSyncInterval = .seconds(1)
+        cluster.receptionist.digestInterval = .milliseconds(300)
+        cluster.connectTimeout = .milliseconds(500)
+        let system = try await ClusterSystem.start(settings: cluster, logger: Self.logger)
+        system.allowParleyProtocols()
+        let database = try ConversationDatabase(
+            configuration: .init(path: member.folder.appendingPathComponent("conversations.sqlite").path),
+            logger: Self.logger)
+        let node = ConversationNode(system: system, database: database, settings: settings, logger: Self.logger)
+        member.system = system
+        member.node = node
+        member.antiEntropy = Task { await node.router.runAntiEntropy() }
+    }
+
+    /// Stops member `index` as a crash would.
+    func stop(_ index: Int) async {
+        let member = members[index]
+        guard let system = member.system else { return }
+        member.antiEntropy?.cancel()
+        member.antiEntropy = nil
+        member.node = nil
+        member.system = nil
+        await system.shutdown()
+    }
+
+    func shutdown() async {
+        for index in members.indices { await stop(index) }
+        try? FileManager.default.removeItem(at: members[0].folder.deletingLastPathComponent())
+    }
+
+    /// Waits until every running member's ring holds exactly the running members.
+    func waitForRing(within limit: Duration = .seconds(15)) async throws {
+        let running = members.filter(\.isRunning)
+        let names = Set(running.map(\.name))
+        try await eventually(within: limit, "rings hold \(names.sorted())") {
+            running.allSatisfy { member in
+                Set(member.system!.ring(role: "conversation").nodes.map(\.name)) == names
+            }
+        }
+    }
+
+    /// Whether every running member has the same digests.
+    func digestsAgree() async throws -> Bool {
+        var seen: [PartitionDigest]?
+        for member in members where member.isRunning {
+            let digests = try await member.database.digests()
+            if let seen, seen != digests { return false }
+            seen = digests
+        }
+        return true
+    }
+}
+
+struct ConditionTimedOut: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Re-checks `condition` every 50 ms until it holds (at most `limit`). Used where the awaited
+/// state (replica digests) has no event to wait on.
+func eventually(
+    within limit: Duration = .seconds(10), _ what: String, _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + limit
+    while true {
+        if try await condition() { return }
+        guard ContinuousClock.now < deadline else { throw ConditionTimedOut(description: "timed out: \(what)") }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+}
