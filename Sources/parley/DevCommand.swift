@@ -19,6 +19,7 @@ struct DevCommand: AsyncParsableCommand {
     @Option(name: .customLong("synthetic-ttft"), help: "Synthetic model: time to first token, in milliseconds.")
     var syntheticTTFT: Int = 20
     @Option(name: .customLong("synthetic-tps"), help: "Synthetic model: tokens per second.") var syntheticTPS: Double = 100
+    @Option(name: .customLong("rate-limit"), help: "Requests per minute per user (default 60).") var rateLimit: Int?
     @Option(help: "Log level.") var logLevel: String = "notice"
 
     func run() async throws {
@@ -29,6 +30,8 @@ struct DevCommand: AsyncParsableCommand {
         options.model = model
         options.syntheticTTFT = syntheticTTFT
         options.syntheticTPS = syntheticTPS
+        options.rateLimit = rateLimit
+        try options.validate()
         NodeRuntime.metricsRegistry = GatewayMetricsBootstrap.bootstrapPrometheus()
         let logger = Logger.parley(label: "parley.dev", level: logLevel)
         var settings = ClusterSettings(

@@ -1,0 +1,110 @@
+"""The official `openai` Python client against a real `parley dev --model synthetic`.
+
+The parley binary is $PARLEY_BIN (default .build/debug/parley). The fixture starts `parley dev` on a
+free port with a rate limit of 5 requests a minute and stops it at the end.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import openai
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PARLEY = os.environ.get("PARLEY_BIN", os.path.join(ROOT, ".build", "debug", "parley"))
+API_KEY = "pk-openai-client-test-0123456789"
+LIMIT = 5
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    port = free_port()
+    data = tempfile.mkdtemp(prefix="parley-openai-")
+    log = open(os.path.join(data, "dev.log"), "wb")
+    process = subprocess.Popen(
+        [PARLEY, "dev", "--http", f"127.0.0.1:{port}", "--data", data, "--api-key", API_KEY,
+         "--model", "synthetic", "--synthetic-ttft", "5", "--synthetic-tps", "500", "--rate-limit", str(LIMIT)],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"parley dev exited with {process.returncode}; see {log.name}")
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=1) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"parley dev did not get ready in 60 s; see {log.name}")
+        time.sleep(0.2)
+    yield url + "/v1"
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.close()
+
+
+def client(base_url, key=API_KEY):
+    return openai.OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=30)
+
+
+def test_models_list(base_url):
+    ids = [model.id for model in client(base_url).models.list()]
+    assert ids == ["synthetic"]
+
+
+def test_streaming_and_non_streaming_give_the_same_answer(base_url):
+    messages = [{"role": "user", "content": "the same question twice"}]
+    c = client(base_url)
+    whole = c.chat.completions.create(model="synthetic", messages=messages, max_tokens=12, seed=7)
+    assert whole.object == "chat.completion"
+    assert whole.choices[0].finish_reason == "length"
+    assert whole.usage.completion_tokens == 12
+    pieces = []
+    usage = None
+    for chunk in c.chat.completions.create(model="synthetic", messages=messages, max_tokens=12, seed=7,
+                                           stream=True, stream_options={"include_usage": True}):
+        assert chunk.object == "chat.completion.chunk"
+        if chunk.choices and chunk.choices[0].delta.content:
+            pieces.append(chunk.choices[0].delta.content)
+        if chunk.usage:
+            usage = chunk.usage
+    assert "".join(pieces) == whole.choices[0].message.content
+    assert usage is not None and usage.completion_tokens == 12
+
+
+def test_wrong_key_is_an_authentication_error(base_url):
+    with pytest.raises(openai.AuthenticationError):
+        client(base_url, key="pk-wrong").models.list()
+
+
+def test_bad_parameter_is_a_bad_request_naming_it(base_url):
+    with pytest.raises(openai.BadRequestError) as raised:
+        client(base_url).chat.completions.create(
+            model="synthetic", messages=[{"role": "user", "content": "hi"}], temperature=7)
+    assert "temperature" in str(raised.value)
+
+
+def test_requests_over_the_limit_are_rate_limit_errors_with_retry_after(base_url):
+    c = client(base_url)
+    with pytest.raises(openai.RateLimitError) as raised:
+        for _ in range(LIMIT + 1):
+            c.chat.completions.create(model="synthetic", messages=[{"role": "user", "content": "again"}], max_tokens=2)
+    assert int(raised.value.response.headers["retry-after"]) >= 1
