@@ -67,7 +67,7 @@ let package = Package(
         // MARK: The built-in model engine (stands alone).
         .target(
             name: "ParleyEngine",
-            dependencies: [],
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"] + engineCPUFlags)]
         ),
         // MARK: Roles.
@@ -83,6 +83,7 @@ let package = Package(
                 "ParleyProtocol",
                 "CZstd",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

