@@ -5,60 +5,22 @@ free port with a rate limit of 5 requests a minute and stops it at the end.
 """
 
 import os
-import signal
-import socket
-import subprocess
-import tempfile
-import time
-import urllib.request
+import sys
 
 import openai
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PARLEY = os.environ.get("PARLEY_BIN", os.path.join(ROOT, ".build", "debug", "parley"))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from parley_dev import running_parley_dev  # noqa: E402
 API_KEY = "pk-openai-client-test-0123456789"
 LIMIT = 5
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def base_url():
-    port = free_port()
-    data = tempfile.mkdtemp(prefix="parley-openai-")
-    log = open(os.path.join(data, "dev.log"), "wb")
-    process = subprocess.Popen(
-        [PARLEY, "dev", "--http", f"127.0.0.1:{port}", "--data", data, "--api-key", API_KEY,
-         "--model", "synthetic", "--synthetic-ttft", "5", "--synthetic-tps", "500", "--rate-limit", str(LIMIT)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"parley dev exited with {process.returncode}; see {log.name}")
-        try:
-            with urllib.request.urlopen(url + "/readyz", timeout=1) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"parley dev did not get ready in 60 s; see {log.name}")
-        time.sleep(0.2)
-    yield url + "/v1"
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    log.close()
+    args = ["--model", "synthetic", "--synthetic-ttft", "5", "--synthetic-tps", "500", "--rate-limit", str(LIMIT)]
+    with running_parley_dev(API_KEY, *args, prefix="parley-openai-") as url:
+        yield url + "/v1"
 
 
 def client(base_url, key=API_KEY):

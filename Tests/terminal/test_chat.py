@@ -9,29 +9,20 @@ The parley binary is $PARLEY_BIN, default .build/debug/parley (build it first). 
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
 import pexpect
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PARLEY = os.environ.get("PARLEY_BIN", os.path.join(ROOT, ".build", "debug", "parley"))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from parley_dev import PARLEY, running_parley_dev  # noqa: E402
 API_KEY = os.environ.get("PARLEY_TEST_API_KEY", "pk-terminal-test-key-0123456789")
 # Slow enough that Ctrl-C lands mid-answer: 64 tokens at 20 tokens/s is about 3 s.
 DEV_ARGS = ["--model", "synthetic", "--synthetic-ttft", "50", "--synthetic-tps", "20"]
 WORDS = r"[a-z]+(?: [a-z]+)+"  # the synthetic model answers in lowercase words
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -39,35 +30,8 @@ def gateway():
     if os.environ.get("PARLEY_TEST_URL"):  # an already running gateway (debugging)
         yield os.environ["PARLEY_TEST_URL"]
         return
-    port = free_port()
-    data = tempfile.mkdtemp(prefix="parley-terminal-")
-    log = open(os.path.join(data, "dev.log"), "wb")
-    process = subprocess.Popen(
-        [PARLEY, "dev", "--http", f"127.0.0.1:{port}", "--data", data, "--api-key", API_KEY, *DEV_ARGS],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"parley dev exited with {process.returncode}; see {log.name}")
-        try:
-            with urllib.request.urlopen(url + "/readyz", timeout=1) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"parley dev did not get ready in 60 s; see {log.name}")
-        time.sleep(0.2)
-    yield url
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    log.close()
+    with running_parley_dev(API_KEY, *DEV_ARGS, prefix="parley-terminal-") as url:
+        yield url
 
 
 def chat(url, *args, **kwargs):
