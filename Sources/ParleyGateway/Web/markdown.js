@@ -1,0 +1,372 @@
+// Safe Markdown: text in, DOM nodes out. Nothing here ever parses HTML: every piece of the input
+// becomes a text node (createTextNode/textContent), so `<script>` or `<img onerror>` in model output
+// or stored history shows as the characters it is. Links are kept only for http(s) URLs.
+//
+// Supported: fenced code blocks (``` or ~~~, with a language label), indented code, headings,
+// paragraphs (single newlines are line breaks), block quotes, nested bullet and numbered lists,
+// horizontal rules, pipe tables, and inline code, **bold**, *italic*, ~~strike~~, [links](url)
+// and bare http(s) URLs.
+
+const FENCE = /^ {0,3}(`{3,}|~{3,})[ \t]*([^\s`]*)[^`]*$/;
+const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/;
+const RULE = /^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
+const QUOTE = /^ {0,3}>[ ]?/;
+const LIST_ITEM = /^( *)([-*+]|\d{1,9}[.)])(?:[ \t]+(.*))?$/;
+const TABLE_RULE = /^ *\|? *:?-+:? *(?:\| *:?-+:? *)*\|? *$/;
+const INDENTED_CODE = /^(?: {4}|\t)/;
+const ESCAPABLE = /[\\`*_{}\[\]()#+\-.!|~<>"']/;
+
+/** Replaces the children of `container` with the rendering of `text`. */
+export function renderMarkdown(text, container) {
+    const fragment = document.createDocumentFragment();
+    appendBlocks(String(text).replace(/\r\n?/g, "\n").split("\n"), fragment);
+    container.replaceChildren(fragment);
+}
+
+function element(tag, className) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    return node;
+}
+
+const isBlank = (line) => /^\s*$/.test(line);
+const indentOf = (line) => line.match(/^ */)[0].length;
+
+/** Does `line` start a block other than a paragraph (so it ends a paragraph)? */
+function startsBlock(line) {
+    return FENCE.test(line) || HEADING.test(line) || RULE.test(line) || QUOTE.test(line) || startsListItem(line);
+}
+
+function startsListItem(line) {
+    const match = LIST_ITEM.exec(line);
+    return match !== null && match[3] !== undefined && match[3].trim() !== "";
+}
+
+function appendBlocks(lines, parent) {
+    let i = 0;
+    while (i < lines.length) {
+        const line = lines[i];
+        if (isBlank(line)) { i += 1; continue; }
+        let match;
+        if ((match = FENCE.exec(line))) { i = appendFence(lines, i, match, parent); continue; }
+        if (INDENTED_CODE.test(line)) { i = appendIndentedCode(lines, i, parent); continue; }
+        if ((match = HEADING.exec(line))) {
+            const heading = element("h" + match[1].length);
+            appendInline(match[2] || "", heading);
+            parent.appendChild(heading);
+            i += 1;
+            continue;
+        }
+        if (RULE.test(line)) { parent.appendChild(element("hr")); i += 1; continue; }
+        if (QUOTE.test(line)) {
+            const quoted = [];
+            while (i < lines.length && QUOTE.test(lines[i])) { quoted.push(lines[i].replace(QUOTE, "")); i += 1; }
+            const quote = element("blockquote");
+            appendBlocks(quoted, quote);
+            parent.appendChild(quote);
+            continue;
+        }
+        if ((match = LIST_ITEM.exec(line)) && match[3] !== undefined) { i = appendList(lines, i, parent); continue; }
+        if (line.includes("|") && i + 1 < lines.length && TABLE_RULE.test(lines[i + 1]) && lines[i + 1].includes("-")) {
+            i = appendTable(lines, i, parent);
+            continue;
+        }
+        i = appendParagraph(lines, i, parent);
+    }
+}
+
+function appendFence(lines, start, match, parent) {
+    const marker = match[1];
+    const language = (match[2] || "").replace(/[^A-Za-z0-9_+#.-]/g, "").slice(0, 32);
+    const body = [];
+    let i = start + 1;
+    for (; i < lines.length; i += 1) {
+        const closing = lines[i].match(/^ {0,3}(`{3,}|~{3,})[ \t]*$/);
+        if (closing && closing[1][0] === marker[0] && closing[1].length >= marker.length) { i += 1; break; }
+        body.push(lines[i]);
+    }
+    parent.appendChild(codeBlock(body.join("\n"), language));
+    return i;
+}
+
+function appendIndentedCode(lines, start, parent) {
+    const body = [];
+    let i = start;
+    while (i < lines.length && (INDENTED_CODE.test(lines[i]) || isBlank(lines[i]))) {
+        body.push(lines[i].replace(INDENTED_CODE, ""));
+        i += 1;
+    }
+    while (body.length && isBlank(body[body.length - 1])) body.pop();
+    parent.appendChild(codeBlock(body.join("\n"), ""));
+    return i;
+}
+
+/** A code block with a header (language, copy button); the code is text only. */
+function codeBlock(text, language) {
+    const wrapper = element("div", "code-block");
+    const header = element("div", "code-header");
+    const label = element("span", "code-language");
+    label.textContent = language || "code";
+    const copy = element("button", "code-copy");
+    copy.type = "button";
+    copy.textContent = "Copy";
+    copy.addEventListener("click", () => {
+        navigator.clipboard?.writeText(text).then(() => {
+            copy.textContent = "Copied";
+            setTimeout(() => { copy.textContent = "Copy"; }, 1200);
+        }, () => {});
+    });
+    header.append(label, copy);
+    const pre = element("pre");
+    const code = element("code", language ? "language-" + language : "");
+    code.textContent = text;
+    pre.appendChild(code);
+    wrapper.append(header, pre);
+    return wrapper;
+}
+
+function appendParagraph(lines, start, parent) {
+    const text = [lines[start].trim()];
+    let i = start + 1;
+    while (i < lines.length && !isBlank(lines[i]) && !startsBlock(lines[i])) { text.push(lines[i].trim()); i += 1; }
+    const paragraph = element("p");
+    appendInline(text.join("\n"), paragraph);
+    parent.appendChild(paragraph);
+    return i;
+}
+
+/** A list at the indentation of `lines[start]`; items hold blocks, so lists nest. */
+function appendList(lines, start, parent) {
+    const first = LIST_ITEM.exec(lines[start]);
+    const indent = first[1].length;
+    const ordered = /\d/.test(first[2]);
+    const list = element(ordered ? "ol" : "ul");
+    if (ordered) {
+        const number = parseInt(first[2], 10);
+        if (number !== 1) list.start = number;
+    }
+    let i = start;
+    while (i < lines.length) {
+        const match = LIST_ITEM.exec(lines[i]);
+        if (!match || match[3] === undefined || match[1].length !== indent || /\d/.test(match[2]) !== ordered) break;
+        const contentIndent = indent + match[2].length + 1;
+        const body = [match[3]];
+        i += 1;
+        while (i < lines.length) {
+            const line = lines[i];
+            if (isBlank(line)) {
+                let next = i + 1;
+                while (next < lines.length && isBlank(lines[next])) next += 1;
+                if (next < lines.length && indentOf(lines[next]) >= contentIndent) {
+                    for (; i < next; i += 1) body.push("");
+                    continue;
+                }
+                break;
+            }
+            if (indentOf(line) > indent) { body.push(line.slice(Math.min(indentOf(line), contentIndent))); i += 1; continue; }
+            if (startsBlock(line)) break;
+            body.push(line.trim()); // lazy continuation of the item's paragraph
+            i += 1;
+        }
+        const item = element("li");
+        appendBlocks(body, item);
+        list.appendChild(item);
+        // A blank line between items: the list ends unless another item of this list follows.
+        while (i < lines.length && isBlank(lines[i])) {
+            const next = lines.slice(i).findIndex((l) => !isBlank(l));
+            if (next < 0) { i = lines.length; break; }
+            const candidate = LIST_ITEM.exec(lines[i + next]);
+            if (candidate && candidate[1].length === indent && /\d/.test(candidate[2]) === ordered) { i += next; break; }
+            return finishList(list, parent, i);
+        }
+    }
+    return finishList(list, parent, i);
+}
+
+function finishList(list, parent, i) {
+    parent.appendChild(list);
+    return i;
+}
+
+function tableCells(line) {
+    let text = line.trim();
+    if (text.startsWith("|")) text = text.slice(1);
+    if (text.endsWith("|") && !text.endsWith("\\|")) text = text.slice(0, -1);
+    return text.split(/(?<!\\)\|/).map((cell) => cell.trim().replace(/\\\|/g, "|"));
+}
+
+function appendTable(lines, start, parent) {
+    const head = tableCells(lines[start]);
+    const aligns = tableCells(lines[start + 1]).map((cell) =>
+        cell.startsWith(":") && cell.endsWith(":") ? "center" : cell.endsWith(":") ? "right" : "");
+    const wrapper = element("div", "table-wrap");
+    const table = element("table");
+    const headRow = element("tr");
+    head.forEach((cell, index) => {
+        const th = element("th");
+        if (aligns[index]) th.style.textAlign = aligns[index];
+        appendInline(cell, th);
+        headRow.appendChild(th);
+    });
+    table.appendChild(element("thead")).appendChild(headRow);
+    const body = table.appendChild(element("tbody"));
+    let i = start + 2;
+    while (i < lines.length && !isBlank(lines[i]) && lines[i].includes("|")) {
+        const row = element("tr");
+        const cells = tableCells(lines[i]);
+        for (let index = 0; index < head.length; index += 1) {
+            const td = element("td");
+            if (aligns[index]) td.style.textAlign = aligns[index];
+            appendInline(cells[index] || "", td);
+            row.appendChild(td);
+        }
+        body.appendChild(row);
+        i += 1;
+    }
+    wrapper.appendChild(table);
+    parent.appendChild(wrapper);
+    return i;
+}
+
+// MARK: Inline
+
+/** `url` if it is an absolute http(s) URL, else null. */
+export function safeURL(url) {
+    try {
+        const parsed = new URL(url.trim());
+        return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+    } catch {
+        return null;
+    }
+}
+
+function link(href, parent) {
+    const anchor = element("a");
+    anchor.href = href;
+    anchor.target = "_blank";
+    anchor.rel = "noopener noreferrer nofollow";
+    parent.appendChild(anchor);
+    return anchor;
+}
+
+/** Appends text with single newlines as line breaks. */
+function appendText(text, parent) {
+    const parts = text.split("\n");
+    parts.forEach((part, index) => {
+        if (index > 0) parent.appendChild(element("br"));
+        if (part) parent.appendChild(document.createTextNode(part));
+    });
+}
+
+/** Index of the closing `delimiter` for an emphasis opened before `from`, or -1. */
+function closingDelimiter(text, delimiter, from) {
+    let at = text.indexOf(delimiter, from);
+    while (at >= 0) {
+        const before = text[at - 1];
+        const after = text[at + delimiter.length];
+        const flanking = at > from && !/\s/.test(before);
+        const single = delimiter.length === 1 ? after !== delimiter[0] && before !== delimiter[0] : true;
+        const wordEnd = delimiter[0] !== "_" || after === undefined || !/[A-Za-z0-9]/.test(after);
+        if (flanking && single && wordEnd) return at;
+        at = text.indexOf(delimiter, at + 1);
+    }
+    return -1;
+}
+
+/** `[label](url "title")` starting at `start`: {label, url, end} or null. */
+function parseLink(text, start) {
+    let depth = 0;
+    let close = -1;
+    for (let i = start; i < text.length; i += 1) {
+        if (text[i] === "\\") { i += 1; continue; }
+        if (text[i] === "[") depth += 1;
+        if (text[i] === "]") { depth -= 1; if (depth === 0) { close = i; break; } }
+    }
+    if (close < 0 || text[close + 1] !== "(") return null;
+    let parens = 0;
+    for (let i = close + 2; i < text.length; i += 1) {
+        if (text[i] === "(") parens += 1;
+        if (text[i] === ")") {
+            if (parens === 0) {
+                const target = text.slice(close + 2, i).trim().replace(/^<(.*)>$/, "$1");
+                const url = target.split(/\s+/)[0] || "";
+                return { label: text.slice(start + 1, close), url, end: i + 1 };
+            }
+            parens -= 1;
+        }
+    }
+    return null;
+}
+
+/** Appends the inline rendering of `text` (one paragraph or cell) to `parent`. */
+export function appendInline(text, parent) {
+    let plain = "";
+    const flush = () => { if (plain) { appendText(plain, parent); plain = ""; } };
+    let i = 0;
+    while (i < text.length) {
+        const c = text[i];
+        if (c === "\\" && i + 1 < text.length && ESCAPABLE.test(text[i + 1])) { plain += text[i + 1]; i += 2; continue; }
+        if (c === "`") {
+            const run = text.slice(i).match(/^`+/)[0];
+            let close = text.indexOf(run, i + run.length);
+            while (close >= 0 && text[close + run.length] === "`") close = text.indexOf(run, close + run.length + 1);
+            if (close < 0) { plain += run; i += run.length; continue; }
+            flush();
+            let code = text.slice(i + run.length, close).replace(/\n/g, " ");
+            if (/^ .* $/.test(code) && code.trim()) code = code.slice(1, -1);
+            parent.appendChild(element("code")).textContent = code;
+            i = close + run.length;
+            continue;
+        }
+        if (c === "[" || (c === "!" && text[i + 1] === "[")) {
+            const image = c === "!";
+            const parsed = parseLink(text, image ? i + 1 : i);
+            if (parsed) {
+                flush();
+                const href = safeURL(parsed.url);
+                const target = href ? link(href, parent) : parent.appendChild(element("span"));
+                if (image) target.classList.add("image-link");
+                appendInline(image ? parsed.label || "image" : parsed.label, target);
+                i = parsed.end;
+                continue;
+            }
+        }
+        if ((c === "h" || c === "H") && /^https?:\/\//i.test(text.slice(i, i + 8)) && (i === 0 || !/[A-Za-z0-9]/.test(text[i - 1]))) {
+            let url = text.slice(i).match(/^https?:\/\/[^\s<>"'`]+/i)[0];
+            while (/[.,;:!?*_~]$/.test(url) || (url.endsWith(")") && (url.match(/\(/g) || []).length < (url.match(/\)/g) || []).length)) {
+                url = url.slice(0, -1);
+            }
+            const href = safeURL(url);
+            if (href) {
+                flush();
+                link(href, parent).textContent = url;
+                i += url.length;
+                continue;
+            }
+        }
+        if (c === "*" || c === "_" || c === "~") {
+            const run = text.slice(i).match(c === "~" ? /^~~/ : c === "*" ? /^\*{1,3}/ : /^_{1,3}/);
+            const opensWord = run && !/\s/.test(text[i + run[0].length] || " ");
+            const leftOK = c !== "_" || i === 0 || !/[A-Za-z0-9]/.test(text[i - 1]);
+            if (run && opensWord && leftOK) {
+                const delimiter = run[0];
+                const close = closingDelimiter(text, delimiter, i + delimiter.length);
+                if (close > i + delimiter.length) {
+                    flush();
+                    const inner = text.slice(i + delimiter.length, close);
+                    const outer = element(c === "~" ? "del" : delimiter.length === 1 ? "em" : "strong");
+                    parent.appendChild(outer);
+                    // ***both***: strong around em.
+                    const target = c !== "~" && delimiter.length === 3 ? outer.appendChild(element("em")) : outer;
+                    appendInline(inner, target);
+                    i = close + delimiter.length;
+                    continue;
+                }
+            }
+            if (run) { plain += run[0]; i += run[0].length; continue; }
+        }
+        plain += c;
+        i += 1;
+    }
+    flush();
+}

@@ -1,0 +1,159 @@
+"""The chat page in headless chromium against `parley dev --model synthetic`: signing in, an answer
+that grows token by token, the stop button, a reload in the middle of an answer, regenerate and
+edit-and-resend branches.
+
+Run: python3 -m pytest -q Tests/browser   (PARLEY_BIN names the parley binary)
+"""
+
+from conftest import seed
+
+
+def test_sign_in_with_a_key_and_stay_signed_in(page):
+    page.open()
+    page.visible("[data-testid=token-input]").send_keys("pk-not-a-key")
+    page.find("#signin-button").click()
+    error = page.visible("#signin-error")
+    assert "not accepted" in error.text
+    assert not page.find("#app").is_displayed()
+
+    page.sign_in()
+    assert page.js("return localStorage.getItem('parley.token');") == "pk-browser-test-key-0123456789"
+    page.open()  # a reload keeps the key
+    page.visible("#app")
+    assert page.find("[data-testid=empty-state]").is_displayed()
+
+    page.find("[data-testid=sign-out]").click()
+    page.visible("[data-testid=token-input]")
+    assert page.js("return localStorage.getItem('parley.token');") is None
+
+
+def test_an_answer_grows_token_by_token_and_is_stored(signed_in):
+    page = signed_in
+    prompt = "Tell me how rivers reach the sea"
+    page.send(prompt)
+    lengths = []
+
+    def grew_three_times():
+        text = page.live_text()
+        if text and (not lengths or len(text) > lengths[-1]):
+            lengths.append(len(text))
+        return len(lengths) >= 4
+
+    page.wait(grew_three_times, message="the answer grows while it streams")
+    page.screenshot("streaming")
+    assert page.find("[data-testid=stop]").is_displayed()
+    page.wait_answer_done()
+
+    conversation = page.api.conversation(page.conversation_id())
+    stored = [m for m in conversation["messages"] if m["role"] == "assistant"]
+    assert len(stored) == 1 and stored[0]["status"] == "complete"
+    expected = page.api.answer([{"role": "user", "content": prompt}])
+    assert stored[0]["content"] == expected
+    assert page.assistant_texts() == [expected]
+    assert lengths[-1] < len(expected), "the text was seen before it was complete"
+    assert page.find("[data-testid=chat-title]").text == conversation["title"]
+    # The new conversation is in the list, marked as the open one.
+    page.wait(lambda: page.find_all(f".conversation-item.active[data-conversation-id='{conversation['id']}']"))
+
+
+def test_stop_ends_the_answer_and_the_server_keeps_it_as_cancelled(signed_in):
+    page = signed_in
+    page.send("A long story about lighthouses, please")
+    page.wait(lambda: len(page.live_text() or "") > 20, message="some text arrived")
+    page.visible("[data-testid=stop]").click()
+    page.wait_answer_done()
+    shown = page.assistant_texts()[-1]
+
+    conversation = page.api.conversation(page.conversation_id())
+    answer = [m for m in conversation["messages"] if m["role"] == "assistant"][-1]
+    assert answer["status"] == "cancelled"
+    assert answer["content"] == shown
+    assert 0 < len(shown.split()) < 64, "stopped before the whole 64-token answer"
+    tag = page.find("[data-testid=message][data-role=assistant] [data-testid=message-status]")
+    assert tag.text == "stopped"
+    assert page.find("[data-testid=send]").is_displayed()
+
+
+def test_a_reload_mid_answer_resumes_the_stream_to_the_whole_answer(signed_in):
+    page = signed_in
+    prompt = "Explain the tides slowly"
+    page.send(prompt)
+    page.wait(lambda: len(page.live_text() or "") > 20, message="some text arrived")
+    conversation_id = page.conversation_id()
+    before = page.live_text()
+    page.driver.refresh()
+
+    # After the reload the answer is still there and keeps growing.
+    page.wait(lambda: page.live_text() is not None and len(page.live_text()) > len(before),
+              message="the answer continues after the reload")
+    page.screenshot("after-reload")
+    page.wait_answer_done()
+    expected = page.api.answer([{"role": "user", "content": prompt}])
+    assert page.assistant_texts() == [expected]
+    assert page.conversation_id() == conversation_id
+    stored = [m for m in page.api.conversation(conversation_id)["messages"] if m["role"] == "assistant"]
+    assert [(m["status"], m["content"]) for m in stored] == [("complete", expected)]
+
+
+def seed_exchange(api, title, question, reply):
+    return seed(api, title, [("u1", None, "user", question), ("a1", "u1", "assistant", reply)], current="a1")
+
+
+def test_regenerate_makes_a_second_branch_with_a_switcher(signed_in):
+    page = signed_in
+    seeded = seed_exchange(page.api, "Regenerate me", "Name a colour", "Ultramarine, the colour of deep water.")
+    page.open(f"#/c/{seeded['id']}")
+    page.visible("[data-testid=message][data-role=assistant] [data-testid=regenerate]").click()
+    page.wait(lambda: page.live_text() is not None, message="a new answer streams")
+    page.wait_answer_done()
+
+    label = page.visible("[data-testid=message][data-role=assistant] [data-testid=branch-label]")
+    assert label.text == "2/2"
+    second = page.assistant_texts()[-1]
+    assert second != "Ultramarine, the colour of deep water."
+    page.find("[data-testid=message][data-role=assistant] [data-testid=branch-prev]").click()
+    page.wait(lambda: page.find("[data-testid=message][data-role=assistant] [data-testid=branch-label]").text == "1/2")
+    assert page.assistant_texts() == ["Ultramarine, the colour of deep water."]
+    page.find("[data-testid=message][data-role=assistant] [data-testid=branch-next]").click()
+    page.wait(lambda: page.assistant_texts() == [second])
+
+    messages = page.api.conversation(seeded["id"])["messages"]
+    user = next(m for m in messages if m["role"] == "user")
+    answers = [m for m in messages if m["role"] == "assistant"]
+    assert len(answers) == 2 and all(m["parent_id"] == user["id"] for m in answers)
+
+
+def test_edit_and_resend_makes_a_sibling_question(signed_in):
+    page = signed_in
+    seeded = seed(page.api, "Edit me", [
+        ("u1", None, "user", "What is a fjord?"),
+        ("a1", "u1", "assistant", "A long, narrow inlet with steep sides."),
+        ("u2", "a1", "user", "Where are they?"),
+        ("a2", "u2", "assistant", "Norway, Chile, New Zealand."),
+    ], current="a2")
+    page.open(f"#/c/{seeded['id']}")
+    second = "[data-testid=message][data-role=user]:nth-of-type(3)"
+    page.visible(f"{second} [data-testid=edit]").click()
+    editor = page.visible("[data-testid=edit-input]")
+    editor.clear()
+    editor.send_keys("How do glaciers carve them?\n")  # Enter sends the edit
+    page.wait(lambda: page.live_text() is not None, message="the answer to the edit streams")
+    page.wait_answer_done()
+
+    label = page.visible(f"{second} [data-testid=branch-label]")
+    assert label.text == "2/2"
+    users = page.js("return [...document.querySelectorAll('[data-testid=message][data-role=user] "
+                    "[data-testid=message-body]')].map(e => e.textContent);")
+    assert users == ["What is a fjord?", "How do glaciers carve them?"]
+    expected = page.api.answer([
+        {"role": "user", "content": "What is a fjord?"},
+        {"role": "assistant", "content": "A long, narrow inlet with steep sides."},
+        {"role": "user", "content": "How do glaciers carve them?"}])
+    assert page.assistant_texts() == ["A long, narrow inlet with steep sides.", expected]
+    page.find(f"{second} [data-testid=branch-prev]").click()
+    page.wait(lambda: page.assistant_texts() == ["A long, narrow inlet with steep sides.", "Norway, Chile, New Zealand."])
+
+    messages = page.api.conversation(seeded["id"])["messages"]
+    first_answer = next(m for m in messages if m["content"].startswith("A long, narrow"))
+    questions = [m for m in messages if m["role"] == "user" and m["parent_id"] == first_answer["id"]]
+    assert sorted(m["content"] for m in questions) == ["How do glaciers carve them?", "Where are they?"]

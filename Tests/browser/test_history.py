@@ -1,0 +1,145 @@
+"""Stored history in the page: search hits that open the chat at the message (on its branch),
+stored markup that must stay text, and the conversation list (pages as it scrolls, pin, rename,
+delete).
+"""
+
+import time
+import uuid
+
+from conftest import chatgpt_conversation, seed
+from selenium.webdriver.common.keys import Keys
+
+
+def test_search_shows_marked_hits_and_a_click_opens_the_message_on_its_branch(signed_in):
+    page = signed_in
+    # The match sits in the answer of an older branch: opening it must switch branches.
+    stored = seed(page.api, "Travel notes", [
+        ("u1", None, "user", "Where should I go in spring?"),
+        ("a1", "u1", "assistant", "Try the spice markets of Zanzibarquay & the <old> harbour."),
+        ("a2", "u1", "assistant", "Try the north coast instead."),
+        ("u2", "a2", "user", "Thanks!"),
+        ("a3", "u2", "assistant", "Have a good trip."),
+    ], current="a3")
+    target = next(m for m in page.api.conversation(stored["id"])["messages"] if "Zanzibarquay" in m["content"])
+
+    page.visible("[data-testid=search-input]").send_keys("zanzibarquay")
+    hit = page.visible(f"[data-testid=search-hit][data-message-id='{target['id']}']")
+    mark = hit.find_element("css selector", "[data-testid=search-snippet] mark")
+    assert mark.text.lower() == "zanzibarquay"
+    snippet = hit.find_element("css selector", "[data-testid=search-snippet]").text
+    assert "& the <old> harbour" in snippet  # escaped text shown as written, not as markup
+    assert not page.find_all("#search-results old")
+    page.screenshot("hits")
+
+    # Filters: nothing by the user matches, nothing before the message was written.
+    page.find("[data-testid=search-filters-toggle]").click()
+    page.js("const r = document.getElementById('search-role'); r.value = 'user';"
+            "r.dispatchEvent(new Event('change'));")
+    page.wait(lambda: not page.find_all("[data-testid=search-hit]"), message="role filter removes the hit")
+    page.js("const r = document.getElementById('search-role'); r.value = '';"
+            "r.dispatchEvent(new Event('change'));"
+            "const t = document.getElementById('search-to'); t.value = '2001-01-01';"
+            "t.dispatchEvent(new Event('change'));")
+    page.wait(lambda: not page.find_all("[data-testid=search-hit]"), message="date filter removes the hit")
+    page.js("const t = document.getElementById('search-to'); t.value = '';"
+            "t.dispatchEvent(new Event('change'));")
+    hit = page.visible(f"[data-testid=search-hit][data-message-id='{target['id']}']")
+
+    hit.click()
+    message = page.visible(f"[data-testid=message][data-message-id='{target['id']}']")
+    page.wait(lambda: "highlighted" in message.get_attribute("class"), message="the hit is highlighted")
+    assert page.conversation_id() == stored["id"]
+    assert page.js("const r = arguments[0].getBoundingClientRect();"
+                   "return r.top >= 0 && r.bottom <= window.innerHeight;", message)
+    label = message.find_element("css selector", "[data-testid=branch-label]")
+    assert label.text == "1/2"
+    assert "Zanzibarquay & the <old> harbour" in message.text
+
+
+def test_stored_markup_is_shown_as_text_and_never_runs(signed_in):
+    page = signed_in
+    answer = ("Here is **bold**, *italic* and `inline <b>code</b>`.\n\n"
+              "<img src=x onerror=\"window.__pwned=2\">\n\n"
+              "- [a safe link](https://example.com/docs)\n"
+              "- [a bad link](javascript:window.__pwned=3)\n\n"
+              "```html\n<script>window.__pwned=4</script>\n```\n")
+    stored = seed(page.api, "Markup test", [
+        ("u1", None, "user", "<script>window.__pwned=1</script> hello"),
+        ("a1", "u1", "assistant", answer),
+    ], current="a1")
+    page.open(f"#/c/{stored['id']}")
+
+    user = page.visible("[data-testid=message][data-role=user] [data-testid=message-body]")
+    assert user.text == "<script>window.__pwned=1</script> hello"
+    body = page.visible("[data-testid=message][data-role=assistant] [data-testid=message-body]")
+    assert '<img src=x onerror="window.__pwned=2">' in body.text
+    assert "<script>window.__pwned=4</script>" in body.find_element("css selector", "pre code").text
+    assert body.find_element("css selector", "strong").text == "bold"
+    assert body.find_element("css selector", "em").text == "italic"
+    assert body.find_element("css selector", "p code").text == "inline <b>code</b>"
+    links = body.find_elements("css selector", "a")
+    assert [(a.text, a.get_attribute("href")) for a in links] == [("a safe link", "https://example.com/docs")]
+    assert "noopener" in links[0].get_attribute("rel")
+    assert "a bad link" in body.text
+    counts = page.js("const m = document.getElementById('messages');"
+                     "return [m.querySelectorAll('script').length, m.querySelectorAll('img').length,"
+                     "        m.querySelectorAll('[onerror]').length];")
+    assert counts == [0, 0, 0]
+
+    # The same markup in a search snippet stays text as well.
+    page.find("[data-testid=search-input]").send_keys("pwned")
+    page.visible("[data-testid=search-hit]")
+    snippets = " ".join(e.text for e in page.find_all("[data-testid=search-snippet]"))
+    assert "<script>" in snippets or "onerror" in snippets
+    assert page.js("return document.querySelectorAll('#search-results script, #search-results img').length;") == 0
+    assert page.js("return window.__pwned === undefined;")
+
+
+def test_conversation_list_pages_on_scroll_and_pins_renames_deletes(signed_in):
+    page = signed_in
+    now = time.time()
+    prefix = f"Batch {uuid.uuid4().hex[:4]}"
+    batch = [chatgpt_conversation(f"{prefix} {i:02d}", [
+        ("u1", None, "user", f"question {i}"), ("a1", "u1", "assistant", f"answer {i}")],
+        current="a1", created=now - 3600 - i * 60) for i in range(45)]
+    page.api.import_chatgpt(batch)
+    total = len(page.api.conversations())
+    assert total >= 45
+    page.open()
+    page.visible("[data-testid=conversation-item]")
+    assert len(page.find_all("[data-testid=conversation-item]")) < total  # one page only
+
+    def scrolled_to_all():
+        page.js("const s = document.getElementById('sidebar-scroll'); s.scrollTop = s.scrollHeight;")
+        return len(page.find_all("[data-testid=conversation-item]")) == total
+
+    page.wait(scrolled_to_all, message="scrolling loads every page")
+    titles = [e.text for e in page.find_all("[data-testid=conversation-item] .conversation-title")]
+    assert titles.index(f"{prefix} 00") < titles.index(f"{prefix} 44")  # newest first
+
+    item_css = "[data-testid=conversation-item][data-conversation-id='{}']"
+    oldest = next(c for c in page.api.conversations() if c["title"] == f"{prefix} 44")
+    row = page.find(item_css.format(oldest["id"]))
+    page.js("arguments[0].scrollIntoView({block: 'center'});", row)
+    page.driver.execute_script("arguments[0].click();", row.find_element("css selector", "[data-testid=pin]"))
+    page.wait(lambda: page.find_all("[data-testid=conversation-item]")[0].get_attribute("data-conversation-id")
+              == oldest["id"], message="the pinned chat comes first")
+    assert page.find(".list-group-label").text == "Pinned"
+
+    first = page.find(item_css.format(oldest["id"]))
+    page.driver.execute_script("arguments[0].click();", first.find_element("css selector", "[data-testid=rename]"))
+    field = page.visible("[data-testid=rename-input]")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("Pinned and renamed\n")
+    page.wait(lambda: page.api.conversation(oldest["id"])["title"] == "Pinned and renamed")
+    page.wait(lambda: page.find(item_css.format(oldest["id"])).text.startswith("Pinned and renamed"))
+    assert page.api.conversation(oldest["id"])["pinned"] is True
+
+    page.find(item_css.format(oldest["id"]) + " [data-testid=conversation-link]").click()
+    page.wait(lambda: page.find("[data-testid=chat-title]").text == "Pinned and renamed")
+    page.driver.execute_script("arguments[0].click();",
+                               page.find(item_css.format(oldest["id"]) + " [data-testid=delete]"))
+    page.visible("[data-testid=confirm-delete]").click()
+    page.wait(lambda: not page.find_all(item_css.format(oldest["id"])), message="the row is gone")
+    assert page.api.status(f"/v1/conversations/{oldest['id']}") == 404
+    page.wait(lambda: page.js("return location.hash;") in ("#/", ""), message="the deleted chat is closed")
