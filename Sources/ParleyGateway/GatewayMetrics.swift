@@ -1,4 +1,5 @@
 import CoreMetrics
+import ParleyCluster
 public import Prometheus
 
 /// The gateway's own metrics (besides Hummingbird's per-route request metrics).
@@ -13,8 +14,11 @@ struct GatewayMetrics: Sendable {
     let timeToFirstToken: CoreMetrics.Timer
     /// Resubmissions to another completion node after a failure.
     let failovers: CoreMetrics.Counter
+    /// The node's activity counters (role `gateway`), shown by the cluster view.
+    let activity: NodeActivity
 
-    init(factory: any MetricsFactory = MetricsSystem.factory) {
+    init(factory: any MetricsFactory = MetricsSystem.factory, activity: NodeActivity = NodeActivity()) {
+        self.activity = activity
         activeStreams = CoreMetrics.Meter(label: "parley_gateway_active_streams", dimensions: [], factory: factory)
         completions = { outcome in
             CoreMetrics.Counter(label: "parley_gateway_completions_total", dimensions: [("outcome", outcome)], factory: factory)
@@ -23,6 +27,18 @@ struct GatewayMetrics: Sendable {
         timeToFirstToken = CoreMetrics.Timer(
             label: "parley_gateway_time_to_first_token_seconds", dimensions: [], factory: factory)
         failovers = CoreMetrics.Counter(label: "parley_gateway_failovers_total", dimensions: [], factory: factory)
+    }
+
+    /// A completion's answer began going to its client.
+    func streamStarted() { activity.streamStarted(role: "gateway") }
+
+    /// A completion's answer stopped going to its client (done, failed or gone).
+    func streamEnded() { activity.streamEnded(role: "gateway") }
+
+    /// One token sent to a client.
+    func tokenSent() {
+        tokens.increment()
+        activity.recordTokens(1, role: "gateway")
     }
 }
 

@@ -19,7 +19,7 @@ public struct GatewayService: Service {
         metricsRegistry: PrometheusCollectorRegistry? = nil, logger: Logger = Logger(label: "parley.gateway"),
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
-        let metrics = GatewayMetrics()
+        let metrics = GatewayMetrics(activity: system.activity)
         let routes = try await GatewayRoutes(
             configuration: configuration,
             completions: ClusterCompletionBackend(
@@ -65,16 +65,6 @@ extension GatewayRoutes {
         self.init(
             configuration: configuration, completions: completions, conversations: conversations, status: status,
             authenticator: Authenticator(apiKeys: apiKeys, oidc: oidc), metrics: metrics, registry: registry,
-            webPage: Self.loadWebPage(), logger: logger)
-    }
-
-    /// `Web/index.html` from the module's resources.
-    static func loadWebPage() -> ByteBuffer {
-        if let url = Bundle.module.url(forResource: "index", withExtension: "html", subdirectory: "Web"),
-            let data = try? Data(contentsOf: url)
-        {
-            return ByteBuffer(bytes: data)
-        }
-        return ByteBuffer(string: "<!doctype html><title>Parley</title><p>The web page is missing from this build.</p>")
+            web: WebAssets.load(), logger: logger)
     }
 }

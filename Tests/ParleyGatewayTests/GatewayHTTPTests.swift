@@ -40,7 +40,13 @@ struct GatewayHTTPTests {
             #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
             let page = try await client.execute(uri: "/", method: .get)
             #expect(page.status == .ok)
-            #expect(String(buffer: page.body).contains("/v1/chat/completions"))
+            #expect(String(buffer: page.body).contains("/assets/app.js"))
+            let script = try await client.execute(uri: "/assets/app.js", method: .get)
+            #expect(script.status == .ok)
+            #expect(script.headers[.contentType]?.hasPrefix("text/javascript") == true)
+            for hostile in ["/assets/..%2FGatewayService.swift", "/assets/index.html", "/assets/.hidden.js", "/assets/nope.js"] {
+                #expect(try await client.execute(uri: hostile, method: .get).status == .notFound, "\(hostile)")
+            }
             let cluster = try await client.execute(uri: "/v1/cluster", method: .get, headers: .auth())
             let object = try JSONSerialization.jsonObject(with: Data(cluster.body.readableBytesView)) as? [String: Any]
             #expect(object?["self"] as? String == "gw-1")

@@ -179,7 +179,7 @@ final class RecordingConversations: ConversationBackend {
 
 struct FixedStatus: NodeStatusProvider {
     var ready = true
-    func clusterStatus() -> ClusterStatus {
+    func clusterStatus() async -> ClusterStatus {
         ClusterStatus(
             self: "gw-1",
             members: [

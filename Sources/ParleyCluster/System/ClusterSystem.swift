@@ -23,6 +23,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     public let settings: ClusterSettings
     public let logger: Logger
     let metrics: ClusterMetrics
+    /// What this node's roles are doing (streams in flight, tokens per second), for the cluster view.
+    public let activity = NodeActivity()
     let group: MultiThreadedEventLoopGroup
     private let listener: any Channel
     private let sslContexts: TLSContexts?
@@ -44,6 +46,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         var allowedSubstitutions: [String: any Any.Type] = [:]
         /// The membership and receptionist shell (see `Cluster/`), unless membership is off.
         var membership: ClusterMembership?
+        /// This node's stats actor (held here: the actor table holds actors weakly).
+        var nodeStats: NodeStats?
     }
 
     /// A connection event for observers such as membership.
@@ -85,7 +89,10 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                 node: node, settings: settings, logger: logger, group: group, listener: listener, tls: tls)
             box.system = system
             system.startSweeper()
-            if settings.runsMembership { system.startMembership() }
+            if settings.runsMembership {
+                system.startMembership()
+                system.startNodeStats()
+            }
             logger.info("cluster listener started", metadata: ["node.address": "\(node.address)"])
             return system
         } catch {

@@ -25,6 +25,8 @@ struct CompletionRun: Sendable {
     let configuration: CompletionConfiguration
     let rateLimits: RateLimitClient
     let registry: RunRegistry
+    /// The node's activity counters (role `completion`).
+    let activity: NodeActivity
     let logger: Logger
 
     /// Starts the pump and the recorder; the returned stream carries the events to the caller.
@@ -47,6 +49,8 @@ struct CompletionRun: Sendable {
         _ continuation: AsyncThrowingStream<CompletionEvent, any Error>.Continuation,
         records: AsyncStream<Record>.Continuation
     ) async {
+        activity.streamStarted(role: "completion")
+        defer { activity.streamEnded(role: "completion") }
         let clock = ContinuousClock()
         var batcher = GenerationLogBatcher<ContinuousClock.Instant>(
             maxTokens: configuration.logBatchTokens, maxDelay: configuration.logBatchDelay)
@@ -68,6 +72,7 @@ struct CompletionRun: Sendable {
                 switch event {
                 case .token(let index, let text):
                     continuation.yield(.token(index: index, text: text))
+                    activity.recordTokens(1, role: "completion")
                     if store != nil, let batch = batcher.add(index: index, text: text, now: clock.now) {
                         records.yield(.tokens(batch))
                     }

@@ -52,7 +52,12 @@ extension CompletionService {
         var conversationID = request.conversationID
         var parentID: String?
         if let id = conversationID {
-            let branch = try await store.visibleBranch(owner: owner, conversationID: id)
+            let branch =
+                if let parent = request.parentMessageID {
+                    try await store.branch(owner: owner, conversationID: id, endingAt: parent)
+                } else {
+                    try await store.visibleBranch(owner: owner, conversationID: id)
+                }
             parentID = branch.leafID
             // A resubmission finds its own user turn stored already.
             let alreadyStored = request.resume != nil && branch.messages.suffix(request.messages.count) == request.messages[...]

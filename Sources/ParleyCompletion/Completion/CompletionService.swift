@@ -62,20 +62,28 @@ public distributed actor CompletionService: CompletionServiceProtocol {
         }
         var acquired = false
         do {
+            var decision: RateLimitDecision?
             if request.resume == nil {
-                let decision = try await rateLimits.acquire(userID: request.userID, requestID: request.requestID)
-                guard decision.allowed else {
+                let answer = try await rateLimits.acquire(userID: request.userID, requestID: request.requestID)
+                guard answer.allowed else {
                     throw ServingError(
-                        ServingError.rateLimited, "rate limit reached (\(decision.reason ?? "requests"))",
-                        retryAfterSeconds: decision.resetSeconds)
+                        ServingError.rateLimited,
+                        "rate limit reached (\(answer.reason ?? "requests"); limit \(answer.limit) per minute)",
+                        retryAfterSeconds: answer.resetSeconds)
                 }
                 acquired = true
+                decision = answer
             }
-            let prepared = try await prepare(request)
+            var prepared = try await prepare(request)
+            if case .started(let conversationID, let userMessageID, let assistantMessageID, _) = prepared.started {
+                prepared.started = .started(
+                    conversationID: conversationID, userMessageID: userMessageID,
+                    assistantMessageID: assistantMessageID, rateLimit: decision)
+            }
             let run = CompletionRun(
                 request: request, started: prepared.started, events: workerStream(prepared.modelRequest),
                 store: prepared.store, gapFill: prepared.gapFill, configuration: configuration,
-                rateLimits: rateLimits, registry: registry, logger: logger)
+                rateLimits: rateLimits, registry: registry, activity: actorSystem.activity, logger: logger)
             return actorSystem.makeStream(run.start())
         } catch {
             registry.remove(request.requestID)
@@ -126,6 +134,14 @@ public distributed actor CompletionService: CompletionServiceProtocol {
         guard !request.model.isEmpty else { throw ServingError(ServingError.invalidRequest, "no model") }
         guard !request.messages.isEmpty || request.conversationID != nil else {
             throw ServingError(ServingError.invalidRequest, "a completion needs messages")
+        }
+        if let parent = request.parentMessageID {
+            guard request.conversationID != nil else {
+                throw ServingError(ServingError.invalidRequest, "a parent message needs its conversation")
+            }
+            guard !parent.isEmpty, parent.utf8.count <= 128 else {
+                throw ServingError(ServingError.invalidRequest, "a parent message id has 1 to 128 bytes")
+            }
         }
         if let resume = request.resume, resume.tokenCount < 0 {
             throw ServingError(ServingError.invalidRequest, "a resume point counts tokens from 0")

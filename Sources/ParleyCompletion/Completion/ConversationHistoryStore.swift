@@ -15,6 +15,18 @@ struct ConversationHistoryStore: HistoryStore {
             messages: messages.map { ChatMessage(role: $0.role.rawValue, content: $0.content) }, leafID: messages.last?.id)
     }
 
+    func branch(owner: String, conversationID: String, endingAt messageID: String) async throws -> StoredBranch {
+        let details = try await store.conversation(owner: owner, id: conversationID)
+        guard
+            let branch = StoredBranch.walk(
+                to: messageID, in: details.messages, id: \.id, parentID: \.parentID,
+                chat: { ChatMessage(role: $0.role.rawValue, content: $0.content) })
+        else {
+            throw ServingError(ServingError.notFound, "conversation \(conversationID) has no message \(messageID)")
+        }
+        return branch
+    }
+
     func appendMessage(
         owner: String, conversationID: String?, parentID: String?, message: ChatMessage, model: String?
     ) async throws -> StoredMessageRef {

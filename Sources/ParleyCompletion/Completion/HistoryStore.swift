@@ -7,6 +7,10 @@ package protocol HistoryStore: Sendable {
     /// The messages of the conversation's visible branch, oldest first, and the id of its leaf.
     func visibleBranch(owner: String, conversationID: String) async throws -> StoredBranch
 
+    /// The branch from the conversation's root to `messageID` (inclusive), oldest first; a
+    /// `notFound` error when the conversation has no such message.
+    func branch(owner: String, conversationID: String, endingAt messageID: String) async throws -> StoredBranch
+
     /// Appends `message` after `parentID` (nil: as a root). With `conversationID` nil a new
     /// conversation is created. Answers where it was stored.
     func appendMessage(
@@ -33,7 +37,7 @@ package protocol HistoryStoreLocator: Sendable {
     func currentStore() -> (any HistoryStore)?
 }
 
-/// A conversation's visible branch.
+/// A branch of a conversation: root to leaf.
 package struct StoredBranch: Hashable, Sendable {
     package var messages: [ChatMessage]
     /// The last message of the branch; nil for an empty conversation.
@@ -42,6 +46,24 @@ package struct StoredBranch: Hashable, Sendable {
     package init(messages: [ChatMessage], leafID: String?) {
         self.messages = messages
         self.leafID = leafID
+    }
+
+    /// The branch that ends at `leafID` among `messages` (each with its id and parent id); nil when
+    /// `leafID` is not among them or the parent chain is broken or cyclic.
+    package static func walk<Message>(
+        to leafID: String, in messages: [Message], id: (Message) -> String, parentID: (Message) -> String?,
+        chat: (Message) -> ChatMessage
+    ) -> StoredBranch? {
+        var byID: [String: Message] = [:]
+        for message in messages { byID[id(message)] = message }
+        var chain: [ChatMessage] = []
+        var next: String? = leafID
+        while let current = next {
+            guard let message = byID[current], chain.count < messages.count else { return nil }
+            chain.append(chat(message))
+            next = parentID(message)
+        }
+        return StoredBranch(messages: chain.reversed(), leafID: leafID)
     }
 }
 

@@ -136,7 +136,7 @@ struct ClusterCompletionBackend: CompletionBackend {
 struct ClusterNodeStatus: NodeStatusProvider {
     let system: ClusterSystem
 
-    func clusterStatus() -> ClusterStatus { ClusterStatus(system: system) }
+    func clusterStatus() async -> ClusterStatus { await ClusterStatus(system: system) }
 
     func isReady() -> Bool {
         system.selfMember?.status == .alive

@@ -32,8 +32,8 @@ protocol ConversationBackend: Sendable {
 
 /// What `/healthz`, `/readyz` and `/v1/cluster` show.
 protocol NodeStatusProvider: Sendable {
-    /// This node's name and the members it knows.
-    func clusterStatus() -> ClusterStatus
+    /// This node's name, the members it knows and what each is doing.
+    func clusterStatus() async -> ClusterStatus
     /// Joined and able to reach at least one completion node.
     func isReady() -> Bool
 }
@@ -50,14 +50,36 @@ public struct ClusterStatus: Hashable, Sendable, Codable {
         public var status: String
         public var incarnation: UInt64
         public var region: String?
+        /// What the node is doing; nil when it did not answer in time (or is dead).
+        public var stats: Stats?
 
-        public init(name: String, address: String, roles: [String], status: String, incarnation: UInt64, region: String?) {
+        public init(
+            name: String, address: String, roles: [String], status: String, incarnation: UInt64, region: String?,
+            stats: Stats? = nil
+        ) {
             self.name = name
             self.address = address
             self.roles = roles
             self.status = status
             self.incarnation = incarnation
             self.region = region
+            self.stats = stats
+        }
+    }
+
+    /// A member's activity: streams in flight and tokens per second of its busiest role.
+    public struct Stats: Hashable, Sendable, Codable {
+        public var streamsInFlight: Int
+        public var tokensPerSecond: Double
+
+        public init(streamsInFlight: Int, tokensPerSecond: Double) {
+            self.streamsInFlight = streamsInFlight
+            self.tokensPerSecond = tokensPerSecond
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case streamsInFlight = "streams_in_flight"
+            case tokensPerSecond = "tokens_per_second"
         }
     }
 
@@ -70,14 +92,19 @@ public struct ClusterStatus: Hashable, Sendable, Codable {
         self.members = members
     }
 
-    /// The membership as `system` sees it now.
-    public init(system: ClusterSystem) {
+    /// The membership as `system` sees it now, with each live member's activity (asked with a short
+    /// deadline).
+    public init(system: ClusterSystem) async {
+        let activities = await system.nodeActivities(timeout: .milliseconds(300))
         self.init(
             self: system.node.name,
             members: system.members.map { member in
-                Member(
+                let stats = activities[member.node].map {
+                    Stats(streamsInFlight: $0.streamsInFlight, tokensPerSecond: ($0.tokensPerSecond * 10).rounded() / 10)
+                }
+                return Member(
                     name: member.node.name, address: member.node.address.description, roles: member.roles,
-                    status: member.status.rawValue, incarnation: member.incarnation, region: member.region)
+                    status: member.status.rawValue, incarnation: member.incarnation, region: member.region, stats: stats)
             })
     }
 }

@@ -9,6 +9,8 @@ struct ChatCompletionBody: Equatable {
     var includeUsage: Bool
     var sampling: SamplingOptions
     var conversationID: String?
+    /// `parent_message_id`: continue from this message of the conversation (edit, regenerate).
+    var parentMessageID: String?
     var store: Bool
 
     static let roles: Set<String> = ["system", "user", "assistant", "tool", "developer"]
@@ -31,7 +33,9 @@ struct ChatCompletionBody: Equatable {
         guard case .array(let rawMessages) = fields.object["messages"] else {
             throw fields.wrongType("messages", "an array")
         }
-        guard !rawMessages.isEmpty else {
+        // Regenerating (a parent message and nothing new) is the one case without messages.
+        let regenerates = fields.present("parent_message_id") && fields.present("conversation_id")
+        guard !rawMessages.isEmpty || regenerates else {
             throw OpenAIError.invalid("'messages' must not be empty", param: "messages")
         }
         guard rawMessages.count <= limits.maxMessages else {
@@ -72,6 +76,15 @@ struct ChatCompletionBody: Equatable {
         conversationID = try fields.string("conversation_id")
         if let conversationID, conversationID.isEmpty || conversationID.utf8.count > 128 {
             throw OpenAIError.invalid("'conversation_id' must be 1 to 128 characters", param: "conversation_id")
+        }
+        parentMessageID = try fields.string("parent_message_id")
+        if let parentMessageID {
+            guard !parentMessageID.isEmpty, parentMessageID.utf8.count <= 128 else {
+                throw OpenAIError.invalid("'parent_message_id' must be 1 to 128 characters", param: "parent_message_id")
+            }
+            guard conversationID != nil else {
+                throw OpenAIError.invalid("'parent_message_id' needs 'conversation_id'", param: "parent_message_id")
+            }
         }
         store = try fields.bool("store") ?? true
         if conversationID != nil, !store {

@@ -165,12 +165,11 @@ extension OpenAIError {
         let seconds = retryAfter.map { max(1, Int($0.rounded(.up))) }
         switch code {
         case ServingError.rateLimited:
-            // The limit itself is not known here (see RateLimitDecision); what is known is that
-            // nothing remains until the window has room again.
+            // Nothing remains until the window has room again; the limit is in the message.
             let reset = seconds ?? 1
-            return OpenAIError(
-                .tooManyRequests, message, code: code, retryAfterSeconds: reset,
-                headers: [.rateLimitRemaining: "0", .rateLimitReset: "\(reset)s"])
+            var headers: HTTPFields = [.rateLimitRemaining: "0", .rateLimitReset: "\(reset)s"]
+            if let limit = number(after: "limit ", in: message) { headers[.rateLimitLimit] = String(Int(limit)) }
+            return OpenAIError(.tooManyRequests, message, code: code, retryAfterSeconds: reset, headers: headers)
         case ServingError.overloaded, ServingError.noBackend:
             return OpenAIError(.serviceUnavailable, message, code: code, retryAfterSeconds: seconds ?? 1)
         case ServingError.modelNotFound:
@@ -199,7 +198,12 @@ extension OpenAIError {
 
     /// Reads the "(retry after N s)" suffix `ServingError.wireMessage` adds.
     static func retryAfter(in message: String) -> Double? {
-        guard let range = message.range(of: "(retry after ", options: .backwards) else { return nil }
+        number(after: "(retry after ", in: message)
+    }
+
+    /// The number that follows the last `marker` in `message`.
+    static func number(after marker: String, in message: String) -> Double? {
+        guard let range = message.range(of: marker, options: .backwards) else { return nil }
         let rest = message[range.upperBound...]
         let digits = rest.prefix { $0.isNumber || $0 == "." }
         return Double(digits)

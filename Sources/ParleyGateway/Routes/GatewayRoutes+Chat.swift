@@ -15,7 +15,7 @@ extension GatewayRoutes {
         let requestID = "chatcmpl-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         let completion = CompletionRequest(
             requestID: requestID, userID: user, model: body.model, messages: body.messages, sampling: body.sampling,
-            conversationID: body.conversationID, store: body.store)
+            conversationID: body.conversationID, store: body.store, parentMessageID: body.parentMessageID)
         let startedAt = ContinuousClock.now
         let events = EventIterator(completions.complete(completion))
 
@@ -25,8 +25,9 @@ extension GatewayRoutes {
         var headers: HTTPFields = [.requestID: requestID]
         do {
             switch try await events.next() {
-            case .started(let conversationID, _, _):
+            case .started(let conversationID, _, _, let rateLimit):
                 if let conversationID { headers[.conversationID] = conversationID }
+                if let rateLimit { headers.append(contentsOf: Self.rateLimitHeaders(rateLimit)) }
             case .some(let event):
                 pending.append(event)
             case .none:
@@ -58,6 +59,8 @@ extension GatewayRoutes {
         _ events: EventIterator, pending: [CompletionEvent], json: ChatCompletionJSON, headers: HTTPFields,
         startedAt: ContinuousClock.Instant
     ) async throws -> Response {
+        metrics.streamStarted()
+        defer { metrics.streamEnded() }
         var text = ""
         var queue = pending
         var first = true
@@ -75,7 +78,7 @@ extension GatewayRoutes {
                     metrics.timeToFirstToken.recordInterval(since: startedAt)
                     first = false
                 }
-                metrics.tokens.increment()
+                metrics.tokenSent()
                 text += piece
             case .finished(let reason, let usage):
                 metrics.completions("ok").increment()
@@ -89,6 +92,16 @@ extension GatewayRoutes {
                 throw OpenAIError(.serviceUnavailable, "the completion ended without finishing", code: "interrupted", retryAfterSeconds: 1)
             }
         }
+    }
+
+    /// `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests` and `x-ratelimit-reset-requests`
+    /// (seconds until the window has room again, as in `1.5s`).
+    static func rateLimitHeaders(_ decision: RateLimitDecision) -> HTTPFields {
+        let reset = (decision.resetSeconds * 1000).rounded(.up) / 1000
+        return [
+            .rateLimitLimit: String(decision.limit), .rateLimitRemaining: String(max(0, decision.remaining)),
+            .rateLimitReset: "\(reset)s",
+        ]
     }
 
     /// `POST /v1/chat/completions/{request_id}/cancel`.

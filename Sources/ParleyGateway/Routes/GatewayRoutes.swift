@@ -15,7 +15,7 @@ struct GatewayRoutes: Sendable {
     let authenticator: Authenticator
     let metrics: GatewayMetrics
     let registry: PrometheusCollectorRegistry?
-    let webPage: ByteBuffer
+    let web: WebAssets
     let logger: Logger
 
     /// The router with every endpoint; `/v1/…` requires authentication.
@@ -24,7 +24,17 @@ struct GatewayRoutes: Sendable {
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
         router.get("/") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: webPage))
+            Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
+                body: .init(byteBuffer: web.page))
+        }
+        router.get("/assets/:name") { _, context in
+            guard let name = context.parameters.get("name"), let asset = web.asset(named: name) else {
+                throw OpenAIError(.notFound, "no such asset", code: "not_found")
+            }
+            return Response(
+                status: .ok, headers: [.contentType: asset.contentType, .cacheControl: "no-cache"],
+                body: .init(byteBuffer: asset.body))
         }
         router.get("/healthz") { _, _ in Self.json(#"{"status":"ok"}"#) }
         router.get("/readyz") { _, _ in
@@ -45,7 +55,7 @@ struct GatewayRoutes: Sendable {
         api.post("chat/completions/:request_id/cancel") { request, context in try await cancel(request, context) }
         api.get("chat/completions/:request_id/stream") { request, context in try await resume(request, context) }
         api.get("models") { request, context in try await models(request, context) }
-        api.get("cluster") { _, _ in try Self.json(encoding: status.clusterStatus()) }
+        api.get("cluster") { _, _ in try await Self.json(encoding: status.clusterStatus()) }
         addConversationRoutes(to: api)
         return router
     }

@@ -28,7 +28,11 @@ struct LiveStream: Sendable {
     func write(to writer: inout any ResponseBodyWriter) async throws {
         let metrics = routes.metrics
         metrics.activeStreams.increment()
-        defer { metrics.activeStreams.decrement() }
+        metrics.streamStarted()
+        defer {
+            metrics.activeStreams.decrement()
+            metrics.streamEnded()
+        }
         do {
             try await relay(to: &writer)
         } catch let failure as ClientGone {
@@ -89,7 +93,7 @@ struct LiveStream: Sendable {
                 case .event(.token(let index, let text)):
                     if tokens == 0 { metrics.timeToFirstToken.recordInterval(since: startedAt) }
                     tokens += 1
-                    metrics.tokens.increment()
+                    metrics.tokenSent()
                     try await send(SSE.event(id: Int64(index) + 1, data: json.contentChunk(text)), &writer)
                     wroteSinceTick = true
                 case .event(.finished(let reason, let usage)):

@@ -15,10 +15,15 @@ public struct CompletionRequest: Hashable, Sendable, Codable {
     public var store: Bool
     /// Set by a gateway that resubmits after the completion node it used died mid-stream.
     public var resume: ResumePoint?
+    /// With `conversationID`: continue from this stored message instead of the visible branch's
+    /// leaf (`parent_message_id`). Edits and regenerations this way become sibling branches; with no
+    /// messages the answer is a new reply to this message (regenerate).
+    public var parentMessageID: String?
 
     public init(
         requestID: String, userID: String, model: String, messages: [ChatMessage], sampling: SamplingOptions = .init(),
-        priority: Priority = .interactive, conversationID: String? = nil, store: Bool = true, resume: ResumePoint? = nil
+        priority: Priority = .interactive, conversationID: String? = nil, store: Bool = true, resume: ResumePoint? = nil,
+        parentMessageID: String? = nil
     ) {
         self.requestID = requestID
         self.userID = userID
@@ -29,13 +34,16 @@ public struct CompletionRequest: Hashable, Sendable, Codable {
         self.conversationID = conversationID
         self.store = store
         self.resume = resume
+        self.parentMessageID = parentMessageID
     }
 }
 
 /// What the completion service streams to the gateway.
 public enum CompletionEvent: Hashable, Sendable, Codable {
-    /// First event: where the turn is stored (nil ids when `store` is false).
-    case started(conversationID: String?, userMessageID: String?, assistantMessageID: String?)
+    /// First event: where the turn is stored (nil ids when `store` is false) and the user's
+    /// rate-limit standing after this request (nil for a resubmission, which is not counted again).
+    case started(
+        conversationID: String?, userMessageID: String?, assistantMessageID: String?, rateLimit: RateLimitDecision? = nil)
     /// The answer's token at position `index` with its text.
     case token(index: Int, text: String)
     /// Last event.

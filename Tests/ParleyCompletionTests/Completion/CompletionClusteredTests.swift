@@ -12,12 +12,14 @@ struct CompletionClusteredTests {
             let completion = try harness.completion()
             var collected = CollectedCompletion()
             for try await event in try await completion.complete(request("r1", maxTokens: 20)) { collected.add(event) }
-            guard case .started(let conversationID?, let userMessageID?, let assistantMessageID?) = collected.started else {
+            guard case .started(let conversationID?, let userMessageID?, let assistantMessageID?, let rateLimit?) = collected.started
+            else {
                 Issue.record("no started event with ids: \(String(describing: collected.started))")
                 return
             }
             #expect(collected.eventsBeforeStart == 0)
             #expect(collected.indexes == Array(0..<20))
+            #expect(rateLimit.allowed && rateLimit.limit == 60 && rateLimit.remaining == 59)
             #expect(collected.text == TokenProxy.answer(20))
             #expect(collected.finished?.0 == .length)
             #expect(collected.finished?.1 == TokenUsage(promptTokens: 3, completionTokens: 20))
@@ -41,6 +43,33 @@ struct CompletionClusteredTests {
                 ChatMessage(role: "user", content: "hello"), ChatMessage(role: "assistant", content: TokenProxy.answer(20)),
                 ChatMessage(role: "user", content: "more"),
             ])
+
+            // Regenerate the first answer: a new reply to the first user message, sent with only
+            // the branch up to that message.
+            var regenerate = request("r3", maxTokens: 2, conversationID: conversationID)
+            regenerate.messages = []
+            regenerate.parentMessageID = userMessageID
+            var again = CollectedCompletion()
+            for try await event in try await completion.complete(regenerate) { again.add(event) }
+            #expect(again.indexes == [0, 1])
+            #expect(harness.probe.lastMessages == [ChatMessage(role: "user", content: "hello")])
+            guard case .started(_, let parent, let answerID?, _) = again.started else {
+                Issue.record("no started event")
+                return
+            }
+            #expect(parent == userMessageID)
+            #expect(try await first(of: harness.store.finished) == ("r2", .complete))
+            #expect(try await first(of: harness.store.finished) == ("r3", .complete))
+            let siblings = harness.store.messages(of: conversationID).filter { $0.parentID == userMessageID }
+            #expect(siblings.map(\.id).contains(answerID))
+            #expect(siblings.count == 2)
+
+            // A parent that is not in the conversation is refused.
+            var stray = request("r4", conversationID: conversationID)
+            stray.parentMessageID = "no-such-message"
+            await #expect(throws: (any Error).self) {
+                for try await _ in try await completion.complete(stray) {}
+            }
         }
     }
 
@@ -50,7 +79,10 @@ struct CompletionClusteredTests {
             for try await event in try await harness.completion().complete(request("r1", maxTokens: 3, store: false)) {
                 collected.add(event)
             }
-            #expect(collected.started == .started(conversationID: nil, userMessageID: nil, assistantMessageID: nil))
+            guard case .started(nil, nil, nil, .some) = collected.started else {
+                Issue.record("started without ids but with the rate-limit standing expected: \(String(describing: collected.started))")
+                return
+            }
             #expect(collected.indexes == [0, 1, 2])
             // The generation is still logged (for resuming through another gateway), outside any conversation.
             #expect(try await first(of: harness.store.finished) == ("r1", .complete))
@@ -141,7 +173,7 @@ struct CompletionClusteredTests {
             #expect(latency < .milliseconds(100))
             #expect(collected.finished?.0 == .cancelled)
             #expect(try await first(of: harness.store.finished) == ("r1", .cancelled))
-            guard case .started(let conversationID?, _, _) = collected.started else {
+            guard case .started(let conversationID?, _, _, _) = collected.started else {
                 Issue.record("no conversation")
                 return
             }

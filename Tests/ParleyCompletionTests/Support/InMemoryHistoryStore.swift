@@ -51,6 +51,16 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
         }
     }
 
+    func branch(owner: String, conversationID: String, endingAt messageID: String) async throws -> StoredBranch {
+        try state.withLock { state in
+            guard let conversation = state.conversations[conversationID], conversation.owner == owner,
+                let branch = StoredBranch.walk(
+                    to: messageID, in: conversation.messages, id: \.id, parentID: \.parentID, chat: \.message)
+            else { throw ServingError(ServingError.notFound, "no such message") }
+            return branch
+        }
+    }
+
     func appendMessage(
         owner: String, conversationID: String?, parentID: String?, message: ChatMessage, model: String?
     ) async throws -> StoredMessageRef {
