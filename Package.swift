@@ -179,6 +179,12 @@ let package = Package(
             dependencies: ["ParleyCompletion", "ParleyCluster", "ParleyProtocol"]
         ),
         .executableTarget(
+            name: "parley-bench-serving",
+            dependencies: [
+                "ParleyModelAPI", "ParleyProtocol", .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .executableTarget(
             name: "parley-load",
             dependencies: [
                 "ParleyClient",

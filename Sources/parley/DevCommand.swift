@@ -20,6 +20,10 @@ struct DevCommand: AsyncParsableCommand {
     var syntheticTTFT: Int = 20
     @Option(name: .customLong("synthetic-tps"), help: "Synthetic model: tokens per second.") var syntheticTPS: Double = 100
     @Option(name: .customLong("rate-limit"), help: "Requests per minute per user (default 60).") var rateLimit: Int?
+    @Option(name: .customLong("api-keys"), help: "More API keys: a file of `KEY USER-ID` lines, # comments.")
+    var apiKeys: String?
+    @Option(name: .customLong("worker-slots"), help: "Inference slots per model (default 8).")
+    var workerSlots: Int?
     @Option(help: "Log level.") var logLevel: String = "notice"
 
     func run() async throws {
@@ -31,6 +35,8 @@ struct DevCommand: AsyncParsableCommand {
         options.syntheticTTFT = syntheticTTFT
         options.syntheticTPS = syntheticTPS
         options.rateLimit = rateLimit
+        options.apiKeys = apiKeys
+        options.workerSlots = workerSlots
         try options.validate()
         NodeRuntime.metricsRegistry = GatewayMetricsBootstrap.bootstrapPrometheus()
         let logger = Logger.parley(label: "parley.dev", level: logLevel)
@@ -41,8 +47,7 @@ struct DevCommand: AsyncParsableCommand {
         let system = try await ClusterSystem.start(settings: settings, logger: logger)
         system.allowParleyProtocols()
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        var gatewayOptions = options
-        gatewayOptions.apiKeys = nil
+        let gatewayOptions = options
         let services: [any Service]
         do {
             var roleServices = try await NodeRuntime.services(
