@@ -6,17 +6,20 @@ $PARLEY_TEST_API_KEY) points the tests at a gateway that already runs instead (d
 Screenshots go to $PARLEY_SCREENSHOTS (default /tmp/parley-screenshots).
 """
 
+import concurrent.futures
 import json
 import os
 import shutil
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -52,8 +55,15 @@ class API:
     def conversation(self, conversation_id):
         return self.call("GET", f"/v1/conversations/{conversation_id}")
 
-    def conversations(self, limit=200):
-        return self.call("GET", f"/v1/conversations?limit={limit}")["data"]
+    def conversations(self):
+        """Every conversation, newest first (pinned first), following `next_cursor`."""
+        items, cursor = [], None
+        while True:
+            page = self.call("GET", "/v1/conversations?limit=200" + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else ""))
+            items += page["data"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return items
 
     def status(self, path):
         """HTTP status of GET `path`."""
@@ -137,7 +147,9 @@ class Page:
         self.name = name
 
     def wait(self, condition, timeout=15, message=""):
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(lambda _: condition(), message)
+        # The page redraws lists wholesale: an element found a moment ago may be gone; look again.
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.05,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(lambda _: condition(), message)
 
     def find(self, css):
         return self.driver.find_element(By.CSS_SELECTOR, css)
@@ -151,6 +163,12 @@ class Page:
 
     def js(self, script, *args):
         return self.driver.execute_script(script, *args)
+
+    def click(self, css):
+        """Clicks the element matching `css` as it is now (also when only shown on hover)."""
+        self.wait(lambda: self.js("const e = document.querySelector(arguments[0]);"
+                                  "if (!e) return false; e.scrollIntoView({block: 'center'}); e.click(); return true;", css),
+                  message=f"{css} clicked")
 
     def open(self, fragment=""):
         self.driver.get(self.url + fragment)
@@ -214,6 +232,13 @@ def page(driver, gateway, api, request):
         errors = current.script_errors()
         driver.get("about:blank")
         assert not errors, f"script errors in the page: {errors}"
+
+
+@pytest.fixture
+def background():
+    """Runs slow API calls (whole synthetic answers) while the browser works; `.result()` waits."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        yield pool
 
 
 @pytest.fixture

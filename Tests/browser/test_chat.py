@@ -27,9 +27,10 @@ def test_sign_in_with_a_key_and_stay_signed_in(page):
     assert page.js("return localStorage.getItem('parley.token');") is None
 
 
-def test_an_answer_grows_token_by_token_and_is_stored(signed_in):
+def test_an_answer_grows_token_by_token_and_is_stored(signed_in, background):
     page = signed_in
     prompt = "Tell me how rivers reach the sea"
+    expected = background.submit(page.api.answer, [{"role": "user", "content": prompt}])
     page.send(prompt)
     lengths = []
 
@@ -47,7 +48,7 @@ def test_an_answer_grows_token_by_token_and_is_stored(signed_in):
     conversation = page.api.conversation(page.conversation_id())
     stored = [m for m in conversation["messages"] if m["role"] == "assistant"]
     assert len(stored) == 1 and stored[0]["status"] == "complete"
-    expected = page.api.answer([{"role": "user", "content": prompt}])
+    expected = expected.result()
     assert stored[0]["content"] == expected
     assert page.assistant_texts() == [expected]
     assert lengths[-1] < len(expected), "the text was seen before it was complete"
@@ -74,9 +75,10 @@ def test_stop_ends_the_answer_and_the_server_keeps_it_as_cancelled(signed_in):
     assert page.find("[data-testid=send]").is_displayed()
 
 
-def test_a_reload_mid_answer_resumes_the_stream_to_the_whole_answer(signed_in):
+def test_a_reload_mid_answer_resumes_the_stream_to_the_whole_answer(signed_in, background):
     page = signed_in
     prompt = "Explain the tides slowly"
+    expected = background.submit(page.api.answer, [{"role": "user", "content": prompt}])
     page.send(prompt)
     page.wait(lambda: len(page.live_text() or "") > 20, message="some text arrived")
     conversation_id = page.conversation_id()
@@ -88,7 +90,7 @@ def test_a_reload_mid_answer_resumes_the_stream_to_the_whole_answer(signed_in):
               message="the answer continues after the reload")
     page.screenshot("after-reload")
     page.wait_answer_done()
-    expected = page.api.answer([{"role": "user", "content": prompt}])
+    expected = expected.result()
     assert page.assistant_texts() == [expected]
     assert page.conversation_id() == conversation_id
     stored = [m for m in page.api.conversation(conversation_id)["messages"] if m["role"] == "assistant"]
@@ -123,7 +125,7 @@ def test_regenerate_makes_a_second_branch_with_a_switcher(signed_in):
     assert len(answers) == 2 and all(m["parent_id"] == user["id"] for m in answers)
 
 
-def test_edit_and_resend_makes_a_sibling_question(signed_in):
+def test_edit_and_resend_makes_a_sibling_question(signed_in, background):
     page = signed_in
     seeded = seed(page.api, "Edit me", [
         ("u1", None, "user", "What is a fjord?"),
@@ -132,6 +134,10 @@ def test_edit_and_resend_makes_a_sibling_question(signed_in):
         ("a2", "u2", "assistant", "Norway, Chile, New Zealand."),
     ], current="a2")
     page.open(f"#/c/{seeded['id']}")
+    expected = background.submit(page.api.answer, [
+        {"role": "user", "content": "What is a fjord?"},
+        {"role": "assistant", "content": "A long, narrow inlet with steep sides."},
+        {"role": "user", "content": "How do glaciers carve them?"}])
     second = "[data-testid=message][data-role=user]:nth-of-type(3)"
     page.visible(f"{second} [data-testid=edit]").click()
     editor = page.visible("[data-testid=edit-input]")
@@ -145,11 +151,7 @@ def test_edit_and_resend_makes_a_sibling_question(signed_in):
     users = page.js("return [...document.querySelectorAll('[data-testid=message][data-role=user] "
                     "[data-testid=message-body]')].map(e => e.textContent);")
     assert users == ["What is a fjord?", "How do glaciers carve them?"]
-    expected = page.api.answer([
-        {"role": "user", "content": "What is a fjord?"},
-        {"role": "assistant", "content": "A long, narrow inlet with steep sides."},
-        {"role": "user", "content": "How do glaciers carve them?"}])
-    assert page.assistant_texts() == ["A long, narrow inlet with steep sides.", expected]
+    assert page.assistant_texts() == ["A long, narrow inlet with steep sides.", expected.result()]
     page.find(f"{second} [data-testid=branch-prev]").click()
     page.wait(lambda: page.assistant_texts() == ["A long, narrow inlet with steep sides.", "Norway, Chile, New Zealand."])
 

@@ -17,6 +17,7 @@ def test_cluster_view_lists_the_node_as_alive_and_keeps_refreshing(signed_in):
         assert role in me.text
     assert page.find("[data-testid=cluster-count-alive]").text.startswith(str(len(names)))
 
+    page.screenshot("cluster")
     first = page.find("[data-testid=cluster-updated]").text
     page.wait(lambda: page.find("[data-testid=cluster-updated]").text != first, timeout=5,
               message="the view polls again")

@@ -114,20 +114,19 @@ def test_conversation_list_pages_on_scroll_and_pins_renames_deletes(signed_in):
         return len(page.find_all("[data-testid=conversation-item]")) == total
 
     page.wait(scrolled_to_all, message="scrolling loads every page")
-    titles = [e.text for e in page.find_all("[data-testid=conversation-item] .conversation-title")]
+    titles = page.js("return [...document.querySelectorAll('[data-testid=conversation-item] .conversation-title')]"
+                     ".map(e => e.textContent);")
     assert titles.index(f"{prefix} 00") < titles.index(f"{prefix} 44")  # newest first
 
     item_css = "[data-testid=conversation-item][data-conversation-id='{}']"
     oldest = next(c for c in page.api.conversations() if c["title"] == f"{prefix} 44")
-    row = page.find(item_css.format(oldest["id"]))
-    page.js("arguments[0].scrollIntoView({block: 'center'});", row)
-    page.driver.execute_script("arguments[0].click();", row.find_element("css selector", "[data-testid=pin]"))
-    page.wait(lambda: page.find_all("[data-testid=conversation-item]")[0].get_attribute("data-conversation-id")
-              == oldest["id"], message="the pinned chat comes first")
-    assert page.find(".list-group-label").text == "Pinned"
+    page.click(item_css.format(oldest["id"]) + " [data-testid=pin]")
+    page.wait(lambda: page.js("const l = document.getElementById('conversation-list');"
+                              "return [l.querySelector('[data-testid=conversation-item]').dataset.conversationId,"
+                              "        l.querySelector('.list-group-label').textContent];") == [oldest["id"], "Pinned"],
+              message="the pinned chat comes first, under Pinned")
 
-    first = page.find(item_css.format(oldest["id"]))
-    page.driver.execute_script("arguments[0].click();", first.find_element("css selector", "[data-testid=rename]"))
+    page.click(item_css.format(oldest["id"]) + " [data-testid=rename]")
     field = page.visible("[data-testid=rename-input]")
     field.send_keys(Keys.CONTROL, "a")
     field.send_keys("Pinned and renamed\n")
@@ -135,10 +134,9 @@ def test_conversation_list_pages_on_scroll_and_pins_renames_deletes(signed_in):
     page.wait(lambda: page.find(item_css.format(oldest["id"])).text.startswith("Pinned and renamed"))
     assert page.api.conversation(oldest["id"])["pinned"] is True
 
-    page.find(item_css.format(oldest["id"]) + " [data-testid=conversation-link]").click()
+    page.click(item_css.format(oldest["id"]) + " [data-testid=conversation-link]")
     page.wait(lambda: page.find("[data-testid=chat-title]").text == "Pinned and renamed")
-    page.driver.execute_script("arguments[0].click();",
-                               page.find(item_css.format(oldest["id"]) + " [data-testid=delete]"))
+    page.click(item_css.format(oldest["id"]) + " [data-testid=delete]")
     page.visible("[data-testid=confirm-delete]").click()
     page.wait(lambda: not page.find_all(item_css.format(oldest["id"])), message="the row is gone")
     assert page.api.status(f"/v1/conversations/{oldest['id']}") == 404

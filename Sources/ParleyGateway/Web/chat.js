@@ -85,7 +85,7 @@ export class ChatView {
         if (this.highlightID) {
             document.getElementById("message-" + this.highlightID)?.scrollIntoView({ block: "center" });
         } else {
-            this.scrollToBottom(true);
+            this.scrollToBottom();
         }
     }
 
@@ -101,6 +101,7 @@ export class ChatView {
         let details;
         try { details = await api.conversation(conversationID); } catch (error) { this.showError(error.message); return; }
         if (token !== this.loadToken || conversationID !== this.conversationID) return;
+        const stick = this.nearBottom();
         this.setDetails(details);
         const newest = this.tree.newest();
         this.leafID = newest ? newest.id : null;
@@ -108,7 +109,7 @@ export class ChatView {
             api.updateConversation(conversationID, { current_message_id: newest.id }).catch(() => {});
         }
         this.render();
-        this.scrollToBottom(false);
+        if (stick) this.scrollToBottom();
     }
 
     // MARK: Drawing
@@ -164,7 +165,7 @@ export class ChatView {
             renderBody(this.liveBody, "assistant", this.generation.text);
             const article = this.liveBody.closest("article");
             article.classList.toggle("reconnecting", this.generation.reconnecting);
-            if (stick) this.scrollToBottom(false);
+            if (stick) this.scrollToBottom();
         });
     }
 
@@ -185,10 +186,9 @@ export class ChatView {
         return pane.scrollHeight - pane.scrollTop - pane.clientHeight < 80;
     }
 
-    scrollToBottom(force) {
+    scrollToBottom() {
         const pane = this.messages.parentElement;
-        if (force || this.nearBottom()) pane.scrollTop = pane.scrollHeight;
-        else pane.scrollTop = pane.scrollHeight;
+        pane.scrollTop = pane.scrollHeight;
     }
 
     showError(message) {
@@ -248,7 +248,7 @@ export class ChatView {
             { conversationID: this.conversationID, model: body.model, ...context }, this.callbacks());
         this.generation = generation;
         this.render();
-        this.scrollToBottom(true);
+        this.scrollToBottom();
         generation.start(body);
     }
 

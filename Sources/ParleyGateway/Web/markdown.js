@@ -198,7 +198,7 @@ function tableCells(line) {
 function appendTable(lines, start, parent) {
     const head = tableCells(lines[start]);
     const aligns = tableCells(lines[start + 1]).map((cell) =>
-        cell.startsWith(":") && cell.endsWith(":") ? "center" : cell.endsWith(":") ? "right" : "");
+        cell.startsWith(":") && cell.endsWith(":") ? "center" : cell.endsWith(":") ? "right" : cell.startsWith(":") ? "left" : "");
     const wrapper = element("div", "table-wrap");
     const table = element("table");
     const headRow = element("tr");

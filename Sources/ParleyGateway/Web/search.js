@@ -56,6 +56,7 @@ export class SearchPanel {
         this.controller = null;
         this.hits = [];
         this.nextCursor = null;
+        this.titles = new Map();
         this.input.addEventListener("input", () => this.schedule());
         this.input.addEventListener("keydown", (event) => {
             if (event.key === "Escape") { this.input.value = ""; this.schedule(0); }
@@ -139,6 +140,14 @@ export class SearchPanel {
         this.results.replaceChildren(...children);
     }
 
+    /** The title of a conversation the list has not loaded (yet), fetched once. */
+    lookUpTitle(id) {
+        if (!this.titles.has(id)) {
+            this.titles.set(id, api.conversation(id).then((c) => c.title || "Untitled", () => "Conversation"));
+        }
+        return this.titles.get(id);
+    }
+
     hitView(hit) {
         const link = element("a", "search-hit");
         link.href = `#/c/${encodeURIComponent(hit.conversation_id)}/m/${encodeURIComponent(hit.message_id)}`;
@@ -146,8 +155,12 @@ export class SearchPanel {
         link.dataset.conversationId = hit.conversation_id;
         link.dataset.messageId = hit.message_id;
         const meta = element("div", "hit-meta");
+        const title = element("span", "hit-title", this.titleOf(hit.conversation_id) || "…");
+        if (!this.titleOf(hit.conversation_id)) {
+            this.lookUpTitle(hit.conversation_id).then((text) => { title.textContent = text; });
+        }
         meta.append(
-            element("span", "hit-title", this.titleOf(hit.conversation_id) || "Conversation"),
+            title,
             element("span", "hit-role", hit.role === "user" ? "you" : hit.role),
             element("time", "hit-date", new Date(hit.created_at * 1000).toLocaleDateString()));
         const snippet = element("div", "hit-snippet");

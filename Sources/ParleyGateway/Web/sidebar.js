@@ -23,6 +23,11 @@ function iconButton(glyph, title, testID, onClick) {
     return node;
 }
 
+/** The label a conversation is listed under. */
+function groupOf(item) {
+    return item.pinned ? "Pinned" : dayGroup(item.updated_at);
+}
+
 /** "Today", "Yesterday", "Previous 7 days", "Previous 30 days" or the month of `seconds`. */
 function dayGroup(seconds) {
     const date = new Date(seconds * 1000);
@@ -76,7 +81,7 @@ export class ConversationList {
         this.loadMoreIfNeeded();
     }
 
-    /** Loads the next page when the end of the list is (nearly) in view. */
+    /** Loads the next page when the end of the list is (nearly) in view; its rows are appended. */
     async loadMoreIfNeeded() {
         if (this.loading || !this.nextCursor || this.list.hidden) return;
         const sentinel = $("conversation-sentinel");
@@ -85,11 +90,12 @@ export class ConversationList {
         if (sentinel.getBoundingClientRect().top > bottom + 200) return;
         const token = this.token;
         this.loading = true;
+        let added = [];
         try {
             const page = await api.conversations(this.nextCursor, PAGE_SIZE);
             if (token !== this.token) return;
             const known = new Set(this.items.map((item) => item.id));
-            this.items.push(...page.data.filter((item) => !known.has(item.id)));
+            added = page.data.filter((item) => !known.has(item.id));
             this.nextCursor = page.next_cursor;
         } catch (error) {
             if (token !== this.token) return;
@@ -98,7 +104,11 @@ export class ConversationList {
         } finally {
             if (token === this.token) this.loading = false;
         }
-        this.render();
+        const last = this.items[this.items.length - 1];
+        this.items.push(...added);
+        if (this.busy()) { this.stale = true; return; }
+        $("conversation-sentinel")?.remove();
+        this.list.append(...this.rows(added, last ? groupOf(last) : null), this.sentinel());
         this.loadMoreIfNeeded();
     }
 
@@ -109,24 +119,47 @@ export class ConversationList {
         }
     }
 
+    /** A row is being renamed or asked to confirm a delete: redrawing now would lose it. */
+    busy() {
+        return this.list.querySelector(".renaming, .confirming") !== null;
+    }
+
     render() {
+        if (this.busy()) { this.stale = true; return; }
+        this.stale = false;
+        const children = this.rows(this.items, null);
+        if (this.items.length === 0 && !this.loading) {
+            children.push(element("p", "list-empty", this.error ? "Could not load: " + this.error : "No conversations yet."));
+        }
+        children.push(this.sentinel());
+        this.list.replaceChildren(...children);
+    }
+
+    /** Rows of `items` with a group label wherever the group changes (`group`: the one before). */
+    rows(items, group) {
         const children = [];
-        let group = null;
-        for (const item of this.items) {
-            const label = item.pinned ? "Pinned" : dayGroup(item.updated_at);
+        for (const item of items) {
+            const label = groupOf(item);
             if (label !== group) {
                 group = label;
                 children.push(element("div", "list-group-label", label));
             }
             children.push(this.itemView(item));
         }
-        if (this.items.length === 0 && !this.loading) {
-            children.push(element("p", "list-empty", this.error ? "Could not load: " + this.error : "No conversations yet."));
-        }
+        return children;
+    }
+
+    sentinel() {
         const sentinel = element("div", "list-sentinel", this.nextCursor ? "Loading…" : "");
         sentinel.id = "conversation-sentinel";
-        children.push(sentinel);
-        this.list.replaceChildren(...children);
+        return sentinel;
+    }
+
+    /** Ends a rename or delete question: the row is drawn normally again (with what changed meanwhile). */
+    endEditing(row) {
+        row.classList.remove("renaming", "confirming");
+        this.render();
+        this.loadMoreIfNeeded();
     }
 
     itemView(item) {
@@ -152,10 +185,10 @@ export class ConversationList {
     async pin(item) {
         try {
             await api.updateConversation(item.id, { pinned: !item.pinned });
+            await this.refresh();
         } catch (error) {
             alertInList(this.list, error.message);
         }
-        this.refresh();
     }
 
     beginRename(row, item) {
@@ -178,7 +211,7 @@ export class ConversationList {
                     alertInList(this.list, error.message);
                 }
             }
-            this.render();
+            this.endEditing(row);
         };
         input.addEventListener("keydown", (event) => {
             if (event.key === "Enter") { event.preventDefault(); finish(true); }
@@ -204,14 +237,14 @@ export class ConversationList {
             try {
                 await api.deleteConversation(item.id);
                 this.items = this.items.filter((other) => other.id !== item.id);
-                this.render();
+                this.endEditing(row);
                 this.onDeleted(item.id);
             } catch (error) {
                 alertInList(this.list, error.message);
-                this.render();
+                this.endEditing(row);
             }
         });
-        no.addEventListener("click", () => this.render());
+        no.addEventListener("click", () => this.endEditing(row));
         row.replaceChildren(question, yes, no);
         row.classList.add("confirming");
         no.focus();
