@@ -217,7 +217,12 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", .product(name: "NIOPosix", package: "swift-nio")]),
-        .testTarget(name: "ParleyIntegrationTests", dependencies: ["ParleyTestSupport"]),
+        .testTarget(
+            name: "ParleyIntegrationTests",
+            dependencies: [
+                "ParleyTestSupport", "ParleyClient", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
     ]
 )
 

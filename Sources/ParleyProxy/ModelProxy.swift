@@ -23,7 +23,10 @@ public distributed actor ModelProxy: ModelProxyProtocol {
         guard router.serves(model: request.model) else {
             throw ServingError(ServingError.modelNotFound, "no live model API serves '\(request.model)'")
         }
-        return actorSystem.makeStream(FailoverStream(request: request, region: region, router: router))
+        return actorSystem.makeStream(
+            CountedGeneration(
+                FailoverStream(request: request, region: region, router: router), activity: actorSystem.activity,
+                role: "proxy"))
     }
 
     public distributed func endpoints() -> [EndpointStatus] {

@@ -22,11 +22,24 @@ struct StreamTable {
 }
 
 extension ClusterSystem {
+    /// Wraps `source` as a stream that a remote caller can iterate; the source stops when the
+    /// consumer cancels or its connection is lost (see ``makeStream(_:drainsWhenConsumerIsLost:)``).
+    public func makeStream<Source: AsyncSequence & Sendable>(_ source: Source) -> RemoteStream<Source.Element>
+    where Source.Element: Codable & Sendable {
+        makeStream(source, drainsWhenConsumerIsLost: false)
+    }
+
     /// Wraps `source` as a stream that a remote caller can iterate. Return the handle from a
     /// distributed method; the source is iterated only once the caller starts consuming, and only
     /// as fast as the caller's credit allows. An unclaimed handle is dropped after
     /// `ClusterSettings.streamLeaseTimeout`.
-    public func makeStream<Source: AsyncSequence & Sendable>(_ source: Source) -> RemoteStream<Source.Element>
+    ///
+    /// A consumer that cancels always stops the source. With `drainsWhenConsumerIsLost`, a consumer
+    /// whose connection is lost (its node died) does not: the source runs on to its end and its
+    /// elements are dropped — for sources whose side effects must complete, such as an answer that
+    /// is being logged for a client to resume elsewhere.
+    public func makeStream<Source: AsyncSequence & Sendable>(_ source: Source, drainsWhenConsumerIsLost: Bool)
+        -> RemoteStream<Source.Element>
     where Source.Element: Codable & Sendable {
         let streamID = streams.withLock { table in
             defer { table.nextStreamID += 1 }
@@ -35,7 +48,9 @@ extension ClusterSystem {
         // The producer runs in the context of the call that made the stream (its trace), never in
         // the consumer's: a local consumer's task-locals (e.g. its call deadline) must not leak in.
         let context = ServiceContext.current ?? .topLevel
-        let producer = StreamProducer(streamID: streamID, system: self) { producer in
+        let producer = StreamProducer(
+            streamID: streamID, system: self, drainsWhenConsumerIsLost: drainsWhenConsumerIsLost
+        ) { producer in
             Task.detached {
                 await ServiceContext.withValue(context) {
                     await Self.produce(source, into: producer)
@@ -133,7 +148,7 @@ extension ClusterSystem {
             return (consumers, producers)
         }
         for consumer in consumers { consumer.finish(.failure(error)) }
-        for producer in producers { producer.cancel() }
+        for producer in producers { producer.consumerLost() }
     }
 
     /// Drops producers whose handle nobody claimed within the lease.

@@ -12,6 +12,9 @@ final class StreamProducer: Sendable {
     private let loop: any EventLoop
     /// Starts iterating the source; called once, on the first demand.
     private let run: @Sendable (StreamProducer) -> Task<Void, Never>
+    /// When the consumer's connection is lost (its node died or was cut off), keep iterating the
+    /// source to its end and drop the elements, instead of cancelling it.
+    private let drainsWhenConsumerIsLost: Bool
 
     private struct State {
         enum Phase {
@@ -26,6 +29,8 @@ final class StreamProducer: Sendable {
         var credit = 0
         var creditWaiter: CheckedContinuation<Void, any Error>?
         var cancelled = false
+        /// The consumer is gone and the source runs on without credit (see `drainsWhenConsumerIsLost`).
+        var draining = false
         var pending: [[UInt8]] = []
         var pendingEnd: RemoteErrorPayload?? = nil
         var flushScheduled = false
@@ -34,12 +39,14 @@ final class StreamProducer: Sendable {
     private let state = Mutex(State())
 
     init(
-        streamID: UInt64, system: ClusterSystem, run: @escaping @Sendable (StreamProducer) -> Task<Void, Never>
+        streamID: UInt64, system: ClusterSystem, drainsWhenConsumerIsLost: Bool = false,
+        run: @escaping @Sendable (StreamProducer) -> Task<Void, Never>
     ) {
         self.streamID = streamID
         self.system = system
         self.loop = system.group.next()
         self.run = run
+        self.drainsWhenConsumerIsLost = drainsWhenConsumerIsLost
         self.createdAt = .now
     }
 
@@ -85,6 +92,7 @@ final class StreamProducer: Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let ready: Result<Void, any Error>? = state.withLock { state in
                     if state.cancelled || Task.isCancelled { return .failure(CancellationError()) }
+                    if state.draining { return .success(()) }
                     if state.credit > 0 {
                         state.credit -= 1
                         return .success(())
@@ -120,13 +128,17 @@ final class StreamProducer: Sendable {
     }
 
     private func flush() {
-        let (elements, end, connection) = state.withLock { state in
+        let (elements, end, connection, draining) = state.withLock { state in
             defer {
                 state.pending = []
                 state.flushScheduled = false
                 if state.pendingEnd != nil { state.phase = .finished }
             }
-            return (state.pending, state.pendingEnd, state.connection)
+            return (state.pending, state.pendingEnd, state.connection, state.draining)
+        }
+        if draining {
+            if end != nil { system.removeProducer(streamID) }
+            return
         }
         if !elements.isEmpty {
             system.metrics.streamElementsSent.increment(by: elements.count)
@@ -136,6 +148,20 @@ final class StreamProducer: Sendable {
             system.deliverStreamFrame(.end(streamID: streamID, end), via: connection)
             system.removeProducer(streamID)
         }
+    }
+
+    /// The consumer's connection closed. A draining producer runs its source on to the end without
+    /// sending anything; any other stops.
+    func consumerLost() {
+        let (drain, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, any Error>?) in
+            guard drainsWhenConsumerIsLost, !state.cancelled, case .running = state.phase else { return (false, nil) }
+            state.draining = true
+            state.pending = []
+            defer { state.creditWaiter = nil }
+            return (true, state.creditWaiter)
+        }
+        guard drain else { return cancel() }
+        waiter?.resume()
     }
 
     /// Stops the producer: the consumer cancelled, went away, or the lease expired.

@@ -84,7 +84,9 @@ public distributed actor CompletionService: CompletionServiceProtocol {
                 request: request, started: prepared.started, events: workerStream(prepared.modelRequest),
                 store: prepared.store, gapFill: prepared.gapFill, configuration: configuration,
                 rateLimits: rateLimits, registry: registry, activity: actorSystem.activity, logger: logger)
-            return actorSystem.makeStream(run.start())
+            // A gateway that dies leaves its client to resume through another one from the generation
+            // log, so the answer goes on; a client that cancels stops it.
+            return actorSystem.makeStream(run.start(), drainsWhenConsumerIsLost: prepared.store != nil)
         } catch {
             registry.remove(request.requestID)
             if acquired { await rateLimits.release(userID: request.userID, requestID: request.requestID, tokens: 0) }

@@ -39,7 +39,10 @@ public distributed actor WorkerPool: WorkerPoolProtocol {
             throw ServingError(ServingError.invalidRequest, "a generation needs a model and messages")
         }
         let lease = SlotLease(scheduler: scheduler, ticket: try scheduler.admit(request))
-        return actorSystem.makeStream(PooledGeneration(lease: lease, source: worker.generate(request)))
+        return actorSystem.makeStream(
+            CountedGeneration(
+                PooledGeneration(lease: lease, source: worker.generate(request)), activity: actorSystem.activity,
+                role: "worker"))
     }
 
     public distributed func status() -> WorkerPoolStatus {

@@ -34,6 +34,11 @@ distributed actor Greeter {
     distributed func count(to limit: Int, failAt: Int? = nil) -> RemoteStream<Int> {
         actorSystem.makeStream(CountingSequence(limit: limit, failAt: failAt, probe: probe))
     }
+
+    /// Like `count(to:)`, but the count goes on to its end when the consumer's node is lost.
+    distributed func countToTheEnd(_ limit: Int) -> RemoteStream<Int> {
+        actorSystem.makeStream(CountingSequence(limit: limit, failAt: nil, probe: probe), drainsWhenConsumerIsLost: true)
+    }
 }
 
 /// Records how far a producer got and when it stopped iterating.
@@ -246,6 +251,30 @@ struct RemoteStreamClusteredTests {
             var stopped = probe.stopped.makeAsyncIterator()
             await stopped.next()
             #expect(probe.pulled.load(ordering: .relaxed) < 1_000_000_000)
+        }
+    }
+
+    @Test func lostConsumerStopsAProducerUnlessItDrains() async throws {
+        for drains in [false, true] {
+            let server = try await ClusterSystem.start(settings: ClusterSettings(name: "server"))
+            var clientSettings = ClusterSettings(name: "client")
+            clientSettings.streamWindow = 16
+            let client = try await ClusterSystem.start(settings: clientSettings)
+            let probe = StreamProbe()
+            let greeter = Greeter(actorSystem: server, probe: probe)
+            let remote = try Greeter.resolve(id: greeter.id, using: client)
+            let limit = 200_000
+            let stream = try await (drains ? remote.countToTheEnd(limit) : remote.count(to: limit))
+            // Not `break` (that cancels): the consumer's node goes away with the stream open.
+            var iterator = stream.makeAsyncIterator()
+            for _ in 0..<5 { _ = try await iterator.next() }
+            await client.shutdown()
+            var stopped = probe.stopped.makeAsyncIterator()
+            await stopped.next()
+            _ = iterator
+            let pulled = probe.pulled.load(ordering: .relaxed)
+            if drains { #expect(pulled == limit) } else { #expect(pulled < limit) }
+            await server.shutdown()
         }
     }
 

@@ -24,6 +24,8 @@ struct ClusterStatusJSON: Decodable {
 final class NodeCluster: @unchecked Sendable {
     let names: [String]
     let roles: [String: String]
+    /// More arguments per node (HTTP address, model, data folder, …).
+    let extraArguments: [String: [String]]
     let keyFile: String
     private(set) var processes: [String: ParleyProcess] = [:]
     private(set) var ports: [String: Int] = [:]
@@ -33,9 +35,10 @@ final class NodeCluster: @unchecked Sendable {
     var seedAddress: String { "127.0.0.1:\(ports[names[0]]!)" }
     var keyArguments: [String] { ["--cluster-key", keyFile] }
 
-    init(names: [String], roles: [String]) async throws {
+    init(names: [String], roles: [String], extraArguments: [String: [String]] = [:]) async throws {
         self.names = names
         self.roles = Dictionary(uniqueKeysWithValues: zip(names, roles))
+        self.extraArguments = extraArguments
         self.keyFile = try temporaryKeyFile("test-cluster-key-\(UUID().uuidString)")
         do {
             for name in names { try await start(name, port: 0) }
@@ -50,6 +53,7 @@ final class NodeCluster: @unchecked Sendable {
         var arguments = ["node", "--name", name, "--listen", "127.0.0.1:\(port)"] + keyArguments
         if let roles = roles[name], !roles.isEmpty { arguments += ["--roles", roles] }
         if name != names[0] { arguments += ["--seed", seedAddress] }
+        arguments += extraArguments[name] ?? []
         let process = try ParleyProcess(arguments)
         processes[name] = process
         // "parley node NAME listening on HOST:PORT uid HEX roles …"
@@ -60,6 +64,11 @@ final class NodeCluster: @unchecked Sendable {
         else { throw TestFailure("unexpected ready line: \(line)") }
         ports[name] = port
         uids[name] = words[uidAt + 1]
+    }
+
+    /// SIGKILL, without a restart.
+    func kill(_ name: String) {
+        processes[name]?.kill()
     }
 
     /// SIGKILL then start again on the same port (a new incarnation).

@@ -1,0 +1,98 @@
+import Foundation
+import ParleyClient
+import Testing
+
+/// Flow 1 under node deaths, with real processes: a stream survives the SIGKILL of the model, worker,
+/// proxy or completion node serving it (every token once, no client-visible break), a client resumes
+/// through the other gateway when its own dies, and the rate limit holds across gateways.
+@Suite("Serving chaos (processes)", .serialized)
+struct ServingChaosTests {
+    static let answerTokens = 60
+
+    @Test(.timeLimit(.minutes(5))) func streamsSurviveTheDeathOfAnyNodeAndTheRateLimitHoldsAcrossGateways() async throws {
+        let cluster = try await ServingCluster(tokensPerSecond: 25)
+        defer { cluster.stop() }
+        let alice = cluster.client("alice", gateways: ["gw1"])
+        defer { Task { try? await alice.shutdown() } }
+
+        for role in ["model", "worker", "proxy", "completion"] {
+            let prompt = "chaos: kill the \(role) node"
+            let expected = try await alice.chatCompletion(request(prompt, store: false)).content
+            var killed: String?
+            var killedAt: ContinuousClock.Instant?
+            var gapAfterKill: Duration?
+            var text = ""
+            var tokens = 0
+            var summary: ChatStreamSummary?
+            for try await event in try await alice.streamChatCompletion(request(prompt)) {
+                switch event {
+                case .content(let piece, _):
+                    if let at = killedAt, gapAfterKill == nil { gapAfterKill = at.duration(to: .now) }
+                    text += piece
+                    tokens += 1
+                    if tokens == 10 {
+                        let busy = try await cluster.busyNode(role: role, via: "gw1")
+                        let victim = try #require(busy, "no \(role) node shows the stream in flight")
+                        cluster.nodes.kill(victim)
+                        killed = victim
+                        killedAt = .now
+                    }
+                case .end(let value): summary = value
+                default: break
+                }
+            }
+            print("killed \(killed ?? "-") (\(role)) after 10 tokens; next token \(gapAfterKill.map { "\($0)" } ?? "-") later")
+            #expect(killed != nil)
+            #expect(tokens == Self.answerTokens, "\(role): \(tokens) tokens")
+            #expect(text == expected, "\(role): the answer differs from the undisturbed one")
+            #expect(summary?.resumes == 0, "\(role): the client had to resume")
+            #expect(summary?.duplicatesDropped == 0 && summary?.missingEvents == 0)
+            #expect(summary?.finishReason == "length")
+        }
+
+        // The 61st request of a minute is refused, whichever gateway it reaches.
+        let bob = cluster.client("bob", gateways: ["gw1"])
+        let bobOther = cluster.client("bob", gateways: ["gw2"])
+        defer { Task { try? await bob.shutdown(); try? await bobOther.shutdown() } }
+        for number in 0..<60 {
+            let client = number.isMultiple(of: 2) ? bob : bobOther
+            _ = try await client.chatCompletion(request("count \(number)", maxTokens: 1, store: false))
+        }
+        for client in [bob, bobOther] {
+            do {
+                _ = try await client.chatCompletion(request("one too many", maxTokens: 1, store: false))
+                Issue.record("the 61st request was served")
+            } catch let error as ParleyClientError {
+                #expect(error.code == .rateLimited, "\(error)")
+            }
+        }
+
+        // The client's own gateway dies mid-stream: it resumes through the other one.
+        let both = cluster.client("alice", gateways: ["gw1", "gw2"])
+        defer { Task { try? await both.shutdown() } }
+        let prompt = "chaos: kill the gateway"
+        let expected = try await both.chatCompletion(request(prompt, store: false)).content
+        var text = ""
+        var tokens = 0
+        var summary: ChatStreamSummary?
+        for try await event in try await both.streamChatCompletion(request(prompt)) {
+            switch event {
+            case .content(let piece, _):
+                text += piece
+                tokens += 1
+                if tokens == 10 { cluster.nodes.kill("gw1") }
+            case .end(let value): summary = value
+            default: break
+            }
+        }
+        #expect(tokens == Self.answerTokens)
+        #expect(text == expected)
+        #expect((summary?.resumes ?? 0) >= 1)
+        #expect(summary?.missingEvents == 0)
+    }
+
+    func request(_ prompt: String, maxTokens: Int = answerTokens, store: Bool = true) -> ChatCompletionRequest {
+        ChatCompletionRequest(
+            model: "synthetic", messages: [.user(prompt)], maxTokens: maxTokens, store: store ? nil : false)
+    }
+}
