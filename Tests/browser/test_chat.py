@@ -6,6 +6,7 @@ Run: python3 -m pytest -q Tests/browser   (PARLEY_BIN names the parley binary)
 """
 
 from conftest import seed
+from selenium.webdriver.common.keys import Keys
 
 
 def test_sign_in_with_a_key_and_stay_signed_in(page):
@@ -29,9 +30,15 @@ def test_sign_in_with_a_key_and_stay_signed_in(page):
 
 def test_an_answer_grows_token_by_token_and_is_stored(signed_in, background):
     page = signed_in
-    prompt = "Tell me how rivers reach the sea"
+    prompt = "Tell me how rivers\nreach the sea"
     expected = background.submit(page.api.answer, [{"role": "user", "content": prompt}])
-    page.send(prompt)
+    field = page.visible("[data-testid=prompt]")
+    field.send_keys("Tell me how rivers")
+    field.send_keys(Keys.SHIFT, Keys.ENTER)  # Shift+Enter: a new line, not sent
+    field.send_keys("reach the sea")
+    assert field.get_attribute("value") == prompt
+    assert not page.find_all("[data-testid=message]")
+    field.send_keys(Keys.ENTER)
     lengths = []
 
     def grew_three_times():
@@ -52,7 +59,9 @@ def test_an_answer_grows_token_by_token_and_is_stored(signed_in, background):
     assert stored[0]["content"] == expected
     assert page.assistant_texts() == [expected]
     assert lengths[-1] < len(expected), "the text was seen before it was complete"
-    assert page.find("[data-testid=chat-title]").text == conversation["title"]
+    user = page.find("[data-testid=message][data-role=user] [data-testid=message-body]")
+    assert user.text == prompt
+    assert page.find("[data-testid=chat-title]").text == " ".join(conversation["title"].split())
     # The new conversation is in the list, marked as the open one.
     page.wait(lambda: page.find_all(f".conversation-item.active[data-conversation-id='{conversation['id']}']"))
 

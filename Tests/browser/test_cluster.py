@@ -16,6 +16,10 @@ def test_cluster_view_lists_the_node_as_alive_and_keeps_refreshing(signed_in):
     for role in ["gateway", "completion", "worker", "model", "conversation"]:
         assert role in me.text
     assert page.find("[data-testid=cluster-count-alive]").text.startswith(str(len(names)))
+    cells = [td.text for td in me.find_elements("css selector", "td")]
+    node = next(m for m in status["members"] if m["name"] == status["self"])
+    if node.get("stats") is not None:  # per-node figures: streams in flight, tokens/s
+        assert cells[6].isdigit() and float(cells[7]) >= 0
 
     page.screenshot("cluster")
     first = page.find("[data-testid=cluster-updated]").text

@@ -54,6 +54,12 @@ def test_search_shows_marked_hits_and_a_click_opens_the_message_on_its_branch(si
     label = message.find_element("css selector", "[data-testid=branch-label]")
     assert label.text == "1/2"
     assert "Zanzibarquay & the <old> harbour" in message.text
+    page.driver.execute_cdp_cmd("Emulation.setEmulatedMedia",
+                                {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    try:
+        page.screenshot("dark")
+    finally:
+        page.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
 
 
 def test_stored_markup_is_shown_as_text_and_never_runs(signed_in):

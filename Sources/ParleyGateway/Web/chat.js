@@ -8,6 +8,9 @@ import { messageView, renderBody } from "./messages.js";
 import { MessageTree } from "./tree.js";
 
 const $ = (id) => document.getElementById(id);
+// After an answer ends: how often and how far apart to look for it in the stored conversation.
+const ANSWER_READ_ATTEMPTS = 15;
+const ANSWER_READ_PAUSE_MS = 150;
 
 export class ChatView {
     /** `getModel()` names the picked model; `onChanged(conversationID)` after a conversation changed. */
@@ -95,12 +98,22 @@ export class ChatView {
         $("chat-title").textContent = details.title || "Untitled";
     }
 
-    /** Loads the conversation again after an answer ended and shows its newest message. */
-    async reloadAfterAnswer(conversationID) {
+    /**
+     * Loads the conversation again after an answer ended and shows its newest message. The answer
+     * may become readable a moment after its stream ended: while no assistant message outside
+     * `knownIDs` is there, it asks again a few times (not at all when `knownIDs` is null).
+     */
+    async reloadAfterAnswer(conversationID, knownIDs) {
         const token = ++this.loadToken;
         let details;
-        try { details = await api.conversation(conversationID); } catch (error) { this.showError(error.message); return; }
-        if (token !== this.loadToken || conversationID !== this.conversationID) return;
+        for (let attempt = 0; ; attempt += 1) {
+            try { details = await api.conversation(conversationID); } catch (error) { this.showError(error.message); return; }
+            if (token !== this.loadToken || conversationID !== this.conversationID) return;
+            const arrived = !knownIDs || details.messages.some((m) => m.role === "assistant" && !knownIDs.has(m.id));
+            if (arrived || attempt >= ANSWER_READ_ATTEMPTS) break;
+            await new Promise((resolve) => setTimeout(resolve, ANSWER_READ_PAUSE_MS));
+            if (token !== this.loadToken) return;
+        }
         const stick = this.nearBottom();
         this.setDetails(details);
         const newest = this.tree.newest();
@@ -246,6 +259,7 @@ export class ChatView {
         this.highlightID = null;
         const generation = new Generation(
             { conversationID: this.conversationID, model: body.model, ...context }, this.callbacks());
+        generation.knownIDs = new Set(this.tree.byID.keys());
         this.generation = generation;
         this.render();
         this.scrollToBottom();
@@ -255,8 +269,12 @@ export class ChatView {
     /** Picks up the answer a reloaded page was streaming. */
     async resume(saved) {
         const generation = new Generation(saved, this.callbacks());
+        generation.knownIDs = new Set();
         this.generation = generation;
         await this.open(saved.conversationID);
+        // What is stored now came before this answer (unless it already ended: then the wait for
+        // a newer one gives up after a few tries).
+        generation.knownIDs = new Set(this.tree.byID.keys());
         generation.resume();
     }
 
@@ -281,7 +299,8 @@ export class ChatView {
                 const showing = this.shows(generation);
                 if (generation.error && showing) this.showError(generation.error.message);
                 if (generation.conversationID) {
-                    if (showing) this.reloadAfterAnswer(generation.conversationID);
+                    // A failed answer may never be stored: no waiting for it then.
+                    if (showing) this.reloadAfterAnswer(generation.conversationID, generation.error ? null : generation.knownIDs);
                     this.onChanged(generation.conversationID);
                 } else if (showing) {
                     // Nothing was stored (the request failed): give the prompt back.
