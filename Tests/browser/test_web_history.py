@@ -6,7 +6,7 @@ delete).
 import time
 import uuid
 
-from conftest import chatgpt_conversation, seed
+from web_support import chatgpt_conversation, seed
 from selenium.webdriver.common.keys import Keys
 
 

@@ -5,7 +5,7 @@ edit-and-resend branches.
 Run: python3 -m pytest -q Tests/browser   (PARLEY_BIN names the parley binary)
 """
 
-from conftest import seed
+from web_support import seed
 from selenium.webdriver.common.keys import Keys
 
 
