@@ -1,7 +1,9 @@
 // parley-bench-history: local figures of the conversation service (ParleyConversation).
 // Usage: parley-bench-history [--messages N] [--users N] [--queries N] [--appends N] [--writers N] [--durability]
 //                             [--data DIR] [--fresh] [--skip-appends] [--skip-snapshot] [--optimize]
-// Replicated appends/s and catch-up time need the cluster and are measured there.
+//        parley-bench-history --replicated [--appends N] [--writers N] [--users N] [--missed N] [--data DIR]
+// --replicated starts three `parley node --roles conversation` processes (the `parley` next to this
+// executable, or $PARLEY_BIN) and measures replicated appends/s and the catch-up of a restarted node.
 import Foundation
 import ParleyConversation
 import ParleyProtocol
@@ -18,6 +20,10 @@ struct Options {
     var skipSnapshot = false
     var optimize = false
     var durability = false
+    var replicated = false
+    var missed = 100_000
+    var usersGiven = false
+    var appendsGiven = false
 
     init(_ arguments: [String]) {
         var i = 1
@@ -29,9 +35,9 @@ struct Options {
         while i < arguments.count {
             switch arguments[i] {
             case "--messages": messages = Int(value())!
-            case "--users": users = Int(value())!
+            case "--users": users = Int(value())!; usersGiven = true
             case "--queries": queries = Int(value())!
-            case "--appends": appends = Int(value())!
+            case "--appends": appends = Int(value())!; appendsGiven = true
             case "--writers": writers = Int(value())!
             case "--data": data = value()
             case "--fresh": fresh = true
@@ -39,6 +45,8 @@ struct Options {
             case "--skip-snapshot": skipSnapshot = true
             case "--optimize": optimize = true
             case "--durability": durability = true
+            case "--replicated": replicated = true
+            case "--missed": missed = Int(value())!
             default: fatalError("unknown argument \(arguments[i])")
             }
             i += 1
@@ -58,6 +66,14 @@ func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
+if CommandLine.arguments.count >= 3, CommandLine.arguments[1] == "drive" {
+    do {
+        exit(try await Driver.run(Array(CommandLine.arguments.dropFirst(2))))
+    } catch {
+        FileHandle.standardError.write(Data("drive: \(error)\n".utf8))
+        exit(2)
+    }
+}
 if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "--durability-child" {
     try await DurabilityCheck.runWriter(path: CommandLine.arguments[2])
 }
@@ -73,6 +89,15 @@ func bytesWritten() -> Double {
 let options = Options(CommandLine.arguments)
 let clock = ContinuousClock()
 try FileManager.default.createDirectory(atPath: options.data, withIntermediateDirectories: true)
+if options.replicated {
+    var replicated = ReplicatedBench.Options(data: options.data)
+    replicated.writers = options.writers
+    replicated.missed = options.missed
+    if options.usersGiven { replicated.users = options.users }
+    if options.appendsGiven { replicated.appends = options.appends }
+    try await ReplicatedBench.run(replicated)
+    exit(0)
+}
 say("parley-bench-history: \(options.messages) messages, \(options.users) users, data in \(options.data)")
 
 // MARK: 0. kill -9 durability (optional).

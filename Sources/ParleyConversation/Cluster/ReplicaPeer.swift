@@ -25,6 +25,11 @@ distributed actor ReplicaPeer {
         try await database.apply(batch.batch())
     }
 
+    /// Merges the pushed rows of many writes in one transaction; durable when this returns.
+    distributed func applyAll(_ batches: [ReplicaBatchWire]) async throws {
+        try await database.apply(try batches.map { try $0.batch() })
+    }
+
     /// Digests of every partition holding rows here.
     distributed func digests() async throws -> [PartitionDigestWire] {
         try await database.digests().map(PartitionDigestWire.init)

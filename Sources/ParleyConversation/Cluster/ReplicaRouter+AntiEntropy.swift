@@ -17,7 +17,7 @@ extension ReplicaRouter {
     /// node in its own round). A peer incarnation seen for the first time for a partition sends a
     /// zstd snapshot, later rounds its change feed from the remembered cursor.
     package func antiEntropyRound() async {
-        let ring = system.ring(role: settings.role)
+        let ring = currentRing()
         await deliverHints(ring: ring)
         let me = system.node
         guard ring.nodes.contains(me) else { return }

@@ -9,16 +9,19 @@ import Synchronization
 /// An owner's conversations live in partition `partition(ofOwner:)`; the partition's replicas are
 /// the first `replicationFactor` nodes of the `conversation` ring for its key (fewer when fewer
 /// are alive). A write is applied locally by a replica (the coordinator), then its rows are pushed
-/// to the other replicas; it is acknowledged once one other replica has them durably, or, when no
-/// other replica takes them, with the rows kept as hints and handed to the missing replicas when
-/// they are back. Anti-entropy (``runAntiEntropy()``) repairs whatever pushes and hints missed.
+/// to the other replicas (through per-replica lanes that carry many concurrent writes per call);
+/// it is acknowledged once one other replica has them durably, or, when no other replica takes
+/// them, with the rows stored as hints (in SQLite) and handed to the missing replicas when they are
+/// back. Anti-entropy (``runAntiEntropy()``) repairs whatever pushes and hints missed.
 package final class ReplicaRouter: Sendable {
     let system: ClusterSystem
     let database: ConversationDatabase
     let settings: ReplicationSettings
     let logger: Logger
-    /// Writes not yet delivered, by the address of the replica that missed them.
-    let hints = Mutex<[NodeAddress: [ReplicaBatchWire]]>([:])
+    /// Per-replica pipelines of pushed writes (many writes per remote call).
+    let lanes: ReplicaPushLanes
+    /// The ring and partition placement of the live members last seen.
+    private let placementCache = Mutex<Placement?>(nil)
     /// Anti-entropy cursors: the peer incarnation's change sequence pulled so far, per partition.
     let cursors = Mutex<[PeerPartition: Int64]>([:])
     /// Counters for tests and logs.
@@ -33,6 +36,8 @@ package final class ReplicaRouter: Sendable {
     package struct Stats: Sendable, Hashable {
         package var pushesAcknowledged = 0
         package var pushesFailed = 0
+        /// Remote calls that carried the acknowledged pushes.
+        package var pushCalls = 0
         package var hintsDelivered = 0
         package var snapshotChunksApplied = 0
         package var changeRowsPulled = 0
@@ -44,6 +49,13 @@ package final class ReplicaRouter: Sendable {
         self.database = database
         self.settings = settings
         self.logger = logger
+        let reference = RouterReference()
+        self.lanes = ReplicaPushLanes(
+            maxInFlight: settings.pushCallsInFlightPerPeer, maxCallBytes: settings.pushCallBytes
+        ) { node, batches in
+            await reference.router?.send(batches, to: node) ?? false
+        }
+        reference.router = self
     }
 
     package var currentStats: Stats { stats.withLock { $0 } }
@@ -52,29 +64,62 @@ package final class ReplicaRouter: Sendable {
 
     /// The replicas of `partition` as the current ring places them (preference order).
     func replicas(ofPartition partition: Int, ring: HashRing? = nil) -> [ClusterNode] {
-        (ring ?? system.ring(role: settings.role))
-            .nodes(for: ReplicationSettings.ringKey(partition: partition), count: max(1, settings.replicationFactor))
+        if let ring {
+            return ring.nodes(for: ReplicationSettings.ringKey(partition: partition), count: max(1, settings.replicationFactor))
+        }
+        return placement { $0.replicas(of: partition, count: max(1, settings.replicationFactor)) }
+    }
+
+    /// The ring of the role's live members now.
+    func currentRing() -> HashRing {
+        placement { $0.ring }
+    }
+
+    /// Runs `body` on the placement of the current live members, rebuilt only when they changed
+    /// (building a ring hashes every virtual node: too costly for every write).
+    private func placement<T>(_ body: (inout Placement) -> T) -> T {
+        let live = system.members.filter { !$0.status.isTerminal && $0.hasRole(settings.role) }.map(\.node).sorted()
+        return placementCache.withLock { cache in
+            if cache?.nodes != live {
+                cache = Placement(nodes: live, ring: HashRing(nodes: live))
+            }
+            return body(&cache!)
+        }
     }
 
     /// Where a call for `owner` runs: `nil` to run here (this node is a replica, or no ring is
-    /// known, e.g. a node without membership), else the replicas to forward to, in order.
+    /// known, e.g. a node without membership), else the replicas to forward to, in order. For a
+    /// `primaryOnly` call a replica forwards to the primary alone (and runs the call itself when
+    /// the primary does not answer, see ``isReplica(owner:)``), so forwarding never loops.
     func forwardTargets(owner: String, primaryOnly: Bool) -> [ClusterNode]? {
         let replicas = replicas(ofPartition: database.partition(ofOwner: owner))
         if replicas.isEmpty { return nil }
         if primaryOnly ? replicas.first == system.node : replicas.contains(system.node) { return nil }
+        if primaryOnly && replicas.contains(system.node) { return [replicas[0]] }
         return replicas.filter { $0 != system.node }
+    }
+
+    /// Whether this node holds a replica of `owner`'s partition.
+    func isReplica(owner: String) -> Bool {
+        replicas(ofPartition: database.partition(ofOwner: owner)).contains(system.node)
+    }
+
+    /// Whether this node is the primary replica of `owner`'s partition (or no ring is known).
+    func isPrimary(owner: String) -> Bool {
+        let replicas = replicas(ofPartition: database.partition(ofOwner: owner))
+        return replicas.isEmpty || replicas[0] == system.node
     }
 
     // MARK: Writes
 
-    /// Runs a local write of `owner`'s partition, then replicates the rows it changed (see the
-    /// type's documentation for when this returns).
+    /// Runs a local write of `owner`'s partition, then replicates the rows it changed (recorded
+    /// inside its transaction, see ``ChangeCapture``); returns as the type's documentation says.
     func replicatedWrite<T: Sendable>(owner: String, _ write: @Sendable () async throws -> T) async throws -> T {
         let partition = database.partition(ofOwner: owner)
-        let before = try await database.lastChangeSeq(partition: partition)
-        let result = try await write()
-        let batch = try await database.allChanges(partition: partition, after: before)
-        if !batch.conversations.isEmpty || !batch.messages.isEmpty {
+        let capture = ChangeCapture()
+        let result = try await ChangeCapture.$current.withValue(capture) { try await write() }
+        let batch = capture.batch(partition: partition)
+        if !batch.isEmpty {
             let targets = replicas(ofPartition: partition).filter { $0 != system.node }
             for piece in ReplicaBatchWire.split(batch) {
                 await push(piece, to: targets)
@@ -83,75 +128,69 @@ package final class ReplicaRouter: Sendable {
         return result
     }
 
-    /// Pushes `batch` to every target; returns after the first durable acknowledgement, or after
-    /// every target failed (each failure is kept as a hint). Slower pushes finish in the background.
+    /// Pushes `batch` to every target through their lanes; returns after the first durable
+    /// acknowledgement, or after every target failed (each failure is then a stored hint).
+    /// Slower pushes finish in the background.
     func push(_ batch: ReplicaBatchWire, to targets: [ClusterNode]) async {
         guard !targets.isEmpty else { return }
-        let (results, continuation) = AsyncStream<Bool>.makeStream()
+        let outcome = FirstSuccess(total: targets.count)
         for target in targets {
-            Task {
-                continuation.yield(await self.deliver(batch, to: target))
-            }
+            lanes.enqueue(batch, to: target) { outcome.report($0) }
         }
-        var remaining = targets.count
-        for await delivered in results {
-            remaining -= 1
-            if delivered || remaining == 0 { break }
-        }
-        continuation.finish()
+        _ = await outcome.wait()
     }
 
-    /// Delivers one batch; on failure keeps it as a hint for the target's address.
-    func deliver(_ batch: ReplicaBatchWire, to target: ClusterNode) async -> Bool {
+    /// One call of a lane: delivers the batches of many writes; on failure stores them as hints
+    /// for the target's address (durable before the writes learn the outcome).
+    func send(_ batches: [ReplicaBatchWire], to target: ClusterNode) async -> Bool {
         do {
             let peer = try ReplicaPeer.on(target, system: system)
-            try await ClusterSystem.withCallTimeout(settings.pushTimeout) { try await peer.apply(batch) }
-            stats.withLock { $0.pushesAcknowledged += 1 }
+            try await ClusterSystem.withCallTimeout(settings.pushTimeout) { try await peer.applyAll(batches) }
+            stats.withLock {
+                $0.pushesAcknowledged += batches.count
+                $0.pushCalls += 1
+            }
             return true
         } catch {
-            stats.withLock { $0.pushesFailed += 1 }
-            addHint(batch, for: target.address)
-            logger.debug("push to a replica failed; kept as a hint", metadata: ["peer": "\(target)"])
+            stats.withLock { $0.pushesFailed += batches.count }
+            do {
+                try await database.storeHints(batches, for: target.address.description, limit: settings.maxHintsPerNode)
+            } catch {
+                logger.warning("cannot store hints", metadata: ["peer": "\(target)", "error": "\(error)"])
+            }
+            logger.debug("push to a replica failed; kept as hints", metadata: ["peer": "\(target)"])
             return false
         }
     }
 
-    func addHint(_ batch: ReplicaBatchWire, for address: NodeAddress) {
-        hints.withLock { hints in
-            var queue = hints[address, default: []]
-            queue.append(batch)
-            if queue.count > settings.maxHintsPerNode { queue.removeFirst(queue.count - settings.maxHintsPerNode) }
-            hints[address] = queue
-        }
-    }
-
-    /// Hands queued hints to the replicas that are alive again (in order; stops at the first failure).
+    /// Hands stored hints to the replicas that are alive again (oldest first, in pages; stops at
+    /// a replica's first failure). A hint is deleted once the replica took it durably.
     func deliverHints(ring: HashRing) async {
-        let waiting = hints.withLock { $0 }
-        for (address, queue) in waiting where !queue.isEmpty {
-            guard let node = ring.nodes.first(where: { $0.address == address && $0 != system.node }) else { continue }
-            var delivered = 0
-            for batch in queue {
+        guard let addresses = try? await database.hintAddresses() else { return }
+        for address in addresses {
+            guard let node = ring.nodes.first(where: { $0.address.description == address && $0 != system.node }) else {
+                continue
+            }
+            while !Task.isCancelled {
+                guard let hints = try? await database.hints(for: address, limit: settings.hintsPerDelivery),
+                    !hints.isEmpty
+                else { break }
                 do {
                     let peer = try ReplicaPeer.on(node, system: system)
-                    try await ClusterSystem.withCallTimeout(settings.pushTimeout) { try await peer.apply(batch) }
-                    delivered += 1
+                    try await ClusterSystem.withCallTimeout(settings.pushTimeout) {
+                        try await peer.applyAll(hints.map(\.batch))
+                    }
+                    try await database.deleteHints(hints.map(\.id))
+                    stats.withLock { $0.hintsDelivered += hints.count }
                 } catch {
                     break
                 }
             }
-            guard delivered > 0 else { continue }
-            hints.withLock { hints in
-                guard var queue = hints[address] else { return }
-                queue.removeFirst(min(delivered, queue.count))
-                hints[address] = queue.isEmpty ? nil : queue
-            }
-            stats.withLock { $0.hintsDelivered += delivered }
         }
     }
 
     /// Writes waiting as hints, over all replicas.
-    package var pendingHints: Int { hints.withLock { $0.values.reduce(0) { $0 + $1.count } } }
+    package func pendingHints() async throws -> Int { try await database.pendingHintCount() }
 
     // MARK: Forwarding
 
@@ -206,12 +245,36 @@ package final class ReplicaRouter: Sendable {
             var mine = try await database.replicationRows(conversationID: id)
             mine.partition = partition
             if !mine.conversations.isEmpty || !mine.messages.isEmpty {
-                let wire = ReplicaBatchWire(mine)
-                Task { _ = await self.deliver(wire, to: other) }
+                lanes.enqueue(ReplicaBatchWire(mine), to: other) { _ in }
             }
             return changed
         } catch {
             return false
         }
+    }
+}
+
+/// The router as its lanes see it (they are created before it is complete).
+private final class RouterReference: Sendable {
+    /// Set once, right after the router is initialised and before any push.
+    nonisolated(unsafe) weak var router: ReplicaRouter?
+}
+
+/// A ring over a set of live nodes, with the replicas of the partitions asked for so far.
+struct Placement {
+    let nodes: [ClusterNode]
+    let ring: HashRing
+    private var cached: [Int: [ClusterNode]] = [:]
+
+    init(nodes: [ClusterNode], ring: HashRing) {
+        self.nodes = nodes
+        self.ring = ring
+    }
+
+    mutating func replicas(of partition: Int, count: Int) -> [ClusterNode] {
+        if let known = cached[partition] { return known }
+        let replicas = ring.nodes(for: ReplicationSettings.ringKey(partition: partition), count: count)
+        cached[partition] = replicas
+        return replicas
     }
 }

@@ -13,6 +13,8 @@ struct ReplicaBatchWire: Codable, Sendable, Hashable {
         var writer = RowWriter()
         for record in batch.conversations { writer.write(record) }
         for record in batch.messages { writer.write(record) }
+        for run in batch.generationRuns { writer.write(run) }
+        for event in batch.generationEvents { writer.write(event) }
         partition = batch.partition
         rows = writer.bytes
         lastSeq = batch.lastSeq
@@ -36,6 +38,12 @@ struct ReplicaBatchWire: Codable, Sendable, Hashable {
         }
         for record in batch.messages {
             writer.write(record)
+            if writer.bytes.count >= maxBytes { flush() }
+        }
+        // A run's row goes before its events, so a receiver knows the run when the events arrive.
+        for run in batch.generationRuns { writer.write(run) }
+        for event in batch.generationEvents {
+            writer.write(event)
             if writer.bytes.count >= maxBytes { flush() }
         }
         flush()

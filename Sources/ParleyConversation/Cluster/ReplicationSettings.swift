@@ -15,9 +15,16 @@ package struct ReplicationSettings: Sendable {
     package var antiEntropyCallTimeout: Duration = .seconds(10)
     /// Rows per change-feed page pulled by anti-entropy; default 2,000.
     package var changePageRows: Int = 2_000
-    /// Most writes kept as hints for one missing replica; older ones are dropped (anti-entropy
-    /// still repairs them). Default 10,000.
+    /// Most writes kept as (stored) hints for one missing replica; older ones are dropped
+    /// (anti-entropy still repairs them). Default 10,000.
     package var maxHintsPerNode: Int = 10_000
+    /// Remote calls of pushed writes outstanding per replica; writes arriving meanwhile queue and
+    /// travel together in the next call. Default 2.
+    package var pushCallsInFlightPerPeer: Int = 2
+    /// Rows of pushed writes one call carries at most (a larger write travels alone); default 1 MiB.
+    package var pushCallBytes: Int = 1 << 20
+    /// Stored hints handed to a returning replica per call; default 256.
+    package var hintsPerDelivery: Int = 256
     /// Deadline of the read-repair comparison with another replica; default 500 ms.
     package var readRepairTimeout: Duration = .milliseconds(500)
 

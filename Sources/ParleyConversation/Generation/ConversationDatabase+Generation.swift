@@ -59,6 +59,7 @@ extension ConversationDatabase {
             try db.cachedStatement(sql: "INSERT INTO generation_runs(\(Self.runColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)").execute(
                 arguments: [requestID, owner, conversationID, parent, run.messageID, model, producer,
                             MessageStatus.streaming.rawValue, now, now])
+            try writer.recordGeneration(db, requestID: requestID)
             return run
         }
     }
@@ -81,6 +82,7 @@ extension ConversationDatabase {
             }
             var lastSeq = run.lastSeq
             var bytes = run.bytes
+            var logged: [GenerationEventRow] = []
             for (offset, text) in texts.enumerated() {
                 let seq = fromSeq + Int64(offset)
                 guard seq > run.lastSeq else { continue }
@@ -90,10 +92,12 @@ extension ConversationDatabase {
                 }
                 try db.cachedStatement(sql: "INSERT INTO generation_events(request_id, seq, text) VALUES (?, ?, ?)").execute(
                     arguments: [requestID, seq, text])
+                logged.append(GenerationEventRow(requestID: requestID, seq: seq, text: text))
                 lastSeq = seq
             }
             try db.cachedStatement(sql: "UPDATE generation_runs SET last_seq = ?, bytes = ?, updated_at = ? WHERE request_id = ?").execute(
                 arguments: [lastSeq, bytes, writer.nowMillis, requestID])
+            try writer.recordGeneration(db, requestID: requestID, events: logged)
             return lastSeq
         }
     }
@@ -138,6 +142,7 @@ extension ConversationDatabase {
         if run.status == .streaming {
             try db.cachedStatement(sql: "UPDATE generation_runs SET status = ?, updated_at = ? WHERE request_id = ?").execute(
                 arguments: [status.rawValue, writer.nowMillis, run.requestID])
+            try writer.recordGeneration(db, requestID: run.requestID)
         }
         guard let conversationID = run.conversationID else { return nil }
         if let stored = try Row.fetchOne(

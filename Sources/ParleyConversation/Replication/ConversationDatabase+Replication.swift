@@ -73,18 +73,42 @@ extension ConversationDatabase {
     /// belong to `batch.partition`; a negative partition (bulk loads) accepts any.
     @discardableResult
     package func apply(_ batch: ReplicationBatch) async throws -> ApplyResult {
+        try await apply([batch])
+    }
+
+    /// Merges several batches (pushes of many writes) in one transaction; durable on return.
+    @discardableResult
+    package func apply(_ batches: [ReplicationBatch]) async throws -> ApplyResult {
+        for batch in batches { try Self.validate(batch, partitionOf: partition(ofOwner:)) }
+        let writer = self.writer
+        return try await write { db in
+            var result = ApplyResult()
+            for batch in batches {
+                for record in batch.conversations {
+                    writer.observe(record.version)
+                    if try writer.mergeConversation(db, record) { result.conversationsChanged += 1 }
+                }
+                result.messagesInserted += try writer.insertMessages(db, batch.messages)
+                for run in batch.generationRuns { try writer.mergeGenerationRun(db, run) }
+                try writer.insertGenerationEvents(db, batch.generationEvents)
+            }
+            return result
+        }
+    }
+
+    private static func validate(_ batch: ReplicationBatch, partitionOf: (String) -> Int) throws {
         for record in batch.conversations {
             try Validation.owner(record.owner)
             for text in [record.id, record.title] + [record.currentMessageID, record.model].compactMap({ $0 }) {
                 try Validation.noNUL(text)
             }
-            guard partition(ofOwner: record.owner) == batch.partition || batch.partition < 0 else {
+            guard partitionOf(record.owner) == batch.partition || batch.partition < 0 else {
                 throw ConversationError(.corruptData, "a conversation row is not in the batch's partition")
             }
         }
         for record in batch.messages {
             try Validation.owner(record.owner)
-            guard partition(ofOwner: record.owner) == batch.partition || batch.partition < 0 else {
+            guard partitionOf(record.owner) == batch.partition || batch.partition < 0 else {
                 throw ConversationError(.corruptData, "a message row is not in the batch's partition")
             }
             for text in [record.id, record.conversationID, record.role, record.body, record.status]
@@ -93,15 +117,20 @@ extension ConversationDatabase {
                 try Validation.noNUL(text)
             }
         }
-        let writer = self.writer
-        return try await write { db in
-            var result = ApplyResult()
-            for record in batch.conversations {
-                writer.observe(record.version)
-                if try writer.mergeConversation(db, record) { result.conversationsChanged += 1 }
+        for run in batch.generationRuns {
+            try Validation.owner(run.owner)
+            guard partitionOf(run.owner) == batch.partition || batch.partition < 0 else {
+                throw ConversationError(.corruptData, "a generation run is not in the batch's partition")
             }
-            result.messagesInserted = try writer.insertMessages(db, batch.messages)
-            return result
+            for text in [run.requestID, run.messageID, run.producer, run.status]
+                + [run.conversationID, run.parentID, run.model].compactMap({ $0 })
+            {
+                try Validation.noNUL(text)
+            }
+        }
+        for event in batch.generationEvents {
+            try Validation.noNUL(event.requestID)
+            try Validation.noNUL(event.text)
         }
     }
 

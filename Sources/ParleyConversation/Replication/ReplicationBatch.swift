@@ -4,6 +4,9 @@ package struct ReplicationBatch: Hashable, Sendable {
     package var partition: Int
     package var conversations: [ConversationRecord]
     package var messages: [MessageRecord]
+    /// Generation runs (their merged state) and logged events; pushes only, never in snapshots.
+    package var generationRuns: [GenerationRunRow] = []
+    package var generationEvents: [GenerationEventRow] = []
     /// The sender's change sequence of the last row included: pass it as `after` for the next
     /// page. Node-local: only meaningful to the node that produced the batch.
     package var lastSeq: Int64
@@ -44,4 +47,9 @@ package struct PartitionDigest: Hashable, Sendable {
         self.hash = hash
         self.rowCount = rowCount
     }
+}
+
+extension ReplicationBatch {
+    /// Whether the batch carries no row.
+    var isEmpty: Bool { conversations.isEmpty && messages.isEmpty && generationRuns.isEmpty && generationEvents.isEmpty }
 }

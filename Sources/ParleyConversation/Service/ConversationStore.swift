@@ -12,7 +12,7 @@ public distributed actor ConversationStore: ConversationStoreProtocol {
     public typealias ActorSystem = ClusterSystem
 
     /// Well-known path of the store on every conversation node (calls are forwarded there).
-    static let path = "/user/conversation-store"
+    package static let path = "/user/conversation-store"
 
     let database: ConversationDatabase
     let router: ReplicaRouter
@@ -31,7 +31,14 @@ public distributed actor ConversationStore: ConversationStoreProtocol {
         remote: @Sendable ($ConversationStoreProtocol) async throws -> T
     ) async throws -> T {
         if let targets = router.forwardTargets(owner: owner, primaryOnly: primaryOnly) {
-            return try await router.forward(to: targets, storePath: Self.path, remote)
+            do {
+                return try await router.forward(to: targets, storePath: Self.path, remote)
+            } catch let error as ClusterError
+                where primaryOnly && ReplicaRouter.isTransportFailure(error) && router.isReplica(owner: owner)
+            {
+                // The primary is unreachable (not yet declared dead): a replica stands in, it has
+                // the replicated generation log.
+            }
         }
         return try await local()
     }
@@ -167,8 +174,8 @@ public distributed actor ConversationStore: ConversationStoreProtocol {
         }
     }
 
-    // The generation log is kept by the partition's primary replica only (it is not replicated);
-    // the message a finished run stores is.
+    // The generation log is written by the partition's primary replica (a replica stands in while
+    // the primary is unreachable) and replicated like messages, so any replica serves a resume.
 
     public distributed func startGeneration(
         owner: String, requestID: String, conversationID: String?, parentID: String?, model: String?, producer: String
@@ -190,7 +197,7 @@ public distributed actor ConversationStore: ConversationStoreProtocol {
         async throws -> Int64
     {
         let database = self.database
-        return try await route(owner, primaryOnly: true) {
+        return try await routeWrite(owner, primaryOnly: true) {
             try await database.appendGenerationEvents(owner: owner, requestID: requestID, fromSeq: fromSeq, texts)
         } remote: {
             try await $0.appendGenerationEvents(owner: owner, requestID: requestID, fromSeq: fromSeq, texts: texts)
@@ -201,7 +208,7 @@ public distributed actor ConversationStore: ConversationStoreProtocol {
         async throws -> GenerationEventsPage
     {
         let database = self.database
-        return try await route(owner, primaryOnly: true) {
+        return try await route(owner) {
             let (run, events) = try await database.readGenerationEvents(
                 owner: owner, requestID: requestID, afterSeq: afterSeq, limit: max(1, min(limit, 10_000)))
             return GenerationEventsPage(

@@ -52,7 +52,7 @@ public struct ConversationStoreService: Service {
                 group.addTask {
                     while true {
                         try await Task.sleep(for: configuration.orphanSweepInterval)
-                        await sweepOrphans(database)
+                        await sweepOrphans(node)
                     }
                 }
                 _ = try await group.next()
@@ -62,17 +62,25 @@ public struct ConversationStoreService: Service {
         withExtendedLifetime(node) {}
     }
 
-    /// Marks streaming answers with no event for `orphanTimeout` as interrupted.
-    private func sweepOrphans(_ database: ConversationDatabase) async {
+    /// Marks streaming answers with no event for `orphanTimeout` as interrupted: the partition's
+    /// primary does it, as a replicated write (every replica holds the run).
+    private func sweepOrphans(_ node: ConversationNode) async {
         do {
             // A producer is a completion node's name; runs of nodes that are no longer members
             // (or that went silent for the timeout) are orphans.
             let live = Set(
                 system.members.filter { $0.status == .alive || $0.status == .suspect }.map(\.node.name))
-            let interrupted = try await database.interruptOrphanedGenerations(
+            let orphans = try await node.database.orphanedGenerations(
                 liveProducers: live, idleTimeout: configuration.orphanTimeout)
-            if !interrupted.isEmpty {
-                logger.notice("marked silent answers interrupted", metadata: ["count": "\(interrupted.count)"])
+            var interrupted = 0
+            for run in orphans where node.router.isPrimary(owner: run.owner) {
+                _ = try await node.router.replicatedWrite(owner: run.owner) {
+                    try await node.database.finishGeneration(owner: run.owner, requestID: run.requestID, status: .interrupted)
+                }
+                interrupted += 1
+            }
+            if interrupted > 0 {
+                logger.notice("marked silent answers interrupted", metadata: ["count": "\(interrupted)"])
             }
         } catch {
             logger.warning("orphan sweep failed", metadata: ["error.type": "\(type(of: error))"])

@@ -1,6 +1,7 @@
 import ParleyProtocol
 
-/// Compact binary encoding of replicated rows for snapshots: a tag byte per row, LEB128
+/// Compact binary encoding of replicated rows for snapshots and pushes (generation runs and
+/// events travel in pushes only): a tag byte per row, LEB128
 /// varints (zigzag for signed values) and length-prefixed UTF-8. The reader checks every bound
 /// and answers `corruptData` on anything malformed.
 struct RowWriter {
@@ -37,6 +38,29 @@ struct RowWriter {
         optionalInt(record.completionTokens)
         string(record.status)
         int(record.createdAt)
+    }
+
+    mutating func write(_ run: GenerationRunRow) {
+        bytes.append(3)
+        string(run.requestID)
+        string(run.owner)
+        optional(run.conversationID)
+        optional(run.parentID)
+        string(run.messageID)
+        optional(run.model)
+        string(run.producer)
+        string(run.status)
+        int(run.lastSeq)
+        int(run.bytes)
+        int(run.startedAt)
+        int(run.updatedAt)
+    }
+
+    mutating func write(_ event: GenerationEventRow) {
+        bytes.append(4)
+        string(event.requestID)
+        int(event.seq)
+        string(event.text)
     }
 
     private mutating func varint(_ value: UInt64) {
@@ -101,6 +125,15 @@ struct RowReader {
                         id: try string(), conversationID: try string(), owner: try string(), parentID: try optional(),
                         role: try string(), body: try string(), model: try optional(), promptTokens: try optionalInt(),
                         completionTokens: try optionalInt(), status: try string(), createdAt: try int()))
+            case 3:
+                batch.generationRuns.append(
+                    GenerationRunRow(
+                        requestID: try string(), owner: try string(), conversationID: try optional(),
+                        parentID: try optional(), messageID: try string(), model: try optional(), producer: try string(),
+                        status: try string(), lastSeq: try int(), bytes: try int(), startedAt: try int(),
+                        updatedAt: try int()))
+            case 4:
+                batch.generationEvents.append(GenerationEventRow(requestID: try string(), seq: try int(), text: try string()))
             default:
                 throw corrupt()
             }

@@ -63,9 +63,12 @@ package final class ConversationDatabase: Sendable {
     }
 
     /// Runs a write through group commit, mapping storage errors to ``ConversationError``.
+    /// The rows it changes are recorded into the caller's ``ChangeCapture`` if one is bound.
     func write<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let capture = ChangeCapture.current
+        let writer = self.writer
         do {
-            return try await writes.write(work)
+            return try await writes.write { db in try writer.capturing(capture) { try work(db) } }
         } catch let error as ConversationError {
             throw error
         } catch {

@@ -95,6 +95,19 @@ enum ConversationSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2-durable-hints") { db in
+            // Writes a replica missed (hinted hand-off), kept until that replica takes them, so a
+            // coordinator restarted in between still hands them over.
+            try db.execute(sql: """
+                CREATE TABLE replica_hints(
+                    id INTEGER PRIMARY KEY,
+                    address TEXT NOT NULL,
+                    partition INTEGER NOT NULL,
+                    rows BLOB NOT NULL
+                );
+                CREATE INDEX replica_hints_by_address ON replica_hints(address, id);
+                """)
+        }
         return migrator
     }
 }

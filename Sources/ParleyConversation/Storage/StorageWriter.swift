@@ -9,6 +9,8 @@ final class StorageWriter: Sendable {
     let partitioner: Partitioner
     let state: Mutex<WriterState>
     let now: @Sendable () -> Date
+    /// The capture of the write running now (set around each write by ``ConversationDatabase``).
+    private let activeCapture = Mutex<ChangeCapture?>(nil)
 
     init(partitioner: Partitioner, state: WriterState, now: @escaping @Sendable () -> Date) {
         self.partitioner = partitioner
@@ -17,6 +19,21 @@ final class StorageWriter: Sendable {
     }
 
     var nowMillis: Int64 { ConversationDatabase.millis(now()) }
+
+    /// Runs one write's `body` with `capture` recording the rows it changes; rows of a failing
+    /// body are forgotten. Writes run one at a time on the writer connection, so one slot suffices.
+    func capturing<T>(_ capture: ChangeCapture?, _ body: () throws -> T) throws -> T {
+        guard let capture else { return try body() }
+        let mark = capture.mark
+        activeCapture.withLock { $0 = capture }
+        defer { activeCapture.withLock { $0 = nil } }
+        do {
+            return try body()
+        } catch {
+            capture.rollBack(to: mark)
+            throw error
+        }
+    }
 
     /// A fresh HLC version for a local change.
     func tick() -> HLCTimestamp {
@@ -51,6 +68,13 @@ final class StorageWriter: Sendable {
         }
         try db.cachedStatement(sql: "INSERT INTO users(id, created_at) VALUES (?, ?)").execute(arguments: [owner, nowMillis])
         return db.lastInsertedRowID
+    }
+
+    /// Records a generation run's new state (and the events just logged) into the running write's
+    /// capture, if any.
+    func recordGeneration(_ db: Database, requestID: String, events: [GenerationEventRow] = []) throws {
+        guard let capture = activeCapture.withLock({ $0 }) else { return }
+        if let run = try GenerationRunRow.load(db, requestID: requestID) { capture.record(run, events: events) }
     }
 
     func loadConversation(_ db: Database, id: String) throws -> ConversationRecord? {
@@ -90,6 +114,7 @@ final class StorageWriter: Sendable {
                 merged.model, merged.leafVersion.rawValue, merged.deletedVersion.rawValue, partition,
                 nextChangeSeq(), hash.data,
             ])
+        activeCapture.withLock { $0 }?.record(merged)
         var delta = hash
         var rows: Int64 = 1
         if let previous {
@@ -123,6 +148,7 @@ final class StorageWriter: Sendable {
             ON CONFLICT(id) DO NOTHING
             """)
         var inserted = 0
+        let capture = activeCapture.withLock { $0 }
         for message in messages {
             if !conversationsKnownLive {
                 let isDeleted: Bool
@@ -151,6 +177,7 @@ final class StorageWriter: Sendable {
                 ownerNum, partition, nextChangeSeq(), hash.data,
             ])
             guard db.changesCount > 0 else { continue }  // already stored: union merge
+            capture?.record(message)
             inserted += 1
             let current = digests[partition] ?? (.zero, 0)
             digests[partition] = (current.hash ^ hash, current.rows + 1)

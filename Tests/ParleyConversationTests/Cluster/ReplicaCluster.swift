@@ -8,7 +8,7 @@ import Synchronization
 /// Conversation nodes in one process: each a `ClusterSystem` on loopback (port 0, role
 /// `conversation`) with its own database folder, its `ConversationNode` and an anti-entropy task.
 /// A node can be stopped as a crash would (its system shuts down, its actors and database are
-/// dropped) and started again on the same folder.
+/// dropped) and started again on the same folder and port.
 final class ReplicaCluster: @unchecked Sendable {
     final class Member: @unchecked Sendable {
         let name: String
@@ -16,6 +16,8 @@ final class ReplicaCluster: @unchecked Sendable {
         var system: ClusterSystem?
         var node: ConversationNode?
         var antiEntropy: Task<Void, Never>?
+        /// The port of the first start, reused by restarts (hints are kept per address).
+        var port = 0
 
         init(name: String, folder: URL) {
             self.name = name
@@ -62,7 +64,9 @@ final class ReplicaCluster: @unchecked Sendable {
     func start(_ index: Int) async throws {
         let member = members[index]
         let seed = members.first(where: { $0.isRunning })?.system?.node.address
-        var cluster = ClusterSettings(name: member.name, roles: ["conversation"], seeds: seed.map { [$0] } ?? [])
+        var cluster = ClusterSettings(
+            name: member.name, listen: NodeAddress(host: "127.0.0.1", port: member.port), roles: ["conversation"],
+            seeds: seed.map { [$0] } ?? [])
         cluster.membership.probeInterval = .milliseconds(100)
         cluster.membership.pingTimeout = .milliseconds(80)
         cluster.membership.indirectPingTimeout = .milliseconds(150)
@@ -82,6 +86,7 @@ final class ReplicaCluster: @unchecked Sendable {
             logger: Self.logger)
         let node = ConversationNode(system: system, database: database, settings: settings, logger: Self.logger)
         member.system = system
+        member.port = system.node.address.port
         member.node = node
         member.antiEntropy = Task { await node.router.runAntiEntropy() }
     }
@@ -90,11 +95,15 @@ final class ReplicaCluster: @unchecked Sendable {
     func stop(_ index: Int) async {
         let member = members[index]
         guard let system = member.system else { return }
-        member.antiEntropy?.cancel()
+        let antiEntropy = member.antiEntropy
+        antiEntropy?.cancel()
         member.antiEntropy = nil
         member.node = nil
         member.system = nil
         await system.shutdown()
+        // A crashed process holds no database lock: let the cancelled round end before a restart
+        // opens the same file again.
+        await antiEntropy?.value
     }
 
     func shutdown() async {
