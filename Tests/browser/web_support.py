@@ -45,17 +45,33 @@ class API:
                 return items
 
     def status(self, path):
-        """HTTP status of GET `path`."""
+        """HTTP status of GET `path`; 0 when nothing answers."""
         try:
             self.call("GET", path)
             return 200
         except urllib.error.HTTPError as error:
             return error.code
+        except OSError:  # not listening (yet)
+            return 0
 
     def answer(self, messages, **extra):
         """The whole synthetic answer to `messages`, not stored."""
         body = {"model": "synthetic", "messages": messages, "store": False, **extra}
         return self.call("POST", "/v1/chat/completions", body)["choices"][0]["message"]["content"]
+
+    def streamed_answer(self, messages):
+        """A synthetic answer streamed over SSE to its end (not stored); answers its text."""
+        body = json.dumps({"model": "synthetic", "messages": messages, "stream": True, "store": False}).encode()
+        request = urllib.request.Request(self.url + "/v1/chat/completions", data=body, method="POST", headers={
+            "Authorization": f"Bearer {self.key}", "Content-Type": "application/json"})
+        pieces = []
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            for raw in answer:
+                line = raw.decode().strip()
+                if line.startswith("data: {"):
+                    for choice in json.loads(line[6:]).get("choices", []):
+                        pieces.append(choice.get("delta", {}).get("content") or "")
+        return "".join(pieces)
 
     def import_chatgpt(self, conversations):
         return self.call("POST", "/v1/conversations/import", conversations)
