@@ -26,6 +26,9 @@ export class ChatView {
         this.loadToken = 0;
         this.liveBody = null;
         this.drawPending = false;
+        // Between the end of an answer and its stored version on screen: a send then would
+        // continue from the wrong message.
+        this.settling = false;
 
         this.messages = $("messages");
         this.prompt = $("prompt");
@@ -104,6 +107,16 @@ export class ChatView {
      * `knownIDs` is there, it asks again a few times (not at all when `knownIDs` is null).
      */
     async reloadAfterAnswer(conversationID, knownIDs) {
+        this.settling = true;
+        try {
+            await this.showStoredAnswer(conversationID, knownIDs);
+        } finally {
+            this.settling = false;
+            this.updateComposer();
+        }
+    }
+
+    async showStoredAnswer(conversationID, knownIDs) {
         const token = ++this.loadToken;
         let details;
         for (let attempt = 0; ; attempt += 1) {
@@ -183,8 +196,8 @@ export class ChatView {
     }
 
     updateComposer() {
-        const running = this.generation !== null && this.generation.running;
-        const mine = running && this.shows(this.generation);
+        const running = (this.generation !== null && this.generation.running) || this.settling;
+        const mine = this.generation !== null && this.generation.running && this.shows(this.generation);
         this.stopButton.hidden = !mine;
         this.stopButton.disabled = !mine || this.generation.stopRequested;
         this.sendButton.hidden = mine;
@@ -213,7 +226,7 @@ export class ChatView {
 
     sendPrompt() {
         const text = this.prompt.value.trim();
-        if (!text || this.generation) return;
+        if (!text || this.generation || this.settling) return;
         this.prompt.value = "";
         const body = { model: this.getModel(), stream: true, messages: [{ role: "user", content: text }] };
         if (this.conversationID) {
