@@ -145,7 +145,10 @@ public final class ParleyClient: Sendable {
 
     /// Failures where the request surely never reached a server (so even a POST may go elsewhere).
     static func isConnectFailure(_ error: any Error) -> Bool {
-        if let error = error as? HTTPClientError, error == .connectTimeout { return true }
+        // No connection was made (or none became free in time): the request was never sent.
+        if let error = error as? HTTPClientError, error == .connectTimeout || error == .getConnectionFromPoolTimeout {
+            return true
+        }
         if let error = error as? ChannelError, case .connectTimeout = error { return true }
         if let error = error as? IOError, [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH].contains(error.errnoCode) {
             return true

@@ -12,7 +12,7 @@ public struct ModelProxyService: Service {
     private let logger: Logger
     private let ready: (@Sendable (ModelProxy) -> Void)?
 
-    /// - Parameter ready: called once the proxy is registered.
+    /// - Parameter ready: called once the proxy is hosted (it registers as soon as a model API is known).
     public init(
         system: ClusterSystem, settings: ProxySettings = .init(), logger: Logger = Logger(label: "parley.proxy"),
         ready: (@Sendable (ModelProxy) -> Void)? = nil
@@ -26,12 +26,13 @@ public struct ModelProxyService: Service {
     public func run() async throws {
         let router = Router(system: system, settings: settings, logger: logger)
         let proxy = ModelProxy(actorSystem: system, router: router)
-        system.receptionist.register(proxy, key: ServiceKeys.modelProxy)
+        let registration = system.receptionist.register(proxy, key: ServiceKeys.modelProxy, once: ServiceKeys.modelAPI)
         logger.info("model proxy serving", metadata: ["actor.id": "\(proxy.id)"])
         ready?(proxy)
         await cancelWhenGracefulShutdown {
             await router.follow()
         }
+        registration?.cancel()
         system.receptionist.remove(proxy, key: ServiceKeys.modelProxy)
         logger.info("model proxy stopped", metadata: ["actor.id": "\(proxy.id)"])
         withExtendedLifetime(proxy) {}

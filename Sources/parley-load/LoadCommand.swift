@@ -58,6 +58,11 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Seed of the think times.")
     var seed: UInt64 = 1
 
+    @Flag(
+        name: .customLong("check-stored"),
+        help: "After the run, read back every acknowledged stored answer and count the lost ones (exit status 2 if any).")
+    var checkStored = false
+
     @Flag(help: "Print the result as JSON on standard output.")
     var json = false
 
@@ -82,6 +87,7 @@ struct LoadCommand: AsyncParsableCommand {
             store: !noStore, verify: verify ?? (model == "synthetic"), seed: seed)
         let stats = LoadStats()
         let budget = RequestBudget(requests)
+        let stored = checkStored && !noStore ? StoredAnswers() : nil
         let started = ContinuousClock.now
         let deadline = started + .microseconds(Int64(duration * 1_000_000))
         let progress = ProgressLine(stats: stats, started: started, enabled: !quiet)
@@ -90,7 +96,7 @@ struct LoadCommand: AsyncParsableCommand {
             await withTaskGroup(of: Void.self) { usersGroup in
                 for index in 0..<users {
                     let client = base.sharingConnections(apiKey: keys[index % keys.count], gatewayOffset: index)
-                    let user = SimulatedUser(index: index, client: client, plan: plan, stats: stats)
+                    let user = SimulatedUser(index: index, client: client, plan: plan, stats: stats, stored: stored)
                     usersGroup.addTask { await user.run(until: deadline, budget: budget) }
                 }
             }
@@ -98,11 +104,18 @@ struct LoadCommand: AsyncParsableCommand {
         }
         let elapsed = started.duration(to: .now)
         progress.finish()
+        var storedOutcome: StoredAnswers.Outcome?
+        if let stored {
+            if !quiet { FileHandle.standardError.write(Data("checking the stored answers…\n".utf8)) }
+            storedOutcome = await stored.verify { user in
+                base.sharingConnections(apiKey: keys[user % keys.count], gatewayOffset: user)
+            }
+        }
         try? await base.shutdown()
         let report = LoadReport(
-            stats: stats.snapshot, elapsed: elapsed, users: users, gateways: urls, plan: plan)
+            stats: stats.snapshot, elapsed: elapsed, users: users, gateways: urls, plan: plan, stored: storedOutcome)
         print(json ? report.json() : report.table())
-        if report.hasExactnessFaults { throw ExitCode(2) }
+        if report.hasExactnessFaults || (storedOutcome?.lost ?? 0) > 0 { throw ExitCode(2) }
     }
 }
 

@@ -8,6 +8,8 @@ struct LoadReport {
     let users: Int
     let gateways: [String]
     let plan: LoadPlan
+    /// The check of acknowledged stored answers (`--check-stored`).
+    var stored: StoredAnswers.Outcome? = nil
 
     var seconds: Double { max(0.001, Self.seconds(elapsed)) }
 
@@ -37,6 +39,9 @@ struct LoadReport {
             lines.append("errors:  none")
         } else {
             lines.append("errors:  " + stats.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            for (kind, example) in stats.errorExamples.sorted(by: { $0.key < $1.key }) {
+                lines.append("  \(kind): \(example)")
+            }
         }
         let v = stats.verification
         if plan.verify {
@@ -44,6 +49,10 @@ struct LoadReport {
                 "exactness: \(v.checked) streams checked; mismatched answers \(v.mismatched), duplicated tokens "
                     + "\(v.duplicatedTokens), missing tokens \(v.missingTokens), wrong length \(v.wrongLength), "
                     + "without [DONE] \(v.missingDone); \(v.resumes) resumes in \(v.resumedStreams) streams")
+        }
+        if let stored {
+            lines.append("stored:  \(stored.checked) acknowledged answers read back, \(stored.lost) lost")
+            lines.append(contentsOf: stored.examples.map { "  lost: \($0)" })
         }
         return lines.joined(separator: "\n")
     }
@@ -66,6 +75,7 @@ struct LoadReport {
             "inter_token_ms": latency(stats.interToken),
             "total_ms": latency(stats.total),
             "errors": stats.errors,
+            "error_examples": stats.errorExamples,
         ]
         if plan.verify {
             object["verification"] = [
@@ -73,6 +83,9 @@ struct LoadReport {
                 "missing_tokens": v.missingTokens, "wrong_length": v.wrongLength, "missing_done": v.missingDone,
                 "resumes": v.resumes, "resumed_streams": v.resumedStreams, "exact": !hasExactnessFaults,
             ]
+        }
+        if let stored {
+            object["stored"] = ["checked": stored.checked, "lost": stored.lost, "examples": stored.examples]
         }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)

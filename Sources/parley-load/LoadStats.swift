@@ -13,6 +13,8 @@ final class LoadStats: Sendable {
         var failed = 0
         var tokens = 0
         var errors: [String: Int] = [:]
+        /// The first error of each kind, as the client described it.
+        var errorExamples: [String: String] = [:]
         var verification = Verification()
         /// The first whole answer per prompt: later answers to the same request must equal it.
         var references: [Int: String] = [:]
@@ -79,11 +81,12 @@ final class LoadStats: Sendable {
         }
     }
 
-    func recordFailure(kind: String, partialTokens: Int) {
+    func recordFailure(kind: String, partialTokens: Int, description: String) {
         state.withLock { state in
             state.failed += 1
             state.tokens += partialTokens
             state.errors[kind, default: 0] += 1
+            if state.errorExamples[kind] == nil { state.errorExamples[kind] = String(description.prefix(300)) }
         }
     }
 

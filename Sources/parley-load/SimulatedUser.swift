@@ -8,6 +8,8 @@ struct SimulatedUser: Sendable {
     let client: ParleyClient
     let plan: LoadPlan
     let stats: LoadStats
+    /// Where acknowledged stored answers are kept for the check after the run (nil: no check).
+    let stored: StoredAnswers?
 
     func run(until deadline: ContinuousClock.Instant, budget: RequestBudget) async {
         var random = SplitMix64(seed: plan.seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
@@ -60,13 +62,19 @@ struct SimulatedUser: Sendable {
                     break
                 }
             }
+            if let stored, plan.store, summary != nil, let conversationID = stream.conversationID {
+                stored.add(
+                    .init(
+                        user: index, conversationID: conversationID,
+                        prompt: request(prompt: prompt).messages.first?.content ?? "", text: text))
+            }
             stats.record(
                 .init(
                     prompt: prompt, text: text, tokens: tokens, timeToFirstToken: firstToken, interTokenGaps: gaps,
                     total: Self.micros(start.duration(to: clock.now)), summary: summary),
                 expectedTokens: plan.maxTokens, verify: plan.verify)
         } catch {
-            stats.recordFailure(kind: Self.kind(of: error), partialTokens: tokens)
+            stats.recordFailure(kind: Self.kind(of: error), partialTokens: tokens, description: "\(error)")
         }
     }
 

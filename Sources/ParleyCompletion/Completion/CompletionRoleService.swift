@@ -16,6 +16,8 @@ public final class CompletionRoleService: Service, Sendable {
     /// This node's rate-limit shard (kept alive by this service).
     public let rateLimiter: RateLimiter
     private let system: ClusterSystem
+    /// The pending registration of `completion` (until a worker pool is known).
+    private let registration: Task<Void, Never>?
 
     /// The completion role; it loads and stores turns through the conversation store registered under
     /// `ServiceKeys.conversationStore` (this node's first), and serves without storing while none is.
@@ -34,7 +36,8 @@ public final class CompletionRoleService: Service, Sendable {
         self.completion = CompletionService(
             actorSystem: system, configuration: configuration, stores: stores, logger: logger)
         system.receptionist.register(rateLimiter, key: ServiceKeys.rateLimiter)
-        system.receptionist.register(completion, key: ServiceKeys.completion)
+        self.registration = system.receptionist.register(
+            completion, key: ServiceKeys.completion, once: ServiceKeys.workerPool)
     }
 
     public func run() async throws {
@@ -45,6 +48,7 @@ public final class CompletionRoleService: Service, Sendable {
         } catch {
             cancelled = true
         }
+        registration?.cancel()
         system.receptionist.remove(completion, key: ServiceKeys.completion)
         system.receptionist.remove(rateLimiter, key: ServiceKeys.rateLimiter)
         if cancelled {

@@ -77,27 +77,3 @@ struct ConversationHistoryStore: HistoryStore {
             completionTokens: usage?.completionTokens)
     }
 }
-
-/// Finds a conversation store through the receptionist (`ServiceKeys.conversationStore`), the one on
-/// this node first; nil while none is registered.
-final class ReceptionistHistoryStoreLocator: HistoryStoreLocator {
-    private let system: ClusterSystem
-    private let cache = Mutex<(id: ClusterActorID, store: ConversationHistoryStore)?>(nil)
-
-    init(system: ClusterSystem) {
-        self.system = system
-    }
-
-    func currentStore() -> (any HistoryStore)? {
-        let system = self.system
-        let ids = system.receptionist.lookup(ServiceKeys.conversationStore)
-        guard let id = ids.first(where: { $0.node == system.node }) ?? ids.first else { return nil }
-        return cache.withLock { cache in
-            if let cache, cache.id == id { return cache.store }
-            guard let stub = try? $ConversationStoreProtocol.resolve(id: id, using: system) else { return nil }
-            let store = ConversationHistoryStore(store: stub)
-            cache = (id, store)
-            return store
-        }
-    }
-}

@@ -13,6 +13,8 @@ public final class WorkerService: Service, Sendable {
     private let scheduler: SlotScheduler
     private let configuration: WorkerPoolConfiguration
     private let system: ClusterSystem
+    /// The pending registration of `pool` (until a model proxy is known).
+    private let registration: Task<Void, Never>?
 
     public init(system: ClusterSystem, configuration: WorkerPoolConfiguration = .init(), logger: Logger) {
         let scheduler = SlotScheduler(configuration: configuration)
@@ -20,7 +22,7 @@ public final class WorkerService: Service, Sendable {
         self.scheduler = scheduler
         self.configuration = configuration
         self.pool = WorkerPool(actorSystem: system, configuration: configuration, scheduler: scheduler, logger: logger)
-        system.receptionist.register(pool, key: ServiceKeys.workerPool)
+        self.registration = system.receptionist.register(pool, key: ServiceKeys.workerPool, once: ServiceKeys.modelProxy)
     }
 
     public func run() async throws {
@@ -32,6 +34,7 @@ public final class WorkerService: Service, Sendable {
                 scheduler.expire()
             }
         }
+        registration?.cancel()
         system.receptionist.remove(pool, key: ServiceKeys.workerPool)
     }
 }

@@ -31,7 +31,7 @@ struct ClusterCompletionBackend: CompletionBackend {
         while true {
             var target: ClusterActorID?
             do {
-                let chosen = try chooseCompletionNode(for: request, excluding: failedNodes)
+                let chosen = try await chooseCompletionNode(for: request, excluding: failedNodes)
                 target = chosen
                 let service = try $CompletionServiceProtocol.resolve(id: chosen, using: system)
                 let stream = try await ClusterSystem.withCallTimeout(streaming.startTimeout) {
@@ -78,10 +78,12 @@ struct ClusterCompletionBackend: CompletionBackend {
 
     /// A live completion node not known to have failed this request: this node's own if it has
     /// one, else one picked by the request id (spreads load, stable per request).
-    func chooseCompletionNode(for request: CompletionRequest, excluding failed: Set<ClusterNode>) throws
+    func chooseCompletionNode(for request: CompletionRequest, excluding failed: Set<ClusterNode>) async throws
         -> ClusterActorID
     {
-        let all = system.receptionist.lookup(ServiceKeys.completion).sorted { $0.description < $1.description }
+        // A gateway that has just started may not have heard of the completion nodes yet.
+        let all = await system.receptionist.lookup(ServiceKeys.completion, waitingUpTo: .seconds(3))
+            .sorted { $0.description < $1.description }
         guard !all.isEmpty else {
             throw ServingError(ServingError.noBackend, "no completion node is available", retryAfterSeconds: 1)
         }

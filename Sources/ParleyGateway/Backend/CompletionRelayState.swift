@@ -82,13 +82,16 @@ struct CompletionRelayState {
         return .resubmit(resume: resumePoint, attempt: attempts - 1)
     }
 
-    /// Node death always fails over; a timeout or a vanished actor only before the stream started
-    /// (a slow stream is not a dead one), and overload only while nothing was forwarded.
+    /// Node death always fails over; a timeout, a vanished actor, or a completion node that finds no
+    /// worker (one that has just started and does not know the cluster yet) only before the stream
+    /// started (a slow stream is not a dead one).
     static func isFailover(_ error: ClusterError, beforeFirstEvent: Bool) -> Bool {
         switch error.code {
         case .nodeDown: true
-        case .timedOut, .actorNotFound: beforeFirstEvent
+        case .timedOut, .actorNotFound, noBackend: beforeFirstEvent
         default: false
         }
     }
+
+    private static let noBackend = ClusterError.Code(rawValue: ServingError.noBackend)
 }

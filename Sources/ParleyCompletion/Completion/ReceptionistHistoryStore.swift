@@ -1,0 +1,109 @@
+import ParleyCluster
+import ParleyProtocol
+import Synchronization
+
+/// Finds conversation stores through the receptionist (`ServiceKeys.conversationStore`), the one on
+/// this node first; nil while none is registered.
+final class ReceptionistHistoryStoreLocator: HistoryStoreLocator {
+    private let system: ClusterSystem
+    private let stubs = Mutex<[ClusterActorID: ConversationHistoryStore]>([:])
+
+    init(system: ClusterSystem) {
+        self.system = system
+    }
+
+    func currentStore() -> (any HistoryStore)? {
+        guard store(excluding: []) != nil else { return nil }
+        return FailoverHistoryStore(locator: self)
+    }
+
+    /// The preferred store on a node outside `excluded`: this node's, else the first listed.
+    func store(excluding excluded: Set<ClusterNode>) -> (node: ClusterNode, store: ConversationHistoryStore)? {
+        let system = self.system
+        let ids = system.receptionist.lookup(ServiceKeys.conversationStore).filter { !excluded.contains($0.node) }
+        guard let id = ids.first(where: { $0.node == system.node }) ?? ids.first else { return nil }
+        return stubs.withLock { stubs in
+            if let stub = stubs[id] { return (id.node, stub) }
+            guard let actor = try? $ConversationStoreProtocol.resolve(id: id, using: system) else { return nil }
+            let stub = ConversationHistoryStore(store: actor)
+            if stubs.count > 64 { stubs.removeAll() }
+            stubs[id] = stub
+            return (id.node, stub)
+        }
+    }
+}
+
+/// ``HistoryStore`` that outlives the conversation node it talks to. Any store forwards to the
+/// conversation's replicas, so the generation log — whose writes are idempotent (events by
+/// sequence number, one start and one finish per request id) — goes to the next listed store when
+/// one cannot be reached, up to `attempts` tries; an answer that finished is then still stored when
+/// its store's node died mid-stream. Loading and appending turns use one store, without retries (a
+/// retried append whose first try was stored after all would duplicate the turn).
+struct FailoverHistoryStore: HistoryStore {
+    let locator: ReceptionistHistoryStoreLocator
+    var attempts = 5
+    var backoff: Duration = .milliseconds(200)
+
+    func visibleBranch(owner: String, conversationID: String) async throws -> StoredBranch {
+        try await first().visibleBranch(owner: owner, conversationID: conversationID)
+    }
+
+    func branch(owner: String, conversationID: String, endingAt messageID: String) async throws -> StoredBranch {
+        try await first().branch(owner: owner, conversationID: conversationID, endingAt: messageID)
+    }
+
+    func appendMessage(
+        owner: String, conversationID: String?, parentID: String?, message: ChatMessage, model: String?
+    ) async throws -> StoredMessageRef {
+        try await first().appendMessage(
+            owner: owner, conversationID: conversationID, parentID: parentID, message: message, model: model)
+    }
+
+    func startGeneration(
+        owner: String, requestID: String, conversationID: String?, parentID: String?, model: String, producer: String
+    ) async throws -> GenerationLogHandle {
+        try await withFailover { store in
+            try await store.startGeneration(
+                owner: owner, requestID: requestID, conversationID: conversationID, parentID: parentID, model: model,
+                producer: producer)
+        }
+    }
+
+    func appendGenerationEvents(owner: String, requestID: String, fromSeq: Int64, texts: [String]) async throws {
+        try await withFailover { store in
+            try await store.appendGenerationEvents(owner: owner, requestID: requestID, fromSeq: fromSeq, texts: texts)
+        }
+    }
+
+    func finishGeneration(owner: String, requestID: String, status: MessageStatus, usage: TokenUsage?) async throws {
+        try await withFailover { store in
+            try await store.finishGeneration(owner: owner, requestID: requestID, status: status, usage: usage)
+        }
+    }
+
+    private func first() throws -> ConversationHistoryStore {
+        guard let (_, store) = locator.store(excluding: []) else {
+            throw ClusterError(.actorNotFound, "no conversation store is registered")
+        }
+        return store
+    }
+
+    /// Runs `body` against stores until one answers; stores that cannot be reached are skipped (all
+    /// of them once every store failed, as a restarted node may be back).
+    private func withFailover<T>(_ body: (ConversationHistoryStore) async throws -> T) async throws -> T {
+        var failed: Set<ClusterNode> = []
+        var lastError: any Error = ClusterError(.actorNotFound, "no conversation store is registered")
+        for attempt in 0..<max(1, attempts) {
+            if attempt > 0 { try await Task.sleep(for: backoff * attempt) }
+            let candidate = locator.store(excluding: failed) ?? locator.store(excluding: [])
+            guard let (node, store) = candidate else { continue }
+            do {
+                return try await body(store)
+            } catch let error as ClusterError where RateLimitClient.isUnreachable(error) {
+                failed.insert(node)
+                lastError = error
+            }
+        }
+        throw lastError
+    }
+}
