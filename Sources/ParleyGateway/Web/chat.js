@@ -176,7 +176,11 @@ export class ChatView {
         }
         if (children.length === 0) children.push(emptyState());
         this.messages.replaceChildren(...children);
-        if (!this.details && !generation) $("chat-title").textContent = "New chat";
+        if (!this.details) {
+            // A new chat is named after its first prompt (as the server will name it).
+            const first = generation?.state.pendingUser?.split("\n")[0].trim();
+            $("chat-title").textContent = first || "New chat";
+        }
         this.updateComposer();
     }
 
@@ -188,7 +192,7 @@ export class ChatView {
             this.drawPending = false;
             if (!this.liveBody || !this.generation) return;
             const stick = this.nearBottom();
-            renderBody(this.liveBody, "assistant", this.generation.text);
+            renderBody(this.liveBody, "assistant", this.generation.text, true);
             const article = this.liveBody.closest("article");
             article.classList.toggle("reconnecting", this.generation.reconnecting);
             if (stick) this.scrollToBottom();

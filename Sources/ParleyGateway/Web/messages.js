@@ -22,10 +22,16 @@ function button(label, testID, onClick, { title, className = "ghost" } = {}) {
 
 const ROLE_NAMES = { user: "You", assistant: "Assistant", system: "System", tool: "Tool" };
 
-/** Draws `text` into a message body for `role`. */
-export function renderBody(body, role, text) {
+/** Draws `text` into a message body for `role`; a streaming answer ends in a blinking caret. */
+export function renderBody(body, role, text, streaming = false) {
     if (role === "assistant") renderMarkdown(text, body);
     else body.textContent = text;
+    if (streaming) {
+        const blocks = body.querySelectorAll("p, li, pre code, h1, h2, h3, h4, h5, h6, td, th");
+        const caret = element("span", "caret");
+        caret.setAttribute("aria-hidden", "true");
+        (blocks.length ? blocks[blocks.length - 1] : body).appendChild(caret);
+    }
 }
 
 /**
@@ -50,7 +56,7 @@ export function messageView(message, options = {}) {
 
     const body = element("div", "message-body" + (message.role === "assistant" ? " markdown" : " plain"));
     body.dataset.testid = "message-body";
-    renderBody(body, message.role, message.content || "");
+    renderBody(body, message.role, message.content || "", options.streaming);
     article.appendChild(body);
 
     const footer = element("div", "message-actions");
