@@ -168,3 +168,25 @@ def test_edit_and_resend_makes_a_sibling_question(signed_in, background):
     first_answer = next(m for m in messages if m["content"].startswith("A long, narrow"))
     questions = [m for m in messages if m["role"] == "user" and m["parent_id"] == first_answer["id"]]
     assert sorted(m["content"] for m in questions) == ["How do glaciers carve them?", "Where are they?"]
+
+
+def test_keyboard_shortcuts_and_a_narrow_screen(signed_in):
+    page = signed_in
+    body = page.find("body")
+    body.send_keys(Keys.CONTROL, "k")
+    assert page.js("return document.activeElement.id;") == "search"
+    page.driver.set_window_size(420, 820)
+    try:
+        page.wait(lambda: not page.js("const r = document.getElementById('sidebar').getBoundingClientRect();"
+                                      "return r.right > 0;"), message="the sidebar slides away")
+        toggle = page.visible("#chat-view .sidebar-toggle")
+        page.screenshot("narrow")
+        toggle.click()
+        page.wait(lambda: page.js("return document.getElementById('sidebar').getBoundingClientRect().left >= 0;"),
+                  message="the toggle shows the sidebar")
+        page.screenshot("narrow-sidebar")
+        page.find("[data-testid=new-chat]").click()
+        page.wait(lambda: page.js("return document.getElementById('sidebar').getBoundingClientRect().right <= 0;"),
+                  message="choosing a chat hides it again")
+    finally:
+        page.driver.set_window_size(1280, 860)
