@@ -133,6 +133,19 @@ def test_regenerate_makes_a_second_branch_with_a_switcher(signed_in):
     answers = [m for m in messages if m["role"] == "assistant"]
     assert len(answers) == 2 and all(m["parent_id"] == user["id"] for m in answers)
 
+    # Back on the first answer, the next prompt continues that branch.
+    page.find("[data-testid=message][data-role=assistant] [data-testid=branch-prev]").click()
+    page.wait(lambda: page.assistant_texts() == ["Ultramarine, the colour of deep water."])
+    page.send("And a warmer one?")
+    page.wait(lambda: page.live_text() is not None, message="the follow-up streams")
+    page.wait_answer_done()
+    messages = page.api.conversation(seeded["id"])["messages"]
+    follow_up = next(m for m in messages if m["content"] == "And a warmer one?")
+    original = next(m for m in messages if m["content"] == "Ultramarine, the colour of deep water.")
+    assert follow_up["parent_id"] == original["id"]
+    assert page.assistant_texts()[0] == "Ultramarine, the colour of deep water."
+    assert page.find("[data-testid=message][data-role=assistant] [data-testid=branch-label]").text == "1/2"
+
 
 def test_edit_and_resend_makes_a_sibling_question(signed_in, background):
     page = signed_in
