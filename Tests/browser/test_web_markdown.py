@@ -27,6 +27,11 @@ CASES = {
                         '<p><a href="https://example.com/cat.png" target="_blank" rel="noopener noreferrer nofollow" '
                         'class="image-link">a cat</a></p>'),
     "escapes": (r"\*not em\* and \`not code\`", "<p>*not em* and `not code`</p>"),
+    "closing hashes": ("## Heading ##", "<h2>Heading</h2>"),
+    "code spans": ("``a ` b`` and `c`", "<p><code>a ` b</code> and <code>c</code></p>"),
+    "url punctuation": ("(see https://example.com/a).",
+                        '<p>(see <a href="https://example.com/a" target="_blank" rel="noopener noreferrer nofollow">'
+                        "https://example.com/a</a>).</p>"),
     "table": ("| a | b |\n|:--|--:|\n| 1 | **2** |",
               '<div class="table-wrap"><table><thead><tr><th style="text-align: left;">a</th>'
               '<th style="text-align: right;">b</th></tr></thead><tbody><tr><td style="text-align: left;">1</td>'
@@ -68,6 +73,31 @@ def test_code_blocks_keep_their_text_and_an_unclosed_fence_is_code(rendered):
     assert rendered["fence:code"] == [["language-html", "<script>alert(1)</script>\n  indented"]]
     assert rendered["fence"].endswith("<p>after</p>")
     assert rendered["open fence:code"] == [["language-py", "print(1)"]]
+
+
+def test_hostile_input_renders_in_linear_time(page):
+    """Model output is untrusted: text built to make a parser backtrack must still render fast."""
+    timings = page.driver.execute_async_script("""
+        const done = arguments[0];
+        import('/assets/markdown.js').then((md) => {
+            const inputs = {
+                stars: '*a '.repeat(20000), brackets: '['.repeat(20000) + '](', ticks: '`a ``b '.repeat(10000),
+                heading: '# ' + ' '.repeat(20000) + 'x', url: 'https://e.com/' + ')'.repeat(20000) + '.'.repeat(20000),
+                underscores: '_a '.repeat(20000), quotes: '> '.repeat(20000) + 'deep',
+                lists: Array.from({length: 3000}, (_, i) => ' '.repeat(2 * i) + '- x').join('\\n'),
+            };
+            const out = {};
+            for (const [name, text] of Object.entries(inputs)) {
+                const start = performance.now();
+                md.renderMarkdown(text, document.createElement('div'));
+                out[name] = performance.now() - start;
+            }
+            done(out);
+        }, (error) => done({error: String(error)}));
+    """)
+    assert "error" not in timings, timings
+    slow = {name: ms for name, ms in timings.items() if ms > 1000}
+    assert not slow, f"rendering took too long (ms): {timings}"
 
 
 def test_snippets_allow_only_mark(rendered):

@@ -8,12 +8,14 @@
 // and bare http(s) URLs.
 
 const FENCE = /^ {0,3}(`{3,}|~{3,})[ \t]*([^\s`]*)[^`]*$/;
-const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/;
+const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*))?$/;
 const RULE = /^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
 const QUOTE = /^ {0,3}>[ ]?/;
 const LIST_ITEM = /^( *)([-*+]|\d{1,9}[.)])(?:[ \t]+(.*))?$/;
 const TABLE_RULE = /^ *\|? *:?-+:? *(?:\| *:?-+:? *)*\|? *$/;
 const INDENTED_CODE = /^(?: {4}|\t)/;
+const MAX_LINK_LABEL = 1000;
+const MAX_LINK_TARGET = 2048;
 const ESCAPABLE = /[\\`*_{}\[\]()#+\-.!|~<>"']/;
 
 /** Replaces the children of `container` with the rendering of `text`. */
@@ -42,7 +44,16 @@ function startsListItem(line) {
     return match !== null && match[3] !== undefined && match[3].trim() !== "";
 }
 
-function appendBlocks(lines, parent) {
+/** Quotes and lists nest; deeper than this the rest is shown as plain text (no deep recursion). */
+const MAX_DEPTH = 32;
+
+function appendBlocks(lines, parent, depth = 0) {
+    if (depth > MAX_DEPTH) {
+        const paragraph = element("p");
+        appendText(lines.join("\n"), paragraph);
+        parent.appendChild(paragraph);
+        return;
+    }
     let i = 0;
     while (i < lines.length) {
         const line = lines[i];
@@ -52,7 +63,7 @@ function appendBlocks(lines, parent) {
         if (INDENTED_CODE.test(line)) { i = appendIndentedCode(lines, i, parent); continue; }
         if ((match = HEADING.exec(line))) {
             const heading = element("h" + match[1].length);
-            appendInline(match[2] || "", heading);
+            appendInline(headingText(match[2] || ""), heading);
             parent.appendChild(heading);
             i += 1;
             continue;
@@ -62,17 +73,27 @@ function appendBlocks(lines, parent) {
             const quoted = [];
             while (i < lines.length && QUOTE.test(lines[i])) { quoted.push(lines[i].replace(QUOTE, "")); i += 1; }
             const quote = element("blockquote");
-            appendBlocks(quoted, quote);
+            appendBlocks(quoted, quote, depth + 1);
             parent.appendChild(quote);
             continue;
         }
-        if ((match = LIST_ITEM.exec(line)) && match[3] !== undefined) { i = appendList(lines, i, parent); continue; }
+        if ((match = LIST_ITEM.exec(line)) && match[3] !== undefined) { i = appendList(lines, i, parent, depth); continue; }
         if (line.includes("|") && i + 1 < lines.length && TABLE_RULE.test(lines[i + 1]) && lines[i + 1].includes("-")) {
             i = appendTable(lines, i, parent);
             continue;
         }
         i = appendParagraph(lines, i, parent);
     }
+}
+
+/** A heading's text without the optional closing `#`s (no regex: long lines stay linear). */
+function headingText(text) {
+    let end = text.length;
+    while (end > 0 && (text[end - 1] === " " || text[end - 1] === "\t")) end -= 1;
+    let hashes = end;
+    while (hashes > 0 && text[hashes - 1] === "#") hashes -= 1;
+    if (hashes < end && (hashes === 0 || text[hashes - 1] === " " || text[hashes - 1] === "\t")) end = hashes;
+    return text.slice(0, end).trim();
 }
 
 function appendFence(lines, start, match, parent) {
@@ -136,7 +157,7 @@ function appendParagraph(lines, start, parent) {
 }
 
 /** A list at the indentation of `lines[start]`; items hold blocks, so lists nest. */
-function appendList(lines, start, parent) {
+function appendList(lines, start, parent, depth) {
     const first = LIST_ITEM.exec(lines[start]);
     const indent = first[1].length;
     const ordered = /\d/.test(first[2]);
@@ -169,7 +190,7 @@ function appendList(lines, start, parent) {
             i += 1;
         }
         const item = element("li");
-        appendBlocks(body, item);
+        appendBlocks(body, item, depth + 1);
         list.appendChild(item);
         // A blank line between items: the list ends unless another item of this list follows.
         while (i < lines.length && isBlank(lines[i])) {
@@ -258,8 +279,12 @@ function appendText(text, parent) {
     });
 }
 
-/** Index of the closing `delimiter` for an emphasis opened before `from`, or -1. */
-function closingDelimiter(text, delimiter, from) {
+/**
+ * Index of the closing `delimiter` for an emphasis opened before `from`, or -1. `misses` remembers
+ * from where a delimiter has no closing one, so text full of unmatched `*` stays linear.
+ */
+function closingDelimiter(text, delimiter, from, misses) {
+    if (misses.has(delimiter) && from >= misses.get(delimiter)) return -1;
     let at = text.indexOf(delimiter, from);
     while (at >= 0) {
         const before = text[at - 1];
@@ -270,21 +295,34 @@ function closingDelimiter(text, delimiter, from) {
         if (flanking && single && wordEnd) return at;
         at = text.indexOf(delimiter, at + 1);
     }
+    misses.set(delimiter, from);
     return -1;
+}
+
+/** Where a backtick run exactly like `run` starts after `from` (a code span's end), or -1. */
+function closingRun(text, run, from) {
+    let at = text.indexOf(run, from);
+    while (at >= 0 && (text[at + run.length] === "`" || text[at - 1] === "`")) {
+        let next = at;
+        while (text[next] === "`") next += 1;
+        at = text.indexOf(run, next);
+    }
+    return at;
 }
 
 /** `[label](url "title")` starting at `start`: {label, url, end} or null. */
 function parseLink(text, start) {
     let depth = 0;
     let close = -1;
-    for (let i = start; i < text.length; i += 1) {
+    // Labels and targets are short: a bounded scan keeps text full of `[` linear.
+    for (let i = start; i < Math.min(text.length, start + MAX_LINK_LABEL); i += 1) {
         if (text[i] === "\\") { i += 1; continue; }
         if (text[i] === "[") depth += 1;
         if (text[i] === "]") { depth -= 1; if (depth === 0) { close = i; break; } }
     }
     if (close < 0 || text[close + 1] !== "(") return null;
     let parens = 0;
-    for (let i = close + 2; i < text.length; i += 1) {
+    for (let i = close + 2; i < Math.min(text.length, close + 2 + MAX_LINK_TARGET); i += 1) {
         if (text[i] === "(") parens += 1;
         if (text[i] === ")") {
             if (parens === 0) {
@@ -300,6 +338,8 @@ function parseLink(text, start) {
 
 /** Appends the inline rendering of `text` (one paragraph or cell) to `parent`. */
 export function appendInline(text, parent) {
+    const misses = new Map();        // emphasis delimiter → position from which it never closes
+    const unclosedRuns = new Set();  // backtick run lengths without a closing run
     let plain = "";
     const flush = () => { if (plain) { appendText(plain, parent); plain = ""; } };
     let i = 0;
@@ -307,10 +347,11 @@ export function appendInline(text, parent) {
         const c = text[i];
         if (c === "\\" && i + 1 < text.length && ESCAPABLE.test(text[i + 1])) { plain += text[i + 1]; i += 2; continue; }
         if (c === "`") {
-            const run = text.slice(i).match(/^`+/)[0];
-            let close = text.indexOf(run, i + run.length);
-            while (close >= 0 && text[close + run.length] === "`") close = text.indexOf(run, close + run.length + 1);
-            if (close < 0) { plain += run; i += run.length; continue; }
+            let length = 1;
+            while (text[i + length] === "`") length += 1;
+            const run = text.slice(i, i + length);
+            let close = unclosedRuns.has(length) ? -1 : closingRun(text, run, i + length);
+            if (close < 0) { unclosedRuns.add(length); plain += run; i += length; continue; }
             flush();
             let code = text.slice(i + run.length, close).replace(/\n/g, " ");
             if (/^ .* $/.test(code) && code.trim()) code = code.slice(1, -1);
@@ -333,9 +374,18 @@ export function appendInline(text, parent) {
         }
         if ((c === "h" || c === "H") && /^https?:\/\//i.test(text.slice(i, i + 8)) && (i === 0 || !/[A-Za-z0-9]/.test(text[i - 1]))) {
             let url = text.slice(i).match(/^https?:\/\/[^\s<>"'`]+/i)[0];
-            while (/[.,;:!?*_~]$/.test(url) || (url.endsWith(")") && (url.match(/\(/g) || []).length < (url.match(/\)/g) || []).length)) {
-                url = url.slice(0, -1);
+            // Trailing punctuation is the sentence's, and so is a `)` without its `(`.
+            let opens = 0;
+            let closes = 0;
+            for (const ch of url) { if (ch === "(") opens += 1; else if (ch === ")") closes += 1; }
+            let end = url.length;
+            for (;;) {
+                const last = url[end - 1];
+                if (".,;:!?*_~".includes(last)) { end -= 1; continue; }
+                if (last === ")" && opens < closes) { end -= 1; closes -= 1; continue; }
+                break;
             }
+            url = url.slice(0, end);
             const href = safeURL(url);
             if (href) {
                 flush();
@@ -350,7 +400,7 @@ export function appendInline(text, parent) {
             const leftOK = c !== "_" || i === 0 || !/[A-Za-z0-9]/.test(text[i - 1]);
             if (run && opensWord && leftOK) {
                 const delimiter = run[0];
-                const close = closingDelimiter(text, delimiter, i + delimiter.length);
+                const close = closingDelimiter(text, delimiter, i + delimiter.length, misses);
                 if (close > i + delimiter.length) {
                     flush();
                     const inner = text.slice(i + delimiter.length, close);
