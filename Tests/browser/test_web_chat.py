@@ -5,8 +5,15 @@ edit-and-resend branches.
 Run: python3 -m pytest -q Tests/browser   (PARLEY_BIN names the parley binary)
 """
 
-from web_support import seed
+import os
+import sys
+
+import pytest
 from selenium.webdriver.common.keys import Keys
+from web_support import API, API_KEY, Page, seed
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from parley_dev import running_parley_dev  # noqa: E402
 
 
 def test_sign_in_with_a_key_and_stay_signed_in(page):
@@ -203,3 +210,30 @@ def test_keyboard_shortcuts_and_a_narrow_screen(signed_in):
                   message="choosing a chat hides it again")
     finally:
         page.driver.set_window_size(1280, 860)
+
+
+@pytest.fixture
+def limited_gateway():
+    """A second `parley dev` that allows one request a minute."""
+    with running_parley_dev(API_KEY, "--model", "synthetic", "--synthetic-tps", "200", "--rate-limit", "1",
+                            prefix="parley-browser-limited-") as url:
+        yield url
+
+
+def test_a_refused_request_shows_the_error_and_gives_the_prompt_back(driver, limited_gateway, request):
+    page = Page(driver, limited_gateway, API(limited_gateway), request.node.name)
+    try:
+        page.sign_in()
+        page.send("The one request this minute")
+        page.wait_answer_done()
+        page.send("One too many")
+        error = page.visible("[data-testid=chat-error]")
+        assert "rate" in error.text.lower() or "limit" in error.text.lower(), error.text
+        page.wait(lambda: page.find("[data-testid=prompt]").get_attribute("value") == "One too many",
+                  message="the refused prompt is back in the composer")
+        page.wait(lambda: page.js("return document.querySelectorAll('[data-testid=message]').length;") == 2,
+                  message="only the first exchange is shown")
+        page.screenshot("refused")
+    finally:
+        page.screenshot()
+        driver.get("about:blank")

@@ -315,13 +315,17 @@ export class ChatView {
                 this.generation = null;
                 const showing = this.shows(generation);
                 if (generation.error && showing) this.showError(generation.error.message);
+                // Refused before it started (rate limit, bad request): nothing was stored, so the
+                // prompt goes back into the composer.
+                const refused = generation.requestID === null;
+                if (refused && showing && generation.state.pendingUser && !this.prompt.value) {
+                    this.prompt.value = generation.state.pendingUser;
+                }
                 if (generation.conversationID) {
                     // A failed answer may never be stored: no waiting for it then.
                     if (showing) this.reloadAfterAnswer(generation.conversationID, generation.error ? null : generation.knownIDs);
-                    this.onChanged(generation.conversationID);
+                    if (!refused) this.onChanged(generation.conversationID);
                 } else if (showing) {
-                    // Nothing was stored (the request failed): give the prompt back.
-                    if (generation.state.pendingUser && !this.prompt.value) this.prompt.value = generation.state.pendingUser;
                     this.render();
                 }
                 this.updateComposer();
