@@ -30,9 +30,14 @@ distributed actor ReplicaPeer {
         try await database.apply(try batches.map { try $0.batch() })
     }
 
+    /// The identity of this node's database (see ``ConversationDatabase/identity``).
+    distributed func identity() -> String {
+        database.identity
+    }
+
     /// Digests of every partition holding rows here.
     distributed func digests() async throws -> [PartitionDigestWire] {
-        try await database.digests().map(PartitionDigestWire.init)
+        try await database.digestsWithChangeSeq().map { PartitionDigestWire($0.digest, changeSeq: $0.changeSeq) }
     }
 
     /// One page of this node's change feed of `partition`.

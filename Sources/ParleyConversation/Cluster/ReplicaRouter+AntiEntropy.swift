@@ -7,8 +7,14 @@ extension ReplicaRouter {
     /// Runs anti-entropy rounds every `antiEntropyInterval` until the task is cancelled.
     package func runAntiEntropy() async {
         while !Task.isCancelled {
+            let nodes = currentRing().nodes
             await antiEntropyRound()
-            try? await Task.sleep(for: settings.antiEntropyInterval)
+            // Wait for the next round, but start it at once when the ring changes (a node joined or
+            // came back: it has everything to catch up on).
+            let next = ContinuousClock.now + settings.antiEntropyInterval
+            while ContinuousClock.now < next, !Task.isCancelled, currentRing().nodes == nodes {
+                try? await Task.sleep(for: min(.milliseconds(100), settings.antiEntropyInterval))
+            }
         }
     }
 
@@ -30,27 +36,59 @@ extension ReplicaRouter {
                 }
                 let local = Dictionary(
                     try await database.digests().map { ($0.partition, $0) }, uniquingKeysWith: { a, _ in a })
+                let identity = try await peerDatabase(peer, node: peerNode)
+                var inStep: [(partition: Int, seq: Int64)] = []
                 for theirs in remote {
                     let partition = theirs.partition
-                    let mine = local[partition]
-                    if let mine, mine.hash == theirs.digest.hash, mine.rowCount == theirs.rowCount { continue }
                     let holders = replicas(ofPartition: partition, ring: ring)
                     guard holders.contains(me), holders.contains(peerNode) else { continue }
-                    try await pull(partition: partition, from: peer, node: peerNode)
+                    if let mine = local[partition], mine.hash == theirs.digest.hash, mine.rowCount == theirs.rowCount {
+                        // Equal contents: everything of the peer's feed up to its sequence is here.
+                        inStep.append((partition, theirs.changeSeq))
+                        continue
+                    }
+                    try await pull(partition: partition, from: peer, database: identity)
                 }
+                try await advanceCursors(peer: identity, inStep)
             } catch {
                 logger.debug("anti-entropy with a peer failed", metadata: ["peer": "\(peerNode)", "error": "\(error)"])
             }
         }
     }
 
-    /// Pulls what `peer` has of `partition` since the last pull from this incarnation (everything,
-    /// as a streamed snapshot, the first time).
-    func pull(partition: Int, from peer: ReplicaPeer, node: ClusterNode) async throws {
-        let key = PeerPartition(peerUID: node.uid, partition: partition)
+    /// The database identity of a peer incarnation, with the cursors stored for that database
+    /// loaded (once per process).
+    func peerDatabase(_ peer: ReplicaPeer, node: ClusterNode) async throws -> String {
+        if let known = peerDatabases.withLock({ $0.byUID[node.uid] }) { return known }
+        let identity = try await ClusterSystem.withCallTimeout(settings.antiEntropyCallTimeout) {
+            try await peer.identity()
+        }
+        let needsLoad = peerDatabases.withLock { !$0.loaded.contains(identity) }
+        if needsLoad {
+            let stored = try await database.replicaCursors(peer: identity)
+            cursors.withLock { cursors in
+                for (partition, seq) in stored {
+                    let key = PeerPartition(peer: identity, partition: partition)
+                    cursors[key] = max(cursors[key] ?? 0, seq)
+                }
+            }
+        }
+        peerDatabases.withLock {
+            $0.loaded.insert(identity)
+            $0.byUID[node.uid] = identity
+        }
+        return identity
+    }
+
+    /// Pulls what `peer` has of `partition` since the last pull from its database (everything, as a
+    /// streamed snapshot, the first time), then stores the new cursor.
+    func pull(partition: Int, from peer: ReplicaPeer, database peerDatabase: String) async throws {
+        let key = PeerPartition(peer: peerDatabase, partition: partition)
         var cursor: Int64
+        var start: Int64?
         if let known = cursors.withLock({ $0[key] }) {
             cursor = known
+            start = known
         } else {
             cursor = try await pullSnapshot(partition: partition, from: peer)
             cursors.withLock { $0[key] = cursor }
@@ -68,6 +106,22 @@ extension ReplicaRouter {
             cursors.withLock { $0[key] = cursor }
             if page.isComplete || page.isEmpty { break }
         }
+        if cursor != start {
+            try await database.saveReplicaCursor(peer: peerDatabase, partition: partition, seq: cursor)
+        }
+    }
+
+    /// Moves the cursors of partitions found equal to the peer's sequences (stored in one write).
+    func advanceCursors(peer: String, _ positions: [(partition: Int, seq: Int64)]) async throws {
+        let moved = cursors.withLock { cursors in
+            positions.filter { position in
+                let key = PeerPartition(peer: peer, partition: position.partition)
+                guard position.seq > (cursors[key] ?? -1) else { return false }
+                cursors[key] = position.seq
+                return true
+            }
+        }
+        try await database.saveReplicaCursors(peer: peer, moved)
     }
 
     /// Streams and applies a snapshot of `partition`; returns the peer's sequence it covers.

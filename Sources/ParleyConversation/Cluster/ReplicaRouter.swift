@@ -22,13 +22,18 @@ package final class ReplicaRouter: Sendable {
     let lanes: ReplicaPushLanes
     /// The ring and partition placement of the live members last seen.
     private let placementCache = Mutex<Placement?>(nil)
-    /// Anti-entropy cursors: the peer incarnation's change sequence pulled so far, per partition.
+    /// Anti-entropy cursors: the peer database's change sequence pulled so far, per partition
+    /// (also stored, see ``ConversationDatabase/saveReplicaCursor(peer:partition:seq:)``).
     let cursors = Mutex<[PeerPartition: Int64]>([:])
+    /// Peer databases whose stored cursors are loaded into `cursors`, and the database identity
+    /// of each peer incarnation seen.
+    let peerDatabases = Mutex<(loaded: Set<String>, byUID: [UInt64: String])>(([], [:]))
     /// Counters for tests and logs.
     let stats = Mutex(Stats())
 
     struct PeerPartition: Hashable {
-        var peerUID: UInt64
+        /// The peer's database identity.
+        var peer: String
         var partition: Int
     }
 

@@ -76,12 +76,15 @@ struct PartitionDigestWire: Codable, Sendable, Hashable {
     var high: Int64
     var low: Int64
     var rowCount: Int64
+    /// The sender's change sequence the partition's contents go up to (0 when not told).
+    var changeSeq: Int64
 
-    init(_ digest: PartitionDigest) {
+    init(_ digest: PartitionDigest, changeSeq: Int64 = 0) {
         partition = digest.partition
         high = digest.hash.high
         low = digest.hash.low
         rowCount = digest.rowCount
+        self.changeSeq = changeSeq
     }
 
     var digest: PartitionDigest {

@@ -158,6 +158,22 @@ extension ConversationDatabase {
         }
     }
 
+    /// Digests of every partition that holds rows, each with the local change sequence its
+    /// contents go up to (a replica with an equal digest holds every row up to that sequence).
+    func digestsWithChangeSeq() async throws -> [(digest: PartitionDigest, changeSeq: Int64)] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT partition, digest_high, digest_low, row_count, last_change_seq FROM partition_digests
+                    WHERE row_count != 0 OR digest_high != 0 OR digest_low != 0 ORDER BY partition
+                    """
+            ).map {
+                (PartitionDigest(partition: $0[0], hash: RowHash(high: $0[1], low: $0[2]), rowCount: $0[3]), $0[4])
+            }
+        }
+    }
+
     /// Recomputes a partition's digest from the rows themselves (a check of the maintained one).
     package func recomputeDigest(partition: Int) async throws -> PartitionDigest {
         try await read { db in

@@ -16,6 +16,9 @@ package final class ConversationDatabase: Sendable {
     let writes: GroupCommitQueue
     let writer: StorageWriter
     let logger: Logger
+    /// This database's identity: a random id made when it was created, the key peers keep their
+    /// change-feed cursors under (a wiped and recreated database is a new identity).
+    package let identity: String
 
     /// Opens (creating if needed) the database at `configuration.path` and migrates its schema.
     package init(configuration: Configuration, logger: Logger = Logger(label: "parley.conversation")) throws {
@@ -39,6 +42,14 @@ package final class ConversationDatabase: Sendable {
             pool = try DatabasePool(path: configuration.path, configuration: config)
             try ConversationSchema.migrator().migrate(pool)
             let recovered = try pool.read { db in try WriterState.recover(db) }
+            identity = try pool.write { db in
+                if let known = try String.fetchOne(db, sql: "SELECT value FROM replica_meta WHERE key = 'identity'") {
+                    return known
+                }
+                let made = UUID().uuidString.lowercased()
+                try db.execute(sql: "INSERT INTO replica_meta(key, value) VALUES ('identity', ?)", arguments: [made])
+                return made
+            }
             writer = StorageWriter(
                 partitioner: Partitioner(count: configuration.partitionCount),
                 state: recovered,

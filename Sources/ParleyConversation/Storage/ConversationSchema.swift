@@ -108,6 +108,26 @@ enum ConversationSchema {
                 CREATE INDEX replica_hints_by_address ON replica_hints(address, id);
                 """)
         }
+        migrator.registerMigration("v3-replica-cursors") { db in
+            // The database's identity (a random id made once), and how far this node has pulled
+            // each peer database's change feed per partition, so a restart resumes the feed
+            // instead of pulling whole snapshots again. A digest row also keeps the change
+            // sequence of the partition's last change: a peer whose digest equals it holds every
+            // row up to that sequence.
+            try db.execute(sql: """
+                CREATE TABLE replica_meta(
+                    key TEXT PRIMARY KEY NOT NULL,
+                    value TEXT NOT NULL
+                );
+                CREATE TABLE replica_cursors(
+                    peer TEXT NOT NULL,
+                    partition INTEGER NOT NULL,
+                    seq INTEGER NOT NULL,
+                    PRIMARY KEY(peer, partition)
+                ) WITHOUT ROWID;
+                ALTER TABLE partition_digests ADD COLUMN last_change_seq INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
     }
 }

@@ -210,14 +210,19 @@ final class StorageWriter: Sendable {
 
     private func updateDigest(_ db: Database, partition: Int, delta: RowHash, rows: Int64) throws {
         // SQLite has no XOR operator: a ^ b == (a | b) & ~(a & b).
+        // The sequence is the writer's latest: every change of the partition up to it is in this
+        // or an earlier (committed) transaction.
+        let seq = state.withLock { $0.changeSeq }
         try db.cachedStatement(sql: """
-                INSERT INTO partition_digests(partition, digest_high, digest_low, row_count) VALUES (?, ?, ?, ?)
+                INSERT INTO partition_digests(partition, digest_high, digest_low, row_count, last_change_seq)
+                VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT(partition) DO UPDATE SET
                     digest_high = (digest_high | excluded.digest_high) & ~(digest_high & excluded.digest_high),
                     digest_low = (digest_low | excluded.digest_low) & ~(digest_low & excluded.digest_low),
-                    row_count = row_count + excluded.row_count
+                    row_count = row_count + excluded.row_count,
+                    last_change_seq = max(last_change_seq, excluded.last_change_seq)
                 """).execute(
-            arguments: [partition, delta.high, delta.low, rows])
+            arguments: [partition, delta.high, delta.low, rows, seq])
     }
 }
 

@@ -79,6 +79,34 @@ struct ReplicationDurabilityTests {
         #expect(onReplica.messages.map(\.content) == ["kept for later"])
     }
 
+    @Test func aRestartedNodeResumesTheChangeFeedInsteadOfPullingSnapshots() async throws {
+        let cluster = ReplicaCluster(count: 3)
+        defer { Task { await cluster.shutdown() } }
+        try await cluster.start()
+        try await cluster.waitForRing()
+        let conversation = try await cluster[0].store.createConversation(owner: "resumer", title: "r", model: nil)
+        _ = try await cluster[0].store.appendMessage(
+            owner: "resumer", conversationID: conversation.id, MessageDraft(role: .user, content: "before"))
+        try await eventually(within: .seconds(10), "digests agree") { try await cluster.digestsAgree() }
+        // Node 2's anti-entropy finds it in step with its peers and remembers their feed positions.
+        try await eventually(within: .seconds(10), "node 2 knows its peers' feeds") {
+            try await cluster[2].database.replicaCursors(peer: cluster[0].database.identity).isEmpty == false
+        }
+        await cluster.stop(2)
+        try await cluster.waitForRing()
+        for step in 0..<20 {
+            _ = try await cluster[step % 2].store.appendMessage(
+                owner: "resumer", conversationID: conversation.id, MessageDraft(role: .user, content: "missed \(step)"))
+        }
+        try await cluster.start(2)
+        try await cluster.waitForRing()
+        try await eventually(within: .seconds(10), "digests agree after the restart") { try await cluster.digestsAgree() }
+        let stats = cluster[2].node!.router.currentStats
+        #expect(stats.snapshotChunksApplied == 0, "the stored cursors make a restart resume the change feed")
+        let details = try await cluster[2].database.conversation(owner: "resumer", id: conversation.id)
+        #expect(details.messages.count == 21)
+    }
+
     @Test func generationLogIsReplicatedAndResumesAfterItsPrimaryDies() async throws {
         let cluster = ReplicaCluster(count: 3)
         defer { Task { await cluster.shutdown() } }

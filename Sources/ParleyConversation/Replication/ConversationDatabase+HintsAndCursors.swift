@@ -59,3 +59,36 @@ extension ConversationDatabase {
         try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM replica_hints") ?? 0 }
     }
 }
+
+extension ConversationDatabase {
+    /// The change-feed positions pulled so far from the peer database `peer`, by partition.
+    func replicaCursors(peer: String) async throws -> [Int: Int64] {
+        try await read { db in
+            var cursors: [Int: Int64] = [:]
+            for row in try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT partition, seq FROM replica_cursors WHERE peer = ?"), arguments: [peer])
+            {
+                cursors[row[0]] = row[1]
+            }
+            return cursors
+        }
+    }
+
+    /// Remembers that everything of `partition` up to `seq` of the peer database `peer` is applied
+    /// here (call only after it is).
+    func saveReplicaCursor(peer: String, partition: Int, seq: Int64) async throws {
+        try await saveReplicaCursors(peer: peer, [(partition, seq)])
+    }
+
+    /// Several cursors of one peer database in one write.
+    func saveReplicaCursors(peer: String, _ positions: [(partition: Int, seq: Int64)]) async throws {
+        guard !positions.isEmpty else { return }
+        try await write { db in
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO replica_cursors(peer, partition, seq) VALUES (?, ?, ?)
+                ON CONFLICT(peer, partition) DO UPDATE SET seq = max(seq, excluded.seq)
+                """)
+            for position in positions { try upsert.execute(arguments: [peer, position.partition, position.seq]) }
+        }
+    }
+}
