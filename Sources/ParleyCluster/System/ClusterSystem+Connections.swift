@@ -148,6 +148,7 @@ extension ClusterSystem {
 
     /// Dispatches one frame of an established connection. Runs on the connection's event loop.
     func receive(_ frame: Frame, on connection: PeerConnection) {
+        if dropsFrames(from: connection.peer) { return }  // test hook, see ClusterSystem+FaultInjection
         metrics.bytesReceived.increment(by: frame.payload.readableBytes + 5)
         do {
             switch frame.kind {
