@@ -136,12 +136,17 @@ public struct GatewayConfiguration: Sendable {
         public var resumePollInterval: Duration
         /// Longest a resumed stream waits without any new event before it ends (default 60 s).
         public var resumeIdleTimeout: Duration
+        /// How long an answer whose client went away keeps being generated, waiting for the client
+        /// to resume it (a reload, a dropped connection), before it is cancelled downstream (default
+        /// 10 s; zero cancels at once).
+        public var disconnectGrace: Duration
 
         public init(
             heartbeatInterval: Duration = .seconds(2), maxAttempts: Int = 3, retryBackoff: Duration = .milliseconds(50),
             startTimeout: Duration = .seconds(10), resumePollInterval: Duration = .milliseconds(100),
-            resumeIdleTimeout: Duration = .seconds(60)
+            resumeIdleTimeout: Duration = .seconds(60), disconnectGrace: Duration = .seconds(10)
         ) {
+            self.disconnectGrace = disconnectGrace
             self.heartbeatInterval = heartbeatInterval
             self.maxAttempts = maxAttempts
             self.retryBackoff = retryBackoff

@@ -267,7 +267,10 @@ struct GatewayClusteredTests {
 
     @Test func clientDisconnectCancelsTheGenerationDownstream() async throws {
         let cluster = try await TestCluster.start(holdAfter: 2)
-        let app = try await cluster.application { $0.streaming.heartbeatInterval = .milliseconds(20) }
+        let app = try await cluster.application {
+            $0.streaming.heartbeatInterval = .milliseconds(20)
+            $0.streaming.disconnectGrace = .milliseconds(200)
+        }
         try await app.test(.live) { client in
             let port = try #require(client.port)
             let reader = Task {
@@ -281,12 +284,12 @@ struct GatewayClusteredTests {
             }
             _ = await cluster.probe.next { if case .holding = $0 { true } else { false } }
             reader.cancel()
-            // The producer on the completion node stops: the gateway noticed the client was gone
-            // at its next heartbeat and cancelled the remote stream (and told the nodes).
-            let stopped = await cluster.probe.next { if case .stopped = $0 { true } else { false } }
-            #expect(stopped != nil)
+            // The gateway notices the client is gone at its next heartbeat; when no resume claims the
+            // answer within the grace period it cancels downstream, and the producer stops.
             let cancel = await cluster.probe.next { if case .cancelCalled = $0 { true } else { false } }
             #expect(cancel != nil)
+            let stopped = await cluster.probe.next { if case .stopped = $0 { true } else { false } }
+            #expect(stopped != nil)
         }
         await cluster.shutdown()
     }

@@ -58,11 +58,21 @@ struct RateLimitHeaderTests {
             let recorded = backend.record.withLock { $0.requests.last }
             #expect(recorded?.parentMessageID == "u1")
             #expect(recorded?.messages.isEmpty == true)
+            #expect(recorded?.startsAtRoot == false)
+            // An edited first message: an explicit null parent starts a new root branch.
+            let edit = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: .auth(),
+                body: ByteBuffer(
+                    string: #"{"model":"m","messages":[{"role":"user","content":"hi"}],"conversation_id":"c1","parent_message_id":null}"#))
+            #expect(edit.status == .ok)
+            #expect(backend.record.withLock { $0.requests.last }?.startsAtRoot == true)
             // A parent without its conversation, and empty messages without a parent, are refused.
             for body in [
                 #"{"model":"m","messages":[{"role":"user","content":"hi"}],"parent_message_id":"u1"}"#,
                 #"{"model":"m","messages":[],"conversation_id":"c1"}"#,
                 #"{"model":"m","messages":[],"conversation_id":"c1","parent_message_id":""}"#,
+                #"{"model":"m","messages":[],"conversation_id":"c1","parent_message_id":null}"#,
+                #"{"model":"m","messages":[{"role":"user","content":"hi"}],"parent_message_id":null}"#,
             ] {
                 let response = try await client.execute(
                     uri: "/v1/chat/completions", method: .post, headers: .auth(), body: ByteBuffer(string: body))

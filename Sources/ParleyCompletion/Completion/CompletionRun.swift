@@ -7,12 +7,15 @@ import ParleyProtocol
 /// which writes the generation log, stores the final answer and releases the rate-limit slot.
 ///
 /// Only the pump is cancelled (by `cancel(requestID:)` or by the caller going away); the recorder
-/// always runs to the end, so a cancelled answer is still stored, marked `cancelled`.
+/// always runs to the end, so a cancelled answer is still stored, marked `cancelled`. The caller's
+/// `finished` event comes from the recorder once the answer is stored: an answer that ended with
+/// `[DONE]` at the client is in the history.
 struct CompletionRun: Sendable {
     /// What the pump tells the recorder.
     enum Record: Sendable {
         case tokens(GenerationLogBatcher<ContinuousClock.Instant>.Batch)
-        case end(MessageStatus, usage: TokenUsage?, tokens: Int)
+        /// The run is over: store the answer, then send the caller `finished` (or the failure).
+        case end(MessageStatus, usage: TokenUsage?, tokens: Int, finished: CompletionEvent?, failure: (any Error)?)
     }
 
     let request: CompletionRequest
@@ -39,7 +42,7 @@ struct CompletionRun: Sendable {
             if case .cancelled = termination { pump.cancel() }
         }
         registry.attach(request.requestID, pump: pump)
-        Task { await self.record(records) }
+        Task { await self.record(records, continuation) }
         return stream
     }
 
@@ -59,6 +62,7 @@ struct CompletionRun: Sendable {
         var tokens = 0
         var usage: TokenUsage?
         var failure: (any Error)?
+        var finished: CompletionEvent?
         // `started` goes out with the first event from the worker, so a request refused downstream
         // (no worker, queue full) fails before any event and the caller can answer with a status.
         var announced = false
@@ -80,14 +84,14 @@ struct CompletionRun: Sendable {
                     status = reason == .cancelled ? .cancelled : .complete
                     usage = final
                     tokens = final.totalTokens
-                    continuation.yield(.finished(reason, final))
+                    finished = .finished(reason, final)
                 }
             }
         } catch {
             if Task.isCancelled || error is CancellationError || (error as? ClusterError)?.code == .cancelled {
                 status = .cancelled
                 announce()
-                continuation.yield(.finished(.cancelled, TokenUsage(promptTokens: 0, completionTokens: iterator.tokenCount)))
+                finished = .finished(.cancelled, TokenUsage(promptTokens: 0, completionTokens: iterator.tokenCount))
             } else {
                 failure = error
                 logger.warning(
@@ -96,13 +100,14 @@ struct CompletionRun: Sendable {
         }
         if tokens == 0 { tokens = iterator.tokenCount }
         if let batch = batcher.flush() { records.yield(.tokens(batch)) }
-        records.yield(.end(status, usage: usage, tokens: tokens))
+        records.yield(.end(status, usage: usage, tokens: tokens, finished: finished, failure: failure))
         records.finish()
-        continuation.finish(throwing: failure)
     }
 
     /// Writes the log in order, then the final answer; releases the rate limit and the run's id.
-    private func record(_ records: AsyncStream<Record>) async {
+    private func record(
+        _ records: AsyncStream<Record>, _ continuation: AsyncThrowingStream<CompletionEvent, any Error>.Continuation
+    ) async {
         let owner = request.userID
         let requestID = request.requestID
         var logFailed = false
@@ -120,7 +125,7 @@ struct CompletionRun: Sendable {
                     logger.warning(
                         "generation log write failed", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
                 }
-            case .end(let status, let usage, let tokens):
+            case .end(let status, let usage, let tokens, let finished, let failure):
                 if let store {
                     do {
                         try await ClusterSystem.withCallTimeout(configuration.storeCallTimeout) {
@@ -131,6 +136,8 @@ struct CompletionRun: Sendable {
                             "storing the answer failed", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
                     }
                 }
+                if let finished { continuation.yield(finished) }
+                continuation.finish(throwing: failure)
                 await rateLimits.release(userID: owner, requestID: requestID, tokens: tokens)
                 registry.remove(requestID)
             }

@@ -53,7 +53,9 @@ extension CompletionService {
         var parentID: String?
         if let id = conversationID {
             let branch =
-                if let parent = request.parentMessageID {
+                if request.startsAtRoot {
+                    StoredBranch(messages: [], leafID: nil)
+                } else if let parent = request.parentMessageID {
                     try await store.branch(owner: owner, conversationID: id, endingAt: parent)
                 } else {
                     try await store.visibleBranch(owner: owner, conversationID: id)

@@ -11,6 +11,8 @@ struct ChatCompletionBody: Equatable {
     var conversationID: String?
     /// `parent_message_id`: continue from this message of the conversation (edit, regenerate).
     var parentMessageID: String?
+    /// `"parent_message_id": null` with a conversation: a new root branch (an edited first message).
+    var startsAtRoot = false
     var store: Bool
 
     static let roles: Set<String> = ["system", "user", "assistant", "tool", "developer"]
@@ -78,6 +80,14 @@ struct ChatCompletionBody: Equatable {
             throw OpenAIError.invalid("'conversation_id' must be 1 to 128 characters", param: "conversation_id")
         }
         parentMessageID = try fields.string("parent_message_id")
+        if case .some(.null) = fields.object["parent_message_id"] {
+            guard conversationID != nil, !rawMessages.isEmpty else {
+                throw OpenAIError.invalid(
+                    "'parent_message_id': null starts a new branch of a conversation: it needs 'conversation_id' and messages",
+                    param: "parent_message_id")
+            }
+            startsAtRoot = true
+        }
         if let parentMessageID {
             guard !parentMessageID.isEmpty, parentMessageID.utf8.count <= 128 else {
                 throw OpenAIError.invalid("'parent_message_id' must be 1 to 128 characters", param: "parent_message_id")

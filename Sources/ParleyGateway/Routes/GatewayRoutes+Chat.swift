@@ -13,9 +13,10 @@ extension GatewayRoutes {
         let bytes = try await Self.body(request, limit: configuration.limits.maxChatBodyBytes)
         let body = try ChatCompletionBody(json: bytes.readableBytesView, limits: configuration.limits)
         let requestID = "chatcmpl-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let completion = CompletionRequest(
+        var completion = CompletionRequest(
             requestID: requestID, userID: user, model: body.model, messages: body.messages, sampling: body.sampling,
             conversationID: body.conversationID, store: body.store, parentMessageID: body.parentMessageID)
+        completion.startsAtRoot = body.startsAtRoot
         let startedAt = ContinuousClock.now
         let events = EventIterator(completions.complete(completion))
 

@@ -18,6 +18,8 @@ extension GatewayRoutes {
             }
             afterSeq = value
         }
+        // A client back from a reload or a dropped connection: the answer runs to its end.
+        abandoned.claim(requestID)
         let pageSize = 500
         let first = try await conversations.generationEvents(
             owner: user, requestID: requestID, afterSeq: afterSeq, limit: pageSize)

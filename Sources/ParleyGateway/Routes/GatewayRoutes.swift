@@ -16,6 +16,8 @@ struct GatewayRoutes: Sendable {
     let metrics: GatewayMetrics
     let registry: PrometheusCollectorRegistry?
     let web: WebAssets
+    /// Streams whose client went away, in their grace period.
+    let abandoned = AbandonedStreams()
     let logger: Logger
 
     /// The router with every endpoint; `/v1/…` requires authentication.

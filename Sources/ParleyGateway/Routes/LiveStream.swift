@@ -3,12 +3,14 @@ import Hummingbird
 import Logging
 import NIOCore
 import ParleyProtocol
+import Synchronization
 
 /// Writes one completion to the client as server-sent events: a role chunk, one chunk per token
 /// (event id = tokens delivered so far, which is also the generation log's sequence number, so
 /// `Last-Event-ID` works on any gateway), the finish chunk, the usage chunk if asked, `[DONE]`.
 /// Comment heartbeats go out while no event flows. A failed write means the client is gone: the
-/// generation is cancelled downstream.
+/// generation goes on for `disconnectGrace`, for the client to resume it, then is cancelled
+/// downstream unless a resume claimed it (``AbandonedStreams``).
 struct LiveStream: Sendable {
     let routes: GatewayRoutes
     let events: EventIterator
@@ -33,12 +35,20 @@ struct LiveStream: Sendable {
             metrics.activeStreams.decrement()
             metrics.streamEnded()
         }
+        let reader = ReaderHandle()
         do {
-            try await relay(to: &writer)
+            try await relay(to: &writer, reader: reader)
         } catch let failure as ClientGone {
             metrics.completions("client_gone").increment()
-            routes.logger.info("client went away mid-stream; cancelling", metadata: ["request.id": "\(requestID)"])
-            _ = try? await routes.completions.cancel(requestID: requestID, userID: userID)
+            let grace = routes.configuration.streaming.disconnectGrace
+            routes.logger.info(
+                "client went away mid-stream; cancelling unless it resumes",
+                metadata: ["request.id": "\(requestID)", "grace": "\(grace)"])
+            let (completions, requestID, userID) = (routes.completions, requestID, userID)
+            routes.abandoned.abandon(requestID, grace: grace) {
+                _ = try? await completions.cancel(requestID: requestID, userID: userID)
+                reader.cancel()
+            }
             throw failure.error
         }
     }
@@ -46,6 +56,15 @@ struct LiveStream: Sendable {
     /// A write to the client failed.
     private struct ClientGone: Error {
         var error: any Error
+    }
+
+    /// The task that reads the completion's events; it outlives the response while the answer
+    /// waits for its client to resume, and cancelling it closes the completion's stream.
+    final class ReaderHandle: Sendable {
+        private let task = Mutex<Task<Void, Never>?>(nil)
+
+        func set(_ reader: Task<Void, Never>) { task.withLock { $0 = reader } }
+        func cancel() { task.withLock { $0 }?.cancel() }
     }
 
     private func send(_ text: String, _ writer: inout any ResponseBodyWriter) async throws {
@@ -56,24 +75,26 @@ struct LiveStream: Sendable {
         }
     }
 
-    private func relay(to writer: inout any ResponseBodyWriter) async throws {
+    private func relay(to writer: inout any ResponseBodyWriter, reader: ReaderHandle) async throws {
         let metrics = routes.metrics
         let heartbeat = routes.configuration.streaming.heartbeatInterval
         try await send(SSE.event(id: 0, data: json.roleChunk()), &writer)
         let (items, continuation) = AsyncStream.makeStream(of: Item.self)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            let events = self.events
-            let pending = self.pending
-            group.addTask {
-                for event in pending { continuation.yield(.event(event)) }
-                do {
-                    while let event = try await events.next() { continuation.yield(.event(event)) }
-                    continuation.yield(.end)
-                } catch {
-                    continuation.yield(.failure(error))
-                }
-                continuation.finish()
+        // The reader is not a child task: when the client goes away it keeps the completion's stream
+        // open (and so the generation going) through the grace period; a cancel ends it.
+        let events = self.events
+        let pending = self.pending
+        reader.set(Task {
+            for event in pending { continuation.yield(.event(event)) }
+            do {
+                while let event = try await events.next() { continuation.yield(.event(event)) }
+                continuation.yield(.end)
+            } catch {
+                continuation.yield(.failure(error))
             }
+            continuation.finish()
+        })
+        try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: heartbeat)
@@ -83,6 +104,11 @@ struct LiveStream: Sendable {
             defer { group.cancelAll() }
             var tokens = 0
             var wroteSinceTick = false
+            var ended = false
+            defer {
+                // The response task was cancelled (the connection closed) before the answer ended.
+                if !ended { continuation.finish() }
+            }
             loop: for await item in items {
                 switch item {
                 case .tick:
@@ -101,19 +127,23 @@ struct LiveStream: Sendable {
                     if json.includeUsage { tail += SSE.event(id: nil, data: json.usageChunk(usage)) }
                     try await send(tail + SSE.done, &writer)
                     metrics.completions("ok").increment()
+                    ended = true
                     break loop
                 case .end:
                     let error = OpenAIError(.serviceUnavailable, "the completion ended without finishing", code: "interrupted")
                     try await send(SSE.event(id: nil, data: String(decoding: error.body, as: UTF8.self)), &writer)
                     metrics.completions("error").increment()
+                    ended = true
                     break loop
                 case .failure(let error):
                     let mapped = OpenAIError.from(error)
                     try await send(SSE.event(id: nil, data: String(decoding: mapped.body, as: UTF8.self)), &writer)
                     metrics.completions("error").increment()
+                    ended = true
                     break loop
                 }
             }
+            if !ended { throw ClientGone(error: CancellationError()) }
         }
         try await writer.finish(nil)
     }

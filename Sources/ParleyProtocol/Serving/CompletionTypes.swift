@@ -19,6 +19,9 @@ public struct CompletionRequest: Hashable, Sendable, Codable {
     /// leaf (`parent_message_id`). Edits and regenerations this way become sibling branches; with no
     /// messages the answer is a new reply to this message (regenerate).
     public var parentMessageID: String?
+    /// With `conversationID`: the request's messages start a new branch at the root of the
+    /// conversation, without its history (`"parent_message_id": null`: an edit of the first message).
+    public var startsAtRoot: Bool = false
 
     public init(
         requestID: String, userID: String, model: String, messages: [ChatMessage], sampling: SamplingOptions = .init(),

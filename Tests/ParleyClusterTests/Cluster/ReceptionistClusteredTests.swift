@@ -31,6 +31,27 @@ struct ReceptionistClusteredTests {
         }
     }
 
+    @Test func aRoleAnnouncesItselfOnceItsPrerequisiteIsKnown() async throws {
+        try await withCluster(2) { systems in
+            try await converged(systems)
+            let worker = EchoMember(actorSystem: systems[0])
+            let pending = systems[0].receptionist.register(worker, key: "worker", once: "proxy", timeout: .seconds(30))
+            #expect(pending != nil)
+            #expect(systems[0].receptionist.lookup("worker").isEmpty)
+            // The prerequisite appears on the other node: the worker follows.
+            let proxy = EchoMember(actorSystem: systems[1])
+            systems[1].receptionist.register(proxy, key: "proxy")
+            try await eventuallyListing(systems[1], key: "worker", "has the worker") { $0 == [worker.id] }
+            // With the prerequisite known, registration is immediate.
+            let second = EchoMember(actorSystem: systems[0])
+            #expect(systems[0].receptionist.register(second, key: "worker-2", once: "proxy") == nil)
+            #expect(systems[0].receptionist.lookup("worker-2") == [second.id])
+            // Waiting lookups answer as soon as something is registered, or empty after the limit.
+            #expect(await systems[0].receptionist.lookup("nothing", waitingUpTo: .milliseconds(50)).isEmpty)
+            #expect(await systems[0].receptionist.lookup("proxy", waitingUpTo: .seconds(5)) == [proxy.id])
+        }
+    }
+
     @Test func anActorThatDeinitializesDisappears() async throws {
         try await withCluster(2) { systems in
             try await converged(systems)
