@@ -73,9 +73,11 @@ import Testing
                 let lastBeforeCut = events.prefix { if case .resumed = $0 { false } else { true } }
                     .compactMap { if case .content(_, let id) = $0 { id } else { nil } }.last
                 #expect(resume.lastEventID == lastBeforeCut ?? 0)
-                #expect((1...3).contains(resume.lastEventID ?? 0))
+                #expect((0...3).contains(resume.lastEventID ?? 0))
                 #expect(summary?.resumes == 1)
-                #expect(summary?.duplicatesDropped == 1)
+                // The gateway repeats the last event it has logged before the resume point; when
+                // every token before the cut was lost in flight there is nothing to repeat.
+                #expect(summary?.duplicatesDropped == ((resume.lastEventID ?? 0) > 0 ? 1 : 0))
                 #expect(summary?.missingEvents == 0)
                 let get = try #require(gateways[0].received.first { $0.method == .GET })
                 #expect(get.path == "/v1/chat/completions/\(script.requestID)/stream")

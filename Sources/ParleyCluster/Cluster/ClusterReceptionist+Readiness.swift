@@ -4,21 +4,14 @@ extension ClusterReceptionist {
     /// The actors registered under `key`; when there are none yet (a node that has just joined and
     /// not heard of them), waits up to `limit` for the first ones.
     public func lookup(_ key: String, waitingUpTo limit: Duration) async -> [ClusterActorID] {
-        let now = lookup(key)
-        guard now.isEmpty, limit > .zero else { return now }
-        return await withTaskGroup(of: [ClusterActorID].self) { group in
-            group.addTask {
-                for await ids in self.listing(key) where !ids.isEmpty { return ids }
-                return []
-            }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return []
-            }
-            let first = await group.next() ?? []
-            group.cancelAll()
-            return first.isEmpty ? lookup(key) : first
+        let deadline = ContinuousClock.now.advanced(by: limit)
+        var ids = lookup(key)
+        // Registrations arrive with gossip; a short poll is simpler than a subscription here.
+        while ids.isEmpty, ContinuousClock.now < deadline, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
+            ids = lookup(key)
         }
+        return ids
     }
 
     /// Registers `actor` under `key` once at least one actor is registered under `prerequisite` —

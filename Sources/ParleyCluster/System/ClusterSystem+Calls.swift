@@ -176,8 +176,9 @@ extension ClusterSystem {
         let key = CallTable.RunningKey(connection: connection.id, callID: envelope.callID)
         let deadline: ContinuousClock.Instant? =
             envelope.budgetMillis == 0 ? nil : ContinuousClock.now.advanced(by: .milliseconds(Int(envelope.budgetMillis)))
+        let executor = settings.runsCallsOnEventLoop ? connection.taskExecutor : nil
         calls.withLock { table in
-            table.running[key] = Task {
+            table.running[key] = Task(executorPreference: executor) {
                 let reply = await self.execute(envelope, deadline: deadline)
                 self.calls.withLock { _ = $0.running.removeValue(forKey: key) }
                 try? connection.send(capacity: 32) { reply.writeFrame(to: &$0) }

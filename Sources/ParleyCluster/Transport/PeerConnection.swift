@@ -13,6 +13,8 @@ final class PeerConnection: Sendable {
     /// Whether this side dialed the connection.
     let isOutbound: Bool
     private let maxQueuedBytes: Int
+    /// Runs tasks on the event loop of this connection's channel.
+    let taskExecutor: EventLoopTaskExecutor
 
     private struct Outbox {
         var frames: [ByteBuffer] = []
@@ -29,6 +31,7 @@ final class PeerConnection: Sendable {
         self.channel = channel
         self.isOutbound = isOutbound
         self.maxQueuedBytes = maxQueuedBytes
+        self.taskExecutor = EventLoopTaskExecutor(loop: channel.eventLoop)
     }
 
     var allocator: ByteBufferAllocator { channel.allocator }
