@@ -61,6 +61,9 @@ final class LocalCluster: @unchecked Sendable {
         ports[name] = port
     }
 
+    /// CPU seconds used so far by the node processes together.
+    var nodesCPUSeconds: Double { processes.values.reduce(0) { $0 + $1.cpuSeconds } }
+
     /// SIGKILL of one node.
     func kill(_ name: String) { processes[name]?.kill() }
 

@@ -47,6 +47,17 @@ final class NodeProcess: Sendable {
 
     var output: [String] { lines.withLock { $0 } }
 
+    /// CPU seconds (user + system) the process has used so far (Linux `/proc`; 0 elsewhere).
+    var cpuSeconds: Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return 0 }
+        // Fields after the command name: state is field 3, utime 14 and stime 15.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     /// Polls the output (every 20 ms) for a line containing `text`.
     func waitForLine(containing text: String, timeout: Duration = .seconds(60)) async throws -> String {
         let deadline = ContinuousClock.now + timeout

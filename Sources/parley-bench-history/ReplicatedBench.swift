@@ -48,10 +48,16 @@ enum ReplicatedBench {
         // Warm-up, then the measured load: `writers` tasks, each appending to users spread over all
         // partitions, each append acknowledged once two replicas hold it durably.
         _ = try await appendLoad(count: 2_000, stores: allStores, owners: owners, ids: ids, texts: texts, writers: options.writers)
+        let nodesCPU = cluster.nodesCPUSeconds
+        let clientCPU = cpuSeconds()
         let load = try await appendLoad(
             count: options.appends, stores: allStores, owners: owners, ids: ids, texts: texts, writers: options.writers)
+        let perAppend = { (seconds: Double) in seconds / Double(options.appends) * 1e6 }
         say(String(format: "replicated appends: %d by %d concurrent writers over %d users through 3 nodes (RF 3, ack after 2 durable): %.0f/s, latency p50 %.1f ms p99 %.1f ms (goal ≥ 5,000/s)",
                    options.appends, options.writers, options.users, load.rate, load.latency.percentile(50), load.latency.percentile(99)))
+        say(String(format: "  CPU per append: %.0f µs in the three nodes together, %.0f µs in the client (%d cores here)",
+                   perAppend(cluster.nodesCPUSeconds - nodesCPU), perAppend(cpuSeconds() - clientCPU),
+                   ProcessInfo.processInfo.activeProcessorCount))
 
         // Catch-up: c2 is killed, the others take `missed` appends, c2 restarts on its folder.
         cluster.kill("c2")
@@ -65,6 +71,7 @@ enum ReplicatedBench {
             guard ContinuousClock.now < deadline else { throw BenchFailure("c0 and c1 never agreed") }
             try await Task.sleep(for: .milliseconds(50))
         }
+        let othersCPU = cluster.nodesCPUSeconds
         let restart = ContinuousClock.now
         try await cluster.startNode("c2")
         let listening = ContinuousClock.now
@@ -73,8 +80,11 @@ enum ReplicatedBench {
             try await Task.sleep(for: .milliseconds(50))
         }
         let total = (ContinuousClock.now - restart).seconds
+        let restartedCPU = cluster.processes["c2"]!.cpuSeconds
+        let survivorsCPU = cluster.nodesCPUSeconds - restartedCPU - othersCPU
         say(String(format: "catch-up: restarted c2 (missed %d messages, %d stored in all) equal digests with c0 and c1 %.1f s after its start (%.1f s after its ready line) (goal ≤ 10 s)",
                    options.missed, options.appends + options.missed + 2_000, total, (ContinuousClock.now - listening).seconds))
+        say(String(format: "  CPU during the catch-up: %.1f s in c2, %.1f s in c0 and c1 together", restartedCPU, survivorsCPU))
     }
 
     struct LoadResult {

@@ -38,6 +38,7 @@ extension ReplicaRouter {
                     try await database.digests().map { ($0.partition, $0) }, uniquingKeysWith: { a, _ in a })
                 let identity = try await peerDatabase(peer, node: peerNode)
                 var inStep: [(partition: Int, seq: Int64)] = []
+                var differing: [Int] = []
                 for theirs in remote {
                     let partition = theirs.partition
                     let holders = replicas(ofPartition: partition, ring: ring)
@@ -45,11 +46,12 @@ extension ReplicaRouter {
                     if let mine = local[partition], mine.hash == theirs.digest.hash, mine.rowCount == theirs.rowCount {
                         // Equal contents: everything of the peer's feed up to its sequence is here.
                         inStep.append((partition, theirs.changeSeq))
-                        continue
+                    } else {
+                        differing.append(partition)
                     }
-                    try await pull(partition: partition, from: peer, database: identity)
                 }
                 try await advanceCursors(peer: identity, inStep)
+                try await pullAll(differing, from: peer, database: identity)
             } catch {
                 logger.debug("anti-entropy with a peer failed", metadata: ["peer": "\(peerNode)", "error": "\(error)"])
             }
@@ -108,6 +110,23 @@ extension ReplicaRouter {
         }
         if cursor != start {
             try await database.saveReplicaCursor(peer: peerDatabase, partition: partition, seq: cursor)
+        }
+    }
+
+    /// Pulls `partitions` from `peer`, `pullsInFlight` at a time: transfers overlap with applying,
+    /// and the group commit puts concurrent applies into shared transactions.
+    func pullAll(_ partitions: [Int], from peer: ReplicaPeer, database identity: String) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = partitions.makeIterator()
+            for _ in 0..<max(1, settings.pullsInFlight) {
+                guard let partition = next.next() else { break }
+                group.addTask { try await self.pull(partition: partition, from: peer, database: identity) }
+            }
+            while try await group.next() != nil {
+                if Task.isCancelled { break }
+                guard let partition = next.next() else { continue }
+                group.addTask { try await self.pull(partition: partition, from: peer, database: identity) }
+            }
         }
     }
 

@@ -13,6 +13,8 @@ package struct ReplicationSettings: Sendable {
     package var antiEntropyInterval: Duration = .seconds(2)
     /// Deadline of one anti-entropy call (digests, a change page); default 10 s.
     package var antiEntropyCallTimeout: Duration = .seconds(10)
+    /// Partitions one anti-entropy round pulls from a peer at the same time; default 4.
+    package var pullsInFlight: Int = 4
     /// Rows per change-feed page pulled by anti-entropy; default 2,000.
     package var changePageRows: Int = 2_000
     /// Most writes kept as (stored) hints for one missing replica; older ones are dropped
