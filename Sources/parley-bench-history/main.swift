@@ -4,6 +4,8 @@
 //        parley-bench-history --replicated [--appends N] [--writers N] [--users N] [--missed N] [--data DIR]
 // --replicated starts three `parley node --roles conversation` processes (the `parley` next to this
 // executable, or $PARLEY_BIN) and measures replicated appends/s and the catch-up of a restarted node.
+//        parley-bench-history drive load|verify|converge --seed HOST:PORT --cluster-key FILE …
+// drive: the client the multi-process tests use to write to and check conversation nodes (Driver.swift).
 import Foundation
 import ParleyConversation
 import ParleyProtocol
