@@ -122,6 +122,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
             return (false, state.sweeper)
         }
         guard !alreadyShutDown else { return }
+        // The fault-injection table is keyed by object identity, which a later system may reuse.
+        dropFrames(fromNodesNamed: [])
         sweeper?.cancel()
         runtime.withLock { $0.membership }?.stop()
         try? await listener.close()

@@ -55,6 +55,11 @@ distributed actor ReplicaPeer {
         PartitionDigestWire(try await database.conversationDigest(id: id))
     }
 
+    /// Every row of one generation here: run, events and its conversation (for repair).
+    distributed func generationRows(requestID: String) async throws -> ReplicaBatchWire {
+        ReplicaBatchWire(try await database.generationRows(requestID: requestID))
+    }
+
     /// Every row of one conversation here (for read repair).
     distributed func conversationRows(id: String) async throws -> ReplicaBatchWire {
         ReplicaBatchWire(try await database.replicationRows(conversationID: id))

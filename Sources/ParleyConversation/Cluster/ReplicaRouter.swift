@@ -226,6 +226,30 @@ package final class ReplicaRouter: Sendable {
 
     /// Compares conversation `id` with one other live replica and merges both ways when they
     /// differ; returns whether local rows changed. Failures are ignored (the read goes on).
+    /// Fetches a generation this replica does not know (it was down when the run started, or it is
+    /// the primary back from a restart) from the other replicas of its owner's partition. True when
+    /// one had it and it is now stored here.
+    func repairGeneration(owner: String, requestID: String) async -> Bool {
+        let partition = database.partition(ofOwner: owner)
+        for other in replicas(ofPartition: partition) where other != system.node {
+            do {
+                let peer = try ReplicaPeer.on(other, system: system)
+                let theirs = try await ClusterSystem.withCallTimeout(settings.readRepairTimeout) {
+                    try await peer.generationRows(requestID: requestID)
+                }
+                var batch = try theirs.batch()
+                guard !batch.generationRuns.isEmpty else { continue }
+                batch.partition = partition
+                try await database.apply(batch)
+                stats.withLock { $0.readRepairs += 1 }
+                return true
+            } catch {
+                continue
+            }
+        }
+        return false
+    }
+
     func repairConversation(owner: String, id: String) async -> Bool {
         let partition = database.partition(ofOwner: owner)
         guard let other = replicas(ofPartition: partition).first(where: { $0 != system.node }) else { return false }

@@ -118,8 +118,15 @@ public distributed actor ConversationStore: ConversationStoreProtocol {
             promptTokens: draft.promptTokens, completionTokens: draft.completionTokens, status: draft.status,
             id: draft.id)
         let database = self.database
+        let router = self.router
         return try await routeWrite(owner) {
-            try await database.appendMessage(owner: owner, conversationID: conversationID, new)
+            do {
+                return try await database.appendMessage(owner: owner, conversationID: conversationID, new)
+            } catch let error as ConversationError where error.code == .notFound {
+                // A replica back from a restart may not have the conversation yet: fetch it, retry.
+                guard await router.repairConversation(owner: owner, id: conversationID) else { throw error }
+                return try await database.appendMessage(owner: owner, conversationID: conversationID, new)
+            }
         } remote: {
             try await $0.appendMessage(owner: owner, conversationID: conversationID, draft)
         }
@@ -197,8 +204,11 @@ public distributed actor ConversationStore: ConversationStoreProtocol {
         async throws -> Int64
     {
         let database = self.database
+        let router = self.router
         return try await routeWrite(owner, primaryOnly: true) {
-            try await database.appendGenerationEvents(owner: owner, requestID: requestID, fromSeq: fromSeq, texts)
+            try await Self.repairingGeneration(router, owner: owner, requestID: requestID) {
+                try await database.appendGenerationEvents(owner: owner, requestID: requestID, fromSeq: fromSeq, texts)
+            }
         } remote: {
             try await $0.appendGenerationEvents(owner: owner, requestID: requestID, fromSeq: fromSeq, texts: texts)
         }
@@ -208,9 +218,12 @@ public distributed actor ConversationStore: ConversationStoreProtocol {
         async throws -> GenerationEventsPage
     {
         let database = self.database
+        let router = self.router
         return try await route(owner) {
-            let (run, events) = try await database.readGenerationEvents(
-                owner: owner, requestID: requestID, afterSeq: afterSeq, limit: max(1, min(limit, 10_000)))
+            let (run, events) = try await Self.repairingGeneration(router, owner: owner, requestID: requestID) {
+                try await database.readGenerationEvents(
+                    owner: owner, requestID: requestID, afterSeq: afterSeq, limit: max(1, min(limit, 10_000)))
+            }
             return GenerationEventsPage(
                 run: GenerationInfo(run), events: events.map { GenerationLogEntry(seq: $0.seq, text: $0.text) })
         } remote: {
@@ -222,14 +235,33 @@ public distributed actor ConversationStore: ConversationStoreProtocol {
         owner: String, requestID: String, status: MessageStatus, promptTokens: Int?, completionTokens: Int?
     ) async throws -> ConversationMessage? {
         let database = self.database
+        let router = self.router
         return try await routeWrite(owner, primaryOnly: true) {
-            try await database.finishGeneration(
-                owner: owner, requestID: requestID, status: status, promptTokens: promptTokens,
-                completionTokens: completionTokens)
+            try await Self.repairingGeneration(router, owner: owner, requestID: requestID) {
+                try await database.finishGeneration(
+                    owner: owner, requestID: requestID, status: status, promptTokens: promptTokens,
+                    completionTokens: completionTokens)
+            }
         } remote: {
             try await $0.finishGeneration(
                 owner: owner, requestID: requestID, status: status, promptTokens: promptTokens,
                 completionTokens: completionTokens)
+        }
+    }
+}
+
+extension ConversationStore {
+    /// Runs `body` against this replica's generation log; when the run is unknown here (this node
+    /// was down when it started, or is a primary back from a restart), fetches it from another
+    /// replica and runs `body` again.
+    static func repairingGeneration<T: Sendable>(
+        _ router: ReplicaRouter, owner: String, requestID: String, _ body: @Sendable () async throws -> T
+    ) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ConversationError where error.code == .notFound {
+            guard await router.repairGeneration(owner: owner, requestID: requestID) else { throw error }
+            return try await body()
         }
     }
 }
