@@ -250,9 +250,19 @@ package final class ReplicaRouter: Sendable {
         return false
     }
 
-    func repairConversation(owner: String, id: String) async -> Bool {
+    /// Read repair of one conversation against the next replica — or, with `everyReplica` (a
+    /// conversation missing here), against each other replica until one had rows to give.
+    func repairConversation(owner: String, id: String, everyReplica: Bool = false) async -> Bool {
         let partition = database.partition(ofOwner: owner)
-        guard let other = replicas(ofPartition: partition).first(where: { $0 != system.node }) else { return false }
+        let others = replicas(ofPartition: partition).filter { $0 != system.node }
+        for other in everyReplica ? others : Array(others.prefix(1)) {
+            if await repairConversation(id: id, partition: partition, from: other) { return true }
+        }
+        return false
+    }
+
+    /// Read repair of one conversation against one other replica; true when rows were fetched.
+    private func repairConversation(id: String, partition: Int, from other: ClusterNode) async -> Bool {
         do {
             let peer = try ReplicaPeer.on(other, system: system)
             let local = try await database.conversationDigest(id: id)

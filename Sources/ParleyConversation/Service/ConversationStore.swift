@@ -124,7 +124,7 @@ public distributed actor ConversationStore: ConversationStoreProtocol {
                 return try await database.appendMessage(owner: owner, conversationID: conversationID, new)
             } catch let error as ConversationError where error.code == .notFound {
                 // A replica back from a restart may not have the conversation yet: fetch it, retry.
-                guard await router.repairConversation(owner: owner, id: conversationID) else { throw error }
+                guard await router.repairConversation(owner: owner, id: conversationID, everyReplica: true) else { throw error }
                 return try await database.appendMessage(owner: owner, conversationID: conversationID, new)
             }
         } remote: {
@@ -188,11 +188,21 @@ public distributed actor ConversationStore: ConversationStoreProtocol {
         owner: String, requestID: String, conversationID: String?, parentID: String?, model: String?, producer: String
     ) async throws -> GenerationInfo {
         let database = self.database
+        let router = self.router
         return try await routeWrite(owner, primaryOnly: true) {
-            GenerationInfo(
-                try await database.startGeneration(
-                    owner: owner, requestID: requestID, conversationID: conversationID, parentID: parentID,
-                    model: model, producer: producer))
+            let start = {
+                GenerationInfo(
+                    try await database.startGeneration(
+                        owner: owner, requestID: requestID, conversationID: conversationID, parentID: parentID,
+                        model: model, producer: producer))
+            }
+            do {
+                return try await start()
+            } catch let error as ConversationError where error.code == .notFound && conversationID != nil {
+                // A replica back from a restart may not have the conversation yet: fetch it, retry.
+                guard await router.repairConversation(owner: owner, id: conversationID!, everyReplica: true) else { throw error }
+                return try await start()
+            }
         } remote: {
             try await $0.startGeneration(
                 owner: owner, requestID: requestID, conversationID: conversationID, parentID: parentID, model: model,
