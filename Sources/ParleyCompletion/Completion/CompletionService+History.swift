@@ -44,6 +44,26 @@ extension CompletionService {
         return prepared
     }
 
+    /// Runs `body`; when `fresh` and it fails with `not_found`, runs it again (up to 4 times, 250 ms
+    /// apart).
+    static func retryingFresh<T>(_ fresh: Bool, _ body: () async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try await body()
+            } catch where fresh && attempt < 4 && isNotFound(error) {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(250 * attempt))
+            }
+        }
+    }
+
+    private static func isNotFound(_ error: any Error) -> Bool {
+        if let error = error as? ConversationError { return error.code == .notFound }
+        if let error = error as? ClusterError { return error.code.rawValue == ConversationError.Code.notFound.rawValue }
+        return false
+    }
+
     private static func load(
         _ request: CompletionRequest, into base: PreparedCompletion, from store: any HistoryStore, producer: String
     ) async throws -> PreparedCompletion {
@@ -66,18 +86,26 @@ extension CompletionService {
             prepared.modelRequest.messages = alreadyStored ? branch.messages : branch.messages + request.messages
         }
         var userMessageID: String?
+        // A conversation created by this request is on two replicas; while the cluster changes, the
+        // next call may reach a third that has not seen it yet and cannot fetch it at once.
+        let fresh = request.conversationID == nil
         if request.store && request.resume == nil {
             for message in request.messages {
-                let stored = try await store.appendMessage(
-                    owner: owner, conversationID: conversationID, parentID: parentID, message: message, model: nil)
+                let (id, parent) = (conversationID, parentID)
+                let stored = try await retryingFresh(fresh && id != nil) {
+                    try await store.appendMessage(owner: owner, conversationID: id, parentID: parent, message: message, model: nil)
+                }
                 conversationID = stored.conversationID
                 parentID = stored.messageID
             }
             userMessageID = parentID
         }
-        let handle = try await store.startGeneration(
-            owner: owner, requestID: request.requestID, conversationID: request.store ? conversationID : nil,
-            parentID: parentID, model: request.model, producer: producer)
+        let (runConversation, runParent) = (request.store ? conversationID : nil, parentID)
+        let handle = try await retryingFresh(fresh && runConversation != nil) {
+            try await store.startGeneration(
+                owner: owner, requestID: request.requestID, conversationID: runConversation,
+                parentID: runParent, model: request.model, producer: producer)
+        }
         if let resume = request.resume {
             userMessageID = handle.parentID
             conversationID = handle.conversationID ?? conversationID

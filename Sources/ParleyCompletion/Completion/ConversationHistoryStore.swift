@@ -41,7 +41,10 @@ struct ConversationHistoryStore: HistoryStore {
         let draft = MessageDraft(
             role: MessageRole(rawValue: message.role), content: message.content, parentID: parentID,
             asRoot: parentID == nil, model: model)
-        let stored = try await store.appendMessage(owner: owner, conversationID: id, draft)
+        // Just created: see CompletionService.retryingFresh.
+        let stored = try await CompletionService.retryingFresh(conversationID == nil) {
+            try await store.appendMessage(owner: owner, conversationID: id, draft)
+        }
         return StoredMessageRef(conversationID: id, messageID: stored.id)
     }
 
