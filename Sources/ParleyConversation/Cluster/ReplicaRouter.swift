@@ -250,19 +250,21 @@ package final class ReplicaRouter: Sendable {
         return false
     }
 
-    /// Read repair of one conversation against the next replica — or, with `everyReplica` (a
-    /// conversation missing here), against each other replica until one had rows to give.
+    /// Read repair of one conversation against the next replica that answers (one that cannot be
+    /// reached — just killed, say — is skipped) or, with `everyReplica` (a conversation missing
+    /// here), against each other replica until one had rows to give. True when rows were fetched.
     func repairConversation(owner: String, id: String, everyReplica: Bool = false) async -> Bool {
         let partition = database.partition(ofOwner: owner)
-        let others = replicas(ofPartition: partition).filter { $0 != system.node }
-        for other in everyReplica ? others : Array(others.prefix(1)) {
-            if await repairConversation(id: id, partition: partition, from: other) { return true }
+        for other in replicas(ofPartition: partition) where other != system.node {
+            guard let changed = await repairConversation(id: id, partition: partition, from: other) else { continue }
+            if changed || !everyReplica { return changed }
         }
         return false
     }
 
-    /// Read repair of one conversation against one other replica; true when rows were fetched.
-    private func repairConversation(id: String, partition: Int, from other: ClusterNode) async -> Bool {
+    /// Read repair of one conversation against one other replica: whether rows were fetched, or nil
+    /// when that replica did not answer.
+    private func repairConversation(id: String, partition: Int, from other: ClusterNode) async -> Bool? {
         do {
             let peer = try ReplicaPeer.on(other, system: system)
             let local = try await database.conversationDigest(id: id)
@@ -287,6 +289,8 @@ package final class ReplicaRouter: Sendable {
                 lanes.enqueue(ReplicaBatchWire(mine), to: other) { _ in }
             }
             return changed
+        } catch let error as ClusterError where Self.isTransportFailure(error) {
+            return nil
         } catch {
             return false
         }
