@@ -22,8 +22,14 @@ func benchSaturation(into report: inout Report, seconds: Int) async throws {
         }
     }
     var iterator = events.makeAsyncIterator()
+    /// "observer>member" pairs seen joined, counted whichever wait reads the event.
+    var joinedPairs: Set<String> = []
+    func note(_ who: String, _ words: [String]) {
+        if words.first == "EVENT", words[1] == "joined", words[2] != who { joinedPairs.insert("\(who)>\(words[2])") }
+    }
     func readyPort(_ name: String) async throws -> Int {
         while let (who, words) = await iterator.next() {
+            note(who, words)
             if who == name, words.first == "READY" { return Int(words[1])! }
         }
         throw ClusterError(.shutDown, "member \(name) ended before READY")
@@ -35,10 +41,7 @@ func benchSaturation(into report: inout Report, seconds: Int) async throws {
     try spawn("m2", seed: seed)
     _ = try await readyPort("m2")
     // Let the three see each other before the load starts.
-    var joined = 0
-    while joined < 6, let (_, words) = await iterator.next() {
-        if words.first == "EVENT", words[1] == "joined" { joined += 1 }
-    }
+    while joinedPairs.count < 6, let (who, words) = await iterator.next() { note(who, words) }
     for _ in 0..<2 { burners.append(try ChildProcess(arguments: ["burn", String(cores)])) }
 
     let end = ContinuousClock.now.advanced(by: .seconds(seconds))
