@@ -168,7 +168,7 @@ let package = Package(
         .executableTarget(name: "parley-bench-engine", dependencies: ["ParleyEngine"]),
         .executableTarget(
             name: "parley-bench-history",
-            dependencies: ["ParleyConversation", "ParleyCluster", "ParleyProtocol"]
+            dependencies: ["ParleyConversation", "ParleyCluster", "ParleyProtocol", "ParleyTestSupport"]
         ),
         .executableTarget(
             name: "parley-bench-cluster",
@@ -181,7 +181,8 @@ let package = Package(
         .executableTarget(
             name: "parley-bench-serving",
             dependencies: [
-                "ParleyModelAPI", "ParleyProtocol", .product(name: "Histogram", package: "hdrhistogram-swift"),
+                "ParleyModelAPI", "ParleyProtocol", "ParleyTestSupport",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .executableTarget(

@@ -1,5 +1,4 @@
 public import ParleyProtocol
-import ParleyCluster
 import Synchronization
 
 /// Counts the generations a `ModelAPI` runs and reports when each one starts and ends, so the
@@ -73,40 +72,33 @@ struct TrackedEvents<Base: AsyncSequence<GenerationEvent, any Error> & Sendable>
     let base: Base
     let tracker: GenerationTracker
     let requestID: String
-    /// The node's activity counters (role `model`).
-    let activity: NodeActivity
 
     func makeAsyncIterator() -> Iterator {
-        Iterator(
-            base: base.makeAsyncIterator(), lease: Lease(tracker: tracker, requestID: requestID, activity: activity))
+        Iterator(base: base.makeAsyncIterator(), lease: Lease(tracker: tracker, requestID: requestID))
     }
 
     /// Reports the end exactly once: explicitly, or from `deinit` as a cancellation.
     final class Lease {
         let tracker: GenerationTracker
         let requestID: String
-        let activity: NodeActivity
         var started = false
         var ended = false
 
-        init(tracker: GenerationTracker, requestID: String, activity: NodeActivity) {
+        init(tracker: GenerationTracker, requestID: String) {
             self.tracker = tracker
             self.requestID = requestID
-            self.activity = activity
         }
 
         func start() {
             guard !started else { return }
             started = true
             tracker.started(requestID)
-            activity.streamStarted(role: "model")
         }
 
         func end(_ outcome: GenerationTracker.Outcome) {
             guard started, !ended else { return }
             ended = true
             tracker.ended(requestID, outcome)
-            activity.streamEnded(role: "model")
         }
 
         deinit { end(.cancelled) }
@@ -123,10 +115,7 @@ struct TrackedEvents<Base: AsyncSequence<GenerationEvent, any Error> & Sendable>
                     lease.end(.finished)
                     return nil
                 }
-                switch event {
-                case .finished(let reason, _): lease.end(reason == .cancelled ? .cancelled : .finished)
-                case .token: lease.activity.recordTokens(1, role: "model")
-                }
+                if case .finished(let reason, _) = event { lease.end(reason == .cancelled ? .cancelled : .finished) }
                 return event
             } catch {
                 lease.end(error is CancellationError || Task.isCancelled ? .cancelled : .failed)

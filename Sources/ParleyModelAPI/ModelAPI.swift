@@ -53,6 +53,8 @@ public distributed actor ModelAPI: ModelAPIProtocol {
         _ backend: Backend, _ request: ModelRequest, tracker: GenerationTracker, system: ClusterSystem
     ) throws -> RemoteStream<GenerationEvent> {
         let events = try backend.generate(request)
-        return system.makeStream(TrackedEvents(base: events, tracker: tracker, requestID: request.requestID, activity: system.activity))
+        return system.makeStream(CountedGeneration(
+                TrackedEvents(base: events, tracker: tracker, requestID: request.requestID), activity: system.activity,
+                role: "model"))
     }
 }

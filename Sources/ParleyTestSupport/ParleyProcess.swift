@@ -1,12 +1,15 @@
 public import Foundation
 import Synchronization
 
-/// A `parley` child process started by a test: its output lines arrive as events, and it is
-/// killed with SIGKILL when the test calls `kill()` or when the value is dropped.
+/// A child process started by a test or a benchmark — `parley` by default, or another executable
+/// of the same build: its output lines arrive as events, and it is killed with SIGKILL when the
+/// caller calls `kill()` or when the value is dropped.
 public final class ParleyProcess: Sendable {
     public let arguments: [String]
     private let process: Process
     private let lines: Mutex<[String]> = Mutex([])
+    /// The output pipe reached its end (the process exited and everything it printed was read).
+    private let outputClosed = Atomic<Bool>(false)
     private struct Waiter {
         let id: Int
         let text: String
@@ -28,11 +31,19 @@ public final class ParleyProcess: Sendable {
         return URL(fileURLWithPath: "parley")
     }
 
-    /// Starts `parley ARGUMENTS…`; standard output and error are read line by line.
-    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    /// `name`, an executable of the same build as `parley` (next to it).
+    public static func siblingExecutableURL(_ name: String) -> URL {
+        executableURL.deletingLastPathComponent().appendingPathComponent(name)
+    }
+
+    /// Starts `executable ARGUMENTS…` (default `parley`); standard output and error are read line
+    /// by line.
+    public init(
+        executable: URL = ParleyProcess.executableURL, _ arguments: [String], environment: [String: String] = [:]
+    ) throws {
         self.arguments = arguments
         let process = Process()
-        process.executableURL = Self.executableURL
+        process.executableURL = executable
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
@@ -46,6 +57,7 @@ public final class ParleyProcess: Sendable {
             let data = handle.availableData
             guard !data.isEmpty else {
                 handle.readabilityHandler = nil
+                self?.outputClosed.store(true, ordering: .releasing)
                 return
             }
             let complete: [String] = buffer.withLock { pending in
@@ -71,6 +83,37 @@ public final class ParleyProcess: Sendable {
 
     /// Every line printed so far (standard output and error).
     public var output: [String] { lines.withLock { $0 } }
+
+    /// The lines printed so far that start with `prefix`.
+    public func lines(startingWith prefix: String) -> [String] { output.filter { $0.hasPrefix(prefix) } }
+
+    /// CPU seconds (user + system) the process has used so far (Linux `/proc`; 0 elsewhere).
+    public var cpuSeconds: Double { Self.cpuSeconds(of: process.processIdentifier) }
+
+    /// CPU seconds (user + system) process `pid` has used so far (Linux `/proc`; 0 elsewhere).
+    public static func cpuSeconds(of pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return 0 }
+        // Fields after the parenthesised command name: utime and stime are fields 14 and 15.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Waits for the process to end and its output to be read (at most `timeout`, then it is
+    /// killed and the wait fails) and answers its exit status.
+    public func exitStatus(timeout: Duration) async throws -> Int32 {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while process.isRunning || !outputClosed.load(ordering: .acquiring) {
+            guard ContinuousClock.now < deadline else {
+                kill()
+                throw ProcessTimeout(waitingFor: "the exit", output: output.suffix(40).joined(separator: "\n"))
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return process.terminationStatus
+    }
 
     private func received(_ line: String) {
         let ready: [CheckedContinuation<String, any Error>] = lines.withLock { lines in

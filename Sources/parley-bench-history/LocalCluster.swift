@@ -4,6 +4,7 @@ import Logging
 import ParleyCluster
 import ParleyConversation
 import ParleyProtocol
+import ParleyTestSupport
 
 /// Three (or more) `parley node --roles conversation` processes on loopback with their own data
 /// folders and a shared cluster key, plus a client `ClusterSystem` (no roles) that joins them to
@@ -12,7 +13,7 @@ final class LocalCluster: @unchecked Sendable {
     let root: URL
     let names: [String]
     let keyFile: String
-    private(set) var processes: [String: NodeProcess] = [:]
+    private(set) var processes: [String: ParleyProcess] = [:]
     private(set) var ports: [String: Int] = [:]
     private(set) var client: ClusterSystem!
 
@@ -51,9 +52,9 @@ final class LocalCluster: @unchecked Sendable {
             "--data", root.appendingPathComponent(name).path, "--cluster-key", keyFile, "--log-level", "warning",
         ]
         if name != names[0] { arguments += ["--seed", seedAddress.description] }
-        let process = try NodeProcess(arguments)
+        let process = try ParleyProcess(arguments)
         processes[name] = process
-        let line = try await process.waitForLine(containing: "listening on")
+        let line = try await process.waitForLine(containing: "listening on", timeout: .seconds(60))
         let words = line.split(separator: " ")
         guard let at = words.firstIndex(of: "on"), let port = Int(words[at + 1].split(separator: ":").last ?? "") else {
             throw BenchFailure("unexpected ready line: \(line)")
@@ -115,4 +116,9 @@ final class LocalCluster: @unchecked Sendable {
         guard let first = all[names[0]] else { return false }
         return names.allSatisfy { all[$0] == first }
     }
+}
+
+struct BenchFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import ParleyCluster
 import ParleyProtocol
+import ParleyTestSupport
 import Synchronization
 
 /// `--replicated`: replicated appends/s and restart catch-up on a local three-node cluster of
@@ -19,7 +20,7 @@ enum ReplicatedBench {
         try? FileManager.default.removeItem(at: root)
         let names = ["c0", "c1", "c2"]
         let cluster = LocalCluster(root: root, names: names)
-        say("replicated: starting \(names.count) `parley node --roles conversation` processes (\(NodeProcess.parleyExecutable)) in \(root.path)")
+        say("replicated: starting \(names.count) `parley node --roles conversation` processes (\(ParleyProcess.executableURL.path)) in \(root.path)")
         do {
             try await cluster.start()
             try await measure(cluster, options)

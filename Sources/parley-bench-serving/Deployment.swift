@@ -1,4 +1,5 @@
 import Foundation
+import ParleyTestSupport
 
 /// A Parley started for one benchmark run: every role in one `parley dev` process, or one
 /// `parley node` process per role, on loopback with free ports and a fresh data folder.
@@ -79,7 +80,7 @@ final class Deployment {
             }
             let deployment = Deployment(
                 layout: layout, url: url, keys: keys, gateway: gateway, processes: processes, folder: folder)
-            try deployment.waitUntilServing()
+            try deployment.waitUntilServing(load: binaries.load)
             return deployment
         } catch {
             for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
@@ -105,9 +106,9 @@ final class Deployment {
         ]
         if !options.store { arguments.append("--no-store") }
         for key in keys.prefix(concurrency) { arguments += ["--api-key", key] }
-        let cpuBefore = try cpuSeconds(of: gateway.processIdentifier)
+        let cpuBefore = ParleyProcess.cpuSeconds(of: gateway.processIdentifier)
         let output = try runToEnd(binaries.load, arguments)
-        let cpuAfter = try cpuSeconds(of: gateway.processIdentifier)
+        let cpuAfter = ParleyProcess.cpuSeconds(of: gateway.processIdentifier)
         guard let object = try JSONSerialization.jsonObject(with: output) as? [String: Any],
             let streams = object["streams"] as? [String: Any], let tokens = object["tokens"] as? [String: Any],
             let ttft = object["time_to_first_token_ms"] as? [String: Any]
@@ -124,7 +125,7 @@ final class Deployment {
     }
 
     /// Polls one small completion until it succeeds (at most 60 s).
-    private func waitUntilServing() throws {
+    private func waitUntilServing(load: String) throws {
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             if processes.contains(where: { !$0.isRunning }) {
@@ -134,7 +135,7 @@ final class Deployment {
                 "--url", url, "--api-key", keys[0], "--users", "1", "--requests", "1", "--duration", "5",
                 "--model", "synthetic", "--max-tokens", "2", "--json", "--quiet", "--no-store",
             ]
-            if let output = try? runToEnd(Binaries.nextTo(CommandLine.arguments[0]).load, arguments),
+            if let output = try? runToEnd(load, arguments),
                 let object = try? JSONSerialization.jsonObject(with: output) as? [String: Any],
                 (object["streams"] as? [String: Any])?["completed"] as? Int == 1
             {
@@ -195,17 +196,4 @@ func runToEnd(_ path: String, _ arguments: [String]) throws -> Data {
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return data
-}
-
-/// User plus system CPU seconds of process `pid` (from /proc/PID/stat).
-func cpuSeconds(of pid: Int32) throws -> Double {
-    let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    guard let close = stat.lastIndex(of: ")") else { throw BenchError("unreadable /proc/\(pid)/stat") }
-    let fields = stat[stat.index(after: close)...].split(separator: " ")
-    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else {
-        throw BenchError("unreadable /proc/\(pid)/stat")
-    }
-    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-    return (user + system) / ticks
 }

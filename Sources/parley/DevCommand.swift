@@ -47,7 +47,6 @@ struct DevCommand: AsyncParsableCommand {
         let system = try await ClusterSystem.start(settings: settings, logger: logger)
         system.allowParleyProtocols()
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        let gatewayOptions = options
         let services: [any Service]
         do {
             var roleServices = try await NodeRuntime.services(
@@ -55,7 +54,7 @@ struct DevCommand: AsyncParsableCommand {
                 logger: logger)
             let gateway = try await GatewayService(
                 system: system,
-                configuration: try NodeRuntime.gatewayConfiguration(gatewayOptions, extraKeys: [key: "dev-user"]),
+                configuration: try NodeRuntime.gatewayConfiguration(options, extraKeys: [key: "dev-user"]),
                 metricsRegistry: NodeRuntime.metricsRegistry, logger: logger.role("gateway"),
                 onListening: { port in
                     let host = NodeAddress(parsing: http)?.host ?? "127.0.0.1"

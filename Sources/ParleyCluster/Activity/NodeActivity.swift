@@ -15,7 +15,6 @@ public final class NodeActivity: Sendable {
         /// Tokens per one-second bucket, indexed by second modulo `buckets`.
         var tokens = [Int](repeating: 0, count: NodeActivity.buckets)
         var bucketSeconds = [Int64](repeating: -1, count: NodeActivity.buckets)
-        var totalTokens = 0
     }
 
     private let state = Mutex([String: RoleCounters]())
@@ -47,7 +46,6 @@ public final class NodeActivity: Sendable {
                 counters.tokens[slot] = 0
             }
             counters.tokens[slot] += count
-            counters.totalTokens += count
             roles[role] = counters
         }
     }
@@ -66,7 +64,7 @@ public final class NodeActivity: Sendable {
                 }
                 result[name] = .init(
                     streamsInFlight: max(0, counters.streams),
-                    tokensPerSecond: Double(tokens) / Double(Self.buckets - 1), totalTokens: counters.totalTokens)
+                    tokensPerSecond: Double(tokens) / Double(Self.buckets - 1))
             }
             return NodeActivitySnapshot(roles: result)
         }
@@ -84,12 +82,10 @@ public struct NodeActivitySnapshot: Hashable, Sendable, Codable {
         public var streamsInFlight: Int
         /// Tokens per second over the last whole seconds of ``NodeActivity/window``.
         public var tokensPerSecond: Double
-        public var totalTokens: Int
 
-        public init(streamsInFlight: Int, tokensPerSecond: Double, totalTokens: Int) {
+        public init(streamsInFlight: Int, tokensPerSecond: Double) {
             self.streamsInFlight = streamsInFlight
             self.tokensPerSecond = tokensPerSecond
-            self.totalTokens = totalTokens
         }
     }
 

@@ -25,7 +25,4 @@ final class AbandonedStreams: Sendable {
         timer.cancel()
         return true
     }
-
-    /// Requests in their grace period.
-    var count: Int { timers.withLock { $0.count } }
 }

@@ -25,7 +25,8 @@ public struct CountedGeneration<Base: AsyncSequence<GenerationEvent, any Error> 
     final class Counter {
         let activity: NodeActivity
         let role: String
-        var state = 0  // 0 not started, 1 in flight, 2 ended
+        enum State { case notStarted, inFlight, ended }
+        var state = State.notStarted
 
         init(activity: NodeActivity, role: String) {
             self.activity = activity
@@ -33,14 +34,14 @@ public struct CountedGeneration<Base: AsyncSequence<GenerationEvent, any Error> 
         }
 
         func start() {
-            guard state == 0 else { return }
-            state = 1
+            guard state == .notStarted else { return }
+            state = .inFlight
             activity.streamStarted(role: role)
         }
 
         func end() {
-            guard state == 1 else { return }
-            state = 2
+            guard state == .inFlight else { return }
+            state = .ended
             activity.streamEnded(role: role)
         }
 

@@ -50,7 +50,7 @@ struct ConversationProcessTests {
         defer { nodes.stop() }
         for name in ["c0", "c1", "c2"] { try await nodes.start(name) }
 
-        let load = try DriverProcess(["load"] + nodes.clientArguments + ["--owners", "24", "--writers", "8", "--nodes", "3"])
+        let load = try DriverProcess.start(["load"] + nodes.clientArguments + ["--owners", "24", "--writers", "8", "--nodes", "3"])
         defer { load.kill() }
         try await load.waitForLines(startingWith: "load started", timeout: .seconds(60))
         // kill -9 a node at a random moment of the load.
@@ -67,20 +67,20 @@ struct ConversationProcessTests {
         try Data(acknowledged.joined(separator: "\n").utf8).write(to: acksFile)
 
         // Every acknowledged write is readable through each survivor.
-        let survivors = try DriverProcess(["verify"] + nodes.clientArguments + ["--acks", acksFile.path, "--nodes", "2"])
+        let survivors = try DriverProcess.start(["verify"] + nodes.clientArguments + ["--acks", acksFile.path, "--nodes", "2"])
         defer { survivors.kill() }
         let survivorsStatus = try await survivors.exitStatus(timeout: .seconds(60))
         #expect(survivorsStatus == 0, "\(victim) killed after \(killAfter) acks: \(survivors.output.suffix(5))")
 
         // Restarted on its folder, the victim's digests equal the others' within 10 s.
         try await nodes.start(victim)
-        let converge = try DriverProcess(["converge"] + nodes.clientArguments + ["--nodes", "3", "--within", "10"])
+        let converge = try DriverProcess.start(["converge"] + nodes.clientArguments + ["--nodes", "3", "--within", "10"])
         defer { converge.kill() }
         let convergeStatus = try await converge.exitStatus(timeout: .seconds(30))
         #expect(convergeStatus == 0, "\(converge.output.suffix(5))")
 
         // And every acknowledged write is readable through all three.
-        let all = try DriverProcess(["verify"] + nodes.clientArguments + ["--acks", acksFile.path, "--nodes", "3"])
+        let all = try DriverProcess.start(["verify"] + nodes.clientArguments + ["--acks", acksFile.path, "--nodes", "3"])
         defer { all.kill() }
         let allStatus = try await all.exitStatus(timeout: .seconds(60))
         #expect(allStatus == 0, "\(all.output.suffix(5))")
