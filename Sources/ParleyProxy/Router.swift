@@ -94,7 +94,10 @@ public final class Router: Sendable {
             }
             logger.debug("model endpoints changed", metadata: ["endpoint.count": "\(ids.count)"])
             for id in unknown {
-                guard let api = try? $ModelAPIProtocol.resolve(id: id, using: system),
+                guard
+                    let api = try? system.reference(to: id, as: (any ModelAPIProtocol).self, remote: {
+                        try $ModelAPIProtocol.resolve(id: $0, using: system)
+                    }),
                     let models = try? await ClusterSystem.withCallTimeout(
                         settings.discoveryTimeout, { try await api.models() })
                 else { continue }

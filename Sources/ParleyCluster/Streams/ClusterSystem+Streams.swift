@@ -67,15 +67,26 @@ extension ClusterSystem {
         do {
             let encoder = BinaryEncoder()
             var iterator = source.makeAsyncIterator()
+            let local = producer.startsLocalDelivery()
             while true {
                 try await producer.awaitCredit()
                 guard let element = try await iterator.next() else { break }
-                producer.emit(try encoder.encode(element))
+                if local {
+                    producer.emitLocal(element)
+                } else {
+                    producer.emit(try encoder.encode(element))
+                }
             }
             producer.finish(nil)
         } catch {
             producer.finish(error)
         }
+    }
+
+    /// Producer → local consumer: one element as a value (see ``StreamProducer/hasLocalConsumer``).
+    func deliverLocalElement(_ element: any Sendable, streamID: UInt64) {
+        let key = StreamTable.ConsumerKey(producerUID: node.uid, streamID: streamID)
+        streams.withLock { $0.consumers[key]?.consumer }?.receive([.value(element)])
     }
 
     func removeProducer(_ streamID: UInt64) {
@@ -131,7 +142,7 @@ extension ClusterSystem {
             }
         case .elements(let id, let elements):
             let key = StreamTable.ConsumerKey(producerUID: peerUID, streamID: id)
-            streams.withLock { $0.consumers[key]?.consumer }?.receive(elements)
+            streams.withLock { $0.consumers[key]?.consumer }?.receive(elements.map { .encoded($0) })
         case .end(let id, let error):
             let key = StreamTable.ConsumerKey(producerUID: peerUID, streamID: id)
             let consumer = streams.withLock { $0.consumers.removeValue(forKey: key)?.consumer }

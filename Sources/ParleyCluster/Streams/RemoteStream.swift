@@ -45,7 +45,7 @@ public struct RemoteStream<Element: Codable & Sendable>: AsyncSequence, Codable,
     public struct Iterator: AsyncIteratorProtocol {
         private let lease: StreamConsumer?
         private let decoder: BinaryDecoder?
-        private var batch: [[UInt8]] = []
+        private var batch: [StreamConsumer.Item] = []
         private var index = 0
 
         init(lease: StreamConsumer?) {
@@ -62,10 +62,18 @@ public struct RemoteStream<Element: Codable & Sendable>: AsyncSequence, Codable,
                 index = 0
                 if batch.isEmpty { return nil }
             }
-            let bytes = batch[index]
+            let item = batch[index]
             index += 1
             lease.consumed(1)
-            return try decoder.decode(Element.self, from: bytes)
+            switch item {
+            case .encoded(let bytes):
+                return try decoder.decode(Element.self, from: bytes)
+            case .value(let value):
+                guard let element = value as? Element else {
+                    throw ClusterError(.malformed, "a local stream produced \(type(of: value)), not \(Element.self)")
+                }
+                return element
+            }
         }
     }
 }

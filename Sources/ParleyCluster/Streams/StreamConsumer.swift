@@ -9,6 +9,12 @@ final class StreamConsumer: Sendable {
     let producer: ClusterNode
     let streamID: UInt64
 
+    /// One element as it arrived: bytes from another node, or the value itself from this one.
+    enum Item: Sendable {
+        case encoded([UInt8])
+        case value(any Sendable)
+    }
+
     private struct State {
         enum Phase {
             case idle
@@ -17,9 +23,9 @@ final class StreamConsumer: Sendable {
         }
 
         var phase = Phase.idle
-        var buffer: [[UInt8]] = []
+        var buffer: [Item] = []
         var end: Result<Void, any Error>?
-        var waiter: CheckedContinuation<[[UInt8]], any Error>?
+        var waiter: CheckedContinuation<[Item], any Error>?
         /// Connection the elements arrive on; the producer answers demand where it arrived.
         var connection: PeerConnection?
         var consumedSinceGrant = 0
@@ -50,14 +56,14 @@ final class StreamConsumer: Sendable {
         }
     }
 
-    /// The next batch of encoded elements; empty at the end of the stream.
-    func nextBatch() async throws -> [[UInt8]] {
+    /// The next batch of elements; empty at the end of the stream.
+    func nextBatch() async throws -> [Item] {
         if state.withLock({ $0.phase == .idle }) {
             try await open()
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let ready: Result<[[UInt8]], any Error>? = state.withLock { state in
+                let ready: Result<[Item], any Error>? = state.withLock { state in
                     if !state.buffer.isEmpty {
                         defer { state.buffer = [] }
                         return .success(state.buffer)
@@ -114,8 +120,8 @@ final class StreamConsumer: Sendable {
 
     // MARK: Called by the system when frames arrive
 
-    func receive(_ elements: [[UInt8]]) {
-        let waiter: CheckedContinuation<[[UInt8]], any Error>? = state.withLock { state in
+    func receive(_ elements: [Item]) {
+        let waiter: CheckedContinuation<[Item], any Error>? = state.withLock { state in
             guard state.end == nil else { return nil }
             if let waiter = state.waiter {
                 // A waiter exists only while the buffer is empty.
@@ -129,7 +135,7 @@ final class StreamConsumer: Sendable {
     }
 
     func finish(_ end: Result<Void, any Error>) {
-        let waiter: CheckedContinuation<[[UInt8]], any Error>? = state.withLock { state in
+        let waiter: CheckedContinuation<[Item], any Error>? = state.withLock { state in
             guard state.end == nil else { return nil }
             state.end = end
             guard state.buffer.isEmpty, let waiter = state.waiter else { return nil }

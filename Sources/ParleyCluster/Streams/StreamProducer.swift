@@ -19,7 +19,8 @@ final class StreamProducer: Sendable {
     private struct State {
         enum Phase {
             case unclaimed
-            case running(Task<Void, Never>)
+            /// Claimed; the task is nil only while it is being started.
+            case running(Task<Void, Never>?)
             case finished
         }
 
@@ -34,6 +35,8 @@ final class StreamProducer: Sendable {
         var pending: [[UInt8]] = []
         var pendingEnd: RemoteErrorPayload?? = nil
         var flushScheduled = false
+        /// Elements and the end go straight to a consumer on this node (``startsLocalDelivery()``).
+        var deliversLocally = false
     }
 
     private let state = Mutex(State())
@@ -64,6 +67,7 @@ final class StreamProducer: Sendable {
             switch state.phase {
             case .unclaimed:
                 state.connection = connection
+                state.phase = .running(nil)
                 start = true
             case .running:
                 guard state.connection?.id == connection?.id else { return nil }  // Not the consumer.
@@ -79,15 +83,31 @@ final class StreamProducer: Sendable {
         }
         if start {
             let task = run(self)
-            state.withLock { state in
-                if case .unclaimed = state.phase { state.phase = .running(task) }
+            let cancelled = state.withLock { state in
+                if case .running(.none) = state.phase { state.phase = .running(task) }
+                return state.cancelled
             }
+            if cancelled { task.cancel() }
         }
         waiter?.resume()
     }
 
     /// Waits until the consumer allows one more element, then takes it.
     func awaitCredit() async throws {
+        // Fast path: credit is usually there already; no continuation needed.
+        if Task.isCancelled { throw CancellationError() }
+        let took: Bool? = state.withLock { state in
+            if state.cancelled { return nil }
+            if state.draining { return true }
+            guard state.credit > 0 else { return false }
+            state.credit -= 1
+            return true
+        }
+        switch took {
+        case nil: throw CancellationError()
+        case true?: return
+        case false?: break
+        }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let ready: Result<Void, any Error>? = state.withLock { state in
@@ -107,6 +127,22 @@ final class StreamProducer: Sendable {
         }
     }
 
+    /// Called once before the source starts: whether the consumer is on this node. Its elements
+    /// then go to it as values, without encoding and without an event-loop hop.
+    func startsLocalDelivery() -> Bool {
+        state.withLock { state in
+            guard case .running = state.phase, state.connection == nil, !state.draining else { return false }
+            state.deliversLocally = true
+            return true
+        }
+    }
+
+    /// Hands one element straight to the local consumer (see ``hasLocalConsumer``).
+    func emitLocal(_ element: any Sendable) {
+        system.metrics.streamElementsSent.increment(by: 1)
+        system.deliverLocalElement(element, streamID: streamID)
+    }
+
     /// Queues one encoded element; frames are flushed once per event-loop tick.
     func emit(_ element: [UInt8]) {
         let schedule = state.withLock { state in
@@ -119,12 +155,26 @@ final class StreamProducer: Sendable {
 
     /// Ends the stream after the queued elements, with an error when the source failed.
     func finish(_ error: (any Error)?) {
-        let schedule = state.withLock { state in
-            state.pendingEnd = .some(error.map { RemoteErrorPayload($0) })
+        let payload = error.map { RemoteErrorPayload($0) }
+        enum Route { case local, scheduled, alreadyScheduled }
+        let route = state.withLock { state -> Route in
+            if state.deliversLocally, case .running = state.phase {
+                state.phase = .finished
+                return .local
+            }
+            state.pendingEnd = .some(payload)
             defer { state.flushScheduled = true }
-            return !state.flushScheduled
+            return state.flushScheduled ? .alreadyScheduled : .scheduled
         }
-        if schedule { loop.execute { self.flush() } }
+        switch route {
+        case .local:
+            system.deliverStreamFrame(.end(streamID: streamID, payload), via: nil)
+            system.removeProducer(streamID)
+        case .scheduled:
+            loop.execute { self.flush() }
+        case .alreadyScheduled:
+            break
+        }
     }
 
     private func flush() {
@@ -169,7 +219,7 @@ final class StreamProducer: Sendable {
         let (task, waiter) = state.withLock { state -> (Task<Void, Never>?, CheckedContinuation<Void, any Error>?) in
             state.cancelled = true
             defer { state.creditWaiter = nil }
-            if case .running(let task) = state.phase { return (task, state.creditWaiter) }
+            if case .running(let task?) = state.phase { return (task, state.creditWaiter) }
             return (nil, state.creditWaiter)
         }
         waiter?.resume(throwing: CancellationError())

@@ -63,6 +63,14 @@ extension ClusterSystem {
         return localActor(path: id.path) as? Act
     }
 
+    /// The actor with `id` seen through its protocol `P` (`(any P).self`): the instance itself when it
+    /// lives on this node, so calls to it are plain async calls with nothing encoded; otherwise
+    /// `remote(id)`, the protocol's stub (`$P.resolve(id:using:)`), whose calls go over the wire.
+    public func reference<P>(to id: ClusterActorID, as _: P.Type, remote: (ClusterActorID) throws -> P) rethrows -> P {
+        if id.node == node, let local = localActor(path: id.path) as? P { return local }
+        return try remote(id)
+    }
+
     func localActor(path: String) -> (any DistributedActor)? {
         actors.withLock { $0.byPath[path]?.actor }
     }

@@ -124,7 +124,10 @@ public distributed actor CompletionService: CompletionServiceProtocol {
                     excluding: excluding)
             },
             open: { id, request in
-                try await $WorkerPoolProtocol.resolve(id: id, using: system).generate(request)
+                let pool = try system.reference(to: id, as: (any WorkerPoolProtocol).self) {
+                    try $WorkerPoolProtocol.resolve(id: $0, using: system)
+                }
+                return try await pool.generate(request)
             })
     }
 

@@ -4,7 +4,7 @@ import Synchronization
 
 /// ``HistoryStore`` over the conversation role's actor (`ConversationStoreProtocol`).
 struct ConversationHistoryStore: HistoryStore {
-    let store: $ConversationStoreProtocol
+    let store: any ConversationStoreProtocol
 
     /// Titles of conversations created for a first turn: the start of the first message.
     static let titleLength = 60

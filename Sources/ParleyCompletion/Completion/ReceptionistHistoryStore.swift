@@ -24,7 +24,11 @@ final class ReceptionistHistoryStoreLocator: HistoryStoreLocator {
         guard let id = ids.first(where: { $0.node == system.node }) ?? ids.first else { return nil }
         return stubs.withLock { stubs in
             if let stub = stubs[id] { return (id.node, stub) }
-            guard let actor = try? $ConversationStoreProtocol.resolve(id: id, using: system) else { return nil }
+            guard
+                let actor = try? system.reference(to: id, as: (any ConversationStoreProtocol).self, remote: {
+                    try $ConversationStoreProtocol.resolve(id: $0, using: system)
+                })
+            else { return nil }
             let stub = ConversationHistoryStore(store: actor)
             if stubs.count > 64 { stubs.removeAll() }
             stubs[id] = stub

@@ -1,6 +1,7 @@
 public import Logging
 public import ParleyCluster
 public import ParleyProtocol
+import Distributed
 import Synchronization
 
 /// Sends a user's rate-limit checks to the shard that owns the user: the first node for the user on
@@ -20,7 +21,7 @@ public final class RateLimitClient: Sendable {
     private struct Cache {
         var ids: [ClusterActorID] = []
         var ring = HashRing(nodes: [])
-        var shards: [ClusterNode: $RateLimiterProtocol] = [:]
+        var shards: [ClusterNode: any RateLimiterProtocol] = [:]
     }
 
     /// - Parameters:
@@ -34,14 +35,17 @@ public final class RateLimitClient: Sendable {
     }
 
     /// The shards for `userID` in preference order (owner first).
-    func shards(for userID: String) -> [$RateLimiterProtocol] {
+    func shards(for userID: String) -> [any RateLimiterProtocol] {
         let ids = system.receptionist.lookup(ServiceKeys.rateLimiter)
         let system = self.system
         return cache.withLock { cache in
             if cache.ids != ids {
-                var shards: [ClusterNode: $RateLimiterProtocol] = [:]
+                var shards: [ClusterNode: any RateLimiterProtocol] = [:]
                 for id in ids where shards[id.node] == nil {
-                    if let shard = try? $RateLimiterProtocol.resolve(id: id, using: system) { shards[id.node] = shard }
+                    let shard = try? system.reference(to: id, as: (any RateLimiterProtocol).self) {
+                        try $RateLimiterProtocol.resolve(id: $0, using: system)
+                    }
+                    if let shard { shards[id.node] = shard }
                 }
                 cache.ids = ids
                 cache.shards = shards

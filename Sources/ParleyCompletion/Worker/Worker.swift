@@ -26,7 +26,9 @@ struct Worker: Sendable {
                     excluding: excluding)
             },
             open: { id, request in
-                let proxy = try $ModelProxyProtocol.resolve(id: id, using: system)
+                let proxy = try system.reference(to: id, as: (any ModelProxyProtocol).self) {
+                    try $ModelProxyProtocol.resolve(id: $0, using: system)
+                }
                 return try await proxy.generate(request, region: region)
             })
     }

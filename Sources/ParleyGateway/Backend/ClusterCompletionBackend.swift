@@ -33,7 +33,9 @@ struct ClusterCompletionBackend: CompletionBackend {
             do {
                 let chosen = try await chooseCompletionNode(for: request, excluding: failedNodes)
                 target = chosen
-                let service = try $CompletionServiceProtocol.resolve(id: chosen, using: system)
+                let service = try system.reference(to: chosen, as: (any CompletionServiceProtocol).self) {
+                    try $CompletionServiceProtocol.resolve(id: $0, using: system)
+                }
                 let stream = try await ClusterSystem.withCallTimeout(streaming.startTimeout) {
                     try await service.complete(request)
                 }
@@ -103,7 +105,11 @@ struct ClusterCompletionBackend: CompletionBackend {
         return await withTaskGroup(of: Bool.self) { group in
             for id in ids {
                 group.addTask {
-                    guard let service = try? $CompletionServiceProtocol.resolve(id: id, using: system) else { return false }
+                    guard
+                        let service = try? system.reference(to: id, as: (any CompletionServiceProtocol).self, remote: {
+                            try $CompletionServiceProtocol.resolve(id: $0, using: system)
+                        })
+                    else { return false }
                     return (try? await ClusterSystem.withCallTimeout(callTimeout) {
                         try await service.cancel(requestID: requestID, userID: userID)
                     }) ?? false
@@ -120,7 +126,11 @@ struct ClusterCompletionBackend: CompletionBackend {
         let lists = await withTaskGroup(of: [ModelInfo].self) { group in
             for id in ids {
                 group.addTask {
-                    guard let api = try? $ModelAPIProtocol.resolve(id: id, using: system) else { return [] }
+                    guard
+                        let api = try? system.reference(to: id, as: (any ModelAPIProtocol).self, remote: {
+                            try $ModelAPIProtocol.resolve(id: $0, using: system)
+                        })
+                    else { return [] }
                     return (try? await ClusterSystem.withCallTimeout(callTimeout) { try await api.models() }) ?? []
                 }
             }

@@ -10,7 +10,7 @@ struct ClusterConversationBackend: ConversationBackend {
     let callTimeout: Duration
 
     private func withStore<T: Sendable>(
-        _ body: @Sendable ($ConversationStoreProtocol) async throws -> T
+        _ body: @Sendable (any ConversationStoreProtocol) async throws -> T
     ) async throws -> T {
         var ids = system.receptionist.lookup(ServiceKeys.conversationStore)
         // This node's own store first, then the others in a stable order.
@@ -21,7 +21,9 @@ struct ClusterConversationBackend: ConversationBackend {
         var lastError: (any Error)?
         for id in ids.prefix(2) {
             do {
-                let store = try $ConversationStoreProtocol.resolve(id: id, using: system)
+                let store = try system.reference(to: id, as: (any ConversationStoreProtocol).self) {
+                    try $ConversationStoreProtocol.resolve(id: $0, using: system)
+                }
                 return try await ClusterSystem.withCallTimeout(callTimeout) { try await body(store) }
             } catch let error as ClusterError where error.code == .nodeDown || error.code == .actorNotFound {
                 lastError = error

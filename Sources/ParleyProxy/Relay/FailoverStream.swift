@@ -143,7 +143,10 @@ struct FailoverStream: AsyncSequence, Sendable {
                     submitted.resume = ResumePoint(tokenCount: relayed, text: text)
                 }
                 do {
-                    let api = try $ModelAPIProtocol.resolve(id: endpoint, using: router.system)
+                    let system = router.system
+                    let api = try system.reference(to: endpoint, as: (any ModelAPIProtocol).self) {
+                        try $ModelAPIProtocol.resolve(id: $0, using: system)
+                    }
                     let stream = try await ClusterSystem.withCallTimeout(router.settings.callTimeout) {
                         try await api.generate(submitted)
                     }

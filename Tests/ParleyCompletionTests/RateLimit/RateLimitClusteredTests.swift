@@ -1,3 +1,4 @@
+import Distributed
 import ParleyCluster
 import ParleyProtocol
 import Testing
