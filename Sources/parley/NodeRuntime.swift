@@ -99,6 +99,7 @@ enum NodeRuntime {
     /// Runs the cluster service and `services` until SIGTERM/SIGINT, then shuts down gracefully
     /// (the node announces that it leaves, the roles drain) within bounded time.
     static func run(system: ClusterSystem, services: [any Service], logger: Logger) async throws {
+        FaultControl.installIfRequested(system: system, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: ClusterService(system: system), successTerminationBehavior: .gracefullyShutdownGroup)]

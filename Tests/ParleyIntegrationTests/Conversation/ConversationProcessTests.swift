@@ -7,46 +7,8 @@ import Testing
 /// every wait is on output lines or on a child's exit, bounded by a deadline.
 @Suite("Conversation nodes as processes", .serialized)
 struct ConversationProcessTests {
-    /// The three nodes: data folders under one temporary root, a shared cluster key.
-    final class Nodes: @unchecked Sendable {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("parley-conv-\(UUID().uuidString)")
-        let keyFile: String
-        var processes: [String: ParleyProcess] = [:]
-        var ports: [String: Int] = [:]
-
-        init() throws {
-            keyFile = try temporaryKeyFile("conversation-process-test-\(UUID().uuidString)")
-        }
-
-        var seed: String { "127.0.0.1:\(ports["c0"]!)" }
-        var clientArguments: [String] { ["--seed", seed, "--cluster-key", keyFile] }
-
-        /// Starts (or restarts, on its old port and folder) node `name`.
-        func start(_ name: String) async throws {
-            var arguments = [
-                "node", "--name", name, "--roles", "conversation", "--listen", "127.0.0.1:\(ports[name] ?? 0)",
-                "--data", root.appendingPathComponent(name).path, "--cluster-key", keyFile, "--log-level", "warning",
-            ]
-            if name != "c0" { arguments += ["--seed", seed] }
-            let process = try ParleyProcess(arguments)
-            processes[name] = process
-            let line = try await process.waitForLine(containing: "listening on", timeout: .seconds(30))
-            let words = line.split(separator: " ")
-            guard let at = words.firstIndex(of: "on"), let port = Int(words[at + 1].split(separator: ":").last ?? "") else {
-                throw TestFailure("unexpected ready line: \(line)")
-            }
-            ports[name] = port
-        }
-
-        func stop() {
-            for process in processes.values { process.kill() }
-            try? FileManager.default.removeItem(at: root)
-            try? FileManager.default.removeItem(atPath: keyFile)
-        }
-    }
-
     @Test func killNineUnderLoadLosesNoAcknowledgedWriteAndTheRestartedNodeCatchesUp() async throws {
-        let nodes = try Nodes()
+        let nodes = try ConversationNodes()
         defer { nodes.stop() }
         for name in ["c0", "c1", "c2"] { try await nodes.start(name) }
 
