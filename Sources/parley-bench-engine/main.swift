@@ -54,32 +54,45 @@ struct Run {
     var tokens = 0
     var summaries: [GenerationSummary] = []
     var wall = 0.0
+    /// When each stream received each of its tokens (seconds since the run started).
+    var arrivals: [[Double]] = []
+
+    /// The aggregate decode rate in steady state: tokens delivered between the moment the last
+    /// stream got its first token and the moment the first stream got its last, over that window
+    /// (so no stream is still prefilling and none has left yet); nil if the window is empty.
+    var steadyDecodeRate: Double? {
+        guard let start = arrivals.compactMap(\.first).max(), let end = arrivals.compactMap(\.last).min(),
+            end > start
+        else { return nil }
+        let delivered = arrivals.map { $0.filter { $0 > start && $0 <= end }.count }.reduce(0, +)
+        return Double(delivered) / (end - start)
+    }
 }
 
 /// Runs `streams` generations at once and waits for all.
 func run(_ engine: Engine, _ requests: [GenerationRequest]) async throws -> Run {
     let start = ContinuousClock.now
-    let results = try await withThrowingTaskGroup(of: (Int, GenerationSummary?).self) { group in
+    let results = try await withThrowingTaskGroup(of: ([Double], GenerationSummary?).self) { group in
         for request in requests {
             group.addTask {
-                var count = 0
+                var arrivals: [Double] = []
                 var summary: GenerationSummary?
                 for try await event in engine.generate(request) {
                     switch event {
-                    case .token: count += 1
+                    case .token: arrivals.append(seconds(ContinuousClock.now - start))
                     case .finished(let s): summary = s
                     }
                 }
-                return (count, summary)
+                return (arrivals, summary)
             }
         }
-        var all: [(Int, GenerationSummary?)] = []
+        var all: [([Double], GenerationSummary?)] = []
         for try await result in group { all.append(result) }
         return all
     }
     return Run(
-        tokens: results.map(\.0).reduce(0, +), summaries: results.compactMap(\.1),
-        wall: seconds(ContinuousClock.now - start))
+        tokens: results.map(\.0.count).reduce(0, +), summaries: results.compactMap(\.1),
+        wall: seconds(ContinuousClock.now - start), arrivals: results.map(\.0))
 }
 
 let path = try ModelStore().resolve(modelArgument)
@@ -96,6 +109,33 @@ let counting = GenerationRequest.Prompt.raw(
 print("parley-bench-engine: \(engine.modelName), \(threadCount) threads, weights read per step "
     + String(format: "%.1f MB", Double(engine.weightBytesPerStep) / 1e6))
 _ = try await run(engine, [GenerationRequest(prompt: prompt(32), sampling: .greedy, maxTokens: 4)])  // warm-up
+
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) * 1e-6 + Double(usage.ru_stime.tv_sec)
+        + Double(usage.ru_stime.tv_usec) * 1e-6
+}
+
+// `--cpu-per-step`: CPU time of one decode step per batch size, which other processes on the machine
+// do not distort (meaningful with `--threads 1`, where no worker spins), then exit.
+if arguments.contains("--cpu-per-step") {
+    for streams in [1, 4, 8, 16] {
+        let requests = (0..<streams).map { i in
+            GenerationRequest(prompt: counting, sampling: SamplingParameters(temperature: 0.7, seed: UInt64(i)), maxTokens: 2)
+        }
+        let long = requests.map { var r = $0; r.maxTokens = 34; return r }
+        // The short run costs the prefill and one step; the long run 32 decode steps more.
+        let start = cpuSeconds()
+        _ = try await run(engine, requests)
+        let middle = cpuSeconds()
+        _ = try await run(engine, long)
+        let extra = (cpuSeconds() - middle) - (middle - start)
+        print(String(format: "%2d streams: %.2f ms CPU per decode step", streams, extra / 32 * 1000))
+    }
+    engine.shutdown()
+    exit(0)
+}
 
 func prefill(_ n: Int) async throws -> Double {
     var best = 0.0
@@ -118,13 +158,11 @@ var aggregate: [Int: Double] = [:]
 for streams in [4, 8, 16] {
     let requests = (0..<streams).map { i in
         GenerationRequest(
-            prompt: counting, sampling: SamplingParameters(temperature: 0.7, seed: UInt64(i)), maxTokens: 64)
+            prompt: counting, sampling: SamplingParameters(temperature: 0.7, seed: UInt64(i)), maxTokens: 96)
     }
     let r = try await run(engine, requests)
-    // Decode rate: tokens after each stream's first, over the span from the first first-token to the end.
-    let decodeTokens = r.summaries.map { $0.completionTokenCount - 1 }.reduce(0, +)
-    let decodeTime = r.summaries.map { seconds($0.timings.decode) }.max() ?? 1
-    aggregate[streams] = Double(decodeTokens) / decodeTime
+    // Steady state only: from the last stream's first token to the first stream's last token.
+    aggregate[streams] = r.steadyDecodeRate ?? 0
 }
 let peakRSS = peakRSSMegabytes()  // before the bandwidth buffer
 let bandwidth = measureBandwidth(threads: threadCount)
@@ -135,17 +173,20 @@ func row(_ name: String, _ ours: Double, _ reference: String, _ unit: String) {
     print(
         name.padding(toLength: 34, withPad: " ", startingAt: 0)
             + String(format: "%10.1f", ours).padding(toLength: 12, withPad: " ", startingAt: 0)
-            + reference.padding(toLength: 22, withPad: " ", startingAt: 0) + unit)
+            + reference.padding(toLength: 30, withPad: " ", startingAt: 0) + unit)
 }
 let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first ?? "?"
 print("")
 print("load average during the run: \(load) on \(ProcessInfo.processInfo.activeProcessorCount) CPUs (others' work slows every figure)")
-print("measure".padding(toLength: 34, withPad: " ", startingAt: 0) + "    parley  llama.cpp 2t / 1t      unit")
+print("measure".padding(toLength: 34, withPad: " ", startingAt: 0) + "    parley  llama.cpp 2t / 1t              unit")
 row("prefill, 64-token prompt", pp64, "278 / –", "tokens/s")
 row("prefill, 512-token prompt", pp512, "274 / 154", "tokens/s")
 row("decode, 1 stream", tg, "133 / 82", "tokens/s")
 for streams in [4, 8, 16] {
-    row("decode, \(streams) streams (aggregate)", aggregate[streams]!, "–", "tokens/s")
+    let rate = aggregate[streams]!
+    row(
+        "decode, \(streams) streams (aggregate)", rate,
+        String(format: "%.1f× single; step %.1f ms", rate / tg, Double(streams) / rate * 1000), "tokens/s")
 }
 row("time to first token, 100 tokens", ttft, "goal ≤ 200", "ms")
 row("peak RSS (engine, before bw test)", peakRSS, "–", "MB")

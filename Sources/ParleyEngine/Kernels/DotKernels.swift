@@ -2,13 +2,29 @@
     import _Builtin_intrinsics.intel
 #endif
 
-/// The inner SIMD loops: one weight row against one or four quantized activation vectors.
+/// The SIMD building blocks of the matrix kernels (see ``DotKernels+Nibble.swift`` and
+/// ``DotKernels+Byte.swift``), and the float dot product.
 ///
-/// They use only same-width SIMD integer operations, bit casts and float arithmetic, which the
-/// compiler lowers to single AVX2 instructions (widening conversions between SIMD types are not
-/// lowered well, so lanes are split with shifts instead, and int32 → float goes through the
-/// 1.5·2²³ trick, exact for |x| < 2²²).
+/// Products of weight quants and 8-bit activation quants are summed exactly in integers with
+/// `vpmaddubsw` (unsigned byte × signed byte, adjacent pairs summed into Int16) and `vpmaddwd`
+/// against ones (adjacent Int16 pairs into Int32); each block's sum is then scaled in float. On other
+/// architectures the same integer results come from plain SIMD arithmetic.
+///
+/// The quantized kernels compute eight rows at once (see ``WeightMatrix``): each 32-bit lane of a
+/// weight vector holds four consecutive quants of one of the eight rows, and is multiplied by the
+/// same four activation quants broadcast to every lane, so the sums come out one row per lane with
+/// no horizontal reduction.
 enum DotKernels {
+    /// Constants the kernels take from memory rather than as literals: when the compiler can see
+    /// them it rewrites the multiply-add patterns into slower shuffles.
+    struct Constants {
+        /// Thirty-two 0x0F bytes (as 16-bit lanes: byte-wise operations on `SIMD32<UInt8>` are not
+        /// vectorized by the compiler).
+        var mask = SIMD16<UInt16>(repeating: 0x0F0F)
+        /// Sixteen Int16 ones.
+        var ones = SIMD16<Int16>(repeating: 1)
+    }
+
     @inline(__always)
     static func toFloat(_ v: SIMD8<Int32>) -> SIMD8<Float> {
         #if arch(x86_64)
@@ -20,156 +36,73 @@ enum DotKernels {
         #endif
     }
 
-    /// Sums adjacent Int16 lanes into Int32 lanes.
+    /// Multiplies unsigned bytes of `u` by signed bytes of `s` and sums adjacent products into Int16
+    /// lanes (`vpmaddubsw`; the kernels' ranges never saturate).
     @inline(__always)
-    static func pairSum(_ v: SIMD16<Int16>) -> SIMD8<Int32> {
-        let x = unsafeBitCast(v, to: SIMD8<Int32>.self)
-        return ((x &<< 16) &>> 16) &+ (x &>> 16)
-    }
-
-    /// Multiplies Int16 lanes and sums adjacent products into Int32 lanes (`vpmaddwd`).
-    @inline(__always)
-    static func madd(_ a: SIMD16<Int16>, _ b: SIMD16<Int16>) -> SIMD8<Int32> {
+    static func maddubs(_ u: SIMD32<UInt8>, _ s: SIMD32<Int8>) -> SIMD16<Int16> {
         #if arch(x86_64)
-            // The generic pattern below is not matched to one `vpmaddwd` (the compiler emits two
-            // plus blends and shifts), so the intrinsic is called directly; same integer result.
             unsafeBitCast(
-                _mm256_madd_epi16(unsafeBitCast(a, to: __m256i.self), unsafeBitCast(b, to: __m256i.self)),
-                to: SIMD8<Int32>.self)
+                _mm256_maddubs_epi16(unsafeBitCast(u, to: __m256i.self), unsafeBitCast(s, to: __m256i.self)),
+                to: SIMD16<Int16>.self)
         #else
-            let x = unsafeBitCast(a, to: SIMD8<Int32>.self), y = unsafeBitCast(b, to: SIMD8<Int32>.self)
-            return ((x &<< 16) &>> 16) &* ((y &<< 16) &>> 16) &+ (x &>> 16) &* (y &>> 16)
+            let x = unsafeBitCast(u, to: SIMD16<Int16>.self), y = unsafeBitCast(s, to: SIMD16<Int16>.self)
+            let byteMask = SIMD16<Int16>(repeating: 0xFF)
+            return (x & byteMask) &* ((y &<< 8) &>> 8) &+ ((x &>> 8) & byteMask) &* (y &>> 8)
         #endif
     }
 
+    /// Sums adjacent Int16 lanes into Int32 lanes (`vpmaddwd` against ones).
     @inline(__always)
-    static func halves(_ a: Float, _ b: Float) -> SIMD8<Float> {
-        SIMD8<Float>(lowHalf: SIMD4(repeating: a), highHalf: SIMD4(repeating: b))
+    static func widen(_ v: SIMD16<Int16>, _ ones: SIMD16<Int16>) -> SIMD8<Int32> {
+        #if arch(x86_64)
+            unsafeBitCast(
+                _mm256_madd_epi16(unsafeBitCast(v, to: __m256i.self), unsafeBitCast(ones, to: __m256i.self)),
+                to: SIMD8<Int32>.self)
+        #else
+            let x = unsafeBitCast(v, to: SIMD8<Int32>.self)
+            return ((x &<< 16) &>> 16) &+ (x &>> 16)
+        #endif
     }
 
-    /// Splits the four nibbles of each lane. `mask` must be sixteen 0xF lanes, passed in from memory
-    /// (``WeightMatrix/nibbleMask``): when the compiler can see the constant it "simplifies" the
-    /// later `vpmaddwd` pattern into slow shuffles and 32-bit multiplies (2× slower).
+    /// `a` with each byte negated where `w` is negative and zeroed where `w` is zero (`vpsignb`).
     @inline(__always)
-    static func nibbles(_ w: SIMD16<UInt16>, _ mask: SIMD16<UInt16>) -> (
-        SIMD16<Int16>, SIMD16<Int16>, SIMD16<Int16>, SIMD16<Int16>
-    ) {
-        return (
-            unsafeBitCast(w & mask, to: SIMD16<Int16>.self),
-            unsafeBitCast((w &>> 4) & mask, to: SIMD16<Int16>.self),
-            unsafeBitCast((w &>> 8) & mask, to: SIMD16<Int16>.self),
-            unsafeBitCast((w &>> 12) & mask, to: SIMD16<Int16>.self)
-        )
+    static func sign(_ a: SIMD32<Int8>, _ w: SIMD32<Int8>) -> SIMD32<Int8> {
+        #if arch(x86_64)
+            unsafeBitCast(
+                _mm256_sign_epi8(unsafeBitCast(a, to: __m256i.self), unsafeBitCast(w, to: __m256i.self)),
+                to: SIMD32<Int8>.self)
+        #else
+            let zero = SIMD32<Int8>()
+            return zero.replacing(with: a, where: w .> zero).replacing(with: 0 &- a, where: w .< zero)
+        #endif
+    }
+
+    /// `|w|` as unsigned bytes (|−128| = 128).
+    @inline(__always)
+    static func magnitude(_ w: SIMD32<Int8>) -> SIMD32<UInt8> {
+        #if arch(x86_64)
+            unsafeBitCast(_mm256_abs_epi8(unsafeBitCast(w, to: __m256i.self)), to: SIMD32<UInt8>.self)
+        #else
+            unsafeBitCast(w.replacing(with: 0 &- w, where: w .< SIMD32<Int8>()), to: SIMD32<UInt8>.self)
+        #endif
+    }
+
+    /// Four activation quants at `p + offset` repeated in every 32-bit lane (`vpbroadcastd`).
+    @inline(__always)
+    static func broadcast4(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD32<Int8> {
+        unsafeBitCast(SIMD8<Int32>(repeating: p.loadUnaligned(fromByteOffset: offset, as: Int32.self)), to: SIMD32<Int8>.self)
     }
 
     @inline(__always)
-    static func load16(_ p: UnsafePointer<Int16>, _ offset: Int) -> SIMD16<Int16> {
-        UnsafeRawPointer(p + offset).loadUnaligned(as: SIMD16<Int16>.self)
+    static func loadFloats(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
     }
 
-    // MARK: Nibble weights (Q4_0, Q4_1, Q4_K)
-
-    /// Σ (d·q + m)·(da·qa) over a row: `w` quants, `d`/`m` per block; `a` activations, `da`/`sa` per block.
-    @inline(__always)
-    static func nibble1(
-        _ w: UnsafeRawPointer, _ d: UnsafePointer<Float>, _ m: UnsafePointer<Float>,
-        _ a: UnsafePointer<Int16>, _ da: UnsafePointer<Float>, _ sa: UnsafePointer<Float>, pairs: Int,
-        mask: SIMD16<UInt16>
-    ) -> Float {
-        var acc = SIMD8<Float>()
-        for p in 0..<pairs {
-            let (n0, n1, n2, n3) = nibbles(w.loadUnaligned(fromByteOffset: p * 32, as: SIMD16<UInt16>.self), mask)
-            let ab = a + p * 64
-            let s = madd(n0, load16(ab, 0)) &+ madd(n1, load16(ab, 16)) &+ madd(n2, load16(ab, 32))
-                &+ madd(n3, load16(ab, 48))
-            let scale = halves(d[2 * p] * da[2 * p], d[2 * p + 1] * da[2 * p + 1])
-            acc = acc.addingProduct(toFloat(s), scale)
-        }
-        return acc.sum() + float1(m, sa, count: 2 * pairs)
-    }
-
-    /// ``nibble1`` for four activation vectors at once (the weights are unpacked once).
-    @inline(__always)
-    static func nibble4(
-        _ w: UnsafeRawPointer, _ d: UnsafePointer<Float>, _ m: UnsafePointer<Float>,
-        _ a: UnsafePointer<Int16>, aStride: Int, _ da: UnsafePointer<Float>, _ sa: UnsafePointer<Float>,
-        sStride: Int, pairs: Int, mask: SIMD16<UInt16>
-    ) -> SIMD4<Float> {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
-        let a1 = a + aStride, a2 = a + 2 * aStride, a3 = a + 3 * aStride
-        let da1 = da + sStride, da2 = da + 2 * sStride, da3 = da + 3 * sStride
-        let sa1 = sa + sStride, sa2 = sa + 2 * sStride, sa3 = sa + 3 * sStride
-        for p in 0..<pairs {
-            let (n0, n1, n2, n3) = nibbles(w.loadUnaligned(fromByteOffset: p * 32, as: SIMD16<UInt16>.self), mask)
-            let o = p * 64
-            let s0 = madd(n0, load16(a, o)) &+ madd(n1, load16(a, o + 16)) &+ madd(n2, load16(a, o + 32))
-                &+ madd(n3, load16(a, o + 48))
-            let s1 = madd(n0, load16(a1, o)) &+ madd(n1, load16(a1, o + 16)) &+ madd(n2, load16(a1, o + 32))
-                &+ madd(n3, load16(a1, o + 48))
-            let s2 = madd(n0, load16(a2, o)) &+ madd(n1, load16(a2, o + 16)) &+ madd(n2, load16(a2, o + 32))
-                &+ madd(n3, load16(a2, o + 48))
-            let s3 = madd(n0, load16(a3, o)) &+ madd(n1, load16(a3, o + 16)) &+ madd(n2, load16(a3, o + 32))
-                &+ madd(n3, load16(a3, o + 48))
-            let b0 = 2 * p, b1 = 2 * p + 1
-            let dw = halves(d[b0], d[b1])
-            acc0 = acc0.addingProduct(toFloat(s0), dw * halves(da[b0], da[b1]))
-            acc1 = acc1.addingProduct(toFloat(s1), dw * halves(da1[b0], da1[b1]))
-            acc2 = acc2.addingProduct(toFloat(s2), dw * halves(da2[b0], da2[b1]))
-            acc3 = acc3.addingProduct(toFloat(s3), dw * halves(da3[b0], da3[b1]))
-        }
-        // The offset terms Σ m·s in a separate pass: inside the loop they spill registers.
-        let blocks = 2 * pairs
-        let offsetSum = SIMD4(
-            float1(m, sa, count: blocks), float1(m, sa1, count: blocks), float1(m, sa2, count: blocks),
-            float1(m, sa3, count: blocks))
-        return SIMD4(acc0.sum(), acc1.sum(), acc2.sum(), acc3.sum()) + offsetSum
-    }
-
-    // MARK: Byte weights (Q8_0, Q6_K)
-
-    @inline(__always)
-    static func bytes(_ w: SIMD16<Int16>) -> (SIMD16<Int16>, SIMD16<Int16>) {
-        ((w &<< 8) &>> 8, w &>> 8)
-    }
-
-    /// Σ (s·q)·(da·qa) over a row: `w` int8 quants, `s` per 16 elements; `a` activations, `da` per block.
-    @inline(__always)
-    static func byte1(
-        _ w: UnsafeRawPointer, _ s: UnsafePointer<Float>, _ a: UnsafePointer<Int16>, _ da: UnsafePointer<Float>,
-        blocks: Int
-    ) -> Float {
-        var acc = SIMD8<Float>()
-        for b in 0..<blocks {
-            let (lo, hi) = bytes(w.loadUnaligned(fromByteOffset: b * 32, as: SIMD16<Int16>.self))
-            let p = madd(lo, load16(a, b * 32)) &+ madd(hi, load16(a, b * 32 + 16))
-            acc = acc.addingProduct(toFloat(p), halves(s[2 * b], s[2 * b + 1]) * da[b])
-        }
-        return acc.sum()
-    }
-
-    /// ``byte1`` for four activation vectors at once.
-    @inline(__always)
-    static func byte4(
-        _ w: UnsafeRawPointer, _ s: UnsafePointer<Float>, _ a: UnsafePointer<Int16>, aStride: Int,
-        _ da: UnsafePointer<Float>, sStride: Int, blocks: Int
-    ) -> SIMD4<Float> {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
-        let a1 = a + aStride, a2 = a + 2 * aStride, a3 = a + 3 * aStride
-        let da1 = da + sStride, da2 = da + 2 * sStride, da3 = da + 3 * sStride
-        for b in 0..<blocks {
-            let (lo, hi) = bytes(w.loadUnaligned(fromByteOffset: b * 32, as: SIMD16<Int16>.self))
-            let o = b * 32
-            let p0 = madd(lo, load16(a, o)) &+ madd(hi, load16(a, o + 16))
-            let p1 = madd(lo, load16(a1, o)) &+ madd(hi, load16(a1, o + 16))
-            let p2 = madd(lo, load16(a2, o)) &+ madd(hi, load16(a2, o + 16))
-            let p3 = madd(lo, load16(a3, o)) &+ madd(hi, load16(a3, o + 16))
-            let sw = halves(s[2 * b], s[2 * b + 1])
-            acc0 = acc0.addingProduct(toFloat(p0), sw * da[b])
-            acc1 = acc1.addingProduct(toFloat(p1), sw * da1[b])
-            acc2 = acc2.addingProduct(toFloat(p2), sw * da2[b])
-            acc3 = acc3.addingProduct(toFloat(p3), sw * da3[b])
-        }
-        return SIMD4(acc0.sum(), acc1.sum(), acc2.sum(), acc3.sum())
+    /// One activation vector of a kernel call: its quants, per-block scales and scaled block sums.
+    struct Activation {
+        var quants: UnsafeRawPointer
+        var scales: UnsafePointer<Float>
+        var sums: UnsafePointer<Float>
     }
 
     // MARK: Float weights

@@ -1,12 +1,13 @@
 /// Matrix products of a ``WeightMatrix`` with a batch of activation vectors, spread over a ``ThreadPool``.
 ///
 /// One pass over the weights serves every vector of the batch: rows are split into chunks across
-/// threads, and inside a chunk each weight row is unpacked once for four vectors at a time.
+/// threads, and inside a chunk each group of eight weight rows is unpacked once for four vectors
+/// at a time while it sits in the L1 cache.
 enum MatMul {
-    /// Rows per parallel work item; a multiple of 4, sized so each thread gets several items.
+    /// Rows per parallel work item; a multiple of 8, sized so each thread gets several items.
     static func rowsPerChunk(rows: Int, threads: Int) -> Int {
-        let target = max(4, rows / max(1, threads * 6))
-        return min(64, (target + 3) / 4 * 4)
+        let target = max(8, rows / max(1, threads * 6))
+        return min(64, (target + 7) / 8 * 8)
     }
 
     /// `out[v * outStride + r] = Σₖ W[r, k] · x_v[k]` for every vector `v` of `x` and row `r` of `w`.
@@ -25,76 +26,71 @@ enum MatMul {
         }
     }
 
-    /// The same product computed on the calling thread only, for rows `rows`.
+    /// The same product computed on the calling thread only, for rows `rows` (a range starting at a
+    /// multiple of 8).
     static func rowRange(
         _ w: WeightMatrix, _ x: QuantizedActivations, _ rows: Range<Int>, _ out: UnsafeMutablePointer<Float>,
         _ outStride: Int
     ) {
         let count = x.count
-        let fullTiles = count / 4 * 4
         switch w.format {
-        case .nibble:
-            let pairs = w.paddedColumns / 64
-            let mask = w.nibbleMask.pointee
-            let aStride = x.paddedWidth, sStride = x.blocksPerVector
-            var v = 0
-            while v < fullTiles {
-                let a = x.quants + v * aStride, da = x.scales + v * sStride, sa = x.sums + v * sStride
-                for r in rows {
-                    let q = UnsafeRawPointer(w.quants + r * w.rowStride)
-                    let d = w.scales + r * w.scalesPerRow, m = w.offsets + r * w.scalesPerRow
-                    let result = DotKernels.nibble4(
-                        q, d, m, a, aStride: aStride, da, sa, sStride: sStride, pairs: pairs, mask: mask)
-                    out[v * outStride + r] = result[0]
-                    out[(v + 1) * outStride + r] = result[1]
-                    out[(v + 2) * outStride + r] = result[2]
-                    out[(v + 3) * outStride + r] = result[3]
+        case .nibble, .byte:
+            let blocks = w.blocksPerRow
+            let constants = w.constants.pointee
+            var g = rows.lowerBound
+            while g < rows.upperBound {
+                let group = g / WeightMatrix.groupRows
+                let q = UnsafeRawPointer(w.quants + group * w.groupStride)
+                let s = w.scales + group * w.scalesPerGroup
+                let valid = min(WeightMatrix.groupRows, w.rows - g)
+                let o = out + g
+                var v = 0
+                while v + 4 <= count {
+                    let x0 = x.activation(v), x1 = x.activation(v + 1), x2 = x.activation(v + 2)
+                    let x3 = x.activation(v + 3)
+                    let r =
+                        w.format == .nibble
+                        ? DotKernels.nibble4(
+                            q, s, w.offsets + group * w.scalesPerGroup, x0, x1, x2, x3, blocks: blocks,
+                            constants: constants)
+                        : DotKernels.byte4(q, s, x0, x1, x2, x3, blocks: blocks, constants: constants)
+                    store(r.0, o + v * outStride, valid)
+                    store(r.1, o + (v + 1) * outStride, valid)
+                    store(r.2, o + (v + 2) * outStride, valid)
+                    store(r.3, o + (v + 3) * outStride, valid)
+                    v += 4
                 }
-                v += 4
-            }
-            while v < count {
-                let a = x.quants + v * aStride, da = x.scales + v * sStride, sa = x.sums + v * sStride
-                for r in rows {
-                    let q = UnsafeRawPointer(w.quants + r * w.rowStride)
-                    let d = w.scales + r * w.scalesPerRow, m = w.offsets + r * w.scalesPerRow
-                    out[v * outStride + r] = DotKernels.nibble1(q, d, m, a, da, sa, pairs: pairs, mask: mask)
+                while v < count {
+                    let r =
+                        w.format == .nibble
+                        ? DotKernels.nibble1(
+                            q, s, w.offsets + group * w.scalesPerGroup, x.activation(v), blocks: blocks,
+                            constants: constants)
+                        : DotKernels.byte1(q, s, x.activation(v), blocks: blocks, constants: constants)
+                    store(r, o + v * outStride, valid)
+                    v += 1
                 }
-                v += 1
-            }
-        case .byte:
-            let blocks = w.paddedColumns / 32
-            let aStride = x.paddedWidth, sStride = x.blocksPerVector
-            var v = 0
-            while v < fullTiles {
-                let a = x.quants + v * aStride, da = x.scales + v * sStride
-                for r in rows {
-                    let q = UnsafeRawPointer(w.quants + r * w.rowStride)
-                    let s = w.scales + r * w.scalesPerRow
-                    let result = DotKernels.byte4(q, s, a, aStride: aStride, da, sStride: sStride, blocks: blocks)
-                    out[v * outStride + r] = result[0]
-                    out[(v + 1) * outStride + r] = result[1]
-                    out[(v + 2) * outStride + r] = result[2]
-                    out[(v + 3) * outStride + r] = result[3]
-                }
-                v += 4
-            }
-            while v < count {
-                let a = x.quants + v * aStride, da = x.scales + v * sStride
-                for r in rows {
-                    let q = UnsafeRawPointer(w.quants + r * w.rowStride)
-                    out[v * outStride + r] = DotKernels.byte1(q, w.scales + r * w.scalesPerRow, a, da, blocks: blocks)
-                }
-                v += 1
+                g += WeightMatrix.groupRows
             }
         case .float:
             guard let floats = x.floats else { return }
             for v in 0..<count {
                 let xv = floats + v * x.floatStride
                 for r in rows {
-                    let row = (w.quants + r * w.rowStride).assumingMemoryBound(to: Float.self)
+                    let row = (w.quants + r * w.groupStride).assumingMemoryBound(to: Float.self)
                     out[v * outStride + r] = DotKernels.float1(row, xv, count: w.columns)
                 }
             }
+        }
+    }
+
+    /// Stores the first `valid` lanes of `r` at `p`.
+    @inline(__always)
+    private static func store(_ r: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ valid: Int) {
+        if valid == 8 {
+            UnsafeMutableRawPointer(p).storeBytes(of: r, as: SIMD8<Float>.self)
+        } else {
+            for i in 0..<valid { p[i] = r[i] }
         }
     }
 }

@@ -1,11 +1,14 @@
+#if arch(x86_64)
+    import _Builtin_intrinsics.intel
+#endif
+
 /// A batch of activation vectors quantized to 8 bits per 32-element block, as llama.cpp does
-/// before a quantized matrix product (`q = round(x / d)`, `d = max|x| / 127`, `d` kept at f16
-/// precision; `s = d · Σq` for the weights that have offsets, rounded to f16 like llama.cpp's
-/// Q8_1 blocks when `roundSums` is set (for Q4_1 weights), exact otherwise).
+/// before a quantized matrix product (its Q8_0/Q8_1 formats: `q = round(x / d)`, `d = max|x| / 127`,
+/// `d` kept at f16 precision; `s = d · Σq` for the weights that have offsets, rounded to f16 like
+/// llama.cpp's Q8_1 blocks when `roundSums` is set (for Q4_1 weights), exact otherwise).
 ///
-/// The quants are stored widened to `Int16` in the lane order that the kernel of the weight's
-/// format expects (see ``WeightMatrix``), so the inner loops need no conversions.
-/// Reused across calls: ``quantize(_:count:stride:width:format:)`` only grows the buffers.
+/// The Int8 quants are stored in element order, each vector padded with zeros to whole blocks.
+/// Reused across calls: ``quantize(_:count:stride:width:format:roundSums:)`` only grows the buffers.
 final class QuantizedActivations {
     private(set) var count = 0
     private(set) var width = 0
@@ -14,10 +17,11 @@ final class QuantizedActivations {
     private(set) var roundSums = false
     private var capacity = 0
     private var scaleCapacity = 0
-    private(set) var quants: UnsafeMutablePointer<Int16>
+    /// `paddedWidth` Int8 quants per vector.
+    private(set) var quants: UnsafeMutablePointer<Int8>
     /// `d` per block, rounded to f16 precision.
     private(set) var scales: UnsafeMutablePointer<Float>
-    /// `d · Σq` per block, rounded to f16 precision.
+    /// `d · Σq` per block, rounded to f16 precision when `roundSums`.
     private(set) var sums: UnsafeMutablePointer<Float>
     /// Float format only: the unquantized vectors (no copy; points at the caller's buffer).
     private(set) var floats: UnsafePointer<Float>?
@@ -38,6 +42,13 @@ final class QuantizedActivations {
     /// Blocks of 32 per vector (including padding).
     var blocksPerVector: Int { paddedWidth / 32 }
 
+    /// Vector `v` for the kernels.
+    @inline(__always)
+    func activation(_ v: Int) -> DotKernels.Activation {
+        let blocks = paddedWidth / 32
+        return .init(quants: UnsafeRawPointer(quants + v * paddedWidth), scales: scales + v * blocks, sums: sums + v * blocks)
+    }
+
     /// Quantizes `count` vectors of `width` floats, vector `i` at `input + i * stride`, for weights of `format`.
     /// For the float format the vectors are only referenced and must outlive the use.
     func quantize(
@@ -54,71 +65,111 @@ final class QuantizedActivations {
             floatStride = stride
             paddedWidth = width
             return
-        case .nibble: paddedWidth = (width + 63) / 64 * 64
-        case .byte: paddedWidth = (width + 31) / 32 * 32
+        case .nibble, .byte: paddedWidth = (width + 31) / 32 * 32
         }
         floats = nil
         reserve(count * paddedWidth)
         let blocks = paddedWidth / 32
-        withUnsafeTemporaryAllocation(of: Int16.self, capacity: 32) { q in
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
+            let q = q.baseAddress!
             for v in 0..<count {
                 let x = input + v * stride
                 let outQ = quants + v * paddedWidth
                 for b in 0..<blocks {
-                    var amax: Float = 0
                     let start = b * 32
-                    let end = min(start + 32, width)
-                    if start < end { for i in start..<end { amax = max(amax, abs(x[i])) } }
-                    let d = amax / 127
-                    let id: Float = amax != 0 ? 127 / amax : 0
-                    var sum = 0
-                    for j in 0..<32 {
-                        let i = start + j
-                        let value = i < width ? (x[i] * id).rounded(.toNearestOrEven) : 0
-                        q[j] = Int16(value)
-                        sum += Int(value)
+                    let sum: Int
+                    let d: Float
+                    if start + 32 <= width {
+                        (d, sum) = Self.quantizeBlock(x + start, into: q)
+                    } else {
+                        (d, sum) = Self.quantizePartialBlock(x + start, count: max(0, width - start), into: q)
                     }
                     let dRounded = Float(Float16(d))
                     scales[v * blocks + b] = dRounded
                     sums[v * blocks + b] = roundSums ? Float(Float16(d * Float(sum))) : dRounded * Float(sum)
-                    place(q.baseAddress!, block: b, into: outQ)
+                    (outQ + start).update(from: q, count: 32)
                 }
             }
         }
+    }
+
+    /// Quantizes 32 floats; returns the unrounded scale and the sum of the quants.
+    @inline(__always)
+    private static func quantizeBlock(_ x: UnsafePointer<Float>, into q: UnsafeMutablePointer<Int8>) -> (Float, Int) {
+        let v0 = UnsafeRawPointer(x).loadUnaligned(as: SIMD8<Float>.self)
+        let v1 = UnsafeRawPointer(x + 8).loadUnaligned(as: SIMD8<Float>.self)
+        let v2 = UnsafeRawPointer(x + 16).loadUnaligned(as: SIMD8<Float>.self)
+        let v3 = UnsafeRawPointer(x + 24).loadUnaligned(as: SIMD8<Float>.self)
+        let a = maximum(maximum(magnitude(v0), magnitude(v1)), maximum(magnitude(v2), magnitude(v3)))
+        let m = max(max(max(a[0], a[1]), max(a[2], a[3])), max(max(a[4], a[5]), max(a[6], a[7])))
+        let id: Float = m != 0 ? 127 / m : 0
+        let r = (roundToInt(v0 * id), roundToInt(v1 * id), roundToInt(v2 * id), roundToInt(v3 * id))
+        #if arch(x86_64)
+            // Narrow with saturating packs (values are within ±127), then undo their lane interleave.
+            let p01 = _mm256_packs_epi32(unsafeBitCast(r.0, to: __m256i.self), unsafeBitCast(r.1, to: __m256i.self))
+            let p23 = _mm256_packs_epi32(unsafeBitCast(r.2, to: __m256i.self), unsafeBitCast(r.3, to: __m256i.self))
+            let packed = _mm256_permutevar8x32_epi32(
+                _mm256_packs_epi16(p01, p23), unsafeBitCast(SIMD8<Int32>(0, 4, 1, 5, 2, 6, 3, 7), to: __m256i.self))
+            UnsafeMutableRawPointer(q).storeBytes(of: unsafeBitCast(packed, to: SIMD32<Int8>.self), as: SIMD32<Int8>.self)
+        #else
+            for l in 0..<8 {
+                q[l] = Int8(truncatingIfNeeded: r.0[l])
+                q[8 + l] = Int8(truncatingIfNeeded: r.1[l])
+                q[16 + l] = Int8(truncatingIfNeeded: r.2[l])
+                q[24 + l] = Int8(truncatingIfNeeded: r.3[l])
+            }
+        #endif
+        let sum = (r.0 &+ r.1) &+ (r.2 &+ r.3)
+        return (m / 127, Int(sum.wrappedSum()))
+    }
+
+    @inline(__always)
+    private static func magnitude(_ v: SIMD8<Float>) -> SIMD8<Float> {
+        unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & SIMD8(repeating: 0x7FFF_FFFF), to: SIMD8<Float>.self)
+    }
+
+    /// Lane-wise maximum (`vmaxps`; the generic `pointwiseMax` is not inlined and slow).
+    @inline(__always)
+    private static func maximum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        #if arch(x86_64)
+            _mm256_max_ps(a, b)
+        #else
+            a.replacing(with: b, where: b .> a)
+        #endif
+    }
+
+    /// Rounds to the nearest integer, ties to even (`vcvtps2dq` in the default rounding mode).
+    @inline(__always)
+    private static func roundToInt(_ v: SIMD8<Float>) -> SIMD8<Int32> {
+        #if arch(x86_64)
+            unsafeBitCast(_mm256_cvtps_epi32(v), to: SIMD8<Int32>.self)
+        #else
+            SIMD8<Int32>(v.rounded(.toNearestOrEven), rounding: .towardZero)
+        #endif
+    }
+
+    /// Quantizes the first `count` (< 32) floats, padding with zero quants.
+    private static func quantizePartialBlock(
+        _ x: UnsafePointer<Float>, count: Int, into q: UnsafeMutablePointer<Int8>
+    ) -> (Float, Int) {
+        var amax: Float = 0
+        for i in 0..<count { amax = max(amax, abs(x[i])) }
+        let id: Float = amax != 0 ? 127 / amax : 0
+        var sum = 0
+        for j in 0..<32 {
+            let value = j < count ? Int((x[j] * id).rounded(.toNearestOrEven)) : 0
+            q[j] = Int8(value)
+            sum += value
+        }
+        return (amax / 127, sum)
     }
 
     /// The quantized vector `v` as floats (`d · q`), for tests.
     func dequantized(_ v: Int) -> [Float] {
         let blocks = blocksPerVector
         return (0..<width).map { i in
-            let b = i / 32, e = i % 32
-            let index: Int
-            switch format {
-            case .nibble: index = (b / 2) * 64 + (e / 8) * 16 + (b % 2) * 8 + e % 8
-            case .byte: index = b * 32 + (e % 2) * 16 + e / 2
-            case .float: return floats![v * floatStride + i]
-            }
-            return Float(quants[v * paddedWidth + index]) * scales[v * blocks + b]
-        }
-    }
-
-    private func place(_ q: UnsafePointer<Int16>, block b: Int, into out: UnsafeMutablePointer<Int16>) {
-        switch format {
-        case .nibble:
-            // Pair p = b/2, vector n holds elements n*8 ..< n*8+8 of both blocks of the pair.
-            let base = out + (b / 2) * 64 + (b % 2) * 8
-            for n in 0..<4 {
-                for l in 0..<8 { base[n * 16 + l] = q[n * 8 + l] }
-            }
-        case .byte:
-            // Even elements in the low vector, odd ones in the high vector.
-            let base = out + b * 32
-            for l in 0..<16 {
-                base[l] = q[2 * l]
-                base[16 + l] = q[2 * l + 1]
-            }
-        case .float:
-            break
+            if format == .float { return floats![v * floatStride + i] }
+            return Float(quants[v * paddedWidth + i]) * scales[v * blocks + i / 32]
         }
     }
 
@@ -132,7 +183,7 @@ final class QuantizedActivations {
         if blocks > scaleCapacity {
             scales.deallocate()
             sums.deallocate()
-            scaleCapacity = blocks
+                scaleCapacity = blocks
             scales = .allocate(capacity: blocks)
             sums = .allocate(capacity: blocks)
         }

@@ -32,7 +32,7 @@ extension WeightMatrix {
     private func repackRow(_ row: Int, from src: UnsafeRawPointer, type: GGMLType) {
         switch type {
         case .f32, .f16, .bf16:
-            let dst = (quants + row * rowStride).assumingMemoryBound(to: Float.self)
+            let dst = (quants + row * groupStride).assumingMemoryBound(to: Float.self)
             GGMLDequantizer.dequantize(
                 UnsafeRawBufferPointer(start: src, count: type.byteCount(elements: columns)!), type: type,
                 into: UnsafeMutableBufferPointer(start: dst, count: columns))

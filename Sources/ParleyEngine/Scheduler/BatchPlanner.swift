@@ -13,6 +13,9 @@ struct BatchPlanner: Sendable {
         var kvBudget: Int
         /// Most prompt tokens processed in one step (decode tokens come on top).
         var prefillChunk: Int
+        /// Most prompt tokens in a step while other sequences are decoding, so that their
+        /// inter-token time stays bounded while a new prompt is prefilled (at most ``prefillChunk``).
+        var decodingPrefillChunk: Int
     }
 
     /// The outcome of ``submit(id:reservation:)``.
@@ -72,14 +75,17 @@ struct BatchPlanner: Sendable {
     }
 
     /// The batch of one step: every decoding sequence gets one token, then prefilling sequences
-    /// (in admission order) share ``Configuration/prefillChunk`` prompt tokens.
+    /// (in admission order) share ``Configuration/prefillChunk`` prompt tokens, or only
+    /// ``Configuration/decodingPrefillChunk`` if any sequence is decoding.
     /// - Parameter remainingPrompt: prompt tokens not yet processed, by id (0 or absent = decoding).
     func plan(remainingPrompt: [Int: Int]) -> [Slice] {
         var slices: [Slice] = []
         for entry in admitted where (remainingPrompt[entry.id] ?? 0) == 0 {
             slices.append(Slice(id: entry.id, count: 1))
         }
-        var budget = configuration.prefillChunk
+        var budget =
+            slices.isEmpty
+            ? configuration.prefillChunk : min(configuration.prefillChunk, configuration.decodingPrefillChunk)
         for entry in admitted where budget > 0 {
             let remaining = remainingPrompt[entry.id] ?? 0
             guard remaining > 0 else { continue }

@@ -3,8 +3,10 @@ import Testing
 @testable import ParleyEngine
 
 @Suite struct BatchPlannerTests {
-    func planner(sequences: Int = 4, budget: Int = 100, chunk: Int = 16) -> BatchPlanner {
-        BatchPlanner(configuration: .init(maxSequences: sequences, kvBudget: budget, prefillChunk: chunk))
+    func planner(sequences: Int = 4, budget: Int = 100, chunk: Int = 16, decodingChunk: Int = 16) -> BatchPlanner {
+        BatchPlanner(
+            configuration: .init(
+                maxSequences: sequences, kvBudget: budget, prefillChunk: chunk, decodingPrefillChunk: decodingChunk))
     }
 
     @Test func refusesWhatCanNeverFit() {
@@ -48,5 +50,25 @@ import Testing
             slices == [
                 .init(id: 1, count: 1), .init(id: 3, count: 1), .init(id: 2, count: 10), .init(id: 4, count: 6),
             ])
+    }
+
+    @Test func prefillShrinksWhileOthersDecode() {
+        var p = planner(sequences: 4, budget: 1000, chunk: 64, decodingChunk: 8)
+        for id in 1...3 { _ = p.submit(id: id, reservation: 200) }
+        _ = p.admit()
+        // Nobody decodes: the whole chunk, shared in admission order.
+        #expect(p.plan(remainingPrompt: [1: 50, 2: 30, 3: 5]) == [.init(id: 1, count: 50), .init(id: 2, count: 14)])
+        // Sequence 1 decodes: the others get only the small chunk, so its next token is not held up.
+        #expect(
+            p.plan(remainingPrompt: [1: 0, 2: 16, 3: 5])
+                == [.init(id: 1, count: 1), .init(id: 2, count: 8)])
+        #expect(
+            p.plan(remainingPrompt: [1: 0, 2: 3, 3: 5])
+                == [.init(id: 1, count: 1), .init(id: 2, count: 3), .init(id: 3, count: 5)])
+        // The small chunk never exceeds the full one.
+        var q = planner(sequences: 2, budget: 1000, chunk: 4, decodingChunk: 100)
+        for id in 1...2 { _ = q.submit(id: id, reservation: 200) }
+        _ = q.admit()
+        #expect(q.plan(remainingPrompt: [1: 0, 2: 50]) == [.init(id: 1, count: 1), .init(id: 2, count: 4)])
     }
 }
