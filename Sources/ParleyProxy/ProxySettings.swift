@@ -15,12 +15,17 @@ public struct ProxySettings: Sendable {
     public var retryBackoff: Duration
     /// Deadline of the `models()` call made to each newly seen endpoint. Default 2 s.
     public var discoveryTimeout: Duration
+    /// An endpoint that sends nothing for this long — before its first token or between two — while
+    /// its node stays alive is treated as failed: the request continues on another endpoint after
+    /// the tokens already relayed (a dead node is noticed by membership within seconds instead).
+    /// Generous, because an engine may queue a request while its KV cache is full. Default 30 s.
+    public var stallTimeout: Duration
 
     /// Creates settings; every argument has the documented default.
     public init(
         policy: RoutingPolicy = .init(), breaker: CircuitBreaker<ContinuousClock.Instant>.Settings = .init(),
         maxAttempts: Int = 3, callTimeout: Duration = .seconds(2), retryBackoff: Duration = .milliseconds(50),
-        discoveryTimeout: Duration = .seconds(2)
+        discoveryTimeout: Duration = .seconds(2), stallTimeout: Duration = .seconds(30)
     ) {
         precondition(maxAttempts >= 1, "maxAttempts must be at least 1")
         self.policy = policy
@@ -29,5 +34,6 @@ public struct ProxySettings: Sendable {
         self.callTimeout = callTimeout
         self.retryBackoff = retryBackoff
         self.discoveryTimeout = discoveryTimeout
+        self.stallTimeout = stallTimeout
     }
 }

@@ -39,7 +39,17 @@ public struct RemoteStream<Element: Codable & Sendable>: AsyncSequence, Codable,
     }
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(lease: system.map { StreamConsumer(system: $0, producer: producer, streamID: streamID) })
+        makeAsyncIterator(idleTimeout: nil)
+    }
+
+    /// An iterator whose `next()` fails with a `ClusterError` of code `.timedOut` when the producer
+    /// sends nothing for `idleTimeout` while the consumer waits — for producers that may hang
+    /// while their node stays alive. Dropping the failed iterator cancels the producer.
+    public func makeAsyncIterator(idleTimeout: Duration?) -> Iterator {
+        Iterator(
+            lease: system.map {
+                StreamConsumer(system: $0, producer: producer, streamID: streamID, idleTimeout: idleTimeout)
+            })
     }
 
     public struct Iterator: AsyncIteratorProtocol {

@@ -1,5 +1,6 @@
 import Distributed
 import NIOCore
+import NIOPosix
 import Synchronization
 
 /// The consuming end of one remote stream, owned by its iterator. Dropping it (the consumer
@@ -8,6 +9,8 @@ final class StreamConsumer: Sendable {
     let system: ClusterSystem
     let producer: ClusterNode
     let streamID: UInt64
+    /// How long a waiting `nextBatch` may go without an element before it fails (`nil`: forever).
+    let idleTimeout: Duration?
 
     /// One element as it arrived: bytes from another node, or the value itself from this one.
     enum Item: Sendable {
@@ -29,14 +32,19 @@ final class StreamConsumer: Sendable {
         /// Connection the elements arrive on; the producer answers demand where it arrived.
         var connection: PeerConnection?
         var consumedSinceGrant = 0
+        /// The idle timer of the current waiter (see ``StreamConsumer/idleTimeout``).
+        var idleTimer: Scheduled<Void>?
+        /// Counts waiters, so a timer that fires late never fails a later one.
+        var waiterSerial: UInt64 = 0
     }
 
     private let state = Mutex(State())
 
-    init(system: ClusterSystem, producer: ClusterNode, streamID: UInt64) {
+    init(system: ClusterSystem, producer: ClusterNode, streamID: UInt64, idleTimeout: Duration? = nil) {
         self.system = system
         self.producer = producer
         self.streamID = streamID
+        self.idleTimeout = idleTimeout
     }
 
     /// A decoder that resolves actor references and stream handles against this system.
@@ -76,13 +84,26 @@ final class StreamConsumer: Sendable {
                         return .failure(CancellationError())
                     }
                     state.waiter = continuation
+                    state.waiterSerial &+= 1
+                    if let idleTimeout {
+                        let serial = state.waiterSerial
+                        state.idleTimer = system.group.next().scheduleTask(in: .nanoseconds(idleTimeout.nanoseconds)) {
+                            [weak self] in
+                            // Weak: the consumer's deinit is what cancels the producer.
+                            self?.idleTimerFired(serial: serial)
+                        }
+                    }
                     return nil
                 }
                 if let ready { continuation.resume(with: ready) }
             }
         } onCancel: {
             let waiter = state.withLock { state in
-                defer { state.waiter = nil }
+                defer {
+                    state.waiter = nil
+                    state.idleTimer?.cancel()
+                    state.idleTimer = nil
+                }
                 return state.waiter
             }
             waiter?.resume(throwing: CancellationError())
@@ -102,6 +123,19 @@ final class StreamConsumer: Sendable {
         }
         system.registerConsumer(self, connectionID: connection?.id)
         system.sendStreamFrame(.demand(streamID: streamID, credit: UInt32(system.settings.streamWindow)), to: producer, via: connection)
+    }
+
+    /// The producer sent nothing for ``idleTimeout``: the waiting consumer fails with `.timedOut`
+    /// (dropping the iterator then cancels the producer).
+    private func idleTimerFired(serial: UInt64) {
+        let waiter: CheckedContinuation<[Item], any Error>? = state.withLock { state in
+            guard state.waiterSerial == serial, let waiter = state.waiter else { return nil }
+            state.waiter = nil
+            state.idleTimer = nil
+            return waiter
+        }
+        waiter?.resume(
+            throwing: ClusterError(.timedOut, "the stream's producer on \(producer) sent nothing for \(idleTimeout ?? .zero)"))
     }
 
     /// Counts consumed elements and renews credit at half the window.
@@ -126,6 +160,8 @@ final class StreamConsumer: Sendable {
             if let waiter = state.waiter {
                 // A waiter exists only while the buffer is empty.
                 state.waiter = nil
+                state.idleTimer?.cancel()
+                state.idleTimer = nil
                 return waiter
             }
             state.buffer.append(contentsOf: elements)
@@ -140,6 +176,8 @@ final class StreamConsumer: Sendable {
             state.end = end
             guard state.buffer.isEmpty, let waiter = state.waiter else { return nil }
             state.waiter = nil
+            state.idleTimer?.cancel()
+            state.idleTimer = nil
             state.phase = .finished
             return waiter
         }

@@ -39,14 +39,19 @@ package struct RateLimitState<Instant: InstantProtocol>: Sendable where Instant.
     /// Counts one request of `userID` (unless refused) and takes a concurrency slot for `requestID`.
     /// Acquiring again for a request that already holds a slot answers allowed and counts nothing.
     package mutating func acquire(userID: String, requestID: String, now: Instant) -> RateLimitDecision {
+        // The user's record is changed in place (no copy of its window per request).
+        Self.acquire(&users[userID, default: User()], requestID: requestID, now: now, configuration: configuration)
+    }
+
+    private static func acquire(
+        _ user: inout User, requestID: String, now: Instant, configuration: RateLimitConfiguration
+    ) -> RateLimitDecision {
         let limit = configuration.requestsPerMinute
-        var user = users[userID] ?? User()
-        defer { users[userID] = user }
-        expireHolds(of: &user, now: now)
-        while let oldest = user.recent.first, oldest.advanced(by: Self.window) <= now { user.recent.removeFirst() }
+        expireHolds(of: &user, now: now, configuration: configuration)
+        while let oldest = user.recent.first, oldest.advanced(by: window) <= now { user.recent.removeFirst() }
         /// Seconds until the oldest request in the window leaves it (0 for an empty window).
         func reset() -> Double {
-            user.recent.first.map { Self.seconds(now.duration(to: $0.advanced(by: Self.window))) } ?? 0
+            user.recent.first.map { seconds(now.duration(to: $0.advanced(by: window))) } ?? 0
         }
 
         if user.holds[requestID] != nil {
@@ -66,7 +71,7 @@ package struct RateLimitState<Instant: InstantProtocol>: Sendable where Instant.
         if user.holds.count >= configuration.concurrentRequests {
             return RateLimitDecision(
                 allowed: false, limit: limit, remaining: remaining,
-                resetSeconds: Self.seconds(configuration.concurrencyRetryAfter), reason: "concurrency")
+                resetSeconds: seconds(configuration.concurrencyRetryAfter), reason: "concurrency")
         }
         guard user.recent.count < limit else {
             return RateLimitDecision(allowed: false, limit: limit, remaining: 0, resetSeconds: reset(), reason: "requests")
@@ -79,17 +84,21 @@ package struct RateLimitState<Instant: InstantProtocol>: Sendable where Instant.
     /// The request ended: frees its slot (if it holds one) and adds its tokens to the user's bucket.
     /// Releasing twice frees once but counts the tokens twice, so callers release once.
     package mutating func release(userID: String, requestID: String, tokens: Int, now: Instant) {
-        guard var user = users[userID] else {
+        guard users[userID] != nil else {
             guard tokens > 0, configuration.tokensPerMinute != nil else { return }
             users[userID] = User(tokens: Double(tokens), tokensUpdated: now)
             return
         }
+        let perMinute = configuration.tokensPerMinute
+        Self.release(&users[userID, default: User()], requestID: requestID, tokens: tokens, now: now, perMinute: perMinute)
+    }
+
+    private static func release(_ user: inout User, requestID: String, tokens: Int, now: Instant, perMinute: Int?) {
         user.holds[requestID] = nil
-        if let perMinute = configuration.tokensPerMinute, tokens > 0 {
+        if let perMinute, tokens > 0 {
             drainTokens(of: &user, now: now, perMinute: perMinute)
             user.tokens += Double(tokens)
         }
-        users[userID] = user
     }
 
     /// Forgets users whose state no longer limits anything (no slot held, request bucket and token
@@ -107,13 +116,13 @@ package struct RateLimitState<Instant: InstantProtocol>: Sendable where Instant.
     }
 
     /// Frees slots held longer than the lease; only looked at when the user is at the limit.
-    private func expireHolds(of user: inout User, now: Instant) {
+    private static func expireHolds(of user: inout User, now: Instant, configuration: RateLimitConfiguration) {
         guard user.holds.count >= configuration.concurrentRequests else { return }
         let timeout = configuration.concurrencyLeaseTimeout
         user.holds = user.holds.filter { $0.value.duration(to: now) < timeout }
     }
 
-    private func drainTokens(of user: inout User, now: Instant, perMinute: Int) {
+    private static func drainTokens(of user: inout User, now: Instant, perMinute: Int) {
         if let updated = user.tokensUpdated, updated < now {
             let drained = Self.seconds(updated.duration(to: now)) * Double(perMinute) / 60
             user.tokens = max(0, user.tokens - drained)

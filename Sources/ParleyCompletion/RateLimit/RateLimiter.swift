@@ -15,6 +15,12 @@ public distributed actor RateLimiter: RateLimiterProtocol {
     private var operationsSincePrune = 0
     private let clock = ContinuousClock()
 
+    /// Every operation is a few dictionary updates, so the shard runs on an event loop of the
+    /// system: calls arriving there are answered without leaving the thread.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        actorSystem.eventLoopExecutor.asUnownedSerialExecutor()
+    }
+
     /// Operations between two prunes of idle users.
     private static let pruneEvery = 4096
 

@@ -4,7 +4,8 @@ import ParleyProtocol
 
 /// The relay of one generation through a proxy: streams from the best endpoint and, when that
 /// endpoint fails — its node dies mid-stream, its call times out, it errs before the first token,
-/// or its stream ends without a proper finish — resubmits the same request to the next best
+/// it goes silent for ``ProxySettings/stallTimeout``, or its stream ends without a proper finish —
+/// resubmits the same request to the next best
 /// endpoint with `resume` set to the tokens already relayed, dropping any event whose index was
 /// already relayed, so the consumer sees every token exactly once. At most
 /// ``ProxySettings/maxAttempts`` endpoints are tried; then the relay fails with
@@ -150,7 +151,7 @@ struct FailoverStream: AsyncSequence, Sendable {
                     let stream = try await ClusterSystem.withCallTimeout(router.settings.callTimeout) {
                         try await api.generate(submitted)
                     }
-                    downstream = stream.makeAsyncIterator()
+                    downstream = stream.makeAsyncIterator(idleTimeout: router.settings.stallTimeout)
                     return
                 } catch {
                     try endAttempt(after: error)

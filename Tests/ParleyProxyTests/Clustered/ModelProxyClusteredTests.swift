@@ -101,6 +101,36 @@ struct ModelProxyClusteredTests {
         }
     }
 
+    @Test func silentEndpointIsFailedOverAfterTheStallTimeoutAndItsGenerationCancelled() async throws {
+        var settings = ProxySettings()
+        settings.stallTimeout = .milliseconds(300)
+        try await ServingTestCluster.with(proxySettings: settings) { cluster in
+            // Both unmeasured: "a-silent" ranks first by name; its node stays alive but its first
+            // token would come after an hour.
+            let silentTracker = GenerationTracker()
+            let silent = SyntheticModel.Configuration(timeToFirstToken: .seconds(3600), tokensPerSecond: 100)
+            try await cluster.addModel("a-silent", backend: .synthetic(silent), tracker: silentTracker)
+            try await cluster.addModel("b-good", backend: .synthetic(Self.synthetic))
+            let silentEvents = silentTracker.events()
+            let request = ServingTestCluster.request("stall", maxTokens: 8)
+            let clock = ContinuousClock()
+            let start = clock.now
+            var events: [GenerationEvent] = []
+            for try await event in try await cluster.proxy().generate(request, region: nil) { events.append(event) }
+            let elapsed = start.duration(to: clock.now)
+            expectExactAnswer(events, for: request)
+            #expect(elapsed >= .milliseconds(300), "the answer came from the silent endpoint?")
+            #expect(elapsed < .seconds(5))
+            // The silent endpoint's generation was cancelled, not left running.
+            for await event in silentEvents {
+                if case .ended(let id, let outcome) = event, id == "stall" {
+                    #expect(outcome == .cancelled)
+                    break
+                }
+            }
+        }
+    }
+
     @Test func failingEndpointBeforeTheFirstTokenIsFailedOverAndItsCircuitOpens() async throws {
         var settings = ProxySettings()
         settings.breaker = .init(consecutiveFailures: 3, coolDown: .seconds(60))
