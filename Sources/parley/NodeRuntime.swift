@@ -32,7 +32,9 @@ enum NodeRuntime {
                 ModelAPIService(system: system, configuration: try modelConfiguration(options), logger: logger.role("model")))
         }
         if roles.contains("proxy") {
-            services.append(ModelProxyService(system: system, logger: logger.role("proxy")))
+            var settings = ProxySettings()
+            if let stall = options.stallTimeout { settings.stallTimeout = .milliseconds(Int(stall * 1000)) }
+            services.append(ModelProxyService(system: system, settings: settings, logger: logger.role("proxy")))
         }
         if roles.contains("worker") {
             var configuration = WorkerPoolConfiguration()

@@ -20,10 +20,15 @@ struct RoleOptions: ParsableArguments {
     @Option(name: .customLong("oidc-jwks"), help: "JWKS file path or https URL with the issuer's keys.") var oidcJWKS: String?
     @Option(name: .customLong("worker-slots"), help: "Inference slots per model of the worker role.") var workerSlots: Int?
     @Option(name: .customLong("rate-limit"), help: "Requests per minute per user (cluster-wide).") var rateLimit: Int?
+    @Option(
+        name: .customLong("stall-timeout"),
+        help: "Proxy: seconds a model node may send nothing before the request moves to another (default 30).")
+    var stallTimeout: Double?
 
     func validate() throws {
         if let workerSlots, workerSlots <= 0 { throw ValidationError("--worker-slots must be positive") }
         if let rateLimit, rateLimit <= 0 { throw ValidationError("--rate-limit must be positive") }
+        if let stallTimeout, !(stallTimeout > 0) { throw ValidationError("--stall-timeout must be positive") }
         if syntheticTTFT < 0 { throw ValidationError("--synthetic-ttft must not be negative") }
         if !(syntheticTPS > 0) { throw ValidationError("--synthetic-tps must be positive") }
     }
