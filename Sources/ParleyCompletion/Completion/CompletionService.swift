@@ -66,9 +66,16 @@ public distributed actor CompletionService: CompletionServiceProtocol {
             if request.resume == nil {
                 let answer = try await rateLimits.acquire(userID: request.userID, requestID: request.requestID)
                 guard answer.allowed else {
+                    let detail =
+                        switch answer.reason {
+                        case "concurrency": "too many answers at once for this user; retry when one has finished"
+                        case "tokens": "too many tokens generated this minute for this user"
+                        default: "too many requests this minute for this user"
+                        }
+                    // The gateway reads "limit N" back for the x-ratelimit-limit-requests header.
                     throw ServingError(
                         ServingError.rateLimited,
-                        "rate limit reached (\(answer.reason ?? "requests"); limit \(answer.limit) per minute)",
+                        "rate limit reached: \(detail) (limit \(answer.limit) requests per minute)",
                         retryAfterSeconds: answer.resetSeconds)
                 }
                 acquired = true
