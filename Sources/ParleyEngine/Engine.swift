@@ -30,11 +30,15 @@ public final class Engine: Sendable {
         /// step, so this bounds their inter-token time: about 1 ms per prompt token on two cores
         /// with the default model). The full ``prefillChunk`` is used when nobody decodes. Default 64.
         public var decodingPrefillChunk: Int
+        /// Bytes of KV cache kept from finished requests, on top of ``kvCacheBytes``, so that the next
+        /// turn of a chat reuses the keys and values of the turns before it instead of computing
+        /// them again (least recently used first out; 0 disables). Default 256 MiB.
+        public var prefixCacheBytes: Int
 
         /// Creates a configuration; every argument has the documented default.
         public init(
             threadCount: Int? = nil, maxSequences: Int = 16, kvCacheBytes: Int = 2 << 30, contextLength: Int? = nil,
-            prefillChunk: Int = 512, decodingPrefillChunk: Int = 64
+            prefillChunk: Int = 512, decodingPrefillChunk: Int = 64, prefixCacheBytes: Int = 256 << 20
         ) {
             self.threadCount = threadCount ?? ThreadPool.processorCount
             self.maxSequences = maxSequences
@@ -42,6 +46,7 @@ public final class Engine: Sendable {
             self.contextLength = contextLength
             self.prefillChunk = prefillChunk
             self.decodingPrefillChunk = decodingPrefillChunk
+            self.prefixCacheBytes = prefixCacheBytes
         }
     }
 
@@ -78,6 +83,7 @@ public final class Engine: Sendable {
         pool = ThreadPool(threadCount: configuration.threadCount)
         loop = EngineLoop(
             forward: ForwardPass(model: model, pool: pool), tokenizer: tokenizer,
+            prefixCachePositions: max(0, configuration.prefixCacheBytes) / bytesPerPosition,
             planner: .init(
                 maxSequences: max(1, configuration.maxSequences),
                 kvBudget: configuration.kvCacheBytes / bytesPerPosition,

@@ -95,6 +95,14 @@ func run(_ engine: Engine, _ requests: [GenerationRequest]) async throws -> Run 
         wall: seconds(ContinuousClock.now - start), arrivals: results.map(\.0))
 }
 
+// `--kernels`: single-thread throughput of the matrix kernels (CPU time), then exit.
+if arguments.contains("--kernels") {
+    for result in try KernelBenchmark.run() {
+        print(String(format: "%@ × %2d vectors: %5.1f GMAC/s", result.type, result.vectors, result.macsPerSecond / 1e9))
+    }
+    exit(0)
+}
+
 let path = try ModelStore().resolve(modelArgument)
 let engine = try Engine(modelPath: path, configuration: .init(threadCount: threads, maxSequences: 32))
 let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount

@@ -26,6 +26,29 @@ enum MatMul {
         }
     }
 
+    /// Several products of the same activations (`out` of each has stride `rows`), in one parallel
+    /// pass so that the threads synchronize once (the query, key and value projections, say).
+    static func multiply(
+        _ products: [(matrix: WeightMatrix, out: UnsafeMutablePointer<Float>)], _ x: QuantizedActivations,
+        pool: ThreadPool
+    ) {
+        var items: [(product: Int, rows: Range<Int>)] = []
+        for (p, product) in products.enumerated() {
+            let w = product.matrix
+            precondition(x.format == w.format && x.width == w.columns, "activations quantized for another matrix")
+            let chunk = rowsPerChunk(rows: w.rows, threads: pool.threadCount)
+            for start in stride(from: 0, to: w.rows, by: chunk) {
+                items.append((p, start..<min(w.rows, start + chunk)))
+            }
+        }
+        items.withUnsafeBufferPointer { items in
+            pool.parallelFor(items.count) { i in
+                let (matrix, out) = products[items[i].product]
+                rowRange(matrix, x, items[i].rows, out, matrix.rows)
+            }
+        }
+    }
+
     /// The same product computed on the calling thread only, for rows `rows` (a range starting at a
     /// multiple of 8).
     static func rowRange(

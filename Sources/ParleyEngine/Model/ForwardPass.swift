@@ -56,9 +56,7 @@ final class ForwardPass {
         for (l, layer) in model.layers.prefix(layerLimit ?? model.layers.count).enumerated() {
             normalize(n, weights: layer.attentionNorm)
             trace?("\(l).attn_norm", b.normed, dim)
-            multiply(layer.query, input: b.normed, count: n, width: dim, into: b.q)
-            multiply(layer.key, input: b.normed, count: n, width: dim, into: b.k, reuseActivations: true)
-            multiply(layer.value, input: b.normed, count: n, width: dim, into: b.v, reuseActivations: true)
+            multiply([(layer.query, b.q), (layer.key, b.k), (layer.value, b.v)], input: b.normed, count: n, width: dim)
             for (t, token) in tokens.enumerated() {
                 let c = b.cos + t * ropeDims / 2, s = b.sin + t * ropeDims / 2
                 Operators.rope(b.q + t * dim, heads: hp.headCount, headDim: headDim, dims: ropeDims, cos: c, sin: s)
@@ -73,11 +71,10 @@ final class ForwardPass {
             for i in 0..<n * dim { b.x[i] += b.projected[i] }
 
             normalize(n, weights: layer.feedForwardNorm)
-            multiply(layer.gate, input: b.normed, count: n, width: dim, into: b.gate)
-            multiply(layer.up, input: b.normed, count: n, width: dim, into: b.up, reuseActivations: true)
+            multiply([(layer.gate, b.gate), (layer.up, b.up)], input: b.normed, count: n, width: dim)
             trace?("\(l).ffn_norm", b.normed, dim)
             trace?("\(l).gate", b.gate, ff)
-            Operators.swiGLU(b.gate, up: b.up, count: n * ff)
+            swiGLU(count: n * ff)
             trace?("\(l).act", b.gate, ff)
             multiply(layer.down, input: b.gate, count: n, width: ff, into: b.projected)
             trace?("\(l).down", b.projected, dim)
@@ -125,6 +122,37 @@ final class ForwardPass {
             activations.quantize(input, count: count, stride: width, width: width, format: w.format, roundSums: roundSums)
         }
         MatMul.multiply(w, activations, into: out, outStride: w.rows, pool: pool)
+    }
+
+    /// Products of several matrices with the same input, in one parallel pass when they share a
+    /// quantization format (otherwise one after the other).
+    private func multiply(
+        _ products: [(WeightMatrix, UnsafeMutablePointer<Float>)], input: UnsafeMutablePointer<Float>, count: Int,
+        width: Int
+    ) {
+        let first = products[0].0
+        let shared = products.allSatisfy {
+            $0.0.format == first.format && ($0.0.sourceType == .q4_1) == (first.sourceType == .q4_1)
+        }
+        guard shared, first.format != .float else {
+            for (i, (w, out)) in products.enumerated() {
+                multiply(w, input: input, count: count, width: width, into: out, reuseActivations: i > 0)
+            }
+            return
+        }
+        activations.quantize(
+            input, count: count, stride: width, width: width, format: first.format, roundSums: first.sourceType == .q4_1)
+        MatMul.multiply(products.map { (matrix: $0.0, out: $0.1) }, activations, pool: pool)
+    }
+
+    /// `gate = silu(gate) · up` over `count` elements, spread over the pool.
+    private func swiGLU(count: Int) {
+        let b = buffers
+        let chunk = 2048
+        pool.parallelFor((count + chunk - 1) / chunk) { c in
+            let start = c * chunk
+            Operators.swiGLU(b.gate + start, up: b.up + start, count: min(chunk, count - start))
+        }
     }
 
     private func storeKeyValue(

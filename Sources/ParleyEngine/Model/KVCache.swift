@@ -31,6 +31,16 @@ final class KVCache {
         2 * layerCount * capacity * width * MemoryLayout<Float16>.size
     }
 
+    /// Copies the keys and values of the first `positions` positions of every layer into `other`
+    /// (same model, capacity at least `positions`).
+    func copyPrefix(_ positions: Int, into other: KVCache) {
+        precondition(other.layerCount == layerCount && other.width == width && positions <= other.capacity)
+        for layer in 0..<layerCount {
+            other.keyRow(layer: layer, position: 0).update(from: keyRow(layer: layer, position: 0), count: positions * width)
+            other.valueRow(layer: layer, position: 0).update(from: valueRow(layer: layer, position: 0), count: positions * width)
+        }
+    }
+
     @inline(__always)
     func keyRow(layer: Int, position: Int) -> UnsafeMutablePointer<Float16> {
         keys + (layer * capacity + position) * width

@@ -15,6 +15,8 @@ final class ActiveSequence {
     var stopMatcher: StopMatcher
     /// Prompt tokens already in the cache.
     var processed = 0
+    /// Leading prompt tokens taken over from the prefix cache.
+    var reused = 0
     var generated: [Int32] = []
     var firstTokenAt: ContinuousClock.Instant?
     var lastTokenAt: ContinuousClock.Instant?
@@ -47,10 +49,10 @@ final class ActiveSequence {
         let prefill = first - admittedAt
         let decode = last - first
         return GenerationSummary(
-            finishReason: reason, promptTokens: prompt, completionTokenCount: generated.count,
+            finishReason: reason, promptTokens: prompt, completionTokenCount: generated.count, reusedPromptTokens: reused,
             timings: GenerationTimings(
                 queued: admittedAt - submittedAt, timeToFirstToken: first - submittedAt, prefill: prefill,
-                decode: decode, prefillTokensPerSecond: Self.rate(prompt.count, prefill),
+                decode: decode, prefillTokensPerSecond: Self.rate(prompt.count - reused, prefill),
                 decodeTokensPerSecond: Self.rate(generated.count - 1, decode)))
     }
 

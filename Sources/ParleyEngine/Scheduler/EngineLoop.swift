@@ -21,11 +21,13 @@ final class EngineLoop: @unchecked Sendable {
     private var planner: BatchPlanner
     private var pending: [Int: PendingRequest] = [:]
     private var active: [Int: ActiveSequence] = [:]
+    private var prefixCache: PrefixCache
     private let clock = ContinuousClock()
 
-    init(forward: ForwardPass, tokenizer: Tokenizer, planner: BatchPlanner.Configuration) {
+    init(forward: ForwardPass, tokenizer: Tokenizer, prefixCachePositions: Int, planner: BatchPlanner.Configuration) {
         self.forward = forward
         self.tokenizer = tokenizer
+        self.prefixCache = PrefixCache(maxPositions: prefixCachePositions)
         self.planner = BatchPlanner(configuration: planner)
     }
 
@@ -100,10 +102,11 @@ final class EngineLoop: @unchecked Sendable {
             let now = clock.now
             for id in planner.admit() {
                 guard let request = pending.removeValue(forKey: id) else { continue }
-                let model = forward.model
-                let cache = KVCache(
-                    layerCount: model.layers.count, width: model.keyValueWidth, capacity: request.reservation)
-                active[id] = ActiveSequence(request: request, cache: cache, tokenizer: tokenizer, now: now)
+                let (cache, reused) = makeCache(for: request)
+                let sequence = ActiveSequence(request: request, cache: cache, tokenizer: tokenizer, now: now)
+                sequence.processed = reused
+                sequence.reused = reused
+                active[id] = sequence
             }
             if !active.isEmpty { step() }
         }
@@ -125,7 +128,34 @@ final class EngineLoop: @unchecked Sendable {
     private func drop(_ id: Int) {
         planner.remove(id: id)
         pending.removeValue(forKey: id)
-        active.removeValue(forKey: id)
+        if let sequence = active.removeValue(forKey: id) { keep(sequence) }
+    }
+
+    /// A cache for `request`, holding as much of its prompt as the prefix cache has (the count).
+    private func makeCache(for request: PendingRequest) -> (KVCache, Int) {
+        let model = forward.model
+        func fresh() -> KVCache {
+            KVCache(layerCount: model.layers.count, width: model.keyValueWidth, capacity: request.reservation)
+        }
+        guard let (kept, reused) = prefixCache.take(matching: request.prompt) else { return (fresh(), 0) }
+        // Reused in place when it fits and is not much larger than the planner reserved for it.
+        if kept.capacity >= request.reservation && kept.capacity <= 2 * request.reservation {
+            kept.count = reused
+            return (kept, reused)
+        }
+        let cache = fresh()
+        kept.copyPrefix(reused, into: cache)
+        cache.count = reused
+        return (cache, reused)
+    }
+
+    /// Offers an ended sequence's cache to the prefix cache: its positions hold the prompt and the
+    /// generated tokens fed back so far, in order.
+    private func keep(_ sequence: ActiveSequence) {
+        let count = sequence.cache.count
+        guard count > 0 else { return }
+        let tokens = Array((sequence.prompt + sequence.generated).prefix(count))
+        prefixCache.insert(tokens: tokens, cache: sequence.cache)
     }
 
     private func finish(_ sequence: ActiveSequence, _ reason: FinishReason) {

@@ -104,6 +104,8 @@ public struct GenerationSummary: Sendable {
     public var promptTokens: [Int32]
     /// Number of generated tokens (including a final end-of-generation token, which emits no text).
     public var completionTokenCount: Int
+    /// Leading prompt tokens whose keys and values came from an earlier request's cache (not computed).
+    public var reusedPromptTokens: Int = 0
     /// Timings of this request.
     public var timings: GenerationTimings
 }

@@ -91,6 +91,29 @@ struct EngineTests {
         #expect(together == solo)
     }
 
+    @Test func theNextTurnReusesTheCachedPrefixAndAnswersAsWithoutIt() async throws {
+        let engine = try Self.engine()
+        defer { engine.shutdown() }
+        let firstPrompt = engine.tokenizer.encode(
+            "The river runs through the old town, past the market and the mill, down to the harbour where")
+        let first = try await Self.collect(
+            engine.generate(.init(prompt: .tokens(firstPrompt), sampling: .greedy, maxTokens: 8)))
+        #expect(first.summary?.reusedPromptTokens == 0)
+        // The next turn repeats the first prompt and its answer, then adds more.
+        let secondPrompt = firstPrompt + first.ids + engine.tokenizer.encode(" and then the boats")
+        let second = try await Self.collect(
+            engine.generate(.init(prompt: .tokens(secondPrompt), sampling: .greedy, maxTokens: 12)))
+        // Every position the first request computed is reused (its last sampled token was never fed).
+        #expect(second.summary?.reusedPromptTokens == firstPrompt.count + first.ids.count - 1)
+
+        let cold = try Self.engine(.init(contextLength: 512, prefixCacheBytes: 0))
+        defer { cold.shutdown() }
+        let reference = try await Self.collect(
+            cold.generate(.init(prompt: .tokens(secondPrompt), sampling: .greedy, maxTokens: 12)))
+        #expect(reference.summary?.reusedPromptTokens == 0)
+        #expect(second.ids == reference.ids)
+    }
+
     @Test func seededSamplingIsReproducible() async throws {
         let engine = try Self.engine()
         defer { engine.shutdown() }

@@ -1,0 +1,74 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Throughput of the matrix kernels on one thread, for `parley-bench-engine --kernels`: a product of
+/// a synthetic 1536×576 matrix (the shape of SmolLM2's feed-forward) with 1, 4, 8 and 16 vectors,
+/// timed in thread CPU time so that other processes on the machine do not distort it.
+package enum KernelBenchmark {
+    /// One measured product.
+    package struct Result: Sendable {
+        package var type: String
+        package var vectors: Int
+        /// Multiply-accumulates per second.
+        package var macsPerSecond: Double
+    }
+
+    /// Runs the products for Q4_1 and Q8_0 weights.
+    package static func run() throws -> [Result] {
+        var results: [Result] = []
+        for type in [GGMLType.q4_1, .q8_0] {
+            let rows = 1536, columns = 576
+            let w = try matrix(type, rows: rows, columns: columns)
+            for count in [1, 4, 8, 16] {
+                let x = (0..<count * columns).map { Float(($0 * 7919) % 255) / 127 - 1 }
+                let q = QuantizedActivations()
+                var out = [Float](repeating: 0, count: count * rows)
+                x.withUnsafeBufferPointer {
+                    q.quantize($0.baseAddress!, count: count, stride: columns, width: columns, format: w.format)
+                }
+                let iterations = 800 / count
+                let start = threadCPUTime()
+                out.withUnsafeMutableBufferPointer { o in
+                    for _ in 0..<iterations {
+                        for r in stride(from: 0, to: rows, by: 64) {
+                            MatMul.rowRange(w, q, r..<min(rows, r + 64), o.baseAddress!, rows)
+                        }
+                    }
+                }
+                let seconds = threadCPUTime() - start
+                results.append(
+                    Result(
+                        type: "\(type)", vectors: count,
+                        macsPerSecond: Double(rows * columns * count * iterations) / seconds))
+            }
+        }
+        return results
+    }
+
+    /// A matrix of pseudo-random quants with moderate f16 scales (1/8, offsets 1/8).
+    private static func matrix(_ type: GGMLType, rows: Int, columns: Int) throws -> WeightMatrix {
+        var bytes = [UInt8](repeating: 0, count: type.byteCount(elements: rows * columns)!)
+        var state: UInt64 = 1
+        for i in bytes.indices {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            bytes[i] = UInt8(truncatingIfNeeded: state >> 33)
+        }
+        let blockBytes = type.bytesPerBlock
+        for b in 0..<rows * columns / type.blockSize {
+            for h in 0..<(type == .q4_1 ? 2 : 1) {  // f16 0x3000 = 0.125
+                bytes[b * blockBytes + 2 * h] = 0
+                bytes[b * blockBytes + 2 * h + 1] = 0x30
+            }
+        }
+        return try bytes.withUnsafeBytes { try WeightMatrix(repacking: $0, type: type, rows: rows, columns: columns) }
+    }
+
+    private static func threadCPUTime() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+    }
+}
