@@ -46,11 +46,20 @@ enum Operators {
         }
     }
 
-    /// `gate[i] = silu(gate[i]) · up[i]`.
+    /// `gate[i] = silu(gate[i]) · up[i]`, eight at a time with ``VectorMath/exp(_:)`` (like llama.cpp's
+    /// vectorized SiLU, which also uses a polynomial exponential).
     static func swiGLU(_ gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count {
+        var i = 0
+        while i + 8 <= count {
+            let g = UnsafeRawPointer(gate + i).loadUnaligned(as: SIMD8<Float>.self)
+            let u = UnsafeRawPointer(up + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(gate + i).storeBytes(of: g / (1 + VectorMath.exp(-g)) * u, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count {
             let g = gate[i]
             gate[i] = g / (1 + expf(-g)) * up[i]
+            i += 1
         }
     }
 

@@ -1,0 +1,56 @@
+#if arch(x86_64)
+    import _Builtin_intrinsics.intel
+#endif
+
+/// Element-wise transcendental functions on eight floats at once.
+enum VectorMath {
+    /// `eˣ` lane by lane, within 2 ulp of `expf` for |x| ≤ 87 (inputs are clamped to ±87.3, where
+    /// `eˣ` is still a normal float). Cephes' method: `x = n·ln 2 + r` with |r| ≤ ln 2 / 2 (ln 2 in
+    /// two parts so that `r` is exact), a degree-7 polynomial for `eʳ`, and `2ⁿ` built in the
+    /// exponent bits.
+    @inline(__always)
+    static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let limit = SIMD8<Float>(repeating: 87.3)
+        let clamped = minimum(maximum(x, -limit), limit)
+        let n = roundToInt(clamped * 1.442_695_04)  // x / ln 2
+        let nf = SIMD8<Float>(n)
+        var r = clamped.addingProduct(nf, SIMD8(repeating: -0.693_359_375))
+        r = r.addingProduct(nf, SIMD8(repeating: 2.121_944_4e-4))
+        var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
+        p = p * r + 1.398_199_95e-3
+        p = p * r + 8.333_451_9e-3
+        p = p * r + 4.166_579_59e-2
+        p = p * r + 1.666_666_55e-1
+        p = p * r + 5.000_000_1e-1
+        let e = (p * (r * r) + r) + 1
+        let scale = unsafeBitCast((n &+ 127) &<< 23, to: SIMD8<Float>.self)
+        return e * scale
+    }
+
+    @inline(__always)
+    private static func roundToInt(_ v: SIMD8<Float>) -> SIMD8<Int32> {
+        #if arch(x86_64)
+            unsafeBitCast(_mm256_cvtps_epi32(v), to: SIMD8<Int32>.self)
+        #else
+            SIMD8<Int32>(v.rounded(.toNearestOrEven), rounding: .towardZero)
+        #endif
+    }
+
+    @inline(__always)
+    private static func maximum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        #if arch(x86_64)
+            _mm256_max_ps(a, b)
+        #else
+            a.replacing(with: b, where: b .> a)
+        #endif
+    }
+
+    @inline(__always)
+    private static func minimum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        #if arch(x86_64)
+            _mm256_min_ps(a, b)
+        #else
+            a.replacing(with: b, where: b .< a)
+        #endif
+    }
+}
