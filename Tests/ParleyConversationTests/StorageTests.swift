@@ -200,3 +200,51 @@ func expectCode<T>(
         #expect(try await t.db.search(owner: "owner1", ConversationSearchRequest(query: "secret")).data.count == 1)
     }
 }
+
+/// The search index is written once per transaction (after its writes, before its commit): rows
+/// inserted and purged in the same transaction, and rows of a rolled-back savepoint, never reach
+/// it, and rows inserted earlier in the transaction are indexed with it.
+@Suite struct IndexPerTransactionTests {
+    func message(_ writer: StorageWriter, conversation: String, owner: String, _ body: String) -> MessageRecord {
+        MessageRecord(
+            id: writer.newID(), conversationID: conversation, owner: owner, parentID: nil, role: "user", body: body,
+            model: nil, promptTokens: nil, completionTokens: nil, status: "complete", createdAt: writer.nowMillis)
+    }
+
+    @Test func rowsOfOneTransactionAreIndexedTogetherAndPurgesStayConsistent() async throws {
+        let t = try TemporaryDatabase()
+        let doomed = try await t.db.createConversation(owner: "pat")
+        let kept = try await t.db.createConversation(owner: "pat")
+        try await t.db.appendTurns(owner: "pat", conversationID: doomed.id, ["older indexed words"])
+        let writer = t.db.writer
+        try await t.db.write { db in
+            // A message of a write whose savepoint rolls back.
+            try db.inSavepoint {
+                try writer.insertMessage(db, message(writer, conversation: kept.id, owner: "pat", "vanished words"))
+                return .rollback
+            }
+            try writer.insertMessage(db, message(writer, conversation: kept.id, owner: "pat", "survivor words"))
+            try writer.insertMessage(db, message(writer, conversation: doomed.id, owner: "pat", "burst words"))
+            // The conversation is deleted in the same transaction: its older (indexed) and new
+            // (not yet indexed) messages go.
+            var tombstone = try writer.loadConversation(db, id: doomed.id)!
+            tombstone.deletedVersion = writer.tick()
+            try writer.mergeConversation(db, tombstone)
+            try writer.insertMessage(db, message(writer, conversation: kept.id, owner: "pat", "latecomer words"))
+        }
+        try await t.db.pool.write { db in
+            try db.execute(sql: "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)")
+        }
+        func hits(_ query: String) async throws -> Int {
+            try await t.db.search(owner: "pat", ConversationSearchRequest(query: query)).data.count
+        }
+        #expect(try await hits("words") == 2)
+        #expect(try await hits("survivor") == 1)
+        #expect(try await hits("latecomer") == 1)
+        #expect(try await hits("vanished") == 0)
+        #expect(try await hits("burst") == 0)
+        #expect(try await hits("older") == 0)
+        let indexed = try await t.db.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM messages_fts") }
+        #expect(indexed == 2)
+    }
+}

@@ -81,14 +81,33 @@ extension ConversationDatabase {
     package func apply(_ batches: [ReplicationBatch]) async throws -> ApplyResult {
         for batch in batches { try Self.validate(batch, partitionOf: partition(ofOwner:)) }
         let writer = self.writer
+        // The pushes of many writes: each conversation is merged once (merging is associative,
+        // so merging the incoming versions first gives the same row) and every message goes in
+        // one pass (one digest update per partition, not per message).
+        var conversations: [String: ConversationRecord] = [:]
+        var order: [String] = []
+        var messages: [MessageRecord] = []
+        for batch in batches {
+            for record in batch.conversations {
+                if let known = conversations[record.id] {
+                    conversations[record.id] = MergeRules.merge(known, record)
+                } else {
+                    conversations[record.id] = record
+                    order.append(record.id)
+                }
+            }
+            messages += batch.messages
+        }
+        let merged = order.map { conversations[$0]! }
+        let allMessages = messages
         return try await write { db in
             var result = ApplyResult()
+            for record in merged {
+                writer.observe(record.version)
+                if try writer.mergeConversation(db, record) { result.conversationsChanged += 1 }
+            }
+            result.messagesInserted += try writer.insertMessages(db, allMessages)
             for batch in batches {
-                for record in batch.conversations {
-                    writer.observe(record.version)
-                    if try writer.mergeConversation(db, record) { result.conversationsChanged += 1 }
-                }
-                result.messagesInserted += try writer.insertMessages(db, batch.messages)
                 for run in batch.generationRuns { try writer.mergeGenerationRun(db, run) }
                 try writer.insertGenerationEvents(db, batch.generationEvents)
             }

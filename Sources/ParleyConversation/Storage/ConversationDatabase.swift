@@ -25,6 +25,7 @@ package final class ConversationDatabase: Sendable {
         self.configuration = configuration
         self.logger = logger
         let folder = URL(fileURLWithPath: configuration.path).deletingLastPathComponent()
+        let storageWriter: StorageWriter
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             var config = GRDB.Configuration()
@@ -50,7 +51,7 @@ package final class ConversationDatabase: Sendable {
                 try db.execute(sql: "INSERT INTO replica_meta(key, value) VALUES ('identity', ?)", arguments: [made])
                 return made
             }
-            writer = StorageWriter(
+            storageWriter = StorageWriter(
                 partitioner: Partitioner(count: configuration.partitionCount),
                 state: recovered,
                 now: configuration.now
@@ -58,7 +59,11 @@ package final class ConversationDatabase: Sendable {
         } catch {
             throw ConversationError(.storageFailure, "cannot open the conversation database", cause: error)
         }
-        writes = GroupCommitQueue(pool: pool, maxBatch: configuration.maxWritesPerTransaction)
+        writer = storageWriter
+        writes = GroupCommitQueue(
+            pool: pool, maxBatch: configuration.maxWritesPerTransaction,
+            beforeCommit: { db in try storageWriter.indexPendingMessages(db) },
+            afterRollback: { storageWriter.resetIndexMark() })
         logger.debug("conversation database open", metadata: ["db.path": "\(configuration.path)"])
     }
 

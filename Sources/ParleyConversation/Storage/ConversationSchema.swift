@@ -128,6 +128,14 @@ enum ConversationSchema {
                 ALTER TABLE partition_digests ADD COLUMN last_change_seq INTEGER NOT NULL DEFAULT 0;
                 """)
         }
+        migrator.registerMigration("v4-index-per-transaction") { db in
+            // The search index is written once per transaction by the storage writer (see
+            // `StorageWriter.indexPendingMessages`), no longer by a trigger per row.
+            try db.execute(sql: """
+                DROP TRIGGER messages_fts_insert;
+                DROP TRIGGER messages_fts_delete;
+                """)
+        }
         return migrator
     }
 }

@@ -5,6 +5,9 @@ import Synchronization
 /// becomes the leader and runs everything queued in one transaction (each write in its own
 /// savepoint, so one failing write rolls back alone). Every caller returns only after the
 /// transaction holding its write has committed. No task is spawned: the leader is a caller.
+/// `beforeCommit` runs last in every transaction (work deferred to once per transaction, such as
+/// indexing the transaction's new messages); if it fails, the whole transaction fails, and
+/// `afterRollback` runs.
 final class GroupCommitQueue: Sendable {
     private struct Job: Sendable {
         /// Runs the write inside the batch transaction and stages its result.
@@ -29,11 +32,18 @@ final class GroupCommitQueue: Sendable {
 
     private let pool: DatabasePool
     private let maxBatch: Int
+    private let beforeCommit: @Sendable (Database) throws -> Void
+    private let afterRollback: @Sendable () -> Void
     private let state = Mutex(State())
 
-    init(pool: DatabasePool, maxBatch: Int) {
+    init(
+        pool: DatabasePool, maxBatch: Int, beforeCommit: @escaping @Sendable (Database) throws -> Void = { _ in },
+        afterRollback: @escaping @Sendable () -> Void = {}
+    ) {
         self.pool = pool
         self.maxBatch = max(1, maxBatch)
+        self.beforeCommit = beforeCommit
+        self.afterRollback = afterRollback
     }
 
     /// Runs `work` in a write transaction shared with other concurrent writes and returns its
@@ -86,8 +96,10 @@ final class GroupCommitQueue: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
+            let beforeCommit = self.beforeCommit
             let body: @Sendable (Database) throws -> Void = { db in
                 for job in batch { try job.run(db) }
+                try beforeCommit(db)
             }
             do {
                 if Task.isCancelled {
@@ -99,6 +111,7 @@ final class GroupCommitQueue: Sendable {
                 }
                 for job in batch { job.finish(nil) }
             } catch {
+                afterRollback()
                 for job in batch { job.finish(error) }
             }
         }

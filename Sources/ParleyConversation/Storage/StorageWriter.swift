@@ -11,6 +11,10 @@ final class StorageWriter: Sendable {
     let now: @Sendable () -> Date
     /// The capture of the write running now (set around each write by ``ConversationDatabase``).
     private let activeCapture = Mutex<ChangeCapture?>(nil)
+    /// The largest message `seq` of the running transaction that is in the search index: rows
+    /// above it were inserted by this transaction and are indexed together by
+    /// ``indexPendingMessages(_:)`` before it commits. `nil` when the transaction inserted none.
+    private let indexedThrough = Mutex<Int64?>(nil)
 
     init(partitioner: Partitioner, state: WriterState, now: @escaping @Sendable () -> Date) {
         self.partitioner = partitioner
@@ -149,6 +153,7 @@ final class StorageWriter: Sendable {
             """)
         var inserted = 0
         let capture = activeCapture.withLock { $0 }
+        try markUnindexedMessages(db)
         for message in messages {
             if !conversationsKnownLive {
                 let isDeleted: Bool
@@ -188,7 +193,35 @@ final class StorageWriter: Sendable {
         return inserted
     }
 
+    /// Notes, before the transaction's first message insert, the largest `seq` stored so far (every
+    /// row up to it is indexed; new rows get larger ones, `seq` being the rowid).
+    private func markUnindexedMessages(_ db: Database) throws {
+        guard indexedThrough.withLock({ $0 }) == nil else { return }
+        let mark = try Int64.fetchOne(db.cachedStatement(sql: "SELECT coalesce(max(seq), 0) FROM messages")) ?? 0
+        indexedThrough.withLock { $0 = mark }
+    }
+
+    /// Adds the messages this transaction inserted to the search index, in one statement. Runs
+    /// last in every write transaction (``GroupCommitQueue``), so the index commits with the rows.
+    ///
+    /// Indexing per transaction instead of per row (an insert trigger) matters: FTS5 writes its
+    /// pending terms out as a new segment at every statement savepoint, and each insert that fires
+    /// a trigger opens one, so the index grew by a segment (and merge work) per message.
+    func indexPendingMessages(_ db: Database) throws {
+        guard let mark = indexedThrough.withLock({ $0 }) else { return }
+        try db.cachedStatement(sql: """
+            INSERT INTO messages_fts(rowid, owner_tag, body) SELECT seq, owner_tag, body FROM messages WHERE seq > ?
+            """).execute(arguments: [mark])
+        indexedThrough.withLock { $0 = nil }
+    }
+
+    /// Forgets the transaction's mark (the transaction rolled back: its rows are gone).
+    func resetIndexMark() {
+        indexedThrough.withLock { $0 = nil }
+    }
+
     /// Removes a deleted conversation's messages (and their index entries) and generation log.
+    /// Rows this transaction inserted are not indexed yet, so only older rows leave the index.
     private func purgeContents(_ db: Database, conversationID: String, partition: Int) throws {
         var delta = RowHash.zero
         var count: Int64 = 0
@@ -198,6 +231,11 @@ final class StorageWriter: Sendable {
             delta = delta ^ RowHash(data: data)
             count += 1
         }
+        let indexed = indexedThrough.withLock { $0 } ?? Int64.max
+        try db.cachedStatement(sql: """
+                INSERT INTO messages_fts(messages_fts, rowid, owner_tag, body)
+                    SELECT 'delete', seq, owner_tag, body FROM messages WHERE conversation_id = ? AND seq <= ?
+                """).execute(arguments: [conversationID, indexed])
         try db.cachedStatement(sql: "DELETE FROM messages WHERE conversation_id = ?").execute(arguments: [conversationID])
         try db.cachedStatement(sql: """
                 DELETE FROM generation_events WHERE request_id IN
