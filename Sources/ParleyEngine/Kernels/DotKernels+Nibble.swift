@@ -18,9 +18,9 @@ extension DotKernels {
     /// Σₖ (d·q + m)·(da·qa) for the eight rows of a nibble row group (one per lane) and one activation
     /// vector: `w` the group's quants, `d`/`m` its scales and offsets (eight per block).
     @inline(__always)
-    static func nibble1(
-        _ w: UnsafeRawPointer, _ d: UnsafePointer<Float>, _ m: UnsafePointer<Float>, _ x: Activation, blocks: Int,
-        constants: Constants
+    static func nibble1<S: ScaleStorage>(
+        _ w: UnsafeRawPointer, _ d: UnsafeRawPointer, _ m: UnsafeRawPointer, _ x: Activation, blocks: Int,
+        constants: Constants, scales: S.Type
     ) -> SIMD8<Float> {
         var acc = SIMD8<Float>()
         let mask = constants.mask, ones = constants.ones
@@ -31,17 +31,18 @@ extension DotKernels {
                 let (lo, hi) = nibbles(wb, k * 32, mask)
                 t &+= nibbleStep(lo, hi, x.quants, o + 4 * k)
             }
-            acc = acc.addingProduct(toFloat(widen(t, ones)), loadFloats(d + b * 8) * x.scales[b])
-            acc = acc.addingProduct(loadFloats(m + b * 8), SIMD8(repeating: x.sums[b]))
+            acc = acc.addingProduct(toFloat(widen(t, ones)), S.load8(d, b * 8) * x.scales[b])
+            acc = acc.addingProduct(S.load8(m, b * 8), SIMD8(repeating: x.sums[b]))
         }
         return acc
     }
 
     /// ``nibble1`` for four activation vectors at once (the weights are unpacked once).
     @inline(__always)
-    static func nibble4(
-        _ w: UnsafeRawPointer, _ d: UnsafePointer<Float>, _ m: UnsafePointer<Float>,
-        _ x0: Activation, _ x1: Activation, _ x2: Activation, _ x3: Activation, blocks: Int, constants: Constants
+    static func nibble4<S: ScaleStorage>(
+        _ w: UnsafeRawPointer, _ d: UnsafeRawPointer, _ m: UnsafeRawPointer,
+        _ x0: Activation, _ x1: Activation, _ x2: Activation, _ x3: Activation, blocks: Int, constants: Constants,
+        scales: S.Type
     ) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
         let mask = constants.mask, ones = constants.ones
@@ -55,7 +56,7 @@ extension DotKernels {
                 t2 &+= nibbleStep(lo, hi, x2.quants, o + 4 * k)
                 t3 &+= nibbleStep(lo, hi, x3.quants, o + 4 * k)
             }
-            let dw = loadFloats(d + b * 8), mw = loadFloats(m + b * 8)
+            let dw = S.load8(d, b * 8), mw = S.load8(m, b * 8)
             acc0 = acc0.addingProduct(toFloat(widen(t0, ones)), dw * x0.scales[b])
             acc1 = acc1.addingProduct(toFloat(widen(t1, ones)), dw * x1.scales[b])
             acc2 = acc2.addingProduct(toFloat(widen(t2, ones)), dw * x2.scales[b])

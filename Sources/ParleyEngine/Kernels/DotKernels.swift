@@ -98,6 +98,26 @@ enum DotKernels {
         UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
     }
 
+    /// How a matrix stores its scales (see ``WeightMatrix/halfScales``).
+    protocol ScaleStorage {
+        /// The eight scales at `index…index+7` of `base`, as floats.
+        static func load8(_ base: UnsafeRawPointer, _ index: Int) -> SIMD8<Float>
+    }
+
+    enum HalfScales: ScaleStorage {
+        @inline(__always)
+        static func load8(_ base: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
+            SIMD8<Float>(base.loadUnaligned(fromByteOffset: 2 * index, as: SIMD8<Float16>.self))  // vcvtph2ps
+        }
+    }
+
+    enum FloatScales: ScaleStorage {
+        @inline(__always)
+        static func load8(_ base: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
+            base.loadUnaligned(fromByteOffset: 4 * index, as: SIMD8<Float>.self)
+        }
+    }
+
     /// One activation vector of a kernel call: its quants, per-block scales and scaled block sums.
     struct Activation {
         var quants: UnsafeRawPointer

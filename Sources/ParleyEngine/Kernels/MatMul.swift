@@ -58,42 +58,10 @@ enum MatMul {
         let count = x.count
         switch w.format {
         case .nibble, .byte:
-            let blocks = w.blocksPerRow
-            let constants = w.constants.pointee
-            var g = rows.lowerBound
-            while g < rows.upperBound {
-                let group = g / WeightMatrix.groupRows
-                let q = UnsafeRawPointer(w.quants + group * w.groupStride)
-                let s = w.scales + group * w.scalesPerGroup
-                let valid = min(WeightMatrix.groupRows, w.rows - g)
-                let o = out + g
-                var v = 0
-                while v + 4 <= count {
-                    let x0 = x.activation(v), x1 = x.activation(v + 1), x2 = x.activation(v + 2)
-                    let x3 = x.activation(v + 3)
-                    let r =
-                        w.format == .nibble
-                        ? DotKernels.nibble4(
-                            q, s, w.offsets + group * w.scalesPerGroup, x0, x1, x2, x3, blocks: blocks,
-                            constants: constants)
-                        : DotKernels.byte4(q, s, x0, x1, x2, x3, blocks: blocks, constants: constants)
-                    store(r.0, o + v * outStride, valid)
-                    store(r.1, o + (v + 1) * outStride, valid)
-                    store(r.2, o + (v + 2) * outStride, valid)
-                    store(r.3, o + (v + 3) * outStride, valid)
-                    v += 4
-                }
-                while v < count {
-                    let r =
-                        w.format == .nibble
-                        ? DotKernels.nibble1(
-                            q, s, w.offsets + group * w.scalesPerGroup, x.activation(v), blocks: blocks,
-                            constants: constants)
-                        : DotKernels.byte1(q, s, x.activation(v), blocks: blocks, constants: constants)
-                    store(r, o + v * outStride, valid)
-                    v += 1
-                }
-                g += WeightMatrix.groupRows
+            if w.halfScales {
+                groups(w, x, rows, out, outStride, scales: DotKernels.HalfScales.self)
+            } else {
+                groups(w, x, rows, out, outStride, scales: DotKernels.FloatScales.self)
             }
         case .float:
             guard let floats = x.floats else { return }
@@ -104,6 +72,47 @@ enum MatMul {
                     out[v * outStride + r] = DotKernels.float1(row, xv, count: w.columns)
                 }
             }
+        }
+    }
+
+    /// The quantized formats: row groups of eight, four vectors at a time.
+    @inline(__always)
+    private static func groups<S: DotKernels.ScaleStorage>(
+        _ w: WeightMatrix, _ x: QuantizedActivations, _ rows: Range<Int>, _ out: UnsafeMutablePointer<Float>,
+        _ outStride: Int, scales: S.Type
+    ) {
+        let count = x.count, blocks = w.blocksPerRow
+        let constants = w.constants.pointee
+        var g = rows.lowerBound
+        while g < rows.upperBound {
+            let group = g / WeightMatrix.groupRows
+            let q = UnsafeRawPointer(w.quants + group * w.groupStride)
+            let s = UnsafeRawPointer(w.scales + group * w.scalesPerGroup * w.scaleBytes)
+            let m = UnsafeRawPointer(w.offsets + (w.format == .nibble ? group * w.scalesPerGroup * w.scaleBytes : 0))
+            let valid = min(WeightMatrix.groupRows, w.rows - g)
+            let o = out + g
+            var v = 0
+            while v + 4 <= count {
+                let x0 = x.activation(v), x1 = x.activation(v + 1), x2 = x.activation(v + 2), x3 = x.activation(v + 3)
+                let r =
+                    w.format == .nibble
+                    ? DotKernels.nibble4(q, s, m, x0, x1, x2, x3, blocks: blocks, constants: constants, scales: S.self)
+                    : DotKernels.byte4(q, s, x0, x1, x2, x3, blocks: blocks, constants: constants, scales: S.self)
+                store(r.0, o + v * outStride, valid)
+                store(r.1, o + (v + 1) * outStride, valid)
+                store(r.2, o + (v + 2) * outStride, valid)
+                store(r.3, o + (v + 3) * outStride, valid)
+                v += 4
+            }
+            while v < count {
+                let r =
+                    w.format == .nibble
+                    ? DotKernels.nibble1(q, s, m, x.activation(v), blocks: blocks, constants: constants, scales: S.self)
+                    : DotKernels.byte1(q, s, x.activation(v), blocks: blocks, constants: constants, scales: S.self)
+                store(r, o + v * outStride, valid)
+                v += 1
+            }
+            g += WeightMatrix.groupRows
         }
     }
 

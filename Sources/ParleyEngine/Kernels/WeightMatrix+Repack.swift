@@ -22,10 +22,26 @@ extension WeightMatrix {
         if type != .f32 && type != .f16 && type != .bf16 && columns % 32 != 0 {
             throw EngineError(.corruptFile, "row length \(columns) is not a multiple of 32")
         }
-        self.init(format: Self.format(for: type), rows: rows, columns: columns, sourceType: type)
+        self.init(
+            format: Self.format(for: type), rows: rows, columns: columns, sourceType: type,
+            halfScales: Self.scalesFitHalf(bytes, type: type, blocks: rows * columns / 32))
         guard let base = bytes.baseAddress else { return }
         for row in 0..<rows {
             repackRow(row, from: base + row * rowBytes, type: type)
+        }
+    }
+
+    /// Whether every repacked scale and offset of the tensor is exactly an f16: true for Q4_1 and
+    /// Q8_0 (their scales are f16 in the file), and for Q4_0 unless `-8·d` overflows f16.
+    private static func scalesFitHalf(_ bytes: UnsafeRawBufferPointer, type: GGMLType, blocks: Int) -> Bool {
+        switch type {
+        case .q4_1, .q8_0: return true
+        case .q4_0:
+            guard let base = bytes.baseAddress else { return true }
+            return (0..<blocks).allSatisfy { b in
+                abs(Float(halfBits: base.loadUnaligned(fromByteOffset: b * 18, as: UInt16.self))) <= 4096
+            }
+        default: return false
         }
     }
 

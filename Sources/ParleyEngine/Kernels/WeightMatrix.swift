@@ -12,7 +12,9 @@
 ///   `16h + 4k + j` of row `r`. Scales: sixteen per block (eight rows of the first half, then of the second).
 /// - ``Format/float``: F32, F16 and BF16 widened to `Float`, row after row.
 ///
-/// The matrix has ``rows`` rows of ``columns`` elements (ggml's `ne[1]` and `ne[0]`).
+/// Scales and offsets are stored as f16 when that is exact (see ``halfScales``), halving their
+/// share of the bytes a decode step reads. The matrix has ``rows`` rows of ``columns`` elements
+/// (ggml's `ne[1]` and `ne[0]`).
 /// `@unchecked Sendable`: the buffers are written only in `init` and read-only afterwards.
 final class WeightMatrix: @unchecked Sendable {
     /// The memory layout of the quants.
@@ -36,10 +38,14 @@ final class WeightMatrix: @unchecked Sendable {
     let groupStride: Int
     /// Scales per row group (nibble: 8 per block; byte: 16 per block; float: none).
     let scalesPerGroup: Int
+    /// Whether ``scales`` and ``offsets`` hold f16 values (else f32). The repacking uses f16 only
+    /// where every value is exactly representable (Q4_0, Q4_1 and Q8_0 scales come from f16).
+    let halfScales: Bool
     let quants: UnsafeMutableRawPointer
-    let scales: UnsafeMutablePointer<Float>
+    /// Per-block scales, f16 or f32 (see ``halfScales``).
+    let scales: UnsafeMutableRawPointer
     /// Nibble format only: the per-block offsets `m`, laid out like ``scales``.
-    let offsets: UnsafeMutablePointer<Float>
+    let offsets: UnsafeMutableRawPointer
     /// The kernels' constants, kept in memory on purpose (see ``DotKernels/Constants``).
     let constants: UnsafeMutablePointer<DotKernels.Constants>
 
@@ -47,13 +53,17 @@ final class WeightMatrix: @unchecked Sendable {
     private var storedGroups: Int { format == .float ? rows : (rows + Self.groupRows - 1) / Self.groupRows }
 
     /// Bytes one full pass over the matrix reads (quants and scales).
-    var byteCount: Int { storedGroups * (groupStride + scalesPerGroup * 4 * (format == .nibble ? 2 : 1)) }
+    var byteCount: Int { storedGroups * (groupStride + scalesPerGroup * scaleBytes * (format == .nibble ? 2 : 1)) }
 
-    init(format: Format, rows: Int, columns: Int, sourceType: GGMLType) {
+    /// Bytes per stored scale or offset.
+    var scaleBytes: Int { halfScales ? 2 : 4 }
+
+    init(format: Format, rows: Int, columns: Int, sourceType: GGMLType, halfScales: Bool = false) {
         self.format = format
         self.rows = rows
         self.columns = columns
         self.sourceType = sourceType
+        self.halfScales = halfScales && format != .float
         switch format {
         case .nibble:
             paddedColumns = (columns + 31) / 32 * 32
@@ -75,12 +85,12 @@ final class WeightMatrix: @unchecked Sendable {
         let quantBytes = max(groups * groupStride, 64)
         quants = UnsafeMutableRawPointer.allocate(byteCount: quantBytes, alignment: 64)
         quants.initializeMemory(as: UInt8.self, repeating: 0, count: quantBytes)
-        let scaleCount = max(groups * scalesPerGroup, 1)
-        scales = .allocate(capacity: scaleCount)
-        scales.initialize(repeating: 0, count: scaleCount)
-        let offsetCount = format == .nibble ? scaleCount : 1
-        offsets = .allocate(capacity: offsetCount)
-        offsets.initialize(repeating: 0, count: offsetCount)
+        let scaleBytes = max(groups * scalesPerGroup, 1) * (self.halfScales ? 2 : 4)
+        scales = .allocate(byteCount: scaleBytes, alignment: 64)
+        scales.initializeMemory(as: UInt8.self, repeating: 0, count: scaleBytes)
+        let offsetBytes = format == .nibble ? scaleBytes : 4
+        offsets = .allocate(byteCount: offsetBytes, alignment: 64)
+        offsets.initializeMemory(as: UInt8.self, repeating: 0, count: offsetBytes)
         constants = .allocate(capacity: 1)
         constants.initialize(to: DotKernels.Constants())
     }
@@ -90,6 +100,20 @@ final class WeightMatrix: @unchecked Sendable {
         scales.deallocate()
         offsets.deallocate()
         constants.deallocate()
+    }
+
+    /// The scale-sized value at `index` of `base` (``scales`` or ``offsets``).
+    private func value(_ base: UnsafeMutableRawPointer, _ index: Int) -> Float {
+        halfScales ? Float(base.load(fromByteOffset: 2 * index, as: Float16.self)) : base.load(fromByteOffset: 4 * index, as: Float.self)
+    }
+
+    private func setValue(_ value: Float, _ base: UnsafeMutableRawPointer, _ index: Int) {
+        if halfScales {
+            precondition(Float(Float16(value)) == value || value.isNaN, "scale \(value) is not exact in f16")
+            base.storeBytes(of: Float16(value), toByteOffset: 2 * index, as: Float16.self)
+        } else {
+            base.storeBytes(of: value, toByteOffset: 4 * index, as: Float.self)
+        }
     }
 
     /// Where element `e` (0…31) of block `block` of `row` lives: its quant's byte offset, whether it
@@ -115,11 +139,11 @@ final class WeightMatrix: @unchecked Sendable {
             return quants.load(fromByteOffset: (row * columns + column) * 4, as: Float.self)
         case .byte:
             let at = location(row: row, block: column / 32, element: column % 32)
-            return Float(quants.load(fromByteOffset: at.byte, as: Int8.self)) * scales[at.scale]
+            return Float(quants.load(fromByteOffset: at.byte, as: Int8.self)) * value(scales, at.scale)
         case .nibble:
             let at = location(row: row, block: column / 32, element: column % 32)
             let q = (quants.load(fromByteOffset: at.byte, as: UInt8.self) >> (at.high ? 4 : 0)) & 0xF
-            return scales[at.scale] * Float(q) + offsets[at.scale]
+            return value(scales, at.scale) * Float(q) + value(offsets, at.scale)
         }
     }
 
@@ -139,8 +163,8 @@ final class WeightMatrix: @unchecked Sendable {
             quants.storeBytes(of: q[e] | q[16 + e] << 4, toByteOffset: at.byte, as: UInt8.self)
         }
         let s = location(row: row, block: block, element: 0).scale
-        scales[s] = scale
-        offsets[s] = offset
+        setValue(scale, scales, s)
+        setValue(offset, offsets, s)
     }
 
     /// Stores a byte block: 32 quants and the scales of its two halves.
@@ -148,7 +172,7 @@ final class WeightMatrix: @unchecked Sendable {
         for e in 0..<32 {
             quants.storeBytes(of: q[e], toByteOffset: location(row: row, block: block, element: e).byte, as: Int8.self)
         }
-        scales[location(row: row, block: block, element: 0).scale] = scale0
-        scales[location(row: row, block: block, element: 16).scale] = scale1
+        setValue(scale0, scales, location(row: row, block: block, element: 0).scale)
+        setValue(scale1, scales, location(row: row, block: block, element: 16).scale)
     }
 }
