@@ -104,7 +104,9 @@ if arguments.contains("--kernels") {
 }
 
 let path = try ModelStore().resolve(modelArgument)
-let engine = try Engine(modelPath: path, configuration: .init(threadCount: threads, maxSequences: 32))
+// No prefix cache: the prompts below repeat, and the figures are meant to measure computing them.
+let engine = try Engine(
+    modelPath: path, configuration: .init(threadCount: threads, maxSequences: 32, prefixCacheBytes: 0))
 let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
 let text = String(
     repeating: "The quick brown fox jumps over the lazy dog while the committee reviews the annual budget. ",
@@ -127,8 +129,10 @@ func cpuSeconds() -> Double {
 
 // `--cpu-per-step`: CPU time of one decode step per batch size, which other processes on the machine
 // do not distort (meaningful with `--threads 1`, where no worker spins), then exit.
+// `--streams 1,8` picks the batch sizes (default 1,4,8,16).
 if arguments.contains("--cpu-per-step") {
-    for streams in [1, 4, 8, 16] {
+    let counts = arguments.firstIndex(of: "--streams").map { arguments[$0 + 1].split(separator: ",").compactMap { Int($0) } }
+    for streams in counts ?? [1, 4, 8, 16] {
         let requests = (0..<streams).map { i in
             GenerationRequest(prompt: counting, sampling: SamplingParameters(temperature: 0.7, seed: UInt64(i)), maxTokens: 2)
         }
