@@ -139,6 +139,7 @@ struct GatewayHTTPTests {
             #expect(choice["finish_reason"] as? String == "stop")
             let usage = try #require(object["usage"] as? [String: Any])
             #expect(usage["total_tokens"] as? Int == 10)
+            #expect((usage["prompt_tokens_details"] as? [String: Any])?["cached_tokens"] as? Int == 0)
         }
         let sent = try #require(backend.record.withLock { $0.requests.first })
         #expect(sent.userID == "alice")

@@ -44,7 +44,8 @@ struct ChatCompletionJSON {
     }
 
     static func usage(_ usage: TokenUsage) -> String {
-        #"{"prompt_tokens":\#(usage.promptTokens),"completion_tokens":\#(usage.completionTokens),"total_tokens":\#(usage.totalTokens)}"#
+        #"{"prompt_tokens":\#(usage.promptTokens),"completion_tokens":\#(usage.completionTokens),"total_tokens":\#(usage.totalTokens),"#
+            + #""prompt_tokens_details":{"cached_tokens":\#(usage.cachedPromptTokens)}}"#
     }
 
     /// OpenAI's `finish_reason` for ours: `stop`, `length`, or `cancelled` (Parley's addition).

@@ -113,7 +113,11 @@ public struct EngineEvents: AsyncSequence, Sendable {
                     case .length: .length
                     case .cancelled: .cancelled
                     }
-                return .finished(reason, TokenUsage(promptTokens: events.promptTokenCount, completionTokens: next))
+                return .finished(
+                    reason,
+                    TokenUsage(
+                        promptTokens: events.promptTokenCount, completionTokens: next,
+                        cachedPromptTokens: summary.reusedPromptTokens))
             case nil:
                 done = true
                 try Task.checkCancellation()

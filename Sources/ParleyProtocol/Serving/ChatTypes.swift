@@ -45,11 +45,15 @@ public enum FinishReason: String, Hashable, Sendable, Codable {
 public struct TokenUsage: Hashable, Sendable, Codable {
     public var promptTokens: Int
     public var completionTokens: Int
+    /// Prompt tokens the model did not compute again because its cache held them (the earlier turns
+    /// of the chat); OpenAI's `prompt_tokens_details.cached_tokens`.
+    public var cachedPromptTokens: Int
     public var totalTokens: Int { promptTokens + completionTokens }
 
-    public init(promptTokens: Int, completionTokens: Int) {
+    public init(promptTokens: Int, completionTokens: Int, cachedPromptTokens: Int = 0) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
+        self.cachedPromptTokens = cachedPromptTokens
     }
 }
 
