@@ -98,7 +98,10 @@ func run(_ engine: Engine, _ requests: [GenerationRequest]) async throws -> Run 
 // `--kernels`: single-thread throughput of the matrix kernels (CPU time), then exit.
 if arguments.contains("--kernels") {
     for result in try KernelBenchmark.run() {
-        print(String(format: "%@ × %2d vectors: %5.1f GMAC/s", result.type, result.vectors, result.macsPerSecond / 1e9))
+        print(
+            String(
+                format: "%@ %5d×576 × %2d vectors: %5.1f GMAC/s", result.type, result.rows, result.vectors,
+                result.macsPerSecond / 1e9))
     }
     exit(0)
 }

@@ -49,11 +49,12 @@ final class QuantizedActivations {
         return .init(quants: UnsafeRawPointer(quants + v * paddedWidth), scales: scales + v * blocks, sums: sums + v * blocks)
     }
 
-    /// Quantizes `count` vectors of `width` floats, vector `i` at `input + i * stride`, for weights of `format`.
+    /// Quantizes `count` vectors of `width` floats, vector `i` at `input + i * stride`, for weights of `format`,
+    /// spread over `pool` if one is given (and the batch is large enough to be worth it).
     /// For the float format the vectors are only referenced and must outlive the use.
     func quantize(
         _ input: UnsafePointer<Float>, count: Int, stride: Int, width: Int, format: WeightMatrix.Format,
-        roundSums: Bool = true
+        roundSums: Bool = true, pool: ThreadPool? = nil
     ) {
         self.count = count
         self.width = width
@@ -69,27 +70,26 @@ final class QuantizedActivations {
         }
         floats = nil
         reserve(count * paddedWidth)
-        let blocks = paddedWidth / 32
-        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
-            let q = q.baseAddress!
-            for v in 0..<count {
-                let x = input + v * stride
-                let outQ = quants + v * paddedWidth
-                for b in 0..<blocks {
-                    let start = b * 32
-                    let sum: Int
-                    let d: Float
-                    if start + 32 <= width {
-                        (d, sum) = Self.quantizeBlock(x + start, into: q)
-                    } else {
-                        (d, sum) = Self.quantizePartialBlock(x + start, count: max(0, width - start), into: q)
-                    }
-                    let dRounded = Float(Float16(d))
-                    scales[v * blocks + b] = dRounded
-                    sums[v * blocks + b] = roundSums ? Float(Float16(d * Float(sum))) : dRounded * Float(sum)
-                    (outQ + start).update(from: q, count: 32)
-                }
+        let blocks = paddedWidth / 32, padded = paddedWidth
+        let quants = quants, scales = scales, sums = sums
+        let body = { (v: Int) in
+            let x = input + v * stride
+            let outQ = quants + v * padded
+            for b in 0..<blocks {
+                let start = b * 32
+                let (d, sum) =
+                    start + 32 <= width
+                    ? Self.quantizeBlock(x + start, into: outQ + start)
+                    : Self.quantizePartialBlock(x + start, count: max(0, width - start), into: outQ + start)
+                let dRounded = Float(Float16(d))
+                scales[v * blocks + b] = dRounded
+                sums[v * blocks + b] = roundSums ? Float(Float16(d * Float(sum))) : dRounded * Float(sum)
             }
+        }
+        if let pool, count >= 4 {
+            pool.parallelFor(count, body)
+        } else {
+            for v in 0..<count { body(v) }
         }
     }
 

@@ -102,12 +102,13 @@ final class ForwardPass {
 
     private func normalize(_ n: Int, weights: [Float]) {
         let hp = model.hyperparameters, dim = hp.embeddingLength
+        let b = buffers
         weights.withUnsafeBufferPointer { w in
-            for t in 0..<n {
+            let body = { (t: Int) in
                 Operators.rmsNorm(
-                    buffers.x + t * dim, weight: w.baseAddress!, epsilon: hp.rmsNormEpsilon, count: dim,
-                    into: buffers.normed + t * dim)
+                    b.x + t * dim, weight: w.baseAddress!, epsilon: hp.rmsNormEpsilon, count: dim, into: b.normed + t * dim)
             }
+            if n >= 4 { pool.parallelFor(n, body) } else { for t in 0..<n { body(t) } }
         }
     }
 
@@ -119,7 +120,8 @@ final class ForwardPass {
         if !reuseActivations || activations.format != w.format || activations.count != count
             || activations.width != width || activations.roundSums != roundSums
         {
-            activations.quantize(input, count: count, stride: width, width: width, format: w.format, roundSums: roundSums)
+            activations.quantize(
+                input, count: count, stride: width, width: width, format: w.format, roundSums: roundSums, pool: pool)
         }
         MatMul.multiply(w, activations, into: out, outStride: w.rows, pool: pool)
     }
@@ -141,7 +143,8 @@ final class ForwardPass {
             return
         }
         activations.quantize(
-            input, count: count, stride: width, width: width, format: first.format, roundSums: first.sourceType == .q4_1)
+            input, count: count, stride: width, width: width, format: first.format, roundSums: first.sourceType == .q4_1,
+            pool: pool)
         MatMul.multiply(products.map { (matrix: $0.0, out: $0.1) }, activations, pool: pool)
     }
 
