@@ -88,9 +88,12 @@ struct ReplicationDurabilityTests {
         _ = try await cluster[0].store.appendMessage(
             owner: "resumer", conversationID: conversation.id, MessageDraft(role: .user, content: "before"))
         try await eventually(within: .seconds(10), "digests agree") { try await cluster.digestsAgree() }
-        // Node 2's anti-entropy finds it in step with its peers and remembers their feed positions.
+        // Node 2's anti-entropy finds it in step with its peers and remembers their feed positions
+        // (of both: a peer without a stored cursor would send a snapshot after the restart).
         try await eventually(within: .seconds(10), "node 2 knows its peers' feeds") {
-            try await cluster[2].database.replicaCursors(peer: cluster[0].database.identity).isEmpty == false
+            let fromFirst = try await cluster[2].database.replicaCursors(peer: cluster[0].database.identity)
+            let fromSecond = try await cluster[2].database.replicaCursors(peer: cluster[1].database.identity)
+            return !fromFirst.isEmpty && !fromSecond.isEmpty
         }
         await cluster.stop(2)
         try await cluster.waitForRing()
