@@ -69,8 +69,13 @@ extension CompletionService {
     ) async throws -> PreparedCompletion {
         var prepared = base
         let owner = request.userID
+        // A resubmission (`resume` set) whose earlier attempt started the generation log finds its
+        // turn stored already; one whose earlier attempt died before that stores the turn itself.
+        var turnStored = false
+        if request.resume != nil { turnStored = try await store.generationExists(owner: owner, requestID: request.requestID) }
         var conversationID = request.conversationID
         var parentID: String?
+        var branchEndsWithTurn = false
         if let id = conversationID {
             let branch =
                 if request.startsAtRoot {
@@ -81,15 +86,20 @@ extension CompletionService {
                     try await store.visibleBranch(owner: owner, conversationID: id)
                 }
             parentID = branch.leafID
-            // A resubmission finds its own user turn stored already.
-            let alreadyStored = request.resume != nil && branch.messages.suffix(request.messages.count) == request.messages[...]
-            prepared.modelRequest.messages = alreadyStored ? branch.messages : branch.messages + request.messages
+            // A resubmission may find its own user turn stored already (also when the earlier attempt
+            // died between storing it and starting the log).
+            branchEndsWithTurn =
+                request.resume != nil && !request.messages.isEmpty
+                && branch.messages.suffix(request.messages.count) == request.messages[...]
+            prepared.modelRequest.messages = branchEndsWithTurn ? branch.messages : branch.messages + request.messages
         }
         var userMessageID: String?
         // A conversation created by this request is on two replicas; while the cluster changes, the
         // next call may reach a third that has not seen it yet and cannot fetch it at once.
         let fresh = request.conversationID == nil
-        if request.store && request.resume == nil {
+        if request.store && (turnStored || branchEndsWithTurn) {
+            userMessageID = parentID
+        } else if request.store {
             for message in request.messages {
                 let (id, parent) = (conversationID, parentID)
                 let stored = try await retryingFresh(fresh && id != nil) {
@@ -107,8 +117,10 @@ extension CompletionService {
                 parentID: runParent, model: request.model, producer: producer)
         }
         if let resume = request.resume {
-            userMessageID = handle.parentID
-            conversationID = handle.conversationID ?? conversationID
+            if turnStored {
+                userMessageID = handle.parentID
+                conversationID = handle.conversationID ?? conversationID
+            }
             prepared.gapFill = GenerationLogBatcher.gapFill(
                 lastSeq: handle.lastSeq, loggedBytes: handle.loggedBytes, resumeTokens: resume.tokenCount,
                 resumeText: resume.text)

@@ -48,6 +48,17 @@ struct ConversationHistoryStore: HistoryStore {
         return StoredMessageRef(conversationID: id, messageID: stored.id)
     }
 
+    func generationExists(owner: String, requestID: String) async throws -> Bool {
+        do {
+            _ = try await store.readGenerationEvents(owner: owner, requestID: requestID, afterSeq: 0, limit: 1)
+            return true
+        } catch let error as ConversationError where error.code == .notFound {
+            return false
+        } catch let error as ClusterError where error.code.rawValue == ConversationError.Code.notFound.rawValue {
+            return false
+        }
+    }
+
     func startGeneration(
         owner: String, requestID: String, conversationID: String?, parentID: String?, model: String, producer: String
     ) async throws -> GenerationLogHandle {

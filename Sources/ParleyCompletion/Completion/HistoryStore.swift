@@ -24,6 +24,10 @@ package protocol HistoryStore: Sendable {
         producer: String
     ) async throws -> GenerationLogHandle
 
+    /// Whether the generation log of `requestID` exists: an earlier attempt of a resubmitted request
+    /// got as far as starting it (and so had stored the request's turn).
+    func generationExists(owner: String, requestID: String) async throws -> Bool
+
     /// Logs token texts as events `fromSeq`, `fromSeq + 1`, … (event seq = token index + 1).
     func appendGenerationEvents(owner: String, requestID: String, fromSeq: Int64, texts: [String]) async throws
 

@@ -73,6 +73,10 @@ struct FailoverHistoryStore: HistoryStore {
         }
     }
 
+    func generationExists(owner: String, requestID: String) async throws -> Bool {
+        try await withFailover { store in try await store.generationExists(owner: owner, requestID: requestID) }
+    }
+
     func appendGenerationEvents(owner: String, requestID: String, fromSeq: Int64, texts: [String]) async throws {
         try await withFailover { store in
             try await store.appendGenerationEvents(owner: owner, requestID: requestID, fromSeq: fromSeq, texts: texts)

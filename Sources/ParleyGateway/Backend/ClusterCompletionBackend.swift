@@ -56,7 +56,10 @@ struct ClusterCompletionBackend: CompletionBackend {
                 switch state.failed(error, userCancelled: false) {
                 case .resubmit(let resume, let attempt):
                     if let target { failedNodes.insert(target.node) }
-                    request.resume = resume
+                    // Always marked as a resubmission, even when nothing reached the client: the
+                    // failed node may have stored the turn already, and the next one must not store
+                    // it again in a conversation the client was never told about.
+                    request.resume = resume ?? ResumePoint(tokenCount: 0, text: "")
                     metrics.failovers.increment()
                     logger.warning(
                         "completion node failed, resubmitting",

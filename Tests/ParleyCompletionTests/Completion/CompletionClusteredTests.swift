@@ -196,6 +196,51 @@ struct CompletionClusteredTests {
         }
     }
 
+    @Test func aResubmissionAnswersWhereItsFirstAttemptStoredTheTurn() async throws {
+        try await withHarness { harness in
+            // The first attempt stored the turn in a new conversation and started the log, then its
+            // node died before anything reached the client; the gateway resubmits at token 0.
+            let original = request("r1", maxTokens: 6)
+            let stored = try await harness.store.appendMessage(
+                owner: "u", conversationID: nil, parentID: nil, message: original.messages[0], model: nil)
+            _ = try await harness.store.startGeneration(
+                owner: "u", requestID: "r1", conversationID: stored.conversationID, parentID: stored.messageID,
+                model: "m", producer: "dead-node")
+            var resubmitted = original
+            resubmitted.resume = ResumePoint(tokenCount: 0, text: "")
+            var collected = CollectedCompletion()
+            for try await event in try await harness.completion().complete(resubmitted) { collected.add(event) }
+            guard case .started(let conversationID, let userMessageID, _, _) = collected.started else {
+                Issue.record("no started event")
+                return
+            }
+            // The client is told the conversation that holds the turn and gets the answer, and
+            // the turn is not stored a second time.
+            #expect(conversationID == stored.conversationID)
+            #expect(userMessageID == stored.messageID)
+            #expect(collected.indexes == Array(0..<6))
+            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            #expect(harness.store.conversationIDs(of: "u") == [stored.conversationID])
+            #expect(harness.store.messages(of: stored.conversationID).map(\.message.role) == ["user", "assistant"])
+        }
+    }
+
+    @Test func aResubmissionWhoseFirstAttemptStoredNothingStoresTheTurn() async throws {
+        try await withHarness { harness in
+            var resubmitted = request("r1", maxTokens: 4)
+            resubmitted.resume = ResumePoint(tokenCount: 0, text: "")
+            var collected = CollectedCompletion()
+            for try await event in try await harness.completion().complete(resubmitted) { collected.add(event) }
+            guard case .started(let conversationID?, _, _, _) = collected.started else {
+                Issue.record("no conversation in the started event")
+                return
+            }
+            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            #expect(harness.store.conversationIDs(of: "u") == [conversationID])
+            #expect(harness.store.messages(of: conversationID).map(\.message.role) == ["user", "assistant"])
+        }
+    }
+
     @Test func aResubmissionContinuesAfterTheResumePoint() async throws {
         try await withHarness { harness in
             var resumed = request("r1", maxTokens: 10)

@@ -42,6 +42,11 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
 
     func run(_ requestID: String) -> Run? { state.withLock { $0.runs[requestID] } }
 
+    /// Ids of the conversations `owner` has.
+    func conversationIDs(of owner: String) -> [String] {
+        state.withLock { $0.conversations.filter { $0.value.owner == owner }.map(\.key).sorted() }
+    }
+
     func visibleBranch(owner: String, conversationID: String) async throws -> StoredBranch {
         try state.withLock { state in
             guard let conversation = state.conversations[conversationID], conversation.owner == owner else {
@@ -72,6 +77,10 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
             state.conversations[id] = conversation
             return StoredMessageRef(conversationID: id, messageID: messageID)
         }
+    }
+
+    func generationExists(owner: String, requestID: String) async throws -> Bool {
+        state.withLock { $0.runs[requestID] != nil }
     }
 
     func startGeneration(
