@@ -65,10 +65,14 @@ public struct ClusterReceptionist: Sendable {
                 return
             }
             continuation.onTermination = { [weak shell] _ in
-                shell?.state.withLock { state in
-                    state.listingSubscribers[receptionKey]?[id] = nil
-                    if state.listingSubscribers[receptionKey]?.isEmpty == true {
-                        state.listingSubscribers[receptionKey] = nil
+                // Not on this thread: a cancelled consumer runs this holding its task's status lock,
+                // while membership yields to subscribers holding its state lock (lock-order inversion).
+                Task {
+                    shell?.state.withLock { state in
+                        state.listingSubscribers[receptionKey]?[id] = nil
+                        if state.listingSubscribers[receptionKey]?.isEmpty == true {
+                            state.listingSubscribers[receptionKey] = nil
+                        }
                     }
                 }
             }

@@ -48,7 +48,9 @@ extension ClusterSystem {
                 return
             }
             continuation.onTermination = { [weak shell] _ in
-                _ = shell?.state.withLock { $0.eventSubscribers.removeValue(forKey: id) }
+                // Not on this thread: a cancelled consumer runs this holding its task's status lock,
+                // while membership yields to subscribers holding its state lock (lock-order inversion).
+                Task { _ = shell?.state.withLock { $0.eventSubscribers.removeValue(forKey: id) } }
             }
         }
     }
