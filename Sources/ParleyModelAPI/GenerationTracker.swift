@@ -56,10 +56,13 @@ public final class GenerationTracker: Sendable {
     }
 
     private func publish(_ event: Event, delta: Int) {
-        state.withLock { state in
+        let subscribers = state.withLock { state in
             state.inFlight += delta
-            for continuation in state.subscribers.values { continuation.yield(event) }
+            return Array(state.subscribers.values)
         }
+        // Yielded outside the lock: a subscriber cancelled meanwhile takes the lock in its
+        // onTermination while holding its task's status lock, which a yield needs too.
+        for continuation in subscribers { continuation.yield(event) }
     }
 }
 
