@@ -32,10 +32,11 @@ final class StreamConsumer: Sendable {
         /// Connection the elements arrive on; the producer answers demand where it arrived.
         var connection: PeerConnection?
         var consumedSinceGrant = 0
-        /// The idle timer of the current waiter (see ``StreamConsumer/idleTimeout``).
+        /// Since when the current waiter waits (see ``StreamConsumer/idleTimeout``).
+        var waitingSince: NIODeadline?
+        /// The one pending idle check; it re-arms itself while waiters keep getting elements in
+        /// time, so a stream costs one timer per timeout period, not one per element.
         var idleTimer: Scheduled<Void>?
-        /// Counts waiters, so a timer that fires late never fails a later one.
-        var waiterSerial: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -55,9 +56,10 @@ final class StreamConsumer: Sendable {
     }
 
     deinit {
-        let (wasOpen, connection) = state.withLock { state in
-            (state.phase == .open, state.connection)
+        let (wasOpen, connection, idleTimer) = state.withLock { state in
+            (state.phase == .open, state.connection, state.idleTimer)
         }
+        idleTimer?.cancel()
         if wasOpen {
             system.unregisterConsumer(self)
             system.sendStreamFrame(.cancel(streamID: streamID), to: producer, via: connection)
@@ -84,14 +86,10 @@ final class StreamConsumer: Sendable {
                         return .failure(CancellationError())
                     }
                     state.waiter = continuation
-                    state.waiterSerial &+= 1
                     if let idleTimeout {
-                        let serial = state.waiterSerial
-                        state.idleTimer = system.group.next().scheduleTask(in: .nanoseconds(idleTimeout.nanoseconds)) {
-                            [weak self] in
-                            // Weak: the consumer's deinit is what cancels the producer.
-                            self?.idleTimerFired(serial: serial)
-                        }
+                        let now = NIODeadline.now()
+                        state.waitingSince = now
+                        if state.idleTimer == nil { state.idleTimer = scheduleIdleCheck(at: now + .nanoseconds(idleTimeout.nanoseconds)) }
                     }
                     return nil
                 }
@@ -101,8 +99,7 @@ final class StreamConsumer: Sendable {
             let waiter = state.withLock { state in
                 defer {
                     state.waiter = nil
-                    state.idleTimer?.cancel()
-                    state.idleTimer = nil
+                    state.waitingSince = nil
                 }
                 return state.waiter
             }
@@ -125,17 +122,29 @@ final class StreamConsumer: Sendable {
         system.sendStreamFrame(.demand(streamID: streamID, credit: UInt32(system.settings.streamWindow)), to: producer, via: connection)
     }
 
-    /// The producer sent nothing for ``idleTimeout``: the waiting consumer fails with `.timedOut`
-    /// (dropping the iterator then cancels the producer).
-    private func idleTimerFired(serial: UInt64) {
-        let waiter: CheckedContinuation<[Item], any Error>? = state.withLock { state in
-            guard state.waiterSerial == serial, let waiter = state.waiter else { return nil }
-            state.waiter = nil
+    private func scheduleIdleCheck(at deadline: NIODeadline) -> Scheduled<Void> {
+        // Weak: the consumer's deinit is what cancels the producer.
+        system.group.next().scheduleTask(deadline: deadline) { [weak self] in self?.checkIdle() }
+    }
+
+    /// Fails a waiter that has waited ``idleTimeout`` with `.timedOut` (dropping the iterator then
+    /// cancels the producer); re-arms for a waiter that has not waited that long yet.
+    private func checkIdle() {
+        guard let idleTimeout else { return }
+        let timeout = TimeAmount.nanoseconds(idleTimeout.nanoseconds)
+        let expired: CheckedContinuation<[Item], any Error>? = state.withLock { state in
             state.idleTimer = nil
+            guard let since = state.waitingSince, let waiter = state.waiter else { return nil }
+            guard NIODeadline.now() >= since + timeout else {
+                state.idleTimer = scheduleIdleCheck(at: since + timeout)
+                return nil
+            }
+            state.waiter = nil
+            state.waitingSince = nil
             return waiter
         }
-        waiter?.resume(
-            throwing: ClusterError(.timedOut, "the stream's producer on \(producer) sent nothing for \(idleTimeout ?? .zero)"))
+        expired?.resume(
+            throwing: ClusterError(.timedOut, "the stream's producer on \(producer) sent nothing for \(idleTimeout)"))
     }
 
     /// Counts consumed elements and renews credit at half the window.
@@ -160,8 +169,7 @@ final class StreamConsumer: Sendable {
             if let waiter = state.waiter {
                 // A waiter exists only while the buffer is empty.
                 state.waiter = nil
-                state.idleTimer?.cancel()
-                state.idleTimer = nil
+                state.waitingSince = nil
                 return waiter
             }
             state.buffer.append(contentsOf: elements)
@@ -176,8 +184,7 @@ final class StreamConsumer: Sendable {
             state.end = end
             guard state.buffer.isEmpty, let waiter = state.waiter else { return nil }
             state.waiter = nil
-            state.idleTimer?.cancel()
-            state.idleTimer = nil
+            state.waitingSince = nil
             state.phase = .finished
             return waiter
         }

@@ -1,6 +1,4 @@
 public import Distributed
-import NIOCore
-import NIOPosix
 import Synchronization
 
 /// The local actors of a system, held weakly: the application keeps its actors alive, and an actor
@@ -75,17 +73,5 @@ extension ClusterSystem {
 
     func localActor(path: String) -> (any DistributedActor)? {
         actors.withLock { $0.byPath[path]?.actor }
-    }
-}
-
-extension ClusterSystem {
-    /// A serial executor on the system's first event loop (always the same one), for small actors whose every message
-    /// is short (a counter, a table lookup). Incoming calls start on their connection's loop
-    /// (``ClusterSettings/runsCallsOnEventLoop``), so such an actor answers them on that thread
-    /// without a hop to the global pool and back. Never give it an actor that blocks or computes
-    /// for long: that would hold up the loop's network I/O.
-    public var eventLoopExecutor: any SerialExecutor {
-        var loops = group.makeIterator()
-        return loops.next()!.executor
     }
 }

@@ -26,6 +26,13 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     /// What this node's roles are doing (streams in flight, tokens per second), for the cluster view.
     public let activity = NodeActivity()
     let group: MultiThreadedEventLoopGroup
+    /// A serial executor on the system's first event loop, for small actors whose every message is
+    /// short (a counter, a table lookup). Incoming calls start on their connection's loop
+    /// (``ClusterSettings/runsCallsOnEventLoop``), so such an actor answers them on that thread
+    /// without a hop to the global pool and back. Never give it an actor that blocks or computes
+    /// for long: that would hold up the loop's network I/O. Fixed at start: an actor's
+    /// `unownedExecutor` asks for it on every message.
+    public let eventLoopExecutor: any SerialExecutor
     private let listener: any Channel
     private let sslContexts: TLSContexts?
 
@@ -109,6 +116,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         self.settings = settings
         self.logger = logger
         self.group = group
+        var loops = group.makeIterator()
+        self.eventLoopExecutor = loops.next()!.executor
         self.listener = listener
         self.sslContexts = tls
         self.metrics = ClusterMetrics(node: node.name)

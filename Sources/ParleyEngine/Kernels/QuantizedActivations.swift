@@ -100,10 +100,13 @@ final class QuantizedActivations {
         let v1 = UnsafeRawPointer(x + 8).loadUnaligned(as: SIMD8<Float>.self)
         let v2 = UnsafeRawPointer(x + 16).loadUnaligned(as: SIMD8<Float>.self)
         let v3 = UnsafeRawPointer(x + 24).loadUnaligned(as: SIMD8<Float>.self)
-        let a = maximum(maximum(magnitude(v0), magnitude(v1)), maximum(magnitude(v2), magnitude(v3)))
+        let a = VectorMath.maximum(
+            VectorMath.maximum(magnitude(v0), magnitude(v1)), VectorMath.maximum(magnitude(v2), magnitude(v3)))
         let m = max(max(max(a[0], a[1]), max(a[2], a[3])), max(max(a[4], a[5]), max(a[6], a[7])))
         let id: Float = m != 0 ? 127 / m : 0
-        let r = (roundToInt(v0 * id), roundToInt(v1 * id), roundToInt(v2 * id), roundToInt(v3 * id))
+        let r = (
+            VectorMath.roundToInt(v0 * id), VectorMath.roundToInt(v1 * id), VectorMath.roundToInt(v2 * id),
+            VectorMath.roundToInt(v3 * id))
         #if arch(x86_64)
             // Narrow with saturating packs (values are within ±127), then undo their lane interleave.
             let p01 = _mm256_packs_epi32(unsafeBitCast(r.0, to: __m256i.self), unsafeBitCast(r.1, to: __m256i.self))
@@ -126,26 +129,6 @@ final class QuantizedActivations {
     @inline(__always)
     private static func magnitude(_ v: SIMD8<Float>) -> SIMD8<Float> {
         unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & SIMD8(repeating: 0x7FFF_FFFF), to: SIMD8<Float>.self)
-    }
-
-    /// Lane-wise maximum (`vmaxps`; the generic `pointwiseMax` is not inlined and slow).
-    @inline(__always)
-    private static func maximum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
-        #if arch(x86_64)
-            _mm256_max_ps(a, b)
-        #else
-            a.replacing(with: b, where: b .> a)
-        #endif
-    }
-
-    /// Rounds to the nearest integer, ties to even (`vcvtps2dq` in the default rounding mode).
-    @inline(__always)
-    private static func roundToInt(_ v: SIMD8<Float>) -> SIMD8<Int32> {
-        #if arch(x86_64)
-            unsafeBitCast(_mm256_cvtps_epi32(v), to: SIMD8<Int32>.self)
-        #else
-            SIMD8<Int32>(v.rounded(.toNearestOrEven), rounding: .towardZero)
-        #endif
     }
 
     /// Quantizes the first `count` (< 32) floats, padding with zero quants.

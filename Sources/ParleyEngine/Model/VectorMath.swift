@@ -2,7 +2,8 @@
     import _Builtin_intrinsics.intel
 #endif
 
-/// Element-wise transcendental functions on eight floats at once.
+/// Element-wise functions on eight floats at once: `exp`, and the lane operations the generic SIMD
+/// API does not lower to single AVX instructions (the kernels use them too).
 enum VectorMath {
     /// `eˣ` lane by lane, within 2 ulp of `expf` for |x| ≤ 87 (inputs are clamped to ±87.3, where
     /// `eˣ` is still a normal float). Cephes' method: `x = n·ln 2 + r` with |r| ≤ ln 2 / 2 (ln 2 in
@@ -27,8 +28,9 @@ enum VectorMath {
         return e * scale
     }
 
+    /// Rounds to the nearest integer, ties to even (`vcvtps2dq` in the default rounding mode).
     @inline(__always)
-    private static func roundToInt(_ v: SIMD8<Float>) -> SIMD8<Int32> {
+    static func roundToInt(_ v: SIMD8<Float>) -> SIMD8<Int32> {
         #if arch(x86_64)
             unsafeBitCast(_mm256_cvtps_epi32(v), to: SIMD8<Int32>.self)
         #else
@@ -36,8 +38,9 @@ enum VectorMath {
         #endif
     }
 
+    /// Lane-wise maximum (`vmaxps`; the generic `pointwiseMax` is not inlined and slow).
     @inline(__always)
-    private static func maximum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    static func maximum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
         #if arch(x86_64)
             _mm256_max_ps(a, b)
         #else
@@ -45,8 +48,9 @@ enum VectorMath {
         #endif
     }
 
+    /// Lane-wise minimum (`vminps`).
     @inline(__always)
-    private static func minimum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    static func minimum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
         #if arch(x86_64)
             _mm256_min_ps(a, b)
         #else

@@ -35,6 +35,21 @@ distributed actor Greeter {
         actorSystem.makeStream(CountingSequence(limit: limit, failAt: failAt, probe: probe))
     }
 
+    /// `count` elements, one every `interval` milliseconds.
+    distributed func tick(_ count: Int, interval: Int) -> RemoteStream<Int> {
+        actorSystem.makeStream(
+            AsyncStream<Int> { continuation in
+                let task = Task {
+                    for i in 0..<count {
+                        try await Task.sleep(for: .milliseconds(interval))
+                        continuation.yield(i)
+                    }
+                    continuation.finish()
+                }
+                continuation.onTermination = { _ in task.cancel() }
+            })
+    }
+
     /// Like `count(to:)`, but the count goes on to its end when the consumer's node is lost.
     distributed func countToTheEnd(_ limit: Int) -> RemoteStream<Int> {
         actorSystem.makeStream(CountingSequence(limit: limit, failAt: nil, probe: probe), drainsWhenConsumerIsLost: true)
@@ -202,6 +217,25 @@ struct RemoteStreamClusteredTests {
                 expected += 1
             }
             #expect(expected == 10_000)
+        }
+    }
+
+    @Test func idleTimeoutFailsOnlyASilentProducer() async throws {
+        try await withTwoSystems { server, client in
+            let greeter = Greeter(actorSystem: server)
+            let remote = try Greeter.resolve(id: greeter.id, using: client)
+            // Elements 60 ms apart for longer than the 200 ms timeout in all: never idle that long.
+            var received: [Int] = []
+            var steady = try await remote.tick(8, interval: 60).makeAsyncIterator(idleTimeout: .milliseconds(200))
+            while let value = try await steady.next() { received.append(value) }
+            #expect(received == Array(0..<8))
+            // A producer silent for longer than the timeout fails the wait with timed_out.
+            var silent = try await remote.tick(1, interval: 5_000).makeAsyncIterator(idleTimeout: .milliseconds(200))
+            let clock = ContinuousClock()
+            let start = clock.now
+            let error = await #expect(throws: ClusterError.self) { _ = try await silent.next() }
+            #expect(error?.code == .timedOut)
+            #expect(start.duration(to: clock.now) < .seconds(2))
         }
     }
 
