@@ -7,10 +7,12 @@ extension ConversationDatabase {
         try await read { db in
             try Int64.fetchOne(
                 db.cachedStatement(sql: """
-                    SELECT max(s) FROM (SELECT max(change_seq) AS s FROM conversations WHERE partition = ?
-                                        UNION ALL SELECT max(change_seq) FROM messages WHERE partition = ?)
+                    SELECT max(s) FROM (SELECT max(change_seq) AS s FROM conversations WHERE partition = ?1
+                                        UNION ALL SELECT max(change_seq) FROM messages WHERE partition = ?1
+                                        UNION ALL SELECT max(change_seq) FROM generation_runs WHERE partition = ?1
+                                        UNION ALL SELECT max(change_seq) FROM generation_events WHERE partition = ?1)
                     """),
-                arguments: [partition, partition]) ?? 0
+                arguments: [partition]) ?? 0
         }
     }
 
@@ -21,6 +23,8 @@ extension ConversationDatabase {
             let next = try await changes(partition: partition, after: batch.lastSeq, limit: 10_000)
             batch.conversations += next.conversations
             batch.messages += next.messages
+            batch.generationRuns += next.generationRuns
+            batch.generationEvents += next.generationEvents
             batch.lastSeq = next.lastSeq
             batch.isComplete = next.isComplete
         }

@@ -102,7 +102,10 @@ extension ReplicaRouter {
             if !page.isEmpty {
                 let batch = try page.batch()
                 try await database.apply(batch)
-                stats.withLock { $0.changeRowsPulled += batch.conversations.count + batch.messages.count }
+                stats.withLock {
+                    $0.changeRowsPulled += batch.conversations.count + batch.messages.count
+                        + batch.generationRuns.count + batch.generationEvents.count
+                }
             }
             cursor = max(cursor, page.lastSeq)
             cursors.withLock { $0[key] = cursor }

@@ -4,7 +4,7 @@ import ParleyProtocol
 /// encoding (compact, bounds-checked on decode), plus the sender's change-feed position.
 struct ReplicaBatchWire: Codable, Sendable, Hashable {
     var partition: Int
-    /// Rows written by `RowWriter` (conversations first, then messages).
+    /// Rows written by `RowWriter` (conversations, messages, generation runs, then their events).
     var rows: [UInt8]
     var lastSeq: Int64
     var isComplete: Bool
@@ -22,15 +22,19 @@ struct ReplicaBatchWire: Codable, Sendable, Hashable {
     }
 
     /// The batch's rows as wire batches of at most about `maxBytes` of rows each (a row larger
-    /// than that travels alone), so no push exceeds the cluster's frame limit.
+    /// than that travels alone), so no push exceeds the cluster's frame limit. Every piece that
+    /// carries events of a run carries that run's row before them (a receiver takes events only
+    /// of runs it holds, and pieces may arrive in any order).
     static func split(_ batch: ReplicationBatch, maxBytes: Int = 4 << 20) -> [ReplicaBatchWire] {
         var pieces: [ReplicaBatchWire] = []
         var writer = RowWriter()
+        var runsInPiece: Set<String> = []
         func flush() {
             guard !writer.bytes.isEmpty else { return }
             pieces.append(
                 ReplicaBatchWire(partition: batch.partition, rows: writer.bytes, lastSeq: batch.lastSeq, isComplete: true))
             writer = RowWriter()
+            runsInPiece = []
         }
         for record in batch.conversations {
             writer.write(record)
@@ -40,9 +44,19 @@ struct ReplicaBatchWire: Codable, Sendable, Hashable {
             writer.write(record)
             if writer.bytes.count >= maxBytes { flush() }
         }
-        // A run's row goes before its events, so a receiver knows the run when the events arrive.
-        for run in batch.generationRuns { writer.write(run) }
+        var runs: [String: GenerationRunRow] = [:]
+        for run in batch.generationRuns {
+            runs[run.requestID] = runs[run.requestID].map { GenerationRunRow.merge($0, run) } ?? run
+        }
+        for run in batch.generationRuns {
+            writer.write(run)
+            runsInPiece.insert(run.requestID)
+        }
         for event in batch.generationEvents {
+            if !runsInPiece.contains(event.requestID), let run = runs[event.requestID] {
+                writer.write(run)
+                runsInPiece.insert(event.requestID)
+            }
             writer.write(event)
             if writer.bytes.count >= maxBytes { flush() }
         }

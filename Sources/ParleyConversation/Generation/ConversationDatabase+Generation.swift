@@ -9,6 +9,14 @@ extension ConversationDatabase {
         started_at, updated_at
         """
 
+    static func run(_ row: GenerationRunRow) -> GenerationRun {
+        GenerationRun(
+            requestID: row.requestID, owner: row.owner, conversationID: row.conversationID, parentID: row.parentID,
+            messageID: row.messageID, model: row.model, producer: row.producer,
+            status: MessageStatus(rawValue: row.status) ?? .interrupted, lastSeq: row.lastSeq, bytes: row.bytes,
+            startedAt: date(row.startedAt), updatedAt: date(row.updatedAt))
+    }
+
     private static func run(_ row: Row) -> GenerationRun {
         GenerationRun(
             requestID: row[0], owner: row[1], conversationID: row[2], parentID: row[3], messageID: row[4],
@@ -52,14 +60,12 @@ extension ConversationDatabase {
                 parent = parent ?? conversation.currentMessageID
             }
             let now = writer.nowMillis
-            let run = GenerationRun(
+            let row = GenerationRunRow(
                 requestID: requestID, owner: owner, conversationID: conversationID, parentID: parent,
-                messageID: writer.newID(), model: model, producer: producer, status: .streaming, lastSeq: 0,
-                bytes: 0, startedAt: Self.date(now), updatedAt: Self.date(now))
-            try db.cachedStatement(sql: "INSERT INTO generation_runs(\(Self.runColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)").execute(
-                arguments: [requestID, owner, conversationID, parent, run.messageID, model, producer,
-                            MessageStatus.streaming.rawValue, now, now])
-            try writer.recordGeneration(db, requestID: requestID)
+                messageID: writer.newID(), model: model, producer: producer, status: MessageStatus.streaming.rawValue,
+                lastSeq: 0, bytes: 0, startedAt: now, updatedAt: now)
+            try writer.mergeGenerationRun(db, row)
+            let run = Self.run(row)
             return run
         }
     }
@@ -85,19 +91,23 @@ extension ConversationDatabase {
             var logged: [GenerationEventRow] = []
             for (offset, text) in texts.enumerated() {
                 let seq = fromSeq + Int64(offset)
-                guard seq > run.lastSeq else { continue }
+                // Events up to `lastSeq` are stored already (kept as they are), unless a replica
+                // learnt the run's length before its events: logging them again fills the hole.
+                logged.append(GenerationEventRow(requestID: requestID, seq: seq, text: text))
+                guard seq > lastSeq else { continue }
                 bytes += Int64(text.utf8.count)
                 guard bytes <= ConversationLimits.maxContentBytes else {
                     throw ConversationError(.tooLarge, "an answer is limited to \(ConversationLimits.maxContentBytes) bytes")
                 }
-                try db.cachedStatement(sql: "INSERT INTO generation_events(request_id, seq, text) VALUES (?, ?, ?)").execute(
-                    arguments: [requestID, seq, text])
-                logged.append(GenerationEventRow(requestID: requestID, seq: seq, text: text))
                 lastSeq = seq
             }
-            try db.cachedStatement(sql: "UPDATE generation_runs SET last_seq = ?, bytes = ?, updated_at = ? WHERE request_id = ?").execute(
-                arguments: [lastSeq, bytes, writer.nowMillis, requestID])
-            try writer.recordGeneration(db, requestID: requestID, events: logged)
+            try writer.insertGenerationEvents(db, logged)
+            if var row = try GenerationRunRow.load(db, requestID: requestID) {
+                row.lastSeq = lastSeq
+                row.bytes = bytes
+                row.updatedAt = writer.nowMillis
+                try writer.mergeGenerationRun(db, row)
+            }
             return lastSeq
         }
     }
@@ -139,10 +149,10 @@ extension ConversationDatabase {
         _ db: Database, writer: StorageWriter, run: GenerationRun, status: MessageStatus, promptTokens: Int?,
         completionTokens: Int?
     ) throws -> ConversationMessage? {
-        if run.status == .streaming {
-            try db.cachedStatement(sql: "UPDATE generation_runs SET status = ?, updated_at = ? WHERE request_id = ?").execute(
-                arguments: [status.rawValue, writer.nowMillis, run.requestID])
-            try writer.recordGeneration(db, requestID: run.requestID)
+        if run.status == .streaming, var row = try GenerationRunRow.load(db, requestID: run.requestID) {
+            row.status = status.rawValue
+            row.updatedAt = writer.nowMillis
+            try writer.mergeGenerationRun(db, row)
         }
         guard let conversationID = run.conversationID else { return nil }
         if let stored = try Row.fetchOne(
@@ -194,17 +204,15 @@ extension ConversationDatabase {
         return interrupted
     }
 
-    /// Drops the logs of runs finished before `finishedBefore` (their answers stay stored).
+    /// Drops the logs of runs finished before `finishedBefore` (their answers stay stored). Local:
+    /// each replica prunes by the same rule (the merged `updatedAt`), and their digests differ
+    /// until all have pruned; a replica that has not pruned yet may hand a pruned run back by
+    /// a snapshot, and the next prune removes it again.
     package func pruneGenerations(finishedBefore: Date) async throws {
         let cutoff = Self.millis(finishedBefore)
+        let writer = self.writer
         try await write { db in
-            try db.cachedStatement(sql: """
-                    DELETE FROM generation_events WHERE request_id IN
-                        (SELECT request_id FROM generation_runs WHERE status != 'streaming' AND updated_at < ?)
-                    """).execute(
-                arguments: [cutoff])
-            try db.cachedStatement(sql: "DELETE FROM generation_runs WHERE status != 'streaming' AND updated_at < ?").execute(
-                arguments: [cutoff])
+            try writer.deleteGenerationRuns(db, where: "status != 'streaming' AND updated_at < ?", [cutoff])
         }
     }
 }

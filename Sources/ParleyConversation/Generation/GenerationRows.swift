@@ -1,7 +1,8 @@
 import GRDB
+import ParleyProtocol
 
-/// A generation run's stored row as replicas exchange it. Merged by ``merge(_:)``: the log only
-/// grows (`lastSeq`, `bytes`, `updatedAt` by maximum) and a finished status wins over `streaming`.
+/// A generation run's stored row as replicas exchange it (pushes, hints, the change feed,
+/// snapshots and repair). Replicas merge runs with ``merge(_:_:)``, which needs no coordination.
 package struct GenerationRunRow: Hashable, Sendable {
     package var requestID: String
     package var owner: String
@@ -36,7 +37,7 @@ package struct GenerationRunRow: Hashable, Sendable {
         updatedAt = row[11]
     }
 
-    init(
+    package init(
         requestID: String, owner: String, conversationID: String?, parentID: String?, messageID: String, model: String?,
         producer: String, status: String, lastSeq: Int64, bytes: Int64, startedAt: Int64, updatedAt: Int64
     ) {
@@ -60,39 +61,90 @@ package struct GenerationRunRow: Hashable, Sendable {
             db.cachedStatement(sql: "SELECT \(columns) FROM generation_runs WHERE request_id = ?"), arguments: [requestID]
         ).map(GenerationRunRow.init(row:))
     }
+
+    /// Merges two states of the same run (same `requestID`). Commutative, associative and
+    /// idempotent (each part is a maximum over a total order), so replicas that saw the same
+    /// states in any order hold the same row:
+    /// - the log only grows: `lastSeq`, `bytes` and `updatedAt` by maximum;
+    /// - the state only moves forward, by rank `streaming` < `interrupted` < `cancelled` <
+    ///   `complete`. Between two finished states the higher rank wins, whatever their times:
+    ///   `complete` means the producer delivered the whole answer (its events are the union of
+    ///   both sides' logs, so the answer is there), which is truer than an `interrupted` set by
+    ///   a replica that lost sight of the producer; an explicit `cancelled` is truer than
+    ///   `interrupted`. Ranks need no clock, so no version column is kept for the state;
+    /// - the fields fixed at the start (owner, conversation, parent, answer id, model, producer,
+    ///   start time) come whole from the state started first (then by comparing the fields), which
+    ///   only matters when two replicas started the same request while cut off from each other.
+    package static func merge(_ a: GenerationRunRow, _ b: GenerationRunRow) -> GenerationRunRow {
+        var out = a.startsBefore(b) ? a : b
+        out.lastSeq = max(a.lastSeq, b.lastSeq)
+        out.bytes = max(a.bytes, b.bytes)
+        out.updatedAt = max(a.updatedAt, b.updatedAt)
+        out.status = (Self.rank(a.status), a.status) >= (Self.rank(b.status), b.status) ? a.status : b.status
+        return out
+    }
+
+    /// Rank of a state in the forward-only order (unknown text ranks below `streaming`; replicated
+    /// rows with unknown states are refused before they are merged).
+    package static func rank(_ status: String) -> Int {
+        switch status {
+        case MessageStatus.streaming.rawValue: 1
+        case MessageStatus.interrupted.rawValue: 2
+        case MessageStatus.cancelled.rawValue: 3
+        case MessageStatus.complete.rawValue: 4
+        default: 0
+        }
+    }
+
+    /// Whether this state's start fields order before `other`'s (a total order; true when equal).
+    private func startsBefore(_ other: GenerationRunRow) -> Bool {
+        if startedAt != other.startedAt { return startedAt < other.startedAt }
+        return !other.startKey.lexicographicallyPrecedes(startKey)
+    }
+
+    /// The start fields as text; NUL (refused in every stored text) stands for `nil`.
+    private var startKey: [String] {
+        [messageID, owner, producer, conversationID ?? "\u{0}", parentID ?? "\u{0}", model ?? "\u{0}"]
+    }
+
+    /// 128-bit content hash for the partition digest.
+    var rowHash: RowHash {
+        var hasher = SHA256()
+        hasher.update(0x03)
+        for text in [requestID, owner, conversationID ?? "\u{0}", parentID ?? "\u{0}", messageID, model ?? "\u{0}",
+                     producer, status] {
+            hasher.update(UInt64(text.utf8.count))
+            hasher.update(text)
+        }
+        for value in [lastSeq, bytes, startedAt, updatedAt] {
+            hasher.update(UInt64(bitPattern: value))
+        }
+        return RowHash(digest: hasher.finalize())
+    }
 }
 
-/// One logged event of a run as replicas exchange it (immutable: union merge).
+/// One logged event of a run as replicas exchange it. Immutable by (`requestID`, `seq`):
+/// replicas merge events by union.
 package struct GenerationEventRow: Hashable, Sendable {
     package var requestID: String
     package var seq: Int64
     package var text: String
-}
 
-extension StorageWriter {
-    /// Merges a run from another replica (see ``GenerationRunRow``).
-    func mergeGenerationRun(_ db: Database, _ run: GenerationRunRow) throws {
-        try db.cachedStatement(sql: """
-            INSERT INTO generation_runs(\(GenerationRunRow.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(request_id) DO UPDATE SET
-                last_seq = max(last_seq, excluded.last_seq), bytes = max(bytes, excluded.bytes),
-                updated_at = max(updated_at, excluded.updated_at),
-                status = CASE WHEN status = 'streaming' THEN excluded.status ELSE status END
-            """).execute(arguments: [
-                run.requestID, run.owner, run.conversationID, run.parentID, run.messageID, run.model, run.producer,
-                run.status, run.lastSeq, run.bytes, run.startedAt, run.updatedAt,
-            ])
+    package init(requestID: String, seq: Int64, text: String) {
+        self.requestID = requestID
+        self.seq = seq
+        self.text = text
     }
 
-    /// Stores events from another replica whose run is known here; already stored ones are kept.
-    func insertGenerationEvents(_ db: Database, _ events: [GenerationEventRow]) throws {
-        let insert = try db.cachedStatement(sql: """
-            INSERT INTO generation_events(request_id, seq, text)
-            SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM generation_runs WHERE request_id = ?)
-            ON CONFLICT DO NOTHING
-            """)
-        for event in events {
-            try insert.execute(arguments: [event.requestID, event.seq, event.text, event.requestID])
-        }
+    /// 128-bit content hash for the partition digest.
+    var rowHash: RowHash {
+        var hasher = SHA256()
+        hasher.update(0x04)
+        hasher.update(UInt64(requestID.utf8.count))
+        hasher.update(requestID)
+        hasher.update(UInt64(bitPattern: seq))
+        hasher.update(UInt64(text.utf8.count))
+        hasher.update(text)
+        return RowHash(digest: hasher.finalize())
     }
 }

@@ -32,12 +32,14 @@ final class ChangeCapture: Sendable {
         rows.withLock { $0.messages.append(message) }
     }
 
-    /// A run's state after a change, and the events the change logged.
-    func record(_ run: GenerationRunRow, events: [GenerationEventRow] = []) {
-        rows.withLock {
-            $0.runs.append(run)
-            $0.events += events
-        }
+    /// A run's state after a change.
+    func record(_ run: GenerationRunRow) {
+        rows.withLock { $0.runs.append(run) }
+    }
+
+    /// An event just logged.
+    func record(_ event: GenerationEventRow) {
+        rows.withLock { $0.events.append(event) }
     }
 
     /// A position to roll back to when a write fails.

@@ -2,50 +2,6 @@ import GRDB
 import ParleyProtocol
 
 extension ConversationDatabase {
-    /// The partition's rows changed after local sequence `after`, in change order, at most
-    /// `limit` rows. Cheap: both tables are indexed on (partition, change_seq).
-    package func changes(partition: Int, after: Int64, limit: Int = 1000) async throws -> ReplicationBatch {
-        let limit = max(1, limit)
-        return try await read { db in
-            let conversations = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT \(ConversationRecord.columns), change_seq FROM conversations
-                    WHERE partition = ? AND change_seq > ? ORDER BY change_seq LIMIT ?
-                    """,
-                arguments: [partition, after, limit + 1]
-            ).map { (seq: $0[12] as Int64, record: ConversationRecord(row: $0)) }
-            let messages = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT \(MessageRecord.columns), change_seq FROM messages
-                    WHERE partition = ? AND change_seq > ? ORDER BY change_seq LIMIT ?
-                    """,
-                arguments: [partition, after, limit + 1]
-            ).map { (seq: $0[11] as Int64, record: MessageRecord(row: $0)) }
-            // Merge the two sequence-ordered lists and keep the first `limit` rows.
-            var batch = ReplicationBatch(partition: partition, lastSeq: after, isComplete: true)
-            var c = 0
-            var m = 0
-            while c < conversations.count || m < messages.count {
-                if batch.conversations.count + batch.messages.count == limit {
-                    batch.isComplete = false
-                    break
-                }
-                if m >= messages.count || (c < conversations.count && conversations[c].seq < messages[m].seq) {
-                    batch.conversations.append(conversations[c].record)
-                    batch.lastSeq = conversations[c].seq
-                    c += 1
-                } else {
-                    batch.messages.append(messages[m].record)
-                    batch.lastSeq = messages[m].seq
-                    m += 1
-                }
-            }
-            return batch
-        }
-    }
-
     /// Every stored row of one conversation (its row, tombstone included, and its messages) as a
     /// batch, for read repair: a reader that sees replicas disagree on a conversation pushes this
     /// batch to the one behind. An unknown id gives an empty batch.
@@ -68,8 +24,8 @@ extension ConversationDatabase {
         }
     }
 
-    /// Merges rows from another replica: conversations by ``MergeRules``, messages by union,
-    /// tombstones win. Idempotent and commutative; durable on return. Conversation rows must
+    /// Merges rows from another replica: conversations by ``MergeRules``, messages and generation
+    /// events by union, generation runs by ``GenerationRunRow/merge(_:_:)``, tombstones win. Idempotent and commutative; durable on return. Conversation rows must
     /// belong to `batch.partition`; a negative partition (bulk loads) accepts any.
     @discardableResult
     package func apply(_ batch: ReplicationBatch) async throws -> ApplyResult {
@@ -107,9 +63,13 @@ extension ConversationDatabase {
                 if try writer.mergeConversation(db, record) { result.conversationsChanged += 1 }
             }
             result.messagesInserted += try writer.insertMessages(db, allMessages)
+            // A batch carries the rows of the runs whose events it carries (see
+            // `insertGenerationEvents`), so runs go first.
             for batch in batches {
-                for run in batch.generationRuns { try writer.mergeGenerationRun(db, run) }
-                try writer.insertGenerationEvents(db, batch.generationEvents)
+                for run in batch.generationRuns where try writer.mergeGenerationRun(db, run) {
+                    result.generationRunsChanged += 1
+                }
+                result.generationEventsInserted += try writer.insertGenerationEvents(db, batch.generationEvents)
             }
             return result
         }
@@ -146,10 +106,14 @@ extension ConversationDatabase {
             {
                 try Validation.noNUL(text)
             }
+            guard GenerationRunRow.rank(run.status) > 0 else {
+                throw ConversationError(.corruptData, "a generation run has an unknown state")
+            }
         }
         for event in batch.generationEvents {
             try Validation.noNUL(event.requestID)
             try Validation.noNUL(event.text)
+            guard event.seq >= 1 else { throw ConversationError(.corruptData, "a generation event has no sequence number") }
         }
     }
 
@@ -209,6 +173,20 @@ extension ConversationDatabase {
                 db.cachedStatement(sql: "SELECT \(MessageRecord.columns) FROM messages WHERE partition = ?"), arguments: [partition])
             for row in messages {
                 hash = hash ^ MessageRecord(row: row).rowHash
+                count += 1
+            }
+            let runs = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT \(GenerationRunRow.columns) FROM generation_runs WHERE partition = ?"),
+                arguments: [partition])
+            for row in runs {
+                hash = hash ^ GenerationRunRow(row: row).rowHash
+                count += 1
+            }
+            let events = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT request_id, seq, text FROM generation_events WHERE partition = ?"),
+                arguments: [partition])
+            for row in events {
+                hash = hash ^ GenerationEventRow(requestID: row[0], seq: row[1], text: row[2]).rowHash
                 count += 1
             }
             return PartitionDigest(partition: partition, hash: hash, rowCount: count)

@@ -4,7 +4,8 @@ package struct ReplicationBatch: Hashable, Sendable {
     package var partition: Int
     package var conversations: [ConversationRecord]
     package var messages: [MessageRecord]
-    /// Generation runs (their merged state) and logged events; pushes only, never in snapshots.
+    /// Generation runs (their merged state) and logged events. Every batch that carries events
+    /// also carries the rows of their runs (a receiver drops events of runs it does not hold).
     package var generationRuns: [GenerationRunRow] = []
     package var generationEvents: [GenerationEventRow] = []
     /// The sender's change sequence of the last row included: pass it as `after` for the next
@@ -31,12 +32,17 @@ package struct ApplyResult: Hashable, Sendable {
     package var conversationsChanged = 0
     /// Messages that were not stored before.
     package var messagesInserted = 0
+    /// Generation runs that changed through the merge (new, longer log, later state).
+    package var generationRunsChanged = 0
+    /// Generation events that were not stored before.
+    package var generationEventsInserted = 0
 
     package init() {}
 }
 
 /// A replica's summary of one partition: equal digests mean equal contents (XOR of 128-bit row
-/// hashes of every conversation row, tombstones included, and every stored message).
+/// hashes of every conversation row, tombstones included, every stored message, every
+/// generation run and every logged generation event).
 package struct PartitionDigest: Hashable, Sendable {
     package var partition: Int
     package var hash: RowHash

@@ -21,11 +21,13 @@ extension ConversationDatabase {
     }
 
     /// One chunk of a partition snapshot, pulled one at a time so a transfer holds one chunk in
-    /// memory and the receiver paces it. Rows are read in change-sequence order (conversations,
-    /// then messages) from `after`; the first call notes the current sequence as `throughSeq`,
-    /// and after the last chunk the receiver asks ``changes(partition:after:limit:)`` from it.
-    /// Rows changed while the snapshot is taken may arrive twice, which merging makes harmless.
-    /// `next` is `nil` after the last chunk; `chunk` is `nil` only for an empty partition.
+    /// memory and the receiver paces it. Rows are read in change-sequence order, by phase
+    /// (conversations, messages, then generation runs, each run followed by all its events, so
+    /// every chunk holds the runs of its events), from `after`; the first call notes the current
+    /// sequence as `throughSeq`, and after the last chunk the receiver asks
+    /// ``changes(partition:after:limit:)`` from it. Rows changed while the snapshot is taken may
+    /// arrive twice, which merging makes harmless. `next` is `nil` after the last chunk; `chunk`
+    /// is `nil` only for an empty partition (or when the previous chunk ended exactly at the end).
     package func snapshotChunk(partition: Int, after: SnapshotCursor?, chunkBytes: Int = 1 << 20, level: Int32 = 3)
         async throws -> (chunk: SnapshotChunk?, next: SnapshotCursor?, throughSeq: Int64)
     {
@@ -34,45 +36,28 @@ extension ConversationDatabase {
             var cursor = try after ?? SnapshotCursor(
                 throughSeq: Int64.fetchOne(db.cachedStatement(sql: """
                     SELECT max(s) FROM (SELECT max(change_seq) AS s FROM conversations
-                                        UNION ALL SELECT max(change_seq) FROM messages)
+                                        UNION ALL SELECT max(change_seq) FROM messages
+                                        UNION ALL SELECT max(change_seq) FROM generation_runs
+                                        UNION ALL SELECT max(change_seq) FROM generation_events)
                     """)) ?? 0,
                 phase: .conversations, afterSeq: 0, index: 0)
             var writer = RowWriter()
             writer.reserve(chunkBytes + 64 * 1024)
-            if cursor.phase == .conversations {
-                let rows = try Row.fetchCursor(
-                    db.cachedStatement(sql: """
-                        SELECT \(ConversationRecord.columns), change_seq FROM conversations
-                        WHERE partition = ? AND change_seq > ? ORDER BY change_seq
-                        """),
-                    arguments: [partition, cursor.afterSeq])
-                while writer.bytes.count < chunkBytes, let row = try rows.next() {
-                    writer.write(ConversationRecord(row: row))
-                    cursor.afterSeq = row[12]
-                }
-                if writer.bytes.count < chunkBytes {
-                    cursor.phase = .messages
-                    cursor.afterSeq = 0
-                }
-            }
+            writer.writeSnapshotHeader()
+            let header = writer.bytes.count
             var finished = false
-            if cursor.phase == .messages {
-                let rows = try Row.fetchCursor(
-                    db.cachedStatement(sql: """
-                        SELECT \(MessageRecord.columns), change_seq FROM messages
-                        WHERE partition = ? AND change_seq > ? ORDER BY change_seq
-                        """),
-                    arguments: [partition, cursor.afterSeq])
-                finished = true
-                while writer.bytes.count < chunkBytes {
-                    guard let row = try rows.next() else { break }
-                    writer.write(MessageRecord(row: row))
-                    cursor.afterSeq = row[11]
+            while !finished && writer.bytes.count < chunkBytes {
+                let phaseDone = try Self.readPhase(db, partition: partition, cursor: &cursor, into: &writer, until: chunkBytes)
+                guard phaseDone else { break }
+                switch cursor.phase {
+                case .conversations: cursor.phase = .messages
+                case .messages: cursor.phase = .runs
+                case .runs: finished = true
                 }
-                if writer.bytes.count >= chunkBytes { finished = try rows.next() == nil }
+                cursor.afterSeq = 0
             }
             var chunk: SnapshotChunk?
-            if !writer.bytes.isEmpty {
+            if writer.bytes.count > header {
                 chunk = SnapshotChunk(
                     partition: partition, index: cursor.index, rawSize: writer.bytes.count,
                     payload: try Zstd.compress(writer.bytes, level: level))
@@ -80,6 +65,47 @@ extension ConversationDatabase {
             }
             return (chunk, finished ? nil : cursor, cursor.throughSeq)
         }
+    }
+
+    /// Writes rows of the cursor's phase after `cursor.afterSeq` until the chunk holds `limit`
+    /// bytes; returns whether the phase has no row left.
+    private static func readPhase(
+        _ db: Database, partition: Int, cursor: inout SnapshotCursor, into writer: inout RowWriter, until limit: Int
+    ) throws -> Bool {
+        let sql: String
+        switch cursor.phase {
+        case .conversations:
+            sql = "SELECT \(ConversationRecord.columns), change_seq FROM conversations"
+        case .messages:
+            sql = "SELECT \(MessageRecord.columns), change_seq FROM messages"
+        case .runs:
+            sql = "SELECT \(GenerationRunRow.columns), change_seq FROM generation_runs"
+        }
+        let rows = try Row.fetchCursor(
+            db.cachedStatement(sql: sql + " WHERE partition = ? AND change_seq > ? ORDER BY change_seq"),
+            arguments: [partition, cursor.afterSeq])
+        while writer.bytes.count < limit {
+            guard let row = try rows.next() else { return true }
+            switch cursor.phase {
+            case .conversations:
+                writer.write(ConversationRecord(row: row))
+                cursor.afterSeq = row[12]
+            case .messages:
+                writer.write(MessageRecord(row: row))
+                cursor.afterSeq = row[11]
+            case .runs:
+                let run = GenerationRunRow(row: row)
+                cursor.afterSeq = row[12]
+                writer.write(run)
+                let events = try Row.fetchCursor(
+                    db.cachedStatement(sql: "SELECT seq, text FROM generation_events WHERE request_id = ? ORDER BY seq"),
+                    arguments: [run.requestID])
+                while let event = try events.next() {
+                    writer.write(GenerationEventRow(requestID: run.requestID, seq: event[0], text: event[1]))
+                }
+            }
+        }
+        return try rows.next() == nil
     }
 
     /// Verifies, decompresses and applies one snapshot chunk (idempotent; chunks may arrive in
@@ -94,7 +120,7 @@ extension ConversationDatabase {
     package static func decode(_ chunk: SnapshotChunk) throws -> ReplicationBatch {
         guard chunk.isIntact else { throw ConversationError(.corruptData, "snapshot chunk checksum mismatch") }
         let raw = try Zstd.decompress(chunk.payload, expectedSize: chunk.rawSize, maxSize: maxSnapshotChunkBytes)
-        var reader = RowReader(raw)
+        var reader = try RowReader(snapshot: raw)
         return try reader.readAll(partition: chunk.partition)
     }
 }

@@ -34,7 +34,8 @@ package struct SnapshotChunk: Hashable, Sendable {
     }
 }
 
-/// A whole partition, compressed: every conversation row (tombstones included) and message.
+/// A whole partition, compressed: every conversation row (tombstones included), message,
+/// generation run and generation event.
 package struct PartitionSnapshot: Hashable, Sendable {
     package var partition: Int
     package var chunks: [SnapshotChunk]
@@ -53,6 +54,8 @@ package struct SnapshotCursor: Hashable, Sendable, Codable {
     package enum Phase: Int, Hashable, Sendable, Codable {
         case conversations
         case messages
+        /// Generation runs, each followed by its events.
+        case runs
     }
 
     /// The sender's change sequence when the snapshot started.

@@ -1,13 +1,27 @@
 import ParleyProtocol
 
-/// Compact binary encoding of replicated rows for snapshots and pushes (generation runs and
-/// events travel in pushes only): a tag byte per row, LEB128
+/// Versions of the snapshot chunk format. A chunk's rows (before compression) start with a
+/// format byte that no row tag can be: `0xF2` for format 2 (conversations, messages, generation
+/// runs and events). Format 1 chunks have no format byte (they start with a row tag, 1 or 2) and
+/// hold conversations and messages only; they are still read. Any other first byte is refused.
+enum SnapshotFormat {
+    /// Format byte of the chunks written now.
+    static let current: UInt8 = 0xF2
+}
+
+/// Compact binary encoding of replicated rows for snapshots and pushes: a tag byte per row
+/// (1 conversation, 2 message, 3 generation run, 4 generation event), LEB128
 /// varints (zigzag for signed values) and length-prefixed UTF-8. The reader checks every bound
 /// and answers `corruptData` on anything malformed.
 struct RowWriter {
     private(set) var bytes: [UInt8] = []
 
     mutating func reserve(_ count: Int) { bytes.reserveCapacity(count) }
+
+    /// Starts a snapshot chunk: its format byte (see ``SnapshotFormat``).
+    mutating func writeSnapshotHeader() {
+        bytes.append(SnapshotFormat.current)
+    }
 
     mutating func write(_ record: ConversationRecord) {
         bytes.append(1)
@@ -105,6 +119,16 @@ struct RowReader {
     private var offset = 0
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    /// A reader of a snapshot chunk's rows, past its format byte (see ``SnapshotFormat``).
+    init(snapshot bytes: [UInt8]) throws {
+        self.bytes = bytes
+        switch bytes.first {
+        case SnapshotFormat.current: offset = 1
+        case 1, 2: offset = 0  // format 1
+        default: throw ConversationError(.corruptData, "unknown snapshot chunk format")
+        }
+    }
 
     /// Decodes every row into a batch of `partition`.
     mutating func readAll(partition: Int) throws -> ReplicationBatch {

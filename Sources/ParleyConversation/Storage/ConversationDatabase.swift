@@ -56,6 +56,7 @@ package final class ConversationDatabase: Sendable {
                 state: recovered,
                 now: configuration.now
             )
+            try pool.write { db in try storageWriter.backfillGenerationRows(db) }
         } catch {
             throw ConversationError(.storageFailure, "cannot open the conversation database", cause: error)
         }

@@ -136,6 +136,22 @@ enum ConversationSchema {
                 DROP TRIGGER messages_fts_delete;
                 """)
         }
+        migrator.registerMigration("v5-replicated-generations") { db in
+            // Generation runs and their events replicate like conversations and messages: each row
+            // keeps its partition, a change sequence (change feed, snapshots) and a row hash
+            // (partition digest). Rows stored before get them at open
+            // (`StorageWriter.backfillGenerationRows`), which needs the partitioner.
+            try db.execute(sql: """
+                ALTER TABLE generation_runs ADD COLUMN partition INTEGER NOT NULL DEFAULT -1;
+                ALTER TABLE generation_runs ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE generation_runs ADD COLUMN row_hash BLOB;
+                CREATE INDEX generation_runs_changes ON generation_runs(partition, change_seq);
+                ALTER TABLE generation_events ADD COLUMN partition INTEGER NOT NULL DEFAULT -1;
+                ALTER TABLE generation_events ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE generation_events ADD COLUMN row_hash BLOB;
+                CREATE INDEX generation_events_changes ON generation_events(partition, change_seq);
+                """)
+        }
         return migrator
     }
 }

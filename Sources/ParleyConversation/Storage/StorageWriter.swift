@@ -57,7 +57,7 @@ final class StorageWriter: Sendable {
         return state.withLock { state in state.ids.next(now: now, using: &state.random) }
     }
 
-    private func nextChangeSeq() -> Int64 {
+    func nextChangeSeq() -> Int64 {
         state.withLock { state in
             state.changeSeq += 1
             return state.changeSeq
@@ -74,12 +74,8 @@ final class StorageWriter: Sendable {
         return db.lastInsertedRowID
     }
 
-    /// Records a generation run's new state (and the events just logged) into the running write's
-    /// capture, if any.
-    func recordGeneration(_ db: Database, requestID: String, events: [GenerationEventRow] = []) throws {
-        guard let capture = activeCapture.withLock({ $0 }) else { return }
-        if let run = try GenerationRunRow.load(db, requestID: requestID) { capture.record(run, events: events) }
-    }
+    /// The capture of the write running now, if its caller bound one.
+    var currentCapture: ChangeCapture? { activeCapture.withLock { $0 } }
 
     func loadConversation(_ db: Database, id: String) throws -> ConversationRecord? {
         try Row.fetchOne(
@@ -237,16 +233,11 @@ final class StorageWriter: Sendable {
                     SELECT 'delete', seq, owner_tag, body FROM messages WHERE conversation_id = ? AND seq <= ?
                 """).execute(arguments: [conversationID, indexed])
         try db.cachedStatement(sql: "DELETE FROM messages WHERE conversation_id = ?").execute(arguments: [conversationID])
-        try db.cachedStatement(sql: """
-                DELETE FROM generation_events WHERE request_id IN
-                    (SELECT request_id FROM generation_runs WHERE conversation_id = ?)
-                """).execute(
-            arguments: [conversationID])
-        try db.cachedStatement(sql: "DELETE FROM generation_runs WHERE conversation_id = ?").execute(arguments: [conversationID])
+        try deleteGenerationRuns(db, where: "conversation_id = ?", [conversationID])
         if count > 0 { try updateDigest(db, partition: partition, delta: delta, rows: -count) }
     }
 
-    private func updateDigest(_ db: Database, partition: Int, delta: RowHash, rows: Int64) throws {
+    func updateDigest(_ db: Database, partition: Int, delta: RowHash, rows: Int64) throws {
         // SQLite has no XOR operator: a ^ b == (a | b) & ~(a & b).
         // The sequence is the writer's latest: every change of the partition up to it is in this
         // or an earlier (committed) transaction.

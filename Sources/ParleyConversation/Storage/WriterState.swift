@@ -1,6 +1,7 @@
 import GRDB
 
-/// In-memory state of the single writer: the HLC, the id generator and the change sequence.
+/// In-memory state of the single writer: the HLC, the id generator and the change sequence (over
+/// conversations, messages, generation runs and events).
 /// Recovered at open from the stored maxima, so neither goes backwards after a restart.
 struct WriterState {
     var clock = HybridLogicalClock()
@@ -12,7 +13,9 @@ struct WriterState {
         var state = WriterState()
         let maxSeq = try Int64.fetchOne(db.cachedStatement(sql: """
             SELECT max(s) FROM (SELECT max(change_seq) AS s FROM conversations
-                                UNION ALL SELECT max(change_seq) FROM messages)
+                                UNION ALL SELECT max(change_seq) FROM messages
+                                UNION ALL SELECT max(change_seq) FROM generation_runs
+                                UNION ALL SELECT max(change_seq) FROM generation_events)
             """)) ?? 0
         state.changeSeq = maxSeq
         let maxVersion = try Int64.fetchOne(db.cachedStatement(sql: """

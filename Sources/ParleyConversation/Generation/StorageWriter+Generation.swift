@@ -1,0 +1,156 @@
+import Foundation
+import GRDB
+
+/// Row-level writes of generation runs and their events, for local calls and replication alike:
+/// like conversations and messages, every stored run and event carries its partition, a change
+/// sequence (the change feed) and a row hash (the partition digest).
+extension StorageWriter {
+    /// Merges `incoming` into the stored run (or stores it) by ``GenerationRunRow/merge(_:_:)``;
+    /// returns whether the stored row changed. A run of a conversation deleted here is not stored
+    /// (it was removed with its conversation and must not come back).
+    @discardableResult
+    func mergeGenerationRun(_ db: Database, _ incoming: GenerationRunRow) throws -> Bool {
+        let previous = try GenerationRunRow.load(db, requestID: incoming.requestID)
+        if previous == nil, let conversationID = incoming.conversationID,
+            try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT deleted_version > 0 FROM conversations WHERE id = ?"),
+                arguments: [conversationID]) == true
+        {
+            return false
+        }
+        let merged = previous.map { GenerationRunRow.merge($0, incoming) } ?? incoming
+        if merged == previous { return false }
+        let partition = partitioner.partition(ofOwner: merged.owner)
+        let hash = merged.rowHash
+        try db.cachedStatement(sql: """
+            INSERT INTO generation_runs(\(GenerationRunRow.columns), partition, change_seq, row_hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(request_id) DO UPDATE SET
+                owner = excluded.owner, conversation_id = excluded.conversation_id, parent_id = excluded.parent_id,
+                message_id = excluded.message_id, model = excluded.model, producer = excluded.producer,
+                status = excluded.status, last_seq = excluded.last_seq, bytes = excluded.bytes,
+                started_at = excluded.started_at, updated_at = excluded.updated_at, partition = excluded.partition,
+                change_seq = excluded.change_seq, row_hash = excluded.row_hash
+            """).execute(arguments: [
+                merged.requestID, merged.owner, merged.conversationID, merged.parentID, merged.messageID, merged.model,
+                merged.producer, merged.status, merged.lastSeq, merged.bytes, merged.startedAt, merged.updatedAt,
+                partition, nextChangeSeq(), hash.data,
+            ])
+        currentCapture?.record(merged)
+        if let previous {
+            let before = partitioner.partition(ofOwner: previous.owner)
+            if before == partition {
+                try updateDigest(db, partition: partition, delta: hash ^ previous.rowHash, rows: 0)
+            } else {
+                try updateDigest(db, partition: before, delta: previous.rowHash, rows: -1)
+                try updateDigest(db, partition: partition, delta: hash, rows: 1)
+            }
+        } else {
+            try updateDigest(db, partition: partition, delta: hash, rows: 1)
+        }
+        return true
+    }
+
+    /// Stores events (union: an event already stored is kept); returns how many were new. Events
+    /// of a run not stored here are dropped: every carrier of events (push, feed page, snapshot
+    /// chunk, repair) carries their run's row first, so an absent run is one deleted with its
+    /// conversation.
+    @discardableResult
+    func insertGenerationEvents(_ db: Database, _ events: [GenerationEventRow]) throws -> Int {
+        guard !events.isEmpty else { return 0 }
+        var partitions: [String: Int?] = [:]
+        var digests: [Int: (hash: RowHash, rows: Int64)] = [:]
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO generation_events(request_id, seq, text, partition, change_seq, row_hash)
+            VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT DO NOTHING
+            """)
+        let capture = currentCapture
+        var inserted = 0
+        for event in events {
+            let partition: Int?
+            if let known = partitions[event.requestID] {
+                partition = known
+            } else {
+                partition = try Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT partition FROM generation_runs WHERE request_id = ?"),
+                    arguments: [event.requestID])
+                partitions[event.requestID] = partition
+            }
+            guard let partition else { continue }
+            let hash = event.rowHash
+            try insert.execute(arguments: [event.requestID, event.seq, event.text, partition, nextChangeSeq(), hash.data])
+            guard db.changesCount > 0 else { continue }
+            capture?.record(event)
+            inserted += 1
+            let current = digests[partition] ?? (.zero, 0)
+            digests[partition] = (current.hash ^ hash, current.rows + 1)
+        }
+        for (partition, delta) in digests {
+            try updateDigest(db, partition: partition, delta: delta.hash, rows: delta.rows)
+        }
+        return inserted
+    }
+
+    /// Removes the runs matching `condition` (SQL over `generation_runs`, with `arguments`) and
+    /// their events, taking their hashes out of the partition digests.
+    func deleteGenerationRuns(_ db: Database, where condition: String, _ arguments: StatementArguments) throws {
+        var digests: [Int: (hash: RowHash, rows: Int64)] = [:]
+        let rows = try Row.fetchAll(
+            db.cachedStatement(sql: """
+                SELECT partition, row_hash FROM generation_runs WHERE \(condition)
+                UNION ALL
+                SELECT partition, row_hash FROM generation_events
+                WHERE request_id IN (SELECT request_id FROM generation_runs WHERE \(condition))
+                """),
+            arguments: arguments + arguments)
+        for row in rows {
+            guard let data = row[1] as Data? else { continue }
+            let partition: Int = row[0]
+            let current = digests[partition] ?? (.zero, 0)
+            digests[partition] = (current.hash ^ RowHash(data: data), current.rows - 1)
+        }
+        try db.cachedStatement(sql: """
+            DELETE FROM generation_events WHERE request_id IN (SELECT request_id FROM generation_runs WHERE \(condition))
+            """).execute(arguments: arguments)
+        try db.cachedStatement(sql: "DELETE FROM generation_runs WHERE \(condition)").execute(arguments: arguments)
+        for (partition, delta) in digests {
+            try updateDigest(db, partition: partition, delta: delta.hash, rows: delta.rows)
+        }
+    }
+
+    /// Gives runs and events stored before they were replicated (schema v5) their partition,
+    /// change sequence and row hash, and adds them to the digests; drops events without a run.
+    /// Runs once after the migration (a no-op later: every row has its hash).
+    func backfillGenerationRows(_ db: Database) throws {
+        let runs = try Row.fetchAll(
+            db, sql: "SELECT \(GenerationRunRow.columns) FROM generation_runs WHERE row_hash IS NULL"
+        ).map(GenerationRunRow.init(row:))
+        for run in runs {
+            let partition = partitioner.partition(ofOwner: run.owner)
+            let hash = run.rowHash
+            try db.execute(
+                sql: "UPDATE generation_runs SET partition = ?, change_seq = ?, row_hash = ? WHERE request_id = ?",
+                arguments: [partition, nextChangeSeq(), hash.data, run.requestID])
+            try updateDigest(db, partition: partition, delta: hash, rows: 1)
+        }
+        try db.execute(sql: """
+            DELETE FROM generation_events WHERE request_id NOT IN (SELECT request_id FROM generation_runs)
+            """)
+        let events = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT e.request_id, e.seq, e.text, r.partition FROM generation_events e
+                JOIN generation_runs r USING (request_id) WHERE e.row_hash IS NULL
+                """)
+        for row in events {
+            let event = GenerationEventRow(requestID: row[0], seq: row[1], text: row[2])
+            let partition: Int = row[3]
+            let hash = event.rowHash
+            try db.execute(
+                sql: "UPDATE generation_events SET partition = ?, change_seq = ?, row_hash = ? WHERE request_id = ? AND seq = ?",
+                arguments: [partition, nextChangeSeq(), hash.data, event.requestID, event.seq])
+            try updateDigest(db, partition: partition, delta: hash, rows: 1)
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import GRDB
+import ParleyCluster
+@testable import ParleyConversation
+import ParleyProtocol
+import Testing
+
+/// A replica that was away while an answer streamed gets the run and its log through
+/// anti-entropy alone (no pushes reach it, no hints are kept for it, nothing reads there).
+@Suite("Generation runs converge through anti-entropy", .serialized)
+struct GenerationAntiEntropyTests {
+    /// An owner whose partition's primary replica is not member 2 (the one that goes away).
+    func ownerNotLedBy2(_ cluster: ReplicaCluster) throws -> (owner: String, primary: Int) {
+        let router = cluster[0].node!.router
+        for n in 0..<200 {
+            let owner = "streamer-\(n)"
+            let name = try #require(router.replicas(ofPartition: router.database.partition(ofOwner: owner)).first).name
+            let index = try #require(cluster.members.firstIndex { $0.name == name })
+            if index != 2 { return (owner, index) }
+        }
+        throw ConditionTimedOut(description: "no owner led by another node")
+    }
+
+    /// Drops every stored hint on the running members, so only anti-entropy can repair member 2.
+    func dropHints(_ cluster: ReplicaCluster) async throws {
+        for member in cluster.members where member.isRunning {
+            try await member.database.pool.write { db in try db.execute(sql: "DELETE FROM replica_hints") }
+        }
+    }
+
+    func log(_ database: ConversationDatabase, owner: String, _ requestID: String) async throws
+        -> (run: GenerationRun, events: [GenerationLogEvent])
+    {
+        try await database.readGenerationEvents(owner: owner, requestID: requestID, afterSeq: 0, limit: 10_000)
+    }
+
+    @Test func aReplicaAwayForAWholeRunGetsItThroughAntiEntropy() async throws {
+        let cluster = ReplicaCluster(count: 3)
+        defer { Task { await cluster.shutdown() } }
+        try await cluster.start()
+        try await cluster.waitForRing()
+        let (owner, primaryIndex) = try ownerNotLedBy2(cluster)
+        let store = cluster[primaryIndex].store
+        let conversation = try await store.createConversation(owner: owner, title: "s", model: nil)
+        let question = try await store.appendMessage(
+            owner: owner, conversationID: conversation.id, MessageDraft(role: .user, content: "a long answer, please"))
+        try await eventually(within: .seconds(10), "digests agree") { try await cluster.digestsAgree() }
+
+        await cluster.stop(2)
+        try await cluster.waitForRing()
+        _ = try await store.startGeneration(
+            owner: owner, requestID: "whole", conversationID: conversation.id, parentID: question.id, model: "m",
+            producer: "completion-1")
+        for seq in 1...5 {
+            _ = try await store.appendGenerationEvents(
+                owner: owner, requestID: "whole", fromSeq: Int64(seq), texts: ["part \(seq). "])
+        }
+        let answer = try await store.finishGeneration(
+            owner: owner, requestID: "whole", status: .complete, promptTokens: 4, completionTokens: 10)
+        try await dropHints(cluster)
+
+        try await cluster.start(2)
+        try await cluster.waitForRing()
+        try await eventually(within: .seconds(10), "digests agree after the return") { try await cluster.digestsAgree() }
+        let restored = try await log(cluster[2].database, owner: owner, "whole")
+        #expect(restored.run.status == .complete)
+        #expect(restored.events.map(\.text) == (1...5).map { "part \($0). " })
+        #expect(restored.run == (try await log(cluster[primaryIndex].database, owner: owner, "whole")).run)
+        let details = try await cluster[2].database.conversation(owner: owner, id: conversation.id)
+        #expect(details.messages.last?.id == answer?.id)
+        #expect(cluster[2].node!.router.currentStats.readRepairs == 0)
+    }
+
+    @Test func aReplicaAwayForTheTailOfARunGetsItThroughAntiEntropy() async throws {
+        let cluster = ReplicaCluster(count: 3)
+        defer { Task { await cluster.shutdown() } }
+        try await cluster.start()
+        try await cluster.waitForRing()
+        let (owner, primaryIndex) = try ownerNotLedBy2(cluster)
+        let store = cluster[primaryIndex].store
+        _ = try await store.startGeneration(
+            owner: owner, requestID: "tail", conversationID: nil, parentID: nil, model: "m", producer: "completion-1")
+        _ = try await store.appendGenerationEvents(owner: owner, requestID: "tail", fromSeq: 1, texts: ["Once", " upon"])
+        // Member 2 has the head of the log and knows both peers' feed positions.
+        try await eventually(within: .seconds(10), "the head on member 2") {
+            let events = try? await log(cluster[2].database, owner: owner, "tail").events
+            return events?.count == 2
+        }
+        try await eventually(within: .seconds(10), "digests agree") { try await cluster.digestsAgree() }
+        try await eventually(within: .seconds(10), "member 2 knows its peers' feeds") {
+            let first = try await cluster[2].database.replicaCursors(peer: cluster[0].database.identity)
+            let second = try await cluster[2].database.replicaCursors(peer: cluster[1].database.identity)
+            return !first.isEmpty && !second.isEmpty
+        }
+
+        await cluster.stop(2)
+        try await cluster.waitForRing()
+        _ = try await store.appendGenerationEvents(owner: owner, requestID: "tail", fromSeq: 3, texts: [" a", " time"])
+        _ = try await store.finishGeneration(
+            owner: owner, requestID: "tail", status: .cancelled, promptTokens: nil, completionTokens: nil)
+        try await dropHints(cluster)
+
+        try await cluster.start(2)
+        try await cluster.waitForRing()
+        try await eventually(within: .seconds(10), "digests agree after the return") { try await cluster.digestsAgree() }
+        let restored = try await log(cluster[2].database, owner: owner, "tail")
+        #expect(restored.run.status == .cancelled && restored.run.lastSeq == 4)
+        #expect(restored.events.map(\.text) == ["Once", " upon", " a", " time"])
+        let stats = cluster[2].node!.router.currentStats
+        #expect(stats.snapshotChunksApplied == 0, "the tail came through the change feed")
+        #expect(stats.changeRowsPulled > 0)
+    }
+}
