@@ -107,6 +107,19 @@ if arguments.contains("--kernels") {
 }
 
 let path = try ModelStore().resolve(modelArgument)
+
+// `--profile-step`: CPU milliseconds per stage (meaningful with `--threads 1`) of one decode step (`--streams 1,8`), then exit.
+if arguments.contains("--profile-step") {
+    let counts = arguments.firstIndex(of: "--streams").map { arguments[$0 + 1].split(separator: ",").compactMap { Int($0) } }
+    for streams in counts ?? [1, 8] {
+        let stages = try StepProfile.run(
+            modelPath: path, streams: streams, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let total = stages.map(\.milliseconds).reduce(0, +)
+        print(String(format: "%2d streams: %.2f ms per step", streams, total))
+        for (stage, ms) in stages { print(String(format: "   %-10@ %6.2f ms  %4.1f%%", stage, ms, ms / total * 100)) }
+    }
+    exit(0)
+}
 // No prefix cache: the prompts below repeat, and the figures are meant to measure computing them.
 let engine = try Engine(
     modelPath: path, configuration: .init(threadCount: threads, maxSequences: 32, prefixCacheBytes: 0))
@@ -147,6 +160,22 @@ if arguments.contains("--cpu-per-step") {
         _ = try await run(engine, long)
         let extra = (cpuSeconds() - middle) - (middle - start)
         print(String(format: "%2d streams: %.2f ms CPU per decode step", streams, extra / 32 * 1000))
+    }
+    engine.shutdown()
+    exit(0)
+}
+
+// `--wall-per-step`: wall time of one decode step per batch size (best of five runs of the
+// steady-state window, as in the full benchmark), then exit. `--streams 1,8` as above.
+if arguments.contains("--wall-per-step") {
+    let counts = arguments.firstIndex(of: "--streams").map { arguments[$0 + 1].split(separator: ",").compactMap { Int($0) } }
+    for streams in counts ?? [1, 4, 8, 16] {
+        let requests = (0..<streams).map { i in
+            GenerationRequest(prompt: counting, sampling: SamplingParameters(temperature: 0.7, seed: UInt64(i)), maxTokens: 48)
+        }
+        var best = 0.0
+        for _ in 0..<5 { best = max(best, try await run(engine, requests).steadyDecodeRate ?? 0) }
+        print(String(format: "%2d streams: %.2f ms per decode step, %.1f tokens/s", streams, Double(streams) / best * 1000, best))
     }
     engine.shutdown()
     exit(0)

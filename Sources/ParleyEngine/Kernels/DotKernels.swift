@@ -107,7 +107,7 @@ enum DotKernels {
     enum HalfScales: ScaleStorage {
         @inline(__always)
         static func load8(_ base: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
-            SIMD8<Float>(base.loadUnaligned(fromByteOffset: 2 * index, as: SIMD8<Float16>.self))  // vcvtph2ps
+            VectorMath.loadHalves(base, 2 * index)  // vcvtph2ps
         }
     }
 

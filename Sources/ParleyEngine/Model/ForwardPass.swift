@@ -177,8 +177,8 @@ final class ForwardPass {
         pool.parallelFor(tokens.count * heads) { item in
             let t = item / heads, h = item % heads
             let token = tokens[t]
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: token.position + 1) { scratch in
-                Operators.attendHead(
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: token.position + 8) { scratch in
+                Attention.attendHead(
                     query: b.q + t * dim + h * headDim, cache: token.cache, layer: layer,
                     kvOffset: (h / group) * headDim, headDim: headDim, last: token.position,
                     scratch: scratch.baseAddress!, out: b.attended + t * dim + h * headDim)

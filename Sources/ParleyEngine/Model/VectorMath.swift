@@ -38,6 +38,26 @@ enum VectorMath {
         #endif
     }
 
+    /// Eight f16 values at `p + offset` widened to floats (`vcvtph2ps`; the generic conversion
+    /// is not always inlined).
+    @inline(__always)
+    static func loadHalves(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD8<Float> {
+        #if arch(x86_64)
+            _mm256_cvtph_ps(p.loadUnaligned(fromByteOffset: offset, as: __m128i.self))
+        #else
+            SIMD8<Float>(p.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float16>.self))
+        #endif
+    }
+
+    /// `v` rounded to f16 precision, to nearest even, lane by lane (scalar `vcvtps2ph`: the
+    /// vector form takes an immediate Swift cannot pass, and the generic conversion is a call).
+    @inline(__always)
+    static func roundToHalf(_ v: SIMD8<Float>) -> SIMD8<Float> {
+        var r = SIMD8<Float>()
+        for i in 0..<8 { r[i] = Float(Float16(v[i])) }
+        return r
+    }
+
     /// Lane-wise maximum (`vmaxps`; the generic `pointwiseMax` is not inlined and slow).
     @inline(__always)
     static func maximum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {

@@ -1,0 +1,154 @@
+#if arch(x86_64)
+    import _Builtin_intrinsics.intel
+#endif
+
+/// Causal attention of one query head against a sequence's f16 ``KVCache``, with llama.cpp's
+/// roundings: the query and the attention weights are rounded to f16 before they meet the cache,
+/// the softmax uses a vectorized exponential and sums it in double.
+///
+/// The loops keep their accumulators in registers: scores four positions at a time (independent
+/// multiply-add chains, summed across lanes together), the weighted sum of values 64 elements at a
+/// time.
+enum Attention {
+    /// `out = softmax(q·Kᵀ / sqrt(d)) · V` over positions `0...last` of `cache` in `layer`, for the
+    /// head of `headDim` elements (a multiple of 8) at `kvOffset` of each cache row.
+    /// `scratch` holds at least `last + 8` floats.
+    static func attendHead(
+        query: UnsafePointer<Float>, cache: KVCache, layer: Int, kvOffset: Int, headDim: Int, last: Int,
+        scratch: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
+    ) {
+        let count = last + 1
+        let keys = UnsafeRawPointer(cache.keyRow(layer: layer, position: 0) + kvOffset)
+        let values = UnsafeRawPointer(cache.valueRow(layer: layer, position: 0) + kvOffset)
+        let rowBytes = cache.width * MemoryLayout<Float16>.size
+        let vectors = headDim / 8
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: vectors) { q in
+            for j in 0..<vectors {
+                q[j] = VectorMath.roundToHalf(UnsafeRawPointer(query + 8 * j).loadUnaligned(as: SIMD8<Float>.self))
+            }
+            scores(q.baseAddress!, vectors: vectors, keys: keys, rowBytes: rowBytes, count: count, into: scratch)
+        }
+        softmax(scratch, count: count, scale: 1 / Float(headDim).squareRoot())
+        weightedSum(scratch, values: values, rowBytes: rowBytes, count: count, vectors: vectors, out: out)
+    }
+
+    @inline(__always)
+    private static func half8(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD8<Float> {
+        VectorMath.loadHalves(p, offset)
+    }
+
+    /// `scores[p] = q · K[p]` (unscaled).
+    private static func scores(
+        _ q: UnsafePointer<SIMD8<Float>>, vectors: Int, keys: UnsafeRawPointer, rowBytes: Int, count: Int,
+        into scores: UnsafeMutablePointer<Float>
+    ) {
+        var p = 0
+        while p + 4 <= count {
+            let k0 = keys + p * rowBytes, k1 = k0 + rowBytes, k2 = k1 + rowBytes, k3 = k2 + rowBytes
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            for j in 0..<vectors {
+                let qj = q[j]
+                a0 = a0.addingProduct(half8(k0, 16 * j), qj)
+                a1 = a1.addingProduct(half8(k1, 16 * j), qj)
+                a2 = a2.addingProduct(half8(k2, 16 * j), qj)
+                a3 = a3.addingProduct(half8(k3, 16 * j), qj)
+            }
+            UnsafeMutableRawPointer(scores + p).storeBytes(of: sum4(a0, a1, a2, a3), as: SIMD4<Float>.self)
+            p += 4
+        }
+        while p < count {
+            let k = keys + p * rowBytes
+            var a = SIMD8<Float>()
+            for j in 0..<vectors { a = a.addingProduct(half8(k, 16 * j), q[j]) }
+            scores[p] = sum4(a, a, a, a)[0]
+            p += 1
+        }
+    }
+
+    /// The lane sums of four vectors: pairs, then quadruples, then the two halves.
+    @inline(__always)
+    private static func sum4(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: SIMD8<Float>) -> SIMD4<Float> {
+        #if arch(x86_64)
+            let h = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d))
+            return h.lowHalf + h.highHalf
+        #else
+            func s(_ v: SIMD8<Float>) -> Float {
+                let x = v.lowHalf + v.highHalf
+                return (x[0] + x[1]) + (x[2] + x[3])
+            }
+            return SIMD4(s(a), s(b), s(c), s(d))
+        #endif
+    }
+
+    /// Scales `x[0..<count]`, replaces it with its softmax, rounded to f16 (like llama.cpp's f16
+    /// product with the value cache).
+    private static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int, scale: Float) {
+        var maxScore = -Float.infinity
+        for p in 0..<count {
+            x[p] *= scale
+            maxScore = max(maxScore, x[p])
+        }
+        // Pad to whole vectors with -inf (e⁻ᶦⁿᶠ = 0); scratch has room for it.
+        let padded = (count + 7) / 8 * 8
+        for p in count..<padded { x[p] = -.infinity }
+        var total = 0.0
+        let m = SIMD8<Float>(repeating: maxScore)
+        for p in stride(from: 0, to: padded, by: 8) {
+            let raw = UnsafeRawPointer(x + p).loadUnaligned(as: SIMD8<Float>.self)
+            let e = VectorMath.exp(raw - m).replacing(with: 0, where: raw .== -.infinity)
+            UnsafeMutableRawPointer(x + p).storeBytes(of: e, as: SIMD8<Float>.self)
+            for l in 0..<8 { total += Double(e[l]) }
+        }
+        let norm = SIMD8<Float>(repeating: Float(1 / total))
+        for p in stride(from: 0, to: padded, by: 8) {
+            let e = UnsafeRawPointer(x + p).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(x + p).storeBytes(of: VectorMath.roundToHalf(e * norm), as: SIMD8<Float>.self)
+        }
+    }
+
+    /// `out = Σₚ w[p] · V[p]`, 64 elements at a time in eight register accumulators (eight at a
+    /// time for a head width that is not a multiple of 64).
+    private static func weightedSum(
+        _ w: UnsafePointer<Float>, values: UnsafeRawPointer, rowBytes: Int, count: Int, vectors: Int,
+        out: UnsafeMutablePointer<Float>
+    ) {
+        var j = 0
+        while j + 8 <= vectors {
+            var o0 = SIMD8<Float>(), o1 = SIMD8<Float>(), o2 = SIMD8<Float>(), o3 = SIMD8<Float>()
+            var o4 = SIMD8<Float>(), o5 = SIMD8<Float>(), o6 = SIMD8<Float>(), o7 = SIMD8<Float>()
+            var v = values + 16 * j
+            for p in 0..<count {
+                let s = SIMD8<Float>(repeating: w[p])
+                o0 = o0.addingProduct(half8(v, 0), s)
+                o1 = o1.addingProduct(half8(v, 16), s)
+                o2 = o2.addingProduct(half8(v, 32), s)
+                o3 = o3.addingProduct(half8(v, 48), s)
+                o4 = o4.addingProduct(half8(v, 64), s)
+                o5 = o5.addingProduct(half8(v, 80), s)
+                o6 = o6.addingProduct(half8(v, 96), s)
+                o7 = o7.addingProduct(half8(v, 112), s)
+                v += rowBytes
+            }
+            let o = UnsafeMutableRawPointer(out + 8 * j)
+            o.storeBytes(of: o0, toByteOffset: 0, as: SIMD8<Float>.self)
+            o.storeBytes(of: o1, toByteOffset: 32, as: SIMD8<Float>.self)
+            o.storeBytes(of: o2, toByteOffset: 64, as: SIMD8<Float>.self)
+            o.storeBytes(of: o3, toByteOffset: 96, as: SIMD8<Float>.self)
+            o.storeBytes(of: o4, toByteOffset: 128, as: SIMD8<Float>.self)
+            o.storeBytes(of: o5, toByteOffset: 160, as: SIMD8<Float>.self)
+            o.storeBytes(of: o6, toByteOffset: 192, as: SIMD8<Float>.self)
+            o.storeBytes(of: o7, toByteOffset: 224, as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < vectors {
+            var acc = SIMD8<Float>()
+            var v = values + 16 * j
+            for p in 0..<count {
+                acc = acc.addingProduct(half8(v, 0), SIMD8(repeating: w[p]))
+                v += rowBytes
+            }
+            UnsafeMutableRawPointer(out + 8 * j).storeBytes(of: acc, as: SIMD8<Float>.self)
+            j += 1
+        }
+    }
+}
