@@ -40,6 +40,23 @@ final class LocalCluster: @unchecked Sendable {
             settings: settings, logger: Logger(label: "client", factory: { _ in SwiftLogNoOpLogHandler() }))
         client.allowParleyProtocols()
         try await waitForRing(names: Set(names))
+        for name in names { try await waitForStore(name) }
+    }
+
+    /// Waits (polling every 50 ms) until the `ConversationStore` of `name` answers: a node is a
+    /// ring member as soon as it joined, a little before its conversation role has opened the
+    /// database and registered the store.
+    func waitForStore(_ name: String, within limit: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + limit
+        while true {
+            do {
+                _ = try await store(name).listConversations(owner: "bench-readiness-probe", limit: 1, cursor: nil)
+                return
+            } catch {
+                guard ContinuousClock.now < deadline else { throw BenchFailure("the store of \(name) never answered: \(error)") }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
     }
 
     var seedAddress: NodeAddress { NodeAddress(host: "127.0.0.1", port: ports[names[0]]!) }

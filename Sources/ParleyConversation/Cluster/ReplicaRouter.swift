@@ -81,13 +81,24 @@ package final class ReplicaRouter: Sendable {
     }
 
     /// Runs `body` on the placement of the current live members, rebuilt only when they changed
-    /// (building a ring hashes every virtual node: too costly for every write).
+    /// (building a ring hashes every virtual node: too costly for every write). The members are
+    /// looked at again at most every ``Placement/recheckInterval`` (listing them sorts and copies
+    /// the membership table: costly for every write too; membership itself takes far longer to
+    /// notice a change).
     private func placement<T>(_ body: (inout Placement) -> T) -> T {
+        let now = ContinuousClock.now
+        if let result = placementCache.withLock({ cache -> T? in
+            guard let checkedAt = cache?.checkedAt, now < checkedAt + Placement.recheckInterval else { return nil }
+            return body(&cache!)
+        }) {
+            return result
+        }
         let live = system.members.filter { !$0.status.isTerminal && $0.hasRole(settings.role) }.map(\.node).sorted()
         return placementCache.withLock { cache in
             if cache?.nodes != live {
                 cache = Placement(nodes: live, ring: HashRing(nodes: live))
             }
+            cache!.checkedAt = now
             return body(&cache!)
         }
     }
@@ -308,6 +319,10 @@ struct Placement {
     let nodes: [ClusterNode]
     let ring: HashRing
     private var cached: [Int: [ClusterNode]] = [:]
+    /// When the live members were last compared with `nodes`.
+    var checkedAt = ContinuousClock.now
+    /// How long a placement is used before the live members are looked at again: 20 ms.
+    static let recheckInterval: Duration = .milliseconds(20)
 
     init(nodes: [ClusterNode], ring: HashRing) {
         self.nodes = nodes

@@ -58,11 +58,14 @@ extension ConversationDatabase {
         let allMessages = messages
         return try await write { db in
             var result = ApplyResult()
+            var deleted: [String: Bool] = [:]
             for record in merged {
                 writer.observe(record.version)
-                if try writer.mergeConversation(db, record) { result.conversationsChanged += 1 }
+                let previous = try writer.loadConversation(db, id: record.id)
+                if try writer.mergeConversation(db, record, previous: previous) { result.conversationsChanged += 1 }
+                deleted[record.id] = record.isDeleted || previous?.isDeleted == true
             }
-            result.messagesInserted += try writer.insertMessages(db, allMessages)
+            result.messagesInserted += try writer.insertMessages(db, allMessages, knownDeleted: deleted)
             // A batch carries the rows of the runs whose events it carries (see
             // `insertGenerationEvents`), so runs go first.
             for batch in batches {

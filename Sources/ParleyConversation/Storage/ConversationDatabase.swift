@@ -56,15 +56,18 @@ package final class ConversationDatabase: Sendable {
                 state: recovered,
                 now: configuration.now
             )
-            try pool.write { db in try storageWriter.backfillGenerationRows(db) }
+            try pool.write { db in
+                try storageWriter.backfillGenerationRows(db)
+                try storageWriter.flushDigests(db)
+            }
         } catch {
             throw ConversationError(.storageFailure, "cannot open the conversation database", cause: error)
         }
         writer = storageWriter
         writes = GroupCommitQueue(
             pool: pool, maxBatch: configuration.maxWritesPerTransaction,
-            beforeCommit: { db in try storageWriter.indexPendingMessages(db) },
-            afterRollback: { storageWriter.resetIndexMark() })
+            beforeCommit: { db in try storageWriter.finishTransaction(db) },
+            afterRollback: { storageWriter.transactionRolledBack() })
         logger.debug("conversation database open", metadata: ["db.path": "\(configuration.path)"])
     }
 

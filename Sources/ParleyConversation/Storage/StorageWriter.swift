@@ -15,6 +15,8 @@ final class StorageWriter: Sendable {
     /// above it were inserted by this transaction and are indexed together by
     /// ``indexPendingMessages(_:)`` before it commits. `nil` when the transaction inserted none.
     private let indexedThrough = Mutex<Int64?>(nil)
+    /// Digest changes and user numbers kept between the row writes of a transaction.
+    private let deferred = Mutex(DeferredWrites())
 
     init(partitioner: Partitioner, state: WriterState, now: @escaping @Sendable () -> Date) {
         self.partitioner = partitioner
@@ -24,19 +26,34 @@ final class StorageWriter: Sendable {
 
     var nowMillis: Int64 { ConversationDatabase.millis(now()) }
 
-    /// Runs one write's `body` with `capture` recording the rows it changes; rows of a failing
-    /// body are forgotten. Writes run one at a time on the writer connection, so one slot suffices.
+    /// Runs one write's `body` (inside its savepoint) with `capture`, if any, recording the rows it
+    /// changes; the captured rows and deferred digest changes of a failing body are forgotten.
+    /// Writes run one at a time on the writer connection, so one slot suffices.
     func capturing<T>(_ capture: ChangeCapture?, _ body: () throws -> T) throws -> T {
-        guard let capture else { return try body() }
-        let mark = capture.mark
-        activeCapture.withLock { $0 = capture }
-        defer { activeCapture.withLock { $0 = nil } }
+        let deferredMark = deferred.withLock { $0.mark }
+        let captureMark = capture?.mark
+        if let capture { activeCapture.withLock { $0 = capture } }
+        defer { if capture != nil { activeCapture.withLock { $0 = nil } } }
         do {
             return try body()
         } catch {
-            capture.rollBack(to: mark)
+            if let capture, let captureMark { capture.rollBack(to: captureMark) }
+            deferred.withLock { $0.dropChanges(after: deferredMark) }
             throw error
         }
+    }
+
+    /// Work deferred to the end of a write transaction, run just before it commits: the search
+    /// index of its new messages and its partition digest changes.
+    func finishTransaction(_ db: Database) throws {
+        try indexPendingMessages(db)
+        try flushDigests(db)
+    }
+
+    /// The transaction rolled back: forgets what it deferred.
+    func transactionRolledBack() {
+        resetIndexMark()
+        deferred.withLock { $0.reset() }
     }
 
     /// A fresh HLC version for a local change.
@@ -67,7 +84,9 @@ final class StorageWriter: Sendable {
     /// The local number of a user (created on first use); it names the user inside the search
     /// index (`owner_tag` = `u<num>`), built here and never from user input.
     func userNumber(_ db: Database, owner: String) throws -> Int64 {
+        if let known = deferred.withLock({ $0.userNumber(owner) }) { return known }
         if let num = try Int64.fetchOne(db.cachedStatement(sql: "SELECT num FROM users WHERE id = ?"), arguments: [owner]) {
+            deferred.withLock { $0.remember(owner: owner, number: num) }
             return num
         }
         try db.cachedStatement(sql: "INSERT INTO users(id, created_at) VALUES (?, ?)").execute(arguments: [owner, nowMillis])
@@ -138,8 +157,12 @@ final class StorageWriter: Sendable {
     /// Stores many messages in the current transaction (replication batches, snapshots, imports):
     /// tombstone and user lookups are cached per conversation/owner for the batch and the
     /// partition digests are updated once per partition. Returns how many were new.
-    func insertMessages(_ db: Database, _ messages: [MessageRecord], conversationsKnownLive: Bool = false) throws -> Int {
-        var deleted: [String: Bool] = [:]
+    /// `knownDeleted` holds conversations whose state the caller read in this transaction.
+    func insertMessages(
+        _ db: Database, _ messages: [MessageRecord], conversationsKnownLive: Bool = false,
+        knownDeleted: [String: Bool] = [:]
+    ) throws -> Int {
+        var deleted = knownDeleted
         var owners: [String: Int64] = [:]
         var digests: [Int: (hash: RowHash, rows: Int64)] = [:]
         let insert = try db.cachedStatement(sql: """
@@ -237,12 +260,22 @@ final class StorageWriter: Sendable {
         if count > 0 { try updateDigest(db, partition: partition, delta: delta, rows: -count) }
     }
 
+    /// Adds a change to a partition's digest; written with the transaction's other changes of that
+    /// partition just before it commits (``flushDigests(_:)``).
     func updateDigest(_ db: Database, partition: Int, delta: RowHash, rows: Int64) throws {
+        deferred.withLock { $0.addDigestChange(partition: partition, delta: delta, rows: rows) }
+    }
+
+    /// Writes the transaction's digest changes, one row per partition. Runs last in every write
+    /// transaction (and after the backfill at open).
+    func flushDigests(_ db: Database) throws {
+        let sums = deferred.withLock { $0.takeDigestChanges() }
+        guard !sums.isEmpty else { return }
         // SQLite has no XOR operator: a ^ b == (a | b) & ~(a & b).
         // The sequence is the writer's latest: every change of the partition up to it is in this
         // or an earlier (committed) transaction.
         let seq = state.withLock { $0.changeSeq }
-        try db.cachedStatement(sql: """
+        let upsert = try db.cachedStatement(sql: """
                 INSERT INTO partition_digests(partition, digest_high, digest_low, row_count, last_change_seq)
                 VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT(partition) DO UPDATE SET
@@ -250,8 +283,10 @@ final class StorageWriter: Sendable {
                     digest_low = (digest_low | excluded.digest_low) & ~(digest_low & excluded.digest_low),
                     row_count = row_count + excluded.row_count,
                     last_change_seq = max(last_change_seq, excluded.last_change_seq)
-                """).execute(
-            arguments: [partition, delta.high, delta.low, rows, seq])
+                """)
+        for (partition, delta) in sums {
+            try upsert.execute(arguments: [partition, delta.hash.high, delta.hash.low, delta.rows, seq])
+        }
     }
 }
 
