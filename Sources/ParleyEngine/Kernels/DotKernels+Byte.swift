@@ -58,4 +58,43 @@ extension DotKernels {
         }
         return (acc0, acc1, acc2, acc3)
     }
+
+    /// ``byte4`` for the eight interleaved vectors of `x`; adds each vector's row sums to `acc[v]`
+    /// in the same order as ``byte1``.
+    @inline(__always)
+    static func byte8<S: ScaleStorage>(
+        _ w: UnsafeRawPointer, _ s: UnsafeRawPointer, _ x: ActivationGroup, blocks: Int, constants: Constants,
+        scales: S.Type, into acc: UnsafeMutablePointer<SIMD8<Float>>
+    ) {
+        let ones = constants.ones
+        for b in 0..<blocks {
+            let xs = x.scales + 8 * b
+            for half in 0..<2 {
+                let wb = w + b * 256 + half * 128, a = x.quants + b * 256 + half * 128
+                var t0 = SIMD8<Int32>(), t1 = SIMD8<Int32>(), t2 = SIMD8<Int32>(), t3 = SIMD8<Int32>()
+                var t4 = SIMD8<Int32>(), t5 = SIMD8<Int32>(), t6 = SIMD8<Int32>(), t7 = SIMD8<Int32>()
+                for k in 0..<4 {
+                    let q = wb.loadUnaligned(fromByteOffset: k * 32, as: SIMD32<Int8>.self)
+                    let u = magnitude(q), ak = a + 32 * k
+                    t0 &+= widen(maddubs(u, sign(broadcast4(ak, 0), q)), ones)
+                    t1 &+= widen(maddubs(u, sign(broadcast4(ak, 4), q)), ones)
+                    t2 &+= widen(maddubs(u, sign(broadcast4(ak, 8), q)), ones)
+                    t3 &+= widen(maddubs(u, sign(broadcast4(ak, 12), q)), ones)
+                    t4 &+= widen(maddubs(u, sign(broadcast4(ak, 16), q)), ones)
+                    t5 &+= widen(maddubs(u, sign(broadcast4(ak, 20), q)), ones)
+                    t6 &+= widen(maddubs(u, sign(broadcast4(ak, 24), q)), ones)
+                    t7 &+= widen(maddubs(u, sign(broadcast4(ak, 28), q)), ones)
+                }
+                let sw = S.load8(s, b * 16 + half * 8)
+                acc[0] = acc[0].addingProduct(toFloat(t0), sw * xs[0])
+                acc[1] = acc[1].addingProduct(toFloat(t1), sw * xs[1])
+                acc[2] = acc[2].addingProduct(toFloat(t2), sw * xs[2])
+                acc[3] = acc[3].addingProduct(toFloat(t3), sw * xs[3])
+                acc[4] = acc[4].addingProduct(toFloat(t4), sw * xs[4])
+                acc[5] = acc[5].addingProduct(toFloat(t5), sw * xs[5])
+                acc[6] = acc[6].addingProduct(toFloat(t6), sw * xs[6])
+                acc[7] = acc[7].addingProduct(toFloat(t7), sw * xs[7])
+            }
+        }
+    }
 }

@@ -68,4 +68,41 @@ extension DotKernels {
         }
         return (acc0, acc1, acc2, acc3)
     }
+
+    /// ``nibble4`` for the eight interleaved vectors of `x` (each weight vector is unpacked once
+    /// for all eight); adds each vector's row sums to `acc[v]` in the same order as ``nibble1``.
+    @inline(__always)
+    static func nibble8<S: ScaleStorage>(
+        _ w: UnsafeRawPointer, _ d: UnsafeRawPointer, _ m: UnsafeRawPointer, _ x: ActivationGroup, blocks: Int,
+        constants: Constants, scales: S.Type, into acc: UnsafeMutablePointer<SIMD8<Float>>
+    ) {
+        let mask = constants.mask, ones = constants.ones
+        for b in 0..<blocks {
+            let wb = w + b * 128, a = x.quants + b * 256
+            var t0 = SIMD16<Int16>(), t1 = SIMD16<Int16>(), t2 = SIMD16<Int16>(), t3 = SIMD16<Int16>()
+            var t4 = SIMD16<Int16>(), t5 = SIMD16<Int16>(), t6 = SIMD16<Int16>(), t7 = SIMD16<Int16>()
+            for k in 0..<4 {
+                let (lo, hi) = nibbles(wb, k * 32, mask)
+                let al = a + 32 * k, ah = a + 32 * (4 + k)
+                t0 &+= maddubs(lo, broadcast4(al, 0)) &+ maddubs(hi, broadcast4(ah, 0))
+                t1 &+= maddubs(lo, broadcast4(al, 4)) &+ maddubs(hi, broadcast4(ah, 4))
+                t2 &+= maddubs(lo, broadcast4(al, 8)) &+ maddubs(hi, broadcast4(ah, 8))
+                t3 &+= maddubs(lo, broadcast4(al, 12)) &+ maddubs(hi, broadcast4(ah, 12))
+                t4 &+= maddubs(lo, broadcast4(al, 16)) &+ maddubs(hi, broadcast4(ah, 16))
+                t5 &+= maddubs(lo, broadcast4(al, 20)) &+ maddubs(hi, broadcast4(ah, 20))
+                t6 &+= maddubs(lo, broadcast4(al, 24)) &+ maddubs(hi, broadcast4(ah, 24))
+                t7 &+= maddubs(lo, broadcast4(al, 28)) &+ maddubs(hi, broadcast4(ah, 28))
+            }
+            let dw = S.load8(d, b * 8), mw = S.load8(m, b * 8)
+            let xs = x.scales + 8 * b, xm = x.sums + 8 * b
+            acc[0] = acc[0].addingProduct(toFloat(widen(t0, ones)), dw * xs[0]).addingProduct(mw, SIMD8(repeating: xm[0]))
+            acc[1] = acc[1].addingProduct(toFloat(widen(t1, ones)), dw * xs[1]).addingProduct(mw, SIMD8(repeating: xm[1]))
+            acc[2] = acc[2].addingProduct(toFloat(widen(t2, ones)), dw * xs[2]).addingProduct(mw, SIMD8(repeating: xm[2]))
+            acc[3] = acc[3].addingProduct(toFloat(widen(t3, ones)), dw * xs[3]).addingProduct(mw, SIMD8(repeating: xm[3]))
+            acc[4] = acc[4].addingProduct(toFloat(widen(t4, ones)), dw * xs[4]).addingProduct(mw, SIMD8(repeating: xm[4]))
+            acc[5] = acc[5].addingProduct(toFloat(widen(t5, ones)), dw * xs[5]).addingProduct(mw, SIMD8(repeating: xm[5]))
+            acc[6] = acc[6].addingProduct(toFloat(widen(t6, ones)), dw * xs[6]).addingProduct(mw, SIMD8(repeating: xm[6]))
+            acc[7] = acc[7].addingProduct(toFloat(widen(t7, ones)), dw * xs[7]).addingProduct(mw, SIMD8(repeating: xm[7]))
+        }
+    }
 }

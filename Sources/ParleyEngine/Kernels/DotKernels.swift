@@ -125,6 +125,15 @@ enum DotKernels {
         var sums: UnsafePointer<Float>
     }
 
+    /// Eight activation vectors interleaved (see ``QuantizedActivations/interleavedQuants``): the
+    /// four quants of chunk `c` of vector `v` at byte `32c + 4v`, the scale and sum of block `b` of
+    /// vector `v` at index `8b + v`.
+    struct ActivationGroup {
+        var quants: UnsafeRawPointer
+        var scales: UnsafePointer<Float>
+        var sums: UnsafePointer<Float>
+    }
+
     // MARK: Float weights
 
     /// Σ w·x over `count` floats.

@@ -1,8 +1,8 @@
 /// Matrix products of a ``WeightMatrix`` with a batch of activation vectors, spread over a ``ThreadPool``.
 ///
 /// One pass over the weights serves every vector of the batch: rows are split into chunks across
-/// threads, and inside a chunk each group of eight weight rows is unpacked once for four vectors
-/// at a time while it sits in the L1 cache.
+/// threads, and inside a chunk each group of eight weight rows is unpacked once for eight vectors
+/// at a time (then four, then one) while it sits in the L1 cache.
 enum MatMul {
     /// Rows per parallel work item; a multiple of 8, sized so each thread gets several items.
     static func rowsPerChunk(rows: Int, threads: Int) -> Int {
@@ -75,7 +75,7 @@ enum MatMul {
         }
     }
 
-    /// The quantized formats: row groups of eight, four vectors at a time.
+    /// The quantized formats: row groups of eight, eight vectors at a time, then four, then one.
     @inline(__always)
     private static func groups<S: DotKernels.ScaleStorage>(
         _ w: WeightMatrix, _ x: QuantizedActivations, _ rows: Range<Int>, _ out: UnsafeMutablePointer<Float>,
@@ -91,7 +91,19 @@ enum MatMul {
             let m = UnsafeRawPointer(w.offsets + (w.format == .nibble ? group * w.scalesPerGroup * w.scaleBytes : 0))
             let valid = min(WeightMatrix.groupRows, w.rows - g)
             let o = out + g
-            var v = 0
+            for eight in 0..<x.groupsOfEight {
+                withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 8) { acc in
+                    let a = acc.baseAddress!
+                    a.initialize(repeating: SIMD8(), count: 8)
+                    if w.format == .nibble {
+                        DotKernels.nibble8(q, s, m, x.group(eight), blocks: blocks, constants: constants, scales: S.self, into: a)
+                    } else {
+                        DotKernels.byte8(q, s, x.group(eight), blocks: blocks, constants: constants, scales: S.self, into: a)
+                    }
+                    for i in 0..<8 { store(a[i], o + (8 * eight + i) * outStride, valid) }
+                }
+            }
+            var v = 8 * x.groupsOfEight
             while v + 4 <= count {
                 let x0 = x.activation(v), x1 = x.activation(v + 1), x2 = x.activation(v + 2), x3 = x.activation(v + 3)
                 let r =

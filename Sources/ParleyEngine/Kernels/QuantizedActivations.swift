@@ -23,6 +23,13 @@ final class QuantizedActivations {
     private(set) var scales: UnsafeMutablePointer<Float>
     /// `d · Σq` per block, rounded to f16 precision when `roundSums`.
     private(set) var sums: UnsafeMutablePointer<Float>
+    /// Each whole group of eight vectors again, interleaved for the eight-vector kernels: four-byte
+    /// chunk `c` of vector `v` of group `g` at Int32 index `(g · paddedWidth / 4 + c) · 8 + v`.
+    private(set) var interleavedQuants: UnsafeMutablePointer<Int32>
+    /// `scales` and `sums` of the groups likewise: block `b` of vector `v` of group `g` at `(g · blocks + b) · 8 + v`.
+    private(set) var interleavedScales: UnsafeMutablePointer<Float>
+    private(set) var interleavedSums: UnsafeMutablePointer<Float>
+    private var interleavedCapacity = 0
     /// Float format only: the unquantized vectors (no copy; points at the caller's buffer).
     private(set) var floats: UnsafePointer<Float>?
     private(set) var floatStride = 0
@@ -31,12 +38,30 @@ final class QuantizedActivations {
         quants = .allocate(capacity: 1)
         scales = .allocate(capacity: 1)
         sums = .allocate(capacity: 1)
+        interleavedQuants = .allocate(capacity: 1)
+        interleavedScales = .allocate(capacity: 1)
+        interleavedSums = .allocate(capacity: 1)
     }
 
     deinit {
         quants.deallocate()
         scales.deallocate()
         sums.deallocate()
+        interleavedQuants.deallocate()
+        interleavedScales.deallocate()
+        interleavedSums.deallocate()
+    }
+
+    /// Whole groups of eight vectors (see ``interleavedQuants``).
+    var groupsOfEight: Int { format == .float ? 0 : count / 8 }
+
+    /// Group `g` of eight vectors for the eight-vector kernels.
+    @inline(__always)
+    func group(_ g: Int) -> DotKernels.ActivationGroup {
+        let blocks = paddedWidth / 32
+        return .init(
+            quants: UnsafeRawPointer(interleavedQuants + g * paddedWidth * 2), scales: interleavedScales + g * blocks * 8,
+            sums: interleavedSums + g * blocks * 8)
     }
 
     /// Blocks of 32 per vector (including padding).
@@ -90,6 +115,34 @@ final class QuantizedActivations {
             pool.parallelFor(count, body)
         } else {
             for v in 0..<count { body(v) }
+        }
+        interleave()
+    }
+
+    /// Fills the interleaved copies of the whole groups of eight vectors.
+    private func interleave() {
+        let groups = count / 8, chunks = paddedWidth / 4, blocks = paddedWidth / 32
+        if groups == 0 { return }
+        if groups * 8 * chunks > interleavedCapacity {
+            interleavedQuants.deallocate()
+            interleavedScales.deallocate()
+            interleavedSums.deallocate()
+            interleavedCapacity = groups * 8 * chunks
+            interleavedQuants = .allocate(capacity: interleavedCapacity)
+            interleavedScales = .allocate(capacity: interleavedCapacity / 8)
+            interleavedSums = .allocate(capacity: interleavedCapacity / 8)
+        }
+        let source = UnsafeRawPointer(quants)
+        for g in 0..<groups {
+            for v in 0..<8 {
+                let vector = source + (8 * g + v) * paddedWidth
+                let out = interleavedQuants + g * chunks * 8 + v
+                for c in 0..<chunks { out[8 * c] = vector.loadUnaligned(fromByteOffset: 4 * c, as: Int32.self) }
+                for b in 0..<blocks {
+                    interleavedScales[(g * blocks + b) * 8 + v] = scales[(8 * g + v) * blocks + b]
+                    interleavedSums[(g * blocks + b) * 8 + v] = sums[(8 * g + v) * blocks + b]
+                }
+            }
         }
     }
 

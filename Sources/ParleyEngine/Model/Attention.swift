@@ -10,17 +10,16 @@
 /// multiply-add chains, summed across lanes together), the weighted sum of values 64 elements at a
 /// time.
 enum Attention {
-    /// `out = softmax(q·Kᵀ / sqrt(d)) · V` over positions `0...last` of `cache` in `layer`, for the
-    /// head of `headDim` elements (a multiple of 8) at `kvOffset` of each cache row.
-    /// `scratch` holds at least `last + 8` floats.
+    /// `out = softmax(q·Kᵀ / sqrt(d)) · V` over positions `0...last` of key/value head `kvHead` of
+    /// `cache` in `layer` (its head dimension a multiple of 8). `scratch` holds at least `last + 8` floats.
     static func attendHead(
-        query: UnsafePointer<Float>, cache: KVCache, layer: Int, kvOffset: Int, headDim: Int, last: Int,
+        query: UnsafePointer<Float>, cache: KVCache, layer: Int, kvHead: Int, last: Int,
         scratch: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
     ) {
-        let count = last + 1
-        let keys = UnsafeRawPointer(cache.keyRow(layer: layer, position: 0) + kvOffset)
-        let values = UnsafeRawPointer(cache.valueRow(layer: layer, position: 0) + kvOffset)
-        let rowBytes = cache.width * MemoryLayout<Float16>.size
+        let count = last + 1, headDim = cache.headDimension
+        let keys = UnsafeRawPointer(cache.key(layer: layer, head: kvHead, position: 0))
+        let values = UnsafeRawPointer(cache.value(layer: layer, head: kvHead, position: 0))
+        let rowBytes = headDim * MemoryLayout<Float16>.size
         let vectors = headDim / 8
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: vectors) { q in
             for j in 0..<vectors {

@@ -61,7 +61,7 @@ final class ForwardPass {
                 let c = b.cos + t * ropeDims / 2, s = b.sin + t * ropeDims / 2
                 Operators.rope(b.q + t * dim, heads: hp.headCount, headDim: headDim, dims: ropeDims, cos: c, sin: s)
                 Operators.rope(b.k + t * kvWidth, heads: hp.headCountKV, headDim: headDim, dims: ropeDims, cos: c, sin: s)
-                storeKeyValue(token, layer: l, key: b.k + t * kvWidth, value: b.v + t * kvWidth, width: kvWidth)
+                token.cache.store(layer: l, position: token.position, keys: b.k + t * kvWidth, values: b.v + t * kvWidth)
             }
             trace?("\(l).q", b.q, dim)
             trace?("\(l).v", b.v, kvWidth)
@@ -158,30 +158,25 @@ final class ForwardPass {
         }
     }
 
-    private func storeKeyValue(
-        _ token: Token, layer: Int, key: UnsafePointer<Float>, value: UnsafePointer<Float>, width: Int
-    ) {
-        let k = token.cache.keyRow(layer: layer, position: token.position)
-        let v = token.cache.valueRow(layer: layer, position: token.position)
-        for i in 0..<width {
-            k[i] = Float16(key[i])
-            v[i] = Float16(value[i])
-        }
-    }
-
+    /// Attention for every token and query head. Work items are (token, key/value head) pairs
+    /// whose query heads run one after the other over the same cached keys and values, unless that
+    /// leaves too few items to share out, then (token, query head).
     private func attention(_ tokens: [Token], layer: Int) {
         let hp = model.hyperparameters
         let heads = hp.headCount, headDim = hp.headDimension, dim = hp.embeddingLength
         let group = hp.headCount / hp.headCountKV
+        let perItem = tokens.count * hp.headCountKV >= 4 * pool.threadCount ? group : 1
+        let itemsPerToken = heads / perItem
         let b = buffers
-        pool.parallelFor(tokens.count * heads) { item in
-            let t = item / heads, h = item % heads
+        pool.parallelFor(tokens.count * itemsPerToken) { item in
+            let t = item / itemsPerToken, first = (item % itemsPerToken) * perItem
             let token = tokens[t]
             withUnsafeTemporaryAllocation(of: Float.self, capacity: token.position + 8) { scratch in
-                Attention.attendHead(
-                    query: b.q + t * dim + h * headDim, cache: token.cache, layer: layer,
-                    kvOffset: (h / group) * headDim, headDim: headDim, last: token.position,
-                    scratch: scratch.baseAddress!, out: b.attended + t * dim + h * headDim)
+                for h in first..<first + perItem {
+                    Attention.attendHead(
+                        query: b.q + t * dim + h * headDim, cache: token.cache, layer: layer, kvHead: h / group,
+                        last: token.position, scratch: scratch.baseAddress!, out: b.attended + t * dim + h * headDim)
+                }
             }
         }
     }

@@ -30,6 +30,11 @@ final class LlamaModel: @unchecked Sendable {
     /// Width of the key/value projections.
     var keyValueWidth: Int { hyperparameters.headCountKV * hyperparameters.headDimension }
 
+    /// An empty KV cache for `capacity` positions of this model.
+    func makeCache(capacity: Int) -> KVCache {
+        KVCache(layerCount: layers.count, width: keyValueWidth, headDimension: hyperparameters.headDimension, capacity: capacity)
+    }
+
     /// Bytes of weights one forward step reads (all matrices once; the embedding row is negligible
     /// unless it is the output matrix, which is counted once).
     var weightBytesPerStep: Int {

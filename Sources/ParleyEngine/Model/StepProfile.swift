@@ -19,7 +19,7 @@ package enum StepProfile {
         defer { pool.shutdown() }
         let forward = ForwardPass(model: model, pool: pool)
         let caches = (0..<streams).map { _ in
-            KVCache(layerCount: model.layers.count, width: model.keyValueWidth, capacity: context + steps + 1)
+            model.makeCache(capacity: context + steps + 1)
         }
         for (s, cache) in caches.enumerated() {
             let prompt = (0..<context).map { ForwardPass.Token(id: Int32(100 + (s * 31 + $0 * 7) % 5000), position: $0, cache: cache, wantsLogits: $0 == context - 1) }

@@ -135,7 +135,7 @@ final class EngineLoop: @unchecked Sendable {
     private func makeCache(for request: PendingRequest) -> (KVCache, Int) {
         let model = forward.model
         func fresh() -> KVCache {
-            KVCache(layerCount: model.layers.count, width: model.keyValueWidth, capacity: request.reservation)
+            model.makeCache(capacity: request.reservation)
         }
         guard let (kept, reused) = prefixCache.take(matching: request.prompt) else { return (fresh(), 0) }
         // Reused in place when it fits and is not much larger than the planner reserved for it.

@@ -40,7 +40,7 @@ import Testing
         }
     }
 
-    /// Every kernel (one vector and four at a time, single thread and pooled) equals a plain
+    /// Every kernel (one, four and eight vectors at a time, single thread and pooled) equals a plain
     /// double-precision product of the dequantized weights and dequantized activations.
     @Test(arguments: types)
     func productsEqualDequantizedReference(type: GGMLType) throws {
@@ -50,7 +50,7 @@ import Testing
         let w = try bytes.withUnsafeBytes { try WeightMatrix(repacking: $0, type: type, rows: rows, columns: columns) }
         let pool = ThreadPool(threadCount: 2)
         defer { pool.shutdown() }
-        for count in [1, 3, 4, 9] {
+        for count in [1, 3, 4, 9, 20] {
             let x = (0..<count * columns).map { _ in gen.unit() }
             let q = QuantizedActivations()
             var out = [Float](repeating: .nan, count: count * rows)

@@ -58,7 +58,7 @@ struct ForwardPassReferenceTests {
         defer { pool.shutdown() }
         let pass = ForwardPass(model: model, pool: pool)
         pass.layerLimit = layers
-        let cache = KVCache(layerCount: model.layers.count, width: model.keyValueWidth, capacity: prompt.count + 1)
+        let cache = model.makeCache(capacity: prompt.count + 1)
         var logits: [Float] = []
         var start = 0
         while start < prompt.count {
@@ -132,7 +132,7 @@ struct ForwardPassReferenceTests {
         let pass = ForwardPass(model: model, pool: pool)
         for (i, prompt) in prompts.enumerated() {
             let expected = try #require(reference[i].ids), margins = try #require(reference[i].margins)
-            let cache = KVCache(layerCount: model.layers.count, width: model.keyValueWidth, capacity: prompt.count + 40)
+            let cache = model.makeCache(capacity: prompt.count + 40)
             var logits = pass.run(
                 prompt.indices.map { .init(id: prompt[$0], position: $0, cache: cache, wantsLogits: $0 == prompt.count - 1) }
             )[0]
