@@ -39,14 +39,17 @@ extension ReplicaRouter {
                 let identity = try await peerDatabase(peer, node: peerNode)
                 var inStep: [(partition: Int, seq: Int64)] = []
                 var differing: [Int] = []
+                let now = ContinuousClock.now
                 for theirs in remote {
                     let partition = theirs.partition
                     let holders = replicas(ofPartition: partition, ring: ring)
                     guard holders.contains(me), holders.contains(peerNode) else { continue }
+                    let key = PeerPartition(peer: identity, partition: partition)
                     if let mine = local[partition], mine.hash == theirs.digest.hash, mine.rowCount == theirs.rowCount {
                         // Equal contents: everything of the peer's feed up to its sequence is here.
                         inStep.append((partition, theirs.changeSeq))
-                    } else {
+                        deferredPulls.withLock { _ = $0.removeValue(forKey: key) }
+                    } else if shouldPullNow(key, remote: theirs.digest, local: local[partition], now: now) {
                         differing.append(partition)
                     }
                 }
@@ -56,6 +59,34 @@ extension ReplicaRouter {
                 logger.debug("anti-entropy with a peer failed", metadata: ["peer": "\(peerNode)", "error": "\(error)"])
             }
         }
+    }
+
+    /// Whether a partition found differing from the peer's is pulled in this round. The change feed
+    /// sends every row the peer changed since the cursor, so pulling a partition that is being
+    /// written to sends back the rows the pushes just delivered: under a steady load every row
+    /// would travel and be merged twice more. So a partition is pulled at once only when this node
+    /// is clearly behind (``ReplicationSettings/antiEntropyLagRows``), has never pulled it from this
+    /// peer, or the peer's partition stood still for a round (its writes have settled and still
+    /// differ); otherwise it waits, at most ``ReplicationSettings/antiEntropyMaxDeferral``. A
+    /// partition whose writes settle equal is never pulled: its cursor moves to the peer's sequence.
+    func shouldPullNow(_ key: PeerPartition, remote: PartitionDigest, local: PartitionDigest?, now: ContinuousClock.Instant)
+        -> Bool
+    {
+        let hasCursor = cursors.withLock { $0[key] != nil }
+        let pull = deferredPulls.withLock { deferred -> Bool in
+            let previous = deferred[key]
+            let behind = remote.rowCount - (local?.rowCount ?? 0) >= settings.antiEntropyLagRows
+            let settled = previous.map { $0.remote == remote } ?? false
+            let overdue = previous.map { now - $0.since >= settings.antiEntropyMaxDeferral } ?? false
+            if !hasCursor || local == nil || behind || settled || overdue {
+                deferred[key] = nil
+                return true
+            }
+            deferred[key] = DeferredPull(remote: remote, since: previous?.since ?? now)
+            return false
+        }
+        if !pull { stats.withLock { $0.pullsDeferred += 1 } }
+        return pull
     }
 
     /// The database identity of a peer incarnation, with the cursors stored for that database
@@ -164,4 +195,12 @@ extension ReplicaRouter {
         }
         return throughSeq
     }
+}
+
+/// A differing partition whose pull waits (see ``ReplicaRouter/shouldPullNow(_:remote:local:now:)``).
+struct DeferredPull {
+    /// The peer's digest of the partition when last compared.
+    var remote: PartitionDigest
+    /// When the partition was first found differing.
+    var since: ContinuousClock.Instant
 }

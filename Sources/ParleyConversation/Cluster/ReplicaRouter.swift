@@ -28,6 +28,9 @@ package final class ReplicaRouter: Sendable {
     /// Peer databases whose stored cursors are loaded into `cursors`, and the database identity
     /// of each peer incarnation seen.
     let peerDatabases = Mutex<(loaded: Set<String>, byUID: [UInt64: String])>(([], [:]))
+    /// Partitions found differing from a peer's and not pulled yet (see
+    /// ``shouldPullNow(_:remote:local:now:)``), with the peer's digest last seen and since when.
+    let deferredPulls = Mutex<[PeerPartition: DeferredPull]>([:])
     /// Counters for tests and logs.
     let stats = Mutex(Stats())
 
@@ -47,6 +50,8 @@ package final class ReplicaRouter: Sendable {
         package var snapshotChunksApplied = 0
         package var changeRowsPulled = 0
         package var readRepairs = 0
+        /// Differing partitions whose pull anti-entropy put off (writes were still arriving).
+        package var pullsDeferred = 0
     }
 
     package init(system: ClusterSystem, database: ConversationDatabase, settings: ReplicationSettings, logger: Logger) {

@@ -15,6 +15,13 @@ package struct ReplicationSettings: Sendable {
     package var antiEntropyCallTimeout: Duration = .seconds(10)
     /// Partitions one anti-entropy round pulls from a peer at the same time; default 4.
     package var pullsInFlight: Int = 4
+    /// A partition that differs from a peer's is pulled at once when this node lacks at least this
+    /// many of the peer's rows (by row count), or when the peer's partition did not change since
+    /// the previous round; otherwise writes to it are still arriving (their pushes are in flight)
+    /// and the pull waits. Default 32 rows.
+    package var antiEntropyLagRows: Int64 = 32
+    /// Longest a differing partition's pull waits for its writes to settle; default 10 s.
+    package var antiEntropyMaxDeferral: Duration = .seconds(10)
     /// Rows per change-feed page pulled by anti-entropy; default 2,000.
     package var changePageRows: Int = 2_000
     /// Most writes kept as (stored) hints for one missing replica; older ones are dropped
