@@ -30,6 +30,10 @@ public final class Engine: Sendable {
         /// step, so this bounds their inter-token time: about 1 ms per prompt token on two cores
         /// with the default model). The full ``prefillChunk`` is used when nobody decodes. Default 64.
         public var decodingPrefillChunk: Int
+        /// How the forward pass computes: `.int8` (llama.cpp's arithmetic, the default) or
+        /// `.float32` (dequantized weights, float activations and KV cache: several times slower and
+        /// about 4 bytes per weight of memory; for verification against a float reference).
+        public var activations: ActivationPrecision
         /// Bytes of KV cache kept from finished requests, on top of ``kvCacheBytes``, so that the next
         /// turn of a chat reuses the keys and values of the turns before it instead of computing
         /// them again (least recently used first out; 0 disables). Default 256 MiB.
@@ -38,8 +42,10 @@ public final class Engine: Sendable {
         /// Creates a configuration; every argument has the documented default.
         public init(
             threadCount: Int? = nil, maxSequences: Int = 16, kvCacheBytes: Int = 2 << 30, contextLength: Int? = nil,
-            prefillChunk: Int = 512, decodingPrefillChunk: Int = 64, prefixCacheBytes: Int = 256 << 20
+            prefillChunk: Int = 512, decodingPrefillChunk: Int = 64, prefixCacheBytes: Int = 256 << 20,
+            activations: ActivationPrecision = .int8
         ) {
+            self.activations = activations
             self.threadCount = threadCount ?? ThreadPool.processorCount
             self.maxSequences = maxSequences
             self.kvCacheBytes = kvCacheBytes
@@ -69,7 +75,7 @@ public final class Engine: Sendable {
     /// - Throws: `EngineError` for an unreadable or unsupported file.
     public init(modelPath: String, configuration: Configuration = .init()) throws {
         let file = try GGUFFile(path: modelPath)
-        let model = try LlamaModel(file: file)
+        let model = try LlamaModel(file: file, precision: configuration.activations)
         tokenizer = try Tokenizer(gguf: file)
         do {
             chatTemplate = .success(try ChatTemplate(gguf: file))
@@ -79,7 +85,8 @@ public final class Engine: Sendable {
         modelName = model.name
         weightBytesPerStep = model.weightBytesPerStep
         contextLength = max(2, min(configuration.contextLength ?? Int.max, model.hyperparameters.contextLength))
-        let bytesPerPosition = KVCache.byteCount(layerCount: model.layers.count, width: model.keyValueWidth, capacity: 1)
+        let bytesPerPosition = KVCache.byteCount(
+            layerCount: model.layers.count, width: model.keyValueWidth, capacity: 1, element: model.cacheElement)
         pool = ThreadPool(threadCount: configuration.threadCount)
         loop = EngineLoop(
             forward: ForwardPass(model: model, pool: pool), tokenizer: tokenizer,

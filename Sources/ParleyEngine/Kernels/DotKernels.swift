@@ -136,6 +136,30 @@ enum DotKernels {
 
     // MARK: Float weights
 
+    /// Σ w·x for four vectors `x0…x3` over `count` floats (the row is loaded once for all four).
+    @inline(__always)
+    static func float4(
+        _ w: UnsafePointer<Float>, _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ x2: UnsafePointer<Float>,
+        _ x3: UnsafePointer<Float>, count: Int
+    ) -> SIMD4<Float> {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= count {
+            let wv = loadFloats(w + i)
+            a0 = a0.addingProduct(wv, loadFloats(x0 + i))
+            a1 = a1.addingProduct(wv, loadFloats(x1 + i))
+            a2 = a2.addingProduct(wv, loadFloats(x2 + i))
+            a3 = a3.addingProduct(wv, loadFloats(x3 + i))
+            i += 8
+        }
+        var total = SIMD4(a0.sum(), a1.sum(), a2.sum(), a3.sum())
+        while i < count {
+            total += SIMD4(x0[i], x1[i], x2[i], x3[i]) * w[i]
+            i += 1
+        }
+        return total
+    }
+
     /// Σ w·x over `count` floats.
     @inline(__always)
     static func float1(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int) -> Float {

@@ -65,11 +65,19 @@ enum MatMul {
             }
         case .float:
             guard let floats = x.floats else { return }
-            for v in 0..<count {
-                let xv = floats + v * x.floatStride
-                for r in rows {
-                    let row = (w.quants + r * w.groupStride).assumingMemoryBound(to: Float.self)
-                    out[v * outStride + r] = DotKernels.float1(row, xv, count: w.columns)
+            for r in rows {
+                let row = (w.quants + r * w.groupStride).assumingMemoryBound(to: Float.self)
+                var v = 0
+                while v + 4 <= count {
+                    let x0 = floats + v * x.floatStride
+                    let s = DotKernels.float4(
+                        row, x0, x0 + x.floatStride, x0 + 2 * x.floatStride, x0 + 3 * x.floatStride, count: w.columns)
+                    for i in 0..<4 { out[(v + i) * outStride + r] = s[i] }
+                    v += 4
+                }
+                while v < count {
+                    out[v * outStride + r] = DotKernels.float1(row, floats + v * x.floatStride, count: w.columns)
+                    v += 1
                 }
             }
         }

@@ -8,12 +8,15 @@ extension WeightMatrix {
         }
     }
 
-    /// Repacks `rows` rows of `columns` elements of `type` stored in ggml's layout in `bytes`.
+    /// Repacks `rows` rows of `columns` elements of `type` stored in ggml's layout in `bytes`;
+    /// `dequantized` stores every type as float rows (the float format).
     ///
     /// The values are exactly those of ``GGMLDequantizer`` (scales are widened from f16 and, for the
     /// K-quants, multiplied by their 6- or 8-bit sub-scales, which is exact in `Float`).
     /// - Throws: `.corruptFile` if `bytes` is shorter than the tensor or a row is not whole blocks.
-    convenience init(repacking bytes: UnsafeRawBufferPointer, type: GGMLType, rows: Int, columns: Int) throws {
+    convenience init(
+        repacking bytes: UnsafeRawBufferPointer, type: GGMLType, rows: Int, columns: Int, dequantized: Bool = false
+    ) throws {
         guard columns % type.blockSize == 0, let rowBytes = type.byteCount(elements: columns),
             rows * rowBytes <= bytes.count
         else {
@@ -23,7 +26,7 @@ extension WeightMatrix {
             throw EngineError(.corruptFile, "row length \(columns) is not a multiple of 32")
         }
         self.init(
-            format: Self.format(for: type), rows: rows, columns: columns, sourceType: type,
+            format: dequantized ? .float : Self.format(for: type), rows: rows, columns: columns, sourceType: type,
             halfScales: Self.scalesFitHalf(bytes, type: type, blocks: rows * columns / 32))
         guard let base = bytes.baseAddress else { return }
         for row in 0..<rows {
@@ -46,12 +49,16 @@ extension WeightMatrix {
     }
 
     private func repackRow(_ row: Int, from src: UnsafeRawPointer, type: GGMLType) {
-        switch type {
-        case .f32, .f16, .bf16:
+        if format == .float {
             let dst = (quants + row * groupStride).assumingMemoryBound(to: Float.self)
             GGMLDequantizer.dequantize(
                 UnsafeRawBufferPointer(start: src, count: type.byteCount(elements: columns)!), type: type,
                 into: UnsafeMutableBufferPointer(start: dst, count: columns))
+            return
+        }
+        switch type {
+        case .f32, .f16, .bf16:
+            preconditionFailure("float types are repacked in the float format")
         case .q4_0, .q4_1:
             let blockBytes = type.bytesPerBlock
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in

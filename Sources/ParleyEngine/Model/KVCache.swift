@@ -1,9 +1,18 @@
-/// The keys and values of one sequence, for every layer, stored as f16 (as llama.cpp does).
+/// The keys and values of one sequence, for every layer: f16 as llama.cpp stores them, or float
+/// for the `.float32` precision.
 ///
 /// Layout: `[layer][kvHead][position][headDimension]`, separately for keys and values, so that the
 /// attention of one head reads its keys and values as one contiguous run. The capacity is fixed at
 /// creation; the scheduler sizes it from the request and accounts it against its budget.
 final class KVCache {
+    /// The stored element type.
+    enum Element: Sendable {
+        case half, float
+
+        /// Bytes per element.
+        var size: Int { self == .half ? 2 : 4 }
+    }
+
     let layerCount: Int
     /// Elements per position and layer (all key/value heads).
     let width: Int
@@ -11,21 +20,23 @@ final class KVCache {
     let headDimension: Int
     /// Positions this cache can hold.
     let capacity: Int
+    let element: Element
     /// Positions filled so far (the next token goes to position `count`).
     var count = 0
-    let keys: UnsafeMutablePointer<Float16>
-    let values: UnsafeMutablePointer<Float16>
+    private let keys: UnsafeMutableRawPointer
+    private let values: UnsafeMutableRawPointer
 
     /// - Parameter headDimension: elements per key/value head; defaults to `width` (one head).
-    init(layerCount: Int, width: Int, headDimension: Int? = nil, capacity: Int) {
+    init(layerCount: Int, width: Int, headDimension: Int? = nil, capacity: Int, element: Element = .half) {
         self.layerCount = layerCount
         self.width = width
         self.headDimension = headDimension ?? width
         precondition(self.headDimension > 0 && width % self.headDimension == 0, "width is not whole heads")
         self.capacity = capacity
-        let total = max(1, layerCount * capacity * width)
-        keys = .allocate(capacity: total)
-        values = .allocate(capacity: total)
+        self.element = element
+        let bytes = max(1, layerCount * capacity * width) * element.size
+        keys = .allocate(byteCount: bytes, alignment: 64)
+        values = .allocate(byteCount: bytes, alignment: 64)
     }
 
     deinit {
@@ -37,36 +48,37 @@ final class KVCache {
     var headCount: Int { width / headDimension }
 
     /// Bytes a cache of `capacity` positions takes.
-    static func byteCount(layerCount: Int, width: Int, capacity: Int) -> Int {
-        2 * layerCount * capacity * width * MemoryLayout<Float16>.size
+    static func byteCount(layerCount: Int, width: Int, capacity: Int, element: Element = .half) -> Int {
+        2 * layerCount * capacity * width * element.size
     }
 
     /// Copies the keys and values of the first `positions` positions of every layer into `other`
-    /// (same model, capacity at least `positions`).
+    /// (same model and element type, capacity at least `positions`).
     func copyPrefix(_ positions: Int, into other: KVCache) {
         precondition(
             other.layerCount == layerCount && other.width == width && other.headDimension == headDimension
-                && positions <= other.capacity)
+                && other.element == element && positions <= other.capacity)
+        let bytes = positions * headDimension * element.size
         for layer in 0..<layerCount {
             for head in 0..<headCount {
-                other.key(layer: layer, head: head, position: 0).update(
-                    from: key(layer: layer, head: head, position: 0), count: positions * headDimension)
-                other.value(layer: layer, head: head, position: 0).update(
-                    from: value(layer: layer, head: head, position: 0), count: positions * headDimension)
+                other.key(layer: layer, head: head, position: 0).copyMemory(
+                    from: key(layer: layer, head: head, position: 0), byteCount: bytes)
+                other.value(layer: layer, head: head, position: 0).copyMemory(
+                    from: value(layer: layer, head: head, position: 0), byteCount: bytes)
             }
         }
     }
 
     /// The key of `head` at `position` in `layer` (`headDimension` elements; the next position follows).
     @inline(__always)
-    func key(layer: Int, head: Int, position: Int) -> UnsafeMutablePointer<Float16> {
-        keys + ((layer * headCount + head) * capacity + position) * headDimension
+    func key(layer: Int, head: Int, position: Int) -> UnsafeMutableRawPointer {
+        keys + ((layer * headCount + head) * capacity + position) * headDimension * element.size
     }
 
     /// The value of `head` at `position` in `layer`, laid out like ``key(layer:head:position:)``.
     @inline(__always)
-    func value(layer: Int, head: Int, position: Int) -> UnsafeMutablePointer<Float16> {
-        values + ((layer * headCount + head) * capacity + position) * headDimension
+    func value(layer: Int, head: Int, position: Int) -> UnsafeMutableRawPointer {
+        values + ((layer * headCount + head) * capacity + position) * headDimension * element.size
     }
 
     /// Stores the `width` keys and values of one position (all heads, head after head).
@@ -75,9 +87,15 @@ final class KVCache {
             let kd = key(layer: layer, head: head, position: position)
             let vd = value(layer: layer, head: head, position: position)
             let ks = k + head * headDimension, vs = v + head * headDimension
-            for i in 0..<headDimension {
-                kd[i] = Float16(ks[i])
-                vd[i] = Float16(vs[i])
+            switch element {
+            case .half:
+                for i in 0..<headDimension {
+                    kd.storeBytes(of: Float16(ks[i]), toByteOffset: 2 * i, as: Float16.self)
+                    vd.storeBytes(of: Float16(vs[i]), toByteOffset: 2 * i, as: Float16.self)
+                }
+            case .float:
+                kd.copyMemory(from: ks, byteCount: 4 * headDimension)
+                vd.copyMemory(from: vs, byteCount: 4 * headDimension)
             }
         }
     }

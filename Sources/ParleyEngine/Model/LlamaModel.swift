@@ -18,6 +18,8 @@ final class LlamaModel: @unchecked Sendable {
     }
 
     let hyperparameters: LlamaHyperparameters
+    /// How the forward pass computes (and how the matrices were repacked).
+    let precision: ActivationPrecision
     /// `token_embd.weight`: one row per token.
     let tokenEmbedding: WeightMatrix
     let layers: [Layer]
@@ -30,10 +32,15 @@ final class LlamaModel: @unchecked Sendable {
     /// Width of the key/value projections.
     var keyValueWidth: Int { hyperparameters.headCountKV * hyperparameters.headDimension }
 
-    /// An empty KV cache for `capacity` positions of this model.
+    /// An empty KV cache for `capacity` positions of this model (f16, or float at `.float32` precision).
     func makeCache(capacity: Int) -> KVCache {
-        KVCache(layerCount: layers.count, width: keyValueWidth, headDimension: hyperparameters.headDimension, capacity: capacity)
+        KVCache(
+            layerCount: layers.count, width: keyValueWidth, headDimension: hyperparameters.headDimension,
+            capacity: capacity, element: cacheElement)
     }
+
+    /// The KV-cache element type of this model's precision.
+    var cacheElement: KVCache.Element { precision == .float32 ? .float : .half }
 
     /// Bytes of weights one forward step reads (all matrices once; the embedding row is negligible
     /// unless it is the output matrix, which is counted once).
@@ -47,11 +54,12 @@ final class LlamaModel: @unchecked Sendable {
         return total
     }
 
-    /// Loads and repacks the model in `file`.
+    /// Loads and repacks the model in `file`; with `.float32` precision every matrix is dequantized.
     /// - Throws: `EngineError` for an unsupported architecture, a missing or misshapen tensor.
-    init(file: GGUFFile) throws {
+    init(file: GGUFFile, precision: ActivationPrecision = .int8) throws {
         let hp = try LlamaHyperparameters(gguf: file)
         hyperparameters = hp
+        self.precision = precision
         name = file.string("general.name") ?? String(file.path.split(separator: "/").last ?? "model")
         let dim = hp.embeddingLength
         let kvWidth = hp.headCountKV * hp.headDimension
@@ -69,7 +77,9 @@ final class LlamaModel: @unchecked Sendable {
                 throw EngineError(
                     .corruptFile, "tensor \(name) has shape \(info.dimensions), expected [\(columns), \(rows)]")
             }
-            return try WeightMatrix(repacking: try file.tensorData(name), type: info.type, rows: rows, columns: columns)
+            return try WeightMatrix(
+                repacking: try file.tensorData(name), type: info.type, rows: rows, columns: columns,
+                dequantized: precision == .float32)
         }
         func vector(_ name: String, count: Int) throws -> [Float] {
             let info = try file.tensorInfo(name)
