@@ -12,6 +12,11 @@ extension ConversationDatabase {
         package var maxWritesPerTransaction: Int = 512
         /// Reader connections of the pool; default 4.
         package var maximumReaderCount: Int = 4
+        /// WAL pages after which a commit copies the WAL into the database file (SQLite's
+        /// `wal_autocheckpoint`); default 32,768 pages (128 MiB). A checkpoint writes every page
+        /// changed since the last one and syncs the file, so rarer checkpoints write a hot page
+        /// (indexes, conversation rows) once for many commits. Durability does not depend on it.
+        package var walAutocheckpointPages: Int = 32_768
         /// Search ranking and snippets.
         package var search = Search()
         /// Wall clock; tests pass a manual one. Default `Date.init`.

@@ -37,7 +37,7 @@ package final class ConversationDatabase: Sendable {
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
                 try db.execute(sql: "PRAGMA temp_store = MEMORY")
                 try db.execute(sql: "PRAGMA cache_size = -32768")
-                try db.execute(sql: "PRAGMA wal_autocheckpoint = 8192")
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(max(1, configuration.walAutocheckpointPages))")
                 try UserScopedRank.register(db)
             }
             pool = try DatabasePool(path: configuration.path, configuration: config)

@@ -116,23 +116,26 @@ final class StorageWriter: Sendable {
         if merged == previous { return false }
         let partition = partitioner.partition(ofOwner: merged.owner)
         let hash = merged.rowHash
-        try db.cachedStatement(sql: """
-                INSERT INTO conversations(\(ConversationRecord.columns), partition, change_seq, row_hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET
-                    owner = excluded.owner, created_at = excluded.created_at, updated_at = excluded.updated_at,
-                    title = excluded.title, title_version = excluded.title_version, pinned = excluded.pinned,
-                    pinned_version = excluded.pinned_version, current_message_id = excluded.current_message_id,
-                    model = excluded.model, leaf_version = excluded.leaf_version,
-                    deleted_version = excluded.deleted_version, partition = excluded.partition,
-                    change_seq = excluded.change_seq, row_hash = excluded.row_hash
-                """).execute(
-            arguments: [
-                merged.id, merged.owner, merged.createdAt, merged.updatedAt, merged.title,
-                merged.titleVersion.rawValue, merged.pinned, merged.pinnedVersion.rawValue, merged.currentMessageID,
-                merged.model, merged.leafVersion.rawValue, merged.deletedVersion.rawValue, partition,
-                nextChangeSeq(), hash.data,
-            ])
+        let arguments: StatementArguments = [
+            merged.owner, merged.createdAt, merged.updatedAt, merged.title, merged.titleVersion.rawValue, merged.pinned,
+            merged.pinnedVersion.rawValue, merged.currentMessageID, merged.model, merged.leafVersion.rawValue,
+            merged.deletedVersion.rawValue, partition, nextChangeSeq(), hash.data, merged.id,
+        ]
+        if previous == nil {
+            try db.cachedStatement(sql: """
+                    INSERT INTO conversations(owner, created_at, updated_at, title, title_version, pinned, pinned_version,
+                        current_message_id, model, leaf_version, deleted_version, partition, change_seq, row_hash, id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """).execute(arguments: arguments)
+        } else {
+            // The row is there (read in this transaction): a plain update skips the insert attempt.
+            try db.cachedStatement(sql: """
+                    UPDATE conversations SET owner = ?, created_at = ?, updated_at = ?, title = ?, title_version = ?,
+                        pinned = ?, pinned_version = ?, current_message_id = ?, model = ?, leaf_version = ?,
+                        deleted_version = ?, partition = ?, change_seq = ?, row_hash = ?
+                    WHERE id = ?
+                    """).execute(arguments: arguments)
+        }
         activeCapture.withLock { $0 }?.record(merged)
         var delta = hash
         var rows: Int64 = 1
