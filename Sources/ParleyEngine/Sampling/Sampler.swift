@@ -60,15 +60,27 @@ struct Sampler: Sendable {
         return candidates[candidates.count - 1].id
     }
 
-    /// The index of the largest logit (the lowest index among ties).
+    /// The index of the largest logit (the lowest index among ties): the maximum eight lanes at a
+    /// time, then the first index holding it.
     static func argmax(_ logits: [Float]) -> Int32 {
-        var best = 0
-        var bestValue = -Float.infinity
-        for i in logits.indices where logits[i] > bestValue {
-            best = i
-            bestValue = logits[i]
+        logits.withUnsafeBufferPointer { l in
+            var i = 0
+            var best = -Float.infinity
+            if l.count >= 8 {
+                var m = SIMD8<Float>(repeating: -.infinity)
+                while i + 8 <= l.count {
+                    m = VectorMath.maximum(m, UnsafeRawPointer(l.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self))
+                    i += 8
+                }
+                best = m.max()
+            }
+            while i < l.count {
+                best = max(best, l[i])
+                i += 1
+            }
+            // NaN logits never compare equal; fall back to index 0 like the scalar scan did.
+            return Int32(l.firstIndex(of: best) ?? 0)
         }
-        return Int32(best)
     }
 
     private func applyRepetitionPenalty(_ logits: inout [Float], recent: ArraySlice<Int32>) {
@@ -93,16 +105,30 @@ struct Sampler: Sendable {
         if k == logits.count {
             return logits.indices.map { Candidate(id: Int32($0), logit: logits[$0]) }.sorted { $0.logit > $1.logit }
         }
-        // Keep a sorted buffer of the best k; most logits fail the first comparison.
+        // Keep a sorted buffer of the best k; most logits fail the first comparison, which is made
+        // eight at a time against the current k-th best.
         var best: [Candidate] = []
         best.reserveCapacity(k + 1)
-        for i in logits.indices {
-            let value = logits[i]
-            if best.count == k, value <= best[k - 1].logit { continue }
+        func consider(_ i: Int, _ value: Float) {
+            if best.count == k, value <= best[k - 1].logit { return }
             var position = best.count
             while position > 0 && best[position - 1].logit < value { position -= 1 }
             best.insert(Candidate(id: Int32(i), logit: value), at: position)
             if best.count > k { best.removeLast() }
+        }
+        logits.withUnsafeBufferPointer { l in
+            var i = 0
+            while i + 8 <= l.count {
+                let chunk = UnsafeRawPointer(l.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
+                if best.count < k || any(chunk .> SIMD8(repeating: best[k - 1].logit)) {
+                    for j in 0..<8 { consider(i + j, chunk[j]) }
+                }
+                i += 8
+            }
+            while i < l.count {
+                consider(i, l[i])
+                i += 1
+            }
         }
         return best
     }

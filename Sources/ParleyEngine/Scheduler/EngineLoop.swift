@@ -185,16 +185,26 @@ final class EngineLoop: @unchecked Sendable {
                 sequence.processed += slice.count
             }
         }
-        let logits = forward.run(tokens)
+        var logits = forward.run(tokens)
+        // Sampling touches only its own sequence, so the sequences sample in parallel.
+        var chosen = [Int32](repeating: 0, count: wanting.count)
+        chosen.withUnsafeMutableBufferPointer { chosen in
+            logits.withUnsafeMutableBufferPointer { logits in
+                nonisolated(unsafe) let chosen = chosen, logits = logits
+                forward.pool.parallelFor(wanting.count) { i in
+                    let sequence = wanting[i]
+                    let window = sequence.sampler.parameters.repetitionWindow
+                    chosen[i] = sequence.sampler.sample(&logits[i], recent: sequence.recentTokens(window))
+                }
+            }
+        }
         let now = clock.now
-        for (sequence, var row) in zip(wanting, logits) {
-            emit(sequence, logits: &row, now: now)
+        for (sequence, token) in zip(wanting, chosen) {
+            emit(sequence, token: token, now: now)
         }
     }
 
-    private func emit(_ sequence: ActiveSequence, logits: inout [Float], now: ContinuousClock.Instant) {
-        let window = sequence.sampler.parameters.repetitionWindow
-        let token = sequence.sampler.sample(&logits, recent: sequence.recentTokens(window))
+    private func emit(_ sequence: ActiveSequence, token: Int32, now: ContinuousClock.Instant) {
         sequence.generated.append(token)
         if sequence.firstTokenAt == nil { sequence.firstTokenAt = now }
         sequence.lastTokenAt = now
