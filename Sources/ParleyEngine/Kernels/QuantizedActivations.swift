@@ -111,7 +111,8 @@ final class QuantizedActivations {
                 sums[v * blocks + b] = roundSums ? Float(Float16(d * Float(sum))) : dRounded * Float(sum)
             }
         }
-        if let pool, count >= 4 {
+        // A few vectors take microseconds: cheaper than a round trip to the other threads.
+        if let pool, count >= 32 {
             pool.parallelFor(count, body)
         } else {
             for v in 0..<count { body(v) }

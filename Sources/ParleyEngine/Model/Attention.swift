@@ -115,29 +115,29 @@ enum Attention {
     }
 
     /// Scales `x[0..<count]` and replaces it with its softmax, rounded to f16 if `roundToHalf` (like
-    /// llama.cpp's f16 product with the value cache).
+    /// llama.cpp's f16 product with the value cache). Lane-wise code only: the generic lane
+    /// comparisons and extractions go through memory.
     private static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int, scale: Float, roundToHalf: Bool) {
         var maxScore = -Float.infinity
         for p in 0..<count {
             x[p] *= scale
             maxScore = max(maxScore, x[p])
         }
-        // Pad to whole vectors with -inf (e⁻ᶦⁿᶠ = 0); scratch has room for it.
+        // Whole vectors; the padding's exponentials are zeroed before the sum (scratch has room).
         let padded = (count + 7) / 8 * 8
-        for p in count..<padded { x[p] = -.infinity }
-        var total = 0.0
         let m = SIMD8<Float>(repeating: maxScore)
         for p in stride(from: 0, to: padded, by: 8) {
             let raw = UnsafeRawPointer(x + p).loadUnaligned(as: SIMD8<Float>.self)
-            let e = VectorMath.exp(raw - m).replacing(with: 0, where: raw .== -.infinity)
-            UnsafeMutableRawPointer(x + p).storeBytes(of: e, as: SIMD8<Float>.self)
-            for l in 0..<8 { total += Double(e[l]) }
+            UnsafeMutableRawPointer(x + p).storeBytes(of: VectorMath.exp(raw - m), as: SIMD8<Float>.self)
         }
-        let norm = SIMD8<Float>(repeating: Float(1 / total))
-        for p in stride(from: 0, to: padded, by: 8) {
-            let e = UnsafeRawPointer(x + p).loadUnaligned(as: SIMD8<Float>.self)
-            let w = e * norm
-            UnsafeMutableRawPointer(x + p).storeBytes(of: roundToHalf ? VectorMath.roundToHalf(w) : w, as: SIMD8<Float>.self)
+        for p in count..<padded { x[p] = 0 }
+        var total = VectorMath.sumInDouble(x, count: padded)
+        if total == 0 { total = 1 }
+        let norm = Float(1 / total)
+        if roundToHalf {
+            for p in 0..<count { x[p] = Float(Float16(x[p] * norm)) }
+        } else {
+            for p in 0..<count { x[p] *= norm }
         }
     }
 

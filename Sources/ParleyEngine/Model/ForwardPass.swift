@@ -108,7 +108,8 @@ final class ForwardPass {
                 Operators.rmsNorm(
                     b.x + t * dim, weight: w.baseAddress!, epsilon: hp.rmsNormEpsilon, count: dim, into: b.normed + t * dim)
             }
-            if n >= 4 { pool.parallelFor(n, body) } else { for t in 0..<n { body(t) } }
+            // A decode step's few rows take microseconds: not worth a round trip to the other threads.
+            if n >= 32 { pool.parallelFor(n, body) } else { for t in 0..<n { body(t) } }
         }
     }
 
@@ -148,10 +149,10 @@ final class ForwardPass {
         MatMul.multiply(products.map { (matrix: $0.0, out: $0.1) }, activations, pool: pool)
     }
 
-    /// `gate = silu(gate) · up` over `count` elements, spread over the pool.
+    /// `gate = silu(gate) · up` over `count` elements, spread over the pool when there are many.
     private func swiGLU(count: Int) {
         let b = buffers
-        let chunk = 2048
+        let chunk = count >= 32_768 ? 2048 : count
         pool.parallelFor((count + chunk - 1) / chunk) { c in
             let start = c * chunk
             Operators.swiGLU(b.gate + start, up: b.up + start, count: min(chunk, count - start))

@@ -68,6 +68,37 @@ enum VectorMath {
         #endif
     }
 
+    /// The largest lane (`vmaxps` on halves; the generic `max()` and lane comparisons go through memory).
+    @inline(__always)
+    static func horizontalMax(_ v: SIMD8<Float>) -> Float {
+        #if arch(x86_64)
+            let m4 = _mm_max_ps(v.lowHalf, v.highHalf)
+            let m2 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4))
+            return _mm_max_ss(m2, _mm_movehdup_ps(m2))[0]
+        #else
+            return v.max()
+        #endif
+    }
+
+    /// Σ x[0..<count] (a multiple of 8) in double, eight lanes at a time (`vcvtps2pd`).
+    @inline(__always)
+    static func sumInDouble(_ x: UnsafePointer<Float>, count: Int) -> Double {
+        #if arch(x86_64)
+            var a = SIMD4<Double>(), b = SIMD4<Double>()
+            for p in stride(from: 0, to: count, by: 8) {
+                let v = UnsafeRawPointer(x + p).loadUnaligned(as: SIMD8<Float>.self)
+                a += _mm256_cvtps_pd(v.lowHalf)
+                b += _mm256_cvtps_pd(v.highHalf)
+            }
+            let s = a + b
+            return (s[0] + s[1]) + (s[2] + s[3])
+        #else
+            var total = 0.0
+            for p in 0..<count { total += Double(x[p]) }
+            return total
+        #endif
+    }
+
     /// Lane-wise minimum (`vminps`).
     @inline(__always)
     static func minimum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {

@@ -72,7 +72,7 @@ struct Sampler: Sendable {
                     m = VectorMath.maximum(m, UnsafeRawPointer(l.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self))
                     i += 8
                 }
-                best = m.max()
+                best = VectorMath.horizontalMax(m)
             }
             while i < l.count {
                 best = max(best, l[i])
@@ -100,13 +100,13 @@ struct Sampler: Sendable {
     }
 
     /// The `k` largest logits in descending order (all of them when `k` is 0 or too large).
-    private func topCandidates(_ logits: [Float], k: Int) -> [Candidate] {
+    func topCandidates(_ logits: [Float], k: Int) -> [Candidate] {
         let k = k <= 0 || k > logits.count ? logits.count : k
         if k == logits.count {
             return logits.indices.map { Candidate(id: Int32($0), logit: logits[$0]) }.sorted { $0.logit > $1.logit }
         }
         // Keep a sorted buffer of the best k; most logits fail the first comparison, which is made
-        // eight at a time against the current k-th best.
+        // for 32 at a time (their maximum) against the current k-th best.
         var best: [Candidate] = []
         best.reserveCapacity(k + 1)
         func consider(_ i: Int, _ value: Float) {
@@ -118,12 +118,17 @@ struct Sampler: Sendable {
         }
         logits.withUnsafeBufferPointer { l in
             var i = 0
-            while i + 8 <= l.count {
-                let chunk = UnsafeRawPointer(l.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
-                if best.count < k || any(chunk .> SIMD8(repeating: best[k - 1].logit)) {
-                    for j in 0..<8 { consider(i + j, chunk[j]) }
+            while i + 32 <= l.count {
+                let p = UnsafeRawPointer(l.baseAddress! + i)
+                let m = VectorMath.maximum(
+                    VectorMath.maximum(p.loadUnaligned(as: SIMD8<Float>.self), p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)),
+                    VectorMath.maximum(
+                        p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self),
+                        p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)))
+                if best.count < k || VectorMath.horizontalMax(m) > best[k - 1].logit {
+                    for j in 0..<32 { consider(i + j, l[i + j]) }
                 }
-                i += 8
+                i += 32
             }
             while i < l.count {
                 consider(i, l[i])

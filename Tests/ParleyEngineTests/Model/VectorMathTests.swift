@@ -23,4 +23,18 @@ import Testing
         #expect(VectorMath.exp(SIMD8(repeating: -1000)).max() < 1e-37)
         #expect(VectorMath.exp(SIMD8(repeating: 0)) == SIMD8(repeating: 1))
     }
+
+    @Test func horizontalMaxAndDoubleSum() {
+        var state: UInt64 = 7
+        for _ in 0..<100 {
+            let x = (0..<64).map { _ -> Float in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return Float(Int64(bitPattern: state) >> 40) / 1000
+            }
+            #expect(VectorMath.horizontalMax(SIMD8(x[0..<8])) == x[0..<8].max()!)
+            let sum = x.withUnsafeBufferPointer { VectorMath.sumInDouble($0.baseAddress!, count: 64) }
+            let exact = x.reduce(0.0) { $0 + Double($1) }
+            #expect(abs(sum - exact) <= 1e-9 * max(1, abs(exact)))
+        }
+    }
 }

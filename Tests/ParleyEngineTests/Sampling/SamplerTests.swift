@@ -81,4 +81,26 @@ import Testing
         let result = other.append("xxabyy")
         #expect(result.text == "xx" && result.stopped)
     }
+
+    /// The vectorized scans over a vocabulary-sized array: top-k equals a full sort's first k (ties
+    /// keep the lower id first), argmax is the lowest index of the maximum.
+    @Test func topCandidatesAndArgmaxOverALargeVocabulary() {
+        var state: UInt64 = 11
+        let logits = (0..<5_003).map { _ -> Float in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float((state >> 33) % 2_000) / 100  // many ties
+        }
+        let sampler = Sampler(parameters: SamplingParameters(), seed: 1)
+        for k in [1, 40, 100] {
+            let ours = sampler.topCandidates(logits, k: k).map(\.id)
+            let expected = logits.indices.sorted { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }
+                .prefix(k).map { Int32($0) }
+            #expect(ours == Array(expected), "k = \(k)")
+        }
+        let best = logits.max()!
+        #expect(Sampler.argmax(logits) == Int32(logits.firstIndex(of: best)!))
+        var late = logits
+        late[5_002] = 100
+        #expect(Sampler.argmax(late) == 5_002)
+    }
 }
