@@ -65,6 +65,7 @@ extension GatewayRoutes {
         self.init(
             configuration: configuration, completions: completions, conversations: conversations, status: status,
             authenticator: Authenticator(apiKeys: apiKeys, oidc: oidc), metrics: metrics, registry: registry,
-            web: WebAssets.load(), logger: logger)
+            web: WebAssets.load(), heartbeats: HeartbeatTicker(interval: configuration.streaming.heartbeatInterval),
+            logger: logger)
     }
 }

@@ -43,7 +43,7 @@ final class ScriptedCompletions: CompletionBackend {
         }
     }
 
-    func complete(_ request: CompletionRequest) -> AsyncThrowingStream<CompletionEvent, any Error> {
+    func complete(_ request: CompletionRequest) -> EventIterator {
         record.withLock { $0.requests.append(request) }
         let steps = script(request)
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: CompletionEvent.self)
@@ -68,7 +68,7 @@ final class ScriptedCompletions: CompletionBackend {
                 terminationContinuation.yield(request.requestID)
             }
         }
-        return stream
+        return EventIterator(stream)
     }
 
     func cancel(requestID: String, userID: String) async throws -> Bool {

@@ -15,6 +15,15 @@ public final class NodeActivity: Sendable {
         /// Tokens per one-second bucket, indexed by second modulo `buckets`.
         var tokens = [Int](repeating: 0, count: NodeActivity.buckets)
         var bucketSeconds = [Int64](repeating: -1, count: NodeActivity.buckets)
+
+        mutating func add(_ count: Int, second: Int64) {
+            let slot = Int(second % Int64(NodeActivity.buckets))
+            if bucketSeconds[slot] != second {
+                bucketSeconds[slot] = second
+                tokens[slot] = 0
+            }
+            tokens[slot] += count
+        }
     }
 
     private let state = Mutex([String: RoleCounters]())
@@ -38,16 +47,8 @@ public final class NodeActivity: Sendable {
     /// `count` tokens went through `role`.
     public func recordTokens(_ count: Int, role: String) {
         let second = currentSecond()
-        state.withLock { roles in
-            var counters = roles[role, default: RoleCounters()]
-            let slot = Int(second % Int64(Self.buckets))
-            if counters.bucketSeconds[slot] != second {
-                counters.bucketSeconds[slot] = second
-                counters.tokens[slot] = 0
-            }
-            counters.tokens[slot] += count
-            roles[role] = counters
-        }
+        // In place: copying the counters out and back would copy both arrays on every token.
+        state.withLock { $0[role, default: RoleCounters()].add(count, second: second) }
     }
 
     /// The counters now.

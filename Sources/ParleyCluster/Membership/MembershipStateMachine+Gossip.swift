@@ -210,7 +210,8 @@ extension MembershipStateMachine {
 
     mutating func setMyself(incarnation: UInt64) {
         myself.incarnation = incarnation
-        records[myself.node]?.member = myself
+        let me = myself
+        records[me.node]?.member = me
     }
 
     /// The cluster considers this uid dead: report it once and go quiet.
@@ -219,7 +220,8 @@ extension MembershipStateMachine {
         let previous = myself.status
         lifecycle = .declaredDead
         myself.status = .dead
-        records[myself.node]?.member = myself
+        let me = myself
+        records[me.node]?.member = me
         probes = [:]
         relays = [:]
         out.append(.memberChanged(Membership.Event(.dead, member: myself, previousStatus: previous)))

@@ -26,8 +26,9 @@ extension MembershipStateMachine {
         relays = [:]
         let previous = myself.status
         myself.status = .left
-        records[myself.node]?.member = myself
-        records[myself.node]?.terminalSince = now
+        let me = myself
+        records[me.node]?.member = me
+        records[me.node]?.terminalSince = now
         let entry = Membership.Gossip(member: myself)
         gossip.enqueue(entry)
         var out: [Directive] = [.memberChanged(Membership.Event(.left, member: myself, previousStatus: previous))]

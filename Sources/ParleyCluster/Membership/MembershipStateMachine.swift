@@ -97,7 +97,12 @@ package struct MembershipStateMachine<Instant: InstantProtocol>: Sendable where 
     /// Lifeguard's local health multiplier.
     package internal(set) var localHealth: Membership.LocalHealth
 
-    var records: [ClusterNode: Record] = [:]
+    var records: [ClusterNode: Record] = [:] {
+        didSet { sortedMembers = records.values.map(\.member).sorted { $0.node < $1.node } }
+    }
+    /// `members`, kept up to date as records change: it is read on every routed call, records
+    /// change a few times a second at most.
+    private var sortedMembers: [Member] = []
     /// Removed (dead or left) nodes and when they may be forgotten.
     var removed: [ClusterNode: Instant] = [:]
     var gossip = GossipBuffer()
@@ -135,15 +140,14 @@ package struct MembershipStateMachine<Instant: InstantProtocol>: Sendable where 
         self.nextSeedCheck = now.advanced(by: settings.seedRecheckInterval)
         self.nextFullSync = now.advanced(by: settings.fullSyncInterval)
         records[node] = Record(member: myself)
+        sortedMembers = [myself]  // Observers do not run in an initializer.
     }
 
     // MARK: Read access
 
     /// Every member this node knows, itself included, `dead`/`left` ones until they are removed;
     /// sorted by address, uid and name.
-    package var members: [Member] {
-        records.values.map(\.member).sorted { $0.node < $1.node }
-    }
+    package var members: [Member] { sortedMembers }
 
     /// The record of `node`, or `nil` if unknown or removed.
     package func member(_ node: ClusterNode) -> Member? {

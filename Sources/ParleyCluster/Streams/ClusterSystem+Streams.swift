@@ -58,7 +58,9 @@ extension ClusterSystem {
             }
         }
         streams.withLock { $0.producers[streamID] = producer }
-        return RemoteStream(producer: node, streamID: streamID, system: self)
+        return RemoteStream(
+            producer: node, streamID: streamID, system: self,
+            direct: DirectSource(source, producer: producer, context: context))
     }
 
     /// Iterates `source` as fast as the consumer's credit allows, then ends the stream.

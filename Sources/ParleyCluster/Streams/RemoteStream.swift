@@ -9,6 +9,9 @@ import Distributed
 /// dropping the iterator cancels the producer; a producer error is thrown by `next()`; a dead
 /// producer node ends the iteration with a `ClusterError` of code `.nodeDown`. A handle can be
 /// iterated once. Create one with `ClusterSystem.makeStream(_:)`.
+///
+/// A handle iterated on the node that made it, without having been sent anywhere, iterates the
+/// source directly in the consuming task (``DirectSource``), unless it asks for an idle timeout.
 public struct RemoteStream<Element: Codable & Sendable>: AsyncSequence, Codable, Sendable {
     public typealias Failure = any Error
 
@@ -16,11 +19,14 @@ public struct RemoteStream<Element: Codable & Sendable>: AsyncSequence, Codable,
     public let producer: ClusterNode
     let streamID: UInt64
     private let system: ClusterSystem?
+    /// The source itself while the handle has not left the node that made it.
+    private let direct: DirectSource<Element>?
 
-    init(producer: ClusterNode, streamID: UInt64, system: ClusterSystem) {
+    init(producer: ClusterNode, streamID: UInt64, system: ClusterSystem, direct: DirectSource<Element>?) {
         self.producer = producer
         self.streamID = streamID
         self.system = system
+        self.direct = direct
     }
 
     private enum CodingKeys: String, CodingKey { case producer, streamID }
@@ -30,6 +36,7 @@ public struct RemoteStream<Element: Codable & Sendable>: AsyncSequence, Codable,
         producer = try container.decode(ClusterNode.self, forKey: .producer)
         streamID = try container.decode(UInt64.self, forKey: .streamID)
         system = decoder.userInfo[.actorSystemKey] as? ClusterSystem
+        direct = nil
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -46,7 +53,10 @@ public struct RemoteStream<Element: Codable & Sendable>: AsyncSequence, Codable,
     /// sends nothing for `idleTimeout` while the consumer waits — for producers that may hang
     /// while their node stays alive. Dropping the failed iterator cancels the producer.
     public func makeAsyncIterator(idleTimeout: Duration?) -> Iterator {
-        Iterator(
+        if idleTimeout == nil, let next = direct?.take() {
+            return Iterator(direct: next)
+        }
+        return Iterator(
             lease: system.map {
                 StreamConsumer(system: $0, producer: producer, streamID: streamID, idleTimeout: idleTimeout)
             })
@@ -57,13 +67,23 @@ public struct RemoteStream<Element: Codable & Sendable>: AsyncSequence, Codable,
         private let decoder: BinaryDecoder?
         private var batch: [StreamConsumer.Item] = []
         private var index = 0
+        /// The source's own `next` (a stream iterated where it was made, ``DirectSource``).
+        private let direct: (() async throws -> Element?)?
 
         init(lease: StreamConsumer?) {
             self.lease = lease
             self.decoder = lease?.makeDecoder()
+            self.direct = nil
+        }
+
+        init(direct: @escaping () async throws -> Element?) {
+            self.lease = nil
+            self.decoder = nil
+            self.direct = direct
         }
 
         public mutating func next() async throws -> Element? {
+            if let direct { return try await direct() }
             guard let lease, let decoder else {
                 throw ClusterError(.shutDown, "stream handle decoded without an actor system")
             }

@@ -92,6 +92,18 @@ final class StreamProducer: Sendable {
         waiter?.resume()
     }
 
+    /// Claims a stream that nobody has started for a consumer on this node that iterates the source
+    /// itself (``DirectSource``): the producer never runs, and its registration is dropped.
+    func claimForDirectIteration() -> Bool {
+        let claimed = state.withLock { state in
+            guard case .unclaimed = state.phase, !state.cancelled else { return false }
+            state.phase = .finished
+            return true
+        }
+        if claimed { system.removeProducer(streamID) }
+        return claimed
+    }
+
     /// Waits until the consumer allows one more element, then takes it.
     func awaitCredit() async throws {
         // Fast path: credit is usually there already; no continuation needed.

@@ -13,72 +13,9 @@ struct ClusterCompletionBackend: CompletionBackend {
     let metrics: GatewayMetrics
     let logger: Logger
 
-    func complete(_ request: CompletionRequest) -> AsyncThrowingStream<CompletionEvent, any Error> {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: CompletionEvent.self)
-        // The relay task belongs to the stream: terminating the stream cancels it, which cancels
-        // the remote stream's consumer and so the generation downstream.
-        let task = Task { await relay(request, into: continuation) }
-        continuation.onTermination = { _ in task.cancel() }
-        return stream
-    }
-
-    private func relay(
-        _ original: CompletionRequest, into continuation: AsyncThrowingStream<CompletionEvent, any Error>.Continuation
-    ) async {
-        var state = CompletionRelayState(maxAttempts: streaming.maxAttempts)
-        var request = original
-        var failedNodes: Set<ClusterNode> = []
-        while true {
-            var target: ClusterActorID?
-            do {
-                let chosen = try await chooseCompletionNode(for: request, excluding: failedNodes)
-                target = chosen
-                let service = try system.reference(to: chosen, as: (any CompletionServiceProtocol).self) {
-                    try $CompletionServiceProtocol.resolve(id: $0, using: system)
-                }
-                let stream = try await ClusterSystem.withCallTimeout(streaming.startTimeout) {
-                    try await service.complete(request)
-                }
-                for try await event in stream {
-                    guard case .forward(let forwarded) = state.received(event) else { continue }
-                    continuation.yield(forwarded)
-                    if case .finished = forwarded {
-                        continuation.finish()
-                        return
-                    }
-                }
-                throw ClusterError(.nodeDown, "the completion stream ended before its finish event")
-            } catch {
-                if Task.isCancelled {
-                    continuation.finish(throwing: CancellationError())
-                    return
-                }
-                switch state.failed(error, userCancelled: false) {
-                case .resubmit(let resume, let attempt):
-                    if let target { failedNodes.insert(target.node) }
-                    // Always marked as a resubmission, even when nothing reached the client: the
-                    // failed node may have stored the turn already, and the next one must not store
-                    // it again in a conversation the client was never told about.
-                    request.resume = resume ?? ResumePoint(tokenCount: 0, text: "")
-                    metrics.failovers.increment()
-                    logger.warning(
-                        "completion node failed, resubmitting",
-                        metadata: [
-                            "request.id": "\(request.requestID)", "error.code": "\((error as? ClusterError)?.code.rawValue ?? "-")",
-                            "resume.tokens": "\(resume?.tokenCount ?? 0)", "attempt": "\(attempt)",
-                        ])
-                    do {
-                        try await Task.sleep(for: streaming.retryBackoff * attempt)
-                    } catch {
-                        continuation.finish(throwing: CancellationError())
-                        return
-                    }
-                case .fail:
-                    continuation.finish(throwing: error)
-                    return
-                }
-            }
-        }
+    func complete(_ request: CompletionRequest) -> EventIterator {
+        let relay = CompletionRelay(backend: self, request: request)
+        return EventIterator { try await relay.next() }
     }
 
     /// A live completion node not known to have failed this request: this node's own if it has

@@ -4,9 +4,10 @@ import ParleyProtocol
 /// What the HTTP handlers need from the completion side of the cluster. Production:
 /// ``ClusterCompletionBackend``; tests may script it.
 protocol CompletionBackend: Sendable {
-    /// Starts the completion; the stream's first event is `.started` (or the call's error).
-    /// Terminating the stream (dropping or cancelling its consumer) cancels the generation.
-    func complete(_ request: CompletionRequest) -> AsyncThrowingStream<CompletionEvent, any Error>
+    /// The completion's events, started by the first `next()`; the first event is `.started` (or
+    /// the call's error). Dropping the iterator or cancelling the task that reads it cancels the
+    /// generation.
+    func complete(_ request: CompletionRequest) -> EventIterator
     /// Cancels `requestID` wherever it runs; true when some node stopped it.
     func cancel(requestID: String, userID: String) async throws -> Bool
     /// Models some live model API node serves.

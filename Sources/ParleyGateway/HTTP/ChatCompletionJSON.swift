@@ -10,12 +10,18 @@ struct ChatCompletionJSON {
     /// With `stream_options.include_usage`, every chunk carries `"usage": null` and a last chunk
     /// carries the usage.
     let includeUsage: Bool
+    /// Every chunk starts with this (built once per answer, not per token).
+    private let head: String
+    private let usageTail: String
 
-    private var head: String {
-        #"{"id":\#(JSON.quote(id)),"object":"chat.completion.chunk","created":\#(created),"model":\#(JSON.quote(model)),"#
+    init(id: String, model: String, created: Int, includeUsage: Bool) {
+        self.id = id
+        self.model = model
+        self.created = created
+        self.includeUsage = includeUsage
+        head = #"{"id":\#(JSON.quote(id)),"object":"chat.completion.chunk","created":\#(created),"model":\#(JSON.quote(model)),"#
+        usageTail = includeUsage ? #","usage":null}"# : "}"
     }
-
-    private var usageTail: String { includeUsage ? #","usage":null}"# : "}" }
 
     /// The first chunk: the assistant role, empty content.
     func roleChunk() -> String {
@@ -55,6 +61,10 @@ struct ChatCompletionJSON {
 enum JSON {
     /// A JSON string literal of `text`.
     static func quote(_ text: String) -> String {
+        // Most text (a token, an id) needs no escape at all.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == 0xE2 }) {
+            return "\"" + text + "\""
+        }
         var out = "\""
         out.reserveCapacity(text.utf8.count + 2)
         for scalar in text.unicodeScalars {

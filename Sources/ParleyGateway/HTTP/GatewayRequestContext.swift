@@ -59,6 +59,6 @@ struct ErrorMiddleware: RouterMiddleware {
         {
             return given
         }
-        return "req-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        return "req-" + RandomIdentifier.hex128()
     }
 }

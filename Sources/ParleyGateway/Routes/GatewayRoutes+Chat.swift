@@ -12,13 +12,13 @@ extension GatewayRoutes {
         let user = try context.requireUser()
         let bytes = try await Self.body(request, limit: configuration.limits.maxChatBodyBytes)
         let body = try ChatCompletionBody(json: bytes.readableBytesView, limits: configuration.limits)
-        let requestID = "chatcmpl-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let requestID = "chatcmpl-" + RandomIdentifier.hex128()
         var completion = CompletionRequest(
             requestID: requestID, userID: user, model: body.model, messages: body.messages, sampling: body.sampling,
             conversationID: body.conversationID, store: body.store, parentMessageID: body.parentMessageID)
         completion.startsAtRoot = body.startsAtRoot
         let startedAt = ContinuousClock.now
-        let events = EventIterator(completions.complete(completion))
+        let events = completions.complete(completion)
 
         // The first event comes after the rate limit, the history and the worker were settled:
         // its failure is still an HTTP status.
@@ -123,22 +123,6 @@ extension GatewayRoutes {
             #"{"id":\#(JSON.quote($0.id)),"object":"model","created":0,"owned_by":\#(JSON.quote("parley-" + $0.backend))}"#
         }
         return Self.json(#"{"object":"list","data":[\#(items.joined(separator: ","))],"next_cursor":null}"#)
-    }
-}
-
-/// The iterator of a completion's event stream, used by one task at a time: the handler reads the
-/// first event, then the body writer's reader task the rest.
-final class EventIterator: @unchecked Sendable {
-    // Safe: never used by two tasks at once (see the type's comment); the hand-over happens
-    // through the response body closure, which starts after the handler returned.
-    private var iterator: AsyncThrowingStream<CompletionEvent, any Error>.AsyncIterator
-
-    init(_ stream: AsyncThrowingStream<CompletionEvent, any Error>) {
-        iterator = stream.makeAsyncIterator()
-    }
-
-    func next() async throws -> CompletionEvent? {
-        try await iterator.next()
     }
 }
 

@@ -18,6 +18,7 @@ struct GatewayRoutes: Sendable {
     let web: WebAssets
     /// Streams whose client went away, in their grace period.
     let abandoned = AbandonedStreams()
+    let heartbeats: HeartbeatTicker
     let logger: Logger
 
     /// The router with every endpoint; `/v1/…` requires authentication.

@@ -77,7 +77,6 @@ struct LiveStream: Sendable {
 
     private func relay(to writer: inout any ResponseBodyWriter, reader: ReaderHandle) async throws {
         let metrics = routes.metrics
-        let heartbeat = routes.configuration.streaming.heartbeatInterval
         try await send(SSE.event(id: 0, data: json.roleChunk()), &writer)
         let (items, continuation) = AsyncStream.makeStream(of: Item.self)
         // The reader is not a child task: when the client goes away it keeps the completion's stream
@@ -94,57 +93,51 @@ struct LiveStream: Sendable {
             }
             continuation.finish()
         })
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: heartbeat)
-                    continuation.yield(.tick)
-                }
-            }
-            defer { group.cancelAll() }
-            var tokens = 0
-            var wroteSinceTick = false
-            var ended = false
-            defer {
-                // The response task was cancelled (the connection closed) before the answer ended.
-                if !ended { continuation.finish() }
-            }
-            loop: for await item in items {
-                switch item {
-                case .tick:
-                    if !wroteSinceTick { try await send(SSE.heartbeat, &writer) }
-                    wroteSinceTick = false
-                case .event(.started):
-                    continue
-                case .event(.token(let index, let text)):
-                    if tokens == 0 { metrics.timeToFirstToken.recordInterval(since: startedAt) }
-                    tokens += 1
-                    metrics.tokenSent()
-                    try await send(SSE.event(id: Int64(index) + 1, data: json.contentChunk(text)), &writer)
-                    wroteSinceTick = true
-                case .event(.finished(let reason, let usage)):
-                    var tail = SSE.event(id: nil, data: json.finishChunk(ChatCompletionJSON.finishReason(reason)))
-                    if json.includeUsage { tail += SSE.event(id: nil, data: json.usageChunk(usage)) }
-                    try await send(tail + SSE.done, &writer)
-                    metrics.completions("ok").increment()
-                    ended = true
-                    break loop
-                case .end:
-                    let error = OpenAIError(.serviceUnavailable, "the completion ended without finishing", code: "interrupted")
-                    try await send(SSE.event(id: nil, data: String(decoding: error.body, as: UTF8.self)), &writer)
-                    metrics.completions("error").increment()
-                    ended = true
-                    break loop
-                case .failure(let error):
-                    let mapped = OpenAIError.from(error)
-                    try await send(SSE.event(id: nil, data: String(decoding: mapped.body, as: UTF8.self)), &writer)
-                    metrics.completions("error").increment()
-                    ended = true
-                    break loop
-                }
-            }
-            if !ended { throw ClientGone(error: CancellationError()) }
+        // Comment heartbeats while no event flows (one gateway-wide ticker, not a timer per stream).
+        let heartbeat = routes.heartbeats.subscribe { continuation.yield(.tick) }
+        defer { routes.heartbeats.unsubscribe(heartbeat) }
+        var tokens = 0
+        var wroteSinceTick = false
+        var ended = false
+        defer {
+            // The response task was cancelled (the connection closed) before the answer ended.
+            if !ended { continuation.finish() }
         }
+        loop: for await item in items {
+            switch item {
+            case .tick:
+                if !wroteSinceTick { try await send(SSE.heartbeat, &writer) }
+                wroteSinceTick = false
+            case .event(.started):
+                continue
+            case .event(.token(let index, let text)):
+                if tokens == 0 { metrics.timeToFirstToken.recordInterval(since: startedAt) }
+                tokens += 1
+                metrics.tokenSent()
+                try await send(SSE.event(id: Int64(index) + 1, data: json.contentChunk(text)), &writer)
+                wroteSinceTick = true
+            case .event(.finished(let reason, let usage)):
+                var tail = SSE.event(id: nil, data: json.finishChunk(ChatCompletionJSON.finishReason(reason)))
+                if json.includeUsage { tail += SSE.event(id: nil, data: json.usageChunk(usage)) }
+                try await send(tail + SSE.done, &writer)
+                metrics.completions("ok").increment()
+                ended = true
+                break loop
+            case .end:
+                let error = OpenAIError(.serviceUnavailable, "the completion ended without finishing", code: "interrupted")
+                try await send(SSE.event(id: nil, data: String(decoding: error.body, as: UTF8.self)), &writer)
+                metrics.completions("error").increment()
+                ended = true
+                break loop
+            case .failure(let error):
+                let mapped = OpenAIError.from(error)
+                try await send(SSE.event(id: nil, data: String(decoding: mapped.body, as: UTF8.self)), &writer)
+                metrics.completions("error").increment()
+                ended = true
+                break loop
+            }
+        }
+        if !ended { throw ClientGone(error: CancellationError()) }
         try await writer.finish(nil)
     }
 }
