@@ -115,10 +115,9 @@ extension ConversationDatabase {
     /// The conversation if `owner` owns it and it is not deleted; else `notFound`/`deleted`.
     static func ownedConversation(_ db: Database, owner: String, id: String) throws -> ConversationRecord {
         guard
-            let record = try Row.fetchOne(
+            let record = try StorageWriter.decodeFirst(
                 db.cachedStatement(sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE id = ? AND owner = ?"),
-                arguments: [id, owner]
-            ).map(ConversationRecord.init(row:))
+                arguments: [id, owner], ConversationRecord.init(row:))
         else { throw ConversationError(.notFound, "no such conversation") }
         guard !record.isDeleted else { throw ConversationError(.deleted, "the conversation was deleted") }
         return record

@@ -3,15 +3,19 @@ import Synchronization
 
 /// Group commit: concurrent writes are queued, and whichever writer finds no batch in progress
 /// becomes the leader and runs everything queued in one transaction (each write in its own
-/// savepoint, so one failing write rolls back alone). Every caller returns only after the
+/// savepoint, so one failing write rolls back alone; a write alone in its transaction needs none:
+/// its failure rolls the transaction back and is its result). Every caller returns only after the
 /// transaction holding its write has committed. No task is spawned: the leader is a caller.
 /// `beforeCommit` runs last in every transaction (work deferred to once per transaction, such as
 /// indexing the transaction's new messages); if it fails, the whole transaction fails, and
 /// `afterRollback` runs.
 final class GroupCommitQueue: Sendable {
     private struct Job: Sendable {
-        /// Runs the write inside the batch transaction and stages its result.
+        /// Runs the write in its own savepoint inside the batch transaction and stages its result.
         let run: @Sendable (Database) throws -> Void
+        /// Runs the write as the transaction's only one, without a savepoint (the transaction is
+        /// its savepoint): stages its result, or throws its error, which rolls the transaction back.
+        let runAlone: @Sendable (Database) throws -> Void
         /// Delivers the staged result (`nil`) or the transaction's failure.
         let finish: @Sendable ((any Error)?) -> Void
     }
@@ -64,6 +68,7 @@ final class GroupCommitQueue: Sendable {
                 }
                 ticket.stage(staged!)
             },
+            runAlone: { db in ticket.stage(.success(try work(db))) },
             finish: { error in ticket.finish(error) }
         )
         let leads = state.withLock { state in
@@ -98,7 +103,11 @@ final class GroupCommitQueue: Sendable {
             if batch.isEmpty { return }
             let beforeCommit = self.beforeCommit
             let body: @Sendable (Database) throws -> Void = { db in
-                for job in batch { try job.run(db) }
+                if batch.count == 1 {
+                    try batch[0].runAlone(db)
+                } else {
+                    for job in batch { try job.run(db) }
+                }
                 try beforeCommit(db)
             }
             do {

@@ -97,9 +97,16 @@ final class StorageWriter: Sendable {
     var currentCapture: ChangeCapture? { activeCapture.withLock { $0 } }
 
     func loadConversation(_ db: Database, id: String) throws -> ConversationRecord? {
-        try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE id = ?"), arguments: [id]
-        ).map(ConversationRecord.init(row:))
+        try Self.decodeFirst(
+            db.cachedStatement(sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE id = ?"), arguments: [id],
+            ConversationRecord.init(row:))
+    }
+
+    /// The first row of `statement` decoded in place by `decode` (`Row.fetchOne` copies the row
+    /// first); the row is only valid while the cursor lives.
+    static func decodeFirst<T>(_ statement: Statement, arguments: StatementArguments, _ decode: (Row) -> T) throws -> T? {
+        let cursor = try Row.fetchCursor(statement, arguments: arguments)
+        return try withExtendedLifetime(cursor) { try cursor.next().map(decode) }
     }
 
     /// Merges `incoming` into the stored row (or stores it); returns whether anything changed.
