@@ -1,7 +1,8 @@
 // parley-bench-engine: measures the built-in engine on this machine and prints the figures next
 // to llama.cpp's (build 4748, same file, llama-bench on this machine kind, from issue 3).
 //
-// Usage: parley-bench-engine [MODEL-PATH-or-NAME] [--threads N]
+// Usage: parley-bench-engine [MODEL-PATH-or-NAME] [--threads N] [--float32]
+//        [--kernels | --profile-step | --cpu-per-step | --wall-per-step [--streams 1,8]]
 import Foundation
 import ParleyEngine
 
@@ -121,8 +122,12 @@ if arguments.contains("--profile-step") {
     exit(0)
 }
 // No prefix cache: the prompts below repeat, and the figures are meant to measure computing them.
+// `--float32`: the engine's verification precision (dequantized weights, float activations and KV cache).
 let engine = try Engine(
-    modelPath: path, configuration: .init(threadCount: threads, maxSequences: 32, prefixCacheBytes: 0))
+    modelPath: path,
+    configuration: .init(
+        threadCount: threads, maxSequences: 32, prefixCacheBytes: 0,
+        activations: arguments.contains("--float32") ? .float32 : .int8))
 let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
 let text = String(
     repeating: "The quick brown fox jumps over the lazy dog while the committee reviews the annual budget. ",

@@ -156,7 +156,7 @@ final class QuantizedActivations {
         let v3 = UnsafeRawPointer(x + 24).loadUnaligned(as: SIMD8<Float>.self)
         let a = VectorMath.maximum(
             VectorMath.maximum(magnitude(v0), magnitude(v1)), VectorMath.maximum(magnitude(v2), magnitude(v3)))
-        let m = max(max(max(a[0], a[1]), max(a[2], a[3])), max(max(a[4], a[5]), max(a[6], a[7])))
+        let m = VectorMath.horizontalMax(a)
         let id: Float = m != 0 ? 127 / m : 0
         let r = (
             VectorMath.roundToInt(v0 * id), VectorMath.roundToInt(v1 * id), VectorMath.roundToInt(v2 * id),
@@ -177,7 +177,8 @@ final class QuantizedActivations {
             }
         #endif
         let sum = (r.0 &+ r.1) &+ (r.2 &+ r.3)
-        return (m / 127, Int(sum.wrappedSum()))
+        let half = sum.lowHalf &+ sum.highHalf
+        return (m / 127, Int((half[0] &+ half[1]) &+ (half[2] &+ half[3])))
     }
 
     @inline(__always)
