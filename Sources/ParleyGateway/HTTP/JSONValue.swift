@@ -1,7 +1,6 @@
-import Foundation
-
-/// Any JSON value, so request bodies can be checked field by field with precise errors.
-enum JSONValue: Decodable, Hashable, Sendable {
+/// Any JSON value, so request bodies can be checked field by field with precise errors
+/// (parsed by ``JSONParser``).
+enum JSONValue: Hashable, Sendable {
     case null
     case bool(Bool)
     case number(Double)
@@ -9,29 +8,12 @@ enum JSONValue: Decodable, Hashable, Sendable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-
     /// Parses a body that must be a JSON object.
     static func object(from bytes: some Collection<UInt8>) throws -> [String: JSONValue] {
         guard !bytes.isEmpty else { throw OpenAIError.invalid("the request body is empty", code: "invalid_json") }
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+            value = try JSONParser.parse(bytes)
         } catch {
             throw OpenAIError.invalid("the request body is not valid JSON", code: "invalid_json")
         }

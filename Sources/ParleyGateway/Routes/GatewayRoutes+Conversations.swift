@@ -21,8 +21,9 @@ extension GatewayRoutes {
             let user = try context.requireUser()
             let bytes = try await Self.body(request, limit: configuration.limits.maxImportBodyBytes)
             let data = Array(bytes.readableBytesView)
-            guard case .array = try? JSONDecoder().decode(JSONValue.self, from: Data(data)) else {
-                if (try? JSONDecoder().decode(JSONValue.self, from: Data(data))) == nil {
+            let parsed = try? JSONParser.parse(data)
+            guard case .array = parsed else {
+                if parsed == nil {
                     throw OpenAIError.invalid("the body is not valid JSON", code: "invalid_json")
                 }
                 throw OpenAIError(
