@@ -11,38 +11,54 @@
 /// multiply-add chains, summed across lanes together), the weighted sum of values 64 elements at a
 /// time.
 enum Attention {
-    /// `out = softmax(q·Kᵀ / sqrt(d)) · V` over positions `0...last` of key/value head `kvHead` of
-    /// `cache` in `layer` (its head dimension a multiple of 8). `scratch` holds at least `last + 8` floats.
-    static func attendHead(
-        query: UnsafePointer<Float>, cache: KVCache, layer: Int, kvHead: Int, last: Int,
+    /// `out = softmax(q·Kᵀ / sqrt(d)) · V` for `heads` consecutive query heads (at `query`, outputs
+    /// at `out`, `headDimension` apart) that share key/value head `kvHead` of `cache` in `layer`, over
+    /// positions `0...last`. With three heads (SmolLM2's grouping) each key is converted once for all
+    /// three scores; the results are the same as head by head. `scratch` holds at least
+    /// `heads · (last + 8)` floats.
+    static func attendGroup(
+        query: UnsafePointer<Float>, heads: Int, cache: KVCache, layer: Int, kvHead: Int, last: Int,
         scratch: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
     ) {
         switch cache.element {
         case .half:
-            attend(HalfLanes.self, query, cache, layer, kvHead, last, scratch, out)
+            attend(HalfLanes.self, query, heads, cache, layer, kvHead, last, scratch, out)
         case .float:
-            attend(FloatLanes.self, query, cache, layer, kvHead, last, scratch, out)
+            attend(FloatLanes.self, query, heads, cache, layer, kvHead, last, scratch, out)
         }
     }
 
     private static func attend<E: Lanes>(
-        _: E.Type, _ query: UnsafePointer<Float>, _ cache: KVCache, _ layer: Int, _ kvHead: Int, _ last: Int,
-        _ scratch: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>
+        _: E.Type, _ query: UnsafePointer<Float>, _ heads: Int, _ cache: KVCache, _ layer: Int, _ kvHead: Int,
+        _ last: Int, _ scratch: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>
     ) {
-        let count = last + 1, headDim = cache.headDimension
+        let count = last + 1, headDim = cache.headDimension, stride = last + 8
         let keys = UnsafeRawPointer(cache.key(layer: layer, head: kvHead, position: 0))
         let values = UnsafeRawPointer(cache.value(layer: layer, head: kvHead, position: 0))
         let rowBytes = headDim / 8 * E.bytesPer8
         let vectors = headDim / 8
-        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: vectors) { q in
-            for j in 0..<vectors {
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: heads * vectors) { q in
+            for j in 0..<heads * vectors {
                 let raw = UnsafeRawPointer(query + 8 * j).loadUnaligned(as: SIMD8<Float>.self)
                 q[j] = E.roundsToHalf ? VectorMath.roundToHalf(raw) : raw
             }
-            scores(E.self, q.baseAddress!, vectors: vectors, keys: keys, rowBytes: rowBytes, count: count, into: scratch)
+            let q = q.baseAddress!
+            if heads == 3 {
+                scores3(E.self, q, vectors: vectors, keys: keys, rowBytes: rowBytes, count: count, into: scratch, stride: stride)
+            } else {
+                for h in 0..<heads {
+                    scores(
+                        E.self, q + h * vectors, vectors: vectors, keys: keys, rowBytes: rowBytes, count: count,
+                        into: scratch + h * stride)
+                }
+            }
         }
-        softmax(scratch, count: count, scale: 1 / Float(headDim).squareRoot(), roundToHalf: E.roundsToHalf)
-        weightedSum(E.self, scratch, values: values, rowBytes: rowBytes, count: count, vectors: vectors, out: out)
+        for h in 0..<heads {
+            softmax(scratch + h * stride, count: count, scale: 1 / Float(headDim).squareRoot(), roundToHalf: E.roundsToHalf)
+            weightedSum(
+                E.self, scratch + h * stride, values: values, rowBytes: rowBytes, count: count, vectors: vectors,
+                out: out + h * headDim)
+        }
     }
 
     /// How a cache element type is read, eight at a time.
@@ -96,6 +112,54 @@ enum Attention {
             for j in 0..<vectors { a = a.addingProduct(E.load8(k, E.bytesPer8 * j), q[j]) }
             scores[p] = sum4(a, a, a, a)[0]
             p += 1
+        }
+    }
+
+    /// ``scores(_:_:vectors:keys:rowBytes:count:into:)`` for three query heads (`q`, `q + vectors`,
+    /// `q + 2 · vectors`) two positions at a time, each key vector converted once for all three;
+    /// head `h`'s scores go to `scores + h · stride`. Same sums in the same order as head by head.
+    private static func scores3<E: Lanes>(
+        _: E.Type, _ q: UnsafePointer<SIMD8<Float>>, vectors: Int, keys: UnsafeRawPointer, rowBytes: Int, count: Int,
+        into scores: UnsafeMutablePointer<Float>, stride: Int
+    ) {
+        let s0 = scores, s1 = scores + stride, s2 = scores + 2 * stride
+        let q0 = q, q1 = q + vectors, q2 = q + 2 * vectors
+        var p = 0
+        while p + 2 <= count {
+            let k0 = keys + p * rowBytes, k1 = k0 + rowBytes
+            var a00 = SIMD8<Float>(), a01 = SIMD8<Float>(), a10 = SIMD8<Float>(), a11 = SIMD8<Float>()
+            var a20 = SIMD8<Float>(), a21 = SIMD8<Float>()
+            for j in 0..<vectors {
+                let x0 = E.load8(k0, E.bytesPer8 * j), x1 = E.load8(k1, E.bytesPer8 * j)
+                a00 = a00.addingProduct(x0, q0[j])
+                a01 = a01.addingProduct(x1, q0[j])
+                a10 = a10.addingProduct(x0, q1[j])
+                a11 = a11.addingProduct(x1, q1[j])
+                a20 = a20.addingProduct(x0, q2[j])
+                a21 = a21.addingProduct(x1, q2[j])
+            }
+            let first = sum4(a00, a01, a10, a11), second = sum4(a20, a21, a20, a21)
+            s0[p] = first[0]
+            s0[p + 1] = first[1]
+            s1[p] = first[2]
+            s1[p + 1] = first[3]
+            s2[p] = second[0]
+            s2[p + 1] = second[1]
+            p += 2
+        }
+        if p < count {
+            let k = keys + p * rowBytes
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>()
+            for j in 0..<vectors {
+                let x = E.load8(k, E.bytesPer8 * j)
+                a0 = a0.addingProduct(x, q0[j])
+                a1 = a1.addingProduct(x, q1[j])
+                a2 = a2.addingProduct(x, q2[j])
+            }
+            let sums = sum4(a0, a1, a2, a2)
+            s0[p] = sums[0]
+            s1[p] = sums[1]
+            s2[p] = sums[2]
         }
     }
 

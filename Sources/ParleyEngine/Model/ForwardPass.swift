@@ -172,12 +172,11 @@ final class ForwardPass {
         pool.parallelFor(tokens.count * itemsPerToken) { item in
             let t = item / itemsPerToken, first = (item % itemsPerToken) * perItem
             let token = tokens[t]
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: token.position + 8) { scratch in
-                for h in first..<first + perItem {
-                    Attention.attendHead(
-                        query: b.q + t * dim + h * headDim, cache: token.cache, layer: layer, kvHead: h / group,
-                        last: token.position, scratch: scratch.baseAddress!, out: b.attended + t * dim + h * headDim)
-                }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: perItem * (token.position + 8)) { scratch in
+                Attention.attendGroup(
+                    query: b.q + t * dim + first * headDim, heads: perItem, cache: token.cache, layer: layer,
+                    kvHead: first / group, last: token.position, scratch: scratch.baseAddress!,
+                    out: b.attended + t * dim + first * headDim)
             }
         }
     }

@@ -20,6 +20,13 @@ import Testing
 ///   how many of the 32 agree. With the 8-row vpmaddubsw kernels (same integer products, float
 ///   sums in another order than before) they are 7, 17, 0 and 10 for the four prompts; the
 ///   previous kernels gave 7, 17, 0 and 32. Each stop is at such a near-tie of the reference.
+///   Exact q8 agreement is not reachable by an independent implementation: the engine's arithmetic
+///   is llama.cpp's (round-to-nearest-even quants, f16 d and Q8_1 sums from the unrounded d, f16
+///   KV cache, f16 query and attention weights, norms summed in double), the reference's products
+///   are float32 BLAS sums in another order, and a 1-ulp difference that flips one quant or one f16
+///   cache entry grows, through the 8-bit roundings of 30 layers, into a different token at a near-tie.
+/// - At `.float32` precision nothing is rounded to 8 or 16 bits, summation order moves logits by
+///   ~1e-5, and greedy generation equals the float reference for all 32 tokens of all four prompts.
 @Suite(.serialized, .enabled(if: ReferenceModel.isAvailable))
 struct ForwardPassReferenceTests {
     static let prompts: [GenerationRequest.Prompt] = [
