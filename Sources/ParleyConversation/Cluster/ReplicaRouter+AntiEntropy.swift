@@ -66,19 +66,21 @@ extension ReplicaRouter {
     /// written to sends back the rows the pushes just delivered: under a steady load every row
     /// would travel and be merged twice more. So a partition is pulled at once only when this node
     /// is clearly behind (``ReplicationSettings/antiEntropyLagRows``), has never pulled it from this
-    /// peer, or the peer's partition stood still for a round (its writes have settled and still
-    /// differ); otherwise it waits, at most ``ReplicationSettings/antiEntropyMaxDeferral``. A
+    /// peer, nothing changed it here for an anti-entropy interval (no writes are arriving), or the
+    /// peer's partition stood still for a round (its writes have settled and still differ);
+    /// otherwise it waits, at most ``ReplicationSettings/antiEntropyMaxDeferral``. A
     /// partition whose writes settle equal is never pulled: its cursor moves to the peer's sequence.
     func shouldPullNow(_ key: PeerPartition, remote: PartitionDigest, local: PartitionDigest?, now: ContinuousClock.Instant)
         -> Bool
     {
         let hasCursor = cursors.withLock { $0[key] != nil }
+        let quietHere = database.writer.lastChange(partition: key.partition).map { now - $0 >= settings.antiEntropyInterval } ?? true
         let pull = deferredPulls.withLock { deferred -> Bool in
             let previous = deferred[key]
             let behind = remote.rowCount - (local?.rowCount ?? 0) >= settings.antiEntropyLagRows
             let settled = previous.map { $0.remote == remote } ?? false
             let overdue = previous.map { now - $0.since >= settings.antiEntropyMaxDeferral } ?? false
-            if !hasCursor || local == nil || behind || settled || overdue {
+            if !hasCursor || local == nil || behind || settled || overdue || quietHere {
                 deferred[key] = nil
                 return true
             }

@@ -17,6 +17,8 @@ final class StorageWriter: Sendable {
     private let indexedThrough = Mutex<Int64?>(nil)
     /// Digest changes and user numbers kept between the row writes of a transaction.
     private let deferred = Mutex(DeferredWrites())
+    /// When each partition last changed here (written just before the commit), for anti-entropy.
+    private let lastChanges = Mutex<[Int: ContinuousClock.Instant]>([:])
 
     init(partitioner: Partitioner, state: WriterState, now: @escaping @Sendable () -> Date) {
         self.partitioner = partitioner
@@ -276,11 +278,18 @@ final class StorageWriter: Sendable {
         deferred.withLock { $0.addDigestChange(partition: partition, delta: delta, rows: rows) }
     }
 
+    /// When `partition` last changed here since the process started (`nil`: not since then).
+    func lastChange(partition: Int) -> ContinuousClock.Instant? {
+        lastChanges.withLock { $0[partition] }
+    }
+
     /// Writes the transaction's digest changes, one row per partition. Runs last in every write
     /// transaction (and after the backfill at open).
     func flushDigests(_ db: Database) throws {
         let sums = deferred.withLock { $0.takeDigestChanges() }
         guard !sums.isEmpty else { return }
+        let now = ContinuousClock.now
+        lastChanges.withLock { for partition in sums.keys { $0[partition] = now } }
         // SQLite has no XOR operator: a ^ b == (a | b) & ~(a & b).
         // The sequence is the writer's latest: every change of the partition up to it is in this
         // or an earlier (committed) transaction.

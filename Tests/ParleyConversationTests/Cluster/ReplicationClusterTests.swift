@@ -74,11 +74,13 @@ struct ReplicationClusterTests {
                         for step in 0..<60 {
                             let owner = owners[(worker + step) % owners.count]
                             let store = stores[(worker + step) % stores.count]
-                            if let message = try? await store.appendMessage(
-                                owner: owner, conversationID: conversationIDs[owner]!,
-                                MessageDraft(role: .user, content: "w\(worker) s\(step)"))
-                            {
+                            do {
+                                let message = try await store.appendMessage(
+                                    owner: owner, conversationID: conversationIDs[owner]!,
+                                    MessageDraft(role: .user, content: "w\(worker) s\(step)"))
                                 acknowledged.add(owner: owner, id: message.id)
+                            } catch {
+                                acknowledged.fail(error)
                             }
                         }
                     }
@@ -90,7 +92,7 @@ struct ReplicationClusterTests {
         await cluster.stop(2)
         await load.value
         let acked = acknowledged.all
-        #expect(acked.count == 8 * 60, "writes to live coordinators are all acknowledged")
+        #expect(acked.count == 8 * 60, "writes to live coordinators are all acknowledged; failures: \(acknowledged.failures)")
 
         // Every acknowledged write is readable from each surviving node.
         for index in 0..<2 {
@@ -202,7 +204,13 @@ struct ReplicationClusterTests {
 final class Acknowledged: Sendable {
     private let writes = Mutex<[(owner: String, id: String)]>([])
 
+    private let errors = Mutex<[String]>([])
+
     func add(owner: String, id: String) { writes.withLock { $0.append((owner, id)) } }
+
+    func fail(_ error: any Error) { errors.withLock { $0.append(String(describing: error)) } }
+
+    var failures: [String] { errors.withLock { $0 } }
 
     var all: [(owner: String, id: String)] { writes.withLock { $0 } }
 }
