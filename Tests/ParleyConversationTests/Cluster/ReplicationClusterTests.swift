@@ -64,6 +64,10 @@ struct ReplicationClusterTests {
             conversations[owner] = try await cluster[0].store.createConversation(owner: owner, title: owner, model: nil).id
         }
         let conversationIDs = conversations
+        // Every replica holds the conversations before the load (a write reaching a replica the
+        // conversation has not reached yet depends on a read repair that may time out on a loaded
+        // machine; that is not what this test is about).
+        try await eventually(within: .seconds(10), "conversations on every replica") { try await cluster.digestsAgree() }
 
         let acknowledged = Acknowledged()
         let stores = [cluster[0].store, cluster[1].store]  // node 2 is the one that crashes
