@@ -5,9 +5,10 @@
 #endif
 
 /// Where the time of one decode step goes, for `parley-bench-engine --profile-step`: `streams`
-/// sequences with `context`-token histories each decode `steps` tokens together, and the calling thread's CPU time (all of it with one thread)
-/// between the forward pass's trace points is summed per stage (the stage named after the point
-/// that ends it), plus the output layer and greedy sampling.
+/// sequences with `context`-token histories each decode `steps` tokens together, and the calling
+/// thread's CPU time (all of the work with `threads` 1) between the forward pass's trace points is
+/// summed per stage (the stage named after the point that ends it), plus the output layer and
+/// greedy sampling.
 package enum StepProfile {
     /// Milliseconds per step by stage, in the order the stages first ran.
     package static func run(
