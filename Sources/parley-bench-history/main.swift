@@ -27,20 +27,40 @@ struct Options {
     var usersGiven = false
     var appendsGiven = false
 
+    static let usage = """
+        usage: parley-bench-history [--messages N] [--users N] [--queries N] [--appends N] [--writers N] [--durability]
+                                    [--data DIR] [--fresh] [--skip-appends] [--skip-snapshot] [--optimize]
+               parley-bench-history --replicated [--appends N] [--writers N] [--users N] [--missed N] [--data DIR]
+               parley-bench-history drive load|verify|converge --seed HOST:PORT --cluster-key FILE …
+        """
+
+    /// Prints `problem` and the usage, then exits with status 2 (0 for `--help`).
+    static func fail(_ problem: String?) -> Never {
+        if let problem { FileHandle.standardError.write(Data("parley-bench-history: \(problem)\n".utf8)) }
+        FileHandle.standardError.write(Data((usage + "\n").utf8))
+        exit(problem == nil ? 0 : 2)
+    }
+
     init(_ arguments: [String]) {
         var i = 1
         func value() -> String {
             i += 1
-            guard i < arguments.count else { fatalError("missing value for \(arguments[i - 1])") }
+            guard i < arguments.count else { Self.fail("missing value for \(arguments[i - 1])") }
             return arguments[i]
+        }
+        func count() -> Int {
+            let text = value()
+            guard let number = Int(text), number >= 0 else { Self.fail("\(arguments[i - 1]) needs a count, not '\(text)'") }
+            return number
         }
         while i < arguments.count {
             switch arguments[i] {
-            case "--messages": messages = Int(value())!
-            case "--users": users = Int(value())!; usersGiven = true
-            case "--queries": queries = Int(value())!
-            case "--appends": appends = Int(value())!; appendsGiven = true
-            case "--writers": writers = Int(value())!
+            case "--help", "-h": Self.fail(nil)
+            case "--messages": messages = count()
+            case "--users": users = count(); usersGiven = true
+            case "--queries": queries = count()
+            case "--appends": appends = count(); appendsGiven = true
+            case "--writers": writers = count()
             case "--data": data = value()
             case "--fresh": fresh = true
             case "--skip-appends": skipAppends = true
@@ -48,8 +68,8 @@ struct Options {
             case "--optimize": optimize = true
             case "--durability": durability = true
             case "--replicated": replicated = true
-            case "--missed": missed = Int(value())!
-            default: fatalError("unknown argument \(arguments[i])")
+            case "--missed": missed = count()
+            default: Self.fail("unknown argument \(arguments[i])")
             }
             i += 1
         }
