@@ -23,24 +23,30 @@ enum StoreSearch {
         let node = ConversationNode(system: server, database: corpus, logger: quiet)
         let store = try $ConversationStoreProtocol.resolve(
             id: ClusterActorID(node: server.node, path: ConversationStore.path), using: caller)
-        let clock = ContinuousClock()
-        var one: [Double] = []
-        var two: [Double] = []
+        let measured: Result<(one: [Double], two: [Double]), any Error>
         do {
-            for query in queries {
-                let start = clock.now
-                _ = try await store.search(owner: query.owner, ConversationSearchRequest(query: query.text, limit: 20))
-                let ms = start.duration(to: clock.now).seconds * 1000
-                if query.twoWords { two.append(ms) } else { one.append(ms) }
-            }
+            measured = .success(try await search(queries, through: store))
         } catch {
-            await caller.shutdown()
-            await server.shutdown()
-            throw error
+            measured = .failure(error)
         }
         withExtendedLifetime(node) {}  // the system holds its actors weakly
         await caller.shutdown()
         await server.shutdown()
+        return try measured.get()
+    }
+
+    private static func search(_ queries: [Query], through store: $ConversationStoreProtocol) async throws
+        -> (one: [Double], two: [Double])
+    {
+        let clock = ContinuousClock()
+        var one: [Double] = []
+        var two: [Double] = []
+        for query in queries {
+            let start = clock.now
+            _ = try await store.search(owner: query.owner, ConversationSearchRequest(query: query.text, limit: 20))
+            let ms = start.duration(to: clock.now).seconds * 1000
+            if query.twoWords { two.append(ms) } else { one.append(ms) }
+        }
         return (one, two)
     }
 }

@@ -20,6 +20,12 @@ extension ClusterSystem {
         membershipShell?.state.withLock { $0.membership.members } ?? []
     }
 
+    /// ``members`` with a number that grows whenever they may have changed (always 0 without
+    /// membership): keep something derived from the members and rebuild it only when it moves.
+    public var versionedMembers: (version: UInt64, members: [Membership.Member]) {
+        membershipShell?.state.withLock { ($0.membership.membersVersion, $0.membership.members) } ?? (0, [])
+    }
+
     /// This node's own membership record (status `alive`, or `left` after ``leave(drain:)``).
     public var selfMember: Membership.Member? {
         membershipShell?.state.withLock { $0.membership.myself }

@@ -98,8 +98,13 @@ package struct MembershipStateMachine<Instant: InstantProtocol>: Sendable where 
     package internal(set) var localHealth: Membership.LocalHealth
 
     var records: [ClusterNode: Record] = [:] {
-        didSet { sortedMembers = records.values.map(\.member).sorted { $0.node < $1.node } }
+        didSet {
+            sortedMembers = records.values.map(\.member).sorted { $0.node < $1.node }
+            membersVersion &+= 1
+        }
     }
+    /// Grows whenever a record changes (``members`` may have changed).
+    package private(set) var membersVersion: UInt64 = 0
     /// `members`, kept up to date as records change: it is read on every routed call, records
     /// change a few times a second at most.
     private var sortedMembers: [Member] = []

@@ -86,24 +86,18 @@ package final class ReplicaRouter: Sendable {
     }
 
     /// Runs `body` on the placement of the current live members, rebuilt only when they changed
-    /// (building a ring hashes every virtual node: too costly for every write). The members are
-    /// looked at again at most every ``Placement/recheckInterval`` (listing them sorts and copies
-    /// the membership table: costly for every write too; membership itself takes far longer to
-    /// notice a change).
+    /// (building a ring hashes every virtual node: too costly for every write). The live members
+    /// are listed again only when membership's version moved.
     private func placement<T>(_ body: (inout Placement) -> T) -> T {
-        let now = ContinuousClock.now
-        if let result = placementCache.withLock({ cache -> T? in
-            guard let checkedAt = cache?.checkedAt, now < checkedAt + Placement.recheckInterval else { return nil }
-            return body(&cache!)
-        }) {
-            return result
-        }
-        let live = system.members.filter { !$0.status.isTerminal && $0.hasRole(settings.role) }.map(\.node).sorted()
+        let (version, members) = system.versionedMembers
         return placementCache.withLock { cache in
-            if cache?.nodes != live {
-                cache = Placement(nodes: live, ring: HashRing(nodes: live))
+            if cache?.membersVersion != version {
+                let live = members.filter { !$0.status.isTerminal && $0.hasRole(settings.role) }.map(\.node).sorted()
+                if cache?.nodes != live {
+                    cache = Placement(nodes: live, ring: HashRing(nodes: live))
+                }
+                cache!.membersVersion = version
             }
-            cache!.checkedAt = now
             return body(&cache!)
         }
     }
@@ -324,10 +318,8 @@ struct Placement {
     let nodes: [ClusterNode]
     let ring: HashRing
     private var cached: [Int: [ClusterNode]] = [:]
-    /// When the live members were last compared with `nodes`.
-    var checkedAt = ContinuousClock.now
-    /// How long a placement is used before the live members are looked at again: 20 ms.
-    static let recheckInterval: Duration = .milliseconds(20)
+    /// The membership version `nodes` were last compared at (``ClusterSystem/versionedMembers``).
+    var membersVersion: UInt64?
 
     init(nodes: [ClusterNode], ring: HashRing) {
         self.nodes = nodes

@@ -136,6 +136,13 @@ package struct GenerationEventRow: Hashable, Sendable {
         self.text = text
     }
 
+    /// The columns ``init(row:)`` reads, in order.
+    static let columns = "request_id, seq, text"
+
+    init(row: Row) {
+        self.init(requestID: row[0], seq: row[1], text: row[2])
+    }
+
     /// 128-bit content hash for the partition digest.
     var rowHash: RowHash {
         var hasher = SHA256()

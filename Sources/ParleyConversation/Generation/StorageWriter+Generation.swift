@@ -59,7 +59,6 @@ extension StorageWriter {
     func insertGenerationEvents(_ db: Database, _ events: [GenerationEventRow]) throws -> Int {
         guard !events.isEmpty else { return 0 }
         var partitions: [String: Int?] = [:]
-        var digests: [Int: (hash: RowHash, rows: Int64)] = [:]
         let insert = try db.cachedStatement(sql: """
             INSERT INTO generation_events(request_id, seq, text, partition, change_seq, row_hash)
             VALUES (?, ?, ?, ?, ?, ?)
@@ -83,11 +82,7 @@ extension StorageWriter {
             guard db.changesCount > 0 else { continue }
             capture?.record(event)
             inserted += 1
-            let current = digests[partition] ?? (.zero, 0)
-            digests[partition] = (current.hash ^ hash, current.rows + 1)
-        }
-        for (partition, delta) in digests {
-            try updateDigest(db, partition: partition, delta: delta.hash, rows: delta.rows)
+            try updateDigest(db, partition: partition, delta: hash, rows: 1)
         }
         return inserted
     }
@@ -95,7 +90,6 @@ extension StorageWriter {
     /// Removes the runs matching `condition` (SQL over `generation_runs`, with `arguments`) and
     /// their events, taking their hashes out of the partition digests.
     func deleteGenerationRuns(_ db: Database, where condition: String, _ arguments: StatementArguments) throws {
-        var digests: [Int: (hash: RowHash, rows: Int64)] = [:]
         let rows = try Row.fetchAll(
             db.cachedStatement(sql: """
                 SELECT partition, row_hash FROM generation_runs WHERE \(condition)
@@ -106,17 +100,12 @@ extension StorageWriter {
             arguments: arguments + arguments)
         for row in rows {
             guard let data = row[1] as Data? else { continue }
-            let partition: Int = row[0]
-            let current = digests[partition] ?? (.zero, 0)
-            digests[partition] = (current.hash ^ RowHash(data: data), current.rows - 1)
+            try updateDigest(db, partition: row[0], delta: RowHash(data: data), rows: -1)
         }
         try db.cachedStatement(sql: """
             DELETE FROM generation_events WHERE request_id IN (SELECT request_id FROM generation_runs WHERE \(condition))
             """).execute(arguments: arguments)
         try db.cachedStatement(sql: "DELETE FROM generation_runs WHERE \(condition)").execute(arguments: arguments)
-        for (partition, delta) in digests {
-            try updateDigest(db, partition: partition, delta: delta.hash, rows: delta.rows)
-        }
     }
 
     /// Gives runs and events stored before they were replicated (schema v5) their partition,
@@ -144,7 +133,7 @@ extension StorageWriter {
                 JOIN generation_runs r USING (request_id) WHERE e.row_hash IS NULL
                 """)
         for row in events {
-            let event = GenerationEventRow(requestID: row[0], seq: row[1], text: row[2])
+            let event = GenerationEventRow(row: row)
             let partition: Int = row[3]
             let hash = event.rowHash
             try db.execute(

@@ -11,34 +11,15 @@ extension ConversationDatabase {
         return try await read { db in
             // Each table's first `limit + 1` changes hold the first `limit` of all of them.
             var rows: [(seq: Int64, row: FeedRow)] = []
-            rows += try Row.fetchAll(
-                db.cachedStatement(sql: """
-                    SELECT \(ConversationRecord.columns), change_seq FROM conversations
-                    WHERE partition = ? AND change_seq > ? ORDER BY change_seq LIMIT ?
-                    """),
-                arguments: [partition, after, limit + 1]
-            ).map { ($0[12], .conversation(ConversationRecord(row: $0))) }
-            rows += try Row.fetchAll(
-                db.cachedStatement(sql: """
-                    SELECT \(MessageRecord.columns), change_seq FROM messages
-                    WHERE partition = ? AND change_seq > ? ORDER BY change_seq LIMIT ?
-                    """),
-                arguments: [partition, after, limit + 1]
-            ).map { ($0[11], .message(MessageRecord(row: $0))) }
-            rows += try Row.fetchAll(
-                db.cachedStatement(sql: """
-                    SELECT \(GenerationRunRow.columns), change_seq FROM generation_runs
-                    WHERE partition = ? AND change_seq > ? ORDER BY change_seq LIMIT ?
-                    """),
-                arguments: [partition, after, limit + 1]
-            ).map { ($0[12], .run(GenerationRunRow(row: $0))) }
-            rows += try Row.fetchAll(
-                db.cachedStatement(sql: """
-                    SELECT request_id, seq, text, change_seq FROM generation_events
-                    WHERE partition = ? AND change_seq > ? ORDER BY change_seq LIMIT ?
-                    """),
-                arguments: [partition, after, limit + 1]
-            ).map { ($0[3], .event(GenerationEventRow(requestID: $0[0], seq: $0[1], text: $0[2]))) }
+            for table in FeedRow.tables {
+                rows += try Row.fetchAll(
+                    db.cachedStatement(sql: """
+                        SELECT \(table.columns), change_seq FROM \(table.name)
+                        WHERE partition = ? AND change_seq > ? ORDER BY change_seq LIMIT ?
+                        """),
+                    arguments: [partition, after, limit + 1]
+                ).map { ($0["change_seq"], table.decode($0)) }
+            }
             rows.sort { $0.seq < $1.seq }
 
             var batch = ReplicationBatch(partition: partition, lastSeq: after, isComplete: rows.count <= limit)
@@ -60,10 +41,36 @@ extension ConversationDatabase {
     }
 }
 
-/// One row of the change feed, before the page is split by kind.
-private enum FeedRow {
+/// One replicated row, of any table: a change-feed page before it is split by kind, or a row counted
+/// into a partition digest.
+enum FeedRow {
     case conversation(ConversationRecord)
     case message(MessageRecord)
     case run(GenerationRunRow)
     case event(GenerationEventRow)
+
+    /// A replicated table: its name, the columns its record reads, and the record of a row.
+    struct Table: Sendable {
+        let name: String
+        let columns: String
+        let decode: @Sendable (Row) -> FeedRow
+    }
+
+    /// Every replicated table, each indexed on (partition, change_seq).
+    static let tables: [Table] = [
+        Table(name: "conversations", columns: ConversationRecord.columns) { .conversation(ConversationRecord(row: $0)) },
+        Table(name: "messages", columns: MessageRecord.columns) { .message(MessageRecord(row: $0)) },
+        Table(name: "generation_runs", columns: GenerationRunRow.columns) { .run(GenerationRunRow(row: $0)) },
+        Table(name: "generation_events", columns: GenerationEventRow.columns) { .event(GenerationEventRow(row: $0)) },
+    ]
+
+    /// The row's hash in its partition's digest.
+    var rowHash: RowHash {
+        switch self {
+        case .conversation(let record): record.rowHash
+        case .message(let record): record.rowHash
+        case .run(let run): run.rowHash
+        case .event(let event): event.rowHash
+        }
+    }
 }

@@ -165,32 +165,14 @@ extension ConversationDatabase {
         try await read { db in
             var hash = RowHash.zero
             var count: Int64 = 0
-            let conversations = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE partition = ?"),
-                arguments: [partition])
-            for row in conversations {
-                hash = hash ^ ConversationRecord(row: row).rowHash
-                count += 1
-            }
-            let messages = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT \(MessageRecord.columns) FROM messages WHERE partition = ?"), arguments: [partition])
-            for row in messages {
-                hash = hash ^ MessageRecord(row: row).rowHash
-                count += 1
-            }
-            let runs = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT \(GenerationRunRow.columns) FROM generation_runs WHERE partition = ?"),
-                arguments: [partition])
-            for row in runs {
-                hash = hash ^ GenerationRunRow(row: row).rowHash
-                count += 1
-            }
-            let events = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT request_id, seq, text FROM generation_events WHERE partition = ?"),
-                arguments: [partition])
-            for row in events {
-                hash = hash ^ GenerationEventRow(requestID: row[0], seq: row[1], text: row[2]).rowHash
-                count += 1
+            for table in FeedRow.tables {
+                let rows = try Row.fetchAll(
+                    db.cachedStatement(sql: "SELECT \(table.columns) FROM \(table.name) WHERE partition = ?"),
+                    arguments: [partition])
+                for row in rows {
+                    hash = hash ^ table.decode(row).rowHash
+                    count += 1
+                }
             }
             return PartitionDigest(partition: partition, hash: hash, rowCount: count)
         }

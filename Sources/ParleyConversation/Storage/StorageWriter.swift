@@ -167,8 +167,8 @@ final class StorageWriter: Sendable {
     }
 
     /// Stores many messages in the current transaction (replication batches, snapshots, imports):
-    /// tombstone and user lookups are cached per conversation/owner for the batch and the
-    /// partition digests are updated once per partition. Returns how many were new.
+    /// tombstone and user lookups are cached per conversation/owner for the batch (digest changes
+    /// are summed per partition at commit, ``flushDigests(_:)``). Returns how many were new.
     /// `knownDeleted` holds conversations whose state the caller read in this transaction.
     func insertMessages(
         _ db: Database, _ messages: [MessageRecord], conversationsKnownLive: Bool = false,
@@ -176,7 +176,6 @@ final class StorageWriter: Sendable {
     ) throws -> Int {
         var deleted = knownDeleted
         var owners: [String: Int64] = [:]
-        var digests: [Int: (hash: RowHash, rows: Int64)] = [:]
         let insert = try db.cachedStatement(sql: """
             INSERT INTO messages(\(MessageRecord.columns), owner_num, partition, change_seq, row_hash)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -215,11 +214,7 @@ final class StorageWriter: Sendable {
             guard db.changesCount > 0 else { continue }  // already stored: union merge
             capture?.record(message)
             inserted += 1
-            let current = digests[partition] ?? (.zero, 0)
-            digests[partition] = (current.hash ^ hash, current.rows + 1)
-        }
-        for (partition, delta) in digests {
-            try updateDigest(db, partition: partition, delta: delta.hash, rows: delta.rows)
+            try updateDigest(db, partition: partition, delta: hash, rows: 1)
         }
         return inserted
     }

@@ -60,63 +60,52 @@ struct JSONParser {
         index += count
     }
 
-    private mutating func enter() throws(Invalid) {
-        depth += 1
-        guard depth <= Self.maximumDepth else { throw Invalid() }
-        index += 1
-    }
-
     private mutating func object() throws(Invalid) -> JSONValue {
-        try enter()
         var members: [String: JSONValue] = [:]
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            depth -= 1
-            return .object(members)
+        try elements(closedBy: UInt8(ascii: "}")) { parser throws(Invalid) in
+            parser.skipWhitespace()
+            guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "\"") else { throw Invalid() }
+            let key = try parser.string()
+            parser.skipWhitespace()
+            guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: ":") else { throw Invalid() }
+            parser.index += 1
+            members[key] = try parser.value()
         }
-        while true {
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw Invalid() }
-            let key = try string()
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw Invalid() }
-            index += 1
-            members[key] = try value()
-            skipWhitespace()
-            guard index < bytes.count else { throw Invalid() }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-                continue
-            }
-            guard bytes[index] == UInt8(ascii: "}") else { throw Invalid() }
-            index += 1
-            depth -= 1
-            return .object(members)
-        }
+        return .object(members)
     }
 
     private mutating func array() throws(Invalid) -> JSONValue {
-        try enter()
         var elements: [JSONValue] = []
+        try self.elements(closedBy: UInt8(ascii: "]")) { parser throws(Invalid) in elements.append(try parser.value()) }
+        return .array(elements)
+    }
+
+    /// The comma-separated elements of an object or array, the opening bracket at the index; the
+    /// index ends after `closing`.
+    private mutating func elements(closedBy closing: UInt8, _ element: (inout JSONParser) throws(Invalid) -> Void)
+        throws(Invalid)
+    {
+        depth += 1
+        guard depth <= Self.maximumDepth else { throw Invalid() }
+        index += 1
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+        if index < bytes.count, bytes[index] == closing {
             index += 1
             depth -= 1
-            return .array(elements)
+            return
         }
         while true {
-            elements.append(try value())
+            try element(&self)
             skipWhitespace()
             guard index < bytes.count else { throw Invalid() }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
                 continue
             }
-            guard bytes[index] == UInt8(ascii: "]") else { throw Invalid() }
+            guard bytes[index] == closing else { throw Invalid() }
             index += 1
             depth -= 1
-            return .array(elements)
+            return
         }
     }
 
