@@ -41,6 +41,8 @@ public struct ClusterInvocationDecoder: DistributedTargetInvocationDecoder {
     private let arguments: [[UInt8]]
     private let substitutions: [String]
     private var next = 0
+    /// When set, the types of decoded arguments are noted here (see `TargetSignature`).
+    var recordedArgumentTypes: [any Any.Type]?
 
     init(system: ClusterSystem, envelope: CallEnvelope) throws {
         self.system = system
@@ -62,6 +64,7 @@ public struct ClusterInvocationDecoder: DistributedTargetInvocationDecoder {
             throw ClusterError(.malformed, "the call has \(arguments.count) arguments, the target wants more")
         }
         defer { next += 1 }
+        recordedArgumentTypes?.append(Argument.self)
         do {
             return try system.decodeValue(Argument.self, from: arguments[next])
         } catch let error as ClusterError {
@@ -80,18 +83,22 @@ public final class ClusterResultHandler: DistributedTargetInvocationResultHandle
 
     private let callID: UInt64
     private let outcome = Mutex<ReplyEnvelope?>(nil)
+    private let returned = Mutex<(any Any.Type)?>(nil)
 
     init(callID: UInt64) {
         self.callID = callID
     }
 
     var reply: ReplyEnvelope? { outcome.withLock { $0 } }
+    /// The type the target returned (`Void.self` for nothing); nil when it threw or never ran.
+    var returnedType: (any Any.Type)? { returned.withLock { $0 } }
 
     func complete(_ reply: ReplyEnvelope) {
         outcome.withLock { if $0 == nil { $0 = reply } }
     }
 
     public func onReturn<Success: Codable>(value: Success) async throws {
+        returned.withLock { $0 = Success.self }
         do {
             complete(.value(callID: callID, bytes: try BinaryEncoder().encode(value)))
         } catch {
@@ -100,6 +107,7 @@ public final class ClusterResultHandler: DistributedTargetInvocationResultHandle
     }
 
     public func onReturnVoid() async throws {
+        returned.withLock { $0 = Void.self }
         complete(.void(callID: callID))
     }
 

@@ -196,7 +196,7 @@ extension ClusterSystem {
     }
 
     /// Runs a call against a local actor and returns its reply; never throws.
-    private func execute(_ envelope: CallEnvelope, deadline: ContinuousClock.Instant?) async -> ReplyEnvelope {
+    func execute(_ envelope: CallEnvelope, deadline: ContinuousClock.Instant?) async -> ReplyEnvelope {
         guard let actor = localActor(path: envelope.recipientPath) else {
             return .error(
                 callID: envelope.callID,
@@ -210,12 +210,20 @@ extension ClusterSystem {
         let handler = ClusterResultHandler(callID: envelope.callID)
         do {
             var decoder = try ClusterInvocationDecoder(system: self, envelope: envelope)
+            let key = TargetKey(target: envelope.target, substitutions: envelope.genericSubstitutions)
+            let known = settings.learnsTargetSignatures ? targetSignatures.signature(for: key) : nil
+            if known == nil && settings.learnsTargetSignatures { decoder.recordedArgumentTypes = [] }
             try await ServiceContext.withValue(context) {
                 try await Self.$inheritedDeadline.withValue(deadline) {
-                    try await executeDistributedTarget(
-                        on: actor, target: RemoteCallTarget(envelope.target), invocationDecoder: &decoder, handler: handler)
+                    if let known {
+                        try await executeKnownTarget(known, on: actor, decoder: &decoder, handler: handler)
+                    } else {
+                        try await executeDistributedTarget(
+                            on: actor, target: RemoteCallTarget(envelope.target), invocationDecoder: &decoder, handler: handler)
+                    }
                 }
             }
+            if known == nil { learnSignature(key, decoder: decoder, handler: handler) }
         } catch let error as ExecuteDistributedTargetError {
             handler.complete(
                 .error(
@@ -225,6 +233,20 @@ extension ClusterSystem {
             handler.complete(.error(callID: envelope.callID, RemoteErrorPayload(error)))
         }
         return handler.reply ?? .error(callID: envelope.callID, RemoteErrorPayload(ClusterError(.remote, "the callee produced no result")))
+    }
+
+    /// Remembers the types a successful call of `key` used (see `TargetSignature`).
+    private func learnSignature(_ key: TargetKey, decoder: ClusterInvocationDecoder, handler: ClusterResultHandler) {
+        guard let returnType = handler.returnedType, let argumentTypes = decoder.recordedArgumentTypes else { return }
+        var substitutions: [any Any.Type] = []
+        for name in key.substitutions {
+            guard let type = allowedSubstitution(named: name) else { return }
+            substitutions.append(type)
+        }
+        guard let signature = TargetSignature(
+            target: key.target, substitutions: substitutions, argumentTypes: argumentTypes, returnType: returnType)
+        else { return }
+        targetSignatures.remember(signature, for: key)
     }
 
     /// A call to a local actor through a proxy (a `@Resolvable` stub): the invocation is run in

@@ -217,3 +217,13 @@ extension ClusterSystem {
         }
     }
 }
+
+extension ClusterSystem {
+    /// The executor of the event loop that carries this system's calls to `node`, connecting when
+    /// needed. A task that makes many small calls to one node can prefer it
+    /// (`withTaskExecutorPreference`): its calls are then written, and their replies resumed, on
+    /// that loop's thread, without a hand-over to and from the global pool per call.
+    public func callExecutor(for node: ClusterNode) async throws -> any TaskExecutor {
+        try await connection(to: node).taskExecutor
+    }
+}

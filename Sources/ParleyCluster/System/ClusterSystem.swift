@@ -41,6 +41,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     let calls = Mutex(CallTable())
     let streams = Mutex(StreamTable())
     let runtime = Mutex(RuntimeState())
+    /// Parameter and return types of the targets served so far (see `TargetSignature`).
+    let targetSignatures = TargetSignatures()
 
     struct RuntimeState {
         var sweeper: Task<Void, Never>?

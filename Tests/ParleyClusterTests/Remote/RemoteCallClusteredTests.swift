@@ -224,13 +224,14 @@ struct RemoteStreamClusteredTests {
         try await withTwoSystems { server, client in
             let greeter = Greeter(actorSystem: server)
             let remote = try Greeter.resolve(id: greeter.id, using: client)
-            // Elements 60 ms apart for longer than the 200 ms timeout in all: never idle that long.
+            // Elements 40 ms apart for longer than the 500 ms timeout in all: never idle that long
+            // (the margin is wide because parallel tests on two busy cores delay timers).
             var received: [Int] = []
-            var steady = try await remote.tick(8, interval: 60).makeAsyncIterator(idleTimeout: .milliseconds(200))
+            var steady = try await remote.tick(16, interval: 40).makeAsyncIterator(idleTimeout: .milliseconds(500))
             while let value = try await steady.next() { received.append(value) }
-            #expect(received == Array(0..<8))
+            #expect(received == Array(0..<16))
             // A producer silent for longer than the timeout fails the wait with timed_out.
-            var silent = try await remote.tick(1, interval: 5_000).makeAsyncIterator(idleTimeout: .milliseconds(200))
+            var silent = try await remote.tick(1, interval: 5_000).makeAsyncIterator(idleTimeout: .milliseconds(500))
             let clock = ContinuousClock()
             let start = clock.now
             let error = await #expect(throws: ClusterError.self) { _ = try await silent.next() }
