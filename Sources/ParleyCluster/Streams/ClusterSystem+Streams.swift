@@ -58,6 +58,7 @@ extension ClusterSystem {
             }
         }
         streams.withLock { $0.producers[streamID] = producer }
+        calls.withLock { $0.wakeSweeper() }?.resume()  // Its lease must be watched.
         return RemoteStream(
             producer: node, streamID: streamID, system: self,
             direct: DirectSource(source, producer: producer, context: context))
@@ -173,12 +174,15 @@ extension ClusterSystem {
         for producer in expired { producer.cancel() }
     }
 
-    /// Starts the one repeating task that enforces call deadlines and stream leases.
+    /// Starts the one repeating task that enforces call deadlines and stream leases. It parks
+    /// while there is nothing to watch (no pending call, no unclaimed stream), so an idle node
+    /// does not wake every `deadlineSweepInterval`.
     func startSweeper() {
         let interval = settings.deadlineSweepInterval
         let task = Task { [weak self] in
             var lastLeaseCheck = ContinuousClock.now
             while !Task.isCancelled {
+                await self?.parkWhileIdle()
                 try? await Task.sleep(for: interval)
                 guard let self else { return }
                 let now = ContinuousClock.now
@@ -190,5 +194,33 @@ extension ClusterSystem {
             }
         }
         runtime.withLock { $0.sweeper = task }
+    }
+
+    /// Whether the sweeper is parked (nothing to watch).
+    var sweeperIsParked: Bool { calls.withLock { $0.parkedSweeper != nil } }
+
+    /// Returns at once while a call is pending or a stream is unclaimed; otherwise waits until a
+    /// call is made, a stream is created, or the sweeper is cancelled.
+    private func parkWhileIdle() async {
+        let unclaimed = streams.withLock { table in table.producers.values.contains { $0.isUnclaimed } }
+        guard !unclaimed else { return }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let parked = calls.withLock { table in
+                    guard table.pending.isEmpty, !table.sweeperWakeRequested, !Task.isCancelled else {
+                        table.sweeperWakeRequested = false
+                        return false
+                    }
+                    table.parkedSweeper = continuation
+                    return true
+                }
+                if !parked { continuation.resume() }
+            }
+        } onCancel: {
+            calls.withLock { table in
+                defer { table.parkedSweeper = nil }
+                return table.parkedSweeper
+            }?.resume()
+        }
     }
 }

@@ -22,6 +22,20 @@ struct CallTable {
     var pending: [UInt64: Pending] = [:]
     var nextCallID: UInt64 = 1
     var running: [RunningKey: Task<Void, Never>] = [:]
+    /// The sweeper, while it waits for something to sweep (no pending call, no unclaimed stream).
+    var parkedSweeper: CheckedContinuation<Void, Never>?
+    /// Set by a waker that found the sweeper not parked, so it does not park on stale facts.
+    var sweeperWakeRequested = false
+
+    /// Takes the parked sweeper to resume it (outside the lock), or notes the wake-up for later.
+    mutating func wakeSweeper() -> CheckedContinuation<Void, Never>? {
+        guard let parked = parkedSweeper else {
+            sweeperWakeRequested = true
+            return nil
+        }
+        parkedSweeper = nil
+        return parked
+    }
 }
 
 extension ClusterSystem {
@@ -96,9 +110,11 @@ extension ClusterSystem {
         }
         let reply: ReplyEnvelope = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                calls.withLock { table in
+                let sweeper = calls.withLock { table in
                     table.pending[callID] = CallTable.Pending(continuation: continuation, deadline: deadline, connection: connection)
+                    return table.parkedSweeper == nil ? nil : table.wakeSweeper()
                 }
+                sweeper?.resume()
                 if Task.isCancelled {
                     failCall(callID, ClusterError(.cancelled, "the caller was cancelled"), notifyCallee: false)
                     return
