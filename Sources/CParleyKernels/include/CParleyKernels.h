@@ -20,33 +20,53 @@ extern "C" {
 /// must not be called.
 int parley_vnni_available(void);
 
-/// Activation vectors for the kernels. `layout` 0: `count` (1…4) vectors in element order, vector
-/// `v` at `quants + v * quant_stride` bytes, its block scales, sums and byte corrections at
-/// `scales + v * blocks`, `sums + v * blocks` and `corrections + v * 2 * blocks`. `layout` 1: a
-/// group of eight interleaved vectors (`count` must be 8): the four quants of chunk `c` of vector
-/// `v` at byte `32c + 4v`, scale and sum of block `b` of vector `v` at `8b + v`, the correction of
-/// half `h` of block `b` at `(2b + h) * 8 + v`. A byte correction is −128 × the sum of the sixteen
-/// quants of a half block; `sums` is read by the nibble kernel only, `corrections` by the byte kernel only.
-typedef struct parley_activations {
+/// A quantized weight matrix in the engine's repacked layout (see WeightMatrix.swift): row group
+/// `g` (rows 8g…8g+7) has its quants at `quants + g * group_stride` bytes (`blocks` blocks of 128
+/// bytes in the nibble format, 256 in the byte format) and its scales at `scales + g * scale_stride`
+/// bytes (nibble: eight per block; byte: sixteen per block, eight rows × two halves), f16 if
+/// `half_scales`, else f32. Nibble format only: the offsets `m` at `offsets`, laid out like the scales.
+typedef struct parley_matrix {
+    const void *quants;
+    const void *scales;
+    const void *offsets;
+    long group_stride;
+    long scale_stride;
+    int rows;
+    int blocks;
+    int half_scales;
+    int nibble;
+} parley_matrix;
+
+/// A batch of `count` activation vectors quantized to 8 bits per 32-element block (see
+/// QuantizedActivations.swift), `padded_width` quants each.
+/// - In element order: vector `v`'s quants at `quants + v * padded_width`, its block scales and
+///   scaled sums at `scales + v * blocks` and `sums + v * blocks`, and (byte weights) the
+///   corrections of its half blocks at `corrections + v * 2 * blocks`: −128 × the sum of the
+///   sixteen quants of the half.
+/// - The first `8 * groups` vectors again as `groups` groups of eight interleaved vectors: in group
+///   `e`, the four quants of chunk `c` of vector `v` at `group_quants + e * 8 * padded_width + 32c + 4v`,
+///   scale and sum of block `b` at `(e * blocks + b) * 8 + v` of `group_scales` and `group_sums`, the
+///   correction of half `h` of block `b` at `((e * blocks + b) * 2 + h) * 8 + v` of `group_corrections`.
+typedef struct parley_batch {
     const int8_t *quants;
     const float *scales;
     const float *sums;
     const int32_t *corrections;
-    long quant_stride;
+    const int8_t *group_quants;
+    const float *group_scales;
+    const float *group_sums;
+    const int32_t *group_corrections;
+    long padded_width;
     int count;
-    int layout;
-} parley_activations;
+    int groups;
+} parley_batch;
 
-/// One row group of a nibble-format matrix (Q4_0, Q4_1, Q4_K): `blocks` blocks of 128 bytes of
-/// quants at `w`, eight scales `d` and offsets `m` per block (f16 if `half_scales`, else f32).
-/// Adds Σ_b (d·Σq·qa)·da + m·sa of vector `v` and row `r` to `acc[8v + r]`, block by block.
-void parley_vnni_nibble(
-    const void *w, const void *d, const void *m, int half_scales, int blocks, const parley_activations *x, float *acc);
-
-/// One row group of a byte-format matrix (Q8_0, Q6_K): `blocks` blocks of 256 bytes of quants at
-/// `w`, sixteen scales per block at `s` (eight rows × two halves). Adds Σ (s·Σq·qa)·da per half
-/// block of vector `v` and row `r` to `acc[8v + r]`, half block by half block.
-void parley_vnni_byte(const void *w, const void *s, int half_scales, int blocks, const parley_activations *x, float *acc);
+/// `out[v * out_stride + r] = Σ_b` (block `b` of row `r` of `w`) · (block `b` of vector `v` of `x`)
+/// for rows `first_row..<end_row` (`first_row` a multiple of 8) and every vector: per block (nibble)
+/// `(d·da)·Σq·qa + m·sa`, per half block (byte) `(s·da)·Σq·qa`, accumulated in that order from zero,
+/// as the portable kernels do.
+void parley_vnni_multiply(
+    const parley_matrix *w, const parley_batch *x, int first_row, int end_row, float *out, long out_stride);
 
 #ifdef __cplusplus
 }

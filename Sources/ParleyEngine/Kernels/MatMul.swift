@@ -60,7 +60,7 @@ enum MatMul {
         switch w.format {
         case .nibble, .byte:
             if path == .vnni {
-                vnniGroups(w, x, rows, out, outStride)
+                vnniRows(w, x, rows, out, outStride)
             } else if w.halfScales {
                 groups(w, x, rows, out, outStride, scales: DotKernels.HalfScales.self)
             } else {
@@ -141,7 +141,7 @@ enum MatMul {
 
     /// Stores the first `valid` lanes of `r` at `p`.
     @inline(__always)
-    static func store(_ r: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ valid: Int) {
+    private static func store(_ r: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ valid: Int) {
         if valid == 8 {
             UnsafeMutableRawPointer(p).storeBytes(of: r, as: SIMD8<Float>.self)
         } else {
