@@ -65,9 +65,11 @@ let package = Package(
             dependencies: ["ParleyCluster"]
         ),
         // MARK: The built-in model engine (stands alone).
+        // CParleyKernels: AVX-512 VNNI matrix kernels, compiled per function for that ISA and chosen at run time.
+        .target(name: "CParleyKernels"),
         .target(
             name: "ParleyEngine",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CParleyKernels", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"] + engineCPUFlags)]
         ),
         // MARK: Roles.

@@ -101,8 +101,8 @@ if arguments.contains("--kernels") {
     for result in try KernelBenchmark.run() {
         print(
             String(
-                format: "%@ %5d×576 × %2d vectors: %5.1f GMAC/s", result.type, result.rows, result.vectors,
-                result.macsPerSecond / 1e9))
+                format: "%@ %-8@ %5d×576 × %2d vectors: %5.1f GMAC/s", result.type, result.kernels, result.rows,
+                result.vectors, result.macsPerSecond / 1e9))
     }
     exit(0)
 }

@@ -12,18 +12,21 @@ package enum KernelBenchmark {
     /// One measured product.
     package struct Result: Sendable {
         package var type: String
+        /// The kernels that ran (`portable` or `vnni`, see ``KernelPath``).
+        package var kernels: String
         package var rows: Int
         package var vectors: Int
         /// Multiply-accumulates per second.
         package var macsPerSecond: Double
     }
 
-    /// Runs the products for Q4_1 and Q8_0 weights.
+    /// Runs the products for Q4_1 and Q8_0 weights with every kernel path this CPU has.
     package static func run() throws -> [Result] {
         var results: [Result] = []
         for (type, rows) in [(GGMLType.q4_1, 1536), (.q8_0, 1536), (.q4_1, 49152), (.q8_0, 49152)] {
             let columns = 576
             let w = try matrix(type, rows: rows, columns: columns)
+            for path in KernelPath.available {
             for count in [1, 4, 8, 16] {
                 let x = (0..<count * columns).map { Float(($0 * 7919) % 255) / 127 - 1 }
                 let q = QuantizedActivations()
@@ -36,15 +39,16 @@ package enum KernelBenchmark {
                 out.withUnsafeMutableBufferPointer { o in
                     for _ in 0..<iterations {
                         for r in stride(from: 0, to: rows, by: 64) {
-                            MatMul.rowRange(w, q, r..<min(rows, r + 64), o.baseAddress!, rows)
+                            MatMul.rowRange(w, q, r..<min(rows, r + 64), o.baseAddress!, rows, path: path)
                         }
                     }
                 }
                 let seconds = threadCPUTime() - start
                 results.append(
                     Result(
-                        type: "\(type)", rows: rows, vectors: count,
+                        type: "\(type)", kernels: "\(path)", rows: rows, vectors: count,
                         macsPerSecond: Double(rows * columns * count * iterations) / seconds))
+            }
             }
         }
         return results

@@ -12,17 +12,18 @@ enum MatMul {
 
     /// `out[v * outStride + r] = Σₖ W[r, k] · x_v[k]` for every vector `v` of `x` and row `r` of `w`.
     ///
-    /// `x` must have been quantized for `w.format` with `w.columns` elements.
+    /// `x` must have been quantized for `w.format` with `w.columns` elements. `path` picks the
+    /// kernels (same results either way).
     static func multiply(
         _ w: WeightMatrix, _ x: QuantizedActivations, into out: UnsafeMutablePointer<Float>, outStride: Int,
-        pool: ThreadPool
+        pool: ThreadPool, path: KernelPath = .preferred
     ) {
         precondition(x.format == w.format && x.width == w.columns, "activations quantized for another matrix")
         let chunk = rowsPerChunk(rows: w.rows, threads: pool.threadCount)
         let chunks = (w.rows + chunk - 1) / chunk
         pool.parallelFor(chunks) { c in
             let start = c * chunk
-            rowRange(w, x, start..<min(w.rows, start + chunk), out, outStride)
+            rowRange(w, x, start..<min(w.rows, start + chunk), out, outStride, path: path)
         }
     }
 
@@ -30,7 +31,7 @@ enum MatMul {
     /// pass so that the threads synchronize once (the query, key and value projections, say).
     static func multiply(
         _ products: [(matrix: WeightMatrix, out: UnsafeMutablePointer<Float>)], _ x: QuantizedActivations,
-        pool: ThreadPool
+        pool: ThreadPool, path: KernelPath = .preferred
     ) {
         var items: [(product: Int, rows: Range<Int>)] = []
         for (p, product) in products.enumerated() {
@@ -44,7 +45,7 @@ enum MatMul {
         items.withUnsafeBufferPointer { items in
             pool.parallelFor(items.count) { i in
                 let (matrix, out) = products[items[i].product]
-                rowRange(matrix, x, items[i].rows, out, matrix.rows)
+                rowRange(matrix, x, items[i].rows, out, matrix.rows, path: path)
             }
         }
     }
@@ -53,12 +54,14 @@ enum MatMul {
     /// multiple of 8).
     static func rowRange(
         _ w: WeightMatrix, _ x: QuantizedActivations, _ rows: Range<Int>, _ out: UnsafeMutablePointer<Float>,
-        _ outStride: Int
+        _ outStride: Int, path: KernelPath = .preferred
     ) {
         let count = x.count
         switch w.format {
         case .nibble, .byte:
-            if w.halfScales {
+            if path == .vnni {
+                vnniRows(w, x, rows, out, outStride)
+            } else if w.halfScales {
                 groups(w, x, rows, out, outStride, scales: DotKernels.HalfScales.self)
             } else {
                 groups(w, x, rows, out, outStride, scales: DotKernels.FloatScales.self)

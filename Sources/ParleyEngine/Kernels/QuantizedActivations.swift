@@ -23,12 +23,17 @@ final class QuantizedActivations {
     private(set) var scales: UnsafeMutablePointer<Float>
     /// `d · Σq` per block, rounded to f16 precision when `roundSums`.
     private(set) var sums: UnsafeMutablePointer<Float>
+    /// Byte format only: −128 · Σq of each half block (two per block), which the VNNI byte kernel
+    /// starts its sums at (see `CParleyKernels.h`).
+    private(set) var corrections: UnsafeMutablePointer<Int32>
     /// Each whole group of eight vectors again, interleaved for the eight-vector kernels: four-byte
     /// chunk `c` of vector `v` of group `g` at Int32 index `(g · paddedWidth / 4 + c) · 8 + v`.
     private(set) var interleavedQuants: UnsafeMutablePointer<Int32>
     /// `scales` and `sums` of the groups likewise: block `b` of vector `v` of group `g` at `(g · blocks + b) · 8 + v`.
     private(set) var interleavedScales: UnsafeMutablePointer<Float>
     private(set) var interleavedSums: UnsafeMutablePointer<Float>
+    /// `corrections` of the groups: half `h` of block `b` of vector `v` of group `g` at `((g · blocks + b) · 2 + h) · 8 + v`.
+    private(set) var interleavedCorrections: UnsafeMutablePointer<Int32>
     private var interleavedCapacity = 0
     /// Float format only: the unquantized vectors (no copy; points at the caller's buffer).
     private(set) var floats: UnsafePointer<Float>?
@@ -38,18 +43,22 @@ final class QuantizedActivations {
         quants = .allocate(capacity: 1)
         scales = .allocate(capacity: 1)
         sums = .allocate(capacity: 1)
+        corrections = .allocate(capacity: 2)
         interleavedQuants = .allocate(capacity: 1)
         interleavedScales = .allocate(capacity: 1)
         interleavedSums = .allocate(capacity: 1)
+        interleavedCorrections = .allocate(capacity: 2)
     }
 
     deinit {
         quants.deallocate()
         scales.deallocate()
         sums.deallocate()
+        corrections.deallocate()
         interleavedQuants.deallocate()
         interleavedScales.deallocate()
         interleavedSums.deallocate()
+        interleavedCorrections.deallocate()
     }
 
     /// Whole groups of eight vectors (see ``interleavedQuants``).
@@ -96,7 +105,7 @@ final class QuantizedActivations {
         floats = nil
         reserve(count * paddedWidth)
         let blocks = paddedWidth / 32, padded = paddedWidth
-        let quants = quants, scales = scales, sums = sums
+        let quants = quants, scales = scales, sums = sums, corrections = corrections, byte = format == .byte
         let body = { (v: Int) in
             let x = input + v * stride
             let outQ = quants + v * padded
@@ -109,6 +118,11 @@ final class QuantizedActivations {
                 let dRounded = Float(Float16(d))
                 scales[v * blocks + b] = dRounded
                 sums[v * blocks + b] = roundSums ? Float(Float16(d * Float(sum))) : dRounded * Float(sum)
+                if byte {
+                    let low = Self.halfSum(outQ + start)
+                    corrections[(v * blocks + b) * 2] = -128 * low
+                    corrections[(v * blocks + b) * 2 + 1] = -128 * (Int32(sum) - low)
+                }
             }
         }
         // A few vectors take microseconds: cheaper than a round trip to the other threads.
@@ -128,10 +142,12 @@ final class QuantizedActivations {
             interleavedQuants.deallocate()
             interleavedScales.deallocate()
             interleavedSums.deallocate()
+            interleavedCorrections.deallocate()
             interleavedCapacity = groups * 8 * chunks
             interleavedQuants = .allocate(capacity: interleavedCapacity)
             interleavedScales = .allocate(capacity: interleavedCapacity / 8)
             interleavedSums = .allocate(capacity: interleavedCapacity / 8)
+            interleavedCorrections = .allocate(capacity: interleavedCapacity / 4)
         }
         let source = UnsafeRawPointer(quants)
         for g in 0..<groups {
@@ -142,6 +158,12 @@ final class QuantizedActivations {
                 for b in 0..<blocks {
                     interleavedScales[(g * blocks + b) * 8 + v] = scales[(8 * g + v) * blocks + b]
                     interleavedSums[(g * blocks + b) * 8 + v] = sums[(8 * g + v) * blocks + b]
+                    if format == .byte {
+                        for h in 0..<2 {
+                            interleavedCorrections[((g * blocks + b) * 2 + h) * 8 + v] =
+                                corrections[((8 * g + v) * blocks + b) * 2 + h]
+                        }
+                    }
                 }
             }
         }
@@ -179,6 +201,12 @@ final class QuantizedActivations {
         let sum = (r.0 &+ r.1) &+ (r.2 &+ r.3)
         let half = sum.lowHalf &+ sum.highHalf
         return (m / 127, Int((half[0] &+ half[1]) &+ (half[2] &+ half[3])))
+    }
+
+    /// The sum of the first sixteen quants at `q`.
+    @inline(__always)
+    private static func halfSum(_ q: UnsafePointer<Int8>) -> Int32 {
+        SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(q).loadUnaligned(as: SIMD16<Int8>.self)).wrappedSum()
     }
 
     @inline(__always)
@@ -221,9 +249,11 @@ final class QuantizedActivations {
         if blocks > scaleCapacity {
             scales.deallocate()
             sums.deallocate()
-                scaleCapacity = blocks
+            corrections.deallocate()
+            scaleCapacity = blocks
             scales = .allocate(capacity: blocks)
             sums = .allocate(capacity: blocks)
+            corrections = .allocate(capacity: 2 * blocks)
         }
     }
 }

@@ -1,0 +1,272 @@
+// The AVX-512 VNNI kernels declared in CParleyKernels.h.
+//
+// vpdpbusd multiplies unsigned bytes by signed bytes and adds each group of four products to a
+// 32-bit lane, with no intermediate saturation:
+// - nibble weights are unsigned (0…15) and multiply the signed activation quants directly;
+// - byte weights are signed, so the kernel feeds w + 128 (w XOR 0x80) as the unsigned operand and
+//   starts each half-block sum at −128·Σa (the correction the activations carry), which leaves
+//   exactly Σ w·a.
+// The activation quants are the broadcast operand (one 32-bit group of four quants for all eight
+// rows), which the compiler folds into vpdpbusd's memory operand. The float steps repeat those of
+// the Swift kernels one for one (convert, scale product, fused multiply-add), so the results match
+// them bit for bit.
+#include "CParleyKernels.h"
+
+#if defined(__x86_64__)
+
+#include <cpuid.h>
+#include <immintrin.h>
+#include <string.h>
+
+#pragma clang fp contract(off)
+
+#define PK_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+#define PK_INLINE static inline __attribute__((always_inline)) PK_TARGET
+
+int parley_vnni_available(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    const unsigned fma = 1u << 12, osxsave = 1u << 27, f16c = 1u << 29;
+    if ((c & (fma | osxsave | f16c)) != (fma | osxsave | f16c)) return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0xE6) != 0xE6) return 0;  // the OS saves XMM, YMM, opmask and the upper ZMM state
+    if (__get_cpuid_max(0, 0) < 7) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    const unsigned avx2 = 1u << 5, f = 1u << 16, bw = 1u << 30, vl = 1u << 31;
+    if ((b & (avx2 | f | bw | vl)) != (avx2 | f | bw | vl)) return 0;
+    return (int)((c >> 11) & 1);  // AVX512_VNNI
+}
+
+/// Up to eight activation vectors for one tile. `layout` 0: `count` (1…4) vectors in element
+/// order, `quant_stride` bytes apart; 1: a group of eight interleaved vectors (see parley_batch).
+typedef struct parley_activations {
+    const int8_t *quants;
+    const float *scales;
+    const float *sums;
+    const int32_t *corrections;
+    long quant_stride;
+    int count;
+    int layout;
+} parley_activations;
+
+/// The eight scales at `index…index+7` of `base` (f16 or f32).
+PK_INLINE __m256 scales8(const void *base, long index, int half) {
+    if (half) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + index)));
+    return _mm256_loadu_ps((const float *)base + index);
+}
+
+/// Four quants at `p` repeated in every 32-bit lane.
+PK_INLINE __m256i broadcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/// Chunk `k` (four quants) of half `h` (elements 16h…16h+15) of block `b` of vector `v`.
+PK_INLINE const int8_t *quants(const parley_activations *x, int layout, int v, int b, int h, int k) {
+    return layout ? x->quants + 256 * b + 128 * h + 32 * k + 4 * v
+                  : x->quants + v * x->quant_stride + 32 * b + 16 * h + 4 * k;
+}
+
+PK_INLINE float scale(const parley_activations *x, int layout, int v, int b, int blocks) {
+    return layout ? x->scales[8 * b + v] : x->scales[v * blocks + b];
+}
+
+PK_INLINE float sum(const parley_activations *x, int layout, int v, int b, int blocks) {
+    return layout ? x->sums[8 * b + v] : x->sums[v * blocks + b];
+}
+
+PK_INLINE int32_t correction(const parley_activations *x, int layout, int v, int b, int h, int blocks) {
+    return layout ? x->corrections[(2 * b + h) * 8 + v] : x->corrections[v * 2 * blocks + 2 * b + h];
+}
+
+/// Stores the first `valid` rows of each vector's sums at `out + v * out_stride`.
+PK_INLINE void store(const __m256 *a, const int vectors, float *out, long out_stride, int valid) {
+    if (valid == 8) {
+#pragma clang loop unroll(full)
+        for (int v = 0; v < vectors; v++) _mm256_storeu_ps(out + v * out_stride, a[v]);
+    } else {
+        const __mmask8 mask = (__mmask8)((1u << valid) - 1);
+#pragma clang loop unroll(full)
+        for (int v = 0; v < vectors; v++) _mm256_mask_storeu_ps(out + v * out_stride, mask, a[v]);
+    }
+}
+
+/// `vectors` vectors (a constant after inlining; the loops over vectors and chunks are unrolled so
+/// that every accumulator stays in a register). The integer sums of all vectors advance chunk by
+/// chunk (independent vpdpbusd chains); one or two vectors use two chains each.
+PK_INLINE void nibble_tile(
+    const uint8_t *w, const void *d, const void *m, int hs, int blocks, const parley_activations *x, float *out,
+    long out_stride, int valid, const uint8_t *next, const int vectors, const int layout) {
+    __m256 a[8];
+#pragma clang loop unroll(full)
+    for (int v = 0; v < vectors; v++) a[v] = _mm256_setzero_ps();
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *wb = w + 128 * b;
+        if (next) {
+            _mm_prefetch((const char *)next + 128 * b, _MM_HINT_T0);
+            _mm_prefetch((const char *)next + 128 * b + 64, _MM_HINT_T0);
+        }
+        __m256i t[8], u[8];
+#pragma clang loop unroll(full)
+        for (int v = 0; v < vectors; v++) {
+            t[v] = _mm256_setzero_si256();
+            u[v] = _mm256_setzero_si256();
+        }
+#pragma clang loop unroll(full)
+        for (int k = 0; k < 4; k++) {
+            const __m256i raw = _mm256_loadu_si256((const __m256i *)(wb + 32 * k));
+            const __m256i lo = _mm256_and_si256(raw, mask), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
+#pragma clang loop unroll(full)
+            for (int v = 0; v < vectors; v++) {
+                t[v] = _mm256_dpbusd_epi32(t[v], lo, broadcast4(quants(x, layout, v, b, 0, k)));
+                if (vectors <= 2) {
+                    u[v] = _mm256_dpbusd_epi32(u[v], hi, broadcast4(quants(x, layout, v, b, 1, k)));
+                } else {
+                    t[v] = _mm256_dpbusd_epi32(t[v], hi, broadcast4(quants(x, layout, v, b, 1, k)));
+                }
+            }
+        }
+        const __m256 dw = scales8(d, 8L * b, hs), mw = scales8(m, 8L * b, hs);
+#pragma clang loop unroll(full)
+        for (int v = 0; v < vectors; v++) {
+            const __m256i sum_v = vectors <= 2 ? _mm256_add_epi32(t[v], u[v]) : t[v];
+            const __m256 ds = _mm256_mul_ps(dw, _mm256_set1_ps(scale(x, layout, v, b, blocks)));
+            a[v] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_v), ds, a[v]);
+            a[v] = _mm256_fmadd_ps(mw, _mm256_set1_ps(sum(x, layout, v, b, blocks)), a[v]);
+        }
+    }
+    store(a, vectors, out, out_stride, valid);
+}
+
+PK_INLINE void byte_tile(
+    const uint8_t *w, const void *s, int hs, int blocks, const parley_activations *x, float *out, long out_stride,
+    int valid, const uint8_t *next, const int vectors, const int layout) {
+    __m256 a[8];
+#pragma clang loop unroll(full)
+    for (int v = 0; v < vectors; v++) a[v] = _mm256_setzero_ps();
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    for (int b = 0; b < blocks; b++) {
+#pragma clang loop unroll(full)
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *wb = w + 256 * b + 128 * h;
+            if (next) {
+                _mm_prefetch((const char *)next + 256 * b + 128 * h, _MM_HINT_T0);
+                _mm_prefetch((const char *)next + 256 * b + 128 * h + 64, _MM_HINT_T0);
+            }
+            __m256i t[8], u[8];
+#pragma clang loop unroll(full)
+            for (int v = 0; v < vectors; v++) {
+                t[v] = _mm256_set1_epi32(correction(x, layout, v, b, h, blocks));
+                u[v] = _mm256_setzero_si256();
+            }
+#pragma clang loop unroll(full)
+            for (int k = 0; k < 4; k++) {
+                const __m256i q = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(wb + 32 * k)), flip);
+#pragma clang loop unroll(full)
+                for (int v = 0; v < vectors; v++) {
+                    if (vectors <= 2 && (k & 1)) {
+                        u[v] = _mm256_dpbusd_epi32(u[v], q, broadcast4(quants(x, layout, v, b, h, k)));
+                    } else {
+                        t[v] = _mm256_dpbusd_epi32(t[v], q, broadcast4(quants(x, layout, v, b, h, k)));
+                    }
+                }
+            }
+            const __m256 sw = scales8(s, 16L * b + 8 * h, hs);
+#pragma clang loop unroll(full)
+            for (int v = 0; v < vectors; v++) {
+                const __m256i sum_v = vectors <= 2 ? _mm256_add_epi32(t[v], u[v]) : t[v];
+                const __m256 ss = _mm256_mul_ps(sw, _mm256_set1_ps(scale(x, layout, v, b, blocks)));
+                a[v] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_v), ss, a[v]);
+            }
+        }
+    }
+    store(a, vectors, out, out_stride, valid);
+}
+
+/// One row group against every vector of `x`: the groups of eight, then the rest up to four at a time.
+PK_INLINE void row_group(
+    const parley_matrix *w, const parley_batch *x, long g, int valid, float *out, long out_stride, const int nibble,
+    const int hs) {
+    const int blocks = w->blocks;
+    const uint8_t *q = (const uint8_t *)w->quants + g * w->group_stride;
+    const void *s = (const char *)w->scales + g * w->scale_stride;
+    const void *m = nibble ? (const char *)w->offsets + g * w->scale_stride : 0;
+    // The quants of the row group two ahead, fetched into the cache while the first group of eight
+    // vectors computes (a few vectors alone are limited by memory anyway, where the hardware
+    // prefetcher keeps up on its own).
+    const uint8_t *next = g + 2 < (w->rows + 7) / 8 ? q + 2 * w->group_stride : 0;
+    const long width = x->padded_width;
+    for (int e = 0; e < x->groups; e++) {
+        const parley_activations view = {
+            x->group_quants + e * 8 * width, x->group_scales + (long)e * blocks * 8, x->group_sums + (long)e * blocks * 8,
+            x->group_corrections + (long)e * blocks * 16, width, 8, 1};
+        float *o = out + 8L * e * out_stride;
+        if (nibble) {
+            nibble_tile(q, s, m, hs, blocks, &view, o, out_stride, valid, e == 0 ? next : 0, 8, 1);
+        } else {
+            byte_tile(q, s, hs, blocks, &view, o, out_stride, valid, e == 0 ? next : 0, 8, 1);
+        }
+    }
+    for (int v = 8 * x->groups; v < x->count;) {
+        const int n = x->count - v < 4 ? x->count - v : 4;
+        const parley_activations view = {
+            x->quants + v * width, x->scales + (long)v * blocks, x->sums + (long)v * blocks,
+            x->corrections + (long)v * 2 * blocks, width, n, 0};
+        float *o = out + v * out_stride;
+#define PK_TILE(count)                                                                                                 \
+    if (nibble) {                                                                                                      \
+        nibble_tile(q, s, m, hs, blocks, &view, o, out_stride, valid, 0, count, 0);                                       \
+    } else {                                                                                                           \
+        byte_tile(q, s, hs, blocks, &view, o, out_stride, valid, 0, count, 0);                                            \
+    }
+        switch (n) {
+        case 1: PK_TILE(1) break;
+        case 2: PK_TILE(2) break;
+        case 3: PK_TILE(3) break;
+        default: PK_TILE(4) break;
+        }
+#undef PK_TILE
+        v += n;
+    }
+}
+
+PK_INLINE void multiply_rows(
+    const parley_matrix *w, const parley_batch *x, int first_row, int end_row, float *out, long out_stride,
+    const int nibble, const int hs) {
+    for (int r = first_row; r < end_row; r += 8) {
+        const int valid = w->rows - r < 8 ? w->rows - r : 8;
+        row_group(w, x, r / 8, valid, out + r, out_stride, nibble, hs);
+    }
+}
+
+PK_TARGET void parley_vnni_multiply(
+    const parley_matrix *w, const parley_batch *x, int first_row, int end_row, float *out, long out_stride) {
+    if (w->nibble) {
+        if (w->half_scales) {
+            multiply_rows(w, x, first_row, end_row, out, out_stride, 1, 1);
+        } else {
+            multiply_rows(w, x, first_row, end_row, out, out_stride, 1, 0);
+        }
+    } else {
+        if (w->half_scales) {
+            multiply_rows(w, x, first_row, end_row, out, out_stride, 0, 1);
+        } else {
+            multiply_rows(w, x, first_row, end_row, out, out_stride, 0, 0);
+        }
+    }
+}
+
+#else
+
+int parley_vnni_available(void) { return 0; }
+
+void parley_vnni_multiply(
+    const parley_matrix *w, const parley_batch *x, int first_row, int end_row, float *out, long out_stride) {
+    (void)w, (void)x, (void)first_row, (void)end_row, (void)out, (void)out_stride;
+    __builtin_trap();
+}
+
+#endif

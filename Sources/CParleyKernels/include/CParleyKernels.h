@@ -1,0 +1,75 @@
+// Integer dot-product kernels for x86-64 CPUs with AVX-512 VNNI (vpdpbusd on 256-bit vectors), used by
+// ParleyEngine's matrix products when `parley_vnni_available()` says the CPU and OS support them.
+//
+// They take the engine's repacked weight layout (eight rows per group, four quants of each row per
+// 32-bit lane; see WeightMatrix.swift) and its quantized activations (QuantizedActivations.swift),
+// and produce, per activation vector, the eight rows' sums with exactly the integer block sums and
+// the same sequence of float operations as the portable Swift kernels (DotKernels+Nibble.swift,
+// DotKernels+Byte.swift), so their results are bit for bit the same.
+#ifndef CPARLEYKERNELS_H
+#define CPARLEYKERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 if this CPU and OS run the kernels below (AVX2, FMA, F16C, AVX-512 F/BW/VL/VNNI with the
+/// vector state enabled by the OS), else 0. Always 0 on other architectures, where the kernels
+/// must not be called.
+int parley_vnni_available(void);
+
+/// A quantized weight matrix in the engine's repacked layout (see WeightMatrix.swift): row group
+/// `g` (rows 8g…8g+7) has its quants at `quants + g * group_stride` bytes (`blocks` blocks of 128
+/// bytes in the nibble format, 256 in the byte format) and its scales at `scales + g * scale_stride`
+/// bytes (nibble: eight per block; byte: sixteen per block, eight rows × two halves), f16 if
+/// `half_scales`, else f32. Nibble format only: the offsets `m` at `offsets`, laid out like the scales.
+typedef struct parley_matrix {
+    const void *quants;
+    const void *scales;
+    const void *offsets;
+    long group_stride;
+    long scale_stride;
+    int rows;
+    int blocks;
+    int half_scales;
+    int nibble;
+} parley_matrix;
+
+/// A batch of `count` activation vectors quantized to 8 bits per 32-element block (see
+/// QuantizedActivations.swift), `padded_width` quants each.
+/// - In element order: vector `v`'s quants at `quants + v * padded_width`, its block scales and
+///   scaled sums at `scales + v * blocks` and `sums + v * blocks`, and (byte weights) the
+///   corrections of its half blocks at `corrections + v * 2 * blocks`: −128 × the sum of the
+///   sixteen quants of the half.
+/// - The first `8 * groups` vectors again as `groups` groups of eight interleaved vectors: in group
+///   `e`, the four quants of chunk `c` of vector `v` at `group_quants + e * 8 * padded_width + 32c + 4v`,
+///   scale and sum of block `b` at `(e * blocks + b) * 8 + v` of `group_scales` and `group_sums`, the
+///   correction of half `h` of block `b` at `((e * blocks + b) * 2 + h) * 8 + v` of `group_corrections`.
+typedef struct parley_batch {
+    const int8_t *quants;
+    const float *scales;
+    const float *sums;
+    const int32_t *corrections;
+    const int8_t *group_quants;
+    const float *group_scales;
+    const float *group_sums;
+    const int32_t *group_corrections;
+    long padded_width;
+    int count;
+    int groups;
+} parley_batch;
+
+/// `out[v * out_stride + r] = Σ_b` (block `b` of row `r` of `w`) · (block `b` of vector `v` of `x`)
+/// for rows `first_row..<end_row` (`first_row` a multiple of 8) and every vector: per block (nibble)
+/// `(d·da)·Σq·qa + m·sa`, per half block (byte) `(s·da)·Σq·qa`, accumulated in that order from zero,
+/// as the portable kernels do.
+void parley_vnni_multiply(
+    const parley_matrix *w, const parley_batch *x, int first_row, int end_row, float *out, long out_stride);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

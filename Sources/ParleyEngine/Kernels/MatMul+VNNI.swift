@@ -1,0 +1,23 @@
+import CParleyKernels
+
+extension MatMul {
+    /// ``rowRange(_:_:_:_:_:path:)`` for the quantized formats with the VNNI kernels of
+    /// `CParleyKernels`: each vector's sums go through the same integer and float steps as in the
+    /// portable kernels.
+    static func vnniRows(
+        _ w: WeightMatrix, _ x: QuantizedActivations, _ rows: Range<Int>, _ out: UnsafeMutablePointer<Float>,
+        _ outStride: Int
+    ) {
+        let scaleStride = w.scalesPerGroup * w.scaleBytes
+        var matrix = parley_matrix(
+            quants: UnsafeRawPointer(w.quants), scales: UnsafeRawPointer(w.scales), offsets: UnsafeRawPointer(w.offsets),
+            group_stride: w.groupStride, scale_stride: scaleStride, rows: Int32(w.rows), blocks: Int32(w.blocksPerRow),
+            half_scales: w.halfScales ? 1 : 0, nibble: w.format == .nibble ? 1 : 0)
+        var batch = parley_batch(
+            quants: x.quants, scales: x.scales, sums: x.sums, corrections: x.corrections,
+            group_quants: UnsafeRawPointer(x.interleavedQuants).assumingMemoryBound(to: Int8.self),
+            group_scales: x.interleavedScales, group_sums: x.interleavedSums, group_corrections: x.interleavedCorrections,
+            padded_width: x.paddedWidth, count: Int32(x.count), groups: Int32(x.groupsOfEight))
+        parley_vnni_multiply(&matrix, &batch, Int32(rows.lowerBound), Int32(rows.upperBound), out, outStride)
+    }
+}
