@@ -29,4 +29,35 @@ package enum MergeRules {
         out.deletedVersion = max(a.deletedVersion, b.deletedVersion)
         return out
     }
+
+    /// Picks between two versions of the same message (same `id`) that replicas stored differently
+    /// — an answer one side kept as `interrupted` and the other as `complete`, say. Messages are
+    /// written once, so this happens only when a stream was cut off from part of its replicas. A
+    /// whole version wins, never a mix: the more finished status (complete, cancelled, interrupted,
+    /// streaming), then the longer body, then the larger row hash, so every replica picks the same.
+    package static func merge(_ a: MessageRecord, _ b: MessageRecord) -> MessageRecord {
+        winsOver(b, a) ? b : a
+    }
+
+    /// Whether `b` replaces `a`: the two must be the same message (id, conversation, owner, role,
+    /// parent and creation time); a version that differs in those is never taken.
+    package static func winsOver(_ b: MessageRecord, _ a: MessageRecord) -> Bool {
+        guard a.id == b.id, a.conversationID == b.conversationID, a.owner == b.owner, a.role == b.role,
+            a.parentID == b.parentID, a.createdAt == b.createdAt, a != b
+        else { return false }
+        let hashA = a.rowHash
+        let hashB = b.rowHash
+        return (statusRank(b.status), b.body.utf8.count, hashB.high, hashB.low)
+            > (statusRank(a.status), a.body.utf8.count, hashA.high, hashA.low)
+    }
+
+    private static func statusRank(_ status: String) -> Int {
+        switch status {
+        case "complete": 4
+        case "cancelled": 3
+        case "interrupted": 2
+        case "streaming": 1
+        default: 0
+        }
+    }
 }

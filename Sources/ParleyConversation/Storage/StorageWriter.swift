@@ -14,7 +14,7 @@ final class StorageWriter: Sendable {
     /// The largest message `seq` of the running transaction that is in the search index: rows
     /// above it were inserted by this transaction and are indexed together by
     /// ``indexPendingMessages(_:)`` before it commits. `nil` when the transaction inserted none.
-    private let indexedThrough = Mutex<Int64?>(nil)
+    let indexedThrough = Mutex<Int64?>(nil)
     /// Digest changes and user numbers kept between the row writes of a transaction.
     private let deferred = Mutex(DeferredWrites())
     /// When each partition last changed here (written just before the commit), for anti-entropy.
@@ -211,7 +211,11 @@ final class StorageWriter: Sendable {
                 message.model, message.promptTokens, message.completionTokens, message.status, message.createdAt,
                 ownerNum, partition, nextChangeSeq(), hash.data,
             ])
-            guard db.changesCount > 0 else { continue }  // already stored: union merge
+            guard db.changesCount > 0 else {
+                // Already stored: the same version (nothing to do) or another one (one wins).
+                if let winner = try replaceIfWinning(db, message) { capture?.record(winner) }
+                continue
+            }
             capture?.record(message)
             inserted += 1
             try updateDigest(db, partition: partition, delta: hash, rows: 1)
