@@ -87,8 +87,14 @@ package final class ConversationDatabase: Sendable {
     func write<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let capture = ChangeCapture.current
         let writer = self.writer
+        // The capture's rows before this write: a run whose transaction rolled back (the write may
+        // run again, see `GroupCommitQueue`) is cut back to them. A task waits for its write, so
+        // no other write of this capture runs meanwhile.
+        let mark = capture?.mark
         do {
-            return try await writes.write { db in try writer.capturing(capture) { try work(db) } }
+            return try await writes.write(undo: {
+                if let capture, let mark { capture.rollBack(to: mark) }
+            }) { db in try writer.capturing(capture) { try work(db) } }
         } catch let error as ConversationError {
             throw error
         } catch {
