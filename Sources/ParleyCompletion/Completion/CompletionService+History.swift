@@ -93,10 +93,24 @@ extension CompletionService {
                 && branch.messages.suffix(request.messages.count) == request.messages[...]
             prepared.modelRequest.messages = branchEndsWithTurn ? branch.messages : branch.messages + request.messages
         }
-        var userMessageID: String?
         // A conversation created by this request is on two replicas; while the cluster changes, the
         // next call may reach a third that has not seen it yet and cannot fetch it at once.
         let fresh = request.conversationID == nil
+        if fresh && request.store && !turnStored {
+            // A new chat's conversation id derives from the request id, so a resubmission whose first
+            // attempt stored the turn and died before starting the log continues in that
+            // conversation instead of leaving it behind with a lone question.
+            let title = String((request.messages.first?.content ?? "").prefix(ConversationHistoryStore.titleLength))
+            let id = try await store.conversationForRequest(owner: owner, requestID: request.requestID, title: title)
+            conversationID = id
+            if request.resume != nil {
+                let branch = try await retryingFresh(true) { try await store.visibleBranch(owner: owner, conversationID: id) }
+                parentID = branch.leafID
+                branchEndsWithTurn =
+                    !request.messages.isEmpty && branch.messages.suffix(request.messages.count) == request.messages[...]
+            }
+        }
+        var userMessageID: String?
         if request.store && (turnStored || branchEndsWithTurn) {
             userMessageID = parentID
         } else if request.store {

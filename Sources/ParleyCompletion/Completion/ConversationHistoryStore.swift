@@ -48,6 +48,10 @@ struct ConversationHistoryStore: HistoryStore {
         return StoredMessageRef(conversationID: id, messageID: stored.id)
     }
 
+    func conversationForRequest(owner: String, requestID: String, title: String) async throws -> String {
+        try await store.conversationForRequest(owner: owner, requestID: requestID, title: title).id
+    }
+
     func generationExists(owner: String, requestID: String) async throws -> Bool {
         do {
             _ = try await store.readGenerationEvents(owner: owner, requestID: requestID, afterSeq: 0, limit: 1)

@@ -17,6 +17,10 @@ package protocol HistoryStore: Sendable {
         owner: String, conversationID: String?, parentID: String?, message: ChatMessage, model: String?
     ) async throws -> StoredMessageRef
 
+    /// The conversation a new chat's request starts (the same one for every attempt of the
+    /// request); answers its id.
+    func conversationForRequest(owner: String, requestID: String, title: String) async throws -> String
+
     /// Starts (or, for a request id already started, returns) the generation log of an answer. With a
     /// conversation, the finished answer is stored there as a reply to `parentID`.
     func startGeneration(

@@ -63,6 +63,13 @@ struct FailoverHistoryStore: HistoryStore {
             owner: owner, conversationID: conversationID, parentID: parentID, message: message, model: model)
     }
 
+    func conversationForRequest(owner: String, requestID: String, title: String) async throws -> String {
+        // Idempotent by request id, so it may go to the next store.
+        try await withFailover { store in
+            try await store.conversationForRequest(owner: owner, requestID: requestID, title: title)
+        }
+    }
+
     func startGeneration(
         owner: String, requestID: String, conversationID: String?, parentID: String?, model: String, producer: String
     ) async throws -> GenerationLogHandle {

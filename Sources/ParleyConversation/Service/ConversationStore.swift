@@ -64,6 +64,18 @@ public distributed actor ConversationStore: ConversationStoreProtocol {
         }
     }
 
+
+    public distributed func conversationForRequest(owner: String, requestID: String, title: String) async throws
+        -> ConversationSummary
+    {
+        let database = self.database
+        return try await routeWrite(owner) {
+            try await database.conversationForRequest(owner: owner, requestID: requestID, title: title)
+        } remote: {
+            try await $0.conversationForRequest(owner: owner, requestID: requestID, title: title)
+        }
+    }
+
     public distributed func conversation(owner: String, id: String) async throws -> ConversationDetails {
         let database = self.database
         let router = self.router

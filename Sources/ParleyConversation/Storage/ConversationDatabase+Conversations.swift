@@ -23,6 +23,39 @@ extension ConversationDatabase {
         }
     }
 
+    /// The conversation a new chat's request starts, under an id derived from the owner and the
+    /// request id: the first call creates it, later calls return it unchanged (a resubmission of a
+    /// request whose first attempt stored its turn and then died). `not_found` once it is deleted.
+    package func conversationForRequest(owner: String, requestID: String, title: String) async throws
+        -> ConversationSummary
+    {
+        try Validation.owner(owner)
+        try Validation.title(title)
+        try Validation.noNUL(requestID)
+        guard !requestID.isEmpty, requestID.utf8.count <= 256 else {
+            throw ConversationError(.invalidInput, "a request id is 1 to 256 bytes")
+        }
+        let id = DeterministicID.make(namespace: "chat-request", owner: owner, sourceID: requestID)
+        let writer = self.writer
+        return try await write { db in
+            if let existing = try writer.loadConversation(db, id: id) {
+                guard existing.owner == owner, !existing.isDeleted else {
+                    throw ConversationError(.notFound, "no conversation \(id)")
+                }
+                return existing.summary
+            }
+            let version = writer.tick()
+            let now = version.milliseconds
+            let record = ConversationRecord(
+                id: id, owner: owner, createdAt: now, updatedAt: now, title: title,
+                titleVersion: version, pinned: false, pinnedVersion: .zero, currentMessageID: nil, model: nil,
+                leafVersion: version, deletedVersion: .zero)
+            _ = try writer.userNumber(db, owner: owner)
+            try writer.mergeConversation(db, record)
+            return record.summary
+        }
+    }
+
     /// A conversation with all messages of every branch, oldest first.
     package func conversation(owner: String, id: String) async throws -> ConversationDetails {
         try await read { db in

@@ -79,6 +79,11 @@ public struct GenerationLogEntry: Hashable, Sendable, Codable {
 @Resolvable
 public protocol ConversationStoreProtocol: DistributedActor where ActorSystem == ClusterSystem {
     distributed func createConversation(owner: String, title: String, model: String?) async throws -> ConversationSummary
+    /// The conversation a new chat's request starts: created by the first call, returned as it is
+    /// by every later call with the same owner and request id (its id derives from both), so a
+    /// resubmitted request never starts a second conversation. `not_found` if it was deleted since.
+    distributed func conversationForRequest(owner: String, requestID: String, title: String) async throws
+        -> ConversationSummary
     /// Details with all messages of every branch and `current_message_id`.
     distributed func conversation(owner: String, id: String) async throws -> ConversationDetails
     /// The caller's conversations, pinned first, then newest first.

@@ -241,6 +241,30 @@ struct CompletionClusteredTests {
         }
     }
 
+    @Test func aResubmissionWhoseFirstAttemptDiedBeforeTheLogKeepsOneConversation() async throws {
+        try await withHarness { harness in
+            // The first attempt created the new chat and stored its turn, then its node died before
+            // it started the generation log.
+            let original = request("r1", maxTokens: 4)
+            let conversation = try await harness.store.conversationForRequest(owner: "u", requestID: "r1", title: "t")
+            let stored = try await harness.store.appendMessage(
+                owner: "u", conversationID: conversation, parentID: nil, message: original.messages[0], model: nil)
+            var resubmitted = original
+            resubmitted.resume = ResumePoint(tokenCount: 0, text: "")
+            var collected = CollectedCompletion()
+            for try await event in try await harness.completion().complete(resubmitted) { collected.add(event) }
+            guard case .started(let conversationID, let userMessageID, _, _) = collected.started else {
+                Issue.record("no started event")
+                return
+            }
+            #expect(conversationID == conversation)
+            #expect(userMessageID == stored.messageID)
+            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            #expect(harness.store.conversationIDs(of: "u") == [conversation])
+            #expect(harness.store.messages(of: conversation).map(\.message.role) == ["user", "assistant"])
+        }
+    }
+
     @Test func aResubmissionContinuesAfterTheResumePoint() async throws {
         try await withHarness { harness in
             var resumed = request("r1", maxTokens: 10)

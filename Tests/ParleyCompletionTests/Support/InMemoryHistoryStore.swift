@@ -79,6 +79,14 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
         }
     }
 
+    func conversationForRequest(owner: String, requestID: String, title: String) async throws -> String {
+        state.withLock { state in
+            let id = "c-\(owner)-\(requestID)"
+            if state.conversations[id] == nil { state.conversations[id] = (owner, []) }
+            return id
+        }
+    }
+
     func generationExists(owner: String, requestID: String) async throws -> Bool {
         state.withLock { $0.runs[requestID] != nil }
     }
