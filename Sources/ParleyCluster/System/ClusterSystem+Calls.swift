@@ -227,8 +227,13 @@ extension ClusterSystem {
         do {
             var decoder = try ClusterInvocationDecoder(system: self, envelope: envelope)
             let key = TargetKey(target: envelope.target, substitutions: envelope.genericSubstitutions)
-            let known = settings.learnsTargetSignatures ? targetSignatures.signature(for: key) : nil
-            if known == nil && settings.learnsTargetSignatures { decoder.recordedArgumentTypes = [] }
+            let actorType = ObjectIdentifier(type(of: actor))
+            let known = settings.learnsTargetSignatures
+                ? targetSignatures.signature(for: key).flatMap { $0.actorType == actorType ? $0 : nil } : nil
+            if known == nil {
+                try Self.checkTarget(envelope, isOf: actor)
+                if settings.learnsTargetSignatures { decoder.recordedArgumentTypes = [] }
+            }
             try await ServiceContext.withValue(context) {
                 try await Self.$inheritedDeadline.withValue(deadline) {
                     if let known {
@@ -239,7 +244,7 @@ extension ClusterSystem {
                     }
                 }
             }
-            if known == nil { learnSignature(key, decoder: decoder, handler: handler) }
+            if known == nil { learnSignature(key, actorType: actorType, decoder: decoder, handler: handler) }
         } catch let error as ExecuteDistributedTargetError {
             handler.complete(
                 .error(
@@ -252,7 +257,20 @@ extension ClusterSystem {
     }
 
     /// Remembers the types a successful call of `key` used (see `TargetSignature`).
-    private func learnSignature(_ key: TargetKey, decoder: ClusterInvocationDecoder, handler: ClusterResultHandler) {
+    /// Refuses a non-generic target that is not a method of the actor's type (its mangled name
+    /// names the type that declares it): the runtime would call it on the wrong kind of object,
+    /// as a peer running another version with another actor at the same path could ask. Generic
+    /// targets (`@Resolvable` protocol stubs) name the protocol instead and are not checked.
+    static func checkTarget(_ envelope: CallEnvelope, isOf actor: any DistributedActor) throws {
+        guard envelope.genericSubstitutions.isEmpty, let typeName = _mangledTypeName(type(of: actor)) else { return }
+        guard envelope.target.contains(typeName) else {
+            throw ClusterError(.targetNotFound, "\(envelope.target) is not a distributed method of \(type(of: actor))")
+        }
+    }
+
+    private func learnSignature(
+        _ key: TargetKey, actorType: ObjectIdentifier, decoder: ClusterInvocationDecoder, handler: ClusterResultHandler
+    ) {
         guard let returnType = handler.returnedType, let argumentTypes = decoder.recordedArgumentTypes else { return }
         var substitutions: [any Any.Type] = []
         for name in key.substitutions {
@@ -260,7 +278,8 @@ extension ClusterSystem {
             substitutions.append(type)
         }
         guard let signature = TargetSignature(
-            target: key.target, substitutions: substitutions, argumentTypes: argumentTypes, returnType: returnType)
+            target: key.target, actorType: actorType, substitutions: substitutions, argumentTypes: argumentTypes,
+            returnType: returnType)
         else { return }
         targetSignatures.remember(signature, for: key)
     }

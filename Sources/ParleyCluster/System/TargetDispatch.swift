@@ -11,6 +11,8 @@ import Synchronization
 /// public path while the decoder and result handler note the types it asks for; later calls hand
 /// the noted types straight to the runtime's entry point.
 final class TargetSignature: @unchecked Sendable {
+    /// The type of the actor the types were learned on; calls on another type take the public path.
+    let actorType: ObjectIdentifier
     /// The target's mangled name, NUL-terminated, as the runtime entry point takes it.
     let name: UnsafeMutableBufferPointer<UInt8>
     /// The parameter types in order, as the runtime entry point takes them.
@@ -26,10 +28,14 @@ final class TargetSignature: @unchecked Sendable {
 
     /// Nil when the types cannot be used (a return type that is not codable, generic arguments
     /// that do not match the target's generic environment).
-    init?(target: String, substitutions: [any Any.Type], argumentTypes: [any Any.Type], returnType: any Any.Type) {
+    init?(
+        target: String, actorType: ObjectIdentifier, substitutions: [any Any.Type], argumentTypes: [any Any.Type],
+        returnType: any Any.Type
+    ) {
         let codable = returnType as? any Codable.Type
         guard returnType == Void.self || codable != nil else { return nil }
         let utf8 = Array(target.utf8)
+        self.actorType = actorType
         if substitutions.isEmpty {
             self.substitutions = nil
             self.witnessTables = nil

@@ -112,6 +112,27 @@ struct TargetSignatureTests {
         }
     }
 
+    @Test func aTargetOfAnotherActorTypeIsRefusedNotRun() async throws {
+        try await withTwoSystems { server, client in
+            let shapes = Shapes(actorSystem: server)
+            let greeter = Greeter(actorSystem: server)
+            let remote = try Shapes.resolve(id: shapes.id, using: client)
+            #expect(try await remote.sum([1, 2]) == 3)  // learned on a Shapes
+            // The same target sent to the Greeter's path (as a peer of another version might).
+            let target = Self.targetName(of: "sum", on: server, shapes: shapes)
+            let envelope = CallEnvelope(
+                callID: 0, budgetMillis: 0, recipientPath: greeter.id.path, target: target,
+                genericSubstitutions: [], headers: [], arguments: [try BinaryEncoder().encode([1, 2])])
+            let reply = await server.execute(envelope, deadline: nil)
+            guard case .error(_, let payload) = reply else {
+                Issue.record("expected an error reply, got \(reply)")
+                return
+            }
+            #expect(payload.clusterError.code == .targetNotFound)
+            #expect(try await Greeter.resolve(id: greeter.id, using: client).greet("Ada") == "Hello, Ada!")
+        }
+    }
+
     /// The mangled name of a `Shapes` target, as learned on `server`.
     static func targetName(of method: String, on server: ClusterSystem, shapes: Shapes) -> String {
         server.targetSignatures.targets.first { $0.contains(method) } ?? "missing \(method)"
