@@ -218,6 +218,22 @@ struct GatewayHTTPTests {
         }
     }
 
+    @Test func aRefusalByAnotherLimitDoesNotClaimNoRequestsRemain() {
+        let atOnce = OpenAIError.fromCode(
+            ServingError.rateLimited,
+            message: "rate limit reached: too many answers at once for this user; retry when one has finished (limit 60 requests per minute)",
+            retryAfter: 1)
+        #expect(atOnce.status == .tooManyRequests)
+        #expect(atOnce.headers[.rateLimitRemaining] == nil)
+        #expect(atOnce.headers[.rateLimitLimit] == "60")
+        let window = OpenAIError.fromCode(
+            ServingError.rateLimited,
+            message: "rate limit reached: too many requests this minute for this user (limit 60 requests per minute)",
+            retryAfter: 30)
+        #expect(window.headers[.rateLimitRemaining] == "0")
+        #expect(window.headers[.rateLimitReset] == "30s")
+    }
+
     @Test(arguments: [
         (ClusterErrorCase.remoteRateLimited, 429, "7" as String?),
         (.overloaded, 503, "3"),
