@@ -3,6 +3,8 @@
 //
 // Usage: parley-bench-engine [MODEL-PATH-or-NAME] [--threads N] [--float32]
 //        [--kernels | --profile-step | --cpu-per-step | --wall-per-step [--streams 1,8]]
+// The matrix kernels are the AVX-512 VNNI ones where the CPU has them; PARLEY_ENGINE_KERNELS=portable
+// picks the portable Swift kernels (same results) for comparison.
 import Foundation
 import ParleyEngine
 
@@ -138,7 +140,7 @@ let counting = GenerationRequest.Prompt.raw(
     "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,")
 
 print("parley-bench-engine: \(engine.modelName), \(threadCount) threads, weights read per step "
-    + String(format: "%.1f MB", Double(engine.weightBytesPerStep) / 1e6))
+    + String(format: "%.1f MB", Double(engine.weightBytesPerStep) / 1e6) + ", \(KernelBenchmark.activeKernels) kernels")
 _ = try await run(engine, [GenerationRequest(prompt: prompt(32), sampling: .greedy, maxTokens: 4)])  // warm-up
 
 func cpuSeconds() -> Double {

@@ -5,7 +5,9 @@
 // 32-bit lane; see WeightMatrix.swift) and its quantized activations (QuantizedActivations.swift),
 // and produce, per activation vector, the eight rows' sums with exactly the integer block sums and
 // the same sequence of float operations as the portable Swift kernels (DotKernels+Nibble.swift,
-// DotKernels+Byte.swift), so their results are bit for bit the same.
+// DotKernels+Byte.swift), so their results are bit for bit the same. (Activation quants are within
+// ±127, as QuantizedActivations produces them; a −128 would make the portable byte kernel's sign
+// trick wrap where this one computes the true product.)
 #ifndef CPARLEYKERNELS_H
 #define CPARLEYKERNELS_H
 

@@ -20,6 +20,9 @@ package enum KernelBenchmark {
         package var macsPerSecond: Double
     }
 
+    /// The kernels the engine uses in this process (`vnni` or `portable`, see ``KernelPath``).
+    package static var activeKernels: String { "\(KernelPath.preferred)" }
+
     /// Runs the products for Q4_1 and Q8_0 weights with every kernel path this CPU has.
     package static func run() throws -> [Result] {
         var results: [Result] = []
@@ -27,28 +30,28 @@ package enum KernelBenchmark {
             let columns = 576
             let w = try matrix(type, rows: rows, columns: columns)
             for path in KernelPath.available {
-            for count in [1, 4, 8, 16] {
-                let x = (0..<count * columns).map { Float(($0 * 7919) % 255) / 127 - 1 }
-                let q = QuantizedActivations()
-                var out = [Float](repeating: 0, count: count * rows)
-                x.withUnsafeBufferPointer {
-                    q.quantize($0.baseAddress!, count: count, stride: columns, width: columns, format: w.format)
-                }
-                let iterations = max(1, 800 * 1536 / rows / count)
-                let start = threadCPUTime()
-                out.withUnsafeMutableBufferPointer { o in
-                    for _ in 0..<iterations {
-                        for r in stride(from: 0, to: rows, by: 64) {
-                            MatMul.rowRange(w, q, r..<min(rows, r + 64), o.baseAddress!, rows, path: path)
+                for count in [1, 4, 8, 16] {
+                    let x = (0..<count * columns).map { Float(($0 * 7919) % 255) / 127 - 1 }
+                    let q = QuantizedActivations()
+                    var out = [Float](repeating: 0, count: count * rows)
+                    x.withUnsafeBufferPointer {
+                        q.quantize($0.baseAddress!, count: count, stride: columns, width: columns, format: w.format)
+                    }
+                    let iterations = max(1, 800 * 1536 / rows / count)
+                    let start = threadCPUTime()
+                    out.withUnsafeMutableBufferPointer { o in
+                        for _ in 0..<iterations {
+                            for r in stride(from: 0, to: rows, by: 64) {
+                                MatMul.rowRange(w, q, r..<min(rows, r + 64), o.baseAddress!, rows, path: path)
+                            }
                         }
                     }
+                    let seconds = threadCPUTime() - start
+                    results.append(
+                        Result(
+                            type: "\(type)", kernels: "\(path)", rows: rows, vectors: count,
+                            macsPerSecond: Double(rows * columns * count * iterations) / seconds))
                 }
-                let seconds = threadCPUTime() - start
-                results.append(
-                    Result(
-                        type: "\(type)", kernels: "\(path)", rows: rows, vectors: count,
-                        macsPerSecond: Double(rows * columns * count * iterations) / seconds))
-            }
             }
         }
         return results

@@ -35,13 +35,16 @@ import Testing
         }
     }
 
-    /// The byte kernel's corrections: −128 × the sum of each half block's quants, in both layouts.
+    /// The byte kernel's corrections: −128 × the sum of each half block's quants, in both layouts;
+    /// and the quants stay within ±127 (where both byte kernels compute the exact products).
     @Test func byteCorrectionsAreTheHalfBlockSums() {
         var gen = SyntheticBlocks(seed: 12)
         let count = 11, width = 96, blocks = 3
         let x = Self.activations(count: count, width: width, gen: &gen)
         let q = QuantizedActivations()
         x.withUnsafeBufferPointer { q.quantize($0.baseAddress!, count: count, stride: width, width: width, format: .byte) }
+        #expect((0..<count * width).allSatisfy { q.quants[$0] >= -127 })
+        #expect((0..<count * width).contains { q.quants[$0] == -127 } && (0..<count * width).contains { q.quants[$0] == 127 })
         for v in 0..<count {
             for b in 0..<blocks {
                 for h in 0..<2 {
