@@ -43,6 +43,14 @@ enum ReplicatedBench {
             conversations.withLock { $0[owner] = id }
         }
         let ids = conversations.withLock { $0 }
+        // Every replica holds every conversation before the load starts (as it would for
+        // conversations made earlier): an append reaching a replica its conversation has not
+        // reached yet relies on a read repair, which may time out on a loaded machine.
+        let settled = ContinuousClock.now + .seconds(60)
+        while await !cluster.digestsAgree(cluster.names) {
+            guard ContinuousClock.now < settled else { throw BenchFailure("the conversations never reached every node") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
         var generator = TextGenerator(seed: 5)
         let texts = (0..<4_096).map { _ in generator.message(minWords: 4, maxWords: 60) }
 
