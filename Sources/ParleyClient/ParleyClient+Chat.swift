@@ -5,12 +5,15 @@ import NIOHTTP1
 
 extension ParleyClient {
     /// Starts a streamed completion. Returns once the gateway accepted it (so 401, 429 and the
-    /// like throw here); iterate the result for the tokens.
+    /// like throw here); iterate the result for the tokens. The request carries a fresh
+    /// `Idempotency-Key`, so when its gateway fails before answering it is sent to the next one:
+    /// a gateway that finds it already started replays it instead of running it twice.
     public func streamChatCompletion(_ request: ChatCompletionRequest) async throws -> ChatCompletionStream {
         let json = try JSONEncoder().encode(request.body(stream: true))
+        let key = UUID().uuidString.lowercased()
         let (response, gateway) = try await execute(
-            .POST, path: "/v1/chat/completions", json: Array(json), retryOtherGateways: false,
-            headers: [("Accept", "text/event-stream")])
+            .POST, path: "/v1/chat/completions", json: Array(json), retryOtherGateways: true,
+            headers: [("Accept", "text/event-stream"), ("Idempotency-Key", key)])
         guard response.status.code == 200 else { try await Self.throwError(response) }
         guard let requestID = response.headers.first(name: "x-request-id") else {
             throw ParleyClientError(.invalidResponse, "the stream answer has no x-request-id", status: 200)

@@ -228,6 +228,26 @@ import Testing
         }
     }
 
+    @Test func aChatWhoseGatewayDiesBeforeAnsweringGoesToTheNextWithTheSameIdempotencyKey() async throws {
+        try await TestGateway.with(TestGateway.Script.with { $0.dropChatOn = [0] }, count: 2) { gateways in
+            try await withClient(gateways) { client in
+                let stream = try await client.streamChatCompletion(request)
+                #expect(stream.gatewayURL == gateways[1].url)
+                let (text, _, _) = try await drain(stream)
+                #expect(text == TestGateway.Script().tokens.joined())
+                let first = try #require(gateways[0].received.first { $0.path == "/v1/chat/completions" })
+                let second = try #require(gateways[1].received.first { $0.path == "/v1/chat/completions" })
+                let key = first.headers.first(name: "Idempotency-Key")
+                #expect(key != nil && key == second.headers.first(name: "Idempotency-Key"))
+                // The next chat is another request: another key.
+                _ = try await drain(try await client.streamChatCompletion(request))
+                let keys = (gateways[0].received + gateways[1].received).filter { $0.path == "/v1/chat/completions" }
+                    .compactMap { $0.headers.first(name: "Idempotency-Key") }
+                #expect(Set(keys).count == 2)
+            }
+        }
+    }
+
     @Test func unreachableGatewayFailsOverForReadsAndReportsConnectionFailure() async throws {
         try await TestGateway.with(TestGateway.Script()) { gateways in
             // Port 1 on loopback: nothing listens, the connection is refused.

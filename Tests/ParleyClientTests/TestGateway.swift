@@ -24,6 +24,9 @@ final class TestGateway: Sendable {
         var holdAfter: Int?
         /// Send an error event after this many tokens instead of finishing.
         var errorAfter: Int?
+        /// Gateways (by index) that close the connection on a chat completion before answering (a
+        /// gateway that died after the request reached it).
+        var dropChatOn: Set<Int> = []
 
         static func with(_ edit: (inout Script) -> Void) -> Script {
             var script = Script()
@@ -124,6 +127,7 @@ final class TestGateway: Sendable {
         let path = request.path
         switch (request.method, path) {
         case (.POST, "/v1/chat/completions"):
+            if script.dropChatOn.contains(index) { return false }
             if request.body.contains(#""model":"limited""#) {
                 try await json(
                     out, status: .tooManyRequests,

@@ -161,4 +161,56 @@ struct ConversationRoutesTests {
             #expect(badID.status == .badRequest)
         }
     }
+
+    @Test func aRepeatedIdempotencyKeyReplaysTheFirstAttemptInsteadOfRunningAgain() async throws {
+        let store = makeStore()
+        let completions = ScriptedCompletions(script: ScriptedCompletions.answer(["Hel", "lo"]))
+        let app = try await makeTestApplication(completions: completions, conversations: store) {
+            $0.streaming.resumePollInterval = .milliseconds(10)
+        }
+        let body = #"{"model":"synthetic","stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+        func post(_ key: String, apiKey: String = testKey, body: String = body) async throws -> TestResponse {
+            var fields = HTTPFields.auth(apiKey)
+            fields[.idempotencyKey] = key
+            let headers = fields
+            return try await app.test(.router) { client in
+                try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: ByteBuffer(string: body))
+            }
+        }
+        let requestID = "chatcmpl-" + RandomIdentifier.derived(user: "alice", key: "retry-1")
+
+        // First attempt: nothing logged under the key yet, so it runs, under the key's request id.
+        let first = try await post("retry-1")
+        #expect(first.status == .ok)
+        #expect(first.headers[.requestID] == requestID)
+        #expect(completions.record.withLock { $0.requests.map(\.requestID) } == [requestID])
+
+        // Its generation was logged (the completion node does that); a second attempt with the
+        // same key, on this or another gateway, replays the log and does not run the model again.
+        let run = GenerationInfo(
+            requestID: requestID, conversationID: "c1", parentID: "c1-m1", messageID: "a1", model: "synthetic",
+            status: .complete, lastSeq: 2)
+        store.state.withLock {
+            $0.generation["alice/\(requestID)"] = GenerationEventsPage(
+                run: run, events: [GenerationLogEntry(seq: 1, text: "Hel"), GenerationLogEntry(seq: 2, text: "lo")])
+        }
+        let again = try await post("retry-1")
+        #expect(again.status == .ok)
+        #expect(again.headers[.requestID] == requestID)
+        let events = SSETestParser.parse(String(buffer: again.body))
+        #expect(events.map(\.id) == ["0", "1", "2", nil, nil])
+        #expect(events.last?.data == "[DONE]")
+        #expect(completions.record.withLock { $0.requests.count } == 1)
+
+        // The same key from another user is another request; a non-streaming repeat is a clear
+        // conflict; a malformed key is refused.
+        let bobs = try await post("retry-1", apiKey: otherKey)
+        #expect(bobs.status == .ok)
+        #expect(bobs.headers[.requestID] != requestID)
+        let notStreamed = try await post("retry-1", body: body.replacingOccurrences(of: #""stream":true"#, with: #""stream":false"#))
+        #expect(notStreamed.status == .conflict)
+        for bad in ["", "has space", String(repeating: "k", count: 129), "ünï"] {
+            #expect(try await post(bad).status == .badRequest)
+        }
+    }
 }

@@ -103,6 +103,7 @@ extension HTTPField.Name {
     static let rateLimitRemaining = HTTPField.Name("x-ratelimit-remaining-requests")!
     static let rateLimitReset = HTTPField.Name("x-ratelimit-reset-requests")!
     static let lastEventID = HTTPField.Name("Last-Event-ID")!
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
 }
 
 extension OpenAIError {

@@ -12,7 +12,26 @@ extension GatewayRoutes {
         let user = try context.requireUser()
         let bytes = try await Self.body(request, limit: configuration.limits.maxChatBodyBytes)
         let body = try ChatCompletionBody(json: bytes.readableBytesView, limits: configuration.limits)
-        let requestID = "chatcmpl-" + RandomIdentifier.hex128()
+        let requestID: String
+        if let key = request.headers[.idempotencyKey] {
+            // A client that may send this request again (its gateway died before answering) names
+            // it; a request already started under the key is answered from its generation log.
+            guard Self.isValidIdempotencyKey(key) else {
+                throw OpenAIError.invalid(
+                    "Idempotency-Key must be 1 to 128 letters, digits or - _ . :", param: "Idempotency-Key")
+            }
+            requestID = "chatcmpl-" + RandomIdentifier.derived(user: user, key: key)
+            if try await generationExists(user: user, requestID: requestID) {
+                guard body.stream else {
+                    throw OpenAIError(
+                        .conflict, "a request with this Idempotency-Key was already made; its answer streams from "
+                            + "GET /v1/chat/completions/\(requestID)/stream", code: "duplicate_request")
+                }
+                return try await replay(user: user, requestID: requestID, afterSeq: 0)
+            }
+        } else {
+            requestID = "chatcmpl-" + RandomIdentifier.hex128()
+        }
         var completion = CompletionRequest(
             requestID: requestID, userID: user, model: body.model, messages: body.messages, sampling: body.sampling,
             conversationID: body.conversationID, store: body.store, parentMessageID: body.parentMessageID)
@@ -53,6 +72,30 @@ extension GatewayRoutes {
             routes: self, events: events, pending: pending, json: json, requestID: requestID, userID: user,
             startedAt: startedAt)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await stream.write(to: &writer) })
+    }
+
+    /// Whether a generation log exists for the request (not found: no; the store failing: an error,
+    /// so a request is never run twice because its log could not be read).
+    private func generationExists(user: String, requestID: String) async throws -> Bool {
+        do {
+            _ = try await conversations.generationEvents(owner: user, requestID: requestID, afterSeq: 0, limit: 1)
+            return true
+        } catch let error as OpenAIError where error.status == .notFound {
+            return false
+        } catch {
+            let mapped = OpenAIError.from(error)
+            if mapped.status == .notFound { return false }
+            throw mapped
+        }
+    }
+
+    /// 1 to 128 of `A-Z a-z 0-9 - _ . :`.
+    static func isValidIdempotencyKey(_ key: String) -> Bool {
+        let bytes = key.utf8
+        return (1...128).contains(bytes.count) && bytes.allSatisfy { byte in
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: ":")
+        }
     }
 
     /// A non-streaming answer: all tokens, then one `chat.completion` object.

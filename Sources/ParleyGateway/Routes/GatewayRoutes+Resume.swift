@@ -18,6 +18,12 @@ extension GatewayRoutes {
             }
             afterSeq = value
         }
+        return try await replay(user: user, requestID: requestID, afterSeq: afterSeq)
+    }
+
+    /// The SSE answer of a logged generation: its events after `afterSeq`, then the rest as the
+    /// run goes on, until it finishes. Throws `not_found` when the log does not exist.
+    func replay(user: String, requestID: String, afterSeq: Int64) async throws -> Response {
         // A client back from a reload or a dropped connection: the answer runs to its end.
         abandoned.claim(requestID)
         let pageSize = 500
