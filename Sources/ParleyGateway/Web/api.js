@@ -99,6 +99,13 @@ export async function* serverSentEvents(response) {
     }
 }
 
+/** 128 random bits as hex: a fresh `Idempotency-Key` (works outside secure contexts too). */
+export function randomKey() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 // MARK: Endpoints
 
 export const api = {
@@ -111,7 +118,8 @@ export const api = {
     search: (body, signal) => json("/v1/conversations/search", { method: "POST", body, signal }),
     cluster: () => json("/v1/cluster"),
     cancel: (requestID) => json("/v1/chat/completions/" + encodeURIComponent(requestID) + "/cancel", { method: "POST" }),
-    startCompletion: (body, signal) => request("/v1/chat/completions", { method: "POST", body, signal }),
+    startCompletion: (body, signal, idempotencyKey) =>
+        request("/v1/chat/completions", { method: "POST", body, signal, extraHeaders: { "Idempotency-Key": idempotencyKey } }),
     resumeCompletion: (requestID, lastEventID, signal) =>
         request("/v1/chat/completions/" + encodeURIComponent(requestID) + "/stream", {
             signal, extraHeaders: { "Last-Event-ID": String(lastEventID) },

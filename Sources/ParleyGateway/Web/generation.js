@@ -3,10 +3,12 @@
 // with `GET /v1/chat/completions/{id}/stream` and `Last-Event-ID`. While it runs, its state sits
 // in sessionStorage so a page reload can resume it too (see `Generation.saved()`).
 
-import { api, APIError, serverSentEvents } from "./api.js";
+import { api, APIError, randomKey, serverSentEvents } from "./api.js";
 
 const SAVED_KEY = "parley.generation";
 const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 3000, 5000, 5000, 5000];
+/** Waits before sending a start again whose server went away before answering. */
+const START_RETRY_DELAYS_MS = [250, 1000, 2000];
 
 // A reload tears the stream down under us: keep the saved state for the next page then.
 let unloading = false;
@@ -47,11 +49,21 @@ export class Generation {
 
     /** Starts the completion `body` and follows it to the end. */
     async start(body) {
+        // The same key on every attempt: a gateway that already started the request replays it.
+        const key = randomKey();
         let response;
-        try {
-            response = await api.startCompletion(body, this.controller.signal);
-        } catch (error) {
-            return this.finish(error);
+        for (let attempt = 0; ; attempt++) {
+            try {
+                response = await api.startCompletion(body, this.controller.signal, key);
+                break;
+            } catch (error) {
+                // The server went away before answering: send the same request again.
+                const lost = error instanceof APIError && error.code === "network";
+                if (!lost || attempt >= START_RETRY_DELAYS_MS.length || this.controller.signal.aborted) {
+                    return this.finish(error);
+                }
+                await this.pause(START_RETRY_DELAYS_MS[attempt]);
+            }
         }
         this.state.requestID = response.headers.get("x-request-id");
         this.state.conversationID = response.headers.get("x-parley-conversation-id") || this.state.conversationID;
