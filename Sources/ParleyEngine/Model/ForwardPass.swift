@@ -118,7 +118,13 @@ final class ForwardPass {
                     b.x + t * dim, weight: w.baseAddress!, epsilon: hp.rmsNormEpsilon, count: dim, into: b.normed + t * dim)
             }
             // A decode step's few rows take microseconds: not worth a round trip to the other threads.
-            if n >= 32 { pool.parallelFor(n, body) } else { for t in 0..<n { body(t) } }
+            if n >= 32 {
+                pool.parallelFor(n, body)
+            } else {
+                Operators.rmsNorm(
+                    b.x, vectors: n, stride: dim, weight: w.baseAddress!, epsilon: hp.rmsNormEpsilon, count: dim,
+                    into: b.normed)
+            }
         }
     }
 

@@ -14,6 +14,43 @@ enum Operators {
     ) {
         var sum = 0.0
         for i in 0..<count { sum += Double(x[i]) * Double(x[i]) }
+        scaleNormalized(x, sumOfSquares: sum, weight: weight, epsilon: epsilon, count: count, into: out)
+    }
+
+    /// ``rmsNorm(_:weight:epsilon:count:into:)`` of `vectors` vectors `stride` apart (outputs likewise),
+    /// four at a time: each vector's sum of squares still adds its elements one by one in order (so
+    /// the results are the same bit for bit), but the four sums advance side by side instead of
+    /// each waiting on its own chain of additions.
+    static func rmsNorm(
+        _ x: UnsafePointer<Float>, vectors: Int, stride: Int, weight: UnsafePointer<Float>, epsilon: Float,
+        count: Int, into out: UnsafeMutablePointer<Float>
+    ) {
+        var t = 0
+        while t + 4 <= vectors {
+            let x0 = x + t * stride, x1 = x0 + stride, x2 = x1 + stride, x3 = x2 + stride
+            var sum = SIMD4<Double>()
+            for i in 0..<count {
+                let v = SIMD4(Double(x0[i]), Double(x1[i]), Double(x2[i]), Double(x3[i]))
+                sum += v * v
+            }
+            for k in 0..<4 {
+                scaleNormalized(
+                    x + (t + k) * stride, sumOfSquares: sum[k], weight: weight, epsilon: epsilon, count: count,
+                    into: out + (t + k) * stride)
+            }
+            t += 4
+        }
+        while t < vectors {
+            rmsNorm(x + t * stride, weight: weight, epsilon: epsilon, count: count, into: out + t * stride)
+            t += 1
+        }
+    }
+
+    @inline(__always)
+    private static func scaleNormalized(
+        _ x: UnsafePointer<Float>, sumOfSquares sum: Double, weight: UnsafePointer<Float>, epsilon: Float, count: Int,
+        into out: UnsafeMutablePointer<Float>
+    ) {
         let scale = 1 / (Float(sum / Double(count)) + epsilon).squareRoot()
         for i in 0..<count { out[i] = (x[i] * scale) * weight[i] }
     }
