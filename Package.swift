@@ -66,7 +66,8 @@ let package = Package(
         ),
         // MARK: The built-in model engine (stands alone).
         // CParleyKernels: AVX-512 VNNI matrix kernels, compiled per function for that ISA and chosen at run time.
-        .target(name: "CParleyKernels"),
+        // -O2 in debug builds too (as the engine's Swift is -Ounchecked): the tests run real models.
+        .target(name: "CParleyKernels", cSettings: [.unsafeFlags(["-O2"])]),
         .target(
             name: "ParleyEngine",
             dependencies: ["CParleyKernels", .product(name: "Crypto", package: "swift-crypto")],
