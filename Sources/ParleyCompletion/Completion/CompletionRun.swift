@@ -111,19 +111,35 @@ struct CompletionRun: Sendable {
         let owner = request.userID
         let requestID = request.requestID
         var logFailed = false
+        // Every event this run logged, so a write that finds the log behind (its replica died
+        // before passing on the last batches, and the write went to another one) can send again
+        // everything from this run's first event: appends are idempotent by sequence number.
+        var logged = LoggedEvents()
         for await record in records {
             switch record {
             case .tokens(let batch):
                 guard let store, !logFailed else { continue }
+                logged.add(batch)
                 do {
                     try await ClusterSystem.withCallTimeout(configuration.storeCallTimeout) {
                         try await store.appendGenerationEvents(
                             owner: owner, requestID: requestID, fromSeq: batch.fromSeq, texts: batch.texts)
                     }
                 } catch {
-                    logFailed = true  // later batches would leave a gap; the answer keeps what was logged
-                    logger.warning(
-                        "generation log write failed", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
+                    do {
+                        guard let all = logged.all, all.fromSeq < batch.fromSeq else { throw error }
+                        try await ClusterSystem.withCallTimeout(configuration.storeCallTimeout) {
+                            try await store.appendGenerationEvents(
+                                owner: owner, requestID: requestID, fromSeq: all.fromSeq, texts: all.texts)
+                        }
+                        logger.info(
+                            "generation log written again from its first event after a failed write",
+                            metadata: ["request.id": "\(requestID)", "error": "\(error)"])
+                    } catch {
+                        logFailed = true  // later batches would leave a gap; the answer keeps what was logged
+                        logger.warning(
+                            "generation log write failed", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
+                    }
                 }
             case .end(let status, let usage, let tokens, let finished, let failure):
                 if let store {
@@ -142,5 +158,36 @@ struct CompletionRun: Sendable {
                 registry.remove(requestID)
             }
         }
+    }
+}
+
+/// The events one run logged, in order: `all` is every one of them as a single batch (nil when
+/// the run's batches were not contiguous, so nothing could be sent again whole).
+struct LoggedEvents {
+    private var first: Int64?
+    private var texts: [String] = []
+    private var contiguous = true
+
+    mutating func add(_ batch: GenerationLogBatcher<ContinuousClock.Instant>.Batch) {
+        guard let first else {
+            self.first = batch.fromSeq
+            texts = batch.texts
+            return
+        }
+        let next = first + Int64(texts.count)
+        if batch.fromSeq == next {
+            texts += batch.texts
+        } else if batch.fromSeq < next {
+            // Overlaps what is held (a gap fill): keep the held texts, add what goes beyond them.
+            let skip = Int(next - batch.fromSeq)
+            if skip < batch.texts.count { texts += batch.texts[skip...] }
+        } else {
+            contiguous = false
+        }
+    }
+
+    var all: GenerationLogBatcher<ContinuousClock.Instant>.Batch? {
+        guard contiguous, let first else { return nil }
+        return .init(fromSeq: first, texts: texts)
     }
 }

@@ -73,6 +73,27 @@ struct CompletionClusteredTests {
         }
     }
 
+    @Test func aLogThatFellBehindIsWrittenAgainSoTheStoredAnswerIsWhole() async throws {
+        var configuration = CompletionConfiguration()
+        configuration.logBatchTokens = 4
+        try await withHarness(configuration: configuration) { harness in
+            // After 8 logged events the store answers from a replica that has only 4: the next
+            // batch (from 9) finds a gap, and the run sends its log again from event 1.
+            harness.store.fallBack(at: 8, to: 4)
+            var collected = CollectedCompletion()
+            for try await event in try await harness.completion().complete(request("r1", maxTokens: 20)) { collected.add(event) }
+            #expect(collected.text == TokenProxy.answer(20))
+            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            let run = try #require(harness.store.run("r1"))
+            #expect(run.events.keys.sorted() == (1...20).map(Int64.init))
+            guard case .started(let conversationID?, _, _, _) = collected.started else {
+                Issue.record("no conversation")
+                return
+            }
+            #expect(harness.store.messages(of: conversationID).last?.message.content == TokenProxy.answer(20))
+        }
+    }
+
     @Test func notStoredWhenAskedNotTo() async throws {
         try await withHarness { harness in
             var collected = CollectedCompletion()

@@ -23,6 +23,9 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
         var conversations: [String: (owner: String, messages: [StoredMessage])] = [:]
         var runs: [String: Run] = [:]
         var nextID = 1
+        /// Once a run's log reaches `at`, it falls back to `to` (a replica that died before passing
+        /// on its last batches; the next write reaches one that is behind).
+        var fallBack: (at: Int64, to: Int64)?
 
         mutating func newID(_ prefix: String) -> String {
             defer { nextID += 1 }
@@ -41,6 +44,9 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
     }
 
     func run(_ requestID: String) -> Run? { state.withLock { $0.runs[requestID] } }
+
+    /// Makes the next run's log fall back to `to` once it reaches `at` (see `State.fallBack`).
+    func fallBack(at: Int64, to: Int64) { state.withLock { $0.fallBack = (at, to) } }
 
     /// Ids of the conversations `owner` has.
     func conversationIDs(of owner: String) -> [String] {
@@ -115,6 +121,11 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
                 run.handle.loggedBytes += Int64(text.utf8.count)
             }
             run.handle.lastSeq = max(run.handle.lastSeq, fromSeq + Int64(texts.count) - 1)
+            if let fallBack = state.fallBack, run.handle.lastSeq >= fallBack.at {
+                state.fallBack = nil
+                run.events = run.events.filter { $0.key <= fallBack.to }
+                run.handle.lastSeq = fallBack.to
+            }
             state.runs[requestID] = run
         }
     }
