@@ -6,19 +6,6 @@ import Testing
 /// One answer stored differently on two replicas (a stream cut off from part of them) converges to
 /// one version everywhere, with search, change feed and digests in step.
 @Suite struct MessageMergeTests {
-    private func everything(_ db: ConversationDatabase, partition: Int) async throws -> ReplicationBatch {
-        var all = ReplicationBatch(partition: partition)
-        var after: Int64 = 0
-        while true {
-            let page = try await db.changes(partition: partition, after: after, limit: 5)
-            all.conversations += page.conversations
-            all.messages += page.messages
-            after = page.lastSeq
-            if page.isComplete { break }
-        }
-        return all
-    }
-
     private func answer(_ id: String, conversation: String, parent: String, body: String, status: String)
         -> MessageRecord
     {

@@ -4,21 +4,6 @@ import ParleyProtocol
 import Testing
 
 @Suite struct ReplicationTests {
-    /// Everything a replica holds for `partition`, read through the change feed.
-    private func everything(_ db: ConversationDatabase, partition: Int) async throws -> ReplicationBatch {
-        var all = ReplicationBatch(partition: partition)
-        var after: Int64 = 0
-        while true {
-            let page = try await db.changes(partition: partition, after: after, limit: 7)
-            all.conversations += page.conversations
-            all.messages += page.messages
-            after = page.lastSeq
-            all.lastSeq = page.lastSeq
-            if page.isComplete { break }
-        }
-        return all
-    }
-
     private func contents(_ db: ConversationDatabase, owner: String) async throws -> [ConversationDetails] {
         var out: [ConversationDetails] = []
         for summary in try await db.listConversations(owner: owner, limit: 200).data {

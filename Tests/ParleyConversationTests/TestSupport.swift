@@ -50,6 +50,21 @@ final class TemporaryDatabase: Sendable {
     }
 }
 
+/// Everything a replica holds for `partition`, read through the change feed in pages of `limit`.
+func everything(_ db: ConversationDatabase, partition: Int, limit: Int = 7) async throws -> ReplicationBatch {
+    var all = ReplicationBatch(partition: partition)
+    var after: Int64 = 0
+    while true {
+        let page = try await db.changes(partition: partition, after: after, limit: limit)
+        all.conversations += page.conversations
+        all.messages += page.messages
+        after = page.lastSeq
+        all.lastSeq = page.lastSeq
+        if page.isComplete { break }
+    }
+    return all
+}
+
 extension ConversationDatabase {
     /// Appends user/assistant turns on the current branch; returns the messages.
     @discardableResult

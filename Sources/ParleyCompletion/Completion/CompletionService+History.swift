@@ -113,14 +113,13 @@ extension CompletionService {
         var userMessageID: String?
         if request.store && (turnStored || branchEndsWithTurn) {
             userMessageID = parentID
-        } else if request.store {
+        } else if request.store, let id = conversationID {
+            // `id` is the request's conversation or the one `conversationForRequest` gave above.
             for message in request.messages {
-                let (id, parent) = (conversationID, parentID)
-                let stored = try await retryingFresh(fresh && id != nil) {
+                let parent = parentID
+                parentID = try await retryingFresh(fresh) {
                     try await store.appendMessage(owner: owner, conversationID: id, parentID: parent, message: message, model: nil)
-                }
-                conversationID = stored.conversationID
-                parentID = stored.messageID
+                }.messageID
             }
             userMessageID = parentID
         }

@@ -28,24 +28,13 @@ struct ConversationHistoryStore: HistoryStore {
     }
 
     func appendMessage(
-        owner: String, conversationID: String?, parentID: String?, message: ChatMessage, model: String?
+        owner: String, conversationID: String, parentID: String?, message: ChatMessage, model: String?
     ) async throws -> StoredMessageRef {
-        let id: String
-        if let conversationID {
-            id = conversationID
-        } else {
-            id = try await store.createConversation(
-                owner: owner, title: String(message.content.prefix(Self.titleLength)), model: model
-            ).id
-        }
         let draft = MessageDraft(
             role: MessageRole(rawValue: message.role), content: message.content, parentID: parentID,
             asRoot: parentID == nil, model: model)
-        // Just created: see CompletionService.retryingFresh.
-        let stored = try await CompletionService.retryingFresh(conversationID == nil) {
-            try await store.appendMessage(owner: owner, conversationID: id, draft)
-        }
-        return StoredMessageRef(conversationID: id, messageID: stored.id)
+        let stored = try await store.appendMessage(owner: owner, conversationID: conversationID, draft)
+        return StoredMessageRef(conversationID: conversationID, messageID: stored.id)
     }
 
     func conversationForRequest(owner: String, requestID: String, title: String) async throws -> String {

@@ -11,10 +11,10 @@ package protocol HistoryStore: Sendable {
     /// `notFound` error when the conversation has no such message.
     func branch(owner: String, conversationID: String, endingAt messageID: String) async throws -> StoredBranch
 
-    /// Appends `message` after `parentID` (nil: as a root). With `conversationID` nil a new
-    /// conversation is created. Answers where it was stored.
+    /// Appends `message` to the conversation after `parentID` (nil: as a root). Answers where it
+    /// was stored. (A new chat's conversation comes from ``conversationForRequest(owner:requestID:title:)``.)
     func appendMessage(
-        owner: String, conversationID: String?, parentID: String?, message: ChatMessage, model: String?
+        owner: String, conversationID: String, parentID: String?, message: ChatMessage, model: String?
     ) async throws -> StoredMessageRef
 
     /// The conversation a new chat's request starts (the same one for every attempt of the

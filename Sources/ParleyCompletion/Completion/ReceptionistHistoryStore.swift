@@ -57,7 +57,7 @@ struct FailoverHistoryStore: HistoryStore {
     }
 
     func appendMessage(
-        owner: String, conversationID: String?, parentID: String?, message: ChatMessage, model: String?
+        owner: String, conversationID: String, parentID: String?, message: ChatMessage, model: String?
     ) async throws -> StoredMessageRef {
         try await first().appendMessage(
             owner: owner, conversationID: conversationID, parentID: parentID, message: message, model: model)

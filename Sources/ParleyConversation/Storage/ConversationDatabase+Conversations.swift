@@ -11,16 +11,23 @@ extension ConversationDatabase {
         try Validation.title(title)
         let writer = self.writer
         return try await write { db in
-            let version = writer.tick()
-            let now = version.milliseconds
-            let record = ConversationRecord(
-                id: writer.newID(), owner: owner, createdAt: now, updatedAt: now, title: title,
-                titleVersion: version, pinned: false, pinnedVersion: .zero, currentMessageID: nil, model: model,
-                leafVersion: version, deletedVersion: .zero)
-            _ = try writer.userNumber(db, owner: owner)
-            try writer.mergeConversation(db, record)
-            return record.summary
+            try Self.insertNewConversation(db, writer: writer, id: writer.newID(), owner: owner, title: title, model: model)
         }
+    }
+
+    /// Stores a new, empty conversation row (the id is not in use) and answers its summary.
+    private static func insertNewConversation(
+        _ db: Database, writer: StorageWriter, id: String, owner: String, title: String, model: String?
+    ) throws -> ConversationSummary {
+        let version = writer.tick()
+        let now = version.milliseconds
+        let record = ConversationRecord(
+            id: id, owner: owner, createdAt: now, updatedAt: now, title: title,
+            titleVersion: version, pinned: false, pinnedVersion: .zero, currentMessageID: nil, model: model,
+            leafVersion: version, deletedVersion: .zero)
+        _ = try writer.userNumber(db, owner: owner)
+        try writer.mergeConversation(db, record, previous: nil)
+        return record.summary
     }
 
     /// The conversation a new chat's request starts, under an id derived from the owner and the
@@ -44,15 +51,7 @@ extension ConversationDatabase {
                 }
                 return existing.summary
             }
-            let version = writer.tick()
-            let now = version.milliseconds
-            let record = ConversationRecord(
-                id: id, owner: owner, createdAt: now, updatedAt: now, title: title,
-                titleVersion: version, pinned: false, pinnedVersion: .zero, currentMessageID: nil, model: nil,
-                leafVersion: version, deletedVersion: .zero)
-            _ = try writer.userNumber(db, owner: owner)
-            try writer.mergeConversation(db, record)
-            return record.summary
+            return try Self.insertNewConversation(db, writer: writer, id: id, owner: owner, title: title, model: nil)
         }
     }
 

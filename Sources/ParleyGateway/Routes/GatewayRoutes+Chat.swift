@@ -80,8 +80,6 @@ extension GatewayRoutes {
         do {
             _ = try await conversations.generationEvents(owner: user, requestID: requestID, afterSeq: 0, limit: 1)
             return true
-        } catch let error as OpenAIError where error.status == .notFound {
-            return false
         } catch {
             let mapped = OpenAIError.from(error)
             if mapped.status == .notFound { return false }

@@ -222,8 +222,9 @@ struct CompletionClusteredTests {
             // The first attempt stored the turn in a new conversation and started the log, then its
             // node died before anything reached the client; the gateway resubmits at token 0.
             let original = request("r1", maxTokens: 6)
+            let conversation = try await harness.store.conversationForRequest(owner: "u", requestID: "r1", title: "t")
             let stored = try await harness.store.appendMessage(
-                owner: "u", conversationID: nil, parentID: nil, message: original.messages[0], model: nil)
+                owner: "u", conversationID: conversation, parentID: nil, message: original.messages[0], model: nil)
             _ = try await harness.store.startGeneration(
                 owner: "u", requestID: "r1", conversationID: stored.conversationID, parentID: stored.messageID,
                 model: "m", producer: "dead-node")

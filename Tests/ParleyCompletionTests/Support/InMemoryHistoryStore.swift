@@ -73,10 +73,10 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
     }
 
     func appendMessage(
-        owner: String, conversationID: String?, parentID: String?, message: ChatMessage, model: String?
+        owner: String, conversationID: String, parentID: String?, message: ChatMessage, model: String?
     ) async throws -> StoredMessageRef {
         state.withLock { state in
-            let id = conversationID ?? state.newID("c")
+            let id = conversationID
             let messageID = state.newID("m")
             var conversation = state.conversations[id] ?? (owner, [])
             conversation.messages.append(StoredMessage(id: messageID, parentID: parentID, message: message, status: .complete))
