@@ -141,8 +141,11 @@ import Testing
         let t = try TemporaryDatabase()
         let conversation = try await t.db.createConversation(owner: "ann", title: "t")
         let release = DispatchSemaphore(value: 0)
+        // The blocker must be alone in its batch (the conversation above already made a transaction,
+        // so wait for one more): batched with the failing write, it would run again and wait forever.
+        let before = t.db.writes.stats.transactions
         let blocker = Task { try await t.db.write { _ in release.wait() } }
-        while t.db.writes.stats.transactions == 0 { await Task.yield() }
+        while t.db.writes.stats.transactions == before { await Task.yield() }
         let capture = ChangeCapture()
         let captured = Task {
             try await ChangeCapture.$current.withValue(capture) {
