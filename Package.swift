@@ -62,7 +62,7 @@ let package = Package(
         // MARK: Shared contracts of the roles.
         .target(
             name: "ParleyProtocol",
-            dependencies: ["ParleyCluster"]
+            dependencies: ["ParleyCluster", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // MARK: The built-in model engine (stands alone).
         // CParleyKernels: AVX-512 VNNI matrix kernels, compiled per function for that ISA and chosen at run time.

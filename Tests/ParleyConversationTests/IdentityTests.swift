@@ -1,5 +1,6 @@
 import Foundation
 @testable import ParleyConversation
+import ParleyProtocol
 import Testing
 
 @Suite struct IdentityTests {
@@ -51,6 +52,12 @@ import Testing
         #expect(a != DeterministicID.make(namespace: "n", owner: "bob", sourceID: "x"))
         #expect(a != DeterministicID.make(namespace: "n", owner: "alicex", sourceID: ""))
         #expect(UUIDText.isWellFormed(a) && Array(a)[14] == "8")
+    }
+
+    /// Stored chats keep their ids: a new chat's conversation id is the same function of its
+    /// request as in earlier versions (computed independently: SHA-256 over length-prefixed parts).
+    @Test func aChatRequestsConversationIDIsStable() {
+        #expect(DeterministicID.forChatRequest(owner: "user-1", requestID: "chatcmpl-abc") == "47264028-ad44-862b-9e43-95f2d9e94b3c")
     }
 
     @Test func partitionsAreStableAndSpread() {

@@ -42,7 +42,7 @@ extension ConversationDatabase {
         guard !requestID.isEmpty, requestID.utf8.count <= 256 else {
             throw ConversationError(.invalidInput, "a request id is 1 to 256 bytes")
         }
-        let id = DeterministicID.make(namespace: "chat-request", owner: owner, sourceID: requestID)
+        let id = DeterministicID.forChatRequest(owner: owner, requestID: requestID)
         let writer = self.writer
         return try await write { db in
             if let existing = try writer.loadConversation(db, id: id) {

@@ -1,0 +1,69 @@
+import Crypto
+
+/// Deterministic ids: an RFC 9562 version-8 UUID whose bits are the first 16 bytes of SHA-256 over
+/// a namespace, the owner and the source id (each as its UTF-8 length in 8 little-endian bytes,
+/// then its bytes). The same source always yields the same id; different owners never share ids.
+/// Imports use it (importing a file twice adds nothing), and so does a new chat's conversation,
+/// whose id derives from its request (``forChatRequest(owner:requestID:)``).
+package enum DeterministicID {
+    package static func make(namespace: String, owner: String, sourceID: String) -> String {
+        var hasher = Crypto.SHA256()
+        for part in [namespace, owner, sourceID] {
+            withUnsafeBytes(of: UInt64(part.utf8.count).littleEndian) { hasher.update(bufferPointer: $0) }
+            var copy = part
+            copy.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        }
+        var bytes = Array(hasher.finalize().prefix(16))
+        bytes[6] = 0x80 | (bytes[6] & 0x0F)
+        bytes[8] = 0x80 | (bytes[8] & 0x3F)
+        return UUIDText.format(bytes)
+    }
+
+    /// The conversation a new chat's request starts: the same for every attempt of the request, so
+    /// the completion role knows it before the store has created it.
+    package static func forChatRequest(owner: String, requestID: String) -> String {
+        make(namespace: "chat-request", owner: owner, sourceID: requestID)
+    }
+}
+
+/// Lowercase hex renderings of ids.
+package enum UUIDText {
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// 16 bytes as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
+    package static func format(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(36)
+        for (i, byte) in bytes.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Bytes as plain hex.
+    package static func hexString(_ bytes: some Sequence<UInt8>) -> String {
+        var out: [UInt8] = []
+        for byte in bytes {
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Whether `text` looks like one of our ids (36 chars, lowercase hex and dashes); lookups of
+    /// anything else answer "not found" without touching the database.
+    package static func isWellFormed(_ text: String) -> Bool {
+        let utf8 = text.utf8
+        guard utf8.count == 36 else { return false }
+        for (i, c) in utf8.enumerated() {
+            if i == 8 || i == 13 || i == 18 || i == 23 {
+                if c != UInt8(ascii: "-") { return false }
+            } else if !((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66)) {
+                return false
+            }
+        }
+        return true
+    }
+}
