@@ -6,6 +6,10 @@ import ParleyProtocol
 /// to the caller (with failover, ``FailoverStream``) and hands token batches to the recorder task,
 /// which writes the generation log, stores the final answer and releases the rate-limit slot.
 ///
+/// The turn is stored (`settle`) while the worker pool starts the model; the first event goes to
+/// the caller only once it is, so no token is seen before its question is stored. A turn that
+/// cannot be stored cancels the pump and fails the run with the store's error, before any event.
+///
 /// Only the pump is cancelled (by `cancel(requestID:)` or by the caller going away); the recorder
 /// always runs to the end, so a cancelled answer is still stored, marked `cancelled`. The caller's
 /// `finished` event comes from the recorder once the answer is stored: an answer that ended with
@@ -19,12 +23,9 @@ struct CompletionRun: Sendable {
     }
 
     let request: CompletionRequest
-    let started: CompletionEvent
+    /// Stores the turn; awaited before the first event goes out.
+    let settle: @Sendable () async throws -> SettledTurn
     let events: FailoverStream
-    /// Where the generation log goes; nil when no store is reachable.
-    let store: (any HistoryStore)?
-    /// Events to log before the first token (a resumed request whose last batch was lost).
-    let gapFill: GenerationLogBatcher<ContinuousClock.Instant>.Batch?
     let configuration: CompletionConfiguration
     let rateLimits: RateLimitClient
     let registry: RunRegistry
@@ -32,17 +33,27 @@ struct CompletionRun: Sendable {
     let activity: NodeActivity
     let logger: Logger
 
-    /// Starts the pump and the recorder; the returned stream carries the events to the caller.
+    /// Starts the turn's storing, the pump and the recorder; the returned stream carries the events
+    /// to the caller.
     func start() -> AsyncThrowingStream<CompletionEvent, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: CompletionEvent.self)
         let (records, recordContinuation) = AsyncStream.makeStream(of: Record.self)
-        if let gapFill { recordContinuation.yield(.tokens(gapFill)) }
-        let pump = Task { await self.pump(continuation, records: recordContinuation) }
+        let (settle, registry, request) = (self.settle, self.registry, self.request)
+        let settlement = Task {
+            do {
+                return try await settle()
+            } catch {
+                // The pump may be waiting for the model's first token: stop it, the run fails.
+                _ = registry.cancel(request.requestID, userID: request.userID)
+                throw error
+            }
+        }
+        let pump = Task { await self.pump(continuation, records: recordContinuation, settlement: settlement) }
         continuation.onTermination = { termination in
             if case .cancelled = termination { pump.cancel() }
         }
         registry.attach(request.requestID, pump: pump)
-        Task { await self.record(records, continuation) }
+        Task { await self.record(records, continuation, settlement: settlement) }
         return stream
     }
 
@@ -50,7 +61,7 @@ struct CompletionRun: Sendable {
     /// the error that ended it.
     private func pump(
         _ continuation: AsyncThrowingStream<CompletionEvent, any Error>.Continuation,
-        records: AsyncStream<Record>.Continuation
+        records: AsyncStream<Record>.Continuation, settlement: Task<SettledTurn, any Error>
     ) async {
         activity.streamStarted(role: "completion")
         defer { activity.streamEnded(role: "completion") }
@@ -63,21 +74,26 @@ struct CompletionRun: Sendable {
         var usage: TokenUsage?
         var failure: (any Error)?
         var finished: CompletionEvent?
-        // `started` goes out with the first event from the worker, so a request refused downstream
-        // (no worker, queue full) fails before any event and the caller can answer with a status.
+        var logging = false
+        // `started` goes out with the first event from the worker, once the turn is stored, so a
+        // request refused downstream (no worker, queue full) or by the store fails before any event
+        // and the caller can answer with a status.
         var announced = false
-        func announce() {
-            if !announced { continuation.yield(started) }
+        func announce(_ settled: SettledTurn) {
+            if !announced {
+                continuation.yield(settled.started)
+                logging = settled.store != nil
+            }
             announced = true
         }
         do {
             while let event = try await iterator.next() {
-                announce()
+                if !announced { announce(try await settlement.value) }
                 switch event {
                 case .token(let index, let text):
                     continuation.yield(.token(index: index, text: text))
                     activity.recordTokens(1, role: "completion")
-                    if store != nil, let batch = batcher.add(index: index, text: text, now: clock.now) {
+                    if logging, let batch = batcher.add(index: index, text: text, now: clock.now) {
                         records.yield(.tokens(batch))
                     }
                 case .finished(let reason, let final):
@@ -88,9 +104,11 @@ struct CompletionRun: Sendable {
                 }
             }
         } catch {
-            if Task.isCancelled || error is CancellationError || (error as? ClusterError)?.code == .cancelled {
+            if case .failure(let storeError) = await settlement.result {
+                failure = storeError  // the turn could not be stored: nothing went out, nothing is logged
+            } else if Task.isCancelled || error is CancellationError || (error as? ClusterError)?.code == .cancelled {
                 status = .cancelled
-                announce()
+                if let settled = try? await settlement.value { announce(settled) }
                 finished = .finished(.cancelled, TokenUsage(promptTokens: 0, completionTokens: iterator.tokenCount))
             } else {
                 failure = error
@@ -106,41 +124,24 @@ struct CompletionRun: Sendable {
 
     /// Writes the log in order, then the final answer; releases the rate limit and the run's id.
     private func record(
-        _ records: AsyncStream<Record>, _ continuation: AsyncThrowingStream<CompletionEvent, any Error>.Continuation
+        _ records: AsyncStream<Record>, _ continuation: AsyncThrowingStream<CompletionEvent, any Error>.Continuation,
+        settlement: Task<SettledTurn, any Error>
     ) async {
+        // A turn that could not be stored logs nothing (the pump fails the run).
+        let settled = try? await settlement.value
+        let store = settled?.store
         let owner = request.userID
         let requestID = request.requestID
-        var logFailed = false
-        // Every event this run logged, so a write that finds the log behind (its replica died
-        // before passing on the last batches, and the write went to another one) can send again
-        // everything from this run's first event: appends are idempotent by sequence number.
-        var logged = LoggedEvents()
+        var log = store.map {
+            GenerationLogWriter(
+                store: $0, owner: owner, requestID: requestID, timeout: configuration.storeCallTimeout, logger: logger)
+        }
+        // A resumed request whose last batch was lost logs the missing events first.
+        if let gapFill = settled?.gapFill { await log?.write(gapFill) }
         for await record in records {
             switch record {
             case .tokens(let batch):
-                guard let store, !logFailed else { continue }
-                logged.add(batch)
-                do {
-                    try await ClusterSystem.withCallTimeout(configuration.storeCallTimeout) {
-                        try await store.appendGenerationEvents(
-                            owner: owner, requestID: requestID, fromSeq: batch.fromSeq, texts: batch.texts)
-                    }
-                } catch {
-                    do {
-                        guard let all = logged.all, all.fromSeq < batch.fromSeq else { throw error }
-                        try await ClusterSystem.withCallTimeout(configuration.storeCallTimeout) {
-                            try await store.appendGenerationEvents(
-                                owner: owner, requestID: requestID, fromSeq: all.fromSeq, texts: all.texts)
-                        }
-                        logger.info(
-                            "generation log written again from its first event after a failed write",
-                            metadata: ["request.id": "\(requestID)", "error": "\(error)"])
-                    } catch {
-                        logFailed = true  // later batches would leave a gap; the answer keeps what was logged
-                        logger.warning(
-                            "generation log write failed", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
-                    }
-                }
+                await log?.write(batch)
             case .end(let status, let usage, let tokens, let finished, let failure):
                 if let store {
                     do {
@@ -157,6 +158,55 @@ struct CompletionRun: Sendable {
                 await rateLimits.release(userID: owner, requestID: requestID, tokens: tokens)
                 registry.remove(requestID)
             }
+        }
+    }
+}
+
+/// Writes one run's generation log, batch by batch. A write that finds the log behind (its replica
+/// died before passing on the last batches, and the write went to another one) sends again
+/// everything from the run's first event: appends are idempotent by sequence number. After a
+/// write that fails even so, later batches are dropped (they would leave a gap; the answer keeps
+/// what was logged).
+struct GenerationLogWriter {
+    let store: any HistoryStore
+    let owner: String
+    let requestID: String
+    let timeout: Duration
+    let logger: Logger
+    private var logged = LoggedEvents()
+    private var failed = false
+
+    init(store: any HistoryStore, owner: String, requestID: String, timeout: Duration, logger: Logger) {
+        self.store = store
+        self.owner = owner
+        self.requestID = requestID
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    mutating func write(_ batch: GenerationLogBatcher<ContinuousClock.Instant>.Batch) async {
+        guard !failed else { return }
+        logged.add(batch)
+        do {
+            try await append(batch)
+        } catch {
+            do {
+                guard let all = logged.all, all.fromSeq < batch.fromSeq else { throw error }
+                try await append(all)
+                logger.info(
+                    "generation log written again from its first event after a failed write",
+                    metadata: ["request.id": "\(requestID)", "error": "\(error)"])
+            } catch {
+                failed = true
+                logger.warning("generation log write failed", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func append(_ batch: GenerationLogBatcher<ContinuousClock.Instant>.Batch) async throws {
+        let (store, owner, requestID) = (store, owner, requestID)
+        try await ClusterSystem.withCallTimeout(timeout) {
+            try await store.appendGenerationEvents(owner: owner, requestID: requestID, fromSeq: batch.fromSeq, texts: batch.texts)
         }
     }
 }

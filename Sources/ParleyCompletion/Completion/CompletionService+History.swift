@@ -2,46 +2,91 @@ import Logging
 import ParleyCluster
 import ParleyProtocol
 
-/// A request ready to relay: the model's view of it and where the turn is stored.
+/// A request ready to relay: the model's view of it, and the storing of its turn, which runs
+/// while the model starts on its first token (``CompletionRun`` awaits it before the first event
+/// goes out, so no token reaches the caller before its question is stored).
 struct PreparedCompletion: Sendable {
     var modelRequest: ModelRequest
+    /// Whether a conversation store was found for the turn.
+    var hasStore: Bool
+    /// Stores the turn (a new chat's conversation, the request's messages, the generation log's
+    /// start). Throws what the caller should see; answers an unstored turn when the store became
+    /// unreachable.
+    var settle: @Sendable () async throws -> SettledTurn
+}
+
+/// Where a turn was stored; settled before the first event goes to the caller.
+struct SettledTurn: Sendable {
     var started: CompletionEvent
+    /// Where the generation log goes; nil when no store is reachable.
     var store: (any HistoryStore)?
+    /// Events to log before the first token (a resumed request whose last batch was lost).
     var gapFill: GenerationLogBatcher<ContinuousClock.Instant>.Batch?
 }
 
+/// What a turn reads before the model can start: its visible branch.
+private struct TurnPlan: Sendable {
+    /// The conversation the turn goes to (a new chat's derives from its request id).
+    var conversationID: String?
+    /// The message the request's first message replies to.
+    var parentID: String?
+    /// What the model sees: the branch, then the request's messages.
+    var messages: [ChatMessage]
+}
+
 extension CompletionService {
-    /// Loads the conversation's visible branch, stores the request's messages and starts the
-    /// generation log. Without a reachable store the request goes to the model as it is.
+    /// Loads the conversation's visible branch for the model; the request's messages and the
+    /// generation log's start are stored by the returned `settle`, while the model starts (a
+    /// resubmission stores them before it returns). Without a reachable store the request goes to
+    /// the model as it is and nothing is stored.
     func prepare(_ request: CompletionRequest) async throws -> PreparedCompletion {
-        var prepared = PreparedCompletion(
-            modelRequest: ModelRequest(
-                requestID: request.requestID, userID: request.userID, model: request.model, messages: request.messages,
-                sampling: request.sampling, priority: request.priority, resume: request.resume,
-                conversationID: request.conversationID),
+        let modelRequest = ModelRequest(
+            requestID: request.requestID, userID: request.userID, model: request.model, messages: request.messages,
+            sampling: request.sampling, priority: request.priority, resume: request.resume,
+            conversationID: request.conversationID)
+        let unstored = SettledTurn(
             started: .started(conversationID: request.conversationID, userMessageID: nil, assistantMessageID: nil),
             store: nil, gapFill: nil)
+        let asIs = PreparedCompletion(modelRequest: modelRequest, hasStore: false, settle: { unstored })
         guard let store = stores?.currentStore() else {
             if request.store || request.conversationID != nil {
                 logger.warning(
                     "no conversation store reachable: the turn is neither loaded nor stored",
                     metadata: ["request.id": "\(request.requestID)"])
             }
-            return prepared
+            return asIs
         }
+        let (producer, timeout, logger) = (actorSystem.node.name, configuration.storeCallTimeout, logger)
         do {
-            let producer = actorSystem.node.name
-            let base = prepared
-            prepared = try await ClusterSystem.withCallTimeout(configuration.storeCallTimeout) {
-                try await Self.load(request, into: base, from: store, producer: producer)
+            if request.resume != nil {
+                // A resubmission first finds out how far its earlier attempt got; rare, so in order.
+                let (resumed, settled) = try await ClusterSystem.withCallTimeout(timeout) {
+                    try await Self.loadResumed(request, modelRequest: modelRequest, from: store, producer: producer)
+                }
+                return PreparedCompletion(modelRequest: resumed, hasStore: true, settle: { settled })
             }
-            prepared.store = store
+            let plan = try await ClusterSystem.withCallTimeout(timeout) { try await Self.readTurn(request, from: store) }
+            var planned = modelRequest
+            planned.messages = plan.messages
+            planned.conversationID = plan.conversationID
+            return PreparedCompletion(modelRequest: planned, hasStore: true) {
+                do {
+                    return try await ClusterSystem.withCallTimeout(timeout) {
+                        try await Self.storeTurn(request, plan, in: store, producer: producer)
+                    }
+                } catch let error as ClusterError where RateLimitClient.isUnreachable(error) {
+                    logger.warning(
+                        "conversation store unreachable: the turn is not stored",
+                        metadata: ["request.id": "\(request.requestID)", "error": "\(error)"])
+                    return unstored
+                }
+            }
         } catch let error as ClusterError where RateLimitClient.isUnreachable(error) {
             logger.warning(
                 "conversation store unreachable: the turn is not stored",
                 metadata: ["request.id": "\(request.requestID)", "error": "\(error)"])
+            return asIs
         }
-        return prepared
     }
 
     /// Runs `body`; when `fresh` and it fails with `not_found`, runs it again (up to 4 times, 250 ms
@@ -64,85 +109,147 @@ extension CompletionService {
         return false
     }
 
-    private static func load(
-        _ request: CompletionRequest, into base: PreparedCompletion, from store: any HistoryStore, producer: String
-    ) async throws -> PreparedCompletion {
-        var prepared = base
+    /// The branch the request continues: the visible one, the one ending at its parent message, or
+    /// none (`startsAtRoot`).
+    private static func branch(of request: CompletionRequest, conversationID: String, in store: any HistoryStore)
+        async throws -> StoredBranch
+    {
+        if request.startsAtRoot { return StoredBranch(messages: [], leafID: nil) }
+        if let parent = request.parentMessageID {
+            return try await store.branch(owner: request.userID, conversationID: conversationID, endingAt: parent)
+        }
+        return try await store.visibleBranch(owner: request.userID, conversationID: conversationID)
+    }
+
+    /// The reads of a first attempt: the branch it continues, or a new chat's conversation id.
+    private static func readTurn(_ request: CompletionRequest, from store: any HistoryStore) async throws -> TurnPlan {
+        guard let id = request.conversationID else {
+            let conversationID =
+                request.store ? DeterministicID.forChatRequest(owner: request.userID, requestID: request.requestID) : nil
+            return TurnPlan(conversationID: conversationID, parentID: nil, messages: request.messages)
+        }
+        let branch = try await branch(of: request, conversationID: id, in: store)
+        return TurnPlan(conversationID: id, parentID: branch.leafID, messages: branch.messages + request.messages)
+    }
+
+    /// The writes of a first attempt: a new chat's conversation, the request's messages (when
+    /// `store`), the generation log's start.
+    private static func storeTurn(_ request: CompletionRequest, _ plan: TurnPlan, in store: any HistoryStore, producer: String)
+        async throws -> SettledTurn
+    {
+        var conversationID = plan.conversationID
+        // A conversation created by this request is on two replicas; while the cluster changes, the
+        // next call may reach a third that has not seen it yet and cannot fetch it at once.
+        let fresh = request.conversationID == nil
+        if fresh && request.store {
+            conversationID = try await store.conversationForRequest(
+                owner: request.userID, requestID: request.requestID, title: title(of: request))
+        }
+        var userMessageID: String?
+        var parentID = plan.parentID
+        if request.store, let id = conversationID {
+            parentID = try await appendMessages(of: request, to: id, after: parentID, in: store, fresh: fresh)
+            userMessageID = parentID
+        }
+        let handle = try await startLog(
+            request, conversationID: request.store ? conversationID : nil, parentID: parentID, in: store,
+            producer: producer, fresh: fresh)
+        return SettledTurn(
+            started: .started(
+                conversationID: request.store ? conversationID : request.conversationID,
+                userMessageID: userMessageID, assistantMessageID: request.store ? handle.messageID : nil),
+            store: store, gapFill: nil)
+    }
+
+    /// A resubmission: finds out whether its earlier attempt stored the turn and started the log,
+    /// stores what is missing and continues the log after what the caller already received.
+    private static func loadResumed(
+        _ request: CompletionRequest, modelRequest: ModelRequest, from store: any HistoryStore, producer: String
+    ) async throws -> (ModelRequest, SettledTurn) {
         let owner = request.userID
-        // A resubmission (`resume` set) whose earlier attempt started the generation log finds its
-        // turn stored already; one whose earlier attempt died before that stores the turn itself.
-        var turnStored = false
-        if request.resume != nil { turnStored = try await store.generationExists(owner: owner, requestID: request.requestID) }
+        var modelRequest = modelRequest
+        // An earlier attempt that got as far as starting the generation log had stored the turn; one
+        // that died before that may still have stored the turn (or part of it).
+        let turnStored = try await store.generationExists(owner: owner, requestID: request.requestID)
         var conversationID = request.conversationID
         var parentID: String?
         var branchEndsWithTurn = false
-        if let id = conversationID {
-            let branch =
-                if request.startsAtRoot {
-                    StoredBranch(messages: [], leafID: nil)
-                } else if let parent = request.parentMessageID {
-                    try await store.branch(owner: owner, conversationID: id, endingAt: parent)
-                } else {
-                    try await store.visibleBranch(owner: owner, conversationID: id)
-                }
-            parentID = branch.leafID
-            // A resubmission may find its own user turn stored already (also when the earlier attempt
-            // died between storing it and starting the log).
-            branchEndsWithTurn =
-                request.resume != nil && !request.messages.isEmpty
-                && branch.messages.suffix(request.messages.count) == request.messages[...]
-            prepared.modelRequest.messages = branchEndsWithTurn ? branch.messages : branch.messages + request.messages
+        func endsWithTurn(_ branch: StoredBranch) -> Bool {
+            !request.messages.isEmpty && branch.messages.suffix(request.messages.count) == request.messages[...]
         }
-        // A conversation created by this request is on two replicas; while the cluster changes, the
-        // next call may reach a third that has not seen it yet and cannot fetch it at once.
+        if let id = conversationID {
+            let branch = try await branch(of: request, conversationID: id, in: store)
+            parentID = branch.leafID
+            branchEndsWithTurn = endsWithTurn(branch)
+            modelRequest.messages = branchEndsWithTurn ? branch.messages : branch.messages + request.messages
+        }
         let fresh = request.conversationID == nil
         if fresh && request.store && !turnStored {
             // A new chat's conversation id derives from the request id, so a resubmission whose first
             // attempt stored the turn and died before starting the log continues in that
             // conversation instead of leaving it behind with a lone question.
-            let title = String((request.messages.first?.content ?? "").prefix(ConversationHistoryStore.titleLength))
-            let id = try await store.conversationForRequest(owner: owner, requestID: request.requestID, title: title)
+            let id = try await store.conversationForRequest(owner: owner, requestID: request.requestID, title: title(of: request))
             conversationID = id
-            if request.resume != nil {
-                let branch = try await retryingFresh(true) { try await store.visibleBranch(owner: owner, conversationID: id) }
-                parentID = branch.leafID
-                branchEndsWithTurn =
-                    !request.messages.isEmpty && branch.messages.suffix(request.messages.count) == request.messages[...]
-            }
+            let branch = try await retryingFresh(true) { try await store.visibleBranch(owner: owner, conversationID: id) }
+            parentID = branch.leafID
+            branchEndsWithTurn = endsWithTurn(branch)
         }
         var userMessageID: String?
         if request.store && (turnStored || branchEndsWithTurn) {
             userMessageID = parentID
         } else if request.store, let id = conversationID {
-            // `id` is the request's conversation or the one `conversationForRequest` gave above.
-            for message in request.messages {
-                let parent = parentID
-                parentID = try await retryingFresh(fresh) {
-                    try await store.appendMessage(owner: owner, conversationID: id, parentID: parent, message: message, model: nil)
-                }.messageID
-            }
+            parentID = try await appendMessages(of: request, to: id, after: parentID, in: store, fresh: fresh)
             userMessageID = parentID
         }
-        let (runConversation, runParent) = (request.store ? conversationID : nil, parentID)
-        let handle = try await retryingFresh(fresh && runConversation != nil) {
-            try await store.startGeneration(
-                owner: owner, requestID: request.requestID, conversationID: runConversation,
-                parentID: runParent, model: request.model, producer: producer)
+        let handle = try await startLog(
+            request, conversationID: request.store ? conversationID : nil, parentID: parentID, in: store,
+            producer: producer, fresh: fresh)
+        if turnStored {
+            userMessageID = handle.parentID
+            conversationID = handle.conversationID ?? conversationID
         }
-        if let resume = request.resume {
-            if turnStored {
-                userMessageID = handle.parentID
-                conversationID = handle.conversationID ?? conversationID
-            }
-            prepared.gapFill = GenerationLogBatcher.gapFill(
+        let gapFill = request.resume.flatMap { resume in
+            GenerationLogBatcher<ContinuousClock.Instant>.gapFill(
                 lastSeq: handle.lastSeq, loggedBytes: handle.loggedBytes, resumeTokens: resume.tokenCount,
                 resumeText: resume.text)
         }
-        prepared.modelRequest.conversationID = conversationID
-        prepared.started = .started(
+        modelRequest.conversationID = conversationID
+        let started = CompletionEvent.started(
             conversationID: request.store ? conversationID : request.conversationID,
             userMessageID: request.store ? userMessageID : nil,
             assistantMessageID: request.store ? handle.messageID : nil)
-        return prepared
+        return (modelRequest, SettledTurn(started: started, store: store, gapFill: gapFill))
+    }
+
+    /// Appends the request's messages in order after `parentID`; answers the last one's id.
+    private static func appendMessages(
+        of request: CompletionRequest, to conversationID: String, after parentID: String?, in store: any HistoryStore,
+        fresh: Bool
+    ) async throws -> String? {
+        var parentID = parentID
+        for message in request.messages {
+            let parent = parentID
+            parentID = try await retryingFresh(fresh) {
+                try await store.appendMessage(
+                    owner: request.userID, conversationID: conversationID, parentID: parent, message: message, model: nil)
+            }.messageID
+        }
+        return parentID
+    }
+
+    private static func startLog(
+        _ request: CompletionRequest, conversationID: String?, parentID: String?, in store: any HistoryStore,
+        producer: String, fresh: Bool
+    ) async throws -> GenerationLogHandle {
+        try await retryingFresh(fresh && conversationID != nil) {
+            try await store.startGeneration(
+                owner: request.userID, requestID: request.requestID, conversationID: conversationID,
+                parentID: parentID, model: request.model, producer: producer)
+        }
+    }
+
+    /// A new chat's title: the start of its first message.
+    private static func title(of request: CompletionRequest) -> String {
+        String((request.messages.first?.content ?? "").prefix(ConversationHistoryStore.titleLength))
     }
 }

@@ -10,8 +10,10 @@ public import ParleyProtocol
 /// 1. checks the user's rate limit on the user's shard (``RateLimitClient``) — refused with
 ///    `rate_limited` and a retry hint (not for a resubmission with `resume`, which was counted);
 /// 2. with a conversation store reachable: loads the visible branch of `conversationID` and puts it
-///    before the request's messages, stores the request's messages (when `store`), and starts the
-///    generation log — with no store reachable the turn is neither loaded nor stored (logged);
+///    before the request's messages; stores the request's messages (when `store`) and starts the
+///    generation log while the worker pool starts the model — no event goes out before they are
+///    stored, and a turn that cannot be stored fails the request and cancels the model. With no
+///    store reachable the turn is neither loaded nor stored (logged);
 /// 3. streams `started`, then every token exactly once, then `finished`, relayed from a worker pool
 ///    with failover (a pool whose node dies mid-stream is replaced by another that continues after
 ///    the tokens already sent). `started` is sent together with the first event from the worker
@@ -81,19 +83,24 @@ public distributed actor CompletionService: CompletionServiceProtocol {
                 acquired = true
                 decision = answer
             }
-            var prepared = try await prepare(request)
-            if case .started(let conversationID, let userMessageID, let assistantMessageID, _) = prepared.started {
-                prepared.started = .started(
-                    conversationID: conversationID, userMessageID: userMessageID,
-                    assistantMessageID: assistantMessageID, rateLimit: decision)
-            }
+            let prepared = try await prepare(request)
+            let (settle, rateLimit) = (prepared.settle, decision)
             let run = CompletionRun(
-                request: request, started: prepared.started, events: workerStream(prepared.modelRequest),
-                store: prepared.store, gapFill: prepared.gapFill, configuration: configuration,
-                rateLimits: rateLimits, registry: registry, activity: actorSystem.activity, logger: logger)
+                request: request,
+                settle: {
+                    var settled = try await settle()
+                    if case .started(let conversationID, let userMessageID, let assistantMessageID, _) = settled.started {
+                        settled.started = .started(
+                            conversationID: conversationID, userMessageID: userMessageID,
+                            assistantMessageID: assistantMessageID, rateLimit: rateLimit)
+                    }
+                    return settled
+                },
+                events: workerStream(prepared.modelRequest), configuration: configuration, rateLimits: rateLimits,
+                registry: registry, activity: actorSystem.activity, logger: logger)
             // A gateway that dies leaves its client to resume through another one from the generation
             // log, so the answer goes on; a client that cancels stops it.
-            return actorSystem.makeStream(run.start(), drainsWhenConsumerIsLost: prepared.store != nil)
+            return actorSystem.makeStream(run.start(), drainsWhenConsumerIsLost: prepared.hasStore)
         } catch {
             registry.remove(request.requestID)
             if acquired { await rateLimits.release(userID: request.userID, requestID: request.requestID, tokens: 0) }

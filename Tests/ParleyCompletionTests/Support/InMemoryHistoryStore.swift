@@ -26,6 +26,11 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
         /// Once a run's log reaches `at`, it falls back to `to` (a replica that died before passing
         /// on its last batches; the next write reaches one that is behind).
         var fallBack: (at: Int64, to: Int64)?
+        /// While true, `startGeneration` waits (see `holdStarts()`).
+        var holdingStarts = false
+        var heldStarts: [CheckedContinuation<Void, Never>] = []
+        /// `startGeneration` throws this.
+        var startFailure: (any Error)?
 
         mutating func newID(_ prefix: String) -> String {
             defer { nextID += 1 }
@@ -38,6 +43,25 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
     let (finished, finishedContinuation) = AsyncStream<(String, MessageStatus)>.makeStream()
 
     func currentStore() -> (any HistoryStore)? { self }
+
+    /// Makes `startGeneration` wait until `releaseStarts()`.
+    func holdStarts() { state.withLock { $0.holdingStarts = true } }
+
+    /// Lets held and later `startGeneration` calls go on.
+    func releaseStarts() {
+        let held = state.withLock { state in
+            state.holdingStarts = false
+            defer { state.heldStarts = [] }
+            return state.heldStarts
+        }
+        for continuation in held { continuation.resume() }
+    }
+
+    /// Whether `startGeneration` calls are being held.
+    var holdingStarts: Bool { state.withLock { $0.holdingStarts } }
+
+    /// Makes `startGeneration` throw `error` (nil: succeed again).
+    func failStarts(with error: (any Error)?) { state.withLock { $0.startFailure = error } }
 
     func messages(of conversationID: String) -> [StoredMessage] {
         state.withLock { $0.conversations[conversationID]?.messages ?? [] }
@@ -100,7 +124,15 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
     func startGeneration(
         owner: String, requestID: String, conversationID: String?, parentID: String?, model: String, producer: String
     ) async throws -> GenerationLogHandle {
-        state.withLock { state in
+        await withCheckedContinuation { continuation in
+            let wait = state.withLock { state in
+                if state.holdingStarts { state.heldStarts.append(continuation) }
+                return state.holdingStarts
+            }
+            if !wait { continuation.resume() }
+        }
+        return try state.withLock { state in
+            if let failure = state.startFailure { throw failure }
             if let run = state.runs[requestID] { return run.handle }
             let handle = GenerationLogHandle(
                 messageID: state.newID("m"), conversationID: conversationID, parentID: parentID, lastSeq: 0,

@@ -1,0 +1,74 @@
+import ParleyCluster
+import ParleyProtocol
+import Synchronization
+import Testing
+
+@testable import ParleyCompletion
+
+/// The turn is stored while the model starts: the model's first token does not wait for the store,
+/// the caller's first event does.
+@Suite("Storing a turn while the model starts", .serialized)
+struct TurnStorageTests {
+    @Test func theModelStartsWhileTheTurnIsStoredAndNoEventPrecedesTheStore() async throws {
+        try await withHarness { harness in
+            harness.store.holdStarts()
+            let completion = try harness.completion()
+            let storedBeforeFirstEvent = Mutex<Bool?>(nil)
+            let store = harness.store
+            let caller = Task {
+                var collected = CollectedCompletion()
+                for try await event in try await completion.complete(request("r1", maxTokens: 8)) {
+                    storedBeforeFirstEvent.withLock { $0 = $0 ?? !store.holdingStarts }
+                    collected.add(event)
+                }
+                return collected
+            }
+            // The model produces while the generation log's start is still held.
+            try await first(of: harness.probe.firstToken)
+            #expect(harness.store.holdingStarts)
+            harness.store.releaseStarts()
+            let collected = try await caller.value
+            #expect(storedBeforeFirstEvent.withLock { $0 } == true)
+            #expect(collected.eventsBeforeStart == 0)
+            #expect(collected.indexes == Array(0..<8))
+            guard case .started(let conversationID?, let userMessageID?, _, _) = collected.started else {
+                Issue.record("no started event with ids: \(String(describing: collected.started))")
+                return
+            }
+            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            #expect(harness.store.messages(of: conversationID).map(\.id).first == userMessageID)
+        }
+    }
+
+    @Test func aTurnThatCannotBeStoredFailsBeforeAnyEventAndStopsTheModel() async throws {
+        try await withHarness(tokenDelay: .milliseconds(20)) { harness in
+            harness.store.holdStarts()
+            harness.store.failStarts(with: ServingError(ServingError.invalidRequest, "the store refused the turn"))
+            let completion = try harness.completion()
+            let caller = Task {
+                var events: [CompletionEvent] = []
+                do {
+                    for try await event in try await completion.complete(request("r1", maxTokens: 100_000)) {
+                        events.append(event)
+                    }
+                    return (events, nil as ClusterError?)
+                } catch let error as ClusterError {
+                    return (events, error)
+                }
+            }
+            try await first(of: harness.probe.firstToken)
+            harness.store.releaseStarts()
+            let (events, error) = try await caller.value
+            #expect(events.isEmpty)
+            #expect(error?.code.rawValue == ServingError.invalidRequest)
+            #expect(error?.message.contains("refused the turn") == true)
+            // The model was asked for 100,000 tokens 20 ms apart; it stops instead.
+            _ = try await first(of: harness.probe.stoppedEarly)
+            // The store takes turns again: the next request is served.
+            harness.store.failStarts(with: nil)
+            var collected = CollectedCompletion()
+            for try await event in try await completion.complete(request("r2", maxTokens: 2)) { collected.add(event) }
+            #expect(collected.indexes == [0, 1])
+        }
+    }
+}
