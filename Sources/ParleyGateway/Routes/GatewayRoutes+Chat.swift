@@ -9,6 +9,12 @@ import ParleyProtocol
 extension GatewayRoutes {
     /// `POST /v1/chat/completions`.
     func chatCompletions(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        try await withTaskExecutorPreference(context.connectionExecutor) {
+            try await chatCompletionsOnLoop(request, context)
+        }
+    }
+
+    private func chatCompletionsOnLoop(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let bytes = try await Self.body(request, limit: configuration.limits.maxChatBodyBytes)
         let body = try ChatCompletionBody(json: bytes.readableBytesView, limits: configuration.limits)
@@ -71,7 +77,10 @@ extension GatewayRoutes {
         let stream = LiveStream(
             routes: self, events: events, pending: pending, json: json, requestID: requestID, userID: user,
             startedAt: startedAt)
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await stream.write(to: &writer) })
+        let executor = context.connectionExecutor
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            try await withTaskExecutorPreference(executor) { try await stream.write(to: &writer) }
+        })
     }
 
     /// Whether a generation log exists for the request (not found: no; the store failing: an error,
