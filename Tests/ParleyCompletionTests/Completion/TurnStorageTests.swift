@@ -71,4 +71,22 @@ struct TurnStorageTests {
             #expect(collected.indexes == [0, 1])
         }
     }
+
+    @Test func aStoreThatBecomesUnreachableWhileTheTurnIsStoredLeavesTheAnswerUnstored() async throws {
+        try await withHarness { harness in
+            harness.store.failStarts(with: ClusterError(.nodeDown, "the conversation node died"))
+            var collected = CollectedCompletion()
+            for try await event in try await harness.completion().complete(request("r1", maxTokens: 6)) {
+                collected.add(event)
+            }
+            // The answer streams whole; it is neither logged nor reported as stored.
+            #expect(collected.indexes == Array(0..<6))
+            #expect(collected.finished?.0 == .length)
+            guard case .started(_, nil, nil, _) = collected.started else {
+                Issue.record("an unstored answer reported ids: \(String(describing: collected.started))")
+                return
+            }
+            #expect(harness.store.run("r1") == nil)
+        }
+    }
 }
