@@ -17,6 +17,15 @@ extension ConversationDatabase {
         /// changed since the last one and syncs the file, so rarer checkpoints write a hot page
         /// (indexes, conversation rows) once for many commits. Durability does not depend on it.
         package var walAutocheckpointPages: Int = 32_768
+        /// Page cache of the writer connection in KiB (SQLite's `cache_size`); default 8,192 (8 MiB).
+        /// SQLite 3.40 visits every page of the writer's cache at each commit (profiles of the
+        /// replicated benchmark showed about 5% of a node's CPU there with 32 MiB, none with
+        /// 4 MiB), so a larger cache makes every transaction dearer; 8 MiB still holds the write
+        /// path's hot pages (index tails and interior pages, conversation rows, digests).
+        package var writerCacheKiB: Int = 8_192
+        /// Page cache of each reader connection in KiB; default 32,768 (32 MiB). Readers commit
+        /// nothing, and a larger cache keeps search's index pages between queries.
+        package var readerCacheKiB: Int = 32_768
         /// Search ranking and snippets.
         package var search = Search()
         /// Wall clock; tests pass a manual one. Default `Date.init`.
