@@ -18,10 +18,12 @@ extension ConversationDatabase {
         /// (indexes, conversation rows) once for many commits. Durability does not depend on it.
         package var walAutocheckpointPages: Int = 32_768
         /// Page cache of the writer connection in KiB (SQLite's `cache_size`); default 8,192 (8 MiB).
-        /// SQLite 3.40 visits every page of the writer's cache at each commit (profiles of the
-        /// replicated benchmark showed about 5% of a node's CPU there with 32 MiB, none with
-        /// 4 MiB), so a larger cache makes every transaction dearer; 8 MiB still holds the write
-        /// path's hot pages (index tails and interior pages, conversation rows, digests).
+        /// A B-tree insert that splits pages renumbers a cached page to the lock-byte page's number
+        /// for a moment (262,145 with 4 KiB pages), so each commit then drops cached pages above the
+        /// file's end by visiting every page of the cache (SQLite 3.40 here; seen with gdb). While the file is under
+        /// 1 GiB that happens at nearly every commit, at a cost that grows with the cache: about
+        /// 6.5% of a node's CPU in the replicated benchmark with 32 MiB, 2.4% with 8 MiB. 8 MiB
+        /// still holds the write path's hot pages (index tails and interior pages, digests).
         package var writerCacheKiB: Int = 8_192
         /// Page cache of each reader connection in KiB; default 32,768 (32 MiB). Readers commit
         /// nothing, and a larger cache keeps search's index pages between queries.
