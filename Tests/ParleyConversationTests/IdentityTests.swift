@@ -24,6 +24,22 @@ import Testing
         #expect(UUIDText.hexString(hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
+    @Test func rowHashBytesAreBigEndianHighThenLow() {
+        // The stored form of row hashes (existing databases hold it): must never change.
+        let hash = RowHash(high: 0x0102_0304_0506_0708, low: -2)
+        #expect(Array(hash.data) == [1, 2, 3, 4, 5, 6, 7, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe])
+        #expect(RowHash(data: hash.data) == hash)
+    }
+
+    @Test func textWithNULIsRefusedWherePlainTextPasses() throws {
+        #expect(throws: ConversationError.self) { try Validation.noNUL("ab\u{0}c") }
+        #expect(throws: ConversationError.self) { try Validation.noNUL(String(repeating: "é", count: 300) + "\u{0}") }
+        try Validation.noNUL("")
+        try Validation.noNUL(String(repeating: "abc ", count: 1000))
+        let bridged = NSString(string: "no nul here") as String
+        try Validation.noNUL(bridged)
+    }
+
     @Test func hybridLogicalClockNeverGoesBack() {
         var clock = HybridLogicalClock()
         let a = clock.tick(now: 1000)

@@ -163,6 +163,14 @@ import Testing
         await expectCode(.deleted) { try await t.db.conversation(owner: "u", id: b.id) }
         #expect(try await t.db.search(owner: "u", ConversationSearchRequest(query: "newer")).data.isEmpty)
     }
+
+    @Test func theWriterAndTheReadersGetTheirOwnPageCaches() async throws {
+        let t = try TemporaryDatabase { $0.writerCacheKiB = 3_000; $0.readerCacheKiB = 7_000 }
+        let writer = try await t.db.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA cache_size") }
+        let reader = try await t.db.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA cache_size") }
+        #expect(writer == -3_000)
+        #expect(reader == -7_000)
+    }
 }
 
 func expectCode<T>(
@@ -199,6 +207,7 @@ func expectCode<T>(
         #expect(try await t.db.search(owner: "owner0", ConversationSearchRequest(query: "fresh")).data.isEmpty)
         #expect(try await t.db.search(owner: "owner1", ConversationSearchRequest(query: "secret")).data.count == 1)
     }
+
 }
 
 /// The search index is written once per transaction (after its writes, before its commit): rows

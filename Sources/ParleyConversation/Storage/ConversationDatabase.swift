@@ -36,7 +36,8 @@ package final class ConversationDatabase: Sendable {
                 // in-memory temp storage keeps the per-write savepoints' statement journals off disk.
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
                 try db.execute(sql: "PRAGMA temp_store = MEMORY")
-                try db.execute(sql: "PRAGMA cache_size = -32768")
+                let cacheKiB = db.configuration.readonly ? configuration.readerCacheKiB : configuration.writerCacheKiB
+                try db.execute(sql: "PRAGMA cache_size = -\(max(64, cacheKiB))")
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = \(max(1, configuration.walAutocheckpointPages))")
                 try UserScopedRank.register(db)
             }

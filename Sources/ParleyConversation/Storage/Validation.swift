@@ -1,3 +1,4 @@
+import Foundation
 import ParleyProtocol
 
 /// Input checks shared by the API calls; each failure is a ``ConversationError`` with a code.
@@ -30,7 +31,12 @@ enum Validation {
 
     /// SQLite text cannot carry U+0000 through GRDB's string reads, so it is refused up front.
     static func noNUL(_ text: String) throws {
-        guard !text.utf8.contains(0) else {
+        // A native string's bytes are contiguous: memchr instead of the generic element-wise
+        // search (which showed in the replicas' profiles, every pushed row's texts being checked).
+        let found = text.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.isEmpty ? false : memchr(bytes.baseAddress!, 0, bytes.count) != nil
+        } ?? text.utf8.contains(0)
+        guard !found else {
             throw ConversationError(.invalidInput, "text must not contain NUL (U+0000) characters")
         }
     }
