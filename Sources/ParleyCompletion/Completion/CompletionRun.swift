@@ -23,6 +23,8 @@ struct CompletionRun: Sendable {
     }
 
     let request: CompletionRequest
+    /// The user's rate-limit standing after this request, for `started` (nil for a resubmission).
+    let rateLimit: RateLimitDecision?
     /// Stores the turn; awaited before the first event goes out.
     let settle: @Sendable () async throws -> SettledTurn
     let events: FailoverStream
@@ -81,7 +83,10 @@ struct CompletionRun: Sendable {
         var announced = false
         func announce(_ settled: SettledTurn) {
             if !announced {
-                continuation.yield(settled.started)
+                continuation.yield(
+                    .started(
+                        conversationID: settled.conversationID, userMessageID: settled.userMessageID,
+                        assistantMessageID: settled.assistantMessageID, rateLimit: rateLimit))
                 logging = settled.store != nil
             }
             announced = true

@@ -17,7 +17,11 @@ struct PreparedCompletion: Sendable {
 
 /// Where a turn was stored; settled before the first event goes to the caller.
 struct SettledTurn: Sendable {
-    var started: CompletionEvent
+    /// The conversation the answer goes to (the request's own when it is not stored).
+    var conversationID: String?
+    /// The stored question and the answer's id; nil when the turn is not stored.
+    var userMessageID: String?
+    var assistantMessageID: String?
     /// Where the generation log goes; nil when no store is reachable.
     var store: (any HistoryStore)?
     /// Events to log before the first token (a resumed request whose last batch was lost).
@@ -44,9 +48,7 @@ extension CompletionService {
             requestID: request.requestID, userID: request.userID, model: request.model, messages: request.messages,
             sampling: request.sampling, priority: request.priority, resume: request.resume,
             conversationID: request.conversationID)
-        let unstored = SettledTurn(
-            started: .started(conversationID: request.conversationID, userMessageID: nil, assistantMessageID: nil),
-            store: nil, gapFill: nil)
+        let unstored = SettledTurn(conversationID: request.conversationID, store: nil, gapFill: nil)
         let asIs = PreparedCompletion(modelRequest: modelRequest, hasStore: false, settle: { unstored })
         guard let store = stores?.currentStore() else {
             if request.store || request.conversationID != nil {
@@ -57,6 +59,11 @@ extension CompletionService {
             return asIs
         }
         let (producer, timeout, logger) = (actorSystem.node.name, configuration.storeCallTimeout, logger)
+        @Sendable func notStored(_ error: ClusterError) {
+            logger.warning(
+                "conversation store unreachable: the turn is not stored",
+                metadata: ["request.id": "\(request.requestID)", "error": "\(error)"])
+        }
         do {
             if request.resume != nil {
                 // A resubmission first finds out how far its earlier attempt got; rare, so in order.
@@ -65,7 +72,7 @@ extension CompletionService {
                 }
                 return PreparedCompletion(modelRequest: resumed, hasStore: true, settle: { settled })
             }
-            let plan = try await ClusterSystem.withCallTimeout(timeout) { try await Self.readTurn(request, from: store) }
+            let plan = try await Self.readTurn(request, from: store, timeout: timeout)
             var planned = modelRequest
             planned.messages = plan.messages
             planned.conversationID = plan.conversationID
@@ -75,16 +82,12 @@ extension CompletionService {
                         try await Self.storeTurn(request, plan, in: store, producer: producer)
                     }
                 } catch let error as ClusterError where RateLimitClient.isUnreachable(error) {
-                    logger.warning(
-                        "conversation store unreachable: the turn is not stored",
-                        metadata: ["request.id": "\(request.requestID)", "error": "\(error)"])
+                    notStored(error)
                     return unstored
                 }
             }
         } catch let error as ClusterError where RateLimitClient.isUnreachable(error) {
-            logger.warning(
-                "conversation store unreachable: the turn is not stored",
-                metadata: ["request.id": "\(request.requestID)", "error": "\(error)"])
+            notStored(error)
             return asIs
         }
     }
@@ -121,14 +124,19 @@ extension CompletionService {
         return try await store.visibleBranch(owner: request.userID, conversationID: conversationID)
     }
 
-    /// The reads of a first attempt: the branch it continues, or a new chat's conversation id.
-    private static func readTurn(_ request: CompletionRequest, from store: any HistoryStore) async throws -> TurnPlan {
+    /// The reads of a first attempt: the branch it continues, or (no reads) a new chat's
+    /// conversation id.
+    private static func readTurn(_ request: CompletionRequest, from store: any HistoryStore, timeout: Duration)
+        async throws -> TurnPlan
+    {
         guard let id = request.conversationID else {
             let conversationID =
                 request.store ? DeterministicID.forChatRequest(owner: request.userID, requestID: request.requestID) : nil
             return TurnPlan(conversationID: conversationID, parentID: nil, messages: request.messages)
         }
-        let branch = try await branch(of: request, conversationID: id, in: store)
+        let branch = try await ClusterSystem.withCallTimeout(timeout) {
+            try await Self.branch(of: request, conversationID: id, in: store)
+        }
         return TurnPlan(conversationID: id, parentID: branch.leafID, messages: branch.messages + request.messages)
     }
 
@@ -155,10 +163,8 @@ extension CompletionService {
             request, conversationID: request.store ? conversationID : nil, parentID: parentID, in: store,
             producer: producer, fresh: fresh)
         return SettledTurn(
-            started: .started(
-                conversationID: request.store ? conversationID : request.conversationID,
-                userMessageID: userMessageID, assistantMessageID: request.store ? handle.messageID : nil),
-            store: store, gapFill: nil)
+            conversationID: request.store ? conversationID : request.conversationID, userMessageID: userMessageID,
+            assistantMessageID: request.store ? handle.messageID : nil, store: store, gapFill: nil)
     }
 
     /// A resubmission: finds out whether its earlier attempt stored the turn and started the log,
@@ -214,11 +220,11 @@ extension CompletionService {
                 resumeText: resume.text)
         }
         modelRequest.conversationID = conversationID
-        let started = CompletionEvent.started(
+        let settled = SettledTurn(
             conversationID: request.store ? conversationID : request.conversationID,
             userMessageID: request.store ? userMessageID : nil,
-            assistantMessageID: request.store ? handle.messageID : nil)
-        return (modelRequest, SettledTurn(started: started, store: store, gapFill: gapFill))
+            assistantMessageID: request.store ? handle.messageID : nil, store: store, gapFill: gapFill)
+        return (modelRequest, settled)
     }
 
     /// Appends the request's messages in order after `parentID`; answers the last one's id.

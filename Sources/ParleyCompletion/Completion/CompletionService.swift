@@ -68,35 +68,17 @@ public distributed actor CompletionService: CompletionServiceProtocol {
             if request.resume == nil {
                 let answer = try await rateLimits.acquire(userID: request.userID, requestID: request.requestID)
                 guard answer.allowed else {
-                    let detail =
-                        switch answer.reason {
-                        case "concurrency": "too many answers at once for this user; retry when one has finished"
-                        case "tokens": "too many tokens generated this minute for this user"
-                        default: "too many requests this minute for this user"
-                        }
-                    // The gateway reads "limit N" back for the x-ratelimit-limit-requests header.
-                    throw ServingError(
-                        ServingError.rateLimited,
-                        "rate limit reached: \(detail) (limit \(answer.limit) requests per minute)",
+                    // The gateway reads the reason and the limit back for the x-ratelimit-* headers.
+                    throw ServingError.rateLimitRefused(
+                        ServingError.RateLimitReason(rawValue: answer.reason ?? "") ?? .requests, limit: answer.limit,
                         retryAfterSeconds: answer.resetSeconds)
                 }
                 acquired = true
                 decision = answer
             }
             let prepared = try await prepare(request)
-            let (settle, rateLimit) = (prepared.settle, decision)
             let run = CompletionRun(
-                request: request,
-                settle: {
-                    var settled = try await settle()
-                    if case .started(let conversationID, let userMessageID, let assistantMessageID, _) = settled.started {
-                        settled.started = .started(
-                            conversationID: conversationID, userMessageID: userMessageID,
-                            assistantMessageID: assistantMessageID, rateLimit: rateLimit)
-                    }
-                    return settled
-                },
-                events: workerStream(prepared.modelRequest), configuration: configuration, rateLimits: rateLimits,
+                request: request, rateLimit: decision, settle: prepared.settle, events: workerStream(prepared.modelRequest), configuration: configuration, rateLimits: rateLimits,
                 registry: registry, activity: actorSystem.activity, logger: logger)
             // A gateway that dies leaves its client to resume through another one from the generation
             // log, so the answer goes on; a client that cancels stops it.

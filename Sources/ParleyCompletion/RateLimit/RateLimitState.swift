@@ -65,16 +65,16 @@ package struct RateLimitState<Instant: InstantProtocol>: Sendable where Instant.
                 let rate = Double(perMinute) / 60
                 let wait = max(0.001, (user.tokens - Double(perMinute) + 1) / rate)
                 return RateLimitDecision(
-                    allowed: false, limit: limit, remaining: remaining, resetSeconds: wait, reason: "tokens")
+                    allowed: false, limit: limit, remaining: remaining, resetSeconds: wait, reason: ServingError.RateLimitReason.tokens.rawValue)
             }
         }
         if user.holds.count >= configuration.concurrentRequests {
             return RateLimitDecision(
                 allowed: false, limit: limit, remaining: remaining,
-                resetSeconds: seconds(configuration.concurrencyRetryAfter), reason: "concurrency")
+                resetSeconds: seconds(configuration.concurrencyRetryAfter), reason: ServingError.RateLimitReason.concurrency.rawValue)
         }
         guard user.recent.count < limit else {
-            return RateLimitDecision(allowed: false, limit: limit, remaining: 0, resetSeconds: reset(), reason: "requests")
+            return RateLimitDecision(allowed: false, limit: limit, remaining: 0, resetSeconds: reset(), reason: ServingError.RateLimitReason.requests.rawValue)
         }
         user.recent.append(now)
         user.holds[requestID] = now

@@ -2,7 +2,6 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
-import ParleyCluster
 
 /// The per-request context of the gateway: the authenticated user and the request id.
 struct GatewayRequestContext: RequestContext {
@@ -11,14 +10,14 @@ struct GatewayRequestContext: RequestContext {
     var user: String?
     /// The `x-request-id` of this request (the client's, if it sent a valid one).
     var requestID: String
-    /// The event loop of the request's connection, as a task executor: work that prefers it writes
-    /// to the client without a hop between threads.
-    let connectionExecutor: EventLoopTaskExecutor
+    /// The event loop of the request's connection: work that prefers it (as a task executor)
+    /// writes to the client without a hop between threads.
+    let connectionLoop: any EventLoop
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         requestID = ""
-        connectionExecutor = EventLoopTaskExecutor(loop: source.channel.eventLoop)
+        connectionLoop = source.channel.eventLoop
     }
 
     /// Bodies are read with explicit limits per endpoint; this is only the framework's default.

@@ -166,13 +166,14 @@ extension OpenAIError {
         let seconds = retryAfter.map { max(1, Int($0.rounded(.up))) }
         switch code {
         case ServingError.rateLimited:
-            // The limit is in the message. Nothing remains when the requests window is full; when
-            // another limit refused (answers at once, tokens this minute) the requests left are
-            // unknown here, so that header is left out rather than a wrong 0.
+            // Nothing remains when the requests window is full; when another limit refused (answers
+            // at once, tokens this minute) the requests left are unknown here, so that header is
+            // left out rather than a wrong 0.
             let reset = seconds ?? 1
+            let refusal = ServingError.rateLimitRefusal(in: message)
             var headers: HTTPFields = [.rateLimitReset: "\(reset)s"]
-            if !message.contains(" at once") && !message.contains("tokens generated") { headers[.rateLimitRemaining] = "0" }
-            if let limit = number(after: "limit ", in: message) { headers[.rateLimitLimit] = String(Int(limit)) }
+            if refusal.reason == nil || refusal.reason == .requests { headers[.rateLimitRemaining] = "0" }
+            if let limit = refusal.limit { headers[.rateLimitLimit] = String(limit) }
             return OpenAIError(.tooManyRequests, message, code: code, retryAfterSeconds: reset, headers: headers)
         case ServingError.overloaded, ServingError.noBackend:
             return OpenAIError(.serviceUnavailable, message, code: code, retryAfterSeconds: seconds ?? 1)

@@ -1,4 +1,5 @@
 import Crypto
+import ParleyProtocol
 
 /// Random identifiers for requests: 128 bits from the system's random source, as 32 lowercase
 /// hex digits. Cheaper than `UUID()`, which opens and reads `/dev/urandom` on every call here.
@@ -13,7 +14,7 @@ enum RandomIdentifier {
     static func derived(user: String, key: String) -> String {
         var hasher = SHA256()
         hasher.update(data: Array("idempotency-key\u{0}\(user)\u{0}\(key)".utf8))
-        return hasher.finalize().prefix(16).map { String($0 >> 4, radix: 16) + String($0 & 0x0F, radix: 16) }.joined()
+        return UUIDText.hexString(hasher.finalize().prefix(16))
     }
 
     private static func hex(_ value: UInt64) -> String {

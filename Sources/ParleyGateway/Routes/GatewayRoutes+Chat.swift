@@ -4,17 +4,22 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import ParleyCluster
 import ParleyProtocol
 
 extension GatewayRoutes {
     /// `POST /v1/chat/completions`.
+    /// Runs on the connection's event loop, and so does the writing of its answer.
     func chatCompletions(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
-        try await withTaskExecutorPreference(context.connectionExecutor) {
-            try await chatCompletionsOnLoop(request, context)
+        let executor = EventLoopTaskExecutor(loop: context.connectionLoop)
+        return try await withTaskExecutorPreference(executor) {
+            try await chatCompletions(request, context, on: executor)
         }
     }
 
-    private func chatCompletionsOnLoop(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+    private func chatCompletions(_ request: Request, _ context: GatewayRequestContext, on executor: EventLoopTaskExecutor)
+        async throws -> Response
+    {
         let user = try context.requireUser()
         let bytes = try await Self.body(request, limit: configuration.limits.maxChatBodyBytes)
         let body = try ChatCompletionBody(json: bytes.readableBytesView, limits: configuration.limits)
@@ -77,7 +82,6 @@ extension GatewayRoutes {
         let stream = LiveStream(
             routes: self, events: events, pending: pending, json: json, requestID: requestID, userID: user,
             startedAt: startedAt)
-        let executor = context.connectionExecutor
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             try await withTaskExecutorPreference(executor) { try await stream.write(to: &writer) }
         })

@@ -62,7 +62,7 @@ public struct RateLimitDecision: Hashable, Sendable, Codable {
     public var remaining: Int
     /// Seconds until the window has room again.
     public var resetSeconds: Double
-    /// Why a refusal happened: `requests`, `concurrency` or `tokens`.
+    /// Why a refusal happened: a ``ServingError/RateLimitReason`` raw value (`requests`, `concurrency`, `tokens`).
     public var reason: String?
 
     public init(allowed: Bool, limit: Int, remaining: Int, resetSeconds: Double, reason: String? = nil) {
