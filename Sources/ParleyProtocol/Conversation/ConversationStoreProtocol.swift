@@ -112,6 +112,10 @@ public protocol ConversationStoreProtocol: DistributedActor where ActorSystem ==
     distributed func startGeneration(
         owner: String, requestID: String, conversationID: String?, parentID: String?, model: String?, producer: String
     ) async throws -> GenerationInfo
+    /// Stores a turn's start in one write (see ``TurnStart``): a new chat's conversation, the
+    /// request's messages and the generation log's start. A request id already started answers
+    /// its run with `created: false` and writes nothing.
+    distributed func startTurn(owner: String, _ turn: TurnStart) async throws -> TurnStarted
     /// Appends events `fromSeq`, `fromSeq + 1`, …; returns the last logged seq (idempotent for repeats).
     distributed func appendGenerationEvents(owner: String, requestID: String, fromSeq: Int64, texts: [String])
         async throws -> Int64
@@ -121,6 +125,12 @@ public protocol ConversationStoreProtocol: DistributedActor where ActorSystem ==
     /// Ends the run and stores the answer (complete, cancelled or interrupted) as a message.
     distributed func finishGeneration(
         owner: String, requestID: String, status: MessageStatus, promptTokens: Int?, completionTokens: Int?
+    ) async throws -> ConversationMessage?
+    /// Logs `texts` as events `fromSeq`, … (the rules of `appendGenerationEvents`; none when empty),
+    /// then ends the run as `finishGeneration` does, in one write.
+    distributed func finishGeneration(
+        owner: String, requestID: String, appending texts: [String], fromSeq: Int64, status: MessageStatus,
+        promptTokens: Int?, completionTokens: Int?
     ) async throws -> ConversationMessage?
 }
 
