@@ -43,31 +43,49 @@ extension ConversationDatabase {
     ) async throws -> GenerationRun {
         try Validation.owner(owner)
         try Validation.model(model)
-        guard !requestID.isEmpty, requestID.utf8.count <= 128, !producer.isEmpty, producer.utf8.count <= 256 else {
-            throw ConversationError(.invalidInput, "request ids are 1...128 bytes, producers 1...256")
-        }
+        try Validation.runStart(requestID: requestID, producer: producer)
         let writer = self.writer
         return try await write { db in
-            if let existing = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT \(Self.runColumns) FROM generation_runs WHERE request_id = ?"), arguments: [requestID]
-            ).map(Self.run) {
-                guard existing.owner == owner else { throw ConversationError(.conflict, "request id in use") }
-                return existing
-            }
+            if let existing = try Self.startedRun(db, owner: owner, requestID: requestID) { return existing }
             var parent = parentID
             if let conversationID {
                 let conversation = try Self.ownedConversation(db, owner: owner, id: conversationID)
                 parent = parent ?? conversation.currentMessageID
             }
-            let now = writer.nowMillis
-            let row = GenerationRunRow(
-                requestID: requestID, owner: owner, conversationID: conversationID, parentID: parent,
-                messageID: writer.newID(), model: model, producer: producer, status: MessageStatus.streaming.rawValue,
-                lastSeq: 0, bytes: 0, startedAt: now, updatedAt: now)
-            try writer.mergeGenerationRun(db, row)
-            let run = Self.run(row)
-            return run
+            return try Self.insertRun(
+                db, writer: writer,
+                GenerationStart(
+                    owner: owner, requestID: requestID, conversationID: conversationID, parentID: parent, model: model,
+                    producer: producer))
         }
+    }
+
+    /// The run already started under `requestID`, nil if none; `conflict` if another owner's.
+    static func startedRun(_ db: Database, owner: String, requestID: String) throws -> GenerationRun? {
+        guard let existing = try GenerationRunRow.load(db, requestID: requestID).map(Self.run) else { return nil }
+        guard existing.owner == owner else { throw ConversationError(.conflict, "request id in use") }
+        return existing
+    }
+
+    /// The fixed fields of a run being started (its answer replies to `parentID`).
+    struct GenerationStart {
+        var owner: String
+        var requestID: String
+        var conversationID: String?
+        var parentID: String?
+        var model: String?
+        var producer: String
+    }
+
+    /// Stores a new `streaming` run with an empty log and a new answer id.
+    static func insertRun(_ db: Database, writer: StorageWriter, _ start: GenerationStart) throws -> GenerationRun {
+        let now = writer.nowMillis
+        let row = GenerationRunRow(
+            requestID: start.requestID, owner: start.owner, conversationID: start.conversationID,
+            parentID: start.parentID, messageID: writer.newID(), model: start.model, producer: start.producer,
+            status: MessageStatus.streaming.rawValue, lastSeq: 0, bytes: 0, startedAt: now, updatedAt: now)
+        try writer.mergeGenerationRun(db, row)
+        return Self.run(row)
     }
 
     /// Logs `texts` as events `fromSeq`, `fromSeq + 1`, …; events already logged are ignored, so a
@@ -77,39 +95,52 @@ extension ConversationDatabase {
     package func appendGenerationEvents(owner: String, requestID: String, fromSeq: Int64, _ texts: [String])
         async throws -> Int64
     {
-        guard fromSeq >= 1 else { throw ConversationError(.invalidInput, "sequence numbers start at 1") }
-        for text in texts { try Validation.noNUL(text) }
+        try Self.validateEvents(fromSeq: fromSeq, texts)
         let writer = self.writer
         return try await write { db in
-            let run = try Self.ownedRun(db, owner: owner, requestID: requestID)
-            guard run.status == .streaming else { throw ConversationError(.conflict, "the generation has finished") }
-            guard fromSeq <= run.lastSeq + 1 else {
-                throw ConversationError(.conflict, "events must follow seq \(run.lastSeq) without a gap")
-            }
-            var lastSeq = run.lastSeq
-            var bytes = run.bytes
-            var logged: [GenerationEventRow] = []
-            for (offset, text) in texts.enumerated() {
-                let seq = fromSeq + Int64(offset)
-                // Events up to `lastSeq` are stored already (kept as they are), unless a replica
-                // learnt the run's length before its events: logging them again fills the hole.
-                logged.append(GenerationEventRow(requestID: requestID, seq: seq, text: text))
-                guard seq > lastSeq else { continue }
-                bytes += Int64(text.utf8.count)
-                guard bytes <= ConversationLimits.maxContentBytes else {
-                    throw ConversationError(.tooLarge, "an answer is limited to \(ConversationLimits.maxContentBytes) bytes")
-                }
-                lastSeq = seq
-            }
-            try writer.insertGenerationEvents(db, logged)
-            if var row = try GenerationRunRow.load(db, requestID: requestID) {
-                row.lastSeq = lastSeq
-                row.bytes = bytes
-                row.updatedAt = writer.nowMillis
-                try writer.mergeGenerationRun(db, row)
-            }
-            return lastSeq
+            try Self.logEvents(
+                db, writer: writer, run: try Self.ownedRun(db, owner: owner, requestID: requestID), fromSeq: fromSeq, texts)
         }
+    }
+
+    /// Checks a batch of events before its write: sequence numbers start at 1, texts carry no NUL.
+    private static func validateEvents(fromSeq: Int64, _ texts: [String]) throws {
+        guard fromSeq >= 1 else { throw ConversationError(.invalidInput, "sequence numbers start at 1") }
+        for text in texts { try Validation.noNUL(text) }
+    }
+
+    /// Logs `texts` as events `fromSeq`, … of `run` (the rules of `appendGenerationEvents`) and
+    /// answers the run's last sequence number.
+    private static func logEvents(
+        _ db: Database, writer: StorageWriter, run: GenerationRun, fromSeq: Int64, _ texts: [String]
+    ) throws -> Int64 {
+        guard run.status == .streaming else { throw ConversationError(.conflict, "the generation has finished") }
+        guard fromSeq <= run.lastSeq + 1 else {
+            throw ConversationError(.conflict, "events must follow seq \(run.lastSeq) without a gap")
+        }
+        var lastSeq = run.lastSeq
+        var bytes = run.bytes
+        var logged: [GenerationEventRow] = []
+        for (offset, text) in texts.enumerated() {
+            let seq = fromSeq + Int64(offset)
+            // Events up to `lastSeq` are stored already (kept as they are), unless a replica
+            // learnt the run's length before its events: logging them again fills the hole.
+            logged.append(GenerationEventRow(requestID: run.requestID, seq: seq, text: text))
+            guard seq > lastSeq else { continue }
+            bytes += Int64(text.utf8.count)
+            guard bytes <= ConversationLimits.maxContentBytes else {
+                throw ConversationError(.tooLarge, "an answer is limited to \(ConversationLimits.maxContentBytes) bytes")
+            }
+            lastSeq = seq
+        }
+        try writer.insertGenerationEvents(db, logged)
+        if var row = try GenerationRunRow.load(db, requestID: run.requestID) {
+            row.lastSeq = lastSeq
+            row.bytes = bytes
+            row.updatedAt = writer.nowMillis
+            try writer.mergeGenerationRun(db, row)
+        }
+        return lastSeq
     }
 
     /// The run and its events after `afterSeq` (the client's `Last-Event-ID`, 0 for all), at most
@@ -136,12 +167,32 @@ extension ConversationDatabase {
         owner: String, requestID: String, status: MessageStatus, promptTokens: Int? = nil,
         completionTokens: Int? = nil
     ) async throws -> ConversationMessage? {
+        try await finishGeneration(
+            owner: owner, requestID: requestID, appending: [], fromSeq: 1, status: status, promptTokens: promptTokens,
+            completionTokens: completionTokens)
+    }
+
+    /// Logs `texts` as events `fromSeq`, … (the rules of `appendGenerationEvents`), then ends the
+    /// run as `finishGeneration` does, in one transaction: if either step fails, neither is
+    /// stored. Finishing again returns the stored answer, so a repeated call (its texts all
+    /// logged already, or none) is idempotent; texts beyond a finished run's log answer `conflict`.
+    @discardableResult
+    package func finishGeneration(
+        owner: String, requestID: String, appending texts: [String], fromSeq: Int64, status: MessageStatus,
+        promptTokens: Int? = nil, completionTokens: Int? = nil
+    ) async throws -> ConversationMessage? {
         guard status != .streaming else { throw ConversationError(.invalidInput, "a finished run cannot be streaming") }
+        if !texts.isEmpty { try Self.validateEvents(fromSeq: fromSeq, texts) }
         let writer = self.writer
         return try await write { db in
-            try Self.finish(
-                db, writer: writer, run: try Self.ownedRun(db, owner: owner, requestID: requestID), status: status,
-                promptTokens: promptTokens, completionTokens: completionTokens)
+            let run = try Self.ownedRun(db, owner: owner, requestID: requestID)
+            let repeated = run.status != .streaming && fromSeq + Int64(texts.count) - 1 <= run.lastSeq
+            if !texts.isEmpty && !repeated {
+                _ = try Self.logEvents(db, writer: writer, run: run, fromSeq: fromSeq, texts)
+            }
+            return try Self.finish(
+                db, writer: writer, run: run, status: status, promptTokens: promptTokens,
+                completionTokens: completionTokens)
         }
     }
 

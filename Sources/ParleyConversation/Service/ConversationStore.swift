@@ -132,12 +132,8 @@ public distributed actor ConversationStore: ConversationStoreProtocol {
         let database = self.database
         let router = self.router
         return try await routeWrite(owner) {
-            do {
-                return try await database.appendMessage(owner: owner, conversationID: conversationID, new)
-            } catch let error as ConversationError where error.code == .notFound {
-                // A replica back from a restart may not have the conversation yet: fetch it, retry.
-                guard await router.repairConversation(owner: owner, id: conversationID, everyReplica: true) else { throw error }
-                return try await database.appendMessage(owner: owner, conversationID: conversationID, new)
+            try await Self.repairingConversation(router, owner: owner, id: conversationID) {
+                try await database.appendMessage(owner: owner, conversationID: conversationID, new)
             }
         } remote: {
             try await $0.appendMessage(owner: owner, conversationID: conversationID, draft)
@@ -202,23 +198,29 @@ public distributed actor ConversationStore: ConversationStoreProtocol {
         let database = self.database
         let router = self.router
         return try await routeWrite(owner, primaryOnly: true) {
-            let start = {
+            try await Self.repairingConversation(router, owner: owner, id: conversationID) {
                 GenerationInfo(
                     try await database.startGeneration(
                         owner: owner, requestID: requestID, conversationID: conversationID, parentID: parentID,
                         model: model, producer: producer))
             }
-            do {
-                return try await start()
-            } catch let error as ConversationError where error.code == .notFound && conversationID != nil {
-                // A replica back from a restart may not have the conversation yet: fetch it, retry.
-                guard await router.repairConversation(owner: owner, id: conversationID!, everyReplica: true) else { throw error }
-                return try await start()
-            }
         } remote: {
             try await $0.startGeneration(
                 owner: owner, requestID: requestID, conversationID: conversationID, parentID: parentID, model: model,
                 producer: producer)
+        }
+    }
+
+    public distributed func startTurn(owner: String, _ turn: TurnStart) async throws -> TurnStarted {
+        let database = self.database
+        let router = self.router
+        return try await routeWrite(owner, primaryOnly: true) {
+            try await Self.repairingConversation(router, owner: owner, id: turn.conversationID) {
+                let (run, created) = try await database.startTurn(owner: owner, turn)
+                return TurnStarted(run: GenerationInfo(run), created: created)
+            }
+        } remote: {
+            try await $0.startTurn(owner: owner, turn)
         }
     }
 
@@ -256,23 +258,46 @@ public distributed actor ConversationStore: ConversationStoreProtocol {
     public distributed func finishGeneration(
         owner: String, requestID: String, status: MessageStatus, promptTokens: Int?, completionTokens: Int?
     ) async throws -> ConversationMessage? {
+        try await finishGeneration(
+            owner: owner, requestID: requestID, appending: [], fromSeq: 1, status: status, promptTokens: promptTokens,
+            completionTokens: completionTokens)
+    }
+
+    public distributed func finishGeneration(
+        owner: String, requestID: String, appending texts: [String], fromSeq: Int64, status: MessageStatus,
+        promptTokens: Int?, completionTokens: Int?
+    ) async throws -> ConversationMessage? {
         let database = self.database
         let router = self.router
         return try await routeWrite(owner, primaryOnly: true) {
             try await Self.repairingGeneration(router, owner: owner, requestID: requestID) {
                 try await database.finishGeneration(
-                    owner: owner, requestID: requestID, status: status, promptTokens: promptTokens,
-                    completionTokens: completionTokens)
+                    owner: owner, requestID: requestID, appending: texts, fromSeq: fromSeq, status: status,
+                    promptTokens: promptTokens, completionTokens: completionTokens)
             }
         } remote: {
             try await $0.finishGeneration(
-                owner: owner, requestID: requestID, status: status, promptTokens: promptTokens,
-                completionTokens: completionTokens)
+                owner: owner, requestID: requestID, appending: texts, fromSeq: fromSeq, status: status,
+                promptTokens: promptTokens, completionTokens: completionTokens)
         }
     }
 }
 
 extension ConversationStore {
+    /// Runs `body` against this replica's conversation `id` (if any); when it is not found here
+    /// (a replica back from a restart may not have it yet), fetches it from the other replicas
+    /// and runs `body` again.
+    static func repairingConversation<T: Sendable>(
+        _ router: ReplicaRouter, owner: String, id: String?, _ body: @Sendable () async throws -> T
+    ) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ConversationError where error.code == .notFound {
+            guard let id, await router.repairConversation(owner: owner, id: id, everyReplica: true) else { throw error }
+            return try await body()
+        }
+    }
+
     /// Runs `body` against this replica's generation log; when the run is unknown here (this node
     /// was down when it started, or is a primary back from a restart), fetches it from another
     /// replica and runs `body` again.

@@ -42,17 +42,24 @@ extension ConversationDatabase {
         guard !requestID.isEmpty, requestID.utf8.count <= 256 else {
             throw ConversationError(.invalidInput, "a request id is 1 to 256 bytes")
         }
-        let id = DeterministicID.forChatRequest(owner: owner, requestID: requestID)
         let writer = self.writer
         return try await write { db in
-            if let existing = try writer.loadConversation(db, id: id) {
-                guard existing.owner == owner, !existing.isDeleted else {
-                    throw ConversationError(.notFound, "no conversation \(id)")
-                }
-                return existing.summary
-            }
-            return try Self.insertNewConversation(db, writer: writer, id: id, owner: owner, title: title, model: nil)
+            try Self.conversationForRequest(db, writer: writer, owner: owner, requestID: requestID, title: title)
         }
+    }
+
+    /// `conversationForRequest` within a write transaction (inputs validated by the caller).
+    static func conversationForRequest(
+        _ db: Database, writer: StorageWriter, owner: String, requestID: String, title: String
+    ) throws -> ConversationSummary {
+        let id = DeterministicID.forChatRequest(owner: owner, requestID: requestID)
+        if let existing = try writer.loadConversation(db, id: id) {
+            guard existing.owner == owner, !existing.isDeleted else {
+                throw ConversationError(.notFound, "no conversation \(id)")
+            }
+            return existing.summary
+        }
+        return try insertNewConversation(db, writer: writer, id: id, owner: owner, title: title, model: nil)
     }
 
     /// A conversation with all messages of every branch, oldest first.
@@ -114,9 +121,7 @@ extension ConversationDatabase {
                 record.pinnedVersion = version
             }
             if let leaf = patch.currentMessageID {
-                let found = try Bool.fetchOne(
-                    db.cachedStatement(sql: "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?"), arguments: [leaf, id])
-                guard found == true else {
+                guard try Self.containsMessage(db, id: leaf, conversationID: id) else {
                     throw ConversationError(.notFound, "no such message in this conversation")
                 }
                 record.currentMessageID = leaf

@@ -82,9 +82,9 @@ extension ConversationDatabase {
         case .root: parentID = nil
         case .currentLeaf: parentID = conversation.currentMessageID
         case .message(let id):
-            let found = try Bool.fetchOne(
-                db.cachedStatement(sql: "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?"), arguments: [id, conversationID])
-            guard found == true else { throw ConversationError(.notFound, "the parent message is not in this conversation") }
+            guard try containsMessage(db, id: id, conversationID: conversationID) else {
+                throw ConversationError(.notFound, "the parent message is not in this conversation")
+            }
             parentID = id
         }
         let version = writer.tick()
@@ -102,6 +102,13 @@ extension ConversationDatabase {
         }
         try writer.mergeConversation(db, conversation, previous: stored)
         return record.message
+    }
+
+    /// Whether message `id` is stored in conversation `conversationID`.
+    static func containsMessage(_ db: Database, id: String, conversationID: String) throws -> Bool {
+        try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?"), arguments: [id, conversationID]
+        ) == true
     }
 
     /// A page of a conversation's messages (all branches) by creation time; the cursor stays

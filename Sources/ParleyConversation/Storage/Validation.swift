@@ -54,6 +54,15 @@ enum Validation {
         }
     }
 
+    /// A generation run's request id (1...128 bytes) and producer (1...256 bytes), without NUL.
+    static func runStart(requestID: String, producer: String) throws {
+        guard !requestID.isEmpty, requestID.utf8.count <= 128, !producer.isEmpty, producer.utf8.count <= 256 else {
+            throw ConversationError(.invalidInput, "request ids are 1...128 bytes, producers 1...256")
+        }
+        try noNUL(requestID)
+        try noNUL(producer)
+    }
+
     /// Decodes untrusted bytes as UTF-8, refusing invalid sequences instead of repairing them.
     static func utf8(_ bytes: some Collection<UInt8>) throws -> String {
         guard let text = String(validating: bytes, as: UTF8.self) else {

@@ -83,6 +83,16 @@ struct WireRoundTripTests {
             lastSeq: 7)
         _ = try roundTrip(info)
         _ = try roundTrip(GenerationEventsPage(run: info, events: [.init(seq: 1, text: "a"), .init(seq: 2, text: "")]))
+        _ = try roundTrip(TurnStarted(run: info, created: true))
+        _ = try roundTrip(
+            TurnStart(
+                requestID: "r1", conversationID: nil, newChatTitle: "Ünïcode ✓", parentID: nil,
+                messages: [MessageDraft(role: .system, content: "be brief"), MessageDraft(role: .user, content: "")],
+                model: "m", producer: "completion-1"))
+        _ = try roundTrip(
+            TurnStart(
+                requestID: "r2", conversationID: "c1", newChatTitle: nil, parentID: "m2", messages: [], model: nil,
+                producer: "p"))
     }
 
     /// The JSON form is unchanged by the wire fixes: `object` and `pinned` are still written.

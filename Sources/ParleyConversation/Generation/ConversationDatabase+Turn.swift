@@ -1,0 +1,79 @@
+import GRDB
+package import ParleyProtocol
+
+extension ConversationDatabase {
+    /// Stores a turn's start in one transaction (see `TurnStart`): a new chat's conversation (the
+    /// one `conversationForRequest` answers; `notFound` once deleted), the request's messages, the
+    /// first replying to `parentID` (a root when nil) and each later one to the one before, and the
+    /// generation run, whose answer replies to the last of them (else to `parentID`).
+    ///
+    /// A request id the owner started before answers its run with `created: false` and writes
+    /// nothing (a retried request); another owner's answers `conflict`. A failure writes nothing.
+    package func startTurn(owner: String, _ turn: TurnStart) async throws -> (run: GenerationRun, created: Bool) {
+        try Self.validate(owner: owner, turn)
+        let writer = self.writer
+        return try await write { db in
+            if let existing = try Self.startedRun(db, owner: owner, requestID: turn.requestID) { return (existing, false) }
+            let conversationID =
+                if let title = turn.newChatTitle {
+                    try Self.conversationForRequest(
+                        db, writer: writer, owner: owner, requestID: turn.requestID, title: title
+                    ).id
+                } else {
+                    turn.conversationID
+                }
+            var parentID = turn.parentID
+            if let conversationID {
+                try Self.checkTurnParent(db, owner: owner, conversationID: conversationID, turn)
+                for draft in turn.messages {
+                    let message = try Self.append(
+                        db, writer: writer, owner: owner, conversationID: conversationID,
+                        NewMessage(
+                            role: draft.role, content: draft.content,
+                            parent: parentID.map(MessageParent.message) ?? .root, model: draft.model))
+                    parentID = message.id
+                }
+            }
+            let run = try Self.insertRun(
+                db, writer: writer,
+                GenerationStart(
+                    owner: owner, requestID: turn.requestID, conversationID: conversationID, parentID: parentID,
+                    model: turn.model, producer: turn.producer))
+            return (run, true)
+        }
+    }
+
+    /// A turn without messages still needs its conversation (owned, not deleted) and the message
+    /// its answer replies to; with messages, appending the first one checks both.
+    private static func checkTurnParent(_ db: Database, owner: String, conversationID: String, _ turn: TurnStart) throws {
+        guard turn.messages.isEmpty else { return }
+        _ = try ownedConversation(db, owner: owner, id: conversationID)
+        if let parentID = turn.parentID, try !containsMessage(db, id: parentID, conversationID: conversationID) {
+            throw ConversationError(.notFound, "the parent message is not in this conversation")
+        }
+    }
+
+    /// The checks of `conversationForRequest`, `appendMessage` and `startGeneration` on a turn,
+    /// and its shape: a new chat or an existing conversation, not both; messages only in one.
+    private static func validate(owner: String, _ turn: TurnStart) throws {
+        try Validation.owner(owner)
+        try Validation.model(turn.model)
+        try Validation.runStart(requestID: turn.requestID, producer: turn.producer)
+        for id in [turn.conversationID, turn.parentID] {
+            if let id { try Validation.noNUL(id) }
+        }
+        if let title = turn.newChatTitle {
+            guard turn.conversationID == nil else {
+                throw ConversationError(.invalidInput, "a turn starts a new chat or continues a conversation, not both")
+            }
+            try Validation.title(title)
+        } else if turn.conversationID == nil, !turn.messages.isEmpty {
+            throw ConversationError(.invalidInput, "a turn stored in no conversation has no messages to store")
+        }
+        for draft in turn.messages {
+            try Validation.content(draft.content)
+            try Validation.role(draft.role)
+            try Validation.model(draft.model)
+        }
+    }
+}
