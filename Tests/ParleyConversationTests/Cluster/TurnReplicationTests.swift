@@ -26,27 +26,39 @@ struct TurnReplicationTests {
             requestID: "chat-1", conversationID: nil, newChatTitle: "Trip", parentID: nil,
             messages: [MessageDraft(role: .system, content: "Be brief."), MessageDraft(role: .user, content: "Plan a trip")],
             model: "m", producer: "completion-1")
+        let primaryRouter = cluster[primaryIndex].node!.router
+        func pushes() -> Int { primaryRouter.currentStats.pushesAcknowledged + primaryRouter.currentStats.pushesFailed }
+        let pushesBefore = pushes()
         let started = try await store.startTurn(owner: owner, turn)
         #expect(started.created)
         let conversationID = DeterministicID.forChatRequest(owner: owner, requestID: "chat-1")
         #expect(started.run.conversationID == conversationID && started.run.status == .streaming)
 
-        // Acknowledged by a second replica before the call returned: its own database has the whole turn.
-        var holders: [Int] = []
-        for index in cluster.members.indices where index != primaryIndex {
-            let database = cluster[index].database
-            guard let details = try? await database.conversation(owner: owner, id: conversationID) else { continue }
-            #expect(details.messages.map(\.content) == ["Be brief.", "Plan a trip"])
-            let (run, _) = try await database.readGenerationEvents(owner: owner, requestID: "chat-1", afterSeq: 0)
-            #expect(GenerationInfo(run) == started.run)
-            #expect(run.parentID == details.messages.last?.id)
-            holders.append(index)
+        // A second replica holds the whole turn in its own database (acknowledged before the call
+        // returned unless that push failed; then hints or anti-entropy bring it).
+        var holder: Int?
+        try await eventually(within: .seconds(10), "the turn on a second replica") {
+            for index in cluster.members.indices where index != primaryIndex {
+                let database = cluster[index].database
+                guard let details = try? await database.conversation(owner: owner, id: conversationID),
+                    let run = try? await database.readGenerationEvents(owner: owner, requestID: "chat-1", afterSeq: 0).run
+                else { continue }
+                guard details.messages.map(\.content) == ["Be brief.", "Plan a trip"], GenerationInfo(run) == started.run,
+                    run.parentID == details.messages.last?.id
+                else { continue }
+                holder = index
+                return true
+            }
+            return false
         }
-        #expect(!holders.isEmpty, "no replica besides the primary holds the turn")
 
-        // A retry through another node answers the same run and writes nothing.
-        let again = try await cluster[holders.first ?? callerIndex].store.startTurn(owner: owner, turn)
+        // The turn went out as one batch to each of the two other replicas.
+        try await eventually(within: .seconds(10), "both pushes ended") { pushes() - pushesBefore == 2 }
+
+        // A retry through that replica's store answers the same run and writes (and pushes) nothing.
+        let again = try await cluster[try #require(holder)].store.startTurn(owner: owner, turn)
         #expect(!again.created && again.run == started.run)
+        #expect(pushes() - pushesBefore == 2)
 
         // The answer's last events and its end, in one call, also reach a second replica.
         let answer = try #require(
