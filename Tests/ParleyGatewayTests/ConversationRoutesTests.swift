@@ -164,7 +164,14 @@ struct ConversationRoutesTests {
 
     @Test func aRepeatedIdempotencyKeyReplaysTheFirstAttemptInsteadOfRunningAgain() async throws {
         let store = makeStore()
-        let completions = ScriptedCompletions(script: ScriptedCompletions.answer(["Hel", "lo"]))
+        // The completion refuses a request id started before, as the completion service does.
+        let started = Mutex<Set<String>>([])
+        let completions = ScriptedCompletions { request in
+            guard started.withLock({ $0.insert(request.requestID).inserted }) || !request.idempotent else {
+                return [.fail(ServingError(ServingError.duplicateRequest, "request \(request.requestID) was made before"))]
+            }
+            return ScriptedCompletions.answer(["Hel", "lo"])(request)
+        }
         let app = try await makeTestApplication(completions: completions, conversations: store) {
             $0.streaming.resumePollInterval = .milliseconds(10)
         }
@@ -184,9 +191,11 @@ struct ConversationRoutesTests {
         #expect(first.status == .ok)
         #expect(first.headers[.requestID] == requestID)
         #expect(completions.record.withLock { $0.requests.map(\.requestID) } == [requestID])
+        #expect(completions.record.withLock { $0.requests.map(\.idempotent) } == [true])
 
         // Its generation was logged (the completion node does that); a second attempt with the
-        // same key, on this or another gateway, replays the log and does not run the model again.
+        // same key, on this or another gateway, is refused by the completion as a duplicate and
+        // answered from the log.
         let run = GenerationInfo(
             requestID: requestID, conversationID: "c1", parentID: "c1-m1", messageID: "a1", model: "synthetic",
             status: .complete, lastSeq: 2)
@@ -200,7 +209,7 @@ struct ConversationRoutesTests {
         let events = SSETestParser.parse(String(buffer: again.body))
         #expect(events.map(\.id) == ["0", "1", "2", nil, nil])
         #expect(events.last?.data == "[DONE]")
-        #expect(completions.record.withLock { $0.requests.count } == 1)
+        #expect(completions.record.withLock { $0.requests.count } == 2)
 
         // The same key from another user is another request; a non-streaming repeat is a clear
         // conflict; a malformed key is refused.
@@ -209,6 +218,7 @@ struct ConversationRoutesTests {
         #expect(bobs.headers[.requestID] != requestID)
         let notStreamed = try await post("retry-1", body: body.replacingOccurrences(of: #""stream":true"#, with: #""stream":false"#))
         #expect(notStreamed.status == .conflict)
+        #expect(try errorBody(notStreamed).code == ServingError.duplicateRequest)
         for bad in ["", "has space", String(repeating: "k", count: 129), "ünï"] {
             #expect(try await post(bad).status == .badRequest)
         }

@@ -18,8 +18,11 @@ struct CompletionRun: Sendable {
     /// What the pump tells the recorder.
     enum Record: Sendable {
         case tokens(GenerationLogBatcher<ContinuousClock.Instant>.Batch)
-        /// The run is over: store the answer, then send the caller `finished` (or the failure).
-        case end(MessageStatus, usage: TokenUsage?, tokens: Int, finished: CompletionEvent?, failure: (any Error)?)
+        /// The run is over: log the last batch and store the answer (one write), then send the caller
+        /// `finished` (or the failure).
+        case end(
+            MessageStatus, usage: TokenUsage?, tokens: Int, last: GenerationLogBatcher<ContinuousClock.Instant>.Batch?,
+            finished: CompletionEvent?, failure: (any Error)?)
     }
 
     let request: CompletionRequest
@@ -122,8 +125,7 @@ struct CompletionRun: Sendable {
             }
         }
         if tokens == 0 { tokens = iterator.tokenCount }
-        if let batch = batcher.flush() { records.yield(.tokens(batch)) }
-        records.yield(.end(status, usage: usage, tokens: tokens, finished: finished, failure: failure))
+        records.yield(.end(status, usage: usage, tokens: tokens, last: batcher.flush(), finished: finished, failure: failure))
         records.finish()
     }
 
@@ -147,102 +149,13 @@ struct CompletionRun: Sendable {
             switch record {
             case .tokens(let batch):
                 await log?.write(batch)
-            case .end(let status, let usage, let tokens, let finished, let failure):
-                if let store {
-                    do {
-                        try await ClusterSystem.withCallTimeout(configuration.storeCallTimeout) {
-                            try await store.finishGeneration(owner: owner, requestID: requestID, status: status, usage: usage)
-                        }
-                    } catch {
-                        logger.warning(
-                            "storing the answer failed", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
-                    }
-                }
+            case .end(let status, let usage, let tokens, let last, let finished, let failure):
+                await log?.finish(last, status: status, usage: usage)
                 if let finished { continuation.yield(finished) }
                 continuation.finish(throwing: failure)
                 await rateLimits.release(userID: owner, requestID: requestID, tokens: tokens)
                 registry.remove(requestID)
             }
         }
-    }
-}
-
-/// Writes one run's generation log, batch by batch. A write that finds the log behind (its replica
-/// died before passing on the last batches, and the write went to another one) sends again
-/// everything from the run's first event: appends are idempotent by sequence number. After a
-/// write that fails even so, later batches are dropped (they would leave a gap; the answer keeps
-/// what was logged).
-struct GenerationLogWriter {
-    let store: any HistoryStore
-    let owner: String
-    let requestID: String
-    let timeout: Duration
-    let logger: Logger
-    private var logged = LoggedEvents()
-    private var failed = false
-
-    init(store: any HistoryStore, owner: String, requestID: String, timeout: Duration, logger: Logger) {
-        self.store = store
-        self.owner = owner
-        self.requestID = requestID
-        self.timeout = timeout
-        self.logger = logger
-    }
-
-    mutating func write(_ batch: GenerationLogBatcher<ContinuousClock.Instant>.Batch) async {
-        guard !failed else { return }
-        logged.add(batch)
-        do {
-            try await append(batch)
-        } catch {
-            do {
-                guard let all = logged.all, all.fromSeq < batch.fromSeq else { throw error }
-                try await append(all)
-                logger.info(
-                    "generation log written again from its first event after a failed write",
-                    metadata: ["request.id": "\(requestID)", "error": "\(error)"])
-            } catch {
-                failed = true
-                logger.warning("generation log write failed", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
-            }
-        }
-    }
-
-    private func append(_ batch: GenerationLogBatcher<ContinuousClock.Instant>.Batch) async throws {
-        let (store, owner, requestID) = (store, owner, requestID)
-        try await ClusterSystem.withCallTimeout(timeout) {
-            try await store.appendGenerationEvents(owner: owner, requestID: requestID, fromSeq: batch.fromSeq, texts: batch.texts)
-        }
-    }
-}
-
-/// The events one run logged, in order: `all` is every one of them as a single batch (nil when
-/// the run's batches were not contiguous, so nothing could be sent again whole).
-struct LoggedEvents {
-    private var first: Int64?
-    private var texts: [String] = []
-    private var contiguous = true
-
-    mutating func add(_ batch: GenerationLogBatcher<ContinuousClock.Instant>.Batch) {
-        guard let first else {
-            self.first = batch.fromSeq
-            texts = batch.texts
-            return
-        }
-        let next = first + Int64(texts.count)
-        if batch.fromSeq == next {
-            texts += batch.texts
-        } else if batch.fromSeq < next {
-            // Overlaps what is held (a gap fill): keep the held texts, add what goes beyond them.
-            let skip = Int(next - batch.fromSeq)
-            if skip < batch.texts.count { texts += batch.texts[skip...] }
-        } else {
-            contiguous = false
-        }
-    }
-
-    var all: GenerationLogBatcher<ContinuousClock.Instant>.Batch? {
-        guard contiguous, let first else { return nil }
-        return .init(fromSeq: first, texts: texts)
     }
 }

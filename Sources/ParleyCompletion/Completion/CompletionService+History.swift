@@ -51,6 +51,7 @@ extension CompletionService {
         let unstored = SettledTurn(conversationID: request.conversationID, store: nil, gapFill: nil)
         let asIs = PreparedCompletion(modelRequest: modelRequest, hasStore: false, settle: { unstored })
         guard let store = stores?.currentStore() else {
+            if request.idempotent { throw Self.idempotencyUnchecked }
             if request.store || request.conversationID != nil {
                 logger.warning(
                     "no conversation store reachable: the turn is neither loaded nor stored",
@@ -82,14 +83,23 @@ extension CompletionService {
                         try await Self.storeTurn(request, plan, in: store, producer: producer)
                     }
                 } catch let error as ClusterError where RateLimitClient.isUnreachable(error) {
+                    if request.idempotent { throw Self.idempotencyUnchecked }
                     notStored(error)
                     return unstored
                 }
             }
         } catch let error as ClusterError where RateLimitClient.isUnreachable(error) {
+            if request.idempotent { throw Self.idempotencyUnchecked }
             notStored(error)
             return asIs
         }
+    }
+
+    /// A request with an Idempotency-Key is not run while no store can tell whether it ran before.
+    private static var idempotencyUnchecked: ServingError {
+        ServingError(
+            ServingError.storeUnavailable, "the conversation store is unreachable, so the Idempotency-Key cannot be checked",
+            retryAfterSeconds: 1)
     }
 
     /// Runs `body`; when `fresh` and it fails with `not_found`, runs it again (up to 4 times, 250 ms
@@ -140,31 +150,30 @@ extension CompletionService {
         return TurnPlan(conversationID: id, parentID: branch.leafID, messages: branch.messages + request.messages)
     }
 
-    /// The writes of a first attempt: a new chat's conversation, the request's messages (when
-    /// `store`), the generation log's start.
+    /// The writes of a first attempt, in one store call: a new chat's conversation, the request's
+    /// messages (when `store`), the generation log's start. A request id started before is refused
+    /// with `duplicate_request` (a client repeating its `Idempotency-Key`).
     private static func storeTurn(_ request: CompletionRequest, _ plan: TurnPlan, in store: any HistoryStore, producer: String)
         async throws -> SettledTurn
     {
-        var conversationID = plan.conversationID
-        // A conversation created by this request is on two replicas; while the cluster changes, the
-        // next call may reach a third that has not seen it yet and cannot fetch it at once.
-        let fresh = request.conversationID == nil
-        if fresh && request.store {
-            conversationID = try await store.conversationForRequest(
-                owner: request.userID, requestID: request.requestID, title: title(of: request))
+        let turn = TurnStart(
+            requestID: request.requestID, conversationID: request.store ? request.conversationID : nil,
+            newChatTitle: request.store && request.conversationID == nil ? title(of: request) : nil,
+            parentID: plan.parentID,
+            messages: request.store
+                ? request.messages.map { MessageDraft(role: MessageRole(rawValue: $0.role), content: $0.content) } : [],
+            model: request.model, producer: producer)
+        let started = try await store.startTurn(owner: request.userID, turn)
+        guard started.created else {
+            throw ServingError(
+                ServingError.duplicateRequest,
+                "a request with this id was already made; its answer streams from "
+                    + "GET /v1/chat/completions/\(request.requestID)/stream")
         }
-        var userMessageID: String?
-        var parentID = plan.parentID
-        if request.store, let id = conversationID {
-            parentID = try await appendMessages(of: request, to: id, after: parentID, in: store, fresh: fresh)
-            userMessageID = parentID
-        }
-        let handle = try await startLog(
-            request, conversationID: request.store ? conversationID : nil, parentID: parentID, in: store,
-            producer: producer, fresh: fresh)
         return SettledTurn(
-            conversationID: request.store ? conversationID : request.conversationID, userMessageID: userMessageID,
-            assistantMessageID: request.store ? handle.messageID : nil, store: store, gapFill: nil)
+            conversationID: request.store ? started.run.conversationID : request.conversationID,
+            userMessageID: request.store ? started.run.parentID : nil,
+            assistantMessageID: request.store ? started.run.messageID : nil, store: store, gapFill: nil)
     }
 
     /// A resubmission: finds out whether its earlier attempt stored the turn and started the log,

@@ -60,7 +60,10 @@ public distributed actor CompletionService: CompletionServiceProtocol {
     public distributed func complete(_ request: CompletionRequest) async throws -> RemoteStream<CompletionEvent> {
         try Self.validate(request)
         guard registry.reserve(request.requestID, userID: request.userID) else {
-            throw ServingError(ServingError.invalidRequest, "request id \(request.requestID) is already running")
+            // The same Idempotency-Key sent again while its first request runs here.
+            throw ServingError(
+                request.idempotent ? ServingError.duplicateRequest : ServingError.invalidRequest,
+                "request id \(request.requestID) is already running")
         }
         var acquired = false
         do {

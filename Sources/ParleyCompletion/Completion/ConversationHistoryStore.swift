@@ -78,9 +78,16 @@ struct ConversationHistoryStore: HistoryStore {
         _ = try await store.appendGenerationEvents(owner: owner, requestID: requestID, fromSeq: fromSeq, texts: texts)
     }
 
-    func finishGeneration(owner: String, requestID: String, status: MessageStatus, usage: TokenUsage?) async throws {
+    func startTurn(owner: String, _ turn: TurnStart) async throws -> TurnStarted {
+        try await store.startTurn(owner: owner, turn)
+    }
+
+    func finishGeneration(
+        owner: String, requestID: String, appending texts: [String], fromSeq: Int64, status: MessageStatus,
+        usage: TokenUsage?
+    ) async throws {
         _ = try await store.finishGeneration(
-            owner: owner, requestID: requestID, status: status, promptTokens: usage?.promptTokens,
-            completionTokens: usage?.completionTokens)
+            owner: owner, requestID: requestID, appending: texts, fromSeq: fromSeq, status: status,
+            promptTokens: usage?.promptTokens, completionTokens: usage?.completionTokens)
     }
 }

@@ -21,6 +21,11 @@ package protocol HistoryStore: Sendable {
     /// request); answers its id.
     func conversationForRequest(owner: String, requestID: String, title: String) async throws -> String
 
+    /// Stores a first attempt's turn in one write: a new chat's conversation, the request's messages,
+    /// the generation log's start (see ``TurnStart``); `created` is false when the request id was
+    /// started before (nothing is written then).
+    func startTurn(owner: String, _ turn: TurnStart) async throws -> TurnStarted
+
     /// Starts (or, for a request id already started, returns) the generation log of an answer. With a
     /// conversation, the finished answer is stored there as a reply to `parentID`.
     func startGeneration(
@@ -35,8 +40,12 @@ package protocol HistoryStore: Sendable {
     /// Logs token texts as events `fromSeq`, `fromSeq + 1`, … (event seq = token index + 1).
     func appendGenerationEvents(owner: String, requestID: String, fromSeq: Int64, texts: [String]) async throws
 
-    /// Ends the log with `status`; with a conversation, stores the logged answer as its message.
-    func finishGeneration(owner: String, requestID: String, status: MessageStatus, usage: TokenUsage?) async throws
+    /// Logs `texts` as events `fromSeq`, … (none when empty), then ends the log with `status`; with a
+    /// conversation, stores the logged answer as its message. One write.
+    func finishGeneration(
+        owner: String, requestID: String, appending texts: [String], fromSeq: Int64, status: MessageStatus,
+        usage: TokenUsage?
+    ) async throws
 }
 
 /// Finds the conversation store to use for a request; nil when none is reachable (then turns are

@@ -41,7 +41,7 @@ final class ReceptionistHistoryStoreLocator: HistoryStoreLocator {
 /// conversation's replicas, so the generation log — whose writes are idempotent (events by
 /// sequence number, one start and one finish per request id) — goes to the next listed store when
 /// one cannot be reached, up to `attempts` tries; an answer that finished is then still stored when
-/// its store's node died mid-stream. Loading and appending turns use one store, without retries (a
+/// its store's node died mid-stream. Loading and storing turns use one store, without retries (a
 /// retried append whose first try was stored after all would duplicate the turn).
 struct FailoverHistoryStore: HistoryStore {
     let locator: ReceptionistHistoryStoreLocator
@@ -70,6 +70,12 @@ struct FailoverHistoryStore: HistoryStore {
         }
     }
 
+    func startTurn(owner: String, _ turn: TurnStart) async throws -> TurnStarted {
+        // One store, no retry: a retry whose first try was stored after all would find the run
+        // started and take it for a repeated request.
+        try await first().startTurn(owner: owner, turn)
+    }
+
     func startGeneration(
         owner: String, requestID: String, conversationID: String?, parentID: String?, model: String, producer: String
     ) async throws -> GenerationLogHandle {
@@ -90,9 +96,13 @@ struct FailoverHistoryStore: HistoryStore {
         }
     }
 
-    func finishGeneration(owner: String, requestID: String, status: MessageStatus, usage: TokenUsage?) async throws {
+    func finishGeneration(
+        owner: String, requestID: String, appending texts: [String], fromSeq: Int64, status: MessageStatus,
+        usage: TokenUsage?
+    ) async throws {
         try await withFailover { store in
-            try await store.finishGeneration(owner: owner, requestID: requestID, status: status, usage: usage)
+            try await store.finishGeneration(
+                owner: owner, requestID: requestID, appending: texts, fromSeq: fromSeq, status: status, usage: usage)
         }
     }
 

@@ -151,7 +151,8 @@ extension OpenAIError {
         let code = error.code.rawValue
         let servingCodes: Set<String> = [
             ServingError.rateLimited, ServingError.overloaded, ServingError.modelNotFound, ServingError.noBackend,
-            ServingError.invalidRequest, ServingError.notFound, "forbidden",
+            ServingError.invalidRequest, ServingError.notFound, ServingError.duplicateRequest,
+            ServingError.storeUnavailable, "forbidden",
         ]
         if servingCodes.contains(code) {
             return fromCode(code, message: error.message, retryAfter: retryAfter(in: error.message))
@@ -175,7 +176,7 @@ extension OpenAIError {
             if refusal.reason == nil || refusal.reason == .requests { headers[.rateLimitRemaining] = "0" }
             if let limit = refusal.limit { headers[.rateLimitLimit] = String(limit) }
             return OpenAIError(.tooManyRequests, message, code: code, retryAfterSeconds: reset, headers: headers)
-        case ServingError.overloaded, ServingError.noBackend:
+        case ServingError.overloaded, ServingError.noBackend, ServingError.storeUnavailable:
             return OpenAIError(.serviceUnavailable, message, code: code, retryAfterSeconds: seconds ?? 1)
         case ServingError.modelNotFound:
             return OpenAIError(.notFound, message, param: "model", code: code)
@@ -183,6 +184,8 @@ extension OpenAIError {
             return OpenAIError(.badRequest, message, code: code)
         case ServingError.notFound:
             return OpenAIError(.notFound, message, code: code)
+        case ServingError.duplicateRequest:
+            return OpenAIError(.conflict, message, code: code)
         case "forbidden":
             return OpenAIError(.forbidden, message, code: code)
         default:

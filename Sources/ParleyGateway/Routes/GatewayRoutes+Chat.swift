@@ -23,23 +23,17 @@ extension GatewayRoutes {
         let user = try context.requireUser()
         let bytes = try await Self.body(request, limit: configuration.limits.maxChatBodyBytes)
         let body = try ChatCompletionBody(json: bytes.readableBytesView, limits: configuration.limits)
+        // A client that may send this request again (its gateway died before answering) names it
+        // with an Idempotency-Key: the request id derives from it, and the completion refuses a
+        // request id started before (`duplicate_request`); its answer then comes from the log.
+        let idempotencyKey = request.headers[.idempotencyKey]
         let requestID: String
-        if let key = request.headers[.idempotencyKey] {
-            // A client that may send this request again (its gateway died before answering) names
-            // it; a request already started under the key is answered from its generation log.
+        if let key = idempotencyKey {
             guard Self.isValidIdempotencyKey(key) else {
                 throw OpenAIError.invalid(
                     "Idempotency-Key must be 1 to 128 letters, digits or - _ . :", param: "Idempotency-Key")
             }
             requestID = "chatcmpl-" + RandomIdentifier.derived(user: user, key: key)
-            if try await generationExists(user: user, requestID: requestID) {
-                guard body.stream else {
-                    throw OpenAIError(
-                        .conflict, "a request with this Idempotency-Key was already made; its answer streams from "
-                            + "GET /v1/chat/completions/\(requestID)/stream", code: "duplicate_request")
-                }
-                return try await replay(user: user, requestID: requestID, afterSeq: 0)
-            }
         } else {
             requestID = "chatcmpl-" + RandomIdentifier.hex128()
         }
@@ -47,6 +41,7 @@ extension GatewayRoutes {
             requestID: requestID, userID: user, model: body.model, messages: body.messages, sampling: body.sampling,
             conversationID: body.conversationID, store: body.store, parentMessageID: body.parentMessageID)
         completion.startsAtRoot = body.startsAtRoot
+        completion.idempotent = idempotencyKey != nil
         let startedAt = ContinuousClock.now
         let events = completions.complete(completion)
 
@@ -65,8 +60,11 @@ extension GatewayRoutes {
                 throw OpenAIError(.serviceUnavailable, "the completion ended before it started", code: "no_backend", retryAfterSeconds: 1)
             }
         } catch {
-            metrics.completions("error").increment()
             var mapped = OpenAIError.from(error)
+            if mapped.code == ServingError.duplicateRequest, body.stream {
+                return try await replayDuplicate(user: user, requestID: requestID)
+            }
+            metrics.completions("error").increment()
             mapped.headers[.requestID] = requestID
             throw mapped
         }
@@ -87,16 +85,16 @@ extension GatewayRoutes {
         })
     }
 
-    /// Whether a generation log exists for the request (not found: no; the store failing: an error,
-    /// so a request is never run twice because its log could not be read).
-    private func generationExists(user: String, requestID: String) async throws -> Bool {
-        do {
-            _ = try await conversations.generationEvents(owner: user, requestID: requestID, afterSeq: 0, limit: 1)
-            return true
-        } catch {
-            let mapped = OpenAIError.from(error)
-            if mapped.status == .notFound { return false }
-            throw mapped
+    /// The answer of a request sent again under its Idempotency-Key, from its generation log. The
+    /// first request may still be storing its turn: its log is awaited for up to `startTimeout`.
+    private func replayDuplicate(user: String, requestID: String) async throws -> Response {
+        let deadline = ContinuousClock.now + configuration.streaming.startTimeout
+        while true {
+            do {
+                return try await replay(user: user, requestID: requestID, afterSeq: 0)
+            } catch let error where OpenAIError.from(error).status == .notFound && ContinuousClock.now < deadline {
+                try await Task.sleep(for: configuration.streaming.resumePollInterval)
+            }
         }
     }
 

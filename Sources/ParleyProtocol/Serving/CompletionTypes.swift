@@ -22,6 +22,10 @@ public struct CompletionRequest: Hashable, Sendable, Codable {
     /// With `conversationID`: the request's messages start a new branch at the root of the
     /// conversation, without its history (`"parent_message_id": null`: an edit of the first message).
     public var startsAtRoot: Bool = false
+    /// The request id derives from the client's `Idempotency-Key`: a request id already started is
+    /// refused with `duplicate_request` (nothing is run or stored again), and with no conversation
+    /// store reachable the request is refused, since a repeat could then not be recognised.
+    public var idempotent: Bool = false
 
     public init(
         requestID: String, userID: String, model: String, messages: [ChatMessage], sampling: SamplingOptions = .init(),

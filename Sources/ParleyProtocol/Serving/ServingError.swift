@@ -31,4 +31,9 @@ public struct ServingError: Error, Hashable, Sendable, CustomStringConvertible, 
     public static let invalidRequest = "invalid_request"
     /// The request id is unknown (HTTP 404).
     public static let notFound = "not_found"
+    /// The conversation store could not be reached for a request that needs it (HTTP 503).
+    public static let storeUnavailable = "store_unavailable"
+    /// A request whose id came from a client's `Idempotency-Key` was started before (the gateway
+    /// answers from its generation log, or 409 for a non-streaming request).
+    public static let duplicateRequest = "duplicate_request"
 }

@@ -89,4 +89,88 @@ struct TurnStorageTests {
             #expect(harness.store.run("r1") == nil)
         }
     }
+
+    @Test func aRequestSentAgainUnderItsIdempotencyKeyIsRefusedAsADuplicateAndStoresNothing() async throws {
+        try await withHarness { harness in
+            var first = request("key-1", maxTokens: 4)
+            first.idempotent = true
+            var collected = CollectedCompletion()
+            for try await event in try await harness.completion().complete(first) { collected.add(event) }
+            guard case .started(let conversationID?, _, _, _) = collected.started else {
+                Issue.record("no conversation: \(String(describing: collected.started))")
+                return
+            }
+            let stored = harness.store.messages(of: conversationID)
+            #expect(stored.count == 2)
+            // Sent again, with other text even: refused before any event, nothing stored again.
+            var again = request("key-1", maxTokens: 4, text: "something else")
+            again.idempotent = true
+            var events: [CompletionEvent] = []
+            var failure: ClusterError?
+            do {
+                for try await event in try await harness.completion().complete(again) { events.append(event) }
+            } catch let error as ClusterError {
+                failure = error
+            }
+            #expect(events.isEmpty)
+            #expect(failure?.code.rawValue == ServingError.duplicateRequest)
+            #expect(harness.store.messages(of: conversationID) == stored)
+            #expect(harness.store.conversationIDs(of: "u") == [conversationID])
+        }
+    }
+
+    @Test func anIdempotentRequestIsRefusedWhileNoStoreCanCheckItsKey() async throws {
+        try await withHarness { harness in
+            harness.store.failStarts(with: ClusterError(.nodeDown, "the conversation node died"))
+            var keyed = request("key-2", maxTokens: 4)
+            keyed.idempotent = true
+            var events: [CompletionEvent] = []
+            var failure: ClusterError?
+            do {
+                for try await event in try await harness.completion().complete(keyed) { events.append(event) }
+            } catch let error as ClusterError {
+                failure = error
+            }
+            // Run unstored, a repeat could not be recognised: refused instead, before any event.
+            #expect(events.isEmpty)
+            #expect(failure?.code.rawValue == ServingError.storeUnavailable)
+        }
+    }
+
+    @Test func anAnswerThatFitsOneLogBatchIsLoggedAndStoredByTheFinishAlone() async throws {
+        try await withHarness { harness in
+            var collected = CollectedCompletion()
+            for try await event in try await harness.completion().complete(request("r1", maxTokens: 8)) {
+                collected.add(event)
+            }
+            guard case .started(let conversationID?, _, let answerID?, _) = collected.started else {
+                Issue.record("no ids: \(String(describing: collected.started))")
+                return
+            }
+            // 8 tokens within the batch's 32 tokens and 250 ms: no separate log write.
+            #expect(harness.store.appendCalls == 0)
+            #expect(harness.store.run("r1")?.events.count == 8)
+            let answer = harness.store.messages(of: conversationID).last
+            #expect(answer?.id == answerID)
+            #expect(answer?.message.content == collected.text)
+            #expect(answer?.status == .complete)
+        }
+    }
+
+    @Test func anAnswerLongerThanABatchIsLoggedAsItStreamsAndEndedWithItsLastBatch() async throws {
+        try await withHarness(configuration: CompletionConfiguration(logBatchTokens: 4)) { harness in
+            var collected = CollectedCompletion()
+            for try await event in try await harness.completion().complete(request("r1", maxTokens: 10)) {
+                collected.add(event)
+            }
+            guard case .started(let conversationID?, _, _, _) = collected.started else {
+                Issue.record("no conversation: \(String(describing: collected.started))")
+                return
+            }
+            // Tokens 1-4 and 5-8 are written as they come; 9-10 go with the finish.
+            #expect(harness.store.appendCalls == 2)
+            #expect(harness.store.run("r1")?.events.keys.sorted() == Array(1...10))
+            #expect(harness.store.messages(of: conversationID).last?.message.content == collected.text)
+        }
+    }
 }

@@ -23,13 +23,15 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
         var conversations: [String: (owner: String, messages: [StoredMessage])] = [:]
         var runs: [String: Run] = [:]
         var nextID = 1
+        /// Calls of `appendGenerationEvents` (the events a finish carries are not counted).
+        var appendCalls = 0
         /// Once a run's log reaches `at`, it falls back to `to` (a replica that died before passing
         /// on its last batches; the next write reaches one that is behind).
         var fallBack: (at: Int64, to: Int64)?
-        /// While true, `startGeneration` waits (see `holdStarts()`).
+        /// While true, `startTurn` and `startGeneration` wait (see `holdStarts()`).
         var holdingStarts = false
         var heldStarts: [CheckedContinuation<Void, Never>] = []
-        /// `startGeneration` throws this.
+        /// `startTurn` and `startGeneration` throw this.
         var startFailure: (any Error)?
 
         mutating func newID(_ prefix: String) -> String {
@@ -44,10 +46,10 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
 
     func currentStore() -> (any HistoryStore)? { self }
 
-    /// Makes `startGeneration` wait until `releaseStarts()`.
+    /// Makes `startTurn` and `startGeneration` wait until `releaseStarts()`.
     func holdStarts() { state.withLock { $0.holdingStarts = true } }
 
-    /// Lets held and later `startGeneration` calls go on.
+    /// Lets held and later starts go on.
     func releaseStarts() {
         let held = state.withLock { state in
             state.holdingStarts = false
@@ -57,10 +59,10 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
         for continuation in held { continuation.resume() }
     }
 
-    /// Whether `startGeneration` calls are being held.
+    /// Whether starts are being held.
     var holdingStarts: Bool { state.withLock { $0.holdingStarts } }
 
-    /// Makes `startGeneration` throw `error` (nil: succeed again).
+    /// Makes `startTurn` and `startGeneration` throw `error` (nil: succeed again).
     func failStarts(with error: (any Error)?) { state.withLock { $0.startFailure = error } }
 
     func messages(of conversationID: String) -> [StoredMessage] {
@@ -68,6 +70,9 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
     }
 
     func run(_ requestID: String) -> Run? { state.withLock { $0.runs[requestID] } }
+
+    /// Calls of `appendGenerationEvents` so far.
+    var appendCalls: Int { state.withLock { $0.appendCalls } }
 
     /// Makes the next run's log fall back to `to` once it reaches `at` (see `State.fallBack`).
     func fallBack(at: Int64, to: Int64) { state.withLock { $0.fallBack = (at, to) } }
@@ -121,9 +126,8 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
         state.withLock { $0.runs[requestID] != nil }
     }
 
-    func startGeneration(
-        owner: String, requestID: String, conversationID: String?, parentID: String?, model: String, producer: String
-    ) async throws -> GenerationLogHandle {
+    /// Waits while starts are held.
+    private func awaitStartRelease() async {
         await withCheckedContinuation { continuation in
             let wait = state.withLock { state in
                 if state.holdingStarts { state.heldStarts.append(continuation) }
@@ -131,6 +135,44 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
             }
             if !wait { continuation.resume() }
         }
+    }
+
+    func startTurn(owner: String, _ turn: TurnStart) async throws -> TurnStarted {
+        await awaitStartRelease()
+        return try state.withLock { state in
+            if let failure = state.startFailure { throw failure }
+            func info(_ handle: GenerationLogHandle) -> GenerationInfo {
+                GenerationInfo(
+                    requestID: turn.requestID, conversationID: handle.conversationID, parentID: handle.parentID,
+                    messageID: handle.messageID, model: turn.model, status: .streaming, lastSeq: handle.lastSeq)
+            }
+            if let run = state.runs[turn.requestID] { return TurnStarted(run: info(run.handle), created: false) }
+            let conversationID = turn.conversationID ?? turn.newChatTitle.map { _ in "c-\(owner)-\(turn.requestID)" }
+            var parentID = turn.parentID
+            if let id = conversationID {
+                var conversation = state.conversations[id] ?? (owner, [])
+                for draft in turn.messages {
+                    let messageID = state.newID("m")
+                    conversation.messages.append(
+                        StoredMessage(
+                            id: messageID, parentID: parentID,
+                            message: ChatMessage(role: draft.role.rawValue, content: draft.content), status: .complete))
+                    parentID = messageID
+                }
+                state.conversations[id] = conversation
+            }
+            let handle = GenerationLogHandle(
+                messageID: state.newID("m"), conversationID: conversationID, parentID: parentID, lastSeq: 0,
+                loggedBytes: 0)
+            state.runs[turn.requestID] = Run(owner: owner, handle: handle)
+            return TurnStarted(run: info(handle), created: true)
+        }
+    }
+
+    func startGeneration(
+        owner: String, requestID: String, conversationID: String?, parentID: String?, model: String, producer: String
+    ) async throws -> GenerationLogHandle {
+        await awaitStartRelease()
         return try state.withLock { state in
             if let failure = state.startFailure { throw failure }
             if let run = state.runs[requestID] { return run.handle }
@@ -143,6 +185,11 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
     }
 
     func appendGenerationEvents(owner: String, requestID: String, fromSeq: Int64, texts: [String]) async throws {
+        state.withLock { $0.appendCalls += 1 }
+        try log(requestID: requestID, fromSeq: fromSeq, texts: texts)
+    }
+
+    private func log(requestID: String, fromSeq: Int64, texts: [String]) throws {
         try state.withLock { state in
             guard var run = state.runs[requestID], run.status == .streaming else {
                 throw ServingError(ServingError.notFound, "no such generation")
@@ -162,7 +209,11 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
         }
     }
 
-    func finishGeneration(owner: String, requestID: String, status: MessageStatus, usage: TokenUsage?) async throws {
+    func finishGeneration(
+        owner: String, requestID: String, appending texts: [String], fromSeq: Int64, status: MessageStatus,
+        usage: TokenUsage?
+    ) async throws {
+        if !texts.isEmpty { try log(requestID: requestID, fromSeq: fromSeq, texts: texts) }
         state.withLock { state in
             guard var run = state.runs[requestID] else { return }
             run.status = status
