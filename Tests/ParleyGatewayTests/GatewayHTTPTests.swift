@@ -170,11 +170,14 @@ struct GatewayHTTPTests {
         }
     }
 
-    @Test func heartbeatsFlowWhileWaitingForTheFirstToken() async throws {
+    @Test func heartbeatsFlowWhileWaitingForATokenAndTheFirstComesWithTheHead() async throws {
+        // The completion sends `started` together with the first token; the gateway writes both in
+        // the answer's first write.
         let (gate, open) = AsyncStream<Void>.makeStream()
         let backend = ScriptedCompletions { _ in
-            [.event(.started(conversationID: nil, userMessageID: nil, assistantMessageID: nil)), .wait(gate),
-             .event(.token(index: 0, text: "late")), .event(.finished(.stop, TokenUsage(promptTokens: 1, completionTokens: 1)))]
+            [.event(.started(conversationID: nil, userMessageID: nil, assistantMessageID: nil)),
+             .event(.token(index: 0, text: "early")), .wait(gate),
+             .event(.token(index: 1, text: "late")), .event(.finished(.stop, TokenUsage(promptTokens: 1, completionTokens: 2)))]
         }
         let app = try await makeTestApplication(completions: backend) { $0.streaming.heartbeatInterval = .milliseconds(20) }
         try await app.test(.live) { client in
@@ -185,9 +188,11 @@ struct GatewayHTTPTests {
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
             var text = ""
             var opened = false
+            var first: String?
             for try await chunk in response.body {
                 text += String(buffer: chunk)
-                // The token is held back until a heartbeat has arrived.
+                first = first ?? text
+                // The second token is held back until a heartbeat has arrived.
                 if !opened, text.contains(": keep-alive\n\n") {
                     #expect(!text.contains("late"))
                     opened = true
@@ -195,6 +200,7 @@ struct GatewayHTTPTests {
                 }
             }
             #expect(opened)
+            #expect(first?.contains("\"role\"") == true && first?.contains("early") == true)
             #expect(text.contains("late"))
             #expect(text.hasSuffix("data: [DONE]\n\n"))
         }

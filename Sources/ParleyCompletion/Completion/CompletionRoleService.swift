@@ -32,9 +32,11 @@ public final class CompletionRoleService: Service, Sendable {
         logger: Logger
     ) {
         self.system = system
-        self.rateLimiter = RateLimiter(actorSystem: system, configuration: configuration.rateLimits)
+        // The completion service decides for the users of this node's shard without a hop.
+        let shard = RateLimitShard(configuration: configuration.rateLimits)
+        self.rateLimiter = RateLimiter(actorSystem: system, shard: shard)
         self.completion = CompletionService(
-            actorSystem: system, configuration: configuration, stores: stores, logger: logger)
+            actorSystem: system, configuration: configuration, stores: stores, rateLimitShard: shard, logger: logger)
         system.receptionist.register(rateLimiter, key: ServiceKeys.rateLimiter)
         self.registration = system.receptionist.register(
             completion, key: ServiceKeys.completion, once: ServiceKeys.workerPool)

@@ -38,9 +38,10 @@ struct CompletionRun: Sendable {
     let activity: NodeActivity
     let logger: Logger
 
-    /// Starts the turn's storing, the pump and the recorder; the returned stream carries the events
-    /// to the caller.
-    func start() -> AsyncThrowingStream<CompletionEvent, any Error> {
+    /// Starts the turn's storing, opens the worker stream (in the caller's task, so the model starts
+    /// without waiting for a new task to be scheduled), then starts the pump and the recorder; the
+    /// returned stream carries the events to the caller.
+    func start() async -> AsyncThrowingStream<CompletionEvent, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: CompletionEvent.self)
         let (records, recordContinuation) = AsyncStream.makeStream(of: Record.self)
         let (settle, registry, request) = (self.settle, self.registry, self.request)
@@ -53,7 +54,17 @@ struct CompletionRun: Sendable {
                 throw error
             }
         }
-        let pump = Task { await self.pump(continuation, records: recordContinuation, settlement: settlement) }
+        var iterator = events.makeAsyncIterator()
+        let opened: Result<Void, any Error>
+        do {
+            try await iterator.open()
+            opened = .success(())
+        } catch {
+            opened = .failure(error)
+        }
+        let pump = Task { [iterator] in
+            await self.pump(continuation, records: recordContinuation, settlement: settlement, iterator: iterator, opened: opened)
+        }
         continuation.onTermination = { termination in
             if case .cancelled = termination { pump.cancel() }
         }
@@ -66,14 +77,15 @@ struct CompletionRun: Sendable {
     /// the error that ended it.
     private func pump(
         _ continuation: AsyncThrowingStream<CompletionEvent, any Error>.Continuation,
-        records: AsyncStream<Record>.Continuation, settlement: Task<SettledTurn, any Error>
+        records: AsyncStream<Record>.Continuation, settlement: Task<SettledTurn, any Error>,
+        iterator: FailoverStream.Iterator, opened: Result<Void, any Error>
     ) async {
         activity.streamStarted(role: "completion")
         defer { activity.streamEnded(role: "completion") }
         let clock = ContinuousClock()
         var batcher = GenerationLogBatcher<ContinuousClock.Instant>(
             maxTokens: configuration.logBatchTokens, maxDelay: configuration.logBatchDelay)
-        var iterator = events.makeAsyncIterator()
+        var iterator = iterator
         var status = MessageStatus.interrupted
         var tokens = 0
         var usage: TokenUsage?
@@ -95,6 +107,7 @@ struct CompletionRun: Sendable {
             announced = true
         }
         do {
+            try opened.get()
             while let event = try await iterator.next() {
                 if !announced { announce(try await settlement.value) }
                 switch event {

@@ -39,12 +39,13 @@ public distributed actor CompletionService: CompletionServiceProtocol {
     public init(actorSystem: ClusterSystem, configuration: CompletionConfiguration = .init(), logger: Logger) {
         self.init(
             actorSystem: actorSystem, configuration: configuration,
-            stores: ReceptionistHistoryStoreLocator(system: actorSystem), logger: logger)
+            stores: ReceptionistHistoryStoreLocator(system: actorSystem), rateLimitShard: nil, logger: logger)
     }
 
+    /// - Parameter rateLimitShard: the limits of this node's ``RateLimiter`` (decided on without a call).
     package init(
         actorSystem: ClusterSystem, configuration: CompletionConfiguration, stores: (any HistoryStoreLocator)?,
-        logger: Logger
+        rateLimitShard: RateLimitShard?, logger: Logger
     ) {
         self.actorSystem = actorSystem
         self.configuration = configuration
@@ -54,7 +55,7 @@ public distributed actor CompletionService: CompletionServiceProtocol {
         self.logger = logger
         self.rateLimits = RateLimitClient(
             system: actorSystem, logger: logger, callTimeout: configuration.rateLimitCallTimeout,
-            fallbackLimit: configuration.rateLimits.requestsPerMinute)
+            fallbackLimit: configuration.rateLimits.requestsPerMinute, localShard: rateLimitShard)
     }
 
     public distributed func complete(_ request: CompletionRequest) async throws -> RemoteStream<CompletionEvent> {
@@ -85,7 +86,7 @@ public distributed actor CompletionService: CompletionServiceProtocol {
                 registry: registry, activity: actorSystem.activity, logger: logger)
             // A gateway that dies leaves its client to resume through another one from the generation
             // log, so the answer goes on; a client that cancels stops it.
-            return actorSystem.makeStream(run.start(), drainsWhenConsumerIsLost: prepared.hasStore)
+            return actorSystem.makeStream(await run.start(), drainsWhenConsumerIsLost: prepared.hasStore)
         } catch {
             registry.remove(request.requestID)
             if acquired { await rateLimits.release(userID: request.userID, requestID: request.requestID, tokens: 0) }

@@ -16,6 +16,8 @@ public final class RateLimitClient: Sendable {
     private let logger: Logger
     private let callTimeout: Duration
     private let fallbackLimit: Int
+    /// This node's shard, decided on directly while the ring gives it a user.
+    private let localShard: RateLimitShard?
     private let cache = Mutex(Cache())
 
     private struct Cache {
@@ -24,18 +26,42 @@ public final class RateLimitClient: Sendable {
         var shards: [ClusterNode: any RateLimiterProtocol] = [:]
     }
 
+    /// A shard to ask: this node's (no call) or another node's actor.
+    enum Shard {
+        case local(RateLimitShard, node: ClusterNode)
+        case remote(any RateLimiterProtocol)
+
+        var node: ClusterNode {
+            switch self {
+            case .local(_, let node): node
+            case .remote(let actor): actor.id.node
+            }
+        }
+    }
+
     /// - Parameters:
     ///   - callTimeout: deadline of one call to a shard (default 1 s); after it the next shard is tried.
     ///   - fallbackLimit: the `limit` reported when no shard answers (default 60).
-    public init(system: ClusterSystem, logger: Logger, callTimeout: Duration = .seconds(1), fallbackLimit: Int = 60) {
+    ///   - localShard: the limits of this node's registered ``RateLimiter``, used directly for the
+    ///     users the ring gives this node.
+    package init(
+        system: ClusterSystem, logger: Logger, callTimeout: Duration = .seconds(1), fallbackLimit: Int = 60,
+        localShard: RateLimitShard? = nil
+    ) {
         self.system = system
         self.logger = logger
         self.callTimeout = callTimeout
         self.fallbackLimit = fallbackLimit
+        self.localShard = localShard
+    }
+
+    /// A client over the shards registered in the cluster.
+    public convenience init(system: ClusterSystem, logger: Logger, callTimeout: Duration = .seconds(1), fallbackLimit: Int = 60) {
+        self.init(system: system, logger: logger, callTimeout: callTimeout, fallbackLimit: fallbackLimit, localShard: nil)
     }
 
     /// The shards for `userID` in preference order (owner first).
-    func shards(for userID: String) -> [any RateLimiterProtocol] {
+    func shards(for userID: String) -> [Shard] {
         let ids = system.receptionist.lookup(ServiceKeys.rateLimiter)
         let system = self.system
         return cache.withLock { cache in
@@ -51,22 +77,30 @@ public final class RateLimitClient: Sendable {
                 cache.shards = shards
                 cache.ring = HashRing(nodes: shards.keys)
             }
-            return cache.ring.nodes(for: userID, count: cache.ring.nodes.count).compactMap { cache.shards[$0] }
+            return cache.ring.nodes(for: userID, count: cache.ring.nodes.count).compactMap { node in
+                if node == system.node, let localShard { return .local(localShard, node: node) }
+                return cache.shards[node].map(Shard.remote)
+            }
         }
     }
 
     /// Counts one request of `userID` on its shard and answers the decision.
     public func acquire(userID: String, requestID: String) async throws -> RateLimitDecision {
         for shard in shards(for: userID) {
+            let remote: any RateLimiterProtocol
+            switch shard {
+            case .local(let local, _): return local.acquire(userID: userID, requestID: requestID)
+            case .remote(let actor): remote = actor
+            }
             do {
                 return try await ClusterSystem.withCallTimeout(callTimeout) {
-                    try await shard.acquire(userID: userID, requestID: requestID)
+                    try await remote.acquire(userID: userID, requestID: requestID)
                 }
             } catch let error as ClusterError where Self.isUnreachable(error) {
                 try Task.checkCancellation()
                 logger.warning(
                     "rate limiter shard unreachable, trying the next one",
-                    metadata: ["shard.node": "\(shard.id.node)", "error.code": "\(error.code)"])
+                    metadata: ["shard.node": "\(remote.id.node)", "error.code": "\(error.code)"])
             }
         }
         logger.warning("no rate limiter shard reachable: request allowed unchecked")
@@ -77,9 +111,16 @@ public final class RateLimitClient: Sendable {
     /// a lost release only holds a slot until the shard's lease timeout frees it.
     public func release(userID: String, requestID: String, tokens: Int) async {
         for shard in shards(for: userID) {
+            let remote: any RateLimiterProtocol
+            switch shard {
+            case .local(let local, _):
+                local.release(userID: userID, requestID: requestID, tokens: tokens)
+                return
+            case .remote(let actor): remote = actor
+            }
             do {
                 try await ClusterSystem.withCallTimeout(callTimeout) {
-                    try await shard.release(userID: userID, requestID: requestID, tokens: tokens)
+                    try await remote.release(userID: userID, requestID: requestID, tokens: tokens)
                 }
                 return
             } catch let error as ClusterError where Self.isUnreachable(error) {

@@ -11,9 +11,8 @@ public import ParleyProtocol
 public distributed actor RateLimiter: RateLimiterProtocol {
     public typealias ActorSystem = ClusterSystem
 
-    private var state: RateLimitState<ContinuousClock.Instant>
-    private var operationsSincePrune = 0
-    private let clock = ContinuousClock()
+    /// The limits; the node's own ``RateLimitClient`` may share them (``RateLimitShard``).
+    let shard: RateLimitShard
 
     /// Every operation is a few dictionary updates, so the shard runs on an event loop of the
     /// system: calls arriving there are answered without leaving the thread.
@@ -21,36 +20,26 @@ public distributed actor RateLimiter: RateLimiterProtocol {
         actorSystem.eventLoopExecutor.asUnownedSerialExecutor()
     }
 
-    /// Operations between two prunes of idle users.
-    private static let pruneEvery = 4096
-
     public init(actorSystem: ClusterSystem, configuration: RateLimitConfiguration = .init()) {
+        self.init(actorSystem: actorSystem, shard: RateLimitShard(configuration: configuration))
+    }
+
+    /// A shard over `shard`'s limits (shared with this node's ``RateLimitClient``).
+    package init(actorSystem: ClusterSystem, shard: RateLimitShard) {
         self.actorSystem = actorSystem
-        self.state = RateLimitState(configuration: configuration)
+        self.shard = shard
     }
 
     public distributed func acquire(userID: String, requestID: String) -> RateLimitDecision {
-        let now = clock.now
-        countOperation(now: now)
-        return state.acquire(userID: userID, requestID: requestID, now: now)
+        shard.acquire(userID: userID, requestID: requestID)
     }
 
     public distributed func release(userID: String, requestID: String, tokens: Int) {
-        let now = clock.now
-        countOperation(now: now)
-        state.release(userID: userID, requestID: requestID, tokens: max(0, tokens), now: now)
+        shard.release(userID: userID, requestID: requestID, tokens: tokens)
     }
 
     /// Users with state on this shard (for tests and metrics).
     public distributed func trackedUsers() -> Int {
-        state.userCount
-    }
-
-    private func countOperation(now: ContinuousClock.Instant) {
-        operationsSincePrune += 1
-        if operationsSincePrune >= Self.pruneEvery {
-            operationsSincePrune = 0
-            state.prune(now: now)
-        }
+        shard.userCount
     }
 }

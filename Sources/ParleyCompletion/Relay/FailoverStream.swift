@@ -65,6 +65,12 @@ package struct FailoverStream: AsyncSequence, Sendable {
         /// Tokens forwarded so far (answer-relative, the request's resume point included).
         package var tokenCount: Int { relay.nextIndex }
 
+        /// Opens the stream on the first candidate that takes it, if not open yet (`next()` does
+        /// that itself); throws what `next()` would.
+        package mutating func open() async throws {
+            if current == nil && !relay.isFinished { try await openNext() }
+        }
+
         package mutating func next() async throws -> GenerationEvent? {
             while !relay.isFinished {
                 if current == nil { try await openNext() }

@@ -54,6 +54,9 @@ extension GatewayRoutes {
             case .started(let conversationID, _, _, let rateLimit):
                 if let conversationID { headers[.conversationID] = conversationID }
                 if let rateLimit { headers.append(contentsOf: Self.rateLimitHeaders(rateLimit)) }
+                // The completion sends `started` together with the first token (or the finish): take
+                // it along, so the answer's first write carries it.
+                if let first = try await events.next() { pending.append(first) }
             case .some(let event):
                 pending.append(event)
             case .none:

@@ -75,16 +75,47 @@ struct LiveStream: Sendable {
         }
     }
 
+    /// What the client receives for `event`, and whether it ends the answer (nil: nothing).
+    private func text(for event: CompletionEvent, tokens: inout Int) -> (text: String, ends: Bool)? {
+        let metrics = routes.metrics
+        switch event {
+        case .started:
+            return nil
+        case .token(let index, let text):
+            if tokens == 0 { metrics.timeToFirstToken.recordInterval(since: startedAt) }
+            tokens += 1
+            metrics.tokenSent()
+            return (SSE.event(id: Int64(index) + 1, data: json.contentChunk(text)), false)
+        case .finished(let reason, let usage):
+            var tail = SSE.event(id: nil, data: json.finishChunk(ChatCompletionJSON.finishReason(reason)))
+            if json.includeUsage { tail += SSE.event(id: nil, data: json.usageChunk(usage)) }
+            metrics.completions("ok").increment()
+            return (tail + SSE.done, true)
+        }
+    }
+
     private func relay(to writer: inout any ResponseBodyWriter, reader: ReaderHandle) async throws {
         let metrics = routes.metrics
-        try await send(SSE.event(id: 0, data: json.roleChunk()), &writer)
+        // The events that came with `started` (usually the first token) go out with the role chunk,
+        // in one write.
+        var tokens = 0
+        var ended = false
+        var head = SSE.event(id: 0, data: json.roleChunk())
+        for event in pending where !ended {
+            guard let (text, ends) = text(for: event, tokens: &tokens) else { continue }
+            head += text
+            ended = ends
+        }
+        try await send(head, &writer)
+        if ended {
+            try await writer.finish(nil)
+            return
+        }
         let (items, continuation) = AsyncStream.makeStream(of: Item.self)
         // The reader is not a child task: when the client goes away it keeps the completion's stream
         // open (and so the generation going) through the grace period; a cancel ends it.
         let events = self.events
-        let pending = self.pending
         reader.set(Task {
-            for event in pending { continuation.yield(.event(event)) }
             do {
                 while let event = try await events.next() { continuation.yield(.event(event)) }
                 continuation.yield(.end)
@@ -96,9 +127,7 @@ struct LiveStream: Sendable {
         // Comment heartbeats while no event flows (one gateway-wide ticker, not a timer per stream).
         let heartbeat = routes.heartbeats.subscribe { continuation.yield(.tick) }
         defer { routes.heartbeats.unsubscribe(heartbeat) }
-        var tokens = 0
         var wroteSinceTick = false
-        var ended = false
         defer {
             // The response task was cancelled (the connection closed) before the answer ended.
             if !ended { continuation.finish() }
@@ -108,21 +137,14 @@ struct LiveStream: Sendable {
             case .tick:
                 if !wroteSinceTick { try await send(SSE.heartbeat, &writer) }
                 wroteSinceTick = false
-            case .event(.started):
-                continue
-            case .event(.token(let index, let text)):
-                if tokens == 0 { metrics.timeToFirstToken.recordInterval(since: startedAt) }
-                tokens += 1
-                metrics.tokenSent()
-                try await send(SSE.event(id: Int64(index) + 1, data: json.contentChunk(text)), &writer)
+            case .event(let event):
+                guard let (text, ends) = text(for: event, tokens: &tokens) else { continue }
+                try await send(text, &writer)
                 wroteSinceTick = true
-            case .event(.finished(let reason, let usage)):
-                var tail = SSE.event(id: nil, data: json.finishChunk(ChatCompletionJSON.finishReason(reason)))
-                if json.includeUsage { tail += SSE.event(id: nil, data: json.usageChunk(usage)) }
-                try await send(tail + SSE.done, &writer)
-                metrics.completions("ok").increment()
-                ended = true
-                break loop
+                if ends {
+                    ended = true
+                    break loop
+                }
             case .end:
                 let error = OpenAIError(.serviceUnavailable, "the completion ended without finishing", code: "interrupted")
                 try await send(SSE.event(id: nil, data: String(decoding: error.body, as: UTF8.self)), &writer)

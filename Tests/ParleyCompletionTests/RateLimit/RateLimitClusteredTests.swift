@@ -37,16 +37,22 @@ struct RateLimitClusteredTests {
     @Test func usersFollowTheRingAndMoveWhenTheirShardDies() async throws {
         try await withCluster(["a", "b", "c"]) { cluster in
             let limits = RateLimitConfiguration(requestsPerMinute: 2, concurrentRequests: 1000)
-            let shards = ["a", "b", "c"].map { RateLimiter(actorSystem: cluster[$0], configuration: limits) }
+            // Each node's client decides for its own shard's users directly, and asks the others.
+            let limitsByNode = ["a", "b", "c"].map { _ in RateLimitShard(configuration: limits) }
+            let shards = ["a", "b", "c"].enumerated().map {
+                RateLimiter(actorSystem: cluster[$0.element], shard: limitsByNode[$0.offset])
+            }
             for shard in shards { cluster[shard.id.node.name].receptionist.register(shard, key: ServiceKeys.rateLimiter) }
             for name in ["a", "b", "c"] { try await waitForRegistrations(ServiceKeys.rateLimiter, count: 3, on: cluster[name]) }
-            let clients = ["a", "b", "c"].map { RateLimitClient(system: cluster[$0], logger: quietLogger) }
+            let clients = ["a", "b", "c"].enumerated().map {
+                RateLimitClient(system: cluster[$0.element], logger: quietLogger, localShard: limitsByNode[$0.offset])
+            }
             // Every node agrees on each user's owner.
             for user in (0..<20).map({ "user\($0)" }) {
-                let owners = Set(clients.map { $0.shards(for: user).first?.id.node })
+                let owners = Set(clients.map { $0.shards(for: user).first?.node })
                 #expect(owners.count == 1)
             }
-            let owner = try #require(clients[0].shards(for: "u").first?.id.node)
+            let owner = try #require(clients[0].shards(for: "u").first?.node)
             #expect(try await clients[0].acquire(userID: "u", requestID: "1").allowed)
             #expect(try await clients[1].acquire(userID: "u", requestID: "2").allowed)
             #expect(try await !clients[2].acquire(userID: "u", requestID: "3").allowed)
