@@ -36,6 +36,7 @@ public struct GatewayService: Service {
     ) -> Application<RouterResponder<GatewayRequestContext>> {
         Application(
             router: routes.makeRouter(),
+            server: .loopBoundHTTP1(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
             logger: logger)

@@ -10,14 +10,10 @@ struct GatewayRequestContext: RequestContext {
     var user: String?
     /// The `x-request-id` of this request (the client's, if it sent a valid one).
     var requestID: String
-    /// The event loop of the request's connection: work that prefers it (as a task executor)
-    /// writes to the client without a hop between threads.
-    let connectionLoop: any EventLoop
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         requestID = ""
-        connectionLoop = source.channel.eventLoop
     }
 
     /// Bodies are read with explicit limits per endpoint; this is only the framework's default.

@@ -8,18 +8,10 @@ import ParleyCluster
 import ParleyProtocol
 
 extension GatewayRoutes {
-    /// `POST /v1/chat/completions`.
-    /// Runs on the connection's event loop, and so does the writing of its answer.
+    /// `POST /v1/chat/completions`. Runs on the connection's event loop (``LoopBoundChannel``), and
+    /// so does the writing of its answer.
     func chatCompletions(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
-        let executor = EventLoopTaskExecutor(loop: context.connectionLoop)
-        return try await withTaskExecutorPreference(executor) {
-            try await chatCompletions(request, context, on: executor)
-        }
-    }
-
-    private func chatCompletions(_ request: Request, _ context: GatewayRequestContext, on executor: EventLoopTaskExecutor)
-        async throws -> Response
-    {
+        let probeStart = ContinuousClock.now
         let user = try context.requireUser()
         let bytes = try await Self.body(request, limit: configuration.limits.maxChatBodyBytes)
         let body = try ChatCompletionBody(json: bytes.readableBytesView, limits: configuration.limits)
@@ -42,6 +34,8 @@ extension GatewayRoutes {
             conversationID: body.conversationID, store: body.store, parentMessageID: body.parentMessageID)
         completion.startsAtRoot = body.startsAtRoot
         completion.idempotent = idempotencyKey != nil
+        Probe.mark("g0.handler", requestID, at: probeStart)
+        Probe.mark("g1.parsed", requestID)
         let startedAt = ContinuousClock.now
         let events = completions.complete(completion)
 
@@ -77,15 +71,14 @@ extension GatewayRoutes {
         guard body.stream else {
             return try await collectAnswer(events, pending: pending, json: json, headers: headers, startedAt: startedAt)
         }
+        Probe.mark("g2.started", requestID)
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
         let stream = LiveStream(
             routes: self, events: events, pending: pending, json: json, requestID: requestID, userID: user,
             startedAt: startedAt)
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            try await withTaskExecutorPreference(executor) { try await stream.write(to: &writer) }
-        })
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await stream.write(to: &writer) })
     }
 
     /// The answer of a request sent again under its Idempotency-Key, from its generation log. The
