@@ -19,6 +19,8 @@ public struct ProxySettings: Sendable {
     /// its node stays alive is treated as failed: the request continues on another endpoint after
     /// the tokens already relayed (a dead node is noticed by membership within seconds instead).
     /// Generous, because an engine may queue a request while its KV cache is full. Default 30 s.
+    /// Endpoints on the proxy's own node are read directly, without it: their backends time out on
+    /// their own (an upstream's read timeout), and the in-process stream costs no task per token.
     public var stallTimeout: Duration
 
     /// Creates settings; every argument has the documented default.

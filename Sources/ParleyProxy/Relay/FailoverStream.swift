@@ -151,7 +151,11 @@ struct FailoverStream: AsyncSequence, Sendable {
                     let stream = try await ClusterSystem.withCallTimeout(router.settings.callTimeout) {
                         try await api.generate(submitted)
                     }
-                    downstream = stream.makeAsyncIterator(idleTimeout: router.settings.stallTimeout)
+                    // A model API on this node is read directly, in this task (its backend has timeouts of
+                    // its own); one elsewhere may hang while its node stays alive: the stall timeout.
+                    downstream =
+                        endpoint.node == system.node
+                        ? stream.makeAsyncIterator() : stream.makeAsyncIterator(idleTimeout: router.settings.stallTimeout)
                     return
                 } catch {
                     try endAttempt(after: error)

@@ -131,6 +131,24 @@ struct ModelProxyClusteredTests {
         }
     }
 
+    @Test func anEndpointOnTheProxysOwnNodeIsReadDirectlyWithoutTheStallTimeout() async throws {
+        var settings = ProxySettings()
+        settings.stallTimeout = .milliseconds(300)
+        try await ServingTestCluster.with(proxySettings: settings) { cluster in
+            // The only endpoint answers after 1 s, past the stall timeout; being in the proxy's
+            // process it is read directly (its backend times out on its own). Were it timed, every
+            // attempt would be failed after 300 ms and the request refused.
+            let slow = SyntheticModel.Configuration(timeToFirstToken: .seconds(1), tokensPerSecond: 1000)
+            try await cluster.addModel("local", backend: .synthetic(slow), onProxyNode: true)
+            let request = ServingTestCluster.request("local", maxTokens: 4)
+            let start = ContinuousClock.now
+            var events: [GenerationEvent] = []
+            for try await event in try await cluster.proxy().generate(request, region: nil) { events.append(event) }
+            expectExactAnswer(events, for: request)
+            #expect(start.duration(to: .now) >= .seconds(1))
+        }
+    }
+
     @Test func failingEndpointBeforeTheFirstTokenIsFailedOverAndItsCircuitOpens() async throws {
         var settings = ProxySettings()
         settings.breaker = .init(consecutiveFailures: 3, coolDown: .seconds(60))

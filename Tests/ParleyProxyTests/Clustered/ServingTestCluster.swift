@@ -70,12 +70,16 @@ final class ServingTestCluster: Sendable {
 
     /// Starts a model node with `backend` and waits until the proxy's receptionist lists it.
     @discardableResult
+    /// Starts a model API on a new node (`onProxyNode`: on the proxy's own node) and waits until the
+    /// proxy's receptionist lists it.
     func addModel(
-        _ name: String, backend: ModelAPIService.Configuration.Backend, tracker: GenerationTracker = GenerationTracker()
+        _ name: String, backend: ModelAPIService.Configuration.Backend, tracker: GenerationTracker = GenerationTracker(),
+        onProxyNode: Bool = false
     )
         async throws -> ModelNode
     {
-        let system = try await Self.node(name, roles: ["model"], seed: proxySystem.node.address)
+        let system =
+            onProxyNode ? proxySystem : try await Self.node(name, roles: ["model"], seed: proxySystem.node.address)
         let service = Task {
             try await ModelAPIService(system: system, configuration: .init(backend: backend), tracker: tracker).run()
         }
@@ -111,7 +115,9 @@ final class ServingTestCluster: Sendable {
         for node in nodes {
             node.service.cancel()
             _ = try? await node.service.value
-            if !killed.withLock({ $0.contains(node.name) }) { await node.system.shutdown() }
+            if !killed.withLock({ $0.contains(node.name) }) && node.system.node != proxySystem.node {
+                await node.system.shutdown()
+            }
         }
         proxyService.cancel()
         _ = try? await proxyService.value
