@@ -30,7 +30,6 @@ public distributed actor ModelAPI: ModelAPIProtocol {
     }
 
     public distributed func generate(_ request: ModelRequest) throws -> RemoteStream<GenerationEvent> {
-        Probe.mark("m0.api", request.requestID)
         guard servedModels.contains(where: { $0.id == request.model }) else {
             throw ServingError(
                 ServingError.modelNotFound,

@@ -20,7 +20,6 @@ public distributed actor ModelProxy: ModelProxyProtocol {
     }
 
     public distributed func generate(_ request: ModelRequest, region: String?) throws -> RemoteStream<GenerationEvent> {
-        Probe.mark("p0.proxy", request.requestID)
         guard router.serves(model: request.model) else {
             throw ServingError(ServingError.modelNotFound, "no live model API serves '\(request.model)'")
         }

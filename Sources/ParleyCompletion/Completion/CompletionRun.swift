@@ -47,9 +47,7 @@ struct CompletionRun: Sendable {
         let (settle, registry, request) = (self.settle, self.registry, self.request)
         let settlement = Task {
             do {
-                let s = try await settle()
-                Probe.mark("c4.settled", request.requestID)
-                return s
+                return try await settle()
             } catch {
                 // The pump may be waiting for the model's first token: stop it, the run fails.
                 _ = registry.cancel(request.requestID, userID: request.userID)
@@ -64,7 +62,6 @@ struct CompletionRun: Sendable {
         } catch {
             opened = .failure(error)
         }
-        Probe.mark("c3.opened", request.requestID)
         let pump = Task { [iterator] in
             await self.pump(continuation, records: recordContinuation, settlement: settlement, iterator: iterator, opened: opened)
         }
@@ -112,7 +109,7 @@ struct CompletionRun: Sendable {
         do {
             try opened.get()
             while let event = try await iterator.next() {
-                if !announced { Probe.mark("c5.pumpfirst", request.requestID); announce(try await settlement.value) }
+                if !announced { announce(try await settlement.value) }
                 switch event {
                 case .token(let index, let text):
                     continuation.yield(.token(index: index, text: text))

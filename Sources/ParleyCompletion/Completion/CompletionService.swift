@@ -59,7 +59,6 @@ public distributed actor CompletionService: CompletionServiceProtocol {
     }
 
     public distributed func complete(_ request: CompletionRequest) async throws -> RemoteStream<CompletionEvent> {
-        Probe.mark("c0.complete", request.requestID)
         try Self.validate(request)
         guard registry.reserve(request.requestID, userID: request.userID) else {
             // The same Idempotency-Key sent again while its first request runs here.
@@ -81,9 +80,7 @@ public distributed actor CompletionService: CompletionServiceProtocol {
                 acquired = true
                 decision = answer
             }
-            Probe.mark("c1.ratelimited", request.requestID)
             let prepared = try await prepare(request)
-            Probe.mark("c2.prepared", request.requestID)
             let run = CompletionRun(
                 request: request, rateLimit: decision, settle: prepared.settle, events: workerStream(prepared.modelRequest), configuration: configuration, rateLimits: rateLimits,
                 registry: registry, activity: actorSystem.activity, logger: logger)

@@ -35,7 +35,6 @@ public distributed actor WorkerPool: WorkerPoolProtocol {
     }
 
     public distributed func generate(_ request: ModelRequest) throws -> RemoteStream<GenerationEvent> {
-        Probe.mark("w0.pool", request.requestID)
         guard !request.model.isEmpty, !request.messages.isEmpty || request.resume != nil else {
             throw ServingError(ServingError.invalidRequest, "a generation needs a model and messages")
         }

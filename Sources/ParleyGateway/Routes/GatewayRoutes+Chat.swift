@@ -11,7 +11,6 @@ extension GatewayRoutes {
     /// `POST /v1/chat/completions`. Runs on the connection's event loop (``LoopBoundChannel``), and
     /// so does the writing of its answer.
     func chatCompletions(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
-        let probeStart = ContinuousClock.now
         let user = try context.requireUser()
         let bytes = try await Self.body(request, limit: configuration.limits.maxChatBodyBytes)
         let body = try ChatCompletionBody(json: bytes.readableBytesView, limits: configuration.limits)
@@ -34,8 +33,6 @@ extension GatewayRoutes {
             conversationID: body.conversationID, store: body.store, parentMessageID: body.parentMessageID)
         completion.startsAtRoot = body.startsAtRoot
         completion.idempotent = idempotencyKey != nil
-        Probe.mark("g0.handler", requestID, at: probeStart)
-        Probe.mark("g1.parsed", requestID)
         let startedAt = ContinuousClock.now
         let events = completions.complete(completion)
 
@@ -71,7 +68,6 @@ extension GatewayRoutes {
         guard body.stream else {
             return try await collectAnswer(events, pending: pending, json: json, headers: headers, startedAt: startedAt)
         }
-        Probe.mark("g2.started", requestID)
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"

@@ -100,7 +100,6 @@ struct LiveStream: Sendable {
         // in one write.
         var tokens = 0
         var ended = false
-        Probe.mark("g3.body", requestID)
         var head = SSE.event(id: 0, data: json.roleChunk())
         for event in pending where !ended {
             guard let (text, ends) = text(for: event, tokens: &tokens) else { continue }
@@ -108,7 +107,6 @@ struct LiveStream: Sendable {
             ended = ends
         }
         try await send(head, &writer)
-        Probe.mark("g5.written", requestID); Probe.end(requestID)
         if ended {
             try await writer.finish(nil)
             return

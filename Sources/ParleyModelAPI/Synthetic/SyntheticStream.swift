@@ -17,7 +17,7 @@ public struct SyntheticStream: AsyncSequence, Sendable {
             length: SyntheticModel.answerLength(for: request, defaultLength: configuration.defaultLength),
             finishReason: SyntheticModel.finishReason(for: request),
             promptTokens: SyntheticModel.promptTokenCount(for: request),
-            configuration: configuration, probeID: request.requestID)
+            configuration: configuration)
     }
 
     public struct Iterator: AsyncIteratorProtocol {
@@ -29,7 +29,6 @@ public struct SyntheticStream: AsyncSequence, Sendable {
         let configuration: SyntheticModel.Configuration
         var deadline: ContinuousClock.Instant?
         var finished = false
-        var probeID = ""
 
         public mutating func next() async throws -> GenerationEvent? {
             guard !finished else { return nil }
@@ -44,9 +43,7 @@ public struct SyntheticStream: AsyncSequence, Sendable {
                 }
             } else {
                 let target = clock.now.advanced(by: configuration.timeToFirstToken)
-                Probe.mark("m1.firstpull", probeID)
                 if configuration.timeToFirstToken > .zero { try await Task.sleep(until: target, clock: clock) }
-                Probe.mark("m2.woke", probeID)
                 deadline = target
             }
             guard next < length else {
