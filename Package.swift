@@ -188,6 +188,7 @@ let package = Package(
             dependencies: [
                 "ParleyModelAPI", "ParleyProtocol", "ParleyTestSupport",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         .executableTarget(

@@ -9,6 +9,8 @@ struct BenchOptions {
     var ttftMilliseconds = 20
     var tokensPerSecond = 1000.0
     var store = true
+    /// Set in the benchmark's own child process that serves the bare HTTP reference on this port.
+    var serveBare: Int?
 
     static let usage = """
         usage: parley-bench-serving [--streams 1,64,256] [--layouts all-in-one,per-role] [--seconds 10]
@@ -35,6 +37,7 @@ struct BenchOptions {
             case "--ttft-ms": options.ttftMilliseconds = Int(value(flag)) ?? options.ttftMilliseconds
             case "--tps": options.tokensPerSecond = Double(value(flag)) ?? options.tokensPerSecond
             case "--no-store": options.store = false
+            case "--serve-bare": options.serveBare = Int(value(flag))
             case "--help", "-h":
                 print(usage)
                 exit(0)
@@ -58,14 +61,18 @@ func loadAverage() -> String {
     (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "?"
 }
 
-/// The executables this benchmark starts: `parley` and `parley-load`, from the same build folder.
+/// The executables this benchmark starts: `parley` and `parley-load` from the same build folder,
+/// and itself (the bare HTTP reference).
 struct Binaries {
     var parley: String
     var load: String
+    var bench: String
 
     static func nextTo(_ argument0: String) -> Binaries {
         let folder = URL(fileURLWithPath: argument0).deletingLastPathComponent().path
-        let binaries = Binaries(parley: folder + "/parley", load: folder + "/parley-load")
+        let binaries = Binaries(
+            parley: folder + "/parley", load: folder + "/parley-load",
+            bench: URL(fileURLWithPath: argument0).standardizedFileURL.path)
         for path in [binaries.parley, binaries.load] where !FileManager.default.isExecutableFile(atPath: path) {
             fail("\(path) is missing: build the parley and parley-load products too (tools/bench-serving does)")
         }

@@ -7,6 +7,8 @@ final class Deployment {
     enum Layout: String {
         case allInOne = "all-in-one"
         case perRole = "per-role"
+        /// The synthetic model behind a bare HTTP endpoint, no cluster (``BareHTTPServer``).
+        case bareHTTP = "HTTP, no cluster"
     }
 
     let layout: Layout
@@ -47,6 +49,12 @@ final class Deployment {
         let gateway: Process
         do {
             switch layout {
+            case .bareHTTP:
+                gateway = try launch(
+                    binaries.bench,
+                    ["--serve-bare", String(http), "--ttft-ms", String(options.ttftMilliseconds),
+                     "--tps", String(options.tokensPerSecond)], log: folder + "/bare.log")
+                processes.append(gateway)
             case .allInOne:
                 gateway = try launch(
                     binaries.parley,

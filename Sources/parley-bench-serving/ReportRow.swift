@@ -29,6 +29,8 @@ struct ReportRow {
         16-token streams/s all-in-one.
         For scale (issue 5): LiteLLM adds 19 ms at 1 stream, 1.3 s at 64; ~24 ms CPU per streamed request; ~16 streams/s per core.
         CPU/stream is the gateway process's CPU per completed stream (in all-in-one that process runs every role).
+        "HTTP, no cluster" is the in-process model behind a bare Hummingbird SSE endpoint, driven by the same load
+        generator: what HTTP and the client alone add (the cluster's own share is the difference to it).
         """
 
     static func pad(_ text: String, _ width: Int, left: Bool = false) -> String {
