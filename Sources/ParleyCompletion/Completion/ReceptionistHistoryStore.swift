@@ -41,8 +41,9 @@ final class ReceptionistHistoryStoreLocator: HistoryStoreLocator {
 /// conversation's replicas, so the generation log — whose writes are idempotent (events by
 /// sequence number, one start and one finish per request id) — goes to the next listed store when
 /// one cannot be reached, up to `attempts` tries; an answer that finished is then still stored when
-/// its store's node died mid-stream. Loading and storing turns use one store, without retries (a
-/// retried append whose first try was stored after all would duplicate the turn).
+/// its store's node died mid-stream. A turn's start is idempotent by request id too. Loading a turn
+/// and appending messages use one store, without retries (a retried append whose first try was
+/// stored after all would duplicate the message).
 struct FailoverHistoryStore: HistoryStore {
     let locator: ReceptionistHistoryStoreLocator
     var attempts = 5
@@ -71,9 +72,16 @@ struct FailoverHistoryStore: HistoryStore {
     }
 
     func startTurn(owner: String, _ turn: TurnStart) async throws -> TurnStarted {
-        // One store, no retry: a retry whose first try was stored after all would find the run
-        // started and take it for a repeated request.
-        try await first().startTurn(owner: owner, turn)
+        // A try that failed to reach its store may have been stored all the same: a later try that
+        // finds the run still streaming takes it as its own (the run registry lets one run per
+        // request id stream on a completion node), not as a repeated request.
+        var retry = false
+        return try await withFailover { store in
+            defer { retry = true }
+            var started = try await store.startTurn(owner: owner, turn)
+            if retry && !started.created && started.run.status == .streaming { started.created = true }
+            return started
+        }
     }
 
     func startGeneration(
