@@ -105,13 +105,7 @@ struct TurnStorageTests {
             // Sent again, with other text even: refused before any event, nothing stored again.
             var again = request("key-1", maxTokens: 4, text: "something else")
             again.idempotent = true
-            var events: [CompletionEvent] = []
-            var failure: ClusterError?
-            do {
-                for try await event in try await harness.completion().complete(again) { events.append(event) }
-            } catch let error as ClusterError {
-                failure = error
-            }
+            let (events, failure) = try await Self.run(again, on: harness.completion())
             #expect(events.isEmpty)
             #expect(failure?.code.rawValue == ServingError.duplicateRequest)
             #expect(harness.store.messages(of: conversationID) == stored)
@@ -124,13 +118,7 @@ struct TurnStorageTests {
             harness.store.failStarts(with: ClusterError(.nodeDown, "the conversation node died"))
             var keyed = request("key-2", maxTokens: 4)
             keyed.idempotent = true
-            var events: [CompletionEvent] = []
-            var failure: ClusterError?
-            do {
-                for try await event in try await harness.completion().complete(keyed) { events.append(event) }
-            } catch let error as ClusterError {
-                failure = error
-            }
+            let (events, failure) = try await Self.run(keyed, on: harness.completion())
             // Run unstored, a repeat could not be recognised: refused instead, before any event.
             #expect(events.isEmpty)
             #expect(failure?.code.rawValue == ServingError.storeUnavailable)
@@ -171,6 +159,19 @@ struct TurnStorageTests {
             #expect(harness.store.appendCalls == 2)
             #expect(harness.store.run("r1")?.events.keys.sorted() == Array(1...10))
             #expect(harness.store.messages(of: conversationID).last?.message.content == collected.text)
+        }
+    }
+
+    /// The events of `request` and the cluster error that ended it, if one did.
+    private static func run(_ request: CompletionRequest, on completion: $CompletionServiceProtocol) async throws
+        -> ([CompletionEvent], ClusterError?)
+    {
+        var events: [CompletionEvent] = []
+        do {
+            for try await event in try await completion.complete(request) { events.append(event) }
+            return (events, nil)
+        } catch let error as ClusterError {
+            return (events, error)
         }
     }
 }
