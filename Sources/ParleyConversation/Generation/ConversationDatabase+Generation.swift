@@ -111,8 +111,11 @@ extension ConversationDatabase {
 
     /// Logs `texts` as events `fromSeq`, … of `run` (the rules of `appendGenerationEvents`) and
     /// answers the run's last sequence number.
+    /// Logs events and updates the run's length; with `finishing`, the same run update also ends
+    /// the run with that status (one row write instead of two).
     private static func logEvents(
-        _ db: Database, writer: StorageWriter, run: GenerationRun, fromSeq: Int64, _ texts: [String]
+        _ db: Database, writer: StorageWriter, run: GenerationRun, fromSeq: Int64, _ texts: [String],
+        finishing: MessageStatus? = nil
     ) throws -> Int64 {
         guard run.status == .streaming else { throw ConversationError(.conflict, "the generation has finished") }
         guard fromSeq <= run.lastSeq + 1 else {
@@ -138,6 +141,7 @@ extension ConversationDatabase {
             row.lastSeq = lastSeq
             row.bytes = bytes
             row.updatedAt = writer.nowMillis
+            if let finishing { row.status = finishing.rawValue }
             try writer.mergeGenerationRun(db, row)
         }
         return lastSeq
@@ -187,20 +191,23 @@ extension ConversationDatabase {
         return try await write { db in
             let run = try Self.ownedRun(db, owner: owner, requestID: requestID)
             let repeated = run.status != .streaming && fromSeq + Int64(texts.count) - 1 <= run.lastSeq
-            if !texts.isEmpty && !repeated {
-                _ = try Self.logEvents(db, writer: writer, run: run, fromSeq: fromSeq, texts)
+            let logged = !texts.isEmpty && !repeated
+            if logged {
+                _ = try Self.logEvents(db, writer: writer, run: run, fromSeq: fromSeq, texts, finishing: status)
             }
             return try Self.finish(
                 db, writer: writer, run: run, status: status, promptTokens: promptTokens,
-                completionTokens: completionTokens)
+                completionTokens: completionTokens, runEnded: logged)
         }
     }
 
+    /// Ends `run` (as it was before this transaction) with `status` unless `runEnded` says the
+    /// transaction did already, and stores its answer.
     private static func finish(
         _ db: Database, writer: StorageWriter, run: GenerationRun, status: MessageStatus, promptTokens: Int?,
-        completionTokens: Int?
+        completionTokens: Int?, runEnded: Bool = false
     ) throws -> ConversationMessage? {
-        if run.status == .streaming, var row = try GenerationRunRow.load(db, requestID: run.requestID) {
+        if run.status == .streaming, !runEnded, var row = try GenerationRunRow.load(db, requestID: run.requestID) {
             row.status = status.rawValue
             row.updatedAt = writer.nowMillis
             try writer.mergeGenerationRun(db, row)
