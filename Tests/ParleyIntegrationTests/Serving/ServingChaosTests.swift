@@ -50,6 +50,19 @@ struct ServingChaosTests {
             #expect(summary?.finishReason == "length")
         }
 
+        // A conversation node dies: new chats, each sent with its Idempotency-Key, start and are
+        // stored through the other one (while membership still lists the dead node too).
+        cluster.nodes.kill("conv1")
+        for number in 0..<5 {
+            var text = ""
+            let stream = try await alice.streamChatCompletion(request("after conv1 died \(number)", maxTokens: 4))
+            for try await event in stream {
+                if case .content(let piece, _) = event { text += piece }
+            }
+            let stored = try await alice.conversation(id: try #require(stream.conversationID))
+            #expect(stored.messages.map(\.content) == ["after conv1 died \(number)", text])
+        }
+
         // The 61st request of a minute is refused, whichever gateway it reaches.
         let bob = cluster.client("bob", gateways: ["gw1"])
         let bobOther = cluster.client("bob", gateways: ["gw2"])

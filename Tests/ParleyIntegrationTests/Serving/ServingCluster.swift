@@ -6,10 +6,11 @@ import ParleyClient
 import ParleyTestSupport
 
 /// A serving cluster of `parley node` processes with two nodes of every serving role (one role per
-/// node, so a kill hits exactly one role), one conversation node, the synthetic model, and two users.
+/// node, so a kill hits exactly one role), two conversation nodes, the synthetic model, and two users.
 final class ServingCluster: @unchecked Sendable {
     static let names = [
         "gw1", "gw2", "comp1", "comp2", "work1", "work2", "prox1", "prox2", "model1", "model2", "conv1",
+        "conv2",
     ]
     static let users = ["alice": "pk-chaos-alice-0001", "bob": "pk-chaos-bob-00002"]
 
