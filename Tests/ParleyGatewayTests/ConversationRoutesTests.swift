@@ -162,6 +162,54 @@ struct ConversationRoutesTests {
         }
     }
 
+    @Test func aRepeatWhoseFirstAttemptIsStillStartingWaitsForItsLogOrIsRefusedWithARetryHint() async throws {
+        let store = makeStore()
+        // Every attempt is a repeat: the completion refuses it, and the log appears only later.
+        let completions = ScriptedCompletions { request in
+            [.fail(ServingError(ServingError.duplicateRequest, "request \(request.requestID) was made before"))]
+        }
+        let app = try await makeTestApplication(completions: completions, conversations: store) {
+            $0.streaming.resumePollInterval = .milliseconds(10)
+            $0.streaming.startTimeout = .seconds(5)
+        }
+        let body = #"{"model":"synthetic","stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+        var fields = HTTPFields.auth()
+        fields[.idempotencyKey] = "starting-1"
+        let headers = fields
+        let requestID = "chatcmpl-" + RandomIdentifier.derived(user: "alice", key: "starting-1")
+        // The log is written once the gateway has looked for it and not found it.
+        let writer = Task {
+            for await count in store.reads where count >= 2 { break }
+            let run = GenerationInfo(
+                requestID: requestID, conversationID: nil, parentID: nil, messageID: "a1", model: "synthetic",
+                status: .complete, lastSeq: 1)
+            store.state.withLock {
+                $0.generation["alice/\(requestID)"] = GenerationEventsPage(
+                    run: run, events: [GenerationLogEntry(seq: 1, text: "late")])
+            }
+        }
+        let response = try await app.test(.router) { client in
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: ByteBuffer(string: body))
+        }
+        await writer.value
+        #expect(response.status == .ok)
+        let events = SSETestParser.parse(String(buffer: response.body))
+        #expect(events.map(\.id) == ["0", "1", nil, nil])
+        #expect(events.last?.data == "[DONE]")
+
+        // A first attempt that never logs anything: the repeat gives up after `startTimeout`.
+        let patient = try await makeTestApplication(completions: completions, conversations: makeStore()) {
+            $0.streaming.resumePollInterval = .milliseconds(10)
+            $0.streaming.startTimeout = .milliseconds(100)
+        }
+        let refused = try await patient.test(.router) { client in
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: ByteBuffer(string: body))
+        }
+        #expect(refused.status == .conflict)
+        #expect(refused.headers[.retryAfter] == "1")
+        #expect(try errorBody(refused).code == ServingError.duplicateRequest)
+    }
+
     @Test func aRepeatedIdempotencyKeyReplaysTheFirstAttemptInsteadOfRunningAgain() async throws {
         let store = makeStore()
         // The completion refuses a request id started before, as the completion service does.

@@ -78,13 +78,19 @@ extension GatewayRoutes {
     }
 
     /// The answer of a request sent again under its Idempotency-Key, from its generation log. The
-    /// first request may still be storing its turn: its log is awaited for up to `startTimeout`.
+    /// first request may still be storing its turn: its log is awaited for up to `startTimeout`,
+    /// then the repeat is refused with 409 and a retry hint.
     private func replayDuplicate(user: String, requestID: String) async throws -> Response {
         let deadline = ContinuousClock.now + configuration.streaming.startTimeout
         while true {
             do {
                 return try await replay(user: user, requestID: requestID, afterSeq: 0)
-            } catch let error where OpenAIError.from(error).status == .notFound && ContinuousClock.now < deadline {
+            } catch let error where OpenAIError.from(error).status == .notFound {
+                guard ContinuousClock.now < deadline else {
+                    throw OpenAIError(
+                        .conflict, "a request with this Idempotency-Key was made but its answer has not started; retry it",
+                        code: ServingError.duplicateRequest, retryAfterSeconds: 1)
+                }
                 try await Task.sleep(for: configuration.streaming.resumePollInterval)
             }
         }
