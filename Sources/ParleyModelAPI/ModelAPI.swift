@@ -53,8 +53,12 @@ public distributed actor ModelAPI: ModelAPIProtocol {
         _ backend: Backend, _ request: ModelRequest, tracker: GenerationTracker, system: ClusterSystem
     ) throws -> RemoteStream<GenerationEvent> {
         let events = try backend.generate(request)
-        return system.makeStream(CountedGeneration(
+        // Backends produce elsewhere (the engine on its own thread, an upstream over HTTP): the
+        // stream only relays, on the event loop.
+        return system.makeStream(
+            CountedGeneration(
                 TrackedEvents(base: events, tracker: tracker, requestID: request.requestID), activity: system.activity,
-                role: "model"))
+                role: "model"),
+            drainsWhenConsumerIsLost: false, relaysOnEventLoop: true)
     }
 }

@@ -23,10 +23,13 @@ public distributed actor ModelProxy: ModelProxyProtocol {
         guard router.serves(model: request.model) else {
             throw ServingError(ServingError.modelNotFound, "no live model API serves '\(request.model)'")
         }
+        // The stream only relays the model API's tokens: relayed on the event loop, without a
+        // hand-over per token.
         return actorSystem.makeStream(
             CountedGeneration(
                 FailoverStream(request: request, region: region, router: router), activity: actorSystem.activity,
-                role: "proxy"))
+                role: "proxy"),
+            drainsWhenConsumerIsLost: false, relaysOnEventLoop: true)
     }
 
     public distributed func endpoints() -> [EndpointStatus] {

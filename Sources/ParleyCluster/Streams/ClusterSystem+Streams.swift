@@ -38,8 +38,15 @@ extension ClusterSystem {
     /// whose connection is lost (its node died) does not: the source runs on to its end and its
     /// elements are dropped — for sources whose side effects must complete, such as an answer that
     /// is being logged for a client to resume elsewhere.
-    public func makeStream<Source: AsyncSequence & Sendable>(_ source: Source, drainsWhenConsumerIsLost: Bool)
-        -> RemoteStream<Source.Element>
+    ///
+    /// With `relaysOnEventLoop`, a remote consumer's producer runs on the event loop of the
+    /// consumer's connection: an element that the source receives from another node (or from a
+    /// thread of its own, such as an engine) is then encoded and written without a hand-over
+    /// between threads. Only for sources whose `next()` does no heavy work of its own: that loop
+    /// also carries the node's membership traffic.
+    public func makeStream<Source: AsyncSequence & Sendable>(
+        _ source: Source, drainsWhenConsumerIsLost: Bool, relaysOnEventLoop: Bool = false
+    ) -> RemoteStream<Source.Element>
     where Source.Element: Codable & Sendable {
         let streamID = streams.withLock { table in
             defer { table.nextStreamID += 1 }
@@ -51,7 +58,7 @@ extension ClusterSystem {
         let producer = StreamProducer(
             streamID: streamID, system: self, drainsWhenConsumerIsLost: drainsWhenConsumerIsLost
         ) { producer in
-            Task.detached {
+            Task.detached(executorPreference: relaysOnEventLoop ? EventLoopTaskExecutor(loop: producer.consumerLoop) : nil) {
                 await ServiceContext.withValue(context) {
                     await Self.produce(source, into: producer)
                 }

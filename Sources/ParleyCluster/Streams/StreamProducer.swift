@@ -57,6 +57,9 @@ final class StreamProducer: Sendable {
         state.withLock { if case .unclaimed = $0.phase { true } else { false } }
     }
 
+    /// The event loop of the consumer's connection (this producer's own loop for a local consumer).
+    var consumerLoop: any EventLoop { state.withLock { $0.connection?.channel.eventLoop } ?? loop }
+
     /// The connection id the consumer's demand came on (`nil`: local or not yet claimed).
     var connectionID: UInt64? { state.withLock { $0.connection?.id } }
 

@@ -86,7 +86,9 @@ public distributed actor CompletionService: CompletionServiceProtocol {
                 registry: registry, activity: actorSystem.activity, logger: logger)
             // A gateway that dies leaves its client to resume through another one from the generation
             // log, so the answer goes on; a client that cancels stops it.
-            return actorSystem.makeStream(await run.start(), drainsWhenConsumerIsLost: prepared.hasStore)
+            // The stream relays the pump's events, on the event loop.
+            return actorSystem.makeStream(
+                await run.start(), drainsWhenConsumerIsLost: prepared.hasStore, relaysOnEventLoop: true)
         } catch {
             registry.remove(request.requestID)
             if acquired { await rateLimits.release(userID: request.userID, requestID: request.requestID, tokens: 0) }

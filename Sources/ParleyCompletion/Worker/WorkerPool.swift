@@ -39,10 +39,13 @@ public distributed actor WorkerPool: WorkerPoolProtocol {
             throw ServingError(ServingError.invalidRequest, "a generation needs a model and messages")
         }
         let lease = SlotLease(scheduler: scheduler, ticket: try scheduler.admit(request))
+        // The stream only relays the proxy's tokens: relayed on the event loop, without a hand-over
+        // per token.
         return actorSystem.makeStream(
             CountedGeneration(
                 PooledGeneration(lease: lease, source: worker.generate(request)), activity: actorSystem.activity,
-                role: "worker"))
+                role: "worker"),
+            drainsWhenConsumerIsLost: false, relaysOnEventLoop: true)
     }
 
     public distributed func status() -> WorkerPoolStatus {

@@ -51,6 +51,12 @@ distributed actor Greeter {
     }
 
     /// Like `count(to:)`, but the count goes on to its end when the consumer's node is lost.
+    /// `limit` elements, each telling whether the producer ran on an event loop thread.
+    distributed func reportLoops(_ limit: Int, relaysOnEventLoop: Bool) -> RemoteStream<Bool> {
+        actorSystem.makeStream(
+            LoopReportingSequence(limit: limit), drainsWhenConsumerIsLost: false, relaysOnEventLoop: relaysOnEventLoop)
+    }
+
     distributed func countToTheEnd(_ limit: Int) -> RemoteStream<Int> {
         actorSystem.makeStream(CountingSequence(limit: limit, failAt: nil, probe: probe), drainsWhenConsumerIsLost: true)
     }
@@ -99,6 +105,24 @@ struct CountingSequence: AsyncSequence, Sendable {
     func makeAsyncIterator() -> Iterator {
         Iterator(limit: limit, failAt: failAt, probe: probe, sentinel: IteratorSentinel(probe: probe))
     }
+}
+
+/// `limit` elements: whether each `next()` ran on an event loop thread.
+struct LoopReportingSequence: AsyncSequence, Sendable {
+    let limit: Int
+
+    struct Iterator: AsyncIteratorProtocol {
+        var left: Int
+
+        mutating func next() async -> Bool? {
+            guard left > 0 else { return nil }
+            left -= 1
+            await Task.yield()
+            return MultiThreadedEventLoopGroup.currentEventLoop != nil
+        }
+    }
+
+    func makeAsyncIterator() -> Iterator { Iterator(left: limit) }
 }
 
 /// Two systems on loopback, port 0.
@@ -217,6 +241,19 @@ struct RemoteStreamClusteredTests {
                 expected += 1
             }
             #expect(expected == 10_000)
+        }
+    }
+
+    @Test func aRelayingProducerRunsOnTheConsumersEventLoopAndOthersOnThePool() async throws {
+        try await withTwoSystems { server, client in
+            let greeter = Greeter(actorSystem: server)
+            let remote = try Greeter.resolve(id: greeter.id, using: client)
+            var onLoop: [Bool] = []
+            for try await value in try await remote.reportLoops(50, relaysOnEventLoop: true) { onLoop.append(value) }
+            #expect(onLoop == Array(repeating: true, count: 50))
+            var elsewhere: [Bool] = []
+            for try await value in try await remote.reportLoops(50, relaysOnEventLoop: false) { elsewhere.append(value) }
+            #expect(elsewhere == Array(repeating: false, count: 50))
         }
     }
 
