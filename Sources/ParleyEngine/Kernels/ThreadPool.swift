@@ -18,8 +18,10 @@ import Synchronization
 /// `@unchecked Sendable`: `ticket` packs the job's generation (high 32 bits) with the next index
 /// (low 32 bits); a worker claims an index only by a compare-and-swap that also checks the
 /// generation, so it touches `job` only while that job has unfinished indices, and the caller
-/// replaces `job` only after all indices of the previous job completed. The condition variable's
-/// mutex guards sleeping and waking.
+/// replaces `job` only after all indices of the previous job completed. A new job first closes the
+/// ticket (its new generation with the index ``closed``), then sets the job and its count, then
+/// opens the ticket: a worker still holding the previous job's used-up ticket cannot claim an
+/// index against the new count. The condition variable's mutex guards sleeping and waking.
 final class ThreadPool: @unchecked Sendable {
     /// Threads that run a job, including the caller.
     let threadCount: Int
@@ -35,6 +37,8 @@ final class ThreadPool: @unchecked Sendable {
     private var threads: [pthread_t] = []
     /// Spin iterations before a worker sleeps.
     private let spinLimit: Int
+    /// The ticket's index while a new job is being set up.
+    private static let closed: UInt64 = 0xFFFF_FFFF
 
     /// Creates a pool of `threadCount` threads in all (the caller plus `threadCount - 1` workers).
     /// - Parameter threadCount: defaults to the number of online processors.
@@ -85,8 +89,10 @@ final class ThreadPool: @unchecked Sendable {
             return
         }
         withoutActuallyEscaping(body) { body in
-            job = body
             generation = (generation + 1) & 0xFFFF_FFFF
+            // Closed first: from here on no claim can succeed against the previous ticket.
+            ticket.store(generation << 32 | Self.closed, ordering: .sequentiallyConsistent)
+            job = body
             jobCount.store(count, ordering: .sequentiallyConsistent)
             completed.store(0, ordering: .sequentiallyConsistent)
             ticket.store(generation << 32, ordering: .sequentiallyConsistent)
@@ -112,6 +118,11 @@ final class ThreadPool: @unchecked Sendable {
             var index = 0
             while true {
                 guard current >> 32 == generation else { return }
+                if current & 0xFFFF_FFFF == Self.closed {
+                    // The caller is setting this job up; it opens the ticket right after.
+                    current = ticket.load(ordering: .sequentiallyConsistent)
+                    continue
+                }
                 index = Int(current & 0xFFFF_FFFF)
                 guard index < jobCount.load(ordering: .sequentiallyConsistent) else { return }
                 let (exchanged, original) = ticket.compareExchange(

@@ -78,7 +78,9 @@ import Testing
     @Test func threadPoolRunsEveryIndexOnce() {
         let pool = ThreadPool(threadCount: 3, spinLimit: 10)
         defer { pool.shutdown() }
-        for round in 0..<200 {
+        // Jobs follow each other at once, as a decode step's do: a worker still on the previous
+        // job's ticket must not claim against the next job's count.
+        for round in 0..<20_000 {
             let n = round % 17 + 1
             let hits = UnsafeMutablePointer<Int>.allocate(capacity: n)
             hits.initialize(repeating: 0, count: n)
