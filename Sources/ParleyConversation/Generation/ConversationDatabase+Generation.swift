@@ -109,10 +109,9 @@ extension ConversationDatabase {
         for text in texts { try Validation.noNUL(text) }
     }
 
-    /// Logs `texts` as events `fromSeq`, … of `run` (the rules of `appendGenerationEvents`) and
-    /// answers the run's last sequence number.
-    /// Logs events and updates the run's length; with `finishing`, the same run update also ends
-    /// the run with that status (one row write instead of two).
+    /// Logs `texts` as events `fromSeq`, … of `run` (the rules of `appendGenerationEvents`), updates
+    /// the run's length and answers its last sequence number; with `finishing`, the same run update
+    /// also ends the run with that status (one row write instead of two).
     private static func logEvents(
         _ db: Database, writer: StorageWriter, run: GenerationRun, fromSeq: Int64, _ texts: [String],
         finishing: MessageStatus? = nil

@@ -4,7 +4,6 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import ParleyCluster
 import ParleyProtocol
 
 extension GatewayRoutes {
