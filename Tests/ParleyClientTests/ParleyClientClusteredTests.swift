@@ -58,6 +58,22 @@ import Testing
         }
     }
 
+    @Test func streamsReadToTheirEndReuseOneConnection() async throws {
+        // The response ends a moment after [DONE]: a client that stopped reading at [DONE] would
+        // cancel the rest and close the connection, so each chat would open a new one.
+        let script = TestGateway.Script.with { $0.pauseBeforeEnd = .milliseconds(30) }
+        try await TestGateway.with(script) { gateways in
+            try await withClient(gateways) { client in
+                for _ in 0..<3 {
+                    let (text, _, summary) = try await drain(try await client.streamChatCompletion(request))
+                    #expect(text == script.tokens.joined())
+                    #expect(summary != nil)
+                }
+            }
+            #expect(gateways[0].connectionsAccepted == 1)
+        }
+    }
+
     @Test func cutStreamResumesWithLastEventIDAndGetsTheRestOnce() async throws {
         let script = TestGateway.Script.with { $0.cutAfter = 3; $0.resumeRepeatsLast = true }
         try await TestGateway.with(script) { gateways in

@@ -27,6 +27,8 @@ final class TestGateway: Sendable {
         /// Gateways (by index) that close the connection on a chat completion before answering (a
         /// gateway that died after the request reached it).
         var dropChatOn: Set<Int> = []
+        /// A pause between `[DONE]` and the end of the response (a gateway whose last write lags).
+        var pauseBeforeEnd: Duration?
 
         static func with(_ edit: (inout Script) -> Void) -> Script {
             var script = Script()
@@ -46,11 +48,14 @@ final class TestGateway: Sendable {
     let script: Script
     let index: Int
     private let log: Mutex<[Received]> = Mutex([])
+    private let accepted = Mutex(0)
     private let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
 
     var port: Int { channel.channel.localAddress!.port! }
     var url: String { "http://127.0.0.1:\(port)" }
     var received: [Received] { log.withLock { $0 } }
+    /// Connections the double has accepted so far.
+    var connectionsAccepted: Int { accepted.withLock { $0 } }
 
     private init(script: Script, index: Int, channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>) {
         self.script = script
@@ -87,6 +92,7 @@ final class TestGateway: Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             try await channel.executeThenClose { inbound in
                 for try await connection in inbound {
+                    accepted.withLock { $0 += 1 }
                     group.addTask { try? await self.handle(connection) }
                 }
             }
@@ -226,6 +232,7 @@ final class TestGateway: Sendable {
         }
         finish += "data: [DONE]\n\n"
         try await write(out, finish)
+        if let pause = script.pauseBeforeEnd { try await Task.sleep(for: pause) }
         try await out.write(.end(nil))
         return true
     }

@@ -65,7 +65,10 @@ public struct ChatCompletionStream: AsyncSequence, Sendable {
                 }
                 pending.removeAll(keepingCapacity: true)
                 pendingIndex = 0
-                if done { return nil }
+                if done {
+                    await readToEnd()
+                    return nil
+                }
                 guard var current = body else {
                     try await resume()
                     continue
@@ -132,6 +135,19 @@ public struct ChatCompletionStream: AsyncSequence, Sendable {
                 }
             }
             if let usage = chunk.usage, tracker.acceptUsage() { pending.append(.usage(usage)) }
+        }
+
+        /// Reads what follows `[DONE]` up to the response's end (the gateway ends it right after), so
+        /// the connection goes back to the pool for the next request. A response left unread is
+        /// cancelled, which closes its connection: every request would then pay for a new one.
+        /// Gives up, closing the connection after all, past 64 KiB or on an error.
+        private mutating func readToEnd() async {
+            guard var current = body else { return }
+            body = nil
+            var left = 64 * 1024
+            while left > 0, let chunk = try? await current.next() {
+                left -= chunk.readableBytes
+            }
         }
 
         /// Reconnects through the resume endpoint, or throws `streamBroken` when the attempts are used up.
