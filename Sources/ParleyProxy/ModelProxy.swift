@@ -19,16 +19,18 @@ public distributed actor ModelProxy: ModelProxyProtocol {
         self.router = router
     }
 
-    public distributed func generate(_ request: ModelRequest, region: String?) throws -> RemoteStream<GenerationEvent> {
+    public distributed func generate(_ request: ModelRequest, region: String?) async throws -> RemoteStream<GenerationEvent> {
         guard router.serves(model: request.model) else {
             throw ServingError(ServingError.modelNotFound, "no live model API serves '\(request.model)'")
         }
+        // The model starts now, not when the caller's reading task first runs; an endpoint that
+        // fails to open is failed over here, as it would be on the first read.
+        var relay = FailoverStream(request: request, region: region, router: router).makeAsyncIterator()
+        try await relay.open()
         // The stream only relays the model API's tokens: relayed on the event loop, without a
         // hand-over per token.
         return actorSystem.makeStream(
-            CountedGeneration(
-                FailoverStream(request: request, region: region, router: router), activity: actorSystem.activity,
-                role: "proxy"),
+            CountedGeneration(OpenedGeneration(relay), activity: actorSystem.activity, role: "proxy"),
             drainsWhenConsumerIsLost: false, relaysOnEventLoop: true)
     }
 

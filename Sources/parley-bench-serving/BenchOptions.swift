@@ -9,6 +9,16 @@ struct BenchOptions {
     var ttftMilliseconds = 20
     var tokensPerSecond = 1000.0
     var store = true
+    /// How long one answer takes the synthetic model (first token, then the rest at its pace).
+    var answerDuration: Duration {
+        .milliseconds(ttftMilliseconds) + .microseconds(Int64(Double(max(0, tokens - 1)) / tokensPerSecond * 1_000_000))
+    }
+
+    /// Over how long the streams' first requests are spread: one answer's duration (at most a quarter
+    /// of a run). Started all at once, streams of equal length stay in step and arrive in bursts of
+    /// `concurrency` requests, which measures the burst, not the path.
+    var rampUp: Duration { min(answerDuration, .seconds(seconds) / 4) }
+
     /// Set in the benchmark's own child process that serves the bare HTTP reference on this port.
     var serveBare: Int?
 

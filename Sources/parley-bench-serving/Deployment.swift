@@ -111,6 +111,7 @@ final class Deployment {
         var arguments = [
             "--url", url, "--users", String(concurrency), "--duration", String(options.seconds), "--think-time", "0",
             "--model", "synthetic", "--max-tokens", String(options.tokens), "--json", "--quiet",
+            "--ramp-up", String(seconds(options.rampUp)),
         ]
         if !options.store { arguments.append("--no-store") }
         for key in keys.prefix(concurrency) { arguments += ["--api-key", key] }

@@ -18,6 +18,7 @@ enum InProcessReference {
                 group.addTask {
                     var measurements = Measurements()
                     var number = 0
+                    try? await Task.sleep(for: options.rampUp * caller / concurrency)
                     while clock.now < deadline {
                         number += 1
                         let request = ModelRequest(

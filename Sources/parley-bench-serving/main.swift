@@ -12,7 +12,8 @@ if let port = options.serveBare {
 let binaries = Binaries.nextTo(CommandLine.arguments[0])
 print("Parley serving benchmark — synthetic model: first token after \(options.ttftMilliseconds) ms, "
     + "\(Int(options.tokensPerSecond)) tokens/s, \(options.tokens) tokens per answer, \(options.seconds) s per run, "
-    + "store \(options.store ? "on" : "off")")
+    + "store \(options.store ? "on" : "off"); each run's streams start spread over "
+    + "\(Int(seconds(options.rampUp) * 1000)) ms (one answer's length), not all at once")
 print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(loadAverage())")
 print("")
 

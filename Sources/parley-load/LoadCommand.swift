@@ -40,6 +40,12 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Mean think time between a user's requests, in milliseconds.")
     var thinkTime: Double = 500
 
+    @Option(
+        help: ArgumentHelp(
+            "Spread the users' first requests evenly over this many seconds (0: all users start at once).",
+            discussion: "Without it, users with no think time and equal answers stay in step and send their requests in bursts."))
+    var rampUp: Double = 0
+
     @Option(help: "Model name.")
     var model = "synthetic"
 
@@ -74,6 +80,7 @@ struct LoadCommand: AsyncParsableCommand {
         guard users > 0, duration > 0, prompts > 0, maxTokens > 0, thinkTime >= 0 else {
             throw ValidationError("--users, --duration, --prompts and --max-tokens must be positive")
         }
+        guard rampUp >= 0, rampUp < duration else { throw ValidationError("--ramp-up must be at least 0 and below --duration") }
     }
 
     func run() async throws {
@@ -84,7 +91,8 @@ struct LoadCommand: AsyncParsableCommand {
                 maximumConnectionsPerGateway: users + 4))
         let plan = LoadPlan(
             model: model, maxTokens: maxTokens, prompts: prompts, thinkTime: .microseconds(Int64(thinkTime * 1000)),
-            store: !noStore, verify: verify ?? (model == "synthetic"), seed: seed)
+            store: !noStore, verify: verify ?? (model == "synthetic"), seed: seed,
+            firstRequestSpacing: .microseconds(Int64(rampUp * 1_000_000 / Double(users))))
         let stats = LoadStats()
         let budget = RequestBudget(requests)
         let stored = checkStored && !noStore ? StoredAnswers() : nil

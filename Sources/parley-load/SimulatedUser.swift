@@ -14,6 +14,9 @@ struct SimulatedUser: Sendable {
     func run(until deadline: ContinuousClock.Instant, budget: RequestBudget) async {
         var random = SplitMix64(seed: plan.seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
         var turn = 0
+        if plan.firstRequestSpacing > .zero {
+            try? await Task.sleep(for: plan.firstRequestSpacing * index)
+        }
         while ContinuousClock.now < deadline, budget.take(), !Task.isCancelled {
             let prompt = (index + turn * 7) % plan.prompts
             turn += 1
@@ -100,6 +103,8 @@ struct LoadPlan: Sendable {
     var store: Bool
     var verify: Bool
     var seed: UInt64
+    /// How long after the previous user each user sends its first request (`--ramp-up` / users).
+    var firstRequestSpacing: Duration = .zero
 }
 
 /// A shared count of requests left (`--requests`); unlimited when `nil`.

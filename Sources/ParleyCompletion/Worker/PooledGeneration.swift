@@ -17,13 +17,14 @@ final class SlotLease: Sendable {
 }
 
 /// A generation that first waits for its slot, then yields the source's events; the slot is freed
-/// when the source ends or fails and when the iterator goes away (cancellation).
+/// when the source ends or fails and when the iterator goes away (cancellation). Its source may
+/// have been opened already (``WorkerPool/generate(_:)``).
 struct PooledGeneration: AsyncSequence, Sendable {
     typealias Element = GenerationEvent
     typealias Failure = any Error
 
     let lease: SlotLease
-    let source: FailoverStream
+    let source: OpenedGeneration<FailoverStream.Iterator>
 
     func makeAsyncIterator() -> Iterator {
         Iterator(lease: lease, source: source.makeAsyncIterator())

@@ -43,6 +43,11 @@ final class SlotScheduler: Sendable {
         }
     }
 
+    /// Whether `ticket` holds a slot now.
+    func holdsSlot(_ ticket: Ticket) -> Bool {
+        state.withLock { $0.queue.isRunning(ticket) }
+    }
+
     /// Returns once `ticket` holds a slot. Throws `overloaded` when it waited too long, and
     /// `CancellationError` when the task is cancelled or the ticket was finished.
     func waitForSlot(_ ticket: Ticket) async throws {

@@ -6,10 +6,10 @@ public import ParleyProtocol
 /// A node's inference slots (role `worker`, registered under `ServiceKeys.workerPool`).
 ///
 /// `generate` takes a place for the request at once — a slot, a place in the bounded line, or a
-/// refusal with `overloaded` and a retry hint when the line is full — and returns the stream. The
-/// stream waits for the slot when the caller starts reading it (refused with `overloaded` after
-/// ``WorkerPoolConfiguration/maxQueueWait``), then a ``Worker`` runs the request through a model
-/// proxy. The slot is freed when the stream ends, fails or is cancelled, or when its handle is
+/// refusal with `overloaded` and a retry hint when the line is full — and returns the stream. With
+/// a slot free, a ``Worker`` opens the request on a model proxy before `generate` returns (the
+/// model starts at once); a request in line waits for its slot when the caller starts reading
+/// (refused with `overloaded` after ``WorkerPoolConfiguration/maxQueueWait``), then opens it. The slot is freed when the stream ends, fails or is cancelled, or when its handle is
 /// dropped unread. ``WorkerService`` drives the expiry of waiting requests.
 public distributed actor WorkerPool: WorkerPoolProtocol {
     public typealias ActorSystem = ClusterSystem
@@ -34,17 +34,27 @@ public distributed actor WorkerPool: WorkerPoolProtocol {
             system: actorSystem, configuration: configuration, region: actorSystem.settings.region, logger: logger)
     }
 
-    public distributed func generate(_ request: ModelRequest) throws -> RemoteStream<GenerationEvent> {
+    public distributed func generate(_ request: ModelRequest) async throws -> RemoteStream<GenerationEvent> {
         guard !request.model.isEmpty, !request.messages.isEmpty || request.resume != nil else {
             throw ServingError(ServingError.invalidRequest, "a generation needs a model and messages")
         }
         let lease = SlotLease(scheduler: scheduler, ticket: try scheduler.admit(request))
+        var source = worker.generate(request).makeAsyncIterator()
+        if scheduler.holdsSlot(lease.ticket) {
+            // A free slot: the model starts now, while the caller gets ready to read, rather than
+            // when its reading task first runs.
+            do {
+                try await source.open()
+            } catch {
+                lease.finish()
+                throw error
+            }
+        }
         // The stream only relays the proxy's tokens: relayed on the event loop, without a hand-over
         // per token.
         return actorSystem.makeStream(
             CountedGeneration(
-                PooledGeneration(lease: lease, source: worker.generate(request)), activity: actorSystem.activity,
-                role: "worker"),
+                PooledGeneration(lease: lease, source: OpenedGeneration(source)), activity: actorSystem.activity, role: "worker"),
             drainsWhenConsumerIsLost: false, relaysOnEventLoop: true)
     }
 

@@ -7,8 +7,9 @@ public import ParleyProtocol
 /// chaos tool can recompute the exact answer with ``expectedAnswer(for:defaultLength:)`` and tell a
 /// whole answer from a broken or repeated one. The answer has `maxTokens` tokens (finish reason
 /// `length`) or, without `maxTokens`, ``Configuration/defaultLength`` tokens (finish reason `stop`).
-/// Stop strings, temperature and top-p are ignored. The first token comes after
-/// ``Configuration/timeToFirstToken`` and the rest at ``Configuration/tokensPerSecond``; a resumed
+/// Stop strings, temperature and top-p are ignored. The first token comes
+/// ``Configuration/timeToFirstToken`` after `generate` was called (a model starts working when it
+/// is asked, not when its reader first pulls) and the rest at ``Configuration/tokensPerSecond``; a resumed
 /// request waits the time to first token again, then continues at `resume.tokenCount`.
 public struct SyntheticModel: ModelBackend {
     /// Timings and size of the synthetic answer.
@@ -45,7 +46,7 @@ public struct SyntheticModel: ModelBackend {
     }
 
     public func generate(_ request: ModelRequest) throws -> SyntheticStream {
-        SyntheticStream(request: request, configuration: configuration)
+        SyntheticStream(request: request, configuration: configuration, asked: ContinuousClock.now)
     }
 
     public func shutdown() async {}

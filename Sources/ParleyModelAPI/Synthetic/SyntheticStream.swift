@@ -1,7 +1,8 @@
 public import ParleyProtocol
 
 /// The event stream of one synthetic generation (see ``SyntheticModel``). Timing uses the
-/// continuous clock with absolute deadlines (no drift); cancelling the iterating task ends it at
+/// continuous clock with absolute deadlines from the moment the generation was asked for (no
+/// drift); cancelling the iterating task ends it at
 /// once with `CancellationError`.
 public struct SyntheticStream: AsyncSequence, Sendable {
     public typealias Element = GenerationEvent
@@ -9,6 +10,8 @@ public struct SyntheticStream: AsyncSequence, Sendable {
 
     let request: ModelRequest
     let configuration: SyntheticModel.Configuration
+    /// When the generation was asked for: the first token is due `timeToFirstToken` later.
+    let asked: ContinuousClock.Instant
 
     public func makeAsyncIterator() -> Iterator {
         Iterator(
@@ -17,7 +20,7 @@ public struct SyntheticStream: AsyncSequence, Sendable {
             length: SyntheticModel.answerLength(for: request, defaultLength: configuration.defaultLength),
             finishReason: SyntheticModel.finishReason(for: request),
             promptTokens: SyntheticModel.promptTokenCount(for: request),
-            configuration: configuration)
+            configuration: configuration, firstTokenDue: asked.advanced(by: configuration.timeToFirstToken))
     }
 
     public struct Iterator: AsyncIteratorProtocol {
@@ -27,6 +30,7 @@ public struct SyntheticStream: AsyncSequence, Sendable {
         let finishReason: FinishReason
         let promptTokens: Int
         let configuration: SyntheticModel.Configuration
+        let firstTokenDue: ContinuousClock.Instant
         var deadline: ContinuousClock.Instant?
         var finished = false
 
@@ -42,9 +46,8 @@ public struct SyntheticStream: AsyncSequence, Sendable {
                     self.deadline = target
                 }
             } else {
-                let target = clock.now.advanced(by: configuration.timeToFirstToken)
-                if configuration.timeToFirstToken > .zero { try await Task.sleep(until: target, clock: clock) }
-                deadline = target
+                if firstTokenDue > clock.now { try await Task.sleep(until: firstTokenDue, clock: clock) }
+                deadline = firstTokenDue
             }
             guard next < length else {
                 finished = true

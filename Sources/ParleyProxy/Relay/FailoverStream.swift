@@ -46,6 +46,12 @@ struct FailoverStream: AsyncSequence, Sendable {
             self.text = request.resume?.text ?? ""
         }
 
+        /// Opens a stream on the best endpoint that admits the request, failing over as `next()`
+        /// would, if none is open yet.
+        mutating func open() async throws {
+            if downstream == nil && !done { try await connect() }
+        }
+
         mutating func next() async throws -> GenerationEvent? {
             guard !done else { return nil }
             while true {

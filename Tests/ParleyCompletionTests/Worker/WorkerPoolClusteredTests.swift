@@ -1,5 +1,6 @@
 import ParleyCluster
 import ParleyProtocol
+import Synchronization
 import Testing
 
 @testable import ParleyCompletion
@@ -60,6 +61,25 @@ struct WorkerPoolClusteredTests {
             #expect(firstCount == 50)
             #expect(secondCount == 5)
             #expect(try await pool.status() == WorkerPoolStatus(slots: 1, busy: 0, queued: 0))
+        }
+    }
+
+    @Test func aRequestWithAFreeSlotReachesTheProxyBeforeItsStreamIsRead() async throws {
+        let configuration = WorkerPoolConfiguration(slotsPerModel: 1, maxQueuedPerModel: 4)
+        try await withHarness(workerConfiguration: configuration) { harness in
+            let pool = try $WorkerPoolProtocol.resolve(id: harness.workers["w1"]!.pool.id, using: harness.gateway)
+            let calls = { harness.probe.calls.load(ordering: .relaxed) }
+            // A free slot: the proxy (and so the model) has the request when generate returns.
+            let first = try await pool.generate(Self.modelRequest("r1", maxTokens: 3))
+            #expect(calls() == 1)
+            // In line: the proxy gets it only when the slot is free and the stream is read.
+            let second = try await pool.generate(Self.modelRequest("r2", maxTokens: 3))
+            #expect(calls() == 1)
+            var tokens = 0
+            for try await event in first { if case .token = event { tokens += 1 } }
+            for try await event in second { if case .token = event { tokens += 1 } }
+            #expect(tokens == 6)
+            #expect(calls() == 2)
         }
     }
 }

@@ -93,6 +93,22 @@ struct SyntheticModelTests {
         #expect(total >= .milliseconds(250))
     }
 
+    @Test func timeToFirstTokenCountsFromTheRequestNotFromTheFirstRead() async throws {
+        // The reader comes a whole time to first token late and gets the first token at once: the
+        // model started when it was asked. Timed from the first read, it would wait 1 s more.
+        let model = SyntheticModel(configuration: .init(timeToFirstToken: .seconds(1), tokensPerSecond: 0))
+        let stream = try model.generate(Self.request(maxTokens: 1))
+        try await Task.sleep(for: .seconds(1))
+        let clock = ContinuousClock()
+        let readStart = clock.now
+        var iterator = stream.makeAsyncIterator()
+        guard case .token = try await iterator.next() else {
+            Issue.record("the first event is not a token")
+            return
+        }
+        #expect(readStart.duration(to: clock.now) < .milliseconds(500))
+    }
+
     @Test(.timeLimit(.minutes(1))) func cancellationStopsTheStreamAtOnce() async throws {
         // The second token is due after 1,000 s: only cancellation can end the wait for it (the
         // time limit catches a stream that ignores it), however slow the machine.

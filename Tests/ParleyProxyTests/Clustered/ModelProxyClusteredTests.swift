@@ -149,6 +149,26 @@ struct ModelProxyClusteredTests {
         }
     }
 
+    @Test func theModelIsAskedWhenTheProxyIsNotWhenItsStreamIsFirstRead() async throws {
+        try await ServingTestCluster.with { cluster in
+            // The model's first token is due 1 s after it was asked. The stream is read 1 s after
+            // the proxy's generate returned: the token is there at once. Opened at the first
+            // read, it would take 1 s more.
+            let slow = SyntheticModel.Configuration(timeToFirstToken: .seconds(1), tokensPerSecond: 1000)
+            try await cluster.addModel("model-1", backend: .synthetic(slow))
+            let request = ServingTestCluster.request("eager", maxTokens: 2)
+            let stream = try await cluster.proxy().generate(request, region: nil)
+            try await Task.sleep(for: .seconds(1))
+            let readStart = ContinuousClock.now
+            var events: [GenerationEvent] = []
+            for try await event in stream {
+                if events.isEmpty { #expect(readStart.duration(to: .now) < .milliseconds(500)) }
+                events.append(event)
+            }
+            expectExactAnswer(events, for: request)
+        }
+    }
+
     @Test func failingEndpointBeforeTheFirstTokenIsFailedOverAndItsCircuitOpens() async throws {
         var settings = ProxySettings()
         settings.breaker = .init(consecutiveFailures: 3, coolDown: .seconds(60))
