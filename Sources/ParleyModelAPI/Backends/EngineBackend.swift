@@ -41,9 +41,11 @@ public struct EngineBackend: ModelBackend {
         let generation = GenerationRequest(
             prompt: .tokens(prompt), sampling: Self.parameters(request.sampling),
             maxTokens: remaining.map { max(1, $0) }, stop: request.sampling.stop)
+        let exhausted = remaining.map { $0 <= 0 } ?? false
+        // The engine starts now, when asked, not at the first read; a stream dropped unread cancels it.
         return EngineEvents(
-            engine: engine, request: generation, firstIndex: first, promptTokenCount: chatPrompt.count,
-            exhausted: remaining.map { $0 <= 0 } ?? false)
+            tokens: exhausted ? nil : engine.generate(generation), firstIndex: first,
+            promptTokenCount: chatPrompt.count)
     }
 
     public func shutdown() async {
@@ -65,12 +67,11 @@ public struct EngineEvents: AsyncSequence, Sendable {
     public typealias Element = GenerationEvent
     public typealias Failure = any Error
 
-    let engine: Engine
-    let request: GenerationRequest
+    /// The engine's running generation; nil when the resume point already reached `maxTokens`
+    /// (finish at once with `length`).
+    let tokens: AsyncThrowingStream<TokenEvent, any Error>?
     let firstIndex: Int
     let promptTokenCount: Int
-    /// The resume point already reached `maxTokens`: finish at once with `length`.
-    let exhausted: Bool
 
     public func makeAsyncIterator() -> Iterator {
         Iterator(events: self)
@@ -89,11 +90,11 @@ public struct EngineEvents: AsyncSequence, Sendable {
 
         public mutating func next() async throws -> GenerationEvent? {
             guard !done else { return nil }
-            if events.exhausted {
+            guard let tokens = events.tokens else {
                 done = true
                 return .finished(.length, TokenUsage(promptTokens: events.promptTokenCount, completionTokens: next))
             }
-            if base == nil { base = events.engine.generate(events.request).makeAsyncIterator() }
+            if base == nil { base = tokens.makeAsyncIterator() }
             let event: TokenEvent?
             do {
                 event = try await base?.next()
