@@ -28,6 +28,10 @@ public final class ParleyClient: Sendable {
         httpConfiguration.connectionPool = .init(
             idleTimeout: .seconds(60),
             concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maximumConnectionsPerGateway)
+        // With other gateways to go to, a refused connection fails at once and the request moves on
+        // (a killed gateway would otherwise stall it for the whole connect timeout, retried with
+        // backoff). A lone gateway is retried until the connect timeout, as it may be restarting.
+        httpConfiguration.connectionPool.retryConnectionEstablishment = configuration.gatewayURLs.count == 1
         httpConfiguration.httpVersion = .http1Only
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         ownsHTTPClient = true

@@ -43,6 +43,9 @@ struct LoadReport {
                 lines.append("  \(kind): \(example)")
             }
         }
+        if let slowest = stats.slowestFirstTokens.first {
+            lines.append("slowest first token: \(Self.ms(slowest.timeToFirstToken)) ms, \(Self.describe(slowest))")
+        }
         let v = stats.verification
         if plan.verify {
             lines.append(
@@ -76,6 +79,12 @@ struct LoadReport {
             "total_ms": latency(stats.total),
             "errors": stats.errors,
             "error_examples": stats.errorExamples,
+            "slowest_first_tokens": stats.slowestFirstTokens.map {
+                [
+                    "ms": Double($0.timeToFirstToken) / 1000, "request_id": $0.requestID, "gateway": $0.gateway,
+                    "sent_at": Self.timeOfDay($0.sentAt),
+                ]
+            },
         ]
         if plan.verify {
             object["verification"] = [
@@ -89,6 +98,20 @@ struct LoadReport {
         }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A slow stream's request, gateway and sending time, for the table.
+    static func describe(_ slow: LoadStats.SlowStart) -> String {
+        "request \(slow.requestID) through \(slow.gateway), sent at \(timeOfDay(slow.sentAt))"
+    }
+
+    /// `HH:mm:ss.SSS` in UTC, as the cluster's logs and chaos lines print times.
+    static func timeOfDay(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "HH:mm:ss.SSS"
+        return formatter.string(from: date)
     }
 
     /// p50, p90, p99, max in microseconds (zeros when empty).

@@ -1,3 +1,4 @@
+import Foundation
 import Histogram
 import ParleyClient
 import Synchronization
@@ -18,7 +19,20 @@ final class LoadStats: Sendable {
         var verification = Verification()
         /// The first whole answer per prompt: later answers to the same request must equal it.
         var references: [Int: String] = [:]
+        /// The streams whose first token took longest, slowest first (at most ``slowestKept``).
+        var slowestFirstTokens: [SlowStart] = []
     }
+
+    /// A stream with one of the longest times to first token: which request, through which
+    /// gateway, and when it was sent (to set beside the kills of a chaos run).
+    struct SlowStart: Sendable {
+        var timeToFirstToken: UInt64
+        var requestID: String
+        var gateway: String
+        var sentAt: Date
+    }
+
+    static let slowestKept = 5
 
     /// Exactness checks (see ``LoadCommand``'s discussion).
     struct Verification: Sendable {
@@ -42,6 +56,9 @@ final class LoadStats: Sendable {
         var interTokenGaps: [UInt64]
         var total: UInt64
         var summary: ChatStreamSummary?
+        var requestID = ""
+        var gateway = ""
+        var sentAt = Date()
     }
 
     let state = Mutex(State())
@@ -59,7 +76,15 @@ final class LoadStats: Sendable {
         state.withLock { state in
             state.completed += 1
             state.tokens += result.tokens
-            if let ttft = result.timeToFirstToken { _ = state.timeToFirstToken.record(max(1, ttft)) }
+            if let ttft = result.timeToFirstToken {
+                _ = state.timeToFirstToken.record(max(1, ttft))
+                if state.slowestFirstTokens.count < Self.slowestKept || ttft > state.slowestFirstTokens.last!.timeToFirstToken {
+                    state.slowestFirstTokens.append(
+                        SlowStart(timeToFirstToken: ttft, requestID: result.requestID, gateway: result.gateway, sentAt: result.sentAt))
+                    state.slowestFirstTokens.sort { $0.timeToFirstToken > $1.timeToFirstToken }
+                    if state.slowestFirstTokens.count > Self.slowestKept { state.slowestFirstTokens.removeLast() }
+                }
+            }
             for gap in result.interTokenGaps { _ = state.interToken.record(max(1, gap)) }
             _ = state.total.record(max(1, result.total))
             guard verify else { return }

@@ -1,3 +1,4 @@
+import Foundation
 import ParleyClient
 import Synchronization
 
@@ -39,6 +40,7 @@ struct SimulatedUser: Sendable {
     private func stream(prompt: Int) async {
         stats.streamStarted()
         let clock = ContinuousClock()
+        let sentAt = Date()
         let start = clock.now
         var tokens = 0
         do {
@@ -74,7 +76,8 @@ struct SimulatedUser: Sendable {
             stats.record(
                 .init(
                     prompt: prompt, text: text, tokens: tokens, timeToFirstToken: firstToken, interTokenGaps: gaps,
-                    total: Self.micros(start.duration(to: clock.now)), summary: summary),
+                    total: Self.micros(start.duration(to: clock.now)), summary: summary, requestID: stream.requestID,
+                    gateway: stream.gatewayURL, sentAt: sentAt),
                 expectedTokens: plan.maxTokens, verify: plan.verify)
         } catch {
             stats.recordFailure(kind: Self.kind(of: error), partialTokens: tokens, description: "\(error)")

@@ -264,6 +264,20 @@ import Testing
         }
     }
 
+    @Test func aRefusedGatewayIsLeftAtOnceForTheNextNotAfterTheConnectTimeout() async throws {
+        try await TestGateway.with(TestGateway.Script()) { gateways in
+            // The default 2 s connect timeout: a refused connection must not be retried until then
+            // when another gateway can take the request (as when a gateway process was killed).
+            let client = ParleyClient(configuration: .init(gatewayURLs: ["http://127.0.0.1:1", gateways[0].url], apiKey: "good-key"))
+            let start = ContinuousClock.now
+            let stream = try await client.streamChatCompletion(request)
+            #expect(stream.gatewayURL == gateways[0].url)
+            _ = try await drain(stream)
+            #expect(start.duration(to: .now) < .seconds(1))
+            try await client.shutdown()
+        }
+    }
+
     @Test func unreachableGatewayFailsOverForReadsAndReportsConnectionFailure() async throws {
         try await TestGateway.with(TestGateway.Script()) { gateways in
             // Port 1 on loopback: nothing listens, the connection is refused.
