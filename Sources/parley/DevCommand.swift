@@ -14,7 +14,9 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "HTTP listen address HOST:PORT.") var http: String = "127.0.0.1:8080"
     @Option(help: "Data folder.") var data: String = ".parley-dev"
     @Option(help: "Model: smollm2 (default), synthetic, or a GGUF file path.") var model: String = "smollm2"
-    @Option(name: .customLong("api-key"), help: "The API key to accept (generated and printed unless given).")
+    @Option(
+        name: .customLong("api-key"),
+        help: "The API key to accept (unless given: the one kept in the data folder, made and kept there on the first run).")
     var apiKey: String?
     @Option(name: .customLong("synthetic-ttft"), help: "Synthetic model: time to first token, in milliseconds.")
     var syntheticTTFT: Int = 20
@@ -27,7 +29,7 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Log level.") var logLevel: String = "notice"
 
     func run() async throws {
-        let key = apiKey ?? Self.generateKey()
+        let key = try apiKey ?? Self.keptKey(in: data)
         var options = try RoleOptions.parse([])
         options.http = http
         options.data = data
@@ -70,6 +72,26 @@ struct DevCommand: AsyncParsableCommand {
             throw error
         }
         try await NodeRuntime.run(system: system, services: services, logger: logger)
+    }
+
+    /// The data folder's API key (`dev-api-key`): made on the first run and kept (readable by its
+    /// owner only), so a restarted `parley dev` accepts the key its clients already have.
+    static func keptKey(in folder: String) throws -> String {
+        let path = URL(fileURLWithPath: folder).appendingPathComponent("dev-api-key").path
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            let key = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !key.isEmpty, !key.contains(where: \.isWhitespace) else {
+                throw ValidationError("\(path) holds no API key: delete it to make a new one, or pass --api-key")
+            }
+            return key
+        }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let key = generateKey()
+        guard
+            FileManager.default.createFile(
+                atPath: path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        else { throw ValidationError("cannot write the API key to \(path): is the data folder writable?") }
+        return key
     }
 
     /// A random API key: `pk-` and 32 hex digits.
