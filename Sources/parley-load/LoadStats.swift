@@ -56,9 +56,9 @@ final class LoadStats: Sendable {
         var interTokenGaps: [UInt64]
         var total: UInt64
         var summary: ChatStreamSummary?
-        var requestID = ""
-        var gateway = ""
-        var sentAt = Date()
+        var requestID: String
+        var gateway: String
+        var sentAt: Date
     }
 
     let state = Mutex(State())
@@ -78,10 +78,11 @@ final class LoadStats: Sendable {
             state.tokens += result.tokens
             if let ttft = result.timeToFirstToken {
                 _ = state.timeToFirstToken.record(max(1, ttft))
-                if state.slowestFirstTokens.count < Self.slowestKept || ttft > state.slowestFirstTokens.last!.timeToFirstToken {
-                    state.slowestFirstTokens.append(
-                        SlowStart(timeToFirstToken: ttft, requestID: result.requestID, gateway: result.gateway, sentAt: result.sentAt))
-                    state.slowestFirstTokens.sort { $0.timeToFirstToken > $1.timeToFirstToken }
+                let place = state.slowestFirstTokens.firstIndex { $0.timeToFirstToken < ttft } ?? state.slowestFirstTokens.count
+                if place < Self.slowestKept {
+                    state.slowestFirstTokens.insert(
+                        SlowStart(timeToFirstToken: ttft, requestID: result.requestID, gateway: result.gateway, sentAt: result.sentAt),
+                        at: place)
                     if state.slowestFirstTokens.count > Self.slowestKept { state.slowestFirstTokens.removeLast() }
                 }
             }

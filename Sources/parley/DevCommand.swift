@@ -29,6 +29,7 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Log level.") var logLevel: String = "notice"
 
     func run() async throws {
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
         let key = try apiKey ?? Self.keptKey(in: data)
         var options = try RoleOptions.parse([])
         options.http = http
@@ -48,7 +49,6 @@ struct DevCommand: AsyncParsableCommand {
         settings.apiVersion = parleyAPIVersion
         let system = try await ClusterSystem.start(settings: settings, logger: logger)
         system.allowParleyProtocols()
-        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
         let services: [any Service]
         do {
             var roleServices = try await NodeRuntime.services(
@@ -74,18 +74,24 @@ struct DevCommand: AsyncParsableCommand {
         try await NodeRuntime.run(system: system, services: services, logger: logger)
     }
 
-    /// The data folder's API key (`dev-api-key`): made on the first run and kept (readable by its
-    /// owner only), so a restarted `parley dev` accepts the key its clients already have.
+    /// The API key kept in the (existing) data folder as `dev-api-key`: made on the first run
+    /// (readable by its owner only), so a restarted `parley dev` accepts the key its clients
+    /// already have. A key file that cannot be read is an error, never replaced.
     static func keptKey(in folder: String) throws -> String {
         let path = URL(fileURLWithPath: folder).appendingPathComponent("dev-api-key").path
-        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+        if FileManager.default.fileExists(atPath: path) {
+            let text: String
+            do {
+                text = try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw ValidationError("cannot read the API key in \(path): \(error.localizedDescription)")
+            }
             let key = text.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !key.isEmpty, !key.contains(where: \.isWhitespace) else {
                 throw ValidationError("\(path) holds no API key: delete it to make a new one, or pass --api-key")
             }
             return key
         }
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let key = generateKey()
         guard
             FileManager.default.createFile(

@@ -50,12 +50,8 @@ extension CompletionService {
             conversationID: request.conversationID)
         let unstored = SettledTurn(conversationID: request.conversationID, store: nil, gapFill: nil)
         let asIs = PreparedCompletion(modelRequest: modelRequest, hasStore: false, settle: { unstored })
-        // A request with an Idempotency-Key is not run while no store can tell whether it ran before.
-        let idempotencyUnchecked = ServingError(
-            ServingError.storeUnavailable, "the conversation store is unreachable, so the Idempotency-Key cannot be checked",
-            retryAfterSeconds: 1)
         guard let store = stores?.currentStore() else {
-            if request.idempotent { throw idempotencyUnchecked }
+            if request.idempotent { throw Self.idempotencyUnchecked }
             if request.store || request.conversationID != nil {
                 logger.warning(
                     "no conversation store reachable: the turn is neither loaded nor stored",
@@ -66,7 +62,7 @@ extension CompletionService {
         let (producer, timeout, logger) = (actorSystem.node.name, configuration.storeCallTimeout, logger)
         /// The store became unreachable: the turn goes on unstored, unless its key needs checking.
         @Sendable func goUnstored(after error: ClusterError) throws {
-            if request.idempotent { throw idempotencyUnchecked }
+            if request.idempotent { throw Self.idempotencyUnchecked }
             logger.warning(
                 "conversation store unreachable: the turn is not stored",
                 metadata: ["request.id": "\(request.requestID)", "error": "\(error)"])
@@ -97,6 +93,13 @@ extension CompletionService {
             try goUnstored(after: error)
             return asIs
         }
+    }
+
+    /// A request with an Idempotency-Key is not run while no store can tell whether it ran before.
+    private static var idempotencyUnchecked: ServingError {
+        ServingError(
+            ServingError.storeUnavailable, "the conversation store is unreachable, so the Idempotency-Key cannot be checked",
+            retryAfterSeconds: 1)
     }
 
     /// Runs `body`; when `fresh` and it fails with `not_found`, runs it again (up to 4 times, 250 ms

@@ -26,8 +26,9 @@ final class SlotScheduler: Sendable {
 
     var status: WorkerPoolStatus { state.withLock { $0.queue.status } }
 
-    /// Takes a place for `request`: a slot or a place in line. Throws `overloaded` when the line is full.
-    func admit(_ request: ModelRequest) throws -> Ticket {
+    /// Takes a place for `request`: a slot (`running`) or a place in line. Throws `overloaded` when
+    /// the line is full.
+    func admit(_ request: ModelRequest) throws -> (ticket: Ticket, running: Bool) {
         let now = clock.now
         return try state.withLock { state in
             let ticket = state.nextTicket
@@ -35,17 +36,14 @@ final class SlotScheduler: Sendable {
             switch state.queue.enqueue(
                 ticket, model: request.model, userID: request.userID, priority: request.priority, now: now)
             {
-            case .run, .queued:
-                return ticket
+            case .run:
+                return (ticket, true)
+            case .queued:
+                return (ticket, false)
             case .refused(let retryAfter):
                 throw Self.overloaded("the worker queue is full", retryAfter: retryAfter)
             }
         }
-    }
-
-    /// Whether `ticket` holds a slot now.
-    func holdsSlot(_ ticket: Ticket) -> Bool {
-        state.withLock { $0.queue.isRunning(ticket) }
     }
 
     /// Returns once `ticket` holds a slot. Throws `overloaded` when it waited too long, and

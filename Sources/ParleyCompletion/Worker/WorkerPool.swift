@@ -9,8 +9,8 @@ public import ParleyProtocol
 /// refusal with `overloaded` and a retry hint when the line is full — and returns the stream. With
 /// a slot free, a ``Worker`` opens the request on a model proxy before `generate` returns (the
 /// model starts at once); a request in line waits for its slot when the caller starts reading
-/// (refused with `overloaded` after ``WorkerPoolConfiguration/maxQueueWait``), then opens it. The slot is freed when the stream ends, fails or is cancelled, or when its handle is
-/// dropped unread. ``WorkerService`` drives the expiry of waiting requests.
+/// (refused with `overloaded` after ``WorkerPoolConfiguration/maxQueueWait``), then opens it. The
+/// slot is freed when the stream ends, fails or is cancelled, or when its handle is dropped unread. ``WorkerService`` drives the expiry of waiting requests.
 public distributed actor WorkerPool: WorkerPoolProtocol {
     public typealias ActorSystem = ClusterSystem
 
@@ -38,9 +38,10 @@ public distributed actor WorkerPool: WorkerPoolProtocol {
         guard !request.model.isEmpty, !request.messages.isEmpty || request.resume != nil else {
             throw ServingError(ServingError.invalidRequest, "a generation needs a model and messages")
         }
-        let lease = SlotLease(scheduler: scheduler, ticket: try scheduler.admit(request))
+        let (ticket, running) = try scheduler.admit(request)
+        let lease = SlotLease(scheduler: scheduler, ticket: ticket)
         var source = worker.generate(request).makeAsyncIterator()
-        if scheduler.holdsSlot(lease.ticket) {
+        if running {
             // A free slot: the model starts now, while the caller gets ready to read, rather than
             // when its reading task first runs.
             do {
@@ -54,7 +55,8 @@ public distributed actor WorkerPool: WorkerPoolProtocol {
         // per token.
         return actorSystem.makeStream(
             CountedGeneration(
-                PooledGeneration(lease: lease, source: OpenedGeneration(source)), activity: actorSystem.activity, role: "worker"),
+                PooledGeneration(lease: lease, source: OpenedGeneration(source)), activity: actorSystem.activity,
+                role: "worker"),
             drainsWhenConsumerIsLost: false, relaysOnEventLoop: true)
     }
 

@@ -46,7 +46,9 @@ public struct SyntheticModel: ModelBackend {
     }
 
     public func generate(_ request: ModelRequest) throws -> SyntheticStream {
-        SyntheticStream(request: request, configuration: configuration, asked: ContinuousClock.now)
+        SyntheticStream(
+            request: request, configuration: configuration,
+            firstTokenDue: ContinuousClock.now.advanced(by: configuration.timeToFirstToken))
     }
 
     public func shutdown() async {}

@@ -2,16 +2,15 @@ public import ParleyProtocol
 
 /// The event stream of one synthetic generation (see ``SyntheticModel``). Timing uses the
 /// continuous clock with absolute deadlines from the moment the generation was asked for (no
-/// drift); cancelling the iterating task ends it at
-/// once with `CancellationError`.
+/// drift); cancelling the iterating task ends it at once with `CancellationError`.
 public struct SyntheticStream: AsyncSequence, Sendable {
     public typealias Element = GenerationEvent
     public typealias Failure = any Error
 
     let request: ModelRequest
     let configuration: SyntheticModel.Configuration
-    /// When the generation was asked for: the first token is due `timeToFirstToken` later.
-    let asked: ContinuousClock.Instant
+    /// `timeToFirstToken` after the generation was asked for.
+    let firstTokenDue: ContinuousClock.Instant
 
     public func makeAsyncIterator() -> Iterator {
         Iterator(
@@ -20,7 +19,7 @@ public struct SyntheticStream: AsyncSequence, Sendable {
             length: SyntheticModel.answerLength(for: request, defaultLength: configuration.defaultLength),
             finishReason: SyntheticModel.finishReason(for: request),
             promptTokens: SyntheticModel.promptTokenCount(for: request),
-            configuration: configuration, firstTokenDue: asked.advanced(by: configuration.timeToFirstToken))
+            configuration: configuration, firstTokenDue: firstTokenDue)
     }
 
     public struct Iterator: AsyncIteratorProtocol {
