@@ -14,7 +14,43 @@ struct EnvelopeSample: Codable, Equatable {
     var node: ClusterNode
 }
 
-/// Binary codec vs Foundation JSON on a typical envelope and on a membership ping.
+/// A streamed token event as `Codable` writes it (the shape of `GenerationEvent`).
+enum CodableTokenEvent: Codable, Equatable {
+    case token(index: Int, text: String)
+    case finished(reason: String, promptTokens: Int, completionTokens: Int)
+}
+
+/// The same event with its hand-written wire form (`WireCodable`), as the serving path's events have.
+enum WireTokenEvent: WireCodable, Equatable {
+    case token(index: Int, text: String)
+    case finished(reason: String, promptTokens: Int, completionTokens: Int)
+
+    func write(wire: WireWriter) {
+        switch self {
+        case .token(let index, let text):
+            wire.write(UInt8(0))
+            wire.write(index)
+            wire.write(text)
+        case .finished(let reason, let promptTokens, let completionTokens):
+            wire.write(UInt8(1))
+            wire.write(reason)
+            wire.write(promptTokens)
+            wire.write(completionTokens)
+        }
+    }
+
+    init(wire: WireReader) throws {
+        switch try wire.readByte() {
+        case 0: self = .token(index: try wire.readInt(), text: try wire.readString())
+        case 1:
+            self = .finished(reason: try wire.readString(), promptTokens: try wire.readInt(), completionTokens: try wire.readInt())
+        case let other: throw ClusterError(.malformed, "unknown case \(other)")
+        }
+    }
+}
+
+/// Binary codec vs Foundation JSON on a typical envelope, a membership ping and a streamed token
+/// (its `Codable` form next to its hand-written one).
 func benchCodec(into report: inout Report) {
     print("codec (binary vs JSON)…")
     let envelope = EnvelopeSample(
@@ -28,6 +64,8 @@ func benchCodec(into report: inout Report) {
     let gossip = Membership.Message.gossip((0..<4).map { _ in Membership.Gossip(member: origin) })
     measureCodec("envelope", envelope, into: &report)
     measureCodec("membership gossip", gossip, into: &report)
+    measureCodec("token event (Codable)", CodableTokenEvent.token(index: 17, text: " world"), into: &report)
+    measureCodec("token event (hand-written)", WireTokenEvent.token(index: 17, text: " world"), into: &report)
 }
 
 private func measureCodec<T: Codable & Equatable>(_ name: String, _ value: T, into report: inout Report) {

@@ -111,6 +111,8 @@ enum BinaryDecoding {
             return unsafeBitCast(try source.read(UInt64.self), to: T.self)
         } else if T.self == [UInt8].self {
             return unsafeBitCast(try source.readBytes(), to: T.self)
+        } else if let wire = T.self as? any WireCodable.Type {
+            return try wire.init(wire: WireReader(source: source)) as! T
         } else if let optional = T.self as? any OptionalDecodingBridge.Type {
             return try optional.decodeBinaryOptional(from: source) as! T
         } else if let dictionary = T.self as? any DictionaryDecodingBridge.Type {

@@ -50,7 +50,8 @@ final class BinarySink {
 
 enum BinaryEncoding {
     /// Writes `value`, taking a fast path for the primitive and byte types (metatype comparisons,
-    /// no dynamic casts) and for optionals (a presence byte), and `Encodable` otherwise.
+    /// no dynamic casts), for ``WireCodable`` values (their own form) and for optionals (a presence
+    /// byte), and `Encodable` otherwise.
     @inline(__always)
     static func encode<T: Encodable>(_ value: T, into sink: BinarySink) throws {
         if T.self == String.self {
@@ -69,6 +70,8 @@ enum BinaryEncoding {
             let v = unsafeBitCast(value, to: [UInt8].self)
             sink.writeLength(v.count)
             sink.bytes.append(contentsOf: v)
+        } else if let v = value as? any WireCodable {
+            v.write(wire: WireWriter(sink: sink))
         } else if let v = value as? any OptionalEncodingBridge {
             try v.encodeBinaryOptional(into: sink)
         } else if let v = value as? any DictionaryEncodingBridge {

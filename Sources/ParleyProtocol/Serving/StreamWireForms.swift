@@ -1,0 +1,110 @@
+public import ParleyCluster
+
+// The wire forms of the values that cross the cluster once per streamed token (and of the ones
+// they carry): a case byte, then the case's fields in order. See `WireCodable`.
+
+extension GenerationEvent: WireCodable {
+    public func write(wire: WireWriter) {
+        switch self {
+        case .token(let index, let text):
+            wire.write(UInt8(0))
+            wire.write(index)
+            wire.write(text)
+        case .finished(let reason, let usage):
+            wire.write(UInt8(1))
+            reason.write(wire: wire)
+            usage.write(wire: wire)
+        }
+    }
+
+    public init(wire: WireReader) throws {
+        switch try wire.readByte() {
+        case 0: self = .token(index: try wire.readInt(), text: try wire.readString())
+        case 1: self = .finished(try FinishReason(wire: wire), try TokenUsage(wire: wire))
+        case let other: throw ClusterError(.malformed, "unknown generation event case \(other)")
+        }
+    }
+}
+
+extension CompletionEvent: WireCodable {
+    public func write(wire: WireWriter) {
+        switch self {
+        case .started(let conversationID, let userMessageID, let assistantMessageID, let rateLimit):
+            wire.write(UInt8(0))
+            wire.write(conversationID)
+            wire.write(userMessageID)
+            wire.write(assistantMessageID)
+            wire.write(rateLimit != nil)
+            rateLimit?.write(wire: wire)
+        case .token(let index, let text):
+            wire.write(UInt8(1))
+            wire.write(index)
+            wire.write(text)
+        case .finished(let reason, let usage):
+            wire.write(UInt8(2))
+            reason.write(wire: wire)
+            usage.write(wire: wire)
+        }
+    }
+
+    public init(wire: WireReader) throws {
+        switch try wire.readByte() {
+        case 0:
+            self = .started(
+                conversationID: try wire.readOptionalString(), userMessageID: try wire.readOptionalString(),
+                assistantMessageID: try wire.readOptionalString(),
+                rateLimit: try wire.readBool() ? try RateLimitDecision(wire: wire) : nil)
+        case 1: self = .token(index: try wire.readInt(), text: try wire.readString())
+        case 2: self = .finished(try FinishReason(wire: wire), try TokenUsage(wire: wire))
+        case let other: throw ClusterError(.malformed, "unknown completion event case \(other)")
+        }
+    }
+}
+
+extension FinishReason: WireCodable {
+    public func write(wire: WireWriter) {
+        switch self {
+        case .stop: wire.write(UInt8(0))
+        case .length: wire.write(UInt8(1))
+        case .cancelled: wire.write(UInt8(2))
+        }
+    }
+
+    public init(wire: WireReader) throws {
+        switch try wire.readByte() {
+        case 0: self = .stop
+        case 1: self = .length
+        case 2: self = .cancelled
+        case let other: throw ClusterError(.malformed, "unknown finish reason \(other)")
+        }
+    }
+}
+
+extension TokenUsage: WireCodable {
+    public func write(wire: WireWriter) {
+        wire.write(promptTokens)
+        wire.write(completionTokens)
+        wire.write(cachedPromptTokens)
+    }
+
+    public init(wire: WireReader) throws {
+        self.init(
+            promptTokens: try wire.readInt(), completionTokens: try wire.readInt(), cachedPromptTokens: try wire.readInt())
+    }
+}
+
+extension RateLimitDecision: WireCodable {
+    public func write(wire: WireWriter) {
+        wire.write(allowed)
+        wire.write(limit)
+        wire.write(remaining)
+        wire.write(resetSeconds)
+        wire.write(reason)
+    }
+
+    public init(wire: WireReader) throws {
+        self.init(
+            allowed: try wire.readBool(), limit: try wire.readInt(), remaining: try wire.readInt(),
+            resetSeconds: try wire.readDouble(), reason: try wire.readOptionalString())
+    }
+}
