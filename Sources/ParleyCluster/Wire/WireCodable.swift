@@ -1,11 +1,13 @@
-/// A value with a hand-written wire form, for the types that cross the wire once per streamed token.
+/// A value with a hand-written wire form, for the types that cross the wire on every streamed token
+/// or request of the serving path.
 ///
 /// `BinaryEncoder` and `BinaryDecoder` call these two members directly instead of going through
 /// `Codable`'s containers, whose keyed lookups, case names and dynamic casts cost more than the
-/// token itself. The form must be self-delimiting (a reader knows where the value ends) and
-/// `init(wire:)` must read exactly what `write(wire:)` wrote; every read is checked, so truncated
-/// or hostile bytes throw `ClusterError(.malformed)`. The `Codable` conformance stays for other
-/// encoders (JSON). Changing a type's wire form is an incompatible change of the API version.
+/// token itself. The form must be self-delimiting (a reader knows where the value ends) and at
+/// least one byte long, and `init(wire:)` must read exactly what `write(wire:)` wrote; every read
+/// is checked, so truncated or hostile bytes throw `ClusterError(.malformed)`. The `Codable`
+/// conformance stays for other encoders (JSON). Changing a type's wire form is an incompatible
+/// change of the API version.
 public protocol WireCodable: Codable {
     /// Writes the value.
     func write(wire: WireWriter)
@@ -41,6 +43,45 @@ public struct WireWriter {
         if let value { write(value) }
     }
 
+    /// Eight bytes, little-endian.
+    public func write(_ value: UInt64) { sink.write(value) }
+
+    /// A presence byte, then the integer if there is one.
+    public func write(_ value: Int?) {
+        write(value != nil)
+        if let value { write(value) }
+    }
+
+    /// A presence byte, then the number if there is one.
+    public func write(_ value: Double?) {
+        write(value != nil)
+        if let value { write(value) }
+    }
+
+    /// A presence byte, then the number if there is one.
+    public func write(_ value: UInt64?) {
+        write(value != nil)
+        if let value { write(value) }
+    }
+
+    /// A count, then the strings.
+    public func write(_ values: [String]) {
+        sink.writeLength(values.count)
+        for value in values { write(value) }
+    }
+
+    /// A presence byte, then the value's wire form if there is one.
+    public func write<T: WireCodable>(_ value: T?) {
+        write(value != nil)
+        value?.write(wire: self)
+    }
+
+    /// A count, then each value's wire form.
+    public func write<T: WireCodable>(_ values: [T]) {
+        sink.writeLength(values.count)
+        for value in values { value.write(wire: self) }
+    }
+
     /// A nested value: its own wire form, or the binary `Codable` form.
     public func write<T: Encodable>(_ value: T) throws { try BinaryEncoding.encode(value, into: sink) }
 }
@@ -72,6 +113,34 @@ public struct WireReader {
     public func readString() throws -> String { try source.readString() }
 
     public func readOptionalString() throws -> String? { try readBool() ? try readString() : nil }
+
+    public func readUInt64() throws -> UInt64 { try source.read(UInt64.self) }
+
+    public func readOptionalInt() throws -> Int? { try readBool() ? try readInt() : nil }
+
+    public func readOptionalDouble() throws -> Double? { try readBool() ? try readDouble() : nil }
+
+    public func readOptionalUInt64() throws -> UInt64? { try readBool() ? try readUInt64() : nil }
+
+    public func readStrings() throws -> [String] {
+        try (0..<readCount()).map { _ in try readString() }
+    }
+
+    public func readOptional<T: WireCodable>(_: T.Type) throws -> T? { try readBool() ? try T(wire: self) : nil }
+
+    public func readArray<T: WireCodable>(_: T.Type) throws -> [T] {
+        try (0..<readCount()).map { _ in try T(wire: self) }
+    }
+
+    /// An array's count; every element takes at least one byte, so a count beyond the bytes left is
+    /// malformed (and allocates nothing).
+    private func readCount() throws -> Int {
+        let count = try source.readLength()
+        guard count <= source.bytes.count - source.offset else {
+            throw ClusterError(.malformed, "array count \(count) exceeds remaining bytes")
+        }
+        return count
+    }
 
     /// A nested value written by ``WireWriter/write(_:)-generic``.
     public func read<T: Decodable>(_: T.Type) throws -> T { try BinaryDecoding.decode(T.self, from: source) }

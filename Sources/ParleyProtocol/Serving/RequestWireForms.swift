@@ -1,0 +1,104 @@
+public import ParleyCluster
+
+// The wire forms of the requests that travel down the serving path once per chat request (gateway →
+// completion → worker → proxy → model API): their fields in declaration order. See `WireCodable`.
+
+extension ChatMessage: WireCodable {
+    public func write(wire: WireWriter) {
+        wire.write(role)
+        wire.write(content)
+    }
+
+    public init(wire: WireReader) throws {
+        self.init(role: try wire.readString(), content: try wire.readString())
+    }
+}
+
+extension SamplingOptions: WireCodable {
+    public func write(wire: WireWriter) {
+        wire.write(temperature)
+        wire.write(topP)
+        wire.write(maxTokens)
+        wire.write(seed)
+        wire.write(stop)
+    }
+
+    public init(wire: WireReader) throws {
+        self.init(
+            temperature: try wire.readOptionalDouble(), topP: try wire.readOptionalDouble(),
+            maxTokens: try wire.readOptionalInt(), seed: try wire.readOptionalUInt64(), stop: try wire.readStrings())
+    }
+}
+
+extension Priority: WireCodable {
+    public func write(wire: WireWriter) {
+        wire.write(UInt8(self == .interactive ? 0 : 1))
+    }
+
+    public init(wire: WireReader) throws {
+        switch try wire.readByte() {
+        case 0: self = .interactive
+        case 1: self = .batch
+        case let other: throw ClusterError(.malformed, "unknown priority \(other)")
+        }
+    }
+}
+
+extension ResumePoint: WireCodable {
+    public func write(wire: WireWriter) {
+        wire.write(tokenCount)
+        wire.write(text)
+    }
+
+    public init(wire: WireReader) throws {
+        self.init(tokenCount: try wire.readInt(), text: try wire.readString())
+    }
+}
+
+extension ModelRequest: WireCodable {
+    public func write(wire: WireWriter) {
+        wire.write(requestID)
+        wire.write(userID)
+        wire.write(model)
+        wire.write(messages)
+        sampling.write(wire: wire)
+        priority.write(wire: wire)
+        wire.write(resume)
+        wire.write(conversationID)
+    }
+
+    public init(wire: WireReader) throws {
+        self.init(
+            requestID: try wire.readString(), userID: try wire.readString(), model: try wire.readString(),
+            messages: try wire.readArray(ChatMessage.self), sampling: try SamplingOptions(wire: wire),
+            priority: try Priority(wire: wire), resume: try wire.readOptional(ResumePoint.self),
+            conversationID: try wire.readOptionalString())
+    }
+}
+
+extension CompletionRequest: WireCodable {
+    public func write(wire: WireWriter) {
+        wire.write(requestID)
+        wire.write(userID)
+        wire.write(model)
+        wire.write(messages)
+        sampling.write(wire: wire)
+        priority.write(wire: wire)
+        wire.write(conversationID)
+        wire.write(store)
+        wire.write(resume)
+        wire.write(parentMessageID)
+        wire.write(startsAtRoot)
+        wire.write(idempotent)
+    }
+
+    public init(wire: WireReader) throws {
+        self.init(
+            requestID: try wire.readString(), userID: try wire.readString(), model: try wire.readString(),
+            messages: try wire.readArray(ChatMessage.self), sampling: try SamplingOptions(wire: wire),
+            priority: try Priority(wire: wire), conversationID: try wire.readOptionalString(), store: try wire.readBool(),
+            resume: try wire.readOptional(ResumePoint.self), parentMessageID: try wire.readOptionalString())
+        startsAtRoot = try wire.readBool()
+        idempotent = try wire.readBool()
+    }
+}

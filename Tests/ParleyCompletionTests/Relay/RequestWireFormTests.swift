@@ -1,0 +1,81 @@
+import ParleyCluster
+import ParleyProtocol
+import Testing
+
+/// The requests sent down the serving path cross the wire in their hand-written forms
+/// (`WireCodable`): every field survives, and damaged bytes throw.
+@Suite("Request wire forms")
+struct RequestWireFormTests {
+    static let sampling = SamplingOptions(temperature: 0.7, topP: 0.9, maxTokens: 256, seed: UInt64.max, stop: ["\n\n", "END"])
+    static let messages = [ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "Héllo 🙂")]
+
+    static var fullModelRequest: ModelRequest {
+        ModelRequest(
+            requestID: "chatcmpl-1", userID: "alice", model: "smollm2", messages: messages, sampling: sampling,
+            priority: .batch, resume: ResumePoint(tokenCount: 12, text: "partial answer"), conversationID: "conv-9")
+    }
+
+    static var fullCompletionRequest: CompletionRequest {
+        var request = CompletionRequest(
+            requestID: "chatcmpl-2", userID: "bob", model: "synthetic", messages: messages, sampling: sampling,
+            priority: .batch, conversationID: "conv-1", store: false, resume: ResumePoint(tokenCount: 3, text: "abc"),
+            parentMessageID: "msg-4")
+        request.startsAtRoot = true
+        request.idempotent = true
+        return request
+    }
+
+    func roundTrip<T: Codable & Equatable>(_ value: T) throws -> T {
+        try BinaryDecoder().decode(T.self, from: BinaryEncoder().encode(value))
+    }
+
+    @Test func modelRequestsRoundTrip() throws {
+        #expect(try roundTrip(Self.fullModelRequest) == Self.fullModelRequest)
+        let bare = ModelRequest(requestID: "r", userID: "u", model: "m", messages: [])
+        #expect(try roundTrip(bare) == bare)
+    }
+
+    @Test func completionRequestsRoundTrip() throws {
+        #expect(try roundTrip(Self.fullCompletionRequest) == Self.fullCompletionRequest)
+        let bare = CompletionRequest(requestID: "r", userID: "u", model: "m", messages: [])
+        #expect(try roundTrip(bare) == bare)
+    }
+
+    /// A field added to one of these types must be added to its wire form too, or it is silently
+    /// dropped between nodes: these counts make that a failing test.
+    @Test func everyFieldHasItsPlaceInTheWireForm() {
+        #expect(Mirror(reflecting: Self.fullModelRequest).children.count == 8, "update RequestWireForms.swift")
+        #expect(Mirror(reflecting: Self.fullCompletionRequest).children.count == 12, "update RequestWireForms.swift")
+        #expect(Mirror(reflecting: Self.sampling).children.count == 5, "update RequestWireForms.swift")
+        #expect(Mirror(reflecting: Self.messages[0]).children.count == 2, "update RequestWireForms.swift")
+        #expect(Mirror(reflecting: ResumePoint(tokenCount: 1, text: "")).children.count == 2, "update RequestWireForms.swift")
+    }
+
+    @Test func everyTruncationThrows() throws {
+        let model = try BinaryEncoder().encode(Self.fullModelRequest)
+        for length in 0..<model.count {
+            #expect(throws: ClusterError.self) { try BinaryDecoder().decode(ModelRequest.self, from: Array(model[..<length])) }
+        }
+        let completion = try BinaryEncoder().encode(Self.fullCompletionRequest)
+        for length in 0..<completion.count {
+            #expect(throws: ClusterError.self) {
+                try BinaryDecoder().decode(CompletionRequest.self, from: Array(completion[..<length]))
+            }
+        }
+    }
+
+    @Test func aMessageCountBeyondTheBytesLeftThrowsWithoutAllocating() throws {
+        // requestID "r", userID "u", model "m", then a message count of 2^34.
+        let bytes: [UInt8] = [1, 114, 1, 117, 1, 109, 0x80, 0x80, 0x80, 0x80, 0x40]
+        #expect(throws: ClusterError.self) { try BinaryDecoder().decode(ModelRequest.self, from: bytes) }
+    }
+
+    @Test func anUnknownPriorityThrows() throws {
+        var bytes = try BinaryEncoder().encode(ModelRequest(requestID: "r", userID: "u", model: "m", messages: []))
+        // The priority follows the sampling options (five empty fields: four absent, no stops).
+        let priorityAt = 6 + 1 + 5
+        #expect(bytes[priorityAt] == 0)
+        bytes[priorityAt] = 7
+        #expect(throws: ClusterError.self) { try BinaryDecoder().decode(ModelRequest.self, from: bytes) }
+    }
+}
