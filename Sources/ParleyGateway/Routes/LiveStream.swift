@@ -111,53 +111,54 @@ struct LiveStream: Sendable {
             try await writer.finish(nil)
             return
         }
-        let (items, continuation) = AsyncStream.makeStream(of: Item.self)
+        let mailbox = StreamMailbox<Item>()
         // The reader is not a child task: when the client goes away it keeps the completion's stream
         // open (and so the generation going) through the grace period; a cancel ends it.
         let events = self.events
         reader.set(Task {
             do {
-                while let event = try await events.next() { continuation.yield(.event(event)) }
-                continuation.yield(.end)
+                while let event = try await events.next() { mailbox.put(.event(event)) }
+                mailbox.put(.end)
             } catch {
-                continuation.yield(.failure(error))
+                mailbox.put(.failure(error))
             }
-            continuation.finish()
         })
         // Comment heartbeats while no event flows (one gateway-wide ticker, not a timer per stream).
-        let heartbeat = routes.heartbeats.subscribe { continuation.yield(.tick) }
+        let heartbeat = routes.heartbeats.subscribe { mailbox.put(.tick) }
         defer { routes.heartbeats.unsubscribe(heartbeat) }
+        // The response task was cancelled (the connection closed) before the answer ended: later
+        // items are dropped (the reader goes on through the grace period).
+        defer { mailbox.close() }
         var wroteSinceTick = false
-        defer {
-            // The response task was cancelled (the connection closed) before the answer ended.
-            if !ended { continuation.finish() }
-        }
-        loop: for await item in items {
-            switch item {
-            case .tick:
-                if !wroteSinceTick { try await send(SSE.heartbeat, &writer) }
-                wroteSinceTick = false
-            case .event(let event):
-                guard let (text, ends) = text(for: event, tokens: &tokens) else { continue }
-                try await send(text, &writer)
-                wroteSinceTick = true
-                if ends {
+        // Items that queued up while the previous write was under way go out in one write.
+        while !ended {
+            let items = await mailbox.next()
+            if items.isEmpty { break }
+            var text = ""
+            batch: for item in items {
+                switch item {
+                case .tick:
+                    if !wroteSinceTick { text += SSE.heartbeat }
+                    wroteSinceTick = false
+                case .event(let event):
+                    guard let (eventText, ends) = self.text(for: event, tokens: &tokens) else { continue }
+                    text += eventText
+                    wroteSinceTick = true
+                    ended = ends
+                case .end:
+                    let error = OpenAIError(.serviceUnavailable, "the completion ended without finishing", code: "interrupted")
+                    text += SSE.event(id: nil, data: String(decoding: error.body, as: UTF8.self))
+                    metrics.completions("error").increment()
                     ended = true
-                    break loop
+                case .failure(let error):
+                    let mapped = OpenAIError.from(error)
+                    text += SSE.event(id: nil, data: String(decoding: mapped.body, as: UTF8.self))
+                    metrics.completions("error").increment()
+                    ended = true
                 }
-            case .end:
-                let error = OpenAIError(.serviceUnavailable, "the completion ended without finishing", code: "interrupted")
-                try await send(SSE.event(id: nil, data: String(decoding: error.body, as: UTF8.self)), &writer)
-                metrics.completions("error").increment()
-                ended = true
-                break loop
-            case .failure(let error):
-                let mapped = OpenAIError.from(error)
-                try await send(SSE.event(id: nil, data: String(decoding: mapped.body, as: UTF8.self)), &writer)
-                metrics.completions("error").increment()
-                ended = true
-                break loop
+                if ended { break batch }
             }
+            if !text.isEmpty { try await send(text, &writer) }
         }
         if !ended { throw ClientGone(error: CancellationError()) }
         try await writer.finish(nil)
