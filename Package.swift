@@ -117,10 +117,12 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
+        // ParleyJSON: a strict one-pass JSON parser, for request bodies (gateway) and stream chunks (client).
+        .target(name: "ParleyJSON"),
         .target(
             name: "ParleyGateway",
             dependencies: [
-                "ParleyCluster", "ParleyProtocol",
+                "ParleyCluster", "ParleyProtocol", "ParleyJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -136,6 +138,7 @@ let package = Package(
         .target(
             name: "ParleyClient",
             dependencies: [
+                "ParleyJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -223,6 +226,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        .testTarget(name: "ParleyJSONTests", dependencies: ["ParleyJSON"]),
         .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(
             name: "ParleyIntegrationTests",

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import ParleyJSON
 
 /// A started, streamed completion: its ids, and its events as an `AsyncSequence` (iterate it once).
 ///
@@ -115,9 +116,10 @@ public struct ChatCompletionStream: AsyncSequence, Sendable {
             }
             let chunk: StreamChunk
             do {
-                chunk = try JSONDecoder().decode(StreamChunk.self, from: Data(event.data.utf8))
+                chunk = try StreamChunk(json: event.data)
             } catch {
-                throw ParleyClientError(.invalidResponse, "a stream chunk is not JSON", requestID: requestID, cause: error)
+                throw ParleyClientError(
+                    .invalidResponse, "a stream chunk is not a chat.completion.chunk", requestID: requestID, cause: error)
             }
             var eventID: Int64?
             if let idText = event.id, let id = Int64(idText) {
@@ -125,8 +127,8 @@ public struct ChatCompletionStream: AsyncSequence, Sendable {
                 eventID = id
                 schedule.progressed()
             }
-            for choice in chunk.choices ?? [] {
-                if let content = choice.delta?.content, !content.isEmpty {
+            for choice in chunk.choices {
+                if let content = choice.content, !content.isEmpty {
                     pending.append(.content(content, eventID: eventID))
                 }
                 if let reason = choice.finishReason, tracker.acceptFinish() {
@@ -191,21 +193,57 @@ public struct ChatCompletionStream: AsyncSequence, Sendable {
     }
 }
 
-/// The fields of a `chat.completion.chunk` this client reads.
-struct StreamChunk: Decodable {
-    struct Choice: Decodable {
-        struct Delta: Decodable {
-            var role: String?
-            var content: String?
-        }
-        var delta: Delta?
+/// The fields of a `chat.completion.chunk` this client reads, parsed with ``JSONParser`` (a third
+/// of a streaming client's CPU went to Foundation's `JSONDecoder` here). Other fields are ignored;
+/// a read field of the wrong type is an error, a missing or null one is absent.
+struct StreamChunk {
+    struct Choice {
+        var content: String?
         var finishReason: String?
+    }
 
-        enum CodingKeys: String, CodingKey {
-            case delta
-            case finishReason = "finish_reason"
+    /// What is wrong with a chunk.
+    struct Malformed: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    var choices: [Choice] = []
+    var usage: TokenCounts?
+
+    init(json: String) throws {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(json.utf8)
+        } catch {
+            throw Malformed(description: "not valid JSON")
+        }
+        guard case .object = value else { throw Malformed(description: "not a JSON object") }
+        for choice in try Self.field(value, "choices", "an array", \.array) ?? [] {
+            guard case .object = choice else { throw Malformed(description: "a choice is not an object") }
+            let delta = try Self.field(choice, "delta", "an object") { if case .object = $0 { $0 } else { nil } }
+            choices.append(
+                Choice(
+                    content: try delta.flatMap { try Self.field($0, "content", "a string", \.string) },
+                    finishReason: try Self.field(choice, "finish_reason", "a string", \.string)))
+        }
+        if let usage = try Self.field(value, "usage", "an object", { if case .object = $0 { $0 } else { nil } }) {
+            func count(_ key: String) throws -> Int {
+                guard let count = try Self.field(usage, key, "an integer", \.integer) else {
+                    throw Malformed(description: "usage has no \(key)")
+                }
+                return count
+            }
+            self.usage = TokenCounts(
+                promptTokens: try count("prompt_tokens"), completionTokens: try count("completion_tokens"),
+                totalTokens: try count("total_tokens"))
         }
     }
-    var choices: [Choice]?
-    var usage: TokenCounts?
+
+    /// The member `key` of `object` read by `read`; nil when missing or null, an error when of
+    /// another type than `expected`.
+    private static func field<T>(_ object: JSONValue, _ key: String, _ expected: String, _ read: (JSONValue) -> T?) throws -> T? {
+        guard let member = object[key], member != .null else { return nil }
+        guard let value = read(member) else { throw Malformed(description: "\(key) is not \(expected)") }
+        return value
+    }
 }

@@ -1,4 +1,5 @@
 import HTTPTypes
+import ParleyJSON
 import ParleyProtocol
 
 /// A validated `POST /v1/chat/completions` body.

@@ -2,10 +2,12 @@
 /// machinery (which tried every type in turn and threw and caught an error per attempt). Rejects
 /// invalid UTF-8, unescaped control characters, lone surrogates, trailing content and nesting
 /// deeper than ``maximumDepth``.
-struct JSONParser {
-    struct Invalid: Error {}
+public struct JSONParser {
+    /// The bytes are not one valid JSON value.
+    public struct Invalid: Error {}
 
-    static let maximumDepth = 512
+    /// Deepest nesting of arrays and objects accepted.
+    public static let maximumDepth = 512
 
     private let bytes: [UInt8]
     private var index = 0
@@ -16,7 +18,7 @@ struct JSONParser {
     }
 
     /// The one value that `bytes` hold (surrounding whitespace allowed).
-    static func parse(_ bytes: some Collection<UInt8>) throws(Invalid) -> JSONValue {
+    public static func parse(_ bytes: some Collection<UInt8>) throws(Invalid) -> JSONValue {
         var parser = JSONParser(Array(bytes))
         let value = try parser.value()
         parser.skipWhitespace()

@@ -1,13 +1,6 @@
-/// Any JSON value, so request bodies can be checked field by field with precise errors
-/// (parsed by ``JSONParser``).
-enum JSONValue: Hashable, Sendable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
+import ParleyJSON
 
+extension JSONValue {
     /// Parses a body that must be a JSON object.
     static func object(from bytes: some Collection<UInt8>) throws -> [String: JSONValue] {
         guard !bytes.isEmpty else { throw OpenAIError.invalid("the request body is empty", code: "invalid_json") }
@@ -21,17 +14,6 @@ enum JSONValue: Hashable, Sendable {
             throw OpenAIError.invalid("the request body must be a JSON object", code: "invalid_json")
         }
         return object
-    }
-
-    var typeName: String {
-        switch self {
-        case .null: "null"
-        case .bool: "boolean"
-        case .number: "number"
-        case .string: "string"
-        case .array: "array"
-        case .object: "object"
-        }
     }
 }
 

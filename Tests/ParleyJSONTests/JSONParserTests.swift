@@ -1,9 +1,9 @@
 import Foundation
 import Testing
 
-@testable import ParleyGateway
+import ParleyJSON
 
-@Suite("The request body JSON parser")
+@Suite("The JSON parser")
 struct JSONParserTests {
     @Test func parsesEveryKindOfValue() throws {
         let text = #"""

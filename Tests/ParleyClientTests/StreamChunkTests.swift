@@ -1,0 +1,47 @@
+import Testing
+
+@testable import ParleyClient
+
+/// The client reads a chunk's content, finish reason and usage, whatever else the server sends;
+/// a field it reads with the wrong type, or a chunk that is not a JSON object, is an error.
+@Suite("Stream chunks")
+struct StreamChunkTests {
+    @Test func readsContentFinishReasonAndUsage() throws {
+        let token = try StreamChunk(json: #"""
+            {"id":"chatcmpl-1","object":"chat.completion.chunk","created":0,"model":"m",
+             "choices":[{"index":0,"delta":{"content":"h\u00e9 \"x\""},"finish_reason":null,"logprobs":null}]}
+            """#)
+        #expect(token.choices.count == 1)
+        #expect(token.choices[0].content == #"hé "x""#)
+        #expect(token.choices[0].finishReason == nil)
+        #expect(token.usage == nil)
+
+        let finish = try StreamChunk(json: #"{"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}"#)
+        #expect(finish.choices[0].content == nil)
+        #expect(finish.choices[0].finishReason == "length")
+
+        let usage = try StreamChunk(json: #"""
+            {"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15,
+             "prompt_tokens_details":{"cached_tokens":9}}}
+            """#)
+        #expect(usage.choices.isEmpty)
+        #expect(usage.usage == TokenCounts(promptTokens: 12, completionTokens: 3, totalTokens: 15))
+    }
+
+    @Test func missingOrNullFieldsAreAbsent() throws {
+        let chunk = try StreamChunk(json: #"{"choices":null,"usage":null}"#)
+        #expect(chunk.choices.isEmpty && chunk.usage == nil)
+        let bare = try StreamChunk(json: #"{"choices":[{"delta":null}]}"#)
+        #expect(bare.choices.count == 1 && bare.choices[0].content == nil)
+    }
+
+    @Test(arguments: [
+        "", "not json", "[]", #""text""#, #"{"choices":{}}"#, #"{"choices":[1]}"#,
+        #"{"choices":[{"delta":{"content":7}}]}"#, #"{"choices":[{"finish_reason":true}]}"#,
+        #"{"usage":{"prompt_tokens":1,"completion_tokens":2}}"#, #"{"usage":{"prompt_tokens":1.5,"completion_tokens":2,"total_tokens":3}}"#,
+        #"{"choices":[]} trailing"#,
+    ])
+    func malformedChunksThrow(_ json: String) {
+        #expect(throws: StreamChunk.Malformed.self) { try StreamChunk(json: json) }
+    }
+}
