@@ -45,7 +45,7 @@ struct DevCommand: AsyncParsableCommand {
         let logger = Logger.parley(label: "parley.dev", level: logLevel)
         var settings = ClusterSettings(
             name: "dev", listen: NodeAddress(host: "127.0.0.1", port: 0),
-            roles: ["gateway", "completion", "worker", "proxy", "model", "conversation"])
+            roles: NodeRoles.all)
         settings.apiVersion = parleyAPIVersion
         let system = try await ClusterSystem.start(settings: settings, logger: logger)
         system.allowParleyProtocols()

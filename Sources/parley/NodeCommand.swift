@@ -60,7 +60,7 @@ struct NodeCommand: AsyncParsableCommand {
             return address
         }
         let roleList = roles.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let known: Set<String> = ["gateway", "completion", "worker", "proxy", "model", "conversation"]
+        let known = Set(NodeRoles.all)
         if let unknown = roleList.first(where: { !known.contains($0) }) {
             throw ValidationError("unknown role \(unknown); roles are \(known.sorted().joined(separator: ", "))")
         }

@@ -50,7 +50,7 @@ extension CompletionService {
             conversationID: request.conversationID)
         let unstored = SettledTurn(conversationID: request.conversationID, store: nil, gapFill: nil)
         let asIs = PreparedCompletion(modelRequest: modelRequest, hasStore: false, settle: { unstored })
-        guard let store = stores?.currentStore() else {
+        guard let store = await stores?.currentStore() else {
             if request.idempotent { throw Self.idempotencyUnchecked }
             if request.store || request.conversationID != nil {
                 logger.warning(

@@ -51,7 +51,7 @@ package protocol HistoryStore: Sendable {
 /// Finds the conversation store to use for a request; nil when none is reachable (then turns are
 /// neither loaded nor stored, and a warning is logged).
 package protocol HistoryStoreLocator: Sendable {
-    func currentStore() -> (any HistoryStore)?
+    func currentStore() async -> (any HistoryStore)?
 }
 
 /// A branch of a conversation: root to leaf.

@@ -7,13 +7,28 @@ import Synchronization
 final class ReceptionistHistoryStoreLocator: HistoryStoreLocator {
     private let system: ClusterSystem
     private let stubs = Mutex<[ClusterActorID: ConversationHistoryStore]>([:])
+    /// How long a request waits for the first store's registration while membership lists a live
+    /// conversation node.
+    private let registrationWait: Duration
 
-    init(system: ClusterSystem) {
+    init(system: ClusterSystem, registrationWait: Duration = .seconds(2)) {
         self.system = system
+        self.registrationWait = registrationWait
     }
 
-    func currentStore() -> (any HistoryStore)? {
-        guard store(excluding: []) != nil else { return nil }
+    /// A store, nil when there is none. A node that has just (re)started hears of the stores a
+    /// moment after it hears of their nodes: while membership lists a live conversation node, the
+    /// request waits for its store's registration (up to `registrationWait`) instead of going on
+    /// unstored (or, with an Idempotency-Key, being refused).
+    func currentStore() async -> (any HistoryStore)? {
+        if store(excluding: []) == nil {
+            let conversationNodeAlive = system.members.contains {
+                $0.status == .alive && $0.roles.contains(NodeRoles.conversation)
+            }
+            guard conversationNodeAlive,
+                !(await system.receptionist.lookup(ServiceKeys.conversationStore, waitingUpTo: registrationWait)).isEmpty
+            else { return nil }
+        }
         return FailoverHistoryStore(locator: self)
     }
 

@@ -10,3 +10,15 @@ public enum ServiceKeys {
     public static let rateLimiter = "rate-limiter"
     public static let conversationStore = "conversation-store"
 }
+
+/// The role names of `--roles`, as membership lists them.
+public enum NodeRoles {
+    public static let gateway = "gateway"
+    public static let completion = "completion"
+    public static let worker = "worker"
+    public static let proxy = "proxy"
+    public static let model = "model"
+    public static let conversation = "conversation"
+    /// Every role, in the order of a request's path and then the store.
+    public static let all = [gateway, completion, worker, proxy, model, conversation]
+}
