@@ -75,6 +75,16 @@ final class BinarySource {
         return Int(result)
     }
 
+    /// An array's count. Every element takes at least one byte, so a count beyond the bytes left is
+    /// malformed, found before anything is allocated for it.
+    func readCount() throws -> Int {
+        let count = try readLength()
+        guard count <= bytes.count - offset else {
+            throw ClusterError(.malformed, "array count \(count) exceeds remaining bytes")
+        }
+        return count
+    }
+
     func readBytes() throws -> [UInt8] {
         let count = try readLength()
         try need(count)
@@ -265,12 +275,7 @@ struct BinaryDecoderImpl: Decoder {
 
         init(source: BinarySource) throws {
             self.source = source
-            let count = try source.readLength()
-            // Every element takes at least one byte, so a count beyond the remaining bytes is a lie.
-            guard count <= source.bytes.count - source.offset else {
-                throw ClusterError(.malformed, "array count \(count) exceeds remaining bytes")
-            }
-            self.count = count
+            self.count = try source.readCount()
         }
 
         private func next() throws {

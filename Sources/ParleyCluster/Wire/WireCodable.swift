@@ -81,9 +81,6 @@ public struct WireWriter {
         sink.writeLength(values.count)
         for value in values { value.write(wire: self) }
     }
-
-    /// A nested value: its own wire form, or the binary `Codable` form.
-    public func write<T: Encodable>(_ value: T) throws { try BinaryEncoding.encode(value, into: sink) }
 }
 
 /// Reads the values a ``WireWriter`` wrote, each read bounds-checked.
@@ -123,25 +120,12 @@ public struct WireReader {
     public func readOptionalUInt64() throws -> UInt64? { try readBool() ? try readUInt64() : nil }
 
     public func readStrings() throws -> [String] {
-        try (0..<readCount()).map { _ in try readString() }
+        try (0..<source.readCount()).map { _ in try readString() }
     }
 
     public func readOptional<T: WireCodable>(_: T.Type) throws -> T? { try readBool() ? try T(wire: self) : nil }
 
     public func readArray<T: WireCodable>(_: T.Type) throws -> [T] {
-        try (0..<readCount()).map { _ in try T(wire: self) }
+        try (0..<source.readCount()).map { _ in try T(wire: self) }
     }
-
-    /// An array's count; every element takes at least one byte, so a count beyond the bytes left is
-    /// malformed (and allocates nothing).
-    private func readCount() throws -> Int {
-        let count = try source.readLength()
-        guard count <= source.bytes.count - source.offset else {
-            throw ClusterError(.malformed, "array count \(count) exceeds remaining bytes")
-        }
-        return count
-    }
-
-    /// A nested value written by ``WireWriter/write(_:)-generic``.
-    public func read<T: Decodable>(_: T.Type) throws -> T { try BinaryDecoding.decode(T.self, from: source) }
 }
