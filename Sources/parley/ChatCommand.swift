@@ -111,12 +111,23 @@ struct ChatCommand: AsyncParsableCommand {
         Ctrl-C while an answer streams stops it.
         """
 
+    /// `--model`, else the first model the cluster serves. A cluster that has just started (or whose
+    /// model nodes are restarting) may list none for a moment: it is asked again for up to 10 s.
     private func chooseModel(_ client: ParleyClient) async throws -> String {
         if let model { return model }
-        guard let first = try await client.models().first else {
-            throw ValidationError("the cluster serves no model yet; give one with --model")
+        let deadline = ContinuousClock.now + .seconds(10)
+        var waiting = false
+        while true {
+            if let first = try await client.models().first { return first.id }
+            guard ContinuousClock.now < deadline else {
+                throw ValidationError("the cluster serves no model yet; give one with --model")
+            }
+            if !waiting {
+                ChatOutput.status("waiting for the cluster to serve a model…")
+                waiting = true
+            }
+            try await Task.sleep(for: .milliseconds(250))
         }
-        return first.id
     }
 
     enum Outcome { case answered, stopped, failed }

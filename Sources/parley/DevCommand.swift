@@ -59,11 +59,16 @@ struct DevCommand: AsyncParsableCommand {
                 configuration: try NodeRuntime.gatewayConfiguration(options, extraKeys: [key: "dev-user"]),
                 metricsRegistry: NodeRuntime.metricsRegistry, logger: logger.role("gateway"),
                 onListening: { port in
-                    let host = NodeAddress(parsing: http)?.host ?? "127.0.0.1"
-                    print("Parley is running at http://\(host):\(port)/")
-                    print("API key: \(key)")
-                    print("Try: parley chat --url http://\(host):\(port) --api-key \(key) \"Hello!\"")
-                    fflush(nil)
+                    // Announced once a chat can be answered: the completion role registers when its
+                    // worker pool, proxy and model have (the built-in model takes a moment to load).
+                    Task {
+                        _ = await system.receptionist.lookup(ServiceKeys.completion, waitingUpTo: .seconds(60))
+                        let host = NodeAddress(parsing: http)?.host ?? "127.0.0.1"
+                        print("Parley is running at http://\(host):\(port)/")
+                        print("API key: \(key)")
+                        print("Try: parley chat --url http://\(host):\(port) --api-key \(key) \"Hello!\"")
+                        fflush(nil)
+                    }
                 })
             roleServices.append(gateway)
             services = roleServices

@@ -44,4 +44,31 @@ struct NodeProcessTests {
         defer { third.kill() }
         try await third.waitForLine(containing: "holds no API key")
     }
+
+    @Test func chatWaitsForTheModelOfAClusterThatIsStillStarting() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-chat-wait-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let key = "pk-chat-wait-0001"
+        try "\(key) alice\n".write(toFile: folder + "/api-keys", atomically: true, encoding: .utf8)
+        let front = try ParleyProcess([
+            "node", "--name", "front", "--roles", "gateway,completion,worker,proxy,conversation", "--listen", "127.0.0.1:0",
+            "--http", "127.0.0.1:0", "--api-keys", folder + "/api-keys", "--data", folder + "/data",
+        ])
+        defer { front.kill() }
+        // "parley node front listening on HOST:PORT uid …"
+        let listening = try await front.waitForLine(containing: "front listening on").split(separator: " ")
+        let seed = String(listening[(listening.firstIndex(of: "on") ?? 0) + 1])
+        let url = String(try await front.waitForLine(containing: "http on").split(separator: " ").last ?? "")
+        // No model node yet: the chat waits for one instead of giving up at once.
+        let chat = try ParleyProcess(["chat", "--url", url, "--api-key", key, "Hello there"])
+        defer { chat.kill() }
+        try await chat.waitForLine(containing: "waiting for the cluster to serve a model")
+        let model = try ParleyProcess([
+            "node", "--name", "model", "--roles", "model", "--listen", "127.0.0.1:0", "--seed", seed, "--model", "synthetic",
+        ])
+        defer { model.kill() }
+        #expect(try await chat.exitStatus(timeout: .seconds(30)) == 0)
+        #expect(!chat.output.contains { $0.contains("error") })
+    }
 }
