@@ -6,14 +6,8 @@ public import ParleyCluster
 extension GenerationEvent: WireCodable {
     public func write(wire: WireWriter) {
         switch self {
-        case .token(let index, let text):
-            wire.write(UInt8(0))
-            wire.write(index)
-            wire.write(text)
-        case .finished(let reason, let usage):
-            wire.write(UInt8(1))
-            reason.write(wire: wire)
-            usage.write(wire: wire)
+        case .token(let index, let text): wire.writeToken(case: 0, index: index, text: text)
+        case .finished(let reason, let usage): wire.writeFinished(case: 1, reason, usage)
         }
     }
 
@@ -36,14 +30,8 @@ extension CompletionEvent: WireCodable {
             wire.write(assistantMessageID)
             wire.write(rateLimit != nil)
             rateLimit?.write(wire: wire)
-        case .token(let index, let text):
-            wire.write(UInt8(1))
-            wire.write(index)
-            wire.write(text)
-        case .finished(let reason, let usage):
-            wire.write(UInt8(2))
-            reason.write(wire: wire)
-            usage.write(wire: wire)
+        case .token(let index, let text): wire.writeToken(case: 1, index: index, text: text)
+        case .finished(let reason, let usage): wire.writeFinished(case: 2, reason, usage)
         }
     }
 
@@ -106,5 +94,21 @@ extension RateLimitDecision: WireCodable {
         self.init(
             allowed: try wire.readBool(), limit: try wire.readInt(), remaining: try wire.readInt(),
             resetSeconds: try wire.readDouble(), reason: try wire.readOptionalString())
+    }
+}
+
+extension WireWriter {
+    /// A token event of either stream: its case byte, index and text.
+    fileprivate func writeToken(case tag: UInt8, index: Int, text: String) {
+        write(tag)
+        write(index)
+        write(text)
+    }
+
+    /// A finish event of either stream: its case byte, reason and usage.
+    fileprivate func writeFinished(case tag: UInt8, _ reason: FinishReason, _ usage: TokenUsage) {
+        write(tag)
+        reason.write(wire: self)
+        usage.write(wire: self)
     }
 }
