@@ -30,11 +30,6 @@ public enum JSONValue: Hashable, Sendable {
         if case .string(let value) = self { value } else { nil }
     }
 
-    /// The number, if this is one.
-    public var number: Double? {
-        if case .number(let value) = self { value } else { nil }
-    }
-
     /// The number, if this is one without a fractional part that fits an `Int`.
     public var integer: Int? {
         guard case .number(let value) = self, value.rounded() == value, let integer = Int(exactly: value) else { return nil }

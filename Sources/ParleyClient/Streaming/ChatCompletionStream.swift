@@ -220,13 +220,13 @@ struct StreamChunk {
         guard case .object = value else { throw Malformed(description: "not a JSON object") }
         for choice in try Self.field(value, "choices", "an array", \.array) ?? [] {
             guard case .object = choice else { throw Malformed(description: "a choice is not an object") }
-            let delta = try Self.field(choice, "delta", "an object") { if case .object = $0 { $0 } else { nil } }
+            let delta = try Self.field(choice, "delta", "an object", Self.object)
             choices.append(
                 Choice(
                     content: try delta.flatMap { try Self.field($0, "content", "a string", \.string) },
                     finishReason: try Self.field(choice, "finish_reason", "a string", \.string)))
         }
-        if let usage = try Self.field(value, "usage", "an object", { if case .object = $0 { $0 } else { nil } }) {
+        if let usage = try Self.field(value, "usage", "an object", Self.object) {
             func count(_ key: String) throws -> Int {
                 guard let count = try Self.field(usage, key, "an integer", \.integer) else {
                     throw Malformed(description: "usage has no \(key)")
@@ -237,6 +237,11 @@ struct StreamChunk {
                 promptTokens: try count("prompt_tokens"), completionTokens: try count("completion_tokens"),
                 totalTokens: try count("total_tokens"))
         }
+    }
+
+    /// `value` if it is an object.
+    private static func object(_ value: JSONValue) -> JSONValue? {
+        if case .object = value { value } else { nil }
     }
 
     /// The member `key` of `object` read by `read`; nil when missing or null, an error when of

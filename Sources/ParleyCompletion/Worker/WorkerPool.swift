@@ -10,7 +10,8 @@ public import ParleyProtocol
 /// a slot free, a ``Worker`` opens the request on a model proxy before `generate` returns (the
 /// model starts at once); a request in line waits for its slot when the caller starts reading
 /// (refused with `overloaded` after ``WorkerPoolConfiguration/maxQueueWait``), then opens it. The
-/// slot is freed when the stream ends, fails or is cancelled, or when its handle is dropped unread. ``WorkerService`` drives the expiry of waiting requests.
+/// slot is freed when the stream ends, fails or is cancelled, or when its handle is dropped unread.
+/// ``WorkerService`` drives the expiry of waiting requests.
 public distributed actor WorkerPool: WorkerPoolProtocol {
     public typealias ActorSystem = ClusterSystem
 

@@ -8,6 +8,12 @@ final class StreamMailbox<Item: Sendable>: Sendable {
         var items: [Item] = []
         var waiter: CheckedContinuation<[Item], Never>?
         var closed = false
+
+        /// Everything queued, leaving the queue empty.
+        mutating func takeItems() -> [Item] {
+            defer { items = [] }
+            return items
+        }
     }
 
     private let state = Mutex(State())
@@ -17,12 +23,8 @@ final class StreamMailbox<Item: Sendable>: Sendable {
         let (waiter, items) = state.withLock { state -> (CheckedContinuation<[Item], Never>?, [Item]) in
             guard !state.closed else { return (nil, []) }
             state.items.append(item)
-            guard let waiter = state.waiter else { return (nil, []) }
-            defer {
-                state.waiter = nil
-                state.items = []
-            }
-            return (waiter, state.items)
+            guard let waiter = state.waiter.take() else { return (nil, []) }
+            return (waiter, state.takeItems())
         }
         waiter?.resume(returning: items)
     }
@@ -31,11 +33,7 @@ final class StreamMailbox<Item: Sendable>: Sendable {
     func close() {
         let (waiter, left) = state.withLock { state in
             state.closed = true
-            defer {
-                state.waiter = nil
-                state.items = []
-            }
-            return (state.waiter, state.items)
+            return (state.waiter.take(), state.takeItems())
         }
         waiter?.resume(returning: left)
     }
@@ -46,10 +44,7 @@ final class StreamMailbox<Item: Sendable>: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let ready = state.withLock { state -> [Item]? in
-                    if !state.items.isEmpty || state.closed {
-                        defer { state.items = [] }
-                        return state.items
-                    }
+                    if !state.items.isEmpty || state.closed { return state.takeItems() }
                     state.waiter = continuation
                     return nil
                 }

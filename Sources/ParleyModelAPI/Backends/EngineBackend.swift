@@ -79,6 +79,7 @@ public struct EngineEvents: AsyncSequence, Sendable {
 
     public struct Iterator: AsyncIteratorProtocol {
         let events: EngineEvents
+        /// nil when there is nothing to generate (``EngineEvents/tokens``).
         var base: AsyncThrowingStream<TokenEvent, any Error>.AsyncIterator?
         var next: Int
         var done = false
@@ -86,15 +87,15 @@ public struct EngineEvents: AsyncSequence, Sendable {
         init(events: EngineEvents) {
             self.events = events
             self.next = events.firstIndex
+            self.base = events.tokens?.makeAsyncIterator()
         }
 
         public mutating func next() async throws -> GenerationEvent? {
             guard !done else { return nil }
-            guard let tokens = events.tokens else {
+            guard base != nil else {
                 done = true
                 return .finished(.length, TokenUsage(promptTokens: events.promptTokenCount, completionTokens: next))
             }
-            if base == nil { base = tokens.makeAsyncIterator() }
             let event: TokenEvent?
             do {
                 event = try await base?.next()
