@@ -172,11 +172,12 @@ public final class ParleyProcess: Sendable {
         process.waitUntilExit()
     }
 
-    /// Sends SIGTERM and waits for the process to exit.
-    public func terminate() {
-        guard process.isRunning else { return }
-        Foundation.kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+    /// Sends SIGTERM and answers the exit status once the process has ended (at most `timeout`,
+    /// then it is killed and the wait fails: a node that ignores SIGTERM must not hang the test).
+    @discardableResult
+    public func terminate(timeout: Duration = .seconds(20)) async throws -> Int32 {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGTERM) }
+        return try await exitStatus(timeout: timeout)
     }
 
     public struct ProcessTimeout: Error, CustomStringConvertible {

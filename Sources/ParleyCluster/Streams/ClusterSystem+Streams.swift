@@ -58,7 +58,7 @@ extension ClusterSystem {
         let producer = StreamProducer(
             streamID: streamID, system: self, drainsWhenConsumerIsLost: drainsWhenConsumerIsLost
         ) { producer in
-            Task.detached(executorPreference: relaysOnEventLoop ? EventLoopTaskExecutor(loop: producer.consumerLoop) : nil) {
+            Task.detached(executorPreference: relaysOnEventLoop ? EventLoopTaskExecutor(loop: producer.consumerLoop, gate: self.loopGate) : nil) {
                 await ServiceContext.withValue(context) {
                     await Self.produce(source, into: producer)
                 }

@@ -165,7 +165,7 @@ final class StreamProducer: Sendable {
             defer { state.flushScheduled = true }
             return !state.flushScheduled
         }
-        if schedule { loop.execute { self.flush() } }
+        if schedule { scheduleFlush() }
     }
 
     /// Ends the stream after the queued elements, with an error when the source failed.
@@ -186,10 +186,17 @@ final class StreamProducer: Sendable {
             system.deliverStreamFrame(.end(streamID: streamID, payload), via: nil)
             system.removeProducer(streamID)
         case .scheduled:
-            loop.execute { self.flush() }
+            scheduleFlush()
         case .alreadyScheduled:
             break
         }
+    }
+
+    /// Flushes on the loop's next tick; nothing once the system is shutting down (its loops stop,
+    /// and so does every stream it carries).
+    private func scheduleFlush() {
+        guard system.loopGate.isOpen else { return }
+        loop.execute { self.flush() }
     }
 
     private func flush() {

@@ -115,6 +115,12 @@ extension ClusterSystem {
                     return table.parkedSweeper == nil ? nil : table.wakeSweeper()
                 }
                 sweeper?.resume()
+                // A shutdown fails the calls it finds pending and stops the sweeper that enforces
+                // deadlines: a call registered after that would wait forever.
+                if isShutDown {
+                    failCall(callID, ClusterError(.shutDown, "actor system shut down"), notifyCallee: false)
+                    return
+                }
                 if Task.isCancelled {
                     failCall(callID, ClusterError(.cancelled, "the caller was cancelled"), notifyCallee: false)
                     return

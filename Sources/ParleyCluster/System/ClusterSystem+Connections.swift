@@ -10,7 +10,9 @@ struct PeerTable {
     var byUID: [UInt64: PeerConnection] = [:]
     /// Every established connection, by connection id.
     var byID: [UInt64: PeerConnection] = [:]
-    var dialing: [NodeAddress: EventLoopFuture<PeerConnection>] = [:]
+    /// Dials in progress, by address; their promises are failed when the system shuts down (a dial
+    /// whose loop stopped would otherwise never complete).
+    var dialing: [NodeAddress: EventLoopPromise<PeerConnection>] = [:]
     /// Incarnations declared dead or left: calls to them fail at once.
     var down: Set<UInt64> = []
     var nextConnectionID: UInt64 = 1
@@ -46,36 +48,39 @@ extension ClusterSystem {
 
     /// A connection to whichever node listens at `address` (used to join through seeds).
     func connection(toAddress address: NodeAddress) async throws -> PeerConnection {
-        let future: EventLoopFuture<PeerConnection> = try peers.withLock { table in
+        let dialing: EventLoopPromise<PeerConnection> = try peers.withLock { table in
             if isShutDown { throw ClusterError(.shutDown, "actor system shut down") }
             if let existing = table.connection(toAddress: address) {
-                return group.next().makeSucceededFuture(existing)
+                let done = group.next().makePromise(of: PeerConnection.self)
+                done.succeed(existing)
+                return done
             }
             if let dialing = table.dialing[address] { return dialing }
-            let future = dial(address)
-            table.dialing[address] = future
-            return future
+            let promise = dial(address)
+            table.dialing[address] = promise
+            return promise
         }
         do {
-            let connection = try await future.get()
+            let connection = try await dialing.futureResult.get()
             peers.withLock { table in
-                if table.dialing[address] === future { table.dialing[address] = nil }
+                if table.dialing[address]?.futureResult === dialing.futureResult { table.dialing[address] = nil }
             }
             return connection
         } catch {
             peers.withLock { table in
-                if table.dialing[address] === future { table.dialing[address] = nil }
+                if table.dialing[address]?.futureResult === dialing.futureResult { table.dialing[address] = nil }
             }
             if let error = error as? ClusterError { throw error }
             throw ClusterError(.nodeDown, "cannot connect to \(address): \(type(of: error))")
         }
     }
 
-    private func dial(_ address: NodeAddress) -> EventLoopFuture<PeerConnection> {
+    /// Dials `address`; the promise completes with the connection once the handshake is done.
+    private func dial(_ address: NodeAddress) -> EventLoopPromise<PeerConnection> {
         let loop = group.next()
         let established = loop.makePromise(of: PeerConnection.self)
         let timeout = settings.connectTimeout
-        ClientBootstrap(group: loop)
+        let bootstrap = ClientBootstrap(group: loop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.milliseconds(Int64(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)))
             .channelInitializer { channel in
@@ -83,9 +88,26 @@ extension ClusterSystem {
                     try self.installHandlers(on: channel, role: .client, established: established)
                 }
             }
-            .connect(host: address.host, port: address.port)
-            .whenFailure { error in established.fail(error) }
-        return established.futureResult
+        // An IP address is dialed as it is: no resolver round (which runs on a thread of its own
+        // and hands its answer back to the loop).
+        let connected: EventLoopFuture<any Channel>
+        if let ip = try? SocketAddress(ipAddress: address.host, port: address.port) {
+            connected = bootstrap.connect(to: ip)
+        } else {
+            connected = bootstrap.connect(host: address.host, port: address.port)
+        }
+        connected.whenFailure { error in established.fail(error) }
+        return established
+    }
+
+    /// Fails every dial in progress (called by the shutdown while the loops still run, so the
+    /// waiting callers are resumed).
+    func failDials(_ error: ClusterError) {
+        let dials = peers.withLock { table in
+            defer { table.dialing = [:] }
+            return Array(table.dialing.values)
+        }
+        for promise in dials { promise.fail(error) }
     }
 
     // MARK: Connection lifecycle (called by ConnectionHandler on the event loop)
@@ -94,7 +116,7 @@ extension ClusterSystem {
         let (connection, observers) = peers.withLock { table in
             let connection = PeerConnection(
                 id: table.nextConnectionID, peer: peer, channel: channel, isOutbound: isOutbound,
-                maxQueuedBytes: settings.maxQueuedBytesPerConnection)
+                maxQueuedBytes: settings.maxQueuedBytesPerConnection, loopGate: loopGate)
             table.nextConnectionID += 1
             table.byID[connection.id] = connection
             if table.byUID[peer.uid] == nil || isOutbound {

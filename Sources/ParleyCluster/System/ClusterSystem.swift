@@ -33,6 +33,9 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     /// for long: that would hold up the loop's network I/O. Fixed at start: an actor's
     /// `unownedExecutor` asks for it on every message.
     public let eventLoopExecutor: any SerialExecutor
+    /// Closed when the system shuts down, before its event loops stop: tasks and actors that
+    /// prefer those loops then run elsewhere instead of being dropped (see ``EventLoopGate``).
+    let loopGate = EventLoopGate()
     private let listener: any Channel
     private let sslContexts: TLSContexts?
 
@@ -119,7 +122,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         self.logger = logger
         self.group = group
         var loops = group.makeIterator()
-        self.eventLoopExecutor = loops.next()!.executor
+        self.eventLoopExecutor = EventLoopSerialExecutor(loop: loops.next()!, gate: loopGate)
         self.listener = listener
         self.sslContexts = tls
         self.metrics = ClusterMetrics(node: node.name)
@@ -133,6 +136,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
             return (false, state.sweeper)
         }
         guard !alreadyShutDown else { return }
+        loopGate.close()
+        failDials(ClusterError(.shutDown, "actor system shut down"))
         // The fault-injection table is keyed by object identity, which a later system may reuse.
         dropFrames(fromNodesNamed: [])
         sweeper?.cancel()

@@ -15,6 +15,8 @@ final class PeerConnection: Sendable {
     private let maxQueuedBytes: Int
     /// Runs tasks on the event loop of this connection's channel.
     let taskExecutor: EventLoopTaskExecutor
+    /// Closed when the system shuts down: nothing more is handed to the loop then.
+    private let loopGate: EventLoopGate
 
     private struct Outbox {
         var frames: [ByteBuffer] = []
@@ -25,13 +27,16 @@ final class PeerConnection: Sendable {
 
     private let outbox = Mutex(Outbox())
 
-    init(id: UInt64, peer: ClusterNode, channel: any Channel, isOutbound: Bool, maxQueuedBytes: Int) {
+    init(
+        id: UInt64, peer: ClusterNode, channel: any Channel, isOutbound: Bool, maxQueuedBytes: Int, loopGate: EventLoopGate
+    ) {
         self.id = id
         self.peer = peer
         self.channel = channel
         self.isOutbound = isOutbound
         self.maxQueuedBytes = maxQueuedBytes
-        self.taskExecutor = EventLoopTaskExecutor(loop: channel.eventLoop)
+        self.taskExecutor = EventLoopTaskExecutor(loop: channel.eventLoop, gate: loopGate)
+        self.loopGate = loopGate
     }
 
     var allocator: ByteBufferAllocator { channel.allocator }
@@ -39,6 +44,7 @@ final class PeerConnection: Sendable {
     /// Queues a complete frame for sending. Throws `.nodeDown` once the connection is closed and
     /// `.overloaded` when the peer does not read fast enough.
     func send(_ frame: ByteBuffer) throws {
+        guard loopGate.isOpen else { throw ClusterError(.shutDown, "actor system shut down") }
         let schedule: Bool = try outbox.withLock { box in
             guard !box.closed else { throw ClusterError(.nodeDown, "connection to \(peer) is closed") }
             guard box.queuedBytes < maxQueuedBytes else {

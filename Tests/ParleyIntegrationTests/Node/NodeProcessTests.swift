@@ -9,7 +9,7 @@ struct NodeProcessTests {
         defer { node.kill() }
         let line = try await node.waitForLine(containing: "listening on")
         #expect(line.contains("parley node solo listening on 127.0.0.1:"))
-        node.terminate()
+        try await node.terminate()
         #expect(!node.isRunning)
     }
 
