@@ -102,6 +102,12 @@ public final class EventLoopSerialExecutor: SerialExecutor {
         gate.whenClosed { loop.execute { fallback.activate() } }
     }
 
+    deinit {
+        // libdispatch does not let an inactive queue go (a system dropped without a shutdown never
+        // activated it); activating an active one does nothing.
+        fallback.activate()
+    }
+
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         let run: @Sendable () -> Void = { job.runSynchronously(on: self.asUnownedSerialExecutor()) }

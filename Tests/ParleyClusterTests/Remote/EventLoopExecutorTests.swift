@@ -47,6 +47,16 @@ struct EventLoopExecutorTests {
         #expect(after?.onLoop == false)
         #expect(after?.overlaps == 0)
     }
+
+    @Test func aSerialExecutorWhoseGateNeverClosedCanBeDropped() async throws {
+        // Its fallback queue starts inactive; dropping it so would crash the process.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        do {
+            let counter = LoopCounter(executor: EventLoopSerialExecutor(loop: group.next(), gate: EventLoopGate()))
+            #expect(await counter.increment().count == 1)
+        }
+        try await group.shutdownGracefully()
+    }
 }
 
 /// A shutdown ends what waits on the system's loops: dials in progress fail at once.
