@@ -40,13 +40,26 @@ import Testing
         try await t.db.appendGenerationEvents(owner: "u", requestID: "dead", fromSeq: 1, ["partial ans"])
         t.clock.advance(seconds: 30)
         try await t.db.appendGenerationEvents(owner: "u", requestID: "alive", fromSeq: 1, ["tick"])
-        let interrupted = try await t.db.interruptOrphanedGenerations(liveProducers: ["node-live"], idleTimeout: .seconds(20))
+        let interrupted = try await t.db.interruptOrphanedGenerations(liveProducers: ["node-live"], idleTimeout: .seconds(20), goneGrace: .seconds(5))
         #expect(Set(interrupted) == ["dead", "stuck"])
         let stored = try await t.db.conversation(owner: "u", id: c.id).messages.last
         #expect(stored?.content == "partial ans" && stored?.status == .interrupted)
         #expect(try await t.db.readGenerationEvents(owner: "u", requestID: "dead", afterSeq: 0).run.status == .interrupted)
         #expect(try await t.db.readGenerationEvents(owner: "u", requestID: "alive", afterSeq: 0).run.status == .streaming)
-        #expect(try await t.db.interruptOrphanedGenerations(liveProducers: ["node-live"], idleTimeout: .seconds(20)).isEmpty)
+        #expect(try await t.db.interruptOrphanedGenerations(liveProducers: ["node-live"], idleTimeout: .seconds(20), goneGrace: .seconds(5)).isEmpty)
+    }
+
+    @Test func aRunOfAProducerNotYetSeenAliveIsLeftAloneWhileItWrites() async throws {
+        // A completion node restarted under its old name starts runs before every conversation
+        // node has seen it come back: its fresh runs are no orphans.
+        let t = try TemporaryDatabase()
+        _ = try await t.db.startGeneration(owner: "u", requestID: "fresh", conversationID: nil, model: nil, producer: "comp2")
+        t.clock.advance(seconds: 3)
+        try await t.db.appendGenerationEvents(owner: "u", requestID: "fresh", fromSeq: 1, ["tok"])
+        t.clock.advance(seconds: 4)
+        #expect(try await t.db.interruptOrphanedGenerations(liveProducers: [], idleTimeout: .seconds(60), goneGrace: .seconds(5)).isEmpty)
+        t.clock.advance(seconds: 2)
+        #expect(try await t.db.interruptOrphanedGenerations(liveProducers: [], idleTimeout: .seconds(60), goneGrace: .seconds(5)) == ["fresh"])
     }
 }
 

@@ -232,24 +232,33 @@ extension ConversationDatabase {
         }
     }
 
-    /// Runs still `streaming` whose producer is not in `liveProducers`, or that logged nothing
-    /// for `idleTimeout` — their producer is gone.
-    package func orphanedGenerations(liveProducers: Set<String>, idleTimeout: Duration) async throws -> [GenerationRun] {
-        let cutoff = nowMillis - Int64(idleTimeout.components.seconds * 1000)
-            - Int64(idleTimeout.components.attoseconds / 1_000_000_000_000_000)
+    /// Runs still `streaming` that logged nothing for `idleTimeout`, or whose producer is not in
+    /// `liveProducers` and logged nothing for `goneGrace` — their producer is gone. The grace
+    /// covers a producer this node has not seen alive yet: a node restarted under its old name
+    /// serves (and starts runs) before every member has heard that it is back.
+    package func orphanedGenerations(
+        liveProducers: Set<String>, idleTimeout: Duration, goneGrace: Duration
+    ) async throws -> [GenerationRun] {
+        let cutoff = nowMillis - idleTimeout.wholeMilliseconds
+        let goneCutoff = nowMillis - goneGrace.wholeMilliseconds
         let runs = try await read { db in
             try Row.fetchAll(
                 db.cachedStatement(sql: "SELECT \(Self.runColumns) FROM generation_runs WHERE status = ? ORDER BY updated_at"),
                 arguments: [MessageStatus.streaming.rawValue]
             ).map(Self.run)
         }
-        return runs.filter { !liveProducers.contains($0.producer) || Self.millis($0.updatedAt) < cutoff }
+        return runs.filter { run in
+            let updated = Self.millis(run.updatedAt)
+            return updated < cutoff || (!liveProducers.contains(run.producer) && updated < goneCutoff)
+        }
     }
 
     /// Marks the orphaned runs `interrupted` (storing their partial answers); returns their ids.
     @discardableResult
-    package func interruptOrphanedGenerations(liveProducers: Set<String>, idleTimeout: Duration) async throws -> [String] {
-        let orphans = try await orphanedGenerations(liveProducers: liveProducers, idleTimeout: idleTimeout)
+    package func interruptOrphanedGenerations(
+        liveProducers: Set<String>, idleTimeout: Duration, goneGrace: Duration
+    ) async throws -> [String] {
+        let orphans = try await orphanedGenerations(liveProducers: liveProducers, idleTimeout: idleTimeout, goneGrace: goneGrace)
         var interrupted: [String] = []
         for run in orphans {
             _ = try await finishGeneration(owner: run.owner, requestID: run.requestID, status: .interrupted)
@@ -271,5 +280,12 @@ extension ConversationDatabase {
         try await write { db in
             try writer.deleteGenerationRuns(db, where: "status != 'streaming' AND updated_at < ?", [cutoff])
         }
+    }
+}
+
+extension Duration {
+    /// The duration in whole milliseconds (rounded down).
+    var wholeMilliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

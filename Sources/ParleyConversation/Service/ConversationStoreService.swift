@@ -15,6 +15,10 @@ public struct ConversationStoreService: Service {
         public var dataDirectory: String
         /// A streaming answer with no new event for this long is marked interrupted (default 60 s).
         public var orphanTimeout: Duration = .seconds(60)
+        /// A streaming answer whose producer is not a live member is marked interrupted once it
+        /// has had no new event for this long (default 5 s): a completion node restarted under
+        /// its name may serve before this node has seen it come back.
+        public var producerGoneGrace: Duration = .seconds(5)
         /// How often orphaned answers are looked for (default 10 s).
         public var orphanSweepInterval: Duration = .seconds(10)
         /// Replicas per partition (default 3; fewer when fewer `conversation` nodes are alive).
@@ -71,7 +75,7 @@ public struct ConversationStoreService: Service {
             let live = Set(
                 system.members.filter { $0.status == .alive || $0.status == .suspect }.map(\.node.name))
             let orphans = try await node.database.orphanedGenerations(
-                liveProducers: live, idleTimeout: configuration.orphanTimeout)
+                liveProducers: live, idleTimeout: configuration.orphanTimeout, goneGrace: configuration.producerGoneGrace)
             var interrupted = 0
             for run in orphans where node.router.isPrimary(owner: run.owner) {
                 _ = try await node.router.replicatedWrite(owner: run.owner) {
