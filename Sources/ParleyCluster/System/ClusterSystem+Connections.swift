@@ -48,28 +48,28 @@ extension ClusterSystem {
 
     /// A connection to whichever node listens at `address` (used to join through seeds).
     func connection(toAddress address: NodeAddress) async throws -> PeerConnection {
-        let dialing: EventLoopPromise<PeerConnection> = try peers.withLock { table in
+        enum Found { case connected(PeerConnection), dialing(EventLoopPromise<PeerConnection>) }
+        let found: Found = try peers.withLock { table in
             if isShutDown { throw ClusterError(.shutDown, "actor system shut down") }
-            if let existing = table.connection(toAddress: address) {
-                let done = group.next().makePromise(of: PeerConnection.self)
-                done.succeed(existing)
-                return done
-            }
-            if let dialing = table.dialing[address] { return dialing }
+            if let existing = table.connection(toAddress: address) { return .connected(existing) }
+            if let dialing = table.dialing[address] { return .dialing(dialing) }
             let promise = dial(address)
             table.dialing[address] = promise
-            return promise
+            return .dialing(promise)
+        }
+        let dialing: EventLoopPromise<PeerConnection>
+        switch found {
+        case .connected(let connection): return connection
+        case .dialing(let promise): dialing = promise
+        }
+        defer {
+            peers.withLock { table in
+                if table.dialing[address]?.futureResult === dialing.futureResult { table.dialing[address] = nil }
+            }
         }
         do {
-            let connection = try await dialing.futureResult.get()
-            peers.withLock { table in
-                if table.dialing[address]?.futureResult === dialing.futureResult { table.dialing[address] = nil }
-            }
-            return connection
+            return try await dialing.futureResult.get()
         } catch {
-            peers.withLock { table in
-                if table.dialing[address]?.futureResult === dialing.futureResult { table.dialing[address] = nil }
-            }
             if let error = error as? ClusterError { throw error }
             throw ClusterError(.nodeDown, "cannot connect to \(address): \(type(of: error))")
         }
