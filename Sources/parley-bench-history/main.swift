@@ -4,6 +4,9 @@
 //        parley-bench-history --replicated [--appends N] [--writers N] [--users N] [--missed N] [--data DIR]
 // --replicated starts three `parley node --roles conversation` processes (the `parley` next to this
 // executable, or $PARLEY_BIN) and measures replicated appends/s and the catch-up of a restarted node.
+//        parley-bench-history --turns [--appends N] [--writers N] [--data DIR]
+// --turns measures what a served chat turn costs the store: a new chat, its question, the run, the
+// 16-token answer logged and stored (TurnBench.swift).
 //        parley-bench-history drive load|verify|converge --seed HOST:PORT --cluster-key FILE …
 // drive: the client the multi-process tests use to write to and check conversation nodes (Driver.swift).
 import Foundation
@@ -23,6 +26,7 @@ struct Options {
     var optimize = false
     var durability = false
     var replicated = false
+    var turns = false
     var missed = 100_000
     var usersGiven = false
     var appendsGiven = false
@@ -31,6 +35,7 @@ struct Options {
         usage: parley-bench-history [--messages N] [--users N] [--queries N] [--appends N] [--writers N] [--durability]
                                     [--data DIR] [--fresh] [--skip-appends] [--skip-snapshot] [--optimize]
                parley-bench-history --replicated [--appends N] [--writers N] [--users N] [--missed N] [--data DIR]
+               parley-bench-history --turns [--appends N] [--writers N] [--data DIR]
                parley-bench-history drive load|verify|converge --seed HOST:PORT --cluster-key FILE …
         """
 
@@ -68,6 +73,7 @@ struct Options {
             case "--optimize": optimize = true
             case "--durability": durability = true
             case "--replicated": replicated = true
+            case "--turns": turns = true
             case "--missed": missed = count()
             default: Self.fail("unknown argument \(arguments[i])")
             }
@@ -115,6 +121,13 @@ func bytesWritten() -> Double {
 let options = Options(CommandLine.arguments)
 let clock = ContinuousClock()
 try FileManager.default.createDirectory(atPath: options.data, withIntermediateDirectories: true)
+if options.turns {
+    var turns = TurnBench.Options(data: options.data)
+    turns.writers = options.writers
+    if options.appendsGiven { turns.turns = options.appends }
+    try await TurnBench.run(turns)
+    exit(0)
+}
 if options.replicated {
     var replicated = ReplicatedBench.Options(data: options.data)
     replicated.writers = options.writers

@@ -76,6 +76,23 @@ import Testing
         #expect(DeterministicID.forChatRequest(owner: "user-1", requestID: "chatcmpl-abc") == "47264028-ad44-862b-9e43-95f2d9e94b3c")
     }
 
+    /// A gateway's request id begins with its time: the conversation id begins with the same 48
+    /// bits (new chats sort by time in the indexes); the rest is still the hash of owner and request.
+    @Test func aGatewayRequestsConversationIDBeginsWithTheRequestsTime() {
+        let requestID = "chatcmpl-0193a1b2c3d4" + "5e6f708192a3b4c5d6e7"
+        let id = DeterministicID.forChatRequest(owner: "user-1", requestID: requestID)
+        let hashed = DeterministicID.make(namespace: "chat-request", owner: "user-1", sourceID: requestID)
+        #expect(id == "0193a1b2-c3d4-" + String(hashed.dropFirst(14)))
+        #expect(UUIDText.isWellFormed(id) && Array(id)[14] == "8")
+        #expect(id == DeterministicID.forChatRequest(owner: "user-1", requestID: requestID))
+        #expect(id != DeterministicID.forChatRequest(owner: "user-2", requestID: requestID))
+        // Not a gateway's shape (upper case, another length): the plain hash.
+        for other in ["chatcmpl-0193A1B2C3D45e6f708192a3b4c5d6e7", "chatcmpl-0193a1b2c3d45e6f708192a3b4c5d6e", "chat-1"] {
+            #expect(DeterministicID.forChatRequest(owner: "user-1", requestID: other)
+                == DeterministicID.make(namespace: "chat-request", owner: "user-1", sourceID: other))
+        }
+    }
+
     @Test func partitionsAreStableAndSpread() {
         let partitioner = Partitioner(count: 256)
         #expect(partitioner.partition(ofOwner: "alice") == Partitioner(count: 256).partition(ofOwner: "alice"))

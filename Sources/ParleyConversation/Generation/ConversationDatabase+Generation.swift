@@ -25,13 +25,15 @@ extension ConversationDatabase {
     }
 
     private static func ownedRun(_ db: Database, owner: String, requestID: String) throws -> GenerationRun {
-        guard
-            let run = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT \(runColumns) FROM generation_runs WHERE request_id = ? AND owner = ?"),
-                arguments: [requestID, owner]
-            ).map(Self.run)
-        else { throw ConversationError(.notFound, "no such generation") }
-        return run
+        Self.run(try ownedRunRow(db, owner: owner, requestID: requestID))
+    }
+
+    /// The stored row of the owner's run `requestID` (`notFound` if there is none).
+    private static func ownedRunRow(_ db: Database, owner: String, requestID: String) throws -> GenerationRunRow {
+        guard let row = try GenerationRunRow.load(db, requestID: requestID), row.owner == owner else {
+            throw ConversationError(.notFound, "no such generation")
+        }
+        return row
     }
 
     /// Starts logging a generation (idempotent: starting an existing run returns it). When
@@ -77,14 +79,15 @@ extension ConversationDatabase {
         var producer: String
     }
 
-    /// Stores a new `streaming` run with an empty log and a new answer id.
+    /// Stores a new `streaming` run with an empty log and a new answer id (the caller checked in
+    /// this transaction that no run has its request id).
     static func insertRun(_ db: Database, writer: StorageWriter, _ start: GenerationStart) throws -> GenerationRun {
         let now = writer.nowMillis
         let row = GenerationRunRow(
             requestID: start.requestID, owner: start.owner, conversationID: start.conversationID,
             parentID: start.parentID, messageID: writer.newID(), model: start.model, producer: start.producer,
             status: MessageStatus.streaming.rawValue, lastSeq: 0, bytes: 0, startedAt: now, updatedAt: now)
-        try writer.mergeGenerationRun(db, row)
+        try writer.mergeGenerationRun(db, row, previous: nil)
         return Self.run(row)
     }
 
@@ -99,7 +102,9 @@ extension ConversationDatabase {
         let writer = self.writer
         return try await write { db in
             try Self.logEvents(
-                db, writer: writer, run: try Self.ownedRun(db, owner: owner, requestID: requestID), fromSeq: fromSeq, texts)
+                db, writer: writer, run: try Self.ownedRunRow(db, owner: owner, requestID: requestID), fromSeq: fromSeq,
+                texts
+            ).lastSeq
         }
     }
 
@@ -109,41 +114,40 @@ extension ConversationDatabase {
         for text in texts { try Validation.noNUL(text) }
     }
 
-    /// Logs `texts` as events `fromSeq`, … of `run` (the rules of `appendGenerationEvents`), updates
-    /// the run's length and answers its last sequence number; with `finishing`, the same run update
-    /// also ends the run with that status (one row write instead of two).
+    /// Logs `texts` as events `fromSeq`, … of `run` (its row as this transaction read it; the rules
+    /// of `appendGenerationEvents`), updates the run's length and answers its last sequence number
+    /// and whether every event was new; with `finishing`, the same run update also ends the run with
+    /// that status (one row write instead of two).
     private static func logEvents(
-        _ db: Database, writer: StorageWriter, run: GenerationRun, fromSeq: Int64, _ texts: [String],
+        _ db: Database, writer: StorageWriter, run: GenerationRunRow, fromSeq: Int64, _ texts: [String],
         finishing: MessageStatus? = nil
-    ) throws -> Int64 {
-        guard run.status == .streaming else { throw ConversationError(.conflict, "the generation has finished") }
+    ) throws -> (lastSeq: Int64, allNew: Bool) {
+        guard run.status == MessageStatus.streaming.rawValue else {
+            throw ConversationError(.conflict, "the generation has finished")
+        }
         guard fromSeq <= run.lastSeq + 1 else {
             throw ConversationError(.conflict, "events must follow seq \(run.lastSeq) without a gap")
         }
-        var lastSeq = run.lastSeq
-        var bytes = run.bytes
+        var updated = run
         var logged: [GenerationEventRow] = []
         for (offset, text) in texts.enumerated() {
             let seq = fromSeq + Int64(offset)
             // Events up to `lastSeq` are stored already (kept as they are), unless a replica
             // learnt the run's length before its events: logging them again fills the hole.
             logged.append(GenerationEventRow(requestID: run.requestID, seq: seq, text: text))
-            guard seq > lastSeq else { continue }
-            bytes += Int64(text.utf8.count)
-            guard bytes <= ConversationLimits.maxContentBytes else {
+            guard seq > updated.lastSeq else { continue }
+            updated.bytes += Int64(text.utf8.count)
+            guard updated.bytes <= ConversationLimits.maxContentBytes else {
                 throw ConversationError(.tooLarge, "an answer is limited to \(ConversationLimits.maxContentBytes) bytes")
             }
-            lastSeq = seq
+            updated.lastSeq = seq
         }
-        try writer.insertGenerationEvents(db, logged)
-        if var row = try GenerationRunRow.load(db, requestID: run.requestID) {
-            row.lastSeq = lastSeq
-            row.bytes = bytes
-            row.updatedAt = writer.nowMillis
-            if let finishing { row.status = finishing.rawValue }
-            try writer.mergeGenerationRun(db, row)
-        }
-        return lastSeq
+        let inserted = try writer.insertGenerationEvents(
+            db, logged, knownPartitions: [run.requestID: writer.partitioner.partition(ofOwner: run.owner)])
+        updated.updatedAt = writer.nowMillis
+        if let finishing { updated.status = finishing.rawValue }
+        try writer.mergeGenerationRun(db, updated, previous: run)
+        return (updated.lastSeq, inserted == texts.count)
     }
 
     /// The run and its events after `afterSeq` (the client's `Last-Event-ID`, 0 for all), at most
@@ -188,28 +192,36 @@ extension ConversationDatabase {
         if !texts.isEmpty { try Self.validateEvents(fromSeq: fromSeq, texts) }
         let writer = self.writer
         return try await write { db in
-            let run = try Self.ownedRun(db, owner: owner, requestID: requestID)
+            let row = try Self.ownedRunRow(db, owner: owner, requestID: requestID)
+            let run = Self.run(row)
             let repeated = run.status != .streaming && fromSeq + Int64(texts.count) - 1 <= run.lastSeq
             let logged = !texts.isEmpty && !repeated
+            // A log this call wrote whole (from its first event, none stored before) is `texts`: no
+            // need to read it back.
+            var wholeLog: [String]?
             if logged {
-                _ = try Self.logEvents(db, writer: writer, run: run, fromSeq: fromSeq, texts, finishing: status)
+                let written = try Self.logEvents(db, writer: writer, run: row, fromSeq: fromSeq, texts, finishing: status)
+                if fromSeq == 1 && written.allNew { wholeLog = texts }
             }
             return try Self.finish(
-                db, writer: writer, run: run, status: status, promptTokens: promptTokens,
-                completionTokens: completionTokens, runEnded: logged)
+                db, writer: writer, run: row, status: status, promptTokens: promptTokens,
+                completionTokens: completionTokens, runEnded: logged, wholeLog: wholeLog)
         }
     }
 
-    /// Ends `run` (as it was before this transaction) with `status` unless `runEnded` says the
-    /// transaction did already, and stores its answer.
+    /// Ends `run` (its row as it was before this transaction) with `status` unless `runEnded` says
+    /// the transaction did already, and stores its answer: the text of `wholeLog` when the caller
+    /// has the whole log at hand, else the logged events.
     private static func finish(
-        _ db: Database, writer: StorageWriter, run: GenerationRun, status: MessageStatus, promptTokens: Int?,
-        completionTokens: Int?, runEnded: Bool = false
+        _ db: Database, writer: StorageWriter, run row: GenerationRunRow, status: MessageStatus, promptTokens: Int?,
+        completionTokens: Int?, runEnded: Bool = false, wholeLog: [String]? = nil
     ) throws -> ConversationMessage? {
-        if run.status == .streaming, !runEnded, var row = try GenerationRunRow.load(db, requestID: run.requestID) {
-            row.status = status.rawValue
-            row.updatedAt = writer.nowMillis
-            try writer.mergeGenerationRun(db, row)
+        let run = Self.run(row)
+        if run.status == .streaming, !runEnded {
+            var ended = row
+            ended.status = status.rawValue
+            ended.updatedAt = writer.nowMillis
+            try writer.mergeGenerationRun(db, ended, previous: row)
         }
         guard let conversationID = run.conversationID else { return nil }
         if let stored = try Row.fetchOne(
@@ -218,7 +230,7 @@ extension ConversationDatabase {
             return stored.message
         }
         guard run.status == .streaming else { return nil }
-        let text = try String.fetchAll(
+        let text = try wholeLog?.joined() ?? String.fetchAll(
             db.cachedStatement(sql: "SELECT text FROM generation_events WHERE request_id = ? ORDER BY seq"), arguments: [run.requestID]
         ).joined()
         let message = NewMessage(
@@ -226,7 +238,9 @@ extension ConversationDatabase {
             model: run.model, promptTokens: promptTokens, completionTokens: completionTokens,
             status: status, id: run.messageID)
         do {
-            return try append(db, writer: writer, owner: run.owner, conversationID: conversationID, message)
+            // The answer's id was looked up above: no message has it.
+            let conversation = try ownedConversation(db, owner: run.owner, id: conversationID)
+            return try append(db, writer: writer, to: conversation, message, idIsNew: true).message
         } catch let error as ConversationError where error.code == .deleted || error.code == .notFound {
             return nil  // the conversation was deleted meanwhile: nothing to store
         }

@@ -14,41 +14,41 @@ extension ConversationDatabase {
         let writer = self.writer
         return try await write { db in
             if let existing = try Self.startedRun(db, owner: owner, requestID: turn.requestID) { return (existing, false) }
-            let conversationID =
+            // The conversation is read once; each append answers it as it is then stored.
+            let conversation =
                 if let title = turn.newChatTitle {
                     try Self.conversationForRequest(
-                        db, writer: writer, owner: owner, requestID: turn.requestID, title: title
-                    ).id
+                        db, writer: writer, owner: owner, requestID: turn.requestID, title: title)
                 } else {
-                    turn.conversationID
+                    try turn.conversationID.map { try Self.ownedConversation(db, owner: owner, id: $0) }
                 }
             var parentID = turn.parentID
-            if let conversationID {
-                try Self.checkTurnParent(db, owner: owner, conversationID: conversationID, turn)
+            if var stored = conversation {
+                try Self.checkTurnParent(db, conversationID: stored.id, turn)
                 for draft in turn.messages {
-                    let message = try Self.append(
-                        db, writer: writer, owner: owner, conversationID: conversationID,
+                    let appended = try Self.append(
+                        db, writer: writer, to: stored,
                         NewMessage(
                             role: draft.role, content: draft.content,
                             parent: parentID.map(MessageParent.message) ?? .root, model: draft.model))
-                    parentID = message.id
+                    stored = appended.conversation
+                    parentID = appended.message.id
                 }
             }
             let run = try Self.insertRun(
                 db, writer: writer,
                 GenerationStart(
-                    owner: owner, requestID: turn.requestID, conversationID: conversationID, parentID: parentID,
+                    owner: owner, requestID: turn.requestID, conversationID: conversation?.id, parentID: parentID,
                     model: turn.model, producer: turn.producer))
             return (run, true)
         }
     }
 
-    /// A turn without messages still needs its conversation (owned, not deleted) and the message
-    /// its answer replies to; with messages, appending the first one checks both.
-    private static func checkTurnParent(_ db: Database, owner: String, conversationID: String, _ turn: TurnStart) throws {
-        guard turn.messages.isEmpty else { return }
-        _ = try ownedConversation(db, owner: owner, id: conversationID)
-        if let parentID = turn.parentID, try !containsMessage(db, id: parentID, conversationID: conversationID) {
+    /// A turn without messages still needs the message its answer replies to (the conversation
+    /// was read owned and live); with messages, appending the first one checks it.
+    private static func checkTurnParent(_ db: Database, conversationID: String, _ turn: TurnStart) throws {
+        guard turn.messages.isEmpty, let parentID = turn.parentID else { return }
+        if try !containsMessage(db, id: parentID, conversationID: conversationID) {
             throw ConversationError(.notFound, "the parent message is not in this conversation")
         }
     }

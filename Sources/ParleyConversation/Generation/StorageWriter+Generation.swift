@@ -10,7 +10,12 @@ extension StorageWriter {
     /// (it was removed with its conversation and must not come back).
     @discardableResult
     func mergeGenerationRun(_ db: Database, _ incoming: GenerationRunRow) throws -> Bool {
-        let previous = try GenerationRunRow.load(db, requestID: incoming.requestID)
+        try mergeGenerationRun(db, incoming, previous: GenerationRunRow.load(db, requestID: incoming.requestID))
+    }
+
+    /// As above, with the stored row (`nil`: none) already read in this transaction by the caller.
+    @discardableResult
+    func mergeGenerationRun(_ db: Database, _ incoming: GenerationRunRow, previous: GenerationRunRow?) throws -> Bool {
         if previous == nil, let conversationID = incoming.conversationID,
             try Bool.fetchOne(
                 db.cachedStatement(sql: "SELECT deleted_version > 0 FROM conversations WHERE id = ?"),
@@ -55,10 +60,13 @@ extension StorageWriter {
     /// of a run not stored here are dropped: every carrier of events (push, feed page, snapshot
     /// chunk, repair) carries their run's row first, so an absent run is one deleted with its
     /// conversation.
+    /// `knownPartitions`: the partitions of runs the caller read in this transaction.
     @discardableResult
-    func insertGenerationEvents(_ db: Database, _ events: [GenerationEventRow]) throws -> Int {
+    func insertGenerationEvents(
+        _ db: Database, _ events: [GenerationEventRow], knownPartitions: [String: Int?] = [:]
+    ) throws -> Int {
         guard !events.isEmpty else { return 0 }
-        var partitions: [String: Int?] = [:]
+        var partitions = knownPartitions
         let insert = try db.cachedStatement(sql: """
             INSERT INTO generation_events(request_id, seq, text, partition, change_seq, row_hash)
             VALUES (?, ?, ?, ?, ?, ?)

@@ -12,13 +12,14 @@ extension ConversationDatabase {
         let writer = self.writer
         return try await write { db in
             try Self.insertNewConversation(db, writer: writer, id: writer.newID(), owner: owner, title: title, model: model)
+                .summary
         }
     }
 
-    /// Stores a new, empty conversation row (the id is not in use) and answers its summary.
+    /// Stores a new, empty conversation row (the id is not in use) and answers it.
     private static func insertNewConversation(
         _ db: Database, writer: StorageWriter, id: String, owner: String, title: String, model: String?
-    ) throws -> ConversationSummary {
+    ) throws -> ConversationRecord {
         let version = writer.tick()
         let now = version.milliseconds
         let record = ConversationRecord(
@@ -27,7 +28,7 @@ extension ConversationDatabase {
             leafVersion: version, deletedVersion: .zero)
         _ = try writer.userNumber(db, owner: owner)
         try writer.mergeConversation(db, record, previous: nil)
-        return record.summary
+        return record
     }
 
     /// The conversation a new chat's request starts, under an id derived from the owner and the
@@ -44,20 +45,20 @@ extension ConversationDatabase {
         }
         let writer = self.writer
         return try await write { db in
-            try Self.conversationForRequest(db, writer: writer, owner: owner, requestID: requestID, title: title)
+            try Self.conversationForRequest(db, writer: writer, owner: owner, requestID: requestID, title: title).summary
         }
     }
 
     /// `conversationForRequest` within a write transaction (inputs validated by the caller).
     static func conversationForRequest(
         _ db: Database, writer: StorageWriter, owner: String, requestID: String, title: String
-    ) throws -> ConversationSummary {
+    ) throws -> ConversationRecord {
         let id = DeterministicID.forChatRequest(owner: owner, requestID: requestID)
         if let existing = try writer.loadConversation(db, id: id) {
             guard existing.owner == owner, !existing.isDeleted else {
                 throw ConversationError(.notFound, "no conversation \(id)")
             }
-            return existing.summary
+            return existing
         }
         return try insertNewConversation(db, writer: writer, id: id, owner: owner, title: title, model: nil)
     }

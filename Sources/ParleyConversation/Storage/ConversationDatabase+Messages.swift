@@ -65,9 +65,19 @@ extension ConversationDatabase {
     static func append(
         _ db: Database, writer: StorageWriter, owner: String, conversationID: String, _ new: NewMessage
     ) throws -> ConversationMessage {
-        let stored = try ownedConversation(db, owner: owner, id: conversationID)
+        try append(db, writer: writer, to: ownedConversation(db, owner: owner, id: conversationID), new).message
+    }
+
+    /// `append` to `stored`, the conversation as this transaction read it (owned by the caller's
+    /// user, not deleted); answers the message and the conversation as it is now stored.
+    /// `idIsNew`: the caller checked in this transaction that no message has `new.id`.
+    static func append(
+        _ db: Database, writer: StorageWriter, to stored: ConversationRecord, _ new: NewMessage, idIsNew: Bool = false
+    ) throws -> (message: ConversationMessage, conversation: ConversationRecord) {
+        let owner = stored.owner
+        let conversationID = stored.id
         var conversation = stored
-        if let id = new.id,
+        if !idIsNew, let id = new.id,
             let existing = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT \(MessageRecord.columns) FROM messages WHERE id = ?"), arguments: [id]
             ).map(MessageRecord.init(row:))
@@ -75,7 +85,7 @@ extension ConversationDatabase {
             guard existing.conversationID == conversationID, existing.body == new.content else {
                 throw ConversationError(.conflict, "a different message with this id exists")
             }
-            return existing.message
+            return (existing.message, stored)
         }
         let parentID: String?
         switch new.parent {
@@ -101,7 +111,7 @@ extension ConversationDatabase {
             conversation.leafVersion = version
         }
         try writer.mergeConversation(db, conversation, previous: stored)
-        return record.message
+        return (record.message, MergeRules.merge(stored, conversation))
     }
 
     /// Whether message `id` is stored in conversation `conversationID`.

@@ -25,7 +25,7 @@ extension GatewayRoutes {
             }
             requestID = "chatcmpl-" + RandomIdentifier.derived(user: user, key: key)
         } else {
-            requestID = "chatcmpl-" + RandomIdentifier.hex128()
+            requestID = "chatcmpl-" + RandomIdentifier.timeOrdered128()
         }
         var completion = CompletionRequest(
             requestID: requestID, userID: user, model: body.model, messages: body.messages, sampling: body.sampling,

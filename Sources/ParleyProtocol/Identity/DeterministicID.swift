@@ -20,9 +20,20 @@ package enum DeterministicID {
     }
 
     /// The conversation a new chat's request starts: the same for every attempt of the request, so
-    /// the completion role knows it before the store has created it.
+    /// the completion role knows it before the store has created it. A gateway's request id
+    /// (`chatcmpl-` and 32 lowercase hex digits) begins with its time; the conversation id then
+    /// begins with the same 48 bits, so new chats sort by time in the stores' indexes (their rows
+    /// go where the last chat's went instead of onto a random page). The other 74 bits are the hash's.
     package static func forChatRequest(owner: String, requestID: String) -> String {
-        make(namespace: "chat-request", owner: owner, sourceID: requestID)
+        let id = make(namespace: "chat-request", owner: owner, sourceID: requestID)
+        let utf8 = requestID.utf8
+        let prefix = "chatcmpl-".utf8
+        guard utf8.count == prefix.count + 32, utf8.starts(with: prefix) else { return id }
+        let time = utf8.dropFirst(prefix.count).prefix(12)
+        guard time.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else { return id }
+        // `xxxxxxxx-xxxx-`: the first 6 bytes of the UUID text.
+        return String(decoding: time.prefix(8), as: UTF8.self) + "-" + String(decoding: time.dropFirst(8), as: UTF8.self)
+            + String(id.utf8.dropFirst(13))!
     }
 }
 
