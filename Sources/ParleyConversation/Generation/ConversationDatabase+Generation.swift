@@ -80,14 +80,14 @@ extension ConversationDatabase {
     }
 
     /// Stores a new `streaming` run with an empty log and a new answer id (the caller checked in
-    /// this transaction that no run has its request id).
+    /// this transaction that no run has its request id, and read its conversation, if any, live).
     static func insertRun(_ db: Database, writer: StorageWriter, _ start: GenerationStart) throws -> GenerationRun {
         let now = writer.nowMillis
         let row = GenerationRunRow(
             requestID: start.requestID, owner: start.owner, conversationID: start.conversationID,
             parentID: start.parentID, messageID: writer.newID(), model: start.model, producer: start.producer,
             status: MessageStatus.streaming.rawValue, lastSeq: 0, bytes: 0, startedAt: now, updatedAt: now)
-        try writer.mergeGenerationRun(db, row, previous: nil)
+        try writer.mergeGenerationRun(db, row, previous: nil, conversationKnownLive: true)
         return Self.run(row)
     }
 
@@ -225,7 +225,7 @@ extension ConversationDatabase {
         }
         guard let conversationID = run.conversationID else { return nil }
         if let stored = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT \(MessageRecord.columns) FROM messages WHERE id = ?"), arguments: [run.messageID]
+            db.cachedStatement(sql: MessageRecord.selectByID), arguments: [run.messageID]
         ).map(MessageRecord.init(row:)) {
             return stored.message
         }

@@ -22,6 +22,9 @@ package struct GenerationRunRow: Hashable, Sendable {
         started_at, updated_at
         """
 
+    /// The row of request id `?` (SQL text built once: statements are cached by their text).
+    static let selectByID = "SELECT \(columns) FROM generation_runs WHERE request_id = ?"
+
     init(row: Row) {
         requestID = row[0]
         owner = row[1]
@@ -58,7 +61,7 @@ package struct GenerationRunRow: Hashable, Sendable {
     /// The stored row of `requestID` in this transaction.
     static func load(_ db: Database, requestID: String) throws -> GenerationRunRow? {
         try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT \(columns) FROM generation_runs WHERE request_id = ?"), arguments: [requestID]
+            db.cachedStatement(sql: selectByID), arguments: [requestID]
         ).map(GenerationRunRow.init(row:))
     }
 

@@ -5,6 +5,18 @@ import GRDB
 /// like conversations and messages, every stored run and event carries its partition, a change
 /// sequence (the change feed) and a row hash (the partition digest).
 extension StorageWriter {
+    /// Stores a run's row, new or merged (SQL text built once: statements are cached by their text).
+    private static let upsertRunSQL = """
+        INSERT INTO generation_runs(\(GenerationRunRow.columns), partition, change_seq, row_hash)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(request_id) DO UPDATE SET
+            owner = excluded.owner, conversation_id = excluded.conversation_id, parent_id = excluded.parent_id,
+            message_id = excluded.message_id, model = excluded.model, producer = excluded.producer,
+            status = excluded.status, last_seq = excluded.last_seq, bytes = excluded.bytes,
+            started_at = excluded.started_at, updated_at = excluded.updated_at, partition = excluded.partition,
+            change_seq = excluded.change_seq, row_hash = excluded.row_hash
+        """
+
     /// Merges `incoming` into the stored run (or stores it) by ``GenerationRunRow/merge(_:_:)``;
     /// returns whether the stored row changed. A run of a conversation deleted here is not stored
     /// (it was removed with its conversation and must not come back).
@@ -13,10 +25,13 @@ extension StorageWriter {
         try mergeGenerationRun(db, incoming, previous: GenerationRunRow.load(db, requestID: incoming.requestID))
     }
 
-    /// As above, with the stored row (`nil`: none) already read in this transaction by the caller.
+    /// As above, with the stored row (`nil`: none) already read in this transaction by the caller;
+    /// `conversationKnownLive`: the caller read the run's conversation in this transaction, not deleted.
     @discardableResult
-    func mergeGenerationRun(_ db: Database, _ incoming: GenerationRunRow, previous: GenerationRunRow?) throws -> Bool {
-        if previous == nil, let conversationID = incoming.conversationID,
+    func mergeGenerationRun(
+        _ db: Database, _ incoming: GenerationRunRow, previous: GenerationRunRow?, conversationKnownLive: Bool = false
+    ) throws -> Bool {
+        if previous == nil, !conversationKnownLive, let conversationID = incoming.conversationID,
             try Bool.fetchOne(
                 db.cachedStatement(sql: "SELECT deleted_version > 0 FROM conversations WHERE id = ?"),
                 arguments: [conversationID]) == true
@@ -27,20 +42,11 @@ extension StorageWriter {
         if merged == previous { return false }
         let partition = partitioner.partition(ofOwner: merged.owner)
         let hash = merged.rowHash
-        try db.cachedStatement(sql: """
-            INSERT INTO generation_runs(\(GenerationRunRow.columns), partition, change_seq, row_hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(request_id) DO UPDATE SET
-                owner = excluded.owner, conversation_id = excluded.conversation_id, parent_id = excluded.parent_id,
-                message_id = excluded.message_id, model = excluded.model, producer = excluded.producer,
-                status = excluded.status, last_seq = excluded.last_seq, bytes = excluded.bytes,
-                started_at = excluded.started_at, updated_at = excluded.updated_at, partition = excluded.partition,
-                change_seq = excluded.change_seq, row_hash = excluded.row_hash
-            """).execute(arguments: [
-                merged.requestID, merged.owner, merged.conversationID, merged.parentID, merged.messageID, merged.model,
-                merged.producer, merged.status, merged.lastSeq, merged.bytes, merged.startedAt, merged.updatedAt,
-                partition, nextChangeSeq(), hash.data,
-            ])
+        try db.cachedStatement(sql: Self.upsertRunSQL).execute(arguments: [
+            merged.requestID, merged.owner, merged.conversationID, merged.parentID, merged.messageID, merged.model,
+            merged.producer, merged.status, merged.lastSeq, merged.bytes, merged.startedAt, merged.updatedAt,
+            partition, nextChangeSeq(), hash.data,
+        ])
         currentCapture?.record(merged)
         if let previous {
             let before = partitioner.partition(ofOwner: previous.owner)

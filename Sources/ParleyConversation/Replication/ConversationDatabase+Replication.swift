@@ -8,7 +8,7 @@ extension ConversationDatabase {
     package func replicationRows(conversationID: String) async throws -> ReplicationBatch {
         try await read { db in
             let conversation = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE id = ?"),
+                db.cachedStatement(sql: ConversationRecord.selectByID),
                 arguments: [conversationID]
             ).map(ConversationRecord.init(row:))
             let messages = try Row.fetchAll(

@@ -154,7 +154,7 @@ extension ConversationDatabase {
     static func ownedConversation(_ db: Database, owner: String, id: String) throws -> ConversationRecord {
         guard
             let record = try StorageWriter.decodeFirst(
-                db.cachedStatement(sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE id = ? AND owner = ?"),
+                db.cachedStatement(sql: ConversationRecord.selectByIDAndOwner),
                 arguments: [id, owner], ConversationRecord.init(row:))
         else { throw ConversationError(.notFound, "no such conversation") }
         guard !record.isDeleted else { throw ConversationError(.deleted, "the conversation was deleted") }

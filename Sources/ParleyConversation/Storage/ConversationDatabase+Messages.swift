@@ -79,7 +79,7 @@ extension ConversationDatabase {
         var conversation = stored
         if !idIsNew, let id = new.id,
             let existing = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT \(MessageRecord.columns) FROM messages WHERE id = ?"), arguments: [id]
+                db.cachedStatement(sql: MessageRecord.selectByID), arguments: [id]
             ).map(MessageRecord.init(row:))
         {
             guard existing.conversationID == conversationID, existing.body == new.content else {

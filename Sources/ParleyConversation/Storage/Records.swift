@@ -49,6 +49,11 @@ package struct ConversationRecord: Hashable, Sendable {
         current_message_id, model, leaf_version, deleted_version
         """
 
+    /// The row with id `?` (SQL text built once: statements are cached by their text).
+    static let selectByID = "SELECT \(columns) FROM conversations WHERE id = ?"
+    /// The row with id `?` and owner `?`.
+    static let selectByIDAndOwner = "SELECT \(columns) FROM conversations WHERE id = ? AND owner = ?"
+
     init(row: Row) {
         id = row[0]
         owner = row[1]
@@ -117,6 +122,9 @@ package struct MessageRecord: Hashable, Sendable {
     static let columns = """
         id, conversation_id, owner, parent_id, role, body, model, prompt_tokens, completion_tokens, status, created_at
         """
+
+    /// The row with id `?` (SQL text built once: statements are cached by their text).
+    static let selectByID = "SELECT \(columns) FROM messages WHERE id = ?"
 
     init(row: Row) {
         id = row[0]

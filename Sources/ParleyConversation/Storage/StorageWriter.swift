@@ -100,7 +100,7 @@ final class StorageWriter: Sendable {
 
     func loadConversation(_ db: Database, id: String) throws -> ConversationRecord? {
         try Self.decodeFirst(
-            db.cachedStatement(sql: "SELECT \(ConversationRecord.columns) FROM conversations WHERE id = ?"), arguments: [id],
+            db.cachedStatement(sql: ConversationRecord.selectByID), arguments: [id],
             ConversationRecord.init(row:))
     }
 
@@ -166,6 +166,12 @@ final class StorageWriter: Sendable {
         try insertMessages(db, [message], conversationsKnownLive: conversationKnownLive) == 1
     }
 
+    private static let insertMessageSQL = """
+        INSERT INTO messages(\(MessageRecord.columns), owner_num, partition, change_seq, row_hash)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(id) DO NOTHING
+        """
+
     /// Stores many messages in the current transaction (replication batches, snapshots, imports):
     /// tombstone and user lookups are cached per conversation/owner for the batch (digest changes
     /// are summed per partition at commit, ``flushDigests(_:)``). Returns how many were new.
@@ -176,11 +182,7 @@ final class StorageWriter: Sendable {
     ) throws -> Int {
         var deleted = knownDeleted
         var owners: [String: Int64] = [:]
-        let insert = try db.cachedStatement(sql: """
-            INSERT INTO messages(\(MessageRecord.columns), owner_num, partition, change_seq, row_hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(id) DO NOTHING
-            """)
+        let insert = try db.cachedStatement(sql: Self.insertMessageSQL)
         var inserted = 0
         let capture = activeCapture.withLock { $0 }
         try markUnindexedMessages(db)
