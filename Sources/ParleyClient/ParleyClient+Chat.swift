@@ -7,10 +7,14 @@ extension ParleyClient {
     /// Starts a streamed completion. Returns once the gateway accepted it (so 401, 429 and the
     /// like throw here); iterate the result for the tokens. The request carries a fresh
     /// `Idempotency-Key`, so when its gateway fails before answering it is sent to the next one:
-    /// a gateway that finds it already started replays it instead of running it twice.
+    /// a gateway that finds it already started replays it instead of running it twice. The key
+    /// begins with the time (12 hex digits of Unix milliseconds and `-`), which the gateway keeps at
+    /// the head of the request id, so the stores index the request's rows in time order.
     public func streamChatCompletion(_ request: ChatCompletionRequest) async throws -> ChatCompletionStream {
         let json = try JSONEncoder().encode(request.body(stream: true))
-        let key = UUID().uuidString.lowercased()
+        let milliseconds = UInt64(max(0, Date().timeIntervalSince1970 * 1000)) & 0xFFFF_FFFF_FFFF
+        let time = String(milliseconds, radix: 16)
+        let key = String(repeating: "0", count: 12 - time.count) + time + "-" + UUID().uuidString.lowercased()
         let (response, gateway) = try await execute(
             .POST, path: "/v1/chat/completions", json: Array(json), retryOtherGateways: true,
             headers: [("Accept", "text/event-stream"), ("Idempotency-Key", key)])

@@ -22,11 +22,18 @@ enum RandomIdentifier {
     }
 
     /// 128 bits of SHA-256 over `user` and `key`, as 32 lowercase hex digits: the same request id
-    /// for every attempt of one user's request, and never another user's.
+    /// for every attempt of one user's request, and never another user's. A key that begins with
+    /// its time as `timeOrdered128` does (12 lowercase hex digits, then `-`, as `ParleyClient` makes
+    /// them) keeps those digits at the head of the id, in place of the hash's first 48 bits.
     static func derived(user: String, key: String) -> String {
         var hasher = SHA256()
         hasher.update(data: Array("idempotency-key\u{0}\(user)\u{0}\(key)".utf8))
-        return UUIDText.hexString(hasher.finalize().prefix(16))
+        let hashed = UUIDText.hexString(hasher.finalize().prefix(16))
+        let utf8 = Array(key.utf8)
+        guard utf8.count > 13, utf8[12] == UInt8(ascii: "-"),
+            utf8[..<12].allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) })
+        else { return hashed }
+        return String(decoding: utf8[..<12], as: UTF8.self) + String(hashed.dropFirst(12))
     }
 
     private static func hex(_ value: UInt64) -> String {
