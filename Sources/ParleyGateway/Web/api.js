@@ -99,11 +99,16 @@ export async function* serverSentEvents(response) {
     }
 }
 
-/** 128 random bits as hex: a fresh `Idempotency-Key` (works outside secure contexts too). */
+/**
+ * A fresh `Idempotency-Key`: the time (12 hex digits of Unix milliseconds and "-", which the gateway
+ * keeps at the head of the request id, so the request's rows are stored in time order), then 128
+ * random bits as hex (works outside secure contexts too).
+ */
 export function randomKey() {
     const bytes = new Uint8Array(16);
     crypto.getRandomValues(bytes);
-    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    const time = (Date.now() % 2 ** 48).toString(16).padStart(12, "0");
+    return time + "-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 // MARK: Endpoints

@@ -33,7 +33,7 @@ package enum DeterministicID {
         guard time.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else { return id }
         // `xxxxxxxx-xxxx-`: the first 6 bytes of the UUID text.
         return String(decoding: time.prefix(8), as: UTF8.self) + "-" + String(decoding: time.dropFirst(8), as: UTF8.self)
-            + String(id.utf8.dropFirst(13))!
+            + String(decoding: id.utf8.dropFirst(13), as: UTF8.self)
     }
 }
 
