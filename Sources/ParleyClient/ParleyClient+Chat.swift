@@ -8,8 +8,9 @@ extension ParleyClient {
     /// like throw here); iterate the result for the tokens. The request carries a fresh
     /// `Idempotency-Key`, so when its gateway fails before answering it is sent to the next one:
     /// a gateway that finds it already started replays it instead of running it twice. The key
-    /// begins with the time (12 hex digits of Unix milliseconds and `-`), which the gateway keeps at
-    /// the head of the request id, so the stores index the request's rows in time order.
+    /// begins with the time (12 hex digits of Unix milliseconds and `-`, the gateway's `TimePrefix`,
+    /// written here because this client does without ParleyProtocol), which the gateway keeps at the
+    /// head of the request id, so the stores index the request's rows in time order.
     public func streamChatCompletion(_ request: ChatCompletionRequest) async throws -> ChatCompletionStream {
         let json = try JSONEncoder().encode(request.body(stream: true))
         let milliseconds = UInt64(max(0, Date().timeIntervalSince1970 * 1000)) & 0xFFFF_FFFF_FFFF

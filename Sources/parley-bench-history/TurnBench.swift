@@ -60,11 +60,11 @@ enum TurnBench {
         let owner = "turn-writer-\(writer)"
         var generator = SystemRandomNumberGenerator()
         for i in 0..<count {
-            // The gateway's shape: `chatcmpl-`, 12 hex digits of Unix milliseconds, 20 random ones.
-            let high: UInt64 =
-                timeOrderedIDs
-                ? UInt64(Date().timeIntervalSince1970 * 1000) << 16 | generator.next() & 0xFFFF : generator.next()
-            let requestID = "chatcmpl-" + hex(high) + hex(generator.next())
+            // The gateway's shape: `chatcmpl-` and 32 hex digits, the first 12 the time (or random).
+            let random = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let requestID =
+                "chatcmpl-" + (timeOrderedIDs
+                    ? TimePrefix.make() + UUIDText.hexString(random.prefix(10)) : UUIDText.hexString(random))
             let turn = TurnStart(
                 requestID: requestID, conversationID: nil, newChatTitle: "Question \(i) of writer \(writer)",
                 parentID: nil, messages: [MessageDraft(role: .user, content: "Question \(i) of writer \(writer): say something")],
@@ -74,10 +74,5 @@ enum TurnBench {
                 owner: owner, requestID: requestID, appending: texts, fromSeq: 1, status: .complete,
                 promptTokens: 12, completionTokens: texts.count)
         }
-    }
-
-    private static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }

@@ -122,9 +122,7 @@ extension ConversationDatabase {
         _ db: Database, writer: StorageWriter, run: GenerationRunRow, fromSeq: Int64, _ texts: [String],
         finishing: MessageStatus? = nil
     ) throws -> (lastSeq: Int64, allNew: Bool) {
-        guard run.status == MessageStatus.streaming.rawValue else {
-            throw ConversationError(.conflict, "the generation has finished")
-        }
+        guard run.isStreaming else { throw ConversationError(.conflict, "the generation has finished") }
         guard fromSeq <= run.lastSeq + 1 else {
             throw ConversationError(.conflict, "events must follow seq \(run.lastSeq) without a gap")
         }
@@ -192,19 +190,18 @@ extension ConversationDatabase {
         if !texts.isEmpty { try Self.validateEvents(fromSeq: fromSeq, texts) }
         let writer = self.writer
         return try await write { db in
-            let row = try Self.ownedRunRow(db, owner: owner, requestID: requestID)
-            let run = Self.run(row)
-            let repeated = run.status != .streaming && fromSeq + Int64(texts.count) - 1 <= run.lastSeq
+            let run = try Self.ownedRunRow(db, owner: owner, requestID: requestID)
+            let repeated = !run.isStreaming && fromSeq + Int64(texts.count) - 1 <= run.lastSeq
             let logged = !texts.isEmpty && !repeated
             // A log this call wrote whole (from its first event, none stored before) is `texts`: no
             // need to read it back.
             var wholeLog: [String]?
             if logged {
-                let written = try Self.logEvents(db, writer: writer, run: row, fromSeq: fromSeq, texts, finishing: status)
+                let written = try Self.logEvents(db, writer: writer, run: run, fromSeq: fromSeq, texts, finishing: status)
                 if fromSeq == 1 && written.allNew { wholeLog = texts }
             }
             return try Self.finish(
-                db, writer: writer, run: row, status: status, promptTokens: promptTokens,
+                db, writer: writer, run: run, status: status, promptTokens: promptTokens,
                 completionTokens: completionTokens, runEnded: logged, wholeLog: wholeLog)
         }
     }
@@ -213,15 +210,14 @@ extension ConversationDatabase {
     /// the transaction did already, and stores its answer: the text of `wholeLog` when the caller
     /// has the whole log at hand, else the logged events.
     private static func finish(
-        _ db: Database, writer: StorageWriter, run row: GenerationRunRow, status: MessageStatus, promptTokens: Int?,
+        _ db: Database, writer: StorageWriter, run: GenerationRunRow, status: MessageStatus, promptTokens: Int?,
         completionTokens: Int?, runEnded: Bool = false, wholeLog: [String]? = nil
     ) throws -> ConversationMessage? {
-        let run = Self.run(row)
-        if run.status == .streaming, !runEnded {
-            var ended = row
+        if run.isStreaming, !runEnded {
+            var ended = run
             ended.status = status.rawValue
             ended.updatedAt = writer.nowMillis
-            try writer.mergeGenerationRun(db, ended, previous: row)
+            try writer.mergeGenerationRun(db, ended, previous: run)
         }
         guard let conversationID = run.conversationID else { return nil }
         if let stored = try Row.fetchOne(
@@ -229,7 +225,7 @@ extension ConversationDatabase {
         ).map(MessageRecord.init(row:)) {
             return stored.message
         }
-        guard run.status == .streaming else { return nil }
+        guard run.isStreaming else { return nil }
         let text = try wholeLog?.joined() ?? String.fetchAll(
             db.cachedStatement(sql: "SELECT text FROM generation_events WHERE request_id = ? ORDER BY seq"), arguments: [run.requestID]
         ).joined()

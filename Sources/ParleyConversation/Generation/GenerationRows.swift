@@ -58,6 +58,9 @@ package struct GenerationRunRow: Hashable, Sendable {
         self.updatedAt = updatedAt
     }
 
+    /// Whether the run is still being written (`streaming`).
+    var isStreaming: Bool { status == MessageStatus.streaming.rawValue }
+
     /// The stored row of `requestID` in this transaction.
     static func load(_ db: Database, requestID: String) throws -> GenerationRunRow? {
         try Row.fetchOne(

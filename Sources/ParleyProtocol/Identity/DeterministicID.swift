@@ -21,16 +21,16 @@ package enum DeterministicID {
 
     /// The conversation a new chat's request starts: the same for every attempt of the request, so
     /// the completion role knows it before the store has created it. A gateway's request id
-    /// (`chatcmpl-` and 32 lowercase hex digits) begins with its time; the conversation id then
-    /// begins with the same 48 bits, so new chats sort by time in the stores' indexes (their rows
-    /// go where the last chat's went instead of onto a random page). The other 74 bits are the hash's.
+    /// (`chatcmpl-` and 32 lowercase hex digits) begins with its time (``TimePrefix``); the
+    /// conversation id then begins with the same 48 bits, so new chats sort by time in the stores'
+    /// indexes. The other 74 bits are the hash's.
     package static func forChatRequest(owner: String, requestID: String) -> String {
         let id = make(namespace: "chat-request", owner: owner, sourceID: requestID)
         let utf8 = requestID.utf8
         let prefix = "chatcmpl-".utf8
-        guard utf8.count == prefix.count + 32, utf8.starts(with: prefix) else { return id }
-        let time = utf8.dropFirst(prefix.count).prefix(12)
-        guard time.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else { return id }
+        guard utf8.count == prefix.count + 32, utf8.starts(with: prefix),
+            let time = TimePrefix.leading(utf8.dropFirst(prefix.count))
+        else { return id }
         // `xxxxxxxx-xxxx-`: the first 6 bytes of the UUID text.
         return String(decoding: time.prefix(8), as: UTF8.self) + "-" + String(decoding: time.dropFirst(8), as: UTF8.self)
             + String(decoding: id.utf8.dropFirst(13), as: UTF8.self)
@@ -71,10 +71,15 @@ package enum UUIDText {
         for (i, c) in utf8.enumerated() {
             if i == 8 || i == 13 || i == 18 || i == 23 {
                 if c != UInt8(ascii: "-") { return false }
-            } else if !((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66)) {
+            } else if !isLowercaseHexDigit(c) {
                 return false
             }
         }
         return true
+    }
+
+    /// Whether `byte` is the UTF-8 of `0`–`9` or `a`–`f`.
+    package static func isLowercaseHexDigit(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66)
     }
 }
