@@ -7,7 +7,8 @@ import ParleyProtocol
 /// `conversation_id` (a new chat with its question and the run's start, then the whole answer's
 /// generation log and the stored answer at its end), from `writers` concurrent requests. Run twice:
 /// with request ids as a gateway makes them (time first), and with random ones (as an
-/// Idempotency-Key's), which put each request's rows on random pages of the indexes.
+/// Idempotency-Key's), which put each request's rows on random pages of the indexes. After the
+/// first run, it prunes the logs of all its turns (as the log's retention does).
 enum TurnBench {
     struct Options {
         var data: String
@@ -51,6 +52,22 @@ enum TurnBench {
             options.tokens, options.writers, timeOrderedIDs ? "time-ordered (gateway)" : "random (Idempotency-Key)",
             total / elapsed, (cpuSeconds() - cpuBefore) / total * 1e6, (bytesWritten() - bytesBefore) / total / 1024,
             Double(statsAfter.writes - statsBefore.writes) / transactions))
+        if timeOrderedIDs { try await prune(db, tokens: options.tokens) }
+    }
+
+    /// Prunes the logs of every stored turn (as the retention does a day later), in the batches
+    /// the conversation role uses.
+    private static func prune(_ db: ConversationDatabase, tokens: Int) async throws {
+        let cpuBefore = cpuSeconds()
+        let start = ContinuousClock.now
+        let pruned = try await db.pruneGenerations(finishedBefore: Date().addingTimeInterval(1))
+        let elapsed = (ContinuousClock.now - start).seconds
+        let batch = ConversationDatabase.pruneBatchRuns
+        let batches = Double((pruned + batch - 1) / batch)
+        say(String(
+            format: "pruned the logs of %d finished %d-token answers: %.0f runs/s, %.0f µs CPU per run, %.1f ms per write of %d runs",
+            pruned, tokens, Double(pruned) / elapsed, (cpuSeconds() - cpuBefore) / Double(max(1, pruned)) * 1e6,
+            elapsed / max(1, batches) * 1000, batch))
     }
 
     /// `count` turns one after another, as one user's requests.

@@ -26,6 +26,10 @@ struct DevCommand: AsyncParsableCommand {
     var apiKeys: String?
     @Option(name: .customLong("worker-slots"), help: "Inference slots per model (default 8).")
     var workerSlots: Int?
+    @Option(
+        name: .customLong("generation-log-retention"),
+        help: "Seconds the generation log of a finished answer is kept for resumes and repeats (default 86400).")
+    var generationLogRetention: Double?
     @Option(help: "Log level.") var logLevel: String = "notice"
 
     func run() async throws {
@@ -40,6 +44,7 @@ struct DevCommand: AsyncParsableCommand {
         options.rateLimit = rateLimit
         options.apiKeys = apiKeys
         options.workerSlots = workerSlots
+        options.generationLogRetention = generationLogRetention
         try options.validate()
         NodeRuntime.metricsRegistry = GatewayMetricsBootstrap.bootstrapPrometheus()
         let logger = Logger.parley(label: "parley.dev", level: logLevel)

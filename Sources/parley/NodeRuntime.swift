@@ -23,9 +23,12 @@ enum NodeRuntime {
         if roles.contains("conversation") {
             let data = options.data ?? "parley-data/\(system.node.name)"
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            var configuration = ConversationStoreService.Configuration(dataDirectory: data)
+            if let retention = options.generationLogRetention {
+                configuration.generationLogs = GenerationLogRetention(retention: .milliseconds(Int64(retention * 1000)))
+            }
             services.append(
-                ConversationStoreService(
-                    system: system, configuration: .init(dataDirectory: data), logger: logger.role("conversation")))
+                ConversationStoreService(system: system, configuration: configuration, logger: logger.role("conversation")))
         }
         if roles.contains("model") {
             services.append(

@@ -24,11 +24,21 @@ struct RoleOptions: ParsableArguments {
         name: .customLong("stall-timeout"),
         help: "Proxy: seconds a model node may send nothing before the request moves to another (default 30).")
     var stallTimeout: Double?
+    @Option(
+        name: .customLong("generation-log-retention"),
+        help: """
+            Conversation: seconds the generation log of a finished answer is kept for resumes and \
+            Idempotency-Key repeats (default 86400); the same on every conversation node.
+            """)
+    var generationLogRetention: Double?
 
     func validate() throws {
         if let workerSlots, workerSlots <= 0 { throw ValidationError("--worker-slots must be positive") }
         if let rateLimit, rateLimit <= 0 { throw ValidationError("--rate-limit must be positive") }
         if let stallTimeout, !(stallTimeout > 0) { throw ValidationError("--stall-timeout must be positive") }
+        if let generationLogRetention, !(generationLogRetention >= 1 && generationLogRetention <= 315_360_000) {
+            throw ValidationError("--generation-log-retention must be between 1 second and 10 years")
+        }
         if syntheticTTFT < 0 { throw ValidationError("--synthetic-ttft must not be negative") }
         if !(syntheticTPS > 0) { throw ValidationError("--synthetic-tps must be positive") }
     }

@@ -59,6 +59,7 @@ extension ReplicaRouter {
                 logger.debug("anti-entropy with a peer failed", metadata: ["peer": "\(peerNode)", "error": "\(error)"])
             }
         }
+        stats.withLock { $0.antiEntropyRounds += 1 }
     }
 
     /// Whether a partition found differing from the peer's is pulled in this round. The change feed

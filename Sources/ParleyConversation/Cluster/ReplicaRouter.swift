@@ -52,6 +52,8 @@ package final class ReplicaRouter: Sendable {
         package var readRepairs = 0
         /// Differing partitions whose pull anti-entropy put off (writes were still arriving).
         package var pullsDeferred = 0
+        /// Anti-entropy rounds finished (with every peer, whether or not a call failed).
+        package var antiEntropyRounds = 0
     }
 
     package init(system: ClusterSystem, database: ConversationDatabase, settings: ReplicationSettings, logger: Logger) {

@@ -31,7 +31,8 @@ extension ConversationDatabase {
     /// The stored row of the owner's run `requestID` (`notFound` if there is none).
     private static func ownedRunRow(_ db: Database, owner: String, requestID: String) throws -> GenerationRunRow {
         guard let row = try GenerationRunRow.load(db, requestID: requestID), row.owner == owner else {
-            throw ConversationError(.notFound, "no such generation")
+            throw ConversationError(
+                .notFound, "no such generation (an unknown request id, or a finished answer whose log was pruned)")
         }
         return row
     }
@@ -280,16 +281,42 @@ extension ConversationDatabase {
         return interrupted
     }
 
-    /// Drops the logs of runs finished before `finishedBefore` (their answers stay stored). Local:
-    /// each replica prunes by the same rule (the merged `updatedAt`), and their digests differ
-    /// until all have pruned; a replica that has not pruned yet may hand a pruned run back by
-    /// a snapshot, and the next prune removes it again.
-    package func pruneGenerations(finishedBefore: Date) async throws {
+    /// Refuses finished runs last changed before `cutoff` when replicas send them, as a prune
+    /// with that cutoff does, before the prune has run (a node that starts up calls it before it
+    /// pulls from other replicas).
+    package func refuseGenerations(finishedBefore cutoff: Date) {
+        writer.refuseGenerations(finishedBefore: Self.millis(cutoff))
+    }
+
+    /// Runs one write of a prune removes: about 4 ms of the writer for 16-token answers, so the
+    /// serving writes that share or follow it wait no longer than that.
+    package static let pruneBatchRuns = 32
+
+    /// Drops the logs of runs that finished before `finishedBefore` (their answers stay stored in
+    /// their conversations), `batchRuns` runs a write so that serving writes go on in between;
+    /// returns how many runs it dropped. From now on such runs are refused when a replica sends
+    /// them (``StorageWriter/refuseGenerations(finishedBefore:)``), so a replica that prunes a
+    /// little later, by the same cutoff, cannot hand them back by a snapshot or its change feed.
+    /// Every replica prunes by the same rule on the same merged rows: once all have pruned with
+    /// one cutoff, their digests agree again (``GenerationLogRetention`` gives all nodes the same
+    /// cutoffs).
+    @discardableResult
+    package func pruneGenerations(finishedBefore: Date, batchRuns: Int = pruneBatchRuns) async throws -> Int {
         let cutoff = Self.millis(finishedBefore)
         let writer = self.writer
-        try await write { db in
-            try writer.deleteGenerationRuns(db, where: "status != 'streaming' AND updated_at < ?", [cutoff])
+        writer.refuseGenerations(finishedBefore: cutoff)
+        var pruned = 0
+        while true {
+            let removed = try await write { db in
+                try writer.pruneGenerationRuns(db, finishedBefore: cutoff, limit: max(1, batchRuns))
+            }
+            pruned += removed
+            if removed < max(1, batchRuns) { break }
         }
+        if pruned > 0 {
+            logger.info("pruned generation logs", metadata: ["generation.count": "\(pruned)"])
+        }
+        return pruned
     }
 }
 

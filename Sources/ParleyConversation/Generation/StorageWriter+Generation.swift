@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import ParleyProtocol
 
 /// Row-level writes of generation runs and their events, for local calls and replication alike:
 /// like conversations and messages, every stored run and event carries its partition, a change
@@ -19,7 +20,8 @@ extension StorageWriter {
 
     /// Merges `incoming` into the stored run (or stores it) by ``GenerationRunRow/merge(_:_:)``;
     /// returns whether the stored row changed. A run of a conversation deleted here is not stored
-    /// (it was removed with its conversation and must not come back).
+    /// (it was removed with its conversation and must not come back), nor a new finished run that
+    /// the log's pruning removes (``generationsPrunedBefore``).
     @discardableResult
     func mergeGenerationRun(_ db: Database, _ incoming: GenerationRunRow) throws -> Bool {
         try mergeGenerationRun(db, incoming, previous: GenerationRunRow.load(db, requestID: incoming.requestID))
@@ -31,6 +33,11 @@ extension StorageWriter {
     func mergeGenerationRun(
         _ db: Database, _ incoming: GenerationRunRow, previous: GenerationRunRow?, conversationKnownLive: Bool = false
     ) throws -> Bool {
+        if previous == nil, incoming.status != MessageStatus.streaming.rawValue,
+            incoming.updatedAt < generationsPrunedBefore
+        {
+            return false  // pruned here, or about to be: a replica that has not pruned yet sent it
+        }
         if previous == nil, !conversationKnownLive, let conversationID = incoming.conversationID,
             try Bool.fetchOne(
                 db.cachedStatement(sql: "SELECT deleted_version > 0 FROM conversations WHERE id = ?"),
@@ -121,6 +128,26 @@ extension StorageWriter {
             """).execute(arguments: arguments)
         try db.cachedStatement(sql: "DELETE FROM generation_runs WHERE \(condition)").execute(arguments: arguments)
     }
+
+    /// Removes at most `limit` runs that finished (any status but `streaming`) before `cutoff`
+    /// (Unix milliseconds) with their events, oldest first; returns how many it removed.
+    func pruneGenerationRuns(_ db: Database, finishedBefore cutoff: Int64, limit: Int) throws -> Int {
+        let finished = MessageStatus.allCases.filter { $0 != .streaming }.map(\.rawValue)
+        let requestIDs = try String.fetchAll(
+            db.cachedStatement(sql: Self.prunableRunsSQL), arguments: StatementArguments(finished + [cutoff, limit]))
+        for requestID in requestIDs {
+            try deleteGenerationRuns(db, where: "request_id = ?", [requestID])
+        }
+        return requestIDs.count
+    }
+
+    /// The oldest runs finished before a time (through the `(status, updated_at)` index).
+    private static let prunableRunsSQL = """
+        SELECT request_id FROM generation_runs
+        WHERE status IN (\(MessageStatus.allCases.filter { $0 != .streaming }.map { _ in "?" }.joined(separator: ", ")))
+            AND updated_at < ?
+        ORDER BY updated_at LIMIT ?
+        """
 
     /// Gives runs and events stored before they were replicated (schema v5) their partition,
     /// change sequence and row hash, and adds them to the digests; drops events without a run.

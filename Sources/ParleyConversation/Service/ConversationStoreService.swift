@@ -6,8 +6,9 @@ public import ServiceLifecycle
 
 /// The `conversation` role of a node: opens the node's database under its data folder, hosts the
 /// `ConversationStore` actor and its replica peer, registers them with the receptionist, keeps the
-/// node's partitions in step with the other replicas (anti-entropy), and marks answers whose producer
-/// went silent as `interrupted` (so none stays "streaming" forever).
+/// node's partitions in step with the other replicas (anti-entropy), marks answers whose producer
+/// went silent as `interrupted` (so none stays "streaming" forever), and prunes the generation logs of
+/// answers finished longer ago than their retention.
 public struct ConversationStoreService: Service {
     /// Settings of the role, every field defaulted.
     public struct Configuration: Sendable {
@@ -21,6 +22,9 @@ public struct ConversationStoreService: Service {
         public var producerGoneGrace: Duration = .seconds(5)
         /// How often orphaned answers are looked for (default 10 s).
         public var orphanSweepInterval: Duration = .seconds(10)
+        /// How long the generation logs of finished answers are kept (default 24 hours, pruned
+        /// every 10 minutes); the same on every conversation node.
+        public var generationLogs = GenerationLogRetention()
         /// Replicas per partition (default 3; fewer when fewer `conversation` nodes are alive).
         public var replicationFactor: Int = 3
         /// Pause between anti-entropy rounds (default 2 s).
@@ -48,6 +52,8 @@ public struct ConversationStoreService: Service {
         settings.replicationFactor = configuration.replicationFactor
         settings.antiEntropyInterval = configuration.antiEntropyInterval
         let node = ConversationNode(system: system, database: database, settings: settings, logger: logger)
+        // Runs past the retention are refused from the start, before anti-entropy pulls anything.
+        database.refuseGenerations(finishedBefore: configuration.generationLogs.cutoff(at: Date()))
         logger.info("conversation store ready", metadata: ["data.path": "\(path)"])
         // Runs until the service group shuts down; the actors stay alive as long as this loop.
         try? await cancelWhenGracefulShutdown {
@@ -59,11 +65,28 @@ public struct ConversationStoreService: Service {
                         await sweepOrphans(node)
                     }
                 }
+                group.addTask {
+                    let logs = configuration.generationLogs
+                    while true {
+                        await pruneGenerationLogs(database, before: logs.cutoff(at: Date()))
+                        try await Task.sleep(for: .seconds(logs.nextPrune(after: Date()).timeIntervalSinceNow))
+                    }
+                }
                 _ = try await group.next()
                 group.cancelAll()
             }
         }
         withExtendedLifetime(node) {}
+    }
+
+    /// Drops the logs of answers finished before `cutoff` (every replica does the same, at the
+    /// same moments; their answers stay in their conversations).
+    private func pruneGenerationLogs(_ database: ConversationDatabase, before cutoff: Date) async {
+        do {
+            try await database.pruneGenerations(finishedBefore: cutoff)
+        } catch {
+            logger.warning("pruning generation logs failed", metadata: ["error.type": "\(type(of: error))"])
+        }
     }
 
     /// Marks streaming answers with no event for `orphanTimeout` as interrupted: the partition's

@@ -19,6 +19,19 @@ final class StorageWriter: Sendable {
     private let deferred = Mutex(DeferredWrites())
     /// When each partition last changed here (written just before the commit), for anti-entropy.
     private let lastChanges = Mutex<[Int: ContinuousClock.Instant]>([:])
+    /// Finished generation runs older than this (Unix milliseconds) are pruned here: a replica
+    /// that has not pruned yet cannot hand them back. Only grows.
+    private let pruneCutoff = Atomic<Int64>(Int64.min)
+
+    /// Finished runs last updated before this time (Unix milliseconds) are not stored when they
+    /// arrive (``mergeGenerationRun(_:_:previous:conversationKnownLive:)``).
+    var generationsPrunedBefore: Int64 { pruneCutoff.load(ordering: .relaxed) }
+
+    /// Refuses finished runs last updated before `cutoff` from now on (a lower cutoff than the
+    /// current one changes nothing).
+    func refuseGenerations(finishedBefore cutoff: Int64) {
+        pruneCutoff.max(cutoff, ordering: .relaxed)
+    }
 
     init(partitioner: Partitioner, state: WriterState, now: @escaping @Sendable () -> Date) {
         self.partitioner = partitioner

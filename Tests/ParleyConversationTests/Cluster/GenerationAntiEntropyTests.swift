@@ -3,6 +3,7 @@ import GRDB
 import ParleyCluster
 @testable import ParleyConversation
 import ParleyProtocol
+import Synchronization
 import Testing
 
 /// A replica that was away while an answer streamed gets the run and its log through
@@ -109,5 +110,62 @@ struct GenerationAntiEntropyTests {
         let stats = cluster[2].node!.router.currentStats
         #expect(stats.snapshotChunksApplied == 0, "the tail came through the change feed")
         #expect(stats.changeRowsPulled > 0)
+    }
+
+    /// Waits until `member` has finished `rounds` more anti-entropy rounds.
+    func rounds(_ rounds: Int, of member: ReplicaCluster.Member) async throws {
+        let router = member.node!.router
+        let target = router.currentStats.antiEntropyRounds + rounds
+        try await eventually(within: .seconds(10), "\(rounds) anti-entropy rounds") {
+            router.currentStats.antiEntropyRounds >= target
+        }
+    }
+
+    @Test func aPrunedLogStaysPrunedWhileOtherReplicasStillHoldIt() async throws {
+        let cluster = ReplicaCluster(count: 3)
+        defer { Task { await cluster.shutdown() } }
+        try await cluster.start()
+        try await cluster.waitForRing()
+        let owner = "pruned"
+        let store = cluster[1].store
+        let conversation = try await store.createConversation(owner: owner, title: "p", model: nil)
+        _ = try await store.startGeneration(
+            owner: owner, requestID: "done", conversationID: conversation.id, parentID: nil, model: "m",
+            producer: "completion-1")
+        _ = try await store.appendGenerationEvents(owner: owner, requestID: "done", fromSeq: 1, texts: ["kept ", "answer"])
+        _ = try await store.finishGeneration(
+            owner: owner, requestID: "done", status: .complete, promptTokens: nil, completionTokens: nil)
+        try await eventually(within: .seconds(10), "digests agree") { try await cluster.digestsAgree() }
+        try await eventually(within: .seconds(10), "member 0 knows its peers' feeds") {
+            let first = try await cluster[0].database.replicaCursors(peer: cluster[1].database.identity)
+            let second = try await cluster[0].database.replicaCursors(peer: cluster[2].database.identity)
+            return !first.isEmpty && !second.isEmpty
+        }
+
+        // Member 0 prunes first; its peers' change feeds do not bring the run back.
+        let cutoff = Date().addingTimeInterval(1)
+        #expect(try await cluster[0].database.pruneGenerations(finishedBefore: cutoff) == 1)
+        try await rounds(3, of: cluster[0])
+        await expectCode(.notFound) { try await log(cluster[0].database, owner: owner, "done") }
+        #expect(try await log(cluster[1].database, owner: owner, "done").run.status == .complete)
+
+        // Nor do their snapshots, when member 0 has forgotten where their feeds stood.
+        let router = cluster[0].node!.router
+        let chunksBefore = router.currentStats.snapshotChunksApplied
+        router.cursors.withLock { $0.removeAll() }
+        try await eventually(within: .seconds(10), "a snapshot from a peer") {
+            router.currentStats.snapshotChunksApplied > chunksBefore
+        }
+        await expectCode(.notFound) { try await log(cluster[0].database, owner: owner, "done") }
+
+        // Once the others prune by the same cutoff, all agree; the answer stays everywhere.
+        for index in [1, 2] {
+            #expect(try await cluster[index].database.pruneGenerations(finishedBefore: cutoff) == 1)
+        }
+        try await eventually(within: .seconds(10), "digests agree after the prune") { try await cluster.digestsAgree() }
+        for member in cluster.members {
+            let details = try await member.database.conversation(owner: owner, id: conversation.id)
+            #expect(details.messages.last?.content == "kept answer")
+        }
     }
 }
