@@ -257,3 +257,40 @@ func expectCode<T>(
         #expect(indexed == 2)
     }
 }
+
+/// A full disk: writes fail with `storageFull` and store nothing of themselves, the database stays
+/// usable, and writes succeed again once there is room. (SQLite's page limit stands in for the disk.)
+@Suite struct FullDiskTests {
+    @Test func aFullDiskRefusesWritesWholeAndTheyWorkAgainOnceThereIsRoom() async throws {
+        let t = try TemporaryDatabase()
+        let c = try await t.db.createConversation(owner: "u", title: "before")
+        try await t.db.appendTurns(owner: "u", conversationID: c.id, ["stored before the disk filled"])
+        let pages = try await t.db.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0 }
+        try await t.db.pool.write { db in try db.execute(sql: "PRAGMA max_page_count = \(pages)") }
+
+        let big = String(repeating: "a long message that needs new pages. ", count: 4000)
+        await expectCode(.storageFull) {
+            try await t.db.appendMessage(owner: "u", conversationID: c.id, NewMessage(role: .user, content: big))
+        }
+        await expectCode(.storageFull) {
+            try await t.db.startTurn(
+                owner: "u",
+                TurnStart(
+                    requestID: "chatcmpl-full", conversationID: nil, newChatTitle: "new", parentID: nil,
+                    messages: [MessageDraft(role: .user, content: big)], model: "m", producer: "n"))
+        }
+        // Nothing of the refused writes is stored; what was stored before is intact and readable.
+        let details = try await t.db.conversation(owner: "u", id: c.id)
+        #expect(details.messages.map(\.content) == ["stored before the disk filled"])
+        #expect(try await t.db.listConversations(owner: "u").data.map(\.id) == [c.id])
+        await expectCode(.notFound) { try await t.db.readGenerationEvents(owner: "u", requestID: "chatcmpl-full", afterSeq: 0) }
+        let p = t.db.partition(ofOwner: "u")
+        #expect(try await t.db.recomputeDigest(partition: p) == t.db.digest(partition: p))
+
+        // Room again: the same writes succeed.
+        try await t.db.pool.write { db in try db.execute(sql: "PRAGMA max_page_count = 1073741823") }
+        let stored = try await t.db.appendMessage(owner: "u", conversationID: c.id, NewMessage(role: .user, content: big))
+        #expect(try await t.db.conversation(owner: "u", id: c.id).messages.last?.id == stored.id)
+        #expect(try await t.db.recomputeDigest(partition: p) == t.db.digest(partition: p))
+    }
+}

@@ -20,6 +20,10 @@ public struct CompletionConfiguration: Sendable, Hashable {
     public var logBatchTokens: Int
     /// Longest time a token waits in the generation-log batch, checked as tokens arrive (default 250 ms).
     public var logBatchDelay: Duration
+    /// How long an answer the store refused for a passing reason (a full disk, no reachable
+    /// replica) is tried again after the caller got it (default 45 s: under the store's orphan
+    /// timeout, after which the store ends the run with what was logged).
+    public var answerStoreRetryWindow: Duration = .seconds(45)
 
     public init(
         rateLimits: RateLimitConfiguration = .init(), workerAttempts: Int = 3, retryBackoff: Duration = .milliseconds(50),

@@ -13,7 +13,8 @@ import ParleyProtocol
 /// Only the pump is cancelled (by `cancel(requestID:)` or by the caller going away); the recorder
 /// always runs to the end, so a cancelled answer is still stored, marked `cancelled`. The caller's
 /// `finished` event comes from the recorder once the answer is stored: an answer that ended with
-/// `[DONE]` at the client is in the history.
+/// `[DONE]` at the client is in the history — unless the store refused it for a passing reason (a
+/// full disk, no reachable replica): then the recorder tries again for a while after `finished`.
 struct CompletionRun: Sendable {
     /// What the pump tells the recorder.
     enum Record: Sendable {
@@ -163,11 +164,15 @@ struct CompletionRun: Sendable {
             case .tokens(let batch):
                 await log?.write(batch)
             case .end(let status, let usage, let tokens, let last, let finished, let failure):
-                await log?.finish(last, status: status, usage: usage)
+                let storeFailure = await log?.finish(last, status: status, usage: usage)
                 if let finished { continuation.yield(finished) }
                 continuation.finish(throwing: failure)
                 await rateLimits.release(userID: owner, requestID: requestID, tokens: tokens)
                 registry.remove(requestID)
+                // The caller has its answer; the store gets it when it can (its disk had no room).
+                if let storeFailure, GenerationLogWriter.isPassing(storeFailure) {
+                    _ = await log?.retryFinish(status: status, usage: usage, within: configuration.answerStoreRetryWindow)
+                }
             }
         }
     }

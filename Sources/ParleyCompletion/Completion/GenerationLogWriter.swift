@@ -6,7 +6,9 @@ import ParleyProtocol
 /// answer in one write. A write that finds the log behind (its replica died before passing on the
 /// last batches, and the write went to another one) sends again everything from the run's first
 /// event: appends are idempotent by sequence number. After a write that fails even so, later
-/// batches are dropped (they would leave a gap; the answer keeps what was logged).
+/// batches are only kept (written alone they would leave a gap): the end sends every event at once.
+/// An end that the store refuses for a passing reason (its disk is full, no replica answers) can be
+/// tried again for a while (``retryFinish(status:usage:within:firstDelay:)``).
 struct GenerationLogWriter {
     let store: any HistoryStore
     let owner: String
@@ -25,8 +27,8 @@ struct GenerationLogWriter {
     }
 
     mutating func write(_ batch: GenerationLogBatcher<ContinuousClock.Instant>.Batch) async {
-        guard !failed else { return }
         logged.add(batch)
+        guard !failed else { return }
         do {
             try await append(batch)
         } catch {
@@ -45,12 +47,16 @@ struct GenerationLogWriter {
 
     /// Logs `last` (if any) and stores the answer with `status`. Should that fail with the events,
     /// it is tried with every event of the run, then with none (the answer keeps what was logged).
-    mutating func finish(_ last: GenerationLogBatcher<ContinuousClock.Instant>.Batch?, status: MessageStatus, usage: TokenUsage?) async {
-        let last = failed ? nil : last
+    /// After a failed log write, it starts with every event. Answers the last failure, nil once
+    /// the answer is stored.
+    @discardableResult
+    mutating func finish(_ last: GenerationLogBatcher<ContinuousClock.Instant>.Batch?, status: MessageStatus, usage: TokenUsage?)
+        async -> (any Error)?
+    {
         if let last { logged.add(last) }
-        var attempts = [last]
-        if let last, let all = logged.all, all.fromSeq < last.fromSeq { attempts.append(all) }
-        if last != nil { attempts.append(nil) }
+        var attempts: [GenerationLogBatcher<ContinuousClock.Instant>.Batch?] = failed ? [] : [last]
+        if let all = logged.all, failed || (last.map { all.fromSeq < $0.fromSeq } ?? false) { attempts.append(all) }
+        if attempts.last.map({ $0 != nil }) ?? true { attempts.append(nil) }
         var failure: (any Error)?
         for events in attempts {
             do {
@@ -59,12 +65,60 @@ struct GenerationLogWriter {
                     logger.info(
                         "answer stored after a failed write", metadata: ["request.id": "\(requestID)", "error": "\(failure)"])
                 }
-                return
+                return nil
             } catch {
                 failure = error
             }
         }
         logger.warning("storing the answer failed", metadata: ["request.id": "\(requestID)", "error": "\(failure.map { "\($0)" } ?? "-")"])
+        return failure
+    }
+
+    /// Tries again to store the answer with every event of the run, at growing intervals from
+    /// `firstDelay` (at most 5 s apart) for at most `window`, while the store's refusal is a passing
+    /// one (``isPassing(_:)``): a disk that fills mid-answer and has room again within the window
+    /// loses nothing. Keep `window` under the store's orphan timeout (60 s), after which the store
+    /// itself ends the run with what was logged. Answers whether the answer is stored.
+    mutating func retryFinish(
+        status: MessageStatus, usage: TokenUsage?, within window: Duration, firstDelay: Duration = .milliseconds(500)
+    ) async -> Bool {
+        let deadline = ContinuousClock.now + window
+        var delay = firstDelay
+        while ContinuousClock.now + delay < deadline {
+            do {
+                try await Task.sleep(for: delay)
+            } catch {
+                return false
+            }
+            do {
+                try await store(logged.all, status: status, usage: usage)
+                logger.notice("answer stored on a later try", metadata: ["request.id": "\(requestID)"])
+                return true
+            } catch where Self.isPassing(error) {
+                delay = min(delay * 2, .seconds(5))
+            } catch {
+                break
+            }
+        }
+        logger.error(
+            "the answer could not be stored; the store keeps what was logged", metadata: ["request.id": "\(requestID)"])
+        return false
+    }
+
+    /// Whether a store's refusal may pass: its disk is full or failed, or no replica could be reached.
+    static func isPassing(_ error: any Error) -> Bool {
+        let passing: Set<String> = [
+            ConversationError.Code.storageFull.rawValue, ConversationError.Code.storageFailure.rawValue,
+            ServingError.storeUnavailable, ClusterError.Code.nodeDown.rawValue, ClusterError.Code.timedOut.rawValue,
+            ClusterError.Code.actorNotFound.rawValue, ClusterError.Code.shutDown.rawValue,
+            ClusterError.Code.overloaded.rawValue,
+        ]
+        switch error {
+        case let error as ConversationError: return passing.contains(error.code.rawValue)
+        case let error as ClusterError: return passing.contains(error.code.rawValue)
+        case let error as ServingError: return passing.contains(error.code)
+        default: return false
+        }
     }
 
     private func store(_ events: GenerationLogBatcher<ContinuousClock.Instant>.Batch?, status: MessageStatus, usage: TokenUsage?)

@@ -16,6 +16,8 @@ package final class ConversationDatabase: Sendable {
     let writes: GroupCommitQueue
     let writer: StorageWriter
     let logger: Logger
+    /// When a full disk was last logged (``reportFullDisk()``).
+    private let lastFullDiskReport = Mutex<ContinuousClock.Instant?>(nil)
     /// This database's identity: a random id made when it was created, the key peers keep their
     /// change-feed cursors under (a wiped and recreated database is a new identity).
     package let identity: String
@@ -61,6 +63,8 @@ package final class ConversationDatabase: Sendable {
                 try storageWriter.backfillGenerationRows(db)
                 try storageWriter.flushDigests(db)
             }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            throw ConversationError(.storageFull, "cannot open the conversation database: its disk is full", cause: error)
         } catch {
             throw ConversationError(.storageFailure, "cannot open the conversation database", cause: error)
         }
@@ -98,8 +102,27 @@ package final class ConversationDatabase: Sendable {
             }) { db in try writer.capturing(capture) { try work(db) } }
         } catch let error as ConversationError {
             throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            reportFullDisk()
+            throw ConversationError(.storageFull, "the conversation store's disk is full; nothing was stored", cause: error)
         } catch {
             throw ConversationError(.storageFailure, "write failed", cause: error)
+        }
+    }
+
+    /// Logs that the database's disk is full, at most once every 10 seconds (every write fails
+    /// until there is room again).
+    private func reportFullDisk() {
+        let now = ContinuousClock.now
+        let due = lastFullDiskReport.withLock { last in
+            guard last.map({ now - $0 >= .seconds(10) }) ?? true else { return false }
+            last = now
+            return true
+        }
+        if due {
+            logger.error(
+                "the disk holding the conversation database is full: writes fail until there is room",
+                metadata: ["db.path": "\(configuration.path)"])
         }
     }
 

@@ -200,6 +200,10 @@ extension OpenAIError {
         case "too_large": OpenAIError(.contentTooLarge, message, code: code)
         case "conflict": OpenAIError(.conflict, message, code: code)
         case "corrupt_data": OpenAIError(.unprocessableContent, message, code: code)
+        case "storage_full":
+            OpenAIError(
+                .serviceUnavailable, "the conversation store is out of disk space; nothing was stored", code: code,
+                retryAfterSeconds: 30)
         default: OpenAIError(.serviceUnavailable, "the conversation store failed", code: code, retryAfterSeconds: 1)
         }
     }
@@ -222,6 +226,6 @@ extension OpenAIError {
 enum ConversationErrorCodes {
     static let all: Set<String> = [
         ConversationError.Code.notFound, .invalidInput, .tooLarge, .invalidCursor, .deleted, .conflict, .corruptData,
-        .storageFailure,
+        .storageFailure, .storageFull,
     ].reduce(into: []) { $0.insert($1.rawValue) }
 }

@@ -21,8 +21,11 @@ public struct ConversationError: Error, Hashable, Sendable, CustomStringConverti
         public static let conflict = Code(rawValue: "conflict")
         /// Replication data (snapshot chunk, change batch) failed a checksum or could not be decoded.
         public static let corruptData = Code(rawValue: "corrupt_data")
-        /// The storage engine failed (disk full, I/O error). HTTP 500/503.
+        /// The storage engine failed (an I/O error, a damaged file). HTTP 503.
         public static let storageFailure = Code(rawValue: "storage_failure")
+        /// The disk that holds the database is full: the write was not stored (nor any part of
+        /// it), and writes work again once there is room. HTTP 503.
+        public static let storageFull = Code(rawValue: "storage_full")
     }
 
     public var code: Code

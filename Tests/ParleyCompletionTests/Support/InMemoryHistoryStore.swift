@@ -33,6 +33,10 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
         var heldStarts: [CheckedContinuation<Void, Never>] = []
         /// `startTurn` and `startGeneration` throw this.
         var startFailure: (any Error)?
+        /// The next `writeFailures.count` log writes and finishes throw `writeFailures.error`.
+        var writeFailures: (count: Int, error: any Error)?
+        /// Calls of `finishGeneration`, failed ones included.
+        var finishCalls = 0
 
         mutating func newID(_ prefix: String) -> String {
             defer { nextID += 1 }
@@ -73,6 +77,21 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
 
     /// Calls of `appendGenerationEvents` so far.
     var appendCalls: Int { state.withLock { $0.appendCalls } }
+
+    /// Makes the next `count` log writes and finishes throw `error` (a disk that fills, say).
+    func failWrites(_ count: Int, with error: any Error) { state.withLock { $0.writeFailures = (count, error) } }
+
+    /// Calls of `finishGeneration` so far, failed ones included.
+    var finishCalls: Int { state.withLock { $0.finishCalls } }
+
+    /// Throws the next injected write failure, if any is left.
+    private func injectedWriteFailure() throws {
+        try state.withLock { state in
+            guard let failures = state.writeFailures, failures.count > 0 else { return }
+            state.writeFailures = failures.count > 1 ? (failures.count - 1, failures.error) : nil
+            throw failures.error
+        }
+    }
 
     /// Makes the next run's log fall back to `to` once it reaches `at` (see `State.fallBack`).
     func fallBack(at: Int64, to: Int64) { state.withLock { $0.fallBack = (at, to) } }
@@ -186,6 +205,7 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
 
     func appendGenerationEvents(owner: String, requestID: String, fromSeq: Int64, texts: [String]) async throws {
         state.withLock { $0.appendCalls += 1 }
+        try injectedWriteFailure()
         try log(requestID: requestID, fromSeq: fromSeq, texts: texts)
     }
 
@@ -213,6 +233,8 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
         owner: String, requestID: String, appending texts: [String], fromSeq: Int64, status: MessageStatus,
         usage: TokenUsage?
     ) async throws {
+        state.withLock { $0.finishCalls += 1 }
+        try injectedWriteFailure()
         if !texts.isEmpty { try log(requestID: requestID, fromSeq: fromSeq, texts: texts) }
         state.withLock { state in
             guard var run = state.runs[requestID] else { return }
