@@ -236,11 +236,10 @@ package final class ReplicaRouter: Sendable {
 
     // MARK: Read repair
 
-    /// Compares conversation `id` with one other live replica and merges both ways when they
-    /// differ; returns whether local rows changed. Failures are ignored (the read goes on).
     /// Fetches a generation this replica does not know (it was down when the run started, or it is
     /// the primary back from a restart) from the other replicas of its owner's partition. True when
-    /// one had it and it is now stored here.
+    /// one had it and it is now stored here (a run this replica pruned, or removed with its
+    /// conversation, is not taken back).
     func repairGeneration(owner: String, requestID: String) async -> Bool {
         let partition = database.partition(ofOwner: owner)
         for other in replicas(ofPartition: partition) where other != system.node {
@@ -252,8 +251,9 @@ package final class ReplicaRouter: Sendable {
                 var batch = try theirs.batch()
                 guard !batch.generationRuns.isEmpty else { continue }
                 batch.partition = partition
-                try await database.apply(batch)
+                let applied = try await database.apply(batch)
                 stats.withLock { $0.readRepairs += 1 }
+                guard applied.generationRunsChanged > 0 else { continue }
                 return true
             } catch {
                 continue
