@@ -311,7 +311,8 @@ extension ConversationDatabase {
                 try writer.pruneGenerationRuns(db, finishedBefore: cutoff, limit: max(1, batchRuns))
             }
             pruned += removed
-            if removed < max(1, batchRuns) { break }
+            // A node shutting down stops between writes; the next prune goes on from there.
+            if removed < max(1, batchRuns) || Task.isCancelled { break }
         }
         if pruned > 0 {
             logger.info("pruned generation logs", metadata: ["generation.count": "\(pruned)"])

@@ -69,7 +69,7 @@ public struct ConversationStoreService: Service {
                     let logs = configuration.generationLogs
                     while true {
                         await pruneGenerationLogs(database, before: logs.cutoff(at: Date()))
-                        try await Task.sleep(for: .seconds(logs.nextPrune(after: Date()).timeIntervalSinceNow))
+                        try await Task.sleep(for: .seconds(max(0, logs.nextPrune(after: Date()).timeIntervalSinceNow)))
                     }
                 }
                 _ = try await group.next()
