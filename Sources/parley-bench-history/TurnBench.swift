@@ -52,22 +52,24 @@ enum TurnBench {
             options.tokens, options.writers, timeOrderedIDs ? "time-ordered (gateway)" : "random (Idempotency-Key)",
             total / elapsed, (cpuSeconds() - cpuBefore) / total * 1e6, (bytesWritten() - bytesBefore) / total / 1024,
             Double(statsAfter.writes - statsBefore.writes) / transactions))
-        if timeOrderedIDs { try await prune(db, tokens: options.tokens) }
+        // The 200 warm-up turns are pruned too.
+        if timeOrderedIDs { try await prune(db, runs: Int(total) + 200, tokens: options.tokens) }
     }
 
-    /// Prunes the logs of every stored turn (as the retention does a day later), in the batches
-    /// the conversation role uses.
-    private static func prune(_ db: ConversationDatabase, tokens: Int) async throws {
+    /// Prunes the logs of every stored turn (as the retention does a day later), in the writes
+    /// the conversation role makes (each bounded by a time budget).
+    private static func prune(_ db: ConversationDatabase, runs pruned: Int, tokens: Int) async throws {
         let cpuBefore = cpuSeconds()
         let start = ContinuousClock.now
-        let pruned = try await db.pruneGenerations(finishedBefore: Date().addingTimeInterval(1))
+        let writes = db.groupCommitStats.writes
+        // Every write prunes: the prune's own, and up to 16 runs more alongside each.
+        try await db.pruneGenerations(finishedBefore: Date().addingTimeInterval(1))
         let elapsed = (ContinuousClock.now - start).seconds
-        let batch = ConversationDatabase.pruneBatchRuns
-        let batches = Double((pruned + batch - 1) / batch)
+        let batches = Double(max(1, db.groupCommitStats.writes - writes))
         say(String(
-            format: "pruned the logs of %d finished %d-token answers: %.0f runs/s, %.0f µs CPU per run, %.1f ms per write of %d runs",
+            format: "pruned the logs of %d finished %d-token answers: %.0f runs/s, %.0f µs CPU per run, %.1f ms and %.0f runs per write (budget %@)",
             pruned, tokens, Double(pruned) / elapsed, (cpuSeconds() - cpuBefore) / Double(max(1, pruned)) * 1e6,
-            elapsed / max(1, batches) * 1000, batch))
+            elapsed / batches * 1000, Double(pruned) / batches, "\(ConversationDatabase.pruneWriteBudget)"))
     }
 
     /// `count` turns one after another, as one user's requests.

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 @testable import ParleyConversation
 import ParleyProtocol
 import Testing
@@ -38,9 +39,8 @@ import Testing
         let rowsBefore = try await t.db.digest(partition: p).rowCount
         t.clock.advance(seconds: 100)
         try await run(t.db, "recent", in: nil, ["new"], .complete)
-        // Batches of one run a write: four writes, three runs pruned.
-        let pruned = try await t.db.pruneGenerations(finishedBefore: t.clock.now.addingTimeInterval(-50), batchRuns: 1)
-        #expect(pruned == 3)
+        // One run a write (and a few more alongside each write): three runs pruned.
+        try await t.db.pruneGenerations(finishedBefore: t.clock.now.addingTimeInterval(-50), runsPerWrite: 1)
         for id in ["complete", "cancelled", "interrupted"] { #expect(try await !isStored(t.db, id)) }
         for id in ["still-streaming", "recent"] { #expect(try await isStored(t.db, id)) }
         let answer = try await t.db.conversation(owner: "u", id: c.id).messages.last
@@ -50,6 +50,50 @@ import Testing
         #expect(try await t.db.recomputeDigest(partition: p) == t.db.digest(partition: p))
         // Nothing more to prune; a repeat changes nothing.
         #expect(try await t.db.pruneGenerations(finishedBefore: t.clock.now.addingTimeInterval(-50)) == 0)
+    }
+
+    @Test func aWriteStopsOnceItsBudgetIsSpentAndThePruneGoesOnInTheNext() async throws {
+        let t = try TemporaryDatabase()
+        for n in 0..<5 { try await run(t.db, "r\(n)", in: nil, ["a", "b"], .complete) }
+        t.clock.advance(seconds: 100)
+        let cutoff = ConversationDatabase.millis(t.clock.now)
+        // No time at all for a write: it removes one run and says more remain.
+        let writer = t.db.writer
+        let first = try await t.db.pool.write { db in
+            try writer.pruneGenerationRuns(db, finishedBefore: cutoff, limit: 100, budget: .zero)
+        }
+        #expect(first.removed == 1 && first.more)
+        let rest = try await t.db.pool.write { db in
+            try writer.pruneGenerationRuns(db, finishedBefore: cutoff, limit: 100, budget: .seconds(60))
+        }
+        #expect(rest.removed == 4 && !rest.more)
+        for n in 0..<5 { #expect(try await !isStored(t.db, "r\(n)")) }
+    }
+
+    @Test func everyWriteTransactionPrunesAFewRunsAlongsideItsOwnWrites() async throws {
+        let t = try TemporaryDatabase()
+        let p = t.db.partition(ofOwner: "u")
+        let c = try await t.db.createConversation(owner: "u")
+        for n in 0..<40 { try await run(t.db, "r\(n)", in: c.id, ["a", "b"], .complete) }
+        t.clock.advance(seconds: 100)
+        // A prune is due (as at a node's start), but it is the serving writes that carry it out.
+        t.db.refuseGenerations(finishedBefore: t.clock.now)
+        func left() async throws -> Int {
+            try await t.db.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM generation_runs") ?? 0 }
+        }
+        // Each write removes some (at most 16, as many as about 2 ms allow), until none is left.
+        var writes = 0
+        while try await left() > 0 {
+            let before = try await left()
+            try await t.db.appendTurns(owner: "u", conversationID: c.id, ["write \(writes)"])
+            writes += 1
+            let after = try await left()
+            #expect(after < before && before - after <= StorageWriter.prunedPerTransaction)
+            if writes > 40 { break }
+        }
+        #expect(try await left() == 0)
+        #expect(try await t.db.conversation(owner: "u", id: c.id).messages.count == 40 + writes)
+        #expect(try await t.db.recomputeDigest(partition: p) == t.db.digest(partition: p))
     }
 
     @Test func aReplicaThatHasNotPrunedYetCannotHandAPrunedRunBack() async throws {
@@ -77,7 +121,8 @@ import Testing
 
         // Once a prunes by the same cutoff, both hold the same rows.
         #expect(try await a.db.digest(partition: p) != b.db.digest(partition: p))
-        #expect(try await a.db.pruneGenerations(finishedBefore: cutoff) == 1)
+        try await a.db.pruneGenerations(finishedBefore: cutoff)
+        #expect(try await !isStored(a.db, "old"))
         #expect(try await a.db.digest(partition: p) == b.db.digest(partition: p))
         #expect(try await b.db.recomputeDigest(partition: p) == b.db.digest(partition: p))
     }

@@ -288,31 +288,36 @@ extension ConversationDatabase {
         writer.refuseGenerations(finishedBefore: Self.millis(cutoff))
     }
 
-    /// Runs one write of a prune removes: about 4 ms of the writer for 16-token answers, so the
-    /// serving writes that share or follow it wait no longer than that.
-    package static let pruneBatchRuns = 32
+    /// What one write of a prune may spend: it removes runs until this much time has passed (or
+    /// `pruneRunsPerWrite` runs), so the serving writes that share or follow it wait no longer.
+    package static let pruneWriteBudget = Duration.milliseconds(5)
+    /// The most runs one write of a prune removes.
+    package static let pruneRunsPerWrite = 256
 
     /// Drops the logs of runs that finished before `finishedBefore` (their answers stay stored in
-    /// their conversations), `batchRuns` runs a write so that serving writes go on in between;
-    /// returns how many runs it dropped. From now on such runs are refused when a replica sends
-    /// them (``StorageWriter/refuseGenerations(finishedBefore:)``), so a replica that prunes a
-    /// little later, by the same cutoff, cannot hand them back by a snapshot or its change feed.
-    /// Every replica prunes by the same rule on the same merged rows: once all have pruned with
-    /// one cutoff, their digests agree again (``GenerationLogRetention`` gives all nodes the same
-    /// cutoffs).
+    /// their conversations), in writes of at most `runsPerWrite` runs and `writeBudget` of work so
+    /// that serving writes go on in between; returns how many runs its own writes dropped (every
+    /// write transaction drops a few more alongside, ``StorageWriter/prunedPerTransaction``).
+    /// From now on such runs are refused when a replica sends them
+    /// (``StorageWriter/refuseGenerations(finishedBefore:)``), so a replica that prunes a little
+    /// later, by the same cutoff, cannot hand them back by a snapshot or its change feed. Every
+    /// replica prunes by the same rule on the same merged rows: once all have pruned with one
+    /// cutoff, their digests agree again (``GenerationLogRetention`` gives all nodes the same cutoffs).
     @discardableResult
-    package func pruneGenerations(finishedBefore: Date, batchRuns: Int = pruneBatchRuns) async throws -> Int {
+    package func pruneGenerations(
+        finishedBefore: Date, runsPerWrite: Int = pruneRunsPerWrite, writeBudget: Duration = pruneWriteBudget
+    ) async throws -> Int {
         let cutoff = Self.millis(finishedBefore)
         let writer = self.writer
         writer.refuseGenerations(finishedBefore: cutoff)
         var pruned = 0
         while true {
-            let removed = try await write { db in
-                try writer.pruneGenerationRuns(db, finishedBefore: cutoff, limit: max(1, batchRuns))
+            let step = try await write { db in
+                try writer.pruneGenerationRuns(db, finishedBefore: cutoff, limit: max(1, runsPerWrite), budget: writeBudget)
             }
-            pruned += removed
+            pruned += step.removed
             // A node shutting down stops between writes; the next prune goes on from there.
-            if removed < max(1, batchRuns) || Task.isCancelled { break }
+            if !step.more || Task.isCancelled { break }
         }
         if pruned > 0 {
             logger.info("pruned generation logs", metadata: ["generation.count": "\(pruned)"])

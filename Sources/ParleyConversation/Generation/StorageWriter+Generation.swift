@@ -129,16 +129,34 @@ extension StorageWriter {
         try db.cachedStatement(sql: "DELETE FROM generation_runs WHERE \(condition)").execute(arguments: arguments)
     }
 
-    /// Removes at most `limit` runs that finished (any status but `streaming`) before `cutoff`
-    /// (Unix milliseconds) with their events, oldest first; returns how many it removed.
-    func pruneGenerationRuns(_ db: Database, finishedBefore cutoff: Int64, limit: Int) throws -> Int {
+    /// Removes runs that finished (any status but `streaming`) before `cutoff` (Unix milliseconds)
+    /// with their events, oldest first: at most `limit`, and none more once `budget` is spent (a
+    /// run of a long answer takes longer). Answers how many it removed and whether more remain.
+    func pruneGenerationRuns(_ db: Database, finishedBefore cutoff: Int64, limit: Int, budget: Duration) throws
+        -> (removed: Int, more: Bool)
+    {
+        let start = ContinuousClock.now
         let finished = MessageStatus.allCases.filter { $0 != .streaming }.map(\.rawValue)
         let requestIDs = try String.fetchAll(
             db.cachedStatement(sql: Self.prunableRunsSQL), arguments: StatementArguments(finished + [cutoff, limit]))
+        // Each row is visited once: the delete hands back what the digest needs of it.
+        let deletes = [
+            try db.cachedStatement(sql: "DELETE FROM generation_events WHERE request_id = ? RETURNING partition, row_hash"),
+            try db.cachedStatement(sql: "DELETE FROM generation_runs WHERE request_id = ? RETURNING partition, row_hash"),
+        ]
+        var removed = 0
         for requestID in requestIDs {
-            try deleteGenerationRuns(db, where: "request_id = ?", [requestID])
+            for delete in deletes {
+                let rows = try Row.fetchCursor(delete, arguments: [requestID])
+                while let row = try rows.next() {
+                    guard let data = row[1] as Data? else { continue }
+                    try updateDigest(db, partition: row[0], delta: RowHash(data: data), rows: -1)
+                }
+            }
+            removed += 1
+            if ContinuousClock.now - start >= budget { break }
         }
-        return requestIDs.count
+        return (removed, removed < requestIDs.count || requestIDs.count == limit)
     }
 
     /// The oldest runs finished before a time (through the `(status, updated_at)` index).

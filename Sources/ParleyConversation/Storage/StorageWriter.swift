@@ -27,10 +27,17 @@ final class StorageWriter: Sendable {
     /// arrive (``mergeGenerationRun(_:_:previous:conversationKnownLive:)``).
     var generationsPrunedBefore: Int64 { pruneCutoff.load(ordering: .relaxed) }
 
+    /// Whether finished runs older than the cutoff may remain: then every write transaction prunes
+    /// a few of them too (``pruneAlongside(_:)``).
+    private let pruneBacklog = Atomic<Bool>(false)
+    /// The most runs a write transaction prunes alongside its own writes.
+    static let prunedPerTransaction = 16
+
     /// Refuses finished runs last updated before `cutoff` from now on (a lower cutoff than the
-    /// current one changes nothing).
+    /// current one changes nothing), and prunes them alongside the writes that follow.
     func refuseGenerations(finishedBefore cutoff: Int64) {
         pruneCutoff.max(cutoff, ordering: .relaxed)
+        pruneBacklog.store(true, ordering: .relaxed)
     }
 
     init(partitioner: Partitioner, state: WriterState, now: @escaping @Sendable () -> Date) {
@@ -61,8 +68,30 @@ final class StorageWriter: Sendable {
     /// Work deferred to the end of a write transaction, run just before it commits: the search
     /// index of its new messages and its partition digest changes.
     func finishTransaction(_ db: Database) throws {
+        pruneAlongside(db)
         try indexPendingMessages(db)
         try flushDigests(db)
+    }
+
+    /// While finished runs older than the cutoff remain, a write transaction also removes a few of
+    /// them (at most ``prunedPerTransaction``, about 2 ms of work): under load, pruning keeps pace
+    /// with the writes instead of waiting for a turn of its own. In a savepoint of its own: should
+    /// it fail, the transaction's own writes go on without it.
+    private func pruneAlongside(_ db: Database) {
+        guard pruneBacklog.load(ordering: .relaxed) else { return }
+        let mark = deferred.withLock { $0.mark }
+        do {
+            var more = true
+            try db.inSavepoint {
+                more = try pruneGenerationRuns(
+                    db, finishedBefore: generationsPrunedBefore, limit: Self.prunedPerTransaction, budget: .milliseconds(2)
+                ).more
+                return .commit
+            }
+            if !more { pruneBacklog.store(false, ordering: .relaxed) }
+        } catch {
+            deferred.withLock { $0.dropChanges(after: mark) }
+        }
     }
 
     /// The transaction rolled back: forgets what it deferred.
