@@ -14,10 +14,13 @@ distributed actor ReplicaPeer {
     static let key = "conversation-replica"
 
     let database: ConversationDatabase
+    /// How long this node keeps finished answers' generation logs (nil: not said).
+    let generationLogRetention: Duration?
 
-    init(actorSystem: ClusterSystem, database: ConversationDatabase) {
+    init(actorSystem: ClusterSystem, database: ConversationDatabase, generationLogRetention: Duration? = nil) {
         self.actorSystem = actorSystem
         self.database = database
+        self.generationLogRetention = generationLogRetention
     }
 
     /// Merges pushed rows; durable when this returns.
@@ -33,6 +36,11 @@ distributed actor ReplicaPeer {
     /// The identity of this node's database (see ``ConversationDatabase/identity``).
     distributed func identity() -> String {
         database.identity
+    }
+
+    /// How long this node keeps finished answers' generation logs, in milliseconds (-1: not said).
+    distributed func generationLogRetentionMilliseconds() -> Int64 {
+        generationLogRetention?.wholeMilliseconds ?? -1
     }
 
     /// Digests of every partition holding rows here.

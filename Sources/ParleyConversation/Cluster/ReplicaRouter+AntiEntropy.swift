@@ -113,7 +113,23 @@ extension ReplicaRouter {
             $0.loaded.insert(identity)
             $0.byUID[node.uid] = identity
         }
+        await compareRetention(peer, node: node)
         return identity
+    }
+
+    /// Warns when `peer` keeps generation logs for another time than this node: their replicas
+    /// would never hold the same runs (one prunes what the other keeps), so anti-entropy would pull
+    /// the partitions that differ every round. A peer that cannot say (an older version) is skipped.
+    func compareRetention(_ peer: ReplicaPeer, node: ClusterNode) async {
+        guard let mine = settings.generationLogRetention?.wholeMilliseconds else { return }
+        let theirs = try? await ClusterSystem.withCallTimeout(settings.antiEntropyCallTimeout) {
+            try await peer.generationLogRetentionMilliseconds()
+        }
+        guard let theirs, theirs >= 0, theirs != mine else { return }
+        stats.withLock { $0.retentionMismatches += 1 }
+        logger.warning(
+            "a conversation peer keeps generation logs for another time than this node: give every conversation node the same --generation-log-retention",
+            metadata: ["peer": "\(node)", "peer.retention.ms": "\(theirs)", "retention.ms": "\(mine)"])
     }
 
     /// Pulls what `peer` has of `partition` since the last pull from its database (everything, as a

@@ -54,6 +54,8 @@ package final class ReplicaRouter: Sendable {
         package var pullsDeferred = 0
         /// Anti-entropy rounds finished (with every peer, whether or not a call failed).
         package var antiEntropyRounds = 0
+        /// Peer incarnations found keeping generation logs for another time than this node.
+        package var retentionMismatches = 0
     }
 
     package init(system: ClusterSystem, database: ConversationDatabase, settings: ReplicationSettings, logger: Logger) {

@@ -36,6 +36,11 @@ package struct ReplicationSettings: Sendable {
     package var hintsPerDelivery: Int = 256
     /// Deadline of the read-repair comparison with another replica; default 500 ms.
     package var readRepairTimeout: Duration = .milliseconds(500)
+    /// How long this node keeps the generation logs of finished answers (see
+    /// ``GenerationLogRetention``), compared with each peer's on first contact: replicas that keep
+    /// logs for different times never hold the same runs, so a difference is logged as a warning.
+    /// Nil: not compared.
+    package var generationLogRetention: Duration?
 
     package init() {}
 

@@ -22,7 +22,7 @@ package struct ConversationNode: Sendable {
         self.database = database
         self.router = router
         self.peer = system.withWellKnownPath(ReplicaPeer.path) {
-            ReplicaPeer(actorSystem: system, database: database)
+            ReplicaPeer(actorSystem: system, database: database, generationLogRetention: settings.generationLogRetention)
         }
         self.store = system.withWellKnownPath(ConversationStore.path) {
             ConversationStore(actorSystem: system, database: database, router: router)

@@ -51,6 +51,7 @@ public struct ConversationStoreService: Service {
         var settings = ReplicationSettings()
         settings.replicationFactor = configuration.replicationFactor
         settings.antiEntropyInterval = configuration.antiEntropyInterval
+        settings.generationLogRetention = configuration.generationLogs.retention
         let node = ConversationNode(system: system, database: database, settings: settings, logger: logger)
         // Runs past the retention are refused from the start, before anti-entropy pulls anything.
         database.refuseGenerations(finishedBefore: configuration.generationLogs.cutoff(at: Date()))

@@ -169,4 +169,21 @@ struct GenerationAntiEntropyTests {
             #expect(details.messages.last?.content == "kept answer")
         }
     }
+
+    @Test func aPeerThatKeepsLogsForAnotherTimeIsReportedOnce() async throws {
+        let cluster = ReplicaCluster(count: 3) { index, settings in
+            settings.generationLogRetention = .seconds(index == 2 ? 3_600 : 86_400)
+        }
+        defer { Task { await cluster.shutdown() } }
+        try await cluster.start()
+        try await cluster.waitForRing()
+        func mismatches(_ index: Int) -> Int { cluster[index].node!.router.currentStats.retentionMismatches }
+        // Members 0 and 1 each see member 2 differ; member 2 sees both of them.
+        try await eventually(within: .seconds(10), "the differences seen") {
+            mismatches(0) == 1 && mismatches(1) == 1 && mismatches(2) == 2
+        }
+        // Once per peer incarnation, not every round.
+        try await rounds(3, of: cluster[0])
+        #expect(mismatches(0) == 1 && mismatches(2) == 2)
+    }
 }

@@ -31,12 +31,23 @@ final class ReplicaCluster: @unchecked Sendable {
 
     let members: [Member]
     let settings: ReplicationSettings
+    /// Each member's settings (``settings`` unless adjusted).
+    let memberSettings: [ReplicationSettings]
     private let lock = Mutex(())
 
-    init(count: Int, settings: ReplicationSettings = ReplicaCluster.fastSettings) {
+    /// `adjust` changes the settings of one member (by index) from the shared ones.
+    init(
+        count: Int, settings: ReplicationSettings = ReplicaCluster.fastSettings,
+        adjust: (Int, inout ReplicationSettings) -> Void = { _, _ in }
+    ) {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("parley-repl-\(UUID().uuidString)")
         members = (0..<count).map { Member(name: "c\($0)", folder: root.appendingPathComponent("c\($0)")) }
         self.settings = settings
+        memberSettings = (0..<count).map { index in
+            var own = settings
+            adjust(index, &own)
+            return own
+        }
     }
 
     static var fastSettings: ReplicationSettings {
@@ -84,7 +95,8 @@ final class ReplicaCluster: @unchecked Sendable {
         let database = try ConversationDatabase(
             configuration: .init(path: member.folder.appendingPathComponent("conversations.sqlite").path),
             logger: Self.logger)
-        let node = ConversationNode(system: system, database: database, settings: settings, logger: Self.logger)
+        let node = ConversationNode(
+            system: system, database: database, settings: memberSettings[index], logger: Self.logger)
         member.system = system
         member.port = system.node.address.port
         member.node = node
