@@ -27,6 +27,13 @@ import Testing
         }
     }
 
+    /// Two empty replicas on one clock, and the partition of owner `u`.
+    private func twoReplicas() throws -> (ManualClock, TemporaryDatabase, TemporaryDatabase, partition: Int) {
+        let clock = ManualClock()
+        let a = try TemporaryDatabase(clock: clock)
+        return (clock, a, try TemporaryDatabase(clock: clock), a.db.partition(ofOwner: "u"))
+    }
+
     @Test func finishedLogsOlderThanTheCutoffGoAndTheirAnswersStay() async throws {
         let t = try TemporaryDatabase()
         let p = t.db.partition(ofOwner: "u")
@@ -97,10 +104,7 @@ import Testing
     }
 
     @Test func aReplicaThatHasNotPrunedYetCannotHandAPrunedRunBack() async throws {
-        let clock = ManualClock()
-        let a = try TemporaryDatabase(clock: clock)
-        let b = try TemporaryDatabase(clock: clock)
-        let p = a.db.partition(ofOwner: "u")
+        let (clock, a, b, p) = try twoReplicas()
         let c = try await a.db.createConversation(owner: "u")
         try await run(a.db, "old", in: c.id, ["pruned ", "soon"], .complete)
         try await run(a.db, "old-streaming", in: c.id, ["a producer ", "that went quiet"], nil)
@@ -128,10 +132,7 @@ import Testing
     }
 
     @Test func aStartingNodeRefusesRunsPastTheRetentionBeforeItPrunes() async throws {
-        let clock = ManualClock()
-        let a = try TemporaryDatabase(clock: clock)
-        let b = try TemporaryDatabase(clock: clock)
-        let p = a.db.partition(ofOwner: "u")
+        let (clock, a, b, p) = try twoReplicas()
         try await run(a.db, "old", in: nil, ["x"], .complete)
         clock.advance(seconds: 100)
         try await run(a.db, "new", in: nil, ["y"], .complete)

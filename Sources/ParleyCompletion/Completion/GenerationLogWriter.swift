@@ -56,7 +56,7 @@ struct GenerationLogWriter {
         if let last { logged.add(last) }
         var attempts: [GenerationLogBatcher<ContinuousClock.Instant>.Batch?] = failed ? [] : [last]
         if let all = logged.all, failed || (last.map { all.fromSeq < $0.fromSeq } ?? false) { attempts.append(all) }
-        if attempts.last.map({ $0 != nil }) ?? true { attempts.append(nil) }
+        if !attempts.contains(where: { $0 == nil }) { attempts.append(nil) }  // last: what was logged
         var failure: (any Error)?
         for events in attempts {
             do {
@@ -107,19 +107,21 @@ struct GenerationLogWriter {
 
     /// Whether a store's refusal may pass: its disk is full or failed, or no replica could be reached.
     static func isPassing(_ error: any Error) -> Bool {
-        let passing: Set<String> = [
-            ConversationError.Code.storageFull.rawValue, ConversationError.Code.storageFailure.rawValue,
-            ServingError.storeUnavailable, ClusterError.Code.nodeDown.rawValue, ClusterError.Code.timedOut.rawValue,
-            ClusterError.Code.actorNotFound.rawValue, ClusterError.Code.shutDown.rawValue,
-            ClusterError.Code.overloaded.rawValue,
-        ]
         switch error {
-        case let error as ConversationError: return passing.contains(error.code.rawValue)
-        case let error as ClusterError: return passing.contains(error.code.rawValue)
-        case let error as ServingError: return passing.contains(error.code)
-        default: return false
+        case let error as ConversationError: passingCodes.contains(error.code.rawValue)
+        case let error as ClusterError: passingCodes.contains(error.code.rawValue)
+        case let error as ServingError: passingCodes.contains(error.code)
+        default: false
         }
     }
+
+    /// The codes of the refusals ``isPassing(_:)`` accepts.
+    private static let passingCodes: Set<String> = [
+        ConversationError.Code.storageFull.rawValue, ConversationError.Code.storageFailure.rawValue,
+        ServingError.storeUnavailable, ClusterError.Code.nodeDown.rawValue, ClusterError.Code.timedOut.rawValue,
+        ClusterError.Code.actorNotFound.rawValue, ClusterError.Code.shutDown.rawValue,
+        ClusterError.Code.overloaded.rawValue,
+    ]
 
     private func store(_ events: GenerationLogBatcher<ContinuousClock.Instant>.Batch?, status: MessageStatus, usage: TokenUsage?)
         async throws

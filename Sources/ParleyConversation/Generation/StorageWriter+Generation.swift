@@ -109,24 +109,23 @@ extension StorageWriter {
     }
 
     /// Removes the runs matching `condition` (SQL over `generation_runs`, with `arguments`) and
-    /// their events, taking their hashes out of the partition digests.
+    /// their events, taking their hashes out of the partition digests (each row is visited once:
+    /// the delete hands back what the digest needs of it).
     func deleteGenerationRuns(_ db: Database, where condition: String, _ arguments: StatementArguments) throws {
-        let rows = try Row.fetchAll(
-            db.cachedStatement(sql: """
-                SELECT partition, row_hash FROM generation_runs WHERE \(condition)
-                UNION ALL
-                SELECT partition, row_hash FROM generation_events
-                WHERE request_id IN (SELECT request_id FROM generation_runs WHERE \(condition))
+        let deletes = [
+            try db.cachedStatement(sql: """
+                DELETE FROM generation_events WHERE request_id IN (SELECT request_id FROM generation_runs WHERE \(condition))
+                RETURNING partition, row_hash
                 """),
-            arguments: arguments + arguments)
-        for row in rows {
-            guard let data = row[1] as Data? else { continue }
-            try updateDigest(db, partition: row[0], delta: RowHash(data: data), rows: -1)
+            try db.cachedStatement(sql: "DELETE FROM generation_runs WHERE \(condition) RETURNING partition, row_hash"),
+        ]
+        for delete in deletes {
+            let removed = try Row.fetchCursor(delete, arguments: arguments)
+            while let row = try removed.next() {
+                guard let data = row[1] as Data? else { continue }
+                try updateDigest(db, partition: row[0], delta: RowHash(data: data), rows: -1)
+            }
         }
-        try db.cachedStatement(sql: """
-            DELETE FROM generation_events WHERE request_id IN (SELECT request_id FROM generation_runs WHERE \(condition))
-            """).execute(arguments: arguments)
-        try db.cachedStatement(sql: "DELETE FROM generation_runs WHERE \(condition)").execute(arguments: arguments)
     }
 
     /// Removes runs that finished (any status but `streaming`) before `cutoff` (Unix milliseconds)
@@ -136,34 +135,25 @@ extension StorageWriter {
         -> (removed: Int, more: Bool)
     {
         let start = ContinuousClock.now
-        let finished = MessageStatus.allCases.filter { $0 != .streaming }.map(\.rawValue)
         let requestIDs = try String.fetchAll(
-            db.cachedStatement(sql: Self.prunableRunsSQL), arguments: StatementArguments(finished + [cutoff, limit]))
-        // Each row is visited once: the delete hands back what the digest needs of it.
-        let deletes = [
-            try db.cachedStatement(sql: "DELETE FROM generation_events WHERE request_id = ? RETURNING partition, row_hash"),
-            try db.cachedStatement(sql: "DELETE FROM generation_runs WHERE request_id = ? RETURNING partition, row_hash"),
-        ]
+            db.cachedStatement(sql: Self.prunableRunsSQL),
+            arguments: StatementArguments(Self.finishedStatuses + [cutoff, limit]))
         var removed = 0
         for requestID in requestIDs {
-            for delete in deletes {
-                let rows = try Row.fetchCursor(delete, arguments: [requestID])
-                while let row = try rows.next() {
-                    guard let data = row[1] as Data? else { continue }
-                    try updateDigest(db, partition: row[0], delta: RowHash(data: data), rows: -1)
-                }
-            }
+            try deleteGenerationRuns(db, where: "request_id = ?", [requestID])
             removed += 1
             if ContinuousClock.now - start >= budget { break }
         }
         return (removed, removed < requestIDs.count || requestIDs.count == limit)
     }
 
+    /// Every status of a finished run.
+    private static let finishedStatuses = MessageStatus.allCases.filter { $0 != .streaming }.map(\.rawValue)
+
     /// The oldest runs finished before a time (through the `(status, updated_at)` index).
     private static let prunableRunsSQL = """
         SELECT request_id FROM generation_runs
-        WHERE status IN (\(MessageStatus.allCases.filter { $0 != .streaming }.map { _ in "?" }.joined(separator: ", ")))
-            AND updated_at < ?
+        WHERE status IN (\(finishedStatuses.map { _ in "?" }.joined(separator: ", "))) AND updated_at < ?
         ORDER BY updated_at LIMIT ?
         """
 
