@@ -52,8 +52,8 @@ import Testing
         for id in ["still-streaming", "recent"] { #expect(try await isStored(t.db, id)) }
         let answer = try await t.db.conversation(owner: "u", id: c.id).messages.last
         #expect(answer?.content == "an old answer" && answer?.status == .complete)
-        // Three runs with five events left the digest; it matches the rows left.
-        #expect(try await t.db.digest(partition: p).rowCount == rowsBefore - 3 - 5 + 2)
+        // Three runs with their logs (a span each) left the digest; it matches the rows left.
+        #expect(try await t.db.digest(partition: p).rowCount == rowsBefore - 3 - 3 + 2)
         #expect(try await t.db.recomputeDigest(partition: p) == t.db.digest(partition: p))
         // Nothing more to prune; a repeat changes nothing.
         #expect(try await t.db.pruneGenerations(finishedBefore: t.clock.now.addingTimeInterval(-50)) == 0)
@@ -118,7 +118,7 @@ import Testing
         #expect(try await b.db.pruneGenerations(finishedBefore: cutoff) == 0)
         for chunk in snapshot.chunks { try await b.db.applySnapshotChunk(chunk) }
         let late = try await b.db.apply(feed)
-        #expect(late.generationRunsChanged == 0 && late.generationEventsInserted == 0)
+        #expect(late.generationRunsChanged == 0 && late.generationLogSpansInserted == 0)
         #expect(try await !isStored(b.db, "old"))
         #expect(try await isStored(b.db, "old-streaming"))
         #expect(try await b.db.conversation(owner: "u", id: c.id).messages.last?.content == "pruned soon")

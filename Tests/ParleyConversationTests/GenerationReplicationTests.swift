@@ -91,23 +91,23 @@ import Testing
         try await step()
         try await a.db.finishGeneration(owner: "u", requestID: "r1", status: .complete)
         try await step()
-        #expect(seen.last!.rowCount == 1 + 2 + 1 + 3)  // conversation, two messages, the run, three events
+        #expect(seen.last!.rowCount == 1 + 2 + 1 + 2)  // conversation, two messages, the run, two log spans
 
-        // A replica holding the same run row but missing one event of its log differs.
+        // A replica holding the same run row but missing one span of its log differs.
         let b = try TemporaryDatabase()
         var all = ReplicationBatch(partition: p)
         for page in try await feed(a.db, partition: p) {
             all.conversations += page.conversations
             all.messages += page.messages
             all.generationRuns += page.generationRuns
-            all.generationEvents += page.generationEvents
+            all.generationLogSpans += page.generationLogSpans
         }
-        let tail = all.generationEvents.filter { $0.seq == 3 }
-        all.generationEvents.removeAll { $0.seq == 3 }
+        let tail = all.generationLogSpans.filter { $0.seq == 3 }
+        all.generationLogSpans.removeAll { $0.seq == 3 }
         try await b.db.apply(all)
         #expect(try await log(b.db, owner: "u", "r1").run == log(a.db, owner: "u", "r1").run)
         #expect(try await b.db.digest(partition: p) != a.db.digest(partition: p))
-        try await b.db.apply(ReplicationBatch(partition: p, messages: []).with(runs: all.generationRuns, events: tail))
+        try await b.db.apply(ReplicationBatch(partition: p, messages: []).with(runs: all.generationRuns, spans: tail))
         #expect(try await b.db.digest(partition: p) == a.db.digest(partition: p))
         #expect(try await log(b.db, owner: "u", "r1").events.map(\.text) == ["Hel", "lo", "!"])
     }
@@ -126,8 +126,8 @@ import Testing
         try await a.db.finishGeneration(owner: "u", requestID: "kept", status: .complete)
         // One row a page: every page with an event brings the event's run along.
         let pages = try await feed(a.db, partition: p, limit: 1)
-        for page in pages where !page.generationEvents.isEmpty {
-            #expect(Set(page.generationEvents.map(\.requestID)).isSubset(of: Set(page.generationRuns.map(\.requestID))))
+        for page in pages where !page.generationLogSpans.isEmpty {
+            #expect(Set(page.generationLogSpans.map(\.requestID)).isSubset(of: Set(page.generationRuns.map(\.requestID))))
         }
         // Applied in reverse order, page by page, they still give the same partition.
         for page in pages.reversed() { try await b.db.apply(page) }
@@ -139,7 +139,7 @@ import Testing
         let cursor = pages.last!.lastSeq
         try await a.db.appendGenerationEvents(owner: "u", requestID: "loose", fromSeq: 7, ["tail"])
         let next = try await a.db.changes(partition: p, after: cursor)
-        #expect(next.generationEvents.map(\.seq) == [7] && next.generationRuns.map(\.requestID) == ["loose"])
+        #expect(next.generationLogSpans.map(\.seq) == [7] && next.generationRuns.map(\.requestID) == ["loose"])
         #expect(next.messages.isEmpty && next.conversations.isEmpty)
         try await b.db.apply(next)
         #expect(try await b.db.digest(partition: p) == a.db.digest(partition: p))
@@ -163,7 +163,7 @@ import Testing
         // Every chunk is self-contained: the runs of its events are in it.
         for chunk in snapshot.chunks {
             let rows = try ConversationDatabase.decode(chunk)
-            #expect(Set(rows.generationEvents.map(\.requestID)).isSubset(of: Set(rows.generationRuns.map(\.requestID))))
+            #expect(Set(rows.generationLogSpans.map(\.requestID)).isSubset(of: Set(rows.generationRuns.map(\.requestID))))
         }
         let b = try TemporaryDatabase()
         for chunk in snapshot.chunks.reversed() { try await b.db.applySnapshotChunk(chunk) }
@@ -183,7 +183,7 @@ import Testing
 
     @Test func aChunkOfAnUnknownFormatIsRefused() async throws {
         var rows = RowWriter()
-        rows.write(GenerationEventRow(requestID: "r", seq: 1, text: "x"))
+        rows.write(GenerationLogSpan(requestID: "r", seq: 1, texts: ["x"]))
         let raw = [UInt8(0xF7)] + rows.bytes
         let chunk = SnapshotChunk(partition: 0, index: 0, rawSize: raw.count, payload: try Zstd.compress(raw, level: 1))
         let t = try TemporaryDatabase()
@@ -200,11 +200,11 @@ import Testing
         let before = try await a.db.changes(partition: p, after: 0)
         try await a.db.deleteConversation(owner: "u", id: c.id)
         let after = try await a.db.changes(partition: p, after: 0)
-        #expect(after.generationRuns.isEmpty && after.generationEvents.isEmpty)
+        #expect(after.generationRuns.isEmpty && after.generationLogSpans.isEmpty)
         // The tombstone first, the old rows of the run later: the run stays gone.
         try await b.db.apply(after)
         let late = try await b.db.apply(before)
-        #expect(late.generationRunsChanged == 0 && late.generationEventsInserted == 0)
+        #expect(late.generationRunsChanged == 0 && late.generationLogSpansInserted == 0)
         #expect(try await b.db.digest(partition: p) == a.db.digest(partition: p))
         await expectCode(.notFound) { try await b.db.readGenerationEvents(owner: "u", requestID: "r", afterSeq: 0) }
         // The other order: the run is taken, then removed with its conversation.
@@ -223,25 +223,26 @@ import Testing
             try db.execute(sql: """
                 INSERT INTO generation_runs(request_id, owner, message_id, producer, status, last_seq, bytes, started_at, updated_at)
                 VALUES ('legacy', 'old', 'm', 'n', 'complete', 2, 6, 1, 2);
-                INSERT INTO generation_events(request_id, seq, text) VALUES ('legacy', 1, 'abc'), ('legacy', 2, 'def'),
-                    ('orphan', 1, 'no run');
+                INSERT INTO generation_log_spans(request_id, seq, last_seq, texts)
+                VALUES ('legacy', 1, 1, CAST('abc' AS BLOB)), ('legacy', 2, 2, CAST('def' AS BLOB)),
+                    ('orphan', 1, 1, CAST('no run' AS BLOB));
                 """)
         }
         #expect(try await t.db.digest(partition: p).rowCount == 0)
         let reopened = try t.reopen()
         #expect(try await reopened.digest(partition: p).rowCount == 3)
         #expect(try await reopened.recomputeDigest(partition: p) == reopened.digest(partition: p))
-        #expect(try await reopened.changes(partition: p, after: 0).generationEvents.count == 2)
+        #expect(try await reopened.changes(partition: p, after: 0).generationLogSpans.count == 2)
         #expect(try await log(reopened, owner: "old", "legacy").events.map(\.text) == ["abc", "def"])
     }
 }
 
 extension ReplicationBatch {
     /// The batch with these generation rows.
-    func with(runs: [GenerationRunRow], events: [GenerationEventRow]) -> ReplicationBatch {
+    func with(runs: [GenerationRunRow], spans: [GenerationLogSpan]) -> ReplicationBatch {
         var batch = self
         batch.generationRuns = runs
-        batch.generationEvents = events
+        batch.generationLogSpans = spans
         return batch
     }
 }

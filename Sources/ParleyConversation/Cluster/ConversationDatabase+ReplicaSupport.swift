@@ -10,7 +10,7 @@ extension ConversationDatabase {
                     SELECT max(s) FROM (SELECT max(change_seq) AS s FROM conversations WHERE partition = ?1
                                         UNION ALL SELECT max(change_seq) FROM messages WHERE partition = ?1
                                         UNION ALL SELECT max(change_seq) FROM generation_runs WHERE partition = ?1
-                                        UNION ALL SELECT max(change_seq) FROM generation_events WHERE partition = ?1)
+                                        UNION ALL SELECT max(change_seq) FROM generation_log_spans WHERE partition = ?1)
                     """),
                 arguments: [partition]) ?? 0
         }
@@ -24,7 +24,7 @@ extension ConversationDatabase {
             batch.conversations += next.conversations
             batch.messages += next.messages
             batch.generationRuns += next.generationRuns
-            batch.generationEvents += next.generationEvents
+            batch.generationLogSpans += next.generationLogSpans
             batch.lastSeq = next.lastSeq
             batch.isComplete = next.isComplete
         }

@@ -154,7 +154,7 @@ extension ReplicaRouter {
                 try await database.apply(batch)
                 stats.withLock {
                     $0.changeRowsPulled += batch.conversations.count + batch.messages.count
-                        + batch.generationRuns.count + batch.generationEvents.count
+                        + batch.generationRuns.count + batch.generationLogSpans.count
                 }
             }
             cursor = max(cursor, page.lastSeq)

@@ -4,7 +4,7 @@ import ParleyProtocol
 /// encoding (compact, bounds-checked on decode), plus the sender's change-feed position.
 struct ReplicaBatchWire: Codable, Sendable, Hashable {
     var partition: Int
-    /// Rows written by `RowWriter` (conversations, messages, generation runs, then their events).
+    /// Rows written by `RowWriter` (conversations, messages, generation runs, then their log spans).
     var rows: [UInt8]
     var lastSeq: Int64
     var isComplete: Bool
@@ -14,7 +14,7 @@ struct ReplicaBatchWire: Codable, Sendable, Hashable {
         for record in batch.conversations { writer.write(record) }
         for record in batch.messages { writer.write(record) }
         for run in batch.generationRuns { writer.write(run) }
-        for event in batch.generationEvents { writer.write(event) }
+        for span in batch.generationLogSpans { writer.write(span) }
         partition = batch.partition
         rows = writer.bytes
         lastSeq = batch.lastSeq
@@ -23,7 +23,7 @@ struct ReplicaBatchWire: Codable, Sendable, Hashable {
 
     /// The batch's rows as wire batches of at most about `maxBytes` of rows each (a row larger
     /// than that travels alone), so no push exceeds the cluster's frame limit. Every piece that
-    /// carries events of a run carries that run's row before them (a receiver takes events only
+    /// carries log spans of a run carries that run's row before them (a receiver takes spans only
     /// of runs it holds, and pieces may arrive in any order).
     static func split(_ batch: ReplicationBatch, maxBytes: Int = 4 << 20) -> [ReplicaBatchWire] {
         var pieces: [ReplicaBatchWire] = []
@@ -52,12 +52,12 @@ struct ReplicaBatchWire: Codable, Sendable, Hashable {
             writer.write(run)
             runsInPiece.insert(run.requestID)
         }
-        for event in batch.generationEvents {
-            if !runsInPiece.contains(event.requestID), let run = runs[event.requestID] {
+        for span in batch.generationLogSpans {
+            if !runsInPiece.contains(span.requestID), let run = runs[span.requestID] {
                 writer.write(run)
-                runsInPiece.insert(event.requestID)
+                runsInPiece.insert(span.requestID)
             }
-            writer.write(event)
+            writer.write(span)
             if writer.bytes.count >= maxBytes { flush() }
         }
         flush()

@@ -128,25 +128,38 @@ extension ConversationDatabase {
             throw ConversationError(.conflict, "events must follow seq \(run.lastSeq) without a gap")
         }
         var updated = run
-        var logged: [GenerationEventRow] = []
         for (offset, text) in texts.enumerated() {
-            let seq = fromSeq + Int64(offset)
-            // Events up to `lastSeq` are stored already (kept as they are), unless a replica
-            // learnt the run's length before its events: logging them again fills the hole.
-            logged.append(GenerationEventRow(requestID: run.requestID, seq: seq, text: text))
-            guard seq > updated.lastSeq else { continue }
+            // Events up to `lastSeq` are stored already (kept as they are; a reader takes the
+            // first span holding an event), unless a replica learnt the run's length before its
+            // events: logging them again fills the hole.
+            guard fromSeq + Int64(offset) > updated.lastSeq else { continue }
             updated.bytes += Int64(text.utf8.count)
             guard updated.bytes <= ConversationLimits.maxContentBytes else {
                 throw ConversationError(.tooLarge, "an answer is limited to \(ConversationLimits.maxContentBytes) bytes")
             }
-            updated.lastSeq = seq
+            updated.lastSeq = fromSeq + Int64(offset)
         }
-        let inserted = try writer.insertGenerationEvents(
-            db, logged, knownPartitions: [run.requestID: writer.partitioner.partition(ofOwner: run.owner)])
+        let inserted = texts.isEmpty ? 0 : try writer.insertGenerationLogSpans(
+            db, [GenerationLogSpan(requestID: run.requestID, seq: fromSeq, texts: texts)],
+            knownPartitions: [run.requestID: writer.partitioner.partition(ofOwner: run.owner)])
         updated.updatedAt = writer.nowMillis
         if let finishing { updated.status = finishing.rawValue }
         try writer.mergeGenerationRun(db, updated, previous: run)
-        return (updated.lastSeq, inserted == texts.count)
+        return (updated.lastSeq, inserted == 1 && fromSeq > run.lastSeq)
+    }
+
+    /// The logged events of `requestID` after `afterSeq`, each once, at most `limit`.
+    static func loggedEvents(_ db: Database, requestID: String, afterSeq: Int64 = 0, limit: Int = .max) throws
+        -> [(seq: Int64, text: String)]
+    {
+        // A span holds at least one event: `limit` spans hold at least `limit` events.
+        let spans = try Row.fetchAll(
+            db.cachedStatement(sql: """
+                SELECT seq, texts FROM generation_log_spans WHERE request_id = ? AND last_seq > ?
+                ORDER BY seq, last_seq LIMIT ?
+                """),
+            arguments: [requestID, afterSeq, limit == .max ? -1 : limit])
+        return flattenSpans(spans, requestID: requestID, afterSeq: afterSeq, limit: limit)
     }
 
     /// The run and its events after `afterSeq` (the client's `Last-Event-ID`, 0 for all), at most
@@ -156,11 +169,8 @@ extension ConversationDatabase {
     {
         try await read { db in
             let run = try Self.ownedRun(db, owner: owner, requestID: requestID)
-            let events = try Row.fetchAll(
-                db,
-                sql: "SELECT seq, text FROM generation_events WHERE request_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                arguments: [requestID, afterSeq, max(1, limit)]
-            ).map { GenerationLogEvent(seq: $0[0], text: $0[1]) }
+            let events = try Self.loggedEvents(db, requestID: requestID, afterSeq: afterSeq, limit: max(1, limit))
+                .map { GenerationLogEvent(seq: $0.seq, text: $0.text) }
             return (run, events)
         }
     }
@@ -227,9 +237,7 @@ extension ConversationDatabase {
             return stored.message
         }
         guard run.isStreaming else { return nil }
-        let text = try wholeLog?.joined() ?? String.fetchAll(
-            db.cachedStatement(sql: "SELECT text FROM generation_events WHERE request_id = ? ORDER BY seq"), arguments: [run.requestID]
-        ).joined()
+        let text = try wholeLog?.joined() ?? loggedEvents(db, requestID: run.requestID).map(\.text).joined()
         let message = NewMessage(
             role: .assistant, content: text, parent: run.parentID.map(MessageParent.message) ?? .root,
             model: run.model, promptTokens: promptTokens, completionTokens: completionTokens,

@@ -1,18 +1,15 @@
 import GRDB
 
 extension ConversationDatabase {
-    /// Every row of one generation here — its run, its logged events and the rows of its
+    /// Every row of one generation here — its run, its log and the rows of its
     /// conversation — as a batch for a replica that lacks them (repair); empty when the run is unknown.
     package func generationRows(requestID: String) async throws -> ReplicationBatch {
-        let found: (GenerationRunRow, [GenerationEventRow])? = try await read { db in
+        let found: (GenerationRunRow, [GenerationLogSpan])? = try await read { db in
             guard let run = try GenerationRunRow.load(db, requestID: requestID) else { return nil }
-            let events = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT seq, text FROM generation_events WHERE request_id = ? ORDER BY seq"),
-                arguments: [requestID]
-            ).map { GenerationEventRow(requestID: requestID, seq: $0[0], text: $0[1]) }
-            return (run, events)
+            let spans = try GenerationLogSpan.all(db, requestID: requestID)
+            return (run, spans)
         }
-        guard let (run, events) = found else { return ReplicationBatch(partition: -1) }
+        guard let (run, spans) = found else { return ReplicationBatch(partition: -1) }
         var batch =
             if let conversationID = run.conversationID {
                 try await replicationRows(conversationID: conversationID)
@@ -21,7 +18,7 @@ extension ConversationDatabase {
             }
         batch.partition = partition(ofOwner: run.owner)
         batch.generationRuns = [run]
-        batch.generationEvents = events
+        batch.generationLogSpans = spans
         return batch
     }
 }

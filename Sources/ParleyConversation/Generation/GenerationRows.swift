@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import ParleyProtocol
 
@@ -129,35 +130,82 @@ package struct GenerationRunRow: Hashable, Sendable {
     }
 }
 
-/// One logged event of a run as replicas exchange it. Immutable by (`requestID`, `seq`):
-/// replicas merge events by union.
-package struct GenerationEventRow: Hashable, Sendable {
+/// Consecutive logged events of one run, `seq` … `lastSeq`, stored and replicated as one row (a
+/// producer logs a batch of tokens at a time; a row per token cost more than the token's text).
+/// Immutable by (`requestID`, `seq`, `lastSeq`): replicas merge spans by union. Spans may overlap (a
+/// producer that resent part of a batch); a reader takes each event from the first span holding it.
+package struct GenerationLogSpan: Hashable, Sendable {
     package var requestID: String
+    /// The first event's sequence number.
     package var seq: Int64
-    package var text: String
+    /// The events' texts, at least one.
+    package var texts: [String]
 
-    package init(requestID: String, seq: Int64, text: String) {
+    package init(requestID: String, seq: Int64, texts: [String]) {
         self.requestID = requestID
         self.seq = seq
-        self.text = text
+        self.texts = texts
     }
+
+    /// The last event's sequence number.
+    var lastSeq: Int64 { seq + Int64(texts.count) - 1 }
 
     /// The columns ``init(row:)`` reads, in order.
-    static let columns = "request_id, seq, text"
+    static let columns = "request_id, seq, texts"
 
     init(row: Row) {
-        self.init(requestID: row[0], seq: row[1], text: row[2])
+        self.init(requestID: row[0], seq: row[1], texts: Self.unpack(row[2]))
     }
 
-    /// 128-bit content hash for the partition digest.
+    /// The stored spans of `requestID`, in order.
+    static func all(_ db: Database, requestID: String) throws -> [GenerationLogSpan] {
+        try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT \(columns) FROM generation_log_spans WHERE request_id = ? ORDER BY seq, last_seq"),
+            arguments: [requestID]
+        ).map(GenerationLogSpan.init(row:))
+    }
+
+    /// The texts as stored: joined by NUL, which no logged text holds (a span of one event is its
+    /// text's bytes, as the rows of one event each that came before spans).
+    var packedTexts: Data { Data(texts.joined(separator: "\u{0}").utf8) }
+
+    /// The texts of a stored span (`packedTexts`).
+    static func unpack(_ data: Data) -> [String] {
+        data.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// 128-bit content hash for the partition digest. A span of one event hashes as the row of
+    /// one event did before spans, so digests of logs stored then stay valid.
     var rowHash: RowHash {
         var hasher = SHA256()
-        hasher.update(0x04)
+        hasher.update(UInt64(texts.count == 1 ? 0x04 : 0x05))
         hasher.update(UInt64(requestID.utf8.count))
         hasher.update(requestID)
         hasher.update(UInt64(bitPattern: seq))
-        hasher.update(UInt64(text.utf8.count))
-        hasher.update(text)
+        if texts.count != 1 { hasher.update(UInt64(texts.count)) }
+        for text in texts {
+            hasher.update(UInt64(text.utf8.count))
+            hasher.update(text)
+        }
         return RowHash(digest: hasher.finalize())
     }
+}
+
+/// The events of a run's spans (rows of `seq`, `texts`, ordered by `seq`) after `afterSeq`, in
+/// order, each once (from the first span holding it), at most `limit`.
+func flattenSpans(_ rows: some Sequence<Row>, requestID: String, afterSeq: Int64 = 0, limit: Int = .max)
+    -> [(seq: Int64, text: String)]
+{
+    var events: [(seq: Int64, text: String)] = []
+    var next = afterSeq + 1
+    for row in rows {
+        let span = GenerationLogSpan(requestID: requestID, seq: row[0], texts: GenerationLogSpan.unpack(row[1]))
+        guard span.lastSeq >= next else { continue }
+        for (offset, text) in span.texts.enumerated() where span.seq + Int64(offset) >= next {
+            guard events.count < limit else { return events }
+            events.append((span.seq + Int64(offset), text))
+        }
+        next = span.lastSeq + 1
+    }
+    return events
 }

@@ -2,9 +2,9 @@ import Foundation
 import GRDB
 import ParleyProtocol
 
-/// Row-level writes of generation runs and their events, for local calls and replication alike:
-/// like conversations and messages, every stored run and event carries its partition, a change
-/// sequence (the change feed) and a row hash (the partition digest).
+/// Row-level writes of generation runs and their logs (spans of events), for local calls and
+/// replication alike: like conversations and messages, every stored run and span carries its
+/// partition, a change sequence (the change feed) and a row hash (the partition digest).
 extension StorageWriter {
     /// Stores a run's row, new or merged (SQL text built once: statements are cached by their text).
     private static let upsertRunSQL = """
@@ -69,39 +69,40 @@ extension StorageWriter {
         return true
     }
 
-    /// Stores events (union: an event already stored is kept); returns how many were new. Events
-    /// of a run not stored here are dropped: every carrier of events (push, feed page, snapshot
-    /// chunk, repair) carries their run's row first, so an absent run is one deleted with its
-    /// conversation.
-    /// `knownPartitions`: the partitions of runs the caller read in this transaction.
+    /// Stores spans of events (union: a span already stored is kept); returns how many were new.
+    /// Spans of a run not stored here are dropped: every carrier of spans (push, feed page,
+    /// snapshot chunk, repair) carries their run's row first, so an absent run is one deleted with
+    /// its conversation. `knownPartitions`: the partitions of runs the caller read in this transaction.
     @discardableResult
-    func insertGenerationEvents(
-        _ db: Database, _ events: [GenerationEventRow], knownPartitions: [String: Int?] = [:]
+    func insertGenerationLogSpans(
+        _ db: Database, _ spans: [GenerationLogSpan], knownPartitions: [String: Int?] = [:]
     ) throws -> Int {
-        guard !events.isEmpty else { return 0 }
+        guard !spans.isEmpty else { return 0 }
         var partitions = knownPartitions
         let insert = try db.cachedStatement(sql: """
-            INSERT INTO generation_events(request_id, seq, text, partition, change_seq, row_hash)
-            VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO generation_log_spans(request_id, seq, last_seq, texts, partition, change_seq, row_hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT DO NOTHING
             """)
         let capture = currentCapture
         var inserted = 0
-        for event in events {
+        for span in spans where !span.texts.isEmpty {
             let partition: Int?
-            if let known = partitions[event.requestID] {
+            if let known = partitions[span.requestID] {
                 partition = known
             } else {
                 partition = try Int.fetchOne(
                     db.cachedStatement(sql: "SELECT partition FROM generation_runs WHERE request_id = ?"),
-                    arguments: [event.requestID])
-                partitions[event.requestID] = partition
+                    arguments: [span.requestID])
+                partitions[span.requestID] = partition
             }
             guard let partition else { continue }
-            let hash = event.rowHash
-            try insert.execute(arguments: [event.requestID, event.seq, event.text, partition, nextChangeSeq(), hash.data])
+            let hash = span.rowHash
+            try insert.execute(arguments: [
+                span.requestID, span.seq, span.lastSeq, span.packedTexts, partition, nextChangeSeq(), hash.data,
+            ])
             guard db.changesCount > 0 else { continue }
-            capture?.record(event)
+            capture?.record(span)
             inserted += 1
             try updateDigest(db, partition: partition, delta: hash, rows: 1)
         }
@@ -109,12 +110,12 @@ extension StorageWriter {
     }
 
     /// Removes the runs matching `condition` (SQL over `generation_runs`, with `arguments`) and
-    /// their events, taking their hashes out of the partition digests (each row is visited once:
+    /// their logs, taking their hashes out of the partition digests (each row is visited once:
     /// the delete hands back what the digest needs of it).
     func deleteGenerationRuns(_ db: Database, where condition: String, _ arguments: StatementArguments) throws {
         let deletes = [
             try db.cachedStatement(sql: """
-                DELETE FROM generation_events WHERE request_id IN (SELECT request_id FROM generation_runs WHERE \(condition))
+                DELETE FROM generation_log_spans WHERE request_id IN (SELECT request_id FROM generation_runs WHERE \(condition))
                 RETURNING partition, row_hash
                 """),
             try db.cachedStatement(sql: "DELETE FROM generation_runs WHERE \(condition) RETURNING partition, row_hash"),
@@ -157,8 +158,8 @@ extension StorageWriter {
         ORDER BY updated_at LIMIT ?
         """
 
-    /// Gives runs and events stored before they were replicated (schema v5) their partition,
-    /// change sequence and row hash, and adds them to the digests; drops events without a run.
+    /// Gives runs and log spans stored before they were replicated (schema v5) their partition,
+    /// change sequence and row hash, and adds them to the digests; drops spans without a run.
     /// Runs once after the migration (a no-op later: every row has its hash).
     func backfillGenerationRows(_ db: Database) throws {
         let runs = try Row.fetchAll(
@@ -173,21 +174,24 @@ extension StorageWriter {
             try updateDigest(db, partition: partition, delta: hash, rows: 1)
         }
         try db.execute(sql: """
-            DELETE FROM generation_events WHERE request_id NOT IN (SELECT request_id FROM generation_runs)
+            DELETE FROM generation_log_spans WHERE request_id NOT IN (SELECT request_id FROM generation_runs)
             """)
-        let events = try Row.fetchAll(
+        let spans = try Row.fetchAll(
             db,
             sql: """
-                SELECT e.request_id, e.seq, e.text, r.partition FROM generation_events e
-                JOIN generation_runs r USING (request_id) WHERE e.row_hash IS NULL
+                SELECT s.request_id, s.seq, s.texts, r.partition FROM generation_log_spans s
+                JOIN generation_runs r USING (request_id) WHERE s.row_hash IS NULL
                 """)
-        for row in events {
-            let event = GenerationEventRow(row: row)
+        for row in spans {
+            let span = GenerationLogSpan(row: row)
             let partition: Int = row[3]
-            let hash = event.rowHash
+            let hash = span.rowHash
             try db.execute(
-                sql: "UPDATE generation_events SET partition = ?, change_seq = ?, row_hash = ? WHERE request_id = ? AND seq = ?",
-                arguments: [partition, nextChangeSeq(), hash.data, event.requestID, event.seq])
+                sql: """
+                    UPDATE generation_log_spans SET partition = ?, change_seq = ?, row_hash = ?
+                    WHERE request_id = ? AND seq = ? AND last_seq = ?
+                    """,
+                arguments: [partition, nextChangeSeq(), hash.data, span.requestID, span.seq, span.lastSeq])
             try updateDigest(db, partition: partition, delta: hash, rows: 1)
         }
     }

@@ -15,7 +15,7 @@ final class ChangeCapture: Sendable {
         var conversations: [ConversationRecord] = []
         var messages: [MessageRecord] = []
         var runs: [GenerationRunRow] = []
-        var events: [GenerationEventRow] = []
+        var spans: [GenerationLogSpan] = []
     }
 
     private let rows = Mutex(Rows())
@@ -37,14 +37,14 @@ final class ChangeCapture: Sendable {
         rows.withLock { $0.runs.append(run) }
     }
 
-    /// An event just logged.
-    func record(_ event: GenerationEventRow) {
-        rows.withLock { $0.events.append(event) }
+    /// A log span just stored.
+    func record(_ span: GenerationLogSpan) {
+        rows.withLock { $0.spans.append(span) }
     }
 
     /// A position to roll back to when a write fails.
     var mark: [Int] {
-        rows.withLock { [$0.conversations.count, $0.messages.count, $0.runs.count, $0.events.count] }
+        rows.withLock { [$0.conversations.count, $0.messages.count, $0.runs.count, $0.spans.count] }
     }
 
     /// Forgets rows recorded after `mark` (their savepoint rolled back).
@@ -53,7 +53,7 @@ final class ChangeCapture: Sendable {
             rows.conversations.removeSubrange(min(mark[0], rows.conversations.count)...)
             rows.messages.removeSubrange(min(mark[1], rows.messages.count)...)
             rows.runs.removeSubrange(min(mark[2], rows.runs.count)...)
-            rows.events.removeSubrange(min(mark[3], rows.events.count)...)
+            rows.spans.removeSubrange(min(mark[3], rows.spans.count)...)
         }
     }
 
@@ -62,7 +62,7 @@ final class ChangeCapture: Sendable {
         rows.withLock {
             var batch = ReplicationBatch(partition: partition, conversations: $0.conversations, messages: $0.messages)
             batch.generationRuns = $0.runs
-            batch.generationEvents = $0.events
+            batch.generationLogSpans = $0.spans
             return batch
         }
     }

@@ -2,10 +2,10 @@ import GRDB
 
 extension ConversationDatabase {
     /// The partition's rows changed after local sequence `after`, in change order, at most
-    /// `limit` rows: conversations, messages, generation runs and generation events. Cheap: every
-    /// table is indexed on (partition, change_seq). A page that holds events also holds the
-    /// current row of each of their runs (a run's row changes after its events, so its own feed
-    /// position may be on a later page; a receiver needs the run to take the events).
+    /// `limit` rows: conversations, messages, generation runs and their log spans. Cheap: every
+    /// table is indexed on (partition, change_seq). A page that holds spans also holds the
+    /// current row of each of their runs (a run's row changes after its log, so its own feed
+    /// position may be on a later page; a receiver needs the run to take the spans).
     package func changes(partition: Int, after: Int64, limit: Int = 1000) async throws -> ReplicationBatch {
         let limit = max(1, limit)
         return try await read { db in
@@ -28,12 +28,12 @@ extension ConversationDatabase {
                 case .conversation(let record): batch.conversations.append(record)
                 case .message(let record): batch.messages.append(record)
                 case .run(let run): batch.generationRuns.append(run)
-                case .event(let event): batch.generationEvents.append(event)
+                case .span(let span): batch.generationLogSpans.append(span)
                 }
                 batch.lastSeq = seq
             }
             let carried = Set(batch.generationRuns.map(\.requestID))
-            for requestID in Set(batch.generationEvents.map(\.requestID)).subtracting(carried).sorted() {
+            for requestID in Set(batch.generationLogSpans.map(\.requestID)).subtracting(carried).sorted() {
                 if let run = try GenerationRunRow.load(db, requestID: requestID) { batch.generationRuns.append(run) }
             }
             return batch
@@ -47,7 +47,7 @@ enum FeedRow {
     case conversation(ConversationRecord)
     case message(MessageRecord)
     case run(GenerationRunRow)
-    case event(GenerationEventRow)
+    case span(GenerationLogSpan)
 
     /// A replicated table: its name, the columns its record reads, and the record of a row.
     struct Table: Sendable {
@@ -61,7 +61,7 @@ enum FeedRow {
         Table(name: "conversations", columns: ConversationRecord.columns) { .conversation(ConversationRecord(row: $0)) },
         Table(name: "messages", columns: MessageRecord.columns) { .message(MessageRecord(row: $0)) },
         Table(name: "generation_runs", columns: GenerationRunRow.columns) { .run(GenerationRunRow(row: $0)) },
-        Table(name: "generation_events", columns: GenerationEventRow.columns) { .event(GenerationEventRow(row: $0)) },
+        Table(name: "generation_log_spans", columns: GenerationLogSpan.columns) { .span(GenerationLogSpan(row: $0)) },
     ]
 
     /// The row's hash in its partition's digest.
@@ -70,7 +70,7 @@ enum FeedRow {
         case .conversation(let record): record.rowHash
         case .message(let record): record.rowHash
         case .run(let run): run.rowHash
-        case .event(let event): event.rowHash
+        case .span(let span): span.rowHash
         }
     }
 }

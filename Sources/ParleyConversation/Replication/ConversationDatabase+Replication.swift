@@ -25,7 +25,8 @@ extension ConversationDatabase {
     }
 
     /// Merges rows from another replica: conversations by ``MergeRules``, messages and generation
-    /// events by union, generation runs by ``GenerationRunRow/merge(_:_:)``, tombstones win. Idempotent and commutative; durable on return. Conversation rows must
+    /// log spans by union, generation runs by ``GenerationRunRow/merge(_:_:)``, tombstones win.
+    /// Idempotent and commutative; durable on return. Conversation rows must
     /// belong to `batch.partition`; a negative partition (bulk loads) accepts any.
     @discardableResult
     package func apply(_ batch: ReplicationBatch) async throws -> ApplyResult {
@@ -66,13 +67,13 @@ extension ConversationDatabase {
                 deleted[record.id] = record.isDeleted || previous?.isDeleted == true
             }
             result.messagesInserted += try writer.insertMessages(db, allMessages, knownDeleted: deleted)
-            // A batch carries the rows of the runs whose events it carries (see
-            // `insertGenerationEvents`), so runs go first.
+            // A batch carries the rows of the runs whose log spans it carries (see
+            // `insertGenerationLogSpans`), so runs go first.
             for batch in batches {
                 for run in batch.generationRuns where try writer.mergeGenerationRun(db, run) {
                     result.generationRunsChanged += 1
                 }
-                result.generationEventsInserted += try writer.insertGenerationEvents(db, batch.generationEvents)
+                result.generationLogSpansInserted += try writer.insertGenerationLogSpans(db, batch.generationLogSpans)
             }
             return result
         }
@@ -113,10 +114,13 @@ extension ConversationDatabase {
                 throw ConversationError(.corruptData, "a generation run has an unknown state")
             }
         }
-        for event in batch.generationEvents {
-            try Validation.noNUL(event.requestID)
-            try Validation.noNUL(event.text)
-            guard event.seq >= 1 else { throw ConversationError(.corruptData, "a generation event has no sequence number") }
+        for span in batch.generationLogSpans {
+            try Validation.noNUL(span.requestID)
+            for text in span.texts { try Validation.noNUL(text) }
+            guard span.seq >= 1 else { throw ConversationError(.corruptData, "a generation log span has no sequence number") }
+            guard !span.texts.isEmpty, span.seq <= Int64.max - Int64(span.texts.count) else {
+                throw ConversationError(.corruptData, "a generation log span has no events or too many")
+            }
         }
     }
 

@@ -4,10 +4,10 @@ package struct ReplicationBatch: Hashable, Sendable {
     package var partition: Int
     package var conversations: [ConversationRecord]
     package var messages: [MessageRecord]
-    /// Generation runs (their merged state) and logged events. Every batch that carries events
-    /// also carries the rows of their runs (a receiver drops events of runs it does not hold).
+    /// Generation runs (their merged state) and spans of logged events. Every batch that carries
+    /// spans also carries the rows of their runs (a receiver drops spans of runs it does not hold).
     package var generationRuns: [GenerationRunRow] = []
-    package var generationEvents: [GenerationEventRow] = []
+    package var generationLogSpans: [GenerationLogSpan] = []
     /// The sender's change sequence of the last row included: pass it as `after` for the next
     /// page. Node-local: only meaningful to the node that produced the batch.
     package var lastSeq: Int64
@@ -34,15 +34,15 @@ package struct ApplyResult: Hashable, Sendable {
     package var messagesInserted = 0
     /// Generation runs that changed through the merge (new, longer log, later state).
     package var generationRunsChanged = 0
-    /// Generation events that were not stored before.
-    package var generationEventsInserted = 0
+    /// Generation log spans that were not stored before.
+    package var generationLogSpansInserted = 0
 
     package init() {}
 }
 
 /// A replica's summary of one partition: equal digests mean equal contents (XOR of 128-bit row
 /// hashes of every conversation row, tombstones included, every stored message, every
-/// generation run and every logged generation event).
+/// generation run and every span of a generation log).
 package struct PartitionDigest: Hashable, Sendable {
     package var partition: Int
     package var hash: RowHash
@@ -57,5 +57,5 @@ package struct PartitionDigest: Hashable, Sendable {
 
 extension ReplicationBatch {
     /// Whether the batch carries no row.
-    var isEmpty: Bool { conversations.isEmpty && messages.isEmpty && generationRuns.isEmpty && generationEvents.isEmpty }
+    var isEmpty: Bool { conversations.isEmpty && messages.isEmpty && generationRuns.isEmpty && generationLogSpans.isEmpty }
 }

@@ -38,7 +38,7 @@ extension ConversationDatabase {
                     SELECT max(s) FROM (SELECT max(change_seq) AS s FROM conversations
                                         UNION ALL SELECT max(change_seq) FROM messages
                                         UNION ALL SELECT max(change_seq) FROM generation_runs
-                                        UNION ALL SELECT max(change_seq) FROM generation_events)
+                                        UNION ALL SELECT max(change_seq) FROM generation_log_spans)
                     """)) ?? 0,
                 phase: .conversations, afterSeq: 0, index: 0)
             var writer = RowWriter()
@@ -97,12 +97,7 @@ extension ConversationDatabase {
                 let run = GenerationRunRow(row: row)
                 cursor.afterSeq = row[12]
                 writer.write(run)
-                let events = try Row.fetchCursor(
-                    db.cachedStatement(sql: "SELECT seq, text FROM generation_events WHERE request_id = ? ORDER BY seq"),
-                    arguments: [run.requestID])
-                while let event = try events.next() {
-                    writer.write(GenerationEventRow(requestID: run.requestID, seq: event[0], text: event[1]))
-                }
+                for span in try GenerationLogSpan.all(db, requestID: run.requestID) { writer.write(span) }
             }
         }
         return try rows.next() == nil

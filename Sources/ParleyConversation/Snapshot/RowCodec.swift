@@ -1,16 +1,19 @@
 import ParleyProtocol
 
 /// Versions of the snapshot chunk format. A chunk's rows (before compression) start with a
-/// format byte that no row tag can be: `0xF2` for format 2 (conversations, messages, generation
-/// runs and events). Format 1 chunks have no format byte (they start with a row tag, 1 or 2) and
-/// hold conversations and messages only; they are still read. Any other first byte is refused.
+/// format byte that no row tag can be: `0xF3` for format 3 (conversations, messages, generation
+/// runs and spans of their events), `0xF2` for format 2 (the same with one event per row).
+/// Format 1 chunks have no format byte (they start with a row tag, 1 or 2) and hold conversations
+/// and messages only. Older formats are still read; any other first byte is refused.
 enum SnapshotFormat {
     /// Format byte of the chunks written now.
-    static let current: UInt8 = 0xF2
+    static let current: UInt8 = 0xF3
+    /// Format byte of format 2 chunks.
+    static let eventRows: UInt8 = 0xF2
 }
 
 /// Compact binary encoding of replicated rows for snapshots and pushes: a tag byte per row
-/// (1 conversation, 2 message, 3 generation run, 4 generation event), LEB128
+/// (1 conversation, 2 message, 3 generation run, 4 a log span of one event, 5 a longer span), LEB128
 /// varints (zigzag for signed values) and length-prefixed UTF-8. The reader checks every bound
 /// and answers `corruptData` on anything malformed.
 struct RowWriter {
@@ -70,11 +73,13 @@ struct RowWriter {
         int(run.updatedAt)
     }
 
-    mutating func write(_ event: GenerationEventRow) {
-        bytes.append(4)
-        string(event.requestID)
-        int(event.seq)
-        string(event.text)
+    /// A span of one event is written as the single events were before spans (tag 4).
+    mutating func write(_ span: GenerationLogSpan) {
+        bytes.append(span.texts.count == 1 ? 4 : 5)
+        string(span.requestID)
+        int(span.seq)
+        if span.texts.count != 1 { varint(UInt64(span.texts.count)) }
+        for text in span.texts { string(text) }
     }
 
     private mutating func varint(_ value: UInt64) {
@@ -124,7 +129,7 @@ struct RowReader {
     init(snapshot bytes: [UInt8]) throws {
         self.bytes = bytes
         switch bytes.first {
-        case SnapshotFormat.current: offset = 1
+        case SnapshotFormat.current, SnapshotFormat.eventRows: offset = 1
         case 1, 2: offset = 0  // format 1
         default: throw ConversationError(.corruptData, "unknown snapshot chunk format")
         }
@@ -157,7 +162,17 @@ struct RowReader {
                         status: try string(), lastSeq: try int(), bytes: try int(), startedAt: try int(),
                         updatedAt: try int()))
             case 4:
-                batch.generationEvents.append(GenerationEventRow(requestID: try string(), seq: try int(), text: try string()))
+                batch.generationLogSpans.append(GenerationLogSpan(requestID: try string(), seq: try int(), texts: [try string()]))
+            case 5:
+                let requestID = try string()
+                let seq = try int()
+                // Each text takes at least its length byte: a count beyond the bytes left is damage.
+                let count = try varint()
+                guard count >= 2, count <= UInt64(bytes.count - offset) else { throw corrupt() }
+                var texts: [String] = []
+                texts.reserveCapacity(Int(count))
+                for _ in 0..<count { texts.append(try string()) }
+                batch.generationLogSpans.append(GenerationLogSpan(requestID: requestID, seq: seq, texts: texts))
             default:
                 throw corrupt()
             }

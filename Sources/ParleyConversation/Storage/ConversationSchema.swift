@@ -152,6 +152,28 @@ enum ConversationSchema {
                 CREATE INDEX generation_events_changes ON generation_events(partition, change_seq);
                 """)
         }
+        migrator.registerMigration("v6-generation-log-spans") { db in
+            // A run's log is stored as spans of consecutive events (a producer's batch), one row
+            // each, instead of a row per event (`GenerationLogSpan`). Every stored event becomes a
+            // span of one: the same partition, change sequence and row hash, so digests, change
+            // feed cursors and other replicas are unaffected.
+            try db.execute(sql: """
+                CREATE TABLE generation_log_spans(
+                    request_id TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    last_seq INTEGER NOT NULL,
+                    texts BLOB NOT NULL,
+                    partition INTEGER NOT NULL DEFAULT -1,
+                    change_seq INTEGER NOT NULL DEFAULT 0,
+                    row_hash BLOB,
+                    PRIMARY KEY(request_id, seq, last_seq)
+                ) WITHOUT ROWID;
+                INSERT INTO generation_log_spans
+                    SELECT request_id, seq, seq, CAST(text AS BLOB), partition, change_seq, row_hash FROM generation_events;
+                DROP TABLE generation_events;
+                CREATE INDEX generation_log_spans_changes ON generation_log_spans(partition, change_seq);
+                """)
+        }
         return migrator
     }
 }

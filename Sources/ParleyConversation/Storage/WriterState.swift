@@ -15,7 +15,7 @@ struct WriterState {
             SELECT max(s) FROM (SELECT max(change_seq) AS s FROM conversations
                                 UNION ALL SELECT max(change_seq) FROM messages
                                 UNION ALL SELECT max(change_seq) FROM generation_runs
-                                UNION ALL SELECT max(change_seq) FROM generation_events)
+                                UNION ALL SELECT max(change_seq) FROM generation_log_spans)
             """)) ?? 0
         state.changeSeq = maxSeq
         let maxVersion = try Int64.fetchOne(db.cachedStatement(sql: """
