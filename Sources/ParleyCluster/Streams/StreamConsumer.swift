@@ -85,6 +85,10 @@ final class StreamConsumer: Sendable {
                     if Task.isCancelled {
                         return .failure(CancellationError())
                     }
+                    // Nothing reaches a system that has shut down, and its loops take no timer.
+                    if !system.loopGate.isOpen {
+                        return .failure(ClusterError(.shutDown, "actor system shut down"))
+                    }
                     state.waiter = continuation
                     if let idleTimeout {
                         let now = NIODeadline.now()

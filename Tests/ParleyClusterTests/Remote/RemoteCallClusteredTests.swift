@@ -286,6 +286,21 @@ struct RemoteStreamClusteredTests {
         }
     }
 
+    /// NIO drops what is handed to a loop that has shut down (and prints that it did): a stream
+    /// read once its system is gone fails at once instead of arming a timer there and waiting.
+    @Test(.timeLimit(.minutes(1))) func aStreamReadAfterItsSystemShutDownFailsAtOnce() async throws {
+        try await withTwoSystems { server, _ in
+            let greeter = Greeter(actorSystem: server)
+            let stream = try await greeter.tick(1000, interval: 10)
+            await server.shutdown()
+            let error = await #expect(throws: ClusterError.self) {
+                var iterator = stream.makeAsyncIterator(idleTimeout: .seconds(30))
+                while try await iterator.next() != nil {}
+            }
+            #expect(error?.code == .shutDown)
+        }
+    }
+
     @Test func producerErrorIsThrownAtTheConsumer() async throws {
         try await withTwoSystems { server, client in
             let greeter = Greeter(actorSystem: server)
