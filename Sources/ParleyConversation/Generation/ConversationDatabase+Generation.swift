@@ -155,11 +155,12 @@ extension ConversationDatabase {
         // A span holds at least one event: `limit` spans hold at least `limit` events.
         let spans = try Row.fetchAll(
             db.cachedStatement(sql: """
-                SELECT seq, texts FROM generation_log_spans WHERE request_id = ? AND last_seq > ?
+                SELECT \(GenerationLogSpan.columns) FROM generation_log_spans WHERE request_id = ? AND last_seq > ?
                 ORDER BY seq, last_seq LIMIT ?
                 """),
-            arguments: [requestID, afterSeq, limit == .max ? -1 : limit])
-        return flattenSpans(spans, requestID: requestID, afterSeq: afterSeq, limit: limit)
+            arguments: [requestID, afterSeq, limit == .max ? -1 : limit]
+        ).map(GenerationLogSpan.init(row:))
+        return GenerationLogSpan.events(in: spans, after: afterSeq, limit: limit)
     }
 
     /// The run and its events after `afterSeq` (the client's `Last-Event-ID`, 0 for all), at most

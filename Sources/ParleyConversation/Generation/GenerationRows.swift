@@ -165,6 +165,23 @@ package struct GenerationLogSpan: Hashable, Sendable {
         ).map(GenerationLogSpan.init(row:))
     }
 
+    /// The events of `spans` (one run's, ordered by `seq`) after `afterSeq`, in order, each once
+    /// (from the first span holding it), at most `limit`.
+    static func events(in spans: [GenerationLogSpan], after afterSeq: Int64 = 0, limit: Int = .max)
+        -> [(seq: Int64, text: String)]
+    {
+        var events: [(seq: Int64, text: String)] = []
+        var next = afterSeq + 1
+        for span in spans where span.lastSeq >= next {
+            for (offset, text) in span.texts.enumerated() where span.seq + Int64(offset) >= next {
+                guard events.count < limit else { return events }
+                events.append((span.seq + Int64(offset), text))
+            }
+            next = span.lastSeq + 1
+        }
+        return events
+    }
+
     /// The texts as stored: joined by NUL, which no logged text holds (a span of one event is its
     /// text's bytes, as the rows of one event each that came before spans).
     var packedTexts: Data { Data(texts.joined(separator: "\u{0}").utf8) }
@@ -189,23 +206,4 @@ package struct GenerationLogSpan: Hashable, Sendable {
         }
         return RowHash(digest: hasher.finalize())
     }
-}
-
-/// The events of a run's spans (rows of `seq`, `texts`, ordered by `seq`) after `afterSeq`, in
-/// order, each once (from the first span holding it), at most `limit`.
-func flattenSpans(_ rows: some Sequence<Row>, requestID: String, afterSeq: Int64 = 0, limit: Int = .max)
-    -> [(seq: Int64, text: String)]
-{
-    var events: [(seq: Int64, text: String)] = []
-    var next = afterSeq + 1
-    for row in rows {
-        let span = GenerationLogSpan(requestID: requestID, seq: row[0], texts: GenerationLogSpan.unpack(row[1]))
-        guard span.lastSeq >= next else { continue }
-        for (offset, text) in span.texts.enumerated() where span.seq + Int64(offset) >= next {
-            guard events.count < limit else { return events }
-            events.append((span.seq + Int64(offset), text))
-        }
-        next = span.lastSeq + 1
-    }
-    return events
 }
