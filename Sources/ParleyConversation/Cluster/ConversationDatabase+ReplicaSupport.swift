@@ -5,14 +5,7 @@ extension ConversationDatabase {
     /// after this call has a larger sequence, so `changes(partition:after:)` from it finds it.
     func lastChangeSeq(partition: Int) async throws -> Int64 {
         try await read { db in
-            try Int64.fetchOne(
-                db.cachedStatement(sql: """
-                    SELECT max(s) FROM (SELECT max(change_seq) AS s FROM conversations WHERE partition = ?1
-                                        UNION ALL SELECT max(change_seq) FROM messages WHERE partition = ?1
-                                        UNION ALL SELECT max(change_seq) FROM generation_runs WHERE partition = ?1
-                                        UNION ALL SELECT max(change_seq) FROM generation_log_spans WHERE partition = ?1)
-                    """),
-                arguments: [partition]) ?? 0
+            try Int64.fetchOne(db.cachedStatement(sql: FeedRow.maxChangeSeqOfPartitionSQL), arguments: [partition]) ?? 0
         }
     }
 

@@ -153,13 +153,8 @@ extension ConversationDatabase {
         -> [(seq: Int64, text: String)]
     {
         // A span holds at least one event: `limit` spans hold at least `limit` events.
-        let spans = try Row.fetchAll(
-            db.cachedStatement(sql: """
-                SELECT \(GenerationLogSpan.columns) FROM generation_log_spans WHERE request_id = ? AND last_seq > ?
-                ORDER BY seq, last_seq LIMIT ?
-                """),
-            arguments: [requestID, afterSeq, limit == .max ? -1 : limit]
-        ).map(GenerationLogSpan.init(row:))
+        let spans = try GenerationLogSpan.stored(
+            db, requestID: requestID, endingAfter: afterSeq, limit: limit == .max ? nil : limit)
         return GenerationLogSpan.events(in: spans, after: afterSeq, limit: limit)
     }
 

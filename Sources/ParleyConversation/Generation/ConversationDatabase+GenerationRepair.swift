@@ -6,7 +6,7 @@ extension ConversationDatabase {
     package func generationRows(requestID: String) async throws -> ReplicationBatch {
         let found: (GenerationRunRow, [GenerationLogSpan])? = try await read { db in
             guard let run = try GenerationRunRow.load(db, requestID: requestID) else { return nil }
-            let spans = try GenerationLogSpan.all(db, requestID: requestID)
+            let spans = try GenerationLogSpan.stored(db, requestID: requestID)
             return (run, spans)
         }
         guard let (run, spans) = found else { return ReplicationBatch(partition: -1) }

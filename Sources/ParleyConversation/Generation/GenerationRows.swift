@@ -157,11 +157,17 @@ package struct GenerationLogSpan: Hashable, Sendable {
         self.init(requestID: row[0], seq: row[1], texts: Self.unpack(row[2]))
     }
 
-    /// The stored spans of `requestID`, in order.
-    static func all(_ db: Database, requestID: String) throws -> [GenerationLogSpan] {
+    /// The stored spans of `requestID` that end after `afterSeq`, in order, at most `limit` (nil:
+    /// all of them).
+    static func stored(_ db: Database, requestID: String, endingAfter afterSeq: Int64 = 0, limit: Int? = nil) throws
+        -> [GenerationLogSpan]
+    {
         try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT \(columns) FROM generation_log_spans WHERE request_id = ? ORDER BY seq, last_seq"),
-            arguments: [requestID]
+            db.cachedStatement(sql: """
+                SELECT \(columns) FROM generation_log_spans WHERE request_id = ? AND last_seq > ?
+                ORDER BY seq, last_seq LIMIT ?
+                """),
+            arguments: [requestID, afterSeq, limit ?? -1]
         ).map(GenerationLogSpan.init(row:))
     }
 

@@ -64,6 +64,16 @@ enum FeedRow {
         Table(name: "generation_log_spans", columns: GenerationLogSpan.columns) { .span(GenerationLogSpan(row: $0)) },
     ]
 
+    /// The highest change sequence over every replicated table (NULL when all are empty).
+    static let maxChangeSeqSQL = maxChangeSeq(where: "")
+    /// The same within the partition bound to `?1`.
+    static let maxChangeSeqOfPartitionSQL = maxChangeSeq(where: " WHERE partition = ?1")
+
+    private static func maxChangeSeq(where condition: String) -> String {
+        let maxima = tables.map { "SELECT max(change_seq) AS s FROM \($0.name)\(condition)" }
+        return "SELECT max(s) FROM (\(maxima.joined(separator: " UNION ALL ")))"
+    }
+
     /// The row's hash in its partition's digest.
     var rowHash: RowHash {
         switch self {

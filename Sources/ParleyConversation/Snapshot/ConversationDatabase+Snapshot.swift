@@ -34,12 +34,7 @@ extension ConversationDatabase {
         let chunkBytes = min(max(4096, chunkBytes), Self.maxSnapshotChunkBytes / 2)
         return try await read { db in
             var cursor = try after ?? SnapshotCursor(
-                throughSeq: Int64.fetchOne(db.cachedStatement(sql: """
-                    SELECT max(s) FROM (SELECT max(change_seq) AS s FROM conversations
-                                        UNION ALL SELECT max(change_seq) FROM messages
-                                        UNION ALL SELECT max(change_seq) FROM generation_runs
-                                        UNION ALL SELECT max(change_seq) FROM generation_log_spans)
-                    """)) ?? 0,
+                throughSeq: Int64.fetchOne(db.cachedStatement(sql: FeedRow.maxChangeSeqSQL)) ?? 0,
                 phase: .conversations, afterSeq: 0, index: 0)
             var writer = RowWriter()
             writer.reserve(chunkBytes + 64 * 1024)
@@ -97,7 +92,7 @@ extension ConversationDatabase {
                 let run = GenerationRunRow(row: row)
                 cursor.afterSeq = row[12]
                 writer.write(run)
-                for span in try GenerationLogSpan.all(db, requestID: run.requestID) { writer.write(span) }
+                for span in try GenerationLogSpan.stored(db, requestID: run.requestID) { writer.write(span) }
             }
         }
         return try rows.next() == nil

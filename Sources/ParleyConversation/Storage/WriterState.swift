@@ -1,7 +1,7 @@
 import GRDB
 
 /// In-memory state of the single writer: the HLC, the id generator and the change sequence (over
-/// conversations, messages, generation runs and events).
+/// every replicated table, ``FeedRow/tables``).
 /// Recovered at open from the stored maxima, so neither goes backwards after a restart.
 struct WriterState {
     var clock = HybridLogicalClock()
@@ -11,12 +11,7 @@ struct WriterState {
 
     static func recover(_ db: Database) throws -> WriterState {
         var state = WriterState()
-        let maxSeq = try Int64.fetchOne(db.cachedStatement(sql: """
-            SELECT max(s) FROM (SELECT max(change_seq) AS s FROM conversations
-                                UNION ALL SELECT max(change_seq) FROM messages
-                                UNION ALL SELECT max(change_seq) FROM generation_runs
-                                UNION ALL SELECT max(change_seq) FROM generation_log_spans)
-            """)) ?? 0
+        let maxSeq = try Int64.fetchOne(db.cachedStatement(sql: FeedRow.maxChangeSeqSQL)) ?? 0
         state.changeSeq = maxSeq
         let maxVersion = try Int64.fetchOne(db.cachedStatement(sql: """
             SELECT max(max(title_version), max(pinned_version), max(leaf_version), max(deleted_version))

@@ -30,8 +30,7 @@ final class ReplicaCluster: @unchecked Sendable {
     }
 
     let members: [Member]
-    let settings: ReplicationSettings
-    /// Each member's settings (``settings`` unless adjusted).
+    /// Each member's settings (the shared ones, as `adjust` left them).
     let memberSettings: [ReplicationSettings]
     private let lock = Mutex(())
 
@@ -42,7 +41,6 @@ final class ReplicaCluster: @unchecked Sendable {
     ) {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("parley-repl-\(UUID().uuidString)")
         members = (0..<count).map { Member(name: "c\($0)", folder: root.appendingPathComponent("c\($0)")) }
-        self.settings = settings
         memberSettings = (0..<count).map { index in
             var own = settings
             adjust(index, &own)
