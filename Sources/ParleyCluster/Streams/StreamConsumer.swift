@@ -86,15 +86,20 @@ final class StreamConsumer: Sendable {
                         return .failure(CancellationError())
                     }
                     // Nothing reaches a system that has shut down, and its loops take no timer.
-                    if !system.loopGate.isOpen {
-                        return .failure(ClusterError(.shutDown, "actor system shut down"))
-                    }
-                    state.waiter = continuation
+                    let shutDown = ClusterError(.shutDown, "actor system shut down")
+                    guard system.loopGate.isOpen else { return .failure(shutDown) }
                     if let idleTimeout {
                         let now = NIODeadline.now()
+                        if state.idleTimer == nil {
+                            let deadline = now + .nanoseconds(idleTimeout.nanoseconds)
+                            guard let timer = system.loopGate.ifOpen({ scheduleIdleCheck(at: deadline) }) else {
+                                return .failure(shutDown)
+                            }
+                            state.idleTimer = timer
+                        }
                         state.waitingSince = now
-                        if state.idleTimer == nil { state.idleTimer = scheduleIdleCheck(at: now + .nanoseconds(idleTimeout.nanoseconds)) }
                     }
+                    state.waiter = continuation
                     return nil
                 }
                 if let ready { continuation.resume(with: ready) }

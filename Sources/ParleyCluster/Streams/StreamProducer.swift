@@ -195,8 +195,7 @@ final class StreamProducer: Sendable {
     /// Flushes on the loop's next tick; nothing once the system is shutting down (its loops stop,
     /// and so does every stream it carries).
     private func scheduleFlush() {
-        guard system.loopGate.isOpen else { return }
-        loop.execute { self.flush() }
+        system.loopGate.execute(on: loop) { self.flush() }
     }
 
     private func flush() {

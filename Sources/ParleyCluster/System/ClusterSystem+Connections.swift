@@ -53,7 +53,9 @@ extension ClusterSystem {
             if isShutDown { throw ClusterError(.shutDown, "actor system shut down") }
             if let existing = table.connection(toAddress: address) { return .connected(existing) }
             if let dialing = table.dialing[address] { return .dialing(dialing) }
-            let promise = dial(address)
+            guard let promise = loopGate.ifOpen({ dial(address) }) else {
+                throw ClusterError(.shutDown, "actor system shut down")
+            }
             table.dialing[address] = promise
             return .dialing(promise)
         }
@@ -68,7 +70,7 @@ extension ClusterSystem {
             }
         }
         do {
-            return try await dialing.futureResult.get()
+            return try await loopGate.value(of: dialing.futureResult)
         } catch {
             if let error = error as? ClusterError { throw error }
             throw ClusterError(.nodeDown, "cannot connect to \(address): \(type(of: error))")

@@ -144,7 +144,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         runtime.withLock { $0.membership }?.stop()
         try? await listener.close()
         let connections = peers.withLock { $0.all }
-        for connection in connections { connection.close() }
+        for connection in connections { connection.closeDuringShutdown() }
         failAllCalls(ClusterError(.shutDown, "actor system shut down"))
         try? await group.shutdownGracefully()
     }

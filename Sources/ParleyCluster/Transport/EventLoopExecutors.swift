@@ -1,4 +1,9 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 public import NIOCore
 import Synchronization
 
@@ -8,53 +13,84 @@ import Synchronization
 /// lock or a group commit it leads, waits forever. The group's owner closes the gate before it
 /// shuts the group down, and the executors below send later jobs elsewhere.
 ///
-/// NIO still runs the jobs a loop accepts while it shuts down; only a loop that has finished
-/// shutting down drops them. So a job checked against the open gate and handed on at once is lost
-/// only if its thread stalls between the two for the whole shutdown.
+/// Work is handed to the loops inside the gate (``ifOpen(_:)``): `close()` waits until every thread
+/// inside has left, so whatever was handed on while the gate was open is queued before the loops
+/// start shutting down (NIO runs the jobs a loop accepted until it has stopped). Checking the gate
+/// and handing on in two steps would lose the job of a thread preempted between them for the
+/// whole shutdown — rare, but a busy two-core machine does it.
 public final class EventLoopGate: Sendable {
-    private struct State {
-        var isOpen = true
-        /// Run (on their loops) once the gate closes; see ``EventLoopSerialExecutor``.
-        var onClose: [@Sendable () -> Void] = []
-    }
-
-    private let state = Mutex(State())
-    /// `state.isOpen`, readable without the lock (the task executor's per-job check).
-    private let open = Atomic(true)
+    /// Set in `word` once the gate is closed.
+    private static let closedBit = 1 << 62
+    /// The closed bit, plus the number of threads inside the gate.
+    private let word = Atomic(0)
+    /// Run (on their loops) once the gate closes, see ``EventLoopSerialExecutor``; nil once closed.
+    private let onClose = Mutex<[@Sendable () -> Void]?>([])
 
     public init() {}
 
-    public var isOpen: Bool { open.load(ordering: .acquiring) }
+    public var isOpen: Bool { word.load(ordering: .acquiring) & Self.closedBit == 0 }
+
+    /// Enters the gate: true while it is open (then call `leave()`), false once it is closed.
+    func enter() -> Bool {
+        let before = word.wrappingAdd(1, ordering: .acquiring).oldValue
+        guard before & Self.closedBit == 0 else {
+            word.wrappingSubtract(1, ordering: .releasing)
+            return false
+        }
+        return true
+    }
+
+    func leave() {
+        word.wrappingSubtract(1, ordering: .releasing)
+    }
+
+    /// Runs `body` — which hands work to the group's loops — while the gate is open; nil once it is
+    /// closed. `close()` returns only after `body` has.
+    func ifOpen<T>(_ body: () throws -> T) rethrows -> T? {
+        guard enter() else { return nil }
+        defer { leave() }
+        return try body()
+    }
 
     /// Hands `job` to `loop` and answers true while the gate is open; answers false otherwise.
-    /// Under the gate's lock, so a job handed on is queued ahead of the jobs `close()` schedules.
+    @discardableResult
     func execute(on loop: any EventLoop, _ job: @escaping @Sendable () -> Void) -> Bool {
-        state.withLock { state in
-            guard state.isOpen else { return false }
-            loop.execute(job)
-            return true
+        ifOpen { loop.execute(job) } != nil
+    }
+
+    /// The value of `future` (a future of the group's loops); `.shutDown` once the gate is closed,
+    /// instead of waiting for good on a loop that dropped the callback.
+    func value<T: Sendable>(of future: EventLoopFuture<T>) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let registered = ifOpen { future.whenComplete { continuation.resume(with: $0) } }
+            if registered == nil { continuation.resume(throwing: ClusterError(.shutDown, "actor system shut down")) }
         }
     }
 
-    /// Runs `action` when the gate closes (at once if it is closed).
-    func whenClosed(_ action: @escaping @Sendable () -> Void) {
-        let closed = state.withLock { state in
-            if state.isOpen { state.onClose.append(action) }
-            return !state.isOpen
+    /// Has `close()` run `action` once the threads inside have left (while the loops still run);
+    /// false, and `action` is dropped, when the gate is already closed.
+    func whenClosed(_ action: @escaping @Sendable () -> Void) -> Bool {
+        onClose.withLock { actions in
+            actions?.append(action)
+            return actions != nil
         }
-        if closed { action() }
     }
 
-    /// Closes the gate; call it before shutting the loops down, while they still run jobs.
+    /// Closes the gate and waits for the threads inside to leave; call it before shutting the loops
+    /// down, while they still run jobs.
     public func close() {
-        let actions = state.withLock { state -> [@Sendable () -> Void] in
-            guard state.isOpen else { return [] }
-            state.isOpen = false
-            open.store(false, ordering: .releasing)
-            defer { state.onClose = [] }
-            return state.onClose
+        let actions = onClose.withLock { actions in
+            defer { actions = nil }
+            word.bitwiseOr(Self.closedBit, ordering: .sequentiallyConsistent)
+            return actions
         }
-        for action in actions { action() }
+        waitUntilEmpty()
+        for action in actions ?? [] { action() }
+    }
+
+    /// Waits (yielding the core) until no thread is inside; it stays so once the gate is closed.
+    private func waitUntilEmpty() {
+        while word.load(ordering: .acquiring) & ~Self.closedBit != 0 { sched_yield() }
     }
 }
 
@@ -75,12 +111,14 @@ public final class EventLoopTaskExecutor: TaskExecutor {
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {
-        if let gate, !gate.isOpen {
+        // Inside the gate, so a shutdown waits until the job is queued on the loop.
+        if let gate, !gate.enter() {
             globalConcurrentExecutor.enqueue(job)
             return
         }
         let job = UnownedJob(job)
         loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        gate?.leave()
     }
 }
 
@@ -99,7 +137,7 @@ public final class EventLoopSerialExecutor: SerialExecutor {
         let fallback = DispatchQueue(label: "parley.loop-executor-fallback", attributes: .initiallyInactive)
         self.fallback = fallback
         // Behind every job the loop accepted while the gate was open (the loop still runs then).
-        gate.whenClosed { loop.execute { fallback.activate() } }
+        if !gate.whenClosed({ loop.execute { fallback.activate() } }) { fallback.activate() }
     }
 
     deinit {

@@ -56,9 +56,8 @@ final class PeerConnection: Sendable {
             box.flushScheduled = true
             return true
         }
-        if schedule {
-            channel.eventLoop.execute { self.drain() }
-        }
+        // A gate closed since the check above: the shutdown closes the connection and its frames.
+        if schedule { loopGate.execute(on: channel.eventLoop) { self.drain() } }
     }
 
     /// Builds a frame with the connection's allocator and sends it.
@@ -82,8 +81,15 @@ final class PeerConnection: Sendable {
         channel.flush()
     }
 
-    /// Marks the connection closed for senders and closes the channel.
+    /// Marks the connection closed for senders and closes the channel (once the system's gate is
+    /// closed, its shutdown closes the channel: the loops may be stopping).
     func close() {
+        outbox.withLock { $0.closed = true }
+        _ = loopGate.ifOpen { channel.close(promise: nil) }
+    }
+
+    /// `close()` for the system's shutdown, which has closed the gate but not yet stopped the loops.
+    func closeDuringShutdown() {
         outbox.withLock { $0.closed = true }
         channel.close(promise: nil)
     }

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 @testable import ParleyCluster
@@ -46,6 +47,52 @@ struct EventLoopExecutorTests {
         #expect(after?.count == 202)
         #expect(after?.onLoop == false)
         #expect(after?.overlaps == 0)
+    }
+
+    @Test func closingTheGateWaitsForAThreadHandingWorkToALoop() async throws {
+        // A thread inside the gate (preempted, say, between its check and the hand-over) holds the
+        // close back: what it hands on is queued before the loops may stop.
+        let gate = EventLoopGate()
+        let inside = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let closed = Atomic(false)
+        let observedWhileInside = Mutex<(sawClosing: Bool, closeReturned: Bool)?>(nil)
+        let holder = Thread {
+            _ = gate.ifOpen {
+                inside.signal()
+                release.wait()
+                // close() has begun (the gate reads closed) but must not have returned.
+                observedWhileInside.withLock { $0 = (!gate.isOpen, closed.load(ordering: .acquiring)) }
+            }
+        }
+        holder.start()
+        inside.wait()
+        let closer = Thread {
+            gate.close()
+            closed.store(true, ordering: .releasing)
+        }
+        closer.start()
+        while gate.isOpen { await Task.yield() }
+        release.signal()
+        while !closed.load(ordering: .acquiring) { await Task.yield() }
+        let observed = try #require(observedWhileInside.withLock { $0 })
+        #expect(observed.sawClosing)
+        #expect(observed.closeReturned == false)
+        #expect(gate.ifOpen { true } == nil, "nothing enters a closed gate")
+        #expect(gate.whenClosed {} == false)
+    }
+
+    @Test func aFutureOfAClosedGateFailsInsteadOfWaiting() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let gate = EventLoopGate()
+        let promise = group.next().makePromise(of: Int.self)
+        promise.succeed(7)
+        #expect(try await gate.value(of: promise.futureResult) == 7)
+        let pending = group.next().makePromise(of: Int.self)
+        gate.close()
+        await #expect(throws: ClusterError.self) { try await gate.value(of: pending.futureResult) }
+        pending.fail(ClusterError(.shutDown, "test over"))
+        try await group.shutdownGracefully()
     }
 
     @Test func aSerialExecutorWhoseGateNeverClosedCanBeDropped() async throws {
