@@ -23,7 +23,10 @@ private func turn(
         let t = try TemporaryDatabase()
         let before = t.db.writes.stats.transactions
         let messages = [MessageDraft(role: .system, content: "Be brief."), user("Plan a trip", model: "ignored")]
-        let (run, created) = try await t.db.startTurn(owner: "alice", turn("chat-1", newChat: "Trip", messages))
+        let capture = ChangeCapture()
+        let (run, created) = try await ChangeCapture.$current.withValue(capture) {
+            try await t.db.startTurn(owner: "alice", turn("chat-1", newChat: "Trip", messages))
+        }
         #expect(t.db.writes.stats.transactions - before == 1)
         #expect(created)
         let conversationID = DeterministicID.forChatRequest(owner: "alice", requestID: "chat-1")
@@ -40,6 +43,13 @@ private func turn(
         #expect(details.messages[1].model == "ignored")
         #expect(run.parentID == details.messages[1].id)
         #expect(details.summary.currentMessageID == details.messages[1].id)
+        // The new conversation's row is written once, as it stands after its messages.
+        let batch = capture.batch(partition: t.db.partition(ofOwner: "alice"))
+        #expect(batch.conversations.count == 1)
+        #expect(batch.conversations.first?.currentMessageID == details.messages[1].id)
+        #expect(batch.messages.count == 2 && batch.generationRuns.count == 1)
+        let p = t.db.partition(ofOwner: "alice")
+        #expect(try await t.db.recomputeDigest(partition: p) == t.db.digest(partition: p))
         // It is the conversation every attempt of the request is given.
         let same = try await t.db.conversationForRequest(owner: "alice", requestID: "chat-1", title: "other")
         #expect(same.id == conversationID && same.title == "Trip")

@@ -14,14 +14,16 @@ extension ConversationDatabase {
         let writer = self.writer
         return try await write { db in
             if let existing = try Self.startedRun(db, owner: owner, requestID: turn.requestID) { return (existing, false) }
-            // The conversation is read once; each append answers it as it is then stored.
-            let conversation =
-                if let title = turn.newChatTitle {
-                    try Self.conversationForRequest(
-                        db, writer: writer, owner: owner, requestID: turn.requestID, title: title)
-                } else {
-                    try turn.conversationID.map { try Self.ownedConversation(db, owner: owner, id: $0) }
-                }
+            // The conversation is read once; each append answers it as it is then stored. A new
+            // chat's row is stored once, with its messages appended.
+            var conversation: ConversationRecord?
+            var isNew = false
+            if let title = turn.newChatTitle {
+                (conversation, isNew) = try Self.chatOfRequest(
+                    db, writer: writer, owner: owner, requestID: turn.requestID, title: title)
+            } else {
+                conversation = try turn.conversationID.map { try Self.ownedConversation(db, owner: owner, id: $0) }
+            }
             var parentID = turn.parentID
             if var stored = conversation {
                 try Self.checkTurnParent(db, conversationID: stored.id, turn)
@@ -30,10 +32,12 @@ extension ConversationDatabase {
                         db, writer: writer, to: stored,
                         NewMessage(
                             role: draft.role, content: draft.content,
-                            parent: parentID.map(MessageParent.message) ?? .root, model: draft.model))
+                            parent: parentID.map(MessageParent.message) ?? .root, model: draft.model),
+                        storesConversation: !isNew)
                     stored = appended.conversation
                     parentID = appended.message.id
                 }
+                if isNew { try writer.mergeConversation(db, stored, previous: nil) }
             }
             let run = try Self.insertRun(
                 db, writer: writer,

@@ -20,15 +20,23 @@ extension ConversationDatabase {
     private static func insertNewConversation(
         _ db: Database, writer: StorageWriter, id: String, owner: String, title: String, model: String?
     ) throws -> ConversationRecord {
+        let record = try newConversation(db, writer: writer, id: id, owner: owner, title: title, model: model)
+        try writer.mergeConversation(db, record, previous: nil)
+        return record
+    }
+
+    /// A new, empty conversation (the id is not in use) for the caller to store in this
+    /// transaction; its owner is registered.
+    private static func newConversation(
+        _ db: Database, writer: StorageWriter, id: String, owner: String, title: String, model: String?
+    ) throws -> ConversationRecord {
         let version = writer.tick()
         let now = version.milliseconds
-        let record = ConversationRecord(
+        _ = try writer.userNumber(db, owner: owner)
+        return ConversationRecord(
             id: id, owner: owner, createdAt: now, updatedAt: now, title: title,
             titleVersion: version, pinned: false, pinnedVersion: .zero, currentMessageID: nil, model: model,
             leafVersion: version, deletedVersion: .zero)
-        _ = try writer.userNumber(db, owner: owner)
-        try writer.mergeConversation(db, record, previous: nil)
-        return record
     }
 
     /// The conversation a new chat's request starts, under an id derived from the owner and the
@@ -53,14 +61,24 @@ extension ConversationDatabase {
     static func conversationForRequest(
         _ db: Database, writer: StorageWriter, owner: String, requestID: String, title: String
     ) throws -> ConversationRecord {
+        let found = try chatOfRequest(db, writer: writer, owner: owner, requestID: requestID, title: title)
+        if found.isNew { try writer.mergeConversation(db, found.record, previous: nil) }
+        return found.record
+    }
+
+    /// The conversation of a new chat's request as stored, or (`isNew`) a new one that the caller
+    /// stores in this transaction — once, after it has changed it (a turn's first messages).
+    static func chatOfRequest(
+        _ db: Database, writer: StorageWriter, owner: String, requestID: String, title: String
+    ) throws -> (record: ConversationRecord, isNew: Bool) {
         let id = DeterministicID.forChatRequest(owner: owner, requestID: requestID)
         if let existing = try writer.loadConversation(db, id: id) {
             guard existing.owner == owner, !existing.isDeleted else {
                 throw ConversationError(.notFound, "no conversation \(id)")
             }
-            return existing
+            return (existing, false)
         }
-        return try insertNewConversation(db, writer: writer, id: id, owner: owner, title: title, model: nil)
+        return (try newConversation(db, writer: writer, id: id, owner: owner, title: title, model: nil), true)
     }
 
     /// A conversation with all messages of every branch, oldest first.

@@ -71,8 +71,11 @@ extension ConversationDatabase {
     /// `append` to `stored`, the conversation as this transaction read it (owned by the caller's
     /// user, not deleted); answers the message and the conversation as it is now stored.
     /// `idIsNew`: the caller checked in this transaction that no message has `new.id`.
+    /// `storesConversation` false: `stored` is not stored yet, and the caller stores the answered
+    /// conversation later in this transaction (a new chat's turn writes its row once).
     static func append(
-        _ db: Database, writer: StorageWriter, to stored: ConversationRecord, _ new: NewMessage, idIsNew: Bool = false
+        _ db: Database, writer: StorageWriter, to stored: ConversationRecord, _ new: NewMessage, idIsNew: Bool = false,
+        storesConversation: Bool = true
     ) throws -> (message: ConversationMessage, conversation: ConversationRecord) {
         let owner = stored.owner
         let conversationID = stored.id
@@ -110,7 +113,7 @@ extension ConversationDatabase {
             conversation.model = new.model ?? conversation.model
             conversation.leafVersion = version
         }
-        try writer.mergeConversation(db, conversation, previous: stored)
+        if storesConversation { try writer.mergeConversation(db, conversation, previous: stored) }
         return (record.message, MergeRules.merge(stored, conversation))
     }
 
