@@ -1,4 +1,4 @@
-public import ParleyProtocol
+import ParleyProtocol
 import Synchronization
 
 /// Counts the generations a `ModelAPI` runs and reports when each one starts and ends, so the

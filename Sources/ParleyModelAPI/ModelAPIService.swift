@@ -1,7 +1,7 @@
 public import Logging
 public import ParleyCluster
 public import ParleyEngine
-public import ParleyProtocol
+import ParleyProtocol
 public import ServiceLifecycle
 
 /// The `model` role of a node as a swift-service-lifecycle `Service`: builds the configured

@@ -1,6 +1,6 @@
 public import Logging
 public import ParleyCluster
-public import ParleyProtocol
+import ParleyProtocol
 public import ServiceLifecycle
 
 /// The `proxy` role of a node as a swift-service-lifecycle `Service`: hosts one ``ModelProxy``,

@@ -1,5 +1,3 @@
-public import ParleyCluster
-
 /// Settings of a `ModelProxy`; every field has a documented default.
 public struct ProxySettings: Sendable {
     /// How endpoints are scored (see ``RoutingPolicy``).

@@ -182,7 +182,7 @@ func freePort() throws -> Int {
 
 /// Starts `path ARGUMENTS` with its output going to `log`.
 func launch(_ path: String, _ arguments: [String], log: String) throws -> Process {
-    FileManager.default.createFile(atPath: log, contents: nil)
+    _ = FileManager.default.createFile(atPath: log, contents: nil)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments

@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 
 /// The messages of the connection handshake, in the order they are sent:
 /// client `hello` → server `challenge` → client `authenticate` → server `accepted` (or `rejected`

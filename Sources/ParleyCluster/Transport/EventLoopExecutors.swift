@@ -62,7 +62,7 @@ public final class EventLoopGate: Sendable {
     /// instead of waiting for good on a loop that dropped the callback.
     func value<T: Sendable>(of future: EventLoopFuture<T>) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            let registered = ifOpen { future.whenComplete { continuation.resume(with: $0) } }
+            let registered: Void? = ifOpen { future.whenComplete { continuation.resume(with: $0) } }
             if registered == nil { continuation.resume(throwing: ClusterError(.shutDown, "actor system shut down")) }
         }
     }

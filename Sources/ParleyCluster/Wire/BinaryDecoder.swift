@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Decodes what `BinaryEncoder` wrote. Every read is bounds-checked: truncated or hostile input
 /// throws `ClusterError` with code `.malformed`, never traps.

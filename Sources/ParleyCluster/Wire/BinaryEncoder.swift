@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A compact, positional binary `Encoder` for values that cross the wire.
 ///

@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 
 /// A remote call as it crosses the wire.
 struct CallEnvelope: Sendable {

@@ -1,5 +1,5 @@
 import DequeModule
-public import ParleyProtocol
+package import ParleyProtocol
 
 /// Per-user rate limits as a pure value: requests per minute (a sliding window), concurrent
 /// generations and tokens per minute (a leaky bucket fed by ``release(userID:requestID:tokens:now:)``).

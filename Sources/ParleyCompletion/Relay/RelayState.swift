@@ -1,4 +1,4 @@
-package import ParleyCluster
+import ParleyCluster
 package import ParleyProtocol
 
 /// The exactly-once arithmetic of one relayed generation, as a pure value.

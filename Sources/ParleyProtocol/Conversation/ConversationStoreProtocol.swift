@@ -1,5 +1,5 @@
 public import Distributed
-public import Foundation
+import Foundation
 public import ParleyCluster
 
 /// A message to append. `parentID` nil means "after the conversation's current leaf"; set it to

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The first write of a chat turn, made in one transaction (`ConversationStoreProtocol.startTurn`):
 /// a new chat's conversation, the request's messages, the generation log's start.
