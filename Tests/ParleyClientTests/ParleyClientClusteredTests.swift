@@ -220,7 +220,8 @@ import Testing
                 #expect(first.data.map(\.id) == ["c2"])
                 #expect(first.data[0].pinned)
                 #expect(first.data[0].createdAt == Date(timeIntervalSince1970: 1_700_000_100.5))
-                let second = try await client.conversations(limit: 1, cursor: try #require(first.nextCursor))
+                let cursor: String = try #require(first.nextCursor)
+                let second = try await client.conversations(limit: 1, cursor: cursor)
                 #expect(second.data.map(\.id) == ["c1"])
                 #expect(second.nextCursor == nil)
 

@@ -10,7 +10,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         func hex(_ bytes: [UInt8]) throws -> String {
             let path = directory.appendingPathComponent(UUID().uuidString).path
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
             return try ModelStore.sha256(ofFileAt: path)
         }
         #expect(try hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
