@@ -54,6 +54,11 @@ public struct ClusterError: Error, Hashable, Sendable, CustomStringConvertible {
         self.location = "\(file):\(line)"
     }
 
+    /// `.shutDown`: the actor system has shut down (or is shutting down).
+    static func systemShutDown(file: StaticString = #fileID, line: UInt = #line) -> ClusterError {
+        ClusterError(.shutDown, "actor system shut down", file: file, line: line)
+    }
+
     public var description: String {
         if let remoteType { return "\(code) (\(remoteType)): \(message)" }
         return "\(code): \(message)"

@@ -86,14 +86,13 @@ final class StreamConsumer: Sendable {
                         return .failure(CancellationError())
                     }
                     // Nothing reaches a system that has shut down, and its loops take no timer.
-                    let shutDown = ClusterError(.shutDown, "actor system shut down")
-                    guard system.loopGate.isOpen else { return .failure(shutDown) }
+                    guard system.loopGate.isOpen else { return .failure(ClusterError.systemShutDown()) }
                     if let idleTimeout {
                         let now = NIODeadline.now()
                         if state.idleTimer == nil {
                             let deadline = now + .nanoseconds(idleTimeout.nanoseconds)
                             guard let timer = system.loopGate.ifOpen({ scheduleIdleCheck(at: deadline) }) else {
-                                return .failure(shutDown)
+                                return .failure(ClusterError.systemShutDown())
                             }
                             state.idleTimer = timer
                         }

@@ -118,7 +118,7 @@ extension ClusterSystem {
                 // A shutdown fails the calls it finds pending and stops the sweeper that enforces
                 // deadlines: a call registered after that would wait forever.
                 if isShutDown {
-                    failCall(callID, ClusterError(.shutDown, "actor system shut down"), notifyCallee: false)
+                    failCall(callID, ClusterError.systemShutDown(), notifyCallee: false)
                     return
                 }
                 if Task.isCancelled {

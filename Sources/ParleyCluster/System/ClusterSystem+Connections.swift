@@ -49,16 +49,18 @@ extension ClusterSystem {
     /// A connection to whichever node listens at `address` (used to join through seeds).
     func connection(toAddress address: NodeAddress) async throws -> PeerConnection {
         enum Found { case connected(PeerConnection), dialing(EventLoopPromise<PeerConnection>) }
-        let found: Found = try peers.withLock { table in
-            if isShutDown { throw ClusterError(.shutDown, "actor system shut down") }
-            if let existing = table.connection(toAddress: address) { return .connected(existing) }
-            if let dialing = table.dialing[address] { return .dialing(dialing) }
-            guard let promise = loopGate.ifOpen({ dial(address) }) else {
-                throw ClusterError(.shutDown, "actor system shut down")
+        // Inside the loop gate: a shutdown has either not begun (and its `failDials` will find a dial
+        // started here) or refuses the call.
+        let found: Found? = peers.withLock { table in
+            loopGate.ifOpen {
+                if let existing = table.connection(toAddress: address) { return .connected(existing) }
+                if let dialing = table.dialing[address] { return .dialing(dialing) }
+                let promise = dial(address)
+                table.dialing[address] = promise
+                return .dialing(promise)
             }
-            table.dialing[address] = promise
-            return .dialing(promise)
         }
+        guard let found else { throw ClusterError.systemShutDown() }
         let dialing: EventLoopPromise<PeerConnection>
         switch found {
         case .connected(let connection): return connection

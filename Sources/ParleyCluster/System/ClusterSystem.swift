@@ -137,7 +137,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         }
         guard !alreadyShutDown else { return }
         loopGate.close()
-        failDials(ClusterError(.shutDown, "actor system shut down"))
+        failDials(ClusterError.systemShutDown())
         // The fault-injection table is keyed by object identity, which a later system may reuse.
         dropFrames(fromNodesNamed: [])
         sweeper?.cancel()
@@ -145,7 +145,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         try? await listener.close()
         let connections = peers.withLock { $0.all }
         for connection in connections { connection.closeDuringShutdown() }
-        failAllCalls(ClusterError(.shutDown, "actor system shut down"))
+        failAllCalls(ClusterError.systemShutDown())
         try? await group.shutdownGracefully()
     }
 

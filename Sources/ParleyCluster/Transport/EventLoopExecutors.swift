@@ -63,7 +63,7 @@ public final class EventLoopGate: Sendable {
     func value<T: Sendable>(of future: EventLoopFuture<T>) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let registered: Void? = ifOpen { future.whenComplete { continuation.resume(with: $0) } }
-            if registered == nil { continuation.resume(throwing: ClusterError(.shutDown, "actor system shut down")) }
+            if registered == nil { continuation.resume(throwing: ClusterError.systemShutDown()) }
         }
     }
 

@@ -44,7 +44,7 @@ final class PeerConnection: Sendable {
     /// Queues a complete frame for sending. Throws `.nodeDown` once the connection is closed and
     /// `.overloaded` when the peer does not read fast enough.
     func send(_ frame: ByteBuffer) throws {
-        guard loopGate.isOpen else { throw ClusterError(.shutDown, "actor system shut down") }
+        guard loopGate.isOpen else { throw ClusterError.systemShutDown() }
         let schedule: Bool = try outbox.withLock { box in
             guard !box.closed else { throw ClusterError(.nodeDown, "connection to \(peer) is closed") }
             guard box.queuedBytes < maxQueuedBytes else {
