@@ -5,6 +5,7 @@ The parley binary is $PARLEY_BIN (default .build/debug/parley; build it first).
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,7 +25,10 @@ def free_port():
 
 @contextlib.contextmanager
 def running_parley_dev(api_key, *args, prefix="parley-test-"):
-    """Yields the gateway URL of `parley dev --api-key API_KEY ARGS…` once /readyz answers."""
+    """Yields the gateway URL of `parley dev --api-key API_KEY ARGS…` once /readyz answers.
+
+    The data folder (with the node's log, dev.log) is removed afterwards, unless the block raised:
+    then it stays for reading, and its path is printed."""
     port = free_port()
     data = tempfile.mkdtemp(prefix=prefix)
     log = open(os.path.join(data, "dev.log"), "wb")
@@ -47,6 +51,10 @@ def running_parley_dev(api_key, *args, prefix="parley-test-"):
                 raise RuntimeError(f"parley dev did not get ready in 60 s; see {log.name}")
             time.sleep(0.2)
         yield url
+        failed = False
+    except BaseException:
+        failed = True
+        raise
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -55,3 +63,7 @@ def running_parley_dev(api_key, *args, prefix="parley-test-"):
             process.kill()
             process.wait()
         log.close()
+        if failed:
+            print(f"parley dev's data and log kept in {data}")
+        else:
+            shutil.rmtree(data, ignore_errors=True)

@@ -9,8 +9,9 @@ import Logging
 import Testing
 import CryptoExtras
 
-/// Signs tokens with keys made in the test and publishes their public halves as a JWKS file.
-struct TestIssuer {
+/// Signs tokens with keys made in the test and publishes their public halves as a JWKS file, which
+/// goes when the issuer does.
+final class TestIssuer: Sendable {
     let rsa: JWTKit.Insecure.RSA.PrivateKey
     let ec: ES256PrivateKey
     let signers = JWTKeyCollection()
@@ -24,6 +25,8 @@ struct TestIssuer {
         jwksPath = FileManager.default.temporaryDirectory.appendingPathComponent("jwks-\(UUID().uuidString).json").path
         try publish(kids: ["rsa-1", "ec-1"])
     }
+
+    deinit { try? FileManager.default.removeItem(atPath: jwksPath) }
 
     /// Writes the JWKS with the public keys under the given kids (the RSA key for `rsa-*`).
     func publish(kids: [String]) throws {
@@ -151,6 +154,7 @@ struct AuthTests {
 
     @Test func apiKeysFileIsParsedAndReloaded() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
         try "# keys\nsk-aaaaaaaa alice\n\n  sk-bbbbbbbb   bob  # trailing comment\n".write(toFile: path, atomically: true, encoding: .utf8)
         let store = try APIKeyStore(path: path, fixedKeys: ["sk-dev-key-1": "dev"], reloadInterval: .zero)
         #expect(store.user(for: "sk-aaaaaaaa") == "alice")

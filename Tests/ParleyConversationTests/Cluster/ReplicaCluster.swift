@@ -116,9 +116,20 @@ final class ReplicaCluster: @unchecked Sendable {
         await antiEntropy?.value
     }
 
+    /// Stops every member and removes the members' folders.
     func shutdown() async {
         for index in members.indices { await stop(index) }
         try? FileManager.default.removeItem(at: members[0].folder.deletingLastPathComponent())
+    }
+
+    /// Runs `body`, then shuts the cluster down, also when `body` throws: a test ends only once its
+    /// members have stopped (no member's loops or anti-entropy outlive it into the next test) and
+    /// their folders are gone.
+    func shutDownAfter<T>(_ body: () async throws -> T) async throws -> T {
+        let result: Result<T, any Error>
+        do { result = .success(try await body()) } catch { result = .failure(error) }
+        await shutdown()
+        return try result.get()
     }
 
     /// Waits until every running member's ring holds exactly the running members.

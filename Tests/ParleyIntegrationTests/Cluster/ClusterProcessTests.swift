@@ -57,6 +57,7 @@ struct ClusterProcessTests {
         defer { cluster.killAll() }
         try await cluster.waitForStatus(within: .seconds(15)) { $0.members.count == 2 }
         let wrongKey = try temporaryKeyFile("a-completely-different-cluster-key")
+        defer { try? FileManager.default.removeItem(atPath: wrongKey) }
         let status = try ParleyProcess(["cluster", "status", "--seed", cluster.seedAddress, "--cluster-key", wrongKey])
         defer { status.kill() }
         try await status.waitForLine(containing: "rejected", timeout: .seconds(15))
