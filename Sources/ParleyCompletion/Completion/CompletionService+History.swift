@@ -158,7 +158,7 @@ extension CompletionService {
     {
         let turn = TurnStart(
             requestID: request.requestID, conversationID: request.store ? request.conversationID : nil,
-            newChatTitle: request.store && request.conversationID == nil ? title(of: request) : nil,
+            newChatTitle: request.store && request.conversationID == nil ? ChatTitle.derived(from: request.messages) : nil,
             parentID: plan.parentID,
             messages: request.store
                 ? request.messages.map { MessageDraft(role: MessageRole(rawValue: $0.role), content: $0.content) } : [],
@@ -203,7 +203,8 @@ extension CompletionService {
             // A new chat's conversation id derives from the request id, so a resubmission whose first
             // attempt stored the turn and died before starting the log continues in that
             // conversation instead of leaving it behind with a lone question.
-            let id = try await store.conversationForRequest(owner: owner, requestID: request.requestID, title: title(of: request))
+            let id = try await store.conversationForRequest(
+                owner: owner, requestID: request.requestID, title: ChatTitle.derived(from: request.messages))
             conversationID = id
             let branch = try await retryingFresh(true) { try await store.visibleBranch(owner: owner, conversationID: id) }
             parentID = branch.leafID
@@ -261,10 +262,5 @@ extension CompletionService {
                 owner: request.userID, requestID: request.requestID, conversationID: conversationID,
                 parentID: parentID, model: request.model, producer: producer)
         }
-    }
-
-    /// A new chat's title: the start of its first message.
-    private static func title(of request: CompletionRequest) -> String {
-        String((request.messages.first?.content ?? "").prefix(ConversationHistoryStore.titleLength))
     }
 }

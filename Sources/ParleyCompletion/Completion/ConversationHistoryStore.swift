@@ -6,9 +6,6 @@ import Synchronization
 struct ConversationHistoryStore: HistoryStore {
     let store: any ConversationStoreProtocol
 
-    /// Titles of conversations created for a first turn: the start of the first message.
-    static let titleLength = 60
-
     func visibleBranch(owner: String, conversationID: String) async throws -> StoredBranch {
         let messages = try await store.visibleBranch(owner: owner, conversationID: conversationID)
         return StoredBranch(
