@@ -94,7 +94,7 @@ struct ChatCommand: AsyncParsableCommand {
             case .list: await list(client)
             case .search(let text): await search(text, client)
             case .open(let id):
-                do { try await open(id, &session, client) } catch { ChatOutput.error("\(error)") }
+                do { try await open(id, &session, client) } catch { ChatOutput.error(Self.describe(error)) }
             case .invalid(let why): ChatOutput.error(why)
             case .message(let text): _ = await ask(text, &session, client, interrupts)
             }
@@ -196,7 +196,7 @@ struct ChatCommand: AsyncParsableCommand {
             let page = try await client.conversations(limit: 20)
             if page.data.isEmpty { ChatOutput.line("(no conversations yet)") }
             for item in page.data {
-                let title = ChatSession.terminalSafe(item.title.isEmpty ? "(untitled)" : item.title)
+                let title = item.title.isEmpty ? "(untitled)" : ChatSession.oneLine(item.title)
                 ChatOutput.line("\(item.pinned ? "*" : " ") \(item.id)  \(Self.date(item.updatedAt))  \(title)")
             }
             if page.nextCursor != nil { ChatOutput.line("  … more: /search finds older ones") }
@@ -223,7 +223,7 @@ struct ChatCommand: AsyncParsableCommand {
     private func open(_ id: String, _ session: inout ChatSession, _ client: ParleyClient) async throws {
         let details = try await client.conversation(id: id)
         session.open(details.conversation.id)
-        ChatOutput.line("— \(ChatSession.terminalSafe(details.conversation.title)) (\(details.conversation.id))")
+        ChatOutput.line("— \(ChatSession.oneLine(details.conversation.title)) (\(details.conversation.id))")
         for message in details.visibleBranch {
             let who = message.role == "user" ? "you" : message.role
             let note = message.status == "complete" ? "" : " [\(message.status)]"
@@ -245,7 +245,10 @@ struct ChatCommand: AsyncParsableCommand {
         case .rateLimited:
             return "rate limited: \(error.message)" + (error.retryAfter.map { "; try again in \($0)" } ?? "")
         case .connectionFailed: return "cannot reach the gateway: \(error.cause.map { "\($0)" } ?? error.message)"
-        default: return error.description
+        default:
+            // The server's own words first; its status and code for a bug report.
+            guard let status = error.status else { return error.description }
+            return error.message + " (HTTP \(status)" + (error.apiCode.map { ", \($0)" } ?? "") + ")"
         }
     }
 }

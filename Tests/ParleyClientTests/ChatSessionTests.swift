@@ -49,4 +49,13 @@ import Testing
         #expect(ChatSession.terminalSafe("line\n\ttab\u{1B}[2J\u{07}") == "line\n\ttab[2J")
         #expect(ChatSession.terminalSafe("plain") == "plain")
     }
+
+    @Test func titlesAndSnippetsAreShownOnOneLine() {
+        #expect(ChatSession.oneLine("  Fix this:\n\n\tlet x = 1\r\n  done \n") == "Fix this: let x = 1 done")
+        #expect(ChatSession.oneLine("bell\u{07}\u{1B}[2Jend\u{85}") == "bell[2Jend")
+        #expect(ChatSession.oneLine(" \n ") == "")
+        // A snippet's line breaks separate words; they are not glued together.
+        let rendered = ChatSession.renderSnippet("/list\n/search <mark>capital</mark>\n/open", highlightOn: "[", highlightOff: "]")
+        #expect(rendered == "/list /search [capital] /open")
+    }
 }

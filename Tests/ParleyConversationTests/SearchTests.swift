@@ -72,6 +72,14 @@ import Testing
         #expect(hit.snippet.contains("<mark>target</mark>"))
     }
 
+    @Test func aSnippetIsOneLine() async throws {
+        let t = try TemporaryDatabase()
+        let c = try await t.db.createConversation(owner: "a")
+        try await t.db.appendTurns(owner: "a", conversationID: c.id, ["/list\n/search capital\n\n\t/open   nope\r\n"])
+        let hit = try #require(try await t.db.search(owner: "a", ConversationSearchRequest(query: "capital")).data.first)
+        #expect(hit.snippet == "/list /search <mark>capital</mark> /open nope")
+    }
+
     @Test func rankingPrefersRelevanceAndRecency() async throws {
         let t = try TemporaryDatabase()
         let c = try await t.db.createConversation(owner: "a")

@@ -123,6 +123,10 @@ def test_interactive_session(gateway):
     child.sendline("/nonsense")
     child.expect("unknown command")
     child.expect("> ")
+    # A server's refusal reads as its own words, then status and code.
+    child.sendline("/open no-such-chat")
+    child.expect_exact("error: no such conversation (HTTP 404, not_found)")
+    child.expect("> ")
     child.sendintr()
     child.expect("Ctrl-C again")
     child.sendintr()

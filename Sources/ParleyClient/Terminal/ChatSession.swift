@@ -101,18 +101,36 @@ public struct ChatSession: Sendable, Hashable {
         localHistory = []
     }
 
-    /// A search snippet for a terminal: `<mark>…</mark>` becomes `highlightOn…highlightOff` (ANSI
-    /// bold by default, empty strings for plain text) and HTML entities are decoded.
+    /// A search snippet for a terminal, on one line: `<mark>…</mark>` becomes
+    /// `highlightOn…highlightOff` (ANSI bold by default, empty strings for plain text) and HTML
+    /// entities are decoded.
     public static func renderSnippet(_ snippet: String, highlightOn: String = "\u{1B}[1m", highlightOff: String = "\u{1B}[0m") -> String {
         // Control characters from stored text must not drive the terminal: dropped before the
         // highlight's own escape codes go in.
-        var text = String(String.UnicodeScalarView(snippet.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }))
+        var text = oneLine(snippet)
         text = text.replacingOccurrences(of: "<mark>", with: highlightOn)
         text = text.replacingOccurrences(of: "</mark>", with: highlightOff)
         for (entity, character) in [("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#39;", "'"), ("&#x27;", "'"), ("&amp;", "&")] {
             text = text.replacingOccurrences(of: entity, with: character)
         }
         return text
+    }
+
+    /// Stored text shown on one line of a list (a title, a snippet): line breaks, tabs and runs of
+    /// spaces become one space, other control characters are dropped, the ends are trimmed.
+    public static func oneLine(_ text: String) -> String {
+        var out = String.UnicodeScalarView()
+        var pendingSpace = false
+        for scalar in text.unicodeScalars {
+            if scalar.properties.isWhitespace {
+                pendingSpace = !out.isEmpty
+            } else if scalar.value >= 0x20 && !(0x7F...0x9F).contains(scalar.value) {
+                if pendingSpace { out.append(" ") }
+                pendingSpace = false
+                out.append(scalar)
+            }
+        }
+        return String(out)
     }
 
     /// Text from the model or from storage made safe to print: control characters other than

@@ -1,8 +1,10 @@
 import Foundation
 
-/// Turns FTS5 `snippet()` output into safe HTML: matched terms in `<mark>…</mark>`, everything
-/// else HTML-escaped. The match markers are per-query random strings from the Unicode private use
-/// area, so text in a message cannot forge or break them.
+/// Turns FTS5 `snippet()` output into safe HTML on one line: matched terms in `<mark>…</mark>`,
+/// everything else HTML-escaped, line breaks and other whitespace runs folded into one space (a
+/// snippet is a preview in a list; a line break would glue words together in clients that drop it).
+/// The match markers are per-query random strings from the Unicode private use area, so text in a
+/// message cannot forge or break them.
 struct SnippetRenderer: Sendable {
     let open: String
     let close: String
@@ -15,7 +17,7 @@ struct SnippetRenderer: Sendable {
 
     func html(_ snippet: String) -> String {
         var out = ""
-        var rest = Substring(snippet)
+        var rest = Substring(Self.foldingWhitespace(snippet))
         var inMatch = false
         while !rest.isEmpty {
             let marker = inMatch ? close : open
@@ -30,6 +32,14 @@ struct SnippetRenderer: Sendable {
         }
         if inMatch { out += "</mark>" }
         return out
+    }
+
+    /// `text` with each run of whitespace (line breaks included) as one space, trimmed.
+    static func foldingWhitespace(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.properties.isWhitespace && $0 != " " }) || text.contains("  ")
+            || text.first == " " || text.last == " "
+        else { return text }
+        return text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
     }
 
     static func escape(_ text: some StringProtocol) -> String {
