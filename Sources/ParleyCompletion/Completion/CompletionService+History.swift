@@ -78,6 +78,7 @@ extension CompletionService {
             let plan = try await Self.readTurn(request, from: store, timeout: timeout)
             var planned = modelRequest
             planned.messages = plan.messages
+            planned.historyCount = plan.messages.count - request.messages.count
             planned.conversationID = plan.conversationID
             return PreparedCompletion(modelRequest: planned, hasStore: true) {
                 do {
@@ -197,6 +198,7 @@ extension CompletionService {
             parentID = branch.leafID
             branchEndsWithTurn = endsWithTurn(branch)
             modelRequest.messages = branchEndsWithTurn ? branch.messages : branch.messages + request.messages
+            modelRequest.historyCount = modelRequest.messages.count - request.messages.count
         }
         let fresh = request.conversationID == nil
         if fresh && request.store && !turnStored {

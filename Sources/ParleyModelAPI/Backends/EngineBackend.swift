@@ -3,6 +3,9 @@ public import ParleyProtocol
 
 /// The built-in engine (`--model smollm2` or a GGUF path), the default backend.
 ///
+/// A stored chat whose prompt outgrows the model's context is sent without its oldest turns
+/// (``HistoryWindow``); a prompt the client sent that is too long on its own is refused.
+///
 /// Sampling maps one to one (`temperature`, `topP`, `seed`; the engine's defaults otherwise),
 /// as do `maxTokens` and `stop`. A resumed request (``ModelRequest/resume``) is prompted with the
 /// chat template of the messages followed by the assistant's partial text as plain tokens, so the
@@ -25,12 +28,17 @@ public struct EngineBackend: ModelBackend {
     }
 
     public func generate(_ request: ModelRequest) throws -> EngineEvents {
-        let turns = request.messages.map { ChatTurn(role: $0.role, content: $0.content) }
-        let chatPrompt: [Int32]
-        do {
-            chatPrompt = try engine.promptTokens(.chat(turns))
-        } catch {
-            throw ServingError(ServingError.invalidRequest, "the messages cannot be rendered: \(error)")
+        // A stored chat longer than the context goes on without its oldest turns.
+        let window = HistoryWindow(contextLength: engine.contextLength)
+        let (chatPrompt, _) = try window.fit(
+            request.messages, historyCount: request.historyCount,
+            answerRoom: window.answerRoom(maxTokens: request.sampling.maxTokens)
+        ) { messages in
+            do {
+                return try engine.promptTokens(.chat(messages.map { ChatTurn(role: $0.role, content: $0.content) }))
+            } catch {
+                throw ServingError(ServingError.invalidRequest, "the messages cannot be rendered: \(error)")
+            }
         }
         let first = request.firstTokenIndex
         var prompt = chatPrompt

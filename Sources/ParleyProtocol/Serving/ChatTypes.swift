@@ -83,10 +83,16 @@ public struct ModelRequest: Hashable, Sendable, Codable {
     public var resume: ResumePoint?
     /// The conversation, for routing the next turn to the endpoint that holds its KV cache.
     public var conversationID: String?
+    /// How many of the leading `messages` are a stored conversation's history, loaded by the
+    /// completion service rather than sent by the client. A backend whose context cannot hold the
+    /// whole chat leaves the oldest of them out (`HistoryWindow`, ParleyModelAPI) instead of refusing the turn, so
+    /// a long chat goes on; messages the client sent are never left out.
+    public var historyCount: Int
 
     public init(
         requestID: String, userID: String, model: String, messages: [ChatMessage], sampling: SamplingOptions = .init(),
-        priority: Priority = .interactive, resume: ResumePoint? = nil, conversationID: String? = nil
+        priority: Priority = .interactive, resume: ResumePoint? = nil, conversationID: String? = nil,
+        historyCount: Int = 0
     ) {
         self.requestID = requestID
         self.userID = userID
@@ -96,6 +102,7 @@ public struct ModelRequest: Hashable, Sendable, Codable {
         self.priority = priority
         self.resume = resume
         self.conversationID = conversationID
+        self.historyCount = historyCount
     }
 }
 

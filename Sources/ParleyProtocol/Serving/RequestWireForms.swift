@@ -65,6 +65,7 @@ extension ModelRequest: WireCodable {
         priority.write(wire: wire)
         wire.write(resume)
         wire.write(conversationID)
+        wire.write(historyCount)
     }
 
     public init(wire: WireReader) throws {
@@ -72,7 +73,7 @@ extension ModelRequest: WireCodable {
             requestID: try wire.readString(), userID: try wire.readString(), model: try wire.readString(),
             messages: try wire.readArray(ChatMessage.self), sampling: try SamplingOptions(wire: wire),
             priority: try Priority(wire: wire), resume: try wire.readOptional(ResumePoint.self),
-            conversationID: try wire.readOptionalString())
+            conversationID: try wire.readOptionalString(), historyCount: try wire.readInt())
     }
 }
 

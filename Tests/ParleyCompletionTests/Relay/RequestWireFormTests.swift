@@ -12,7 +12,8 @@ struct RequestWireFormTests {
     static var fullModelRequest: ModelRequest {
         ModelRequest(
             requestID: "chatcmpl-1", userID: "alice", model: "smollm2", messages: messages, sampling: sampling,
-            priority: .batch, resume: ResumePoint(tokenCount: 12, text: "partial answer"), conversationID: "conv-9")
+            priority: .batch, resume: ResumePoint(tokenCount: 12, text: "partial answer"), conversationID: "conv-9",
+            historyCount: 1)
     }
 
     static var fullCompletionRequest: CompletionRequest {
@@ -44,7 +45,7 @@ struct RequestWireFormTests {
     /// A field added to one of these types must be added to its wire form too, or it is silently
     /// dropped between nodes: these counts make that a failing test.
     @Test func everyFieldHasItsPlaceInTheWireForm() {
-        #expect(Mirror(reflecting: Self.fullModelRequest).children.count == 8, "update RequestWireForms.swift")
+        #expect(Mirror(reflecting: Self.fullModelRequest).children.count == 9, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: Self.fullCompletionRequest).children.count == 12, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: Self.sampling).children.count == 5, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: Self.messages[0]).children.count == 2, "update RequestWireForms.swift")

@@ -22,7 +22,7 @@ distributed actor TokenProxy: ModelProxyProtocol {
     distributed func generate(_ request: ModelRequest, region: String?) -> RemoteStream<GenerationEvent> {
         probe.calls.add(1, ordering: .relaxed)
         probe.recordResume(request.resume)
-        probe.recordMessages(request.messages)
+        probe.recordMessages(request.messages, historyCount: request.historyCount)
         return actorSystem.makeStream(
             TokenSequence(
                 first: request.resume?.tokenCount ?? 0, count: request.sampling.maxTokens ?? 16, delay: tokenDelay,
@@ -46,11 +46,15 @@ final class ProxyProbe: Sendable {
     /// One element each time a producer emits its first token.
     let (firstToken, firstTokenContinuation) = AsyncStream<Void>.makeStream()
 
-    private let messages = Mutex<[ChatMessage]>([])
+    private let messages = Mutex<(messages: [ChatMessage], historyCount: Int)>(([], 0))
     func recordResume(_ resume: ResumePoint?) { resumes.withLock { $0.append(resume) } }
-    func recordMessages(_ request: [ChatMessage]) { messages.withLock { $0 = request } }
+    func recordMessages(_ request: [ChatMessage], historyCount: Int) {
+        messages.withLock { $0 = (request, historyCount) }
+    }
     /// The messages of the last request.
-    var lastMessages: [ChatMessage] { messages.withLock { $0 } }
+    var lastMessages: [ChatMessage] { messages.withLock { $0.messages } }
+    /// How many of the last request's messages were stored history.
+    var lastHistoryCount: Int { messages.withLock { $0.historyCount } }
     var resumePoints: [ResumePoint?] { resumes.withLock { $0 } }
 }
 

@@ -95,4 +95,37 @@ struct EngineBackendTests {
         #expect(usage.completionTokens <= 24)
         #expect(usage.completionTokens == 6 + resumed.count - 1)
     }
+
+    @Test func aStoredChatLongerThanTheContextGoesOnWithoutItsOldestTurns() async throws {
+        // Four stored turns of about 300 tokens each, then the question: more than the 1,024 tokens
+        // of the test engine's context.
+        let filler = String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 30)
+        var chat = [ChatMessage(role: "system", content: "You are a helpful assistant.")]
+        for turn in 0..<4 {
+            chat.append(ChatMessage(role: "user", content: "Turn \(turn): \(filler)"))
+            chat.append(ChatMessage(role: "assistant", content: filler))
+        }
+        chat.append(ChatMessage(role: "user", content: "What is the capital of France? Answer in one sentence."))
+        var request = Self.request(maxTokens: 16)
+        request.messages = chat
+        request.historyCount = chat.count - 1
+        let events = try await Self.stream(request)
+        #expect(Self.text(events).contains("Paris"))
+        guard case .finished(_, let usage) = events.last else {
+            Issue.record("no finish event: \(events)")
+            return
+        }
+        // The fewest oldest turns went: the prompt leaves the answer its room, and no more went.
+        #expect(usage.promptTokens + 16 <= 1_024)
+        #expect(usage.promptTokens > 1_024 - 16 - 2 * 330)
+
+        // The same messages sent by a client (none of them stored history) are refused as too long.
+        request.historyCount = 0
+        do {
+            _ = try await Self.stream(request)
+            Issue.record("a prompt longer than the context was accepted")
+        } catch {
+            #expect("\(error)".contains("the context holds 1024"))
+        }
+    }
 }
