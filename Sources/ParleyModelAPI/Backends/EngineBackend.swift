@@ -32,7 +32,8 @@ public struct EngineBackend: ModelBackend {
         let window = HistoryWindow(contextLength: engine.contextLength)
         let (chatPrompt, _) = try window.fit(
             request.messages, historyCount: request.historyCount,
-            answerRoom: window.answerRoom(maxTokens: request.sampling.maxTokens)
+            answerRoom: window.answerRoom(maxTokens: request.sampling.maxTokens),
+            size: { engine.tokenizer.encode($0.content, parseSpecial: false).count + 4 }
         ) { messages in
             do {
                 return try engine.promptTokens(.chat(messages.map { ChatTurn(role: $0.role, content: $0.content) }))

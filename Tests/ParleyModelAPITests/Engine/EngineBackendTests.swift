@@ -115,9 +115,10 @@ struct EngineBackendTests {
             Issue.record("no finish event: \(events)")
             return
         }
-        // The fewest oldest turns went: the prompt leaves the answer its room, and no more went.
+        // A block of the oldest turns went (about half the room): the prompt leaves the answer its
+        // room, and the newest turns are still there.
         #expect(usage.promptTokens + 16 <= 1_024)
-        #expect(usage.promptTokens > 1_024 - 16 - 2 * 330)
+        #expect(usage.promptTokens > 330)
 
         // The same messages sent by a client (none of them stored history) are refused as too long.
         request.historyCount = 0
