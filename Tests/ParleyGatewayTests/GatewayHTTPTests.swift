@@ -119,6 +119,13 @@ struct GatewayHTTPTests {
         }
     }
 
+    @Test func anErrorBodyHasItsKeysInOneOrder() {
+        let error = OpenAIError.invalid("'limit' must be an integer from 1 to 200", param: "limit")
+        let text = String(decoding: error.body, as: UTF8.self)
+        #expect(text == #"{"error":{"code":"invalid_value","message":"'limit' must be an integer from 1 to 200","param":"limit","type":"invalid_request_error"}}"#)
+        #expect((0..<20).allSatisfy { _ in error.body == Array(text.utf8) })
+    }
+
     @Test func nonStreamingAnswerIsOneChatCompletion() async throws {
         let backend = ScriptedCompletions(script: ScriptedCompletions.answer(["Hel", "lo", " \"wo\nrld\""]))
         let app = try await makeTestApplication(completions: backend)

@@ -51,7 +51,7 @@ public struct OpenAIError: Error, HTTPResponseError, Sendable, CustomStringConve
         }
     }
 
-    /// The JSON body.
+    /// The JSON body, its keys in the same (sorted) order every time.
     var body: [UInt8] {
         struct Envelope: Encodable {
             struct Inner: Encodable {
@@ -60,6 +60,7 @@ public struct OpenAIError: Error, HTTPResponseError, Sendable, CustomStringConve
                 var param: String?
                 var code: String?
                 func encode(to encoder: any Encoder) throws {
+                    // `param` and `code` are written as null when absent, as OpenAI does.
                     var c = encoder.container(keyedBy: CodingKeys.self)
                     try c.encode(message, forKey: .message)
                     try c.encode(type, forKey: .type)
@@ -71,7 +72,9 @@ public struct OpenAIError: Error, HTTPResponseError, Sendable, CustomStringConve
             var error: Inner
         }
         let envelope = Envelope(error: .init(message: message, type: type, param: param, code: code))
-        return Array((try? JSONEncoder().encode(envelope)) ?? Data(#"{"error":{"message":"error"}}"#.utf8))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array((try? encoder.encode(envelope)) ?? Data(#"{"error":{"message":"error"}}"#.utf8))
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
