@@ -62,6 +62,11 @@ struct ConversationRoutesTests {
                 uri: "/v1/conversations/c1", method: .patch, headers: .auth(), body: ByteBuffer(string: #"{"title":"Renamed"}"#))
             #expect(renamed.status == .ok)
             #expect(String(buffer: renamed.body).contains(#""title":"Renamed""#))
+            // A title is one line.
+            let pasted = try await client.execute(
+                uri: "/v1/conversations/c1", method: .patch, headers: .auth(),
+                body: ByteBuffer(string: #"{"title":"  Trip\n\tplans  \r\n"}"#))
+            #expect(String(buffer: pasted.body).contains(#""title":"Trip plans""#))
             let empty = try await client.execute(uri: "/v1/conversations/c1", method: .patch, headers: .auth(), body: ByteBuffer(string: "{}"))
             #expect(empty.status == .unprocessableContent)
             let wrongType = try await client.execute(
