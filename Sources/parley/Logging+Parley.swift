@@ -4,7 +4,7 @@ import Logging
 extension Logger {
     /// A logger writing to standard error at `level` (trace … critical; default info).
     static func parley(label: String, level: String) -> Logger {
-        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: label) { StandardErrorLogHandler(label: $0) }
         logger.logLevel = Logger.Level(rawValue: level) ?? .info
         return logger
     }
