@@ -75,6 +75,8 @@ struct GatewayHTTPTests {
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":"yes"}"#, "stream", 400),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"n":2}"#, "n", 422),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[]}"#, "tools", 422),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}"#, "response_format", 422),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":"text"}"#, "response_format", 400),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"conversation_id":"c","store":false}"#, "store", 422),
     ])
     func invalidFieldsAreNamed(body: String, param: String, status: Int) async throws {
@@ -132,7 +134,7 @@ struct GatewayHTTPTests {
         try await app.test(.router) { client in
             let response = try await client.execute(
                 uri: "/v1/chat/completions", method: .post, headers: .auth(),
-                body: ByteBuffer(string: #"{"model":"synthetic","messages":[{"role":"user","content":"hi"}],"temperature":0,"seed":-1,"stop":"x","max_tokens":5}"#))
+                body: ByteBuffer(string: #"{"model":"synthetic","messages":[{"role":"user","content":"hi"}],"temperature":0,"seed":-1,"stop":"x","max_tokens":5,"response_format":{"type":"text"}}"#))
             #expect(response.status == .ok)
             let requestID = try #require(response.headers[.requestID])
             #expect(requestID.hasPrefix("chatcmpl-"))

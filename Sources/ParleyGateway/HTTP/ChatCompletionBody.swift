@@ -70,6 +70,12 @@ struct ChatCompletionBody: Equatable {
         if let n = try fields.integer("n", in: 1...128), n != 1 {
             throw OpenAIError(.unprocessableContent, "only n = 1 is supported", param: "n", code: "unsupported_value")
         }
+        // JSON modes promise output the models here cannot guarantee: refused, not ignored.
+        if let format = try fields.object("response_format"), try format.string("type") != "text" {
+            throw OpenAIError(
+                .unprocessableContent, "only 'response_format' type 'text' is supported", param: "response_format",
+                code: "unsupported_value")
+        }
         for unsupported in ["tools", "functions", "tool_choice", "logprobs", "audio"] where fields.present(unsupported) {
             if unsupported == "logprobs", try fields.bool("logprobs") == false { continue }
             throw OpenAIError(
