@@ -10,7 +10,8 @@ struct ChatCommand: AsyncParsableCommand {
         commandName: "chat",
         abstract: "Chat with Parley in the terminal; answers stream as they are written.",
         discussion: """
-            With PROMPT, or with a prompt on standard input, prints one answer and exits. Otherwise an \
+            With PROMPT, or with a prompt on standard input, prints one answer and exits; text piped in \
+            beside a PROMPT goes after it (cat notes.txt | parley chat "Summarize this"). Otherwise an \
             interactive session starts; type a message, or /new, /list, /search TEXT, /open ID, /help, /quit. \
             Ctrl-C stops the current answer (and cancels it on the server); Ctrl-C twice at the prompt exits. \
             A dropped connection resumes by itself (on the next --url when several are given).
@@ -63,7 +64,12 @@ struct ChatCommand: AsyncParsableCommand {
         let interactive = prompt.isEmpty && isatty(STDIN_FILENO) == 1
         if !interactive {
             var text = prompt.joined(separator: " ")
-            if text.isEmpty { text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) }
+            if text.isEmpty {
+                text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            } else if let piped = Self.pipedInput() {
+                // `cat notes.txt | parley chat "Summarize this"`: the instruction, then the text.
+                text += "\n\n" + piped
+            }
             text = text.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !text.isEmpty else {
                 ChatOutput.error("nothing to send: give a PROMPT or text on standard input")
@@ -236,6 +242,26 @@ struct ChatCommand: AsyncParsableCommand {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.dateFormat = "yyyy-MM-dd HH:mm"
         return formatter.string(from: date)
+    }
+
+    /// Text piped or redirected in beside a PROMPT, nil when there is none. A file is read whole;
+    /// a pipe is read to its end when it brings data (or closes) within a second — a terminal, or a
+    /// pipe that stays silent (a supervisor's open stdin), is never waited on.
+    static func pipedInput() -> String? {
+        guard isatty(STDIN_FILENO) == 0 else { return nil }
+        var info = stat()
+        guard fstat(STDIN_FILENO, &info) == 0 else { return nil }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG:
+            break
+        case S_IFIFO, S_IFSOCK:
+            var waiting = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+            guard poll(&waiting, 1, 1_000) > 0 else { return nil }
+        default:
+            return nil
+        }
+        let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        return text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : text
     }
 
     static func describe(_ error: any Error) -> String {

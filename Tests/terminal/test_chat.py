@@ -62,9 +62,35 @@ def test_standard_input_prompt(gateway):
     assert re.search(WORDS, result.stdout)
 
 
+def test_text_piped_beside_a_prompt_goes_after_it(gateway):
+    result = subprocess.run([PARLEY, "chat", "--url", gateway, "--api-key", API_KEY, "When is the meeting?"],
+                            input="Notes: the meeting moved to Thursday.\n", capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    newest = get(gateway, "/v1/conversations?limit=1")["data"][0]
+    messages = get(gateway, f"/v1/conversations/{newest['id']}")["messages"]
+    assert messages[0]["content"] == "When is the meeting?\n\nNotes: the meeting moved to Thursday."
+    assert newest["title"] == "When is the meeting?\u0020Notes: the meeting moved to Thursday."
+
+
+def test_a_prompt_does_not_wait_for_a_silent_pipe(gateway):
+    # Standard input is a pipe that stays open and brings nothing (a supervisor's stdin): the
+    # prompt is answered after at most a second of looking.
+    reader, writer = os.pipe()
+    try:
+        started = time.monotonic()
+        result = subprocess.run([PARLEY, "chat", "--url", gateway, "--api-key", API_KEY, "Tell me about lakes"],
+                                stdin=reader, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert re.search(WORDS, result.stdout)
+        assert time.monotonic() - started < 30
+    finally:
+        os.close(reader)
+        os.close(writer)
+
+
 def test_wrong_key_is_reported(gateway):
     result = subprocess.run([PARLEY, "chat", "--url", gateway, "--api-key", "wrong", "--model", "synthetic", "hi"],
-                            capture_output=True, text=True, timeout=60)
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "api-key" in result.stderr or "401" in result.stderr
 
