@@ -69,7 +69,7 @@ def test_text_piped_beside_a_prompt_goes_after_it(gateway):
     newest = get(gateway, "/v1/conversations?limit=1")["data"][0]
     messages = get(gateway, f"/v1/conversations/{newest['id']}")["messages"]
     assert messages[0]["content"] == "When is the meeting?\n\nNotes: the meeting moved to Thursday."
-    assert newest["title"] == "When is the meeting?\u0020Notes: the meeting moved to Thursday."
+    assert newest["title"] == "When is the meeting? Notes: the meeting moved to Thursday."
 
 
 def test_a_prompt_does_not_wait_for_a_silent_pipe(gateway):
