@@ -36,8 +36,8 @@ public final class ParleyProcess: Sendable {
         executableURL.deletingLastPathComponent().appendingPathComponent(name)
     }
 
-    /// Starts `executable ARGUMENTS…` (default `parley`); standard output and error are read line
-    /// by line.
+    /// Starts `executable ARGUMENTS…` (default `parley`) with standard input empty; standard output
+    /// and error are read line by line.
     public init(
         executable: URL = ParleyProcess.executableURL, _ arguments: [String], environment: [String: String] = [:]
     ) throws {
@@ -48,6 +48,8 @@ public final class ParleyProcess: Sendable {
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env
+        // Nothing of the test runner's own standard input reaches the process.
+        process.standardInput = FileHandle.nullDevice
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
