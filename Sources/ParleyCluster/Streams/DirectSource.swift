@@ -21,15 +21,7 @@ final class DirectSource<Element: Sendable>: Sendable {
             // a consumer's task-locals (its trace, its call deadline or timeout) must not leak into the source.
             return {
                 try await ServiceContext.withValue(context) {
-                    // Usually the consumer has neither; then there is nothing to unbind.
-                    if ClusterSystem.inheritedDeadline == nil && ClusterSystem.callTimeout == nil {
-                        return try await iterator.next()
-                    }
-                    return try await ClusterSystem.$inheritedDeadline.withValue(nil) {
-                        try await ClusterSystem.$callTimeout.withValue(nil) {
-                            try await iterator.next()
-                        }
-                    }
+                    try await ClusterSystem.withoutCallDeadline { try await iterator.next() }
                 }
             }
         }

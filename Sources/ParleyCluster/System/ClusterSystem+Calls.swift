@@ -49,6 +49,19 @@ extension ClusterSystem {
         try await $callTimeout.withValue(timeout) { try await body() }
     }
 
+    /// Runs `body` free of the deadline of the incoming call this task serves and of any
+    /// `withCallTimeout` around it; its calls get the default timeout or their own. A task that a
+    /// call handler starts inherits both, so work that runs on after the call has answered (a relay,
+    /// a recorder, a stream's source) would find every call it makes refused once the caller's
+    /// deadline had passed.
+    public static func withoutCallDeadline<T>(_ body: () async throws -> T) async rethrows -> T {
+        // Usually there is neither: then there is nothing to unbind.
+        if inheritedDeadline == nil && callTimeout == nil { return try await body() }
+        return try await $inheritedDeadline.withValue(nil) {
+            try await $callTimeout.withValue(nil) { try await body() }
+        }
+    }
+
     public func makeInvocationEncoder() -> ClusterInvocationEncoder {
         ClusterInvocationEncoder()
     }

@@ -42,13 +42,17 @@ struct CompletionRun: Sendable {
     /// Starts the turn's storing, opens the worker stream (in the caller's task, so the model starts
     /// without waiting for a new task to be scheduled), then starts the pump and the recorder; the
     /// returned stream carries the events to the caller.
+    ///
+    /// The three tasks outlive the call that started them, so they drop its deadline
+    /// (`withoutCallDeadline`): an answer longer than the caller's wait for `complete` must still
+    /// fail over and be logged and stored.
     func start() async -> AsyncThrowingStream<CompletionEvent, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: CompletionEvent.self)
         let (records, recordContinuation) = AsyncStream.makeStream(of: Record.self)
         let (settle, registry, request) = (self.settle, self.registry, self.request)
         let settlement = Task {
             do {
-                return try await settle()
+                return try await ClusterSystem.withoutCallDeadline { try await settle() }
             } catch {
                 // The pump may be waiting for the model's first token: stop it, the run fails.
                 _ = registry.cancel(request.requestID, userID: request.userID)
@@ -64,13 +68,16 @@ struct CompletionRun: Sendable {
             opened = .failure(error)
         }
         let pump = Task { [iterator] in
-            await self.pump(continuation, records: recordContinuation, settlement: settlement, iterator: iterator, opened: opened)
+            await ClusterSystem.withoutCallDeadline {
+                await self.pump(
+                    continuation, records: recordContinuation, settlement: settlement, iterator: iterator, opened: opened)
+            }
         }
         continuation.onTermination = { termination in
             if case .cancelled = termination { pump.cancel() }
         }
         registry.attach(request.requestID, pump: pump)
-        Task { await self.record(records, continuation, settlement: settlement) }
+        Task { await ClusterSystem.withoutCallDeadline { await self.record(records, continuation, settlement: settlement) } }
         return stream
     }
 

@@ -142,6 +142,36 @@ struct CompletionClusteredTests {
         }
     }
 
+    /// The caller waits for `complete` to answer with a deadline; the run it starts outlives that
+    /// deadline, and so must its own calls: a failover long after the caller's deadline still works.
+    @Test func aRunOutlivesTheDeadlineOfTheCallThatStartedIt() async throws {
+        let tokens = 150
+        try await withHarness(workers: 2, tokenDelay: .milliseconds(6)) { harness in
+            var collected = CollectedCompletion()
+            var killed: String?
+            let completion = try harness.completion()
+            let stream = try await ClusterSystem.withCallTimeout(.milliseconds(300)) {
+                try await completion.complete(request("r1", maxTokens: tokens))
+            }
+            let started = ContinuousClock.now
+            for try await event in stream {
+                collected.add(event)
+                if killed == nil, collected.indexes.count >= 30, ContinuousClock.now - started > .milliseconds(400) {
+                    for name in harness.workers.keys.sorted() where try await harness.workers[name]!.pool.status().busy > 0 {
+                        killed = name
+                        await harness.cluster.stop(name)
+                        break
+                    }
+                    #expect(killed != nil)
+                }
+            }
+            #expect(killed != nil)
+            #expect(collected.indexes == Array(0..<tokens))
+            #expect(collected.finished?.0 == .length)
+            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+        }
+    }
+
     @Test func proxyDeathMidStreamCompletesExactlyOnce() async throws {
         let tokens = 150
         try await withHarness(proxies: 2, tokenDelay: .milliseconds(4)) { harness in
