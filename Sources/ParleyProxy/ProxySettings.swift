@@ -1,3 +1,5 @@
+import ParleyProtocol
+
 /// Settings of a `ModelProxy`; every field has a documented default.
 public struct ProxySettings: Sendable {
     /// How endpoints are scored (see ``RoutingPolicy``).
@@ -20,6 +22,11 @@ public struct ProxySettings: Sendable {
     /// Endpoints on the proxy's own node are read directly, without it: their backends time out on
     /// their own (an upstream's read timeout), and the in-process stream costs no task per token.
     public var stallTimeout: Duration
+    /// Before the first token, `stallTimeout` grows by this much per token of prompt (estimated as
+    /// a token per 3 bytes of the messages and any resumed text): a model computing a long prompt
+    /// sends nothing until it is done — on a small CPU SmolLM2 takes over 30 s for 7,000 tokens.
+    /// Default 10 ms: a prompt of 30,000 bytes (about 10,000 estimated tokens) may take 130 s.
+    public var stallAllowancePerPromptToken: Duration = .milliseconds(10)
 
     /// Creates settings; every argument has the documented default.
     public init(
@@ -35,5 +42,14 @@ public struct ProxySettings: Sendable {
         self.retryBackoff = retryBackoff
         self.discoveryTimeout = discoveryTimeout
         self.stallTimeout = stallTimeout
+    }
+}
+
+extension ProxySettings {
+    /// How long an endpoint may send nothing before the first token of `request`: `stallTimeout`
+    /// plus `stallAllowancePerPromptToken` per estimated prompt token.
+    func firstTokenStallTimeout(for request: ModelRequest) -> Duration {
+        let bytes = request.messages.reduce(request.resume?.text.utf8.count ?? 0) { $0 + $1.content.utf8.count }
+        return stallTimeout + stallAllowancePerPromptToken * (bytes / 3)
     }
 }

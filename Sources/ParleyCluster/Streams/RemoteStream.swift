@@ -51,14 +51,18 @@ public struct RemoteStream<Element: Codable & Sendable>: AsyncSequence, Codable,
 
     /// An iterator whose `next()` fails with a `ClusterError` of code `.timedOut` when the producer
     /// sends nothing for `idleTimeout` while the consumer waits — for producers that may hang
-    /// while their node stays alive. Dropping the failed iterator cancels the producer.
-    public func makeAsyncIterator(idleTimeout: Duration?) -> Iterator {
+    /// while their node stays alive — or, before the first element, for `firstElementTimeout`
+    /// (default: `idleTimeout`), for producers that may take long to start. Dropping the failed
+    /// iterator cancels the producer.
+    public func makeAsyncIterator(idleTimeout: Duration?, firstElementTimeout: Duration? = nil) -> Iterator {
         if idleTimeout == nil, let next = direct?.take() {
             return Iterator(direct: next)
         }
         return Iterator(
             lease: system.map {
-                StreamConsumer(system: $0, producer: producer, streamID: streamID, idleTimeout: idleTimeout)
+                StreamConsumer(
+                    system: $0, producer: producer, streamID: streamID, idleTimeout: idleTimeout,
+                    firstElementTimeout: firstElementTimeout)
             })
     }
 

@@ -11,6 +11,9 @@ final class StreamConsumer: Sendable {
     let streamID: UInt64
     /// How long a waiting `nextBatch` may go without an element before it fails (`nil`: forever).
     let idleTimeout: Duration?
+    /// The same for the first element, when it may take longer (a model computing a long prompt
+    /// sends nothing before its first token); `nil`: `idleTimeout`.
+    let firstElementTimeout: Duration?
 
     /// One element as it arrived: bytes from another node, or the value itself from this one.
     enum Item: Sendable {
@@ -37,15 +40,26 @@ final class StreamConsumer: Sendable {
         /// The one pending idle check; it re-arms itself while waiters keep getting elements in
         /// time, so a stream costs one timer per timeout period, not one per element.
         var idleTimer: Scheduled<Void>?
+        /// Whether an element has arrived (then `idleTimeout` applies, not `firstElementTimeout`).
+        var receivedAny = false
     }
 
     private let state = Mutex(State())
 
-    init(system: ClusterSystem, producer: ClusterNode, streamID: UInt64, idleTimeout: Duration? = nil) {
+    init(
+        system: ClusterSystem, producer: ClusterNode, streamID: UInt64, idleTimeout: Duration? = nil,
+        firstElementTimeout: Duration? = nil
+    ) {
         self.system = system
         self.producer = producer
         self.streamID = streamID
         self.idleTimeout = idleTimeout
+        self.firstElementTimeout = idleTimeout.map { firstElementTimeout ?? $0 }
+    }
+
+    /// The timeout of a wait now: before the first element `firstElementTimeout`, then `idleTimeout`.
+    private func timeout(_ state: State) -> Duration? {
+        state.receivedAny ? idleTimeout : firstElementTimeout
     }
 
     /// A decoder that resolves actor references and stream handles against this system.
@@ -87,10 +101,10 @@ final class StreamConsumer: Sendable {
                     }
                     // Nothing reaches a system that has shut down, and its loops take no timer.
                     guard system.loopGate.isOpen else { return .failure(ClusterError.systemShutDown()) }
-                    if let idleTimeout {
+                    if let timeout = timeout(state) {
                         let now = NIODeadline.now()
                         if state.idleTimer == nil {
-                            let deadline = now + .nanoseconds(idleTimeout.nanoseconds)
+                            let deadline = now + .nanoseconds(timeout.nanoseconds)
                             guard let timer = system.loopGate.ifOpen({ scheduleIdleCheck(at: deadline) }) else {
                                 return .failure(ClusterError.systemShutDown())
                             }
@@ -138,21 +152,20 @@ final class StreamConsumer: Sendable {
     /// Fails a waiter that has waited ``idleTimeout`` with `.timedOut` (dropping the iterator then
     /// cancels the producer); re-arms for a waiter that has not waited that long yet.
     private func checkIdle() {
-        guard let idleTimeout else { return }
-        let timeout = TimeAmount.nanoseconds(idleTimeout.nanoseconds)
-        let expired: CheckedContinuation<[Item], any Error>? = state.withLock { state in
+        let expired: (CheckedContinuation<[Item], any Error>, Duration)? = state.withLock { state in
             state.idleTimer = nil
-            guard let since = state.waitingSince, let waiter = state.waiter else { return nil }
+            guard let limit = timeout(state), let since = state.waitingSince, let waiter = state.waiter else { return nil }
+            let timeout = TimeAmount.nanoseconds(limit.nanoseconds)
             guard NIODeadline.now() >= since + timeout else {
                 state.idleTimer = scheduleIdleCheck(at: since + timeout)
                 return nil
             }
             state.waiter = nil
             state.waitingSince = nil
-            return waiter
+            return (waiter, limit)
         }
-        expired?.resume(
-            throwing: ClusterError(.timedOut, "the stream's producer on \(producer) sent nothing for \(idleTimeout)"))
+        guard let (waiter, limit) = expired else { return }
+        waiter.resume(throwing: ClusterError(.timedOut, "the stream's producer on \(producer) sent nothing for \(limit)"))
     }
 
     /// Counts consumed elements and renews credit at half the window.
@@ -172,17 +185,28 @@ final class StreamConsumer: Sendable {
     // MARK: Called by the system when frames arrive
 
     func receive(_ elements: [Item]) {
-        let waiter: CheckedContinuation<[Item], any Error>? = state.withLock { state in
-            guard state.end == nil else { return nil }
+        let (waiter, firstTimer): (CheckedContinuation<[Item], any Error>?, Scheduled<Void>?) = state.withLock { state in
+            guard state.end == nil else { return (nil, nil) }
+            // The first element ends the first element's longer timeout: its pending check goes,
+            // and the next wait arms one for `idleTimeout`.
+            var firstTimer: Scheduled<Void>?
+            if !state.receivedAny {
+                state.receivedAny = true
+                if firstElementTimeout != idleTimeout {
+                    firstTimer = state.idleTimer
+                    state.idleTimer = nil
+                }
+            }
             if let waiter = state.waiter {
                 // A waiter exists only while the buffer is empty.
                 state.waiter = nil
                 state.waitingSince = nil
-                return waiter
+                return (waiter, firstTimer)
             }
             state.buffer.append(contentsOf: elements)
-            return nil
+            return (nil, firstTimer)
         }
+        firstTimer?.cancel()
         waiter?.resume(returning: elements)
     }
 

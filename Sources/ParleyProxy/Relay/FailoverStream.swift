@@ -159,9 +159,13 @@ struct FailoverStream: AsyncSequence, Sendable {
                     }
                     // A model API on this node is read directly, in this task (its backend has timeouts of
                     // its own); one elsewhere may hang while its node stays alive: the stall timeout.
+                    let settings = router.settings
                     downstream =
                         endpoint.node == system.node
-                        ? stream.makeAsyncIterator() : stream.makeAsyncIterator(idleTimeout: router.settings.stallTimeout)
+                        ? stream.makeAsyncIterator()
+                        : stream.makeAsyncIterator(
+                            idleTimeout: settings.stallTimeout,
+                            firstElementTimeout: settings.firstTokenStallTimeout(for: submitted))
                     return
                 } catch {
                     try endAttempt(after: error)

@@ -50,6 +50,21 @@ distributed actor Greeter {
             })
     }
 
+    /// `count` numbers: the first after `firstAfter` ms, the others `thenEvery` ms apart.
+    distributed func slowStart(firstAfter: Int, thenEvery: Int, count: Int) -> RemoteStream<Int> {
+        actorSystem.makeStream(
+            AsyncStream<Int> { continuation in
+                let task = Task {
+                    for i in 0..<count {
+                        try await Task.sleep(for: .milliseconds(i == 0 ? firstAfter : thenEvery))
+                        continuation.yield(i)
+                    }
+                    continuation.finish()
+                }
+                continuation.onTermination = { _ in task.cancel() }
+            })
+    }
+
     /// Like `count(to:)`, but the count goes on to its end when the consumer's node is lost.
     /// `limit` elements, each telling whether the producer ran on an event loop thread.
     distributed func reportLoops(_ limit: Int, relaysOnEventLoop: Bool) -> RemoteStream<Bool> {
@@ -274,6 +289,30 @@ struct RemoteStreamClusteredTests {
             let error = await #expect(throws: ClusterError.self) { _ = try await silent.next() }
             #expect(error?.code == .timedOut)
             #expect(start.duration(to: clock.now) < .seconds(2))
+        }
+    }
+
+    @Test func theFirstElementMayTakeLongerThanTheIdleTimeout() async throws {
+        try await withTwoSystems { server, client in
+            let greeter = Greeter(actorSystem: server)
+            let remote = try Greeter.resolve(id: greeter.id, using: client)
+            // The first element after 800 ms (longer than the 300 ms idle timeout, within the 5 s
+            // first-element timeout), then every 40 ms.
+            var slow = try await remote.slowStart(firstAfter: 800, thenEvery: 40, count: 5)
+                .makeAsyncIterator(idleTimeout: .milliseconds(300), firstElementTimeout: .seconds(5))
+            var received: [Int] = []
+            while let value = try await slow.next() { received.append(value) }
+            #expect(received == Array(0..<5))
+            // Once the first element came, the idle timeout applies again: a producer silent after
+            // it fails in about the idle timeout, not the first element's 20 s.
+            var stalled = try await remote.slowStart(firstAfter: 20, thenEvery: 10_000, count: 2)
+                .makeAsyncIterator(idleTimeout: .milliseconds(500), firstElementTimeout: .seconds(20))
+            #expect(try await stalled.next() == 0)
+            let clock = ContinuousClock()
+            let start = clock.now
+            let error = await #expect(throws: ClusterError.self) { _ = try await stalled.next() }
+            #expect(error?.code == .timedOut)
+            #expect(start.duration(to: clock.now) < .seconds(4))
         }
     }
 

@@ -1,7 +1,7 @@
 import ParleyCluster
 import ParleyModelAPI
 import ParleyProtocol
-import ParleyProxy
+@testable import ParleyProxy
 import Testing
 
 @Suite("Model proxy with model API nodes on loopback", .serialized, .timeLimit(.minutes(1)))
@@ -128,6 +128,26 @@ struct ModelProxyClusteredTests {
                     break
                 }
             }
+        }
+    }
+
+    @Test func aLongPromptGivesTheFirstTokenMoreTimeThanTheStallTimeout() async throws {
+        var settings = ProxySettings()
+        settings.stallTimeout = .milliseconds(300)
+        settings.stallAllowancePerPromptToken = .milliseconds(1)
+        // 6,000 bytes of prompt: about 2,000 tokens, 2 s more before the first token.
+        var request = ServingTestCluster.request("long-prompt", maxTokens: 4)
+        request.messages[0].content = String(repeating: "All work and no play. ", count: 273)
+        #expect(settings.firstTokenStallTimeout(for: request) == .milliseconds(300 + 2_002))
+        #expect(settings.firstTokenStallTimeout(for: ServingTestCluster.request("x", maxTokens: 1)) == .milliseconds(308))
+        try await ServingTestCluster.with(proxySettings: settings) { cluster in
+            // The only endpoint, on another node, computes the prompt for 1 s before its first
+            // token: past the stall timeout, within the prompt's allowance.
+            let slow = SyntheticModel.Configuration(timeToFirstToken: .seconds(1), tokensPerSecond: 1000)
+            try await cluster.addModel("slow-start", backend: .synthetic(slow))
+            var events: [GenerationEvent] = []
+            for try await event in try await cluster.proxy().generate(request, region: nil) { events.append(event) }
+            expectExactAnswer(events, for: request)
         }
     }
 
