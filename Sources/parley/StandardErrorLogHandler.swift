@@ -3,8 +3,8 @@ import Logging
 import Synchronization
 
 /// Writes log lines to standard error in swift-log's stream format
-/// (`<time> <level> <label>: <key=value …> [<source>] <message>`), one `fwrite` under the file's
-/// lock per line. Unlike `StreamLogHandler`, which renders its metadata into a string whenever the
+/// (`<time> <level> <label>: <key=value …> [<source>] <message>`), each line whole under a
+/// process-wide lock (lines from different threads never interleave). Unlike `StreamLogHandler`, which renders its metadata into a string whenever the
 /// metadata changes, it renders metadata only when a line is written: the HTTP server tags every
 /// request's logger with its request id, and at the default level nearly none of them logs.
 struct StandardErrorLogHandler: LogHandler {

@@ -12,8 +12,7 @@ enum ChatTitle {
     /// single spaces. Empty when that message has no text.
     static func derived(from messages: [ChatMessage]) -> String {
         let source = messages.first { $0.role == "user" } ?? messages.first
-        let words = (source?.content ?? "").split(whereSeparator: \.isWhitespace)
-        let line = words.joined(separator: " ")
+        let line = (source?.content ?? "").foldedToOneLine
         guard line.count > maxCharacters else { return line }
         // Room for the ellipsis; cut after the last whole word when one ends in the second half.
         let kept = line.prefix(maxCharacters - 1)

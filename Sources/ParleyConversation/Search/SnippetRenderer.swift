@@ -1,4 +1,5 @@
 import Foundation
+import ParleyProtocol
 
 /// Turns FTS5 `snippet()` output into safe HTML on one line: matched terms in `<mark>…</mark>`,
 /// everything else HTML-escaped, line breaks and other whitespace runs folded into one space (a
@@ -17,7 +18,7 @@ struct SnippetRenderer: Sendable {
 
     func html(_ snippet: String) -> String {
         var out = ""
-        var rest = Substring(Self.foldingWhitespace(snippet))
+        var rest = Substring(snippet.foldedToOneLine)
         var inMatch = false
         while !rest.isEmpty {
             let marker = inMatch ? close : open
@@ -32,14 +33,6 @@ struct SnippetRenderer: Sendable {
         }
         if inMatch { out += "</mark>" }
         return out
-    }
-
-    /// `text` with each run of whitespace (line breaks included) as one space, trimmed.
-    static func foldingWhitespace(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { $0.properties.isWhitespace && $0 != " " }) || text.contains("  ")
-            || text.first == " " || text.last == " "
-        else { return text }
-        return text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
     }
 
     static func escape(_ text: some StringProtocol) -> String {

@@ -102,8 +102,8 @@ extension GatewayRoutes {
     static func patch(_ bytes: ByteBuffer) throws -> ConversationPatch {
         let fields = JSONFields(object: try JSONValue.object(from: bytes.readableBytesView))
         var patch = ConversationPatch()
-        // A title is one line: line breaks and runs of whitespace fold into one space.
-        patch.title = try fields.string("title").map { $0.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+        // A title is one line.
+        patch.title = try fields.string("title")?.foldedToOneLine
         if let title = patch.title, title.utf8.count > ConversationLimits.maxTitleBytes {
             throw OpenAIError.invalid("'title' is longer than \(ConversationLimits.maxTitleBytes) bytes", param: "title")
         }

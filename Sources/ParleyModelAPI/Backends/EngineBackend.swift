@@ -33,6 +33,7 @@ public struct EngineBackend: ModelBackend {
         let (chatPrompt, _) = try window.fit(
             request.messages, historyCount: request.historyCount,
             answerRoom: window.answerRoom(maxTokens: request.sampling.maxTokens),
+            // A message's text plus its role's markers (a few tokens in the chat template).
             size: { engine.tokenizer.encode($0.content, parseSpecial: false).count + 4 }
         ) { messages in
             do {

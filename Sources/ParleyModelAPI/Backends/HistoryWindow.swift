@@ -44,10 +44,13 @@ public struct HistoryWindow: Sendable {
         func window(_ k: Int) -> [ChatMessage] {
             Array(messages[..<keptHead]) + messages[(keptHead + k)...]
         }
-        // Fewer tokens the more is left out: the first cut that fits, by bisection.
+        // Fewer tokens the more is left out: the first cut that fits, by bisection. When none fits,
+        // the bisection ends on the last cut (all history left out), and that prompt goes: the
+        // engine answers in what room there is, or refuses a prompt longer than its context.
         var low = 0
         var high = cuts.count - 1
         var best: (prompt: [Token], leftOut: Int)?
+        var lastCut: [Token]?
         while low <= high {
             let middle = (low + high) / 2
             let prompt = try render(window(cuts[middle]))
@@ -55,14 +58,13 @@ public struct HistoryWindow: Sendable {
                 best = (prompt, cuts[middle])
                 high = middle - 1
             } else {
+                if middle == cuts.count - 1 { lastCut = prompt }
                 low = middle + 1
             }
         }
         if let best { return best }
-        // Even without its history the turn does not leave the room: send all that is left (the
-        // engine answers in what room there is, or refuses a prompt longer than its context).
         let last = cuts[cuts.count - 1]
-        return (try render(window(last)), last)
+        return (try lastCut ?? render(window(last)), last)
     }
 
     /// The cut points of `history` (the droppable messages, then the first message that stays):

@@ -85,8 +85,8 @@ public struct ModelRequest: Hashable, Sendable, Codable {
     public var conversationID: String?
     /// How many of the leading `messages` are a stored conversation's history, loaded by the
     /// completion service rather than sent by the client. A backend whose context cannot hold the
-    /// whole chat leaves the oldest of them out (`HistoryWindow`, ParleyModelAPI) instead of refusing the turn, so
-    /// a long chat goes on; messages the client sent are never left out.
+    /// whole chat leaves the oldest of them out (`HistoryWindow`, ParleyModelAPI) instead of
+    /// refusing the turn, so a long chat goes on; messages the client sent are never left out.
     public var historyCount: Int
 
     public init(

@@ -104,6 +104,15 @@ struct HistoryWindowTests {
             messages, historyCount: messages.count - 1, answerRoom: 20, size: Self.size, render: Self.render)
         #expect(leftOut == 8)
         #expect(prompt == Self.render([messages[0], messages[9]]))
+        // The prompt without any history is rendered once: the bisection's last probe is sent.
+        var lastCutRenders = 0
+        _ = HistoryWindow(contextLength: 150).fit(
+            messages, historyCount: messages.count - 1, answerRoom: 20, size: Self.size
+        ) { window in
+            if window.count == 2 { lastCutRenders += 1 }
+            return Self.render(window)
+        }
+        #expect(lastCutRenders == 1)
     }
 
     @Test func theAnswerGetsRoom() {
