@@ -176,10 +176,21 @@ public final class Engine: Sendable {
         else {
             throw EngineError(.invalidRequest, "sampling parameters out of range: \(s)")
         }
+        guard s.frequencyPenalty.isFinite, s.presencePenalty.isFinite, s.logitBias.values.allSatisfy(\.isFinite) else {
+            throw EngineError(.invalidRequest, "penalties and logit biases must be finite numbers")
+        }
+        if let invalid = s.logitBias.keys.sorted().first(where: { $0 < 0 || Int($0) >= tokenizer.vocabularySize }) {
+            throw EngineError(
+                .invalidRequest, "logit_bias names token id \(invalid), which is not in the model's vocabulary "
+                    + "(0 to \(tokenizer.vocabularySize - 1))")
+        }
+        guard request.answerPrefixLength >= 0, request.answerPrefixLength <= prompt.count else {
+            throw EngineError(.invalidRequest, "answerPrefixLength \(request.answerPrefixLength) is outside the prompt")
+        }
         let room = contextLength - prompt.count
         return PendingRequest(
             id: loop.makeID(), prompt: prompt, sampling: s, seed: s.seed ?? UInt64.random(in: .min ... .max),
-            maxTokens: min(request.maxTokens ?? room, room), stop: request.stop, continuation: continuation,
-            submittedAt: ContinuousClock().now)
+            maxTokens: min(request.maxTokens ?? room, room), stop: request.stop,
+            answerPrefixLength: request.answerPrefixLength, continuation: continuation, submittedAt: ContinuousClock().now)
     }
 }

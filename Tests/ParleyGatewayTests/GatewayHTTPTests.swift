@@ -73,6 +73,14 @@ struct GatewayHTTPTests {
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stop":[1]}"#, "stop", 400),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"seed":"x"}"#, "seed", 400),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":"yes"}"#, "stream", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"frequency_penalty":3}"#, "frequency_penalty", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"presence_penalty":"x"}"#, "presence_penalty", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logit_bias":[1]}"#, "logit_bias", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logit_bias":{"hello":1}}"#, "logit_bias", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logit_bias":{"-1":1}}"#, "logit_bias", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logit_bias":{"007":1}}"#, "logit_bias", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logit_bias":{"5":101}}"#, "logit_bias.5", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logit_bias":{"5":"up"}}"#, "logit_bias.5", 400),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"n":2}"#, "n", 422),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[]}"#, "tools", 422),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}"#, "response_format", 422),
@@ -134,7 +142,7 @@ struct GatewayHTTPTests {
         try await app.test(.router) { client in
             let response = try await client.execute(
                 uri: "/v1/chat/completions", method: .post, headers: .auth(),
-                body: ByteBuffer(string: #"{"model":"synthetic","messages":[{"role":"user","content":"hi"}],"temperature":0,"seed":-1,"stop":"x","max_tokens":5,"response_format":{"type":"text"}}"#))
+                body: ByteBuffer(string: #"{"model":"synthetic","messages":[{"role":"user","content":"hi"}],"temperature":0,"seed":-1,"stop":"x","max_tokens":5,"response_format":{"type":"text"},"frequency_penalty":0.5,"presence_penalty":-0.25,"logit_bias":{"13":-100,"42":7.5}}"#))
             #expect(response.status == .ok)
             let requestID = try #require(response.headers[.requestID])
             #expect(requestID.hasPrefix("chatcmpl-"))
@@ -152,7 +160,11 @@ struct GatewayHTTPTests {
         }
         let sent = try #require(backend.record.withLock { $0.requests.first })
         #expect(sent.userID == "alice")
-        #expect(sent.sampling == SamplingOptions(temperature: 0, maxTokens: 5, seed: UInt64.max, stop: ["x"]))
+        #expect(
+            sent.sampling
+                == SamplingOptions(
+                    temperature: 0, maxTokens: 5, seed: UInt64.max, stop: ["x"], frequencyPenalty: 0.5, presencePenalty: -0.25,
+                    logitBias: [13: -100, 42: 7.5]))
         #expect(sent.store)
     }
 

@@ -6,20 +6,38 @@
 
 /// Chooses the next token from logits according to ``SamplingParameters``.
 ///
-/// Order as in llama.cpp's default chain: repetition penalty, then (unless greedy) top-k, top-p and
-/// min-p on the untempered distribution, then temperature, then a draw from the seeded generator.
+/// Order as in llama.cpp's default chain: logit bias, then the penalties (repetition, frequency and
+/// presence), then (unless greedy) top-k, top-p and min-p on the untempered distribution, then
+/// temperature, then a draw from the seeded generator.
 struct Sampler: Sendable {
     let parameters: SamplingParameters
     private var random: Xoshiro256
+    /// How often each token occurs in the answer so far (kept only while a frequency or presence
+    /// penalty is on).
+    private(set) var answerCounts: [Int32: Int] = [:]
 
-    init(parameters: SamplingParameters, seed: UInt64) {
+    /// A sampler for one sequence; `answerSoFar` are tokens of the answer that are already in the
+    /// prompt (a resumed answer), counted by the frequency and presence penalties.
+    init(parameters: SamplingParameters, seed: UInt64, answerSoFar: ArraySlice<Int32> = []) {
         self.parameters = parameters
         self.random = Xoshiro256(seed: seed)
+        if parameters.countsAnswerTokens {
+            for token in answerSoFar { answerCounts[token, default: 0] += 1 }
+        }
     }
 
-    /// Picks a token; `recent` are the latest tokens of the sequence (prompt and output) for the penalty.
+    /// Picks a token; `recent` are the latest tokens of the sequence (prompt and output) for the
+    /// repetition penalty.
     mutating func sample(_ logits: inout [Float], recent: ArraySlice<Int32>) -> Int32 {
+        let chosen = choose(&logits, recent: recent)
+        if parameters.countsAnswerTokens { answerCounts[chosen, default: 0] += 1 }
+        return chosen
+    }
+
+    private mutating func choose(_ logits: inout [Float], recent: ArraySlice<Int32>) -> Int32 {
+        applyLogitBias(&logits)
         applyRepetitionPenalty(&logits, recent: recent)
+        applyAnswerPenalties(&logits)
         if parameters.temperature <= 0 { return Self.argmax(logits) }
 
         var candidates = topCandidates(logits, k: parameters.topK)
@@ -80,6 +98,24 @@ struct Sampler: Sendable {
             }
             // NaN logits never compare equal; fall back to index 0 like the scalar scan did.
             return Int32(l.firstIndex(of: best) ?? 0)
+        }
+    }
+
+    private func applyLogitBias(_ logits: inout [Float]) {
+        for (id, bias) in parameters.logitBias {
+            let i = Int(id)
+            guard i >= 0, i < logits.count else { continue }
+            logits[i] += bias
+        }
+    }
+
+    /// OpenAI's penalties: logit − count × frequency − (count > 0) × presence, for the tokens of the answer.
+    private func applyAnswerPenalties(_ logits: inout [Float]) {
+        guard parameters.countsAnswerTokens else { return }
+        for (id, count) in answerCounts {
+            let i = Int(id)
+            guard i >= 0, i < logits.count else { continue }
+            logits[i] -= Float(count) * parameters.frequencyPenalty + parameters.presencePenalty
         }
     }
 

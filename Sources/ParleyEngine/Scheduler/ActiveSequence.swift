@@ -29,7 +29,8 @@ final class ActiveSequence {
         continuation = request.continuation
         submittedAt = request.submittedAt
         admittedAt = now
-        sampler = Sampler(parameters: request.sampling, seed: request.seed)
+        sampler = Sampler(
+            parameters: request.sampling, seed: request.seed, answerSoFar: request.prompt.suffix(request.answerPrefixLength))
         decoder = TokenTextDecoder(tokenizer: tokenizer)
         stopMatcher = StopMatcher(stops: request.stop)
     }
@@ -71,6 +72,8 @@ struct PendingRequest: Sendable {
     /// Tokens to generate at most (already capped by the context).
     var maxTokens: Int
     var stop: [String]
+    /// The prompt's last tokens that already belong to the answer (see ``GenerationRequest/answerPrefixLength``).
+    var answerPrefixLength: Int
     var continuation: ActiveSequence.Continuation
     var submittedAt: ContinuousClock.Instant
     /// KV positions to reserve: prompt plus `maxTokens`.

@@ -18,21 +18,28 @@ public struct GenerationRequest: Sendable {
     public var maxTokens: Int?
     /// Strings that end the generation when they appear in the output; they are not emitted.
     public var stop: [String]
+    /// How many of the prompt's last tokens are already part of the answer (a resumed answer): the
+    /// frequency and presence penalties count them as generated. Default 0.
+    public var answerPrefixLength: Int
 
     /// Creates a request.
-    public init(prompt: Prompt, sampling: SamplingParameters = .init(), maxTokens: Int? = nil, stop: [String] = []) {
+    public init(
+        prompt: Prompt, sampling: SamplingParameters = .init(), maxTokens: Int? = nil, stop: [String] = [],
+        answerPrefixLength: Int = 0
+    ) {
         self.prompt = prompt
         self.sampling = sampling
         self.maxTokens = maxTokens
         self.stop = stop
+        self.answerPrefixLength = answerPrefixLength
     }
 }
 
 /// How the next token is drawn from the model's distribution.
 ///
-/// Filters apply in llama.cpp's order: repetition penalty, top-k, top-p, min-p, then temperature.
+/// Filters apply in llama.cpp's order: logit bias, penalties, top-k, top-p, min-p, then temperature.
 /// A temperature of 0 means greedy decoding (the most likely token; the other fields are ignored
-/// except the repetition penalty).
+/// except the logit bias and the penalties).
 public struct SamplingParameters: Sendable, Equatable {
     /// Softmax temperature; 0 is greedy. Default 0.8.
     public var temperature: Float
@@ -47,6 +54,15 @@ public struct SamplingParameters: Sendable, Equatable {
     public var repetitionPenalty: Float
     /// How many recent tokens (prompt included) the repetition penalty looks at. Default 64.
     public var repetitionWindow: Int
+    /// Subtracted from a token's logit once for each time the answer so far holds it (OpenAI's
+    /// `frequency_penalty`); 0 disables. Default 0.
+    public var frequencyPenalty: Float
+    /// Subtracted from a token's logit when the answer so far holds it at all (OpenAI's
+    /// `presence_penalty`); 0 disables. Default 0.
+    public var presencePenalty: Float
+    /// Added to the logits of these token ids before anything else (OpenAI's `logit_bias`: -100
+    /// all but bans a token, 100 all but forces it). Default empty.
+    public var logitBias: [Int32: Float]
     /// Seed of the random generator; the same seed, prompt and parameters give the same tokens.
     /// `nil` (the default) picks a random seed.
     public var seed: UInt64?
@@ -54,7 +70,8 @@ public struct SamplingParameters: Sendable, Equatable {
     /// Creates sampling parameters; every argument has the documented default.
     public init(
         temperature: Float = 0.8, topK: Int = 40, topP: Float = 0.95, minP: Float = 0.05,
-        repetitionPenalty: Float = 1, repetitionWindow: Int = 64, seed: UInt64? = nil
+        repetitionPenalty: Float = 1, repetitionWindow: Int = 64, frequencyPenalty: Float = 0, presencePenalty: Float = 0,
+        logitBias: [Int32: Float] = [:], seed: UInt64? = nil
     ) {
         self.temperature = temperature
         self.topK = topK
@@ -62,8 +79,14 @@ public struct SamplingParameters: Sendable, Equatable {
         self.minP = minP
         self.repetitionPenalty = repetitionPenalty
         self.repetitionWindow = repetitionWindow
+        self.frequencyPenalty = frequencyPenalty
+        self.presencePenalty = presencePenalty
+        self.logitBias = logitBias
         self.seed = seed
     }
+
+    /// Whether the frequency or presence penalty is on (then the answer's tokens are counted).
+    var countsAnswerTokens: Bool { frequencyPenalty != 0 || presencePenalty != 0 }
 
     /// Greedy decoding: always the most likely token.
     public static let greedy = SamplingParameters(temperature: 0)

@@ -62,8 +62,9 @@ struct ChatCompletionBody: Equatable {
             sampling.seed = UInt64(bitPattern: Int64(seed))
         }
         sampling.stop = try Self.stop(fields)
-        _ = try fields.number("frequency_penalty", in: -2...2)
-        _ = try fields.number("presence_penalty", in: -2...2)
+        sampling.frequencyPenalty = try fields.number("frequency_penalty", in: -2...2)
+        sampling.presencePenalty = try fields.number("presence_penalty", in: -2...2)
+        sampling.logitBias = try Self.logitBias(fields)
         _ = try fields.string("user")
         self.sampling = sampling
 
@@ -147,6 +148,27 @@ struct ChatCompletionBody: Equatable {
             throw fields.wrongType("content", "a string")
         }
         return ChatMessage(role: role == "developer" ? "system" : role, content: content)
+    }
+
+    /// Most entries `logit_bias` may have (OpenAI documents none; a chat client sends a handful).
+    static let maxLogitBiasEntries = 1_024
+
+    /// `logit_bias`: token ids (as the object's keys, decimal) to biases in -100...100. Whether an id
+    /// is in the model's vocabulary only the model knows; it refuses one that is not.
+    static func logitBias(_ fields: JSONFields) throws -> [Int: Double] {
+        guard let bias = try fields.object("logit_bias") else { return [:] }
+        guard bias.object.count <= maxLogitBiasEntries else {
+            throw OpenAIError.invalid("'logit_bias' allows at most \(maxLogitBiasEntries) entries", param: "logit_bias")
+        }
+        var result: [Int: Double] = [:]
+        for key in bias.object.keys {
+            guard let token = Int(key), token >= 0, token <= Int(Int32.max), String(token) == key else {
+                throw OpenAIError.invalid(
+                    "'logit_bias' keys must be token ids (non-negative integers), got '\(key.prefix(40))'", param: "logit_bias")
+            }
+            result[token] = try bias.number(key, in: -100...100)
+        }
+        return result
     }
 
     static func stop(_ fields: JSONFields) throws -> [String] {

@@ -6,8 +6,8 @@ public import ParleyProtocol
 /// A stored chat whose prompt outgrows the model's context is sent without its oldest turns
 /// (``HistoryWindow``); a prompt the client sent that is too long on its own is refused.
 ///
-/// Sampling maps one to one (`temperature`, `topP`, `seed`; the engine's defaults otherwise),
-/// as do `maxTokens` and `stop`. A resumed request (``ModelRequest/resume``) is prompted with the
+/// Sampling maps one to one (`temperature`, `topP`, `seed`, the frequency and presence penalties,
+/// `logitBias`; the engine's defaults otherwise), as do `maxTokens` and `stop`. A resumed request (``ModelRequest/resume``) is prompted with the
 /// chat template of the messages followed by the assistant's partial text as plain tokens, so the
 /// model continues the same answer; its tokens are numbered from `resume.tokenCount`, its
 /// `maxTokens` shrinks by the tokens already sent, and its usage counts the whole answer.
@@ -50,7 +50,9 @@ public struct EngineBackend: ModelBackend {
         let remaining = request.sampling.maxTokens.map { $0 - first }
         let generation = GenerationRequest(
             prompt: .tokens(prompt), sampling: Self.parameters(request.sampling),
-            maxTokens: remaining.map { max(1, $0) }, stop: request.sampling.stop)
+            maxTokens: remaining.map { max(1, $0) }, stop: request.sampling.stop,
+            // A resumed answer's text counts for the penalties as if this engine had generated it.
+            answerPrefixLength: prompt.count - chatPrompt.count)
         let exhausted = remaining.map { $0 <= 0 } ?? false
         // The engine starts now, when asked, not at the first read; a stream dropped unread cancels it.
         return EngineEvents(
@@ -68,6 +70,12 @@ public struct EngineBackend: ModelBackend {
         if let temperature = options.temperature { parameters.temperature = Float(max(0, temperature)) }
         if let topP = options.topP { parameters.topP = Float(min(1, max(0.000_001, topP))) }
         parameters.seed = options.seed
+        parameters.frequencyPenalty = Float(options.frequencyPenalty ?? 0)
+        parameters.presencePenalty = Float(options.presencePenalty ?? 0)
+        for (token, bias) in options.logitBias {
+            // Ids beyond Int32 are outside every vocabulary: kept as -1 so the engine refuses them.
+            parameters.logitBias[Int32(exactly: token) ?? -1] = Float(bias)
+        }
         return parameters
     }
 }

@@ -95,7 +95,10 @@ public struct UpstreamBackend: ModelBackend {
         let body = UpstreamRequestBody(
             model: request.model, messages: messages, temperature: request.sampling.temperature,
             topP: request.sampling.topP, maxTokens: request.sampling.maxTokens.map { max(1, $0 - first) },
-            seed: request.sampling.seed, stop: request.sampling.stop.isEmpty ? nil : request.sampling.stop)
+            seed: request.sampling.seed, stop: request.sampling.stop.isEmpty ? nil : request.sampling.stop,
+            frequencyPenalty: request.sampling.frequencyPenalty, presencePenalty: request.sampling.presencePenalty,
+            logitBias: request.sampling.logitBias.isEmpty
+                ? nil : Dictionary(uniqueKeysWithValues: request.sampling.logitBias.map { (String($0), $1) }))
         var http = HTTPClientRequest(url: configuration.baseURL + "/v1/chat/completions")
         http.method = .POST
         http.headers.add(name: "content-type", value: "application/json")

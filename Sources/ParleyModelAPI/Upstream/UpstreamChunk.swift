@@ -52,12 +52,19 @@ struct UpstreamRequestBody: Encodable {
     var maxTokens: Int?
     var seed: UInt64?
     var stop: [String]?
+    var frequencyPenalty: Double?
+    var presencePenalty: Double?
+    /// Token ids as decimal strings, as OpenAI's `logit_bias` has them; nil when empty.
+    var logitBias: [String: Double]?
 
     enum CodingKeys: String, CodingKey {
         case model, messages, stream, temperature, seed, stop
         case streamOptions = "stream_options"
         case topP = "top_p"
         case maxTokens = "max_tokens"
+        case frequencyPenalty = "frequency_penalty"
+        case presencePenalty = "presence_penalty"
+        case logitBias = "logit_bias"
     }
 }
 

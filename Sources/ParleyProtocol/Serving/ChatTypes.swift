@@ -21,13 +21,27 @@ public struct SamplingOptions: Hashable, Sendable, Codable {
     public var seed: UInt64?
     /// Generation stops before any of these strings (at most 4).
     public var stop: [String]
+    /// Subtracted from a token's logit once per time the answer already holds it (OpenAI's
+    /// `frequency_penalty`, -2...2); nil or 0 is off.
+    public var frequencyPenalty: Double?
+    /// Subtracted from a token's logit when the answer already holds it at all (OpenAI's
+    /// `presence_penalty`, -2...2); nil or 0 is off.
+    public var presencePenalty: Double?
+    /// Added to the logits of these token ids (OpenAI's `logit_bias`, -100...100); ids are the model's.
+    public var logitBias: [Int: Double]
 
-    public init(temperature: Double? = nil, topP: Double? = nil, maxTokens: Int? = nil, seed: UInt64? = nil, stop: [String] = []) {
+    public init(
+        temperature: Double? = nil, topP: Double? = nil, maxTokens: Int? = nil, seed: UInt64? = nil, stop: [String] = [],
+        frequencyPenalty: Double? = nil, presencePenalty: Double? = nil, logitBias: [Int: Double] = [:]
+    ) {
         self.temperature = temperature
         self.topP = topP
         self.maxTokens = maxTokens
         self.seed = seed
         self.stop = stop
+        self.frequencyPenalty = frequencyPenalty
+        self.presencePenalty = presencePenalty
+        self.logitBias = logitBias
     }
 }
 

@@ -21,12 +21,28 @@ extension SamplingOptions: WireCodable {
         wire.write(maxTokens)
         wire.write(seed)
         wire.write(stop)
+        wire.write(frequencyPenalty)
+        wire.write(presencePenalty)
+        // A count, then (token id, bias) pairs in id order: the same options, the same bytes.
+        wire.write(logitBias.count)
+        for (token, bias) in logitBias.sorted(by: { $0.key < $1.key }) {
+            wire.write(token)
+            wire.write(bias)
+        }
     }
 
     public init(wire: WireReader) throws {
         self.init(
             temperature: try wire.readOptionalDouble(), topP: try wire.readOptionalDouble(),
-            maxTokens: try wire.readOptionalInt(), seed: try wire.readOptionalUInt64(), stop: try wire.readStrings())
+            maxTokens: try wire.readOptionalInt(), seed: try wire.readOptionalUInt64(), stop: try wire.readStrings(),
+            frequencyPenalty: try wire.readOptionalDouble(), presencePenalty: try wire.readOptionalDouble())
+        let count = try wire.readInt()
+        guard count >= 0 else { throw ClusterError(.malformed, "negative logit bias count \(count)") }
+        // Read pair by pair (no capacity reserved up front): a damaged count runs out of bytes and throws.
+        for _ in 0..<count {
+            let token = try wire.readInt()
+            logitBias[token] = try wire.readDouble()
+        }
     }
 }
 

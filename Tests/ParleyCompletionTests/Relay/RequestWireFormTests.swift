@@ -6,7 +6,9 @@ import Testing
 /// (`WireCodable`): every field survives, and damaged bytes throw.
 @Suite("Request wire forms")
 struct RequestWireFormTests {
-    static let sampling = SamplingOptions(temperature: 0.7, topP: 0.9, maxTokens: 256, seed: UInt64.max, stop: ["\n\n", "END"])
+    static let sampling = SamplingOptions(
+        temperature: 0.7, topP: 0.9, maxTokens: 256, seed: UInt64.max, stop: ["\n\n", "END"], frequencyPenalty: 0.5,
+        presencePenalty: -1.25, logitBias: [0: -100, 50_256: 3.5, Int(Int32.max): 100])
     static let messages = [ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "Héllo 🙂")]
 
     static var fullModelRequest: ModelRequest {
@@ -47,7 +49,7 @@ struct RequestWireFormTests {
     @Test func everyFieldHasItsPlaceInTheWireForm() {
         #expect(Mirror(reflecting: Self.fullModelRequest).children.count == 9, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: Self.fullCompletionRequest).children.count == 12, "update RequestWireForms.swift")
-        #expect(Mirror(reflecting: Self.sampling).children.count == 5, "update RequestWireForms.swift")
+        #expect(Mirror(reflecting: Self.sampling).children.count == 8, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: Self.messages[0]).children.count == 2, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: ResumePoint(tokenCount: 1, text: "")).children.count == 2, "update RequestWireForms.swift")
     }
@@ -71,10 +73,22 @@ struct RequestWireFormTests {
         #expect(throws: ClusterError.self) { try BinaryDecoder().decode(ModelRequest.self, from: bytes) }
     }
 
+    @Test func aLogitBiasCountBeyondTheBytesLeftThrows() throws {
+        var sampling = SamplingOptions()
+        sampling.logitBias = [1: 1]
+        var bytes = try BinaryEncoder().encode(sampling)
+        // Seven empty fields, then the count 1 (zigzag: 2): make it 2^34.
+        #expect(bytes[7] == 2)
+        bytes.replaceSubrange(7...7, with: [0x80, 0x80, 0x80, 0x80, 0x80])
+        #expect(throws: ClusterError.self) { try BinaryDecoder().decode(SamplingOptions.self, from: bytes) }
+        bytes[7...11] = [0x01, 0, 0, 0, 0]  // -1
+        #expect(throws: ClusterError.self) { try BinaryDecoder().decode(SamplingOptions.self, from: bytes) }
+    }
+
     @Test func anUnknownPriorityThrows() throws {
         var bytes = try BinaryEncoder().encode(ModelRequest(requestID: "r", userID: "u", model: "m", messages: []))
-        // The priority follows the sampling options (five empty fields: four absent, no stops).
-        let priorityAt = 6 + 1 + 5
+        // The priority follows the sampling options (eight empty fields: six absent, no stops, no biases).
+        let priorityAt = 6 + 1 + 8
         #expect(bytes[priorityAt] == 0)
         bytes[priorityAt] = 7
         #expect(throws: ClusterError.self) { try BinaryDecoder().decode(ModelRequest.self, from: bytes) }

@@ -62,6 +62,42 @@ import Testing
         #expect(logits[2] == -1.5)
     }
 
+    @Test func logitBiasIsAddedBeforeChoosing() {
+        var banned = Sampler(parameters: SamplingParameters(temperature: 0, logitBias: [0: -100]), seed: 1)
+        var logits: [Float] = [5, 4, 3]
+        #expect(banned.sample(&logits, recent: []) == 1)
+        var forced = Sampler(parameters: SamplingParameters(temperature: 1, logitBias: [2: 100]), seed: 1)
+        for _ in 0..<50 {
+            var logits: [Float] = [5, 4, 3]
+            #expect(forced.sample(&logits, recent: []) == 2)
+        }
+    }
+
+    /// OpenAI's formula: logit − count × frequency − (count > 0) × presence, over the answer's tokens
+    /// (the sampler's own picks and a resumed answer's tokens), never the prompt's.
+    @Test func frequencyAndPresencePenaltiesCountTheAnswerOnly() {
+        var sampler = Sampler(
+            parameters: SamplingParameters(temperature: 0, frequencyPenalty: 0.5, presencePenalty: 0.25), seed: 1,
+            answerSoFar: [0, 0])
+        var logits: [Float] = [3, 2, 1]
+        // Token 0 was in the answer twice: 3 − 2 × 0.5 − 0.25 = 1.75 < 2.
+        #expect(sampler.sample(&logits, recent: [0, 0, 0, 0]) == 1)
+        #expect(logits == [1.75, 2, 1])
+        #expect(sampler.answerCounts == [0: 2, 1: 1])
+        logits = [3, 2, 1]
+        // Now token 1 was picked once (2 − 0.75 = 1.25); token 0 still scores 1.75.
+        #expect(sampler.sample(&logits, recent: []) == 0)
+        #expect(logits == [1.75, 1.25, 1])
+        // A negative penalty encourages repeats; with both at 0 nothing is counted.
+        var repeats = Sampler(parameters: SamplingParameters(temperature: 0, presencePenalty: -2), seed: 1, answerSoFar: [2])
+        logits = [3, 2, 1.5]
+        #expect(repeats.sample(&logits, recent: []) == 2)
+        var off = Sampler(parameters: SamplingParameters(temperature: 0), seed: 1, answerSoFar: [0, 1])
+        logits = [3, 2, 1]
+        #expect(off.sample(&logits, recent: []) == 0)
+        #expect(off.answerCounts.isEmpty)
+    }
+
     @Test func stopMatcherHoldsBackPrefixesAndCutsAtTheStop() {
         var matcher = StopMatcher(stops: ["</end>", "STOP"])
         #expect(matcher.append("Hello <").text == "Hello ")

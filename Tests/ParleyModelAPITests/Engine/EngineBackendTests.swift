@@ -96,6 +96,52 @@ struct EngineBackendTests {
         #expect(usage.completionTokens == 6 + resumed.count - 1)
     }
 
+    @Test func logitBiasForcesOrBansTokensAndAnIdOutsideTheVocabularyIsRefused() async throws {
+        let engine = try #require(CachedModel.engine).get()
+        let yes = try #require(engine.tokenizer.encode(" yes", parseSpecial: false).first)
+        var forced = Self.request(maxTokens: 4)
+        forced.sampling.logitBias = [Int(yes): 100]
+        #expect(Self.text(try await Self.stream(forced)) == " yes yes yes yes")
+
+        let plain = try await Self.stream(Self.request(maxTokens: 1))
+        let firstWord = Self.text(plain)
+        let first = try #require(engine.tokenizer.encode(firstWord, parseSpecial: false).first)
+        var banned = Self.request(maxTokens: 1)
+        banned.sampling.logitBias = [Int(first): -100]
+        let other = Self.text(try await Self.stream(banned))
+        #expect(!other.isEmpty && other != firstWord, "\(firstWord.debugDescription) was banned")
+
+        var outside = Self.request(maxTokens: 1)
+        outside.sampling.logitBias = [engine.tokenizer.vocabularySize: 5]
+        do {
+            _ = try await Self.stream(outside)
+            Issue.record("a logit bias for a token id outside the vocabulary was accepted")
+        } catch {
+            #expect("\(error)".contains("not in the model's vocabulary"))
+        }
+    }
+
+    /// A resumed answer's text counts for the frequency and presence penalties as if the resuming
+    /// engine had generated it: greedy decoding continues exactly the answer a single run gives.
+    @Test func aResumedAnswerKeepsItsPenalties() async throws {
+        var request = Self.request(maxTokens: 40)
+        request.messages = [ChatMessage(role: "user", content: "List the days of the week, one per line.")]
+        request.sampling.frequencyPenalty = 1.5
+        request.sampling.presencePenalty = 0.5
+        let whole = try await Self.stream(request)
+        let wholeText = Self.text(whole)
+        var unpenalized = request
+        unpenalized.sampling.frequencyPenalty = nil
+        unpenalized.sampling.presencePenalty = nil
+        #expect(Self.text(try await Self.stream(unpenalized)) != wholeText, "the penalties changed nothing")
+
+        let prefixText = Self.text(Array(whole.prefix(20)))
+        var resumed = request
+        resumed.resume = ResumePoint(tokenCount: 20, text: prefixText)
+        let continuation = Self.text(try await Self.stream(resumed))
+        #expect(prefixText + continuation == wholeText)
+    }
+
     @Test func aStoredChatLongerThanTheContextGoesOnWithoutItsOldestTurns() async throws {
         // Four stored turns of about 300 tokens each, then the question: more than the 1,024 tokens
         // of the test engine's context.

@@ -64,6 +64,24 @@ struct UpstreamBackendTests {
         }
     }
 
+    @Test func penaltiesAndLogitBiasGoUpstreamInOpenAIsForm() async throws {
+        try await withFakeUpstream { url in
+            let backend = try await UpstreamBackend.connect(.init(baseURL: url))
+            var request = Self.request()
+            request.sampling = SamplingOptions(frequencyPenalty: 0.5, presencePenalty: -1, logitBias: [50: -100, 7: 2.5])
+            let events = try await Self.collect(backend, request)
+            #expect(
+                events.first
+                    == .token(
+                        index: 0,
+                        text: #"{"frequency_penalty": 0.5, "logit_bias": {"50": -100.0, "7": 2.5}, "presence_penalty": -1.0}"#))
+            // Without them the upstream gets none of the three fields (its own defaults apply).
+            let plain = try await Self.collect(backend, Self.request())
+            #expect(plain.first == .token(index: 0, text: "Hello"))
+            await backend.shutdown()
+        }
+    }
+
     @Test func resumeSendsThePartialAnswerAndNumbersFromTheResumePoint() async throws {
         try await withFakeUpstream { url in
             let backend = try await UpstreamBackend.connect(.init(baseURL: url))
