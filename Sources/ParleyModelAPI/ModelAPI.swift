@@ -1,4 +1,5 @@
 public import Distributed
+import struct Foundation.Date
 public import ParleyCluster
 public import ParleyProtocol
 
@@ -21,7 +22,12 @@ public distributed actor ModelAPI: ModelAPIProtocol {
     {
         self.actorSystem = actorSystem
         self.backend = backend
-        self.servedModels = backend.models
+        let now = Int(Date().timeIntervalSince1970)
+        self.servedModels = backend.models.map { model in
+            var model = model
+            model.created = model.created ?? now
+            return model
+        }
         self.tracker = tracker
     }
 

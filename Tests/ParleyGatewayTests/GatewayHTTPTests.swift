@@ -33,6 +33,49 @@ struct GatewayHTTPTests {
         }
     }
 
+    @Test func modelsAreListedAndRetrievedOneByOne() async throws {
+        let backend = ScriptedCompletions(
+            models: [
+                ModelInfo(id: "smollm2", backend: "builtin", contextLength: 8_192, created: 1_790_000_000),
+                ModelInfo(id: "Qwen/Qwen2.5-7B", backend: "upstream"),
+            ],
+            script: ScriptedCompletions.answer(["x"]))
+        let app = try await makeTestApplication(completions: backend)
+        try await app.test(.router) { client in
+            let list = try await client.execute(uri: "/v1/models", method: .get, headers: .auth())
+            #expect(
+                String(buffer: list.body)
+                    == #"{"object":"list","data":[{"id":"smollm2","object":"model","created":1790000000,"owned_by":"parley-builtin","context_length":8192},{"id":"Qwen/Qwen2.5-7B","object":"model","created":0,"owned_by":"parley-upstream"}],"next_cursor":null}"#
+            )
+            let one = try await client.execute(uri: "/v1/models/smollm2", method: .get, headers: .auth())
+            #expect(one.status == .ok)
+            #expect(
+                String(buffer: one.body)
+                    == #"{"id":"smollm2","object":"model","created":1790000000,"owned_by":"parley-builtin","context_length":8192}"#)
+            let slashed = try await client.execute(uri: "/v1/models/Qwen/Qwen2.5-7B", method: .get, headers: .auth())
+            #expect(slashed.status == .ok)
+            #expect(String(buffer: slashed.body).contains(#""id":"Qwen/Qwen2.5-7B""#))
+            let missing = try await client.execute(uri: "/v1/models/gpt-9", method: .get, headers: .auth())
+            #expect(missing.status == .notFound)
+            let error = try errorBody(missing)
+            #expect(error.code == "model_not_found" && error.param == "model")
+            #expect(try await client.execute(uri: "/v1/models/smollm2", method: .get).status == .unauthorized)
+        }
+    }
+
+    @Test func aModelOnSeveralEndpointsIsListedOnce() {
+        let merged = ClusterCompletionBackend.merged([
+            [ModelInfo(id: "smollm2", backend: "builtin", contextLength: 8_192, created: 200)],
+            [ModelInfo(id: "smollm2", backend: "builtin", contextLength: 2_048, created: 300), ModelInfo(id: "a", backend: "synthetic")],
+            [ModelInfo(id: "smollm2", backend: "builtin", created: 100)],
+        ])
+        #expect(
+            merged == [
+                ModelInfo(id: "a", backend: "synthetic"),
+                ModelInfo(id: "smollm2", backend: "builtin", contextLength: 2_048, created: 100),
+            ])
+    }
+
     @Test func openEndpointsNeedNoCredentials() async throws {
         let app = try await makeTestApplication()
         try await app.test(.router) { client in

@@ -6,6 +6,7 @@ free port with a rate limit of 5 requests a minute and stops it at the end.
 
 import os
 import sys
+import time
 
 import openai
 import pytest
@@ -27,9 +28,16 @@ def client(base_url, key=API_KEY):
     return openai.OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=30)
 
 
-def test_models_list(base_url):
-    ids = [model.id for model in client(base_url).models.list()]
-    assert ids == ["synthetic"]
+def test_models_list_and_retrieve(base_url):
+    c = client(base_url)
+    models = list(c.models.list())
+    assert [model.id for model in models] == ["synthetic"]
+    # Served since the model node started: a recent Unix time, not 0.
+    assert abs(models[0].created - time.time()) < 3600
+    one = c.models.retrieve("synthetic")
+    assert one.id == "synthetic" and one.created == models[0].created and one.owned_by == "parley-synthetic"
+    with pytest.raises(openai.NotFoundError):
+        c.models.retrieve("no-such-model")
 
 
 def test_streaming_and_non_streaming_give_the_same_answer(base_url):

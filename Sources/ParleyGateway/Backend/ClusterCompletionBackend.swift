@@ -78,8 +78,22 @@ struct ClusterCompletionBackend: CompletionBackend {
             for await list in group { all.append(list) }
             return all
         }
+        return Self.merged(lists)
+    }
+
+    /// One entry per model id, sorted by id. A model served by several endpoints is served since the
+    /// earliest of them, with the context the smallest one holds (what every endpoint can take).
+    static func merged(_ lists: [[ModelInfo]]) -> [ModelInfo] {
         var byID: [String: ModelInfo] = [:]
-        for model in lists.joined() where byID[model.id] == nil { byID[model.id] = model }
+        for model in lists.joined() {
+            guard var known = byID[model.id] else {
+                byID[model.id] = model
+                continue
+            }
+            known.created = [known.created, model.created].compactMap { $0 }.min()
+            known.contextLength = [known.contextLength, model.contextLength].compactMap { $0 }.min()
+            byID[model.id] = known
+        }
         return byID.values.sorted { $0.id < $1.id }
     }
 }

@@ -167,11 +167,28 @@ extension GatewayRoutes {
     /// `GET /v1/models`.
     func models(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         _ = try context.requireUser()
-        let models = try await completions.models()
-        let items = models.map {
-            #"{"id":\#(JSON.quote($0.id)),"object":"model","created":0,"owned_by":\#(JSON.quote("parley-" + $0.backend))}"#
-        }
+        let items = try await completions.models().map(Self.modelObject)
         return Self.json(#"{"object":"list","data":[\#(items.joined(separator: ","))],"next_cursor":null}"#)
+    }
+
+    /// `GET /v1/models/{model}`: the model's id may hold slashes (`Qwen/Qwen2.5-7B` from an upstream).
+    func model(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        _ = try context.requireUser()
+        let id = context.parameters.getCatchAll().joined(separator: "/")
+        guard let model = try await completions.models().first(where: { $0.id == id }) else {
+            throw OpenAIError(
+                .notFound, "the model '\(id.prefix(256))' is not served by any live node", param: "model",
+                code: ServingError.modelNotFound)
+        }
+        return Self.json(Self.modelObject(model))
+    }
+
+    /// OpenAI's model object, plus `context_length` when the backend knows it.
+    static func modelObject(_ model: ModelInfo) -> String {
+        var object =
+            #"{"id":\#(JSON.quote(model.id)),"object":"model","created":\#(model.created ?? 0),"owned_by":\#(JSON.quote("parley-" + model.backend))"#
+        if let contextLength = model.contextLength { object += #","context_length":\#(contextLength)"# }
+        return object + "}"
     }
 }
 

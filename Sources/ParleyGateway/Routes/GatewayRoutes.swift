@@ -58,6 +58,7 @@ struct GatewayRoutes: Sendable {
         api.post("chat/completions/:request_id/cancel") { request, context in try await cancel(request, context) }
         api.get("chat/completions/:request_id/stream") { request, context in try await resume(request, context) }
         api.get("models") { request, context in try await models(request, context) }
+        api.get("models/**") { request, context in try await model(request, context) }
         api.get("cluster") { _, _ in try await Self.json(encoding: status.clusterStatus()) }
         addConversationRoutes(to: api)
         return router

@@ -145,11 +145,16 @@ public struct ModelInfo: Hashable, Sendable, Codable {
     public var id: String
     /// `builtin`, `upstream` or `synthetic`.
     public var backend: String
+    /// Tokens the model's context holds (prompt and answer), when the backend knows it.
     public var contextLength: Int?
+    /// Since when it is served, Unix seconds (OpenAI's `created`): when the endpoint started
+    /// serving it; nil from a node that does not say.
+    public var created: Int?
 
-    public init(id: String, backend: String, contextLength: Int? = nil) {
+    public init(id: String, backend: String, contextLength: Int? = nil, created: Int? = nil) {
         self.id = id
         self.backend = backend
         self.contextLength = contextLength
+        self.created = created
     }
 }

@@ -74,7 +74,7 @@ struct UpstreamBackendTests {
                 events.first
                     == .token(
                         index: 0,
-                        text: #"{"frequency_penalty": 0.5, "logit_bias": {"50": -100.0, "7": 2.5}, "presence_penalty": -1.0}"#))
+                        text: #"{"frequency_penalty": 0.5, "logit_bias": {"50": -100, "7": 2.5}, "presence_penalty": -1}"#))
             // Without them the upstream gets none of the three fields (its own defaults apply).
             let plain = try await Self.collect(backend, Self.request())
             #expect(plain.first == .token(index: 0, text: "Hello"))
