@@ -23,7 +23,7 @@ struct CompletionRun: Sendable {
         /// `finished` (or the failure).
         case end(
             MessageStatus, usage: TokenUsage?, tokens: Int, last: GenerationLogBatcher<ContinuousClock.Instant>.Batch?,
-            finished: CompletionEvent?, failure: (any Error)?)
+            finished: CompletionEvent?, failure: (any Error)?, announced: Bool)
     }
 
     let request: CompletionRequest
@@ -146,7 +146,10 @@ struct CompletionRun: Sendable {
             }
         }
         if tokens == 0 { tokens = iterator.tokenCount }
-        records.yield(.end(status, usage: usage, tokens: tokens, last: batcher.flush(), finished: finished, failure: failure))
+        records.yield(
+            .end(
+                status, usage: usage, tokens: tokens, last: batcher.flush(), finished: finished, failure: failure,
+                announced: announced))
         records.finish()
     }
 
@@ -170,8 +173,14 @@ struct CompletionRun: Sendable {
             switch record {
             case .tokens(let batch):
                 await log?.write(batch)
-            case .end(let status, let usage, let tokens, let last, let finished, let failure):
+            case .end(let status, let usage, let tokens, let last, let finished, let failure, let announced):
                 let storeFailure = await log?.finish(last, status: status, usage: usage)
+                // A new chat refused before its answer started goes again, before the caller hears of it.
+                if let failure, !announced, let settled, let store, settled.startedNewChat, Self.isRefusal(failure),
+                    let conversationID = settled.conversationID
+                {
+                    await discard(conversationID, in: store)
+                }
                 if let finished { continuation.yield(finished) }
                 continuation.finish(throwing: failure)
                 await rateLimits.release(userID: owner, requestID: requestID, tokens: tokens)
@@ -181,6 +190,25 @@ struct CompletionRun: Sendable {
                     _ = await log?.retryFinish(status: status, usage: usage, within: configuration.answerStoreRetryWindow)
                 }
             }
+        }
+    }
+
+    /// Whether `error` refuses the request itself, so every attempt would fail the same way (an
+    /// invalid request, an unknown model) — unlike a full queue or a dead node.
+    static func isRefusal(_ error: any Error) -> Bool {
+        let code = (error as? ServingError)?.code ?? (error as? ClusterError)?.code.rawValue
+        return code == ServingError.invalidRequest || code == ServingError.modelNotFound
+    }
+
+    private func discard(_ conversationID: String, in store: any HistoryStore) async {
+        do {
+            try await ClusterSystem.withCallTimeout(configuration.storeCallTimeout) {
+                try await store.discardNewChat(owner: request.userID, conversationID: conversationID)
+            }
+        } catch {
+            logger.warning(
+                "a refused request's new chat could not be deleted",
+                metadata: ["request.id": "\(request.requestID)", "conversation.id": "\(conversationID)", "error": "\(error)"])
         }
     }
 }

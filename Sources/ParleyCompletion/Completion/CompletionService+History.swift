@@ -26,6 +26,9 @@ struct SettledTurn: Sendable {
     var store: (any HistoryStore)?
     /// Events to log before the first token (a resumed request whose last batch was lost).
     var gapFill: GenerationLogBatcher<ContinuousClock.Instant>.Batch?
+    /// This attempt stored a new chat's conversation (deleted again if the request is refused
+    /// before its answer starts).
+    var startedNewChat = false
 }
 
 /// What a turn reads before the model can start: its visible branch.
@@ -174,7 +177,8 @@ extension CompletionService {
         return SettledTurn(
             conversationID: request.store ? started.run.conversationID : request.conversationID,
             userMessageID: request.store ? started.run.parentID : nil,
-            assistantMessageID: request.store ? started.run.messageID : nil, store: store, gapFill: nil)
+            assistantMessageID: request.store ? started.run.messageID : nil, store: store, gapFill: nil,
+            startedNewChat: request.store && request.conversationID == nil)
     }
 
     /// A resubmission: finds out whether its earlier attempt stored the turn and started the log,

@@ -34,6 +34,10 @@ struct ConversationHistoryStore: HistoryStore {
         return StoredMessageRef(conversationID: conversationID, messageID: stored.id)
     }
 
+    func discardNewChat(owner: String, conversationID: String) async throws {
+        try await store.deleteConversation(owner: owner, id: conversationID)
+    }
+
     func conversationForRequest(owner: String, requestID: String, title: String) async throws -> String {
         try await store.conversationForRequest(owner: owner, requestID: requestID, title: title).id
     }

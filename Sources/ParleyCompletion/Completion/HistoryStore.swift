@@ -40,6 +40,11 @@ package protocol HistoryStore: Sendable {
     /// Logs token texts as events `fromSeq`, `fromSeq + 1`, … (event seq = token index + 1).
     func appendGenerationEvents(owner: String, requestID: String, fromSeq: Int64, texts: [String]) async throws
 
+    /// Deletes a new chat whose first request was refused before its answer started (an invalid
+    /// request, an unknown model): the client got an error and never its id, so the question and the
+    /// empty answer must not stay in the history. Idempotent.
+    func discardNewChat(owner: String, conversationID: String) async throws
+
     /// Logs `texts` as events `fromSeq`, … (none when empty), then ends the log with `status`; with a
     /// conversation, stores the logged answer as its message. One write.
     func finishGeneration(

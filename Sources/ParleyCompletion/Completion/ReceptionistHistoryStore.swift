@@ -86,6 +86,11 @@ struct FailoverHistoryStore: HistoryStore {
         }
     }
 
+    func discardNewChat(owner: String, conversationID: String) async throws {
+        // A deletion is idempotent, so it may go to the next store.
+        try await withFailover { store in try await store.discardNewChat(owner: owner, conversationID: conversationID) }
+    }
+
     func startTurn(owner: String, _ turn: TurnStart) async throws -> TurnStarted {
         // A try that failed to reach its store may have been stored all the same: a later try that
         // finds the run still streaming takes it as its own (the run registry lets one run per

@@ -113,6 +113,34 @@ struct TurnStorageTests {
         }
     }
 
+    /// The client of a refused request gets an error and never the new chat's id: the chat (its
+    /// question and empty answer) must not stay in the history. A continued chat keeps the turn.
+    @Test func aNewChatRefusedByTheModelLeavesNothingInTheHistory() async throws {
+        try await withHarness { harness in
+            var refused = request("r1", maxTokens: 4)
+            refused.model = TokenProxy.refusingModel
+            let (events, failure) = try await Self.run(refused, on: harness.completion())
+            #expect(events.isEmpty)
+            #expect(failure?.code.rawValue == ServingError.invalidRequest)
+            #expect(harness.store.conversationIDs(of: "u").isEmpty)
+            #expect(harness.store.discarded.count == 1)
+
+            // An existing chat: the refused turn stays (the client knows the chat), nothing is deleted.
+            var collected = CollectedCompletion()
+            for try await event in try await harness.completion().complete(request("r2", maxTokens: 2)) { collected.add(event) }
+            guard case .started(let conversationID?, _, _, _) = collected.started else {
+                Issue.record("no conversation: \(String(describing: collected.started))")
+                return
+            }
+            var continued = request("r3", maxTokens: 4, conversationID: conversationID)
+            continued.model = TokenProxy.refusingModel
+            let (_, continuedFailure) = try await Self.run(continued, on: harness.completion())
+            #expect(continuedFailure?.code.rawValue == ServingError.invalidRequest)
+            #expect(harness.store.conversationIDs(of: "u") == [conversationID])
+            #expect(harness.store.discarded.count == 1)
+        }
+    }
+
     @Test func anIdempotentRequestIsRefusedWhileNoStoreCanCheckItsKey() async throws {
         try await withHarness { harness in
             harness.store.failStarts(with: ClusterError(.nodeDown, "the conversation node died"))

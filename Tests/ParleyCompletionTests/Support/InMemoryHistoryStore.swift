@@ -23,6 +23,7 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
         var conversations: [String: (owner: String, messages: [StoredMessage])] = [:]
         var runs: [String: Run] = [:]
         var nextID = 1
+        var discarded: Set<String> = []
         /// Calls of `appendGenerationEvents` (the events a finish carries are not counted).
         var appendCalls = 0
         /// Once a run's log reaches `at`, it falls back to `to` (a replica that died before passing
@@ -132,6 +133,17 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
             return StoredMessageRef(conversationID: id, messageID: messageID)
         }
     }
+
+    func discardNewChat(owner: String, conversationID: String) async throws {
+        state.withLock { state in
+            guard state.conversations[conversationID]?.owner == owner else { return }
+            state.conversations[conversationID] = nil
+            state.discarded.insert(conversationID)
+        }
+    }
+
+    /// Conversations deleted by ``discardNewChat(owner:conversationID:)``.
+    var discarded: Set<String> { state.withLock { $0.discarded } }
 
     func conversationForRequest(owner: String, requestID: String, title: String) async throws -> String {
         state.withLock { state in

@@ -19,8 +19,12 @@ distributed actor TokenProxy: ModelProxyProtocol {
         self.probe = probe
     }
 
-    distributed func generate(_ request: ModelRequest, region: String?) -> RemoteStream<GenerationEvent> {
+    distributed func generate(_ request: ModelRequest, region: String?) throws -> RemoteStream<GenerationEvent> {
         probe.calls.add(1, ordering: .relaxed)
+        // A model that refuses the request itself, as one does a prompt longer than its context.
+        if request.model == Self.refusingModel {
+            throw ServingError(ServingError.invalidRequest, "the prompt does not fit the context")
+        }
         probe.recordResume(request.resume)
         probe.recordMessages(request.messages, historyCount: request.historyCount)
         return actorSystem.makeStream(
@@ -30,6 +34,9 @@ distributed actor TokenProxy: ModelProxyProtocol {
     }
 
     distributed func endpoints() -> [EndpointStatus] { [] }
+
+    /// The model name this proxy refuses every request for (`invalid_request`).
+    static let refusingModel = "refusing"
 
     static func token(_ index: Int) -> String { "w\(index) " }
 
