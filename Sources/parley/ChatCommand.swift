@@ -32,11 +32,24 @@ struct ChatCommand: AsyncParsableCommand {
     @Option(help: "Longest answer in tokens (default: the model's own limit).")
     var maxTokens: Int?
 
+    @Option(help: "Sampling temperature, 0 to 2 (0 always picks the likeliest token; default: the model's).")
+    var temperature: Double?
+
+    @Option(help: "A system message for new conversations: how the model should answer (stored with the chat).")
+    var system: String?
+
     @Argument(help: "A prompt to answer without starting an interactive session.")
     var prompt: [String] = []
 
     func validate() throws {
         guard !urls.isEmpty else { throw ValidationError("give the gateway with --url URL") }
+        if let temperature, !(0...2).contains(temperature) {
+            throw ValidationError("--temperature must be between 0 and 2")
+        }
+        if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+        if let system, system.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw ValidationError("--system must not be empty")
+        }
     }
 
     func run() async throws {
@@ -60,7 +73,12 @@ struct ChatCommand: AsyncParsableCommand {
             ChatOutput.error(Self.describe(error))
             throw ExitCode.failure
         }
-        var session = ChatSession(model: modelName, conversationID: conversation, maxTokens: maxTokens)
+        var session = ChatSession(
+            model: modelName, conversationID: conversation, maxTokens: maxTokens, temperature: temperature,
+            systemPrompt: system)
+        if conversation != nil, system != nil {
+            ChatOutput.status("note: --system starts new conversations; \(conversation ?? "") keeps its own")
+        }
         let interactive = prompt.isEmpty && isatty(STDIN_FILENO) == 1
         if !interactive {
             var text = prompt.joined(separator: " ")
@@ -102,6 +120,7 @@ struct ChatCommand: AsyncParsableCommand {
             case .open(let id):
                 do { try await open(id, &session, client) } catch { ChatOutput.error(Self.describe(error)) }
             case .invalid(let why): ChatOutput.error(why)
+            case .retry: await retry(&session, client, interrupts)
             case .message(let text): _ = await ask(text, &session, client, interrupts)
             }
         }
@@ -113,6 +132,7 @@ struct ChatCommand: AsyncParsableCommand {
           /list         your latest conversations
           /search TEXT  search all your conversations
           /open ID      continue a conversation (shows its messages)
+          /retry        answer the last question again (the old answer is kept beside it)
           /quit         leave (or Ctrl-D; Ctrl-C twice)
         Ctrl-C while an answer streams stops it.
         """
@@ -138,13 +158,40 @@ struct ChatCommand: AsyncParsableCommand {
 
     enum Outcome { case answered, stopped, failed }
 
+    /// `/retry`: a new answer to the last question, printed as it streams.
+    private func retry(_ session: inout ChatSession, _ client: ParleyClient, _ interrupts: ChatInterrupts) async {
+        var question: (id: String, text: String)?
+        if let id = session.conversationID {
+            do {
+                let branch = try await client.conversation(id: id).visibleBranch
+                question = branch.last(where: { $0.role == "user" }).map { ($0.id, $0.content) }
+            } catch {
+                ChatOutput.error(Self.describe(error))
+                return
+            }
+        }
+        guard let (request, text) = session.retry(questionID: question?.id, question: question?.text) else {
+            ChatOutput.error("nothing to retry yet: ask something first")
+            return
+        }
+        _ = await ask(text, request: request, &session, client, interrupts)
+    }
+
     /// Sends one message and prints the answer as it streams; Ctrl-C stops it and cancels it on the server.
     private func ask(_ text: String, _ session: inout ChatSession, _ client: ParleyClient, _ interrupts: ChatInterrupts) async -> Outcome {
+        await ask(text, request: session.request(for: text), &session, client, interrupts)
+    }
+
+    /// Sends `request` (asking `text`) and prints the answer as it streams.
+    private func ask(
+        _ text: String, request: ChatCompletionRequest, _ session: inout ChatSession, _ client: ParleyClient,
+        _ interrupts: ChatInterrupts
+    ) async -> Outcome {
         let interruptions = interrupts.beginAnswer()
         defer { interrupts.endAnswer() }
         let stream: ChatCompletionStream
         do {
-            stream = try await client.streamChatCompletion(session.request(for: text))
+            stream = try await client.streamChatCompletion(request)
         } catch {
             ChatOutput.error(Self.describe(error))
             return .failed

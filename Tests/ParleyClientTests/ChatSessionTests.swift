@@ -34,6 +34,44 @@ import Testing
         #expect(session.request(for: "four").conversationID == "c9")
     }
 
+    @Test func aSystemPromptAndTemperatureGoWithEveryNewConversation() {
+        var session = ChatSession(model: "m", temperature: 0.2, systemPrompt: "Answer in French.")
+        let first = session.request(for: "one")
+        #expect(first.messages == [.system("Answer in French."), .user("one")] && first.temperature == 0.2)
+        // A stored chat keeps its system message: later turns send only the new one.
+        session.record(message: "one", answer: "un", conversationID: "c1")
+        #expect(session.request(for: "two").messages == [.user("two")])
+        #expect(session.request(for: "two").temperature == 0.2)
+        session.startNew()
+        #expect(session.request(for: "three").messages == [.system("Answer in French."), .user("three")])
+        // Unstored, the history is sent whole, the system message first.
+        session.record(message: "three", answer: "trois", conversationID: nil)
+        #expect(
+            session.request(for: "four").messages == [
+                .system("Answer in French."), .user("three"), .init(role: "assistant", content: "trois"), .user("four"),
+            ])
+    }
+
+    @Test func retryAnswersTheLastQuestionAgain() {
+        var session = ChatSession(model: "m")
+        #expect(session.retry(questionID: nil, question: nil) == nil)
+        // Unstored: the last exchange leaves the history and its question is asked again.
+        session.record(message: "one", answer: "uno", conversationID: nil)
+        session.record(message: "two", answer: "dos", conversationID: nil)
+        let local = session.retry(questionID: nil, question: nil)
+        #expect(local?.question == "two")
+        #expect(local?.request.messages == [.user("one"), .init(role: "assistant", content: "uno"), .user("two")])
+        session.record(message: "two", answer: "deux", conversationID: nil)
+        #expect(session.localHistory.count == 4)
+        // Stored: a new answer to the stored question, no new message.
+        session.open("c1")
+        #expect(session.retry(questionID: nil, question: nil) == nil)
+        let stored = session.retry(questionID: "m7", question: "two")
+        #expect(stored?.request.messages == [])
+        #expect(stored?.request.conversationID == "c1" && stored?.request.parentMessageID == "m7")
+        #expect(ChatSession.Input(line: "/retry") == .retry)
+    }
+
     @Test func unstoredConversationsSendTheWholeHistory() {
         var session = ChatSession(model: "m")
         session.record(message: "one", answer: "uno", conversationID: nil)

@@ -173,3 +173,38 @@ def test_conversation_option_continues_a_stored_chat(gateway):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_retry_answers_again_beside_the_old_answer_and_system_starts_the_chat(gateway):
+    child = chat(gateway, "--system", "Answer like a pirate.", "--temperature", "0.5")
+    child.expect("> ")
+    child.sendline("where is the treasure of copper bay")
+    child.expect(WORDS)
+    child.expect("> ")
+    child.sendline("/retry")
+    child.expect(WORDS)
+    child.expect("> ")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    newest = get(gateway, "/v1/conversations?limit=1")["data"][0]["id"]
+    messages = get(gateway, f"/v1/conversations/{newest}")["messages"]
+    assert [m["role"] for m in messages[:2]] == ["system", "user"]
+    assert messages[0]["content"] == "Answer like a pirate."
+    question = messages[1]
+    answers = [m for m in messages if m["role"] == "assistant"]
+    # Two answers to the one question, side by side; the stored chat shows the newer.
+    assert len(answers) == 2 and all(a["parent_id"] == question["id"] for a in answers)
+    assert get(gateway, f"/v1/conversations/{newest}")["current_message_id"] == answers[-1]["id"]
+
+
+def test_retry_before_any_question_is_refused(gateway):
+    child = chat(gateway)
+    child.expect("> ")
+    child.sendline("/retry")
+    child.expect("nothing to retry yet")
+    child.expect("> ")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    child.close()

@@ -19,6 +19,8 @@ public struct ChatSession: Sendable, Hashable {
         case search(String)
         /// `/open ID`: continue a stored conversation.
         case open(String)
+        /// `/retry`: answer the last question again.
+        case retry
         /// `/help`.
         case help
         /// `/quit` or `/exit`.
@@ -45,6 +47,7 @@ public struct ChatSession: Sendable, Hashable {
             switch command {
             case "/new": self = .new
             case "/list": self = .list
+            case "/retry": self = .retry
             case "/help", "/?": self = .help
             case "/quit", "/exit": self = .quit
             case "/search": self = argument.isEmpty ? .invalid("usage: /search TEXT") : .search(argument)
@@ -62,20 +65,51 @@ public struct ChatSession: Sendable, Hashable {
     public private(set) var localHistory: [ChatCompletionRequest.Message] = []
     /// Answer length limit; `nil` leaves it to the server.
     public var maxTokens: Int?
+    /// Sampling temperature; `nil` leaves it to the server.
+    public var temperature: Double?
+    /// The system message a new conversation starts with (stored with it); `nil` for none.
+    public var systemPrompt: String?
 
-    public init(model: String, conversationID: String? = nil, maxTokens: Int? = nil) {
+    public init(
+        model: String, conversationID: String? = nil, maxTokens: Int? = nil, temperature: Double? = nil,
+        systemPrompt: String? = nil
+    ) {
         self.model = model
         self.conversationID = conversationID
         self.maxTokens = maxTokens
+        self.temperature = temperature
+        self.systemPrompt = systemPrompt
     }
 
     /// The request for the next user message.
     public func request(for message: String) -> ChatCompletionRequest {
         let user = ChatCompletionRequest.Message.user(message)
         if let conversationID {
-            return ChatCompletionRequest(model: model, messages: [user], maxTokens: maxTokens, conversationID: conversationID)
+            return ChatCompletionRequest(
+                model: model, messages: [user], temperature: temperature, maxTokens: maxTokens,
+                conversationID: conversationID)
         }
-        return ChatCompletionRequest(model: model, messages: localHistory + [user], maxTokens: maxTokens)
+        let system = systemPrompt.map { [ChatCompletionRequest.Message.system($0)] } ?? []
+        return ChatCompletionRequest(
+            model: model, messages: system + localHistory + [user], temperature: temperature, maxTokens: maxTokens)
+    }
+
+    /// `/retry`: the request that answers the last question again, and that question's text. In a
+    /// stored conversation it asks for a new answer to the stored question `questionID` (the server
+    /// keeps the old answer beside it); otherwise the last exchange leaves the local history and its
+    /// question is sent again. nil when there is no question to answer again.
+    public mutating func retry(questionID: String?, question: String?) -> (request: ChatCompletionRequest, question: String)? {
+        if let conversationID {
+            guard let questionID, let question else { return nil }
+            let request = ChatCompletionRequest(
+                model: model, messages: [], temperature: temperature, maxTokens: maxTokens,
+                conversationID: conversationID, parentMessageID: questionID)
+            return (request, question)
+        }
+        guard localHistory.count >= 2, localHistory[localHistory.count - 2].role == "user" else { return nil }
+        let question = localHistory[localHistory.count - 2].content
+        localHistory.removeLast(2)
+        return (request(for: question), question)
     }
 
     /// Records a finished (or stopped) exchange; `conversationID` is what the server named, if anything.

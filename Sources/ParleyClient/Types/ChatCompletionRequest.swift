@@ -31,6 +31,9 @@ public struct ChatCompletionRequest: Hashable, Sendable {
     public var stop: [String]?
     /// Continue this stored conversation.
     public var conversationID: String?
+    /// With ``conversationID``: continue from this stored message instead of the visible branch's
+    /// end (with no messages: a new answer to that question, beside the old one).
+    public var parentMessageID: String?
     /// Store the exchange; `nil` leaves the server's default (true).
     public var store: Bool?
     /// Ask for a last chunk carrying token usage (streaming only). Default false.
@@ -38,8 +41,8 @@ public struct ChatCompletionRequest: Hashable, Sendable {
 
     public init(
         model: String, messages: [Message], temperature: Double? = nil, topP: Double? = nil, maxTokens: Int? = nil,
-        seed: Int64? = nil, stop: [String]? = nil, conversationID: String? = nil, store: Bool? = nil,
-        includeUsage: Bool = false
+        seed: Int64? = nil, stop: [String]? = nil, conversationID: String? = nil, parentMessageID: String? = nil,
+        store: Bool? = nil, includeUsage: Bool = false
     ) {
         self.model = model
         self.messages = messages
@@ -49,6 +52,7 @@ public struct ChatCompletionRequest: Hashable, Sendable {
         self.seed = seed
         self.stop = stop
         self.conversationID = conversationID
+        self.parentMessageID = parentMessageID
         self.store = store
         self.includeUsage = includeUsage
     }
@@ -59,7 +63,7 @@ public struct ChatCompletionRequest: Hashable, Sendable {
             model: model, messages: messages, stream: stream,
             streamOptions: stream && includeUsage ? .init(includeUsage: true) : nil, temperature: temperature,
             topP: topP, maxCompletionTokens: maxTokens, seed: seed, stop: stop, conversationID: conversationID,
-            store: store)
+            parentMessageID: parentMessageID, store: store)
     }
 
     struct Body: Encodable {
@@ -77,6 +81,7 @@ public struct ChatCompletionRequest: Hashable, Sendable {
         var seed: Int64?
         var stop: [String]?
         var conversationID: String?
+        var parentMessageID: String?
         var store: Bool?
 
         enum CodingKeys: String, CodingKey {
@@ -85,6 +90,7 @@ public struct ChatCompletionRequest: Hashable, Sendable {
             case topP = "top_p"
             case maxCompletionTokens = "max_completion_tokens"
             case conversationID = "conversation_id"
+            case parentMessageID = "parent_message_id"
         }
     }
 }
