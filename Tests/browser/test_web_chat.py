@@ -237,3 +237,39 @@ def test_a_refused_request_shows_the_error_and_gives_the_prompt_back(driver, lim
     finally:
         page.screenshot()
         driver.get("about:blank")
+
+
+def test_instructions_start_every_new_chat_as_its_system_message(signed_in):
+    page = signed_in
+    instructions = "Answer like a lighthouse keeper."
+    page.find("[data-testid=instructions-open]").click()
+    page.visible("[data-testid=instructions-text]").send_keys(instructions)
+    page.find("[data-testid=instructions-save]").click()
+    page.wait(lambda: not page.find("[data-testid=instructions-dialog]").is_displayed(), message="the dialog closed")
+    assert page.js("return localStorage.getItem('parley.instructions');") == instructions
+
+    page.send("What do you see tonight?")
+    page.wait_answer_done()
+    conversation_id = page.conversation_id()
+    page.send("And tomorrow night?")
+    page.wait(lambda: len(page.assistant_texts()) == 2, message="a second answer")
+    page.wait_answer_done()
+    messages = page.api.conversation(conversation_id)["messages"]
+    system = [m for m in messages if m["role"] == "system"]
+    # One system message, the chat's root; the first question answers to it, the second does not repeat it.
+    assert len(system) == 1 and system[0]["content"] == instructions and system[0]["parent_id"] is None
+    questions = [m for m in messages if m["role"] == "user"]
+    assert [q["parent_id"] == system[0]["id"] for q in questions] == [True, False]
+
+    # The dialog shows the saved text; emptying it turns the instructions off for the next chat.
+    page.find("[data-testid=instructions-open]").click()
+    field = page.visible("[data-testid=instructions-text]")
+    assert field.get_attribute("value") == instructions
+    field.clear()
+    page.find("[data-testid=instructions-save]").click()
+    assert page.js("return localStorage.getItem('parley.instructions');") is None
+    page.find("[data-testid=new-chat]").click()
+    page.send("Just a question")
+    page.wait_answer_done()
+    roles = [m["role"] for m in page.api.conversation(page.conversation_id())["messages"]]
+    assert "system" not in roles

@@ -11,6 +11,7 @@ import { ConversationList } from "./sidebar.js";
 
 const $ = (id) => document.getElementById(id);
 const MODEL_KEY = "parley.model";
+const INSTRUCTIONS_KEY = "parley.instructions";
 
 let chat;
 let list;
@@ -126,6 +127,7 @@ function enterApp() {
         });
         chat = new ChatView({
             getModel: () => $("model").value,
+            getInstructions: () => (localStorage.getItem(INSTRUCTIONS_KEY) || "").trim(),
             onChanged: (id) => { list.refresh().then(() => list.setActive(chat.conversationID ?? id)); },
         });
         cluster = new ClusterView();
@@ -148,6 +150,7 @@ function bindKeys() {
     $("model").addEventListener("change", () => localStorage.setItem(MODEL_KEY, $("model").value));
     $("new-chat").addEventListener("click", () => navigate("#/"));
     $("sign-out").addEventListener("click", signOut);
+    bindInstructions();
     for (const toggle of document.querySelectorAll(".sidebar-toggle")) {
         toggle.addEventListener("click", () => document.body.classList.toggle("sidebar-open"));
     }
@@ -157,6 +160,26 @@ function bindKeys() {
         if (mod && event.shiftKey && event.key.toLowerCase() === "o") { event.preventDefault(); navigate("#/"); }
         if (event.key === "Escape" && chat.generation && document.activeElement === $("prompt")) chat.generation.stop();
     });
+}
+
+// MARK: Instructions
+
+/** The instructions dialog: text kept in this browser, sent as a new chat's system message. */
+function bindInstructions() {
+    const dialog = $("instructions-dialog");
+    $("instructions-open").addEventListener("click", () => {
+        $("instructions-text").value = localStorage.getItem(INSTRUCTIONS_KEY) || "";
+        dialog.showModal();
+        $("instructions-text").focus();
+    });
+    $("instructions-cancel").addEventListener("click", () => dialog.close());
+    $("instructions-form").addEventListener("submit", () => {
+        const text = $("instructions-text").value.trim();
+        if (text) localStorage.setItem(INSTRUCTIONS_KEY, text);
+        else localStorage.removeItem(INSTRUCTIONS_KEY);
+        $("instructions-open").classList.toggle("active", !!text);
+    });
+    $("instructions-open").classList.toggle("active", !!localStorage.getItem(INSTRUCTIONS_KEY));
 }
 
 window.addEventListener("parley:unauthorized", (event) => {

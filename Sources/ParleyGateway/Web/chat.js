@@ -13,9 +13,13 @@ const ANSWER_READ_ATTEMPTS = 15;
 const ANSWER_READ_PAUSE_MS = 150;
 
 export class ChatView {
-    /** `getModel()` names the picked model; `onChanged(conversationID)` after a conversation changed. */
-    constructor({ getModel, onChanged }) {
+    /**
+     * `getModel()` names the picked model; `getInstructions()` the system message a new chat starts
+     * with ("" for none); `onChanged(conversationID)` after a conversation changed.
+     */
+    constructor({ getModel, getInstructions, onChanged }) {
         this.getModel = getModel;
+        this.getInstructions = getInstructions;
         this.onChanged = onChanged;
         this.conversationID = null;
         this.details = null;
@@ -236,6 +240,9 @@ export class ChatView {
         if (this.conversationID) {
             body.conversation_id = this.conversationID;
             if (this.leafID) body.parent_message_id = this.leafID;
+        } else {
+            const instructions = this.getInstructions();
+            if (instructions) body.messages.unshift({ role: "system", content: instructions });
         }
         this.begin(body, { prefixLeafID: this.leafID, pendingUser: text });
     }
