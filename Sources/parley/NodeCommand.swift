@@ -5,6 +5,7 @@ import ParleyCluster
 import ParleyGateway
 import ParleyProtocol
 import ServiceLifecycle
+import Synchronization
 
 /// `parley node`: one cluster node with the given roles.
 struct NodeCommand: AsyncParsableCommand {
@@ -23,19 +24,24 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-key"), help: "PEM private key for mutual TLS.") var tlsKey: String?
     @Option(name: .customLong("tls-ca"), help: "PEM trust roots for mutual TLS.") var tlsCA: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+    @Flag(help: "Exit (status 75) when the cluster declares this node dead, for a supervisor that restarts it; by default the node starts again under a new identity by itself.")
+    var exitWhenDeclaredDead = false
     @OptionGroup var roleOptions: RoleOptions
 
     func run() async throws {
+        ProcessRestart.recordStartingDescriptors()
         let settings = try clusterSettings()
         NodeRuntime.metricsRegistry = GatewayMetricsBootstrap.bootstrapPrometheus()
         let logger = Logger.parley(label: "parley.node", level: logLevel)
         let system = try await ClusterSystem.start(settings: settings, logger: logger)
         system.allowParleyProtocols()
         let services: [any Service]
+        let httpPort = Mutex<Int?>(nil)
         do {
             services = try await NodeRuntime.services(
                 roles: Set(settings.roles), options: roleOptions, system: system, logger: logger,
                 onHTTPListening: { port in
+                    httpPort.withLock { $0 = port }
                     print("parley node \(settings.name) http on http://\(settings.listen.host):\(port)")
                     fflush(nil)
                 })
@@ -48,7 +54,36 @@ struct NodeCommand: AsyncParsableCommand {
             "parley node \(system.node.name) listening on \(system.node.address) uid \(String(system.node.uid, radix: 16)) roles \(settings.roles.joined(separator: ","))"
         )
         fflush(nil)
-        try await NodeRuntime.run(system: system, services: services, logger: logger)
+        do {
+            try await NodeRuntime.run(system: system, services: services, logger: logger)
+        } catch where system.wasDeclaredDead {
+            // The system stopped itself: what follows decides how the node goes on.
+        }
+        if system.wasDeclaredDead {
+            // The same addresses again, also those that were picked (port 0): the last of a repeated option counts.
+            var arguments = CommandLine.arguments
+            if settings.listen.port == 0 { arguments += ["--listen", "\(settings.listen.host):\(system.node.address.port)"] }
+            if let http = roleOptions.http, http.hasSuffix(":0"), let port = httpPort.withLock({ $0 }) {
+                arguments += ["--http", "\(http.dropLast(2)):\(port)"]
+            }
+            try await goOnAfterBeingDeclaredDead(arguments: arguments, logger)
+        }
+    }
+
+    /// The cluster declared this incarnation dead (it was unreachable for too long: frozen, paused,
+    /// cut off) and the node stopped. Its roles have moved to other nodes; it comes back as a new
+    /// member after a pause, unless `--exit-when-declared-dead` leaves that to a supervisor.
+    private func goOnAfterBeingDeclaredDead(arguments: [String], _ logger: Logger) async throws {
+        guard !exitWhenDeclaredDead else {
+            logger.error("the cluster declared this node dead; exiting (--exit-when-declared-dead)")
+            throw ExitCode(EX_TEMPFAIL)
+        }
+        // A pause, so a node that keeps being declared dead does not restart in a tight loop.
+        try await Task.sleep(for: .seconds(1))
+        logger.warning("the cluster declared this node dead; starting again under a new identity")
+        let error = ProcessRestart.replaceProcess(arguments: arguments)
+        logger.critical("could not start again: \(String(cString: strerror(error)))")
+        throw ExitCode(EX_TEMPFAIL)
     }
 
     func clusterSettings() throws -> ClusterSettings {

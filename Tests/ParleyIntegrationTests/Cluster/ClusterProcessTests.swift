@@ -52,6 +52,43 @@ struct ClusterProcessTests {
         #expect(status.members.filter { $0.status == "alive" }.count == 4)
     }
 
+    /// A frozen node (SIGSTOP: a paused VM, a machine that slept) is declared dead; when it runs
+    /// again it learns that, stops, and starts again in place — same process, new identity — so it
+    /// is back without anyone restarting it.
+    @Test func aFrozenNodeDeclaredDeadComesBackByItselfUnderANewIdentity() async throws {
+        let names = ["f0", "f1", "f2"]
+        let cluster = try await NodeCluster(names: names, roles: ["", "", ""])
+        defer { cluster.killAll() }
+        try await cluster.waitForStatus(within: .seconds(15)) { $0.members.filter { $0.status == "alive" }.count == 3 }
+        let oldUID = cluster.uids["f2"]!
+        let frozen = cluster.processes["f2"]!
+        Foundation.kill(frozen.pid, SIGSTOP)
+        try await cluster.processes["f0"]!.waitForLine(containing: "member dead", and: "#\(oldUID)", timeout: .seconds(15))
+        Foundation.kill(frozen.pid, SIGCONT)
+        try await frozen.waitForLine(containing: "starting again under a new identity", timeout: .seconds(15))
+        let status = try await cluster.waitForStatus(within: .seconds(20)) { status in
+            status.members.contains { $0.name == "f2" && $0.status == "alive" && $0.uid != oldUID }
+        }
+        #expect(status.members.filter { $0.status == "alive" }.count == 3)
+        #expect(frozen.isRunning, "the same process came back")
+        // Started with port 0, it came back on the port it had.
+        #expect(status.members.first { $0.name == "f2" && $0.uid != oldUID }?.address == "127.0.0.1:\(cluster.ports["f2"]!)")
+    }
+
+    /// With `--exit-when-declared-dead` the node leaves restarting to a supervisor: it exits with 75.
+    @Test func aNodeDeclaredDeadCanExitForItsSupervisorInstead() async throws {
+        let cluster = try await NodeCluster(
+            names: ["e0", "e1"], roles: ["", ""], extraArguments: ["e1": ["--exit-when-declared-dead"]])
+        defer { cluster.killAll() }
+        try await cluster.waitForStatus(within: .seconds(15)) { $0.members.filter { $0.status == "alive" }.count == 2 }
+        let frozen = cluster.processes["e1"]!
+        Foundation.kill(frozen.pid, SIGSTOP)
+        try await cluster.processes["e0"]!.waitForLine(
+            containing: "member dead", and: "#\(cluster.uids["e1"]!)", timeout: .seconds(15))
+        Foundation.kill(frozen.pid, SIGCONT)
+        #expect(try await frozen.exitStatus(timeout: .seconds(15)) == 75)
+    }
+
     @Test func aWrongClusterKeyIsRefused() async throws {
         let cluster = try await NodeCluster(names: ["keyed", "peer"], roles: ["", ""])
         defer { cluster.killAll() }
