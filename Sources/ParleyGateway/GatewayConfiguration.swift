@@ -15,10 +15,14 @@ public struct GatewayConfiguration: Sendable {
     public var streaming: Streaming
     /// Deadline of one remote call that is not a stream (models, conversations, cancel); default 5 s.
     public var callTimeout: Duration
+    /// A connection that sends nothing for this long while no answer of it is being written is
+    /// closed: an idle keep-alive connection, or a request that trickles in (default 75 s). An
+    /// answer that streams for longer is never cut.
+    public var idleTimeout: Duration
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, limits: Limits = Limits(), auth: Auth = Auth(),
-        streaming: Streaming = Streaming(), callTimeout: Duration = .seconds(5)
+        streaming: Streaming = Streaming(), callTimeout: Duration = .seconds(5), idleTimeout: Duration = .seconds(75)
     ) {
         self.host = host
         self.port = port
@@ -26,6 +30,7 @@ public struct GatewayConfiguration: Sendable {
         self.auth = auth
         self.streaming = streaming
         self.callTimeout = callTimeout
+        self.idleTimeout = idleTimeout
     }
 
     /// Size and value limits of incoming requests.

@@ -36,10 +36,14 @@ public struct GatewayService: Service {
     ) -> Application<RouterResponder<GatewayRequestContext>> {
         Application(
             router: routes.makeRouter(),
-            server: .loopBoundHTTP1(),
+            server: .loopBoundHTTP1(configuration: .init(idleTimeout: .nanoseconds(Self.nanoseconds(configuration.idleTimeout)))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 
     public func run() async throws {

@@ -89,6 +89,7 @@ enum NodeRuntime {
         }
         configuration.auth.apiKeysFile = options.apiKeys
         configuration.auth.apiKeys = extraKeys
+        if let idle = options.httpIdleTimeout { configuration.idleTimeout = .milliseconds(Int64(idle * 1_000)) }
         switch (options.oidcIssuer, options.oidcAudience, options.oidcJWKS) {
         case (nil, nil, nil): break
         case (let issuer?, let audience?, let jwks?):

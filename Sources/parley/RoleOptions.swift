@@ -4,6 +4,10 @@ import Foundation
 /// Options of the role services, shared by `parley node` and `parley dev`.
 struct RoleOptions: ParsableArguments {
     @Option(help: "HTTP listen address HOST:PORT of the gateway role.") var http: String?
+    @Option(
+        name: .customLong("http-idle-timeout"),
+        help: "Gateway: seconds a connection may send nothing while none of its answers streams (default 75).")
+    var httpIdleTimeout: Double?
     @Option(help: "Data folder (conversation history, generation logs).") var data: String?
     @Option(help: "Model of the model role: smollm2 (default), synthetic, or a GGUF file path.") var model: String?
     @Option(help: "Serve an OpenAI-compatible upstream server (vLLM, llama.cpp server, Ollama) instead.")
@@ -36,6 +40,9 @@ struct RoleOptions: ParsableArguments {
         if let workerSlots, workerSlots <= 0 { throw ValidationError("--worker-slots must be positive") }
         if let rateLimit, rateLimit <= 0 { throw ValidationError("--rate-limit must be positive") }
         if let stallTimeout, !(stallTimeout > 0) { throw ValidationError("--stall-timeout must be positive") }
+        if let httpIdleTimeout, !(httpIdleTimeout > 0 && httpIdleTimeout <= 86_400) {
+            throw ValidationError("--http-idle-timeout must be between 0 and 86400 seconds")
+        }
         if let generationLogRetention, !(generationLogRetention >= 1 && generationLogRetention <= 315_360_000) {
             throw ValidationError("--generation-log-retention must be between 1 second and 10 years")
         }

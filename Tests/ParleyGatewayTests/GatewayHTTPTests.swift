@@ -270,6 +270,46 @@ struct GatewayHTTPTests {
         }
     }
 
+    /// A connection that sends nothing (an idle keep-alive, a request that never comes) is closed
+    /// after the idle timeout; an answer that pauses for longer than that is not cut.
+    @Test func anIdleConnectionIsClosedButAPausingAnswerIsNot() async throws {
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        let backend = ScriptedCompletions { _ in
+            [.event(.started(conversationID: nil, userMessageID: nil, assistantMessageID: nil)),
+             .event(.token(index: 0, text: "before")), .wait(gate),
+             .event(.token(index: 1, text: "after")), .event(.finished(.stop, TokenUsage(promptTokens: 1, completionTokens: 2)))]
+        }
+        let app = try await makeTestApplication(completions: backend) {
+            $0.idleTimeout = .milliseconds(300)
+            $0.streaming.heartbeatInterval = .seconds(30)  // nothing else flows during the pause
+        }
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let silent = try #require(try secondsUntilClosed(port: port, sending: "", waitingAtMost: 5))
+            #expect(silent >= 0.25 && silent < 3, "closed after \(silent) s")
+            let trickle = try #require(try secondsUntilClosed(port: port, sending: "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n", waitingAtMost: 5))
+            #expect(trickle < 3, "a request that stopped half-way was closed after \(trickle) s")
+
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(testKey)")
+            request.body = .bytes(ByteBuffer(string: #"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}"#))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            var text = ""
+            var paused = false
+            for try await chunk in response.body {
+                text += String(buffer: chunk)
+                if !paused, text.contains("before") {
+                    paused = true
+                    try await Task.sleep(for: .milliseconds(900))  // three idle timeouts
+                    open.yield()
+                }
+            }
+            #expect(text.contains("after"))
+            #expect(text.hasSuffix("data: [DONE]\n\n"))
+        }
+    }
+
     @Test func rateLimitedIs429WithRetryAfter() async throws {
         let backend = ScriptedCompletions { _ in
             [.fail(ServingError(ServingError.rateLimited, "60 requests per minute", retryAfterSeconds: 12.2))]
@@ -391,3 +431,31 @@ enum SSETestParser {
 }
 
 import ParleyCluster
+
+/// Opens a TCP connection to 127.0.0.1:`port`, sends `text`, and answers how many seconds passed
+/// until the server closed it (nil when it was still open after `limit` seconds).
+func secondsUntilClosed(port: Int, sending text: String, waitingAtMost limit: Int) throws -> Double? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw POSIXError(.EIO) }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+    var timeout = timeval(tv_sec: limit, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let start = ContinuousClock.now
+    if !text.isEmpty { _ = text.withCString { send(fd, $0, strlen($0), 0) } }
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let count = recv(fd, &buffer, buffer.count, 0)
+        if count > 0 { continue }  // an answer (e.g. an error) before the close
+        guard count == 0 else { return nil }  // timed out: still open
+        let elapsed = start.duration(to: .now).components
+        return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
+    }
+}
