@@ -36,7 +36,10 @@ public struct GatewayService: Service {
     ) -> Application<RouterResponder<GatewayRequestContext>> {
         Application(
             router: routes.makeRouter(),
-            server: .loopBoundHTTP1(configuration: .init(idleTimeout: .nanoseconds(Self.nanoseconds(configuration.idleTimeout)))),
+            server: .loopBoundHTTP1(
+                configuration: .init(
+                    additionalChannelHandlers: [ExpectContinueHandler()],
+                    idleTimeout: .nanoseconds(Self.nanoseconds(configuration.idleTimeout)))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
             logger: logger)

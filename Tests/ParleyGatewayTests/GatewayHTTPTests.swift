@@ -310,6 +310,24 @@ struct GatewayHTTPTests {
         }
     }
 
+    /// `Expect: 100-continue` (curl sends it with bodies over 1 MB) is answered before the body, so
+    /// the client does not wait out its own timeout before sending it.
+    @Test func aClientExpectingContinueGetsItBeforeSendingTheBody() async throws {
+        let app = try await makeTestApplication()
+        try await app.test(.live) { client in
+            let body = #"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#
+            let connection = try RawConnection(port: try #require(client.port))
+            try connection.send(
+                "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(testKey)\r\n"
+                    + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nExpect: 100-continue\r\n\r\n")
+            let interim = try connection.receive(until: "\r\n\r\n")
+            #expect(interim.hasPrefix("HTTP/1.1 100 Continue\r\n"), "\(interim)")
+            try connection.send(body)
+            let answer = try connection.receive(until: "Hello!")
+            #expect(answer.contains("HTTP/1.1 200 OK"))
+        }
+    }
+
     @Test func rateLimitedIs429WithRetryAfter() async throws {
         let backend = ScriptedCompletions { _ in
             [.fail(ServingError(ServingError.rateLimited, "60 requests per minute", retryAfterSeconds: 12.2))]
@@ -435,27 +453,58 @@ import ParleyCluster
 /// Opens a TCP connection to 127.0.0.1:`port`, sends `text`, and answers how many seconds passed
 /// until the server closed it (nil when it was still open after `limit` seconds).
 func secondsUntilClosed(port: Int, sending text: String, waitingAtMost limit: Int) throws -> Double? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw POSIXError(.EIO) }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-    var timeout = timeval(tv_sec: limit, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let connection = try RawConnection(port: port, timeoutSeconds: limit)
     let start = ContinuousClock.now
-    if !text.isEmpty { _ = text.withCString { send(fd, $0, strlen($0), 0) } }
+    if !text.isEmpty { try connection.send(text) }
     var buffer = [UInt8](repeating: 0, count: 4096)
     while true {
-        let count = recv(fd, &buffer, buffer.count, 0)
+        let count = recv(connection.fd, &buffer, buffer.count, 0)
         if count > 0 { continue }  // an answer (e.g. an error) before the close
         guard count == 0 else { return nil }  // timed out: still open
         let elapsed = start.duration(to: .now).components
         return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
+    }
+}
+
+/// A plain TCP connection to 127.0.0.1 for tests that need bytes the HTTP client does not send.
+final class RawConnection {
+    let fd: Int32
+
+    /// Connects; a read waits at most `timeoutSeconds`.
+    init(port: Int, timeoutSeconds: Int = 10) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw POSIXError(.ECONNREFUSED)
+        }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        guard Glibc.send(fd, bytes, bytes.count, 0) == bytes.count else { throw POSIXError(.EIO) }
+    }
+
+    /// What arrives until `marker` was read (at most 10 s; throws when the connection ends first).
+    func receive(until marker: String) throws -> String {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !String(decoding: received, as: UTF8.self).contains(marker) {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            guard count > 0 else { throw POSIXError(.ECONNRESET) }
+            received += buffer[..<count]
+        }
+        return String(decoding: received, as: UTF8.self)
     }
 }
