@@ -100,13 +100,25 @@ struct ChatCommand: AsyncParsableCommand {
         }
         ChatOutput.line("Parley chat on \(client.configuration.gatewayURLs[0]) with \(modelName). /help lists the commands.")
         if let conversation { try? await open(conversation, &session, client) }
+        BracketedPaste.enable()
+        defer { BracketedPaste.disable() }
+        var assembler = PromptAssembler()
         while true {
-            ChatOutput.text("> ")
+            ChatOutput.text(assembler.prompt)
             guard let line = await interrupts.readLine() else {
                 ChatOutput.line("")
+                if let text = assembler.flush() { _ = await ask(text, &session, client, interrupts) }
                 return
             }
-            switch ChatSession.Input(line: line) {
+            let input: ChatSession.Input
+            switch assembler.add(line) {
+            case .incomplete: continue
+            case .line(let text): input = ChatSession.Input(line: text)
+            case .message(let text):
+                let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                input = trimmed.isEmpty ? .empty : .message(trimmed)
+            }
+            switch input {
             case .empty: continue
             case .quit: return
             case .help: ChatOutput.line(Self.help)
@@ -125,7 +137,8 @@ struct ChatCommand: AsyncParsableCommand {
     }
 
     static let help = """
-        Type a message and press Enter. Commands:
+        Type a message and press Enter; a pasted text is one message, and so are the lines
+        between two lines of \"\"\". Commands:
           /new          start a new conversation
           /list         your latest conversations
           /search TEXT  search all your conversations

@@ -30,6 +30,20 @@ enum ChatOutput {
     }
 }
 
+/// Bracketed paste: a terminal then marks pasted text, so its lines arrive as one message
+/// (`PromptAssembler`). Only when both ends are a terminal.
+enum BracketedPaste {
+    static var applies: Bool { isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1 }
+
+    static func enable() {
+        if applies { ChatOutput.text("\u{1B}[?2004h") }
+    }
+
+    static func disable() {
+        if applies { ChatOutput.text("\u{1B}[?2004l") }
+    }
+}
+
 /// Ctrl-C for the chat: while an answer streams it is delivered to that answer; at the prompt the
 /// first press warns and the second exits (status 130).
 final class ChatInterrupts: Sendable {
@@ -67,6 +81,7 @@ final class ChatInterrupts: Sendable {
         case .warn: ChatOutput.text("\n(press Ctrl-C again to quit, or type a message)\n> ")
         case .exit:
             ChatOutput.line("")
+            BracketedPaste.disable()
             exit(130)
         case .delivered: break
         }

@@ -208,3 +208,25 @@ def test_retry_before_any_question_is_refused(gateway):
     child.sendline("/quit")
     child.expect(pexpect.EOF)
     child.close()
+
+
+def test_a_pasted_paragraph_and_a_fenced_block_are_one_message_each(gateway):
+    child = chat(gateway)
+    child.expect("> ")
+    # What a terminal with bracketed paste on sends for a pasted paragraph, then Enter.
+    child.send("\x1b[200~pasted line one\rpasted line two\x1b[201~ and a question\r")
+    child.expect(WORDS)
+    child.expect("> ")
+    child.sendline('"""')
+    child.expect("… ")
+    child.sendline("fenced line one")
+    child.sendline("fenced line two")
+    child.sendline('"""')
+    child.expect(WORDS)
+    child.expect("> ")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    child.close()
+    newest = get(gateway, "/v1/conversations?limit=1")["data"][0]["id"]
+    questions = [m["content"] for m in get(gateway, f"/v1/conversations/{newest}")["messages"] if m["role"] == "user"]
+    assert questions == ["pasted line one\npasted line two and a question", "fenced line one\nfenced line two"]
