@@ -95,16 +95,22 @@ struct ConversationRoutesTests {
             let notExport = try await client.execute(
                 uri: "/v1/conversations/import", method: .post, headers: .auth(), body: ByteBuffer(string: #"{"a":1}"#))
             #expect(notExport.status == .unprocessableContent)
+            // One conversation, as an export of one answers it, goes in as an array of one.
+            let single = try await client.execute(
+                uri: "/v1/conversations/import", method: .post, headers: .auth(), body: ByteBuffer(string: #"{"title":"s","mapping":{}}"#))
+            #expect(single.status == .ok)
+            #expect(store.state.withLock { $0.imports.last.map { String(decoding: $0, as: UTF8.self) } } == #"[{"title":"s","mapping":{}}]"#)
 
             let exported = try await client.execute(uri: "/v1/conversations/c1/export", method: .get, headers: .auth())
             #expect(String(buffer: exported.body).hasPrefix("[{"))
+            #expect(exported.headers[.contentDisposition] == #"attachment; filename="conversation-c1.json""#)
 
             let deleted = try await client.execute(uri: "/v1/conversations/c1", method: .delete, headers: .auth())
             #expect(String(buffer: deleted.body).contains(#""deleted":true"#))
             let gone = try await client.execute(uri: "/v1/conversations/c1", method: .get, headers: .auth())
             #expect(gone.status == .notFound)
         }
-        #expect(store.state.withLock { $0.imports.count } == 1)
+        #expect(store.state.withLock { $0.imports.count } == 2)
     }
 
     @Test func importBodiesMayBeLargerThanChatBodies() async throws {

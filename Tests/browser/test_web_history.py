@@ -3,6 +3,7 @@ stored markup that must stay text, and the conversation list (pages as it scroll
 delete).
 """
 
+import json
 import time
 import uuid
 
@@ -147,3 +148,37 @@ def test_conversation_list_pages_on_scroll_and_pins_renames_deletes(signed_in):
     page.wait(lambda: not page.find_all(item_css.format(oldest["id"])), message="the row is gone")
     assert page.api.status(f"/v1/conversations/{oldest['id']}") == 404
     page.wait(lambda: page.js("return location.hash;") in ("#/", ""), message="the deleted chat is closed")
+
+
+def test_a_chatgpt_export_is_imported_from_the_page_and_a_chat_downloads_again(signed_in, tmp_path):
+    page = signed_in
+    title = f"Imported from ChatGPT {uuid.uuid4().hex[:6]}"
+    export = [chatgpt_conversation(title, [("r", None, "user", "How far is the moon?"),
+                                           ("a", "r", "assistant", "About 384,400 km on average.")], "a")]
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps(export))
+    page.visible("[data-testid=import-open]")
+    page.find("[data-testid=import-file]").send_keys(str(path))
+    page.wait(lambda: "Imported 1 conversation (2 messages)" in page.find("[data-testid=import-status]").text,
+              message="the import reports what came in")
+    link = f"[data-testid=conversation-link][title='{title}']"
+    page.wait(lambda: page.find_all(link), message="the imported chat is listed")
+    # The same file again: nothing new.
+    page.find("[data-testid=import-file]").send_keys(str(path))
+    page.wait(lambda: "already here" in page.find("[data-testid=import-status]").text, message="a repeat is skipped")
+
+    page.click(link)
+    page.wait(lambda: page.assistant_texts() == ["About 384,400 km on average."], message="the chat opened")
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    page.driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    page.click("[data-testid=export-chat]")
+    page.wait(lambda: any(p.suffix == ".json" for p in downloads.iterdir()), message="the chat downloaded")
+    downloaded = next(p for p in downloads.iterdir() if p.suffix == ".json")
+    assert downloaded.name == title + ".json"
+    exported = json.loads(downloaded.read_text())
+    texts = sorted(node["message"]["content"]["parts"][0] for node in exported["mapping"].values() if node.get("message"))
+    assert texts == ["About 384,400 km on average.", "How far is the moon?"]
+    # A new chat has nothing to export.
+    page.find("[data-testid=new-chat]").click()
+    page.wait(lambda: not page.find("[data-testid=export-chat]").is_displayed(), message="no export for a new chat")

@@ -21,14 +21,19 @@ extension GatewayRoutes {
         api.post("conversations/import") { request, context in
             let user = try context.requireUser()
             let bytes = try await Self.body(request, limit: configuration.limits.maxImportBodyBytes)
-            let data = Array(bytes.readableBytesView)
-            let parsed = try? JSONParser.parse(data)
-            guard case .array = parsed else {
-                if parsed == nil {
-                    throw OpenAIError.invalid("the body is not valid JSON", code: "invalid_json")
-                }
+            var data = Array(bytes.readableBytesView)
+            switch try? JSONParser.parse(data) {
+            case .array:
+                break
+            case .object(let object) where object["mapping"] != nil:
+                // One conversation, as `GET /v1/conversations/{id}/export` answers it.
+                data = Array("[".utf8) + data + Array("]".utf8)
+            case nil:
+                throw OpenAIError.invalid("the body is not valid JSON", code: "invalid_json")
+            default:
                 throw OpenAIError(
-                    .unprocessableContent, "expected a ChatGPT export: the conversations.json array",
+                    .unprocessableContent,
+                    "expected a ChatGPT export: the conversations.json array (or one conversation of it)",
                     code: "invalid_export")
             }
             return try Self.json(encoding: try await conversations.importChatGPT(owner: user, json: data))
@@ -66,9 +71,13 @@ extension GatewayRoutes {
         }
         api.get("conversations/:id/export") { request, context in
             let user = try context.requireUser()
-            let bytes = try await conversations.exportChatGPT(owner: user, id: try Self.identifier("id", context))
+            let id = try Self.identifier("id", context)
+            let bytes = try await conversations.exportChatGPT(owner: user, id: id)
+            // A download by name (`curl -OJ`); the id is checked to hold no quote or path.
+            let disposition = #"attachment; filename="conversation-\#(id.filter { $0.isLetter || $0.isNumber || $0 == "-" }).json""#
             return Response(
-                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+                status: .ok, headers: [.contentType: "application/json", .contentDisposition: disposition],
+                body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
     }
 

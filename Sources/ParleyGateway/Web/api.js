@@ -38,11 +38,12 @@ export async function errorOf(response) {
 }
 
 /** Sends a request; resolves to the response, throws APIError for error statuses and network failures. */
-export async function request(path, { method = "GET", body, signal, extraHeaders } = {}) {
+/** `body` is sent as JSON; `rawBody` (a string of JSON, e.g. a file's text) as it is. */
+export async function request(path, { method = "GET", body, rawBody, signal, extraHeaders } = {}) {
     const init = { method, signal, headers: headers(extraHeaders) };
-    if (body !== undefined) {
+    if (body !== undefined || rawBody !== undefined) {
         init.headers["Content-Type"] = "application/json";
-        init.body = JSON.stringify(body);
+        init.body = rawBody !== undefined ? rawBody : JSON.stringify(body);
     }
     let response;
     try {
@@ -120,6 +121,8 @@ export const api = {
     conversation: (id) => json("/v1/conversations/" + encodeURIComponent(id)),
     updateConversation: (id, patch) => json("/v1/conversations/" + encodeURIComponent(id), { method: "PATCH", body: patch }),
     deleteConversation: (id) => json("/v1/conversations/" + encodeURIComponent(id), { method: "DELETE" }),
+    exportConversation: (id) => request("/v1/conversations/" + encodeURIComponent(id) + "/export"),
+    importChatGPT: (text) => json("/v1/conversations/import", { method: "POST", rawBody: text }),
     search: (body, signal) => json("/v1/conversations/search", { method: "POST", body, signal }),
     cluster: () => json("/v1/cluster"),
     cancel: (requestID) => json("/v1/chat/completions/" + encodeURIComponent(requestID) + "/cancel", { method: "POST" }),

@@ -5,6 +5,7 @@
 import { api } from "./api.js";
 import { Generation } from "./generation.js";
 import { messageView, renderBody } from "./messages.js";
+import { downloadConversation, importExport } from "./transfer.js";
 import { MessageTree } from "./tree.js";
 
 const $ = (id) => document.getElementById(id);
@@ -45,6 +46,7 @@ export class ChatView {
         this.prompt.addEventListener("input", () => this.updateComposer());
         this.stopButton.addEventListener("click", () => this.generation?.stop());
         $("chat-error-close").addEventListener("click", () => this.showError(null));
+        $("export-chat").addEventListener("click", () => this.exportOpen());
     }
 
     // MARK: Navigation
@@ -178,7 +180,8 @@ export class ChatView {
             this.liveBody = live.querySelector(".message-body");
             children.push(live);
         }
-        if (children.length === 0) children.push(emptyState());
+        if (children.length === 0) children.push(this.emptyState());
+        $("export-chat").hidden = !this.conversationID;
         this.messages.replaceChildren(...children);
         if (!this.details) {
             // A new chat is named after its first prompt (as the server will name it).
@@ -266,6 +269,53 @@ export class ChatView {
             parent_message_id: message.parent_id || null, messages: [{ role: "user", content: text }],
         };
         this.begin(body, { prefixLeafID: message.parent_id || null, pendingUser: text });
+    }
+
+    /** The empty page of a new chat, with the import of a ChatGPT export. */
+    emptyState() {
+        const box = emptyState();
+        const picker = document.createElement("input");
+        picker.type = "file";
+        picker.accept = ".json,application/json";
+        picker.hidden = true;
+        picker.dataset.testid = "import-file";
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "ghost small";
+        button.dataset.testid = "import-open";
+        button.textContent = "Import chats from a ChatGPT export (conversations.json)";
+        const status = document.createElement("p");
+        status.className = "import-status";
+        status.dataset.testid = "import-status";
+        status.setAttribute("role", "status");
+        button.addEventListener("click", () => picker.click());
+        picker.addEventListener("change", async () => {
+            const file = picker.files[0];
+            if (!file) return;
+            button.disabled = true;
+            status.textContent = "Importing " + file.name + "…";
+            try {
+                status.textContent = await importExport(file);
+                this.onChanged(null);
+            } catch (error) {
+                status.textContent = "The import failed: " + error.message;
+            } finally {
+                button.disabled = false;
+                picker.value = "";
+            }
+        });
+        box.append(button, picker, status);
+        return box;
+    }
+
+    /** Downloads the open conversation in ChatGPT's export format. */
+    async exportOpen() {
+        if (!this.conversationID) return;
+        try {
+            await downloadConversation(this.conversationID, this.details?.title);
+        } catch (error) {
+            this.showError(error.message);
+        }
     }
 
     switchBranch(message, delta) {
