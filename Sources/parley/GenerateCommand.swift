@@ -34,6 +34,12 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Random seed for reproducible sampling (default: random).")
     var seed: UInt64?
 
+    @Option(name: .customLong("frequency-penalty"), help: "Lowers a token's logit by this much per time the answer holds it (OpenAI's frequency_penalty).")
+    var frequencyPenalty: Float = 0
+
+    @Option(name: .customLong("presence-penalty"), help: "Lowers a token's logit by this much once the answer holds it (OpenAI's presence_penalty).")
+    var presencePenalty: Float = 0
+
     @Option(name: .long, help: "Compute threads (default: all CPUs).")
     var threads: Int?
 
@@ -72,7 +78,8 @@ struct GenerateCommand: AsyncParsableCommand {
         defer { engine.shutdown() }
         let request = GenerationRequest(
             prompt: raw ? .raw(prompt) : .chat([ChatTurn(role: "user", content: prompt)]),
-            sampling: SamplingParameters(temperature: temperature, seed: seed),
+            sampling: SamplingParameters(
+                temperature: temperature, frequencyPenalty: frequencyPenalty, presencePenalty: presencePenalty, seed: seed),
             maxTokens: maxTokens)
         var ids: [Int32] = []
         var text = ""
