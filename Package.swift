@@ -167,6 +167,7 @@ let package = Package(
                 "ParleyCompletion",
                 "ParleyGateway",
                 "ParleyClient",
+                "ParleyJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

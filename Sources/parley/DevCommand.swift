@@ -30,7 +30,7 @@ struct DevCommand: AsyncParsableCommand {
         name: .customLong("generation-log-retention"),
         help: "Seconds the generation log of a finished answer is kept for resumes and repeats (default 86400).")
     var generationLogRetention: Double?
-    @Option(help: "Log level.") var logLevel: String = "notice"
+    @OptionGroup var logOptions: LogOptions
 
     func run() async throws {
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
@@ -47,7 +47,7 @@ struct DevCommand: AsyncParsableCommand {
         options.generationLogRetention = generationLogRetention
         try options.validate()
         NodeRuntime.metricsRegistry = GatewayMetricsBootstrap.bootstrapPrometheus()
-        let logger = Logger.parley(label: "parley.dev", level: logLevel)
+        let logger = logOptions.logger(label: "parley.dev", defaultLevel: .notice)
         var settings = ClusterSettings(
             name: "dev", listen: NodeAddress(host: "127.0.0.1", port: 0),
             roles: NodeRoles.all)

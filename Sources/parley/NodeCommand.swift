@@ -23,7 +23,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain for mutual TLS between nodes.") var tlsCert: String?
     @Option(name: .customLong("tls-key"), help: "PEM private key for mutual TLS.") var tlsKey: String?
     @Option(name: .customLong("tls-ca"), help: "PEM trust roots for mutual TLS.") var tlsCA: String?
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+    @OptionGroup var logOptions: LogOptions
     @Flag(help: "Exit (status 75) when the cluster declares this node dead, for a supervisor that restarts it; by default the node starts again under a new identity by itself.")
     var exitWhenDeclaredDead = false
     @OptionGroup var roleOptions: RoleOptions
@@ -32,7 +32,7 @@ struct NodeCommand: AsyncParsableCommand {
         ProcessRestart.recordStartingDescriptors()
         let settings = try clusterSettings()
         NodeRuntime.metricsRegistry = GatewayMetricsBootstrap.bootstrapPrometheus()
-        let logger = Logger.parley(label: "parley.node", level: logLevel)
+        let logger = logOptions.logger(label: "parley.node", defaultLevel: .info)
         let system = try await ClusterSystem.start(settings: settings, logger: logger)
         system.allowParleyProtocols()
         let services: [any Service]

@@ -1,4 +1,5 @@
 import Foundation
+import ParleyJSON
 @testable import ParleyGateway
 import ParleyProtocol
 import Testing
