@@ -131,6 +131,7 @@ struct ChatCommand: AsyncParsableCommand {
                 do { try await open(id, &session, client) } catch { ChatOutput.error(Self.describe(error)) }
             case .invalid(let why): ChatOutput.error(why)
             case .retry: await retry(&session, client, interrupts)
+            case .model(let name): await switchModel(to: name, &session, client)
             case .message(let text): _ = await ask(text, &session, client, interrupts)
             }
         }
@@ -144,6 +145,7 @@ struct ChatCommand: AsyncParsableCommand {
           /search TEXT  search all your conversations
           /open ID      continue a conversation (shows its messages)
           /retry        answer the last question again (the old answer is kept beside it)
+          /model [NAME] the models served, or answer with NAME from now on
           /quit         leave (or Ctrl-D; Ctrl-C twice)
         Ctrl-C while an answer streams stops it.
         """
@@ -168,6 +170,29 @@ struct ChatCommand: AsyncParsableCommand {
     }
 
     enum Outcome { case answered, stopped, failed }
+
+    /// `/model`: lists the models the cluster serves (the one in use marked); `/model NAME` switches
+    /// to NAME if the cluster serves it.
+    private func switchModel(to name: String?, _ session: inout ChatSession, _ client: ParleyClient) async {
+        let served: [String]
+        do {
+            served = try await client.models().map(\.id)
+        } catch {
+            ChatOutput.error(Self.describe(error))
+            return
+        }
+        guard let name else {
+            for id in served { ChatOutput.line("\(id == session.model ? "*" : " ") \(id)") }
+            if served.isEmpty { ChatOutput.line("(no model is served right now)") }
+            return
+        }
+        guard served.contains(name) else {
+            ChatOutput.error("no live node serves \(name); served: \(served.joined(separator: ", "))")
+            return
+        }
+        session.model = name
+        ChatOutput.line("(answering with \(name))")
+    }
 
     /// `/retry`: a new answer to the last question, printed as it streams.
     private func retry(_ session: inout ChatSession, _ client: ParleyClient, _ interrupts: ChatInterrupts) async {

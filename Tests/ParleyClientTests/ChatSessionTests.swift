@@ -70,6 +70,8 @@ import Testing
         #expect(stored?.request.messages == [])
         #expect(stored?.request.conversationID == "c1" && stored?.request.parentMessageID == "m7")
         #expect(ChatSession.Input(line: "/retry") == .retry)
+        #expect(ChatSession.Input(line: "/model") == .model(nil))
+        #expect(ChatSession.Input(line: "/model  smollm2 ") == .model("smollm2"))
     }
 
     @Test func unstoredConversationsSendTheWholeHistory() {

@@ -230,3 +230,21 @@ def test_a_pasted_paragraph_and_a_fenced_block_are_one_message_each(gateway):
     newest = get(gateway, "/v1/conversations?limit=1")["data"][0]["id"]
     questions = [m["content"] for m in get(gateway, f"/v1/conversations/{newest}")["messages"] if m["role"] == "user"]
     assert questions == ["pasted line one\npasted line two and a question", "fenced line one\nfenced line two"]
+
+
+def test_model_lists_the_served_models_and_refuses_one_not_served(gateway):
+    child = chat(gateway)
+    child.expect("> ")
+    child.sendline("/model")
+    child.expect(r"\* synthetic")
+    child.expect("> ")
+    child.sendline("/model gpt-9")
+    child.expect("no live node serves gpt-9; served: synthetic")
+    child.expect("> ")
+    child.sendline("/model synthetic")
+    child.expect(r"\(answering with synthetic\)")
+    child.expect("> ")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0

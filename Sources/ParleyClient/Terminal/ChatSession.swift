@@ -21,6 +21,8 @@ public struct ChatSession: Sendable, Hashable {
         case open(String)
         /// `/retry`: answer the last question again.
         case retry
+        /// `/model`: the models served (nil), or `/model NAME`: answer with that one from now on.
+        case model(String?)
         /// `/help`.
         case help
         /// `/quit` or `/exit`.
@@ -48,6 +50,7 @@ public struct ChatSession: Sendable, Hashable {
             case "/new": self = .new
             case "/list": self = .list
             case "/retry": self = .retry
+            case "/model": self = .model(argument.isEmpty ? nil : argument)
             case "/help", "/?": self = .help
             case "/quit", "/exit": self = .quit
             case "/search": self = argument.isEmpty ? .invalid("usage: /search TEXT") : .search(argument)
