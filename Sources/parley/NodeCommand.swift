@@ -78,7 +78,9 @@ struct NodeCommand: AsyncParsableCommand {
             logger.error("the cluster declared this node dead; exiting (--exit-when-declared-dead)")
             throw ExitCode(EX_TEMPFAIL)
         }
-        // A pause, so a node that keeps being declared dead does not restart in a tight loop.
+        // A pause, so a node that keeps being declared dead does not restart in a tight loop; a
+        // SIGTERM meanwhile ends it.
+        ProcessRestart.restoreDefaultSignals()
         try await Task.sleep(for: .seconds(1))
         logger.warning("the cluster declared this node dead; starting again under a new identity")
         let error = ProcessRestart.replaceProcess(arguments: arguments)

@@ -29,15 +29,21 @@ enum ProcessRestart {
         for fd in openDescriptors() where fd > 2 && !startingDescriptors.contains(fd) {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         }
+        restoreDefaultSignals()
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
+        argv.append(nil)
+        execv("/proc/self/exe", &argv)
+        return errno
+    }
+
+    /// SIGINT and SIGTERM end the process again (the stopped node no longer listens for them) and
+    /// nothing is blocked: a stop asked for while the node waits to start again is not lost.
+    static func restoreDefaultSignals() {
         var empty = sigset_t()
         sigemptyset(&empty)
         sigprocmask(SIG_SETMASK, &empty, nil)
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
-        argv.append(nil)
-        execv("/proc/self/exe", &argv)
-        return errno
     }
 
     private static func openDescriptors() -> Set<Int32> {
