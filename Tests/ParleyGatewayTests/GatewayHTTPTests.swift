@@ -7,6 +7,7 @@ import NIOCore
 import NIOHTTP1
 @testable import ParleyGateway
 import ParleyProtocol
+import ParleyTestSupport
 import Synchronization
 import Testing
 
@@ -245,11 +246,7 @@ struct GatewayHTTPTests {
         }
         let app = try await makeTestApplication(completions: backend) { $0.streaming.heartbeatInterval = .milliseconds(20) }
         try await app.test(.live) { client in
-            var request = HTTPClientRequest(url: "http://127.0.0.1:\(try #require(client.port))/v1/chat/completions")
-            request.method = .POST
-            request.headers.add(name: "Authorization", value: "Bearer \(testKey)")
-            request.body = .bytes(ByteBuffer(string: #"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}"#))
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            let response = try await HTTPClient.shared.execute(streamingChat(port: try #require(client.port)), timeout: .seconds(30))
             var text = ""
             var opened = false
             var first: String?
@@ -290,11 +287,7 @@ struct GatewayHTTPTests {
             let trickle = try #require(try secondsUntilClosed(port: port, sending: "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n", waitingAtMost: 5))
             #expect(trickle < 3, "a request that stopped half-way was closed after \(trickle) s")
 
-            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
-            request.method = .POST
-            request.headers.add(name: "Authorization", value: "Bearer \(testKey)")
-            request.body = .bytes(ByteBuffer(string: #"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}"#))
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            let response = try await HTTPClient.shared.execute(streamingChat(port: port), timeout: .seconds(30))
             var text = ""
             var paused = false
             for try await chunk in response.body {
@@ -466,45 +459,11 @@ func secondsUntilClosed(port: Int, sending text: String, waitingAtMost limit: In
     }
 }
 
-/// A plain TCP connection to 127.0.0.1 for tests that need bytes the HTTP client does not send.
-final class RawConnection {
-    let fd: Int32
-
-    /// Connects; a read waits at most `timeoutSeconds`.
-    init(port: Int, timeoutSeconds: Int = 10) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EIO) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            close(fd)
-            throw POSIXError(.ECONNREFUSED)
-        }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    }
-
-    deinit { close(fd) }
-
-    func send(_ text: String) throws {
-        let bytes = Array(text.utf8)
-        guard Glibc.send(fd, bytes, bytes.count, 0) == bytes.count else { throw POSIXError(.EIO) }
-    }
-
-    /// What arrives until `marker` was read (at most 10 s; throws when the connection ends first).
-    func receive(until marker: String) throws -> String {
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while !String(decoding: received, as: UTF8.self).contains(marker) {
-            let count = recv(fd, &buffer, buffer.count, 0)
-            guard count > 0 else { throw POSIXError(.ECONNRESET) }
-            received += buffer[..<count]
-        }
-        return String(decoding: received, as: UTF8.self)
-    }
+/// A streaming chat request ("hi") with the test key, for a gateway on 127.0.0.1:`port`.
+func streamingChat(port: Int) -> HTTPClientRequest {
+    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+    request.method = .POST
+    request.headers.add(name: "Authorization", value: "Bearer \(testKey)")
+    request.body = .bytes(ByteBuffer(string: #"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}"#))
+    return request
 }
