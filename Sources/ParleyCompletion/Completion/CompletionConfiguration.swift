@@ -24,6 +24,9 @@ public struct CompletionConfiguration: Sendable, Hashable {
     /// replica) is tried again after the caller got it (default 45 s: under the store's orphan
     /// timeout, after which the store ends the run with what was logged).
     public var answerStoreRetryWindow: Duration = .seconds(45)
+    /// How often a run that logs nothing (its model still computes a long prompt) tells the store
+    /// it is alive, so the store's orphan sweep (a run silent for 60 s) does not end it (default 20 s).
+    public var logKeepAliveInterval: Duration = .seconds(20)
 
     public init(
         rateLimits: RateLimitConfiguration = .init(), workerAttempts: Int = 3, retryBackoff: Duration = .milliseconds(50),

@@ -24,6 +24,8 @@ struct CompletionRun: Sendable {
         case end(
             MessageStatus, usage: TokenUsage?, tokens: Int, last: GenerationLogBatcher<ContinuousClock.Instant>.Batch?,
             finished: CompletionEvent?, failure: (any Error)?, announced: Bool)
+        /// The node's keep-alive tick: tell the store the run is alive if nothing was written lately.
+        case keepAlive
     }
 
     let request: CompletionRequest
@@ -76,7 +78,7 @@ struct CompletionRun: Sendable {
         continuation.onTermination = { termination in
             if case .cancelled = termination { pump.cancel() }
         }
-        registry.attach(request.requestID, pump: pump)
+        registry.attach(request.requestID, pump: pump, keepAlive: { recordContinuation.yield(.keepAlive) })
         Task { await ClusterSystem.withoutCallDeadline { await self.record(records, continuation, settlement: settlement) } }
         return stream
     }
@@ -169,9 +171,16 @@ struct CompletionRun: Sendable {
         }
         // A resumed request whose last batch was lost logs the missing events first.
         if let gapFill = settled?.gapFill { await log?.write(gapFill) }
+        var lastWrite = ContinuousClock.now
         for await record in records {
             switch record {
+            case .keepAlive:
+                // A run silent this long (a long prompt still computing) would look abandoned to the store.
+                guard lastWrite.duration(to: .now) >= configuration.logKeepAliveInterval / 2 else { continue }
+                lastWrite = .now
+                await log?.keepAlive()
             case .tokens(let batch):
+                lastWrite = .now
                 await log?.write(batch)
             case .end(let status, let usage, let tokens, let last, let finished, let failure, let announced):
                 let storeFailure = await log?.finish(last, status: status, usage: usage)

@@ -56,6 +56,7 @@ public distributed actor CompletionService: CompletionServiceProtocol {
         self.rateLimits = RateLimitClient(
             system: actorSystem, logger: logger, callTimeout: configuration.rateLimitCallTimeout,
             fallbackLimit: configuration.rateLimits.requestsPerMinute, localShard: rateLimitShard)
+        registry.startKeepAliveTicker(every: configuration.logKeepAliveInterval)
     }
 
     public distributed func complete(_ request: CompletionRequest) async throws -> RemoteStream<CompletionEvent> {

@@ -45,6 +45,19 @@ struct GenerationLogWriter {
         }
     }
 
+    /// Tells the store the run is alive without logging anything (an empty append), so its orphan
+    /// sweep leaves a run whose model is still computing a long prompt alone. A failure is only logged.
+    func keepAlive() async {
+        let (store, owner, requestID) = (store, owner, requestID)
+        do {
+            try await ClusterSystem.withCallTimeout(timeout) {
+                try await store.appendGenerationEvents(owner: owner, requestID: requestID, fromSeq: 1, texts: [])
+            }
+        } catch {
+            logger.debug("generation keep-alive failed", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
+        }
+    }
+
     /// Logs `last` (if any) and stores the answer with `status`. Should that fail with the events,
     /// it is tried with every event of the run, then with none (the answer keeps what was logged).
     /// After a failed log write, it starts with every event. Answers the last failure, nil once

@@ -8,6 +8,8 @@ final class RunRegistry: Sendable {
         var pump: Task<Void, Never>?
         /// Cancelled before its pump was attached.
         var cancelled = false
+        /// Asks the run to tell the store it is alive (``keepAlive()``).
+        var keepAlive: (@Sendable () -> Void)?
     }
 
     private let runs = Mutex<[String: Entry]>([:])
@@ -21,13 +23,33 @@ final class RunRegistry: Sendable {
         }
     }
 
-    /// Attaches the run's pump (cancelled at once if the run was cancelled meanwhile).
-    func attach(_ requestID: String, pump: Task<Void, Never>) {
+    /// Attaches the run's pump (cancelled at once if the run was cancelled meanwhile) and what
+    /// ``keepAlive()`` calls for it.
+    func attach(_ requestID: String, pump: Task<Void, Never>, keepAlive: (@Sendable () -> Void)? = nil) {
         let cancelNow = runs.withLock { runs in
             runs[requestID]?.pump = pump
+            runs[requestID]?.keepAlive = keepAlive
             return runs[requestID]?.cancelled ?? false
         }
         if cancelNow { pump.cancel() }
+    }
+
+    /// Asks every run to tell the store it is alive (each decides whether it needs to).
+    func keepAlive() {
+        let calls = runs.withLock { runs in runs.values.compactMap(\.keepAlive) }
+        for call in calls { call() }
+    }
+
+    /// Calls ``keepAlive()`` every `interval` until the registry is gone. One task per node, not a
+    /// timer per run.
+    func startKeepAliveTicker(every interval: Duration) {
+        Task { [weak self] in
+            while true {
+                try? await Task.sleep(for: interval)
+                guard let self else { return }
+                self.keepAlive()
+            }
+        }
     }
 
     func remove(_ requestID: String) {

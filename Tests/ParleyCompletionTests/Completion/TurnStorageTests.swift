@@ -141,6 +141,32 @@ struct TurnStorageTests {
         }
     }
 
+    /// A model that takes long before its first token (a long prompt on a slow machine) logs
+    /// nothing meanwhile; the run tells the store it is alive, or the store's orphan sweep (a run
+    /// silent for 60 s) would end it and the finished answer could not be stored.
+    @Test func aRunWaitingLongForItsFirstTokenTellsTheStoreItIsAlive() async throws {
+        var configuration = CompletionConfiguration()
+        configuration.logKeepAliveInterval = .milliseconds(100)
+        try await withHarness(tokenDelay: .milliseconds(700), configuration: configuration) { harness in
+            var collected = CollectedCompletion()
+            for try await event in try await harness.completion().complete(request("slow", maxTokens: 2)) {
+                collected.add(event)
+            }
+            #expect(collected.indexes == [0, 1])
+            #expect(try await first(of: harness.store.finished) == ("slow", .complete))
+            // About 7 ticks before the first token, each writing when nothing was written for 50 ms.
+            let keepAlives = harness.store.keepAlives(of: "slow")
+            #expect(keepAlives >= 4, "\(keepAlives) keep-alives in 1.4 s")
+        }
+        // A run that logs tokens often needs none.
+        var quiet = CompletionConfiguration()
+        quiet.logKeepAliveInterval = .seconds(10)
+        try await withHarness(configuration: quiet) { harness in
+            for try await _ in try await harness.completion().complete(request("quick", maxTokens: 8)) {}
+            #expect(harness.store.keepAlives(of: "quick") == 0)
+        }
+    }
+
     @Test func anIdempotentRequestIsRefusedWhileNoStoreCanCheckItsKey() async throws {
         try await withHarness { harness in
             harness.store.failStarts(with: ClusterError(.nodeDown, "the conversation node died"))

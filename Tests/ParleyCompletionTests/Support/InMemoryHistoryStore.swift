@@ -24,6 +24,8 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
         var runs: [String: Run] = [:]
         var nextID = 1
         var discarded: Set<String> = []
+        /// Empty appends (a run saying it is alive), by request id.
+        var keepAlives: [String: Int] = [:]
         /// Calls of `appendGenerationEvents` (the events a finish carries are not counted).
         var appendCalls = 0
         /// Once a run's log reaches `at`, it falls back to `to` (a replica that died before passing
@@ -142,6 +144,9 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
         }
     }
 
+    /// How often run `requestID` said it is alive without logging anything.
+    func keepAlives(of requestID: String) -> Int { state.withLock { $0.keepAlives[requestID] ?? 0 } }
+
     /// Conversations deleted by ``discardNewChat(owner:conversationID:)``.
     var discarded: Set<String> { state.withLock { $0.discarded } }
 
@@ -216,7 +221,10 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
     }
 
     func appendGenerationEvents(owner: String, requestID: String, fromSeq: Int64, texts: [String]) async throws {
-        state.withLock { $0.appendCalls += 1 }
+        state.withLock {
+            $0.appendCalls += 1
+            if texts.isEmpty { $0.keepAlives[requestID, default: 0] += 1 }
+        }
         try injectedWriteFailure()
         try log(requestID: requestID, fromSeq: fromSeq, texts: texts)
     }
