@@ -23,8 +23,9 @@ public struct ProxySettings: Sendable {
     /// their own (an upstream's read timeout), and the in-process stream costs no task per token.
     public var stallTimeout: Duration
     /// Before the first token, `stallTimeout` grows by this much per token of prompt (estimated as
-    /// a token per 3 bytes of the messages and any resumed text): a model computing a long prompt
-    /// sends nothing until it is done — on a small CPU SmolLM2 takes over 30 s for 7,000 tokens.
+    /// a token per 3 bytes of the messages and any resumed text), for a model that sends nothing
+    /// while it computes a long prompt (an upstream server). The built-in engine reports its
+    /// progress (`GenerationEvent.prompt`), and each report starts the stall timeout again.
     /// Default 10 ms: a prompt of 30,000 bytes (about 10,000 estimated tokens) may take 130 s.
     public var stallAllowancePerPromptToken: Duration = .milliseconds(10)
 

@@ -82,6 +82,7 @@ func run(_ engine: Engine, _ requests: [GenerationRequest]) async throws -> Run 
                 var summary: GenerationSummary?
                 for try await event in engine.generate(request) {
                     switch event {
+                    case .prompt: continue
                     case .token: arrivals.append(seconds(ContinuousClock.now - start))
                     case .finished(let s): summary = s
                     }

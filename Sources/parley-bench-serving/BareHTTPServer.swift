@@ -29,6 +29,8 @@ enum BareHTTPServer {
                     try await writer.write(ByteBuffer(string: event(id: 0, chunk(id, #"{"role":"assistant","content":""}"#, nil))))
                     for try await event in events {
                         switch event {
+                        case .prompt:
+                            continue
                         case .token(let index, let text):
                             try await writer.write(ByteBuffer(string: Self.event(id: index + 1, chunk(id, #"{"content":\#(quoted(text))}"#, nil))))
                         case .finished:

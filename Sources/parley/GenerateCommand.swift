@@ -85,6 +85,8 @@ struct GenerateCommand: AsyncParsableCommand {
         var text = ""
         for try await event in engine.generate(request) {
             switch event {
+            case .prompt:
+                continue
             case .token(let token):
                 ids.append(token.id)
                 text += token.text

@@ -63,6 +63,8 @@ package struct RelayState: Sendable {
     package mutating func receive(_ event: GenerationEvent) -> EventAction {
         guard !isFinished else { return .drop }
         switch event {
+        case .prompt:
+            return .drop  // Not relayed past the proxy; dropped here should one come through.
         case .token(let index, let piece):
             guard index >= nextIndex else { return .drop }
             nextIndex = index + 1

@@ -183,6 +183,9 @@ final class EngineLoop: @unchecked Sendable {
                     if last { wanting.append(sequence) }
                 }
                 sequence.processed += slice.count
+                if sequence.remainingPrompt > 0 {
+                    sequence.continuation.yield(.prompt(computed: sequence.processed, of: sequence.prompt.count))
+                }
             }
         }
         var logits = forward.run(tokens)

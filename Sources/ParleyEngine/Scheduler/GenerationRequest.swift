@@ -92,8 +92,11 @@ public struct SamplingParameters: Sendable, Equatable {
     public static let greedy = SamplingParameters(temperature: 0)
 }
 
-/// One event of a generation stream: a token, or the end.
+/// One event of a generation stream: progress through a long prompt, a token, or the end.
 public enum TokenEvent: Sendable {
+    /// This many prompt tokens are computed (sent after each part of a prompt that takes several
+    /// steps, before its first token): the engine is working, not hung.
+    case prompt(computed: Int, of: Int)
     /// A generated token and the text it completes.
     case token(GeneratedToken)
     /// The generation ended; always the last event of a stream that did not throw.

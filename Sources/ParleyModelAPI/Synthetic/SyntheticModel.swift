@@ -22,16 +22,20 @@ public struct SyntheticModel: ModelBackend {
         public var tokensPerSecond: Double
         /// Tokens of an answer when the request sets no `maxTokens`. Default 64.
         public var defaultLength: Int
+        /// While waiting for the first token, a `.prompt` event this often (as the built-in engine
+        /// reports a long prompt's progress); nil (the default) sends none.
+        public var promptProgressInterval: Duration?
 
         /// Creates a configuration; every argument has the documented default.
         public init(
             modelName: String = "synthetic", timeToFirstToken: Duration = .milliseconds(20),
-            tokensPerSecond: Double = 100, defaultLength: Int = 64
+            tokensPerSecond: Double = 100, defaultLength: Int = 64, promptProgressInterval: Duration? = nil
         ) {
             self.modelName = modelName
             self.timeToFirstToken = timeToFirstToken
             self.tokensPerSecond = tokensPerSecond
             self.defaultLength = max(1, defaultLength)
+            self.promptProgressInterval = promptProgressInterval
         }
     }
 

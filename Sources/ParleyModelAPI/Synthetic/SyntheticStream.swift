@@ -45,6 +45,13 @@ public struct SyntheticStream: AsyncSequence, Sendable {
                     self.deadline = target
                 }
             } else {
+                if let interval = configuration.promptProgressInterval, clock.now.advanced(by: interval) < firstTokenDue {
+                    // "Computing the prompt": its share done by the next report, as a model would say.
+                    try await Task.sleep(until: clock.now.advanced(by: interval), clock: clock)
+                    let left = clock.now.duration(to: firstTokenDue)
+                    let done = 1 - Swift.max(0, left / configuration.timeToFirstToken)
+                    return .prompt(computed: Int(Double(promptTokens) * done))
+                }
                 if firstTokenDue > clock.now { try await Task.sleep(until: firstTokenDue, clock: clock) }
                 deadline = firstTokenDue
             }

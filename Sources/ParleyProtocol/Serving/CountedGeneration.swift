@@ -62,6 +62,7 @@ public struct CountedGeneration<Base: AsyncSequence<GenerationEvent, any Error> 
                 switch event {
                 case .token: counter.activity.recordTokens(1, role: counter.role)
                 case .finished: counter.end()
+                case .prompt: break
                 }
                 return event
             } catch {

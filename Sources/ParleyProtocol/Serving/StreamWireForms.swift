@@ -8,6 +8,9 @@ extension GenerationEvent: WireCodable {
         switch self {
         case .token(let index, let text): wire.writeToken(case: 0, index: index, text: text)
         case .finished(let reason, let usage): wire.writeFinished(case: 1, reason, usage)
+        case .prompt(let computed):
+            wire.write(UInt8(2))
+            wire.write(computed)
         }
     }
 
@@ -15,6 +18,7 @@ extension GenerationEvent: WireCodable {
         switch try wire.readByte() {
         case 0: self = .token(index: try wire.readInt(), text: try wire.readString())
         case 1: self = .finished(try FinishReason(wire: wire), try TokenUsage(wire: wire))
+        case 2: self = .prompt(computed: try wire.readInt())
         case let other: throw ClusterError(.malformed, "unknown generation event case \(other)")
         }
     }

@@ -60,9 +60,13 @@ struct FailoverStream: AsyncSequence, Sendable {
                     guard let event = try await downstream?.next() else {
                         throw ClusterError(.malformed, "the endpoint's stream ended without a finish event")
                     }
-                    lease?.received()
                     switch event {
+                    case .prompt:
+                        // The model is computing a long prompt: its arrival alone kept the stall
+                        // timeout from firing; not relayed, and not the endpoint's first token.
+                        continue
                     case .token(let index, let tokenText):
+                        lease?.received()
                         if index < relayed { continue }  // Already relayed before a failover.
                         guard index == relayed else {
                             throw ClusterError(.malformed, "the endpoint skipped from token \(relayed) to \(index)")
@@ -71,6 +75,7 @@ struct FailoverStream: AsyncSequence, Sendable {
                         text += tokenText
                         return event
                     case .finished(let reason, _):
+                        lease?.received()
                         if reason == .cancelled && !Task.isCancelled {
                             // The endpoint stopped on its own (e.g. its engine shut down): continue elsewhere.
                             throw ClusterError(.cancelled, "the endpoint cancelled the generation")

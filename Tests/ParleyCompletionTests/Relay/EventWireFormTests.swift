@@ -11,6 +11,7 @@ struct EventWireFormTests {
         .finished(.stop, TokenUsage(promptTokens: 12, completionTokens: 3, cachedPromptTokens: 9)),
         .finished(.length, TokenUsage(promptTokens: 0, completionTokens: 0)),
         .finished(.cancelled, TokenUsage(promptTokens: 1, completionTokens: 2)),
+        .prompt(computed: 0), .prompt(computed: 7_483),
     ]
 
     static let completionEvents: [CompletionEvent] = [

@@ -38,6 +38,7 @@ import Testing
         var relay = RelayState(resume: ResumePoint(tokenCount: 4, text: "abcd"), maxAttempts: 2)
         relay.opening()
         #expect(relay.receive(.token(index: 3, text: "d")) == .drop)
+        #expect(relay.receive(.prompt(computed: 100)) == .drop)  // progress stays with the proxy
         #expect(relay.receive(.token(index: 4, text: "e")) == .forward(.token(index: 4, text: "e")))
         #expect(relay.failed(ClusterError(.nodeDown, "gone")) == .resubmit(resume: ResumePoint(tokenCount: 5, text: "abcde")))
     }

@@ -14,12 +14,16 @@ struct EngineTests {
         var ids: [Int32] = []
         var text = ""
         var summary: GenerationSummary?
+        /// The `.prompt` events' computed counts, and how many tokens had come before each.
+        var promptProgress: [(computed: Int, tokensBefore: Int)] = []
     }
 
     static func collect(_ stream: AsyncThrowingStream<TokenEvent, any Error>) async throws -> Outcome {
         var outcome = Outcome()
         for try await event in stream {
             switch event {
+            case .prompt(let computed, _):
+                outcome.promptProgress.append((computed, outcome.ids.count))
             case .token(let token):
                 outcome.ids.append(token.id)
                 outcome.text += token.text
@@ -55,6 +59,20 @@ struct EngineTests {
         // Still serves after bad requests.
         let ok = try await Self.collect(engine.generate(.init(prompt: Self.counting, sampling: .greedy, maxTokens: 3)))
         #expect(ok.ids.count == 3 && ok.summary?.finishReason == .length)
+    }
+
+    /// A prompt computed in several steps reports its progress before its first token, so a
+    /// proxy can tell a working engine from a hung one; a short prompt reports nothing.
+    @Test func aLongPromptReportsItsProgressBeforeTheFirstToken() async throws {
+        let engine = try Self.engine(.init(kvCacheBytes: 64 << 20, contextLength: 512, prefillChunk: 64))
+        defer { engine.shutdown() }
+        let long = try await Self.collect(
+            engine.generate(.init(prompt: .tokens(Array(repeating: 28, count: 300)), sampling: .greedy, maxTokens: 2)))
+        #expect(long.promptProgress.map(\.computed) == [64, 128, 192, 256])
+        #expect(long.promptProgress.allSatisfy { $0.tokensBefore == 0 })
+        #expect(long.ids.count == 2)
+        let short = try await Self.collect(engine.generate(.init(prompt: Self.counting, sampling: .greedy, maxTokens: 2)))
+        #expect(short.promptProgress.isEmpty)
     }
 
     @Test func requestLargerThanTheKVBudgetIsRefused() async throws {
@@ -173,6 +191,7 @@ struct EngineTests {
             var reason: FinishReason?
             for try await event in engine.generate(.init(prompt: Self.counting, sampling: .greedy)) {
                 switch event {
+                case .prompt: continue
                 case .token: startedSignal.yield()
                 case .finished(let summary): reason = summary.finishReason
                 }

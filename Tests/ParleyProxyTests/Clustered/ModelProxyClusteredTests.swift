@@ -151,6 +151,34 @@ struct ModelProxyClusteredTests {
         }
     }
 
+    /// A model that reports its progress through a long prompt is not stalled however long the
+    /// prompt takes (no allowance here); the reports are not relayed, and a model that stops
+    /// reporting is stalled after the timeout as before.
+    @Test func promptProgressKeepsALongPromptFromLookingStalled() async throws {
+        var settings = ProxySettings()
+        settings.stallTimeout = .milliseconds(300)
+        settings.stallAllowancePerPromptToken = .zero
+        try await ServingTestCluster.with(proxySettings: settings) { cluster in
+            let reporting = SyntheticModel.Configuration(
+                timeToFirstToken: .milliseconds(1_500), tokensPerSecond: 1000, promptProgressInterval: .milliseconds(100))
+            try await cluster.addModel("reporting", backend: .synthetic(reporting))
+            let request = ServingTestCluster.request("progress", maxTokens: 4)
+            var events: [GenerationEvent] = []
+            for try await event in try await cluster.proxy().generate(request, region: nil) { events.append(event) }
+            // Only tokens and the end: the progress stayed with the proxy.
+            expectExactAnswer(events, for: request)
+            #expect(!events.contains { if case .prompt = $0 { true } else { false } })
+
+            // The same first-token delay without reports: stalled on every attempt, refused.
+            let silent = SyntheticModel.Configuration(modelName: "silent", timeToFirstToken: .milliseconds(1_500), tokensPerSecond: 1000)
+            try await cluster.addModel("silent", backend: .synthetic(silent))
+            let unreported = ServingTestCluster.request("no-progress", maxTokens: 4, model: "silent")
+            await #expect(throws: (any Error).self) {
+                for try await _ in try await cluster.proxy().generate(unreported, region: nil) {}
+            }
+        }
+    }
+
     @Test func anEndpointOnTheProxysOwnNodeIsReadDirectlyWithoutTheStallTimeout() async throws {
         var settings = ProxySettings()
         settings.stallTimeout = .milliseconds(300)
