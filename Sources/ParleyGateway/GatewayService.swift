@@ -39,14 +39,10 @@ public struct GatewayService: Service {
             server: .loopBoundHTTP1(
                 configuration: .init(
                     additionalChannelHandlers: [ExpectContinueHandler()],
-                    idleTimeout: .nanoseconds(Self.nanoseconds(configuration.idleTimeout)))),
+                    idleTimeout: TimeAmount(configuration.idleTimeout))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
-    }
-
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 
     public func run() async throws {

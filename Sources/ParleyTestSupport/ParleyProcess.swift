@@ -10,6 +10,10 @@ public final class ParleyProcess: Sendable {
     private let lines: Mutex<[String]> = Mutex([])
     /// The output pipe reached its end (the process exited and everything it printed was read).
     private let outputClosed = Atomic<Bool>(false)
+    /// The read end of the process's standard output and error.
+    private let outputHandle: FileHandle
+    /// Output read but not yet a whole line.
+    private let pending = Mutex(Data())
     private struct Waiter {
         let id: Int
         let text: String
@@ -54,26 +58,42 @@ public final class ParleyProcess: Sendable {
         process.standardOutput = pipe
         process.standardError = pipe
         self.process = process
-        let buffer = Mutex(Data())
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard !data.isEmpty else {
-                handle.readabilityHandler = nil
-                self?.outputClosed.store(true, ordering: .releasing)
-                return
-            }
-            let complete: [String] = buffer.withLock { pending in
-                pending.append(data)
-                var lines: [String] = []
-                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                    lines.append(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
-                    pending.removeSubrange(pending.startIndex...newline)
-                }
-                return lines
-            }
-            for line in complete { self?.received(line) }
-        }
+        self.outputHandle = pipe.fileHandleForReading
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in self?.consume(handle.availableData) }
         try process.run()
+    }
+
+    /// What the pipe holds now, read without blocking (a child of the process may still hold its
+    /// write end open).
+    private func readAvailableWithoutWaiting() -> Data {
+        let fd = outputHandle.fileDescriptor
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(fd, &buffer, buffer.count)
+            guard count > 0 else { return data }
+            data.append(contentsOf: buffer[..<count])
+        }
+    }
+
+    /// Splits what was read into lines; empty data is the end of the output.
+    private func consume(_ data: Data) {
+        guard !data.isEmpty else {
+            outputHandle.readabilityHandler = nil
+            outputClosed.store(true, ordering: .releasing)
+            return
+        }
+        let complete: [String] = pending.withLock { pending in
+            pending.append(data)
+            var lines: [String] = []
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                lines.append(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+                pending.removeSubrange(pending.startIndex...newline)
+            }
+            return lines
+        }
+        for line in complete { received(line) }
     }
 
     deinit {
@@ -107,10 +127,24 @@ public final class ParleyProcess: Sendable {
     /// killed and the wait fails) and answers its exit status.
     public func exitStatus(timeout: Duration) async throws -> Int32 {
         let deadline = ContinuousClock.now.advanced(by: timeout)
+        var exitedAt: ContinuousClock.Instant?
         while process.isRunning || !outputClosed.load(ordering: .acquiring) {
+            if !process.isRunning {
+                // Foundation's readability handler sometimes misses the end of the output of a
+                // process that exits at once: after a grace, what is left is read here.
+                exitedAt = exitedAt ?? .now
+                if let exitedAt, exitedAt.duration(to: .now) > .milliseconds(500) {
+                    outputHandle.readabilityHandler = nil
+                    consume(readAvailableWithoutWaiting())
+                    consume(Data())
+                    break
+                }
+            }
             guard ContinuousClock.now < deadline else {
                 kill()
-                throw ProcessTimeout(waitingFor: "the exit", output: output.suffix(40).joined(separator: "\n"))
+                throw ProcessTimeout(
+                    waitingFor: "the exit (running: \(process.isRunning), output closed: \(outputClosed.load(ordering: .acquiring)))",
+                    output: output.suffix(40).joined(separator: "\n"))
             }
             try await Task.sleep(for: .milliseconds(20))
         }

@@ -2,7 +2,7 @@ import Foundation
 
 /// A plain TCP connection to 127.0.0.1 for tests that need bytes the HTTP client does not send.
 public final class RawConnection {
-    public let fd: Int32
+    private let fd: Int32
 
     /// Connects; a read waits at most `timeoutSeconds`.
     public init(port: Int, timeoutSeconds: Int = 10) throws {
@@ -33,6 +33,17 @@ public final class RawConnection {
     /// Sends all of `bytes` (no SIGPIPE when the peer is gone: an error instead).
     public func send(_ bytes: [UInt8]) throws {
         guard Glibc.send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw POSIXError(.EIO) }
+    }
+
+    /// Reads (and drops) what arrives until the peer closes: true when it did, false when a read
+    /// waited out the timeout with the connection still open.
+    public func readUntilClosed() -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count == 0 { return true }
+            if count < 0 { return false }
+        }
     }
 
     /// What arrives until `marker` was read (at most 10 s; throws when the connection ends first).

@@ -74,8 +74,8 @@ struct ChatCommand: AsyncParsableCommand {
         var session = ChatSession(
             model: modelName, conversationID: conversation, maxTokens: maxTokens, temperature: temperature,
             systemPrompt: system)
-        if conversation != nil, system != nil {
-            ChatOutput.status("note: --system starts new conversations; \(conversation ?? "") keeps its own")
+        if let conversation, system != nil {
+            ChatOutput.status("note: --system starts new conversations; \(conversation) keeps its own")
         }
         let interactive = prompt.isEmpty && isatty(STDIN_FILENO) == 1
         if !interactive {

@@ -3,10 +3,10 @@ import Foundation
 import Logging
 
 extension Logger {
-    /// A logger writing to standard error at `level` (trace … critical; default info) in `format`.
-    static func parley(label: String, level: String, format: StandardErrorLogHandler.Format = .text) -> Logger {
+    /// A logger writing to standard error at `level` in `format`.
+    static func parley(label: String, level: Logger.Level, format: StandardErrorLogHandler.Format) -> Logger {
         var logger = Logger(label: label) { StandardErrorLogHandler(label: $0, format: format) }
-        logger.logLevel = Logger.Level(rawValue: level) ?? .info
+        logger.logLevel = level
         return logger
     }
 }
@@ -27,9 +27,11 @@ struct LogOptions: ParsableArguments {
         }
     }
 
-    /// A logger for `label`; `defaultLevel` when no `--log-level` was given.
+    /// A logger for `label`; `defaultLevel` when no `--log-level` was given (`validate` let only
+    /// known levels and formats through).
     func logger(label: String, defaultLevel: Logger.Level) -> Logger {
         .parley(
-            label: label, level: logLevel ?? defaultLevel.rawValue, format: StandardErrorLogHandler.Format(rawValue: logFormat) ?? .text)
+            label: label, level: logLevel.flatMap(Logger.Level.init(rawValue:)) ?? defaultLevel,
+            format: StandardErrorLogHandler.Format(rawValue: logFormat) ?? .text)
     }
 }

@@ -449,14 +449,9 @@ func secondsUntilClosed(port: Int, sending text: String, waitingAtMost limit: In
     let connection = try RawConnection(port: port, timeoutSeconds: limit)
     let start = ContinuousClock.now
     if !text.isEmpty { try connection.send(text) }
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let count = recv(connection.fd, &buffer, buffer.count, 0)
-        if count > 0 { continue }  // an answer (e.g. an error) before the close
-        guard count == 0 else { return nil }  // timed out: still open
-        let elapsed = start.duration(to: .now).components
-        return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
-    }
+    guard connection.readUntilClosed() else { return nil }
+    let elapsed = start.duration(to: .now).components
+    return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
 }
 
 /// A streaming chat request ("hi") with the test key, for a gateway on 127.0.0.1:`port`.

@@ -207,7 +207,7 @@ struct CompletionRun: Sendable {
     /// Whether `error` refuses the request itself, so every attempt would fail the same way (an
     /// invalid request, an unknown model) — unlike a full queue or a dead node.
     static func isRefusal(_ error: any Error) -> Bool {
-        let code = (error as? ServingError)?.code ?? (error as? ClusterError)?.code.rawValue
+        let code = ServingError.code(of: error)
         return code == ServingError.invalidRequest || code == ServingError.modelNotFound
     }
 

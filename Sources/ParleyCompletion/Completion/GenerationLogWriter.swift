@@ -48,11 +48,8 @@ struct GenerationLogWriter {
     /// Tells the store the run is alive without logging anything (an empty append), so its orphan
     /// sweep leaves a run whose model is still computing a long prompt alone. A failure is only logged.
     func keepAlive() async {
-        let (store, owner, requestID) = (store, owner, requestID)
         do {
-            try await ClusterSystem.withCallTimeout(timeout) {
-                try await store.appendGenerationEvents(owner: owner, requestID: requestID, fromSeq: 1, texts: [])
-            }
+            try await append(.init(fromSeq: 1, texts: []))
         } catch {
             logger.debug("generation keep-alive failed", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
         }

@@ -87,14 +87,7 @@ package struct RelayState: Sendable {
     package static func isRetryable(_ error: any Error) -> Bool {
         if error is CancellationError { return false }
         if let error = error as? RelayError { return error == .endedWithoutFinish }
-        let code: String
-        if let error = error as? ClusterError {
-            code = error.code.rawValue
-        } else if let error = error as? ServingError {
-            code = error.code
-        } else {
-            return false
-        }
+        guard let code = ServingError.code(of: error) else { return false }
         return [
             ClusterError.Code.nodeDown.rawValue, ClusterError.Code.timedOut.rawValue,
             ClusterError.Code.actorNotFound.rawValue, ClusterError.Code.shutDown.rawValue,

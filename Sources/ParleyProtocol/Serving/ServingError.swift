@@ -20,6 +20,14 @@ public struct ServingError: Error, Hashable, Sendable, CustomStringConvertible, 
     }
     public var description: String { "\(code): \(message)" }
 
+    /// The serving code `error` carries: a `ServingError`'s own, or a remote one's (it arrives as a
+    /// `ClusterError` with that code); nil for any other error.
+    public static func code(of error: any Error) -> String? {
+        if let error = error as? ServingError { return error.code }
+        if let error = error as? ClusterError { return error.code.rawValue }
+        return nil
+    }
+
     /// The user exceeded a rate limit (HTTP 429).
     public static let rateLimited = "rate_limited"
     /// No capacity: queue full or wait too long (HTTP 503).

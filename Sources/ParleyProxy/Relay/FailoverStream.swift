@@ -191,9 +191,7 @@ struct FailoverStream: AsyncSequence, Sendable {
         }
 
         static func isInvalidRequest(_ error: any Error) -> Bool {
-            if let error = error as? ServingError { return error.code == ServingError.invalidRequest }
-            if let error = error as? ClusterError { return error.code.rawValue == ServingError.invalidRequest }
-            return false
+            ServingError.code(of: error) == ServingError.invalidRequest
         }
     }
 }

@@ -16,6 +16,13 @@ struct NodeProcessTests {
     /// `--log-format json`: every log line is one JSON object a collector can read; a log level or
     /// format the node does not know is a clear error, not a silent default.
     @Test func logLinesAreJSONWhenAskedAndUnknownLevelsAreRefused() async throws {
+        for (arguments, complaint) in [(["--log-level", "loud"], "--log-level must be one of"), (["--log-format", "xml"], "--log-format must be")] {
+            let refused = try ParleyProcess(["node", "--name", "x"] + arguments)
+            defer { refused.kill() }
+            try await refused.waitForLine(containing: complaint)
+            #expect(try await refused.exitStatus(timeout: .seconds(10)) != 0)
+        }
+
         let node = try ParleyProcess(["node", "--name", "logs", "--listen", "127.0.0.1:0", "--log-format", "json"])
         defer { node.kill() }
         let line = try await node.waitForLine(containing: #""message":"cluster listener started""#)
@@ -25,13 +32,6 @@ struct NodeProcessTests {
         #expect((object["time"] as? String)?.hasSuffix("Z") == true)
         let metadata = try #require(object["metadata"] as? [String: Any])
         #expect(metadata["node.id"] as? String == "logs")
-
-        for (arguments, complaint) in [(["--log-level", "loud"], "--log-level must be one of"), (["--log-format", "xml"], "--log-format must be")] {
-            let refused = try ParleyProcess(["node", "--name", "x"] + arguments)
-            defer { refused.kill() }
-            try await refused.waitForLine(containing: complaint)
-            #expect(try await refused.exitStatus(timeout: .seconds(10)) != 0)
-        }
     }
 
     @Test func unknownRoleIsAClearError() async throws {
