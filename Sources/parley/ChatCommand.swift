@@ -233,13 +233,17 @@ struct ChatCommand: AsyncParsableCommand {
             return .failed
         }
         let answer = ChatAnswerText()
+        let progress = PromptProgressLine()
         enum Step: Sendable { case done, interrupted, failed(String) }
         let step = await withTaskGroup(of: Step.self) { group in
             group.addTask {
                 do {
                     for try await event in stream {
                         switch event {
+                        case .promptProgress(let computed, let total):
+                            progress.show(computed: computed, of: total)
                         case .content(let piece, _):
+                            progress.clear()
                             answer.append(piece)
                             ChatOutput.text(ChatSession.terminalSafe(piece))
                         case .resumed(let resume):
@@ -263,6 +267,7 @@ struct ChatCommand: AsyncParsableCommand {
             group.cancelAll()
             return first
         }
+        progress.clear()
         ChatOutput.line("")
         switch step {
         case .done:

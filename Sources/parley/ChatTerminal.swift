@@ -30,6 +30,26 @@ enum ChatOutput {
     }
 }
 
+/// "reading your message… 40%" on the terminal while the model reads a long prompt, wiped when the
+/// answer starts. Only when both outputs are a terminal (a pipe gets the answer alone).
+final class PromptProgressLine: Sendable {
+    private let shown = Mutex(false)
+    private let applies = isatty(STDOUT_FILENO) == 1 && isatty(STDERR_FILENO) == 1
+
+    func show(computed: Int, of total: Int) {
+        guard applies else { return }
+        shown.withLock { $0 = true }
+        let percent = total > 0 ? min(100, computed * 100 / total) : 0
+        FileHandle.standardError.write(Data("\r\u{1B}[2m[reading your message… \(percent)%]\u{1B}[0m\u{1B}[K".utf8))
+    }
+
+    /// Wipes the line, if shown, before the answer's first text goes out.
+    func clear() {
+        guard shown.withLock({ let was = $0; $0 = false; return was }) else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}
+
 /// Bracketed paste: a terminal then marks pasted text, so its lines arrive as one message
 /// (`PromptAssembler`). Only when both ends are a terminal.
 enum BracketedPaste {

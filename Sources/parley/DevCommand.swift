@@ -18,7 +18,9 @@ struct DevCommand: AsyncParsableCommand {
         name: .customLong("api-key"),
         help: "The API key to accept (unless given: the one kept in the data folder, made and kept there on the first run).")
     var apiKey: String?
-    @Option(name: .customLong("synthetic-ttft"), help: "Synthetic model: time to first token, in milliseconds.")
+    @Option(
+        name: .customLong("synthetic-ttft"),
+        help: "Synthetic model: time to first token, in milliseconds (reported as prompt progress every 500 ms).")
     var syntheticTTFT: Int = 20
     @Option(name: .customLong("synthetic-tps"), help: "Synthetic model: tokens per second.") var syntheticTPS: Double = 100
     @Option(name: .customLong("rate-limit"), help: "Requests per minute per user (default 60).") var rateLimit: Int?

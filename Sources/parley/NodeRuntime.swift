@@ -71,7 +71,9 @@ enum NodeRuntime {
         if model == "synthetic" {
             return .init(
                 backend: .synthetic(
-                    .init(timeToFirstToken: .milliseconds(options.syntheticTTFT), tokensPerSecond: options.syntheticTPS)))
+                    .init(
+                        timeToFirstToken: .milliseconds(options.syntheticTTFT), tokensPerSecond: options.syntheticTPS,
+                        promptProgressInterval: .milliseconds(500))))
         }
         return .init(backend: .builtin(model: model))
     }

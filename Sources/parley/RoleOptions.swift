@@ -14,7 +14,9 @@ struct RoleOptions: ParsableArguments {
     var upstream: String?
     @Option(help: "Model names the upstream serves (comma-separated; default: asked from the upstream).")
     var upstreamModels: String?
-    @Option(name: .customLong("synthetic-ttft"), help: "Synthetic model: time to first token, in milliseconds.")
+    @Option(
+        name: .customLong("synthetic-ttft"),
+        help: "Synthetic model: time to first token, in milliseconds (reported as prompt progress every 500 ms).")
     var syntheticTTFT: Int = 20
     @Option(name: .customLong("synthetic-tps"), help: "Synthetic model: tokens per second.") var syntheticTPS: Double = 100
     @Option(name: .customLong("api-keys"), help: "Gateway API keys file: one `KEY USER-ID` pair a line, # comments.")

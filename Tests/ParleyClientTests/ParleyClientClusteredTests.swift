@@ -58,6 +58,23 @@ import Testing
         }
     }
 
+    /// The gateway's `: prompt N/M` comments before the first token come out as progress; other
+    /// comments, malformed ones and one after the first token do not.
+    @Test func promptProgressCommentsBecomeProgressEvents() async throws {
+        let script = TestGateway.Script.with {
+            $0.commentsBeforeFirstToken = ["prompt 256/700", "keep-alive", "prompt 9/x", "prompt 800/700", "prompt 512/700"]
+        }
+        try await TestGateway.with(script) { gateways in
+            try await withClient(gateways) { client in
+                let (text, events, _) = try await drain(try await client.streamChatCompletion(request))
+                #expect(text == script.tokens.joined())
+                let progress = events.filter { if case .promptProgress = $0 { true } else { false } }
+                #expect(progress == [.promptProgress(computed: 256, of: 700), .promptProgress(computed: 512, of: 700)])
+                #expect(events.prefix(2) == progress[...])
+            }
+        }
+    }
+
     @Test func streamsReadToTheirEndReuseOneConnection() async throws {
         // The response ends a moment after [DONE]: a client that stopped reading at [DONE] would
         // cancel the rest and close the connection, so each chat would open a new one.

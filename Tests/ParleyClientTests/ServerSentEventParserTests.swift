@@ -34,6 +34,15 @@ import Testing
         #expect(events == [ServerSentEvent(data: "x", id: "5")])
     }
 
+    @Test func commentsComeOutInOrderWhenAskedFor() throws {
+        var parser = ServerSentEventParser(yieldsComments: true)
+        let events = try parser.feed(Array(": prompt 5/9\n\n:bare\nid: 1\ndata: x\n\n:\n".utf8))
+        #expect(events == [
+            ServerSentEvent(data: "prompt 5/9", isComment: true), ServerSentEvent(data: "bare", isComment: true),
+            ServerSentEvent(data: "x", id: "1"), ServerSentEvent(data: "", isComment: true),
+        ])
+    }
+
     @Test func multiLineDataJoinsWithNewline() throws {
         let events = try parseEverySplit("data: first\ndata:second\ndata\ndata:  two spaces\n\n")
         #expect(events == [ServerSentEvent(data: "first\nsecond\n\n two spaces")])

@@ -29,6 +29,8 @@ final class TestGateway: Sendable {
         var dropChatOn: Set<Int> = []
         /// A pause between `[DONE]` and the end of the response (a gateway whose last write lags).
         var pauseBeforeEnd: Duration?
+        /// Comments sent after the role chunk (and the first of them again after the first token).
+        var commentsBeforeFirstToken: [String] = []
 
         static func with(_ edit: (inout Script) -> Void) -> Script {
             var script = Script()
@@ -203,7 +205,10 @@ final class TestGateway: Sendable {
         head.headers.add(name: "x-request-id", value: script.requestID)
         head.headers.add(name: "x-parley-conversation-id", value: "conv-1")
         try await out.write(.head(head))
-        if after == nil { try await write(out, "id: 0\ndata: " + chunk(#"{"role":"assistant","content":""}"#) + "\n\n") }
+        if after == nil {
+            try await write(out, "id: 0\ndata: " + chunk(#"{"role":"assistant","content":""}"#) + "\n\n")
+            for comment in script.commentsBeforeFirstToken { try await write(out, ": \(comment)\n\n") }
+        }
         var first = (after ?? 0) + 1
         if repeatLast, let after, after > 0 { first = after }
         for index in first...script.tokens.count {
@@ -224,6 +229,7 @@ final class TestGateway: Sendable {
             try await write(out, String(event[..<cutPoint]))
             try await write(out, String(event[cutPoint...]))
             if index % 3 == 0 { try await write(out, ": keep-alive\n\n") }
+            if index == 1, let late = script.commentsBeforeFirstToken.first { try await write(out, ": \(late)\n\n") }
             if let cut, index >= cut { return false }
         }
         var finish = "data: " + chunk("{}", finish: "stop") + "\n\n"

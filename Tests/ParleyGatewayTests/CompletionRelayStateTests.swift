@@ -23,6 +23,18 @@ struct CompletionRelayStateTests {
         #expect(state.received(.token(index: 3, text: "late")) == .drop)
     }
 
+    @Test func promptProgressIsForwardedOnlyBeforeTheFirstToken() {
+        var state = CompletionRelayState(maxAttempts: 3)
+        #expect(state.received(started) == .forward(started))
+        let progress = CompletionEvent.prompt(computed: 64, of: 128)
+        #expect(state.received(progress) == .forward(progress))
+        #expect(state.received(.token(index: 0, text: "a")) == .forward(.token(index: 0, text: "a")))
+        _ = state.failed(ClusterError(.nodeDown, "gone"), userCancelled: false)
+        // The new node reads the prompt (and the answer so far) again: the client just waits.
+        #expect(state.received(progress) == .drop)
+        #expect(state.received(.token(index: 1, text: "b")) == .forward(.token(index: 1, text: "b")))
+    }
+
     @Test func resubmitsBeforeAnyTokenWithoutResumePoint() {
         var state = CompletionRelayState(maxAttempts: 2)
         #expect(state.failed(ClusterError(.timedOut, "slow"), userCancelled: false) == .resubmit(resume: nil, attempt: 1))

@@ -235,6 +235,35 @@ struct GatewayHTTPTests {
         }
     }
 
+    /// How far the model has read a long prompt goes out as SSE comments before the first token
+    /// (clients that do not know them skip them); a non-streaming answer leaves them out.
+    @Test func promptProgressIsSentAsCommentsBeforeTheFirstToken() async throws {
+        let backend = ScriptedCompletions { _ in
+            [.event(.started(conversationID: nil, userMessageID: nil, assistantMessageID: nil)),
+             .event(.prompt(computed: 512, of: 1_300)), .event(.prompt(computed: 1_024, of: 1_300)),
+             .event(.token(index: 0, text: "Hi")), .event(.finished(.stop, TokenUsage(promptTokens: 1_300, completionTokens: 1)))]
+        }
+        let app = try await makeTestApplication(completions: backend)
+        try await app.test(.router) { client in
+            let streamed = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: .auth(),
+                body: ByteBuffer(string: #"{"model":"synthetic","messages":[{"role":"user","content":"hi"}],"stream":true}"#))
+            let text = String(buffer: streamed.body)
+            // Each a lone comment line between events: no blank line, which would dispatch an empty event.
+            let first = try #require(text.range(of: "\n\n: prompt 512/1300\n"))
+            let second = try #require(text.range(of: ": prompt 1024/1300\nid: 1\n"))
+            let token = try #require(text.range(of: "\"Hi\""))
+            #expect(first.upperBound <= second.lowerBound && second.upperBound <= token.lowerBound)
+            #expect(SSETestParser.parse(text).map(\.id) == ["0", "1", nil, nil])
+
+            let whole = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: .auth(),
+                body: ByteBuffer(string: #"{"model":"synthetic","messages":[{"role":"user","content":"hi"}]}"#))
+            #expect(whole.status == .ok)
+            #expect(String(buffer: whole.body).contains(#""content":"Hi""#))
+        }
+    }
+
     @Test func heartbeatsFlowWhileWaitingForATokenAndTheFirstComesWithTheHead() async throws {
         // The completion sends `started` together with the first token; the gateway writes both in
         // the answer's first write.
@@ -254,7 +283,7 @@ struct GatewayHTTPTests {
                 text += String(buffer: chunk)
                 first = first ?? text
                 // The second token is held back until a heartbeat has arrived.
-                if !opened, text.contains(": keep-alive\n\n") {
+                if !opened, text.contains("\n\n: keep-alive\n") {
                     #expect(!text.contains("late"))
                     opened = true
                     open.yield()

@@ -273,3 +273,36 @@ def test_instructions_start_every_new_chat_as_its_system_message(signed_in):
     page.wait_answer_done()
     roles = [m["role"] for m in page.api.conversation(page.conversation_id())["messages"]]
     assert "system" not in roles
+
+
+@pytest.fixture(scope="module")
+def slow_reading_gateway():
+    """A synthetic model that takes 2.5 s to its first token, reporting its progress meanwhile."""
+    with running_parley_dev(API_KEY, "--model", "synthetic", "--synthetic-ttft", "2500", "--synthetic-tps", "200",
+                            "--rate-limit", "1000", prefix="parley-browser-reading-") as url:
+        yield url
+
+
+def test_a_long_prompt_shows_how_far_the_model_has_read_it(driver, slow_reading_gateway, request):
+    page = Page(driver, slow_reading_gateway, API(slow_reading_gateway), request.node.name)
+    try:
+        page.sign_in()
+        page.send("A long question " * 40)
+        seen = []
+
+        def progress_grew():
+            text = page.js("const p = document.querySelector('[data-testid=prompt-progress]'); return p && p.textContent;")
+            if text and text not in seen:
+                seen.append(text)
+            return len(seen) >= 2
+
+        page.wait(progress_grew, message="the live answer shows the model's reading progress, growing")
+        assert all(t.startswith("Reading your message… ") and t.endswith("%") for t in seen), seen
+        page.screenshot("reading")
+        page.wait_answer_done()
+        # The progress goes once the answer starts.
+        assert not page.find_all("[data-testid=prompt-progress]")
+        assert page.assistant_texts()[-1]
+    finally:
+        page.screenshot()
+        driver.get("about:blank")

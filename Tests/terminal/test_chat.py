@@ -248,3 +248,24 @@ def test_model_lists_the_served_models_and_refuses_one_not_served(gateway):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_a_long_prompt_shows_reading_progress_on_a_terminal_and_nothing_in_a_pipe():
+    with running_parley_dev(API_KEY, "--model", "synthetic", "--synthetic-ttft", "2000", "--synthetic-tps", "50",
+                            prefix="parley-terminal-reading-") as url:
+        child = chat(url, "a long question " * 30)
+        child.expect(r"\[reading your message… (\d+)%\]")
+        first = int(child.match.group(1))
+        child.expect(r"\[reading your message… (\d+)%\]")
+        assert int(child.match.group(1)) > first
+        # The line is wiped (carriage return, erase to the end) before the answer's first word.
+        child.expect("\r\x1b\\[K" + WORDS)
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+
+        result = subprocess.run([PARLEY, "chat", "--url", url, "--api-key", API_KEY, "another long question"],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert "reading" not in result.stdout + result.stderr
+        assert re.fullmatch(WORDS + r"\n", result.stdout), result.stdout

@@ -8,12 +8,16 @@ public struct ServerSentEvent: Hashable, Sendable {
     public var id: String?
     /// The `retry:` field in milliseconds, if it had one.
     public var retryMilliseconds: Int?
+    /// A comment line rather than an event (only from a parser that ``ServerSentEventParser/yieldsComments``):
+    /// `data` is its text after the colon and one space.
+    public var isComment: Bool
 
-    public init(type: String? = nil, data: String, id: String? = nil, retryMilliseconds: Int? = nil) {
+    public init(type: String? = nil, data: String, id: String? = nil, retryMilliseconds: Int? = nil, isComment: Bool = false) {
         self.type = type
         self.data = data
         self.id = id
         self.retryMilliseconds = retryMilliseconds
+        self.isComment = isComment
     }
 }
 
@@ -22,7 +26,8 @@ public struct ServerSentEvent: Hashable, Sendable {
 /// sequence), and whole events come out.
 ///
 /// Lines end in LF, CRLF or a lone CR (a CR at the end of one chunk followed by LF at the start of
-/// the next is one line end). Lines starting with `:` are comments (heartbeats) and are dropped.
+/// the next is one line end). Lines starting with `:` are comments (heartbeats): dropped, or handed
+/// over in order as comment events when ``yieldsComments`` is set.
 /// A field without a colon has an empty value; one space after the colon is removed. `data` lines
 /// accumulate; a blank line dispatches the event, unless it has no data (then it is dropped, as a
 /// browser does). An `id` containing NUL is ignored. A leading UTF-8 byte order mark is skipped.
@@ -30,6 +35,9 @@ public struct ServerSentEvent: Hashable, Sendable {
 public struct ServerSentEventParser: Sendable {
     /// The longest line accepted, in bytes. Default 1 MiB.
     public var maximumLineBytes: Int
+    /// Whether comment lines come out (as events with ``ServerSentEvent/isComment``) instead of
+    /// being dropped.
+    public var yieldsComments: Bool
     /// The last `id` seen on any dispatched or pending event, the value of a resume's
     /// `Last-Event-ID`; survives across events as in the standard.
     public private(set) var lastEventID: String?
@@ -48,8 +56,9 @@ public struct ServerSentEventParser: Sendable {
         public var message: String
     }
 
-    public init(maximumLineBytes: Int = 1 << 20) {
+    public init(maximumLineBytes: Int = 1 << 20, yieldsComments: Bool = false) {
         self.maximumLineBytes = maximumLineBytes
+        self.yieldsComments = yieldsComments
     }
 
     /// Feeds the next bytes of the body and returns the events they complete, in order.
@@ -95,7 +104,11 @@ public struct ServerSentEventParser: Sendable {
             if line.starts(with: [0xEF, 0xBB, 0xBF]) { line.removeFirst(3) }
         }
         if line.isEmpty { return dispatch() }
-        if line[0] == UInt8(ascii: ":") { return nil }
+        if line[0] == UInt8(ascii: ":") {
+            guard yieldsComments else { return nil }
+            let start = line.count > 1 && line[1] == UInt8(ascii: " ") ? 2 : 1
+            return ServerSentEvent(data: String(decoding: line[start...], as: UTF8.self), isComment: true)
+        }
         let name: String
         var value: Substring.UTF8View
         if let colon = line.firstIndex(of: UInt8(ascii: ":")) {

@@ -40,7 +40,7 @@ public struct ChatCompletionStream: AsyncSequence, Sendable {
         private let requestID: String
         private var gateway: Int
         private var body: HTTPClientResponse.Body.AsyncIterator?
-        private var parser = ServerSentEventParser()
+        private var parser = ServerSentEventParser(yieldsComments: true)
         private var tracker = ChatStreamTracker()
         private var schedule: ResumeSchedule
         private var pending: [ChatStreamEvent] = []
@@ -100,6 +100,12 @@ public struct ChatCompletionStream: AsyncSequence, Sendable {
         }
 
         private mutating func handle(_ event: ServerSentEvent) throws {
+            if event.isComment {
+                if tracker.lastEventID ?? 0 == 0, let progress = Self.promptProgress(event.data) {
+                    pending.append(.promptProgress(computed: progress.computed, of: progress.total))
+                }
+                return
+            }
             if event.data == "[DONE]" {
                 done = true
                 pending.append(
@@ -137,6 +143,16 @@ public struct ChatCompletionStream: AsyncSequence, Sendable {
                 }
             }
             if let usage = chunk.usage, tracker.acceptUsage() { pending.append(.usage(usage)) }
+        }
+
+        /// `prompt N/M` (N ≤ M) as the gateway comments a long prompt's progress; nil for other comments.
+        static func promptProgress(_ comment: String) -> (computed: Int, total: Int)? {
+            guard comment.hasPrefix("prompt ") else { return nil }
+            let numbers = comment.dropFirst(7).split(separator: "/", omittingEmptySubsequences: false)
+            guard numbers.count == 2, let computed = Int(numbers[0]), let total = Int(numbers[1]),
+                computed >= 0, total > 0, computed <= total
+            else { return nil }
+            return (computed, total)
         }
 
         /// Reads what follows `[DONE]` up to the response's end (the gateway ends it right after), so

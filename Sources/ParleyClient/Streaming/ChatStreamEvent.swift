@@ -1,7 +1,10 @@
-/// What a streamed completion yields, in order: ``content(_:eventID:)`` per token, maybe
-/// ``resumed(_:)`` between them, then ``finished(reason:)``, ``usage(_:)`` if asked, and
-/// ``end(_:)`` last (the server's `[DONE]`).
+/// What a streamed completion yields, in order: maybe ``promptProgress(computed:of:)`` while the
+/// model reads a long prompt, ``content(_:eventID:)`` per token, maybe ``resumed(_:)`` between them,
+/// then ``finished(reason:)``, ``usage(_:)`` if asked, and ``end(_:)`` last (the server's `[DONE]`).
 public enum ChatStreamEvent: Hashable, Sendable {
+    /// Before the first token: the model has read `computed` of the prompt's `of` tokens (the
+    /// gateway's `: prompt N/M` comments).
+    case promptProgress(computed: Int, of: Int)
     /// A piece of the answer; `eventID` is the SSE id (n for the n-th token), if the server sent one.
     case content(String, eventID: Int64?)
     /// The connection broke and the stream continues through the resume endpoint.

@@ -121,8 +121,8 @@ struct CompletionRun: Sendable {
             while let event = try await iterator.next() {
                 if !announced { announce(try await settlement.value) }
                 switch event {
-                case .prompt:
-                    continue  // The proxy keeps these (and the relay drops any): none reach here.
+                case .prompt(let computed, let total):
+                    continuation.yield(.prompt(computed: computed, of: total))
                 case .token(let index, let text):
                     continuation.yield(.token(index: index, text: text))
                     activity.recordTokens(1, role: "completion")

@@ -64,7 +64,8 @@ package struct RelayState: Sendable {
         guard !isFinished else { return .drop }
         switch event {
         case .prompt:
-            return .drop  // Not relayed past the proxy; dropped here should one come through.
+            // How far the model has read a long prompt: only worth passing on before the answer.
+            return nextIndex == 0 && text.isEmpty ? .forward(event) : .drop
         case .token(let index, let piece):
             guard index >= nextIndex else { return .drop }
             nextIndex = index + 1

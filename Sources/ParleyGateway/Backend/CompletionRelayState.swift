@@ -56,6 +56,9 @@ struct CompletionRelayState {
             if startedForwarded { return .drop }
             startedForwarded = true
             return .forward(event)
+        case .prompt:
+            // Progress through a long prompt: stale once a token went out (a resubmission reads again).
+            return tokensForwarded == 0 ? .forward(event) : .drop
         case .token(let index, let text):
             guard index >= tokensForwarded else { return .drop }
             // A gap would mean a hop below lost tokens; forwarding keeps the client's view moving.

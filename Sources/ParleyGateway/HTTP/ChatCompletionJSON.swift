@@ -69,7 +69,17 @@ enum SSE {
 
     static let done = "data: [DONE]\n\n"
     /// A comment line: keeps proxies and clients from timing out while nothing else flows.
-    static let heartbeat = ": keep-alive\n\n"
+    ///
+    /// Comments end in one line end, never a blank line: a blank line dispatches an event, and the
+    /// `openai` Python client (3.x) dispatches one with empty data once any `id:` was seen, which it
+    /// then fails to parse as JSON. A lone comment line between events is skipped by every parser.
+    static let heartbeat = ": keep-alive\n"
+
+    /// How far the model has read a long prompt, before the first token: the comment
+    /// `: prompt <computed>/<total>`. Clients that do not know it skip it as any comment.
+    static func promptProgress(computed: Int, of total: Int) -> String {
+        ": prompt \(computed)/\(total)\n"
+    }
 
     /// An error inside an already started stream (the status line was sent).
     static func error(_ error: OpenAIError) -> String {

@@ -136,7 +136,7 @@ extension GatewayRoutes {
                 return Self.json(
                     json.completion(text: text, finishReason: ChatCompletionJSON.finishReason(reason), usage: usage),
                     headers: headers)
-            case .started:
+            case .started, .prompt:
                 continue
             case .none:
                 metrics.completions("error").increment()

@@ -81,6 +81,8 @@ struct LiveStream: Sendable {
         switch event {
         case .started:
             return nil
+        case .prompt(let computed, let total):
+            return (SSE.promptProgress(computed: computed, of: total), false)
         case .token(let index, let text):
             if tokens == 0 { metrics.timeToFirstToken.recordInterval(since: startedAt) }
             tokens += 1

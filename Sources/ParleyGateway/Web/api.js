@@ -63,7 +63,8 @@ export async function json(path, options) {
 
 /**
  * Yields the events of an SSE response body as {id, data}; `id` is null for events without one.
- * Ends when the body ends; throws when the connection breaks.
+ * Comment lines come as {comment} (heartbeats, the gateway's `prompt N/M`). Ends when the body
+ * ends; throws when the connection breaks.
  */
 export async function* serverSentEvents(response) {
     const reader = response.body.getReader();
@@ -86,7 +87,10 @@ export async function* serverSentEvents(response) {
                     data = [];
                     continue;
                 }
-                if (line.startsWith(":")) continue; // heartbeat comment
+                if (line.startsWith(":")) {
+                    yield { comment: line.slice(line.startsWith(": ") ? 2 : 1) };
+                    continue;
+                }
                 const colon = line.indexOf(":");
                 const field = colon < 0 ? line : line.slice(0, colon);
                 let value = colon < 0 ? "" : line.slice(colon + 1);

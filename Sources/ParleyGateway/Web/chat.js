@@ -200,6 +200,13 @@ export class ChatView {
             if (!this.liveBody || !this.generation) return;
             const stick = this.nearBottom();
             renderBody(this.liveBody, "assistant", this.generation.text, true);
+            const progress = this.generation.promptProgress;
+            if (progress && this.generation.text === "") {
+                const line = readingLine(progress);
+                const caret = this.liveBody.querySelector(".caret");
+                this.liveBody.prepend(line);
+                if (caret) line.append(caret);
+            }
             const article = this.liveBody.closest("article");
             article.classList.toggle("reconnecting", this.generation.reconnecting);
             if (stick) this.scrollToBottom();
@@ -273,7 +280,7 @@ export class ChatView {
 
     /** The empty page of a new chat, with the import of a ChatGPT export. */
     emptyState() {
-        const box = emptyState();
+        const box = emptyStateBox();
         const picker = document.createElement("input");
         picker.type = "file";
         picker.accept = ".json,application/json";
@@ -398,7 +405,17 @@ function statusLine(text) {
     return line;
 }
 
-function emptyState() {
+/** "Reading your message… 40%": the model is still computing a long prompt. */
+function readingLine({ computed, total }) {
+    const line = document.createElement("p");
+    line.className = "reading-line";
+    line.dataset.testid = "prompt-progress";
+    const percent = total > 0 ? Math.min(100, Math.floor((computed * 100) / total)) : 0;
+    line.textContent = `Reading your message… ${percent}%`;
+    return line;
+}
+
+function emptyStateBox() {
     const box = document.createElement("div");
     box.className = "empty-state";
     box.dataset.testid = "empty-state";

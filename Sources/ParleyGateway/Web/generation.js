@@ -27,6 +27,8 @@ export class Generation {
         this.onEnd = onEnd;
         this.finishReason = null;
         this.error = null;
+        /** {computed, total}: how far the model has read a long prompt, until the answer starts. */
+        this.promptProgress = null;
         this.running = true;
         this.stopRequested = false;
         this.reconnecting = false;
@@ -132,6 +134,14 @@ export class Generation {
 
     /** Applies one event; true when the stream is over. */
     handle(event) {
+        if (event.comment !== undefined) {
+            const progress = /^prompt (\d+)\/(\d+)$/.exec(event.comment);
+            if (progress && this.state.text === "") {
+                this.promptProgress = { computed: Number(progress[1]), total: Number(progress[2]) };
+                this.onUpdate(this);
+            }
+            return false;
+        }
         if (event.data === "[DONE]") return true;
         let chunk;
         try { chunk = JSON.parse(event.data); } catch { return false; }

@@ -122,8 +122,8 @@ public struct EngineEvents: AsyncSequence, Sendable {
                 throw Self.servingError(error)
             }
             switch event {
-            case .prompt(let computed, _):
-                return .prompt(computed: computed)
+            case .prompt(let computed, let total):
+                return .prompt(computed: computed, of: total)
             case .token(let token):
                 defer { next += 1 }
                 return .token(index: next, text: token.text)

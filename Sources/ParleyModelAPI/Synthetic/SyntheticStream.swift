@@ -50,7 +50,7 @@ public struct SyntheticStream: AsyncSequence, Sendable {
                     try await Task.sleep(until: clock.now.advanced(by: interval), clock: clock)
                     let left = clock.now.duration(to: firstTokenDue)
                     let done = 1 - Swift.max(0, left / configuration.timeToFirstToken)
-                    return .prompt(computed: Int(Double(promptTokens) * done))
+                    return .prompt(computed: Int(Double(promptTokens) * done), of: promptTokens)
                 }
                 if firstTokenDue > clock.now { try await Task.sleep(until: firstTokenDue, clock: clock) }
                 deadline = firstTokenDue

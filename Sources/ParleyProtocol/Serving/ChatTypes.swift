@@ -132,10 +132,11 @@ public enum Priority: String, Hashable, Sendable, Codable, Comparable {
 
 /// What a model stream carries, hop by hop from the model API to the completion service.
 public enum GenerationEvent: Hashable, Sendable, Codable {
-    /// The model has computed `computed` of the prompt's tokens: sent while a long prompt is
-    /// computed, before the first token, so the proxy can tell a working model from a hung one.
-    /// Only between a model node and its proxy; the proxy relays tokens and the end, not these.
-    case prompt(computed: Int)
+    /// The model has computed `computed` of the prompt's `of` tokens: sent while a long prompt is
+    /// computed, before the first token, so the proxy can tell a working model from a hung one and
+    /// the person waiting can see how far the model has read. Relayed up to the completion service
+    /// only before the answer's first token (after a failover mid-answer the pause is just a pause).
+    case prompt(computed: Int, of: Int)
     /// The answer's token at position `index` (0-based, counted from the start of the answer even
     /// after a resume), with its text (whole UTF-8 characters, possibly empty).
     case token(index: Int, text: String)

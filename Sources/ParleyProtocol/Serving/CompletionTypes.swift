@@ -55,6 +55,8 @@ public enum CompletionEvent: Hashable, Sendable, Codable {
     case token(index: Int, text: String)
     /// Last event.
     case finished(FinishReason, TokenUsage)
+    /// Before the first token: the model has computed `computed` of the prompt's `of` tokens.
+    case prompt(computed: Int, of: Int)
 }
 
 /// The answer of a rate-limit check.

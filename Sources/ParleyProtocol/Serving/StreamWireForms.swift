@@ -8,9 +8,7 @@ extension GenerationEvent: WireCodable {
         switch self {
         case .token(let index, let text): wire.writeToken(case: 0, index: index, text: text)
         case .finished(let reason, let usage): wire.writeFinished(case: 1, reason, usage)
-        case .prompt(let computed):
-            wire.write(UInt8(2))
-            wire.write(computed)
+        case .prompt(let computed, let total): wire.writePrompt(case: 2, computed: computed, of: total)
         }
     }
 
@@ -18,7 +16,7 @@ extension GenerationEvent: WireCodable {
         switch try wire.readByte() {
         case 0: self = .token(index: try wire.readInt(), text: try wire.readString())
         case 1: self = .finished(try FinishReason(wire: wire), try TokenUsage(wire: wire))
-        case 2: self = .prompt(computed: try wire.readInt())
+        case 2: self = .prompt(computed: try wire.readInt(), of: try wire.readInt())
         case let other: throw ClusterError(.malformed, "unknown generation event case \(other)")
         }
     }
@@ -36,6 +34,7 @@ extension CompletionEvent: WireCodable {
             rateLimit?.write(wire: wire)
         case .token(let index, let text): wire.writeToken(case: 1, index: index, text: text)
         case .finished(let reason, let usage): wire.writeFinished(case: 2, reason, usage)
+        case .prompt(let computed, let total): wire.writePrompt(case: 3, computed: computed, of: total)
         }
     }
 
@@ -48,6 +47,7 @@ extension CompletionEvent: WireCodable {
                 rateLimit: try wire.readBool() ? try RateLimitDecision(wire: wire) : nil)
         case 1: self = .token(index: try wire.readInt(), text: try wire.readString())
         case 2: self = .finished(try FinishReason(wire: wire), try TokenUsage(wire: wire))
+        case 3: self = .prompt(computed: try wire.readInt(), of: try wire.readInt())
         case let other: throw ClusterError(.malformed, "unknown completion event case \(other)")
         }
     }
@@ -107,6 +107,13 @@ extension WireWriter {
         write(tag)
         write(index)
         write(text)
+    }
+
+    /// A prompt-progress event of either stream: its case byte, the tokens computed and the prompt's.
+    fileprivate func writePrompt(case tag: UInt8, computed: Int, of total: Int) {
+        write(tag)
+        write(computed)
+        write(total)
     }
 
     /// A finish event of either stream: its case byte, reason and usage.

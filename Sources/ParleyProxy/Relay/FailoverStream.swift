@@ -63,8 +63,10 @@ struct FailoverStream: AsyncSequence, Sendable {
                     switch event {
                     case .prompt:
                         // The model is computing a long prompt: its arrival alone kept the stall
-                        // timeout from firing; not relayed, and not the endpoint's first token.
-                        continue
+                        // timeout from firing. Not the endpoint's first token; relayed (for the
+                        // person waiting) only while no token was, so a resumed answer just pauses.
+                        if relayed > 0 { continue }
+                        return event
                     case .token(let index, let tokenText):
                         lease?.received()
                         if index < relayed { continue }  // Already relayed before a failover.

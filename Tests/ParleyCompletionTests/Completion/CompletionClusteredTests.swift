@@ -76,6 +76,23 @@ struct CompletionClusteredTests {
         }
     }
 
+    /// How far the model has read the prompt reaches the caller after `started`, before the first
+    /// token, through the worker; it is not logged as part of the answer.
+    @Test func promptProgressReachesTheCallerBeforeTheFirstToken() async throws {
+        try await withHarness { harness in
+            var collected = CollectedCompletion()
+            var reading = request("read-1", maxTokens: 3)
+            reading.model = TokenProxy.readingModel
+            for try await event in try await harness.completion().complete(reading) { collected.add(event) }
+            #expect(collected.eventsBeforeStart == 0)
+            #expect(collected.promptProgress.map(\.computed) == [100, 200, 300])
+            #expect(collected.promptProgress.allSatisfy { $0.total == 300 && $0.tokensBefore == 0 })
+            #expect(collected.text == TokenProxy.answer(3))
+            #expect(try await first(of: harness.store.finished) == ("read-1", .complete))
+            #expect(try #require(harness.store.run("read-1")).events.keys.sorted() == [1, 2, 3])
+        }
+    }
+
     @Test func aLogThatFellBehindIsWrittenAgainSoTheStoredAnswerIsWhole() async throws {
         var configuration = CompletionConfiguration()
         configuration.logBatchTokens = 4

@@ -11,7 +11,7 @@ struct EventWireFormTests {
         .finished(.stop, TokenUsage(promptTokens: 12, completionTokens: 3, cachedPromptTokens: 9)),
         .finished(.length, TokenUsage(promptTokens: 0, completionTokens: 0)),
         .finished(.cancelled, TokenUsage(promptTokens: 1, completionTokens: 2)),
-        .prompt(computed: 0), .prompt(computed: 7_483),
+        .prompt(computed: 0, of: 1), .prompt(computed: 7_483, of: 131_072),
     ]
 
     static let completionEvents: [CompletionEvent] = [
@@ -24,6 +24,7 @@ struct EventWireFormTests {
             rateLimit: RateLimitDecision(allowed: false, limit: 60, remaining: 0, resetSeconds: 12, reason: "requests")),
         .token(index: 7, text: "tok"),
         .finished(.stop, TokenUsage(promptTokens: 5, completionTokens: 6, cachedPromptTokens: 1)),
+        .prompt(computed: 512, of: 4_146),
     ]
 
     func roundTrip<T: Codable & Equatable>(_ value: T) throws -> T {

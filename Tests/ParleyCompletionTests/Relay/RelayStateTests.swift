@@ -38,9 +38,17 @@ import Testing
         var relay = RelayState(resume: ResumePoint(tokenCount: 4, text: "abcd"), maxAttempts: 2)
         relay.opening()
         #expect(relay.receive(.token(index: 3, text: "d")) == .drop)
-        #expect(relay.receive(.prompt(computed: 100)) == .drop)  // progress stays with the proxy
+        #expect(relay.receive(.prompt(computed: 100, of: 200)) == .drop)  // stale: the answer has begun
         #expect(relay.receive(.token(index: 4, text: "e")) == .forward(.token(index: 4, text: "e")))
         #expect(relay.failed(ClusterError(.nodeDown, "gone")) == .resubmit(resume: ResumePoint(tokenCount: 5, text: "abcde")))
+    }
+
+    @Test func promptProgressGoesOnOnlyBeforeTheAnswer() {
+        var relay = RelayState(resume: nil, maxAttempts: 2)
+        relay.opening()
+        #expect(relay.receive(.prompt(computed: 512, of: 900)) == .forward(.prompt(computed: 512, of: 900)))
+        #expect(relay.receive(.token(index: 0, text: "a")) == .forward(.token(index: 0, text: "a")))
+        #expect(relay.receive(.prompt(computed: 900, of: 900)) == .drop)
     }
 
     @Test func attemptsAreBounded() {

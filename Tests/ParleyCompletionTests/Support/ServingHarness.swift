@@ -103,6 +103,8 @@ struct CollectedCompletion {
     var text = ""
     var finished: (FinishReason, TokenUsage)?
     var eventsBeforeStart = 0
+    /// The prompt-progress events, and how many tokens had come before each.
+    var promptProgress: [(computed: Int, total: Int, tokensBefore: Int)] = []
 
     mutating func add(_ event: CompletionEvent) {
         switch event {
@@ -114,6 +116,9 @@ struct CollectedCompletion {
             text += piece
         case .finished(let reason, let usage):
             finished = (reason, usage)
+        case .prompt(let computed, let total):
+            if started == nil { eventsBeforeStart += 1 }
+            promptProgress.append((computed, total, indexes.count))
         }
     }
 }

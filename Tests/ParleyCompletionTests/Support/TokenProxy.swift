@@ -6,7 +6,8 @@ import Synchronization
 /// A real distributed actor that plays the model proxy in tests: its answer to a request is the
 /// deterministic sequence of tokens `"w<i> "` for i in 0..<maxTokens (`maxTokens` from the request's
 /// sampling, default 16), continued after `resume.tokenCount` on a resubmission, one token every
-/// `tokenDelay`. Records what it produced and when a producer stopped early (cancellation).
+/// `tokenDelay`. Records what it produced and when a producer stopped early (cancellation). For the
+/// model ``readingModel`` it first reports reading a 300-token prompt, 100 tokens at a time.
 distributed actor TokenProxy: ModelProxyProtocol {
     typealias ActorSystem = ClusterSystem
 
@@ -30,13 +31,15 @@ distributed actor TokenProxy: ModelProxyProtocol {
         return actorSystem.makeStream(
             TokenSequence(
                 first: request.resume?.tokenCount ?? 0, count: request.sampling.maxTokens ?? 16, delay: tokenDelay,
-                probe: probe))
+                probe: probe, promptReports: request.model == Self.readingModel ? 3 : 0))
     }
 
     distributed func endpoints() -> [EndpointStatus] { [] }
 
     /// The model name this proxy refuses every request for (`invalid_request`).
     static let refusingModel = "refusing"
+    /// The model name this proxy reports prompt progress for before the tokens.
+    static let readingModel = "reading"
 
     static func token(_ index: Int) -> String { "w\(index) " }
 
@@ -70,9 +73,12 @@ struct TokenSequence: AsyncSequence, Sendable {
     let count: Int
     let delay: Duration
     let probe: ProxyProbe
+    var promptReports = 0
 
     func makeAsyncIterator() -> Iterator {
-        Iterator(next: first, count: count, delay: delay, probe: probe, sentinel: StopSentinel(probe: probe))
+        Iterator(
+            next: first, count: count, delay: delay, probe: probe, sentinel: StopSentinel(probe: probe),
+            promptReports: promptReports)
     }
 
     struct Iterator: AsyncIteratorProtocol {
@@ -81,9 +87,15 @@ struct TokenSequence: AsyncSequence, Sendable {
         let delay: Duration
         let probe: ProxyProbe
         let sentinel: StopSentinel
+        let promptReports: Int
         var emitted = false
+        var reported = 0
 
         mutating func next() async throws -> GenerationEvent? {
+            if reported < promptReports {
+                reported += 1
+                return .prompt(computed: 100 * reported, of: 100 * promptReports)
+            }
             if next > count { return nil }
             if next == count {
                 next += 1

@@ -152,8 +152,8 @@ struct ModelProxyClusteredTests {
     }
 
     /// A model that reports its progress through a long prompt is not stalled however long the
-    /// prompt takes (no allowance here); the reports are not relayed, and a model that stops
-    /// reporting is stalled after the timeout as before.
+    /// prompt takes (no allowance here); the reports are relayed before the first token (for the
+    /// person waiting), and a model that stops reporting is stalled after the timeout as before.
     @Test func promptProgressKeepsALongPromptFromLookingStalled() async throws {
         var settings = ProxySettings()
         settings.stallTimeout = .milliseconds(300)
@@ -165,9 +165,14 @@ struct ModelProxyClusteredTests {
             let request = ServingTestCluster.request("progress", maxTokens: 4)
             var events: [GenerationEvent] = []
             for try await event in try await cluster.proxy().generate(request, region: nil) { events.append(event) }
-            // Only tokens and the end: the progress stayed with the proxy.
             expectExactAnswer(events, for: request)
-            #expect(!events.contains { if case .prompt = $0 { true } else { false } })
+            // About 14 reports, all before the first token, counting up through the same prompt.
+            let reports = events.prefix { if case .prompt = $0 { true } else { false } }
+            #expect(reports.count >= 5)
+            #expect(events.dropFirst(reports.count).allSatisfy { if case .prompt = $0 { false } else { true } })
+            let counts = reports.compactMap { if case .prompt(let computed, let total) = $0 { (computed, total) } else { nil } }
+            #expect(counts.map(\.1).allSatisfy { $0 == SyntheticModel.promptTokenCount(for: request) })
+            #expect(counts.map(\.0) == counts.map(\.0).sorted())
 
             // The same first-token delay without reports: stalled on every attempt, refused.
             let silent = SyntheticModel.Configuration(modelName: "silent", timeToFirstToken: .milliseconds(1_500), tokensPerSecond: 1000)
