@@ -55,6 +55,7 @@ def test_a_slow_first_token_is_preceded_by_prompt_progress_comments():
         assert all(at <= first_token for at, _ in progress)
         counts = [tuple(map(int, re.fullmatch(r": prompt (\d+)/(\d+)", line).groups())) for _, line in progress]
         assert len({total for _, total in counts}) == 1 and counts[0][1] > 50
+        assert counts[0][0] == 0  # the first report says the model started reading
         assert [done for done, _ in counts] == sorted(done for done, _ in counts)
         assert all(done <= total for done, total in counts)
         # The answer's head went out with the first report, well before the first token.

@@ -169,6 +169,8 @@ final class EngineLoop: @unchecked Sendable {
         let slices = planner.plan(remainingPrompt: active.mapValues(\.remainingPrompt))
         var tokens: [ForwardPass.Token] = []
         var wanting: [ActiveSequence] = []
+        // Sequences whose prompt this step computes a part of, not the last: they report progress.
+        var reading: [ActiveSequence] = []
         for slice in slices {
             guard let sequence = active[slice.id] else { continue }
             if sequence.remainingPrompt == 0 {
@@ -184,11 +186,19 @@ final class EngineLoop: @unchecked Sendable {
                 }
                 sequence.processed += slice.count
                 if sequence.remainingPrompt > 0 {
-                    sequence.continuation.yield(.prompt(computed: sequence.processed, of: sequence.prompt.count))
+                    reading.append(sequence)
+                    // The first part starts now: say so at once (a client shows 0%, not silence).
+                    if !sequence.reportedPrompt {
+                        sequence.reportedPrompt = true
+                        sequence.continuation.yield(.prompt(computed: start, of: sequence.prompt.count))
+                    }
                 }
             }
         }
         var logits = forward.run(tokens)
+        for sequence in reading {
+            sequence.continuation.yield(.prompt(computed: sequence.processed, of: sequence.prompt.count))
+        }
         // Sampling touches only its own sequence, so the sequences sample in parallel.
         var chosen = [Int32](repeating: 0, count: wanting.count)
         chosen.withUnsafeMutableBufferPointer { chosen in

@@ -94,8 +94,9 @@ public struct SamplingParameters: Sendable, Equatable {
 
 /// One event of a generation stream: progress through a long prompt, a token, or the end.
 public enum TokenEvent: Sendable {
-    /// This many prompt tokens are computed (sent after each part of a prompt that takes several
-    /// steps, before its first token): the engine is working, not hung.
+    /// `computed` of the prompt's `of` tokens are in the cache: for a prompt that takes several
+    /// steps, sent as its first step starts (the tokens reused from the prefix cache) and after each
+    /// step but the last, before its first token: the engine is working, not hung.
     case prompt(computed: Int, of: Int)
     /// A generated token and the text it completes.
     case token(GeneratedToken)

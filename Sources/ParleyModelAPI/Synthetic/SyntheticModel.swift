@@ -22,8 +22,8 @@ public struct SyntheticModel: ModelBackend {
         public var tokensPerSecond: Double
         /// Tokens of an answer when the request sets no `maxTokens`. Default 64.
         public var defaultLength: Int
-        /// While waiting for the first token, a `.prompt` event this often (as the built-in engine
-        /// reports a long prompt's progress); nil (the default) sends none.
+        /// While waiting for the first token, a `.prompt` event at once and then this often (as the
+        /// built-in engine reports a long prompt's progress); nil (the default) sends none.
         public var promptProgressInterval: Duration?
 
         /// Creates a configuration; every argument has the documented default.

@@ -32,6 +32,7 @@ public struct SyntheticStream: AsyncSequence, Sendable {
         let firstTokenDue: ContinuousClock.Instant
         var deadline: ContinuousClock.Instant?
         var finished = false
+        var reportedPrompt = false
 
         public mutating func next() async throws -> GenerationEvent? {
             guard !finished else { return nil }
@@ -46,7 +47,12 @@ public struct SyntheticStream: AsyncSequence, Sendable {
                 }
             } else {
                 if let interval = configuration.promptProgressInterval, clock.now.advanced(by: interval) < firstTokenDue {
-                    // "Computing the prompt": its share done by the next report, as a model would say.
+                    // "Computing the prompt": 0 at once, then its share done by each report, as the
+                    // built-in engine says.
+                    if !reportedPrompt {
+                        reportedPrompt = true
+                        return .prompt(computed: 0, of: promptTokens)
+                    }
                     try await Task.sleep(until: clock.now.advanced(by: interval), clock: clock)
                     let left = clock.now.duration(to: firstTokenDue)
                     let done = 1 - Swift.max(0, left / configuration.timeToFirstToken)
