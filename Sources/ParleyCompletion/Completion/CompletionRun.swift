@@ -186,11 +186,14 @@ struct CompletionRun: Sendable {
                 await log?.write(batch)
             case .end(let status, let usage, let tokens, let last, let finished, let failure, let announced):
                 let storeFailure = await log?.finish(last, status: status, usage: usage)
-                // A new chat refused before its answer started goes again, before the caller hears of it.
-                if let failure, !announced, let settled, let store, settled.startedNewChat, Self.isRefusal(failure),
-                    let conversationID = settled.conversationID
-                {
-                    await discard(conversationID, in: store)
+                // A turn refused before its answer started goes again, before the caller hears of it:
+                // a new chat whole, a continued chat's new messages.
+                if let failure, !announced, let settled, let store, Self.isRefusal(failure) {
+                    if settled.startedNewChat, let conversationID = settled.conversationID {
+                        await discard(conversationID, in: store)
+                    } else if settled.assistantMessageID != nil {
+                        await withdraw(from: store)
+                    }
                 }
                 if let finished { continuation.yield(finished) }
                 continuation.finish(throwing: failure)
@@ -209,6 +212,19 @@ struct CompletionRun: Sendable {
     static func isRefusal(_ error: any Error) -> Bool {
         let code = ServingError.code(of: error)
         return code == ServingError.invalidRequest || code == ServingError.modelNotFound
+    }
+
+    private func withdraw(from store: any HistoryStore) async {
+        do {
+            try await ClusterSystem.withCallTimeout(configuration.storeCallTimeout) {
+                try await store.withdrawTurn(
+                    owner: request.userID, requestID: request.requestID, storedMessages: request.messages.count)
+            }
+        } catch {
+            logger.warning(
+                "a refused request's turn could not be withdrawn",
+                metadata: ["request.id": "\(request.requestID)", "error": "\(error)"])
+        }
     }
 
     private func discard(_ conversationID: String, in store: any HistoryStore) async {

@@ -38,6 +38,10 @@ struct ConversationHistoryStore: HistoryStore {
         try await store.deleteConversation(owner: owner, id: conversationID)
     }
 
+    func withdrawTurn(owner: String, requestID: String, storedMessages: Int) async throws {
+        try await store.withdrawTurn(owner: owner, requestID: requestID, storedMessages: storedMessages)
+    }
+
     func conversationForRequest(owner: String, requestID: String, title: String) async throws -> String {
         try await store.conversationForRequest(owner: owner, requestID: requestID, title: title).id
     }

@@ -45,6 +45,11 @@ package protocol HistoryStore: Sendable {
     /// empty answer must not stay in the history. Idempotent.
     func discardNewChat(owner: String, conversationID: String) async throws
 
+    /// Withdraws the turn of `requestID` in a chat it continued, refused before its answer started:
+    /// its answer and the `storedMessages` messages it stored are hidden for good, and the chat's
+    /// visible branch ends where it ended before. Idempotent.
+    func withdrawTurn(owner: String, requestID: String, storedMessages: Int) async throws
+
     /// Logs `texts` as events `fromSeq`, … (none when empty), then ends the log with `status`; with a
     /// conversation, stores the logged answer as its message. One write.
     func finishGeneration(

@@ -91,6 +91,13 @@ struct FailoverHistoryStore: HistoryStore {
         try await withFailover { store in try await store.discardNewChat(owner: owner, conversationID: conversationID) }
     }
 
+    func withdrawTurn(owner: String, requestID: String, storedMessages: Int) async throws {
+        // Idempotent too.
+        try await withFailover { store in
+            try await store.withdrawTurn(owner: owner, requestID: requestID, storedMessages: storedMessages)
+        }
+    }
+
     func startTurn(owner: String, _ turn: TurnStart) async throws -> TurnStarted {
         // A try that failed to reach its store may have been stored all the same: a later try that
         // finds the run still streaming takes it as its own (the run registry lets one run per

@@ -29,7 +29,7 @@ extension ConversationDatabase {
     }
 
     /// The stored row of the owner's run `requestID` (`notFound` if there is none).
-    private static func ownedRunRow(_ db: Database, owner: String, requestID: String) throws -> GenerationRunRow {
+    static func ownedRunRow(_ db: Database, owner: String, requestID: String) throws -> GenerationRunRow {
         guard let row = try GenerationRunRow.load(db, requestID: requestID), row.owner == owner else {
             throw ConversationError(
                 .notFound, "no such generation (an unknown request id, or a finished answer whose log was pruned)")

@@ -81,3 +81,45 @@ extension ConversationDatabase {
         }
     }
 }
+
+extension ConversationDatabase {
+    /// Withdraws the turn of `requestID` whose request the model refused before its answer started
+    /// (an invalid request, a prompt longer than the context): its answer, if stored, and the
+    /// `storedMessages` messages the request stored above it become tombstones — status
+    /// ``MessageRecord/withdrawnStatus``, body emptied — which no read shows and which win every
+    /// merge, so replicas agree they are gone. A current leaf among them moves back to the message
+    /// the turn followed. Withdrawing again changes nothing.
+    package func withdrawTurn(owner: String, requestID: String, storedMessages: Int) async throws {
+        let writer = self.writer
+        try await write { db in
+            let run = try Self.ownedRunRow(db, owner: owner, requestID: requestID)
+            guard let conversationID = run.conversationID else { return }
+            var conversation = try Self.ownedConversation(db, owner: owner, id: conversationID)
+            func stored(_ id: String) throws -> MessageRecord? {
+                try Row.fetchOne(db.cachedStatement(sql: MessageRecord.selectByID), arguments: [id])
+                    .map(MessageRecord.init(row:)).flatMap { $0.conversationID == conversationID ? $0 : nil }
+            }
+            var chain: [MessageRecord] = try stored(run.messageID).map { [$0] } ?? []
+            var next = run.parentID
+            while chain.count < storedMessages + (chain.first?.id == run.messageID ? 1 : 0), let id = next,
+                let message = try stored(id)
+            {
+                chain.append(message)
+                next = message.parentID
+            }
+            for message in chain where message.status != MessageRecord.withdrawnStatus {
+                var tombstone = message
+                tombstone.status = MessageRecord.withdrawnStatus
+                tombstone.body = ""
+                tombstone.promptTokens = nil
+                tombstone.completionTokens = nil
+                _ = try writer.replaceIfWinning(db, tombstone)
+            }
+            if let leaf = conversation.currentMessageID, chain.contains(where: { $0.id == leaf }) {
+                conversation.currentMessageID = chain.last?.parentID
+                conversation.leafVersion = writer.tick()
+                _ = try writer.mergeConversation(db, conversation)
+            }
+        }
+    }
+}

@@ -33,8 +33,9 @@ package enum MergeRules {
     /// Picks between two versions of the same message (same `id`) that replicas stored differently
     /// — an answer one side kept as `interrupted` and the other as `complete`, say. Messages are
     /// written once, so this happens only when a stream was cut off from part of its replicas. A
-    /// whole version wins, never a mix: the more finished status (complete, cancelled, interrupted,
-    /// streaming), then the longer body, then the larger row hash, so every replica picks the same.
+    /// whole version wins, never a mix: the more finished status (withdrawn — a tombstone —,
+    /// complete, cancelled, interrupted, streaming), then the longer body, then the larger row hash,
+    /// so every replica picks the same.
     package static func merge(_ a: MessageRecord, _ b: MessageRecord) -> MessageRecord {
         winsOver(b, a) ? b : a
     }
@@ -53,6 +54,7 @@ package enum MergeRules {
 
     private static func statusRank(_ status: String) -> Int {
         switch status {
+        case MessageRecord.withdrawnStatus: 5
         case "complete": 4
         case "cancelled": 3
         case "interrupted": 2

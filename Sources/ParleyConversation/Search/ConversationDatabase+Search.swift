@@ -51,7 +51,7 @@ extension ConversationDatabase {
                         * (1.0 + ? * ? / (? + max(0, ? - m.created_at) / 86400000.0)) AS score,
                     snippet(messages_fts, 1, ?, ?, '…', ?) AS snip
                 FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid
-                WHERE messages_fts MATCH ? AND m.owner_num = ? AND m.created_at <= ?
+                WHERE messages_fts MATCH ? AND m.owner_num = ? AND m.created_at <= ? AND \(MessageRecord.shownAsM)
                 """
             if let from = filters?.from {
                 inner += " AND m.created_at >= ?"

@@ -284,6 +284,20 @@ public distributed actor ConversationStore: ConversationStoreProtocol {
 }
 
 extension ConversationStore {
+    public distributed func withdrawTurn(owner: String, requestID: String, storedMessages: Int) async throws {
+        let database = self.database
+        let router = self.router
+        try await routeWrite(owner, primaryOnly: true) {
+            try await Self.repairingGeneration(router, owner: owner, requestID: requestID) {
+                try await database.withdrawTurn(owner: owner, requestID: requestID, storedMessages: storedMessages)
+            }
+        } remote: {
+            try await $0.withdrawTurn(owner: owner, requestID: requestID, storedMessages: storedMessages)
+        }
+    }
+}
+
+extension ConversationStore {
     /// Runs `body` against this replica's conversation `id` (if any); when it is not found here
     /// (a replica back from a restart may not have it yet), fetches it from the other replicas
     /// and runs `body` again.

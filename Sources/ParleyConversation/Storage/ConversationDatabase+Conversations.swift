@@ -89,7 +89,7 @@ extension ConversationDatabase {
                 db,
                 sql: """
                     SELECT \(MessageRecord.columns) FROM messages
-                    WHERE conversation_id = ? ORDER BY created_at, id
+                    WHERE conversation_id = ? AND \(MessageRecord.shown) ORDER BY created_at, id
                     """,
                 arguments: [id]
             ).map { MessageRecord(row: $0).message }

@@ -117,10 +117,11 @@ extension ConversationDatabase {
         return (record.message, MergeRules.merge(stored, conversation))
     }
 
-    /// Whether message `id` is stored in conversation `conversationID`.
+    /// Whether message `id` is stored (and not withdrawn) in conversation `conversationID`.
     static func containsMessage(_ db: Database, id: String, conversationID: String) throws -> Bool {
         try Bool.fetchOne(
-            db.cachedStatement(sql: "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?"), arguments: [id, conversationID]
+            db.cachedStatement(sql: "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ? AND \(MessageRecord.shown)"),
+            arguments: [id, conversationID]
         ) == true
     }
 
@@ -135,7 +136,7 @@ extension ConversationDatabase {
         let after = try PageCursor.decode(cursor, listing: listing)
         return try await read { db in
             _ = try Self.ownedConversation(db, owner: owner, id: conversationID)
-            var sql = "SELECT \(MessageRecord.columns) FROM messages WHERE conversation_id = ?"
+            var sql = "SELECT \(MessageRecord.columns) FROM messages WHERE conversation_id = ? AND \(MessageRecord.shown)"
             var arguments: StatementArguments = [conversationID]
             let ascending = order == .oldestFirst
             if let after {
@@ -177,7 +178,7 @@ extension ConversationDatabase {
     /// unique id index per message on the branch, root first. Depth-capped against cycles.
     static let branchSQL = """
         WITH RECURSIVE chain(seq, parent_id, depth) AS (
-            SELECT seq, parent_id, 0 FROM messages WHERE id = ?1 AND conversation_id = ?2
+            SELECT seq, parent_id, 0 FROM messages WHERE id = ?1 AND conversation_id = ?2 AND \(MessageRecord.shown)
             UNION ALL
             SELECT m.seq, m.parent_id, chain.depth + 1
             FROM chain JOIN messages m ON m.id = chain.parent_id

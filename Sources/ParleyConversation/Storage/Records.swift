@@ -126,6 +126,12 @@ package struct MessageRecord: Hashable, Sendable {
     /// The row with id `?` (SQL text built once: statements are cached by their text).
     static let selectByID = "SELECT \(columns) FROM messages WHERE id = ?"
 
+    /// The status of a message withdrawn with a refused turn: a tombstone no read shows.
+    package static let withdrawnStatus = "withdrawn"
+    /// The SQL condition that leaves withdrawn messages out (`m.` for a query that names the table `m`).
+    static let shown = "status != 'withdrawn'"
+    static let shownAsM = "m.status != 'withdrawn'"
+
     init(row: Row) {
         id = row[0]
         conversationID = row[1]

@@ -132,6 +132,10 @@ public protocol ConversationStoreProtocol: DistributedActor where ActorSystem ==
         owner: String, requestID: String, appending texts: [String], fromSeq: Int64, status: MessageStatus,
         promptTokens: Int?, completionTokens: Int?
     ) async throws -> ConversationMessage?
+    /// Withdraws a turn the model refused before its answer started: its answer and the
+    /// `storedMessages` messages the request stored above it are hidden for good (tombstones) and
+    /// a current leaf among them moves back to the message the turn followed. Idempotent.
+    distributed func withdrawTurn(owner: String, requestID: String, storedMessages: Int) async throws
 }
 
 /// A page of the generation log plus the run's state.

@@ -114,7 +114,8 @@ struct TurnStorageTests {
     }
 
     /// The client of a refused request gets an error and never the new chat's id: the chat (its
-    /// question and empty answer) must not stay in the history. A continued chat keeps the turn.
+    /// question and empty answer) must not stay in the history; in a continued chat the refused
+    /// turn is withdrawn, and the chat goes on from where it was.
     @Test func aNewChatRefusedByTheModelLeavesNothingInTheHistory() async throws {
         try await withHarness { harness in
             var refused = request("r1", maxTokens: 4)
@@ -125,7 +126,7 @@ struct TurnStorageTests {
             #expect(harness.store.conversationIDs(of: "u").isEmpty)
             #expect(harness.store.discarded.count == 1)
 
-            // An existing chat: the refused turn stays (the client knows the chat), nothing is deleted.
+            // An existing chat: the chat stays, the refused turn is withdrawn.
             var collected = CollectedCompletion()
             for try await event in try await harness.completion().complete(request("r2", maxTokens: 2)) { collected.add(event) }
             guard case .started(let conversationID?, _, _, _) = collected.started else {
@@ -138,6 +139,12 @@ struct TurnStorageTests {
             #expect(continuedFailure?.code.rawValue == ServingError.invalidRequest)
             #expect(harness.store.conversationIDs(of: "u") == [conversationID])
             #expect(harness.store.discarded.count == 1)
+            #expect(harness.store.withdrawn == ["r3": 1])
+            #expect(harness.store.messages(of: conversationID).map(\.message) == [
+                ChatMessage(role: "user", content: "hello"), ChatMessage(role: "assistant", content: TokenProxy.answer(2)),
+            ])
+            // Refused for a full queue or a dead node instead, a turn stays (a resubmission continues it).
+            #expect(!CompletionRun.isRefusal(ServingError(ServingError.noBackend, "no worker")))
         }
     }
 

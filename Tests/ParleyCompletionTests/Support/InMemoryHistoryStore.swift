@@ -24,6 +24,8 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
         var runs: [String: Run] = [:]
         var nextID = 1
         var discarded: Set<String> = []
+        /// Turns withdrawn by ``withdrawTurn(owner:requestID:storedMessages:)``: request id, messages.
+        var withdrawn: [String: Int] = [:]
         /// Empty appends (a run saying it is alive), by request id.
         var keepAlives: [String: Int] = [:]
         /// Calls of `appendGenerationEvents` (the events a finish carries are not counted).
@@ -143,6 +145,21 @@ final class InMemoryHistoryStore: HistoryStore, HistoryStoreLocator {
             state.discarded.insert(conversationID)
         }
     }
+
+    func withdrawTurn(owner: String, requestID: String, storedMessages: Int) async throws {
+        state.withLock { state in
+            guard let run = state.runs[requestID], run.owner == owner, let id = run.handle.conversationID else { return }
+            state.withdrawn[requestID] = storedMessages
+            // One branch per conversation: the turn is its end, the answer (when stored) last.
+            var messages = state.conversations[id]?.messages ?? []
+            if messages.last?.id == run.handle.messageID { messages.removeLast() }
+            messages.removeLast(min(storedMessages, messages.count))
+            state.conversations[id]?.messages = messages
+        }
+    }
+
+    /// Turns withdrawn, by request id: how many stored messages each took along.
+    var withdrawn: [String: Int] { state.withLock { $0.withdrawn } }
 
     /// How often run `requestID` said it is alive without logging anything.
     func keepAlives(of requestID: String) -> Int { state.withLock { $0.keepAlives[requestID] ?? 0 } }
