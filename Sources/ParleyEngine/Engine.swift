@@ -127,6 +127,10 @@ public final class Engine: Sendable {
         return stream
     }
 
+    /// Steps stopped part-way because every generation in them was cancelled meanwhile (a long
+    /// prompt whose reader pressed Stop frees the engine within a layer, not a whole step).
+    package var abandonedSteps: Int { loop.abandonedSteps }
+
     /// The token ids the engine would feed the model for `prompt`.
     public func promptTokens(_ prompt: GenerationRequest.Prompt) throws -> [Int32] {
         switch prompt {

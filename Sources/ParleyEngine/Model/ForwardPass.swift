@@ -45,6 +45,13 @@ final class ForwardPass {
     /// Tokens of one sequence must be in position order and the positions must continue the cache
     /// (`position ≤ cache.count` for the first); each cache's `count` is advanced.
     func run(_ tokens: [Token]) -> [[Float]] {
+        run(tokens, unless: { false })!
+    }
+
+    /// ``run(_:)``, asking `abandoned` before each layer: once it answers true (every sequence of
+    /// the batch was cancelled — a long prompt's step takes seconds) the pass stops and answers nil.
+    /// The caches' counts then stay as they were: the rows it wrote beyond them are not used.
+    func run(_ tokens: [Token], unless abandoned: () -> Bool) -> [[Float]]? {
         let hp = model.hyperparameters
         let n = tokens.count
         if n == 0 { return [] }
@@ -61,6 +68,7 @@ final class ForwardPass {
         }
 
         for (l, layer) in model.layers.prefix(layerLimit ?? model.layers.count).enumerated() {
+            if abandoned() { return nil }
             normalize(n, weights: layer.attentionNorm)
             trace?("\(l).attn_norm", b.normed, dim)
             multiply([(layer.query, b.q), (layer.key, b.k), (layer.value, b.v)], input: b.normed, count: n, width: dim)

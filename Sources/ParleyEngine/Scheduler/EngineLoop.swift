@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The compute thread of an ``Engine``: takes submitted requests, asks the ``BatchPlanner`` what to
 /// run, runs one ``ForwardPass`` step for all admitted sequences together, samples, and streams the
@@ -23,6 +24,10 @@ final class EngineLoop: @unchecked Sendable {
     private var active: [Int: ActiveSequence] = [:]
     private var prefixCache: PrefixCache
     private let clock = ContinuousClock()
+    private let abandoned = Atomic<Int>(0)
+
+    /// Steps stopped part-way because every sequence in them was cancelled meanwhile.
+    var abandonedSteps: Int { abandoned.load(ordering: .relaxed) }
 
     init(forward: ForwardPass, tokenizer: Tokenizer, prefixCachePositions: Int, planner: BatchPlanner.Configuration) {
         self.forward = forward
@@ -112,6 +117,13 @@ final class EngineLoop: @unchecked Sendable {
         }
     }
 
+    /// Whether every one of `ids` was cancelled (or the engine is stopping) since the step began.
+    private func allCancelled(_ ids: [Int]) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return inbox.stopping || ids.allSatisfy(inbox.cancelled.contains)
+    }
+
     private func accept(_ request: PendingRequest) {
         switch planner.submit(id: request.id, reservation: request.reservation) {
         case .queued:
@@ -195,7 +207,13 @@ final class EngineLoop: @unchecked Sendable {
                 }
             }
         }
-        var logits = forward.run(tokens)
+        // A long prompt's step takes seconds: when every sequence in it is cancelled meanwhile (the
+        // person pressed Stop, the client went away) it stops at the next layer.
+        let ids = slices.map(\.id)
+        guard var logits = forward.run(tokens, unless: { self.allCancelled(ids) }) else {
+            abandoned.add(1, ordering: .relaxed)
+            return
+        }
         for sequence in reading {
             sequence.continuation.yield(.prompt(computed: sequence.processed, of: sequence.prompt.count))
         }

@@ -75,6 +75,31 @@ struct EngineTests {
         #expect(short.promptProgress.isEmpty)
     }
 
+    /// A long prompt's step (512 tokens here: seconds of work) stops at the next layer when its
+    /// generation is cancelled meanwhile, so the engine is free for the next request at once.
+    @Test func cancellingALongPromptStopsItsStepPartWay() async throws {
+        let engine = try Self.engine(.init(kvCacheBytes: 64 << 20, contextLength: 1024, prefillChunk: 512))
+        defer { engine.shutdown() }
+        // The first report comes as the step begins; the stream goes away with the function that
+        // read it, which cancels the generation.
+        func firstEvent() async throws -> TokenEvent? {
+            for try await event in engine.generate(
+                .init(prompt: .tokens(Array(repeating: 28, count: 900)), sampling: .greedy, maxTokens: 2))
+            {
+                return event
+            }
+            return nil
+        }
+        guard case .prompt(0, 900) = try await firstEvent() else {
+            Issue.record("expected the prompt's first report")
+            return
+        }
+        // The next request is served after the abandoned step.
+        let next = try await Self.collect(engine.generate(.init(prompt: Self.counting, sampling: .greedy, maxTokens: 2)))
+        #expect(next.ids.count == 2)
+        #expect(engine.abandonedSteps == 1)
+    }
+
     @Test func requestLargerThanTheKVBudgetIsRefused() async throws {
         // ~23 KB per position for SmolLM2: 2 MB hold ~90 positions.
         let engine = try Self.engine(.init(kvCacheBytes: 2 << 20, contextLength: 512))
