@@ -83,11 +83,13 @@ struct GenerateCommand: AsyncParsableCommand {
             maxTokens: maxTokens)
         var ids: [Int32] = []
         var text = ""
+        let progress = PromptProgressLine()
         for try await event in engine.generate(request) {
             switch event {
-            case .prompt:
-                continue
+            case .prompt(let computed, let total):
+                if !json { progress.show(computed: computed, of: total) }
             case .token(let token):
+                progress.clear()
                 ids.append(token.id)
                 text += token.text
                 if !json {
