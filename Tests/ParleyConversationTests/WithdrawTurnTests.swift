@@ -39,6 +39,7 @@ import Testing
         }
         // Again: nothing changes. The next message follows the kept answer.
         try await t.db.withdrawTurn(owner: "alice", requestID: "refused-1", storedMessages: 1)
+        try await t.db.withdrawTurn(owner: "alice", requestID: "refused-1", storedMessages: -1)  // bad input: no trap
         #expect(try await t.db.recomputeDigest(partition: p) == t.db.digest(partition: p))
         let next = try await t.db.appendTurns(owner: "alice", conversationID: c.id, ["and then?"])
         #expect(next[0].parentID == kept[1].id)

@@ -268,11 +268,7 @@ struct GatewayHTTPTests {
         // The completion sends `started` together with the first token; the gateway writes both in
         // the answer's first write.
         let (gate, open) = AsyncStream<Void>.makeStream()
-        let backend = ScriptedCompletions { _ in
-            [.event(.started(conversationID: nil, userMessageID: nil, assistantMessageID: nil)),
-             .event(.token(index: 0, text: "early")), .wait(gate),
-             .event(.token(index: 1, text: "late")), .event(.finished(.stop, TokenUsage(promptTokens: 1, completionTokens: 2)))]
-        }
+        let backend = ScriptedCompletions(script: ScriptedCompletions.pausing("early", then: "late", until: gate))
         let app = try await makeTestApplication(completions: backend) { $0.streaming.heartbeatInterval = .milliseconds(20) }
         try await app.test(.live) { client in
             let response = try await HTTPClient.shared.execute(streamingChat(port: try #require(client.port)), timeout: .seconds(30))
@@ -300,11 +296,7 @@ struct GatewayHTTPTests {
     /// after the idle timeout; an answer that pauses for longer than that is not cut.
     @Test func anIdleConnectionIsClosedButAPausingAnswerIsNot() async throws {
         let (gate, open) = AsyncStream<Void>.makeStream()
-        let backend = ScriptedCompletions { _ in
-            [.event(.started(conversationID: nil, userMessageID: nil, assistantMessageID: nil)),
-             .event(.token(index: 0, text: "before")), .wait(gate),
-             .event(.token(index: 1, text: "after")), .event(.finished(.stop, TokenUsage(promptTokens: 1, completionTokens: 2)))]
-        }
+        let backend = ScriptedCompletions(script: ScriptedCompletions.pausing("before", then: "after", until: gate))
         let app = try await makeTestApplication(completions: backend) {
             $0.idleTimeout = .milliseconds(300)
             $0.streaming.heartbeatInterval = .seconds(30)  // nothing else flows during the pause

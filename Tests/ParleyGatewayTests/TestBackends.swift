@@ -43,6 +43,17 @@ final class ScriptedCompletions: CompletionBackend {
         }
     }
 
+    /// `started` and the token `first`, then nothing until `gate` yields, then `second` and the end.
+    static func pausing(_ first: String, then second: String, until gate: AsyncStream<Void>)
+        -> @Sendable (CompletionRequest) -> [Step]
+    {
+        { _ in
+            [.event(.started(conversationID: nil, userMessageID: nil, assistantMessageID: nil)),
+             .event(.token(index: 0, text: first)), .wait(gate),
+             .event(.token(index: 1, text: second)), .event(.finished(.stop, TokenUsage(promptTokens: 1, completionTokens: 2)))]
+        }
+    }
+
     func complete(_ request: CompletionRequest) -> EventIterator {
         record.withLock { $0.requests.append(request) }
         let steps = script(request)

@@ -186,14 +186,8 @@ struct CompletionRun: Sendable {
                 await log?.write(batch)
             case .end(let status, let usage, let tokens, let last, let finished, let failure, let announced):
                 let storeFailure = await log?.finish(last, status: status, usage: usage)
-                // A turn refused before its answer started goes again, before the caller hears of it:
-                // a new chat whole, a continued chat's new messages.
                 if let failure, !announced, let settled, let store, Self.isRefusal(failure) {
-                    if settled.startedNewChat, let conversationID = settled.conversationID {
-                        await discard(conversationID, in: store)
-                    } else if settled.assistantMessageID != nil {
-                        await withdraw(from: store)
-                    }
+                    await takeBack(settled, from: store)
                 }
                 if let finished { continuation.yield(finished) }
                 continuation.finish(throwing: failure)
@@ -214,28 +208,22 @@ struct CompletionRun: Sendable {
         return code == ServingError.invalidRequest || code == ServingError.modelNotFound
     }
 
-    private func withdraw(from store: any HistoryStore) async {
+    /// Takes back a turn refused before its answer started, before the caller hears of the refusal:
+    /// a new chat goes whole, a continued chat loses the messages this request stored.
+    private func takeBack(_ settled: SettledTurn, from store: any HistoryStore) async {
+        let (owner, requestID) = (request.userID, request.requestID)
         do {
             try await ClusterSystem.withCallTimeout(configuration.storeCallTimeout) {
-                try await store.withdrawTurn(
-                    owner: request.userID, requestID: request.requestID, storedMessages: request.messages.count)
+                if settled.startedNewChat, let conversationID = settled.conversationID {
+                    try await store.discardNewChat(owner: owner, conversationID: conversationID)
+                } else if settled.assistantMessageID != nil {
+                    try await store.withdrawTurn(owner: owner, requestID: requestID, storedMessages: request.messages.count)
+                }
             }
         } catch {
             logger.warning(
-                "a refused request's turn could not be withdrawn",
-                metadata: ["request.id": "\(request.requestID)", "error": "\(error)"])
-        }
-    }
-
-    private func discard(_ conversationID: String, in store: any HistoryStore) async {
-        do {
-            try await ClusterSystem.withCallTimeout(configuration.storeCallTimeout) {
-                try await store.discardNewChat(owner: request.userID, conversationID: conversationID)
-            }
-        } catch {
-            logger.warning(
-                "a refused request's new chat could not be deleted",
-                metadata: ["request.id": "\(request.requestID)", "conversation.id": "\(conversationID)", "error": "\(error)"])
+                "a refused request's turn could not be taken back",
+                metadata: ["request.id": "\(requestID)", "conversation.id": "\(settled.conversationID ?? "-")", "error": "\(error)"])
         }
     }
 }

@@ -99,11 +99,11 @@ extension ConversationDatabase {
                 try Row.fetchOne(db.cachedStatement(sql: MessageRecord.selectByID), arguments: [id])
                     .map(MessageRecord.init(row:)).flatMap { $0.conversationID == conversationID ? $0 : nil }
             }
-            var chain: [MessageRecord] = try stored(run.messageID).map { [$0] } ?? []
+            // The answer (stored at the run's end, so maybe not), then the request's messages upwards.
+            var chain = try stored(run.messageID).map { [$0] } ?? []
             var next = run.parentID
-            while chain.count < storedMessages + (chain.first?.id == run.messageID ? 1 : 0), let id = next,
-                let message = try stored(id)
-            {
+            for _ in 0..<max(0, storedMessages) {  // a count from the wire: never trap on it
+                guard let id = next, let message = try stored(id) else { break }
                 chain.append(message)
                 next = message.parentID
             }
@@ -116,7 +116,7 @@ extension ConversationDatabase {
                 _ = try writer.replaceIfWinning(db, tombstone)
             }
             if let leaf = conversation.currentMessageID, chain.contains(where: { $0.id == leaf }) {
-                conversation.currentMessageID = chain.last?.parentID
+                conversation.currentMessageID = next
                 conversation.leafVersion = writer.tick()
                 _ = try writer.mergeConversation(db, conversation)
             }

@@ -281,9 +281,7 @@ public distributed actor ConversationStore: ConversationStoreProtocol {
                 promptTokens: promptTokens, completionTokens: completionTokens)
         }
     }
-}
 
-extension ConversationStore {
     public distributed func withdrawTurn(owner: String, requestID: String, storedMessages: Int) async throws {
         let database = self.database
         let router = self.router

@@ -17,8 +17,6 @@ final class ActiveSequence {
     var processed = 0
     /// Leading prompt tokens taken over from the prefix cache.
     var reused = 0
-    /// Whether the prompt's progress was reported yet (a prompt that takes several steps).
-    var reportedPrompt = false
     var generated: [Int32] = []
     var firstTokenAt: ContinuousClock.Instant?
     var lastTokenAt: ContinuousClock.Instant?

@@ -199,9 +199,9 @@ final class EngineLoop: @unchecked Sendable {
                 sequence.processed += slice.count
                 if sequence.remainingPrompt > 0 {
                     reading.append(sequence)
-                    // The first part starts now: say so at once (a client shows 0%, not silence).
-                    if !sequence.reportedPrompt {
-                        sequence.reportedPrompt = true
+                    // The first part (it starts after what the prefix cache held) begins now: say so at
+                    // once (a client shows 0%, not silence).
+                    if start == sequence.reused {
                         sequence.continuation.yield(.prompt(computed: start, of: sequence.prompt.count))
                     }
                 }
