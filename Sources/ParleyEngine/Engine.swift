@@ -191,10 +191,14 @@ public final class Engine: Sendable {
         guard request.answerPrefixLength >= 0, request.answerPrefixLength <= prompt.count else {
             throw EngineError(.invalidRequest, "answerPrefixLength \(request.answerPrefixLength) is outside the prompt")
         }
+        if let logprobs = request.logprobs, !(0...TokenLogprobs.maxTop).contains(logprobs) {
+            throw EngineError(.invalidRequest, "logprobs must be 0 to \(TokenLogprobs.maxTop) alternatives, got \(logprobs)")
+        }
         let room = contextLength - prompt.count
         return PendingRequest(
             id: loop.makeID(), prompt: prompt, sampling: s, seed: s.seed ?? UInt64.random(in: .min ... .max),
             maxTokens: min(request.maxTokens ?? room, room), stop: request.stop,
-            answerPrefixLength: request.answerPrefixLength, continuation: continuation, submittedAt: ContinuousClock().now)
+            answerPrefixLength: request.answerPrefixLength, logprobs: request.logprobs, continuation: continuation,
+            submittedAt: ContinuousClock().now)
     }
 }

@@ -31,7 +31,7 @@ enum BareHTTPServer {
                         switch event {
                         case .prompt:
                             continue
-                        case .token(let index, let text):
+                        case .token(let index, let text, _):
                             try await writer.write(ByteBuffer(string: Self.event(id: index + 1, chunk(id, #"{"content":\#(quoted(text))}"#, nil))))
                         case .finished:
                             try await writer.write(ByteBuffer(string: Self.event(id: nil, chunk(id, "{}", "length")) + "data: [DONE]\n\n"))

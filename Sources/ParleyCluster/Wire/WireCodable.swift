@@ -37,6 +37,12 @@ public struct WireWriter {
 
     public func write(_ value: String) { sink.write(value) }
 
+    /// A length, then the bytes (which need not be UTF-8).
+    public func write(bytes: [UInt8]) {
+        sink.writeLength(bytes.count)
+        sink.bytes.append(contentsOf: bytes)
+    }
+
     /// A presence byte, then the string if there is one.
     public func write(_ value: String?) {
         write(value != nil)
@@ -108,6 +114,9 @@ public struct WireReader {
     public func readDouble() throws -> Double { Double(bitPattern: try source.read(UInt64.self)) }
 
     public func readString() throws -> String { try source.readString() }
+
+    /// Bytes written by `write(bytes:)`.
+    public func readBytes() throws -> [UInt8] { try source.readBytes() }
 
     public func readOptionalString() throws -> String? { try readBool() ? try readString() : nil }
 

@@ -123,8 +123,8 @@ struct CompletionRun: Sendable {
                 switch event {
                 case .prompt(let computed, let total):
                     continuation.yield(.prompt(computed: computed, of: total))
-                case .token(let index, let text):
-                    continuation.yield(.token(index: index, text: text))
+                case .token(let index, let text, let logprobs):
+                    continuation.yield(.token(index: index, text: text, logprobs: logprobs))
                     activity.recordTokens(1, role: "completion")
                     if logging, let batch = batcher.add(index: index, text: text, now: clock.now) {
                         records.yield(.tokens(batch))

@@ -66,7 +66,7 @@ package struct RelayState: Sendable {
         case .prompt:
             // How far the model has read a long prompt: only worth passing on before the answer.
             return nextIndex == 0 && text.isEmpty ? .forward(event) : .drop
-        case .token(let index, let piece):
+        case .token(let index, let piece, _):
             guard index >= nextIndex else { return .drop }
             nextIndex = index + 1
             text += piece

@@ -40,7 +40,7 @@ struct Sampler: Sendable {
         applyAnswerPenalties(&logits)
         if parameters.temperature <= 0 { return Self.argmax(logits) }
 
-        var candidates = topCandidates(logits, k: parameters.topK)
+        var candidates = Self.topCandidates(logits, k: parameters.topK)
         // Softmax at temperature 1 for the nucleus and min-p filters.
         let maxLogit = candidates[0].logit
         var probabilities = candidates.map { exp(Double($0.logit - maxLogit)) }
@@ -136,7 +136,7 @@ struct Sampler: Sendable {
     }
 
     /// The `k` largest logits in descending order (all of them when `k` is 0 or too large).
-    func topCandidates(_ logits: [Float], k: Int) -> [Candidate] {
+    static func topCandidates(_ logits: [Float], k: Int) -> [Candidate] {
         let k = k <= 0 || k > logits.count ? logits.count : k
         if k == logits.count {
             return logits.indices.map { Candidate(id: Int32($0), logit: logits[$0]) }.sorted { $0.logit > $1.logit }

@@ -7,6 +7,8 @@ final class ActiveSequence {
     let prompt: [Int32]
     let cache: KVCache
     let maxTokens: Int
+    /// Alternatives to report with each token's log probability; nil reports none.
+    let logprobs: Int?
     let continuation: Continuation
     let submittedAt: ContinuousClock.Instant
     let admittedAt: ContinuousClock.Instant
@@ -26,6 +28,7 @@ final class ActiveSequence {
         prompt = request.prompt
         self.cache = cache
         maxTokens = request.maxTokens
+        logprobs = request.logprobs
         continuation = request.continuation
         submittedAt = request.submittedAt
         admittedAt = now
@@ -74,6 +77,8 @@ struct PendingRequest: Sendable {
     var stop: [String]
     /// The prompt's last tokens that already belong to the answer (see ``GenerationRequest/answerPrefixLength``).
     var answerPrefixLength: Int
+    /// See ``GenerationRequest/logprobs``.
+    var logprobs: Int?
     var continuation: ActiveSequence.Continuation
     var submittedAt: ContinuousClock.Instant
     /// KV positions to reserve: prompt plus `maxTokens`.

@@ -219,23 +219,30 @@ final class EngineLoop: @unchecked Sendable {
         }
         // Sampling touches only its own sequence, so the sequences sample in parallel.
         var chosen = [Int32](repeating: 0, count: wanting.count)
+        var scored = [TokenLogprobs?](repeating: nil, count: wanting.count)
         chosen.withUnsafeMutableBufferPointer { chosen in
-            logits.withUnsafeMutableBufferPointer { logits in
-                nonisolated(unsafe) let chosen = chosen, logits = logits
-                forward.pool.parallelFor(wanting.count) { i in
-                    let sequence = wanting[i]
-                    let window = sequence.sampler.parameters.repetitionWindow
-                    chosen[i] = sequence.sampler.sample(&logits[i], recent: sequence.recentTokens(window))
+            scored.withUnsafeMutableBufferPointer { scored in
+                logits.withUnsafeMutableBufferPointer { logits in
+                    nonisolated(unsafe) let chosen = chosen, scored = scored, logits = logits
+                    forward.pool.parallelFor(wanting.count) { i in
+                        let sequence = wanting[i]
+                        let window = sequence.sampler.parameters.repetitionWindow
+                        // The sampler changes the logits it is given: the model's own distribution
+                        // is read from them first.
+                        let distribution = sequence.logprobs.map { LogprobDistribution(logits[i], top: $0) }
+                        chosen[i] = sequence.sampler.sample(&logits[i], recent: sequence.recentTokens(window))
+                        scored[i] = distribution?.logprobs(of: chosen[i])
+                    }
                 }
             }
         }
         let now = clock.now
-        for (sequence, token) in zip(wanting, chosen) {
-            emit(sequence, token: token, now: now)
+        for i in wanting.indices {
+            emit(wanting[i], token: chosen[i], logprobs: scored[i], now: now)
         }
     }
 
-    private func emit(_ sequence: ActiveSequence, token: Int32, now: ContinuousClock.Instant) {
+    private func emit(_ sequence: ActiveSequence, token: Int32, logprobs: TokenLogprobs?, now: ContinuousClock.Instant) {
         sequence.generated.append(token)
         if sequence.firstTokenAt == nil { sequence.firstTokenAt = now }
         sequence.lastTokenAt = now
@@ -259,7 +266,7 @@ final class EngineLoop: @unchecked Sendable {
             let tail = sequence.stopMatcher.append(sequence.decoder.finish())
             text += tail.text + sequence.stopMatcher.flush()
         }
-        let result = sequence.continuation.yield(.token(GeneratedToken(id: token, text: text)))
+        let result = sequence.continuation.yield(.token(GeneratedToken(id: token, text: text, logprobs: logprobs)))
         if case .terminated = result {
             drop(sequence.id)
             return

@@ -21,17 +21,21 @@ public struct GenerationRequest: Sendable {
     /// How many of the prompt's last tokens are already part of the answer (a resumed answer): the
     /// frequency and presence penalties count them as generated. Default 0.
     public var answerPrefixLength: Int
+    /// Report each generated token's log probability under the model and this many of the likeliest
+    /// tokens at its position (0...20; ``GeneratedToken/logprobs``); `nil` (the default) reports none.
+    public var logprobs: Int?
 
     /// Creates a request.
     public init(
         prompt: Prompt, sampling: SamplingParameters = .init(), maxTokens: Int? = nil, stop: [String] = [],
-        answerPrefixLength: Int = 0
+        answerPrefixLength: Int = 0, logprobs: Int? = nil
     ) {
         self.prompt = prompt
         self.sampling = sampling
         self.maxTokens = maxTokens
         self.stop = stop
         self.answerPrefixLength = answerPrefixLength
+        self.logprobs = logprobs
     }
 }
 
@@ -111,6 +115,27 @@ public struct GeneratedToken: Sendable, Equatable {
     /// The text released with this token: only whole UTF-8 characters, and text that could be the
     /// start of a stop string is held back until it is known not to be. May be empty.
     public var text: String
+    /// How likely the model found it, when the request asked (``GenerationRequest/logprobs``).
+    public var logprobs: TokenLogprobs?
+}
+
+/// How likely the model found a generated token, and the likeliest tokens at its position. The
+/// distribution is the model's own: before the logit bias, the penalties, the temperature and the
+/// filters of ``SamplingParameters`` change it.
+public struct TokenLogprobs: Sendable, Equatable {
+    /// Natural logarithm of the chosen token's probability.
+    public var logprob: Float
+    /// The likeliest tokens, most likely first; as many as asked for.
+    public var top: [Candidate]
+
+    /// One token and its log probability.
+    public struct Candidate: Sendable, Equatable {
+        public var id: Int32
+        public var logprob: Float
+    }
+
+    /// Most alternatives a request may ask for.
+    public static let maxTop = 20
 }
 
 /// Why a generation ended.

@@ -59,7 +59,7 @@ struct CompletionRelayState {
         case .prompt:
             // Progress through a long prompt: stale once a token went out (a resubmission reads again).
             return tokensForwarded == 0 ? .forward(event) : .drop
-        case .token(let index, let text):
+        case .token(let index, let text, _):
             guard index >= tokensForwarded else { return .drop }
             // A gap would mean a hop below lost tokens; forwarding keeps the client's view moving.
             tokensForwarded = index + 1

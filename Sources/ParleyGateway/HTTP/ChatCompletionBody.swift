@@ -65,6 +65,7 @@ struct ChatCompletionBody: Equatable {
         sampling.frequencyPenalty = try fields.number("frequency_penalty", in: -2...2)
         sampling.presencePenalty = try fields.number("presence_penalty", in: -2...2)
         sampling.logitBias = try Self.logitBias(fields)
+        sampling.logprobs = try Self.logprobs(fields)
         _ = try fields.string("user")
         self.sampling = sampling
 
@@ -77,8 +78,7 @@ struct ChatCompletionBody: Equatable {
                 .unprocessableContent, "only 'response_format' type 'text' is supported", param: "response_format",
                 code: "unsupported_value")
         }
-        for unsupported in ["tools", "functions", "tool_choice", "logprobs", "audio"] where fields.present(unsupported) {
-            if unsupported == "logprobs", try fields.bool("logprobs") == false { continue }
+        for unsupported in ["tools", "functions", "tool_choice", "audio"] where fields.present(unsupported) {
             throw OpenAIError(
                 .unprocessableContent, "'\(unsupported)' is not supported", param: unsupported, code: "unsupported_parameter")
         }
@@ -109,6 +109,17 @@ struct ChatCompletionBody: Equatable {
             throw OpenAIError(
                 .unprocessableContent, "'conversation_id' needs 'store': true", param: "store", code: "conflicting_parameters")
         }
+    }
+
+    /// `logprobs` (a boolean) and `top_logprobs` (0 to 20, only with `logprobs: true`), as
+    /// ``SamplingOptions/logprobs``: nil when not asked for, else the number of alternatives.
+    static func logprobs(_ fields: JSONFields) throws -> Int? {
+        let asked = try fields.bool("logprobs") ?? false
+        let top = try fields.integer("top_logprobs", in: 0...TokenLogprob.maxTop)
+        if top != nil, !asked {
+            throw OpenAIError.invalid("'top_logprobs' needs 'logprobs': true", param: "top_logprobs")
+        }
+        return asked ? top ?? 0 : nil
     }
 
     static func message(_ value: JSONValue, index: Int) throws -> ChatMessage {

@@ -15,11 +15,16 @@ struct ChatCompletionJSON {
     private let head: String
     private let usageTail: String
 
-    init(id: String, model: String, created: Int, includeUsage: Bool) {
+    /// The request asked for `logprobs`: each content chunk carries the logprobs of its tokens,
+    /// and the whole answer all of them.
+    let includeLogprobs: Bool
+
+    init(id: String, model: String, created: Int, includeUsage: Bool, includeLogprobs: Bool = false) {
         self.id = id
         self.model = model
         self.created = created
         self.includeUsage = includeUsage
+        self.includeLogprobs = includeLogprobs
         head = #"{"id":\#(JSON.quote(id)),"object":"chat.completion.chunk","created":\#(created),"model":\#(JSON.quote(model)),"#
         usageTail = includeUsage ? #","usage":null}"# : "}"
     }
@@ -30,9 +35,10 @@ struct ChatCompletionJSON {
             + usageTail
     }
 
-    func contentChunk(_ text: String) -> String {
-        head + #""choices":[{"index":0,"delta":{"content":\#(JSON.quote(text))},"logprobs":null,"finish_reason":null}]"#
-            + usageTail
+    /// One token's chunk; `logprobs` are those of the model tokens it covers (when asked for).
+    func contentChunk(_ text: String, logprobs: [TokenLogprob] = []) -> String {
+        head + #""choices":[{"index":0,"delta":{"content":\#(JSON.quote(text))},"logprobs":\#(logprobsObject(logprobs)),"#
+            + #""finish_reason":null}]"# + usageTail
     }
 
     func finishChunk(_ reason: String) -> String {
@@ -44,10 +50,44 @@ struct ChatCompletionJSON {
     }
 
     /// The whole answer of a non-streaming request.
-    func completion(text: String, finishReason: String, usage: TokenUsage) -> String {
+    func completion(text: String, finishReason: String, usage: TokenUsage, logprobs: [TokenLogprob] = []) -> String {
         #"{"id":\#(JSON.quote(id)),"object":"chat.completion","created":\#(created),"model":\#(JSON.quote(model)),"#
             + #""choices":[{"index":0,"message":{"role":"assistant","content":\#(JSON.quote(text)),"refusal":null},"#
-            + #""logprobs":null,"finish_reason":\#(JSON.quote(finishReason))}],"usage":\#(Self.usage(usage))}"#
+            + #""logprobs":\#(logprobsObject(logprobs)),"finish_reason":\#(JSON.quote(finishReason))}],"#
+            + #""usage":\#(Self.usage(usage))}"#
+    }
+
+    /// A choice's `logprobs`: `null` unless the request asked for them, else
+    /// `{"content":[…],"refusal":null}` with one item per model token.
+    func logprobsObject(_ logprobs: [TokenLogprob]) -> String {
+        guard includeLogprobs else { return "null" }
+        var object = #"{"content":["#
+        for (i, item) in logprobs.enumerated() {
+            if i > 0 { object += "," }
+            Self.append(item, to: &object, withTop: true)
+        }
+        return object + #"],"refusal":null}"#
+    }
+
+    /// `{"token":…,"logprob":…,"bytes":[…],"top_logprobs":[…]}` (the alternatives without their own list).
+    private static func append(_ item: TokenLogprob, to object: inout String, withTop: Bool) {
+        object += #"{"token":\#(JSON.quote(item.text)),"logprob":\#(number(item.logprob)),"bytes":["#
+        object += item.bytes.map(String.init).joined(separator: ",")
+        object += "]"
+        if withTop {
+            object += #","top_logprobs":["#
+            for (i, alternative) in item.top.enumerated() {
+                if i > 0 { object += "," }
+                append(alternative, to: &object, withTop: false)
+            }
+            object += "]"
+        }
+        object += "}"
+    }
+
+    /// A log probability as a JSON number (which has no infinity or NaN: those become OpenAI's −9999).
+    private static func number(_ value: Double) -> String {
+        value.isFinite ? String(value) : "-9999.0"
     }
 
     static func usage(_ usage: TokenUsage) -> String {

@@ -63,7 +63,8 @@ extension GatewayRoutes {
             throw mapped
         }
         let json = ChatCompletionJSON(
-            id: requestID, model: body.model, created: Int(Date().timeIntervalSince1970), includeUsage: body.includeUsage)
+            id: requestID, model: body.model, created: Int(Date().timeIntervalSince1970), includeUsage: body.includeUsage,
+            includeLogprobs: body.sampling.logprobs != nil)
 
         guard body.stream else {
             return try await collectAnswer(events, pending: pending, json: json, headers: headers, startedAt: startedAt)
@@ -113,6 +114,7 @@ extension GatewayRoutes {
         metrics.streamStarted()
         defer { metrics.streamEnded() }
         var text = ""
+        var logprobs: [TokenLogprob] = []
         var queue = pending
         var first = true
         while true {
@@ -124,17 +126,19 @@ extension GatewayRoutes {
                 }
             }
             switch event {
-            case .token(_, let piece):
+            case .token(_, let piece, let pieceLogprobs):
                 if first {
                     metrics.timeToFirstToken.recordInterval(since: startedAt)
                     first = false
                 }
                 metrics.tokenSent()
                 text += piece
+                logprobs += pieceLogprobs
             case .finished(let reason, let usage):
                 metrics.completions("ok").increment()
                 return Self.json(
-                    json.completion(text: text, finishReason: ChatCompletionJSON.finishReason(reason), usage: usage),
+                    json.completion(
+                        text: text, finishReason: ChatCompletionJSON.finishReason(reason), usage: usage, logprobs: logprobs),
                     headers: headers)
             case .started, .prompt:
                 continue

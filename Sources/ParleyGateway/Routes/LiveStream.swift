@@ -83,11 +83,11 @@ struct LiveStream: Sendable {
             return nil
         case .prompt(let computed, let total):
             return (SSE.promptProgress(computed: computed, of: total), false)
-        case .token(let index, let text):
+        case .token(let index, let text, let logprobs):
             if tokens == 0 { metrics.timeToFirstToken.recordInterval(since: startedAt) }
             tokens += 1
             metrics.tokenSent()
-            return (SSE.event(id: Int64(index) + 1, data: json.contentChunk(text)), false)
+            return (SSE.event(id: Int64(index) + 1, data: json.contentChunk(text, logprobs: logprobs)), false)
         case .finished(let reason, let usage):
             var tail = SSE.event(id: nil, data: json.finishChunk(ChatCompletionJSON.finishReason(reason)))
             if json.includeUsage { tail += SSE.event(id: nil, data: json.usageChunk(usage)) }

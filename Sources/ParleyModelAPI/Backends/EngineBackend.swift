@@ -52,12 +52,12 @@ public struct EngineBackend: ModelBackend {
             prompt: .tokens(prompt), sampling: Self.parameters(request.sampling),
             maxTokens: remaining.map { max(1, $0) }, stop: request.sampling.stop,
             // A resumed answer's text counts for the penalties as if this engine had generated it.
-            answerPrefixLength: prompt.count - chatPrompt.count)
+            answerPrefixLength: prompt.count - chatPrompt.count, logprobs: request.sampling.logprobs)
         let exhausted = remaining.map { $0 <= 0 } ?? false
         // The engine starts now, when asked, not at the first read; a stream dropped unread cancels it.
         return EngineEvents(
             tokens: exhausted ? nil : engine.generate(generation), firstIndex: first,
-            promptTokenCount: chatPrompt.count)
+            promptTokenCount: chatPrompt.count, tokenizer: engine.tokenizer)
     }
 
     public func shutdown() async {
@@ -90,6 +90,8 @@ public struct EngineEvents: AsyncSequence, Sendable {
     let tokens: AsyncThrowingStream<TokenEvent, any Error>?
     let firstIndex: Int
     let promptTokenCount: Int
+    /// Turns the ids of logprobs into their bytes.
+    let tokenizer: Tokenizer
 
     public func makeAsyncIterator() -> Iterator {
         Iterator(events: self)
@@ -126,7 +128,7 @@ public struct EngineEvents: AsyncSequence, Sendable {
                 return .prompt(computed: computed, of: total)
             case .token(let token):
                 defer { next += 1 }
-                return .token(index: next, text: token.text)
+                return .token(index: next, text: token.text, logprobs: logprobs(of: token))
             case .finished(let summary):
                 done = true
                 let reason: ParleyProtocol.FinishReason =
@@ -145,6 +147,20 @@ public struct EngineEvents: AsyncSequence, Sendable {
                 try Task.checkCancellation()
                 return nil
             }
+        }
+
+        /// The wire form of a token's logprobs, with each token's bytes (special tokens as their
+        /// text, e.g. `<|im_end|>` among the alternatives); none for the end-of-turn token, which
+        /// is no part of the answer.
+        func logprobs(of token: GeneratedToken) -> [TokenLogprob] {
+            let tokenizer = events.tokenizer
+            guard let scored = token.logprobs, !tokenizer.endOfGenerationIDs.contains(token.id) else { return [] }
+            func bytes(_ id: Int32) -> [UInt8] { Array(tokenizer.pieceBytes(id, renderSpecial: true)) }
+            return [
+                TokenLogprob(
+                    bytes: bytes(token.id), logprob: Double(scored.logprob),
+                    top: scored.top.map { TokenLogprob(bytes: bytes($0.id), logprob: Double($0.logprob)) })
+            ]
         }
 
         static func servingError(_ error: EngineError) -> ServingError {

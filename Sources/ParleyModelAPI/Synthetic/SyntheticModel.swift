@@ -1,5 +1,11 @@
 public import ParleyProtocol
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The deterministic load-test model (`--model synthetic`). Never the default backend.
 ///
 /// Its answer depends only on the request's messages, seed and `maxTokens`: token `i` is a word
@@ -98,13 +104,41 @@ public struct SyntheticModel: ModelBackend {
     /// The text of token `index` of the answer whose request hashes to `requestHash`: a word from a
     /// fixed list, with a leading space except for the first token.
     public static func token(at index: Int, requestHash: UInt64) -> String {
+        word(words[Int(draw(at: index, requestHash: requestHash) % UInt64(words.count))], at: index)
+    }
+
+    /// Made-up logprobs of token `index`, as deterministic as its text: the token's probability is
+    /// 0.3 to 0.9, and the `top` alternatives (the token itself first, then the words after it in the
+    /// list) share the rest, each half of what is left, so they never add up to more than 1.
+    public static func logprobs(at index: Int, requestHash: UInt64, top: Int) -> TokenLogprob {
+        let draw = draw(at: index, requestHash: requestHash)
+        let chosen = Int(draw % UInt64(words.count))
+        let probability = 0.3 + 0.6 * Double((draw >> 32) % 1_000) / 1_000
+        var alternatives: [TokenLogprob] = []
+        var rest = 1 - probability
+        for k in 0..<min(max(0, top), words.count) {
+            if k == 0 {
+                alternatives.append(TokenLogprob(bytes: Array(word(words[chosen], at: index).utf8), logprob: log(probability)))
+                continue
+            }
+            rest /= 2
+            let other = word(words[(chosen + k) % words.count], at: index)
+            alternatives.append(TokenLogprob(bytes: Array(other.utf8), logprob: log(rest)))
+        }
+        return TokenLogprob(bytes: Array(token(at: index, requestHash: requestHash).utf8), logprob: log(probability), top: alternatives)
+    }
+
+    private static func word(_ word: String, at index: Int) -> String {
+        index == 0 ? word : " " + word
+    }
+
+    /// 64 bits that depend on every bit of the request hash and the index.
+    private static func draw(at index: Int, requestHash: UInt64) -> UInt64 {
         var x = requestHash ^ (UInt64(bitPattern: Int64(index)) &* 0x9E37_79B9_7F4A_7C15)
         // splitmix64 finaliser: every bit of the input reaches every bit of the output.
         x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
         x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
-        x ^= x >> 31
-        let word = words[Int(x % UInt64(words.count))]
-        return index == 0 ? word : " " + word
+        return x ^ (x >> 31)
     }
 
     static let words: [String] = [

@@ -18,7 +18,7 @@ public struct SyntheticStream: AsyncSequence, Sendable {
             next: request.firstTokenIndex,
             length: SyntheticModel.answerLength(for: request, defaultLength: configuration.defaultLength),
             finishReason: SyntheticModel.finishReason(for: request),
-            promptTokens: SyntheticModel.promptTokenCount(for: request),
+            promptTokens: SyntheticModel.promptTokenCount(for: request), logprobs: request.sampling.logprobs,
             configuration: configuration, firstTokenDue: firstTokenDue)
     }
 
@@ -28,6 +28,8 @@ public struct SyntheticStream: AsyncSequence, Sendable {
         let length: Int
         let finishReason: FinishReason
         let promptTokens: Int
+        /// Alternatives per token when the request asked for logprobs.
+        let logprobs: Int?
         let configuration: SyntheticModel.Configuration
         let firstTokenDue: ContinuousClock.Instant
         var deadline: ContinuousClock.Instant?
@@ -66,7 +68,10 @@ public struct SyntheticStream: AsyncSequence, Sendable {
                 return .finished(finishReason, TokenUsage(promptTokens: promptTokens, completionTokens: length))
             }
             defer { next += 1 }
-            return .token(index: next, text: SyntheticModel.token(at: next, requestHash: hash))
+            let text = SyntheticModel.token(at: next, requestHash: hash)
+            guard let top = logprobs else { return .token(index: next, text: text) }
+            return .token(
+                index: next, text: text, logprobs: [SyntheticModel.logprobs(at: next, requestHash: hash, top: top)])
         }
     }
 }

@@ -98,7 +98,8 @@ public struct UpstreamBackend: ModelBackend {
             seed: request.sampling.seed, stop: request.sampling.stop.isEmpty ? nil : request.sampling.stop,
             frequencyPenalty: request.sampling.frequencyPenalty, presencePenalty: request.sampling.presencePenalty,
             logitBias: request.sampling.logitBias.isEmpty
-                ? nil : Dictionary(uniqueKeysWithValues: request.sampling.logitBias.map { (String($0), $1) }))
+                ? nil : Dictionary(uniqueKeysWithValues: request.sampling.logitBias.map { (String($0), $1) }),
+            logprobs: request.sampling.logprobs.map { _ in true }, topLogprobs: request.sampling.logprobs)
         var http = HTTPClientRequest(url: configuration.baseURL + "/v1/chat/completions")
         http.method = .POST
         http.headers.add(name: "content-type", value: "application/json")

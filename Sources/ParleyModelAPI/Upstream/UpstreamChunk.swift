@@ -8,11 +8,38 @@ struct UpstreamChunk: Decodable {
             var content: String?
         }
 
+        /// OpenAI's `logprobs` of a choice: one item per token the chunk covers.
+        struct Logprobs: Decodable {
+            var content: [Item]?
+        }
+
+        /// One token's (or one alternative's) log probability.
+        struct Item: Decodable {
+            var token: String
+            var logprob: Double
+            /// The token's bytes; servers that leave them out are taken at the token's UTF-8.
+            var bytes: [UInt8]?
+            var topLogprobs: [Item]?
+
+            enum CodingKeys: String, CodingKey {
+                case token, logprob, bytes
+                case topLogprobs = "top_logprobs"
+            }
+
+            /// Parley's form; alternatives of alternatives are dropped.
+            func logprob(nested: Bool = false) -> TokenLogprob {
+                TokenLogprob(
+                    bytes: bytes ?? Array(token.utf8), logprob: logprob.isFinite ? min(0, logprob) : -9999,
+                    top: nested ? [] : (topLogprobs ?? []).prefix(TokenLogprob.maxTop).map { $0.logprob(nested: true) })
+            }
+        }
+
         var delta: Delta?
         var finishReason: String?
+        var logprobs: Logprobs?
 
         enum CodingKeys: String, CodingKey {
-            case delta
+            case delta, logprobs
             case finishReason = "finish_reason"
         }
     }
@@ -56,6 +83,9 @@ struct UpstreamRequestBody: Encodable {
     var presencePenalty: Double?
     /// Token ids as decimal strings, as OpenAI's `logit_bias` has them; nil when empty.
     var logitBias: [String: Double]?
+    /// Asked for only when the client asked (nil fields are left out: not every server knows them).
+    var logprobs: Bool?
+    var topLogprobs: Int?
 
     enum CodingKeys: String, CodingKey {
         case model, messages, stream, temperature, seed, stop
@@ -65,6 +95,8 @@ struct UpstreamRequestBody: Encodable {
         case frequencyPenalty = "frequency_penalty"
         case presencePenalty = "presence_penalty"
         case logitBias = "logit_bias"
+        case logprobs
+        case topLogprobs = "top_logprobs"
     }
 }
 

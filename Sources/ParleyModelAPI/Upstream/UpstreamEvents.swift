@@ -86,8 +86,10 @@ public struct UpstreamEvents: AsyncSequence, Sendable {
                 }
                 if let usage = chunk.usage { promptTokens = usage.promptTokens ?? promptTokens }
                 for choice in chunk.choices ?? [] {
-                    if let content = choice.delta?.content, !content.isEmpty {
-                        queued.append(.token(index: next, text: content))
+                    let content = choice.delta?.content ?? ""
+                    let logprobs = (choice.logprobs?.content ?? []).prefix(4096).map { $0.logprob() }
+                    if !content.isEmpty || !logprobs.isEmpty {
+                        queued.append(.token(index: next, text: content, logprobs: logprobs))
                         next += 1
                     }
                     if let reason = choice.finishReason { finishReason = FinishReason(upstream: reason) }

@@ -29,10 +29,14 @@ public struct SamplingOptions: Hashable, Sendable, Codable {
     public var presencePenalty: Double?
     /// Added to the logits of these token ids (OpenAI's `logit_bias`, -100...100); ids are the model's.
     public var logitBias: [Int: Double]
+    /// Report how likely the model found each token of the answer, with this many of the likeliest
+    /// alternatives (0...``TokenLogprob/maxTop``; OpenAI's `logprobs` with `top_logprobs`); nil reports nothing.
+    public var logprobs: Int?
 
     public init(
         temperature: Double? = nil, topP: Double? = nil, maxTokens: Int? = nil, seed: UInt64? = nil, stop: [String] = [],
-        frequencyPenalty: Double? = nil, presencePenalty: Double? = nil, logitBias: [Int: Double] = [:]
+        frequencyPenalty: Double? = nil, presencePenalty: Double? = nil, logitBias: [Int: Double] = [:],
+        logprobs: Int? = nil
     ) {
         self.temperature = temperature
         self.topP = topP
@@ -42,6 +46,7 @@ public struct SamplingOptions: Hashable, Sendable, Codable {
         self.frequencyPenalty = frequencyPenalty
         self.presencePenalty = presencePenalty
         self.logitBias = logitBias
+        self.logprobs = logprobs
     }
 }
 
@@ -138,8 +143,10 @@ public enum GenerationEvent: Hashable, Sendable, Codable {
     /// only before the answer's first token (after a failover mid-answer the pause is just a pause).
     case prompt(computed: Int, of: Int)
     /// The answer's token at position `index` (0-based, counted from the start of the answer even
-    /// after a resume), with its text (whole UTF-8 characters, possibly empty).
-    case token(index: Int, text: String)
+    /// after a resume), with its text (whole UTF-8 characters, possibly empty), and, when the request
+    /// asked for them, how likely the model found the model tokens it covers (usually one; none for an
+    /// end-of-turn token; an upstream server's chunk may hold several).
+    case token(index: Int, text: String, logprobs: [TokenLogprob] = [])
     /// The end: why, and the token counts of the whole answer.
     case finished(FinishReason, TokenUsage)
 }

@@ -51,8 +51,9 @@ public enum CompletionEvent: Hashable, Sendable, Codable {
     /// rate-limit standing after this request (nil for a resubmission, which is not counted again).
     case started(
         conversationID: String?, userMessageID: String?, assistantMessageID: String?, rateLimit: RateLimitDecision? = nil)
-    /// The answer's token at position `index` with its text.
-    case token(index: Int, text: String)
+    /// The answer's token at position `index` with its text, and the logprobs of the model tokens
+    /// it covers when the request asked for them (see ``GenerationEvent/token(index:text:logprobs:)``).
+    case token(index: Int, text: String, logprobs: [TokenLogprob] = [])
     /// Last event.
     case finished(FinishReason, TokenUsage)
     /// Before the first token: the model has computed `computed` of the prompt's `of` tokens.

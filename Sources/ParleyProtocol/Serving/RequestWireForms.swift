@@ -29,6 +29,7 @@ extension SamplingOptions: WireCodable {
             wire.write(token)
             wire.write(bias)
         }
+        wire.write(logprobs)
     }
 
     public init(wire: WireReader) throws {
@@ -42,6 +43,10 @@ extension SamplingOptions: WireCodable {
         for _ in 0..<count {
             let token = try wire.readInt()
             logitBias[token] = try wire.readDouble()
+        }
+        logprobs = try wire.readOptionalInt()
+        if let logprobs, !(0...TokenLogprob.maxTop).contains(logprobs) {
+            throw ClusterError(.malformed, "\(logprobs) top logprobs asked for")
         }
     }
 }

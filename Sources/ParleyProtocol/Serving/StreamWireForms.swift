@@ -6,7 +6,8 @@ public import ParleyCluster
 extension GenerationEvent: WireCodable {
     public func write(wire: WireWriter) {
         switch self {
-        case .token(let index, let text): wire.writeToken(case: 0, index: index, text: text)
+        case .token(let index, let text, let logprobs):
+            wire.writeToken(case: logprobs.isEmpty ? 0 : 3, index: index, text: text, logprobs: logprobs)
         case .finished(let reason, let usage): wire.writeFinished(case: 1, reason, usage)
         case .prompt(let computed, let total): wire.writePrompt(case: 2, computed: computed, of: total)
         }
@@ -17,6 +18,7 @@ extension GenerationEvent: WireCodable {
         case 0: self = .token(index: try wire.readInt(), text: try wire.readString())
         case 1: self = .finished(try FinishReason(wire: wire), try TokenUsage(wire: wire))
         case 2: self = .prompt(computed: try wire.readInt(), of: try wire.readInt())
+        case 3: self = .token(index: try wire.readInt(), text: try wire.readString(), logprobs: try wire.readLogprobs())
         case let other: throw ClusterError(.malformed, "unknown generation event case \(other)")
         }
     }
@@ -32,7 +34,8 @@ extension CompletionEvent: WireCodable {
             wire.write(assistantMessageID)
             wire.write(rateLimit != nil)
             rateLimit?.write(wire: wire)
-        case .token(let index, let text): wire.writeToken(case: 1, index: index, text: text)
+        case .token(let index, let text, let logprobs):
+            wire.writeToken(case: logprobs.isEmpty ? 1 : 4, index: index, text: text, logprobs: logprobs)
         case .finished(let reason, let usage): wire.writeFinished(case: 2, reason, usage)
         case .prompt(let computed, let total): wire.writePrompt(case: 3, computed: computed, of: total)
         }
@@ -48,6 +51,7 @@ extension CompletionEvent: WireCodable {
         case 1: self = .token(index: try wire.readInt(), text: try wire.readString())
         case 2: self = .finished(try FinishReason(wire: wire), try TokenUsage(wire: wire))
         case 3: self = .prompt(computed: try wire.readInt(), of: try wire.readInt())
+        case 4: self = .token(index: try wire.readInt(), text: try wire.readString(), logprobs: try wire.readLogprobs())
         case let other: throw ClusterError(.malformed, "unknown completion event case \(other)")
         }
     }
@@ -102,11 +106,15 @@ extension RateLimitDecision: WireCodable {
 }
 
 extension WireWriter {
-    /// A token event of either stream: its case byte, index and text.
-    fileprivate func writeToken(case tag: UInt8, index: Int, text: String) {
+    /// A token event of either stream: its case byte, index and text, then its logprobs unless the
+    /// case is the one without them (the common token costs no byte more).
+    fileprivate func writeToken(case tag: UInt8, index: Int, text: String, logprobs: [TokenLogprob]) {
         write(tag)
         write(index)
         write(text)
+        guard !logprobs.isEmpty else { return }
+        write(logprobs.count)
+        for logprob in logprobs { logprob.write(wire: self) }
     }
 
     /// A prompt-progress event of either stream: its case byte, the tokens computed and the prompt's.
@@ -121,5 +129,14 @@ extension WireWriter {
         write(tag)
         reason.write(wire: self)
         usage.write(wire: self)
+    }
+}
+
+extension WireReader {
+    /// The logprobs of a token event: a count (at most a chunk's worth), then each.
+    fileprivate func readLogprobs() throws -> [TokenLogprob] {
+        let count = try readInt()
+        guard (1...4096).contains(count) else { throw ClusterError(.malformed, "\(count) logprobs in one token event") }
+        return try (0..<count).map { _ in try TokenLogprob(wire: self) }
     }
 }

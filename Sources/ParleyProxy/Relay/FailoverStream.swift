@@ -67,7 +67,7 @@ struct FailoverStream: AsyncSequence, Sendable {
                         // person waiting) only while no token was, so a resumed answer just pauses.
                         if relayed > 0 { continue }
                         return event
-                    case .token(let index, let tokenText):
+                    case .token(let index, let tokenText, _):
                         lease?.received()
                         if index < relayed { continue }  // Already relayed before a failover.
                         guard index == relayed else {

@@ -8,7 +8,7 @@ import Testing
 struct RequestWireFormTests {
     static let sampling = SamplingOptions(
         temperature: 0.7, topP: 0.9, maxTokens: 256, seed: UInt64.max, stop: ["\n\n", "END"], frequencyPenalty: 0.5,
-        presencePenalty: -1.25, logitBias: [0: -100, 50_256: 3.5, Int(Int32.max): 100])
+        presencePenalty: -1.25, logitBias: [0: -100, 50_256: 3.5, Int(Int32.max): 100], logprobs: 5)
     static let messages = [ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "Héllo 🙂")]
 
     static var fullModelRequest: ModelRequest {
@@ -49,7 +49,7 @@ struct RequestWireFormTests {
     @Test func everyFieldHasItsPlaceInTheWireForm() {
         #expect(Mirror(reflecting: Self.fullModelRequest).children.count == 9, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: Self.fullCompletionRequest).children.count == 12, "update RequestWireForms.swift")
-        #expect(Mirror(reflecting: Self.sampling).children.count == 8, "update RequestWireForms.swift")
+        #expect(Mirror(reflecting: Self.sampling).children.count == 9, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: Self.messages[0]).children.count == 2, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: ResumePoint(tokenCount: 1, text: "")).children.count == 2, "update RequestWireForms.swift")
     }
@@ -85,10 +85,20 @@ struct RequestWireFormTests {
         #expect(throws: ClusterError.self) { try BinaryDecoder().decode(SamplingOptions.self, from: bytes) }
     }
 
+    @Test func logprobsBeyondTheLimitThrow() throws {
+        for count in [-1, 21] {
+            let bytes = try BinaryEncoder().encode(SamplingOptions(logprobs: count))
+            #expect(throws: ClusterError.self) { try BinaryDecoder().decode(SamplingOptions.self, from: bytes) }
+        }
+        #expect(try roundTrip(SamplingOptions(logprobs: 0)).logprobs == 0)
+        #expect(try roundTrip(SamplingOptions(logprobs: 20)).logprobs == 20)
+    }
+
     @Test func anUnknownPriorityThrows() throws {
         var bytes = try BinaryEncoder().encode(ModelRequest(requestID: "r", userID: "u", model: "m", messages: []))
-        // The priority follows the sampling options (eight empty fields: six absent, no stops, no biases).
-        let priorityAt = 6 + 1 + 8
+        // The priority follows the sampling options (nine empty fields: six absent, no stops, no
+        // biases, no logprobs).
+        let priorityAt = 6 + 1 + 9
         #expect(bytes[priorityAt] == 0)
         bytes[priorityAt] = 7
         #expect(throws: ClusterError.self) { try BinaryDecoder().decode(ModelRequest.self, from: bytes) }

@@ -110,7 +110,7 @@ struct CollectedCompletion {
         switch event {
         case .started:
             started = event
-        case .token(let index, let piece):
+        case .token(let index, let piece, _):
             if started == nil { eventsBeforeStart += 1 }
             indexes.append(index)
             text += piece

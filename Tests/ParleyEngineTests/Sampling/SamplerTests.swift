@@ -126,9 +126,8 @@ import Testing
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Float((state >> 33) % 2_000) / 100  // many ties
         }
-        let sampler = Sampler(parameters: SamplingParameters(), seed: 1)
         for k in [1, 40, 100] {
-            let ours = sampler.topCandidates(logits, k: k).map(\.id)
+            let ours = Sampler.topCandidates(logits, k: k).map(\.id)
             let expected = logits.indices.sorted { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }
                 .prefix(k).map { Int32($0) }
             #expect(ours == Array(expected), "k = \(k)")

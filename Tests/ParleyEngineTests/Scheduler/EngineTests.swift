@@ -13,6 +13,8 @@ struct EngineTests {
     struct Outcome {
         var ids: [Int32] = []
         var text = ""
+        /// Each token's logprobs, when asked for.
+        var logprobs: [TokenLogprobs?] = []
         var summary: GenerationSummary?
         /// The `.prompt` events' computed counts, and how many tokens had come before each.
         var promptProgress: [(computed: Int, tokensBefore: Int)] = []
@@ -27,6 +29,7 @@ struct EngineTests {
             case .token(let token):
                 outcome.ids.append(token.id)
                 outcome.text += token.text
+                outcome.logprobs.append(token.logprobs)
             case .finished(let summary):
                 outcome.summary = summary
             }
@@ -228,5 +231,45 @@ struct EngineTests {
         engine.shutdown()
         #expect(try await running.value == .cancelled)
         #expect(await Self.error(of: engine.generate(.init(prompt: Self.counting)))?.code == .engineStopped)
+    }
+
+    /// Logprobs are the model's own distribution: greedy decoding picks the likeliest token; they
+    /// change nothing about the answer; a logit bias that bans the likeliest token changes the
+    /// choice but not the reported distribution; out-of-range counts are refused.
+    @Test func logprobsReportTheModelsDistribution() async throws {
+        let engine = try Self.engine()
+        defer { engine.shutdown() }
+        let plain = try await Self.collect(engine.generate(.init(prompt: Self.counting, sampling: .greedy, maxTokens: 6)))
+        let scored = try await Self.collect(
+            engine.generate(.init(prompt: Self.counting, sampling: .greedy, maxTokens: 6, logprobs: 5)))
+        #expect(scored.ids == plain.ids)
+        #expect(plain.logprobs.allSatisfy { $0 == nil })
+        #expect(scored.logprobs.count == scored.ids.count)
+        for (id, logprobs) in zip(scored.ids, scored.logprobs) {
+            let logprobs = try #require(logprobs)
+            #expect(logprobs.top.count == 5)
+            #expect(logprobs.top.first?.id == id)
+            #expect(logprobs.top.first?.logprob == logprobs.logprob)
+            #expect(logprobs.logprob <= 0)
+            #expect(zip(logprobs.top, logprobs.top.dropFirst()).allSatisfy { $0.logprob >= $1.logprob })
+            #expect(logprobs.top.map { exp(Double($0.logprob)) }.reduce(0, +) <= 1.000_1)
+        }
+
+        // Ban the first token the model wants: another is chosen, the reported distribution stays.
+        let first = try #require(scored.ids.first)
+        var banning = SamplingParameters.greedy
+        banning.logitBias = [first: -100]
+        let banned = try await Self.collect(
+            engine.generate(.init(prompt: Self.counting, sampling: banning, maxTokens: 1, logprobs: 2)))
+        let report = try #require(banned.logprobs.first ?? nil)
+        #expect(banned.ids.first != first)
+        #expect(report.top.map(\.id) == scored.logprobs[0]?.top.prefix(2).map(\.id))
+        #expect(report.top.dropFirst().first?.id == banned.ids.first)
+        #expect(report.logprob == report.top.dropFirst().first?.logprob)
+
+        #expect(
+            await Self.error(of: engine.generate(.init(prompt: Self.counting, logprobs: 21)))?.code == .invalidRequest)
+        #expect(
+            await Self.error(of: engine.generate(.init(prompt: Self.counting, logprobs: -1)))?.code == .invalidRequest)
     }
 }

@@ -55,14 +55,14 @@ struct EngineBackendTests {
     }
 
     static func text(_ events: [GenerationEvent]) -> String {
-        events.map { if case .token(_, let text) = $0 { text } else { "" } }.joined()
+        events.map { if case .token(_, let text, _) = $0 { text } else { "" } }.joined()
     }
 
     @Test func streamsARealAnswer() async throws {
         let events = try await Self.stream(Self.request(maxTokens: 24))
         let tokens = events.filter { if case .token = $0 { true } else { false } }
         #expect(!tokens.isEmpty)
-        #expect(tokens.enumerated().allSatisfy { if case .token($0.offset, _) = $0.element { true } else { false } })
+        #expect(tokens.enumerated().allSatisfy { if case .token($0.offset, _, _) = $0.element { true } else { false } })
         #expect(Self.text(events).contains("Paris"))
         guard case .finished(_, let usage) = events.last else {
             Issue.record("no finish event")
@@ -79,7 +79,7 @@ struct EngineBackendTests {
         let prefixText = Self.text(prefix)
         let resumed = try await Self.stream(
             Self.request(maxTokens: 24, resume: ResumePoint(tokenCount: 6, text: prefixText)))
-        guard case .token(let firstIndex, _) = resumed.first else {
+        guard case .token(let firstIndex, _, _) = resumed.first else {
             Issue.record("the resumed stream has no token: \(resumed)")
             return
         }

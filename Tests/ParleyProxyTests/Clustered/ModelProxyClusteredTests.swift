@@ -37,7 +37,7 @@ struct ModelProxyClusteredTests {
             for try await event in try await cluster.proxy().generate(request, region: nil) {
                 events.append(event)
                 arrivals.append(clock.now)
-                if case .token(15, _) = event {
+                if case .token(15, _, _) = event {
                     let victim = first.tracker.inFlight == 1 ? first : second
                     survivor = victim.name == first.name ? second : first
                     #expect(victim.tracker.inFlight == 1)
