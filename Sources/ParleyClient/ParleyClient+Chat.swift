@@ -38,7 +38,7 @@ extension ParleyClient {
         return ChatCompletion(
             id: answer.id, model: answer.model ?? request.model, content: choice?.message.content ?? "",
             finishReason: choice?.finishReason, usage: answer.usage,
-            conversationID: headers.first(name: "x-parley-conversation-id"))
+            conversationID: headers.first(name: "x-parley-conversation-id"), logprobs: choice?.logprobs?.content)
     }
 
     /// Stops a running completion everywhere downstream (`POST /v1/chat/completions/{id}/cancel`);
@@ -79,10 +79,14 @@ extension ParleyClient {
             struct Message: Decodable {
                 var content: String?
             }
+            struct Logprobs: Decodable {
+                var content: [ChatTokenLogprob]?
+            }
             var message: Message
             var finishReason: String?
+            var logprobs: Logprobs?
             enum CodingKeys: String, CodingKey {
-                case message
+                case message, logprobs
                 case finishReason = "finish_reason"
             }
         }

@@ -28,6 +28,26 @@ struct StreamChunkTests {
         #expect(usage.usage == TokenCounts(promptTokens: 12, completionTokens: 3, totalTokens: 15))
     }
 
+    /// A choice's logprobs items, with their alternatives; a server that leaves the bytes out gets
+    /// the token's UTF-8; an item without a token or number is skipped; null is none.
+    @Test func readsLogprobs() throws {
+        let chunk = try StreamChunk(json: #"""
+            {"choices":[{"delta":{"content":" é"},"finish_reason":null,"logprobs":{"content":[
+              {"token":" �","logprob":-0.25,"bytes":[32,195],"top_logprobs":[
+                {"token":" �","logprob":-0.25,"bytes":[32,195]},{"token":"x","logprob":-3,"top_logprobs":[{"token":"y","logprob":-4}]}]},
+              {"token":"�","logprob":-0.5,"bytes":[169],"top_logprobs":[]},
+              {"token":"broken"}],"refusal":null}}]}
+            """#)
+        let items = try #require(chunk.choices.first?.logprobs)
+        #expect(items.count == 2)
+        #expect(items[0] == ChatTokenLogprob(
+            token: " \u{FFFD}", logprob: -0.25, bytes: [32, 195],
+            top: [ChatTokenLogprob(token: " \u{FFFD}", logprob: -0.25, bytes: [32, 195]), ChatTokenLogprob(token: "x", logprob: -3, bytes: [120])]))
+        #expect(String(decoding: items.flatMap(\.bytes), as: UTF8.self) == " é")
+        let none = try StreamChunk(json: #"{"choices":[{"delta":{"content":"a"},"logprobs":null}]}"#)
+        #expect(none.choices[0].logprobs == nil)
+    }
+
     @Test func missingOrNullFieldsAreAbsent() throws {
         let chunk = try StreamChunk(json: #"{"choices":null,"usage":null}"#)
         #expect(chunk.choices.isEmpty && chunk.usage == nil)

@@ -125,6 +125,11 @@ struct GatewayHTTPTests {
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logit_bias":{"007":1}}"#, "logit_bias", 400),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logit_bias":{"5":101}}"#, "logit_bias.5", 400),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logit_bias":{"5":"up"}}"#, "logit_bias.5", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logprobs":"yes"}"#, "logprobs", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"top_logprobs":2}"#, "top_logprobs", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logprobs":false,"top_logprobs":2}"#, "top_logprobs", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logprobs":true,"top_logprobs":21}"#, "top_logprobs", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logprobs":true,"top_logprobs":1.5}"#, "top_logprobs", 400),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"n":2}"#, "n", 422),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[]}"#, "tools", 422),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}"#, "response_format", 422),
@@ -233,6 +238,62 @@ struct GatewayHTTPTests {
             #expect(usage["completion_tokens"] as? Int == 3)
             #expect((chunks[5]?["choices"] as? [Any])?.isEmpty == true)
         }
+    }
+
+    /// `logprobs` reaches the completion as the number of alternatives; each token's logprobs go out
+    /// in its chunk as OpenAI's `{"content":[…],"refusal":null}`, and the whole answer's in one
+    /// object; without `logprobs` every choice has `"logprobs": null`.
+    @Test func logprobsGoOutWithTheirTokens() async throws {
+        let hello = TokenLogprob(
+            bytes: Array("Hel".utf8), logprob: -0.25, top: [TokenLogprob(bytes: Array("Hel".utf8), logprob: -0.25),
+                                                            TokenLogprob(bytes: [0xE2, 0x82], logprob: -2)])
+        let lo = TokenLogprob(bytes: Array("lo".utf8), logprob: -0.5, top: [TokenLogprob(bytes: Array("lo".utf8), logprob: -0.5)])
+        let backend = ScriptedCompletions { _ in
+            [.event(.started(conversationID: nil, userMessageID: nil, assistantMessageID: nil)),
+             .event(.token(index: 0, text: "Hel", logprobs: [hello])), .event(.token(index: 1, text: "lo", logprobs: [lo])),
+             .event(.token(index: 2, text: "", logprobs: [])),
+             .event(.finished(.stop, TokenUsage(promptTokens: 3, completionTokens: 3)))]
+        }
+        @Sendable func logprobs(_ choice: [String: Any]?) -> [[String: Any]]? {
+            (choice?["logprobs"] as? [String: Any])?["content"] as? [[String: Any]]
+        }
+        let app = try await makeTestApplication(completions: backend)
+        try await app.test(.router) { client in
+            let streamed = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: .auth(),
+                body: ByteBuffer(string: #"{"model":"synthetic","messages":[{"role":"user","content":"hi"}],"stream":true,"logprobs":true,"top_logprobs":2}"#))
+            let chunks = SSETestParser.parse(String(buffer: streamed.body)).dropLast().map {
+                ((try? JSONSerialization.jsonObject(with: Data($0.data.utf8)) as? [String: Any])?["choices"] as? [[String: Any]])?.first
+            }
+            #expect(chunks.count == 5)
+            #expect(chunks[0]?["logprobs"] is NSNull)
+            let first = try #require(logprobs(chunks[1])?.first)
+            #expect(first["token"] as? String == "Hel")
+            #expect(first["logprob"] as? Double == -0.25)
+            #expect(first["bytes"] as? [Int] == [72, 101, 108])
+            let top = try #require(first["top_logprobs"] as? [[String: Any]])
+            #expect(top.map { $0["token"] as? String } == ["Hel", "\u{FFFD}"])
+            #expect(top[1]["bytes"] as? [Int] == [0xE2, 0x82])
+            #expect(top[1].keys.sorted() == ["bytes", "logprob", "token"])
+            #expect(logprobs(chunks[2])?.first?["token"] as? String == "lo")
+            #expect(logprobs(chunks[3])?.isEmpty == true)
+            #expect(chunks[4]?["logprobs"] is NSNull)
+
+            let whole = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: .auth(),
+                body: ByteBuffer(string: #"{"model":"synthetic","messages":[{"role":"user","content":"hi"}],"logprobs":true}"#))
+            let object = try JSONSerialization.jsonObject(with: Data(whole.body.readableBytesView)) as? [String: Any]
+            let choice = (object?["choices"] as? [[String: Any]])?.first
+            #expect(logprobs(choice)?.map { $0["token"] as? String } == ["Hel", "lo"])
+            #expect((choice?["logprobs"] as? [String: Any])?["refusal"] is NSNull)
+
+            let plain = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: .auth(),
+                body: ByteBuffer(string: #"{"model":"synthetic","messages":[{"role":"user","content":"hi"}],"logprobs":false}"#))
+            let plainObject = try JSONSerialization.jsonObject(with: Data(plain.body.readableBytesView)) as? [String: Any]
+            #expect((plainObject?["choices"] as? [[String: Any]])?.first?["logprobs"] is NSNull)
+        }
+        #expect(backend.record.withLock { $0.requests.map(\.sampling.logprobs) } == [2, 0, nil])
     }
 
     /// How far the model has read a long prompt goes out as SSE comments before the first token

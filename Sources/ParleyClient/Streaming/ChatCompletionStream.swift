@@ -137,6 +137,7 @@ public struct ChatCompletionStream: AsyncSequence, Sendable {
                 if let content = choice.content, !content.isEmpty {
                     pending.append(.content(content, eventID: eventID))
                 }
+                if let logprobs = choice.logprobs, !logprobs.isEmpty { pending.append(.logprobs(logprobs)) }
                 if let reason = choice.finishReason, tracker.acceptFinish() {
                     finishReason = reason
                     pending.append(.finished(reason: reason))
@@ -216,6 +217,7 @@ struct StreamChunk {
     struct Choice {
         var content: String?
         var finishReason: String?
+        var logprobs: [ChatTokenLogprob]? = nil
     }
 
     /// What is wrong with a chunk.
@@ -240,7 +242,8 @@ struct StreamChunk {
             choices.append(
                 Choice(
                     content: try delta.flatMap { try Self.field($0, "content", "a string", \.string) },
-                    finishReason: try Self.field(choice, "finish_reason", "a string", \.string)))
+                    finishReason: try Self.field(choice, "finish_reason", "a string", \.string),
+                    logprobs: ChatTokenLogprob.items(of: choice["logprobs"])))
         }
         if let usage = try Self.field(value, "usage", "an object", Self.object) {
             func count(_ key: String) throws -> Int {

@@ -7,6 +7,9 @@ public enum ChatStreamEvent: Hashable, Sendable {
     case promptProgress(computed: Int, of: Int)
     /// A piece of the answer; `eventID` is the SSE id (n for the n-th token), if the server sent one.
     case content(String, eventID: Int64?)
+    /// Right after the piece of its chunk (when ``ChatCompletionRequest/logprobs`` asked for them):
+    /// how likely the model found the tokens of that piece.
+    case logprobs([ChatTokenLogprob])
     /// The connection broke and the stream continues through the resume endpoint.
     case resumed(ChatStreamResume)
     /// `finish_reason`: `stop`, `length`, `cancelled`, `interrupted`.

@@ -38,11 +38,14 @@ public struct ChatCompletionRequest: Hashable, Sendable {
     public var store: Bool?
     /// Ask for a last chunk carrying token usage (streaming only). Default false.
     public var includeUsage: Bool
+    /// Ask how likely the model found each token, with this many of the likeliest alternatives
+    /// (0…20; OpenAI's `logprobs` and `top_logprobs`); `nil` (the default) asks for none.
+    public var logprobs: Int?
 
     public init(
         model: String, messages: [Message], temperature: Double? = nil, topP: Double? = nil, maxTokens: Int? = nil,
         seed: Int64? = nil, stop: [String]? = nil, conversationID: String? = nil, parentMessageID: String? = nil,
-        store: Bool? = nil, includeUsage: Bool = false
+        store: Bool? = nil, includeUsage: Bool = false, logprobs: Int? = nil
     ) {
         self.model = model
         self.messages = messages
@@ -55,6 +58,7 @@ public struct ChatCompletionRequest: Hashable, Sendable {
         self.parentMessageID = parentMessageID
         self.store = store
         self.includeUsage = includeUsage
+        self.logprobs = logprobs
     }
 
     /// The JSON body.
@@ -63,7 +67,7 @@ public struct ChatCompletionRequest: Hashable, Sendable {
             model: model, messages: messages, stream: stream,
             streamOptions: stream && includeUsage ? .init(includeUsage: true) : nil, temperature: temperature,
             topP: topP, maxCompletionTokens: maxTokens, seed: seed, stop: stop, conversationID: conversationID,
-            parentMessageID: parentMessageID, store: store)
+            parentMessageID: parentMessageID, store: store, logprobs: logprobs.map { _ in true }, topLogprobs: logprobs)
     }
 
     struct Body: Encodable {
@@ -83,9 +87,12 @@ public struct ChatCompletionRequest: Hashable, Sendable {
         var conversationID: String?
         var parentMessageID: String?
         var store: Bool?
+        var logprobs: Bool?
+        var topLogprobs: Int?
 
         enum CodingKeys: String, CodingKey {
-            case model, messages, stream, temperature, seed, stop, store
+            case model, messages, stream, temperature, seed, stop, store, logprobs
+            case topLogprobs = "top_logprobs"
             case streamOptions = "stream_options"
             case topP = "top_p"
             case maxCompletionTokens = "max_completion_tokens"
@@ -125,6 +132,8 @@ public struct ChatCompletion: Hashable, Sendable {
     public var usage: TokenCounts?
     /// From `x-parley-conversation-id`, when the exchange was stored.
     public var conversationID: String?
+    /// Each token's logprobs, when asked for (``ChatCompletionRequest/logprobs``).
+    public var logprobs: [ChatTokenLogprob]? = nil
 }
 
 /// One model of `GET /v1/models`.

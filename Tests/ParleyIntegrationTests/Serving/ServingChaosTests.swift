@@ -17,15 +17,19 @@ struct ServingChaosTests {
 
         for role in ["model", "worker", "proxy", "completion"] {
             let prompt = "chaos: kill the \(role) node"
-            let expected = try await alice.chatCompletion(request(prompt, store: false)).content
+            // With logprobs: they too must arrive exactly once through the failover.
+            let undisturbed = try await alice.chatCompletion(request(prompt, store: false, logprobs: 2))
+            let expected = undisturbed.content
+            var logprobs: [ChatTokenLogprob] = []
             var killed: String?
             var killedAt: ContinuousClock.Instant?
             var gapAfterKill: Duration?
             var text = ""
             var tokens = 0
             var summary: ChatStreamSummary?
-            for try await event in try await alice.streamChatCompletion(request(prompt)) {
+            for try await event in try await alice.streamChatCompletion(request(prompt, logprobs: 2)) {
                 switch event {
+                case .logprobs(let items): logprobs += items
                 case .content(let piece, _):
                     if let at = killedAt, gapAfterKill == nil { gapAfterKill = at.duration(to: .now) }
                     text += piece
@@ -45,6 +49,7 @@ struct ServingChaosTests {
             #expect(killed != nil)
             #expect(tokens == Self.answerTokens, "\(role): \(tokens) tokens")
             #expect(text == expected, "\(role): the answer differs from the undisturbed one")
+            #expect(logprobs.count == Self.answerTokens && logprobs == undisturbed.logprobs, "\(role): logprobs differ")
             #expect(summary?.resumes == 0, "\(role): the client had to resume")
             #expect(summary?.duplicatesDropped == 0 && summary?.missingEvents == 0)
             #expect(summary?.finishReason == "length")
@@ -104,8 +109,11 @@ struct ServingChaosTests {
         #expect(summary?.missingEvents == 0)
     }
 
-    func request(_ prompt: String, maxTokens: Int = answerTokens, store: Bool = true) -> ChatCompletionRequest {
+    func request(_ prompt: String, maxTokens: Int = answerTokens, store: Bool = true, logprobs: Int? = nil)
+        -> ChatCompletionRequest
+    {
         ChatCompletionRequest(
-            model: "synthetic", messages: [.user(prompt)], maxTokens: maxTokens, store: store ? nil : false)
+            model: "synthetic", messages: [.user(prompt)], maxTokens: maxTokens, store: store ? nil : false,
+            logprobs: logprobs)
     }
 }

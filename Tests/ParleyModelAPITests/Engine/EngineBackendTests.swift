@@ -72,6 +72,34 @@ struct EngineBackendTests {
         #expect(usage.promptTokens > 10)
     }
 
+    /// Asked for logprobs, every token of the answer carries its bytes (which spell the answer) and
+    /// alternatives across the cluster hop; the end-of-turn token carries none.
+    @Test func logprobsCrossTheHopWithTheirBytes() async throws {
+        var request = Self.request(maxTokens: 64)
+        request.sampling.logprobs = 3
+        let events = try await Self.stream(request)
+        var bytes: [UInt8] = []
+        var empty = 0
+        for event in events {
+            guard case .token(_, _, let logprobs) = event else { continue }
+            guard let item = logprobs.first else {
+                empty += 1
+                continue
+            }
+            #expect(logprobs.count == 1)
+            #expect(item.top.count == 3)
+            #expect(item.top[0].bytes == item.bytes)  // greedy: the likeliest
+            bytes += item.bytes
+        }
+        #expect(String(decoding: bytes, as: UTF8.self) == Self.text(events))
+        guard case .finished(let reason, _) = events.last else {
+            Issue.record("no finish event")
+            return
+        }
+        // Only the end-of-turn token (when the answer ended with one) has none.
+        #expect(empty == (reason == .stop ? 1 : 0))
+    }
+
     @Test func resumeContinuesTheSameAnswer() async throws {
         let whole = try await Self.stream(Self.request(maxTokens: 24))
         let wholeText = Self.text(whole)

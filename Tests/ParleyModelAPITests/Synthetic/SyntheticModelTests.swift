@@ -1,3 +1,4 @@
+import Foundation
 import ParleyModelAPI
 import ParleyProtocol
 import Testing
@@ -27,6 +28,33 @@ struct SyntheticModelTests {
         #expect(expected.count == 40)
         #expect(events.dropLast() == expected.enumerated().map { GenerationEvent.token(index: $0, text: $1) }[...])
         #expect(events.last == .finished(.length, TokenUsage(promptTokens: 5, completionTokens: 40)))
+    }
+
+    /// Asked for logprobs, each token carries made-up but consistent ones: its own text first among
+    /// the alternatives, probabilities that add up to at most 1, the same for the same request.
+    @Test func logprobsAreDeterministicAndConsistent() async throws {
+        var request = Self.request(maxTokens: 12)
+        request.sampling.logprobs = 5
+        let events = try await Self.collect(Self.fast, request)
+        #expect(try await Self.collect(Self.fast, request) == events)
+        for event in events.dropLast() {
+            guard case .token(_, let text, let logprobs) = event, let item = logprobs.first else {
+                Issue.record("no logprobs in \(event)")
+                continue
+            }
+            #expect(logprobs.count == 1)
+            #expect(item.text == text)
+            #expect(item.top.count == 5)
+            #expect(item.top.first == TokenLogprob(bytes: item.bytes, logprob: item.logprob))
+            #expect(item.top.map { exp($0.logprob) }.reduce(0, +) <= 1)
+            #expect((log(0.3)...0).contains(item.logprob))
+        }
+        // The text is the same with or without them.
+        let plain = try await Self.collect(Self.fast, Self.request(maxTokens: 12))
+        #expect(plain == events.map { event in
+            guard case .token(let index, let text, _) = event else { return event }
+            return .token(index: index, text: text)
+        })
     }
 
     @Test func defaultLengthEndsWithStop() async throws {

@@ -4,6 +4,8 @@
 /// GET /v1/models lists "fake-model". POST /v1/chat/completions streams the words of
 /// "Hello from the fake upstream server" as chat.completion.chunk events (then a usage chunk and
 /// [DONE]); a request whose last message is a continuation instruction gets " continued" instead.
+/// With `logprobs`, each word's chunk carries one logprobs item (-0.5, -0.6, …) with
+/// `top_logprobs` alternatives "alt0", "alt1", … (-3, -4, …); the last item leaves its bytes out.
 /// Unknown models answer 404 with an OpenAI error object. Prints "PORT <n>" once listening.
 let fakeUpstreamScript = #"""
     import json
@@ -55,8 +57,16 @@ let fakeUpstreamScript = #"""
                 self.wfile.flush()
 
             event({"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]})
-            for word in words:
-                event({"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]})
+            for i, word in enumerate(words):
+                choice = {"index": 0, "delta": {"content": word}, "finish_reason": None}
+                if body.get("logprobs"):
+                    top = [{"token": "alt%d" % k, "logprob": -3.0 - k, "bytes": list(b"alt%d" % k)}
+                           for k in range(body.get("top_logprobs", 0))]
+                    item = {"token": word, "logprob": -0.5 - i / 10, "top_logprobs": top}
+                    if i < len(words) - 1:
+                        item["bytes"] = list(word.encode())
+                    choice["logprobs"] = {"content": [item], "refusal": None}
+                event({"choices": [choice]})
             reason = "length" if limit is not None and limit <= len(words) and not continuing else "stop"
             event({"choices": [{"index": 0, "delta": {}, "finish_reason": reason}]})
             event({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": len(words)}})

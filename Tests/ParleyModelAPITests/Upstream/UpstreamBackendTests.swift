@@ -82,6 +82,32 @@ struct UpstreamBackendTests {
         }
     }
 
+    /// Logprobs are asked of the upstream only when the client asked, and its items arrive with
+    /// their tokens (a server that leaves the bytes out gets the token's UTF-8).
+    @Test func logprobsAreAskedForAndPassedOn() async throws {
+        try await withFakeUpstream { url in
+            let backend = try await UpstreamBackend.connect(.init(baseURL: url))
+            var request = Self.request(maxTokens: 2)
+            request.sampling.logprobs = 2
+            let events = try await Self.collect(backend, request)
+            let alternatives = [
+                TokenLogprob(bytes: Array("alt0".utf8), logprob: -3), TokenLogprob(bytes: Array("alt1".utf8), logprob: -4),
+            ]
+            #expect(
+                events.dropLast() == [
+                    .token(
+                        index: 0, text: "Hello",
+                        logprobs: [TokenLogprob(bytes: Array("Hello".utf8), logprob: -0.5, top: alternatives)]),
+                    .token(
+                        index: 1, text: " from",
+                        logprobs: [TokenLogprob(bytes: Array(" from".utf8), logprob: -0.6, top: alternatives)]),
+                ])
+            let plain = try await Self.collect(backend, Self.request(maxTokens: 1))
+            #expect(plain.first == .token(index: 0, text: "Hello"))
+            await backend.shutdown()
+        }
+    }
+
     @Test func resumeSendsThePartialAnswerAndNumbersFromTheResumePoint() async throws {
         try await withFakeUpstream { url in
             let backend = try await UpstreamBackend.connect(.init(baseURL: url))
