@@ -198,7 +198,8 @@ public final class Engine: Sendable {
         return PendingRequest(
             id: loop.makeID(), prompt: prompt, sampling: s, seed: s.seed ?? UInt64.random(in: .min ... .max),
             maxTokens: min(request.maxTokens ?? room, room), stop: request.stop,
-            answerPrefixLength: request.answerPrefixLength, logprobs: request.logprobs, continuation: continuation,
+            answerPrefixLength: request.answerPrefixLength, logprobs: request.logprobs, format: request.format,
+            continuation: continuation,
             submittedAt: ContinuousClock().now)
     }
 }

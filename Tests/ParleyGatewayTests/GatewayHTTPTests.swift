@@ -132,7 +132,8 @@ struct GatewayHTTPTests {
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logprobs":true,"top_logprobs":1.5}"#, "top_logprobs", 400),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"n":2}"#, "n", 422),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[]}"#, "tools", 422),
-        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}"#, "response_format", 422),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{}}}"#, "response_format", 422),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{}}"#, "response_format.type", 400),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":"text"}"#, "response_format", 400),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"conversation_id":"c","store":false}"#, "store", 422),
     ])

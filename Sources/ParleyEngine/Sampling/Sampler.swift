@@ -8,9 +8,12 @@
 ///
 /// Order as in llama.cpp's default chain: logit bias, then the penalties (repetition, frequency and
 /// presence), then (unless greedy) top-k, top-p and min-p on the untempered distribution, then
-/// temperature, then a draw from the seeded generator.
+/// temperature, then a draw from the seeded generator. With a ``JSONConstraint`` (JSON mode) only
+/// tokens that continue the answer's JSON object are candidates.
 struct Sampler: Sendable {
     let parameters: SamplingParameters
+    /// Keeps the answer a JSON object (nil: any text).
+    private(set) var constraint: JSONConstraint?
     private var random: Xoshiro256
     /// How often each token occurs in the answer so far (kept only while a frequency or presence
     /// penalty is on).
@@ -18,8 +21,12 @@ struct Sampler: Sendable {
 
     /// A sampler for one sequence; `answerSoFar` are tokens of the answer that are already in the
     /// prompt (a resumed answer), counted by the frequency and presence penalties.
-    init(parameters: SamplingParameters, seed: UInt64, answerSoFar: ArraySlice<Int32> = []) {
+    init(
+        parameters: SamplingParameters, seed: UInt64, answerSoFar: ArraySlice<Int32> = [],
+        constraint: JSONConstraint? = nil
+    ) {
         self.parameters = parameters
+        self.constraint = constraint
         self.random = Xoshiro256(seed: seed)
         if parameters.countsAnswerTokens {
             for token in answerSoFar { answerCounts[token, default: 0] += 1 }
@@ -31,6 +38,7 @@ struct Sampler: Sendable {
     mutating func sample(_ logits: inout [Float], recent: ArraySlice<Int32>) -> Int32 {
         let chosen = choose(&logits, recent: recent)
         if parameters.countsAnswerTokens { answerCounts[chosen, default: 0] += 1 }
+        constraint?.accept(chosen)
         return chosen
     }
 
@@ -38,9 +46,30 @@ struct Sampler: Sendable {
         applyLogitBias(&logits)
         applyRepetitionPenalty(&logits, recent: recent)
         applyAnswerPenalties(&logits)
+        if let constraint { return chooseWithin(constraint, logits) }
         if parameters.temperature <= 0 { return Self.argmax(logits) }
+        return draw(from: Self.topCandidates(logits, k: parameters.topK))
+    }
 
-        var candidates = Self.topCandidates(logits, k: parameters.topK)
+    /// The choice among the tokens `constraint` allows: the likeliest (greedy) or a draw from the
+    /// usual filters over the allowed ones among the likeliest. Usually a few of the top tokens
+    /// are tried; only when none of them fits is the whole vocabulary searched.
+    private mutating func chooseWithin(_ constraint: JSONConstraint, _ logits: [Float]) -> Int32 {
+        if constraint.isComplete { return constraint.endToken(logits) }
+        let greedy = parameters.temperature <= 0
+        let wanted = greedy ? 1 : parameters.topK > 0 ? parameters.topK : logits.count
+        var allowed = Self.topCandidates(logits, k: max(wanted, 64)).filter { constraint.allows($0.id) }
+        if allowed.isEmpty {
+            allowed = Self.topCandidates(logits, k: 0).filter { constraint.allows($0.id) }
+        }
+        guard let best = allowed.first else { return constraint.endToken(logits) }
+        if greedy { return best.id }
+        return draw(from: Array(allowed.prefix(wanted)))
+    }
+
+    /// A draw from `candidates` (the likeliest first): top-p and min-p, then temperature.
+    private mutating func draw(from candidates: [Candidate]) -> Int32 {
+        var candidates = candidates
         // Softmax at temperature 1 for the nucleus and min-p filters.
         let maxLogit = candidates[0].logit
         var probabilities = candidates.map { exp(Double($0.logit - maxLogit)) }

@@ -32,8 +32,10 @@ final class ActiveSequence {
         continuation = request.continuation
         submittedAt = request.submittedAt
         admittedAt = now
+        let answerSoFar = request.prompt.suffix(request.answerPrefixLength)
         sampler = Sampler(
-            parameters: request.sampling, seed: request.seed, answerSoFar: request.prompt.suffix(request.answerPrefixLength))
+            parameters: request.sampling, seed: request.seed, answerSoFar: answerSoFar,
+            constraint: request.format == .jsonObject ? JSONConstraint(tokenizer: tokenizer, answerSoFar: answerSoFar) : nil)
         decoder = TokenTextDecoder(tokenizer: tokenizer)
         stopMatcher = StopMatcher(stops: request.stop)
     }
@@ -79,6 +81,7 @@ struct PendingRequest: Sendable {
     var answerPrefixLength: Int
     /// See ``GenerationRequest/logprobs``.
     var logprobs: Int?
+    var format: OutputFormat
     var continuation: ActiveSequence.Continuation
     var submittedAt: ContinuousClock.Instant
     /// KV positions to reserve: prompt plus `maxTokens`.

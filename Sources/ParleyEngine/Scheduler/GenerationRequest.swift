@@ -24,11 +24,13 @@ public struct GenerationRequest: Sendable {
     /// Report each generated token's log probability under the model and this many of the likeliest
     /// tokens at its position (0...20; ``GeneratedToken/logprobs``); `nil` (the default) reports none.
     public var logprobs: Int?
+    /// What the answer must be. Default ``OutputFormat/text``.
+    public var format: OutputFormat
 
     /// Creates a request.
     public init(
         prompt: Prompt, sampling: SamplingParameters = .init(), maxTokens: Int? = nil, stop: [String] = [],
-        answerPrefixLength: Int = 0, logprobs: Int? = nil
+        answerPrefixLength: Int = 0, logprobs: Int? = nil, format: OutputFormat = .text
     ) {
         self.prompt = prompt
         self.sampling = sampling
@@ -36,7 +38,18 @@ public struct GenerationRequest: Sendable {
         self.stop = stop
         self.answerPrefixLength = answerPrefixLength
         self.logprobs = logprobs
+        self.format = format
     }
+}
+
+/// What an answer must be.
+public enum OutputFormat: Sendable, Equatable {
+    /// Any text.
+    case text
+    /// One JSON object (with whitespace around it): only tokens that continue the object are
+    /// chosen, and the answer ends when the object does (OpenAI's `json_object` response format).
+    /// An answer cut short by `maxTokens` or the context is an unfinished object.
+    case jsonObject
 }
 
 /// How the next token is drawn from the model's distribution.

@@ -66,17 +66,12 @@ struct ChatCompletionBody: Equatable {
         sampling.presencePenalty = try fields.number("presence_penalty", in: -2...2)
         sampling.logitBias = try Self.logitBias(fields)
         sampling.logprobs = try Self.logprobs(fields)
+        sampling.responseFormat = try Self.responseFormat(fields)
         _ = try fields.string("user")
         self.sampling = sampling
 
         if let n = try fields.integer("n", in: 1...128), n != 1 {
             throw OpenAIError(.unprocessableContent, "only n = 1 is supported", param: "n", code: "unsupported_value")
-        }
-        // JSON modes promise output the models here cannot guarantee: refused, not ignored.
-        if let format = try fields.object("response_format"), try format.string("type") != "text" {
-            throw OpenAIError(
-                .unprocessableContent, "only 'response_format' type 'text' is supported", param: "response_format",
-                code: "unsupported_value")
         }
         for unsupported in ["tools", "functions", "tool_choice", "audio"] where fields.present(unsupported) {
             throw OpenAIError(
@@ -120,6 +115,23 @@ struct ChatCompletionBody: Equatable {
             throw OpenAIError.invalid("'top_logprobs' needs 'logprobs': true", param: "top_logprobs")
         }
         return asked ? top ?? 0 : nil
+    }
+
+    /// `response_format`: `text` or `json_object`. A JSON schema is refused, not ignored: nothing
+    /// here can promise an answer that follows one.
+    static func responseFormat(_ fields: JSONFields) throws -> ResponseFormat {
+        guard let format = try fields.object("response_format") else { return .text }
+        switch try format.string("type") {
+        case "text": return .text
+        case "json_object": return .jsonObject
+        case nil:
+            throw OpenAIError.invalid(
+                "'response_format.type' is required", param: "response_format.type", code: "missing_required_parameter")
+        case let other?:
+            throw OpenAIError(
+                .unprocessableContent, "'response_format' type '\(other.prefix(40))' is not supported; use 'text' or 'json_object'",
+                param: "response_format", code: "unsupported_value")
+        }
     }
 
     static func message(_ value: JSONValue, index: Int) throws -> ChatMessage {

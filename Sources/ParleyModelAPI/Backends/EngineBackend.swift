@@ -52,7 +52,8 @@ public struct EngineBackend: ModelBackend {
             prompt: .tokens(prompt), sampling: Self.parameters(request.sampling),
             maxTokens: remaining.map { max(1, $0) }, stop: request.sampling.stop,
             // A resumed answer's text counts for the penalties as if this engine had generated it.
-            answerPrefixLength: prompt.count - chatPrompt.count, logprobs: request.sampling.logprobs)
+            answerPrefixLength: prompt.count - chatPrompt.count, logprobs: request.sampling.logprobs,
+            format: request.sampling.responseFormat == .jsonObject ? .jsonObject : .text)
         let exhausted = remaining.map { $0 <= 0 } ?? false
         // The engine starts now, when asked, not at the first read; a stream dropped unread cancels it.
         return EngineEvents(

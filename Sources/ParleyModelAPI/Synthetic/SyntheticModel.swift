@@ -13,7 +13,8 @@ public import ParleyProtocol
 /// chaos tool can recompute the exact answer with ``expectedAnswer(for:defaultLength:)`` and tell a
 /// whole answer from a broken or repeated one. The answer has `maxTokens` tokens (finish reason
 /// `length`) or, without `maxTokens`, ``Configuration/defaultLength`` tokens (finish reason `stop`).
-/// Stop strings, temperature and top-p are ignored. The first token comes
+/// Stop strings, temperature and top-p are ignored; in JSON mode the words are wrapped in one
+/// object, `{"text": "…"}` (its first token opens it, its last closes it). The first token comes
 /// ``Configuration/timeToFirstToken`` after `generate` was called (a model starts working when it
 /// is asked, not when its reader first pulls) and the rest at ``Configuration/tokensPerSecond``; a resumed
 /// request waits the time to first token again, then continues at `resume.tokenCount`.
@@ -79,7 +80,19 @@ public struct SyntheticModel: ModelBackend {
     /// the whole answer). Concatenated, they are the answer's text.
     public static func expectedAnswer(for request: ModelRequest, defaultLength: Int = 64) -> [String] {
         let hash = requestHash(request)
-        return (0..<answerLength(for: request, defaultLength: defaultLength)).map { token(at: $0, requestHash: hash) }
+        let length = answerLength(for: request, defaultLength: defaultLength)
+        return (0..<length).map {
+            text(at: $0, of: length, requestHash: hash, format: request.sampling.responseFormat)
+        }
+    }
+
+    /// The text of token `index` of an answer of `length` tokens in `format`: the word
+    /// (``token(at:requestHash:)``), and in JSON mode the object's opening before the first and its
+    /// closing after the last.
+    public static func text(at index: Int, of length: Int, requestHash: UInt64, format: ResponseFormat) -> String {
+        let word = token(at: index, requestHash: requestHash)
+        guard format == .jsonObject else { return word }
+        return (index == 0 ? #"{"text": ""# : "") + word + (index == length - 1 ? #""}"# : "")
     }
 
     /// The prompt size used in usage: the number of whitespace-separated words of all messages, plus 4 per message.
@@ -107,10 +120,11 @@ public struct SyntheticModel: ModelBackend {
         word(words[Int(draw(at: index, requestHash: requestHash) % UInt64(words.count))], at: index)
     }
 
-    /// Made-up logprobs of token `index`, as deterministic as its text: the token's probability is
-    /// 0.3 to 0.9, and the `top` alternatives (the token itself first, then the words after it in the
-    /// list) share the rest, each half of what is left, so they never add up to more than 1.
-    public static func logprobs(at index: Int, requestHash: UInt64, top: Int) -> TokenLogprob {
+    /// Made-up logprobs of token `index`, whose text is `text`, as deterministic as the text: the
+    /// token's probability is 0.3 to 0.9, and the `top` alternatives (the token itself first, then
+    /// the words after it in the list) share the rest, each half of what is left, so they never add
+    /// up to more than 1.
+    public static func logprobs(at index: Int, text: String, requestHash: UInt64, top: Int) -> TokenLogprob {
         let draw = draw(at: index, requestHash: requestHash)
         let chosen = Int(draw % UInt64(words.count))
         let probability = 0.3 + 0.6 * Double((draw >> 32) % 1_000) / 1_000
@@ -118,14 +132,14 @@ public struct SyntheticModel: ModelBackend {
         var rest = 1 - probability
         for k in 0..<min(max(0, top), words.count) {
             if k == 0 {
-                alternatives.append(TokenLogprob(bytes: Array(word(words[chosen], at: index).utf8), logprob: log(probability)))
+                alternatives.append(TokenLogprob(bytes: Array(text.utf8), logprob: log(probability)))
                 continue
             }
             rest /= 2
             let other = word(words[(chosen + k) % words.count], at: index)
             alternatives.append(TokenLogprob(bytes: Array(other.utf8), logprob: log(rest)))
         }
-        return TokenLogprob(bytes: Array(token(at: index, requestHash: requestHash).utf8), logprob: log(probability), top: alternatives)
+        return TokenLogprob(bytes: Array(text.utf8), logprob: log(probability), top: alternatives)
     }
 
     private static func word(_ word: String, at index: Int) -> String {

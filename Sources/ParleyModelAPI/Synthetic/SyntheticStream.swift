@@ -19,6 +19,7 @@ public struct SyntheticStream: AsyncSequence, Sendable {
             length: SyntheticModel.answerLength(for: request, defaultLength: configuration.defaultLength),
             finishReason: SyntheticModel.finishReason(for: request),
             promptTokens: SyntheticModel.promptTokenCount(for: request), logprobs: request.sampling.logprobs,
+            format: request.sampling.responseFormat,
             configuration: configuration, firstTokenDue: firstTokenDue)
     }
 
@@ -30,6 +31,7 @@ public struct SyntheticStream: AsyncSequence, Sendable {
         let promptTokens: Int
         /// Alternatives per token when the request asked for logprobs.
         let logprobs: Int?
+        let format: ResponseFormat
         let configuration: SyntheticModel.Configuration
         let firstTokenDue: ContinuousClock.Instant
         var deadline: ContinuousClock.Instant?
@@ -68,10 +70,11 @@ public struct SyntheticStream: AsyncSequence, Sendable {
                 return .finished(finishReason, TokenUsage(promptTokens: promptTokens, completionTokens: length))
             }
             defer { next += 1 }
-            let text = SyntheticModel.token(at: next, requestHash: hash)
+            let text = SyntheticModel.text(at: next, of: length, requestHash: hash, format: format)
             guard let top = logprobs else { return .token(index: next, text: text) }
             return .token(
-                index: next, text: text, logprobs: [SyntheticModel.logprobs(at: next, requestHash: hash, top: top)])
+                index: next, text: text,
+                logprobs: [SyntheticModel.logprobs(at: next, text: text, requestHash: hash, top: top)])
         }
     }
 }

@@ -99,7 +99,8 @@ public struct UpstreamBackend: ModelBackend {
             frequencyPenalty: request.sampling.frequencyPenalty, presencePenalty: request.sampling.presencePenalty,
             logitBias: request.sampling.logitBias.isEmpty
                 ? nil : Dictionary(uniqueKeysWithValues: request.sampling.logitBias.map { (String($0), $1) }),
-            logprobs: request.sampling.logprobs.map { _ in true }, topLogprobs: request.sampling.logprobs)
+            logprobs: request.sampling.logprobs.map { _ in true }, topLogprobs: request.sampling.logprobs,
+            responseFormat: request.sampling.responseFormat == .text ? nil : .init(type: request.sampling.responseFormat.rawValue))
         var http = HTTPClientRequest(url: configuration.baseURL + "/v1/chat/completions")
         http.method = .POST
         http.headers.add(name: "content-type", value: "application/json")

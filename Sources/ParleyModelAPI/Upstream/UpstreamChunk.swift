@@ -86,6 +86,12 @@ struct UpstreamRequestBody: Encodable {
     /// Asked for only when the client asked (nil fields are left out: not every server knows them).
     var logprobs: Bool?
     var topLogprobs: Int?
+    /// `{"type": "json_object"}` in JSON mode; left out for text.
+    var responseFormat: ResponseFormatBody?
+
+    struct ResponseFormatBody: Encodable {
+        var type: String
+    }
 
     enum CodingKeys: String, CodingKey {
         case model, messages, stream, temperature, seed, stop
@@ -97,6 +103,7 @@ struct UpstreamRequestBody: Encodable {
         case logitBias = "logit_bias"
         case logprobs
         case topLogprobs = "top_logprobs"
+        case responseFormat = "response_format"
     }
 }
 

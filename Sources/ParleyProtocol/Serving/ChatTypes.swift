@@ -32,11 +32,13 @@ public struct SamplingOptions: Hashable, Sendable, Codable {
     /// Report how likely the model found each token of the answer, with this many of the likeliest
     /// alternatives (0...``TokenLogprob/maxTop``; OpenAI's `logprobs` with `top_logprobs`); nil reports nothing.
     public var logprobs: Int?
+    /// What the answer must be (OpenAI's `response_format`). Default ``ResponseFormat/text``.
+    public var responseFormat: ResponseFormat
 
     public init(
         temperature: Double? = nil, topP: Double? = nil, maxTokens: Int? = nil, seed: UInt64? = nil, stop: [String] = [],
         frequencyPenalty: Double? = nil, presencePenalty: Double? = nil, logitBias: [Int: Double] = [:],
-        logprobs: Int? = nil
+        logprobs: Int? = nil, responseFormat: ResponseFormat = .text
     ) {
         self.temperature = temperature
         self.topP = topP
@@ -47,7 +49,17 @@ public struct SamplingOptions: Hashable, Sendable, Codable {
         self.presencePenalty = presencePenalty
         self.logitBias = logitBias
         self.logprobs = logprobs
+        self.responseFormat = responseFormat
     }
+}
+
+/// What an answer must be: OpenAI's `response_format` types that Parley can guarantee.
+public enum ResponseFormat: String, Hashable, Sendable, Codable {
+    /// Any text.
+    case text
+    /// One JSON object: the built-in engine chooses only tokens that continue it (JSON mode), an
+    /// upstream server is asked for it, the synthetic model wraps its words in one.
+    case jsonObject = "json_object"
 }
 
 /// Why a generation ended.

@@ -30,6 +30,7 @@ extension SamplingOptions: WireCodable {
             wire.write(bias)
         }
         wire.write(logprobs)
+        wire.write(UInt8(responseFormat == .text ? 0 : 1))
     }
 
     public init(wire: WireReader) throws {
@@ -47,6 +48,11 @@ extension SamplingOptions: WireCodable {
         logprobs = try wire.readOptionalInt()
         if let logprobs, !(0...TokenLogprob.maxTop).contains(logprobs) {
             throw ClusterError(.malformed, "\(logprobs) top logprobs asked for")
+        }
+        switch try wire.readByte() {
+        case 0: responseFormat = .text
+        case 1: responseFormat = .jsonObject
+        case let other: throw ClusterError(.malformed, "unknown response format \(other)")
         }
     }
 }

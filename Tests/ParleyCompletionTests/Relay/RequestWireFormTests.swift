@@ -8,7 +8,8 @@ import Testing
 struct RequestWireFormTests {
     static let sampling = SamplingOptions(
         temperature: 0.7, topP: 0.9, maxTokens: 256, seed: UInt64.max, stop: ["\n\n", "END"], frequencyPenalty: 0.5,
-        presencePenalty: -1.25, logitBias: [0: -100, 50_256: 3.5, Int(Int32.max): 100], logprobs: 5)
+        presencePenalty: -1.25, logitBias: [0: -100, 50_256: 3.5, Int(Int32.max): 100], logprobs: 5,
+        responseFormat: .jsonObject)
     static let messages = [ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "Héllo 🙂")]
 
     static var fullModelRequest: ModelRequest {
@@ -49,7 +50,7 @@ struct RequestWireFormTests {
     @Test func everyFieldHasItsPlaceInTheWireForm() {
         #expect(Mirror(reflecting: Self.fullModelRequest).children.count == 9, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: Self.fullCompletionRequest).children.count == 12, "update RequestWireForms.swift")
-        #expect(Mirror(reflecting: Self.sampling).children.count == 9, "update RequestWireForms.swift")
+        #expect(Mirror(reflecting: Self.sampling).children.count == 10, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: Self.messages[0]).children.count == 2, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: ResumePoint(tokenCount: 1, text: "")).children.count == 2, "update RequestWireForms.swift")
     }
@@ -96,9 +97,9 @@ struct RequestWireFormTests {
 
     @Test func anUnknownPriorityThrows() throws {
         var bytes = try BinaryEncoder().encode(ModelRequest(requestID: "r", userID: "u", model: "m", messages: []))
-        // The priority follows the sampling options (nine empty fields: six absent, no stops, no
-        // biases, no logprobs).
-        let priorityAt = 6 + 1 + 9
+        // The priority follows the sampling options (ten one-byte fields: six absent, no stops, no
+        // biases, no logprobs, text format).
+        let priorityAt = 6 + 1 + 10
         #expect(bytes[priorityAt] == 0)
         bytes[priorityAt] = 7
         #expect(throws: ClusterError.self) { try BinaryDecoder().decode(ModelRequest.self, from: bytes) }

@@ -272,4 +272,32 @@ struct EngineTests {
         #expect(
             await Self.error(of: engine.generate(.init(prompt: Self.counting, logprobs: -1)))?.code == .invalidRequest)
     }
+
+    /// JSON mode: greedy and sampled answers are JSON objects that Foundation parses, the answer
+    /// ends with its object, and a resumed answer (its start in the prompt) continues the object.
+    @Test func jsonModeAnswersAreJSONObjects() async throws {
+        let engine = try Self.engine(.init(contextLength: 1024))
+        defer { engine.shutdown() }
+        let question = GenerationRequest.Prompt.chat([
+            ChatTurn(role: "user", content: "Describe a cat as JSON with the keys name, colour and age."),
+        ])
+        var sampled = SamplingParameters(temperature: 0.9, seed: 3)
+        sampled.topK = 40
+        for sampling in [SamplingParameters.greedy, sampled] {
+            let outcome = try await Self.collect(
+                engine.generate(.init(prompt: question, sampling: sampling, maxTokens: 300, format: .jsonObject)))
+            #expect(outcome.summary?.finishReason == .stop, "\(outcome.text)")
+            let object = try JSONSerialization.jsonObject(with: Data(outcome.text.utf8))
+            #expect(object is [String: Any], "\(outcome.text)")
+        }
+        // A resumed answer: the first tokens of an object are already in the prompt.
+        let start = engine.tokenizer.encode(#"{"name": "Tom", "#, parseSpecial: false)
+        let prompt = try engine.promptTokens(question) + start
+        let resumed = try await Self.collect(
+            engine.generate(
+                .init(prompt: .tokens(prompt), sampling: .greedy, maxTokens: 300, answerPrefixLength: start.count,
+                      format: .jsonObject)))
+        let whole = #"{"name": "Tom", "# + resumed.text
+        #expect(try JSONSerialization.jsonObject(with: Data(whole.utf8)) is [String: Any], "\(whole)")
+    }
 }
