@@ -57,6 +57,23 @@ struct SyntheticModelTests {
         })
     }
 
+    /// In JSON mode the words are wrapped in one object, whatever the length, also when resumed.
+    @Test func jsonModeWrapsTheWordsInAnObject() async throws {
+        for length in [1, 2, 9] {
+            var request = Self.request(maxTokens: length)
+            request.sampling.responseFormat = .jsonObject
+            let events = try await Self.collect(Self.fast, request)
+            let text = events.compactMap { if case .token(_, let text, _) = $0 { text } else { nil } }.joined()
+            #expect(text == SyntheticModel.expectedAnswer(for: request).joined())
+            let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String]
+            let plain = SyntheticModel.expectedAnswer(for: Self.request(maxTokens: length)).joined()
+            #expect(object == ["text": plain])
+            request.resume = ResumePoint(tokenCount: length - 1, text: "")
+            let rest = try await Self.collect(Self.fast, request)
+            #expect(rest.first == .token(index: length - 1, text: SyntheticModel.expectedAnswer(for: request).last!))
+        }
+    }
+
     @Test func defaultLengthEndsWithStop() async throws {
         let request = Self.request(maxTokens: nil)
         let events = try await Self.collect(Self.fast, request)

@@ -75,7 +75,10 @@ struct UpstreamBackendTests {
                     == .token(
                         index: 0,
                         text: #"{"frequency_penalty": 0.5, "logit_bias": {"50": -100, "7": 2.5}, "presence_penalty": -1}"#))
-            // Without them the upstream gets none of the three fields (its own defaults apply).
+            request.sampling = SamplingOptions(responseFormat: .jsonObject)
+            let json = try await Self.collect(backend, request)
+            #expect(json.first == .token(index: 0, text: #"{"response_format": {"type": "json_object"}}"#))
+            // Without them the upstream gets none of these fields (its own defaults apply).
             let plain = try await Self.collect(backend, Self.request())
             #expect(plain.first == .token(index: 0, text: "Hello"))
             await backend.shutdown()

@@ -1,10 +1,12 @@
-"""Logprobs through the official `openai` Python client, against a real `parley dev` with the
-built-in model (SmolLM2): the client parses every item, the tokens spell the answer, greedy decoding
-picks the likeliest token, the probabilities are a distribution, and streaming gives the same.
+"""The built-in model's OpenAI extras through the official `openai` Python client, against a real
+`parley dev` (SmolLM2). Logprobs: the client parses every item, the tokens spell the answer, greedy
+decoding picks the likeliest token, the probabilities are a distribution, and streaming gives the
+same. JSON mode: answers, streamed or whole, greedy or sampled, are JSON objects.
 
 The parley binary is $PARLEY_BIN (default .build/debug/parley).
 """
 
+import json
 import math
 import os
 import sys
@@ -20,7 +22,7 @@ QUESTION = [{"role": "user", "content": "Name three colours."}]
 
 @pytest.fixture(scope="module")
 def client():
-    with running_parley_dev(API_KEY, prefix="parley-logprobs-") as url:
+    with running_parley_dev(API_KEY, prefix="parley-builtin-") as url:
         yield openai.OpenAI(base_url=url + "/v1", api_key=API_KEY, max_retries=0, timeout=60)
 
 
@@ -72,3 +74,28 @@ def test_without_logprobs_there_are_none_and_bad_values_are_named(client):
         client.chat.completions.create(
             model="smollm2", messages=QUESTION, max_tokens=4, logprobs=True, top_logprobs=21)
     assert "top_logprobs" in str(raised.value)
+
+
+@pytest.mark.parametrize("temperature", [0, 1.0])
+def test_json_mode_answers_are_json_objects(client, temperature):
+    question = [{"role": "user", "content": "Give me a JSON object describing a cat: name, colour, age."}]
+    whole = client.chat.completions.create(
+        model="smollm2", messages=question, temperature=temperature, seed=11, max_tokens=400,
+        response_format={"type": "json_object"})
+    assert whole.choices[0].finish_reason == "stop"
+    assert isinstance(json.loads(whole.choices[0].message.content), dict)
+    text = ""
+    for chunk in client.chat.completions.create(
+            model="smollm2", messages=question, temperature=temperature, seed=11, max_tokens=400,
+            response_format={"type": "json_object"}, stream=True):
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+    assert isinstance(json.loads(text), dict)
+
+
+def test_a_json_schema_is_refused_not_ignored(client):
+    with pytest.raises(openai.UnprocessableEntityError) as raised:
+        client.chat.completions.create(
+            model="smollm2", messages=QUESTION, max_tokens=4,
+            response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}})
+    assert "response_format" in str(raised.value)
