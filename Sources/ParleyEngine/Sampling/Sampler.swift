@@ -58,13 +58,19 @@ struct Sampler: Sendable {
         if constraint.isComplete { return constraint.endToken(logits) }
         let greedy = parameters.temperature <= 0
         let wanted = greedy ? 1 : parameters.topK > 0 ? parameters.topK : logits.count
-        var allowed = Self.topCandidates(logits, k: max(wanted, 64)).filter { constraint.allows($0.id) }
-        if allowed.isEmpty {
-            allowed = Self.topCandidates(logits, k: 0).filter { constraint.allows($0.id) }
+        // The first `wanted` allowed tokens, likeliest first.
+        func allowed(among candidates: [Candidate]) -> [Candidate] {
+            var allowed: [Candidate] = []
+            for candidate in candidates where constraint.allows(candidate.id) {
+                allowed.append(candidate)
+                if allowed.count == wanted { break }
+            }
+            return allowed
         }
-        guard let best = allowed.first else { return constraint.endToken(logits) }
-        if greedy { return best.id }
-        return draw(from: Array(allowed.prefix(wanted)))
+        var choices = allowed(among: Self.topCandidates(logits, k: max(wanted, 64)))
+        if choices.isEmpty { choices = allowed(among: Self.topCandidates(logits, k: 0)) }
+        guard let best = choices.first else { return constraint.endToken(logits) }
+        return greedy ? best.id : draw(from: choices)
     }
 
     /// A draw from `candidates` (the likeliest first): top-p and min-p, then temperature.

@@ -290,6 +290,18 @@ struct EngineTests {
             let object = try JSONSerialization.jsonObject(with: Data(outcome.text.utf8))
             #expect(object is [String: Any], "\(outcome.text)")
         }
+        // The model is all but forbidden every token that opens an object the usual way: the
+        // first token comes from far down its list (the whole vocabulary is searched).
+        var banned = SamplingParameters.greedy
+        for text in ["{", "{\n", " {", "{\"", "{\n\"", "```", "{\r\n"] {
+            let ids = engine.tokenizer.encode(text, parseSpecial: false)
+            if ids.count == 1 { banned.logitBias[ids[0]] = -100 }
+        }
+        #expect(!banned.logitBias.isEmpty)
+        let forced = try await Self.collect(
+            engine.generate(.init(prompt: question, sampling: banned, maxTokens: 300, format: .jsonObject)))
+        #expect(try JSONSerialization.jsonObject(with: Data(forced.text.utf8)) is [String: Any], "\(forced.text)")
+
         // A resumed answer: the first tokens of an object are already in the prompt.
         let start = engine.tokenizer.encode(#"{"name": "Tom", "#, parseSpecial: false)
         let prompt = try engine.promptTokens(question) + start
