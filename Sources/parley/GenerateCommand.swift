@@ -12,7 +12,10 @@ struct GenerateCommand: AsyncParsableCommand {
             exact text with special tokens such as <|im_start|> recognised. Text streams to standard
             output and timings go to standard error. With --json the output is one object:
             {"prompt_ids", "ids", "text", "finish_reason", "timings": {"prefill_tokens_per_s",
-            "decode_tokens_per_s", "time_to_first_token_ms"}}.
+            "decode_tokens_per_s", "time_to_first_token_ms"}}, plus with --logprobs N "logprobs": one
+            {"id", "token", "logprob", "top": [{"id", "token", "logprob"}]} per generated token (without
+            --json they follow the answer on standard error, one token a line). --format json-object
+            makes the answer one JSON object (JSON mode).
             """
     )
 
@@ -43,8 +46,27 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Compute threads (default: all CPUs).")
     var threads: Int?
 
+    @Option(name: .long, help: "Report each token's log probability and this many likeliest alternatives (0-20).")
+    var logprobs: Int?
+
+    @Option(name: .long, help: "text, or json-object: the answer is one JSON object (JSON mode).")
+    var format: AnswerFormat = .text
+
     @Flag(name: .long, help: "Print one JSON object instead of streaming text.")
     var json = false
+
+    enum AnswerFormat: String, ExpressibleByArgument {
+        case text
+        case jsonObject = "json-object"
+    }
+
+    /// One token's log probability in the output.
+    struct Scored: Encodable {
+        var id: Int32
+        var token: String
+        var logprob: Float
+        var top: [Scored]?
+    }
 
     struct Output: Encodable {
         struct Timings: Encodable {
@@ -63,10 +85,11 @@ struct GenerateCommand: AsyncParsableCommand {
         var text: String
         var finishReason: String
         var timings: Timings
+        var logprobs: [Scored]?
 
         enum CodingKeys: String, CodingKey {
             case promptIDs = "prompt_ids"
-            case ids, text
+            case ids, text, logprobs
             case finishReason = "finish_reason"
             case timings
         }
@@ -80,8 +103,9 @@ struct GenerateCommand: AsyncParsableCommand {
             prompt: raw ? .raw(prompt) : .chat([ChatTurn(role: "user", content: prompt)]),
             sampling: SamplingParameters(
                 temperature: temperature, frequencyPenalty: frequencyPenalty, presencePenalty: presencePenalty, seed: seed),
-            maxTokens: maxTokens)
+            maxTokens: maxTokens, logprobs: logprobs, format: format == .jsonObject ? .jsonObject : .text)
         var ids: [Int32] = []
+        var scored: [Scored] = []
         var text = ""
         let progress = PromptProgressLine()
         for try await event in engine.generate(request) {
@@ -92,6 +116,13 @@ struct GenerateCommand: AsyncParsableCommand {
                 progress.clear()
                 ids.append(token.id)
                 text += token.text
+                if let logprobs = token.logprobs {
+                    let piece = { (id: Int32) in engine.tokenizer.piece(id, renderSpecial: true) }
+                    scored.append(
+                        Scored(
+                            id: token.id, token: piece(token.id), logprob: logprobs.logprob,
+                            top: logprobs.top.map { Scored(id: $0.id, token: piece($0.id), logprob: $0.logprob) }))
+                }
                 if !json {
                     FileHandle.standardOutput.write(Data(token.text.utf8))
                 }
@@ -105,7 +136,8 @@ struct GenerateCommand: AsyncParsableCommand {
                         finishReason: summary.finishReason.rawValue,
                         timings: .init(
                             prefillTokensPerSecond: t.prefillTokensPerSecond,
-                            decodeTokensPerSecond: t.decodeTokensPerSecond, timeToFirstTokenMilliseconds: ttft))
+                            decodeTokensPerSecond: t.decodeTokensPerSecond, timeToFirstTokenMilliseconds: ttft),
+                        logprobs: logprobs == nil ? nil : scored)
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                     print(String(decoding: try encoder.encode(output), as: UTF8.self))
@@ -116,6 +148,11 @@ struct GenerateCommand: AsyncParsableCommand {
                         summary.promptTokens.count, summary.completionTokenCount, summary.finishReason.rawValue,
                         t.prefillTokensPerSecond, t.decodeTokensPerSecond, ttft)
                     FileHandle.standardError.write(Data(line.utf8))
+                    for item in scored {
+                        let top = (item.top ?? []).map { String(format: "%@ %.3f", $0.token.debugDescription, $0.logprob) }
+                        let row = String(format: "%@\t%.3f\t%@\n", item.token.debugDescription, item.logprob, top.joined(separator: "  "))
+                        FileHandle.standardError.write(Data(row.utf8))
+                    }
                 }
             }
         }
