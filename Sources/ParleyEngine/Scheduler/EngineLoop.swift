@@ -249,20 +249,29 @@ final class EngineLoop: @unchecked Sendable {
 
         var reason: FinishReason?
         var text = ""
+        // The answer ends here and nothing of it may stay held back (a stop string's ending does
+        // hold back: the stop string is left out).
+        var flushes = false
         if tokenizer.endOfGenerationIDs.contains(token) {
             reason = .stop
+            flushes = true
         } else {
             let (released, stopped) = sequence.stopMatcher.append(sequence.decoder.append(token))
             text = released
             if stopped {
                 reason = .stop
+            } else if sequence.sampler.constraint?.isComplete == true {
+                // JSON mode: the object is closed, and so is the answer.
+                reason = .stop
+                flushes = true
             } else if sequence.generated.count >= sequence.maxTokens
                 || sequence.cache.count + 1 > sequence.cache.capacity
             {
                 reason = .length
+                flushes = true
             }
         }
-        if reason != nil && reason != .stop || tokenizer.endOfGenerationIDs.contains(token) {
+        if flushes {
             let tail = sequence.stopMatcher.append(sequence.decoder.finish())
             text += tail.text + sequence.stopMatcher.flush()
         }
