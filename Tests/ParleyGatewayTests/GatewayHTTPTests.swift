@@ -130,6 +130,10 @@ struct GatewayHTTPTests {
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logprobs":false,"top_logprobs":2}"#, "top_logprobs", 400),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logprobs":true,"top_logprobs":21}"#, "top_logprobs", 400),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"logprobs":true,"top_logprobs":1.5}"#, "top_logprobs", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"top_k":-2}"#, "top_k", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"top_k":2.5}"#, "top_k", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"min_p":1.5}"#, "min_p", 400),
+        (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"repetition_penalty":0}"#, "repetition_penalty", 400),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"n":2}"#, "n", 422),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[]}"#, "tools", 422),
         (#"{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{}}}"#, "response_format", 422),
@@ -192,7 +196,7 @@ struct GatewayHTTPTests {
         try await app.test(.router) { client in
             let response = try await client.execute(
                 uri: "/v1/chat/completions", method: .post, headers: .auth(),
-                body: ByteBuffer(string: #"{"model":"synthetic","messages":[{"role":"user","content":"hi"}],"temperature":0,"seed":-1,"stop":"x","max_tokens":5,"response_format":{"type":"text"},"frequency_penalty":0.5,"presence_penalty":-0.25,"logit_bias":{"13":-100,"42":7.5}}"#))
+                body: ByteBuffer(string: #"{"model":"synthetic","messages":[{"role":"user","content":"hi"}],"temperature":0,"seed":-1,"stop":"x","max_tokens":5,"response_format":{"type":"text"},"frequency_penalty":0.5,"presence_penalty":-0.25,"logit_bias":{"13":-100,"42":7.5},"top_k":-1,"min_p":0.05,"repetition_penalty":1.1}"#))
             #expect(response.status == .ok)
             let requestID = try #require(response.headers[.requestID])
             #expect(requestID.hasPrefix("chatcmpl-"))
@@ -214,7 +218,7 @@ struct GatewayHTTPTests {
             sent.sampling
                 == SamplingOptions(
                     temperature: 0, maxTokens: 5, seed: UInt64.max, stop: ["x"], frequencyPenalty: 0.5, presencePenalty: -0.25,
-                    logitBias: [13: -100, 42: 7.5]))
+                    logitBias: [13: -100, 42: 7.5], topK: 0, minP: 0.05, repetitionPenalty: 1.1))
         #expect(sent.store)
     }
 

@@ -67,6 +67,10 @@ struct ChatCompletionBody: Equatable {
         sampling.logitBias = try Self.logitBias(fields)
         sampling.logprobs = try Self.logprobs(fields)
         sampling.responseFormat = try Self.responseFormat(fields)
+        // Extensions that vLLM and llama.cpp's server take (top_k -1 is vLLM's "off").
+        if let topK = try fields.integer("top_k", in: -1...1_000_000) { sampling.topK = max(0, topK) }
+        sampling.minP = try fields.number("min_p", in: 0...1)
+        sampling.repetitionPenalty = try fields.number("repetition_penalty", in: 0.01...10)
         _ = try fields.string("user")
         self.sampling = sampling
 

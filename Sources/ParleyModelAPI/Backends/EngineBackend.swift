@@ -6,8 +6,8 @@ public import ParleyProtocol
 /// A stored chat whose prompt outgrows the model's context is sent without its oldest turns
 /// (``HistoryWindow``); a prompt the client sent that is too long on its own is refused.
 ///
-/// Sampling maps one to one (`temperature`, `topP`, `seed`, the frequency and presence penalties,
-/// `logitBias`; the engine's defaults otherwise), as do `maxTokens` and `stop`. A resumed request (``ModelRequest/resume``) is prompted with the
+/// Sampling maps one to one (`temperature`, `topP`, `topK`, `minP`, `seed`, the repetition,
+/// frequency and presence penalties, `logitBias`; the engine's defaults otherwise), as do `maxTokens` and `stop`. A resumed request (``ModelRequest/resume``) is prompted with the
 /// chat template of the messages followed by the assistant's partial text as plain tokens, so the
 /// model continues the same answer; its tokens are numbered from `resume.tokenCount`, its
 /// `maxTokens` shrinks by the tokens already sent, and its usage counts the whole answer.
@@ -70,6 +70,9 @@ public struct EngineBackend: ModelBackend {
         var parameters = SamplingParameters()
         if let temperature = options.temperature { parameters.temperature = Float(max(0, temperature)) }
         if let topP = options.topP { parameters.topP = Float(min(1, max(0.000_001, topP))) }
+        if let topK = options.topK { parameters.topK = max(0, topK) }
+        if let minP = options.minP { parameters.minP = Float(min(1, max(0, minP))) }
+        if let penalty = options.repetitionPenalty, penalty > 0 { parameters.repetitionPenalty = Float(penalty) }
         parameters.seed = options.seed
         parameters.frequencyPenalty = Float(options.frequencyPenalty ?? 0)
         parameters.presencePenalty = Float(options.presencePenalty ?? 0)

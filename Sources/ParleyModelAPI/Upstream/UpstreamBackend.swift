@@ -100,7 +100,8 @@ public struct UpstreamBackend: ModelBackend {
             logitBias: request.sampling.logitBias.isEmpty
                 ? nil : Dictionary(uniqueKeysWithValues: request.sampling.logitBias.map { (String($0), $1) }),
             logprobs: request.sampling.logprobs.map { _ in true }, topLogprobs: request.sampling.logprobs,
-            responseFormat: request.sampling.responseFormat == .text ? nil : .init(type: request.sampling.responseFormat.rawValue))
+            responseFormat: request.sampling.responseFormat == .text ? nil : .init(type: request.sampling.responseFormat.rawValue),
+            topK: request.sampling.topK, minP: request.sampling.minP, repetitionPenalty: request.sampling.repetitionPenalty)
         var http = HTTPClientRequest(url: configuration.baseURL + "/v1/chat/completions")
         http.method = .POST
         http.headers.add(name: "content-type", value: "application/json")

@@ -88,6 +88,10 @@ struct UpstreamRequestBody: Encodable {
     var topLogprobs: Int?
     /// `{"type": "json_object"}` in JSON mode; left out for text.
     var responseFormat: ResponseFormatBody?
+    /// vLLM's and llama.cpp's extensions, sent only when the client set them.
+    var topK: Int?
+    var minP: Double?
+    var repetitionPenalty: Double?
 
     struct ResponseFormatBody: Encodable {
         var type: String
@@ -104,6 +108,9 @@ struct UpstreamRequestBody: Encodable {
         case logprobs
         case topLogprobs = "top_logprobs"
         case responseFormat = "response_format"
+        case topK = "top_k"
+        case minP = "min_p"
+        case repetitionPenalty = "repetition_penalty"
     }
 }
 

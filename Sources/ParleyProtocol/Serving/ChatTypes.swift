@@ -34,11 +34,19 @@ public struct SamplingOptions: Hashable, Sendable, Codable {
     public var logprobs: Int?
     /// What the answer must be (OpenAI's `response_format`). Default ``ResponseFormat/text``.
     public var responseFormat: ResponseFormat
+    /// Keep only the `topK` likeliest tokens; 0 keeps all (`top_k`, as vLLM and llama.cpp take it).
+    public var topK: Int?
+    /// Drop tokens less likely than `minP` × the likeliest one (`min_p`); 0 is off.
+    public var minP: Double?
+    /// Divides positive logits (multiplies negative ones) of tokens seen recently, prompt included
+    /// (`repetition_penalty`, as vLLM takes it); 1 is off.
+    public var repetitionPenalty: Double?
 
     public init(
         temperature: Double? = nil, topP: Double? = nil, maxTokens: Int? = nil, seed: UInt64? = nil, stop: [String] = [],
         frequencyPenalty: Double? = nil, presencePenalty: Double? = nil, logitBias: [Int: Double] = [:],
-        logprobs: Int? = nil, responseFormat: ResponseFormat = .text
+        logprobs: Int? = nil, responseFormat: ResponseFormat = .text, topK: Int? = nil, minP: Double? = nil,
+        repetitionPenalty: Double? = nil
     ) {
         self.temperature = temperature
         self.topP = topP
@@ -50,6 +58,9 @@ public struct SamplingOptions: Hashable, Sendable, Codable {
         self.logitBias = logitBias
         self.logprobs = logprobs
         self.responseFormat = responseFormat
+        self.topK = topK
+        self.minP = minP
+        self.repetitionPenalty = repetitionPenalty
     }
 }
 

@@ -31,6 +31,9 @@ extension SamplingOptions: WireCodable {
         }
         wire.write(logprobs)
         wire.write(UInt8(responseFormat == .text ? 0 : 1))
+        wire.write(topK)
+        wire.write(minP)
+        wire.write(repetitionPenalty)
     }
 
     public init(wire: WireReader) throws {
@@ -54,6 +57,9 @@ extension SamplingOptions: WireCodable {
         case 1: responseFormat = .jsonObject
         case let other: throw ClusterError(.malformed, "unknown response format \(other)")
         }
+        topK = try wire.readOptionalInt()
+        minP = try wire.readOptionalDouble()
+        repetitionPenalty = try wire.readOptionalDouble()
     }
 }
 

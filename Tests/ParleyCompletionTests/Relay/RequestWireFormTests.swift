@@ -9,7 +9,7 @@ struct RequestWireFormTests {
     static let sampling = SamplingOptions(
         temperature: 0.7, topP: 0.9, maxTokens: 256, seed: UInt64.max, stop: ["\n\n", "END"], frequencyPenalty: 0.5,
         presencePenalty: -1.25, logitBias: [0: -100, 50_256: 3.5, Int(Int32.max): 100], logprobs: 5,
-        responseFormat: .jsonObject)
+        responseFormat: .jsonObject, topK: 20, minP: 0.1, repetitionPenalty: 1.15)
     static let messages = [ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "Héllo 🙂")]
 
     static var fullModelRequest: ModelRequest {
@@ -50,7 +50,7 @@ struct RequestWireFormTests {
     @Test func everyFieldHasItsPlaceInTheWireForm() {
         #expect(Mirror(reflecting: Self.fullModelRequest).children.count == 9, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: Self.fullCompletionRequest).children.count == 12, "update RequestWireForms.swift")
-        #expect(Mirror(reflecting: Self.sampling).children.count == 10, "update RequestWireForms.swift")
+        #expect(Mirror(reflecting: Self.sampling).children.count == 13, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: Self.messages[0]).children.count == 2, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: ResumePoint(tokenCount: 1, text: "")).children.count == 2, "update RequestWireForms.swift")
     }
@@ -97,9 +97,9 @@ struct RequestWireFormTests {
 
     @Test func anUnknownPriorityThrows() throws {
         var bytes = try BinaryEncoder().encode(ModelRequest(requestID: "r", userID: "u", model: "m", messages: []))
-        // The priority follows the sampling options (ten one-byte fields: six absent, no stops, no
-        // biases, no logprobs, text format).
-        let priorityAt = 6 + 1 + 10
+        // The priority follows the sampling options (thirteen one-byte fields: six absent, no stops,
+        // no biases, no logprobs, text format, three absent).
+        let priorityAt = 6 + 1 + 13
         #expect(bytes[priorityAt] == 0)
         bytes[priorityAt] = 7
         #expect(throws: ClusterError.self) { try BinaryDecoder().decode(ModelRequest.self, from: bytes) }

@@ -42,7 +42,8 @@ let fakeUpstreamScript = #"""
             continuing = messages[-1]["role"] == "user" and messages[-1]["content"].startswith("Continue your previous")
             words = [" continued"] if continuing else WORDS
             # Sampling fields beyond the basics: answered back as the one word, so a test sees what arrived.
-            echoed = {k: body[k] for k in ("frequency_penalty", "presence_penalty", "logit_bias", "response_format") if k in body}
+            echoed = {k: body[k] for k in ("frequency_penalty", "presence_penalty", "logit_bias", "response_format", "top_k", "min_p",
+                                           "repetition_penalty") if k in body}
             if echoed:
                 words = [json.dumps(echoed, sort_keys=True)]
             limit = body.get("max_tokens")

@@ -75,6 +75,9 @@ struct UpstreamBackendTests {
                     == .token(
                         index: 0,
                         text: #"{"frequency_penalty": 0.5, "logit_bias": {"50": -100, "7": 2.5}, "presence_penalty": -1}"#))
+            request.sampling = SamplingOptions(topK: 5, minP: 0.5, repetitionPenalty: 1.5)
+            let extensions = try await Self.collect(backend, request)
+            #expect(extensions.first == .token(index: 0, text: #"{"min_p": 0.5, "repetition_penalty": 1.5, "top_k": 5}"#))
             request.sampling = SamplingOptions(responseFormat: .jsonObject)
             let json = try await Self.collect(backend, request)
             #expect(json.first == .token(index: 0, text: #"{"response_format": {"type": "json_object"}}"#))
