@@ -71,7 +71,7 @@ let package = Package(
         .target(name: "CParleyKernels", cSettings: [.unsafeFlags(["-O2"])]),
         .target(
             name: "ParleyEngine",
-            dependencies: ["CParleyKernels", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CParleyKernels", "ParleyStructuredOutput", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"] + engineCPUFlags)]
         ),
         // MARK: Roles.
@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "ParleyModelAPI",
             dependencies: [
-                "ParleyCluster", "ParleyProtocol", "ParleyEngine",
+                "ParleyCluster", "ParleyProtocol", "ParleyEngine", "ParleyJSON", "ParleyStructuredOutput",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -120,10 +120,13 @@ let package = Package(
         ),
         // ParleyJSON: a strict one-pass JSON parser, for request bodies (gateway) and stream chunks (client).
         .target(name: "ParleyJSON"),
+        // ParleyStructuredOutput: JSON schemas compiled for constrained decoding, and the byte-level
+        // check of an answer against one (JSON mode, structured outputs).
+        .target(name: "ParleyStructuredOutput", dependencies: ["ParleyJSON"]),
         .target(
             name: "ParleyGateway",
             dependencies: [
-                "ParleyCluster", "ParleyProtocol", "ParleyJSON",
+                "ParleyCluster", "ParleyProtocol", "ParleyJSON", "ParleyStructuredOutput",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -207,7 +210,7 @@ let package = Package(
         ),
         // MARK: Tests.
         .testTarget(name: "ParleyClusterTests", dependencies: ["ParleyCluster", "ParleyTestSupport"]),
-        .testTarget(name: "ParleyEngineTests", dependencies: ["ParleyEngine"]),
+        .testTarget(name: "ParleyEngineTests", dependencies: ["ParleyEngine", "ParleyJSON", "ParleyStructuredOutput"]),
         .testTarget(
             name: "ParleyConversationTests",
             dependencies: [
@@ -230,6 +233,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ParleyJSONTests", dependencies: ["ParleyJSON"]),
+        .testTarget(name: "ParleyStructuredOutputTests", dependencies: ["ParleyStructuredOutput", "ParleyJSON"]),
         .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(
             name: "ParleyIntegrationTests",

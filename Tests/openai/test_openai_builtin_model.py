@@ -1,7 +1,9 @@
 """The built-in model's OpenAI extras through the official `openai` Python client, against a real
 `parley dev` (SmolLM2). Logprobs: the client parses every item, the tokens spell the answer, greedy
 decoding picks the likeliest token, the probabilities are a distribution, and streaming gives the
-same. JSON mode: answers, streamed or whole, greedy or sampled, are JSON objects.
+same. JSON mode: answers, streamed or whole, greedy or sampled, are JSON objects. Structured
+outputs: the client's own `parse` with a Pydantic model (nested models become `$ref`s) gets an
+answer that validates.
 
 The parley binary is $PARLEY_BIN (default .build/debug/parley).
 """
@@ -12,6 +14,7 @@ import os
 import sys
 
 import openai
+import pydantic
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -93,9 +96,35 @@ def test_json_mode_answers_are_json_objects(client, temperature):
     assert isinstance(json.loads(text), dict)
 
 
-def test_a_json_schema_is_refused_not_ignored(client):
+class Toy(pydantic.BaseModel):
+    name: str
+    squeaks: bool
+
+
+class Cat(pydantic.BaseModel):
+    name: str
+    age: int
+    colour: str
+    toys: list[Toy]
+
+
+# Greedy, the tiny model lists the same toy until max_tokens: a frequency penalty breaks the loop.
+@pytest.mark.parametrize("temperature,penalty", [(0, 0.5), (1.0, 0)])
+def test_structured_outputs_follow_a_pydantic_model(client, temperature, penalty):
+    answer = client.chat.completions.parse(
+        model="smollm2", messages=[{"role": "user", "content": "Describe a cat and its toys."}],
+        temperature=temperature, frequency_penalty=penalty, seed=5, max_tokens=400, response_format=Cat)
+    choice = answer.choices[0]
+    assert choice.finish_reason == "stop", choice.message.content
+    cat = choice.message.parsed
+    assert isinstance(cat, Cat) and isinstance(cat.age, int)
+    assert all(isinstance(toy, Toy) for toy in cat.toys)
+
+
+def test_a_schema_parley_cannot_enforce_is_refused_not_ignored(client):
+    schema = {"type": "object", "properties": {"age": {"type": "integer", "minimum": 0}}}
     with pytest.raises(openai.UnprocessableEntityError) as raised:
         client.chat.completions.create(
             model="smollm2", messages=QUESTION, max_tokens=4,
-            response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}})
-    assert "response_format" in str(raised.value)
+            response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": schema}})
+    assert "minimum" in str(raised.value)

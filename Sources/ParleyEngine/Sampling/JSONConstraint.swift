@@ -1,14 +1,17 @@
-/// Keeps a generation inside the grammar of a JSON object (OpenAI's `json_object` response
-/// format): which tokens may come next, given the answer so far. A token may come when all its
-/// bytes continue the object (``JSONPrefixValidator``); an end-of-generation token only once the
-/// object is complete, and then nothing else: the answer ends with its object.
+import ParleyStructuredOutput
+
+/// Keeps a generation inside the grammar of a JSON value of a schema (JSON mode, structured
+/// outputs): which tokens may come next, given the answer so far. A token may come when all its
+/// bytes continue the value (``JSONPrefixValidator``); an end-of-generation token only once the
+/// value is complete, and then nothing else: the answer ends with its value.
 struct JSONConstraint: Sendable {
     private let tokenizer: Tokenizer
-    private(set) var validator = JSONPrefixValidator()
+    private(set) var validator: JSONPrefixValidator
 
     /// A constraint whose answer starts with `answerSoFar` (a resumed answer's tokens).
-    init(tokenizer: Tokenizer, answerSoFar: ArraySlice<Int32> = []) {
+    init(schema: OutputSchema, tokenizer: Tokenizer, answerSoFar: ArraySlice<Int32> = []) {
         self.tokenizer = tokenizer
+        validator = JSONPrefixValidator(schema: schema)
         for token in answerSoFar { validator.read(tokenizer.pieceBytes(token)) }
     }
 

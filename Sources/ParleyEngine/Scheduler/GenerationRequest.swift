@@ -1,3 +1,5 @@
+public import ParleyStructuredOutput
+
 /// One generation asked of an ``Engine``: a prompt, how to sample, and when to stop.
 public struct GenerationRequest: Sendable {
     /// What the model continues.
@@ -46,10 +48,18 @@ public struct GenerationRequest: Sendable {
 public enum OutputFormat: Sendable, Equatable {
     /// Any text.
     case text
-    /// One JSON object (with whitespace around it): only tokens that continue the object are
-    /// chosen, and the answer ends when the object does (OpenAI's `json_object` response format).
-    /// An answer cut short by `maxTokens` or the context is an unfinished object.
-    case jsonObject
+    /// One JSON value of the schema (with whitespace around it): only tokens that continue such a
+    /// value are chosen, and the answer ends when the value does (OpenAI's structured outputs). An
+    /// answer cut short by `maxTokens` or the context is an unfinished value.
+    case json(OutputSchema)
+
+    /// Any JSON object (OpenAI's `json_object` response format, JSON mode).
+    public static let jsonObject = OutputFormat.json(.anyObject)
+
+    /// The schema of a JSON answer; nil for text.
+    var schema: OutputSchema? {
+        if case .json(let schema) = self { schema } else { nil }
+    }
 }
 
 /// How the next token is drawn from the model's distribution.

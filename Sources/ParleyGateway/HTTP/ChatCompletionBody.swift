@@ -1,6 +1,7 @@
 import HTTPTypes
 import ParleyJSON
 import ParleyProtocol
+import ParleyStructuredOutput
 
 /// A validated `POST /v1/chat/completions` body.
 struct ChatCompletionBody: Equatable {
@@ -121,19 +122,46 @@ struct ChatCompletionBody: Equatable {
         return asked ? top ?? 0 : nil
     }
 
-    /// `response_format`: `text` or `json_object`. A JSON schema is refused, not ignored: nothing
-    /// here can promise an answer that follows one.
+    /// `response_format`: `text`, `json_object`, or `json_schema` with a schema that
+    /// ParleyStructuredOutput can enforce: one it cannot (a keyword it does not know) is refused
+    /// with 422 rather than ignored, since the answer could break what the schema promises.
     static func responseFormat(_ fields: JSONFields) throws -> ResponseFormat {
         guard let format = try fields.object("response_format") else { return .text }
         switch try format.string("type") {
         case "text": return .text
         case "json_object": return .jsonObject
+        case "json_schema":
+            guard let described = try format.object("json_schema") else {
+                throw OpenAIError.invalid(
+                    "'response_format.json_schema' is required", param: "response_format.json_schema",
+                    code: "missing_required_parameter")
+            }
+            let name = try described.string("name") ?? "response"
+            guard !name.isEmpty, name.utf8.count <= 64,
+                name.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || ($0 < 0x80 && Character(Unicode.Scalar($0)).isLetter) || ($0 >= 0x30 && $0 <= 0x39) })
+            else {
+                throw OpenAIError.invalid(
+                    "'response_format.json_schema.name' must be 1 to 64 letters, digits, _ or -",
+                    param: "response_format.json_schema.name")
+            }
+            _ = try described.bool("strict")
+            // No schema: any object, as OpenAI reads it.
+            let schema = described.object["schema"] ?? .object(["type": .string("object")])
+            do {
+                _ = try OutputSchema.compile(schema)
+            } catch {
+                throw OpenAIError(
+                    .unprocessableContent, "'response_format.json_schema.schema': \(error.message)",
+                    param: "response_format.json_schema.schema", code: "unsupported_value")
+            }
+            return .jsonSchema(name: name, schema: schema.jsonText)
         case nil:
             throw OpenAIError.invalid(
                 "'response_format.type' is required", param: "response_format.type", code: "missing_required_parameter")
         case let other?:
             throw OpenAIError(
-                .unprocessableContent, "'response_format' type '\(other.prefix(40))' is not supported; use 'text' or 'json_object'",
+                .unprocessableContent,
+                "'response_format' type '\(other.prefix(40))' is not supported; use 'text', 'json_object' or 'json_schema'",
                 param: "response_format", code: "unsupported_value")
         }
     }

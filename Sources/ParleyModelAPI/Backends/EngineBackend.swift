@@ -1,5 +1,7 @@
 public import ParleyEngine
+import ParleyJSON
 public import ParleyProtocol
+import ParleyStructuredOutput
 
 /// The built-in engine (`--model smollm2` or a GGUF path), the default backend.
 ///
@@ -53,7 +55,7 @@ public struct EngineBackend: ModelBackend {
             maxTokens: remaining.map { max(1, $0) }, stop: request.sampling.stop,
             // A resumed answer's text counts for the penalties as if this engine had generated it.
             answerPrefixLength: prompt.count - chatPrompt.count, logprobs: request.sampling.logprobs,
-            format: request.sampling.responseFormat == .jsonObject ? .jsonObject : .text)
+            format: try Self.format(request.sampling.responseFormat))
         let exhausted = remaining.map { $0 <= 0 } ?? false
         // The engine starts now, when asked, not at the first read; a stream dropped unread cancels it.
         return EngineEvents(
@@ -63,6 +65,20 @@ public struct EngineBackend: ModelBackend {
 
     public func shutdown() async {
         engine.shutdown()
+    }
+
+    /// The engine's output format for `format`: a schema is compiled here (the gateway checked it).
+    static func format(_ format: ResponseFormat) throws -> OutputFormat {
+        switch format {
+        case .text: return .text
+        case .jsonObject: return .jsonObject
+        case .jsonSchema(_, let text):
+            do {
+                return .json(try OutputSchema.compile(try JSONParser.parse(text.utf8)))
+            } catch {
+                throw ServingError(ServingError.invalidRequest, "the JSON schema cannot be used: \(error)")
+            }
+        }
     }
 
     /// The engine's sampling parameters for `options` (`nil` fields keep the engine's defaults).

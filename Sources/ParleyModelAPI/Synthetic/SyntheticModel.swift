@@ -57,7 +57,10 @@ public struct SyntheticModel: ModelBackend {
     }
 
     public func generate(_ request: ModelRequest) throws -> SyntheticStream {
-        SyntheticStream(
+        if case .jsonSchema = request.sampling.responseFormat {
+            throw ServingError(ServingError.invalidRequest, "the synthetic model cannot follow a JSON schema")
+        }
+        return SyntheticStream(
             request: request, configuration: configuration,
             firstTokenDue: ContinuousClock.now.advanced(by: configuration.timeToFirstToken))
     }

@@ -100,14 +100,13 @@ public struct UpstreamBackend: ModelBackend {
             logitBias: request.sampling.logitBias.isEmpty
                 ? nil : Dictionary(uniqueKeysWithValues: request.sampling.logitBias.map { (String($0), $1) }),
             logprobs: request.sampling.logprobs.map { _ in true }, topLogprobs: request.sampling.logprobs,
-            responseFormat: request.sampling.responseFormat == .text ? nil : .init(type: request.sampling.responseFormat.rawValue),
             topK: request.sampling.topK, minP: request.sampling.minP, repetitionPenalty: request.sampling.repetitionPenalty)
         var http = HTTPClientRequest(url: configuration.baseURL + "/v1/chat/completions")
         http.method = .POST
         http.headers.add(name: "content-type", value: "application/json")
         http.headers.add(name: "accept", value: "text/event-stream")
         if let apiKey = configuration.apiKey { http.headers.add(name: "authorization", value: "Bearer \(apiKey)") }
-        http.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+        http.body = .bytes(ByteBuffer(bytes: try body.json(responseFormat: request.sampling.responseFormat)))
         let exhausted = request.sampling.maxTokens.map { $0 <= first } ?? false
         return UpstreamEvents(
             client: client, request: http, firstIndex: first, exhausted: exhausted,

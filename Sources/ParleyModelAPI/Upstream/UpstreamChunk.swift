@@ -1,4 +1,5 @@
 import Foundation
+import ParleyJSON
 import ParleyProtocol
 
 /// The parts of an OpenAI `chat.completion.chunk` (or an error object) that the upstream backend reads.
@@ -86,16 +87,11 @@ struct UpstreamRequestBody: Encodable {
     /// Asked for only when the client asked (nil fields are left out: not every server knows them).
     var logprobs: Bool?
     var topLogprobs: Int?
-    /// `{"type": "json_object"}` in JSON mode; left out for text.
-    var responseFormat: ResponseFormatBody?
     /// vLLM's and llama.cpp's extensions, sent only when the client set them.
     var topK: Int?
     var minP: Double?
     var repetitionPenalty: Double?
 
-    struct ResponseFormatBody: Encodable {
-        var type: String
-    }
 
     enum CodingKeys: String, CodingKey {
         case model, messages, stream, temperature, seed, stop
@@ -107,7 +103,6 @@ struct UpstreamRequestBody: Encodable {
         case logitBias = "logit_bias"
         case logprobs
         case topLogprobs = "top_logprobs"
-        case responseFormat = "response_format"
         case topK = "top_k"
         case minP = "min_p"
         case repetitionPenalty = "repetition_penalty"
@@ -121,5 +116,24 @@ extension FinishReason {
         case "length": self = .length
         default: self = .stop
         }
+    }
+}
+
+extension UpstreamRequestBody {
+    /// The body's JSON, with OpenAI's `response_format` for `format` (left out for text). A schema
+    /// is spliced in as the JSON text it travels as.
+    func json(responseFormat format: ResponseFormat) throws -> Data {
+        var json = try JSONEncoder().encode(self)
+        let member: String
+        switch format {
+        case .text: return json
+        case .jsonObject: member = #"{"type":"json_object"}"#
+        case .jsonSchema(let name, let schema):
+            member = #"{"type":"json_schema","json_schema":{"name":\#(JSON.quote(name)),"schema":\#(schema),"strict":true}}"#
+        }
+        // The encoder's object ends with its closing brace.
+        json.removeLast()
+        json.append(contentsOf: Array(#","response_format":\#(member)}"#.utf8))
+        return json
     }
 }

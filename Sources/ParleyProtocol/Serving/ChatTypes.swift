@@ -65,12 +65,16 @@ public struct SamplingOptions: Hashable, Sendable, Codable {
 }
 
 /// What an answer must be: OpenAI's `response_format` types that Parley can guarantee.
-public enum ResponseFormat: String, Hashable, Sendable, Codable {
+public enum ResponseFormat: Hashable, Sendable, Codable {
     /// Any text.
     case text
     /// One JSON object: the built-in engine chooses only tokens that continue it (JSON mode), an
     /// upstream server is asked for it, the synthetic model wraps its words in one.
-    case jsonObject = "json_object"
+    case jsonObject
+    /// One JSON value of a schema (structured outputs): `name` as the client gave it, `schema` the
+    /// schema's JSON text (checked by the gateway: ParleyStructuredOutput can compile it). The
+    /// built-in engine chooses only tokens that continue such a value; an upstream is asked for it.
+    case jsonSchema(name: String, schema: String)
 }
 
 /// Why a generation ended.

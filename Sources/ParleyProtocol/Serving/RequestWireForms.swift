@@ -30,7 +30,14 @@ extension SamplingOptions: WireCodable {
             wire.write(bias)
         }
         wire.write(logprobs)
-        wire.write(UInt8(responseFormat == .text ? 0 : 1))
+        switch responseFormat {
+        case .text: wire.write(UInt8(0))
+        case .jsonObject: wire.write(UInt8(1))
+        case .jsonSchema(let name, let schema):
+            wire.write(UInt8(2))
+            wire.write(name)
+            wire.write(schema)
+        }
         wire.write(topK)
         wire.write(minP)
         wire.write(repetitionPenalty)
@@ -55,6 +62,7 @@ extension SamplingOptions: WireCodable {
         switch try wire.readByte() {
         case 0: responseFormat = .text
         case 1: responseFormat = .jsonObject
+        case 2: responseFormat = .jsonSchema(name: try wire.readString(), schema: try wire.readString())
         case let other: throw ClusterError(.malformed, "unknown response format \(other)")
         }
         topK = try wire.readOptionalInt()

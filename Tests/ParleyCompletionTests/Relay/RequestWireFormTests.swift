@@ -93,6 +93,8 @@ struct RequestWireFormTests {
         }
         #expect(try roundTrip(SamplingOptions(logprobs: 0)).logprobs == 0)
         #expect(try roundTrip(SamplingOptions(logprobs: 20)).logprobs == 20)
+        let schema = SamplingOptions(responseFormat: .jsonSchema(name: "Cat", schema: #"{"type":"object"}"#))
+        #expect(try roundTrip(schema) == schema)
     }
 
     @Test func anUnknownPriorityThrows() throws {

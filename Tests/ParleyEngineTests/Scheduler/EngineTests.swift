@@ -1,4 +1,6 @@
 import Foundation
+import ParleyJSON
+import ParleyStructuredOutput
 import Testing
 
 @testable import ParleyEngine
@@ -311,5 +313,32 @@ struct EngineTests {
                       format: .jsonObject)))
         let whole = #"{"name": "Tom", "# + resumed.text
         #expect(try JSONSerialization.jsonObject(with: Data(whole.utf8)) is [String: Any], "\(whole)")
+    }
+
+    /// Structured outputs: greedy and sampled answers follow the schema (every required key, the
+    /// declared types, an enum), and nothing else.
+    @Test func schemaAnswersFollowTheirSchema() async throws {
+        let engine = try Self.engine(.init(contextLength: 1024))
+        defer { engine.shutdown() }
+        let schema = try OutputSchema.compile(
+            JSONParser.parse(
+                #"""
+                {"type": "object", "additionalProperties": false, "required": ["name", "age", "colour", "toys"],
+                 "properties": {"name": {"type": "string"}, "age": {"type": "integer"},
+                                "colour": {"enum": ["black", "white", "ginger"]},
+                                "toys": {"type": "array", "items": {"type": "string"}, "maxItems": 3}}}
+                """#.utf8))
+        let question = GenerationRequest.Prompt.chat([ChatTurn(role: "user", content: "Describe a cat.")])
+        for sampling in [SamplingParameters.greedy, SamplingParameters(temperature: 1, seed: 4)] {
+            let outcome = try await Self.collect(
+                engine.generate(.init(prompt: question, sampling: sampling, maxTokens: 400, format: .json(schema))))
+            #expect(outcome.summary?.finishReason == .stop, "\(outcome.text)")
+            let object = try #require(
+                try JSONSerialization.jsonObject(with: Data(outcome.text.utf8)) as? [String: Any], "\(outcome.text)")
+            #expect(Set(object.keys) == ["name", "age", "colour", "toys"], "\(outcome.text)")
+            #expect(object["name"] is String && object["age"] is Int, "\(outcome.text)")
+            #expect(["black", "white", "ginger"].contains(object["colour"] as? String ?? ""), "\(outcome.text)")
+            #expect(((object["toys"] as? [String])?.count ?? 9) <= 3, "\(outcome.text)")
+        }
     }
 }

@@ -74,6 +74,13 @@ struct SyntheticModelTests {
         }
     }
 
+    /// It cannot follow a schema, and says so rather than answering something else.
+    @Test func aSchemaIsRefused() {
+        var request = Self.request(maxTokens: 3)
+        request.sampling.responseFormat = .jsonSchema(name: "x", schema: #"{"type":"object"}"#)
+        #expect(throws: ServingError.self) { _ = try Self.fast.generate(request) }
+    }
+
     @Test func defaultLengthEndsWithStop() async throws {
         let request = Self.request(maxTokens: nil)
         let events = try await Self.collect(Self.fast, request)

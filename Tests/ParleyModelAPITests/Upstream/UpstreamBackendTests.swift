@@ -81,6 +81,13 @@ struct UpstreamBackendTests {
             request.sampling = SamplingOptions(responseFormat: .jsonObject)
             let json = try await Self.collect(backend, request)
             #expect(json.first == .token(index: 0, text: #"{"response_format": {"type": "json_object"}}"#))
+            request.sampling = SamplingOptions(responseFormat: .jsonSchema(name: "Cat", schema: #"{"type":"object"}"#))
+            let schema = try await Self.collect(backend, request)
+            #expect(
+                schema.first
+                    == .token(
+                        index: 0,
+                        text: #"{"response_format": {"json_schema": {"name": "Cat", "schema": {"type": "object"}, "strict": true}, "type": "json_schema"}}"#))
             // Without them the upstream gets none of these fields (its own defaults apply).
             let plain = try await Self.collect(backend, Self.request())
             #expect(plain.first == .token(index: 0, text: "Hello"))

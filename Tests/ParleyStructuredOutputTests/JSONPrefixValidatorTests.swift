@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import ParleyEngine
+import ParleyStructuredOutput
 
 /// JSON mode's grammar, byte by byte: every prefix of a valid object is accepted and only a whole
 /// object is complete; each kind of mistake fails at the byte that makes it.
