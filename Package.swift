@@ -171,6 +171,7 @@ let package = Package(
                 "ParleyGateway",
                 "ParleyClient",
                 "ParleyJSON",
+                "ParleyStructuredOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -51,6 +51,8 @@ extension OutputSchema {
     ]
     /// The most nodes a schema may compile to (a bound on its cost).
     public static let maxNodes = 2_000
+    /// The most values one `enum` may list (each byte of an answer is checked against those left).
+    public static let maxEnumValues = 1_000
 
     /// Compiles the JSON schema `schema`; its root must be an object (as OpenAI requires).
     public static func compile(_ schema: JSONValue) throws(OutputSchemaError) -> OutputSchema {
@@ -187,6 +189,10 @@ extension OutputSchema {
         func literals(_ values: JSONValue, at path: String) throws(OutputSchemaError) -> OutputSchema {
             guard case .array(let list) = values, !list.isEmpty else {
                 throw OutputSchemaError(message: "\(where_(path)).enum must be a list of values")
+            }
+            guard list.count <= OutputSchema.maxEnumValues else {
+                throw OutputSchemaError(
+                    message: "\(where_(path)).enum lists more than \(OutputSchema.maxEnumValues) values")
             }
             var encodings: [[UInt8]] = []
             for value in list {

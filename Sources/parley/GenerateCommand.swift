@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import ParleyEngine
+import ParleyJSON
+import ParleyStructuredOutput
 
 /// `parley generate`: runs the built-in engine alone on one prompt and streams the answer.
 struct GenerateCommand: AsyncParsableCommand {
@@ -15,7 +17,8 @@ struct GenerateCommand: AsyncParsableCommand {
             "decode_tokens_per_s", "time_to_first_token_ms"}}, plus with --logprobs N "logprobs": one
             {"id", "token", "logprob", "top": [{"id", "token", "logprob"}]} per generated token (without
             --json they follow the answer on standard error, one token a line). --format json-object
-            makes the answer one JSON object (JSON mode).
+            makes the answer one JSON object (JSON mode); --schema FILE one that follows the JSON
+            schema in FILE (structured outputs).
             """
     )
 
@@ -51,6 +54,9 @@ struct GenerateCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "text, or json-object: the answer is one JSON object (JSON mode).")
     var format: AnswerFormat = .text
+
+    @Option(name: .long, help: "A JSON schema file: the answer is a JSON value that follows it.")
+    var schema: String?
 
     @Flag(name: .long, help: "Print one JSON object instead of streaming text.")
     var json = false
@@ -95,6 +101,24 @@ struct GenerateCommand: AsyncParsableCommand {
         }
     }
 
+    /// The answer's format from `--format` and `--schema`.
+    func outputFormat() throws -> OutputFormat {
+        guard let schema else { return format == .jsonObject ? .jsonObject : .text }
+        let bytes: Data
+        do {
+            bytes = try Data(contentsOf: URL(fileURLWithPath: schema))
+        } catch {
+            throw ValidationError("cannot read the schema file \(schema): \(error.localizedDescription)")
+        }
+        do {
+            return .json(try OutputSchema.compile(try JSONParser.parse(bytes)))
+        } catch let error as OutputSchemaError {
+            throw ValidationError("\(schema): \(error.message)")
+        } catch {
+            throw ValidationError("\(schema) is not valid JSON")
+        }
+    }
+
     func run() async throws {
         let path = try ModelStore().resolve(model)
         let engine = try Engine(modelPath: path, configuration: .init(threadCount: threads, maxSequences: 1))
@@ -103,7 +127,7 @@ struct GenerateCommand: AsyncParsableCommand {
             prompt: raw ? .raw(prompt) : .chat([ChatTurn(role: "user", content: prompt)]),
             sampling: SamplingParameters(
                 temperature: temperature, frequencyPenalty: frequencyPenalty, presencePenalty: presencePenalty, seed: seed),
-            maxTokens: maxTokens, logprobs: logprobs, format: format == .jsonObject ? .jsonObject : .text)
+            maxTokens: maxTokens, logprobs: logprobs, format: try outputFormat())
         var ids: [Int32] = []
         var scored: [Scored] = []
         var text = ""
@@ -142,7 +166,7 @@ struct GenerateCommand: AsyncParsableCommand {
                     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                     print(String(decoding: try encoder.encode(output), as: UTF8.self))
                 } else {
-                    print("")
+                    FileHandle.standardOutput.write(Data("\n".utf8))
                     let line = String(
                         format: "[%d prompt tokens, %d generated, %@; prefill %.1f tok/s, decode %.1f tok/s, first token %.0f ms]\n",
                         summary.promptTokens.count, summary.completionTokenCount, summary.finishReason.rawValue,

@@ -90,6 +90,10 @@ struct OutputSchemaTests {
     @Test func aSchemaTooLargeIsRefused() throws {
         let properties = (0..<2_100).map { #""p\#($0)": {"type": "string"}"# }.joined(separator: ",")
         #expect(throws: OutputSchemaError.self) { try Self.schema(#"{"type": "object", "properties": {\#(properties)}}"#) }
+        let values = (0..<1_001).map { "\($0)" }.joined(separator: ",")
+        #expect(throws: OutputSchemaError.self) {
+            try Self.schema(#"{"type": "object", "properties": {"a": {"enum": [\#(values)]}}}"#)
+        }
     }
 
     @Test func jsonTextIsCanonical() throws {
