@@ -8,11 +8,11 @@
 ///
 /// Order as in llama.cpp's default chain: logit bias, then the penalties (repetition, frequency and
 /// presence), then (unless greedy) top-k, top-p and min-p on the untempered distribution, then
-/// temperature, then a draw from the seeded generator. With a ``JSONConstraint`` (JSON mode) only
-/// tokens that continue the answer's JSON object are candidates.
+/// temperature, then a draw from the seeded generator. With a ``JSONConstraint`` (JSON mode,
+/// structured outputs) only tokens that continue a JSON answer of its schema are candidates.
 struct Sampler: Sendable {
     let parameters: SamplingParameters
-    /// Keeps the answer a JSON object (nil: any text).
+    /// Keeps the answer a JSON value of a schema (nil: any text).
     private(set) var constraint: JSONConstraint?
     private var random: Xoshiro256
     /// How often each token occurs in the answer so far (kept only while a frequency or presence
