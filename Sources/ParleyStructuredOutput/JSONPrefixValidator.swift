@@ -126,14 +126,14 @@ public struct JSONPrefixValidator: Sendable, Equatable {
         whitespaceRun = 0
         switch state {
         case .value(let schema, let allowsClose):
-            if allowsClose, byte == UInt8(ascii: "]") { return closeArray() }
+            if allowsClose, byte == UInt8(ascii: "]") { return close() }
             if case .array(let items, let minItems, let maxItems, let count) = stack.last {
                 stack[stack.count - 1] = .array(items: items, minItems: minItems, maxItems: maxItems, count: count + 1)
             }
             return value(byte, schema)
         case .key(let allowsClose):
             guard case .object(let properties, _, let open, let used) = stack.last else { return false }
-            if allowsClose, byte == UInt8(ascii: "}") { return closeObject() }
+            if allowsClose, byte == UInt8(ascii: "}") { return close() }
             guard byte == UInt8(ascii: "\"") else { return false }
             if open {
                 state = .string(isKey: true, escape: .none, continuation: 0)
@@ -156,14 +156,14 @@ public struct JSONPrefixValidator: Sendable, Equatable {
                     state = .key(allowsClose: false)
                     return true
                 }
-                return byte == UInt8(ascii: "}") && required.isSubset(of: used) && closeObject()
+                return byte == UInt8(ascii: "}") && required.isSubset(of: used) && close()
             case .array(let items, let minItems, let maxItems, let count):
                 if byte == UInt8(ascii: ",") {
                     guard maxItems.map({ count < $0 }) ?? true else { return false }
                     state = .value(items, allowsClose: false)
                     return true
                 }
-                return byte == UInt8(ascii: "]") && count >= minItems && closeArray()
+                return byte == UInt8(ascii: "]") && count >= minItems && close()
             case nil:
                 return false
             }
@@ -244,15 +244,8 @@ public struct JSONPrefixValidator: Sendable, Equatable {
         return true
     }
 
-    private mutating func closeObject() -> Bool {
-        guard case .object = stack.last else { return false }
-        stack.removeLast()
-        endValue()
-        return true
-    }
-
-    private mutating func closeArray() -> Bool {
-        guard case .array = stack.last else { return false }
+    /// Closes the innermost container (the caller checked it is the kind the byte closes).
+    private mutating func close() -> Bool {
         stack.removeLast()
         endValue()
         return true

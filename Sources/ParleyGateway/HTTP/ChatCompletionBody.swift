@@ -138,7 +138,7 @@ struct ChatCompletionBody: Equatable {
             }
             let name = try described.string("name") ?? "response"
             guard !name.isEmpty, name.utf8.count <= 64,
-                name.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || ($0 < 0x80 && Character(Unicode.Scalar($0)).isLetter) || ($0 >= 0x30 && $0 <= 0x39) })
+                name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") })
             else {
                 throw OpenAIError.invalid(
                     "'response_format.json_schema.name' must be 1 to 64 letters, digits, _ or -",
