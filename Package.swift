@@ -71,7 +71,7 @@ let package = Package(
         .target(name: "CParleyKernels", cSettings: [.unsafeFlags(["-O2"])]),
         .target(
             name: "ParleyEngine",
-            dependencies: ["CParleyKernels", "ParleyStructuredOutput", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CParleyKernels", "ParleyStructuredOutput", "ParleyToolCalls", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"] + engineCPUFlags)]
         ),
         // MARK: Roles.
@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "ParleyModelAPI",
             dependencies: [
-                "ParleyCluster", "ParleyProtocol", "ParleyEngine", "ParleyJSON", "ParleyStructuredOutput",
+                "ParleyCluster", "ParleyProtocol", "ParleyEngine", "ParleyJSON", "ParleyStructuredOutput", "ParleyToolCalls",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -123,10 +123,13 @@ let package = Package(
         // ParleyStructuredOutput: JSON schemas compiled for constrained decoding, and the byte-level
         // check of an answer against one (JSON mode, structured outputs).
         .target(name: "ParleyStructuredOutput", dependencies: ["ParleyJSON"]),
+        // ParleyToolCalls: how tool calls are written in an answer (the markup), read back out of a
+        // streamed one, held to their tools' schemas while generated, and put to the model in a prompt.
+        .target(name: "ParleyToolCalls", dependencies: ["ParleyJSON", "ParleyStructuredOutput"]),
         .target(
             name: "ParleyGateway",
             dependencies: [
-                "ParleyCluster", "ParleyProtocol", "ParleyJSON", "ParleyStructuredOutput",
+                "ParleyCluster", "ParleyProtocol", "ParleyJSON", "ParleyStructuredOutput", "ParleyToolCalls",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -235,6 +238,7 @@ let package = Package(
         ),
         .testTarget(name: "ParleyJSONTests", dependencies: ["ParleyJSON"]),
         .testTarget(name: "ParleyStructuredOutputTests", dependencies: ["ParleyStructuredOutput", "ParleyJSON"]),
+        .testTarget(name: "ParleyToolCallsTests", dependencies: ["ParleyToolCalls", "ParleyStructuredOutput", "ParleyJSON"]),
         .testTarget(name: "ParleyClientTests", dependencies: ["ParleyClient", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(
             name: "ParleyIntegrationTests",
