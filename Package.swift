@@ -214,7 +214,8 @@ let package = Package(
         ),
         // MARK: Tests.
         .testTarget(name: "ParleyClusterTests", dependencies: ["ParleyCluster", "ParleyTestSupport"]),
-        .testTarget(name: "ParleyEngineTests", dependencies: ["ParleyEngine", "ParleyJSON", "ParleyStructuredOutput"]),
+        .testTarget(
+            name: "ParleyEngineTests", dependencies: ["ParleyEngine", "ParleyJSON", "ParleyStructuredOutput", "ParleyToolCalls"]),
         .testTarget(
             name: "ParleyConversationTests",
             dependencies: [

@@ -131,6 +131,9 @@ public final class Engine: Sendable {
     /// prompt whose reader pressed Stop frees the engine within a layer, not a whole step).
     package var abandonedSteps: Int { loop.abandonedSteps }
 
+    /// The system message the model's chat template puts first when a chat has none, if any.
+    public var defaultSystemMessage: String? { try? chatTemplate.get().defaultSystemMessage }
+
     /// The token ids the engine would feed the model for `prompt`.
     public func promptTokens(_ prompt: GenerationRequest.Prompt) throws -> [Int32] {
         switch prompt {

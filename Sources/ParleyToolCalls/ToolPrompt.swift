@@ -24,21 +24,23 @@ public enum ToolPrompt {
         public var content: String
     }
 
-    /// The chat's turns for the model: `system` (the chat's own system message, or the model's
-    /// default one) with `tools` listed after it as the first turn; `tool` messages as user turns,
+    /// The chat's turns for the model: with `tools`, first the system message (the chat's own, or
+    /// the model's default one) with the tools listed after it; `tool` messages as user turns,
     /// consecutive ones in one. Other messages are as they are (an assistant's earlier calls are
-    /// already markup in its content).
+    /// already markup in its content). Without tools and tool messages, the chat as it is.
     public static func turns(
         _ messages: [(role: String, content: String)], tools: [Tool], defaultSystem: String?
     ) -> [Turn] {
         var turns: [Turn] = []
         var rest = messages[...]
-        var system = defaultSystem
-        if let first = rest.first, first.role == "system" {
-            system = first.content
-            rest = rest.dropFirst()
+        if !tools.isEmpty {
+            var system = defaultSystem
+            if let first = rest.first, first.role == "system" {
+                system = first.content
+                rest = rest.dropFirst()
+            }
+            turns.append(Turn(role: "system", content: systemText(system, tools: tools)))
         }
-        turns.append(Turn(role: "system", content: systemText(system, tools: tools)))
         for message in rest {
             guard message.role == "tool" else {
                 turns.append(Turn(role: message.role, content: message.content))

@@ -8,12 +8,12 @@
 ///
 /// Order as in llama.cpp's default chain: logit bias, then the penalties (repetition, frequency and
 /// presence), then (unless greedy) top-k, top-p and min-p on the untempered distribution, then
-/// temperature, then a draw from the seeded generator. With a ``JSONConstraint`` (JSON mode,
-/// structured outputs) only tokens that continue a JSON answer of its schema are candidates.
+/// temperature, then a draw from the seeded generator. With an ``AnswerConstraint`` (JSON mode,
+/// structured outputs, tool calls) only tokens that continue an answer of its grammar are candidates.
 struct Sampler: Sendable {
     let parameters: SamplingParameters
-    /// Keeps the answer a JSON value of a schema (nil: any text).
-    private(set) var constraint: JSONConstraint?
+    /// Keeps the answer inside a grammar (nil: any text).
+    private(set) var constraint: AnswerConstraint?
     private var random: Xoshiro256
     /// How often each token occurs in the answer so far (kept only while a frequency or presence
     /// penalty is on).
@@ -23,7 +23,7 @@ struct Sampler: Sendable {
     /// prompt (a resumed answer), counted by the frequency and presence penalties.
     init(
         parameters: SamplingParameters, seed: UInt64, answerSoFar: ArraySlice<Int32> = [],
-        constraint: JSONConstraint? = nil
+        constraint: AnswerConstraint? = nil
     ) {
         self.parameters = parameters
         self.constraint = constraint
@@ -46,15 +46,19 @@ struct Sampler: Sendable {
         applyLogitBias(&logits)
         applyRepetitionPenalty(&logits, recent: recent)
         applyAnswerPenalties(&logits)
-        if let constraint { return chooseWithin(constraint, logits) }
-        if parameters.temperature <= 0 { return Self.argmax(logits) }
-        return draw(from: Self.topCandidates(logits, k: parameters.topK))
+        if let constraint, !constraint.isFree { return chooseWithin(constraint, logits) }
+        let chosen =
+            parameters.temperature <= 0 ? Self.argmax(logits) : draw(from: Self.topCandidates(logits, k: parameters.topK))
+        // Free text under a grammar: the usual choice, unless it breaks the grammar (a tool call
+        // opened wrongly).
+        if let constraint, !constraint.allows(chosen) { return chooseWithin(constraint, logits) }
+        return chosen
     }
 
     /// The choice among the tokens `constraint` allows: the likeliest (greedy) or a draw from the
     /// usual filters over the allowed ones among the likeliest. Usually a few of the top tokens
     /// are tried; only when none of them fits is the whole vocabulary searched.
-    private mutating func chooseWithin(_ constraint: JSONConstraint, _ logits: [Float]) -> Int32 {
+    private mutating func chooseWithin(_ constraint: AnswerConstraint, _ logits: [Float]) -> Int32 {
         if constraint.isComplete { return constraint.endToken(logits) }
         let greedy = parameters.temperature <= 0
         let wanted = greedy ? 1 : parameters.topK > 0 ? parameters.topK : logits.count

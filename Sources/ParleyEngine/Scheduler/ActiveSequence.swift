@@ -35,7 +35,7 @@ final class ActiveSequence {
         let answerSoFar = request.prompt.suffix(request.answerPrefixLength)
         sampler = Sampler(
             parameters: request.sampling, seed: request.seed, answerSoFar: answerSoFar,
-            constraint: request.format.schema.map { JSONConstraint(schema: $0, tokenizer: tokenizer, answerSoFar: answerSoFar) })
+            constraint: AnswerConstraint(format: request.format, tokenizer: tokenizer, answerSoFar: answerSoFar))
         decoder = TokenTextDecoder(tokenizer: tokenizer)
         stopMatcher = StopMatcher(stops: request.stop)
     }

@@ -1,4 +1,5 @@
 public import ParleyStructuredOutput
+public import ParleyToolCalls
 
 /// One generation asked of an ``Engine``: a prompt, how to sample, and when to stop.
 public struct GenerationRequest: Sendable {
@@ -52,14 +53,12 @@ public enum OutputFormat: Sendable, Equatable {
     /// value are chosen, and the answer ends when the value does (OpenAI's structured outputs). An
     /// answer cut short by `maxTokens` or the context is an unfinished value.
     case json(OutputSchema)
+    /// Text or tool calls (``ToolCallMarkup``) as the grammar allows: once a call opens, only tokens
+    /// that continue a call of one of its tools are chosen; the answer ends where the grammar says.
+    case toolCalls(ToolCallGrammar)
 
     /// Any JSON object (OpenAI's `json_object` response format, JSON mode).
     public static let jsonObject = OutputFormat.json(.anyObject)
-
-    /// The schema of a JSON answer; nil for text.
-    var schema: OutputSchema? {
-        if case .json(let schema) = self { schema } else { nil }
-    }
 }
 
 /// How the next token is drawn from the model's distribution.

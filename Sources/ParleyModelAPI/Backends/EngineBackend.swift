@@ -2,6 +2,7 @@ public import ParleyEngine
 import ParleyJSON
 public import ParleyProtocol
 import ParleyStructuredOutput
+import ParleyToolCalls
 
 /// The built-in engine (`--model smollm2` or a GGUF path), the default backend.
 ///
@@ -39,7 +40,7 @@ public struct EngineBackend: ModelBackend {
             size: { engine.tokenizer.encode($0.content, parseSpecial: false).count + 4 }
         ) { messages in
             do {
-                return try engine.promptTokens(.chat(messages.map { ChatTurn(role: $0.role, content: $0.content) }))
+                return try engine.promptTokens(.chat(Self.turns(messages, tools: request.sampling.tools, engine: engine)))
             } catch {
                 throw ServingError(ServingError.invalidRequest, "the messages cannot be rendered: \(error)")
             }
@@ -55,7 +56,7 @@ public struct EngineBackend: ModelBackend {
             maxTokens: remaining.map { max(1, $0) }, stop: request.sampling.stop,
             // A resumed answer's text counts for the penalties as if this engine had generated it.
             answerPrefixLength: prompt.count - chatPrompt.count, logprobs: request.sampling.logprobs,
-            format: try Self.format(request.sampling.responseFormat))
+            format: try Self.format(request.sampling.responseFormat, tools: request.sampling.tools))
         let exhausted = remaining.map { $0 <= 0 } ?? false
         // The engine starts now, when asked, not at the first read; a stream dropped unread cancels it.
         return EngineEvents(
@@ -65,6 +66,48 @@ public struct EngineBackend: ModelBackend {
 
     public func shutdown() async {
         engine.shutdown()
+    }
+
+    /// The chat as the engine's template takes it: with the tools the answer may call listed in the
+    /// system message, and tool results as user turns (``ToolPrompt``).
+    static func turns(_ messages: [ChatMessage], tools: ToolOptions?, engine: Engine) -> [ChatTurn] {
+        let listed = (tools?.callable ?? []).map {
+            ToolPrompt.Tool(name: $0.name, description: $0.description, parameters: $0.parameters)
+        }
+        return ToolPrompt.turns(
+            messages.map { ($0.role, $0.content) }, tools: listed, defaultSystem: engine.defaultSystemMessage
+        ).map { ChatTurn(role: $0.role, content: $0.content) }
+    }
+
+    /// The engine's output format for `format` and `tools`: a schema is compiled here (the gateway
+    /// checked it). Tools the answer may call hold their calls to their schemas (a tool whose schema
+    /// the engine cannot enforce, and that is not `strict`, to any object of arguments).
+    static func format(_ format: ResponseFormat, tools: ToolOptions?) throws -> OutputFormat {
+        if let tools, !tools.callable.isEmpty {
+            guard format == .text else {
+                throw ServingError(
+                    ServingError.invalidRequest, "the built-in model cannot hold an answer to a response format and tools at once")
+            }
+            let grammarTools = try tools.callable.map { tool in
+                ToolCallGrammar.Tool(name: tool.name, arguments: try argumentsSchema(tool))
+            }
+            return .toolCalls(
+                ToolCallGrammar(tools: grammarTools, mode: tools.callRequired ? .required : .auto, parallel: tools.parallelCalls))
+        }
+        return try Self.format(format)
+    }
+
+    /// What a tool's arguments must be.
+    static func argumentsSchema(_ tool: ToolDefinition) throws -> OutputSchema {
+        guard let parameters = tool.parameters else { return .object(properties: [:], required: [], open: false) }
+        do {
+            return try OutputSchema.compile(try JSONParser.parse(parameters.utf8))
+        } catch {
+            guard !tool.strict else {
+                throw ServingError(ServingError.invalidRequest, "the parameters of tool '\(tool.name)' cannot be enforced: \(error)")
+            }
+            return .anyObject
+        }
     }
 
     /// The engine's output format for `format`: a schema is compiled here (the gateway checked it).

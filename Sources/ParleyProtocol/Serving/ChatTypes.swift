@@ -2,11 +2,15 @@
 public struct ChatMessage: Hashable, Sendable, Codable {
     /// `system`, `user`, `assistant` (or `tool`).
     public var role: String
+    /// The text; an assistant's tool calls are markup in it (see ``ToolOptions``).
     public var content: String
+    /// For a `tool` message: the call whose result it is (`tool_call_id`), when known.
+    public var toolCallID: String?
 
-    public init(role: String, content: String) {
+    public init(role: String, content: String, toolCallID: String? = nil) {
         self.role = role
         self.content = content
+        self.toolCallID = toolCallID
     }
 }
 
@@ -41,12 +45,14 @@ public struct SamplingOptions: Hashable, Sendable, Codable {
     /// Divides positive logits (multiplies negative ones) of tokens seen recently, prompt included
     /// (`repetition_penalty`, as vLLM takes it); 1 is off.
     public var repetitionPenalty: Double?
+    /// Tools the answer may call; nil: none offered.
+    public var tools: ToolOptions?
 
     public init(
         temperature: Double? = nil, topP: Double? = nil, maxTokens: Int? = nil, seed: UInt64? = nil, stop: [String] = [],
         frequencyPenalty: Double? = nil, presencePenalty: Double? = nil, logitBias: [Int: Double] = [:],
         logprobs: Int? = nil, responseFormat: ResponseFormat = .text, topK: Int? = nil, minP: Double? = nil,
-        repetitionPenalty: Double? = nil
+        repetitionPenalty: Double? = nil, tools: ToolOptions? = nil
     ) {
         self.temperature = temperature
         self.topP = topP
@@ -61,6 +67,7 @@ public struct SamplingOptions: Hashable, Sendable, Codable {
         self.topK = topK
         self.minP = minP
         self.repetitionPenalty = repetitionPenalty
+        self.tools = tools
     }
 }
 

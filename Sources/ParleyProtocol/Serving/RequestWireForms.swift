@@ -7,10 +7,11 @@ extension ChatMessage: WireCodable {
     public func write(wire: WireWriter) {
         wire.write(role)
         wire.write(content)
+        wire.write(toolCallID)
     }
 
     public init(wire: WireReader) throws {
-        self.init(role: try wire.readString(), content: try wire.readString())
+        self.init(role: try wire.readString(), content: try wire.readString(), toolCallID: try wire.readOptionalString())
     }
 }
 
@@ -41,6 +42,7 @@ extension SamplingOptions: WireCodable {
         wire.write(topK)
         wire.write(minP)
         wire.write(repetitionPenalty)
+        wire.write(tools)
     }
 
     public init(wire: WireReader) throws {
@@ -68,6 +70,50 @@ extension SamplingOptions: WireCodable {
         topK = try wire.readOptionalInt()
         minP = try wire.readOptionalDouble()
         repetitionPenalty = try wire.readOptionalDouble()
+        tools = try wire.readOptional(ToolOptions.self)
+    }
+}
+
+extension ToolDefinition: WireCodable {
+    public func write(wire: WireWriter) {
+        wire.write(name)
+        wire.write(description)
+        wire.write(parameters)
+        wire.write(strict)
+    }
+
+    public init(wire: WireReader) throws {
+        self.init(
+            name: try wire.readString(), description: try wire.readOptionalString(),
+            parameters: try wire.readOptionalString(), strict: try wire.readBool())
+    }
+}
+
+extension ToolOptions: WireCodable {
+    public func write(wire: WireWriter) {
+        wire.write(tools)
+        switch choice {
+        case .none: wire.write(UInt8(0))
+        case .auto: wire.write(UInt8(1))
+        case .required: wire.write(UInt8(2))
+        case .function(let name):
+            wire.write(UInt8(3))
+            wire.write(name)
+        }
+        wire.write(parallelCalls)
+    }
+
+    public init(wire: WireReader) throws {
+        let tools = try wire.readArray(ToolDefinition.self)
+        let choice: ToolChoice
+        switch try wire.readByte() {
+        case 0: choice = .none
+        case 1: choice = .auto
+        case 2: choice = .required
+        case 3: choice = .function(try wire.readString())
+        case let other: throw ClusterError(.malformed, "unknown tool choice \(other)")
+        }
+        self.init(tools: tools, choice: choice, parallelCalls: try wire.readBool())
     }
 }
 
