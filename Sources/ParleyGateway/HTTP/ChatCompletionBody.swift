@@ -73,15 +73,16 @@ struct ChatCompletionBody: Equatable {
         sampling.minP = try fields.number("min_p", in: 0...1)
         sampling.repetitionPenalty = try fields.number("repetition_penalty", in: 0.01...10)
         _ = try fields.string("user")
-        self.sampling = sampling
 
         if let n = try fields.integer("n", in: 1...128), n != 1 {
             throw OpenAIError(.unprocessableContent, "only n = 1 is supported", param: "n", code: "unsupported_value")
         }
-        for unsupported in ["tools", "functions", "tool_choice", "audio"] where fields.present(unsupported) {
+        sampling.tools = try Self.tools(fields)
+        for unsupported in ["audio"] where fields.present(unsupported) {
             throw OpenAIError(
                 .unprocessableContent, "'\(unsupported)' is not supported", param: unsupported, code: "unsupported_parameter")
         }
+        self.sampling = sampling
 
         conversationID = try fields.string("conversation_id")
         if let conversationID, conversationID.isEmpty || conversationID.utf8.count > 128 {
@@ -180,7 +181,8 @@ struct ChatCompletionBody: Equatable {
                 "'messages[\(index)].role' must be one of system, user, assistant, tool, developer; got '\(role.prefix(40))'",
                 param: "messages[\(index)].role")
         }
-        let content: String
+        var content: String
+        let calls = role == "assistant" ? try Self.toolCallsMarkup(fields) : nil
         switch object["content"] {
         case .string(let text):
             content = text
@@ -195,6 +197,8 @@ struct ChatCompletionBody: Equatable {
                 }
                 return text
             }.joined()
+        case .none where calls != nil, .some(.null) where calls != nil:
+            content = ""
         case .none, .some(.null):
             throw OpenAIError.invalid(
                 "'messages[\(index)].content' is required", param: "messages[\(index)].content",
@@ -202,7 +206,17 @@ struct ChatCompletionBody: Equatable {
         default:
             throw fields.wrongType("content", "a string")
         }
-        return ChatMessage(role: role == "developer" ? "system" : role, content: content)
+        if let calls { content += content.isEmpty ? calls : "\n" + calls }
+        var toolCallID: String?
+        if role == "tool" {
+            guard let id = try fields.string("tool_call_id"), !id.isEmpty, id.utf8.count <= 256 else {
+                throw OpenAIError.invalid(
+                    "'messages[\(index)].tool_call_id' is required for a tool message (1 to 256 characters)",
+                    param: "messages[\(index)].tool_call_id", code: "missing_required_parameter")
+            }
+            toolCallID = id
+        }
+        return ChatMessage(role: role == "developer" ? "system" : role, content: content, toolCallID: toolCallID)
     }
 
     /// Most entries `logit_bias` may have (OpenAI documents none; a chat client sends a handful).

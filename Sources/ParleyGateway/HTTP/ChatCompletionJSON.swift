@@ -1,5 +1,6 @@
 import ParleyJSON
 import ParleyProtocol
+import ParleyToolCalls
 
 /// OpenAI's `chat.completion` and `chat.completion.chunk` objects, written by hand: this runs
 /// once per token, and string building is several times cheaper than `JSONEncoder`.
@@ -41,6 +42,20 @@ struct ChatCompletionJSON {
             + #""finish_reason":null}]"# + usageTail
     }
 
+    /// A tool call's chunk: the whole call (`index` counts the answer's calls from 0).
+    func toolCallChunk(index: Int, id: String, call: ToolCall) -> String {
+        head + #""choices":[{"index":0,"delta":{"tool_calls":[\#(Self.toolCall(index: index, id: id, call: call))]},"#
+            + #""logprobs":null,"finish_reason":null}]"# + usageTail
+    }
+
+    /// `{"index":…,"id":…,"type":"function","function":{"name":…,"arguments":…}}` (no index: `nil`).
+    static func toolCall(index: Int?, id: String, call: ToolCall) -> String {
+        var object = "{"
+        if let index { object += #""index":\#(index),"# }
+        return object + #""id":\#(JSON.quote(id)),"type":"function","function":{"name":\#(JSON.quote(call.name)),"#
+            + #""arguments":\#(JSON.quote(call.arguments))}}"#
+    }
+
     func finishChunk(_ reason: String) -> String {
         head + #""choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":\#(JSON.quote(reason))}]"# + usageTail
     }
@@ -49,10 +64,19 @@ struct ChatCompletionJSON {
         head + #""choices":[],"usage":\#(Self.usage(usage))}"#
     }
 
-    /// The whole answer of a non-streaming request.
-    func completion(text: String, finishReason: String, usage: TokenUsage, logprobs: [TokenLogprob] = []) -> String {
-        #"{"id":\#(JSON.quote(id)),"object":"chat.completion","created":\#(created),"model":\#(JSON.quote(model)),"#
-            + #""choices":[{"index":0,"message":{"role":"assistant","content":\#(JSON.quote(text)),"refusal":null},"#
+    /// The whole answer of a non-streaming request: its content (null when it only calls tools) and
+    /// its tool calls.
+    func completion(
+        text: String?, finishReason: String, usage: TokenUsage, logprobs: [TokenLogprob] = [],
+        toolCalls: [(id: String, call: ToolCall)] = []
+    ) -> String {
+        var message = #"{"role":"assistant","content":\#(text.map(JSON.quote) ?? "null"),"refusal":null"#
+        if !toolCalls.isEmpty {
+            message += #","tool_calls":["# + toolCalls.map { Self.toolCall(index: nil, id: $0.id, call: $0.call) }
+                .joined(separator: ",") + "]"
+        }
+        return #"{"id":\#(JSON.quote(id)),"object":"chat.completion","created":\#(created),"model":\#(JSON.quote(model)),"#
+            + #""choices":[{"index":0,"message":\#(message)},"#
             + #""logprobs":\#(logprobsObject(logprobs)),"finish_reason":\#(JSON.quote(finishReason))}],"#
             + #""usage":\#(Self.usage(usage))}"#
     }
@@ -105,6 +129,15 @@ enum SSE {
     static func event(id: Int64?, data: String) -> String {
         if let id { return "id: \(id)\ndata: \(data)\n\n" }
         return "data: \(data)\n\n"
+    }
+
+    /// Several events; only the last carries `lastID` (a client that resumes after that id has had
+    /// them all). None: nothing (an event with an id and no data would break the `openai` client;
+    /// a resume replays from the client's last id and reads the held text again).
+    static func events(_ data: [String], lastID: Int64?) -> String {
+        var text = ""
+        for (i, item) in data.enumerated() { text += event(id: i == data.count - 1 ? lastID : nil, data: item) }
+        return text
     }
 
     static let done = "data: [DONE]\n\n"

@@ -67,15 +67,19 @@ extension GatewayRoutes {
             includeLogprobs: body.sampling.logprobs != nil)
 
         guard body.stream else {
-            return try await collectAnswer(events, pending: pending, json: json, headers: headers, startedAt: startedAt)
+            return try await collectAnswer(
+                events, pending: pending, json: json, headers: headers, startedAt: startedAt,
+                offersTools: body.sampling.tools != nil)
         }
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
-        let stream = LiveStream(
+        var stream = LiveStream(
             routes: self, events: events, pending: pending, json: json, requestID: requestID, userID: user,
             startedAt: startedAt)
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await stream.write(to: &writer) })
+        stream.offersTools = body.sampling.tools != nil
+        let answer = stream
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await answer.write(to: &writer) })
     }
 
     /// The answer of a request sent again under its Idempotency-Key, from its generation log. The
@@ -106,10 +110,11 @@ extension GatewayRoutes {
         }
     }
 
-    /// A non-streaming answer: all tokens, then one `chat.completion` object.
+    /// A non-streaming answer: all tokens, then one `chat.completion` object (with `tool_calls`
+    /// read out of its text when the request offered tools).
     private func collectAnswer(
         _ events: EventIterator, pending: [CompletionEvent], json: ChatCompletionJSON, headers: HTTPFields,
-        startedAt: ContinuousClock.Instant
+        startedAt: ContinuousClock.Instant, offersTools: Bool
     ) async throws -> Response {
         metrics.streamStarted()
         defer { metrics.streamEnded() }
@@ -136,9 +141,18 @@ extension GatewayRoutes {
                 logprobs += pieceLogprobs
             case .finished(let reason, let usage):
                 metrics.completions("ok").increment()
+                guard offersTools else {
+                    return Self.json(
+                        json.completion(
+                            text: text, finishReason: ChatCompletionJSON.finishReason(reason), usage: usage,
+                            logprobs: logprobs),
+                        headers: headers)
+                }
+                let (content, calls) = AnswerToolCalls.split(text, requestID: json.id)
                 return Self.json(
                     json.completion(
-                        text: text, finishReason: ChatCompletionJSON.finishReason(reason), usage: usage, logprobs: logprobs),
+                        text: content, finishReason: AnswerToolCalls.finishReason(reason, callCount: calls.count),
+                        usage: usage, logprobs: logprobs, toolCalls: calls),
                     headers: headers)
             case .started, .prompt:
                 continue

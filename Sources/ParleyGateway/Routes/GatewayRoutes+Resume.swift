@@ -23,12 +23,17 @@ extension GatewayRoutes {
 
     /// The SSE answer of a logged generation: its events after `afterSeq`, then the rest as the
     /// run goes on, until it finishes. Throws `not_found` when the log does not exist.
+    ///
+    /// The log is read from its start, so tool calls in the answer's text (which the log keeps as
+    /// markup) are read out as the live stream did and go out as `tool_calls` with the same ids.
+    /// The log does not say whether the request offered tools: markup that holds a well-formed call
+    /// is taken for one.
     func replay(user: String, requestID: String, afterSeq: Int64) async throws -> Response {
         // A client back from a reload or a dropped connection: the answer runs to its end.
         abandoned.claim(requestID)
         let pageSize = 500
         let first = try await conversations.generationEvents(
-            owner: user, requestID: requestID, afterSeq: afterSeq, limit: pageSize)
+            owner: user, requestID: requestID, afterSeq: 0, limit: pageSize)
         var headers: HTTPFields = [
             .requestID: requestID, .contentType: "text/event-stream", .cacheControl: "no-cache",
         ]
@@ -42,7 +47,9 @@ extension GatewayRoutes {
             status: .ok, headers: headers,
             body: ResponseBody { writer in
                 var page = first
-                var lastSeq = startSeq
+                var calls = AnswerToolCalls(requestID: requestID)
+                // The last event read (those up to `startSeq` only feed `calls`).
+                var lastSeq: Int64 = 0
                 var idleSince = ContinuousClock.now
                 var lastWrite = ContinuousClock.now
                 if startSeq == 0 { try await writer.write(ByteBuffer(string: SSE.event(id: 0, data: json.roleChunk()))) }
@@ -50,10 +57,11 @@ extension GatewayRoutes {
                     if !page.events.isEmpty {
                         var text = ""
                         for event in page.events where event.seq > lastSeq {
-                            text += SSE.event(id: event.seq, data: json.contentChunk(event.text))
+                            let chunks = calls.chunks(event.text, logprobs: [], json: json)
+                            if event.seq > startSeq { text += SSE.events(chunks, lastID: event.seq) }
                             lastSeq = event.seq
                         }
-                        try await writer.write(ByteBuffer(string: text))
+                        if !text.isEmpty { try await writer.write(ByteBuffer(string: text)) }
                         idleSince = .now
                         lastWrite = .now
                         if page.events.count >= pageSize {
@@ -63,9 +71,11 @@ extension GatewayRoutes {
                         }
                     }
                     if page.run.status != .streaming, page.run.lastSeq <= lastSeq {
-                        let reason = Self.finishReason(page.run.status)
+                        var reason = Self.finishReason(page.run.status)
+                        if reason == "stop", calls.callCount > 0 { reason = "tool_calls" }
+                        let tail = SSE.events(calls.finish(json: json), lastID: nil)
                         try await writer.write(
-                            ByteBuffer(string: SSE.event(id: nil, data: json.finishChunk(reason)) + SSE.done))
+                            ByteBuffer(string: tail + SSE.event(id: nil, data: json.finishChunk(reason)) + SSE.done))
                         break
                     }
                     if idleSince.duration(to: .now) > streaming.resumeIdleTimeout {

@@ -19,6 +19,8 @@ struct LiveStream: Sendable {
     let requestID: String
     let userID: String
     let startedAt: ContinuousClock.Instant
+    /// The request offered tools: calls in the answer's text go out as `tool_calls`.
+    var offersTools = false
 
     private enum Item: Sendable {
         case event(CompletionEvent)
@@ -76,7 +78,13 @@ struct LiveStream: Sendable {
     }
 
     /// What the client receives for `event`, and whether it ends the answer (nil: nothing).
-    private func text(for event: CompletionEvent, tokens: inout Int) -> (text: String, ends: Bool)? {
+    ///
+    /// With tools, a token's text goes through `calls`: a call goes out whole once its markup
+    /// closes, and only the last chunk of a token carries its event id (a client that resumes after
+    /// it has all of them).
+    private func text(for event: CompletionEvent, tokens: inout Int, calls: inout AnswerToolCalls?)
+        -> (text: String, ends: Bool)?
+    {
         let metrics = routes.metrics
         switch event {
         case .started:
@@ -87,9 +95,16 @@ struct LiveStream: Sendable {
             if tokens == 0 { metrics.timeToFirstToken.recordInterval(since: startedAt) }
             tokens += 1
             metrics.tokenSent()
-            return (SSE.event(id: Int64(index) + 1, data: json.contentChunk(text, logprobs: logprobs)), false)
+            guard calls != nil else {
+                return (SSE.event(id: Int64(index) + 1, data: json.contentChunk(text, logprobs: logprobs)), false)
+            }
+            let chunks = calls!.chunks(text, logprobs: logprobs, json: json)
+            return (SSE.events(chunks, lastID: Int64(index) + 1), false)
         case .finished(let reason, let usage):
-            var tail = SSE.event(id: nil, data: json.finishChunk(ChatCompletionJSON.finishReason(reason)))
+            var tail = ""
+            if calls != nil { tail = SSE.events(calls!.finish(json: json), lastID: nil) }
+            let finish = AnswerToolCalls.finishReason(reason, callCount: calls?.callCount ?? 0)
+            tail += SSE.event(id: nil, data: json.finishChunk(finish))
             if json.includeUsage { tail += SSE.event(id: nil, data: json.usageChunk(usage)) }
             metrics.completions("ok").increment()
             return (tail + SSE.done, true)
@@ -101,10 +116,11 @@ struct LiveStream: Sendable {
         // The events that came with `started` (usually the first token) go out with the role chunk,
         // in one write.
         var tokens = 0
+        var calls = offersTools ? AnswerToolCalls(requestID: requestID) : nil
         var ended = false
         var head = SSE.event(id: 0, data: json.roleChunk())
         for event in pending where !ended {
-            guard let (text, ends) = text(for: event, tokens: &tokens) else { continue }
+            guard let (text, ends) = text(for: event, tokens: &tokens, calls: &calls) else { continue }
             head += text
             ended = ends
         }
@@ -143,7 +159,7 @@ struct LiveStream: Sendable {
                     if !wroteSinceTick { text += SSE.heartbeat }
                     wroteSinceTick = false
                 case .event(let event):
-                    guard let (eventText, ends) = self.text(for: event, tokens: &tokens) else { continue }
+                    guard let (eventText, ends) = self.text(for: event, tokens: &tokens, calls: &calls) else { continue }
                     text += eventText
                     wroteSinceTick = true
                     ended = ends

@@ -12,6 +12,10 @@ public import ParleyProtocol
 /// (400/422 → `invalid_request`, 404 → `model_not_found`, 429 and 5xx → `overloaded`, others →
 /// `no_backend`).
 ///
+/// Tools are offered as OpenAI's `tools`; the calls the upstream streams back become markup in the
+/// answer's text (``UpstreamToolCallText``), and calls and results in the chat go up as OpenAI's
+/// `tool_calls` and `tool` messages (``UpstreamMessage``).
+///
 /// Limitation: an upstream cannot continue a half-written answer token-exactly. A resumed request
 /// is sent as the chat plus the partial assistant message and a user instruction to continue it
 /// without repeating; the continuation is numbered from `resume.tokenCount`, but its wording may
@@ -93,7 +97,7 @@ public struct UpstreamBackend: ModelBackend {
         }
         let first = request.firstTokenIndex
         let body = UpstreamRequestBody(
-            model: request.model, messages: messages, temperature: request.sampling.temperature,
+            model: request.model, messages: UpstreamMessage.from(messages), temperature: request.sampling.temperature,
             topP: request.sampling.topP, maxTokens: request.sampling.maxTokens.map { max(1, $0 - first) },
             seed: request.sampling.seed, stop: request.sampling.stop.isEmpty ? nil : request.sampling.stop,
             frequencyPenalty: request.sampling.frequencyPenalty, presencePenalty: request.sampling.presencePenalty,
@@ -106,7 +110,7 @@ public struct UpstreamBackend: ModelBackend {
         http.headers.add(name: "content-type", value: "application/json")
         http.headers.add(name: "accept", value: "text/event-stream")
         if let apiKey = configuration.apiKey { http.headers.add(name: "authorization", value: "Bearer \(apiKey)") }
-        http.body = .bytes(ByteBuffer(bytes: try body.json(responseFormat: request.sampling.responseFormat)))
+        http.body = .bytes(ByteBuffer(bytes: try body.json(responseFormat: request.sampling.responseFormat, tools: request.sampling.tools)))
         let exhausted = request.sampling.maxTokens.map { $0 <= first } ?? false
         return UpstreamEvents(
             client: client, request: http, firstIndex: first, exhausted: exhausted,

@@ -6,7 +6,24 @@ import ParleyProtocol
 struct UpstreamChunk: Decodable {
     struct Choice: Decodable {
         struct Delta: Decodable {
+            /// A piece of a tool call: the call's first delta has its id and name.
+            struct ToolCallDelta: Decodable {
+                struct Function: Decodable {
+                    var name: String?
+                    var arguments: String?
+                }
+
+                var index: Int?
+                var function: Function?
+            }
+
             var content: String?
+            var toolCalls: [ToolCallDelta]?
+
+            enum CodingKeys: String, CodingKey {
+                case content
+                case toolCalls = "tool_calls"
+            }
         }
 
         /// OpenAI's `logprobs` of a choice: one item per token the chunk covers.
@@ -72,7 +89,7 @@ struct UpstreamRequestBody: Encodable {
     }
 
     var model: String
-    var messages: [ChatMessage]
+    var messages: [UpstreamMessage]
     var stream = true
     var streamOptions = StreamOptions()
     var temperature: Double?
@@ -120,20 +137,23 @@ extension FinishReason {
 }
 
 extension UpstreamRequestBody {
-    /// The body's JSON, with OpenAI's `response_format` for `format` (left out for text). A schema
-    /// is spliced in as the JSON text it travels as.
-    func json(responseFormat format: ResponseFormat) throws -> Data {
+    /// The body's JSON, with OpenAI's `response_format` for `format` (left out for text) and the
+    /// tools offered (``UpstreamTools``). Schemas are spliced in as the JSON text they travel as.
+    func json(responseFormat format: ResponseFormat, tools: ToolOptions? = nil) throws -> Data {
         var json = try JSONEncoder().encode(self)
-        let member: String
+        var members: [String] = []
         switch format {
-        case .text: return json
-        case .jsonObject: member = #"{"type":"json_object"}"#
+        case .text: break
+        case .jsonObject: members.append(#""response_format":{"type":"json_object"}"#)
         case .jsonSchema(let name, let schema):
-            member = #"{"type":"json_schema","json_schema":{"name":\#(JSON.quote(name)),"schema":\#(schema),"strict":true}}"#
+            members.append(
+                #""response_format":{"type":"json_schema","json_schema":{"name":\#(JSON.quote(name)),"schema":\#(schema),"strict":true}}"#)
         }
+        if let tools { members.append(UpstreamTools.members(tools)) }
+        guard !members.isEmpty else { return json }
         // The encoder's object ends with its closing brace.
         json.removeLast()
-        json.append(contentsOf: Array(#","response_format":\#(member)}"#.utf8))
+        json.append(contentsOf: Array(("," + members.joined(separator: ",") + "}").utf8))
         return json
     }
 }

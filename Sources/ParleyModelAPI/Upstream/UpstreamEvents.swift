@@ -27,6 +27,8 @@ public struct UpstreamEvents: AsyncSequence, Sendable {
         var parser = ServerSentEventParser()
         var queued: [GenerationEvent] = []
         var finishReason: FinishReason?
+        /// The markup of the tool calls being streamed.
+        var calls = UpstreamToolCallText()
         var promptTokens = 0
         var done = false
 
@@ -86,7 +88,13 @@ public struct UpstreamEvents: AsyncSequence, Sendable {
                 }
                 if let usage = chunk.usage { promptTokens = usage.promptTokens ?? promptTokens }
                 for choice in chunk.choices ?? [] {
-                    let content = choice.delta?.content ?? ""
+                    var content = ""
+                    for call in choice.delta?.toolCalls ?? [] {
+                        content += calls.text(
+                            index: call.index ?? 0, name: call.function?.name, arguments: call.function?.arguments)
+                    }
+                    if let text = choice.delta?.content, !text.isEmpty { content += calls.close() + text }
+                    if choice.finishReason != nil { content += calls.close() }
                     let logprobs = (choice.logprobs?.content ?? []).prefix(4096).map { $0.logprob() }
                     if !content.isEmpty || !logprobs.isEmpty {
                         queued.append(.token(index: next, text: content, logprobs: logprobs))
@@ -99,6 +107,11 @@ public struct UpstreamEvents: AsyncSequence, Sendable {
 
         private mutating func finish(reason: FinishReason) {
             done = true
+            let closing = calls.close()
+            if !closing.isEmpty {
+                queued.append(.token(index: next, text: closing))
+                next += 1
+            }
             queued.append(.finished(reason, TokenUsage(promptTokens: promptTokens, completionTokens: next)))
         }
     }

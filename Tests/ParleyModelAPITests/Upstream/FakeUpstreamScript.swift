@@ -6,6 +6,10 @@
 /// [DONE]); a request whose last message is a continuation instruction gets " continued" instead.
 /// With `logprobs`, each word's chunk carries one logprobs item (-0.5, -0.6, …) with
 /// `top_logprobs` alternatives "alt0", "alt1", … (-3, -4, …); the last item leaves its bytes out.
+/// With `tools`, the answer is one content chunk echoing `tool_choice`, `parallel_tool_calls` and the
+/// tools' names and parameters, then two calls of the first tool streamed in pieces (arguments
+/// `{"city": "Paris"}` in two pieces, then `{}`), finish reason `tool_calls`; a request whose last
+/// message is a tool result instead echoes its messages (role, content, tool_calls, tool_call_id).
 /// Unknown models answer 404 with an OpenAI error object. Prints "PORT <n>" once listening.
 let fakeUpstreamScript = #"""
     import json
@@ -56,6 +60,27 @@ let fakeUpstreamScript = #"""
             def event(payload):
                 self.wfile.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
                 self.wfile.flush()
+
+            if "tools" in body:
+                if messages[-1]["role"] == "tool":
+                    seen = [{k: m[k] for k in ("role", "content", "tool_calls", "tool_call_id") if k in m} for m in messages]
+                    event({"choices": [{"index": 0, "delta": {"content": json.dumps(seen, sort_keys=True)}}]})
+                    event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                else:
+                    echoed = {"tool_choice": body.get("tool_choice"), "parallel_tool_calls": body.get("parallel_tool_calls"),
+                              "tools": [[t["function"]["name"], t["function"].get("parameters")] for t in body["tools"]]}
+                    name = body["tools"][0]["function"]["name"]
+                    event({"choices": [{"index": 0, "delta": {"role": "assistant", "content": json.dumps(echoed, sort_keys=True)}}]})
+                    pieces = [(0, {"id": "up_0", "type": "function", "function": {"name": name, "arguments": "{\"city\": "}}),
+                              (0, {"function": {"arguments": "\"Paris\"}"}}),
+                              (1, {"id": "up_1", "type": "function", "function": {"name": name, "arguments": "{}"}})]
+                    for index, piece in pieces:
+                        piece["index"] = index
+                        event({"choices": [{"index": 0, "delta": {"tool_calls": [piece]}, "finish_reason": None}]})
+                    event({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+                return
 
             event({"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]})
             for i, word in enumerate(words):

@@ -1,0 +1,87 @@
+import Foundation
+import ParleyProtocol
+import ParleyToolCalls
+import Testing
+
+@testable import ParleyModelAPI
+
+/// Tools through an OpenAI-compatible upstream: offered in OpenAI's form, its streamed calls become
+/// markup in the answer, and calls and results in the chat go back up as `tool_calls` and `tool` messages.
+@Suite("Upstream backend with tools", .serialized, .timeLimit(.minutes(1)))
+struct UpstreamToolCallTests {
+    static let tools = ToolOptions(
+        tools: [
+            ToolDefinition(name: "get_weather", description: "Weather", parameters: #"{"type":"object"}"#, strict: true),
+            ToolDefinition(name: "now"),
+        ],
+        choice: .function("get_weather"), parallelCalls: false)
+
+    static func request(_ messages: [ChatMessage]) -> ModelRequest {
+        ModelRequest(
+            requestID: "up-tools", userID: "u", model: "fake-model", messages: messages,
+            sampling: SamplingOptions(tools: tools))
+    }
+
+    @Test func streamedCallsBecomeMarkupThatReadsBackAsTheCalls() async throws {
+        try await withFakeUpstream { url in
+            let backend = try await UpstreamBackend.connect(.init(baseURL: url))
+            let events = try await UpstreamBackendTests.collect(
+                backend, Self.request([ChatMessage(role: "user", content: "Weather?")]))
+            await backend.shutdown()
+            var text = ""
+            for case .token(_, let piece, _) in events { text += piece }
+            #expect(events.last.map { if case .finished(.stop, _) = $0 { true } else { false } } == true)
+            var extractor = ToolCallExtractor()
+            let parts = extractor.read(text) + extractor.finish()
+            #expect(parts.count == 3, "\(text)")
+            guard parts.count == 3, case .content(let echoed) = parts[0] else { return }
+            #expect(
+                echoed
+                    == #"{"parallel_tool_calls": false, "tool_choice": {"function": {"name": "get_weather"}, "type": "function"}, "tools": [["get_weather", {"type": "object"}], ["now", null]]}"#
+            )
+            #expect(
+                Array(parts.dropFirst()) == [
+                    .call(ToolCall(name: "get_weather", arguments: #"{"city": "Paris"}"#)),
+                    .call(ToolCall(name: "get_weather", arguments: "{}")),
+                ])
+        }
+    }
+
+    @Test func callsAndResultsInTheChatGoUpInOpenAIsForm() async throws {
+        try await withFakeUpstream { url in
+            let backend = try await UpstreamBackend.connect(.init(baseURL: url))
+            let client = ToolCallMarkup.text(of: ToolCall(id: "call_a", name: "get_weather", arguments: #"{"city":"Rome"}"#))
+            let model = ToolCallMarkup.text(of: ToolCall(name: "now", arguments: "{}"))
+            let messages = [
+                ChatMessage(role: "user", content: "Weather?"),
+                ChatMessage(role: "assistant", content: "Checking.\n" + client),
+                ChatMessage(role: "tool", content: "sunny", toolCallID: "call_a"),
+                ChatMessage(role: "assistant", content: model),
+                ChatMessage(role: "tool", content: "noon"),
+            ]
+            let events = try await UpstreamBackendTests.collect(backend, Self.request(messages))
+            await backend.shutdown()
+            guard case .token(_, let text, _) = events.first else {
+                Issue.record("no token: \(events)")
+                return
+            }
+            let seen = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]]
+            let expected: [[String: Any]] = [
+                ["role": "user", "content": "Weather?"],
+                [
+                    "role": "assistant", "content": "Checking.\n",
+                    "tool_calls": [
+                        ["id": "call_a", "type": "function", "function": ["name": "get_weather", "arguments": #"{"city":"Rome"}"#]]
+                    ],
+                ],
+                ["role": "tool", "content": "sunny", "tool_call_id": "call_a"],
+                [
+                    "role": "assistant",
+                    "tool_calls": [["id": "call_m3_0", "type": "function", "function": ["name": "now", "arguments": "{}"]]],
+                ],
+                ["role": "tool", "content": "noon", "tool_call_id": "call_m3_0"],
+            ]
+            #expect(seen.map { NSArray(array: $0) } == NSArray(array: expected), "\(text)")
+        }
+    }
+}
