@@ -60,6 +60,10 @@ public struct SyntheticModel: ModelBackend {
         if case .jsonSchema = request.sampling.responseFormat {
             throw ServingError(ServingError.invalidRequest, "the synthetic model cannot follow a JSON schema")
         }
+        // It never calls a tool: fine while calling is the model's choice, refused when it is required.
+        if request.sampling.tools?.callRequired == true {
+            throw ServingError(ServingError.invalidRequest, "the synthetic model cannot call tools")
+        }
         return SyntheticStream(
             request: request, configuration: configuration,
             firstTokenDue: ContinuousClock.now.advanced(by: configuration.timeToFirstToken))

@@ -81,6 +81,18 @@ struct SyntheticModelTests {
         #expect(throws: ServingError.self) { _ = try Self.fast.generate(request) }
     }
 
+    /// It never calls a tool: offered tools leave its answer as it was; a required call is refused.
+    @Test func toolsAreNeverCalledAndARequiredCallIsRefused() async throws {
+        var request = Self.request(maxTokens: 3)
+        let plain = try await Self.collect(Self.fast, request)
+        request.sampling.tools = ToolOptions(tools: [ToolDefinition(name: "now")])
+        #expect(try await Self.collect(Self.fast, request) == plain)
+        for choice in [ToolChoice.required, .function("now")] {
+            request.sampling.tools?.choice = choice
+            #expect(throws: ServingError.self) { _ = try Self.fast.generate(request) }
+        }
+    }
+
     @Test func defaultLengthEndsWithStop() async throws {
         let request = Self.request(maxTokens: nil)
         let events = try await Self.collect(Self.fast, request)
