@@ -9,8 +9,17 @@ struct RequestWireFormTests {
     static let sampling = SamplingOptions(
         temperature: 0.7, topP: 0.9, maxTokens: 256, seed: UInt64.max, stop: ["\n\n", "END"], frequencyPenalty: 0.5,
         presencePenalty: -1.25, logitBias: [0: -100, 50_256: 3.5, Int(Int32.max): 100], logprobs: 5,
-        responseFormat: .jsonObject, topK: 20, minP: 0.1, repetitionPenalty: 1.15)
-    static let messages = [ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "Héllo 🙂")]
+        responseFormat: .jsonObject, topK: 20, minP: 0.1, repetitionPenalty: 1.15,
+        tools: ToolOptions(
+            tools: [
+                ToolDefinition(name: "get_weather", description: "Weather", parameters: #"{"type":"object"}"#, strict: true),
+                ToolDefinition(name: "now"),
+            ],
+            choice: .function("now"), parallelCalls: false))
+    static let messages = [
+        ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "Héllo 🙂"),
+        ChatMessage(role: "tool", content: "sunny", toolCallID: "call_1"),
+    ]
 
     static var fullModelRequest: ModelRequest {
         ModelRequest(
@@ -50,8 +59,10 @@ struct RequestWireFormTests {
     @Test func everyFieldHasItsPlaceInTheWireForm() {
         #expect(Mirror(reflecting: Self.fullModelRequest).children.count == 9, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: Self.fullCompletionRequest).children.count == 12, "update RequestWireForms.swift")
-        #expect(Mirror(reflecting: Self.sampling).children.count == 13, "update RequestWireForms.swift")
-        #expect(Mirror(reflecting: Self.messages[0]).children.count == 2, "update RequestWireForms.swift")
+        #expect(Mirror(reflecting: Self.sampling).children.count == 14, "update RequestWireForms.swift")
+        #expect(Mirror(reflecting: Self.messages[0]).children.count == 3, "update RequestWireForms.swift")
+        #expect(Mirror(reflecting: Self.sampling.tools!).children.count == 3, "update RequestWireForms.swift")
+        #expect(Mirror(reflecting: Self.sampling.tools!.tools[0]).children.count == 4, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: ResumePoint(tokenCount: 1, text: "")).children.count == 2, "update RequestWireForms.swift")
     }
 
@@ -97,11 +108,23 @@ struct RequestWireFormTests {
         #expect(try roundTrip(schema) == schema)
     }
 
+    @Test func everyToolChoiceRoundTripsAndAnUnknownOneThrows() throws {
+        for choice in [ToolChoice.none, .auto, .required, .function("f")] {
+            let options = SamplingOptions(tools: ToolOptions(tools: [ToolDefinition(name: "f")], choice: choice))
+            #expect(try roundTrip(options) == options)
+        }
+        var bytes = try BinaryEncoder().encode(ToolOptions(tools: [], choice: .auto))
+        // An empty tool list, then the choice.
+        #expect(bytes == [0, 1, 1])
+        bytes[1] = 9
+        #expect(throws: ClusterError.self) { try BinaryDecoder().decode(ToolOptions.self, from: bytes) }
+    }
+
     @Test func anUnknownPriorityThrows() throws {
         var bytes = try BinaryEncoder().encode(ModelRequest(requestID: "r", userID: "u", model: "m", messages: []))
-        // The priority follows the sampling options (thirteen one-byte fields: six absent, no stops,
-        // no biases, no logprobs, text format, three absent).
-        let priorityAt = 6 + 1 + 13
+        // The priority follows the sampling options (fourteen one-byte fields: six absent, no stops,
+        // no biases, no logprobs, text format, four absent).
+        let priorityAt = 6 + 1 + 14
         #expect(bytes[priorityAt] == 0)
         bytes[priorityAt] = 7
         #expect(throws: ClusterError.self) { try BinaryDecoder().decode(ModelRequest.self, from: bytes) }
