@@ -8,7 +8,7 @@ import ParleyJSON
 /// escapes are JSON's, and bytes of 0x80 and above must form UTF-8 characters. Runs of whitespace
 /// are capped (``maxWhitespaceRun``) so a model cannot fill its answer with blanks, and nesting is
 /// capped at ``maxDepth``. Copying a validator is cheap, so trying a candidate token on a copy is.
-public struct JSONPrefixValidator: Sendable, Equatable {
+public struct JSONPrefixValidator: ByteGrammar, Equatable {
     public static let maxDepth = 32
     public static let maxWhitespaceRun = 16
 
@@ -68,13 +68,6 @@ public struct JSONPrefixValidator: Sendable, Equatable {
     public var isComplete: Bool { state == .done }
     /// Whether a byte broke the grammar.
     public var hasFailed: Bool { state == .failed }
-
-    /// Reads `bytes`; false (and failed from then on) when they cannot continue the value.
-    @discardableResult
-    public mutating func read<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> Bool {
-        for byte in bytes where !read(byte) { return false }
-        return true
-    }
 
     /// Reads one byte; false (and failed from then on) when it cannot continue the value.
     @discardableResult

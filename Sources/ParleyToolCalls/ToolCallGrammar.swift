@@ -11,7 +11,7 @@ public import ParleyStructuredOutput
 /// names and `arguments` a value of that tool's schema, each once, nothing else. After a call comes
 /// the end of the answer or, when parallel calls are allowed, another call (at most ``maxCalls``).
 /// Blank runs around the tags are capped (``maxBlank``). Copying a grammar is cheap.
-public struct ToolCallGrammar: Sendable, Equatable {
+public struct ToolCallGrammar: ByteGrammar, Equatable {
     /// A tool the answer may call.
     public struct Tool: Sendable, Equatable {
         public var name: String
@@ -93,13 +93,6 @@ public struct ToolCallGrammar: Sendable, Equatable {
 
     /// Whether a byte broke the grammar.
     public var hasFailed: Bool { state == .failed }
-
-    /// Reads `bytes`; false (and failed from then on) when they cannot continue the answer.
-    @discardableResult
-    public mutating func read<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> Bool {
-        for byte in bytes where !read(byte) { return false }
-        return true
-    }
 
     /// Reads one byte; false (and failed from then on) when it cannot continue the answer.
     @discardableResult

@@ -102,6 +102,30 @@ def test_stored_markup_is_shown_as_text_and_never_runs(signed_in):
     assert page.js("return window.__pwned === undefined;")
 
 
+def test_tool_calls_in_an_answer_show_as_boxes(signed_in):
+    page = signed_in
+    call = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "<b>Paris</b>"}}\n</tool_call>'
+    broken = "<tool_call>not a call</tool_call>"
+    stored = seed(page.api, "Tool test", [
+        ("u1", None, "user", "Weather?"),
+        ("a1", "u1", "assistant", "Let me **check**.\n" + call + "\n" + broken),
+        ("t1", "a1", "tool", '{"sky": "sunny"}'),
+        ("a2", "t1", "assistant", "It is sunny."),
+    ], current="a2")
+    page.open(f"#/c/{stored['id']}")
+
+    body = page.visible("[data-testid=message][data-role=assistant] [data-testid=message-body]")
+    boxes = body.find_elements("css selector", "[data-testid=tool-call]")
+    assert len(boxes) == 1
+    assert boxes[0].find_element("css selector", ".tool-call-name").text == "Calls get_weather"
+    assert json.loads(boxes[0].find_element("css selector", "pre").text) == {"city": "<b>Paris</b>"}
+    assert body.find_element("css selector", "strong").text == "check"
+    assert broken in body.text
+    tool = page.visible("[data-testid=message][data-role=tool] [data-testid=message-body]")
+    assert tool.text == '{"sky": "sunny"}'
+    assert page.js("return document.getElementById('messages').querySelectorAll('b').length;") == 0
+
+
 def test_conversation_list_pages_on_scroll_and_pins_renames_deletes(signed_in):
     page = signed_in
     now = time.time()

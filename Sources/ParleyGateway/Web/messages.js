@@ -3,6 +3,7 @@
 // regenerate, copy). Built with textContent only.
 
 import { renderMarkdown } from "./markdown.js";
+import { splitToolCalls, toolCallBox } from "./toolcalls.js";
 
 function element(tag, className, text) {
     const node = document.createElement(tag);
@@ -24,7 +25,7 @@ const ROLE_NAMES = { user: "You", assistant: "Assistant", system: "System", tool
 
 /** Draws `text` into a message body for `role`; a streaming answer ends in a blinking caret. */
 export function renderBody(body, role, text, streaming = false) {
-    if (role === "assistant") renderMarkdown(text, body);
+    if (role === "assistant") renderAnswer(body, text);
     else body.textContent = text;
     if (streaming) {
         const blocks = body.querySelectorAll("p, li, pre code, h1, h2, h3, h4, h5, h6, td, th");
@@ -32,6 +33,21 @@ export function renderBody(body, role, text, streaming = false) {
         caret.setAttribute("aria-hidden", "true");
         (blocks.length ? blocks[blocks.length - 1] : body).appendChild(caret);
     }
+}
+
+/** An answer: its words as Markdown, and each tool call it makes as a box. */
+function renderAnswer(body, text) {
+    if (!text.includes("<tool_call>")) {
+        renderMarkdown(text, body);
+        return;
+    }
+    const nodes = splitToolCalls(text).map((part) => {
+        if (part.kind === "call") return toolCallBox(part);
+        const words = document.createElement("div");
+        renderMarkdown(part.text, words);
+        return words;
+    });
+    body.replaceChildren(...nodes);
 }
 
 /**
