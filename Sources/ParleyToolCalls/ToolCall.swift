@@ -36,16 +36,12 @@ public enum ToolCallMarkup {
     public static let open = "<tool_call>"
     public static let close = "</tool_call>"
 
-    /// The markup of `call`, on lines of its own; with its id when it has one.
+    /// The markup of `call`, on lines of its own; with its id first when it has one.
     public static func text(of call: ToolCall) -> String {
-        open + "\n" + callObject(name: call.name, argumentsText: argumentsText(call.arguments), id: call.id) + "\n" + close
-    }
-
-    /// The JSON object inside the markup of a call.
-    static func callObject(name: String, argumentsText: String, id: String?) -> String {
-        var text = "{\"name\": " + JSON.quote(name) + ", \"arguments\": " + argumentsText
-        if let id { text += ", \"id\": " + JSON.quote(id) }
-        return text + "}"
+        var object = "{"
+        if let id = call.id { object += "\"id\": " + JSON.quote(id) + ", " }
+        object += "\"name\": " + JSON.quote(call.name) + ", \"arguments\": " + argumentsText(call.arguments) + "}"
+        return open + "\n" + object + "\n" + close
     }
 
     /// `arguments` as the value of the markup's `arguments` key: itself when it is a JSON value,

@@ -1,28 +1,56 @@
+import ParleyJSON
+
 /// Splits an answer's text, streamed in pieces, into what it says (content) and the tool calls it
-/// makes (``ToolCallMarkup``), as it arrives.
+/// makes (``ToolCallMarkup``), as it arrives, so a call's arguments stream like any text.
 ///
-/// Text that could be the beginning of `<tool_call>` is held back until the next piece tells; a
-/// call is released whole, once its closing tag is read. A block whose inside is not a call (not a
-/// JSON object with `name` and `arguments`) is content, tags included, as is a block the answer
-/// never closed (cut short by its token limit) when ``finish()`` is called. Blank text after a call
-/// (the lines between calls) is dropped. The same pieces always give the same parts, so a stream
-/// replayed from its start is split as the first one was.
+/// Text that could be the beginning of `<tool_call>` is held back until the next piece tells. A
+/// call in the usual form (`{"name": …, "arguments": …}`, perhaps with an `"id"` first) begins as
+/// soon as its name is read, and its arguments follow piece by piece as they arrive (a string's
+/// text unescaped), up to the end of their value; what follows them up to `</tool_call>` is
+/// layout. A block in another form (the arguments first) is read whole, up to its closing tag: a
+/// call if it is a JSON object of `name` and `arguments` (and an `id`), else content, tags
+/// included. An answer that ends inside a call (cut by its token limit) leaves that call with the
+/// arguments it had. Blank text after a call (the lines between calls) is dropped. The same pieces
+/// always give the same parts, and so does any other division of the same text into pieces, except
+/// for how the content and the arguments are divided.
 public struct ToolCallExtractor: Sendable {
     /// A piece of the answer.
     public enum Part: Hashable, Sendable {
         case content(String)
+        /// A call begins: its tool, and its id when the markup names one. Its arguments follow.
+        case callBegins(id: String?, name: String)
+        /// The next piece of the arguments' text of the call that began last.
+        case arguments(String)
+    }
+
+    /// A whole answer's pieces: content and whole calls.
+    public enum Block: Hashable, Sendable {
+        case content(String)
         case call(ToolCall)
+    }
+
+    private enum State: Sendable {
+        /// Outside calls; the buffer may hold the beginning of an open tag.
+        case outside
+        /// After an open tag, until the call's head (id, name, `"arguments":`) is known.
+        case head
+        /// Inside the arguments' value.
+        case arguments(ArgumentsScan)
+        /// After the arguments' value, until the close tag.
+        case tail
+        /// A block read whole, until the close tag.
+        case whole
     }
 
     private static let openBytes = Array(ToolCallMarkup.open.utf8)
     private static let closeBytes = Array(ToolCallMarkup.close.utf8)
 
-    /// Text read and not yet released: after an open tag (`inside`), the call so far.
+    /// Bytes read and not yet released or consumed.
     private var buffer: [UInt8] = []
-    private var inside = false
+    private var state = State.outside
     /// Right after a call: blank text is dropped until something else comes.
     private var trimming = false
-    /// Calls released so far.
+    /// Calls begun so far.
     public private(set) var callCount = 0
 
     public init() {}
@@ -31,48 +59,117 @@ public struct ToolCallExtractor: Sendable {
     public mutating func read(_ text: String) -> [Part] {
         buffer.append(contentsOf: text.utf8)
         var parts: [Part] = []
-        while true {
-            if inside {
-                guard let end = Self.find(Self.closeBytes, in: buffer) else { break }
-                if let call = ToolCallMarkup.parseCall(buffer[..<end]) {
-                    parts.append(.call(call))
-                    callCount += 1
-                    trimming = true
-                } else {
-                    release(Self.openBytes + buffer[..<(end + Self.closeBytes.count)], into: &parts)
-                }
-                buffer.removeSubrange(..<(end + Self.closeBytes.count))
-                inside = false
-            } else if let start = Self.find(Self.openBytes, in: buffer) {
-                release(buffer[..<start], into: &parts)
-                buffer.removeSubrange(..<(start + Self.openBytes.count))
-                inside = true
-            } else {
-                let kept = Self.heldBack(buffer)
-                release(buffer[..<(buffer.count - kept)], into: &parts)
-                buffer.removeSubrange(..<(buffer.count - kept))
-                break
-            }
-        }
+        while step(into: &parts) {}
         return parts
     }
 
-    /// The end of the answer: releases what was held back (an unclosed call as content).
+    /// The end of the answer: releases what was held back (an unclosed block that is not a call
+    /// yet as content).
     public mutating func finish() -> [Part] {
         var parts: [Part] = []
-        release((inside ? Self.openBytes : []) + buffer, into: &parts)
+        switch state {
+        case .outside: release(buffer[...], into: &parts)
+        case .head, .whole: release(Self.openBytes + buffer, into: &parts)
+        case .arguments(var scan):
+            let piece = scan.take(&buffer, final: true)
+            if !piece.isEmpty { parts.append(.arguments(piece)) }
+        case .tail: break
+        }
         buffer = []
-        inside = false
+        state = .outside
         return parts
+    }
+
+    /// The content and calls of a whole text (an answer or a stored message).
+    public static func blocks(of text: String) -> [Block] {
+        var extractor = ToolCallExtractor()
+        var blocks: [Block] = []
+        for part in extractor.read(text) + extractor.finish() {
+            switch part {
+            case .content(let piece):
+                if case .content(let before)? = blocks.last {
+                    blocks[blocks.count - 1] = .content(before + piece)
+                } else {
+                    blocks.append(.content(piece))
+                }
+            case .callBegins(let id, let name):
+                blocks.append(.call(ToolCall(id: id, name: name, arguments: "")))
+            case .arguments(let piece):
+                if case .call(var call)? = blocks.last {
+                    call.arguments += piece
+                    blocks[blocks.count - 1] = .call(call)
+                }
+            }
+        }
+        return blocks
+    }
+
+    /// Takes what the buffer allows in the current state; false when it needs more text.
+    private mutating func step(into parts: inout [Part]) -> Bool {
+        switch state {
+        case .outside:
+            if let start = Self.find(Self.openBytes, in: buffer) {
+                release(buffer[..<start], into: &parts)
+                buffer.removeSubrange(..<(start + Self.openBytes.count))
+                state = .head
+                return true
+            }
+            let kept = Self.heldBack(buffer)
+            release(buffer[..<(buffer.count - kept)], into: &parts)
+            buffer.removeSubrange(..<(buffer.count - kept))
+            return false
+        case .head:
+            switch CallHead.read(buffer) {
+            case .needMore:
+                // A close tag before the head was complete: read the block whole.
+                if Self.find(Self.closeBytes, in: buffer) != nil { state = .whole }
+                return Self.find(Self.closeBytes, in: buffer) != nil
+            case .otherForm:
+                state = .whole
+                return true
+            case .head(let id, let name, let length):
+                parts.append(.callBegins(id: id, name: name))
+                callCount += 1
+                buffer.removeSubrange(..<length)
+                state = .arguments(ArgumentsScan())
+                return true
+            }
+        case .arguments(var scan):
+            let piece = scan.take(&buffer, final: false)
+            if !piece.isEmpty { parts.append(.arguments(piece)) }
+            state = scan.isDone ? .tail : .arguments(scan)
+            return scan.isDone
+        case .tail:
+            guard let end = Self.find(Self.closeBytes, in: buffer) else {
+                // Keep only what could still begin the close tag.
+                buffer.removeSubrange(..<(buffer.count - Self.heldBack(buffer, of: Self.closeBytes)))
+                return false
+            }
+            buffer.removeSubrange(..<(end + Self.closeBytes.count))
+            state = .outside
+            trimming = true
+            return true
+        case .whole:
+            guard let end = Self.find(Self.closeBytes, in: buffer) else { return false }
+            if let call = ToolCallMarkup.parseCall(buffer[..<end]) {
+                parts.append(.callBegins(id: call.id, name: call.name))
+                parts.append(.arguments(call.arguments))
+                callCount += 1
+                trimming = true
+            } else {
+                release(Self.openBytes + buffer[..<(end + Self.closeBytes.count)], into: &parts)
+            }
+            buffer.removeSubrange(..<(end + Self.closeBytes.count))
+            state = .outside
+            return true
+        }
     }
 
     private mutating func release<Bytes: Collection<UInt8>>(_ bytes: Bytes, into parts: inout [Part]) {
         var slice = bytes[...]
         if trimming {
             // Blank lines after a call are layout, not content.
-            while let first = slice.first, first == 0x20 || first == 0x0A || first == 0x0D || first == 0x09 {
-                slice = slice.dropFirst()
-            }
+            while let first = slice.first, CallHead.isBlank(first) { slice = slice.dropFirst() }
         }
         guard !slice.isEmpty else { return }
         trimming = false
@@ -80,7 +177,7 @@ public struct ToolCallExtractor: Sendable {
     }
 
     /// Where `needle` first starts in `haystack`.
-    private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+    static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
         guard haystack.count >= needle.count else { return nil }
         var i = 0
         while i + needle.count <= haystack.count {
@@ -90,13 +187,224 @@ public struct ToolCallExtractor: Sendable {
         return nil
     }
 
-    /// How many of the buffer's last bytes could begin an open tag.
-    private static func heldBack(_ buffer: [UInt8]) -> Int {
-        var length = min(openBytes.count - 1, buffer.count)
+    /// How many of the buffer's last bytes could begin `tag` (the open tag by default).
+    private static func heldBack(_ buffer: [UInt8], of tag: [UInt8] = openBytes) -> Int {
+        var length = min(tag.count - 1, buffer.count)
         while length > 0 {
-            if buffer.suffix(length).elementsEqual(openBytes.prefix(length)) { return length }
+            if buffer.suffix(length).elementsEqual(tag.prefix(length)) { return length }
             length -= 1
         }
         return 0
+    }
+}
+
+/// The head of a call in the usual form: `{`, an optional `"id": "…",`, `"name": "…",` and
+/// `"arguments":`, with any blanks between.
+enum CallHead {
+    enum Result {
+        case needMore
+        case otherForm
+        /// The head, and how many bytes it took.
+        case head(id: String?, name: String, length: Int)
+    }
+
+    static func isBlank(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
+    }
+
+    static func read(_ bytes: [UInt8]) -> Result {
+        var i = 0
+        /// Skips blanks; false when the bytes ran out.
+        func blanks() -> Bool {
+            while i < bytes.count, isBlank(bytes[i]) { i += 1 }
+            return i < bytes.count
+        }
+        /// The literal `text` next: true, false (something else), nil (ran out).
+        func literal(_ text: String) -> Bool? {
+            for byte in text.utf8 {
+                guard i < bytes.count else { return nil }
+                guard bytes[i] == byte else { return false }
+                i += 1
+            }
+            return true
+        }
+        /// A JSON string next: its value (carried as a head's name), or .needMore / .otherForm.
+        func string() -> Result? {
+            guard bytes[i] == UInt8(ascii: "\"") else { return .otherForm }
+            var j = i + 1
+            while j < bytes.count, bytes[j] != UInt8(ascii: "\"") { j += bytes[j] == UInt8(ascii: "\\") ? 2 : 1 }
+            guard j < bytes.count else { return .needMore }
+            defer { i = j + 1 }
+            guard case .string(let value) = try? JSONParser.parse(bytes[i...j]) else { return .otherForm }
+            return .head(id: nil, name: value, length: 0)
+        }
+        /// `"key"` and `:`, and the string value after it when `key` is not `arguments`.
+        func member(_ key: String) -> Result? {
+            guard blanks() else { return .needMore }
+            switch literal("\"" + key + "\"") {
+            case nil: return .needMore
+            case false?: return .otherForm
+            case true?: break
+            }
+            guard blanks() else { return .needMore }
+            guard bytes[i] == UInt8(ascii: ":") else { return .otherForm }
+            i += 1
+            if key == "arguments" { return nil }
+            guard blanks() else { return .needMore }
+            let value = string()
+            if case .head = value {
+                guard blanks() else { return .needMore }
+                guard bytes[i] == UInt8(ascii: ",") else { return .otherForm }
+                i += 1
+            }
+            return value
+        }
+        guard blanks() else { return .needMore }
+        guard bytes[i] == UInt8(ascii: "{") else { return .otherForm }
+        i += 1
+        var id: String?
+        guard blanks() else { return .needMore }
+        // `"id"` or `"name"` first: one byte after the quote tells.
+        guard i + 1 < bytes.count else { return .needMore }
+        if bytes[i + 1] == UInt8(ascii: "i") {
+            let idValue = member("id")
+            guard case .head(_, let value, _)? = idValue else { return idValue ?? .otherForm }
+            id = value
+        }
+        let name = member("name")
+        guard case .head(_, let nameValue, _)? = name else { return name ?? .otherForm }
+        if let result = member("arguments") { return result }
+        return .head(id: id, name: nameValue, length: i)
+    }
+}
+
+/// The arguments' value of a call, read as it arrives: a JSON value whose text is passed on as
+/// written, or a JSON string whose text is passed on unescaped.
+struct ArgumentsScan: Sendable {
+    private enum Form: Sendable {
+        case undecided
+        /// Raw JSON text: open containers, and whether inside a string (after a backslash).
+        case raw(depth: Int, inString: Bool, escaped: Bool)
+        /// A string's contents.
+        case string
+    }
+
+    private var form = Form.undecided
+    private(set) var isDone = false
+
+    /// Takes the bytes of the value from the front of `buffer`, and answers their text; stops at
+    /// the value's end (``isDone``). A string's text is unescaped up to the last complete escape
+    /// (`final`: the answer ended, take what there is).
+    mutating func take(_ buffer: inout [UInt8], final: Bool) -> String {
+        var i = 0
+        if case .undecided = form {
+            while i < buffer.count, CallHead.isBlank(buffer[i]) { i += 1 }
+            guard i < buffer.count else {
+                buffer.removeAll()
+                return ""
+            }
+            if buffer[i] == UInt8(ascii: "\"") {
+                form = .string
+                i += 1
+            } else {
+                form = .raw(depth: 0, inString: false, escaped: false)
+            }
+            buffer.removeSubrange(..<i)
+            i = 0
+        }
+        switch form {
+        case .undecided:
+            return ""
+        case .string:
+            // Up to the closing quote or the last point no escape is open at.
+            var safe = 0
+            var end: Int?
+            while i < buffer.count {
+                let byte = buffer[i]
+                if byte == UInt8(ascii: "\"") {
+                    end = i
+                    break
+                }
+                if byte == UInt8(ascii: "\\") {
+                    let length = Self.escapeLength(buffer, at: i)
+                    guard let length else { break }
+                    i += length
+                } else {
+                    i += 1
+                }
+                safe = i
+            }
+            let cut = end ?? (final ? buffer.count : safe)
+            let text = Self.unescape(buffer[..<cut])
+            if let end {
+                buffer.removeSubrange(...end)
+                isDone = true
+            } else {
+                buffer.removeSubrange(..<cut)
+            }
+            return text
+        case .raw(var depth, var inString, var escaped):
+            var end: Int?
+            scan: while i < buffer.count {
+                let byte = buffer[i]
+                if inString {
+                    if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                    if !inString, depth == 0 {
+                        end = i + 1
+                        break scan
+                    }
+                } else {
+                    switch byte {
+                    case UInt8(ascii: "\""): inString = true
+                    case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                    case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                        // A scalar ends where its object does.
+                        if depth == 0 {
+                            end = i
+                            break scan
+                        }
+                        depth -= 1
+                        if depth == 0 {
+                            end = i + 1
+                            break scan
+                        }
+                    case UInt8(ascii: ","), 0x20, 0x0A, 0x0D, 0x09:
+                        if depth == 0 {
+                            end = i
+                            break scan
+                        }
+                    default: break
+                    }
+                }
+                i += 1
+            }
+            form = .raw(depth: depth, inString: inString, escaped: escaped)
+            let cut = end ?? buffer.count
+            let text = String(decoding: buffer[..<cut], as: UTF8.self)
+            buffer.removeSubrange(..<cut)
+            isDone = end != nil
+            return text
+        }
+    }
+
+    /// Bytes of the escape at `i` (a backslash), or nil when it is not complete yet. A `\u` of a
+    /// high surrogate takes its low surrogate's `\u` along.
+    private static func escapeLength(_ bytes: [UInt8], at i: Int) -> Int? {
+        guard i + 1 < bytes.count else { return nil }
+        guard bytes[i + 1] == UInt8(ascii: "u") else { return 2 }
+        guard i + 6 <= bytes.count else { return nil }
+        let hex = String(decoding: bytes[(i + 2)..<(i + 6)], as: UTF8.self)
+        guard let unit = UInt16(hex, radix: 16), (0xD800...0xDBFF).contains(unit) else { return 6 }
+        guard i + 12 <= bytes.count else { return nil }
+        return 12
+    }
+
+    /// The text of a string's escaped contents (as JSON reads them; undecodable ones as written).
+    private static func unescape(_ bytes: ArraySlice<UInt8>) -> String {
+        guard !bytes.isEmpty else { return "" }
+        if case .string(let text)? = try? JSONParser.parse([UInt8(ascii: "\"")] + bytes + [UInt8(ascii: "\"")]) {
+            return text
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -31,6 +31,24 @@ struct GatewayToolCallTests {
          "tool_choice":"required","parallel_tool_calls":true
         """#
 
+    /// Streamed tool-call deltas put together per index: (id, name, arguments).
+    func assembled(_ chunks: [[String: Any]?]) -> [(id: String, name: String, arguments: String)] {
+        var calls: [(id: String, name: String, arguments: String)] = []
+        for delta in chunks.flatMap({ toolCalls(in: $0) }) {
+            let index = delta["index"] as? Int ?? -1
+            let function = delta["function"] as? [String: Any]
+            if index == calls.count { calls.append(("", "", "")) }
+            guard calls.indices.contains(index) else {
+                Issue.record("a delta for call \(index) of \(calls.count)")
+                continue
+            }
+            calls[index].id += delta["id"] as? String ?? ""
+            calls[index].name += function?["name"] as? String ?? ""
+            calls[index].arguments += function?["arguments"] as? String ?? ""
+        }
+        return calls
+    }
+
     func toolCalls(in object: [String: Any]?) -> [[String: Any]] {
         let choice = (object?["choices"] as? [[String: Any]])?.first
         let holder = (choice?["message"] ?? choice?["delta"]) as? [String: Any]
@@ -58,9 +76,8 @@ struct GatewayToolCallTests {
                     ],
                     choice: .required, parallelCalls: true))
         #expect(sent.messages.map(\.role) == ["user", "assistant", "tool"])
-        var extractor = ToolCallExtractor()
         #expect(
-            extractor.read(sent.messages[1].content) + extractor.finish()
+            ToolCallExtractor.blocks(of: sent.messages[1].content)
                 == [.call(ToolCall(id: "call_x", name: "get_weather", arguments: #"{"city":"Rome"}"#))])
         #expect(sent.messages[2] == ChatMessage(role: "tool", content: "sunny", toolCallID: "call_x"))
     }
@@ -84,7 +101,7 @@ struct GatewayToolCallTests {
         }
     }
 
-    @Test func aStreamedAnswerSendsEachCallWholeInItsOwnChunk() async throws {
+    @Test func aStreamedAnswerSendsEachCallAsItsNameAndArgumentsArrive() async throws {
         let app = try await makeTestApplication(completions: ScriptedCompletions(script: ScriptedCompletions.answer(Self.tokens)))
         try await app.test(.router) { client in
             let response = try await client.execute(
@@ -92,24 +109,29 @@ struct GatewayToolCallTests {
                 body: ByteBuffer(string: Self.body + #","stream":true}"#))
             let requestID = try #require(response.headers[.requestID])
             let events = SSETestParser.parse(String(buffer: response.body))
-            // Role; "Let me "; "check.\n" (the rest of its token held back); the first call (its
-            // token's id); the second; finish; [DONE].
-            #expect(events.map(\.id) == ["0", "1", "2", "4", "5", nil, nil])
+            // Role; "Let me "; "check.\n" (the rest of its token held back); nothing for the third
+            // token (the call's head is not whole yet); the first call's name, then its arguments
+            // (only a token's last chunk carries its id); the second call alike; finish; [DONE].
+            #expect(events.map(\.id) == ["0", "1", "2", nil, "4", nil, "5", nil, nil])
             let chunks = events.dropLast().map { try? JSONSerialization.jsonObject(with: Data($0.data.utf8)) as? [String: Any] }
             let content = chunks.compactMap {
                 (($0?["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["content"] as? String
             }
             #expect(content == ["", "Let me ", "check.\n"])
-            let calls = chunks.flatMap { toolCalls(in: $0) }
-            #expect(calls.map { $0["index"] as? Int } == [0, 1])
-            #expect(calls.map { ($0["function"] as? [String: Any])?["name"] as? String } == ["get_weather", "now"])
-            #expect(calls[0]["id"] as? String == AnswerToolCalls.id(requestID: requestID, index: 0))
-            #expect((chunks[5]?["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "tool_calls")
+            let calls = assembled(chunks)
+            #expect(calls.map(\.name) == ["get_weather", "now"])
+            #expect(calls.map(\.arguments) == [#"{"city": "Paris"}"#, "{}"])
+            #expect(calls.map(\.id) == [0, 1].map { AnswerToolCalls.id(requestID: requestID, index: $0) })
+            // The name's chunk has the id, the type and empty arguments; the arguments' chunk only them.
+            let first = try #require(toolCalls(in: chunks[3]).first)
+            #expect(first["type"] as? String == "function" && (first["function"] as? [String: Any])?["arguments"] as? String == "")
+            #expect(toolCalls(in: chunks[4]).first?["id"] == nil)
+            #expect((chunks[7]?["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "tool_calls")
         }
     }
 
     /// A resumed stream reads the log from its start, so a call that was under way when the client
-    /// dropped out comes whole, with the ids the live stream gave.
+    /// dropped out comes on as the live stream would have sent it, with the ids it gave.
     @Test func aResumedStreamReadsCallsOutOfTheLog() async throws {
         let store = RecordingConversations()
         let run = GenerationInfo(
@@ -123,12 +145,12 @@ struct GatewayToolCallTests {
             headers[.lastEventID] = "2"
             let response = try await client.execute(uri: "/v1/chat/completions/chatcmpl-t1/stream", method: .get, headers: headers)
             let events = SSETestParser.parse(String(buffer: response.body))
-            #expect(events.map(\.id) == ["4", "5", nil, nil])
+            #expect(events.map(\.id) == [nil, "4", nil, "5", nil, nil])
             let chunks = events.dropLast().map { try? JSONSerialization.jsonObject(with: Data($0.data.utf8)) as? [String: Any] }
-            let calls = chunks.flatMap { toolCalls(in: $0) }
-            #expect(calls.map { ($0["function"] as? [String: Any])?["arguments"] as? String } == [#"{"city": "Paris"}"#, "{}"])
-            #expect(calls.map { $0["id"] as? String } == [0, 1].map { Optional(AnswerToolCalls.id(requestID: "chatcmpl-t1", index: $0)) })
-            #expect((chunks[2]?["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "tool_calls")
+            let calls = assembled(chunks)
+            #expect(calls.map(\.arguments) == [#"{"city": "Paris"}"#, "{}"])
+            #expect(calls.map(\.id) == [0, 1].map { AnswerToolCalls.id(requestID: "chatcmpl-t1", index: $0) })
+            #expect((chunks[4]?["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "tool_calls")
         }
     }
 

@@ -3,8 +3,9 @@ import ParleyProtocol
 import ParleyToolCalls
 
 /// The tool calls of one answer, read out of its text as it streams (``ToolCallExtractor``) and
-/// written as OpenAI's `tool_calls`: each call in one chunk, whole, once its markup closes. Content
-/// the answer says around its calls goes out as content.
+/// written as OpenAI's `tool_calls` deltas: a call's first chunk names it (with its id) as soon as
+/// the model has written its name, and its arguments follow in the chunks after, as they come.
+/// Content the answer says around its calls goes out as content.
 ///
 /// A call's id derives from the request id and the call's place in the answer, so an answer read
 /// again (a resumed stream, a repeated Idempotency-Key) names its calls as the first reading did.
@@ -16,33 +17,38 @@ struct AnswerToolCalls {
         self.requestID = requestID
     }
 
-    /// Calls read so far.
+    /// Calls begun so far.
     var callCount: Int { extractor.callCount }
 
     /// The chunks (SSE data) of the next piece of the answer; `logprobs` go with its first content.
     mutating func chunks(_ text: String, logprobs: [TokenLogprob], json: ChatCompletionJSON) -> [String] {
-        chunks(of: extractor.read(text), logprobs: logprobs, json: json)
+        let before = extractor.callCount
+        return chunks(of: extractor.read(text), callsBefore: before, logprobs: logprobs, json: json)
     }
 
     /// The chunks of what was held back at the answer's end.
     mutating func finish(json: ChatCompletionJSON) -> [String] {
-        chunks(of: extractor.finish(), logprobs: [], json: json)
+        let before = extractor.callCount
+        return chunks(of: extractor.finish(), callsBefore: before, logprobs: [], json: json)
     }
 
-    private mutating func chunks(of parts: [ToolCallExtractor.Part], logprobs: [TokenLogprob], json: ChatCompletionJSON)
-        -> [String]
-    {
+    private func chunks(
+        of parts: [ToolCallExtractor.Part], callsBefore: Int, logprobs: [TokenLogprob], json: ChatCompletionJSON
+    ) -> [String] {
         var logprobs = logprobs
         var chunks: [String] = []
-        var index = extractor.callCount - parts.count { if case .call = $0 { true } else { false } }
+        // The index of the call that began last.
+        var index = callsBefore - 1
         for part in parts {
             switch part {
             case .content(let text):
                 chunks.append(json.contentChunk(text, logprobs: logprobs))
                 logprobs = []
-            case .call(let call):
-                chunks.append(json.toolCallChunk(index: index, id: Self.id(requestID: requestID, index: index), call: call))
+            case .callBegins(_, let name):
                 index += 1
+                chunks.append(json.toolCallChunk(index: index, id: Self.id(requestID: requestID, index: index), name: name))
+            case .arguments(let piece):
+                chunks.append(json.toolArgumentsChunk(index: index, arguments: piece))
             }
         }
         return chunks
@@ -50,11 +56,10 @@ struct AnswerToolCalls {
 
     /// The whole answer `text` split: its content (nil when it only calls) and its calls.
     static func split(_ text: String, requestID: String) -> (content: String?, calls: [(id: String, call: ToolCall)]) {
-        var extractor = ToolCallExtractor()
         var content = ""
         var calls: [(String, ToolCall)] = []
-        for part in extractor.read(text) + extractor.finish() {
-            switch part {
+        for block in ToolCallExtractor.blocks(of: text) {
+            switch block {
             case .content(let piece): content += piece
             case .call(let call): calls.append((id(requestID: requestID, index: calls.count), call))
             }

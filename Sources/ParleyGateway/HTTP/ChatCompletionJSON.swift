@@ -42,17 +42,24 @@ struct ChatCompletionJSON {
             + #""finish_reason":null}]"# + usageTail
     }
 
-    /// A tool call's chunk: the whole call (`index` counts the answer's calls from 0).
-    func toolCallChunk(index: Int, id: String, call: ToolCall) -> String {
-        head + #""choices":[{"index":0,"delta":{"tool_calls":[\#(Self.toolCall(index: index, id: id, call: call))]},"#
-            + #""logprobs":null,"finish_reason":null}]"# + usageTail
+    /// The first chunk of a tool call (`index` counts the answer's calls from 0): its id and name,
+    /// no arguments yet.
+    func toolCallChunk(index: Int, id: String, name: String) -> String {
+        let call = #"{"index":\#(index),"id":\#(JSON.quote(id)),"type":"function","function":{"name":\#(JSON.quote(name)),"arguments":""}}"#
+        return head + #""choices":[{"index":0,"delta":{"tool_calls":[\#(call)]},"logprobs":null,"finish_reason":null}]"#
+            + usageTail
     }
 
-    /// `{"index":…,"id":…,"type":"function","function":{"name":…,"arguments":…}}` (no index: `nil`).
-    static func toolCall(index: Int?, id: String, call: ToolCall) -> String {
-        var object = "{"
-        if let index { object += #""index":\#(index),"# }
-        return object + #""id":\#(JSON.quote(id)),"type":"function","function":{"name":\#(JSON.quote(call.name)),"#
+    /// A piece of the arguments of the tool call at `index`.
+    func toolArgumentsChunk(index: Int, arguments: String) -> String {
+        let call = #"{"index":\#(index),"function":{"arguments":\#(JSON.quote(arguments))}}"#
+        return head + #""choices":[{"index":0,"delta":{"tool_calls":[\#(call)]},"logprobs":null,"finish_reason":null}]"#
+            + usageTail
+    }
+
+    /// `{"id":…,"type":"function","function":{"name":…,"arguments":…}}`: a call of a whole answer.
+    static func toolCall(id: String, call: ToolCall) -> String {
+        #"{"id":\#(JSON.quote(id)),"type":"function","function":{"name":\#(JSON.quote(call.name)),"#
             + #""arguments":\#(JSON.quote(call.arguments))}}"#
     }
 
@@ -72,7 +79,7 @@ struct ChatCompletionJSON {
     ) -> String {
         var message = #"{"role":"assistant","content":\#(text.map(JSON.quote) ?? "null"),"refusal":null"#
         if !toolCalls.isEmpty {
-            message += #","tool_calls":["# + toolCalls.map { Self.toolCall(index: nil, id: $0.id, call: $0.call) }
+            message += #","tool_calls":["# + toolCalls.map { Self.toolCall(id: $0.id, call: $0.call) }
                 .joined(separator: ",") + "]"
         }
         return #"{"id":\#(JSON.quote(id)),"object":"chat.completion","created":\#(created),"model":\#(JSON.quote(model)),"#

@@ -95,14 +95,17 @@ struct LiveStream: Sendable {
             if tokens == 0 { metrics.timeToFirstToken.recordInterval(since: startedAt) }
             tokens += 1
             metrics.tokenSent()
-            guard calls != nil else {
+            guard var answerCalls = calls else {
                 return (SSE.event(id: Int64(index) + 1, data: json.contentChunk(text, logprobs: logprobs)), false)
             }
-            let chunks = calls!.chunks(text, logprobs: logprobs, json: json)
-            return (SSE.events(chunks, lastID: Int64(index) + 1), false)
+            defer { calls = answerCalls }
+            return (SSE.events(answerCalls.chunks(text, logprobs: logprobs, json: json), lastID: Int64(index) + 1), false)
         case .finished(let reason, let usage):
             var tail = ""
-            if calls != nil { tail = SSE.events(calls!.finish(json: json), lastID: nil) }
+            if var answerCalls = calls {
+                tail = SSE.events(answerCalls.finish(json: json), lastID: nil)
+                calls = answerCalls
+            }
             let finish = AnswerToolCalls.finishReason(reason, callCount: calls?.callCount ?? 0)
             tail += SSE.event(id: nil, data: json.finishChunk(finish))
             if json.includeUsage { tail += SSE.event(id: nil, data: json.usageChunk(usage)) }

@@ -37,11 +37,10 @@ struct UpstreamMessage: Encodable, Equatable {
         for (index, message) in messages.enumerated() {
             switch message.role {
             case "assistant":
-                var extractor = ToolCallExtractor()
                 var content = ""
                 var calls: [Call] = []
-                for part in extractor.read(message.content) + extractor.finish() {
-                    switch part {
+                for block in ToolCallExtractor.blocks(of: message.content) {
+                    switch block {
                     case .content(let text): content += text
                     case .call(let call):
                         let id = call.id ?? "call_m\(index)_\(calls.count)"

@@ -31,11 +31,9 @@ struct EngineToolCallTests {
 
     /// The answer's calls, checked against the tools' schemas.
     static func calls(in text: String) throws -> [ToolCall] {
-        var extractor = ToolCallExtractor()
-        let parts = extractor.read(text) + extractor.finish()
         var calls: [ToolCall] = []
-        for part in parts {
-            guard case .call(let call) = part else { continue }
+        for block in ToolCallExtractor.blocks(of: text) {
+            guard case .call(let call) = block else { continue }
             let arguments = try #require(
                 try JSONSerialization.jsonObject(with: Data(call.arguments.utf8)) as? [String: Any], "\(text)")
             switch call.name {

@@ -31,8 +31,7 @@ struct UpstreamToolCallTests {
             var text = ""
             for case .token(_, let piece, _) in events { text += piece }
             #expect(events.last.map { if case .finished(.stop, _) = $0 { true } else { false } } == true)
-            var extractor = ToolCallExtractor()
-            let parts = extractor.read(text) + extractor.finish()
+            let parts = ToolCallExtractor.blocks(of: text)
             #expect(parts.count == 3, "\(text)")
             guard parts.count == 3, case .content(let echoed) = parts[0] else { return }
             #expect(
