@@ -109,24 +109,25 @@ struct GatewayToolCallTests {
                 body: ByteBuffer(string: Self.body + #","stream":true}"#))
             let requestID = try #require(response.headers[.requestID])
             let events = SSETestParser.parse(String(buffer: response.body))
-            // Role; "Let me "; "check.\n" (the rest of its token held back); nothing for the third
-            // token (the call's head is not whole yet); the first call's name, then its arguments
-            // (only a token's last chunk carries its id); the second call alike; finish; [DONE].
-            #expect(events.map(\.id) == ["0", "1", "2", nil, "4", nil, "5", nil, nil])
+            // Role; "Let me "; "check.\n" (the rest of its token held back); an empty content delta
+            // for the third token (the call's head is not whole yet); the first call's name, then
+            // its arguments (only a token's last chunk carries its id); the second call alike;
+            // finish; [DONE].
+            #expect(events.map(\.id) == ["0", "1", "2", "3", nil, "4", nil, "5", nil, nil])
             let chunks = events.dropLast().map { try? JSONSerialization.jsonObject(with: Data($0.data.utf8)) as? [String: Any] }
             let content = chunks.compactMap {
                 (($0?["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["content"] as? String
             }
-            #expect(content == ["", "Let me ", "check.\n"])
+            #expect(content == ["", "Let me ", "check.\n", ""])
             let calls = assembled(chunks)
             #expect(calls.map(\.name) == ["get_weather", "now"])
             #expect(calls.map(\.arguments) == [#"{"city": "Paris"}"#, "{}"])
             #expect(calls.map(\.id) == [0, 1].map { AnswerToolCalls.id(requestID: requestID, index: $0) })
             // The name's chunk has the id, the type and empty arguments; the arguments' chunk only them.
-            let first = try #require(toolCalls(in: chunks[3]).first)
+            let first = try #require(toolCalls(in: chunks[4]).first)
             #expect(first["type"] as? String == "function" && (first["function"] as? [String: Any])?["arguments"] as? String == "")
-            #expect(toolCalls(in: chunks[4]).first?["id"] == nil)
-            #expect((chunks[7]?["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "tool_calls")
+            #expect(toolCalls(in: chunks[5]).first?["id"] == nil)
+            #expect((chunks[8]?["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "tool_calls")
         }
     }
 
@@ -145,12 +146,36 @@ struct GatewayToolCallTests {
             headers[.lastEventID] = "2"
             let response = try await client.execute(uri: "/v1/chat/completions/chatcmpl-t1/stream", method: .get, headers: headers)
             let events = SSETestParser.parse(String(buffer: response.body))
-            #expect(events.map(\.id) == [nil, "4", nil, "5", nil, nil])
+            #expect(events.map(\.id) == ["3", nil, "4", nil, "5", nil, nil])
             let chunks = events.dropLast().map { try? JSONSerialization.jsonObject(with: Data($0.data.utf8)) as? [String: Any] }
             let calls = assembled(chunks)
             #expect(calls.map(\.arguments) == [#"{"city": "Paris"}"#, "{}"])
             #expect(calls.map(\.id) == [0, 1].map { AnswerToolCalls.id(requestID: "chatcmpl-t1", index: $0) })
-            #expect((chunks[4]?["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "tool_calls")
+            #expect((chunks[5]?["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "tool_calls")
+        }
+    }
+
+    /// The resume endpoint reads every answer for calls; text that only might begin a tag is held
+    /// back a token, but every token still gets its event id (an empty delta), so a client that
+    /// counts ids (ParleyClient) sees none missing.
+    @Test func aResumedAnswerWithTextLikeATagKeepsEveryEventID() async throws {
+        let store = RecordingConversations()
+        let tokens = ["if a <", " b then", " x <t", "o", "ol> y"]
+        let run = GenerationInfo(
+            requestID: "chatcmpl-t2", conversationID: nil, parentID: nil, messageID: "a2", model: "synthetic",
+            status: .complete, lastSeq: Int64(tokens.count))
+        let logged = tokens.enumerated().map { GenerationLogEntry(seq: Int64($0.offset + 1), text: $0.element) }
+        store.state.withLock { $0.generation["alice/chatcmpl-t2"] = GenerationEventsPage(run: run, events: logged) }
+        let app = try await makeTestApplication(conversations: store)
+        try await app.test(.router) { client in
+            let response = try await client.execute(uri: "/v1/chat/completions/chatcmpl-t2/stream", method: .get, headers: .auth())
+            let events = SSETestParser.parse(String(buffer: response.body))
+            #expect(events.map(\.id) == ["0", "1", "2", "3", "4", "5", nil, nil])
+            let text = events.dropLast().compactMap { event -> String? in
+                let chunk = try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any]
+                return ((chunk?["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["content"] as? String
+            }.joined()
+            #expect(text == tokens.joined())
         }
     }
 

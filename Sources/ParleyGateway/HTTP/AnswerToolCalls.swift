@@ -20,16 +20,18 @@ struct AnswerToolCalls {
     /// Calls begun so far.
     var callCount: Int { extractor.callCount }
 
-    /// The chunks (SSE data) of the next piece of the answer; `logprobs` go with its first content.
+    /// The chunks (SSE data) of the next piece of the answer, at least one; `logprobs` go with its
+    /// first content.
     mutating func chunks(_ text: String, logprobs: [TokenLogprob], json: ChatCompletionJSON) -> [String] {
         let before = extractor.callCount
         return chunks(of: extractor.read(text), callsBefore: before, logprobs: logprobs, json: json)
     }
 
-    /// The chunks of what was held back at the answer's end.
+    /// The chunks of what was held back at the answer's end (none when nothing was).
     mutating func finish(json: ChatCompletionJSON) -> [String] {
         let before = extractor.callCount
-        return chunks(of: extractor.finish(), callsBefore: before, logprobs: [], json: json)
+        let parts = extractor.finish()
+        return parts.isEmpty ? [] : chunks(of: parts, callsBefore: before, logprobs: [], json: json)
     }
 
     private func chunks(
@@ -51,6 +53,10 @@ struct AnswerToolCalls {
                 chunks.append(json.toolArgumentsChunk(index: index, arguments: piece))
             }
         }
+        // A piece that released nothing (held back, or inside a call's head) still gets a chunk, an
+        // empty content delta with its logprobs: every token's event then carries its id, so a
+        // client counting ids sees none missing, and the logprobs of every token go out once.
+        if chunks.isEmpty || !logprobs.isEmpty { chunks.append(json.contentChunk("", logprobs: logprobs)) }
         return chunks
     }
 
