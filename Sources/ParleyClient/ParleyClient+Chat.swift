@@ -12,7 +12,7 @@ extension ParleyClient {
     /// written here because this client does without ParleyProtocol), which the gateway keeps at the
     /// head of the request id, so the stores index the request's rows in time order.
     public func streamChatCompletion(_ request: ChatCompletionRequest) async throws -> ChatCompletionStream {
-        let json = try JSONEncoder().encode(request.body(stream: true))
+        let json = try request.bodyJSON(stream: true)
         let milliseconds = UInt64(max(0, Date().timeIntervalSince1970 * 1000)) & 0xFFFF_FFFF_FFFF
         let time = String(milliseconds, radix: 16)
         let key = String(repeating: "0", count: 12 - time.count) + time + "-" + UUID().uuidString.lowercased()
@@ -30,7 +30,7 @@ extension ParleyClient {
 
     /// A whole completion in one answer (`stream: false`).
     public func chatCompletion(_ request: ChatCompletionRequest) async throws -> ChatCompletion {
-        let json = try JSONEncoder().encode(request.body(stream: false))
+        let json = try request.bodyJSON(stream: false)
         let (body, headers, _) = try await send(
             .POST, path: "/v1/chat/completions", json: Array(json), retryOtherGateways: false)
         let answer = try decode(CompletionBody.self, from: body)
@@ -38,7 +38,8 @@ extension ParleyClient {
         return ChatCompletion(
             id: answer.id, model: answer.model ?? request.model, content: choice?.message.content ?? "",
             finishReason: choice?.finishReason, usage: answer.usage,
-            conversationID: headers.first(name: "x-parley-conversation-id"), logprobs: choice?.logprobs?.content)
+            conversationID: headers.first(name: "x-parley-conversation-id"), logprobs: choice?.logprobs?.content,
+            toolCalls: choice?.message.toolCalls ?? [])
     }
 
     /// Stops a running completion everywhere downstream (`POST /v1/chat/completions/{id}/cancel`);
@@ -78,6 +79,11 @@ extension ParleyClient {
         struct Choice: Decodable {
             struct Message: Decodable {
                 var content: String?
+                var toolCalls: [ChatToolCall]?
+                enum CodingKeys: String, CodingKey {
+                    case content
+                    case toolCalls = "tool_calls"
+                }
             }
             struct Logprobs: Decodable {
                 var content: [ChatTokenLogprob]?

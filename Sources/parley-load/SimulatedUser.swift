@@ -63,7 +63,7 @@ struct SimulatedUser: Sendable {
                     text += piece
                 case .end(let value):
                     summary = value
-                case .finished, .usage, .resumed, .promptProgress, .logprobs:
+                case .finished, .usage, .resumed, .promptProgress, .logprobs, .toolCall:
                     break
                 }
             }

@@ -250,7 +250,7 @@ struct ChatCommand: AsyncParsableCommand {
                             ChatOutput.status("[connection dropped; resumed on \(resume.gatewayURL)]")
                         case .finished(let reason) where reason != "stop":
                             ChatOutput.status("[\(reason)]")
-                        case .finished, .usage, .end, .logprobs:
+                        case .finished, .usage, .end, .logprobs, .toolCall:
                             break
                         }
                     }

@@ -28,6 +28,24 @@ struct StreamChunkTests {
         #expect(usage.usage == TokenCounts(promptTokens: 12, completionTokens: 3, totalTokens: 15))
     }
 
+    /// A delta's tool calls: the first piece of a call with its id and name, later ones with more
+    /// of the arguments; a piece without its index is an error.
+    @Test func readsToolCallDeltas() throws {
+        let chunk = try StreamChunk(json: #"""
+            {"choices":[{"index":0,"delta":{"tool_calls":[
+              {"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":""}},
+              {"index":1,"function":{"arguments":"{\"city\""}}]},"finish_reason":null}]}
+            """#)
+        #expect(
+            chunk.choices[0].toolCalls == [
+                ChatToolCallDelta(index: 0, id: "call_1", name: "get_weather", arguments: ""),
+                ChatToolCallDelta(index: 1, id: nil, name: nil, arguments: #"{"city""#),
+            ])
+        #expect(throws: StreamChunk.Malformed.self) {
+            try StreamChunk(json: #"{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"x"}}]}}]}"#)
+        }
+    }
+
     /// A choice's logprobs items, with their alternatives; a server that leaves the bytes out gets
     /// the token's UTF-8; an item without a token or number is skipped; null is none.
     @Test func readsLogprobs() throws {

@@ -138,6 +138,7 @@ public struct ChatCompletionStream: AsyncSequence, Sendable {
                     pending.append(.content(content, eventID: eventID))
                 }
                 if let logprobs = choice.logprobs, !logprobs.isEmpty { pending.append(.logprobs(logprobs)) }
+                for call in choice.toolCalls { pending.append(.toolCall(call)) }
                 if let reason = choice.finishReason, tracker.acceptFinish() {
                     finishReason = reason
                     pending.append(.finished(reason: reason))
@@ -218,6 +219,7 @@ struct StreamChunk {
         var content: String?
         var finishReason: String?
         var logprobs: [ChatTokenLogprob]? = nil
+        var toolCalls: [ChatToolCallDelta] = []
     }
 
     /// What is wrong with a chunk.
@@ -243,7 +245,8 @@ struct StreamChunk {
                 Choice(
                     content: try delta.flatMap { try Self.field($0, "content", "a string", \.string) },
                     finishReason: try Self.field(choice, "finish_reason", "a string", \.string),
-                    logprobs: ChatTokenLogprob.items(of: choice["logprobs"])))
+                    logprobs: ChatTokenLogprob.items(of: choice["logprobs"]),
+                    toolCalls: try delta.map(Self.toolCalls) ?? []))
         }
         if let usage = try Self.field(value, "usage", "an object", Self.object) {
             func count(_ key: String) throws -> Int {
@@ -255,6 +258,20 @@ struct StreamChunk {
             self.usage = TokenCounts(
                 promptTokens: try count("prompt_tokens"), completionTokens: try count("completion_tokens"),
                 totalTokens: try count("total_tokens"))
+        }
+    }
+
+    /// A delta's `tool_calls`: each needs its `index`.
+    private static func toolCalls(_ delta: JSONValue) throws -> [ChatToolCallDelta] {
+        try (field(delta, "tool_calls", "an array", \.array) ?? []).map { call in
+            guard let index = try field(call, "index", "an integer", \.integer) else {
+                throw Malformed(description: "a tool call delta has no index")
+            }
+            let function = try field(call, "function", "an object", object)
+            return ChatToolCallDelta(
+                index: index, id: try field(call, "id", "a string", \.string),
+                name: try function.flatMap { try field($0, "name", "a string", \.string) },
+                arguments: try function.flatMap { try field($0, "arguments", "a string", \.string) } ?? "")
         }
     }
 

@@ -10,6 +10,9 @@ public enum ChatStreamEvent: Hashable, Sendable {
     /// Right after the piece of its chunk (when ``ChatCompletionRequest/logprobs`` asked for them):
     /// how likely the model found the tokens of that piece.
     case logprobs([ChatTokenLogprob])
+    /// A piece of a tool call (when ``ChatCompletionRequest/tools`` were offered): its id and name
+    /// first, then its arguments' text piece by piece.
+    case toolCall(ChatToolCallDelta)
     /// The connection broke and the stream continues through the resume endpoint.
     case resumed(ChatStreamResume)
     /// `finish_reason`: `stop`, `length`, `cancelled`, `interrupted`.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The body of `POST /v1/chat/completions` (OpenAI's fields plus Parley's `conversation_id` and
 /// `store`). `stream` and `stream_options` are set by the call that sends it.
 public struct ChatCompletionRequest: Hashable, Sendable {
@@ -6,10 +8,27 @@ public struct ChatCompletionRequest: Hashable, Sendable {
         /// `system`, `user`, `assistant`, `tool` or `developer`.
         public var role: String
         public var content: String
+        /// An assistant message's tool calls (sent back with the chat after running them).
+        public var toolCalls: [ChatToolCall]?
+        /// A `tool` message: the call whose result it is.
+        public var toolCallID: String?
 
-        public init(role: String, content: String) {
+        public init(role: String, content: String, toolCalls: [ChatToolCall]? = nil, toolCallID: String? = nil) {
             self.role = role
             self.content = content
+            self.toolCalls = toolCalls
+            self.toolCallID = toolCallID
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case role, content
+            case toolCalls = "tool_calls"
+            case toolCallID = "tool_call_id"
+        }
+
+        /// A `tool` message: the result of the call `id`.
+        public static func toolResult(_ content: String, callID: String) -> Message {
+            Message(role: "tool", content: content, toolCallID: callID)
         }
 
         /// A `user` message.
@@ -41,6 +60,12 @@ public struct ChatCompletionRequest: Hashable, Sendable {
     /// Ask how likely the model found each token, with this many of the likeliest alternatives
     /// (0…20; OpenAI's `logprobs` and `top_logprobs`); `nil` (the default) asks for none.
     public var logprobs: Int?
+    /// Functions the model may call; empty (the default) offers none.
+    public var tools: [ChatTool] = []
+    /// With ``tools``: whether and which one the answer calls; nil leaves the server's default (`auto`).
+    public var toolChoice: ChatToolChoice?
+    /// With ``tools``: whether one answer may call several; nil leaves the server's default (true).
+    public var parallelToolCalls: Bool?
 
     public init(
         model: String, messages: [Message], temperature: Double? = nil, topP: Double? = nil, maxTokens: Int? = nil,
@@ -59,6 +84,20 @@ public struct ChatCompletionRequest: Hashable, Sendable {
         self.store = store
         self.includeUsage = includeUsage
         self.logprobs = logprobs
+    }
+
+    /// The JSON body's bytes: ``body(stream:)`` with the tools spliced in (their schemas travel as
+    /// the JSON text they are).
+    func bodyJSON(stream: Bool) throws -> [UInt8] {
+        var json = Array(try JSONEncoder().encode(body(stream: stream)))
+        guard !tools.isEmpty else { return json }
+        var members = #","tools":["# + tools.map(\.json).joined(separator: ",") + "]"
+        if let toolChoice { members += #","tool_choice":"# + toolChoice.json }
+        if let parallelToolCalls { members += #","parallel_tool_calls":\#(parallelToolCalls)"# }
+        // The encoder's object ends with its closing brace.
+        json.removeLast()
+        json.append(contentsOf: Array((members + "}").utf8))
+        return json
     }
 
     /// The JSON body.
@@ -134,6 +173,8 @@ public struct ChatCompletion: Hashable, Sendable {
     public var conversationID: String?
     /// Each token's logprobs, when asked for (``ChatCompletionRequest/logprobs``).
     public var logprobs: [ChatTokenLogprob]? = nil
+    /// The tools the answer calls (``ChatCompletionRequest/tools``); its ``content`` is then often empty.
+    public var toolCalls: [ChatToolCall] = []
 }
 
 /// One model of `GET /v1/models`.
