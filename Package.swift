@@ -223,7 +223,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        .testTarget(name: "ParleyModelAPITests", dependencies: ["ParleyModelAPI", "ParleyTestSupport"]),
+        .testTarget(name: "ParleyModelAPITests", dependencies: ["ParleyModelAPI", "ParleyTestSupport", "ParleyToolCalls"]),
         .testTarget(name: "ParleyProxyTests", dependencies: ["ParleyProxy", "ParleyModelAPI", "ParleyTestSupport"]),
         .testTarget(name: "ParleyCompletionTests", dependencies: ["ParleyCompletion", "ParleyTestSupport"]),
         .testTarget(

@@ -96,6 +96,23 @@ struct OutputSchemaTests {
         }
     }
 
+    /// The smallest value of a schema is one of its values: the validator takes it whole.
+    @Test func anExampleFollowsItsSchema() throws {
+        let schemas = [
+            #"{"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}, "tags": {"type": "array", "items": {"type": "string"}, "minItems": 2}, "unit": {"enum": ["c", "f"]}, "x": {"type": "boolean"}}, "required": ["tags", "city", "days", "unit"], "additionalProperties": false}"#,
+            ##"{"type": "object", "properties": {"a": {"anyOf": [{"type": "null"}, {"type": "number"}]}, "b": {"$ref": "#/$defs/B"}}, "required": ["a", "b"], "$defs": {"B": {"type": "object", "properties": {"c": {"const": 3}}, "required": ["c"]}}}"##,
+            #"{"type": "object"}"#,
+        ]
+        for text in schemas {
+            let schema = try Self.schema(text)
+            let example = schema.example(text: "a \"quoted\" word")
+            #expect(Self.accepts(schema, example) == (true, true), "\(example)")
+        }
+        #expect(
+            try Self.schema(schemas[0]).example(text: "w")
+                == #"{"city": "w", "days": 1, "tags": ["w", "w"], "unit": "c"}"#)
+    }
+
     @Test func jsonTextIsCanonical() throws {
         let value = try JSONParser.parse(#"{"b": [1, 2.5, "x\"y", null, true], "a": {}}"#.utf8)
         #expect(value.jsonText == #"{"a":{},"b":[1,2.5,"x\"y",null,true]}"#)

@@ -1,4 +1,6 @@
 public import ParleyProtocol
+import ParleyStructuredOutput
+import ParleyToolCalls
 
 #if canImport(Glibc)
     import Glibc
@@ -14,7 +16,8 @@ public import ParleyProtocol
 /// whole answer from a broken or repeated one. The answer has `maxTokens` tokens (finish reason
 /// `length`) or, without `maxTokens`, ``Configuration/defaultLength`` tokens (finish reason `stop`).
 /// Stop strings, temperature and top-p are ignored; in JSON mode the words are wrapped in one
-/// object, `{"text": "…"}` (its first token opens it, its last closes it). The first token comes
+/// object, `{"text": "…"}` (its first token opens it, its last closes it). It never chooses to
+/// call a tool; a request that requires a call gets one (``toolCallPieces(for:)``). The first token comes
 /// ``Configuration/timeToFirstToken`` after `generate` was called (a model starts working when it
 /// is asked, not when its reader first pulls) and the rest at ``Configuration/tokensPerSecond``; a resumed
 /// request waits the time to first token again, then continues at `resume.tokenCount`.
@@ -60,10 +63,6 @@ public struct SyntheticModel: ModelBackend {
         if case .jsonSchema = request.sampling.responseFormat {
             throw ServingError(ServingError.invalidRequest, "the synthetic model cannot follow a JSON schema")
         }
-        // It never calls a tool: fine while calling is the model's choice, refused when it is required.
-        if request.sampling.tools?.callRequired == true {
-            throw ServingError(ServingError.invalidRequest, "the synthetic model cannot call tools")
-        }
         return SyntheticStream(
             request: request, configuration: configuration,
             firstTokenDue: ContinuousClock.now.advanced(by: configuration.timeToFirstToken))
@@ -75,19 +74,38 @@ public struct SyntheticModel: ModelBackend {
 
     /// The number of tokens of the answer to `request`.
     public static func answerLength(for request: ModelRequest, defaultLength: Int = 64) -> Int {
-        max(0, request.sampling.maxTokens ?? defaultLength)
+        if let call = toolCallPieces(for: request) { return min(call.count, max(0, request.sampling.maxTokens ?? .max)) }
+        return max(0, request.sampling.maxTokens ?? defaultLength)
     }
 
-    /// Why the answer to `request` ends: `length` when `maxTokens` is set, else `stop`.
+    /// Why the answer to `request` ends: `length` when `maxTokens` is set, else `stop` (a required
+    /// call: `stop` unless `maxTokens` cuts it).
     public static func finishReason(for request: ModelRequest) -> FinishReason {
-        request.sampling.maxTokens == nil ? .stop : .length
+        if let call = toolCallPieces(for: request) {
+            return (request.sampling.maxTokens ?? .max) < call.count ? .length : .stop
+        }
+        return request.sampling.maxTokens == nil ? .stop : .length
+    }
+
+    /// When the request requires a tool call (`tool_choice` `required` or a named tool), the
+    /// answer's tokens: the markup (ToolCallMarkup) of a call of the first tool it may call, with the
+    /// smallest arguments its schema allows (``OutputSchema/example(text:)``, strings the answer's
+    /// first words), four characters a token. Nil otherwise: the model never chooses to call.
+    public static func toolCallPieces(for request: ModelRequest) -> [String]? {
+        guard let tools = request.sampling.tools, tools.callRequired, let tool = tools.callable.first else { return nil }
+        let hash = requestHash(request)
+        let words = (0..<6).map { token(at: $0, requestHash: hash) }.joined()
+        let schema = (try? EngineBackend.argumentsSchema(tool)) ?? .anyObject
+        let markup = Array(ToolCallMarkup.text(of: ToolCall(name: tool.name, arguments: schema.example(text: words))))
+        return stride(from: 0, to: markup.count, by: 4).map { String(markup[$0..<min($0 + 4, markup.count)]) }
     }
 
     /// Every token text of the answer to `request`, in order (the resume point is ignored: this is
     /// the whole answer). Concatenated, they are the answer's text.
     public static func expectedAnswer(for request: ModelRequest, defaultLength: Int = 64) -> [String] {
-        let hash = requestHash(request)
         let length = answerLength(for: request, defaultLength: defaultLength)
+        if let call = toolCallPieces(for: request) { return Array(call.prefix(length)) }
+        let hash = requestHash(request)
         return (0..<length).map {
             text(at: $0, of: length, requestHash: hash, format: request.sampling.responseFormat)
         }

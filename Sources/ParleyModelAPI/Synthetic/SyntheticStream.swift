@@ -19,7 +19,7 @@ public struct SyntheticStream: AsyncSequence, Sendable {
             length: SyntheticModel.answerLength(for: request, defaultLength: configuration.defaultLength),
             finishReason: SyntheticModel.finishReason(for: request),
             promptTokens: SyntheticModel.promptTokenCount(for: request), logprobs: request.sampling.logprobs,
-            format: request.sampling.responseFormat,
+            format: request.sampling.responseFormat, toolCall: SyntheticModel.toolCallPieces(for: request),
             configuration: configuration, firstTokenDue: firstTokenDue)
     }
 
@@ -32,6 +32,8 @@ public struct SyntheticStream: AsyncSequence, Sendable {
         /// Alternatives per token when the request asked for logprobs.
         let logprobs: Int?
         let format: ResponseFormat
+        /// The tokens of a required tool call, when the request requires one.
+        let toolCall: [String]?
         let configuration: SyntheticModel.Configuration
         let firstTokenDue: ContinuousClock.Instant
         var deadline: ContinuousClock.Instant?
@@ -70,7 +72,7 @@ public struct SyntheticStream: AsyncSequence, Sendable {
                 return .finished(finishReason, TokenUsage(promptTokens: promptTokens, completionTokens: length))
             }
             defer { next += 1 }
-            let text = SyntheticModel.text(at: next, of: length, requestHash: hash, format: format)
+            let text = toolCall?[next] ?? SyntheticModel.text(at: next, of: length, requestHash: hash, format: format)
             guard let top = logprobs else { return .token(index: next, text: text) }
             return .token(
                 index: next, text: text,

@@ -109,6 +109,57 @@ struct ServingChaosTests {
         #expect(summary?.missingEvents == 0)
     }
 
+    /// A tool call streams through the death of the model node writing it and then of the client's
+    /// own gateway (the rest comes from the generation log through the other one): the same call as
+    /// an undisturbed answer's, every event once.
+    @Test(.timeLimit(.minutes(3))) func aToolCallSurvivesItsModelNodeAndItsGateway() async throws {
+        let cluster = try await ServingCluster(tokensPerSecond: 25)
+        defer { cluster.stop() }
+        let alice = cluster.client("alice", gateways: ["gw1", "gw2"])
+        defer { Task { try? await alice.shutdown() } }
+        var request = ChatCompletionRequest(model: "synthetic", messages: [.user("chaos: a tool call")])
+        request.tools = [
+            ChatTool(
+                name: "save_note",
+                parametersJSON: #"{"type":"object","properties":{"text":{"type":"string"},"tags":{"type":"array","items":{"type":"string"},"minItems":3}},"required":["text","tags"]}"#)
+        ]
+        request.toolChoice = .function("save_note")
+        var undisturbed = request
+        undisturbed.store = false
+        let expected = try #require(try await alice.chatCompletion(undisturbed).toolCalls.first)
+
+        var deltas: [ChatToolCallDelta] = []
+        var killed: [String] = []
+        var summary: ChatStreamSummary?
+        var finish: String?
+        for try await event in try await alice.streamChatCompletion(request) {
+            switch event {
+            case .toolCall(let delta):
+                deltas.append(delta)
+                if deltas.count == 1 {
+                    let busy = try await cluster.busyNode(role: "model", via: "gw1")
+                    let victim = try #require(busy, "no model node shows the stream in flight")
+                    cluster.nodes.kill(victim)
+                    killed.append(victim)
+                } else if deltas.count == 4 {
+                    cluster.nodes.kill("gw1")
+                    killed.append("gw1")
+                }
+            case .finished(let reason): finish = reason
+            case .end(let value): summary = value
+            default: break
+            }
+        }
+        print("tool call: killed \(killed) during the call")
+        #expect(killed.count == 2)
+        #expect(deltas.first?.name == "save_note" && deltas.first?.id?.hasPrefix("call_") == true)
+        #expect(deltas.allSatisfy { $0.index == 0 } && deltas.dropFirst().allSatisfy { $0.id == nil && $0.name == nil })
+        #expect(deltas.map(\.arguments).joined() == expected.arguments)
+        #expect(finish == "tool_calls")
+        #expect((summary?.resumes ?? 0) >= 1)
+        #expect(summary?.duplicatesDropped == 0 && summary?.missingEvents == 0)
+    }
+
     func request(_ prompt: String, maxTokens: Int = answerTokens, store: Bool = true, logprobs: Int? = nil)
         -> ChatCompletionRequest
     {

@@ -1,6 +1,7 @@
 import Foundation
 import ParleyModelAPI
 import ParleyProtocol
+import ParleyToolCalls
 import Testing
 
 @Suite("Synthetic model: a pure function of the request")
@@ -81,16 +82,44 @@ struct SyntheticModelTests {
         #expect(throws: ServingError.self) { _ = try Self.fast.generate(request) }
     }
 
-    /// It never calls a tool: offered tools leave its answer as it was; a required call is refused.
-    @Test func toolsAreNeverCalledAndARequiredCallIsRefused() async throws {
-        var request = Self.request(maxTokens: 3)
+    /// It never chooses to call a tool: offered tools leave its answer as it was. A required call
+    /// is made: the markup of a call of the (named) tool with the smallest arguments of its schema,
+    /// streamed four characters a token, and cut by `maxTokens` like any answer.
+    @Test func aRequiredToolCallIsMadeWithArgumentsOfItsSchema() async throws {
+        var request = Self.request(maxTokens: nil)
         let plain = try await Self.collect(Self.fast, request)
-        request.sampling.tools = ToolOptions(tools: [ToolDefinition(name: "now")])
+        let weather = ToolDefinition(
+            name: "get_weather",
+            parameters: #"{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer"},"unit":{"enum":["c","f"]},"note":{"type":"string"}},"required":["unit","city","days"]}"#)
+        request.sampling.tools = ToolOptions(tools: [ToolDefinition(name: "now"), weather])
         #expect(try await Self.collect(Self.fast, request) == plain)
-        for choice in [ToolChoice.required, .function("now")] {
+        for (choice, name) in [(ToolChoice.required, "now"), (.function("get_weather"), "get_weather")] {
             request.sampling.tools?.choice = choice
-            #expect(throws: ServingError.self) { _ = try Self.fast.generate(request) }
+            let events = try await Self.collect(Self.fast, request)
+            var text = ""
+            for case .token(let index, let piece, _) in events {
+                #expect(index == text.count / 4 && piece.count <= 4)
+                text += piece
+            }
+            #expect(events.last.map { if case .finished(.stop, _) = $0 { true } else { false } } == true)
+            #expect(text == SyntheticModel.expectedAnswer(for: request).joined())
+            let blocks = ToolCallExtractor.blocks(of: text)
+            guard blocks.count == 1, case .call(let call) = blocks[0] else {
+                Issue.record("not one call: \(text)")
+                continue
+            }
+            #expect(call.name == name)
+            let arguments = try JSONSerialization.jsonObject(with: Data(call.arguments.utf8)) as? [String: Any]
+            if name == "now" {
+                #expect(arguments?.isEmpty == true)
+            } else {
+                #expect(Set(arguments?.keys.map { $0 } ?? []) == ["city", "days", "unit"])
+                #expect(arguments?["unit"] as? String == "c" && arguments?["days"] as? Int == 1)
+            }
         }
+        request.sampling.maxTokens = 5
+        let cut = try await Self.collect(Self.fast, request)
+        #expect(cut.count == 6 && cut.last.map { if case .finished(.length, _) = $0 { true } else { false } } == true)
     }
 
     @Test func defaultLengthEndsWithStop() async throws {
