@@ -1,5 +1,10 @@
 /// Writing JSON text by hand (the answers whose bytes are built directly, log lines).
 public enum JSON {
+    /// Whether `byte` is whitespace between JSON tokens (space, tab, line feed, carriage return).
+    public static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
+    }
+
     /// A JSON string literal of `text`.
     public static func quote(_ text: String) -> String {
         // Most text (a token, an id) needs no escape at all.

@@ -77,10 +77,6 @@ public struct JSONPrefixValidator: ByteGrammar, Equatable {
         return false
     }
 
-    private static func isWhitespace(_ byte: UInt8) -> Bool {
-        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
-    }
-
     private static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
 
     private static func isHex(_ byte: UInt8) -> Bool {
@@ -112,7 +108,7 @@ public struct JSONPrefixValidator: ByteGrammar, Equatable {
         default:
             break
         }
-        if Self.isWhitespace(byte) {
+        if JSON.isWhitespace(byte) {
             whitespaceRun += 1
             return whitespaceRun <= Self.maxWhitespaceRun
         }

@@ -169,7 +169,7 @@ public struct ToolCallExtractor: Sendable {
         var slice = bytes[...]
         if trimming {
             // Blank lines after a call are layout, not content.
-            while let first = slice.first, CallHead.isBlank(first) { slice = slice.dropFirst() }
+            while let first = slice.first, JSON.isWhitespace(first) { slice = slice.dropFirst() }
         }
         guard !slice.isEmpty else { return }
         trimming = false
@@ -208,15 +208,11 @@ enum CallHead {
         case head(id: String?, name: String, length: Int)
     }
 
-    static func isBlank(_ byte: UInt8) -> Bool {
-        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
-    }
-
     static func read(_ bytes: [UInt8]) -> Result {
         var i = 0
         /// Skips blanks; false when the bytes ran out.
         func blanks() -> Bool {
-            while i < bytes.count, isBlank(bytes[i]) { i += 1 }
+            while i < bytes.count, JSON.isWhitespace(bytes[i]) { i += 1 }
             return i < bytes.count
         }
         /// The literal `text` next: true, false (something else), nil (ran out).
@@ -298,7 +294,7 @@ struct ArgumentsScan: Sendable {
     mutating func take(_ buffer: inout [UInt8], final: Bool) -> String {
         var i = 0
         if case .undecided = form {
-            while i < buffer.count, CallHead.isBlank(buffer[i]) { i += 1 }
+            while i < buffer.count, JSON.isWhitespace(buffer[i]) { i += 1 }
             guard i < buffer.count else {
                 buffer.removeAll()
                 return ""

@@ -102,10 +102,6 @@ public struct ToolCallGrammar: ByteGrammar, Equatable {
         return false
     }
 
-    private static func isBlank(_ byte: UInt8) -> Bool {
-        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
-    }
-
     private mutating func step(_ byte: UInt8) -> Bool {
         switch state {
         case .failed, .done:
@@ -119,7 +115,7 @@ public struct ToolCallGrammar: ByteGrammar, Equatable {
             }
             return true
         case .open(let matched, let blank):
-            if matched == 0, Self.isBlank(byte) {
+            if matched == 0, JSON.isWhitespace(byte) {
                 state = .open(matched: 0, blank: blank + 1)
                 return blank < Self.maxBlank
             }
@@ -127,7 +123,7 @@ public struct ToolCallGrammar: ByteGrammar, Equatable {
             state = matched + 1 == Self.openBytes.count ? .beforeObject(blank: 0) : .open(matched: matched + 1, blank: blank)
             return true
         case .beforeObject(let blank):
-            if Self.isBlank(byte) {
+            if JSON.isWhitespace(byte) {
                 state = .beforeObject(blank: blank + 1)
                 return blank < Self.maxBlank
             }
@@ -135,7 +131,7 @@ public struct ToolCallGrammar: ByteGrammar, Equatable {
         case .object(let validators):
             return object(byte, validators)
         case .close(let matched, let blank):
-            if matched == 0, Self.isBlank(byte) {
+            if matched == 0, JSON.isWhitespace(byte) {
                 state = .close(matched: 0, blank: blank + 1)
                 return blank < Self.maxBlank
             }

@@ -26,7 +26,7 @@ enum TopLevelMembers {
 
     private static func skipWhitespace(_ bytes: [UInt8], _ start: Int) -> Int {
         var i = start
-        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
+        while i < bytes.count, JSON.isWhitespace(bytes[i]) { i += 1 }
         return i
     }
 
