@@ -9,7 +9,7 @@ import ParleyJSON
 /// text unescaped), up to the end of their value; what follows them up to `</tool_call>` is
 /// layout. A block in another form (the arguments first) is read whole, up to its closing tag: a
 /// call if it is a JSON object of `name` and `arguments` (and an `id`), else content, tags
-/// included. An answer that ends inside a call (cut by its token limit) leaves that call with the
+/// included. An open tag not followed by a JSON object is text at once. An answer that ends inside a call (cut by its token limit) leaves that call with the
 /// arguments it had. Blank text after a call (the lines between calls) is dropped. The same pieces
 /// always give the same parts, and so does any other division of the same text into pieces, except
 /// for how the content and the arguments are divided.
@@ -125,6 +125,12 @@ public struct ToolCallExtractor: Sendable {
                 if Self.find(Self.closeBytes, in: buffer) != nil { state = .whole }
                 return Self.find(Self.closeBytes, in: buffer) != nil
             case .otherForm:
+                guard buffer.first(where: { !JSON.isWhitespace($0) }) == UInt8(ascii: "{") else {
+                    // Not an object at all: the tag was text (released now, not at the block's end).
+                    release(Self.openBytes, into: &parts)
+                    state = .outside
+                    return true
+                }
                 state = .whole
                 return true
             case .head(let id, let name, let length):

@@ -89,6 +89,15 @@ import Testing
         }
     }
 
+    /// A tag mentioned in prose is text at once, not held until the answer ends.
+    @Test func aTagFollowedByProseIsTextAtOnce() {
+        var extractor = ToolCallExtractor()
+        #expect(extractor.read("Write <tool_call>") == [.content("Write ")])
+        #expect(extractor.read(" then") == [.content("<tool_call>"), .content(" then")])
+        #expect(extractor.read(" a JSON object.") == [.content(" a JSON object.")])
+        #expect(extractor.callCount == 0)
+    }
+
     @Test func markupWithIdsReadsBack() {
         let calls = [
             ToolCall(id: "call_7", name: "f", arguments: "{\"a\": [1, 2"),
