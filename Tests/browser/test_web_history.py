@@ -126,6 +126,36 @@ def test_tool_calls_in_an_answer_show_as_boxes(signed_in):
     assert page.js("return document.getElementById('messages').querySelectorAll('b').length;") == 0
 
 
+def test_streamed_tool_call_deltas_become_call_boxes(signed_in):
+    """An answer whose calls come as `tool_calls` deltas (a resumed stream reads them out of the
+    log) keeps them as the stored markup, and the page draws a box for each."""
+    page = signed_in
+    result = page.driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        Promise.all([import('/assets/generation.js'), import('/assets/toolcalls.js')]).then(([g, t]) => {
+            const generation = new g.Generation({});
+            generation.save = () => {};
+            const chunk = (delta, finish = null) => ({ data: JSON.stringify({ choices: [{ index: 0, delta, finish_reason: finish }] }), id: null });
+            for (const event of [
+                chunk({ role: "assistant", content: "" }),
+                chunk({ content: "Checking." }),
+                chunk({ tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "get_weather", arguments: "" } }] }),
+                chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city": ' } }] }),
+                chunk({ content: "" }),
+                chunk({ tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] }),
+                chunk({ tool_calls: [{ index: 1, id: "call_2", type: "function", function: { name: "now", arguments: "{}" } }] }),
+                chunk({}, "tool_calls"),
+            ]) generation.handle(event);
+            done({ text: generation.text, parts: t.splitToolCalls(generation.text) });
+        });
+    """)
+    assert result["parts"] == [
+        {"kind": "text", "text": "Checking."},
+        {"kind": "call", "name": "get_weather", "arguments": '{\n  "city": "Oslo"\n}'},
+        {"kind": "call", "name": "now", "arguments": "{}"},
+    ], result["text"]
+
+
 def test_conversation_list_pages_on_scroll_and_pins_renames_deletes(signed_in):
     page = signed_in
     now = time.time()

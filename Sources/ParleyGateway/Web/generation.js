@@ -150,13 +150,38 @@ export class Generation {
             return true;
         }
         for (const choice of chunk.choices || []) {
-            if (choice.delta && typeof choice.delta.content === "string") this.state.text += choice.delta.content;
-            if (choice.finish_reason) this.finishReason = choice.finish_reason;
+            const delta = choice.delta || {};
+            if (typeof delta.content === "string" && delta.content) {
+                this.closeToolCall();
+                this.state.text += delta.content;
+            }
+            // Tool calls (an answer resumed from the log reads its calls out): kept as the markup the
+            // answer stores, so the page draws them as it draws stored ones.
+            for (const call of Array.isArray(delta.tool_calls) ? delta.tool_calls : []) {
+                const fn = call && call.function ? call.function : {};
+                if (typeof fn.name === "string") {
+                    this.closeToolCall();
+                    this.state.text += '<tool_call>\n{"name": ' + JSON.stringify(fn.name) + ', "arguments": ';
+                    this.state.openToolCall = true;
+                }
+                if (typeof fn.arguments === "string" && this.state.openToolCall) this.state.text += fn.arguments;
+            }
+            if (choice.finish_reason) {
+                this.closeToolCall();
+                this.finishReason = choice.finish_reason;
+            }
         }
         if (event.id !== null && /^\d+$/.test(event.id)) this.state.lastEventID = Number(event.id);
         this.save();
         this.onUpdate(this);
         return false;
+    }
+
+    /** Ends the markup of a tool call whose arguments were streaming. */
+    closeToolCall() {
+        if (!this.state.openToolCall) return;
+        this.state.text += "}\n</tool_call>";
+        this.state.openToolCall = false;
     }
 
     save() {
