@@ -175,6 +175,7 @@ let package = Package(
                 "ParleyClient",
                 "ParleyJSON",
                 "ParleyStructuredOutput",
+                "ParleyToolCalls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -3,6 +3,7 @@ import Foundation
 import ParleyEngine
 import ParleyJSON
 import ParleyStructuredOutput
+import ParleyToolCalls
 
 /// `parley generate`: runs the built-in engine alone on one prompt and streams the answer.
 struct GenerateCommand: AsyncParsableCommand {
@@ -18,7 +19,10 @@ struct GenerateCommand: AsyncParsableCommand {
             {"id", "token", "logprob", "top": [{"id", "token", "logprob"}]} per generated token (without
             --json they follow the answer on standard error, one token a line). --format json-object
             makes the answer one JSON object (JSON mode); --schema FILE one that follows the JSON
-            schema in FILE (structured outputs).
+            schema in FILE (structured outputs). --tools FILE (OpenAI's tools array) lists the tools in
+            the system message and holds the calls the model writes to them; --tool-choice required
+            (or a tool's name) makes the answer one call; with --json the output adds "tool_calls":
+            [{"name", "arguments"}].
             """
     )
 
@@ -58,6 +62,12 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "A JSON schema file: the answer is a JSON value that follows it.")
     var schema: String?
 
+    @Option(name: .customLong("tools"), help: "A JSON file of tools (OpenAI's tools array) the answer may call.")
+    var toolsFile: String?
+
+    @Option(name: .customLong("tool-choice"), help: "With --tools: auto, required, or the name of the tool to call.")
+    var toolChoice: String = "auto"
+
     @Flag(name: .long, help: "Print one JSON object instead of streaming text.")
     var json = false
 
@@ -92,9 +102,11 @@ struct GenerateCommand: AsyncParsableCommand {
         var finishReason: String
         var timings: Timings
         var logprobs: [Scored]?
+        var toolCalls: [CallOutput]?
 
         enum CodingKeys: String, CodingKey {
             case promptIDs = "prompt_ids"
+            case toolCalls = "tool_calls"
             case ids, text, logprobs
             case finishReason = "finish_reason"
             case timings
@@ -123,11 +135,22 @@ struct GenerateCommand: AsyncParsableCommand {
         let path = try ModelStore().resolve(model)
         let engine = try Engine(modelPath: path, configuration: .init(threadCount: threads, maxSequences: 1))
         defer { engine.shutdown() }
+        let tools = try tools()
+        if tools != nil, raw || schema != nil || format != .text {
+            throw ValidationError("--tools cannot go with --raw, --schema or --format json-object")
+        }
+        var chat = [ChatTurn(role: "user", content: prompt)]
+        var answerFormat = try outputFormat()
+        if let tools {
+            chat = ToolPrompt.turns([("user", prompt)], tools: tools.listed, defaultSystem: engine.defaultSystemMessage)
+                .map { ChatTurn(role: $0.role, content: $0.content) }
+            answerFormat = .toolCalls(ToolCallGrammar(tools: tools.callable, mode: tools.mode, parallel: false))
+        }
         let request = GenerationRequest(
-            prompt: raw ? .raw(prompt) : .chat([ChatTurn(role: "user", content: prompt)]),
+            prompt: raw ? .raw(prompt) : .chat(chat),
             sampling: SamplingParameters(
                 temperature: temperature, frequencyPenalty: frequencyPenalty, presencePenalty: presencePenalty, seed: seed),
-            maxTokens: maxTokens, logprobs: logprobs, format: try outputFormat())
+            maxTokens: maxTokens, logprobs: logprobs, format: answerFormat)
         var ids: [Int32] = []
         var scored: [Scored] = []
         var text = ""
@@ -161,7 +184,7 @@ struct GenerateCommand: AsyncParsableCommand {
                         timings: .init(
                             prefillTokensPerSecond: t.prefillTokensPerSecond,
                             decodeTokensPerSecond: t.decodeTokensPerSecond, timeToFirstTokenMilliseconds: ttft),
-                        logprobs: logprobs == nil ? nil : scored)
+                        logprobs: logprobs == nil ? nil : scored, toolCalls: tools == nil ? nil : Self.calls(in: text))
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                     print(String(decoding: try encoder.encode(output), as: UTF8.self))
