@@ -104,6 +104,20 @@ public struct ToolCallExtractor: Sendable {
         return blocks
     }
 
+    /// A whole message's content and calls: the content nil when the message only calls (blank
+    /// around its calls), as OpenAI's messages have it.
+    public static func split(_ text: String) -> (content: String?, calls: [ToolCall]) {
+        var content = ""
+        var calls: [ToolCall] = []
+        for block in blocks(of: text) {
+            switch block {
+            case .content(let piece): content += piece
+            case .call(let call): calls.append(call)
+            }
+        }
+        return (calls.isEmpty || !content.allSatisfy(\.isWhitespace) ? content : nil, calls)
+    }
+
     /// Takes what the buffer allows in the current state; false when it needs more text.
     private mutating func step(into parts: inout [Part]) -> Bool {
         switch state {
@@ -122,8 +136,9 @@ public struct ToolCallExtractor: Sendable {
             switch CallHead.read(buffer) {
             case .needMore:
                 // A close tag before the head was complete: read the block whole.
-                if Self.find(Self.closeBytes, in: buffer) != nil { state = .whole }
-                return Self.find(Self.closeBytes, in: buffer) != nil
+                guard Self.find(Self.closeBytes, in: buffer) != nil else { return false }
+                state = .whole
+                return true
             case .otherForm:
                 guard buffer.first(where: { !JSON.isWhitespace($0) }) == UInt8(ascii: "{") else {
                     // Not an object at all: the tag was text (released now, not at the block's end).
@@ -214,69 +229,77 @@ enum CallHead {
         case head(id: String?, name: String, length: Int)
     }
 
-    static func read(_ bytes: [UInt8]) -> Result {
-        var i = 0
-        /// Skips blanks; false when the bytes ran out.
-        func blanks() -> Bool {
-            while i < bytes.count, JSON.isWhitespace(bytes[i]) { i += 1 }
-            return i < bytes.count
+    /// Why reading stopped short of a head.
+    private enum Stop: Error {
+        /// The bytes ran out before the head was whole.
+        case needMore
+        /// The bytes are not a head in the usual form.
+        case otherForm
+    }
+
+    /// Reads the head's parts from the front of the bytes.
+    private struct Cursor {
+        let bytes: [UInt8]
+        var index = 0
+
+        /// The next byte after blanks.
+        mutating func next() throws(Stop) -> UInt8 {
+            while index < bytes.count, JSON.isWhitespace(bytes[index]) { index += 1 }
+            guard index < bytes.count else { throw .needMore }
+            return bytes[index]
         }
-        /// The literal `text` next: true, false (something else), nil (ran out).
-        func literal(_ text: String) -> Bool? {
+
+        /// `text` next, after blanks.
+        mutating func expect(_ text: String) throws(Stop) {
+            _ = try next()
             for byte in text.utf8 {
-                guard i < bytes.count else { return nil }
-                guard bytes[i] == byte else { return false }
-                i += 1
+                guard index < bytes.count else { throw .needMore }
+                guard bytes[index] == byte else { throw .otherForm }
+                index += 1
             }
-            return true
         }
-        /// A JSON string next: its value (carried as a head's name), or .needMore / .otherForm.
-        func string() -> Result? {
-            guard bytes[i] == UInt8(ascii: "\"") else { return .otherForm }
-            var j = i + 1
-            while j < bytes.count, bytes[j] != UInt8(ascii: "\"") { j += bytes[j] == UInt8(ascii: "\\") ? 2 : 1 }
-            guard j < bytes.count else { return .needMore }
-            defer { i = j + 1 }
-            guard case .string(let value) = try? JSONParser.parse(bytes[i...j]) else { return .otherForm }
-            return .head(id: nil, name: value, length: 0)
-        }
-        /// `"key"` and `:`, and the string value after it when `key` is not `arguments`.
-        func member(_ key: String) -> Result? {
-            guard blanks() else { return .needMore }
-            switch literal("\"" + key + "\"") {
-            case nil: return .needMore
-            case false?: return .otherForm
-            case true?: break
+
+        /// A JSON string next, after blanks: its value.
+        mutating func string() throws(Stop) -> String {
+            guard try next() == UInt8(ascii: "\"") else { throw .otherForm }
+            var end = index + 1
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\"") {
+                end += bytes[end] == UInt8(ascii: "\\") ? 2 : 1
             }
-            guard blanks() else { return .needMore }
-            guard bytes[i] == UInt8(ascii: ":") else { return .otherForm }
-            i += 1
-            if key == "arguments" { return nil }
-            guard blanks() else { return .needMore }
-            let value = string()
-            if case .head = value {
-                guard blanks() else { return .needMore }
-                guard bytes[i] == UInt8(ascii: ",") else { return .otherForm }
-                i += 1
-            }
+            guard end < bytes.count else { throw .needMore }
+            guard case .string(let value) = try? JSONParser.parse(bytes[index...end]) else { throw .otherForm }
+            index = end + 1
             return value
         }
-        guard blanks() else { return .needMore }
-        guard bytes[i] == UInt8(ascii: "{") else { return .otherForm }
-        i += 1
-        var id: String?
-        guard blanks() else { return .needMore }
-        // `"id"` or `"name"` first: one byte after the quote tells.
-        guard i + 1 < bytes.count else { return .needMore }
-        if bytes[i + 1] == UInt8(ascii: "i") {
-            let idValue = member("id")
-            guard case .head(_, let value, _)? = idValue else { return idValue ?? .otherForm }
-            id = value
+
+        /// `"key"` and `:`, after blanks.
+        mutating func member(_ key: String) throws(Stop) {
+            try expect("\"" + key + "\"")
+            try expect(":")
         }
-        let name = member("name")
-        guard case .head(_, let nameValue, _)? = name else { return name ?? .otherForm }
-        if let result = member("arguments") { return result }
-        return .head(id: id, name: nameValue, length: i)
+    }
+
+    static func read(_ bytes: [UInt8]) -> Result {
+        var cursor = Cursor(bytes: bytes)
+        do throws(Stop) {
+            try cursor.expect("{")
+            var id: String?
+            // `"id"` or `"name"` first: the byte after the quote tells.
+            _ = try cursor.next()
+            guard cursor.index + 1 < bytes.count else { throw .needMore }
+            if bytes[cursor.index + 1] == UInt8(ascii: "i") {
+                try cursor.member("id")
+                id = try cursor.string()
+                try cursor.expect(",")
+            }
+            try cursor.member("name")
+            let name = try cursor.string()
+            try cursor.expect(",")
+            try cursor.member("arguments")
+            return .head(id: id, name: name, length: cursor.index)
+        } catch {
+            return error == .needMore ? .needMore : .otherForm
+        }
     }
 }
 

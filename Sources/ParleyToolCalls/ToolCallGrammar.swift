@@ -1,4 +1,4 @@
-import ParleyJSON
+public import ParleyJSON
 public import ParleyStructuredOutput
 
 /// Reads an answer byte by byte and says whether it is still the beginning of an answer whose tool
@@ -21,6 +21,22 @@ public struct ToolCallGrammar: ByteGrammar, Equatable {
         public init(name: String, arguments: OutputSchema) {
             self.name = name
             self.arguments = arguments
+        }
+
+        /// A tool whose arguments follow `parameters`, its JSON schema (nil: it takes none). A
+        /// schema the grammar cannot enforce holds them to any object, unless `strict`: then it is
+        /// the error.
+        public init(name: String, parameters: JSONValue?, strict: Bool) throws(OutputSchemaError) {
+            guard let parameters else {
+                self.init(name: name, arguments: .object(properties: [:], required: [], open: false))
+                return
+            }
+            do {
+                self.init(name: name, arguments: try OutputSchema.compile(parameters))
+            } catch {
+                if strict { throw error }
+                self.init(name: name, arguments: .anyObject)
+            }
         }
     }
 

@@ -40,19 +40,12 @@ extension GenerateCommand {
             let parameters = function["parameters"]
             listed.append(
                 ToolPrompt.Tool(name: name, description: function["description"]?.string, parameters: parameters?.jsonText))
-            // No parameters: it takes none. A schema the grammar cannot enforce: any object, unless strict.
-            var schema = OutputSchema.object(properties: [:], required: [], open: false)
-            if let parameters {
-                do {
-                    schema = try OutputSchema.compile(parameters)
-                } catch {
-                    if case .bool(true)? = function["strict"] {
-                        throw ValidationError("\(path): the parameters of '\(name)': \(error.message)")
-                    }
-                    schema = .anyObject
-                }
+            do {
+                grammar.append(
+                    try ToolCallGrammar.Tool(name: name, parameters: parameters, strict: function["strict"] == .bool(true)))
+            } catch {
+                throw ValidationError("\(path): the parameters of '\(name)': \(error.message)")
             }
-            grammar.append(ToolCallGrammar.Tool(name: name, arguments: schema))
         }
         switch toolChoice {
         case "auto": return Tools(listed: listed, callable: grammar, mode: .auto)

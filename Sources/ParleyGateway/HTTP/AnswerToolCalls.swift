@@ -60,31 +60,20 @@ struct AnswerToolCalls {
         return chunks
     }
 
-    /// The whole answer `text` split: its content (nil when it only calls) and its calls.
+    /// The whole answer `text` split: its content (nil when it only calls) and its calls with their ids.
     static func split(_ text: String, requestID: String) -> (content: String?, calls: [(id: String, call: ToolCall)]) {
-        var content = ""
-        var calls: [(String, ToolCall)] = []
-        for block in ToolCallExtractor.blocks(of: text) {
-            switch block {
-            case .content(let piece): content += piece
-            case .call(let call): calls.append((id(requestID: requestID, index: calls.count), call))
-            }
-        }
-        let blank = content.allSatisfy(\.isWhitespace)
-        return (calls.isEmpty || !blank ? content : nil, calls)
+        let (content, calls) = ToolCallExtractor.split(text)
+        return (content, calls.enumerated().map { (id(requestID: requestID, index: $0.offset), $0.element) })
     }
 
     /// `call_` and 24 hex digits of SHA-256 over the request id and the call's index.
     static func id(requestID: String, index: Int) -> String {
-        let digest = SHA256.hash(data: Array("tool-call\u{0}\(requestID)\u{0}\(index)".utf8))
-        return "call_" + digest.prefix(12).map { byte in
-            let digits = String(byte, radix: 16)
-            return digits.count == 1 ? "0" + digits : digits
-        }.joined()
+        "call_" + UUIDText.hexString(SHA256.hash(data: Array("tool-call\u{0}\(requestID)\u{0}\(index)".utf8)).prefix(12))
     }
 
-    /// OpenAI's `finish_reason`: `tool_calls` for an answer that ends after calling.
-    static func finishReason(_ reason: FinishReason, callCount: Int) -> String {
-        reason == .stop && callCount > 0 ? "tool_calls" : ChatCompletionJSON.finishReason(reason)
+    /// OpenAI's `finish_reason` of an answer whose own reason is `reason` (`stop`, `length`, …):
+    /// `tool_calls` for one that stops after calling.
+    static func finishReason(_ reason: String, callCount: Int) -> String {
+        reason == "stop" && callCount > 0 ? "tool_calls" : reason
     }
 }

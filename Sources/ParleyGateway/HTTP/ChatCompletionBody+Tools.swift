@@ -85,7 +85,7 @@ extension ChatCompletionBody {
         return ToolDefinition(name: name, description: description, parameters: parameters, strict: strict)
     }
 
-    /// A function name: 1 to 64 ASCII letters, digits, `_` or `-`.
+    /// A name OpenAI restricts (a function's, a JSON schema's): 1 to 64 ASCII letters, digits, `_` or `-`.
     static func checkName(_ name: String, param: String) throws {
         guard !name.isEmpty, name.utf8.count <= 64,
             name.utf8.allSatisfy({ byte in

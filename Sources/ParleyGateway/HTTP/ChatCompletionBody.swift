@@ -138,13 +138,7 @@ struct ChatCompletionBody: Equatable {
                     code: "missing_required_parameter")
             }
             let name = try described.string("name") ?? "response"
-            guard !name.isEmpty, name.utf8.count <= 64,
-                name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") })
-            else {
-                throw OpenAIError.invalid(
-                    "'response_format.json_schema.name' must be 1 to 64 letters, digits, _ or -",
-                    param: "response_format.json_schema.name")
-            }
+            try checkName(name, param: "response_format.json_schema.name")
             _ = try described.bool("strict")
             // No schema: any object, as OpenAI reads it.
             let schema = described.object["schema"] ?? .object(["type": .string("object")])

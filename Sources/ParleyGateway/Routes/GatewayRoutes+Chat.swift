@@ -74,12 +74,10 @@ extension GatewayRoutes {
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
-        var stream = LiveStream(
+        let stream = LiveStream(
             routes: self, events: events, pending: pending, json: json, requestID: requestID, userID: user,
-            startedAt: startedAt)
-        stream.offersTools = body.sampling.tools != nil
-        let answer = stream
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await answer.write(to: &writer) })
+            startedAt: startedAt, offersTools: body.sampling.tools != nil)
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await stream.write(to: &writer) })
     }
 
     /// The answer of a request sent again under its Idempotency-Key, from its generation log. The
@@ -141,18 +139,10 @@ extension GatewayRoutes {
                 logprobs += pieceLogprobs
             case .finished(let reason, let usage):
                 metrics.completions("ok").increment()
-                guard offersTools else {
-                    return Self.json(
-                        json.completion(
-                            text: text, finishReason: ChatCompletionJSON.finishReason(reason), usage: usage,
-                            logprobs: logprobs),
-                        headers: headers)
-                }
-                let (content, calls) = AnswerToolCalls.split(text, requestID: json.id)
+                let (content, calls) = offersTools ? AnswerToolCalls.split(text, requestID: json.id) : (text, [])
+                let finish = AnswerToolCalls.finishReason(ChatCompletionJSON.finishReason(reason), callCount: calls.count)
                 return Self.json(
-                    json.completion(
-                        text: content, finishReason: AnswerToolCalls.finishReason(reason, callCount: calls.count),
-                        usage: usage, logprobs: logprobs, toolCalls: calls),
+                    json.completion(text: content, finishReason: finish, usage: usage, logprobs: logprobs, toolCalls: calls),
                     headers: headers)
             case .started, .prompt:
                 continue

@@ -71,8 +71,7 @@ extension GatewayRoutes {
                         }
                     }
                     if page.run.status != .streaming, page.run.lastSeq <= lastSeq {
-                        var reason = Self.finishReason(page.run.status)
-                        if reason == "stop", calls.callCount > 0 { reason = "tool_calls" }
+                        let reason = AnswerToolCalls.finishReason(Self.finishReason(page.run.status), callCount: calls.callCount)
                         let tail = SSE.events(calls.finish(json: json), lastID: nil)
                         try await writer.write(
                             ByteBuffer(string: tail + SSE.event(id: nil, data: json.finishChunk(reason)) + SSE.done))

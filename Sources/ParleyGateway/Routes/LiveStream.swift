@@ -20,7 +20,7 @@ struct LiveStream: Sendable {
     let userID: String
     let startedAt: ContinuousClock.Instant
     /// The request offered tools: calls in the answer's text go out as `tool_calls`.
-    var offersTools = false
+    let offersTools: Bool
 
     private enum Item: Sendable {
         case event(CompletionEvent)
@@ -106,7 +106,8 @@ struct LiveStream: Sendable {
                 tail = SSE.events(answerCalls.finish(json: json), lastID: nil)
                 calls = answerCalls
             }
-            let finish = AnswerToolCalls.finishReason(reason, callCount: calls?.callCount ?? 0)
+            let finish = AnswerToolCalls.finishReason(
+                ChatCompletionJSON.finishReason(reason), callCount: calls?.callCount ?? 0)
             tail += SSE.event(id: nil, data: json.finishChunk(finish))
             if json.includeUsage { tail += SSE.event(id: nil, data: json.usageChunk(usage)) }
             metrics.completions("ok").increment()

@@ -88,25 +88,21 @@ public struct EngineBackend: ModelBackend {
                 throw ServingError(
                     ServingError.invalidRequest, "the built-in model cannot hold an answer to a response format and tools at once")
             }
-            let grammarTools = try tools.callable.map { tool in
-                ToolCallGrammar.Tool(name: tool.name, arguments: try argumentsSchema(tool))
-            }
+            let grammarTools = try tools.callable.map(grammarTool)
             return .toolCalls(
                 ToolCallGrammar(tools: grammarTools, mode: tools.callRequired ? .required : .auto, parallel: tools.parallelCalls))
         }
         return try Self.format(format)
     }
 
-    /// What a tool's arguments must be.
-    static func argumentsSchema(_ tool: ToolDefinition) throws -> OutputSchema {
-        guard let parameters = tool.parameters else { return .object(properties: [:], required: [], open: false) }
+    /// `tool` as the grammar holds calls to it (its parameters' text unreadable counts as a schema
+    /// it cannot enforce).
+    static func grammarTool(_ tool: ToolDefinition) throws -> ToolCallGrammar.Tool {
+        let parameters = tool.parameters.map { (try? JSONParser.parse($0.utf8)) ?? .null }
         do {
-            return try OutputSchema.compile(try JSONParser.parse(parameters.utf8))
+            return try ToolCallGrammar.Tool(name: tool.name, parameters: parameters, strict: tool.strict)
         } catch {
-            guard !tool.strict else {
-                throw ServingError(ServingError.invalidRequest, "the parameters of tool '\(tool.name)' cannot be enforced: \(error)")
-            }
-            return .anyObject
+            throw ServingError(ServingError.invalidRequest, "the parameters of tool '\(tool.name)' cannot be enforced: \(error)")
         }
     }
 

@@ -74,16 +74,24 @@ public struct SyntheticModel: ModelBackend {
 
     /// The number of tokens of the answer to `request`.
     public static func answerLength(for request: ModelRequest, defaultLength: Int = 64) -> Int {
-        if let call = toolCallPieces(for: request) { return min(call.count, max(0, request.sampling.maxTokens ?? .max)) }
+        answerLength(for: request, defaultLength: defaultLength, call: toolCallPieces(for: request))
+    }
+
+    /// The same, given the request's ``toolCallPieces(for:)``.
+    static func answerLength(for request: ModelRequest, defaultLength: Int, call: [String]?) -> Int {
+        if let call { return min(call.count, max(0, request.sampling.maxTokens ?? .max)) }
         return max(0, request.sampling.maxTokens ?? defaultLength)
     }
 
     /// Why the answer to `request` ends: `length` when `maxTokens` is set, else `stop` (a required
     /// call: `stop` unless `maxTokens` cuts it).
     public static func finishReason(for request: ModelRequest) -> FinishReason {
-        if let call = toolCallPieces(for: request) {
-            return (request.sampling.maxTokens ?? .max) < call.count ? .length : .stop
-        }
+        finishReason(for: request, call: toolCallPieces(for: request))
+    }
+
+    /// The same, given the request's ``toolCallPieces(for:)``.
+    static func finishReason(for request: ModelRequest, call: [String]?) -> FinishReason {
+        if let call { return (request.sampling.maxTokens ?? .max) < call.count ? .length : .stop }
         return request.sampling.maxTokens == nil ? .stop : .length
     }
 
@@ -95,7 +103,7 @@ public struct SyntheticModel: ModelBackend {
         guard let tools = request.sampling.tools, tools.callRequired, let tool = tools.callable.first else { return nil }
         let hash = requestHash(request)
         let words = (0..<6).map { token(at: $0, requestHash: hash) }.joined()
-        let schema = (try? EngineBackend.argumentsSchema(tool)) ?? .anyObject
+        let schema = (try? EngineBackend.grammarTool(tool))?.arguments ?? .anyObject
         let markup = Array(ToolCallMarkup.text(of: ToolCall(name: tool.name, arguments: schema.example(text: words))))
         return stride(from: 0, to: markup.count, by: 4).map { String(markup[$0..<min($0 + 4, markup.count)]) }
     }
@@ -103,8 +111,9 @@ public struct SyntheticModel: ModelBackend {
     /// Every token text of the answer to `request`, in order (the resume point is ignored: this is
     /// the whole answer). Concatenated, they are the answer's text.
     public static func expectedAnswer(for request: ModelRequest, defaultLength: Int = 64) -> [String] {
-        let length = answerLength(for: request, defaultLength: defaultLength)
-        if let call = toolCallPieces(for: request) { return Array(call.prefix(length)) }
+        let call = toolCallPieces(for: request)
+        let length = answerLength(for: request, defaultLength: defaultLength, call: call)
+        if let call { return Array(call.prefix(length)) }
         let hash = requestHash(request)
         return (0..<length).map {
             text(at: $0, of: length, requestHash: hash, format: request.sampling.responseFormat)

@@ -13,13 +13,14 @@ public struct SyntheticStream: AsyncSequence, Sendable {
     let firstTokenDue: ContinuousClock.Instant
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(
+        let call = SyntheticModel.toolCallPieces(for: request)
+        return Iterator(
             hash: SyntheticModel.requestHash(request),
             next: request.firstTokenIndex,
-            length: SyntheticModel.answerLength(for: request, defaultLength: configuration.defaultLength),
-            finishReason: SyntheticModel.finishReason(for: request),
+            length: SyntheticModel.answerLength(for: request, defaultLength: configuration.defaultLength, call: call),
+            finishReason: SyntheticModel.finishReason(for: request, call: call),
             promptTokens: SyntheticModel.promptTokenCount(for: request), logprobs: request.sampling.logprobs,
-            format: request.sampling.responseFormat, toolCall: SyntheticModel.toolCallPieces(for: request),
+            format: request.sampling.responseFormat, toolCall: call,
             configuration: configuration, firstTokenDue: firstTokenDue)
     }
 

@@ -37,22 +37,12 @@ struct UpstreamMessage: Encodable, Equatable {
         for (index, message) in messages.enumerated() {
             switch message.role {
             case "assistant":
-                var content = ""
-                var calls: [Call] = []
-                for block in ToolCallExtractor.blocks(of: message.content) {
-                    switch block {
-                    case .content(let text): content += text
-                    case .call(let call):
-                        let id = call.id ?? "call_m\(index)_\(calls.count)"
-                        calls.append(Call(id: id, function: .init(name: call.name, arguments: call.arguments)))
-                    }
+                let (content, made) = ToolCallExtractor.split(message.content)
+                let calls = made.enumerated().map { k, call in
+                    Call(id: call.id ?? "call_m\(index)_\(k)", function: .init(name: call.name, arguments: call.arguments))
                 }
                 unanswered = calls.map(\.id)
-                let blank = content.allSatisfy(\.isWhitespace)
-                result.append(
-                    UpstreamMessage(
-                        role: "assistant", content: calls.isEmpty || !blank ? content : nil,
-                        toolCalls: calls.isEmpty ? nil : calls))
+                result.append(UpstreamMessage(role: "assistant", content: content, toolCalls: calls.isEmpty ? nil : calls))
             case "tool":
                 var id = message.toolCallID
                 if let known = id { unanswered.removeAll { $0 == known } } else if !unanswered.isEmpty {
