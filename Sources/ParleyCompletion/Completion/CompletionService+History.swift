@@ -45,8 +45,19 @@ extension CompletionService {
     /// Loads the conversation's visible branch for the model; the request's messages and the
     /// generation log's start are stored by the returned `settle`, while the model starts (a
     /// resubmission stores them before it returns). Without a reachable store the request goes to
-    /// the model as it is and nothing is stored.
+    /// the model as it is and nothing is stored. The request's `instructions` go first, unstored.
     func prepare(_ request: CompletionRequest) async throws -> PreparedCompletion {
+        var prepared = try await prepareTurn(request)
+        if let instructions = request.instructions {
+            // A leading system message is kept when history has to be left out: counting it with
+            // the history keeps the stored messages droppable as before.
+            prepared.modelRequest.messages.insert(ChatMessage(role: "system", content: instructions), at: 0)
+            prepared.modelRequest.historyCount += 1
+        }
+        return prepared
+    }
+
+    private func prepareTurn(_ request: CompletionRequest) async throws -> PreparedCompletion {
         let modelRequest = ModelRequest(
             requestID: request.requestID, userID: request.userID, model: request.model, messages: request.messages,
             sampling: request.sampling, priority: request.priority, resume: request.resume,

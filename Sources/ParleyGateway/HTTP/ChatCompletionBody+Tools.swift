@@ -8,10 +8,28 @@ extension ChatCompletionBody {
     /// Most tools one request may offer (OpenAI's limit).
     static let maxTools = 128
 
+    /// How an API writes a function tool: Chat Completions nests it (`{"type": "function",
+    /// "function": {"name", …}}`, strict unless said: no), the Responses API does not (`{"type":
+    /// "function", "name", …}`, strict unless said: yes). Tool choices name functions the same ways.
+    enum ToolForm {
+        case chat
+        case responses
+
+        /// The object holding a tool's (or a tool choice's) name and schema.
+        func function(of fields: JSONFields) throws -> JSONFields? {
+            switch self {
+            case .chat: return try fields.object("function")
+            case .responses: return fields
+            }
+        }
+
+        var strictByDefault: Bool { self == .responses }
+    }
+
     /// `tools`, `tool_choice` and `parallel_tool_calls`; nil when no tools are offered. A tool's
     /// name is 1 to 64 letters, digits, `_` or `-`, unique; its `parameters` a JSON schema object;
     /// with `strict: true` the schema must be one ParleyStructuredOutput can enforce (422 otherwise).
-    static func tools(_ fields: JSONFields) throws -> ToolOptions? {
+    static func tools(_ fields: JSONFields, form: ToolForm = .chat) throws -> ToolOptions? {
         if fields.present("functions") {
             throw OpenAIError(
                 .unprocessableContent, "'functions' is not supported; use 'tools'", param: "functions",
@@ -28,23 +46,28 @@ extension ChatCompletionBody {
             return nil
         }
         guard case .array(let entries) = fields.object["tools"] else { throw fields.wrongType("tools", "an array") }
-        guard !entries.isEmpty, entries.count <= maxTools else {
-            throw OpenAIError.invalid("'tools' must hold 1 to \(maxTools) tools", param: "tools")
+        guard entries.count <= maxTools else {
+            throw OpenAIError.invalid("'tools' must hold at most \(maxTools) tools", param: "tools")
+        }
+        // An empty list offers nothing (the Responses API's clients send `[]`; Chat Completions refuses it).
+        if entries.isEmpty {
+            guard form == .responses else { throw OpenAIError.invalid("'tools' must hold 1 to \(maxTools) tools", param: "tools") }
+            return nil
         }
         var tools: [ToolDefinition] = []
         for (index, entry) in entries.enumerated() {
-            let tool = try self.tool(entry, param: "tools[\(index)]")
+            let tool = try self.tool(entry, param: "tools[\(index)]", form: form)
             guard !tools.contains(where: { $0.name == tool.name }) else {
-                throw OpenAIError.invalid(
-                    "'tools[\(index)].function.name' '\(tool.name)' is given twice", param: "tools[\(index)].function.name")
+                let param = form == .chat ? "tools[\(index)].function.name" : "tools[\(index)].name"
+                throw OpenAIError.invalid("'\(param)' '\(tool.name)' is given twice", param: param)
             }
             tools.append(tool)
         }
         let parallel = try fields.bool("parallel_tool_calls") ?? true
-        return ToolOptions(tools: tools, choice: try toolChoice(fields, tools: tools), parallelCalls: parallel)
+        return ToolOptions(tools: tools, choice: try toolChoice(fields, tools: tools, form: form), parallelCalls: parallel)
     }
 
-    private static func tool(_ entry: JSONValue, param: String) throws -> ToolDefinition {
+    private static func tool(_ entry: JSONValue, param: String, form: ToolForm) throws -> ToolDefinition {
         guard case .object(let object) = entry else {
             throw OpenAIError.invalid("'\(param)' must be an object", param: param, code: "invalid_type")
         }
@@ -57,17 +80,17 @@ extension ChatCompletionBody {
                 .unprocessableContent, "'\(param).type' '\(type.prefix(40))' is not supported; use 'function'",
                 param: param + ".type", code: "unsupported_value")
         }
-        guard let function = try fields.object("function") else {
+        guard let function = try form.function(of: fields) else {
             throw OpenAIError.invalid(
                 "'\(param).function' is required", param: param + ".function", code: "missing_required_parameter")
         }
         guard let name = try function.string("name") else {
             throw OpenAIError.invalid(
-                "'\(param).function.name' is required", param: param + ".function.name", code: "missing_required_parameter")
+                "'\(function.prefix)name' is required", param: function.prefix + "name", code: "missing_required_parameter")
         }
-        try checkName(name, param: param + ".function.name")
+        try checkName(name, param: function.prefix + "name")
         let description = try function.string("description")
-        let strict = try function.bool("strict") ?? false
+        let strict = try function.bool("strict") ?? form.strictByDefault
         var parameters: String?
         if let schema = try function.object("parameters") {
             let value = JSONValue.object(schema.object)
@@ -76,8 +99,8 @@ extension ChatCompletionBody {
                     _ = try OutputSchema.compile(value)
                 } catch {
                     throw OpenAIError(
-                        .unprocessableContent, "'\(param).function.parameters': \(error.message)",
-                        param: param + ".function.parameters", code: "unsupported_value")
+                        .unprocessableContent, "'\(function.prefix)parameters': \(error.message)",
+                        param: function.prefix + "parameters", code: "unsupported_value")
                 }
             }
             parameters = value.jsonText
@@ -97,9 +120,10 @@ extension ChatCompletionBody {
         }
     }
 
-    /// `tool_choice`: `none`, `auto` (the default), `required`, or `{"type": "function",
-    /// "function": {"name": …}}` naming one of `tools`.
-    private static func toolChoice(_ fields: JSONFields, tools: [ToolDefinition]) throws -> ToolChoice {
+    /// `tool_choice`: `none`, `auto` (the default), `required`, or one of `tools` by name
+    /// (`{"type": "function", "function": {"name": …}}`; in the Responses API's form
+    /// `{"type": "function", "name": …}`).
+    private static func toolChoice(_ fields: JSONFields, tools: [ToolDefinition], form: ToolForm) throws -> ToolChoice {
         switch fields.object["tool_choice"] {
         case nil, .some(.null), .some(.string("auto")): return .auto
         case .some(.string("none")): return .none
@@ -110,15 +134,15 @@ extension ChatCompletionBody {
                 param: "tool_choice")
         case .some(.object):
             let choice = try fields.object("tool_choice")!
-            guard try choice.string("type") == "function", let function = try choice.object("function"),
+            guard try choice.string("type") == "function", let function = try form.function(of: choice),
                 let name = try function.string("name")
             else {
-                throw OpenAIError.invalid(
-                    "'tool_choice' must be {\"type\": \"function\", \"function\": {\"name\": …}}", param: "tool_choice")
+                let shape = form == .chat ? #"{"type": "function", "function": {"name": …}}"# : #"{"type": "function", "name": …}"#
+                throw OpenAIError.invalid("'tool_choice' must be \(shape)", param: "tool_choice")
             }
             guard tools.contains(where: { $0.name == name }) else {
                 throw OpenAIError.invalid(
-                    "'tool_choice' names '\(name.prefix(64))', which is not among 'tools'", param: "tool_choice.function.name")
+                    "'tool_choice' names '\(name.prefix(64))', which is not among 'tools'", param: function.prefix + "name")
             }
             return .function(name)
         default:

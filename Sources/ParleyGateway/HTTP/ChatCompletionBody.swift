@@ -128,36 +128,44 @@ struct ChatCompletionBody: Equatable {
     /// with 422 rather than ignored, since the answer could break what the schema promises.
     static func responseFormat(_ fields: JSONFields) throws -> ResponseFormat {
         guard let format = try fields.object("response_format") else { return .text }
+        return try outputFormat(format, param: "response_format") { try format.object("json_schema") }
+    }
+
+    /// An answer's format (`format`, at `param`): its `type`, and for `json_schema` the object
+    /// `described` gives (Chat Completions nests it in `json_schema`; the Responses API's
+    /// `text.format` is that object itself) with `name`, `schema` and `strict`.
+    static func outputFormat(_ format: JSONFields, param: String, described: () throws -> JSONFields?) throws
+        -> ResponseFormat
+    {
         switch try format.string("type") {
         case "text": return .text
         case "json_object": return .jsonObject
         case "json_schema":
-            guard let described = try format.object("json_schema") else {
+            guard let described = try described() else {
                 throw OpenAIError.invalid(
-                    "'response_format.json_schema' is required", param: "response_format.json_schema",
-                    code: "missing_required_parameter")
+                    "'\(param).json_schema' is required", param: param + ".json_schema", code: "missing_required_parameter")
             }
             let name = try described.string("name") ?? "response"
-            try checkName(name, param: "response_format.json_schema.name")
+            try checkName(name, param: described.prefix + "name")
             _ = try described.bool("strict")
+            _ = try described.string("description")
             // No schema: any object, as OpenAI reads it.
             let schema = described.object["schema"] ?? .object(["type": .string("object")])
             do {
                 _ = try OutputSchema.compile(schema)
             } catch {
                 throw OpenAIError(
-                    .unprocessableContent, "'response_format.json_schema.schema': \(error.message)",
-                    param: "response_format.json_schema.schema", code: "unsupported_value")
+                    .unprocessableContent, "'\(described.prefix)schema': \(error.message)",
+                    param: described.prefix + "schema", code: "unsupported_value")
             }
             return .jsonSchema(name: name, schema: schema.jsonText)
         case nil:
-            throw OpenAIError.invalid(
-                "'response_format.type' is required", param: "response_format.type", code: "missing_required_parameter")
+            throw OpenAIError.invalid("'\(param).type' is required", param: param + ".type", code: "missing_required_parameter")
         case let other?:
             throw OpenAIError(
                 .unprocessableContent,
-                "'response_format' type '\(other.prefix(40))' is not supported; use 'text', 'json_object' or 'json_schema'",
-                param: "response_format", code: "unsupported_value")
+                "'\(param)' type '\(other.prefix(40))' is not supported; use 'text', 'json_object' or 'json_schema'",
+                param: param, code: "unsupported_value")
         }
     }
 

@@ -92,12 +92,17 @@ struct ChatCompletionJSON {
     /// `{"content":[…],"refusal":null}` with one item per model token.
     func logprobsObject(_ logprobs: [TokenLogprob]) -> String {
         guard includeLogprobs else { return "null" }
-        var object = #"{"content":["#
+        return #"{"content":"# + Self.logprobList(logprobs) + #","refusal":null}"#
+    }
+
+    /// `[{"token":…,"logprob":…,"bytes":[…],"top_logprobs":[…]}, …]`, one item per model token.
+    static func logprobList(_ logprobs: [TokenLogprob]) -> String {
+        var list = "["
         for (i, item) in logprobs.enumerated() {
-            if i > 0 { object += "," }
-            Self.append(item, to: &object, withTop: true)
+            if i > 0 { list += "," }
+            append(item, to: &list, withTop: true)
         }
-        return object + #"],"refusal":null}"#
+        return list + "]"
     }
 
     /// `{"token":…,"logprob":…,"bytes":[…],"top_logprobs":[…]}` (the alternatives without their own list).

@@ -14,36 +14,89 @@ extension GatewayRoutes {
         let user = try context.requireUser()
         let bytes = try await Self.body(request, limit: configuration.limits.maxChatBodyBytes)
         let body = try ChatCompletionBody(json: bytes.readableBytesView, limits: configuration.limits)
-        // A client that may send this request again (its gateway died before answering) names it
-        // with an Idempotency-Key: the request id derives from it, and the completion refuses a
-        // request id started before (`duplicate_request`); its answer then comes from the log.
-        let idempotencyKey = request.headers[.idempotencyKey]
-        let requestID: String
-        if let key = idempotencyKey {
-            guard Self.isValidIdempotencyKey(key) else {
-                throw OpenAIError.invalid(
-                    "Idempotency-Key must be 1 to 128 letters, digits or - _ . :", param: "Idempotency-Key")
-            }
-            requestID = "chatcmpl-" + RandomIdentifier.derived(user: user, key: key)
-        } else {
-            requestID = "chatcmpl-" + RandomIdentifier.timeOrdered128()
-        }
+        let requestID = try Self.requestID(request, user: user)
         var completion = CompletionRequest(
             requestID: requestID, userID: user, model: body.model, messages: body.messages, sampling: body.sampling,
             conversationID: body.conversationID, store: body.store, parentMessageID: body.parentMessageID)
         completion.startsAtRoot = body.startsAtRoot
-        completion.idempotent = idempotencyKey != nil
+        completion.idempotent = request.headers[.idempotencyKey] != nil
         let startedAt = ContinuousClock.now
-        let events = completions.complete(completion)
+        let answer: StartedAnswer
+        do {
+            answer = try await start(completion)
+        } catch let error as OpenAIError where error.code == ServingError.duplicateRequest && body.stream {
+            return try await replayDuplicate(user: user, requestID: requestID)
+        }
+        let json = ChatCompletionJSON(
+            id: requestID, model: body.model, created: Int(Date().timeIntervalSince1970), includeUsage: body.includeUsage,
+            includeLogprobs: body.sampling.logprobs != nil)
+        let offersTools = body.sampling.tools != nil
 
-        // The first event comes after the rate limit, the history and the worker were settled:
-        // its failure is still an HTTP status.
+        guard body.stream else {
+            let collected = try await collect(answer, startedAt: startedAt)
+            let (content, calls) =
+                offersTools ? AnswerToolCalls.split(collected.text, requestID: requestID) : (collected.text, [])
+            let finish = AnswerToolCalls.finishReason(ChatCompletionJSON.finishReason(collected.reason), callCount: calls.count)
+            return Self.json(
+                json.completion(
+                    text: content, finishReason: finish, usage: collected.usage, logprobs: collected.logprobs, toolCalls: calls),
+                headers: answer.headers)
+        }
+        let stream = LiveStream(
+            routes: self, events: answer.events, pending: answer.pending,
+            renderer: ChatChunkRenderer(json: json, requestID: requestID, offersTools: offersTools), requestID: requestID,
+            userID: user, startedAt: startedAt)
+        return Response(
+            status: .ok, headers: Self.streamHeaders(answer.headers),
+            body: ResponseBody { writer in try await stream.write(to: &writer) })
+    }
+
+    /// The request id of a new request: `chatcmpl-` and 32 hex digits, time first. A client that
+    /// may send this request again (its gateway died before answering) names it with an
+    /// Idempotency-Key: the request id then derives from it, and the completion refuses a request
+    /// id started before (`duplicate_request`); its answer then comes from the log.
+    static func requestID(_ request: Request, user: String) throws -> String {
+        guard let key = request.headers[.idempotencyKey] else { return "chatcmpl-" + RandomIdentifier.timeOrdered128() }
+        guard isValidIdempotencyKey(key) else {
+            throw OpenAIError.invalid("Idempotency-Key must be 1 to 128 letters, digits or - _ . :", param: "Idempotency-Key")
+        }
+        return "chatcmpl-" + RandomIdentifier.derived(user: user, key: key)
+    }
+
+    /// `headers` with those of an SSE answer.
+    static func streamHeaders(_ headers: HTTPFields) -> HTTPFields {
+        var headers = headers
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        return headers
+    }
+
+    /// An answer whose first event came: after the rate limit, the history and the worker were
+    /// settled, so a failure before it is still an HTTP status (thrown as an ``OpenAIError``).
+    struct StartedAnswer {
+        let events: EventIterator
+        /// The events that came with `started` (usually the first token).
+        let pending: [CompletionEvent]
+        /// `x-request-id`, `x-parley-conversation-id` and the rate-limit headers.
+        let headers: HTTPFields
+        /// Where the turn is stored (nil ids when it is not).
+        let conversationID: String?
+        let assistantMessageID: String?
+    }
+
+    /// Sends `completion` and waits for its first event.
+    func start(_ completion: CompletionRequest) async throws -> StartedAnswer {
+        let events = completions.complete(completion)
         var pending: [CompletionEvent] = []
-        var headers: HTTPFields = [.requestID: requestID]
+        var headers: HTTPFields = [.requestID: completion.requestID]
+        var conversationID: String?
+        var assistantMessageID: String?
         do {
             switch try await events.next() {
-            case .started(let conversationID, _, _, let rateLimit):
-                if let conversationID { headers[.conversationID] = conversationID }
+            case .started(let conversation, _, let answer, let rateLimit):
+                (conversationID, assistantMessageID) = (conversation, answer)
+                if let conversation { headers[.conversationID] = conversation }
                 if let rateLimit { headers.append(contentsOf: Self.rateLimitHeaders(rateLimit)) }
                 // The completion sends `started` together with the first token (or the finish): take
                 // it along, so the answer's first write carries it.
@@ -55,29 +108,13 @@ extension GatewayRoutes {
             }
         } catch {
             var mapped = OpenAIError.from(error)
-            if mapped.code == ServingError.duplicateRequest, body.stream {
-                return try await replayDuplicate(user: user, requestID: requestID)
-            }
-            metrics.completions("error").increment()
-            mapped.headers[.requestID] = requestID
+            if mapped.code != ServingError.duplicateRequest { metrics.completions("error").increment() }
+            mapped.headers[.requestID] = completion.requestID
             throw mapped
         }
-        let json = ChatCompletionJSON(
-            id: requestID, model: body.model, created: Int(Date().timeIntervalSince1970), includeUsage: body.includeUsage,
-            includeLogprobs: body.sampling.logprobs != nil)
-
-        guard body.stream else {
-            return try await collectAnswer(
-                events, pending: pending, json: json, headers: headers, startedAt: startedAt,
-                offersTools: body.sampling.tools != nil)
-        }
-        headers[.contentType] = "text/event-stream"
-        headers[.cacheControl] = "no-cache"
-        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
-        let stream = LiveStream(
-            routes: self, events: events, pending: pending, json: json, requestID: requestID, userID: user,
-            startedAt: startedAt, offersTools: body.sampling.tools != nil)
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await stream.write(to: &writer) })
+        return StartedAnswer(
+            events: events, pending: pending, headers: headers, conversationID: conversationID,
+            assistantMessageID: assistantMessageID)
     }
 
     /// The answer of a request sent again under its Idempotency-Key, from its generation log. The
@@ -108,22 +145,25 @@ extension GatewayRoutes {
         }
     }
 
-    /// A non-streaming answer: all tokens, then one `chat.completion` object (with `tool_calls`
-    /// read out of its text when the request offered tools).
-    private func collectAnswer(
-        _ events: EventIterator, pending: [CompletionEvent], json: ChatCompletionJSON, headers: HTTPFields,
-        startedAt: ContinuousClock.Instant, offersTools: Bool
-    ) async throws -> Response {
-        metrics.streamStarted()
-        defer { metrics.streamEnded() }
+    /// A whole answer, read to its end.
+    struct CollectedAnswer {
         var text = ""
         var logprobs: [TokenLogprob] = []
-        var queue = pending
+        var reason = FinishReason.stop
+        var usage = TokenUsage(promptTokens: 0, completionTokens: 0)
+    }
+
+    /// Reads all of a non-streaming answer's events.
+    func collect(_ answer: StartedAnswer, startedAt: ContinuousClock.Instant) async throws -> CollectedAnswer {
+        metrics.streamStarted()
+        defer { metrics.streamEnded() }
+        var collected = CollectedAnswer()
+        var queue = answer.pending
         var first = true
         while true {
             let event: CompletionEvent?
             if !queue.isEmpty { event = queue.removeFirst() } else {
-                do { event = try await events.next() } catch {
+                do { event = try await answer.events.next() } catch {
                     metrics.completions("error").increment()
                     throw OpenAIError.from(error)
                 }
@@ -135,15 +175,12 @@ extension GatewayRoutes {
                     first = false
                 }
                 metrics.tokenSent()
-                text += piece
-                logprobs += pieceLogprobs
+                collected.text += piece
+                collected.logprobs += pieceLogprobs
             case .finished(let reason, let usage):
                 metrics.completions("ok").increment()
-                let (content, calls) = offersTools ? AnswerToolCalls.split(text, requestID: json.id) : (text, [])
-                let finish = AnswerToolCalls.finishReason(ChatCompletionJSON.finishReason(reason), callCount: calls.count)
-                return Self.json(
-                    json.completion(text: content, finishReason: finish, usage: usage, logprobs: logprobs, toolCalls: calls),
-                    headers: headers)
+                (collected.reason, collected.usage) = (reason, usage)
+                return collected
             case .started, .prompt:
                 continue
             case .none:

@@ -61,6 +61,7 @@ struct GatewayRoutes: Sendable {
         api.get("models/**") { request, context in try await model(request, context) }
         api.get("cluster") { _, _ in try await Self.json(encoding: status.clusterStatus()) }
         addConversationRoutes(to: api)
+        addResponseRoutes(to: api)
         return router
     }
 

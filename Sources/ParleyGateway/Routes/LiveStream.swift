@@ -5,22 +5,30 @@ import NIOCore
 import ParleyProtocol
 import Synchronization
 
-/// Writes one completion to the client as server-sent events: a role chunk, one chunk per token
-/// (event id = tokens delivered so far, which is also the generation log's sequence number, so
-/// `Last-Event-ID` works on any gateway), the finish chunk, the usage chunk if asked, `[DONE]`.
-/// Comment heartbeats go out while no event flows. A failed write means the client is gone: the
-/// generation goes on for `disconnectGrace`, for the client to resume it, then is cancelled
-/// downstream unless a resume claimed it (``AbandonedStreams``).
-struct LiveStream: Sendable {
+/// How one kind of streamed answer is written to its client: Chat Completions chunks
+/// (``ChatChunkRenderer``) or the Responses API's events (``ResponseEventRenderer``).
+protocol StreamRenderer: Sendable {
+    /// What goes out first, before any event.
+    mutating func head() -> String
+    /// What the client receives for `event`, and whether it ends the answer (nil: nothing).
+    mutating func text(for event: CompletionEvent) -> (text: String, ends: Bool)?
+    /// What the client receives when the answer fails after it started; it ends the answer.
+    mutating func failure(_ error: OpenAIError) -> String
+}
+
+/// Writes one completion to the client as server-sent events rendered by a ``StreamRenderer``,
+/// sending together what queued up while the previous write was under way. Comment heartbeats go
+/// out while no event flows. A failed write means the client is gone: the generation goes on for
+/// `disconnectGrace`, for the client to resume it, then is cancelled downstream unless a resume
+/// claimed it (``AbandonedStreams``).
+struct LiveStream<Renderer: StreamRenderer>: Sendable {
     let routes: GatewayRoutes
     let events: EventIterator
     let pending: [CompletionEvent]
-    let json: ChatCompletionJSON
+    let renderer: Renderer
     let requestID: String
     let userID: String
     let startedAt: ContinuousClock.Instant
-    /// The request offered tools: calls in the answer's text go out as `tool_calls`.
-    let offersTools: Bool
 
     private enum Item: Sendable {
         case event(CompletionEvent)
@@ -77,42 +85,20 @@ struct LiveStream: Sendable {
         }
     }
 
-    /// What the client receives for `event`, and whether it ends the answer (nil: nothing).
-    ///
-    /// With tools, a token's text goes through `calls`: a call goes out whole once its markup
-    /// closes, and only the last chunk of a token carries its event id (a client that resumes after
-    /// it has all of them).
-    private func text(for event: CompletionEvent, tokens: inout Int, calls: inout AnswerToolCalls?)
-        -> (text: String, ends: Bool)?
-    {
+    /// What the client receives for `event` (see ``StreamRenderer/text(for:)``), counted in the metrics.
+    private func text(for event: CompletionEvent, tokens: inout Int, renderer: inout Renderer) -> (text: String, ends: Bool)? {
         let metrics = routes.metrics
         switch event {
-        case .started:
-            return nil
-        case .prompt(let computed, let total):
-            return (SSE.promptProgress(computed: computed, of: total), false)
-        case .token(let index, let text, let logprobs):
+        case .token:
             if tokens == 0 { metrics.timeToFirstToken.recordInterval(since: startedAt) }
             tokens += 1
             metrics.tokenSent()
-            guard var answerCalls = calls else {
-                return (SSE.event(id: Int64(index) + 1, data: json.contentChunk(text, logprobs: logprobs)), false)
-            }
-            defer { calls = answerCalls }
-            return (SSE.events(answerCalls.chunks(text, logprobs: logprobs, json: json), lastID: Int64(index) + 1), false)
-        case .finished(let reason, let usage):
-            var tail = ""
-            if var answerCalls = calls {
-                tail = SSE.events(answerCalls.finish(json: json), lastID: nil)
-                calls = answerCalls
-            }
-            let finish = AnswerToolCalls.finishReason(
-                ChatCompletionJSON.finishReason(reason), callCount: calls?.callCount ?? 0)
-            tail += SSE.event(id: nil, data: json.finishChunk(finish))
-            if json.includeUsage { tail += SSE.event(id: nil, data: json.usageChunk(usage)) }
+        case .finished:
             metrics.completions("ok").increment()
-            return (tail + SSE.done, true)
+        case .started, .prompt:
+            break
         }
+        return renderer.text(for: event)
     }
 
     private func relay(to writer: inout any ResponseBodyWriter, reader: ReaderHandle) async throws {
@@ -120,11 +106,11 @@ struct LiveStream: Sendable {
         // The events that came with `started` (usually the first token) go out with the role chunk,
         // in one write.
         var tokens = 0
-        var calls = offersTools ? AnswerToolCalls(requestID: requestID) : nil
+        var renderer = self.renderer
         var ended = false
-        var head = SSE.event(id: 0, data: json.roleChunk())
+        var head = renderer.head()
         for event in pending where !ended {
-            guard let (text, ends) = text(for: event, tokens: &tokens, calls: &calls) else { continue }
+            guard let (text, ends) = text(for: event, tokens: &tokens, renderer: &renderer) else { continue }
             head += text
             ended = ends
         }
@@ -163,18 +149,17 @@ struct LiveStream: Sendable {
                     if !wroteSinceTick { text += SSE.heartbeat }
                     wroteSinceTick = false
                 case .event(let event):
-                    guard let (eventText, ends) = self.text(for: event, tokens: &tokens, calls: &calls) else { continue }
+                    guard let (eventText, ends) = self.text(for: event, tokens: &tokens, renderer: &renderer) else { continue }
                     text += eventText
                     wroteSinceTick = true
                     ended = ends
                 case .end:
                     let error = OpenAIError(.serviceUnavailable, "the completion ended without finishing", code: "interrupted")
-                    text += SSE.event(id: nil, data: String(decoding: error.body, as: UTF8.self))
+                    text += renderer.failure(error)
                     metrics.completions("error").increment()
                     ended = true
                 case .failure(let error):
-                    let mapped = OpenAIError.from(error)
-                    text += SSE.event(id: nil, data: String(decoding: mapped.body, as: UTF8.self))
+                    text += renderer.failure(OpenAIError.from(error))
                     metrics.completions("error").increment()
                     ended = true
                 }

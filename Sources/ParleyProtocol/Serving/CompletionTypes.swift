@@ -26,6 +26,9 @@ public struct CompletionRequest: Hashable, Sendable, Codable {
     /// refused with `duplicate_request` (nothing is run or stored again), and with no conversation
     /// store reachable the request is refused, since a repeat could then not be recognised.
     public var idempotent: Bool = false
+    /// A system message the model sees first, before any stored history, that is not stored with
+    /// the turn (the Responses API's `instructions`: each request gives its own).
+    public var instructions: String?
 
     public init(
         requestID: String, userID: String, model: String, messages: [ChatMessage], sampling: SamplingOptions = .init(),

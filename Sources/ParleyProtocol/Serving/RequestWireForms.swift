@@ -178,6 +178,7 @@ extension CompletionRequest: WireCodable {
         wire.write(parentMessageID)
         wire.write(startsAtRoot)
         wire.write(idempotent)
+        wire.write(instructions)
     }
 
     public init(wire: WireReader) throws {
@@ -188,5 +189,6 @@ extension CompletionRequest: WireCodable {
             resume: try wire.readOptional(ResumePoint.self), parentMessageID: try wire.readOptionalString())
         startsAtRoot = try wire.readBool()
         idempotent = try wire.readBool()
+        instructions = try wire.readOptionalString()
     }
 }

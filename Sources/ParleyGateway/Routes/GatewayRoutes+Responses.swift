@@ -1,0 +1,230 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ParleyJSON
+import ParleyProtocol
+import ParleyToolCalls
+
+/// OpenAI's Responses API over the same completions as `/v1/chat/completions`: a stored response
+/// is a turn of a conversation (it shows in the history like any chat), its id says where, and
+/// `previous_response_id` continues from it as a new branch would.
+extension GatewayRoutes {
+    func addResponseRoutes(to api: RouterGroup<GatewayRequestContext>) {
+        api.post("responses") { request, context in try await createResponse(request, context) }
+        api.get("responses/:response_id") { _, context in try await retrieveResponse(context) }
+        api.get("responses/:response_id/input_items") { request, context in try await responseInputItems(request, context) }
+    }
+
+    /// `POST /v1/responses`.
+    func createResponse(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let bytes = try await Self.body(request, limit: configuration.limits.maxChatBodyBytes)
+        let body = try ResponsesBody(json: bytes.readableBytesView, limits: configuration.limits)
+        let requestID = try Self.requestID(request, user: user)
+        var completion = CompletionRequest(
+            requestID: requestID, userID: user, model: body.model, messages: body.messages, sampling: body.sampling,
+            conversationID: body.previous?.conversationID ?? body.settings.conversationID, store: body.settings.store,
+            parentMessageID: body.previous?.messageID)
+        completion.instructions = body.settings.instructions
+        completion.idempotent = request.headers[.idempotencyKey] != nil
+        let startedAt = ContinuousClock.now
+        let answer: StartedAnswer
+        do {
+            answer = try await start(completion)
+        } catch let error as OpenAIError where error.status == .notFound && body.previous != nil {
+            throw ResponsesBody.previousNotFound(body.settings.previousResponseID ?? "")
+        }
+
+        let storedID = answer.conversationID.flatMap { conversation in
+            answer.assistantMessageID.flatMap { ResponseIDs.stored(conversationID: conversation, messageID: $0) }
+        }
+        var settings = body.settings
+        settings.conversationID = storedID == nil ? nil : answer.conversationID
+        let json = ResponseJSON(
+            id: storedID ?? ResponseIDs.unstored(requestID: requestID), model: body.model,
+            createdAt: Int(Date().timeIntervalSince1970), settings: settings)
+        // Item and call ids derive from where the answer is stored, so reading it back names them alike.
+        let seed = storedID != nil ? answer.assistantMessageID ?? requestID : requestID
+        let readsCalls = body.sampling.tools != nil
+        guard body.stream else {
+            let collected = try await collect(answer, startedAt: startedAt)
+            let object = ResponseEventRenderer.whole(
+                json: json, seed: seed, readsCalls: readsCalls, text: collected.text, logprobs: collected.logprobs,
+                status: ResponseStatus(collected.reason), usage: collected.usage)
+            return Self.json(object, headers: answer.headers)
+        }
+        let stream = LiveStream(
+            routes: self, events: answer.events, pending: answer.pending,
+            renderer: ResponseEventRenderer(json: json, seed: seed, readsCalls: readsCalls), requestID: requestID,
+            userID: user, startedAt: startedAt)
+        return Response(
+            status: .ok, headers: Self.streamHeaders(answer.headers),
+            body: ResponseBody { writer in try await stream.write(to: &writer) })
+    }
+
+    /// `GET /v1/responses/{response_id}`: a stored response, read back from its conversation. What
+    /// the stores do not keep of the request (instructions, tools, format, sampling, metadata)
+    /// shows as the defaults.
+    func retrieveResponse(_ context: GatewayRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let answer = try await storedResponse(user: user, context)
+        var settings = ResponseSettings()
+        settings.conversationID = answer.message.conversationID
+        settings.previousResponseID = answer.previousAnswer.flatMap {
+            ResponseIDs.stored(conversationID: $0.conversationID, messageID: $0.id)
+        }
+        let message = answer.message
+        let status: ResponseStatus =
+            switch message.status {
+            case .complete: .completed
+            case .cancelled: .incomplete(reason: "cancelled")
+            case .interrupted: .incomplete(reason: "interrupted")
+            case .streaming: .inProgress
+            }
+        let usage = message.promptTokens.flatMap { prompt in
+            message.completionTokens.map { TokenUsage(promptTokens: prompt, completionTokens: $0) }
+        }
+        let json = ResponseJSON(
+            id: answer.id, model: message.model ?? "", createdAt: Int(message.createdAt.timeIntervalSince1970),
+            settings: settings)
+        return Self.json(
+            ResponseEventRenderer.whole(
+                json: json, seed: message.id, readsCalls: true, text: message.content, logprobs: [], status: status,
+                usage: usage))
+    }
+
+    /// `GET /v1/responses/{response_id}/input_items?limit&order&after`: the items the response's
+    /// turn stored (its messages between the previous response and this one), newest first unless
+    /// `order=asc`.
+    func responseInputItems(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let query = request.uri.queryParameters
+        var limit = 20
+        if let text = query.get("limit") {
+            guard let value = Int(text), (1...100).contains(value) else {
+                throw OpenAIError.invalid("'limit' must be an integer from 1 to 100", param: "limit")
+            }
+            limit = value
+        }
+        let order = query.get("order") ?? "desc"
+        guard order == "asc" || order == "desc" else {
+            throw OpenAIError.invalid("'order' must be 'asc' or 'desc'", param: "order")
+        }
+        let answer = try await storedResponse(user: user, context)
+        var items = Self.inputItems(of: answer)
+        if order == "desc" { items.reverse() }
+        if let after = query.get("after") {
+            guard let position = items.firstIndex(where: { $0.id == after }) else {
+                throw OpenAIError.invalid("'after' names no input item of this response", param: "after")
+            }
+            items.removeFirst(position + 1)
+        }
+        let page = items.prefix(limit)
+        let data = page.map(\.json).joined(separator: ",")
+        return Self.json(
+            #"{"object":"list","data":[\#(data)],"first_id":\#(ResponseJSON.quoteOrNull(page.first?.id)),"#
+                + #""last_id":\#(ResponseJSON.quoteOrNull(page.last?.id)),"has_more":\#(items.count > page.count)}"#)
+    }
+
+    /// A stored response: its answer message, the answers its turn followed, and its turn's messages.
+    struct StoredResponse {
+        let id: String
+        let message: ConversationMessage
+        /// The answer (a message a model wrote) this response's turn followed, if any.
+        let previousAnswer: ConversationMessage?
+        /// The messages the turn stored above its answer, oldest first.
+        let turn: [ConversationMessage]
+    }
+
+    /// The stored response `response_id` names; 404 when it names none of the caller's.
+    private func storedResponse(user: String, _ context: GatewayRequestContext) async throws -> StoredResponse {
+        let id = try Self.identifier("response_id", context)
+        let notFound = OpenAIError.notFound("no stored response with id '\(id)'")
+        guard let (conversationID, messageID) = ResponseIDs.storedAnswer(id) else { throw notFound }
+        let details: ConversationDetails
+        do {
+            details = try await conversations.conversation(owner: user, id: conversationID)
+        } catch where OpenAIError.from(error).status == .notFound {
+            throw notFound
+        }
+        let byID = Dictionary(details.messages.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        guard let message = byID[messageID], message.role == .assistant else { throw notFound }
+        var turn: [ConversationMessage] = []
+        var cursor = message.parentID
+        while let parent = cursor.flatMap({ byID[$0] }), !Self.isAnswer(parent) {
+            turn.append(parent)
+            cursor = parent.parentID
+        }
+        return StoredResponse(
+            id: id, message: message, previousAnswer: cursor.flatMap { byID[$0] }, turn: turn.reversed())
+    }
+
+    /// A message a model wrote (stored with its model), not one a request sent.
+    private static func isAnswer(_ message: ConversationMessage) -> Bool {
+        message.role == .assistant && message.model != nil
+    }
+
+    /// The input items of a stored response's turn, oldest first: messages, the calls of an
+    /// assistant message the request sent, and tool results, each paired with the call it answers
+    /// (the calls of the assistant message before it, in order).
+    static func inputItems(of response: StoredResponse) -> [(id: String, json: String)] {
+        var items: [(id: String, json: String)] = []
+        var callIDs = response.previousAnswer.map { Self.callIDs(of: $0) } ?? []
+        var results = 0
+        for message in response.turn {
+            let itemID = ResponseIDs.inputItem(messageID: message.id)
+            switch message.role {
+            case .assistant:
+                var calls = 0
+                for (index, block) in ToolCallExtractor.blocks(of: message.content).enumerated() {
+                    switch block {
+                    case .content(let text):
+                        let part = ResponseJSON.outputText(text, logprobs: [], included: false)
+                        items.append((itemID, messageItem(id: itemID, role: "assistant", content: part)))
+                    case .call(let call):
+                        let id = ResponseIDs.outputItem(seed: message.id, index: index, isCall: true)
+                        let callID = call.id ?? ResponseIDs.callID(seed: message.id, index: calls)
+                        calls += 1
+                        items.append(
+                            (id, ResponseJSON.functionCallItem(
+                                id: id, status: "completed", callID: callID, name: call.name, arguments: call.arguments)))
+                    }
+                }
+                callIDs = Self.callIDs(of: message)
+                results = 0
+            case .tool:
+                let callID = results < callIDs.count ? callIDs[results] : ""
+                results += 1
+                items.append(
+                    (itemID, #"{"id":\#(JSON.quote(itemID)),"type":"function_call_output","status":"completed","#
+                        + #""call_id":\#(JSON.quote(callID)),"output":\#(JSON.quote(message.content))}"#))
+            default:
+                let part = #"{"type":"input_text","text":\#(JSON.quote(message.content))}"#
+                items.append((itemID, messageItem(id: itemID, role: message.role.rawValue, content: part)))
+            }
+        }
+        return items
+    }
+
+    /// The call ids of an assistant message's calls, as its response names them.
+    private static func callIDs(of message: ConversationMessage) -> [String] {
+        ToolCallExtractor.split(message.content).calls.enumerated().map { index, call in
+            call.id ?? ResponseIDs.callID(seed: message.id, index: index)
+        }
+    }
+
+    private static func messageItem(id: String, role: String, content: String) -> String {
+        #"{"id":\#(JSON.quote(id)),"type":"message","role":\#(JSON.quote(role)),"status":"completed","content":[\#(content)]}"#
+    }
+}
+
+extension ResponseStatus {
+    /// How an answer that ended for `reason` ended as a response.
+    init(_ reason: FinishReason) {
+        switch reason {
+        case .stop: self = .completed
+        case .length: self = .incomplete(reason: "max_output_tokens")
+        case .cancelled: self = .incomplete(reason: "cancelled")
+        }
+    }
+}

@@ -1,0 +1,182 @@
+import ParleyJSON
+import ParleyProtocol
+import ParleyToolCalls
+
+/// An answer as the Responses API's output items and streamed events: `response.created` and
+/// `response.in_progress`; for each output item `response.output_item.added`, its deltas
+/// (`response.output_text.delta` in a message's one `output_text` part, opened and closed by
+/// `response.content_part.added`/`.done`; `response.function_call_arguments.delta` in a call) and
+/// its `.done` events; at the end `response.completed` (or `response.incomplete` when cut short,
+/// `response.failed` after an `error` event), whose response holds the whole output.
+///
+/// When the request offered tools, calls in the answer's text (``ToolCallExtractor``) become
+/// `function_call` items, the text around them `message` items. The same reading builds a whole
+/// answer's output (``whole(text:logprobs:status:usage:)``), so a response read back names its
+/// items as its stream did.
+struct ResponseEventRenderer: StreamRenderer {
+    let json: ResponseJSON
+    /// What item and call ids derive from (``ResponseIDs``).
+    let seed: String
+    private var extractor: ToolCallExtractor?
+    private var sequence = 0
+    /// The finished items' objects.
+    private var items: [String] = []
+    private var open: OpenItem?
+    private var callCount = 0
+
+    private enum OpenItem {
+        case message(id: String, text: String, logprobs: [TokenLogprob])
+        case call(id: String, callID: String, name: String, arguments: String)
+    }
+
+    /// `readsCalls`: calls in the text become function call items (the request offered tools, or
+    /// a stored answer is read back).
+    init(json: ResponseJSON, seed: String, readsCalls: Bool) {
+        self.json = json
+        self.seed = seed
+        extractor = readsCalls ? ToolCallExtractor() : nil
+    }
+
+    /// The response object of a whole answer: its text read as a stream would be, ended with `status`.
+    static func whole(
+        json: ResponseJSON, seed: String, readsCalls: Bool, text: String, logprobs: [TokenLogprob],
+        status: ResponseStatus, usage: TokenUsage?
+    ) -> String {
+        var renderer = ResponseEventRenderer(json: json, seed: seed, readsCalls: readsCalls)
+        _ = renderer.read(text, logprobs: logprobs)
+        _ = renderer.end(status: status)
+        return json.object(status: status, output: renderer.items, usage: usage)
+    }
+
+    mutating func head() -> String {
+        let response = json.object(status: .inProgress, output: [], usage: nil)
+        return event("response.created", #""response":\#(response)"#)
+            + event("response.in_progress", #""response":\#(response)"#)
+    }
+
+    mutating func text(for event: CompletionEvent) -> (text: String, ends: Bool)? {
+        switch event {
+        case .started, .prompt:
+            return nil
+        case .token(_, let text, let logprobs):
+            let events = read(text, logprobs: logprobs)
+            return events.isEmpty ? nil : (events, false)
+        case .finished(let reason, let usage):
+            let status = ResponseStatus(reason)
+            var text = end(status: status)
+            let response = json.object(status: status, output: items, usage: usage)
+            text += self.event(status == .completed ? "response.completed" : "response.incomplete", #""response":\#(response)"#)
+            return (text, true)
+        }
+    }
+
+    mutating func failure(_ error: OpenAIError) -> String {
+        let code = error.code ?? "server_error"
+        var text = end(status: .failed(code: code, message: error.message))
+        text += event(
+            "error", #""code":\#(JSON.quote(code)),"message":\#(JSON.quote(error.message)),"param":\#(ResponseJSON.quoteOrNull(error.param))"#)
+        let response = json.object(status: .failed(code: code, message: error.message), output: items, usage: nil)
+        return text + event("response.failed", #""response":\#(response)"#)
+    }
+
+    // MARK: Items
+
+    /// The events of the next piece of the answer.
+    private mutating func read(_ text: String, logprobs: [TokenLogprob]) -> String {
+        guard extractor != nil else { return content(text, logprobs: logprobs) }
+        var events = ""
+        var logprobs = logprobs
+        for part in extractor!.read(text) {
+            events += apply(part, logprobs: logprobs)
+            if case .content = part { logprobs = [] }
+        }
+        return events
+    }
+
+    /// Closes the open item (what the extractor held back first) as a response in `status` does.
+    private mutating func end(status: ResponseStatus) -> String {
+        var events = ""
+        if extractor != nil {
+            for part in extractor!.finish() { events += apply(part, logprobs: []) }
+        }
+        return events + close(status: status.itemStatus)
+    }
+
+    private mutating func apply(_ part: ToolCallExtractor.Part, logprobs: [TokenLogprob]) -> String {
+        switch part {
+        case .content(let text):
+            return content(text, logprobs: logprobs)
+        case .callBegins(let id, let name):
+            var events = close(status: "completed")
+            let callID = id ?? ResponseIDs.callID(seed: seed, index: callCount)
+            callCount += 1
+            let itemID = ResponseIDs.outputItem(seed: seed, index: items.count, isCall: true)
+            open = .call(id: itemID, callID: callID, name: name, arguments: "")
+            let item = ResponseJSON.functionCallItem(id: itemID, status: "in_progress", callID: callID, name: name, arguments: "")
+            events += event("response.output_item.added", #""output_index":\#(items.count),"item":\#(item)"#)
+            return events
+        case .arguments(let piece):
+            guard case .call(let id, let callID, let name, let arguments) = open else { return "" }
+            open = .call(id: id, callID: callID, name: name, arguments: arguments + piece)
+            return event(
+                "response.function_call_arguments.delta",
+                #""item_id":\#(JSON.quote(id)),"output_index":\#(items.count),"delta":\#(JSON.quote(piece))"#)
+        }
+    }
+
+    /// Text of the answer: a delta of the open message, opened first when none is.
+    private mutating func content(_ text: String, logprobs: [TokenLogprob]) -> String {
+        guard !text.isEmpty else { return "" }
+        var events = ""
+        if case .message = open {} else {
+            events += close(status: "completed")
+            let itemID = ResponseIDs.outputItem(seed: seed, index: items.count, isCall: false)
+            open = .message(id: itemID, text: "", logprobs: [])
+            let item = #"{"id":\#(JSON.quote(itemID)),"type":"message","status":"in_progress","role":"assistant","content":[]}"#
+            events += event("response.output_item.added", #""output_index":\#(items.count),"item":\#(item)"#)
+            events += event(
+                "response.content_part.added",
+                #""item_id":\#(JSON.quote(itemID)),"output_index":\#(items.count),"content_index":0,"#
+                    + #""part":\#(ResponseJSON.outputText("", logprobs: [], included: json.settings.includeLogprobs))"#)
+        }
+        guard case .message(let id, let sofar, let sofarLogprobs) = open else { return events }
+        open = .message(id: id, text: sofar + text, logprobs: sofarLogprobs + logprobs)
+        let list = json.settings.includeLogprobs ? ChatCompletionJSON.logprobList(logprobs) : "[]"
+        return events
+            + event(
+                "response.output_text.delta",
+                #""item_id":\#(JSON.quote(id)),"output_index":\#(items.count),"content_index":0,"#
+                    + #""delta":\#(JSON.quote(text)),"logprobs":\#(list)"#)
+    }
+
+    /// Ends the open item, if any, with its `.done` events.
+    private mutating func close(status: String) -> String {
+        guard let item = open else { return "" }
+        open = nil
+        let index = items.count
+        var events = ""
+        let done: String
+        switch item {
+        case .message(let id, let text, let logprobs):
+            let part = ResponseJSON.outputText(text, logprobs: logprobs, included: json.settings.includeLogprobs)
+            let list = json.settings.includeLogprobs ? ChatCompletionJSON.logprobList(logprobs) : "[]"
+            let head = #""item_id":\#(JSON.quote(id)),"output_index":\#(index),"content_index":0,"#
+            events += event("response.output_text.done", head + #""text":\#(JSON.quote(text)),"logprobs":\#(list)"#)
+            events += event("response.content_part.done", head + #""part":\#(part)"#)
+            done = json.messageItem(id: id, status: status, text: text, logprobs: logprobs)
+        case .call(let id, let callID, let name, let arguments):
+            events += event(
+                "response.function_call_arguments.done",
+                #""item_id":\#(JSON.quote(id)),"output_index":\#(index),"name":\#(JSON.quote(name)),"#
+                    + #""arguments":\#(JSON.quote(arguments))"#)
+            done = ResponseJSON.functionCallItem(id: id, status: status, callID: callID, name: name, arguments: arguments)
+        }
+        items.append(done)
+        return events + event("response.output_item.done", #""output_index":\#(index),"item":\#(done)"#)
+    }
+
+    private mutating func event(_ type: String, _ fields: String) -> String {
+        defer { sequence += 1 }
+        return ResponseJSON.event(type, sequence: sequence, fields)
+    }
+}
