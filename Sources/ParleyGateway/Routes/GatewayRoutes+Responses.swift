@@ -31,7 +31,10 @@ extension GatewayRoutes {
         let answer: StartedAnswer
         do {
             answer = try await start(completion)
-        } catch let error as OpenAIError where error.status == .notFound && body.previous != nil {
+        } catch let error as OpenAIError
+            where body.previous != nil && (error.code == "not_found" || error.code == "deleted")
+        {
+            // The answer it names, or its conversation, is not (or no longer) the caller's.
             throw ResponsesBody.previousNotFound(body.settings.previousResponseID ?? "")
         }
 

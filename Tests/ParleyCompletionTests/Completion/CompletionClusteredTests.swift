@@ -78,6 +78,35 @@ struct CompletionClusteredTests {
 
     /// How far the model has read the prompt reaches the caller after `started`, before the first
     /// token, through the worker; it is not logged as part of the answer.
+    @Test func instructionsGoFirstToTheModelAndAreNeverStored() async throws {
+        try await withHarness { harness in
+            let completion = try harness.completion()
+            var opening = request("i1", maxTokens: 2)
+            opening.instructions = "Be brief."
+            var collected = CollectedCompletion()
+            for try await event in try await completion.complete(opening) { collected.add(event) }
+            guard case .started(let conversationID?, _, _, _) = collected.started else {
+                Issue.record("no started event with a conversation")
+                return
+            }
+            #expect(harness.probe.lastMessages == [
+                ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "hello"),
+            ])
+            // Counted with the history: a leading system message stays when history is left out.
+            #expect(harness.probe.lastHistoryCount == 1)
+            #expect(try await first(of: harness.store.finished) == ("i1", .complete))
+
+            // The next turn's own instructions replace them; the stored chat holds neither.
+            var next = request("i2", maxTokens: 2, conversationID: conversationID, text: "more")
+            next.instructions = "Be kind."
+            for try await _ in try await completion.complete(next) {}
+            #expect(harness.probe.lastMessages.map(\.content) == ["Be kind.", "hello", TokenProxy.answer(2), "more"])
+            #expect(harness.probe.lastHistoryCount == 3)
+            #expect(try await first(of: harness.store.finished) == ("i2", .complete))
+            #expect(harness.store.messages(of: conversationID).map(\.message.role) == ["user", "assistant", "user", "assistant"])
+        }
+    }
+
     @Test func promptProgressReachesTheCallerBeforeTheFirstToken() async throws {
         try await withHarness { harness in
             var collected = CollectedCompletion()
