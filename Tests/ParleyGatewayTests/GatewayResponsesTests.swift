@@ -16,6 +16,7 @@ import Testing
 struct GatewayResponsesTests {
     static let conversationID = "01a23357-7c62-8520-9116-cf9228a8f8dc"
     static let answerID = "01a23357-7c65-7015-b58f-91de08f5f5a9"
+    static let requestHex = "01a233577c5f00000000000000000001"
 
     /// `started` with stored ids, the tokens, `finished(reason)`.
     static func answer(_ tokens: [String], reason: FinishReason = .stop) -> @Sendable (CompletionRequest) -> [ScriptedCompletions.Step] {
@@ -51,7 +52,7 @@ struct GatewayResponsesTests {
     @Test func itemsInstructionsAndSettingsReachTheCompletion() async throws {
         let backend = ScriptedCompletions(script: Self.answer(["ok"]))
         let app = try await makeTestApplication(completions: backend)
-        let previous = "resp_" + "01a233577c6285209116cf9228a8f8dc" + "01a233577c657015b58f91de08f5f5a9"
+        let previous = "resp_" + "01a233577c6285209116cf9228a8f8dc" + "01a233577c657015b58f91de08f5f5a9" + Self.requestHex
         let body = #"""
             {"model":"synthetic","instructions":"Be brief.","previous_response_id":"\#(previous)","max_output_tokens":40,
              "temperature":0.5,"include":["message.output_text.logprobs"],"top_logprobs":2,"tools":[\#(Self.weather)],
@@ -166,7 +167,10 @@ struct GatewayResponsesTests {
             #expect(output[1]["name"] as? String == "get_weather" && output[1]["arguments"] as? String == #"{"city": "Paris"}"#)
             #expect(output[2]["name"] as? String == "now" && output[2]["arguments"] as? String == "{}")
             #expect(output[1]["call_id"] as? String == ResponseIDs.callID(seed: Self.answerID, index: 0))
-            #expect(object["id"] as? String == ResponseIDs.stored(conversationID: Self.conversationID, messageID: Self.answerID))
+            let requestID = try #require(whole.headers[.requestID])
+            #expect(
+                object["id"] as? String
+                    == ResponseIDs.stored(conversationID: Self.conversationID, messageID: Self.answerID, requestID: requestID))
             #expect(object["status"] as? String == "completed")
             #expect((object["usage"] as? [String: Any])?["output_tokens"] as? Int == GatewayToolCallTests.tokens.count)
         }
@@ -194,7 +198,7 @@ struct GatewayResponsesTests {
     @Test func aPreviousResponseThatIsGoneIsNamedAsSuch() async throws {
         let backend = ScriptedCompletions(script: { _ in [.fail(ConversationError(.notFound, "no such message"))] })
         let app = try await makeTestApplication(completions: backend)
-        let previous = "resp_" + String(repeating: "0", count: 64)
+        let previous = "resp_" + String(repeating: "0", count: 96)
         try await app.test(.router) { client in
             let response = try await client.execute(
                 uri: "/v1/responses", method: .post, headers: .auth(),
@@ -204,13 +208,63 @@ struct GatewayResponsesTests {
         }
     }
 
-    @Test func responseIDsSayWhereTheAnswerIsStored() {
-        let id = ResponseIDs.stored(conversationID: Self.conversationID, messageID: Self.answerID)
-        #expect(id?.count == 69)
-        #expect(ResponseIDs.storedAnswer(id ?? "").map { [$0.conversationID, $0.messageID] } == [Self.conversationID, Self.answerID])
-        #expect(ResponseIDs.stored(conversationID: "conv-1", messageID: Self.answerID) == nil)
-        #expect(ResponseIDs.unstored(requestID: "chatcmpl-0123456789abcdef0123456789abcdef") == "resp_0123456789abcdef0123456789abcdef")
-        #expect(ResponseIDs.storedAnswer("resp_0123456789abcdef0123456789abcdef") == nil)
-        #expect(ResponseIDs.storedAnswer("resp_" + String(repeating: "G", count: 64)) == nil)
+    @Test func responseIDsSayWhereTheAnswerIs() {
+        let requestID = "chatcmpl-" + Self.requestHex
+        let id = ResponseIDs.stored(conversationID: Self.conversationID, messageID: Self.answerID, requestID: requestID)
+        #expect(id?.count == 5 + 96)
+        #expect(
+            ResponseIDs.location(of: id ?? "")
+                == ResponseIDs.Location(requestID: requestID, conversationID: Self.conversationID, messageID: Self.answerID))
+        #expect(ResponseIDs.stored(conversationID: "conv-1", messageID: Self.answerID, requestID: requestID) == nil)
+        #expect(ResponseIDs.stored(conversationID: Self.conversationID, messageID: Self.answerID, requestID: "r1") == nil)
+        let unstored = ResponseIDs.unstored(requestID: requestID)
+        #expect(unstored == "resp_" + Self.requestHex)
+        #expect(ResponseIDs.location(of: unstored) == ResponseIDs.Location(requestID: requestID, conversationID: nil, messageID: nil))
+        #expect(ResponseIDs.location(of: "resp_" + String(repeating: "G", count: 96)) == nil)
+        #expect(ResponseIDs.location(of: "resp_" + String(repeating: "0", count: 64)) == nil)
+        #expect(ResponseIDs.location(of: "chatcmpl-" + Self.requestHex) == nil)
+    }
+
+    /// A response's stream read again from its generation log: the same events with the same
+    /// sequence numbers as the live stream sent, from any point on.
+    @Test func aStreamResumedFromTheLogRepeatsTheLiveEvents() async throws {
+        let store = RecordingConversations()
+        let requestID = "chatcmpl-" + Self.requestHex
+        let tokens = GatewayToolCallTests.tokens
+        let run = GenerationInfo(
+            requestID: requestID, conversationID: Self.conversationID, parentID: nil, messageID: Self.answerID,
+            model: "synthetic", status: .complete, lastSeq: Int64(tokens.count))
+        let logged = tokens.enumerated().map { GenerationLogEntry(seq: Int64($0.offset + 1), text: $0.element) }
+        store.state.withLock { $0.generation["alice/\(requestID)"] = GenerationEventsPage(run: run, events: logged) }
+        let backend = ScriptedCompletions(script: Self.answer(tokens))
+        let app = try await makeTestApplication(completions: backend, conversations: store)
+        let body = #"{"model":"synthetic","input":"Weather?","stream":true,"tools":[\#(Self.weather),{"type":"function","name":"now","strict":false}]}"#
+        try await app.test(.router) { client in
+            let live = try await client.execute(uri: "/v1/responses", method: .post, headers: .auth(), body: ByteBuffer(string: body))
+            let liveEvents = try events(live)
+            let id = try #require((liveEvents.first?.data["response"] as? [String: Any])?["id"] as? String)
+            let liveRequest = try #require(live.headers[.requestID])
+            // The live answer had another request id; the log's is the test's.
+            let replayedID = try #require(
+                ResponseIDs.stored(conversationID: Self.conversationID, messageID: Self.answerID, requestID: requestID))
+            #expect(id != replayedID && liveRequest != requestID)
+            let replayed = try await client.execute(uri: "/v1/responses/\(replayedID)?stream=true", method: .get, headers: .auth())
+            #expect(replayed.headers[.requestID] == requestID)
+            let replayedEvents = try events(replayed)
+            #expect(replayedEvents.map(\.type) == liveEvents.map(\.type))
+            #expect(replayedEvents.map { $0.data["sequence_number"] as? Int } == liveEvents.map { $0.data["sequence_number"] as? Int })
+            func deltas(_ events: [(type: String, data: [String: Any])]) -> [String] {
+                events.compactMap { $0.data["delta"] as? String }
+            }
+            #expect(deltas(replayedEvents) == deltas(liveEvents))
+            let after = try await client.execute(
+                uri: "/v1/responses/\(replayedID)?stream=true&starting_after=5", method: .get, headers: .auth())
+            let rest = try events(after)
+            #expect(rest.map { $0.data["sequence_number"] as? Int } == Array(6..<liveEvents.count))
+            #expect(rest.map(\.type) == Array(liveEvents.dropFirst(6).map(\.type)))
+            let unknown = try await client.execute(
+                uri: "/v1/responses/resp_\(String(repeating: "1", count: 32))?stream=true", method: .get, headers: .auth())
+            #expect(unknown.status == .notFound)
+        }
     }
 }

@@ -1,33 +1,60 @@
 import Crypto
 import ParleyProtocol
 
-/// The ids of the Responses API's objects. A stored answer's response id says where the answer is
-/// stored (its conversation and its message), so `previous_response_id` continues that branch and
-/// `GET /v1/responses/{id}` reads it back with no table of ids to keep; the ids of its output items
-/// and calls derive from the answer's message id, so every reading of it names them alike.
+/// The ids of the Responses API's objects. A response id says where its answer is: a stored
+/// answer's names its conversation and its message (so `previous_response_id` continues that
+/// branch and `GET /v1/responses/{id}` reads it back, with no table of ids to keep) and, as every
+/// response id does, the request that made it (whose generation log a resumed stream reads). The
+/// ids of its output items and calls derive from the answer's message id (an unstored answer's:
+/// its request id), so every reading of it names them alike.
 enum ResponseIDs {
-    /// A stored answer's: `resp_`, then its conversation's and its message's ids as 32 hex digits
-    /// each. Nil when either is not UUID text (every id the stores make is).
-    static func stored(conversationID: String, messageID: String) -> String? {
-        guard let conversation = hexDigits(ofUUID: conversationID), let message = hexDigits(ofUUID: messageID) else {
-            return nil
-        }
-        return "resp_" + conversation + message
+    /// Where a response id's answer is.
+    struct Location: Equatable {
+        /// The request that made it (`chatcmpl-` and 32 hex digits).
+        let requestID: String
+        /// The conversation and message it is stored as; nil when it was not stored.
+        let conversationID: String?
+        let messageID: String?
+    }
+
+    /// A stored answer's: `resp_`, then its conversation's, its message's and its request's ids as
+    /// 32 hex digits each. Nil when one of them is not of that form (every id Parley makes is).
+    static func stored(conversationID: String, messageID: String, requestID: String) -> String? {
+        guard let conversation = hexDigits(ofUUID: conversationID), let message = hexDigits(ofUUID: messageID),
+            let request = hexDigits(ofRequest: requestID)
+        else { return nil }
+        return "resp_" + conversation + message + request
     }
 
     /// An unstored answer's: `resp_` and the hex digits of its request id.
     static func unstored(requestID: String) -> String {
-        "resp_" + requestID.drop(while: { $0 != "-" }).dropFirst()
+        "resp_" + (hexDigits(ofRequest: requestID) ?? requestID)
     }
 
-    /// Where the answer `responseID` names is stored; nil for an unstored answer's id or one that
-    /// is no response id.
-    static func storedAnswer(_ responseID: String) -> (conversationID: String, messageID: String)? {
-        let utf8 = responseID.utf8
-        guard utf8.count == 5 + 64, responseID.hasPrefix("resp_") else { return nil }
-        let digits = Array(utf8.dropFirst(5))
+    /// What `responseID` names; nil when it is no response id.
+    static func location(of responseID: String) -> Location? {
+        guard responseID.hasPrefix("resp_") else { return nil }
+        let digits = Array(responseID.utf8.dropFirst(5))
         guard digits.allSatisfy(isLowerHex) else { return nil }
-        return (uuidText(digits[0..<32]), uuidText(digits[32..<64]))
+        switch digits.count {
+        case 32:
+            return Location(requestID: requestPrefix + String(decoding: digits, as: UTF8.self), conversationID: nil, messageID: nil)
+        case 96:
+            return Location(
+                requestID: requestPrefix + String(decoding: digits[64...], as: UTF8.self),
+                conversationID: uuidText(digits[0..<32]), messageID: uuidText(digits[32..<64]))
+        default:
+            return nil
+        }
+    }
+
+    private static let requestPrefix = "chatcmpl-"
+
+    /// The 32 hex digits of a gateway's request id.
+    private static func hexDigits(ofRequest requestID: String) -> String? {
+        let digits = requestID.utf8.dropFirst(requestPrefix.utf8.count)
+        guard requestID.hasPrefix(requestPrefix), digits.count == 32, digits.allSatisfy(isLowerHex) else { return nil }
+        return String(decoding: digits, as: UTF8.self)
     }
 
     /// A stored message's own id in item form (`msg_` and its 32 hex digits), for input items.

@@ -89,11 +89,11 @@ struct ResponsesBody {
                     "'previous_response_id' and 'conversation' cannot both be given", param: "previous_response_id",
                     code: "conflicting_parameters")
             }
-            guard let stored = ResponseIDs.storedAnswer(previousID) else {
-                throw Self.previousNotFound(previousID)
-            }
+            guard let location = ResponseIDs.location(of: previousID), let conversationID = location.conversationID,
+                let messageID = location.messageID
+            else { throw Self.previousNotFound(previousID) }
             settings.previousResponseID = previousID
-            previous = stored
+            previous = (conversationID, messageID)
         }
         if !settings.store, settings.previousResponseID != nil || settings.conversationID != nil {
             let param = settings.previousResponseID != nil ? "previous_response_id" : "conversation"

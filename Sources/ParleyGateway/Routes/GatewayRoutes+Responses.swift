@@ -11,7 +11,7 @@ import ParleyToolCalls
 extension GatewayRoutes {
     func addResponseRoutes(to api: RouterGroup<GatewayRequestContext>) {
         api.post("responses") { request, context in try await createResponse(request, context) }
-        api.get("responses/:response_id") { _, context in try await retrieveResponse(context) }
+        api.get("responses/:response_id") { request, context in try await retrieveResponse(request, context) }
         api.get("responses/:response_id/input_items") { request, context in try await responseInputItems(request, context) }
     }
 
@@ -39,7 +39,9 @@ extension GatewayRoutes {
         }
 
         let storedID = answer.conversationID.flatMap { conversation in
-            answer.assistantMessageID.flatMap { ResponseIDs.stored(conversationID: conversation, messageID: $0) }
+            answer.assistantMessageID.flatMap {
+                ResponseIDs.stored(conversationID: conversation, messageID: $0, requestID: requestID)
+            }
         }
         var settings = body.settings
         settings.conversationID = storedID == nil ? nil : answer.conversationID
@@ -67,15 +69,27 @@ extension GatewayRoutes {
 
     /// `GET /v1/responses/{response_id}`: a stored response, read back from its conversation. What
     /// the stores do not keep of the request (instructions, tools, format, sampling, metadata)
-    /// shows as the defaults.
-    func retrieveResponse(_ context: GatewayRequestContext) async throws -> Response {
+    /// shows as the defaults. With `stream=true` (and `starting_after`), the response's events
+    /// from its generation log instead (``replayResponse(user:location:responseID:startingAfter:)``).
+    func retrieveResponse(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let user = try context.requireUser()
+        let query = request.uri.queryParameters
+        if let stream = query.get("stream"), stream == "true" {
+            let id = try Self.identifier("response_id", context)
+            guard let location = ResponseIDs.location(of: id) else { throw OpenAIError.notFound("no response with id '\(id)'") }
+            var startingAfter = -1
+            if let text = query.get("starting_after") {
+                guard let value = Int(text), value >= 0 else {
+                    throw OpenAIError.invalid("'starting_after' must be a non-negative integer", param: "starting_after")
+                }
+                startingAfter = value
+            }
+            return try await replayResponse(user: user, location: location, responseID: id, startingAfter: startingAfter)
+        }
         let answer = try await storedResponse(user: user, context)
         var settings = ResponseSettings()
         settings.conversationID = answer.message.conversationID
-        settings.previousResponseID = answer.previousAnswer.flatMap {
-            ResponseIDs.stored(conversationID: $0.conversationID, messageID: $0.id)
-        }
+        // Not `previous_response_id`: a response id names its request, which the stores do not keep.
         let message = answer.message
         let status: ResponseStatus =
             switch message.status {
@@ -94,6 +108,53 @@ extension GatewayRoutes {
             ResponseEventRenderer.whole(
                 json: json, seed: message.id, readsCalls: true, text: message.content, logprobs: [], status: status,
                 usage: usage))
+    }
+
+    /// A response's stream read from its generation log: every event after `startingAfter`,
+    /// numbered as the live stream numbered them, then the rest as the answer goes on. This is how
+    /// a client whose connection (or gateway) broke mid-answer gets the rest, on any gateway. The
+    /// log does not keep the request's settings, so its response objects show the defaults, and
+    /// markup in the answer is read as calls.
+    func replayResponse(user: String, location: ResponseIDs.Location, responseID: String, startingAfter: Int)
+        async throws -> Response
+    {
+        abandoned.claim(location.requestID)
+        let log = LogFollower(
+            conversations: conversations, streaming: configuration.streaming, user: user, requestID: location.requestID)
+        let first: GenerationEventsPage
+        do {
+            first = try await log.firstPage()
+        } catch where OpenAIError.from(error).status == .notFound {
+            throw OpenAIError.notFound("no response with id '\(responseID)' to stream (its log is gone, or it never was)")
+        }
+        var settings = ResponseSettings()
+        settings.store = location.conversationID != nil
+        settings.conversationID = location.conversationID
+        let json = ResponseJSON(
+            id: responseID, model: first.run.model ?? "", createdAt: Int(Date().timeIntervalSince1970), settings: settings)
+        var headers: HTTPFields = [.requestID: location.requestID]
+        if let conversationID = location.conversationID { headers[.conversationID] = conversationID }
+        let seed = location.messageID ?? location.requestID
+        return Response(
+            status: .ok, headers: Self.streamHeaders(headers),
+            body: ResponseBody { writer in
+                var renderer = ResponseEventRenderer(json: json, seed: seed, readsCalls: true, startingAfter: startingAfter)
+                let head = renderer.head()
+                if !head.isEmpty { try await writer.write(ByteBuffer(string: head)) }
+                try await log.follow(
+                    from: first, to: &writer, read: { renderer.logged($0.text) },
+                    end: { run in
+                        switch run.status {
+                        case .complete, .streaming: renderer.finish(status: .completed, usage: nil)
+                        case .cancelled: renderer.finish(status: .incomplete(reason: "cancelled"), usage: nil)
+                        case .interrupted:
+                            renderer.failure(OpenAIError(.serviceUnavailable, "the answer was interrupted", code: "interrupted"))
+                        }
+                    },
+                    stalled: {
+                        renderer.failure(OpenAIError(.serviceUnavailable, "the generation stalled", code: "interrupted"))
+                    })
+            })
     }
 
     /// `GET /v1/responses/{response_id}/input_items?limit&order&after`: the items the response's
@@ -143,7 +204,9 @@ extension GatewayRoutes {
     private func storedResponse(user: String, _ context: GatewayRequestContext) async throws -> StoredResponse {
         let id = try Self.identifier("response_id", context)
         let notFound = OpenAIError.notFound("no stored response with id '\(id)'")
-        guard let (conversationID, messageID) = ResponseIDs.storedAnswer(id) else { throw notFound }
+        guard let location = ResponseIDs.location(of: id), let conversationID = location.conversationID,
+            let messageID = location.messageID
+        else { throw notFound }
         let details: ConversationDetails
         do {
             details = try await conversations.conversation(owner: user, id: conversationID)

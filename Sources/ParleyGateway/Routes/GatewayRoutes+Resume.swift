@@ -31,66 +31,35 @@ extension GatewayRoutes {
     func replay(user: String, requestID: String, afterSeq: Int64) async throws -> Response {
         // A client back from a reload or a dropped connection: the answer runs to its end.
         abandoned.claim(requestID)
-        let pageSize = 500
-        let first = try await conversations.generationEvents(
-            owner: user, requestID: requestID, afterSeq: 0, limit: pageSize)
+        let log = LogFollower(conversations: conversations, streaming: configuration.streaming, user: user, requestID: requestID)
+        let first = try await log.firstPage()
         var headers: HTTPFields = [
             .requestID: requestID, .contentType: "text/event-stream", .cacheControl: "no-cache",
         ]
         if let conversationID = first.run.conversationID { headers[.conversationID] = conversationID }
         let json = ChatCompletionJSON(
             id: requestID, model: first.run.model ?? "", created: Int(Date().timeIntervalSince1970), includeUsage: false)
-        let conversations = self.conversations
-        let streaming = configuration.streaming
-        let startSeq = afterSeq
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
-                var page = first
                 var calls = AnswerToolCalls(requestID: requestID)
-                // The last event read (those up to `startSeq` only feed `calls`).
-                var lastSeq: Int64 = 0
-                var idleSince = ContinuousClock.now
-                var lastWrite = ContinuousClock.now
-                if startSeq == 0 { try await writer.write(ByteBuffer(string: SSE.event(id: 0, data: json.roleChunk()))) }
-                while true {
-                    if !page.events.isEmpty {
-                        var text = ""
-                        for event in page.events where event.seq > lastSeq {
-                            let chunks = calls.chunks(event.text, logprobs: [], json: json)
-                            if event.seq > startSeq { text += SSE.events(chunks, lastID: event.seq) }
-                            lastSeq = event.seq
-                        }
-                        if !text.isEmpty { try await writer.write(ByteBuffer(string: text)) }
-                        idleSince = .now
-                        lastWrite = .now
-                        if page.events.count >= pageSize {
-                            page = try await conversations.generationEvents(
-                                owner: user, requestID: requestID, afterSeq: lastSeq, limit: pageSize)
-                            continue
-                        }
-                    }
-                    if page.run.status != .streaming, page.run.lastSeq <= lastSeq {
-                        let reason = AnswerToolCalls.finishReason(Self.finishReason(page.run.status), callCount: calls.callCount)
+                if afterSeq == 0 { try await writer.write(ByteBuffer(string: SSE.event(id: 0, data: json.roleChunk()))) }
+                try await log.follow(
+                    from: first, to: &writer,
+                    read: { event in
+                        // Events up to `afterSeq` only feed `calls`.
+                        let chunks = calls.chunks(event.text, logprobs: [], json: json)
+                        return event.seq > afterSeq ? SSE.events(chunks, lastID: event.seq) : ""
+                    },
+                    end: { run in
+                        let reason = AnswerToolCalls.finishReason(Self.finishReason(run.status), callCount: calls.callCount)
                         let tail = SSE.events(calls.finish(json: json), lastID: nil)
-                        try await writer.write(
-                            ByteBuffer(string: tail + SSE.event(id: nil, data: json.finishChunk(reason)) + SSE.done))
-                        break
-                    }
-                    if idleSince.duration(to: .now) > streaming.resumeIdleTimeout {
+                        return tail + SSE.event(id: nil, data: json.finishChunk(reason)) + SSE.done
+                    },
+                    stalled: {
                         let error = OpenAIError(.serviceUnavailable, "the generation stalled", code: "interrupted")
-                        try await writer.write(ByteBuffer(string: SSE.event(id: nil, data: String(decoding: error.body, as: UTF8.self))))
-                        break
-                    }
-                    if lastWrite.duration(to: .now) >= streaming.heartbeatInterval {
-                        try await writer.write(ByteBuffer(string: SSE.heartbeat))
-                        lastWrite = .now
-                    }
-                    try await Task.sleep(for: streaming.resumePollInterval)
-                    page = try await conversations.generationEvents(
-                        owner: user, requestID: requestID, afterSeq: lastSeq, limit: pageSize)
-                }
-                try await writer.finish(nil)
+                        return SSE.event(id: nil, data: String(decoding: error.body, as: UTF8.self))
+                    })
             })
     }
 

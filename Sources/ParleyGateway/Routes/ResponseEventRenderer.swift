@@ -23,6 +23,8 @@ struct ResponseEventRenderer: StreamRenderer {
     private var items: [String] = []
     private var open: OpenItem?
     private var callCount = 0
+    /// Events up to this sequence number are left out (a stream resumed after it).
+    private let startingAfter: Int
 
     private enum OpenItem {
         case message(id: String, text: String, logprobs: [TokenLogprob])
@@ -31,9 +33,10 @@ struct ResponseEventRenderer: StreamRenderer {
 
     /// `readsCalls`: calls in the text become function call items (the request offered tools, or
     /// a stored answer is read back).
-    init(json: ResponseJSON, seed: String, readsCalls: Bool) {
+    init(json: ResponseJSON, seed: String, readsCalls: Bool, startingAfter: Int = -1) {
         self.json = json
         self.seed = seed
+        self.startingAfter = startingAfter
         extractor = readsCalls ? ToolCallExtractor() : nil
     }
 
@@ -62,12 +65,23 @@ struct ResponseEventRenderer: StreamRenderer {
             let events = read(text, logprobs: logprobs)
             return events.isEmpty ? nil : (events, false)
         case .finished(let reason, let usage):
-            let status = ResponseStatus(reason)
-            var text = end(status: status)
-            let response = json.object(status: status, output: items, usage: usage)
-            text += self.event(status == .completed ? "response.completed" : "response.incomplete", #""response":\#(response)"#)
-            return (text, true)
+            return (finish(status: ResponseStatus(reason), usage: usage), true)
         }
+    }
+
+    /// The last events: what was held back, the open item's end, and `response.completed` (or
+    /// `response.incomplete`) with the whole output.
+    mutating func finish(status: ResponseStatus, usage: TokenUsage?) -> String {
+        var text = end(status: status)
+        let response = json.object(status: status, output: items, usage: usage)
+        text += event(status == .completed ? "response.completed" : "response.incomplete", #""response":\#(response)"#)
+        return text
+    }
+
+    /// The events of the answer's next logged piece (a resumed stream reads the log as the live
+    /// stream read its tokens, so both number their events alike).
+    mutating func logged(_ text: String) -> String {
+        read(text, logprobs: [])
     }
 
     mutating func failure(_ error: OpenAIError) -> String {
@@ -177,6 +191,6 @@ struct ResponseEventRenderer: StreamRenderer {
 
     private mutating func event(_ type: String, _ fields: String) -> String {
         defer { sequence += 1 }
-        return ResponseJSON.event(type, sequence: sequence, fields)
+        return sequence > startingAfter ? ResponseJSON.event(type, sequence: sequence, fields) : ""
     }
 }
