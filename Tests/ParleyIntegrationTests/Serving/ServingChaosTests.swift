@@ -160,6 +160,57 @@ struct ServingChaosTests {
         #expect(summary?.duplicatesDropped == 0 && summary?.missingEvents == 0)
     }
 
+    /// A Responses API stream through the same failovers: its model node is SIGKILLed mid-answer,
+    /// then its gateway; the client asks the other gateway for the events after the last one it
+    /// had (`GET /v1/responses/{id}?stream=true&starting_after=N`). Every event arrives once, in
+    /// order, and the text is the undisturbed answer's.
+    @Test(.timeLimit(.minutes(3))) func aResponseStreamSurvivesItsModelNodeAndResumesThroughAnotherGateway() async throws {
+        let cluster = try await ServingCluster(tokensPerSecond: 25)
+        defer { cluster.stop() }
+        let body = #"{"model":"synthetic","input":"chaos: a response","max_output_tokens":\#(Self.answerTokens)"#
+        let undisturbed = try await cluster.post("/v1/responses", body + #","store":false}"#, via: "gw2")
+        let output = try #require((undisturbed["output"] as? [[String: Any]])?.first?["content"] as? [[String: Any]])
+        let expected = try #require(output.first?["text"] as? String)
+
+        var events: [[String: Any]] = []
+        var killed: [String] = []
+        var deltas = 0
+        do {
+            for try await data in try await cluster.events(post: "/v1/responses", body + #","stream":true}"#, via: "gw1") {
+                let event = try Self.object(data)
+                events.append(event)
+                guard event["type"] as? String == "response.output_text.delta" else { continue }
+                deltas += 1
+                if deltas == 3 {
+                    let busy = try await cluster.busyNode(role: "model", via: "gw1")
+                    let victim = try #require(busy, "no model node shows the stream in flight")
+                    cluster.nodes.kill(victim)
+                    killed.append(victim)
+                } else if deltas == 10 {
+                    cluster.nodes.kill("gw1")
+                    killed.append("gw1")
+                }
+            }
+        } catch {
+            // The gateway died under the stream.
+        }
+        #expect(killed.count == 2)
+        let id = try #require((events.first?["response"] as? [String: Any])?["id"] as? String)
+        let last = try #require(events.last?["sequence_number"] as? Int)
+        for try await data in try await cluster.events(get: "/v1/responses/\(id)?stream=true&starting_after=\(last)", via: "gw2") {
+            events.append(try Self.object(data))
+        }
+        #expect(events.map { $0["sequence_number"] as? Int } == Array(0..<events.count))
+        let text = events.filter { $0["type"] as? String == "response.output_text.delta" }.compactMap { $0["delta"] as? String }
+        #expect(text.joined() == expected)
+        #expect(["response.completed", "response.incomplete"].contains(events.last?["type"] as? String))
+        print("responses: killed \(killed); \(events.count) events, \(last + 1) before the gateway died")
+    }
+
+    static func object(_ json: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+    }
+
     func request(_ prompt: String, maxTokens: Int = answerTokens, store: Bool = true, logprobs: Int? = nil)
         -> ChatCompletionRequest
     {

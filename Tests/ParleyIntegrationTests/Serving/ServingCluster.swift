@@ -112,6 +112,54 @@ final class ServingCluster: @unchecked Sendable {
         return try JSONDecoder().decode(Status.self, from: Data(body.readableBytesView)).members
     }
 
+    /// The JSON object `gateway` answers a POST of `body` to `path` with (as alice).
+    func post(_ path: String, _ body: String, via gateway: String) async throws -> [String: Any] {
+        let response = try await HTTPClient.shared.execute(request(path, body: body, via: gateway), timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 1 << 22)
+        return try JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any] ?? [:]
+    }
+
+    /// The data of the server-sent events `gateway` answers a POST of `body` to `path` with.
+    func events(post path: String, _ body: String, via gateway: String) async throws -> AsyncThrowingStream<String, any Error> {
+        try await events(request(path, body: body, via: gateway))
+    }
+
+    /// The data of the server-sent events `gateway` answers a GET of `path` with.
+    func events(get path: String, via gateway: String) async throws -> AsyncThrowingStream<String, any Error> {
+        try await events(request(path, body: nil, via: gateway))
+    }
+
+    private func request(_ path: String, body: String?, via gateway: String) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: gatewayURLs[gateway]! + path)
+        request.headers.add(name: "Authorization", value: "Bearer \(Self.users["alice"]!)")
+        if let body {
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        return request
+    }
+
+    private func events(_ request: HTTPClientRequest) async throws -> AsyncThrowingStream<String, any Error> {
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        struct NotOK: Error { var status: HTTPResponseStatus }
+        guard response.status == .ok else { throw NotOK(status: response.status) }
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: String.self)
+        let task = Task {
+            var parser = ServerSentEventParser()
+            do {
+                for try await buffer in response.body {
+                    for event in try parser.feed(buffer.readableBytesView) { continuation.yield(event.data) }
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
     /// The node of `role` that has a stream in flight now, as `gateway` sees it.
     func busyNode(role: String, via gateway: String) async throws -> String? {
         try await cluster(from: gateway).first { $0.roles == [role] && $0.status == "alive" && ($0.stats?.streams_in_flight ?? 0) > 0 }?
