@@ -35,6 +35,7 @@ struct RequestWireFormTests {
             parentMessageID: "msg-4")
         request.startsAtRoot = true
         request.idempotent = true
+        request.instructions = "Be brief."
         return request
     }
 
@@ -58,7 +59,7 @@ struct RequestWireFormTests {
     /// dropped between nodes: these counts make that a failing test.
     @Test func everyFieldHasItsPlaceInTheWireForm() {
         #expect(Mirror(reflecting: Self.fullModelRequest).children.count == 9, "update RequestWireForms.swift")
-        #expect(Mirror(reflecting: Self.fullCompletionRequest).children.count == 12, "update RequestWireForms.swift")
+        #expect(Mirror(reflecting: Self.fullCompletionRequest).children.count == 13, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: Self.sampling).children.count == 14, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: Self.messages[0]).children.count == 3, "update RequestWireForms.swift")
         #expect(Mirror(reflecting: Self.sampling.tools!).children.count == 3, "update RequestWireForms.swift")
