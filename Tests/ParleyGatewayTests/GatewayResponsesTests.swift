@@ -225,6 +225,35 @@ struct GatewayResponsesTests {
         #expect(ResponseIDs.location(of: "chatcmpl-" + Self.requestHex) == nil)
     }
 
+    /// An answer is stored when it ends; until then `GET /v1/responses/{id}` reads its log.
+    @Test func aRunningResponseIsReadFromItsLog() async throws {
+        let store = RecordingConversations()
+        store.add(owner: "alice", id: Self.conversationID, title: "t")
+        let requestID = "chatcmpl-" + Self.requestHex
+        let run = GenerationInfo(
+            requestID: requestID, conversationID: Self.conversationID, parentID: nil, messageID: Self.answerID,
+            model: "synthetic", status: .streaming, lastSeq: 2)
+        let logged = [GenerationLogEntry(seq: 1, text: "Hel"), GenerationLogEntry(seq: 2, text: "lo")]
+        store.state.withLock { $0.generation["alice/\(requestID)"] = GenerationEventsPage(run: run, events: logged) }
+        let app = try await makeTestApplication(conversations: store)
+        let id = try #require(ResponseIDs.stored(conversationID: Self.conversationID, messageID: Self.answerID, requestID: requestID))
+        try await app.test(.router) { client in
+            let response = try await client.execute(uri: "/v1/responses/\(id)", method: .get, headers: .auth())
+            #expect(response.status == .ok)
+            let object = try object(response)
+            #expect(object["status"] as? String == "in_progress" && object["model"] as? String == "synthetic")
+            let output = try #require(object["output"] as? [[String: Any]])
+            let content = try #require(output.first?["content"] as? [[String: Any]])
+            #expect(content.first?["text"] as? String == "Hello" && output.first?["status"] as? String == "in_progress")
+            // Not another user's, and not a response that never was.
+            let bob = try await client.execute(uri: "/v1/responses/\(id)", method: .get, headers: .auth(otherKey))
+            #expect(bob.status == .notFound)
+            let other = try #require(
+                ResponseIDs.stored(conversationID: Self.conversationID, messageID: Self.answerID, requestID: "chatcmpl-" + String(repeating: "a", count: 32)))
+            #expect(try await client.execute(uri: "/v1/responses/\(other)", method: .get, headers: .auth()).status == .notFound)
+        }
+    }
+
     /// A response's stream read again from its generation log: the same events with the same
     /// sequence numbers as the live stream sent, from any point on.
     @Test func aStreamResumedFromTheLogRepeatsTheLiveEvents() async throws {

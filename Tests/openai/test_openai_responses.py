@@ -98,6 +98,25 @@ def test_a_broken_stream_resumes_where_it_broke(synthetic):
     assert text == c.responses.retrieve(response_id).output_text
 
 
+def test_a_running_response_is_cancelled(synthetic):
+    c = client(synthetic)
+    # 2,000 tokens at the synthetic model's 500 a second: about 4 s, so it is still running.
+    stream = c.responses.create(model="synthetic", input="A long one", stream=True, max_output_tokens=2000)
+    events = []
+    cancelled = None
+    for event in stream:
+        events.append(event)
+        if event.type == "response.output_text.delta" and len(events) > 5 and cancelled is None:
+            cancelled = c.responses.cancel(events[0].response.id)
+            assert cancelled.status == "incomplete" and cancelled.incomplete_details.reason == "cancelled"
+            assert cancelled.output_text
+    assert events[-1].type == "response.incomplete" and events[-1].response.incomplete_details.reason == "cancelled"
+    text = "".join(event.delta for event in events if event.type == "response.output_text.delta")
+    assert text.startswith(cancelled.output_text) and len(text.split()) < 2000
+    with pytest.raises(openai.NotFoundError):
+        c.responses.cancel(events[0].response.id)
+
+
 def test_a_stream_cut_short_ends_incomplete(synthetic):
     stream = client(synthetic).responses.create(model="synthetic", input="Short", stream=True, max_output_tokens=3)
     events = list(stream)

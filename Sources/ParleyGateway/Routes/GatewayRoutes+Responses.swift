@@ -13,6 +13,7 @@ extension GatewayRoutes {
         api.post("responses") { request, context in try await createResponse(request, context) }
         api.get("responses/:response_id") { request, context in try await retrieveResponse(request, context) }
         api.get("responses/:response_id/input_items") { request, context in try await responseInputItems(request, context) }
+        api.post("responses/:response_id/cancel") { _, context in try await cancelResponse(context) }
     }
 
     /// `POST /v1/responses`.
@@ -86,18 +87,22 @@ extension GatewayRoutes {
             }
             return try await replayResponse(user: user, location: location, responseID: id, startingAfter: startingAfter)
         }
-        let answer = try await storedResponse(user: user, context)
+        let answer: StoredResponse
+        do {
+            answer = try await storedResponse(user: user, context)
+        } catch let error as OpenAIError where error.status == .notFound {
+            // An answer is stored when it ends: until then its log says how far it got.
+            let id = try Self.identifier("response_id", context)
+            guard let location = ResponseIDs.location(of: id), location.messageID != nil,
+                let running = try? await loggedResponse(user: user, location: location, responseID: id)
+            else { throw error }
+            return Self.json(running)
+        }
         var settings = ResponseSettings()
         settings.conversationID = answer.message.conversationID
         // Not `previous_response_id`: a response id names its request, which the stores do not keep.
         let message = answer.message
-        let status: ResponseStatus =
-            switch message.status {
-            case .complete: .completed
-            case .cancelled: .incomplete(reason: "cancelled")
-            case .interrupted: .incomplete(reason: "interrupted")
-            case .streaming: .inProgress
-            }
+        let status = ResponseStatus(message.status)
         let usage = message.promptTokens.flatMap { prompt in
             message.completionTokens.map { TokenUsage(promptTokens: prompt, completionTokens: $0) }
         }
@@ -108,6 +113,51 @@ extension GatewayRoutes {
             ResponseEventRenderer.whole(
                 json: json, seed: message.id, readsCalls: true, text: message.content, logprobs: [], status: status,
                 usage: usage))
+    }
+
+    /// `POST /v1/responses/{response_id}/cancel`: stops a running response everywhere downstream
+    /// (as `POST /v1/chat/completions/{request_id}/cancel` does) and answers it as it ended (read
+    /// from its log once its run has ended, or after `cancelSettleTime`). 404 when no such
+    /// response is running.
+    func cancelResponse(_ context: GatewayRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let id = try Self.identifier("response_id", context)
+        guard let location = ResponseIDs.location(of: id),
+            try await completions.cancel(requestID: location.requestID, userID: user)
+        else { throw OpenAIError.notFound("no running response with id '\(id)'") }
+        let deadline = ContinuousClock.now + Self.cancelSettleTime
+        return Self.json(
+            try await loggedResponse(user: user, location: location, responseID: id, settlingUntil: deadline) { status in
+                // A run that has not ended yet stops here all the same.
+                status == .inProgress ? .incomplete(reason: "cancelled") : status
+            })
+    }
+
+    /// How long a cancel waits for the run to end and its log to hold the whole cancelled answer.
+    static let cancelSettleTime = Duration.seconds(2)
+
+    /// The response object of an answer read from its generation log (one not stored yet, or not
+    /// at all), in the state its run is in (as `adjust` changes it); with `settlingUntil`, the log
+    /// is read again until its run has ended or that time has come.
+    func loggedResponse(
+        user: String, location: ResponseIDs.Location, responseID: String, settlingUntil deadline: ContinuousClock.Instant? = nil,
+        adjust: (ResponseStatus) -> ResponseStatus = { $0 }
+    ) async throws -> String {
+        let log = LogFollower(
+            conversations: conversations, streaming: configuration.streaming, user: user, requestID: location.requestID)
+        var (run, text) = try await log.readAll()
+        while let deadline, run.status == .streaming, ContinuousClock.now < deadline {
+            try await Task.sleep(for: configuration.streaming.resumePollInterval)
+            (run, text) = try await log.readAll()
+        }
+        var settings = ResponseSettings()
+        settings.store = location.conversationID != nil
+        settings.conversationID = location.conversationID
+        let json = ResponseJSON(
+            id: responseID, model: run.model ?? "", createdAt: Int(Date().timeIntervalSince1970), settings: settings)
+        return ResponseEventRenderer.whole(
+            json: json, seed: location.messageID ?? location.requestID, readsCalls: true, text: text, logprobs: [],
+            status: adjust(ResponseStatus(run.status)), usage: nil)
     }
 
     /// A response's stream read from its generation log: every event after `startingAfter`,
@@ -144,12 +194,11 @@ extension GatewayRoutes {
                 try await log.follow(
                     from: first, to: &writer, read: { renderer.logged($0.text) },
                     end: { run in
-                        switch run.status {
-                        case .complete, .streaming: renderer.finish(status: .completed, usage: nil)
-                        case .cancelled: renderer.finish(status: .incomplete(reason: "cancelled"), usage: nil)
-                        case .interrupted:
-                            renderer.failure(OpenAIError(.serviceUnavailable, "the answer was interrupted", code: "interrupted"))
+                        guard run.status != .interrupted else {
+                            return renderer.failure(
+                                OpenAIError(.serviceUnavailable, "the answer was interrupted", code: "interrupted"))
                         }
+                        return renderer.finish(status: ResponseStatus(run.status), usage: nil)
                     },
                     stalled: {
                         renderer.failure(OpenAIError(.serviceUnavailable, "the generation stalled", code: "interrupted"))
@@ -285,6 +334,16 @@ extension GatewayRoutes {
 }
 
 extension ResponseStatus {
+    /// The state of a response whose answer (stored, or its run) is in `status`.
+    init(_ status: MessageStatus) {
+        switch status {
+        case .streaming: self = .inProgress
+        case .complete: self = .completed
+        case .cancelled: self = .incomplete(reason: "cancelled")
+        case .interrupted: self = .incomplete(reason: "interrupted")
+        }
+    }
+
     /// How an answer that ended for `reason` ended as a response.
     init(_ reason: FinishReason) {
         switch reason {

@@ -20,6 +20,20 @@ struct LogFollower {
         try await conversations.generationEvents(owner: user, requestID: requestID, afterSeq: 0, limit: Self.pageSize)
     }
 
+    /// The run and its whole logged text so far (at most `maxBytes` of it: a longer answer is cut
+    /// there; answers are at most the stores' 1 MiB).
+    func readAll(maxBytes: Int = ConversationLimits.maxContentBytes) async throws -> (run: GenerationInfo, text: String) {
+        var page = try await firstPage()
+        var text = ""
+        while true {
+            for event in page.events where text.utf8.count < maxBytes { text += event.text }
+            guard page.events.count >= Self.pageSize, let last = page.events.last, text.utf8.count < maxBytes else {
+                return (page.run, text)
+            }
+            page = try await next(after: last.seq)
+        }
+    }
+
     /// Writes `read(event)` for every logged event from `page` on, then `end(run)` once the run has
     /// ended and every event was read, or `stalled()` when the log stopped growing.
     func follow(
