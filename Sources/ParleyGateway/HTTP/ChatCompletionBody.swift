@@ -23,14 +23,7 @@ struct ChatCompletionBody: Equatable {
     init(json bytes: some Collection<UInt8>, limits: GatewayConfiguration.Limits) throws {
         let fields = JSONFields(object: try JSONValue.object(from: bytes))
 
-        guard let model = try fields.string("model") else {
-            throw OpenAIError.invalid("'model' is required", param: "model", code: "missing_required_parameter")
-        }
-        guard !model.isEmpty, model.utf8.count <= 256 else {
-            throw OpenAIError.invalid("'model' must be 1 to 256 characters", param: "model")
-        }
-        self.model = model
-
+        model = try Self.model(fields)
         guard fields.present("messages") else {
             throw OpenAIError.invalid("'messages' is required", param: "messages", code: "missing_required_parameter")
         }
@@ -110,6 +103,17 @@ struct ChatCompletionBody: Equatable {
             throw OpenAIError(
                 .unprocessableContent, "'conversation_id' needs 'store': true", param: "store", code: "conflicting_parameters")
         }
+    }
+
+    /// `model`: required, 1 to 256 characters.
+    static func model(_ fields: JSONFields) throws -> String {
+        guard let model = try fields.string("model") else {
+            throw OpenAIError.invalid("'model' is required", param: "model", code: "missing_required_parameter")
+        }
+        guard !model.isEmpty, model.utf8.count <= 256 else {
+            throw OpenAIError.invalid("'model' must be 1 to 256 characters", param: "model")
+        }
+        return model
     }
 
     /// `logprobs` (a boolean) and `top_logprobs` (0 to 20, only with `logprobs: true`), as

@@ -27,13 +27,7 @@ struct ResponsesBody {
     /// Checks every field; 400 for wrong types and values, 422 for valid requests Parley cannot do.
     init(json bytes: some Collection<UInt8>, limits: GatewayConfiguration.Limits) throws {
         let fields = JSONFields(object: try JSONValue.object(from: bytes))
-        guard let model = try fields.string("model") else {
-            throw OpenAIError.invalid("'model' is required", param: "model", code: "missing_required_parameter")
-        }
-        guard !model.isEmpty, model.utf8.count <= 256 else {
-            throw OpenAIError.invalid("'model' must be 1 to 256 characters", param: "model")
-        }
-        self.model = model
+        model = try ChatCompletionBody.model(fields)
         messages = try Self.input(fields, limits: limits)
         stream = try fields.bool("stream") ?? false
         if let options = try fields.object("stream_options") {

@@ -42,9 +42,18 @@ extension GatewayRoutes {
                     text: content, finishReason: finish, usage: collected.usage, logprobs: collected.logprobs, toolCalls: calls),
                 headers: answer.headers)
         }
+        return stream(
+            answer, renderer: ChatChunkRenderer(json: json, requestID: requestID, offersTools: offersTools),
+            requestID: requestID, user: user, startedAt: startedAt)
+    }
+
+    /// The SSE response that writes `answer` through `renderer` as it comes (``LiveStream``).
+    func stream(
+        _ answer: StartedAnswer, renderer: some StreamRenderer, requestID: String, user: String,
+        startedAt: ContinuousClock.Instant
+    ) -> Response {
         let stream = LiveStream(
-            routes: self, events: answer.events, pending: answer.pending,
-            renderer: ChatChunkRenderer(json: json, requestID: requestID, offersTools: offersTools), requestID: requestID,
+            routes: self, events: answer.events, pending: answer.pending, renderer: renderer, requestID: requestID,
             userID: user, startedAt: startedAt)
         return Response(
             status: .ok, headers: Self.streamHeaders(answer.headers),

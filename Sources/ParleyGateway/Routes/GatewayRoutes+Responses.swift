@@ -59,13 +59,9 @@ extension GatewayRoutes {
                 status: ResponseStatus(collected.reason), usage: collected.usage)
             return Self.json(object, headers: answer.headers)
         }
-        let stream = LiveStream(
-            routes: self, events: answer.events, pending: answer.pending,
-            renderer: ResponseEventRenderer(json: json, seed: seed, readsCalls: readsCalls), requestID: requestID,
-            userID: user, startedAt: startedAt)
-        return Response(
-            status: .ok, headers: Self.streamHeaders(answer.headers),
-            body: ResponseBody { writer in try await stream.write(to: &writer) })
+        return stream(
+            answer, renderer: ResponseEventRenderer(json: json, seed: seed, readsCalls: readsCalls), requestID: requestID,
+            user: user, startedAt: startedAt)
     }
 
     /// `GET /v1/responses/{response_id}`: a stored response, read back from its conversation. What
