@@ -52,7 +52,7 @@ struct GatewayResponsesTests {
     @Test func itemsInstructionsAndSettingsReachTheCompletion() async throws {
         let backend = ScriptedCompletions(script: Self.answer(["ok"]))
         let app = try await makeTestApplication(completions: backend)
-        let previous = "resp_" + "01a233577c6285209116cf9228a8f8dc" + "01a233577c657015b58f91de08f5f5a9" + Self.requestHex
+        let previous = "resp_" + "01a233577c6285209116cf9228a8f8dc" + "01a233577c657015b58f91de08f5f5a9" + Self.requestHex + "1"
         let body = #"""
             {"model":"synthetic","instructions":"Be brief.","previous_response_id":"\#(previous)","max_output_tokens":40,
              "temperature":0.5,"include":["message.output_text.logprobs"],"top_logprobs":2,"tools":[\#(Self.weather)],
@@ -109,7 +109,7 @@ struct GatewayResponsesTests {
             (#"{"model":"m","input":"hi","include":["file_search_call.results"]}"#, "include[0]", .unprocessableContent),
             (#"{"model":"m","input":"hi","previous_response_id":"resp_nope"}"#, "previous_response_id", .badRequest),
             (#"{"model":"m","input":"hi","conversation":"c1","previous_response_id":"resp_nope"}"#, "previous_response_id", .badRequest),
-            (#"{"model":"m","input":"hi","conversation":"c1","store":false}"#, "store", .unprocessableContent),
+            (#"{"model":"m","input":"hi","tools":[],"tool_choice":"required"}"#, "tool_choice", .badRequest),
             (#"{"model":"m","input":"hi","tools":[{"type":"web_search"}]}"#, "tools[0].type", .unprocessableContent),
             (#"{"model":"m","input":"hi","tools":[{"type":"function","name":"f","parameters":{"type":"string","pattern":"a"}}]}"#, "tools[0].parameters", .unprocessableContent),
             (#"{"model":"m","input":"hi","tools":[\#(Self.weather)],"tool_choice":{"type":"function","name":"g"}}"#, "tool_choice.name", .badRequest),
@@ -152,7 +152,8 @@ struct GatewayResponsesTests {
             let expected = ["response.created", "response.in_progress"] + message + call(deltas: 1) + call(deltas: 1) + ["response.completed"]
             #expect(types == expected)
             let texts = events.filter { $0.type == "response.output_text.delta" }.compactMap { $0.data["delta"] as? String }
-            #expect(texts.joined() == "Let me check.\n")
+            // The line break before the call is held back, then dropped when the call begins.
+            #expect(texts == ["Let me", " check."])
 
             let whole = try await client.execute(
                 uri: "/v1/responses", method: .post, headers: .auth(), body: ByteBuffer(string: body + "}"))
@@ -170,7 +171,8 @@ struct GatewayResponsesTests {
             let requestID = try #require(whole.headers[.requestID])
             #expect(
                 object["id"] as? String
-                    == ResponseIDs.stored(conversationID: Self.conversationID, messageID: Self.answerID, requestID: requestID))
+                    == ResponseIDs.stored(
+                        conversationID: Self.conversationID, messageID: Self.answerID, requestID: requestID, readsCalls: true))
             #expect(object["status"] as? String == "completed")
             #expect((object["usage"] as? [String: Any])?["output_tokens"] as? Int == GatewayToolCallTests.tokens.count)
         }
@@ -198,7 +200,7 @@ struct GatewayResponsesTests {
     @Test func aPreviousResponseThatIsGoneIsNamedAsSuch() async throws {
         let backend = ScriptedCompletions(script: { _ in [.fail(ConversationError(.notFound, "no such message"))] })
         let app = try await makeTestApplication(completions: backend)
-        let previous = "resp_" + String(repeating: "0", count: 96)
+        let previous = "resp_" + String(repeating: "0", count: 97)
         try await app.test(.router) { client in
             let response = try await client.execute(
                 uri: "/v1/responses", method: .post, headers: .auth(),
@@ -210,18 +212,27 @@ struct GatewayResponsesTests {
 
     @Test func responseIDsSayWhereTheAnswerIs() {
         let requestID = "chatcmpl-" + Self.requestHex
-        let id = ResponseIDs.stored(conversationID: Self.conversationID, messageID: Self.answerID, requestID: requestID)
-        #expect(id?.count == 5 + 96)
+        for readsCalls in [false, true] {
+            let id = ResponseIDs.stored(
+                conversationID: Self.conversationID, messageID: Self.answerID, requestID: requestID, readsCalls: readsCalls)
+            #expect(id?.count == 5 + 97)
+            #expect(
+                ResponseIDs.location(of: id ?? "")
+                    == ResponseIDs.Location(
+                        requestID: requestID, conversationID: Self.conversationID, messageID: Self.answerID,
+                        readsCalls: readsCalls))
+            let unstored = ResponseIDs.unstored(requestID: requestID, readsCalls: readsCalls)
+            #expect(unstored == "resp_" + Self.requestHex + (readsCalls ? "1" : "0"))
+            #expect(
+                ResponseIDs.location(of: unstored)
+                    == ResponseIDs.Location(requestID: requestID, conversationID: nil, messageID: nil, readsCalls: readsCalls))
+        }
+        #expect(ResponseIDs.stored(conversationID: "conv-1", messageID: Self.answerID, requestID: requestID, readsCalls: false) == nil)
         #expect(
-            ResponseIDs.location(of: id ?? "")
-                == ResponseIDs.Location(requestID: requestID, conversationID: Self.conversationID, messageID: Self.answerID))
-        #expect(ResponseIDs.stored(conversationID: "conv-1", messageID: Self.answerID, requestID: requestID) == nil)
-        #expect(ResponseIDs.stored(conversationID: Self.conversationID, messageID: Self.answerID, requestID: "r1") == nil)
-        let unstored = ResponseIDs.unstored(requestID: requestID)
-        #expect(unstored == "resp_" + Self.requestHex)
-        #expect(ResponseIDs.location(of: unstored) == ResponseIDs.Location(requestID: requestID, conversationID: nil, messageID: nil))
-        #expect(ResponseIDs.location(of: "resp_" + String(repeating: "G", count: 96)) == nil)
-        #expect(ResponseIDs.location(of: "resp_" + String(repeating: "0", count: 64)) == nil)
+            ResponseIDs.stored(conversationID: Self.conversationID, messageID: Self.answerID, requestID: "r1", readsCalls: false) == nil)
+        #expect(ResponseIDs.location(of: "resp_" + String(repeating: "G", count: 97)) == nil)
+        #expect(ResponseIDs.location(of: "resp_" + String(repeating: "0", count: 96)) == nil)
+        #expect(ResponseIDs.location(of: "resp_" + String(repeating: "0", count: 32) + "2") == nil)
         #expect(ResponseIDs.location(of: "chatcmpl-" + Self.requestHex) == nil)
     }
 
@@ -236,7 +247,8 @@ struct GatewayResponsesTests {
         let logged = [GenerationLogEntry(seq: 1, text: "Hel"), GenerationLogEntry(seq: 2, text: "lo")]
         store.state.withLock { $0.generation["alice/\(requestID)"] = GenerationEventsPage(run: run, events: logged) }
         let app = try await makeTestApplication(conversations: store)
-        let id = try #require(ResponseIDs.stored(conversationID: Self.conversationID, messageID: Self.answerID, requestID: requestID))
+        let id = try #require(
+            ResponseIDs.stored(conversationID: Self.conversationID, messageID: Self.answerID, requestID: requestID, readsCalls: false))
         try await app.test(.router) { client in
             let response = try await client.execute(uri: "/v1/responses/\(id)", method: .get, headers: .auth())
             #expect(response.status == .ok)
@@ -249,7 +261,9 @@ struct GatewayResponsesTests {
             let bob = try await client.execute(uri: "/v1/responses/\(id)", method: .get, headers: .auth(otherKey))
             #expect(bob.status == .notFound)
             let other = try #require(
-                ResponseIDs.stored(conversationID: Self.conversationID, messageID: Self.answerID, requestID: "chatcmpl-" + String(repeating: "a", count: 32)))
+                ResponseIDs.stored(
+                    conversationID: Self.conversationID, messageID: Self.answerID,
+                    requestID: "chatcmpl-" + String(repeating: "a", count: 32), readsCalls: false))
             #expect(try await client.execute(uri: "/v1/responses/\(other)", method: .get, headers: .auth()).status == .notFound)
         }
     }
@@ -275,7 +289,7 @@ struct GatewayResponsesTests {
             let liveRequest = try #require(live.headers[.requestID])
             // The live answer had another request id; the log's is the test's.
             let replayedID = try #require(
-                ResponseIDs.stored(conversationID: Self.conversationID, messageID: Self.answerID, requestID: requestID))
+                ResponseIDs.stored(conversationID: Self.conversationID, messageID: Self.answerID, requestID: requestID, readsCalls: true))
             #expect(id != replayedID && liveRequest != requestID)
             let replayed = try await client.execute(uri: "/v1/responses/\(replayedID)?stream=true", method: .get, headers: .auth())
             #expect(replayed.headers[.requestID] == requestID)
@@ -292,8 +306,110 @@ struct GatewayResponsesTests {
             #expect(rest.map { $0.data["sequence_number"] as? Int } == Array(6..<liveEvents.count))
             #expect(rest.map(\.type) == Array(liveEvents.dropFirst(6).map(\.type)))
             let unknown = try await client.execute(
-                uri: "/v1/responses/resp_\(String(repeating: "1", count: 32))?stream=true", method: .get, headers: .auth())
+                uri: "/v1/responses/resp_\(String(repeating: "1", count: 33))?stream=true", method: .get, headers: .auth())
             #expect(unknown.status == .notFound)
+        }
+    }
+    /// Without tools, text that could begin a call is text at once; a resumed stream reads the log
+    /// the same way (the response id says the request offered no tools), so it numbers its events
+    /// as the live stream did.
+    @Test func withoutToolsAResumedStreamNumbersItsEventsAsTheLiveOne() async throws {
+        let tokens = ["a ", "<", "b", " <tool_call>\n{\"name\": \"x\", \"arguments\": {}}\n</tool_call>", " c"]
+        let store = RecordingConversations()
+        let requestID = "chatcmpl-" + Self.requestHex
+        let run = GenerationInfo(
+            requestID: requestID, conversationID: Self.conversationID, parentID: nil, messageID: Self.answerID,
+            model: "synthetic", status: .complete, lastSeq: Int64(tokens.count))
+        let logged = tokens.enumerated().map { GenerationLogEntry(seq: Int64($0.offset + 1), text: $0.element) }
+        store.state.withLock { $0.generation["alice/\(requestID)"] = GenerationEventsPage(run: run, events: logged) }
+        let app = try await makeTestApplication(completions: ScriptedCompletions(script: Self.answer(tokens)), conversations: store)
+        try await app.test(.router) { client in
+            let live = try await client.execute(
+                uri: "/v1/responses", method: .post, headers: .auth(),
+                body: ByteBuffer(string: #"{"model":"synthetic","input":"hi","stream":true}"#))
+            let liveEvents = try events(live)
+            let id = try #require((liveEvents.first?.data["response"] as? [String: Any])?["id"] as? String)
+            #expect(ResponseIDs.location(of: id)?.readsCalls == false)
+            let replayedID = try #require(
+                ResponseIDs.stored(conversationID: Self.conversationID, messageID: Self.answerID, requestID: requestID, readsCalls: false))
+            let replayed = try events(
+                try await client.execute(uri: "/v1/responses/\(replayedID)?stream=true", method: .get, headers: .auth()))
+            #expect(replayed.map(\.type) == liveEvents.map(\.type))
+            let deltas = liveEvents.compactMap { $0.data["delta"] as? String }
+            #expect(deltas == replayed.compactMap { $0.data["delta"] as? String })
+            #expect(deltas.joined() == tokens.joined())
+            #expect(!liveEvents.contains { $0.type == "response.function_call_arguments.delta" })
+        }
+    }
+
+    /// No message item is blank: whitespace before a call, between calls and at the end goes nowhere.
+    @Test func noMessageIsBlank() async throws {
+        let tokens = ["\n ", " \n", "<tool_call>\n{\"name\": \"now\", \"arguments\": {}}\n</tool_call>", "\n\n", "  "]
+        let app = try await makeTestApplication(completions: ScriptedCompletions(script: Self.answer(tokens)))
+        let body = #"{"model":"synthetic","input":"hi","tools":[{"type":"function","name":"now"}]"#
+        try await app.test(.router) { client in
+            for stream in [false, true] {
+                let response = try await client.execute(
+                    uri: "/v1/responses", method: .post, headers: .auth(), body: ByteBuffer(string: body + #","stream":\#(stream)}"#))
+                let object = try stream ? #require(try events(response).last?.data["response"] as? [String: Any]) : object(response)
+                let output = try #require(object["output"] as? [[String: Any]])
+                #expect(output.map { $0["type"] as? String } == ["function_call"], "stream: \(stream)")
+            }
+        }
+    }
+
+    /// A turn's input items: what it stored between the previous answer and its own, tool results
+    /// paired with the previous answer's calls, pages in both orders.
+    @Test func inputItemsAreTheTurnsMessagesWithTheirCalls() async throws {
+        let store = RecordingConversations()
+        let now = Date(timeIntervalSince1970: 1_700_000_000)
+        func message(_ n: Int, _ role: MessageRole, _ content: String, parent: Int?, model: String? = nil) -> ConversationMessage {
+            ConversationMessage(
+                id: "01a23357-7c65-7015-b58f-91de08f5f5a\(n)", conversationID: Self.conversationID,
+                parentID: parent.map { "01a23357-7c65-7015-b58f-91de08f5f5a\($0)" }, role: role, content: content, model: model,
+                createdAt: now)
+        }
+        let calls = ToolCallMarkup.text(of: ToolCall(name: "f", arguments: "{}")) + "\n" + ToolCallMarkup.text(of: ToolCall(name: "g", arguments: "{}"))
+        let messages = [
+            message(1, .user, "go", parent: nil), message(2, .assistant, calls, parent: 1, model: "synthetic"),
+            message(3, .tool, "first", parent: 2), message(4, .tool, "second", parent: 3), message(5, .user, "and?", parent: 4),
+            message(6, .assistant, "done", parent: 5, model: "synthetic"),
+        ]
+        let summary = ConversationSummary(
+            id: Self.conversationID, title: "t", model: "synthetic", createdAt: now, updatedAt: now, pinned: false,
+            currentMessageID: messages[5].id)
+        store.state.withLock {
+            $0.conversations["alice", default: [:]][Self.conversationID] = ConversationDetails(summary: summary, messages: messages)
+        }
+        let app = try await makeTestApplication(conversations: store)
+        let id = try #require(
+            ResponseIDs.stored(
+                conversationID: Self.conversationID, messageID: messages[5].id, requestID: "chatcmpl-" + Self.requestHex,
+                readsCalls: false))
+        try await app.test(.router) { client in
+            let all = try object(try await client.execute(uri: "/v1/responses/\(id)/input_items?order=asc", method: .get, headers: .auth()))
+            let items = try #require(all["data"] as? [[String: Any]])
+            #expect(items.map { $0["type"] as? String } == ["function_call_output", "function_call_output", "message"])
+            #expect(items.map { $0["call_id"] as? String } == [
+                ResponseIDs.callID(seed: messages[1].id, index: 0), ResponseIDs.callID(seed: messages[1].id, index: 1), nil,
+            ])
+            #expect(Set(items.compactMap { $0["id"] as? String }).count == 3)
+            let first = try object(
+                try await client.execute(uri: "/v1/responses/\(id)/input_items?limit=1", method: .get, headers: .auth()))
+            #expect((first["data"] as? [[String: Any]])?.first?["id"] as? String == items[2]["id"] as? String)
+            #expect(first["has_more"] as? Bool == true)
+            let rest = try object(
+                try await client.execute(
+                    uri: "/v1/responses/\(id)/input_items?after=\(items[2]["id"] as? String ?? "")", method: .get, headers: .auth()))
+            #expect((rest["data"] as? [[String: Any]])?.compactMap { $0["output"] as? String } == ["second", "first"])
+            #expect(rest["has_more"] as? Bool == false)
+            // The previous answer read back: its calls with the ids the results were paired with.
+            let previousID = try #require(
+                ResponseIDs.stored(
+                    conversationID: Self.conversationID, messageID: messages[1].id, requestID: "chatcmpl-" + Self.requestHex,
+                    readsCalls: true))
+            let previous = try object(try await client.execute(uri: "/v1/responses/\(previousID)", method: .get, headers: .auth()))
+            #expect((previous["output"] as? [[String: Any]])?.compactMap { $0["call_id"] as? String } == items.prefix(2).compactMap { $0["call_id"] as? String })
         }
     }
 }

@@ -108,9 +108,10 @@ def test_a_running_response_is_cancelled(synthetic):
         events.append(event)
         if event.type == "response.output_text.delta" and len(events) > 5 and cancelled is None:
             cancelled = c.responses.cancel(events[0].response.id)
-            assert cancelled.status == "incomplete" and cancelled.incomplete_details.reason == "cancelled"
-            assert cancelled.output_text
-    assert events[-1].type == "response.incomplete" and events[-1].response.incomplete_details.reason == "cancelled"
+            assert cancelled.status == "cancelled" and cancelled.output_text
+    # There is no event for a cancelled response: it ends as one cut short does.
+    assert events[-1].type == "response.incomplete" and events[-1].response.status == "cancelled"
+    assert c.responses.retrieve(events[0].response.id).status == "cancelled"
     text = "".join(event.delta for event in events if event.type == "response.output_text.delta")
     assert text.startswith(cancelled.output_text) and len(text.split()) < 2000
     with pytest.raises(openai.NotFoundError):
@@ -208,6 +209,13 @@ def test_an_unstored_response_is_not_kept(synthetic):
     with pytest.raises(openai.BadRequestError) as refused:
         c.responses.create(model="synthetic", input="Go on", previous_response_id=response.id)
     assert refused.value.code == "previous_response_not_found"
+    # An unstored turn may still go on from a stored one: it sees that history, and nothing is kept.
+    stored = c.responses.create(model="synthetic", input="Remember this")
+    aside = c.responses.create(model="synthetic", input="An aside", previous_response_id=stored.id, store=False)
+    assert aside.store is False and aside.conversation is None and aside.previous_response_id == stored.id
+    assert aside.usage.input_tokens > stored.usage.input_tokens
+    details = get(synthetic, f"/v1/conversations/{stored.conversation.id}")
+    assert [message["content"] for message in details["messages"]] == ["Remember this", stored.output_text]
 
 
 def test_refusals(synthetic):

@@ -49,8 +49,8 @@ extension CompletionService {
     func prepare(_ request: CompletionRequest) async throws -> PreparedCompletion {
         var prepared = try await prepareTurn(request)
         if let instructions = request.instructions {
-            // A leading system message is kept when history has to be left out: counting it with
-            // the history keeps the stored messages droppable as before.
+            // Leading system messages are kept when history has to be left out: counted with the
+            // history, the instructions leave as many stored messages droppable as before.
             prepared.modelRequest.messages.insert(ChatMessage(role: "system", content: instructions), at: 0)
             prepared.modelRequest.historyCount += 1
         }

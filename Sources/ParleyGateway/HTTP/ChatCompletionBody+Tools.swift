@@ -52,6 +52,10 @@ extension ChatCompletionBody {
         // An empty list offers nothing (the Responses API's clients send `[]`; Chat Completions refuses it).
         if entries.isEmpty {
             guard form == .responses else { throw OpenAIError.invalid("'tools' must hold 1 to \(maxTools) tools", param: "tools") }
+            // A named function is not among no tools (400); `required` cannot be met.
+            if case .required = try toolChoice(fields, tools: [], form: form) {
+                throw OpenAIError.invalid("'tool_choice' requires a call, but 'tools' is empty", param: "tool_choice")
+            }
             return nil
         }
         var tools: [ToolDefinition] = []

@@ -4,9 +4,10 @@ import ParleyProtocol
 /// The ids of the Responses API's objects. A response id says where its answer is: a stored
 /// answer's names its conversation and its message (so `previous_response_id` continues that
 /// branch and `GET /v1/responses/{id}` reads it back, with no table of ids to keep) and, as every
-/// response id does, the request that made it (whose generation log a resumed stream reads). The
-/// ids of its output items and calls derive from the answer's message id (an unstored answer's:
-/// its request id), so every reading of it names them alike.
+/// response id does, the request that made it (whose generation log a resumed stream reads) and
+/// whether that request offered tools (a resumed stream reads the log as the live one read the
+/// answer: calls out of its text only then). The ids of its output items and calls derive from the
+/// answer's message id (an unstored answer's: its request id), so every reading names them alike.
 enum ResponseIDs {
     /// Where a response id's answer is.
     struct Location: Equatable {
@@ -15,37 +16,40 @@ enum ResponseIDs {
         /// The conversation and message it is stored as; nil when it was not stored.
         let conversationID: String?
         let messageID: String?
+        /// The request offered tools: calls in the answer's text are function call items.
+        let readsCalls: Bool
     }
 
     /// A stored answer's: `resp_`, then its conversation's, its message's and its request's ids as
-    /// 32 hex digits each. Nil when one of them is not of that form (every id Parley makes is).
-    static func stored(conversationID: String, messageID: String, requestID: String) -> String? {
+    /// 32 hex digits each, and a digit for `readsCalls`. Nil when an id is not of that form (every
+    /// id Parley makes is).
+    static func stored(conversationID: String, messageID: String, requestID: String, readsCalls: Bool) -> String? {
         guard let conversation = hexDigits(ofUUID: conversationID), let message = hexDigits(ofUUID: messageID),
             let request = hexDigits(ofRequest: requestID)
         else { return nil }
-        return "resp_" + conversation + message + request
+        return "resp_" + conversation + message + request + (readsCalls ? "1" : "0")
     }
 
-    /// An unstored answer's: `resp_` and the hex digits of its request id.
-    static func unstored(requestID: String) -> String {
-        "resp_" + (hexDigits(ofRequest: requestID) ?? requestID)
+    /// An unstored answer's: `resp_`, the hex digits of its request id and a digit for `readsCalls`.
+    static func unstored(requestID: String, readsCalls: Bool) -> String {
+        "resp_" + (hexDigits(ofRequest: requestID) ?? requestID) + (readsCalls ? "1" : "0")
     }
 
     /// What `responseID` names; nil when it is no response id.
     static func location(of responseID: String) -> Location? {
         guard responseID.hasPrefix("resp_") else { return nil }
         let digits = Array(responseID.utf8.dropFirst(5))
-        guard digits.allSatisfy(isLowerHex) else { return nil }
-        switch digits.count {
-        case 32:
-            return Location(requestID: requestPrefix + String(decoding: digits, as: UTF8.self), conversationID: nil, messageID: nil)
-        case 96:
-            return Location(
-                requestID: requestPrefix + String(decoding: digits[64...], as: UTF8.self),
-                conversationID: uuidText(digits[0..<32]), messageID: uuidText(digits[32..<64]))
-        default:
-            return nil
+        guard digits.count == 33 || digits.count == 97, digits.allSatisfy(isLowerHex), let flag = digits.last,
+            flag == UInt8(ascii: "0") || flag == UInt8(ascii: "1")
+        else { return nil }
+        let readsCalls = flag == UInt8(ascii: "1")
+        let request = requestPrefix + String(decoding: digits[(digits.count - 33)..<(digits.count - 1)], as: UTF8.self)
+        guard digits.count == 97 else {
+            return Location(requestID: request, conversationID: nil, messageID: nil, readsCalls: readsCalls)
         }
+        return Location(
+            requestID: request, conversationID: uuidText(digits[0..<32]), messageID: uuidText(digits[32..<64]),
+            readsCalls: readsCalls)
     }
 
     private static let requestPrefix = "chatcmpl-"
@@ -70,8 +74,8 @@ enum ResponseIDs {
         return (isCall ? "fc_" : "msg_") + UUIDText.hexString(hash.prefix(12))
     }
 
-    /// The `call_id` of the answer's call at `index` (counting its calls), as Chat Completions
-    /// names calls.
+    /// The `call_id` of the answer's call at `index` (counting its calls): Chat Completions'
+    /// form of call id, over the answer's `seed` instead of a request id.
     static func callID(seed: String, index: Int) -> String {
         AnswerToolCalls.id(requestID: seed, index: index)
     }

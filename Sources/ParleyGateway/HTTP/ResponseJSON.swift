@@ -12,7 +12,7 @@ struct ResponseSettings {
     var format: ResponseFormat = .text
     var truncation = "disabled"
     var user: String?
-    /// `metadata`, in key order.
+    /// `metadata` (written in key order).
     var metadata: [String: String] = [:]
     var store = true
     var previousResponseID: String?
@@ -25,8 +25,11 @@ struct ResponseSettings {
 enum ResponseStatus: Equatable {
     case inProgress
     case completed
-    /// Cut short: `max_output_tokens`, or Parley's `cancelled` and `interrupted`.
+    /// Cut short by `max_output_tokens`.
     case incomplete(reason: String)
+    /// Stopped by its user (or because its client went away and did not come back).
+    case cancelled
+    /// Ended by a failure: the answer's producer vanished and no other could go on with it.
     case failed(code: String, message: String)
 
     var name: String {
@@ -34,6 +37,7 @@ enum ResponseStatus: Equatable {
         case .inProgress: "in_progress"
         case .completed: "completed"
         case .incomplete: "incomplete"
+        case .cancelled: "cancelled"
         case .failed: "failed"
         }
     }
@@ -43,7 +47,37 @@ enum ResponseStatus: Equatable {
         switch self {
         case .inProgress: "in_progress"
         case .completed: "completed"
-        case .incomplete, .failed: "incomplete"
+        case .incomplete, .cancelled, .failed: "incomplete"
+        }
+    }
+
+    /// The event that ends a stream in this state (there is no event for a cancelled response:
+    /// it ends as cut short does).
+    var endEvent: String {
+        switch self {
+        case .completed, .inProgress: "response.completed"
+        case .incomplete, .cancelled: "response.incomplete"
+        case .failed: "response.failed"
+        }
+    }
+
+    /// How an answer that ended for `reason` ended as a response.
+    init(_ reason: FinishReason) {
+        switch reason {
+        case .stop: self = .completed
+        case .length: self = .incomplete(reason: "max_output_tokens")
+        case .cancelled: self = .cancelled
+        }
+    }
+
+    /// The state of a response whose answer (stored, or its run) is in `status`. The stores keep
+    /// no finish reason: an answer cut by `max_output_tokens` reads as completed.
+    init(_ status: MessageStatus) {
+        switch status {
+        case .streaming: self = .inProgress
+        case .complete: self = .completed
+        case .cancelled: self = .cancelled
+        case .interrupted: self = .failed(code: "interrupted", message: "the answer was interrupted: its model went away")
         }
     }
 }
@@ -66,7 +100,7 @@ struct ResponseJSON {
             object += #""error":{"code":\#(JSON.quote(code)),"message":\#(JSON.quote(message))},"incomplete_details":null,"#
         case .incomplete(let reason):
             object += #""error":null,"incomplete_details":{"reason":\#(JSON.quote(reason))},"#
-        case .inProgress, .completed:
+        case .inProgress, .completed, .cancelled:
             object += #""error":null,"incomplete_details":null,"#
         }
         object += #""instructions":\#(Self.quoteOrNull(settings.instructions)),"#
@@ -90,6 +124,27 @@ struct ResponseJSON {
     func messageItem(id: String, status: String, text: String, logprobs: [TokenLogprob]) -> String {
         #"{"id":\#(JSON.quote(id)),"type":"message","status":\#(JSON.quote(status)),"role":"assistant","content":["#
             + Self.outputText(text, logprobs: logprobs, included: settings.includeLogprobs) + "]}"
+    }
+
+    /// An assistant message item that has only begun (no content yet).
+    static func openMessageItem(id: String) -> String {
+        #"{"id":\#(JSON.quote(id)),"type":"message","status":"in_progress","role":"assistant","content":[]}"#
+    }
+
+    /// A message item of a response's input: `part` (an `input_text` or `output_text` part) said by `role`.
+    static func inputMessageItem(id: String, role: String, part: String) -> String {
+        #"{"id":\#(JSON.quote(id)),"type":"message","role":\#(JSON.quote(role)),"status":"completed","content":[\#(part)]}"#
+    }
+
+    /// An `input_text` content part.
+    static func inputText(_ text: String) -> String {
+        #"{"type":"input_text","text":\#(JSON.quote(text))}"#
+    }
+
+    /// A tool's result, sent back for the call `callID`.
+    static func functionCallOutputItem(id: String, callID: String, output: String) -> String {
+        #"{"id":\#(JSON.quote(id)),"type":"function_call_output","status":"completed","#
+            + #""call_id":\#(JSON.quote(callID)),"output":\#(JSON.quote(output))}"#
     }
 
     /// An `output_text` content part.

@@ -21,7 +21,7 @@ struct ResponsesBody {
     /// The stored answer `previous_response_id` names.
     var previous: (conversationID: String, messageID: String)?
 
-    /// Most `metadata` entries, and their key and value lengths (OpenAI's limits).
+    /// Most `metadata` entries (OpenAI's limit; keys up to 64 characters, values up to 512).
     static let maxMetadata = 16
 
     /// Checks every field; 400 for wrong types and values, 422 for valid requests Parley cannot do.
@@ -36,18 +36,25 @@ struct ResponsesBody {
             }
             _ = try options.bool("include_obfuscation")
         }
-
         var settings = ResponseSettings()
-        settings.instructions = try fields.string("instructions")
-        if let instructions = settings.instructions, instructions.utf8.count > ConversationLimits.maxContentBytes {
-            throw OpenAIError.invalid("'instructions' is longer than 1 MiB", param: "instructions")
-        }
+        sampling = try Self.sampling(fields, limits: limits, settings: &settings)
+        try Self.describe(fields, in: &settings)
+        try Self.refuseUnsupported(fields)
+        previous = try Self.continuation(fields, in: &settings)
+        self.settings = settings
+    }
+
+    /// How the answer is sampled and shaped: temperature, top_p, max_output_tokens, logprobs,
+    /// tools, text.format (repeated in `settings`).
+    private static func sampling(_ fields: JSONFields, limits: GatewayConfiguration.Limits, settings: inout ResponseSettings)
+        throws -> SamplingOptions
+    {
         var sampling = SamplingOptions()
         sampling.temperature = try fields.number("temperature", in: 0...2)
         sampling.topP = try fields.number("top_p", in: 0...1)
         sampling.maxTokens = try fields.integer("max_output_tokens", in: 1...limits.maxTokens)
         (settings.temperature, settings.topP, settings.maxOutputTokens) = (sampling.temperature, sampling.topP, sampling.maxTokens)
-        settings.includeLogprobs = try Self.includesLogprobs(fields)
+        settings.includeLogprobs = try includesLogprobs(fields)
         let topLogprobs = try fields.integer("top_logprobs", in: 0...TokenLogprob.maxTop)
         if topLogprobs != nil { settings.includeLogprobs = true }
         sampling.logprobs = settings.includeLogprobs ? topLogprobs ?? 0 : nil
@@ -62,8 +69,16 @@ struct ResponsesBody {
             }
         }
         settings.format = sampling.responseFormat
-        self.sampling = sampling
+        return sampling
+    }
 
+    /// What only goes into the response object: instructions, truncation, user, metadata (and the
+    /// fields checked and ignored).
+    private static func describe(_ fields: JSONFields, in settings: inout ResponseSettings) throws {
+        settings.instructions = try fields.string("instructions")
+        if let instructions = settings.instructions, instructions.utf8.count > ConversationLimits.maxContentBytes {
+            throw OpenAIError.invalid("'instructions' is longer than 1 MiB", param: "instructions")
+        }
         switch try fields.string("truncation") {
         case nil, "disabled": settings.truncation = "disabled"
         case "auto": settings.truncation = "auto"
@@ -72,30 +87,28 @@ struct ResponsesBody {
         }
         settings.user = try fields.string("user")
         for ignored in ["safety_identifier", "prompt_cache_key", "service_tier"] { _ = try fields.string(ignored) }
-        settings.metadata = try Self.metadata(fields)
-        try Self.refuseUnsupported(fields)
+        settings.metadata = try metadata(fields)
+    }
 
+    /// `store`, and what the turn continues: `previous_response_id` (the stored answer it names)
+    /// or `conversation`, not both. Without `store` the new turn is not kept, but still sees the
+    /// history it continues.
+    private static func continuation(_ fields: JSONFields, in settings: inout ResponseSettings) throws
+        -> (conversationID: String, messageID: String)?
+    {
         settings.store = try fields.bool("store") ?? true
-        settings.conversationID = try Self.conversation(fields)
-        if let previousID = try fields.string("previous_response_id") {
-            guard settings.conversationID == nil else {
-                throw OpenAIError.invalid(
-                    "'previous_response_id' and 'conversation' cannot both be given", param: "previous_response_id",
-                    code: "conflicting_parameters")
-            }
-            guard let location = ResponseIDs.location(of: previousID), let conversationID = location.conversationID,
-                let messageID = location.messageID
-            else { throw Self.previousNotFound(previousID) }
-            settings.previousResponseID = previousID
-            previous = (conversationID, messageID)
+        settings.conversationID = try conversation(fields)
+        guard let previousID = try fields.string("previous_response_id") else { return nil }
+        guard settings.conversationID == nil else {
+            throw OpenAIError.invalid(
+                "'previous_response_id' and 'conversation' cannot both be given", param: "previous_response_id",
+                code: "conflicting_parameters")
         }
-        if !settings.store, settings.previousResponseID != nil || settings.conversationID != nil {
-            let param = settings.previousResponseID != nil ? "previous_response_id" : "conversation"
-            throw OpenAIError(
-                .unprocessableContent, "'\(param)' needs 'store': true (the new turn is stored in that conversation)",
-                param: "store", code: "conflicting_parameters")
-        }
-        self.settings = settings
+        guard let location = ResponseIDs.location(of: previousID), let conversationID = location.conversationID,
+            let messageID = location.messageID
+        else { throw previousNotFound(previousID) }
+        settings.previousResponseID = previousID
+        return (conversationID, messageID)
     }
 
     /// `previous_response_id` names no stored response of the caller.
@@ -113,7 +126,7 @@ struct ResponsesBody {
         if let reasoning = try fields.object("reasoning"), reasoning.present("effort") || reasoning.present("summary") {
             throw unsupported("reasoning", "'reasoning' is not supported: the models Parley serves do not reason apart")
         }
-        for name in ["max_tool_calls", "prompt", "functions", "audio", "modalities"] where fields.present(name) {
+        for name in ["max_tool_calls", "prompt", "audio", "modalities"] where fields.present(name) {
             throw unsupported(name, "'\(name)' is not supported")
         }
     }
@@ -205,9 +218,7 @@ struct ResponsesBody {
         case "message":
             messages.append(try message(fields, param: param))
         case "function_call":
-            guard let callID = try fields.string("call_id"), !callID.isEmpty, callID.utf8.count <= 256 else {
-                throw OpenAIError.invalid("'\(param).call_id' must be 1 to 256 characters", param: param + ".call_id")
-            }
+            let callID = try callID(fields, param: param)
             guard let name = try fields.string("name") else {
                 throw OpenAIError.invalid("'\(param).name' is required", param: param + ".name", code: "missing_required_parameter")
             }
@@ -221,9 +232,7 @@ struct ResponsesBody {
                 messages.append(ChatMessage(role: "assistant", content: markup))
             }
         case "function_call_output":
-            guard let callID = try fields.string("call_id"), !callID.isEmpty, callID.utf8.count <= 256 else {
-                throw OpenAIError.invalid("'\(param).call_id' must be 1 to 256 characters", param: param + ".call_id")
-            }
+            let callID = try callID(fields, param: param)
             let output = try text(of: fields, key: "output", param: param + ".output")
             messages.append(ChatMessage(role: "tool", content: output, toolCallID: callID))
         case let other:
@@ -232,6 +241,14 @@ struct ResponsesBody {
                 "'\(param).type' '\(other.prefix(40))' is not supported; use 'message', 'function_call' or 'function_call_output'",
                 param: param + ".type", code: "unsupported_value")
         }
+    }
+
+    /// An item's `call_id`: 1 to 256 characters.
+    private static func callID(_ fields: JSONFields, param: String) throws -> String {
+        guard let callID = try fields.string("call_id"), !callID.isEmpty, callID.utf8.count <= 256 else {
+            throw OpenAIError.invalid("'\(param).call_id' must be 1 to 256 characters", param: param + ".call_id")
+        }
+        return callID
     }
 
     private static func message(_ fields: JSONFields, param: String) throws -> ChatMessage {
@@ -247,7 +264,7 @@ struct ResponsesBody {
         return ChatMessage(role: role == "developer" ? "system" : role, content: content)
     }
 
-    /// A string, or content parts of which only text ones (`input_text`, `output_text`) are understood.
+    /// A string, or content parts of which only text ones (`input_text`, `output_text`, `text`) are understood.
     private static func text(of fields: JSONFields, key: String, param: String) throws -> String {
         switch fields.object[key] {
         case .some(.string(let text)):

@@ -29,10 +29,10 @@ extension GatewayRoutes {
     /// The log does not say whether the request offered tools: markup that holds a well-formed call
     /// is taken for one.
     func replay(user: String, requestID: String, afterSeq: Int64) async throws -> Response {
-        // A client back from a reload or a dropped connection: the answer runs to its end.
-        abandoned.claim(requestID)
         let log = LogFollower(conversations: conversations, streaming: configuration.streaming, user: user, requestID: requestID)
         let first = try await log.firstPage()
+        // A client back from a reload or a dropped connection: the answer runs to its end.
+        abandoned.claim(requestID)
         var headers: HTTPFields = [
             .requestID: requestID, .contentType: "text/event-stream", .cacheControl: "no-cache",
         ]

@@ -6,7 +6,7 @@ import ParleyProtocol
 /// first event, then polls it while its run goes on, until the run ends, sending heartbeats while
 /// nothing comes and giving up when nothing has come for `resumeIdleTimeout`. What the client
 /// receives for each logged event and for the end is the caller's (``GatewayRoutes/replay(user:requestID:afterSeq:)``
-/// writes chat chunks, ``GatewayRoutes/replayResponse(user:requestID:response:startingAfter:)``
+/// writes chat chunks, ``GatewayRoutes/replayResponse(user:location:responseID:startingAfter:)``
 /// the Responses API's events).
 struct LogFollower {
     let conversations: any ConversationBackend

@@ -10,9 +10,12 @@ import ParleyToolCalls
 /// `response.failed` after an `error` event), whose response holds the whole output.
 ///
 /// When the request offered tools, calls in the answer's text (``ToolCallExtractor``) become
-/// `function_call` items, the text around them `message` items. The same reading builds a whole
-/// answer's output (``whole(text:logprobs:status:usage:)``), so a response read back names its
-/// items as its stream did.
+/// `function_call` items, the text around them `message` items. Whitespace at the end of text is
+/// held back until more text follows, so no message is blank and none ends in the line break
+/// before a call. The same reading builds a whole answer's output
+/// (``whole(json:seed:readsCalls:text:logprobs:status:usage:)``), and a stream resumed from the
+/// log reads it piece by piece as the live stream read its tokens: both name their items alike
+/// and number their events alike.
 struct ResponseEventRenderer: StreamRenderer {
     let json: ResponseJSON
     /// What item and call ids derive from (``ResponseIDs``).
@@ -23,6 +26,10 @@ struct ResponseEventRenderer: StreamRenderer {
     private var items: [String] = []
     private var open: OpenItem?
     private var callCount = 0
+    /// Whitespace that ended the text so far, not sent yet.
+    private var heldSpace = ""
+    /// Logprobs of tokens whose text has not gone out yet.
+    private var heldLogprobs: [TokenLogprob] = []
     /// Events up to this sequence number are left out (a stream resumed after it).
     private let startingAfter: Int
 
@@ -74,7 +81,7 @@ struct ResponseEventRenderer: StreamRenderer {
     mutating func finish(status: ResponseStatus, usage: TokenUsage?) -> String {
         var text = end(status: status)
         let response = json.object(status: status, output: items, usage: usage)
-        text += event(status == .completed ? "response.completed" : "response.incomplete", #""response":\#(response)"#)
+        text += event(status.endEvent, #""response":\#(response)"#)
         return text
     }
 
@@ -97,13 +104,10 @@ struct ResponseEventRenderer: StreamRenderer {
 
     /// The events of the next piece of the answer.
     private mutating func read(_ text: String, logprobs: [TokenLogprob]) -> String {
-        guard extractor != nil else { return content(text, logprobs: logprobs) }
+        heldLogprobs += logprobs
+        guard extractor != nil else { return content(text) }
         var events = ""
-        var logprobs = logprobs
-        for part in extractor!.read(text) {
-            events += apply(part, logprobs: logprobs)
-            if case .content = part { logprobs = [] }
-        }
+        for part in extractor!.read(text) { events += apply(part) }
         return events
     }
 
@@ -111,16 +115,18 @@ struct ResponseEventRenderer: StreamRenderer {
     private mutating func end(status: ResponseStatus) -> String {
         var events = ""
         if extractor != nil {
-            for part in extractor!.finish() { events += apply(part, logprobs: []) }
+            for part in extractor!.finish() { events += apply(part) }
         }
         return events + close(status: status.itemStatus)
     }
 
-    private mutating func apply(_ part: ToolCallExtractor.Part, logprobs: [TokenLogprob]) -> String {
+    private mutating func apply(_ part: ToolCallExtractor.Part) -> String {
         switch part {
         case .content(let text):
-            return content(text, logprobs: logprobs)
+            return content(text)
         case .callBegins(let id, let name):
+            // The tokens so far wrote the call's head: their logprobs are not the text's.
+            heldLogprobs = []
             var events = close(status: "completed")
             let callID = id ?? ResponseIDs.callID(seed: seed, index: callCount)
             callCount += 1
@@ -130,6 +136,7 @@ struct ResponseEventRenderer: StreamRenderer {
             events += event("response.output_item.added", #""output_index":\#(items.count),"item":\#(item)"#)
             return events
         case .arguments(let piece):
+            heldLogprobs = []
             guard case .call(let id, let callID, let name, let arguments) = open else { return "" }
             open = .call(id: id, callID: callID, name: name, arguments: arguments + piece)
             return event(
@@ -138,33 +145,50 @@ struct ResponseEventRenderer: StreamRenderer {
         }
     }
 
-    /// Text of the answer: a delta of the open message, opened first when none is.
-    private mutating func content(_ text: String, logprobs: [TokenLogprob]) -> String {
-        guard !text.isEmpty else { return "" }
+    /// Text of the answer: a delta of the open message (opened first when none is), without the
+    /// whitespace it ends with, which waits for more text.
+    private mutating func content(_ text: String) -> String {
+        var scalars = (heldSpace + text).unicodeScalars[...]
+        var opensMessage = true
+        if case .message = open { opensMessage = false }
+        // A message begins at its first visible character.
+        if opensMessage { scalars = scalars.drop(while: { $0.properties.isWhitespace }) }
+        let end = scalars.lastIndex(where: { !$0.properties.isWhitespace }).map { scalars.index(after: $0) } ?? scalars.startIndex
+        let body = String(scalars[..<end])
+        let trailing = String(scalars[end...])
+        guard !body.isEmpty else {
+            heldSpace = trailing
+            return ""
+        }
         var events = ""
-        if case .message = open {} else {
+        if opensMessage {
             events += close(status: "completed")
             let itemID = ResponseIDs.outputItem(seed: seed, index: items.count, isCall: false)
             open = .message(id: itemID, text: "", logprobs: [])
-            let item = #"{"id":\#(JSON.quote(itemID)),"type":"message","status":"in_progress","role":"assistant","content":[]}"#
-            events += event("response.output_item.added", #""output_index":\#(items.count),"item":\#(item)"#)
+            events += event(
+                "response.output_item.added",
+                #""output_index":\#(items.count),"item":\#(ResponseJSON.openMessageItem(id: itemID))"#)
             events += event(
                 "response.content_part.added",
                 #""item_id":\#(JSON.quote(itemID)),"output_index":\#(items.count),"content_index":0,"#
                     + #""part":\#(ResponseJSON.outputText("", logprobs: [], included: json.settings.includeLogprobs))"#)
         }
+        heldSpace = trailing
         guard case .message(let id, let sofar, let sofarLogprobs) = open else { return events }
-        open = .message(id: id, text: sofar + text, logprobs: sofarLogprobs + logprobs)
+        let logprobs = heldLogprobs
+        heldLogprobs = []
+        open = .message(id: id, text: sofar + body, logprobs: sofarLogprobs + logprobs)
         let list = json.settings.includeLogprobs ? ChatCompletionJSON.logprobList(logprobs) : "[]"
         return events
             + event(
                 "response.output_text.delta",
                 #""item_id":\#(JSON.quote(id)),"output_index":\#(items.count),"content_index":0,"#
-                    + #""delta":\#(JSON.quote(text)),"logprobs":\#(list)"#)
+                    + #""delta":\#(JSON.quote(body)),"logprobs":\#(list)"#)
     }
 
-    /// Ends the open item, if any, with its `.done` events.
+    /// Ends the open item, if any, with its `.done` events (whitespace held after its text is dropped).
     private mutating func close(status: String) -> String {
+        heldSpace = ""
         guard let item = open else { return "" }
         open = nil
         let index = items.count

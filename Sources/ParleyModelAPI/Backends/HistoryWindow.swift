@@ -3,7 +3,8 @@ public import ParleyProtocol
 /// The part of a chat a model with a bounded context sees. A stored chat grows with every turn;
 /// once its prompt no longer leaves room for an answer, the oldest turns of its stored history
 /// (``ModelRequest/historyCount``) are left out, so the chat goes on instead of every further turn
-/// being refused. A leading system message stays, the kept history starts with a user message, and
+/// being refused. Leading system messages stay (the request's instructions, then the chat's own
+/// system message), the kept history starts with a user message, and
 /// messages the client sent are never left out (a prompt too long on its own is refused by the
 /// engine as before).
 ///
@@ -35,8 +36,8 @@ public struct HistoryWindow: Sendable {
     ) rethrows -> (prompt: [Token], leftOut: Int) {
         let whole = try render(messages)
         let limit = contextLength - answerRoom
-        let keptHead = messages.first?.role == "system" ? 1 : 0
-        // History that may go: after a leading system message, never the last message.
+        let keptHead = min(messages.prefix(while: { $0.role == "system" }).count, max(0, messages.count - 1))
+        // History that may go: after the leading system messages, never the last message.
         let droppable = max(0, min(historyCount, messages.count - 1) - keptHead)
         guard whole.count > limit, droppable > 0 else { return (whole, 0) }
         let cuts = try Self.cuts(

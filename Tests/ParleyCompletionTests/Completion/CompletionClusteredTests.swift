@@ -76,8 +76,8 @@ struct CompletionClusteredTests {
         }
     }
 
-    /// How far the model has read the prompt reaches the caller after `started`, before the first
-    /// token, through the worker; it is not logged as part of the answer.
+    /// A request's instructions (the Responses API's) are the model's first message and are never
+    /// stored; each turn gives its own.
     @Test func instructionsGoFirstToTheModelAndAreNeverStored() async throws {
         try await withHarness { harness in
             let completion = try harness.completion()
@@ -92,7 +92,7 @@ struct CompletionClusteredTests {
             #expect(harness.probe.lastMessages == [
                 ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "hello"),
             ])
-            // Counted with the history: a leading system message stays when history is left out.
+            // Counted with the history (HistoryWindow keeps leading system messages).
             #expect(harness.probe.lastHistoryCount == 1)
             #expect(try await first(of: harness.store.finished) == ("i1", .complete))
 
@@ -107,6 +107,8 @@ struct CompletionClusteredTests {
         }
     }
 
+    /// How far the model has read the prompt reaches the caller after `started`, before the first
+    /// token, through the worker; it is not logged as part of the answer.
     @Test func promptProgressReachesTheCallerBeforeTheFirstToken() async throws {
         try await withHarness { harness in
             var collected = CollectedCompletion()

@@ -47,6 +47,18 @@ struct HistoryWindowTests {
         #expect(kept[1].role == "user")
     }
 
+    /// A request's instructions come first, before the chat's own system message: both stay.
+    @Test func everyLeadingSystemMessageStays() {
+        let chat = Self.chat(turns: 8, size: 10)
+        let messages = [ChatMessage(role: "system", content: Self.words(3))] + chat
+        let (prompt, leftOut) = HistoryWindow(contextLength: 165).fit(
+            messages, historyCount: messages.count - 1, answerRoom: 20, size: Self.size, render: Self.render)
+        #expect(leftOut > 0 && prompt.count <= 145)
+        let kept = Array(messages[..<2]) + messages[(2 + leftOut)...]
+        #expect(prompt == Self.render(kept))
+        #expect(kept.map(\.role).prefix(3) == ["system", "system", "user"])
+    }
+
     @Test func aGrowingChatKeepsItsStartUntilItOutgrowsTheRoomAgain() {
         // Turns of 2 × 22 tokens against a limit of 400 - 50 = 350 tokens: 40 turns of chat.
         let window = HistoryWindow(contextLength: 400)
