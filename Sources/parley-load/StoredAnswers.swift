@@ -65,7 +65,7 @@ final class StoredAnswers: Sendable {
                 }
                 if prompts.isEmpty {
                     problem = "the prompt is missing"
-                } else if !replies.contains(where: { $0.content == answer.text && $0.status == "complete" }) {
+                } else if !replies.contains(where: { $0.content == answer.text && ["complete", "truncated"].contains($0.status) }) {
                     problem = "no complete reply equals the streamed answer (replies: "
                         + replies.map { "\($0.status) \($0.content.count) chars" }.joined(separator: ", ") + ")"
                 } else {

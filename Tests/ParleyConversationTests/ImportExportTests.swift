@@ -66,6 +66,9 @@ import Testing
         _ = try await t.db.appendMessage(owner: "alice", conversationID: c.id, NewMessage(
             role: .assistant, content: "A cancelled retry", parent: .message(turns[0].id), model: "smollm2",
             promptTokens: 5, completionTokens: 3, status: .cancelled))
+        _ = try await t.db.appendMessage(owner: "alice", conversationID: c.id, NewMessage(
+            role: .assistant, content: "A retry cut at its token limit", parent: .message(turns[0].id), model: "smollm2",
+            promptTokens: 5, completionTokens: 8, status: .truncated))
         t.clock.advance(seconds: 3)
         _ = try await t.db.update(owner: "alice", id: c.id, patch: ConversationPatch(currentMessageID: turns[1].id))
         let original = try await t.db.conversation(owner: "alice", id: c.id)
@@ -76,7 +79,7 @@ import Testing
         #expect(same.conversationsImported == 0 && same.messagesImported == 0)
         // Another account: an identical conversation under new ids.
         let other = try await t.db.importChatGPT(owner: "carol", json: exported)
-        #expect(other.conversationsImported == 1 && other.messagesImported == 3)
+        #expect(other.conversationsImported == 1 && other.messagesImported == 4)
         let copyID = try #require(try await t.db.listConversations(owner: "carol").data.first?.id)
         let copy = try await t.db.conversation(owner: "carol", id: copyID)
         #expect(copy.summary.title == original.summary.title)

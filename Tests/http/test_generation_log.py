@@ -25,15 +25,16 @@ def request(url, path, body=None, headers=None):
 
 
 def streamed_text(body):
-    """The content of an SSE body's chunks, and the `id:` of its events."""
-    text, ids = [], []
+    """The content of an SSE body's chunks, the `id:` of its events and its finish reason."""
+    text, ids, finish = [], [], None
     for line in body.splitlines():
         if line.startswith("id: "):
             ids.append(int(line[4:]))
         elif line.startswith("data: {"):
             choices = json.loads(line[6:]).get("choices") or [{}]
             text.append(choices[0].get("delta", {}).get("content") or "")
-    return "".join(text), ids
+            finish = choices[0].get("finish_reason") or finish
+    return "".join(text), ids, finish
 
 
 def test_a_finished_answers_log_serves_resumes_then_is_pruned_and_the_answer_stays():
@@ -45,13 +46,14 @@ def test_a_finished_answers_log_serves_resumes_then_is_pruned_and_the_answer_sta
         with request(url, "/v1/chat/completions", chat) as answer:
             request_id = answer.headers["x-request-id"]
             conversation_id = answer.headers["x-parley-conversation-id"]
-            streamed, ids = streamed_text(answer.read().decode())
-        assert streamed and ids[-1] >= 8
+            streamed, ids, finish = streamed_text(answer.read().decode())
+        assert streamed and ids[-1] >= 8 and finish == "length"
 
         # While the log is kept, a client that lost its stream gets the rest of it.
         with request(url, f"/v1/chat/completions/{request_id}/stream", headers={"Last-Event-ID": "3"}) as resumed:
-            rest, rest_ids = streamed_text(resumed.read().decode())
-        assert rest_ids[0] == 4 and streamed.endswith(rest)
+            rest, rest_ids, rest_finish = streamed_text(resumed.read().decode())
+        # The log knows the answer reached its limit: the resumed stream ends as the live one did.
+        assert rest_ids[0] == 4 and streamed.endswith(rest) and rest_finish == "length"
 
         # After the retention the log is gone: a resume is a clear 404.
         deadline = time.monotonic() + RETENTION + 20
@@ -69,4 +71,4 @@ def test_a_finished_answers_log_serves_resumes_then_is_pruned_and_the_answer_sta
         with request(url, f"/v1/conversations/{conversation_id}") as stored:
             messages = json.loads(stored.read())["messages"]
         assert [m["role"] for m in messages] == ["user", "assistant"]
-        assert messages[-1]["content"] == streamed and messages[-1]["status"] == "complete"
+        assert messages[-1]["content"] == streamed and messages[-1]["status"] == "truncated"

@@ -130,7 +130,7 @@ struct CompletionRun: Sendable {
                         records.yield(.tokens(batch))
                     }
                 case .finished(let reason, let final):
-                    status = reason == .cancelled ? .cancelled : .complete
+                    status = MessageStatus(finishedBy: reason)
                     usage = final
                     tokens = final.totalTokens
                     finished = .finished(reason, final)

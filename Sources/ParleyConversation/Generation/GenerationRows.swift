@@ -98,7 +98,7 @@ package struct GenerationRunRow: Hashable, Sendable {
         case MessageStatus.streaming.rawValue: 1
         case MessageStatus.interrupted.rawValue: 2
         case MessageStatus.cancelled.rawValue: 3
-        case MessageStatus.complete.rawValue: 4
+        case MessageStatus.complete.rawValue, MessageStatus.truncated.rawValue: 4
         default: 0
         }
     }

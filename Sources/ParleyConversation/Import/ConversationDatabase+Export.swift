@@ -17,17 +17,22 @@ extension ConversationDatabase {
             metadata.model_slug = message.model
             metadata.parley_prompt_tokens = message.promptTokens
             metadata.parley_completion_tokens = message.completionTokens
-            if message.status != .complete {
+            switch message.status {
+            case .complete:
+                if message.role == .assistant { metadata.finish_details = ChatGPTExport.FinishDetails(type: "stop") }
+            case .truncated:
+                metadata.parley_status = message.status.rawValue
+                metadata.finish_details = ChatGPTExport.FinishDetails(type: "max_tokens")
+            case .cancelled, .interrupted, .streaming:
                 metadata.parley_status = message.status.rawValue
                 metadata.finish_details = ChatGPTExport.FinishDetails(type: "interrupted")
-            } else if message.role == .assistant {
-                metadata.finish_details = ChatGPTExport.FinishDetails(type: "stop")
             }
+            let finished = message.status == .complete || message.status == .truncated
             let body = ChatGPTExport.Message(
                 id: message.id, author: ChatGPTExport.Author(role: message.role.rawValue, name: nil),
                 create_time: UnixSeconds.of(message.createdAt),
                 content: ChatGPTExport.Content(content_type: "text", parts: [.text(message.content)], text: nil),
-                status: message.status == .complete ? "finished_successfully" : "in_progress",
+                status: finished ? "finished_successfully" : "in_progress",
                 end_turn: message.role == .assistant ? message.status == .complete : nil, weight: 1.0,
                 metadata: metadata, recipient: "all")
             mapping[message.id] = ChatGPTExport.Node(

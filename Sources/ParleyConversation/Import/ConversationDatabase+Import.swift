@@ -157,6 +157,8 @@ struct ImportPlan: Sendable {
         let status: MessageStatus
         if let own = metadata?.parley_status.flatMap(MessageStatus.init(rawValue:)) {
             status = own
+        } else if metadata?.finish_details?.type == "max_tokens" {
+            status = .truncated
         } else if metadata?.finish_details?.type == "interrupted"
             || (message.status != nil && message.status != "finished_successfully")
         {

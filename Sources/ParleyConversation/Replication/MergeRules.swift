@@ -55,7 +55,7 @@ package enum MergeRules {
     private static func statusRank(_ status: String) -> Int {
         switch status {
         case MessageRecord.withdrawnStatus: 5
-        case "complete": 4
+        case "complete", "truncated": 4
         case "cancelled": 3
         case "interrupted": 2
         case "streaming": 1

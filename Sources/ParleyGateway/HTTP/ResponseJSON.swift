@@ -70,12 +70,12 @@ enum ResponseStatus: Equatable {
         }
     }
 
-    /// The state of a response whose answer (stored, or its run) is in `status`. The stores keep
-    /// no finish reason: an answer cut by `max_output_tokens` reads as completed.
+    /// The state of a response whose answer (stored, or its run) is in `status`.
     init(_ status: MessageStatus) {
         switch status {
         case .streaming: self = .inProgress
         case .complete: self = .completed
+        case .truncated: self = .incomplete(reason: "max_output_tokens")
         case .cancelled: self = .cancelled
         case .interrupted: self = .failed(code: "interrupted", message: "the answer was interrupted: its model went away")
         }

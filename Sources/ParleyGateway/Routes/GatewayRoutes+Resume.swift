@@ -67,6 +67,7 @@ extension GatewayRoutes {
     static func finishReason(_ status: MessageStatus) -> String {
         switch status {
         case .complete, .streaming: "stop"
+        case .truncated: "length"
         case .cancelled: "cancelled"
         case .interrupted: "interrupted"
         }

@@ -89,8 +89,9 @@ export function messageView(message, options = {}) {
         switcher.append(previous, label, next);
         footer.appendChild(switcher);
     }
-    if (message.status === "cancelled" || message.status === "interrupted") {
-        const tag = element("span", "status-tag", message.status === "cancelled" ? "stopped" : "interrupted");
+    const tags = { cancelled: "stopped", interrupted: "interrupted", truncated: "cut off at the length limit" };
+    if (tags[message.status]) {
+        const tag = element("span", "status-tag", tags[message.status]);
         tag.dataset.testid = "message-status";
         footer.appendChild(tag);
     }

@@ -25,12 +25,26 @@ public struct MessageRole: RawRepresentable, Hashable, Sendable, Codable, Custom
 public enum MessageStatus: String, Hashable, Sendable, Codable, CaseIterable {
     /// The answer finished normally (or the message is not generated, e.g. a user message).
     case complete
+    /// The answer reached its token limit (`max_tokens`): it is whole up to there, but the model
+    /// had more to say.
+    case truncated
     /// The user stopped the generation; the content is the partial answer.
     case cancelled
     /// The producer vanished before finishing; the content is what was received.
     case interrupted
     /// Still being generated.
     case streaming
+}
+
+extension MessageStatus {
+    /// How an answer that ended for `reason` is stored.
+    public init(finishedBy reason: FinishReason) {
+        switch reason {
+        case .stop: self = .complete
+        case .length: self = .truncated
+        case .cancelled: self = .cancelled
+        }
+    }
 }
 
 /// One stored message of a conversation. Messages are immutable once stored; edits and

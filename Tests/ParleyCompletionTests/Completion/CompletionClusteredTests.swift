@@ -24,7 +24,7 @@ struct CompletionClusteredTests {
             #expect(collected.finished?.0 == .length)
             #expect(collected.finished?.1 == TokenUsage(promptTokens: 3, completionTokens: 20))
 
-            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            #expect(try await first(of: harness.store.finished) == ("r1", .truncated))
             let stored = harness.store.messages(of: conversationID)
             #expect(stored.map(\.id) == [userMessageID, assistantMessageID])
             #expect(stored.map(\.message) == [
@@ -61,8 +61,8 @@ struct CompletionClusteredTests {
                 return
             }
             #expect(parent == userMessageID)
-            #expect(try await first(of: harness.store.finished) == ("r2", .complete))
-            #expect(try await first(of: harness.store.finished) == ("r3", .complete))
+            #expect(try await first(of: harness.store.finished) == ("r2", .truncated))
+            #expect(try await first(of: harness.store.finished) == ("r3", .truncated))
             let siblings = harness.store.messages(of: conversationID).filter { $0.parentID == userMessageID }
             #expect(siblings.map(\.id).contains(answerID))
             #expect(siblings.count == 2)
@@ -94,7 +94,7 @@ struct CompletionClusteredTests {
             ])
             // Counted with the history (HistoryWindow keeps leading system messages).
             #expect(harness.probe.lastHistoryCount == 1)
-            #expect(try await first(of: harness.store.finished) == ("i1", .complete))
+            #expect(try await first(of: harness.store.finished) == ("i1", .truncated))
 
             // The next turn's own instructions replace them; the stored chat holds neither.
             var next = request("i2", maxTokens: 2, conversationID: conversationID, text: "more")
@@ -102,7 +102,7 @@ struct CompletionClusteredTests {
             for try await _ in try await completion.complete(next) {}
             #expect(harness.probe.lastMessages.map(\.content) == ["Be kind.", "hello", TokenProxy.answer(2), "more"])
             #expect(harness.probe.lastHistoryCount == 3)
-            #expect(try await first(of: harness.store.finished) == ("i2", .complete))
+            #expect(try await first(of: harness.store.finished) == ("i2", .truncated))
             #expect(harness.store.messages(of: conversationID).map(\.message.role) == ["user", "assistant", "user", "assistant"])
         }
     }
@@ -119,7 +119,7 @@ struct CompletionClusteredTests {
             #expect(collected.promptProgress.map(\.computed) == [100, 200, 300])
             #expect(collected.promptProgress.allSatisfy { $0.total == 300 && $0.tokensBefore == 0 })
             #expect(collected.text == TokenProxy.answer(3))
-            #expect(try await first(of: harness.store.finished) == ("read-1", .complete))
+            #expect(try await first(of: harness.store.finished) == ("read-1", .truncated))
             #expect(try #require(harness.store.run("read-1")).events.keys.sorted() == [1, 2, 3])
         }
     }
@@ -134,7 +134,7 @@ struct CompletionClusteredTests {
             var collected = CollectedCompletion()
             for try await event in try await harness.completion().complete(request("r1", maxTokens: 20)) { collected.add(event) }
             #expect(collected.text == TokenProxy.answer(20))
-            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            #expect(try await first(of: harness.store.finished) == ("r1", .truncated))
             let run = try #require(harness.store.run("r1"))
             #expect(run.events.keys.sorted() == (1...20).map(Int64.init))
             guard case .started(let conversationID?, _, _, _) = collected.started else {
@@ -157,7 +157,7 @@ struct CompletionClusteredTests {
             }
             #expect(collected.indexes == [0, 1, 2])
             // The generation is still logged (for resuming through another gateway), outside any conversation.
-            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            #expect(try await first(of: harness.store.finished) == ("r1", .truncated))
             #expect(harness.store.run("r1")?.handle.conversationID == nil)
         }
     }
@@ -184,7 +184,7 @@ struct CompletionClusteredTests {
             let resumes = harness.probe.resumePoints.compactMap { $0 }
             #expect(resumes.count == 1)
             #expect((resumes.first?.tokenCount ?? 0) >= 30)
-            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            #expect(try await first(of: harness.store.finished) == ("r1", .truncated))
             let run = try #require(harness.store.run("r1"))
             #expect(run.events.keys.sorted() == (1...tokens).map(Int64.init))
         }
@@ -216,7 +216,7 @@ struct CompletionClusteredTests {
             #expect(killed != nil)
             #expect(collected.indexes == Array(0..<tokens))
             #expect(collected.finished?.0 == .length)
-            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            #expect(try await first(of: harness.store.finished) == ("r1", .truncated))
         }
     }
 
@@ -322,7 +322,7 @@ struct CompletionClusteredTests {
             #expect(conversationID == stored.conversationID)
             #expect(userMessageID == stored.messageID)
             #expect(collected.indexes == Array(0..<6))
-            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            #expect(try await first(of: harness.store.finished) == ("r1", .truncated))
             #expect(harness.store.conversationIDs(of: "u") == [stored.conversationID])
             #expect(harness.store.messages(of: stored.conversationID).map(\.message.role) == ["user", "assistant"])
         }
@@ -338,7 +338,7 @@ struct CompletionClusteredTests {
                 Issue.record("no conversation in the started event")
                 return
             }
-            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            #expect(try await first(of: harness.store.finished) == ("r1", .truncated))
             #expect(harness.store.conversationIDs(of: "u") == [conversationID])
             #expect(harness.store.messages(of: conversationID).map(\.message.role) == ["user", "assistant"])
         }
@@ -362,7 +362,7 @@ struct CompletionClusteredTests {
             }
             #expect(conversationID == conversation)
             #expect(userMessageID == stored.messageID)
-            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            #expect(try await first(of: harness.store.finished) == ("r1", .truncated))
             #expect(harness.store.conversationIDs(of: "u") == [conversation])
             #expect(harness.store.messages(of: conversation).map(\.message.role) == ["user", "assistant"])
         }
@@ -377,7 +377,7 @@ struct CompletionClusteredTests {
             #expect(collected.started != nil)
             #expect(collected.indexes == Array(4..<10))
             #expect(harness.probe.resumePoints.last == resumed.resume)
-            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            #expect(try await first(of: harness.store.finished) == ("r1", .truncated))
             let run = try #require(harness.store.run("r1"))
             // The lost part of the log is filled from the resume point; numbering stays token index + 1.
             #expect(run.events.keys.sorted() == (1...10).map(Int64.init))

@@ -35,7 +35,7 @@ struct TurnStorageTests {
                 Issue.record("no started event with ids: \(String(describing: collected.started))")
                 return
             }
-            #expect(try await first(of: harness.store.finished) == ("r1", .complete))
+            #expect(try await first(of: harness.store.finished) == ("r1", .truncated))
             #expect(harness.store.messages(of: conversationID).map(\.id).first == userMessageID)
         }
     }
@@ -160,7 +160,7 @@ struct TurnStorageTests {
                 collected.add(event)
             }
             #expect(collected.indexes == [0, 1])
-            #expect(try await first(of: harness.store.finished) == ("slow", .complete))
+            #expect(try await first(of: harness.store.finished) == ("slow", .truncated))
             // About 7 ticks before the first token, each writing when nothing was written for 50 ms.
             let keepAlives = harness.store.keepAlives(of: "slow")
             #expect(keepAlives >= 4, "\(keepAlives) keep-alives in 1.4 s")
@@ -202,7 +202,7 @@ struct TurnStorageTests {
             let answer = harness.store.messages(of: conversationID).last
             #expect(answer?.id == answerID)
             #expect(answer?.message.content == collected.text)
-            #expect(answer?.status == .complete)
+            #expect(answer?.status == .truncated)
         }
     }
 

@@ -203,7 +203,8 @@ struct ServingChaosTests {
         #expect(events.map { $0["sequence_number"] as? Int } == Array(0..<events.count))
         let text = events.filter { $0["type"] as? String == "response.output_text.delta" }.compactMap { $0["delta"] as? String }
         #expect(text.joined() == expected)
-        #expect(["response.completed", "response.incomplete"].contains(events.last?["type"] as? String))
+        // Cut by max_output_tokens, as the undisturbed answer was: the log says so too.
+        #expect(events.last?["type"] as? String == "response.incomplete")
         print("responses: killed \(killed); \(events.count) events, \(last + 1) before the gateway died")
     }
 
