@@ -7,10 +7,11 @@ Run: python3 -m pytest -q Tests/browser   (PARLEY_BIN names the parley binary)
 
 import os
 import sys
+import uuid
 
 import pytest
 from selenium.webdriver.common.keys import Keys
-from web_support import API, API_KEY, Page, seed
+from web_support import API, API_KEY, Page, chatgpt_conversation, seed
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from parley_dev import running_parley_dev  # noqa: E402
@@ -111,6 +112,20 @@ def test_a_reload_mid_answer_resumes_the_stream_to_the_whole_answer(signed_in, b
     assert page.conversation_id() == conversation_id
     stored = [m for m in page.api.conversation(conversation_id)["messages"] if m["role"] == "assistant"]
     assert [(m["status"], m["content"]) for m in stored] == [("complete", expected)]
+
+
+def test_an_answer_cut_at_its_length_limit_says_so(signed_in):
+    page = signed_in
+    title = f"Cut short {uuid.uuid4().hex[:6]}"
+    nodes = [("u1", None, "user", "Tell me everything"), ("a1", "u1", "assistant", "Everything begins with")]
+    conversation = chatgpt_conversation(title, nodes, current="a1")
+    conversation["mapping"]["a1"]["message"]["metadata"]["finish_details"] = {"type": "max_tokens"}
+    page.api.import_chatgpt([conversation])
+    seeded = next(c for c in page.api.conversations() if c["title"] == title)
+    assert [m["status"] for m in page.api.conversation(seeded["id"])["messages"]] == ["complete", "truncated"]
+    page.open(f"#/c/{seeded['id']}")
+    tag = page.visible("[data-testid=message][data-role=assistant] [data-testid=message-status]")
+    assert tag.text == "cut off at the length limit"
 
 
 def seed_exchange(api, title, question, reply):
