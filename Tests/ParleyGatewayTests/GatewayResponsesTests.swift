@@ -236,6 +236,16 @@ struct GatewayResponsesTests {
         #expect(ResponseIDs.location(of: "chatcmpl-" + Self.requestHex) == nil)
     }
 
+    @Test func aResponseWasCreatedWhenItsRequestIDWasMade() {
+        let made = Date(timeIntervalSince1970: 1_796_000_000.25)
+        let requestID = "chatcmpl-" + TimePrefix.make(made) + "00000000000000000001"
+        let later = made.addingTimeInterval(86_400)
+        #expect(ResponseIDs.createdAt(requestID: requestID, near: later, window: .seconds(2 * 86_400)) == 1_796_000_000)
+        // Digits that are no time near the reference (a hash-derived id): the reference.
+        #expect(ResponseIDs.createdAt(requestID: requestID, near: later, window: .seconds(60)) == Int(later.timeIntervalSince1970))
+        #expect(ResponseIDs.createdAt(requestID: "chatcmpl-zz", near: later, window: .seconds(60)) == Int(later.timeIntervalSince1970))
+    }
+
     /// An answer is stored when it ends; until then `GET /v1/responses/{id}` reads its log.
     @Test func aRunningResponseIsReadFromItsLog() async throws {
         let store = RecordingConversations()

@@ -99,6 +99,8 @@ def test_a_broken_stream_resumes_where_it_broke(synthetic):
     assert rest[-1].type == "response.incomplete" and rest[-1].response.incomplete_details.reason == "max_output_tokens"
     stored = c.responses.retrieve(response_id)
     assert stored.output_text == text and stored.status == "incomplete"
+    # Every reading gives the time the request was made.
+    assert rest[-1].response.created_at == seen[0].response.created_at == stored.created_at
 
 
 def test_a_running_response_is_cancelled(synthetic):

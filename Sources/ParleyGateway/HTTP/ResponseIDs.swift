@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import ParleyProtocol
 
 /// The ids of the Responses API's objects. A response id says where its answer is: a stored
@@ -53,6 +54,20 @@ enum ResponseIDs {
     }
 
     private static let requestPrefix = "chatcmpl-"
+
+    /// The response's `created_at` (Unix seconds): when its request id was made, which the id's
+    /// first 12 hex digits say (``TimePrefix``), so every reading of the response gives the same
+    /// time. An id whose digits are no time within `window` of `reference` (one derived from an
+    /// `Idempotency-Key` without a time) gives `reference`.
+    static func createdAt(requestID: String, near reference: Date, window: Duration) -> Int {
+        let referenceMilliseconds = Int64(TimePrefix.milliseconds(reference))
+        let windowMilliseconds = window.components.seconds * 1000
+        guard let digits = TimePrefix.leading(requestID.utf8.dropFirst(requestPrefix.utf8.count)),
+            let milliseconds = Int64(String(decoding: digits, as: UTF8.self), radix: 16),
+            abs(milliseconds - referenceMilliseconds) <= windowMilliseconds
+        else { return Int(referenceMilliseconds / 1000) }
+        return Int(milliseconds / 1000)
+    }
 
     /// The 32 hex digits of a gateway's request id.
     private static func hexDigits(ofRequest requestID: String) -> String? {

@@ -75,6 +75,10 @@ extension GatewayRoutes {
         var settings = ResponseSettings()
         settings.store = location.conversationID != nil
         settings.conversationID = location.conversationID
-        return ResponseJSON(id: responseID, model: model ?? "", createdAt: Int(Date().timeIntervalSince1970), settings: settings)
+        return ResponseJSON(
+            // A log is kept for days (`--generation-log-retention`), not months.
+            id: responseID, model: model ?? "",
+            createdAt: ResponseIDs.createdAt(requestID: location.requestID, near: Date(), window: .seconds(90 * 86_400)),
+            settings: settings)
     }
 }

@@ -43,7 +43,10 @@ extension GatewayRoutes {
             message.completionTokens.map { TokenUsage(promptTokens: prompt, completionTokens: $0) }
         }
         let json = ResponseJSON(
-            id: id, model: message.model ?? "", createdAt: Int(message.createdAt.timeIntervalSince1970), settings: settings)
+            // The answer is stored as its request starts (a long prompt may take minutes).
+            id: id, model: message.model ?? "",
+            createdAt: ResponseIDs.createdAt(requestID: answer.location.requestID, near: message.createdAt, window: .seconds(3600)),
+            settings: settings)
         return Self.json(
             ResponseEventRenderer.whole(
                 json: json, seed: message.id, readsCalls: answer.location.readsCalls, text: message.content, logprobs: [],

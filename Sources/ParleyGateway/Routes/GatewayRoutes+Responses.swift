@@ -53,7 +53,7 @@ extension GatewayRoutes {
         settings.conversationID = storedID == nil ? nil : answer.conversationID
         let json = ResponseJSON(
             id: storedID ?? ResponseIDs.unstored(requestID: requestID, readsCalls: readsCalls), model: body.model,
-            createdAt: Int(Date().timeIntervalSince1970), settings: settings)
+            createdAt: ResponseIDs.createdAt(requestID: requestID, near: Date(), window: .seconds(60)), settings: settings)
         // Item and call ids derive from where the answer is stored, so reading it back names them alike.
         let seed = storedID != nil ? answer.assistantMessageID ?? requestID : requestID
         guard body.stream else {
