@@ -73,6 +73,25 @@ def test_an_agent_calls_its_tool_and_answers(url):
     assert titles.count("What is the weather in Paris?") == 2
 
 
+def test_a_chained_run_is_one_stored_chat(url):
+    calls = []
+    question = "Chained: what is the weather in Oslo?"
+    result = asyncio.run(
+        agents.Runner.run(weather_agent(url, calls), question, max_turns=4, auto_previous_response_id=True))
+    check(result, calls)
+    # The second model call went on from the first response: one chat holds the whole run, the
+    # call, its result and the answer (the instructions were not stored).
+    chats = [conversation for conversation in conversations(url) if conversation["title"] == question]
+    assert len(chats) == 1
+    request = urllib.request.Request(
+        url + f"/v1/conversations/{chats[0]['id']}", headers={"Authorization": f"Bearer {API_KEY}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        messages = json.load(answer)["messages"]
+    assert [message["role"] for message in messages] == ["user", "assistant", "tool", "assistant"]
+    assert messages[2]["content"] == "18 degrees and sunny"
+    assert messages[3]["content"] == result.final_output
+
+
 def test_a_streamed_agent_run(url):
     calls = []
 
