@@ -240,10 +240,12 @@ struct GatewayResponsesTests {
         let made = Date(timeIntervalSince1970: 1_796_000_000.25)
         let requestID = "chatcmpl-" + TimePrefix.make(made) + "00000000000000000001"
         let later = made.addingTimeInterval(86_400)
-        #expect(ResponseIDs.createdAt(requestID: requestID, near: later, window: .seconds(2 * 86_400)) == 1_796_000_000)
+        #expect(ResponseIDs.createdAt(requestID: requestID, near: later) == 1_796_000_000)
+        #expect(ResponseIDs.createdAt(requestID: requestID, near: made.addingTimeInterval(-3_600)) == 1_796_000_000)
         // Digits that are no time near the reference (a hash-derived id): the reference.
-        #expect(ResponseIDs.createdAt(requestID: requestID, near: later, window: .seconds(60)) == Int(later.timeIntervalSince1970))
-        #expect(ResponseIDs.createdAt(requestID: "chatcmpl-zz", near: later, window: .seconds(60)) == Int(later.timeIntervalSince1970))
+        let muchLater = made.addingTimeInterval(100 * 86_400)
+        #expect(ResponseIDs.createdAt(requestID: requestID, near: muchLater) == Int(muchLater.timeIntervalSince1970))
+        #expect(ResponseIDs.createdAt(requestID: "chatcmpl-zz", near: later) == Int(later.timeIntervalSince1970))
     }
 
     /// An answer is stored when it ends; until then `GET /v1/responses/{id}` reads its log.
@@ -420,6 +422,39 @@ struct GatewayResponsesTests {
                     readsCalls: true))
             let previous = try object(try await client.execute(uri: "/v1/responses/\(previousID)", method: .get, headers: .auth()))
             #expect((previous["output"] as? [[String: Any]])?.compactMap { $0["call_id"] as? String } == items.prefix(2).compactMap { $0["call_id"] as? String })
+        }
+    }
+    /// Each message's logprobs are those of the tokens that wrote it, whole or streamed: not the
+    /// call's, not the markup's around it.
+    @Test func logprobsGoWithTheTextTheirTokensWrote() async throws {
+        let tokens = [
+            "Let me ", "check.\n<tool", "_call>\n{\"name\": \"now\", ", "\"arguments\": {}}\n</tool_call>", "\nDone", " here",
+        ]
+        let backend = ScriptedCompletions(script: { _ in
+            [.event(.started(conversationID: nil, userMessageID: nil, assistantMessageID: nil))]
+                + tokens.enumerated().map { index, text in
+                    .event(.token(index: index, text: text, logprobs: [TokenLogprob(bytes: Array(text.utf8), logprob: -Double(index))]))
+                }
+                + [.event(.finished(.stop, TokenUsage(promptTokens: 3, completionTokens: tokens.count)))]
+        })
+        let app = try await makeTestApplication(completions: backend)
+        let body = #"{"model":"synthetic","input":"hi","tools":[{"type":"function","name":"now"}],"top_logprobs":0"#
+        @Sendable func logprobs(_ output: [[String: Any]]) -> [[Double]] {
+            output.filter { $0["type"] as? String == "message" }.map { item in
+                let content = (item["content"] as? [[String: Any]])?.first
+                return (content?["logprobs"] as? [[String: Any]] ?? []).compactMap { $0["logprob"] as? Double }
+            }
+        }
+        try await app.test(.router) { client in
+            let whole = try object(
+                try await client.execute(uri: "/v1/responses", method: .post, headers: .auth(), body: ByteBuffer(string: body + "}")))
+            let streamed = try events(
+                try await client.execute(
+                    uri: "/v1/responses", method: .post, headers: .auth(), body: ByteBuffer(string: body + #","stream":true}"#)))
+            let final = try #require(streamed.last?.data["response"] as? [String: Any])
+            let expected: [[Double]] = [[-0.0, -1.0], [-4.0, -5.0]]
+            #expect(logprobs(try #require(whole["output"] as? [[String: Any]])) == expected)
+            #expect(logprobs(try #require(final["output"] as? [[String: Any]])) == expected)
         }
     }
 }

@@ -171,7 +171,7 @@ extension ConversationDatabase {
         }
     }
 
-    /// Ends a run as `complete`, `cancelled` or `interrupted`. If it belongs to a conversation,
+    /// Ends a run as `complete`, `truncated`, `cancelled` or `interrupted`. If it belongs to a conversation,
     /// the logged text is stored there as the answer (status included). Finishing again returns
     /// the stored answer unchanged.
     @discardableResult

@@ -74,7 +74,8 @@ package struct GenerationRunRow: Hashable, Sendable {
     /// states in any order hold the same row:
     /// - the log only grows: `lastSeq`, `bytes` and `updatedAt` by maximum;
     /// - the state only moves forward, by rank `streaming` < `interrupted` < `cancelled` <
-    ///   `complete`. Between two finished states the higher rank wins, whatever their times:
+    ///   `complete` = `truncated` (two ends of a whole answer; a tie goes to the larger text).
+    ///   Between two finished states the higher rank wins, whatever their times:
     ///   `complete` means the producer delivered the whole answer (its events are the union of
     ///   both sides' logs, so the answer is there), which is truer than an `interrupted` set by
     ///   a replica that lost sight of the producer; an explicit `cancelled` is truer than

@@ -34,7 +34,7 @@ package enum MergeRules {
     /// — an answer one side kept as `interrupted` and the other as `complete`, say. Messages are
     /// written once, so this happens only when a stream was cut off from part of its replicas. A
     /// whole version wins, never a mix: the more finished status (withdrawn — a tombstone —,
-    /// complete, cancelled, interrupted, streaming), then the longer body, then the larger row hash,
+    /// complete or truncated, cancelled, interrupted, streaming), then the longer body, then the larger row hash,
     /// so every replica picks the same.
     package static func merge(_ a: MessageRecord, _ b: MessageRecord) -> MessageRecord {
         winsOver(b, a) ? b : a

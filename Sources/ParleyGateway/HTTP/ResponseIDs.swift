@@ -57,11 +57,12 @@ enum ResponseIDs {
 
     /// The response's `created_at` (Unix seconds): when its request id was made, which the id's
     /// first 12 hex digits say (``TimePrefix``), so every reading of the response gives the same
-    /// time. An id whose digits are no time within `window` of `reference` (one derived from an
-    /// `Idempotency-Key` without a time) gives `reference`.
-    static func createdAt(requestID: String, near reference: Date, window: Duration) -> Int {
+    /// time. An id whose digits are no time within 90 days of `reference` (the time of the reading,
+    /// or when the answer was stored; an id derived from an `Idempotency-Key` without a time) gives
+    /// `reference`.
+    static func createdAt(requestID: String, near reference: Date) -> Int {
         let referenceMilliseconds = Int64(TimePrefix.milliseconds(reference))
-        let windowMilliseconds = window.components.seconds * 1000
+        let windowMilliseconds: Int64 = 90 * 86_400_000
         guard let digits = TimePrefix.leading(requestID.utf8.dropFirst(requestPrefix.utf8.count)),
             let milliseconds = Int64(String(decoding: digits, as: UTF8.self), radix: 16),
             abs(milliseconds - referenceMilliseconds) <= windowMilliseconds

@@ -158,6 +158,8 @@ extension GatewayRoutes {
     struct CollectedAnswer {
         var text = ""
         var logprobs: [TokenLogprob] = []
+        /// Each token's text and logprobs, as they came.
+        var pieces: [(text: String, logprobs: [TokenLogprob])] = []
         var reason = FinishReason.stop
         var usage = TokenUsage(promptTokens: 0, completionTokens: 0)
     }
@@ -186,6 +188,7 @@ extension GatewayRoutes {
                 metrics.tokenSent()
                 collected.text += piece
                 collected.logprobs += pieceLogprobs
+                collected.pieces.append((piece, pieceLogprobs))
             case .finished(let reason, let usage):
                 metrics.completions("ok").increment()
                 (collected.reason, collected.usage) = (reason, usage)

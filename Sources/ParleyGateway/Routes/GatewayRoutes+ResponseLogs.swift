@@ -65,7 +65,7 @@ extension GatewayRoutes {
         }
         return ResponseEventRenderer.whole(
             json: logJSON(location: location, responseID: responseID, model: run.model),
-            seed: location.messageID ?? location.requestID, readsCalls: location.readsCalls, text: text, logprobs: [],
+            seed: location.messageID ?? location.requestID, readsCalls: location.readsCalls, pieces: [(text, [])],
             status: adjust(ResponseStatus(run.status)), usage: nil)
     }
 
@@ -76,9 +76,7 @@ extension GatewayRoutes {
         settings.store = location.conversationID != nil
         settings.conversationID = location.conversationID
         return ResponseJSON(
-            // A log is kept for days (`--generation-log-retention`), not months.
-            id: responseID, model: model ?? "",
-            createdAt: ResponseIDs.createdAt(requestID: location.requestID, near: Date(), window: .seconds(90 * 86_400)),
+            id: responseID, model: model ?? "", createdAt: ResponseIDs.createdAt(requestID: location.requestID, near: Date()),
             settings: settings)
     }
 }

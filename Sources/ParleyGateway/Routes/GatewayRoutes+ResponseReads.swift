@@ -43,13 +43,12 @@ extension GatewayRoutes {
             message.completionTokens.map { TokenUsage(promptTokens: prompt, completionTokens: $0) }
         }
         let json = ResponseJSON(
-            // The answer is stored as its request starts (a long prompt may take minutes).
             id: id, model: message.model ?? "",
-            createdAt: ResponseIDs.createdAt(requestID: answer.location.requestID, near: message.createdAt, window: .seconds(3600)),
+            createdAt: ResponseIDs.createdAt(requestID: answer.location.requestID, near: message.createdAt),
             settings: settings)
         return Self.json(
             ResponseEventRenderer.whole(
-                json: json, seed: message.id, readsCalls: answer.location.readsCalls, text: message.content, logprobs: [],
+                json: json, seed: message.id, readsCalls: answer.location.readsCalls, pieces: [(message.content, [])],
                 status: ResponseStatus(message.status), usage: usage))
     }
 

@@ -53,13 +53,13 @@ extension GatewayRoutes {
         settings.conversationID = storedID == nil ? nil : answer.conversationID
         let json = ResponseJSON(
             id: storedID ?? ResponseIDs.unstored(requestID: requestID, readsCalls: readsCalls), model: body.model,
-            createdAt: ResponseIDs.createdAt(requestID: requestID, near: Date(), window: .seconds(60)), settings: settings)
+            createdAt: ResponseIDs.createdAt(requestID: requestID, near: Date()), settings: settings)
         // Item and call ids derive from where the answer is stored, so reading it back names them alike.
         let seed = storedID != nil ? answer.assistantMessageID ?? requestID : requestID
         guard body.stream else {
             let collected = try await collect(answer, startedAt: startedAt)
             let object = ResponseEventRenderer.whole(
-                json: json, seed: seed, readsCalls: readsCalls, text: collected.text, logprobs: collected.logprobs,
+                json: json, seed: seed, readsCalls: readsCalls, pieces: collected.pieces,
                 status: ResponseStatus(collected.reason), usage: collected.usage)
             return Self.json(object, headers: answer.headers)
         }

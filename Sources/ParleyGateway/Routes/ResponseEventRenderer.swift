@@ -38,8 +38,8 @@ struct ResponseEventRenderer: StreamRenderer {
         case call(id: String, callID: String, name: String, arguments: String)
     }
 
-    /// `readsCalls`: calls in the text become function call items (the request offered tools, or
-    /// a stored answer is read back).
+    /// `readsCalls`: calls in the text become function call items (the request offered tools, as
+    /// its response id says when the answer is read again).
     init(json: ResponseJSON, seed: String, readsCalls: Bool, startingAfter: Int = -1) {
         self.json = json
         self.seed = seed
@@ -47,13 +47,14 @@ struct ResponseEventRenderer: StreamRenderer {
         extractor = readsCalls ? ToolCallExtractor() : nil
     }
 
-    /// The response object of a whole answer: its text read as a stream would be, ended with `status`.
+    /// The response object of a whole answer: its pieces (its tokens with their logprobs, or one
+    /// piece of stored text) read as a stream reads them, ended with `status`.
     static func whole(
-        json: ResponseJSON, seed: String, readsCalls: Bool, text: String, logprobs: [TokenLogprob],
+        json: ResponseJSON, seed: String, readsCalls: Bool, pieces: [(text: String, logprobs: [TokenLogprob])],
         status: ResponseStatus, usage: TokenUsage?
     ) -> String {
         var renderer = ResponseEventRenderer(json: json, seed: seed, readsCalls: readsCalls)
-        _ = renderer.read(text, logprobs: logprobs)
+        for piece in pieces { _ = renderer.read(piece.text, logprobs: piece.logprobs) }
         _ = renderer.end(status: status)
         return json.object(status: status, output: renderer.items, usage: usage)
     }
@@ -102,13 +103,22 @@ struct ResponseEventRenderer: StreamRenderer {
 
     // MARK: Items
 
-    /// The events of the next piece of the answer.
+    /// The events of the next piece of the answer. Its logprobs go with the text it releases (with
+    /// the next piece's, when it releases none yet), not with a call's markup.
     private mutating func read(_ text: String, logprobs: [TokenLogprob]) -> String {
         heldLogprobs += logprobs
         guard extractor != nil else { return content(text) }
+        let parts = extractor!.read(text)
+        // A piece inside a call, or of its closing markup, is none of the text's.
+        if parts.isEmpty, Self.isCall(open) || (open == nil && callCount > 0) { heldLogprobs = [] }
         var events = ""
-        for part in extractor!.read(text) { events += apply(part) }
+        for part in parts { events += apply(part) }
         return events
+    }
+
+    private static func isCall(_ item: OpenItem?) -> Bool {
+        if case .call = item { return true }
+        return false
     }
 
     /// Closes the open item (what the extractor held back first) as a response in `status` does.
@@ -158,6 +168,8 @@ struct ResponseEventRenderer: StreamRenderer {
         let trailing = String(scalars[end...])
         guard !body.isEmpty else {
             heldSpace = trailing
+            // Whitespace before a message's first visible character goes nowhere; so do its logprobs.
+            if opensMessage { heldLogprobs = [] }
             return ""
         }
         var events = ""
