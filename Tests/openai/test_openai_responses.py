@@ -205,6 +205,24 @@ def test_a_streamed_call_arrives_as_argument_deltas(synthetic):
     assert done[0].arguments == "".join(deltas) == final.output[0].arguments
 
 
+def test_a_request_sent_again_under_its_idempotency_key_gets_the_first_response(synthetic):
+    c = client(synthetic)
+    key = {"Idempotency-Key": f"responses-test-{os.getpid()}-whole"}
+    first = c.responses.create(model="synthetic", input="Only once", extra_headers=key)
+    again = c.responses.create(model="synthetic", input="Only once", extra_headers=key)
+    assert again.id == first.id and again.output_text == first.output_text and again.status == first.status
+    key = {"Idempotency-Key": f"responses-test-{os.getpid()}-streamed"}
+    events = list(c.responses.create(model="synthetic", input="Only once, streamed", stream=True, extra_headers=key))
+    repeated = list(c.responses.create(model="synthetic", input="Only once, streamed", stream=True, extra_headers=key))
+    assert [(e.type, e.sequence_number) for e in repeated] == [(e.type, e.sequence_number) for e in events]
+    assert repeated[0].response.id == events[0].response.id
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    assert [e.delta for e in repeated if e.type == "response.output_text.delta"] == deltas
+    # Only one chat was stored for each.
+    titles = [conversation["title"] for conversation in get(synthetic, "/v1/conversations?limit=200")["data"]]
+    assert titles.count("Only once") == 1 and titles.count("Only once, streamed") == 1
+
+
 def test_an_unstored_response_is_not_kept(synthetic):
     c = client(synthetic)
     response = c.responses.create(model="synthetic", input="Forget this", store=False)

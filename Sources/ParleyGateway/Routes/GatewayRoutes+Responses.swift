@@ -31,6 +31,7 @@ extension GatewayRoutes {
         completion.instructions = body.settings.instructions
         completion.idempotent = request.headers[.idempotencyKey] != nil
         let startedAt = ContinuousClock.now
+        let readsCalls = body.sampling.tools != nil
         let answer: StartedAnswer
         do {
             answer = try await start(completion)
@@ -39,9 +40,10 @@ extension GatewayRoutes {
         {
             // The answer it names, or its conversation, is not (or no longer) the caller's.
             throw ResponsesBody.previousNotFound(body.settings.previousResponseID ?? "")
+        } catch let error as OpenAIError where error.code == ServingError.duplicateRequest {
+            return try await repeatedResponse(user: user, requestID: requestID, readsCalls: readsCalls, stream: body.stream)
         }
 
-        let readsCalls = body.sampling.tools != nil
         let storedID = answer.conversationID.flatMap { conversation in
             answer.assistantMessageID.flatMap {
                 ResponseIDs.stored(conversationID: conversation, messageID: $0, requestID: requestID, readsCalls: readsCalls)
@@ -84,6 +86,42 @@ extension GatewayRoutes {
                 // A run that has not ended yet stops here all the same.
                 status == .inProgress ? .cancelled : status
             })
+    }
+
+    /// A request sent again under its `Idempotency-Key` (its gateway died before answering, say):
+    /// the first request's response, from its generation log — its events from the start, or,
+    /// not streamed, the response once it has ended (or as far as it got in `resumeIdleTimeout`).
+    /// The first request may still be storing its turn: its log is awaited for up to
+    /// `startTimeout`, then the repeat is refused with 409 and a retry hint.
+    private func repeatedResponse(user: String, requestID: String, readsCalls: Bool, stream: Bool) async throws -> Response {
+        let log = LogFollower(conversations: conversations, streaming: configuration.streaming, user: user, requestID: requestID)
+        let deadline = ContinuousClock.now + configuration.streaming.startTimeout
+        var run: GenerationInfo?
+        while run == nil {
+            do {
+                run = try await log.firstPage().run
+            } catch where OpenAIError.from(error).status == .notFound {
+                guard ContinuousClock.now < deadline else {
+                    throw OpenAIError(
+                        .conflict, "a request with this Idempotency-Key was made but its answer has not started; retry it",
+                        code: ServingError.duplicateRequest, retryAfterSeconds: 1)
+                }
+                try await Task.sleep(for: configuration.streaming.resumePollInterval)
+            }
+        }
+        // Named as the first request's response was: stored when its run belongs to a conversation.
+        let responseID =
+            run?.conversationID.flatMap { conversation in
+                run.flatMap {
+                    ResponseIDs.stored(conversationID: conversation, messageID: $0.messageID, requestID: requestID, readsCalls: readsCalls)
+                }
+            } ?? ResponseIDs.unstored(requestID: requestID, readsCalls: readsCalls)
+        guard let location = ResponseIDs.location(of: responseID) else {
+            throw OpenAIError.notFound("no response for this Idempotency-Key")
+        }
+        if stream { return try await replayResponse(user: user, location: location, responseID: responseID, startingAfter: -1) }
+        let settled = ContinuousClock.now + configuration.streaming.resumeIdleTimeout
+        return Self.json(try await loggedResponse(user: user, location: location, responseID: responseID, settlingUntil: settled))
     }
 
     /// How long a cancel waits for the run to end and its log to hold the whole cancelled answer.
