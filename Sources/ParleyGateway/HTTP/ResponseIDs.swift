@@ -19,6 +19,34 @@ enum ResponseIDs {
         let messageID: String?
         /// The request offered tools: calls in the answer's text are function call items.
         let readsCalls: Bool
+
+        /// The response id that names this place.
+        var id: String {
+            if let conversationID, let messageID,
+                let id = ResponseIDs.stored(
+                    conversationID: conversationID, messageID: messageID, requestID: requestID, readsCalls: readsCalls)
+            {
+                return id
+            }
+            return ResponseIDs.unstored(requestID: requestID, readsCalls: readsCalls)
+        }
+
+        /// What the answer's item and call ids derive from: its message id, or an unstored
+        /// answer's request id.
+        var seed: String { messageID ?? requestID }
+    }
+
+    /// Where the answer of `requestID` is: stored as `storedAs` (its conversation and message)
+    /// when given in the form ids have, else unstored.
+    static func location(requestID: String, storedAs: (conversationID: String, messageID: String)?, readsCalls: Bool)
+        -> Location
+    {
+        guard let storedAs,
+            stored(conversationID: storedAs.conversationID, messageID: storedAs.messageID, requestID: requestID, readsCalls: readsCalls)
+                != nil
+        else { return Location(requestID: requestID, conversationID: nil, messageID: nil, readsCalls: readsCalls) }
+        return Location(
+            requestID: requestID, conversationID: storedAs.conversationID, messageID: storedAs.messageID, readsCalls: readsCalls)
     }
 
     /// A stored answer's: `resp_`, then its conversation's, its message's and its request's ids as

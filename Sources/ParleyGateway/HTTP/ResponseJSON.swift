@@ -61,13 +61,9 @@ enum ResponseStatus: Equatable {
         }
     }
 
-    /// How an answer that ended for `reason` ended as a response.
+    /// How an answer that ended for `reason` ended as a response: as it is stored.
     init(_ reason: FinishReason) {
-        switch reason {
-        case .stop: self = .completed
-        case .length: self = .incomplete(reason: "max_output_tokens")
-        case .cancelled: self = .cancelled
-        }
+        self.init(MessageStatus(finishedBy: reason))
     }
 
     /// The state of a response whose answer (stored, or its run) is in `status`.
@@ -123,7 +119,17 @@ struct ResponseJSON {
     /// An assistant message item holding one output text.
     func messageItem(id: String, status: String, text: String, logprobs: [TokenLogprob]) -> String {
         #"{"id":\#(JSON.quote(id)),"type":"message","status":\#(JSON.quote(status)),"role":"assistant","content":["#
-            + Self.outputText(text, logprobs: logprobs, included: settings.includeLogprobs) + "]}"
+            + outputText(text, logprobs: logprobs) + "]}"
+    }
+
+    /// The logprobs of output text: its tokens' when the request included them, else none.
+    func logprobList(_ logprobs: [TokenLogprob]) -> String {
+        settings.includeLogprobs ? ChatCompletionJSON.logprobList(logprobs) : "[]"
+    }
+
+    /// An `output_text` content part of this response.
+    func outputText(_ text: String, logprobs: [TokenLogprob]) -> String {
+        Self.outputText(text, logprobList: logprobList(logprobs))
     }
 
     /// An assistant message item that has only begun (no content yet).
@@ -147,10 +153,9 @@ struct ResponseJSON {
             + #""call_id":\#(JSON.quote(callID)),"output":\#(JSON.quote(output))}"#
     }
 
-    /// An `output_text` content part.
-    static func outputText(_ text: String, logprobs: [TokenLogprob], included: Bool) -> String {
-        let list = included ? ChatCompletionJSON.logprobList(logprobs) : "[]"
-        return #"{"type":"output_text","text":\#(JSON.quote(text)),"annotations":[],"logprobs":\#(list)}"#
+    /// An `output_text` content part with its logprobs' JSON list.
+    static func outputText(_ text: String, logprobList: String) -> String {
+        #"{"type":"output_text","text":\#(JSON.quote(text)),"annotations":[],"logprobs":\#(logprobList)}"#
     }
 
     /// A function call item.

@@ -126,14 +126,20 @@ extension GatewayRoutes {
             assistantMessageID: assistantMessageID)
     }
 
-    /// The answer of a request sent again under its Idempotency-Key, from its generation log. The
-    /// first request may still be storing its turn: its log is awaited for up to `startTimeout`,
-    /// then the repeat is refused with 409 and a retry hint.
+    /// The answer of a request sent again under its Idempotency-Key, from its generation log.
     private func replayDuplicate(user: String, requestID: String) async throws -> Response {
+        let log = LogFollower(conversations: conversations, streaming: configuration.streaming, user: user, requestID: requestID)
+        return try await replay(user: user, requestID: requestID, afterSeq: 0, first: try await repeatedRequestLog(log))
+    }
+
+    /// The first page of the log of a request sent again under its Idempotency-Key. The first
+    /// request may still be storing its turn: its log is awaited for up to `startTimeout`, then
+    /// the repeat is refused with 409 and a retry hint.
+    func repeatedRequestLog(_ log: LogFollower) async throws -> GenerationEventsPage {
         let deadline = ContinuousClock.now + configuration.streaming.startTimeout
         while true {
             do {
-                return try await replay(user: user, requestID: requestID, afterSeq: 0)
+                return try await log.firstPage()
             } catch let error where OpenAIError.from(error).status == .notFound {
                 guard ContinuousClock.now < deadline else {
                     throw OpenAIError(
@@ -156,12 +162,13 @@ extension GatewayRoutes {
 
     /// A whole answer, read to its end.
     struct CollectedAnswer {
-        var text = ""
-        var logprobs: [TokenLogprob] = []
         /// Each token's text and logprobs, as they came.
         var pieces: [(text: String, logprobs: [TokenLogprob])] = []
         var reason = FinishReason.stop
         var usage = TokenUsage(promptTokens: 0, completionTokens: 0)
+
+        var text: String { pieces.map(\.text).joined() }
+        var logprobs: [TokenLogprob] { pieces.flatMap(\.logprobs) }
     }
 
     /// Reads all of a non-streaming answer's events.
@@ -186,8 +193,6 @@ extension GatewayRoutes {
                     first = false
                 }
                 metrics.tokenSent()
-                collected.text += piece
-                collected.logprobs += pieceLogprobs
                 collected.pieces.append((piece, pieceLogprobs))
             case .finished(let reason, let usage):
                 metrics.completions("ok").increment()

@@ -10,7 +10,7 @@ extension GatewayRoutes {
     /// the stores do not keep of the request (instructions, tools, format, sampling, metadata, the
     /// previous response's id) shows as the defaults; a response whose answer is still being
     /// written is read from its log. With `stream=true` (and `starting_after`), the response's
-    /// events from its generation log instead (``replayResponse(user:location:responseID:startingAfter:)``).
+    /// events from its generation log instead (``replayResponse(user:location:startingAfter:first:)``).
     func retrieveResponse(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let user = try context.requireUser()
         let id = try Self.identifier("response_id", context)
@@ -24,7 +24,7 @@ extension GatewayRoutes {
                 }
                 startingAfter = value
             }
-            return try await replayResponse(user: user, location: location, responseID: id, startingAfter: startingAfter)
+            return try await replayResponse(user: user, location: location, startingAfter: startingAfter)
         }
         let answer: StoredResponse
         do {
@@ -32,7 +32,7 @@ extension GatewayRoutes {
         } catch let error as OpenAIError where error.status == .notFound {
             // An answer is stored when it ends: until then its log says how far it got.
             guard let location = ResponseIDs.location(of: id), location.messageID != nil,
-                let running = try? await loggedResponse(user: user, location: location, responseID: id)
+                let running = try? await loggedResponse(user: user, location: location)
             else { throw error }
             return Self.json(running)
         }
@@ -48,7 +48,7 @@ extension GatewayRoutes {
             settings: settings)
         return Self.json(
             ResponseEventRenderer.whole(
-                json: json, seed: message.id, readsCalls: answer.location.readsCalls, pieces: [(message.content, [])],
+                json: json, seed: answer.location.seed, readsCalls: answer.location.readsCalls, pieces: [(message.content, [])],
                 status: ResponseStatus(message.status), usage: usage))
     }
 
@@ -146,7 +146,7 @@ extension GatewayRoutes {
                         guard !text.isEmpty else { continue }
                         // A message's first text has the message's id; the others their own.
                         let id = index == 0 ? itemID : ResponseIDs.outputItem(seed: message.id, index: index, isCall: false)
-                        let part = ResponseJSON.outputText(text, logprobs: [], included: false)
+                        let part = ResponseJSON.outputText(text, logprobList: "[]")
                         items.append((id, ResponseJSON.inputMessageItem(id: id, role: "assistant", part: part)))
                     case .call(let call):
                         let id = ResponseIDs.outputItem(seed: message.id, index: index, isCall: true)

@@ -44,30 +44,26 @@ extension GatewayRoutes {
             return try await repeatedResponse(user: user, requestID: requestID, readsCalls: readsCalls, stream: body.stream)
         }
 
-        let storedID = answer.conversationID.flatMap { conversation in
-            answer.assistantMessageID.flatMap {
-                ResponseIDs.stored(conversationID: conversation, messageID: $0, requestID: requestID, readsCalls: readsCalls)
-            }
-        }
+        let storedAs = answer.conversationID.flatMap { conversation in answer.assistantMessageID.map { (conversation, $0) } }
+        let location = ResponseIDs.location(requestID: requestID, storedAs: storedAs, readsCalls: readsCalls)
         var settings = body.settings
         // A turn goes unstored when no store is reachable: the response says so.
-        settings.store = storedID != nil
-        settings.conversationID = storedID == nil ? nil : answer.conversationID
+        settings.store = location.conversationID != nil
+        settings.conversationID = location.conversationID
         let json = ResponseJSON(
-            id: storedID ?? ResponseIDs.unstored(requestID: requestID, readsCalls: readsCalls), model: body.model,
-            createdAt: ResponseIDs.createdAt(requestID: requestID, near: Date()), settings: settings)
+            id: location.id, model: body.model, createdAt: ResponseIDs.createdAt(requestID: requestID, near: Date()),
+            settings: settings)
         // Item and call ids derive from where the answer is stored, so reading it back names them alike.
-        let seed = storedID != nil ? answer.assistantMessageID ?? requestID : requestID
         guard body.stream else {
             let collected = try await collect(answer, startedAt: startedAt)
             let object = ResponseEventRenderer.whole(
-                json: json, seed: seed, readsCalls: readsCalls, pieces: collected.pieces,
+                json: json, seed: location.seed, readsCalls: readsCalls, pieces: collected.pieces,
                 status: ResponseStatus(collected.reason), usage: collected.usage)
             return Self.json(object, headers: answer.headers)
         }
         return stream(
-            answer, renderer: ResponseEventRenderer(json: json, seed: seed, readsCalls: readsCalls), requestID: requestID,
-            user: user, startedAt: startedAt)
+            answer, renderer: ResponseEventRenderer(json: json, seed: location.seed, readsCalls: readsCalls),
+            requestID: requestID, user: user, startedAt: startedAt)
     }
 
     /// `POST /v1/responses/{response_id}/cancel`: stops a running response everywhere downstream
@@ -82,46 +78,25 @@ extension GatewayRoutes {
         else { throw OpenAIError.notFound("no running response with id '\(id)'") }
         let deadline = ContinuousClock.now + Self.cancelSettleTime
         return Self.json(
-            try await loggedResponse(user: user, location: location, responseID: id, settlingUntil: deadline) { status in
+            try await loggedResponse(user: user, location: location, settlingUntil: deadline) { status in
                 // A run that has not ended yet stops here all the same.
                 status == .inProgress ? .cancelled : status
             })
     }
 
     /// A request sent again under its `Idempotency-Key` (its gateway died before answering, say):
-    /// the first request's response, from its generation log — its events from the start, or,
-    /// not streamed, the response once it has ended (or as far as it got in `resumeIdleTimeout`).
-    /// The first request may still be storing its turn: its log is awaited for up to
-    /// `startTimeout`, then the repeat is refused with 409 and a retry hint.
+    /// the first request's response, from its generation log (``repeatedRequestLog(_:)``) — its
+    /// events from the start, or, not streamed, the response once it has ended (or as far as it got
+    /// in `resumeIdleTimeout`).
     private func repeatedResponse(user: String, requestID: String, readsCalls: Bool, stream: Bool) async throws -> Response {
         let log = LogFollower(conversations: conversations, streaming: configuration.streaming, user: user, requestID: requestID)
-        let deadline = ContinuousClock.now + configuration.streaming.startTimeout
-        var run: GenerationInfo?
-        while run == nil {
-            do {
-                run = try await log.firstPage().run
-            } catch where OpenAIError.from(error).status == .notFound {
-                guard ContinuousClock.now < deadline else {
-                    throw OpenAIError(
-                        .conflict, "a request with this Idempotency-Key was made but its answer has not started; retry it",
-                        code: ServingError.duplicateRequest, retryAfterSeconds: 1)
-                }
-                try await Task.sleep(for: configuration.streaming.resumePollInterval)
-            }
-        }
+        let first = try await repeatedRequestLog(log)
         // Named as the first request's response was: stored when its run belongs to a conversation.
-        let responseID =
-            run?.conversationID.flatMap { conversation in
-                run.flatMap {
-                    ResponseIDs.stored(conversationID: conversation, messageID: $0.messageID, requestID: requestID, readsCalls: readsCalls)
-                }
-            } ?? ResponseIDs.unstored(requestID: requestID, readsCalls: readsCalls)
-        guard let location = ResponseIDs.location(of: responseID) else {
-            throw OpenAIError.notFound("no response for this Idempotency-Key")
-        }
-        if stream { return try await replayResponse(user: user, location: location, responseID: responseID, startingAfter: -1) }
+        let storedAs = first.run.conversationID.map { ($0, first.run.messageID) }
+        let location = ResponseIDs.location(requestID: requestID, storedAs: storedAs, readsCalls: readsCalls)
+        if stream { return try await replayResponse(user: user, location: location, startingAfter: -1, first: first) }
         let settled = ContinuousClock.now + configuration.streaming.resumeIdleTimeout
-        return Self.json(try await loggedResponse(user: user, location: location, responseID: responseID, settlingUntil: settled))
+        return Self.json(try await loggedResponse(user: user, location: location, settlingUntil: settled))
     }
 
     /// How long a cancel waits for the run to end and its log to hold the whole cancelled answer.

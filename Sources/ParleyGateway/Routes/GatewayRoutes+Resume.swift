@@ -27,10 +27,13 @@ extension GatewayRoutes {
     /// The log is read from its start, so tool calls in the answer's text (which the log keeps as
     /// markup) are read out as the live stream did and go out as `tool_calls` with the same ids.
     /// The log does not say whether the request offered tools: markup that holds a well-formed call
-    /// is taken for one.
-    func replay(user: String, requestID: String, afterSeq: Int64) async throws -> Response {
+    /// is taken for one. `first`: the log's first page when the caller has read it already.
+    func replay(user: String, requestID: String, afterSeq: Int64, first known: GenerationEventsPage? = nil) async throws
+        -> Response
+    {
         let log = LogFollower(conversations: conversations, streaming: configuration.streaming, user: user, requestID: requestID)
-        let first = try await log.firstPage()
+        let first: GenerationEventsPage
+        if let known { first = known } else { first = try await log.firstPage() }
         // A client back from a reload or a dropped connection: the answer runs to its end.
         abandoned.claim(requestID)
         var headers: HTTPFields = [

@@ -5,8 +5,8 @@ import ParleyProtocol
 /// Follows a logged generation for a client that resumes it: reads the log page by page from its
 /// first event, then polls it while its run goes on, until the run ends, sending heartbeats while
 /// nothing comes and giving up when nothing has come for `resumeIdleTimeout`. What the client
-/// receives for each logged event and for the end is the caller's (``GatewayRoutes/replay(user:requestID:afterSeq:)``
-/// writes chat chunks, ``GatewayRoutes/replayResponse(user:location:responseID:startingAfter:)``
+/// receives for each logged event and for the end is the caller's (``GatewayRoutes/replay(user:requestID:afterSeq:first:)``
+/// writes chat chunks, ``GatewayRoutes/replayResponse(user:location:startingAfter:first:)``
 /// the Responses API's events).
 struct LogFollower {
     let conversations: any ConversationBackend
@@ -17,20 +17,22 @@ struct LogFollower {
 
     /// The log's first page (throws `not_found` when there is no such log).
     func firstPage() async throws -> GenerationEventsPage {
-        try await conversations.generationEvents(owner: user, requestID: requestID, afterSeq: 0, limit: Self.pageSize)
+        try await next(after: 0)
     }
 
-    /// The run and its whole logged text so far (at most `maxBytes` of it: a longer answer is cut
-    /// there; answers are at most the stores' 1 MiB).
-    func readAll(maxBytes: Int = ConversationLimits.maxContentBytes) async throws -> (run: GenerationInfo, text: String) {
-        var page = try await firstPage()
-        var text = ""
+    /// Appends the logged text after event `seq` to `text` (which stops growing at `maxBytes`:
+    /// answers are at most the stores' 1 MiB); answers the run and the last event read.
+    func read(after seq: Int64, into text: inout String, maxBytes: Int = ConversationLimits.maxContentBytes)
+        async throws -> (run: GenerationInfo, lastSeq: Int64)
+    {
+        var lastSeq = seq
         while true {
-            for event in page.events where text.utf8.count < maxBytes { text += event.text }
-            guard page.events.count >= Self.pageSize, let last = page.events.last, text.utf8.count < maxBytes else {
-                return (page.run, text)
+            let page = try await next(after: lastSeq)
+            for event in page.events where event.seq > lastSeq {
+                if text.utf8.count < maxBytes { text += event.text }
+                lastSeq = event.seq
             }
-            page = try await next(after: last.seq)
+            guard page.events.count >= Self.pageSize, text.utf8.count < maxBytes else { return (page.run, lastSeq) }
         }
     }
 

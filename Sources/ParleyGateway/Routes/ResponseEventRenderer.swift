@@ -33,9 +33,23 @@ struct ResponseEventRenderer: StreamRenderer {
     /// Events up to this sequence number are left out (a stream resumed after it).
     private let startingAfter: Int
 
-    private enum OpenItem {
-        case message(id: String, text: String, logprobs: [TokenLogprob])
-        case call(id: String, callID: String, name: String, arguments: String)
+    /// The item being written: a message (its text and its tokens' logprobs so far) or a call (its
+    /// arguments so far). Its text grows in place, token by token.
+    private struct OpenItem {
+        enum Kind {
+            case message
+            case call(callID: String, name: String)
+        }
+
+        let id: String
+        let kind: Kind
+        var text = ""
+        var logprobs: [TokenLogprob] = []
+
+        var isCall: Bool {
+            if case .call = kind { return true }
+            return false
+        }
     }
 
     /// `readsCalls`: calls in the text become function call items (the request offered tools, as
@@ -94,11 +108,12 @@ struct ResponseEventRenderer: StreamRenderer {
 
     mutating func failure(_ error: OpenAIError) -> String {
         let code = error.code ?? "server_error"
-        var text = end(status: .failed(code: code, message: error.message))
+        let status = ResponseStatus.failed(code: code, message: error.message)
+        var text = end(status: status)
         text += event(
             "error", #""code":\#(JSON.quote(code)),"message":\#(JSON.quote(error.message)),"param":\#(ResponseJSON.quoteOrNull(error.param))"#)
-        let response = json.object(status: .failed(code: code, message: error.message), output: items, usage: nil)
-        return text + event("response.failed", #""response":\#(response)"#)
+        let response = json.object(status: status, output: items, usage: nil)
+        return text + event(status.endEvent, #""response":\#(response)"#)
     }
 
     // MARK: Items
@@ -109,16 +124,11 @@ struct ResponseEventRenderer: StreamRenderer {
         heldLogprobs += logprobs
         guard extractor != nil else { return content(text) }
         let parts = extractor!.read(text)
-        // A piece inside a call, or of its closing markup, is none of the text's.
-        if parts.isEmpty, Self.isCall(open) || (open == nil && callCount > 0) { heldLogprobs = [] }
+        // A piece of a call's closing markup is none of the text's.
+        if parts.isEmpty, open?.isCall == true { heldLogprobs = [] }
         var events = ""
         for part in parts { events += apply(part) }
         return events
-    }
-
-    private static func isCall(_ item: OpenItem?) -> Bool {
-        if case .call = item { return true }
-        return false
     }
 
     /// Closes the open item (what the extractor held back first) as a response in `status` does.
@@ -141,14 +151,14 @@ struct ResponseEventRenderer: StreamRenderer {
             let callID = id ?? ResponseIDs.callID(seed: seed, index: callCount)
             callCount += 1
             let itemID = ResponseIDs.outputItem(seed: seed, index: items.count, isCall: true)
-            open = .call(id: itemID, callID: callID, name: name, arguments: "")
+            open = OpenItem(id: itemID, kind: .call(callID: callID, name: name))
             let item = ResponseJSON.functionCallItem(id: itemID, status: "in_progress", callID: callID, name: name, arguments: "")
             events += event("response.output_item.added", #""output_index":\#(items.count),"item":\#(item)"#)
             return events
         case .arguments(let piece):
             heldLogprobs = []
-            guard case .call(let id, let callID, let name, let arguments) = open else { return "" }
-            open = .call(id: id, callID: callID, name: name, arguments: arguments + piece)
+            guard let id = open?.id, open?.isCall == true else { return "" }
+            open?.text += piece
             return event(
                 "response.function_call_arguments.delta",
                 #""item_id":\#(JSON.quote(id)),"output_index":\#(items.count),"delta":\#(JSON.quote(piece))"#)
@@ -159,8 +169,7 @@ struct ResponseEventRenderer: StreamRenderer {
     /// whitespace it ends with, which waits for more text.
     private mutating func content(_ text: String) -> String {
         var scalars = (heldSpace + text).unicodeScalars[...]
-        var opensMessage = true
-        if case .message = open { opensMessage = false }
+        let opensMessage = open == nil || open?.isCall == true
         // A message begins at its first visible character.
         if opensMessage { scalars = scalars.drop(while: { $0.properties.isWhitespace }) }
         let end = scalars.lastIndex(where: { !$0.properties.isWhitespace }).map { scalars.index(after: $0) } ?? scalars.startIndex
@@ -176,26 +185,26 @@ struct ResponseEventRenderer: StreamRenderer {
         if opensMessage {
             events += close(status: "completed")
             let itemID = ResponseIDs.outputItem(seed: seed, index: items.count, isCall: false)
-            open = .message(id: itemID, text: "", logprobs: [])
+            open = OpenItem(id: itemID, kind: .message)
             events += event(
                 "response.output_item.added",
                 #""output_index":\#(items.count),"item":\#(ResponseJSON.openMessageItem(id: itemID))"#)
             events += event(
                 "response.content_part.added",
                 #""item_id":\#(JSON.quote(itemID)),"output_index":\#(items.count),"content_index":0,"#
-                    + #""part":\#(ResponseJSON.outputText("", logprobs: [], included: json.settings.includeLogprobs))"#)
+                    + #""part":\#(json.outputText("", logprobs: []))"#)
         }
         heldSpace = trailing
-        guard case .message(let id, let sofar, let sofarLogprobs) = open else { return events }
+        guard let id = open?.id else { return events }
         let logprobs = heldLogprobs
         heldLogprobs = []
-        open = .message(id: id, text: sofar + body, logprobs: sofarLogprobs + logprobs)
-        let list = json.settings.includeLogprobs ? ChatCompletionJSON.logprobList(logprobs) : "[]"
+        open?.text += body
+        open?.logprobs += logprobs
         return events
             + event(
                 "response.output_text.delta",
                 #""item_id":\#(JSON.quote(id)),"output_index":\#(items.count),"content_index":0,"#
-                    + #""delta":\#(JSON.quote(body)),"logprobs":\#(list)"#)
+                    + #""delta":\#(JSON.quote(body)),"logprobs":\#(json.logprobList(logprobs))"#)
     }
 
     /// Ends the open item, if any, with its `.done` events (whitespace held after its text is dropped).
@@ -206,20 +215,20 @@ struct ResponseEventRenderer: StreamRenderer {
         let index = items.count
         var events = ""
         let done: String
-        switch item {
-        case .message(let id, let text, let logprobs):
-            let part = ResponseJSON.outputText(text, logprobs: logprobs, included: json.settings.includeLogprobs)
-            let list = json.settings.includeLogprobs ? ChatCompletionJSON.logprobList(logprobs) : "[]"
-            let head = #""item_id":\#(JSON.quote(id)),"output_index":\#(index),"content_index":0,"#
-            events += event("response.output_text.done", head + #""text":\#(JSON.quote(text)),"logprobs":\#(list)"#)
-            events += event("response.content_part.done", head + #""part":\#(part)"#)
-            done = json.messageItem(id: id, status: status, text: text, logprobs: logprobs)
-        case .call(let id, let callID, let name, let arguments):
+        switch item.kind {
+        case .message:
+            let head = #""item_id":\#(JSON.quote(item.id)),"output_index":\#(index),"content_index":0,"#
+            events += event(
+                "response.output_text.done",
+                head + #""text":\#(JSON.quote(item.text)),"logprobs":\#(json.logprobList(item.logprobs))"#)
+            events += event("response.content_part.done", head + #""part":\#(json.outputText(item.text, logprobs: item.logprobs))"#)
+            done = json.messageItem(id: item.id, status: status, text: item.text, logprobs: item.logprobs)
+        case .call(let callID, let name):
             events += event(
                 "response.function_call_arguments.done",
-                #""item_id":\#(JSON.quote(id)),"output_index":\#(index),"name":\#(JSON.quote(name)),"#
-                    + #""arguments":\#(JSON.quote(arguments))"#)
-            done = ResponseJSON.functionCallItem(id: id, status: status, callID: callID, name: name, arguments: arguments)
+                #""item_id":\#(JSON.quote(item.id)),"output_index":\#(index),"name":\#(JSON.quote(name)),"#
+                    + #""arguments":\#(JSON.quote(item.text))"#)
+            done = ResponseJSON.functionCallItem(id: item.id, status: status, callID: callID, name: name, arguments: item.text)
         }
         items.append(done)
         return events + event("response.output_item.done", #""output_index":\#(index),"item":\#(done)"#)
