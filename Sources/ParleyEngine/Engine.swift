@@ -75,12 +75,17 @@ public final class Engine: Sendable {
     /// - Throws: `EngineError` for an unreadable or unsupported file.
     public init(modelPath: String, configuration: Configuration = .init()) throws {
         let file = try GGUFFile(path: modelPath)
-        let model = try LlamaModel(file: file, precision: configuration.activations)
+        let model = try TransformerModel(file: file, precision: configuration.activations)
         tokenizer = try Tokenizer(gguf: file)
-        do {
-            chatTemplate = .success(try ChatTemplate(gguf: file))
-        } catch let error as EngineError {
-            chatTemplate = .failure(error)
+        if file.string("tokenizer.chat_template") == nil, model.hyperparameters.family == .gemma3 {
+            // Gemma 3 base models carry no template; their tokenizer has Gemma's turn markers.
+            chatTemplate = .success(ChatTemplate(family: .gemma))
+        } else {
+            do {
+                chatTemplate = .success(try ChatTemplate(gguf: file))
+            } catch let error as EngineError {
+                chatTemplate = .failure(error)
+            }
         }
         modelName = model.name
         weightBytesPerStep = model.weightBytesPerStep

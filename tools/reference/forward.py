@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Independent NumPy reference of the llama forward pass over a GGUF file, for ParleyEngine's tests.
+"""Independent NumPy reference of the llama and Gemma 3 forward passes over a GGUF file, for
+ParleyEngine's tests.
 
 Weights are dequantized by the `gguf` PyPI package (not by Parley's code). Two arithmetic modes:
 
@@ -8,6 +9,14 @@ Weights are dequantized by the `gguf` PyPI package (not by Parley's code). Two a
                        activations are quantized per block (Q8_0/Q8_1: 32 values, d = max|x|/127
                        rounded to f16; Q8_K for K-quant weights: 256 values, float d), and the
                        KV cache, the query and the attention weights are rounded to f16.
+                       Gemma 3's GELU goes through ggml's f16 lookup table (y = f16(gelu(f16(x))) for
+                       -10 < x < 10); in float mode it is the plain float32 tanh formula.
+
+Architectures: "llama", and "gemma3" as llama.cpp's gemma3 graph runs it: embeddings × sqrt(n_embd),
+per-head RMSNorm of q and k before NEOX RoPE, post-attention and post-FFN norms, GELU(tanh)-gated FFN,
+sliding-window layers (all but every 6th, RoPE base 10000) and global layers (rope.freq_base, linear
+rope scaling), query scaled by 1/sqrt(head_dim) before the product, tied output. The converter has
+already added Gemma's +1 to the norm weights, so every norm is x/rms(x)·w with w as stored.
 
 Usage:
   forward.py --model M.gguf --tokens 1,2,3 logits       -> {"logits": [...vocab floats of the last token]}
@@ -18,11 +27,18 @@ Usage:
 """
 import argparse
 import json
+import os
+import struct
 import sys
 
-import numpy as np
+# One BLAS thread: the products here are matrix-vector sized, and threaded OpenBLAS slows them down
+# several-fold when the machine is busy (as it is while the Swift tests run). Same results.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 from gguf import GGUFReader
 from gguf.constants import GGMLQuantizationType as QT
+from gguf.constants import GGUFValueType as VT
 from gguf.quants import dequantize
 
 
@@ -34,15 +50,49 @@ def field(reader, key, default=None):
     return v
 
 
+class Reader(GGUFReader):
+    """GGUFReader that skips the contents of long metadata arrays (the tokenizer's vocabulary: the
+    reference never reads it, and gguf parses it element by element, ~15 s for a 262k vocab). Such
+    fields are kept with no data; everything else, the tensors included, is parsed by gguf as usual."""
+
+    LONG = 4096
+
+    def _get_field_parts(self, orig_offs, raw_type):
+        if VT(raw_type) != VT.ARRAY or self.byte_order != "I":
+            return super()._get_field_parts(orig_offs, raw_type)
+        raw_itype = self._get(orig_offs, np.uint32)
+        alen = self._get(orig_offs + 4, np.uint64)
+        count, itype = int(alen[0]), VT(int(raw_itype[0]))
+        if count <= self.LONG or (itype != VT.STRING and itype not in self.gguf_scalar_to_np):
+            return super()._get_field_parts(orig_offs, raw_type)
+        offs = orig_offs + 12
+        if itype == VT.STRING:
+            buf = memoryview(self.data)
+            for _ in range(count):
+                offs += 8 + struct.unpack_from("<Q", buf, offs)[0]
+        else:
+            offs += count * np.dtype(self.gguf_scalar_to_np[itype]).itemsize
+        return offs - orig_offs, [raw_itype, alen], [], [VT.ARRAY, itype]
+
+
 TRACE = {}  # stage -> first token's vector, filled when --trace is given
 
 
 class Model:
     def __init__(self, path, mode):
-        r = GGUFReader(path)
+        r = Reader(path)
         arch = field(r, "general.architecture")
-        if arch != "llama":
+        if arch not in ("llama", "gemma3"):
             raise SystemExit(f"unsupported architecture {arch}")
+        self.arch = arch
+        if arch == "gemma3":
+            self.init_gemma3(r)
+        else:
+            self.init_llama(r)
+        self.mode = mode
+        self.load(r)
+
+    def init_llama(self, r):
         self.dim = int(field(r, "llama.embedding_length"))
         self.layers = int(field(r, "llama.block_count"))
         self.heads = int(field(r, "llama.attention.head_count"))
@@ -51,7 +101,44 @@ class Model:
         self.base = np.float32(field(r, "llama.rope.freq_base", 10000.0))
         self.head_dim = self.dim // self.heads
         self.rope_dims = int(field(r, "llama.rope.dimension_count", self.head_dim))
-        self.mode = mode
+
+    def init_gemma3(self, r):
+        a = "gemma3."
+        self.dim = int(field(r, a + "embedding_length"))
+        self.layers = int(field(r, a + "block_count"))
+        self.heads = int(field(r, a + "attention.head_count"))
+        self.kv_heads = int(field(r, a + "attention.head_count_kv", self.heads))
+        self.eps = np.float32(field(r, a + "attention.layer_norm_rms_epsilon"))
+        self.head_dim = int(field(r, a + "attention.key_length", self.dim // self.heads))
+        if int(field(r, a + "attention.value_length", self.head_dim)) != self.head_dim:
+            raise SystemExit("gemma3: key_length != value_length is not supported")
+        self.rope_dims = int(field(r, a + "rope.dimension_count", self.head_dim))
+        # llama.cpp: rope.freq_base (default 10000) and 1/rope.scaling.factor on global layers;
+        # sliding layers use rope.freq_base_swa (default 10000) and no scaling.
+        self.base = np.float32(field(r, a + "rope.freq_base", 10000.0))
+        factor = field(r, a + "rope.scaling.factor", field(r, a + "rope.scale_linear", 0.0))
+        self.freq_scale = np.float32(1.0 / factor) if factor else np.float32(1.0)
+        rtype = field(r, a + "rope.scaling.type", "linear" if factor else "none")
+        if rtype not in ("none", "linear"):
+            raise SystemExit(f"gemma3: rope scaling {rtype} is not supported")
+        self.base_swa = np.float32(field(r, a + "rope.freq_base_swa", 10000.0))
+        self.window = int(field(r, a + "attention.sliding_window", 0))
+        pattern = field(r, a + "attention.sliding_window_pattern", 6)
+        if self.window <= 0:
+            self.is_swa = [False] * self.layers
+        elif isinstance(pattern, list):
+            self.is_swa = [bool(v) for v in pattern][: self.layers]
+        else:
+            n = int(pattern)  # llama.cpp's set_swa_pattern: the last layer of every n is global
+            self.is_swa = [n == 0 or (il % n < n - 1) for il in range(self.layers)]
+        # llama.cpp: 1/sqrt(n_embd/n_head) for the 27B (62 blocks), else 1/sqrt(head_dim); applied
+        # to the query in float32 before the attention product.
+        width = self.dim // self.heads if self.layers == 62 else self.head_dim
+        self.attn_scale = np.float32(1.0) / np.float32(np.sqrt(np.float32(width)))
+        self.softcap = float(field(r, a + "final_logit_softcapping", 0.0) or 0.0)
+        self.embed_scale = np.float32(np.sqrt(np.float32(self.dim)))
+
+    def load(self, r):
         self.w = {}
         self.types = {}
         self.q4_1_min = {}
@@ -85,10 +172,13 @@ class Model:
 
     @staticmethod
     def q8_k(x):
+        # ggml's quantize_row_q8_K_ref: iscale = -127/max, max = the value of largest magnitude
+        # (-128/max before ggml changed it for IQ2_XXS; with -128 the products with K-quant weights
+        # differ from llama.cpp's by up to ~1% of their range).
         b = x.reshape(x.shape[0], -1, 256)
         idx = np.abs(b).argmax(axis=2)[..., None]
         mx = np.take_along_axis(b, idx, axis=2)
-        iscale = np.where(mx != 0, np.float32(-128) / np.where(mx != 0, mx, 1), 0).astype(np.float32)
+        iscale = np.where(mx != 0, np.float32(-127) / np.where(mx != 0, mx, 1), 0).astype(np.float32)
         q = np.minimum(np.rint(b * iscale), 127)
         d = np.where(mx != 0, np.float32(1) / np.where(iscale != 0, iscale, 1), 0).astype(np.float32)
         return (q * d).reshape(x.shape)
@@ -97,9 +187,9 @@ class Model:
         w = self.w[name]
         if self.mode == "q8":
             t = self.types[name]
-            if t in (QT.Q4_K, QT.Q6_K):
+            if t in (QT.Q2_K, QT.Q3_K, QT.Q4_K, QT.Q5_K, QT.Q6_K):
                 x = self.q8_k(x)
-            elif t in (QT.Q4_0, QT.Q8_0):
+            elif t in (QT.Q4_0, QT.Q5_0, QT.Q8_0):
                 x = self.q8_blocks(x)[0]
             elif t == QT.Q4_1:
                 # llama.cpp's Q4_1·Q8_1 dot adds m·s with s kept as f16(d·Σq).
@@ -107,6 +197,8 @@ class Model:
                 return x @ w.T + s_err @ self.q4_1_min[name].T
             elif t == QT.F16:
                 x = x.astype(np.float16).astype(np.float32)
+            elif t != QT.F32:
+                raise SystemExit(f"--activations q8: no activation rule for {t.name} ({name})")
         return x @ w.T
 
     def f16(self, a):
@@ -136,6 +228,8 @@ class Model:
 
     def forward(self, tokens, cache, start):
         """Runs tokens at positions start..; cache = list of (K, V) arrays per layer; returns last logits."""
+        if self.arch == "gemma3":
+            return self.forward_gemma3(tokens, cache, start)
         n = len(tokens)
         positions = list(range(start, start + n))
         x = self.w["token_embd.weight"][np.array(tokens)].astype(np.float32)
@@ -180,6 +274,121 @@ class Model:
             x = x + down
         h = self.rms(x[-1:], self.w["output_norm.weight"])
         return self.matmul("output.weight", h)[0]
+
+    # -- Gemma 3 ------------------------------------------------------------------------------
+    def gelu(self, x):
+        """GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²))).
+        float mode: that formula in float32. q8 mode: ggml's CPU path (GGML_GELU_FP16): 0 for
+        x <= -10, x for x >= 10, else the f16 table entry f16(gelu_f32(f16(x))), the table built as
+        ggml's compiled ggml_gelu_f32 computes it (1 + a·x·x fused into one multiply-add, float32
+        tanh). This reproduces llama.cpp's ffn_geglu outputs bit for bit (checked on all 27M values
+        of a 775-token Gemma 3 prompt; numpy's own float32 tanh would change 235 table entries)."""
+        c = np.float32(0.79788456080286535587989211986876)
+        a = np.float32(0.044715)
+        half, one = np.float32(0.5), np.float32(1)
+        if self.mode != "q8":
+            return half * x * (one + np.tanh(c * x * (one + a * x * x)))
+        if not hasattr(self, "_gelu_table"):
+            with np.errstate(all="ignore"):
+                xs = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
+                # fma(a·x, x, 1): the float64 product of two float32 values is exact
+                fused = ((a * xs).astype(np.float64) * xs.astype(np.float64) + 1).astype(np.float32)
+                inner = (c * xs) * fused
+                t = np.tanh(inner.astype(np.float64)).astype(np.float32)  # tanhf, correctly rounded
+                self._gelu_table = (half * xs * (one + t)).astype(np.float16).astype(np.float32)
+        y = self._gelu_table[x.astype(np.float16).view(np.uint16)]
+        y = np.where(x >= np.float32(10), x, y)
+        return np.where(x <= np.float32(-10), np.float32(0), y).astype(np.float32)
+
+    def rope_neox(self, x, positions, heads, base, freq_scale):
+        """ggml's NEOX RoPE: element i pairs with i + rope_dims/2; angle freq_scale·θ where θ starts at
+        p and is multiplied by base^(-2/rope_dims) in float32 once per pair (as ggml's cache does)."""
+        n = x.shape[0]
+        x = x.reshape(n, heads, self.head_dim).copy()
+        half = self.rope_dims // 2
+        theta_scale = np.float32(base) ** np.float32(-2.0 / self.rope_dims)
+        theta = np.array(positions, dtype=np.float32)
+        cos = np.empty((n, half), dtype=np.float32)
+        sin = np.empty((n, half), dtype=np.float32)
+        for i in range(half):
+            t = (freq_scale * theta).astype(np.float32)
+            cos[:, i] = np.cos(t)
+            sin[:, i] = np.sin(t)
+            theta = (theta * theta_scale).astype(np.float32)
+        c, s = cos[:, None, :], sin[:, None, :]
+        x0 = x[:, :, :half].copy()
+        x1 = x[:, :, half:self.rope_dims].copy()
+        x[:, :, :half] = x0 * c - x1 * s
+        x[:, :, half:self.rope_dims] = x0 * s + x1 * c
+        return x.reshape(n, -1)
+
+    def head_rms(self, x, w, heads):
+        n = x.shape[0]
+        return self.rms(x.reshape(n * heads, self.head_dim), w).reshape(n, heads * self.head_dim)
+
+    def forward_gemma3(self, tokens, cache, start):
+        n = len(tokens)
+        positions = list(range(start, start + n))
+        hd = self.head_dim
+        x = self.w["token_embd.weight"][np.array(tokens)].astype(np.float32) * self.embed_scale
+        TRACE["embd"] = x[0]
+        group = self.heads // self.kv_heads
+        qpos = np.arange(start, start + n)[:, None]
+        for l in range(self.layers):
+            p = f"blk.{l}."
+            swa = self.is_swa[l]
+            base = self.base_swa if swa else self.base
+            fscale = np.float32(1.0) if swa else self.freq_scale
+            h = self.rms(x, self.w[p + "attn_norm.weight"])
+            TRACE[f"{l}.attn_norm"] = h[0]
+            q = self.head_rms(self.matmul(p + "attn_q.weight", h), self.w[p + "attn_q_norm.weight"], self.heads)
+            k = self.head_rms(self.matmul(p + "attn_k.weight", h), self.w[p + "attn_k_norm.weight"], self.kv_heads)
+            v = self.matmul(p + "attn_v.weight", h)
+            q = self.rope_neox(q, positions, self.heads, base, fscale) * self.attn_scale
+            k = self.rope_neox(k, positions, self.kv_heads, base, fscale)
+            TRACE[f"{l}.q"] = q[0]
+            TRACE[f"{l}.k"] = k[0]
+            TRACE[f"{l}.v"] = v[0]
+            K, V = cache[l]
+            K = np.concatenate([K, self.f16(k)]) if K is not None else self.f16(k)
+            V = np.concatenate([V, self.f16(v)]) if V is not None else self.f16(v)
+            cache[l] = (K, V)
+            kpos = np.arange(K.shape[0])[None, :]
+            masked = kpos > qpos
+            if swa:
+                masked = masked | (qpos - kpos >= self.window)
+            out = np.zeros_like(q)
+            for hh in range(self.heads):
+                g = hh // group
+                qs = self.f16(q[:, hh * hd:(hh + 1) * hd])
+                ks = K[:, g * hd:(g + 1) * hd]
+                vs = V[:, g * hd:(g + 1) * hd]
+                scores = qs @ ks.T
+                scores[masked] = -np.inf
+                scores = scores - scores.max(axis=1, keepdims=True)
+                e = np.exp(scores)
+                wts = self.f16(e / e.sum(axis=1, keepdims=True))
+                out[:, hh * hd:(hh + 1) * hd] = wts @ vs
+            TRACE[f"{l}.attended"] = out[0]
+            a = self.rms(self.matmul(p + "attn_output.weight", out), self.w[p + "post_attention_norm.weight"])
+            TRACE[f"{l}.attn_out"] = a[0]
+            x = x + a
+            h = self.rms(x, self.w[p + "ffn_norm.weight"])
+            TRACE[f"{l}.ffn_norm"] = h[0]
+            gate = self.matmul(p + "ffn_gate.weight", h)
+            TRACE[f"{l}.gate"] = gate[0]
+            up = self.matmul(p + "ffn_up.weight", h)
+            act = self.gelu(gate) * up
+            TRACE[f"{l}.act"] = act[0]
+            down = self.rms(self.matmul(p + "ffn_down.weight", act), self.w[p + "post_ffw_norm.weight"])
+            TRACE[f"{l}.down"] = down[0]
+            x = x + down
+        h = self.rms(x[-1:], self.w["output_norm.weight"])
+        logits = self.matmul("output.weight", h)[0]
+        if self.softcap:
+            c = np.float32(self.softcap)
+            logits = np.tanh(logits / c) * c
+        return logits
 
 
 def run_logits(model, tokens):

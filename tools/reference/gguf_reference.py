@@ -9,7 +9,12 @@ Reads a JSON request from stdin and writes JSON to stdout:
       -> ["prompt", ...]  tokenizer.chat_template rendered with jinja2 the way Hugging Face does
   {"model": PATH, "mode": "describe"}
       -> {"metadata": {key: value}, "tensors": [{"name", "type", "dims", "offset"}]} (token arrays omitted)
+  {"mode": "template", "template": TEXT, "conversations": [...], "context": {NAME: VALUE}, "strftime_now": bool}
+      -> ["prompt" or null, ...]  TEXT rendered like "chat" (no model file); null where the template
+         refuses the chat (raise_exception, undefined message); `context` adds template variables
+         (e.g. date_string); `strftime_now` (default false) defines that function as transformers does
 """
+import datetime
 import json
 import sys
 
@@ -30,6 +35,27 @@ def dequantize_rows(reader, rows):
     return out
 
 
+def hugging_face_environment(strftime_now=False):
+    """A jinja2 environment set up as transformers' apply_chat_template sets up its own."""
+    import jinja2
+    import jinja2.ext
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message):
+        raise jinja2.exceptions.TemplateError(message)
+
+    def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+        # transformers replaces jinja2's tojson (which escapes HTML characters) with plain json.dumps.
+        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    if strftime_now:
+        env.globals["strftime_now"] = lambda format: datetime.datetime.now().strftime(format)
+    return env
+
+
 def render_chats(reader, conversations):
     import jinja2
 
@@ -41,6 +67,21 @@ def render_chats(reader, conversations):
                         bos_token="", eos_token="")
         for c in conversations
     ]
+
+
+def render_template(request):
+    """Renders a given template text; the BOS a template writes is left to the tokenizer (bos_token="")."""
+    import jinja2
+
+    template = hugging_face_environment(request.get("strftime_now", False)).from_string(request["template"])
+    out = []
+    for c in request["conversations"]:
+        try:
+            out.append(template.render(messages=c["messages"], add_generation_prompt=c["add_generation_prompt"],
+                                       bos_token="", eos_token="", **request.get("context", {})))
+        except jinja2.exceptions.TemplateError:
+            out.append(None)
+    return out
 
 
 def describe(reader):
@@ -61,8 +102,11 @@ def describe(reader):
 
 def main():
     request = json.load(sys.stdin)
-    reader = GGUFReader(request["model"])
     mode = request["mode"]
+    if mode == "template":
+        json.dump(render_template(request), sys.stdout, ensure_ascii=False)
+        return
+    reader = GGUFReader(request["model"])
     if mode == "dequantize":
         out = dequantize_rows(reader, request["rows"])
     elif mode == "chat":

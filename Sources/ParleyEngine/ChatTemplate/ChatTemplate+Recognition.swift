@@ -1,53 +1,58 @@
 extension ChatTemplate {
-    /// A string that stands for "any string literal" in a shape.
-    private static let placeholder = "\u{0}DEFAULT_SYSTEM\u{0}"
+    /// A template shape this type renders: its tokens, and the style it renders with, given the
+    /// string literal at ``anyString`` if the shape has one.
+    struct Shape: Sendable {
+        /// A string literal in a shape's text that matches any string literal (and is captured).
+        static let anyString = "\u{0}ANY_STRING\u{0}"
 
-    /// The template shapes this type renders. `placeholder` marks the default system literal.
-    private static let shapes: [String] = [
-        // ChatML with a default system message (SmolLM2).
-        """
-        {% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}\
-        {{ '\(placeholder)' }}{% endif %}\
-        {{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}\
-        {% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}
-        """,
-        // Plain ChatML.
-        """
-        {% for message in messages %}\
-        {{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}\
-        {% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}
-        """,
-    ]
+        let tokens: [JinjaToken]
+        let style: @Sendable (String?) -> Style
 
-    private static let shapeTokens: [[JinjaToken]] = shapes.map { (try? JinjaLexer.tokenize($0)) ?? [] }
+        init(_ text: String, style: @escaping @Sendable (String?) -> Style) {
+            tokens = (try? JinjaLexer.tokenize(text)) ?? []
+            self.style = style
+        }
 
-    /// Matches `source` against the known shapes; returns the default system literal (or `nil`).
-    static func recognize(_ source: String) throws -> String? {
+        /// The style for `tokens` if they have this shape.
+        func match(_ tokens: [JinjaToken]) -> Style? {
+            guard tokens.count == self.tokens.count, !tokens.isEmpty else { return nil }
+            var captured: String?
+            for (expected, actual) in zip(self.tokens, tokens) {
+                if expected == .string(Self.anyString), case .string(let value) = actual {
+                    captured = value
+                } else if expected != actual {
+                    return nil
+                }
+            }
+            return style(captured)
+        }
+    }
+
+    static let shapes: [Shape] = chatMLShapes + gemmaShapes + llama3Shapes
+
+    /// The style of the first shape `source` has.
+    static func recognize(_ source: String) throws -> Style {
         let tokens: [JinjaToken]
         do {
             tokens = try JinjaLexer.tokenize(source)
         } catch {
             throw EngineError(.unsupportedChatTemplate, "cannot parse the chat template: \(error.message)")
         }
-        for shape in shapeTokens where shape.count == tokens.count {
-            var captured: String?
-            var matches = true
-            for (expected, actual) in zip(shape, tokens) {
-                if expected == .string(placeholder), case .string(let value) = actual {
-                    captured = value
-                } else if expected != actual {
-                    matches = false
-                    break
-                }
-            }
-            if matches { return captured }
+        for shape in shapes {
+            if let style = shape.match(tokens) { return style }
         }
-        let family = source.contains(start) ? "a ChatML template in a form" : "a template"
+        let family =
+            source.contains(start)
+            ? "a ChatML template in a form"
+            : source.contains(gemmaStart)
+                ? "a Gemma template in a form"
+                : source.contains(llamaHeaderStart) ? "a Llama 3 template in a form" : "a template"
         let preview = String(source.prefix(120)).replacingNewlines()
         throw EngineError(
             .unsupportedChatTemplate,
             "the model has \(family) this engine does not render (starts: \(preview)); "
-                + "supported: ChatML with an optional default system message; use a raw prompt instead"
+                + "supported: ChatML with an optional default system message, Gemma 2 and 3, "
+                + "Llama 3, 3.1, 3.2 and 3.3; use a raw prompt instead"
         )
     }
 }

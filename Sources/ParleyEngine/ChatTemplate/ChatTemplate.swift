@@ -1,17 +1,59 @@
 /// Renders a chat into the prompt text a model was trained on, following the template stored in
 /// the model's `tokenizer.chat_template`.
 ///
-/// Only templates of the ChatML family are supported (`<|im_start|>role\ncontent<|im_end|>\n`),
-/// optionally with a default system message that is inserted when the chat does not start with
-/// one (as SmolLM2's template does). The template text is parsed and compared with the shapes
-/// this type knows, so a template that would render differently is refused rather than
-/// approximated.
+/// The template text is parsed and compared with the shapes this type knows; each is rendered by
+/// Swift code that produces exactly what jinja2 renders from it (set up as Hugging Face sets it
+/// up), so a template that would render differently is refused rather than approximated. Known:
+/// - ChatML (`<|im_start|>role\ncontent<|im_end|>\n`), optionally with a default system message
+///   inserted when the chat does not start with one (SmolLM2);
+/// - Gemma 2 and 3 instruction-tuned (`<start_of_turn>user\ncontent<end_of_turn>\n`, the assistant
+///   as `model`, a leading system message put before the first turn's content);
+/// - Llama 3, 3.1, 3.2 and 3.3 Instruct (`<|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>`;
+///   from 3.1 on a system header with dates comes first, see ``dateString``).
+///
+/// The BOS token that Gemma and Llama templates write first (`{{ bos_token }}`) is not in the
+/// rendered text (it is rendered with an empty `bos_token`): ``encode(messages:addGenerationPrompt:tokenizer:)``
+/// puts it first, once, as llama.cpp does.
 public struct ChatTemplate: Sendable {
-    /// The template source from the model.
-    public let source: String
+    /// A prompt format family.
+    public enum Family: String, Sendable, CaseIterable {
+        /// `<|im_start|>role\ncontent<|im_end|>\n`, generation prompt `<|im_start|>assistant\n`.
+        case chatML
+        /// BOS, then `<start_of_turn>role\ncontent<end_of_turn>\n` with the assistant as `model` and
+        /// a leading system message's content plus `"\n\n"` put before the first turn's; generation
+        /// prompt `<start_of_turn>model\n`.
+        case gemma
+        /// BOS, then `<|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>`, generation
+        /// prompt `<|start_header_id|>assistant<|end_header_id|>\n\n` (Llama 3, without the 3.1 dates).
+        case llama3
+    }
+
+    /// How the prompt is laid out; one case per rendering, chosen by the recognised shape.
+    enum Style: Sendable, Hashable {
+        case chatML(defaultSystemPrefix: String?)
+        /// Gemma 2 and 3.
+        case gemma
+        /// Llama 3.
+        case llama3
+        /// Llama 3.1 to 3.3: a system header with dates first, tool results as `ipython` JSON.
+        case llama3Dated(defaultDate: String)
+    }
+
+    /// The template source from the model; `nil` for ``init(family:)``.
+    public let source: String?
+    /// The family of the prompt format.
+    public var family: Family {
+        switch style {
+        case .chatML: .chatML
+        case .gemma: .gemma
+        case .llama3, .llama3Dated: .llama3
+        }
+    }
     /// The literal emitted before the first message when it is not a system message, if the template has one
     /// (e.g. `"<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"`).
-    public let defaultSystemPrefix: String?
+    public var defaultSystemPrefix: String? {
+        if case .chatML(let prefix) = style { prefix } else { nil }
+    }
 
     /// The content of the default system message, if ``defaultSystemPrefix`` has the ChatML shape.
     public var defaultSystemMessage: String? {
@@ -21,8 +63,16 @@ public struct ChatTemplate: Sendable {
         return String(prefix.dropFirst((Self.start + "system\n").count).dropLast((Self.end + "\n").count))
     }
 
-    static let start = "<|im_start|>"
-    static let end = "<|im_end|>"
+    /// The date a Llama 3.1–3.3 template writes after `Today Date: ` (its `date_string`); `nil`
+    /// for templates that write none, where setting it has no effect.
+    ///
+    /// It starts as the template's own default, `"26 Jul 2024"` in Meta's templates, and `nil`
+    /// stands for that default too. Llama 3.2's template writes today's date instead where the
+    /// renderer defines `strftime_now` (transformers, llama.cpp): set today's date as `dd Mon yyyy`
+    /// (`"05 Mar 2025"`) to render as they do.
+    public var dateString: String?
+
+    let style: Style
 
     /// Reads `tokenizer.chat_template` from `gguf`.
     /// - Throws: `.unsupportedChatTemplate` if there is no template or it is not a supported shape.
@@ -37,8 +87,24 @@ public struct ChatTemplate: Sendable {
     /// Parses a template text.
     /// - Throws: `.unsupportedChatTemplate` if it is not a supported shape.
     public init(template source: String) throws {
+        self.init(style: try Self.recognize(source), source: source)
+    }
+
+    /// The family's format without a template, for models that carry none (a Gemma 3 base model's
+    /// GGUF, say): ChatML without a default system message, Gemma as Gemma 3's template renders,
+    /// Llama 3 as Llama 3's (no dated system header).
+    public init(family: Family) {
+        switch family {
+        case .chatML: self.init(style: .chatML(defaultSystemPrefix: nil), source: nil)
+        case .gemma: self.init(style: .gemma, source: nil)
+        case .llama3: self.init(style: .llama3, source: nil)
+        }
+    }
+
+    init(style: Style, source: String?) {
+        self.style = style
         self.source = source
-        self.defaultSystemPrefix = try Self.recognize(source)
+        if case .llama3Dated(let date) = style { dateString = date }
     }
 
     /// The prompt text for `messages`; with `addGenerationPrompt` it ends with the opening of an
@@ -49,25 +115,59 @@ public struct ChatTemplate: Sendable {
 
     /// The prompt as parts: text from the template may contain control tokens, text from the
     /// messages (roles and contents) may not. Tokenize with ``Tokenizer/encode(_:addBOS:)``.
+    ///
+    /// Chats a template itself refuses (with `raise_exception` or by reading `messages[0]` of an
+    /// empty chat) are rendered the way the template lays out chats it accepts, as llama.cpp's
+    /// built-in formats do: Gemma's unless the turns after a leading system message go user,
+    /// other, user, …; Gemma 2's also with a leading system message; Gemma's and Llama 3.1's to
+    /// 3.3's when empty.
     public func renderParts(messages: [ChatTurn], addGenerationPrompt: Bool) -> [TextPart] {
-        var parts: [TextPart] = []
-        for (index, message) in messages.enumerated() {
-            if index == 0, message.role != "system", let defaultSystemPrefix {
-                parts.append(TextPart(defaultSystemPrefix, parseSpecial: true))
-            }
-            parts.append(TextPart(Self.start, parseSpecial: true))
-            parts.append(TextPart(message.role + "\n" + message.content))
-            parts.append(TextPart(Self.end + "\n", parseSpecial: true))
+        var parts: [TextPart]
+        switch style {
+        case .chatML(let defaultSystemPrefix):
+            parts = Self.chatMLParts(messages, defaultSystemPrefix: defaultSystemPrefix)
+        case .gemma:
+            parts = Self.gemmaParts(messages)
+        case .llama3:
+            parts = Self.llama3Parts(messages, toolsAsJSON: false)
+        case .llama3Dated(let defaultDate):
+            parts = Self.llama3SystemHeader(messages, date: dateString ?? defaultDate)
+            parts += Self.llama3Parts(
+                messages.first?.role == "system" ? Array(messages.dropFirst()) : messages, toolsAsJSON: true)
         }
         if addGenerationPrompt {
-            parts.append(TextPart(Self.start + "assistant\n", parseSpecial: true))
+            parts.append(TextPart(generationPrompt, parseSpecial: true))
         }
         return parts
     }
 
-    /// The token ids of the rendered prompt, with BOS first if the model asks for it. Chat
-    /// markers typed inside message contents stay plain text.
+    /// The token ids of the rendered prompt, with BOS first if the model asks for it or the
+    /// template writes it (once either way). Chat markers typed inside message contents stay
+    /// plain text.
     public func encode(messages: [ChatTurn], addGenerationPrompt: Bool, tokenizer: Tokenizer) -> [Int32] {
-        tokenizer.encode(renderParts(messages: messages, addGenerationPrompt: addGenerationPrompt), addBOS: true)
+        let parts = renderParts(messages: messages, addGenerationPrompt: addGenerationPrompt)
+        var ids = tokenizer.encode(parts, addBOS: true)
+        if writesBOS(messages), !tokenizer.addsBOS, let bos = tokenizer.bosID {
+            ids.insert(bos, at: 0)
+        }
+        return ids
+    }
+
+    /// Whether the template writes `bos_token` first for `messages`.
+    func writesBOS(_ messages: [ChatTurn]) -> Bool {
+        switch style {
+        case .chatML: false
+        case .gemma, .llama3Dated: true
+        case .llama3: !messages.isEmpty
+        }
+    }
+
+    /// The opening of an assistant turn.
+    var generationPrompt: String {
+        switch style {
+        case .chatML: Self.start + "assistant\n"
+        case .gemma: Self.gemmaStart + "model\n"
+        case .llama3, .llama3Dated: Self.llamaHeaderStart + "assistant" + Self.llamaHeaderEnd + "\n\n"
+        }
     }
 }

@@ -31,60 +31,83 @@ enum JinjaTag: Equatable, Sendable {
 /// Splits a Jinja template into tokens so that templates differing only in spelling (quotes,
 /// whitespace, whitespace control, `x.y` vs `x['y']`, split string literals) compare equal.
 ///
-/// Whitespace between tags is dropped where Jinja (with `trim_blocks` and `lstrip_blocks`, as
-/// Hugging Face renders chat templates) would not emit it; any other text stays a `.text` token.
+/// Text outside tags becomes a `.text` token holding what jinja2 would emit for it, with the
+/// settings Hugging Face renders chat templates with: newlines normalized and one trailing newline
+/// dropped, `-` signs stripping whitespace, `trim_blocks` (the newline after a statement or comment)
+/// and `lstrip_blocks` (spaces before a statement or comment that starts its line).
 enum JinjaLexer {
     struct Failure: Error {
         var message: String
     }
 
     static func tokenize(_ source: String) throws(Failure) -> [JinjaToken] {
-        let chars = Array(source.unicodeScalars)
+        let chars = normalizedNewlines(source)
         var tokens: [JinjaToken] = []
         var i = 0
-        var text = ""
-        var trimNextText = false  // the previous tag ended with `-%}` / `-}}`
-        var afterStatement = false  // the previous tag was `%}` (trim_blocks)
+        var text = String.UnicodeScalarView()
+        var lineStarting = true  // the pending text starts a line
 
-        func flushText(nextTrims: Bool, nextIsStatement: Bool) {
-            defer { text = "" }
-            guard !text.isEmpty else { return }
-            let blank = text.unicodeScalars.allSatisfy { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
-            if blank && (trimNextText || nextTrims) { return }
-            var t = text
-            if afterStatement, t.hasPrefix("\n") { t.removeFirst() }  // trim_blocks
-            if nextIsStatement {  // lstrip_blocks: spaces and tabs before `{%` on its line
-                while let last = t.last, last == " " || last == "\t" { t.removeLast() }
+        /// Emits the pending text before a tag opened with `sign` (`-`, `+` or none); `lstrips`
+        /// for statements and comments.
+        func flushText(sign: Unicode.Scalar?, lstrips: Bool) {
+            defer { text = String.UnicodeScalarView() }
+            var t = Array(text)
+            if sign == "-" {
+                while let last = t.last, last.isPythonWhitespace { t.removeLast() }
+            } else if lstrips, sign != "+" {
+                let lineStart = t.lastIndex(of: "\n").map { $0 + 1 } ?? 0
+                if lineStart > 0 || lineStarting, lineStart < t.count,
+                    t[lineStart...].allSatisfy(\.isPythonWhitespace)
+                {
+                    t.removeSubrange(lineStart...)
+                }
             }
-            if !t.isEmpty { tokens.append(.text(t)) }
+            if !t.isEmpty { tokens.append(.text(String(String.UnicodeScalarView(t)))) }
+        }
+
+        /// Skips what a tag's end takes with it: all whitespace after `-`, the newline after a
+        /// statement or comment (`trim_blocks`) unless `+`.
+        func skipAfterTag(sign: Unicode.Scalar?, trimsBlock: Bool) {
+            lineStarting = false
+            if sign == "-" {
+                while i < chars.count, chars[i].isPythonWhitespace {
+                    lineStarting = chars[i] == "\n"
+                    i += 1
+                }
+            } else if trimsBlock, sign != "+", i < chars.count, chars[i] == "\n" {
+                lineStarting = true
+                i += 1
+            }
         }
 
         while i < chars.count {
             let c = chars[i]
             let next = i + 1 < chars.count ? chars[i + 1] : " "
             guard c == "{", next == "%" || next == "{" || next == "#" else {
-                text.unicodeScalars.append(c)
+                text.append(c)
                 i += 1
                 continue
             }
-            let dash = i + 2 < chars.count && chars[i + 2] == "-"
+            let openSign: Unicode.Scalar? =
+                i + 2 < chars.count && (chars[i + 2] == "-" || chars[i + 2] == "+") ? chars[i + 2] : nil
             if next == "#" {
                 // A comment: skip to `#}`.
-                flushText(nextTrims: dash, nextIsStatement: true)
+                flushText(sign: openSign, lstrips: true)
                 var j = i + 2
                 while j + 1 < chars.count && !(chars[j] == "#" && chars[j + 1] == "}") { j += 1 }
                 guard j + 1 < chars.count else { throw Failure(message: "unterminated comment") }
-                trimNextText = chars[j - 1] == "-"
-                afterStatement = true
+                let closeSign: Unicode.Scalar? = chars[j - 1] == "-" || chars[j - 1] == "+" ? chars[j - 1] : nil
                 i = j + 2
+                skipAfterTag(sign: closeSign, trimsBlock: true)
                 continue
             }
             let tag: JinjaTag = next == "%" ? .statement : .expression
-            flushText(nextTrims: dash, nextIsStatement: tag == .statement)
+            flushText(sign: openSign, lstrips: tag == .statement)
             tokens.append(.open(tag))
-            i += dash || (i + 2 < chars.count && chars[i + 2] == "+") ? 3 : 2
+            i += openSign == nil ? 2 : 3
             // Tokens inside the tag up to its close.
             let closer: Unicode.Scalar = tag == .statement ? "%" : "}"
+            var closeSign: Unicode.Scalar?
             var closed = false
             while i < chars.count {
                 let ch = chars[i]
@@ -93,13 +116,12 @@ enum JinjaLexer {
                     continue
                 }
                 if ch == "-" || ch == "+", i + 2 < chars.count, chars[i + 1] == closer, chars[i + 2] == "}" {
-                    trimNextText = ch == "-"
+                    closeSign = ch
                     i += 3
                     closed = true
                     break
                 }
                 if ch == closer, i + 1 < chars.count, chars[i + 1] == "}" {
-                    trimNextText = false
                     i += 2
                     closed = true
                     break
@@ -133,10 +155,28 @@ enum JinjaLexer {
             }
             guard closed else { throw Failure(message: "unterminated tag") }
             tokens.append(.close(tag))
-            afterStatement = tag == .statement
+            skipAfterTag(sign: closeSign, trimsBlock: tag == .statement)
         }
-        flushText(nextTrims: false, nextIsStatement: false)
+        flushText(sign: nil, lstrips: false)
         return normalize(tokens)
+    }
+
+    /// The source as jinja2 reads it: `\r\n` and `\r` become `\n`, and one final newline is dropped
+    /// (`keep_trailing_newline` is off).
+    private static func normalizedNewlines(_ source: String) -> [Unicode.Scalar] {
+        var out: [Unicode.Scalar] = []
+        out.reserveCapacity(source.unicodeScalars.count)
+        var afterCR = false
+        for c in source.unicodeScalars {
+            if c == "\n" && afterCR {
+                afterCR = false
+                continue
+            }
+            afterCR = c == "\r"
+            out.append(afterCR ? "\n" : c)
+        }
+        if out.last == "\n" { out.removeLast() }
+        return out
     }
 
     private static func stringLiteral(_ chars: [Unicode.Scalar], from start: Int) throws(Failure) -> (String, Int) {

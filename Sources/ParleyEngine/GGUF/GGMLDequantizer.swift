@@ -36,6 +36,7 @@ public enum GGMLDequantizer {
             case .bf16: dst[0] = Float(bitPattern: UInt32(src.loadUnaligned(as: UInt16.self)) << 16)
             case .q4_0: q4_0(src, dst)
             case .q4_1: q4_1(src, dst)
+            case .q5_0: q5_0(src, dst)
             case .q8_0: q8_0(src, dst)
             case .q4_K: q4_K(src, dst)
             case .q6_K: q6_K(src, dst)
@@ -56,6 +57,25 @@ public enum GGMLDequantizer {
             dst[j] = Float(Int(byte & 0x0F) - 8) * d
             dst[j + 16] = Float(Int(byte >> 4) - 8) * d
         }
+    }
+
+    private static func q5_0(_ src: UnsafeRawBufferPointer, _ dst: UnsafeMutableBufferPointer<Float>) {
+        let d = half(src, 0)
+        let high = src.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+        for j in 0..<16 {
+            let (lo, hi) = q5_0Pair(src[6 + j], high: high, j)
+            dst[j] = Float(lo) * d
+            dst[j + 16] = Float(hi) * d
+        }
+    }
+
+    /// Elements `j` and `j + 16` of a Q5_0 block, centred (−16…15): the low four bits from
+    /// `byte`'s nibbles, the fifth from bits `j` and `j + 16` of `high`.
+    @inline(__always)
+    static func q5_0Pair(_ byte: UInt8, high: UInt32, _ j: Int) -> (Int8, Int8) {
+        let fifth0 = UInt8((high >> UInt32(j)) & 1) << 4
+        let fifth1 = UInt8((high >> UInt32(j + 16)) & 1) << 4
+        return (Int8((byte & 0x0F) | fifth0) - 16, Int8((byte >> 4) | fifth1) - 16)
     }
 
     private static func q4_1(_ src: UnsafeRawBufferPointer, _ dst: UnsafeMutableBufferPointer<Float>) {

@@ -11,6 +11,8 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     case q4_0 = 2
     /// 4-bit blocks of 32 with an f16 scale and minimum: `x = q * d + m`.
     case q4_1 = 3
+    /// 5-bit blocks of 32 with one f16 scale: `x = (q - 16) * d` (the fifth bits packed in 32 bits).
+    case q5_0 = 6
     /// 8-bit blocks of 32 with one f16 scale: `x = q * d`.
     case q8_0 = 8
     /// 4-bit super-blocks of 256 (eight sub-blocks of 32 with 6-bit scales and minimums).
@@ -20,11 +22,11 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     /// bfloat16 (the upper half of an f32).
     case bf16 = 30
 
-    /// Elements per block: 1 for the float types, 32 for q4_0/q4_1/q8_0, 256 for the K-quants.
+    /// Elements per block: 1 for the float types, 32 for q4_0/q4_1/q5_0/q8_0, 256 for the K-quants.
     public var blockSize: Int {
         switch self {
         case .f32, .f16, .bf16: 1
-        case .q4_0, .q4_1, .q8_0: 32
+        case .q4_0, .q4_1, .q5_0, .q8_0: 32
         case .q4_K, .q6_K: 256
         }
     }
@@ -36,6 +38,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         case .f16, .bf16: 2
         case .q4_0: 18  // f16 d + 16 bytes of nibbles
         case .q4_1: 20  // f16 d + f16 m + 16 bytes of nibbles
+        case .q5_0: 22  // f16 d + 4 bytes of fifth bits + 16 bytes of nibbles
         case .q8_0: 34  // f16 d + 32 int8
         case .q4_K: 144  // f16 d + f16 dmin + 12 bytes of scales + 128 bytes of nibbles
         case .q6_K: 210  // 128 bytes low nibbles + 64 bytes high bits + 16 int8 scales + f16 d
@@ -56,6 +59,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         case .f16: "F16"
         case .q4_0: "Q4_0"
         case .q4_1: "Q4_1"
+        case .q5_0: "Q5_0"
         case .q8_0: "Q8_0"
         case .q4_K: "Q4_K"
         case .q6_K: "Q6_K"
@@ -66,7 +70,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     /// ggml's names for the type ids this engine does not read, for error messages.
     static func knownName(of rawValue: UInt32) -> String {
         let names: [UInt32: String] = [
-            6: "Q5_0", 7: "Q5_1", 9: "Q8_1", 10: "Q2_K", 11: "Q3_K", 13: "Q5_K", 15: "Q8_K",
+            7: "Q5_1", 9: "Q8_1", 10: "Q2_K", 11: "Q3_K", 13: "Q5_K", 15: "Q8_K",
             16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S",
             22: "IQ2_S", 23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M",
         ]

@@ -3,7 +3,7 @@ extension WeightMatrix {
     static func format(for type: GGMLType) -> Format {
         switch type {
         case .q4_0, .q4_1, .q4_K: .nibble
-        case .q8_0, .q6_K: .byte
+        case .q5_0, .q8_0, .q6_K: .byte
         case .f32, .f16, .bf16: .float
         }
     }
@@ -34,11 +34,11 @@ extension WeightMatrix {
         }
     }
 
-    /// Whether every repacked scale and offset of the tensor is exactly an f16: true for Q4_1 and
-    /// Q8_0 (their scales are f16 in the file), and for Q4_0 unless `-8·d` overflows f16.
+    /// Whether every repacked scale and offset of the tensor is exactly an f16: true for Q4_1, Q5_0
+    /// and Q8_0 (their scales are f16 in the file), and for Q4_0 unless `-8·d` overflows f16.
     private static func scalesFitHalf(_ bytes: UnsafeRawBufferPointer, type: GGMLType, blocks: Int) -> Bool {
         switch type {
-        case .q4_1, .q8_0: return true
+        case .q4_1, .q5_0, .q8_0: return true
         case .q4_0:
             guard let base = bytes.baseAddress else { return true }
             return (0..<blocks).allSatisfy { b in
@@ -102,6 +102,19 @@ extension WeightMatrix {
                 let d = Float(halfBits: b.loadUnaligned(as: UInt16.self))
                 setByteBlock(
                     row: row, block: block, quants: (b + 2).assumingMemoryBound(to: Int8.self), scale0: d, scale1: d)
+            }
+        case .q5_0:
+            // Centred 5-bit values are bytes with the block's scale: exactly the byte format.
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
+                for block in 0..<columns / 32 {
+                    let b = src + block * 22
+                    let d = Float(halfBits: b.loadUnaligned(as: UInt16.self))
+                    let high = b.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+                    for j in 0..<16 {
+                        (q[j], q[j + 16]) = GGMLDequantizer.q5_0Pair(b.load(fromByteOffset: 6 + j, as: UInt8.self), high: high, j)
+                    }
+                    setByteBlock(row: row, block: block, quants: q.baseAddress!, scale0: d, scale1: d)
+                }
             }
         case .q6_K:
             withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256) { q in

@@ -7,7 +7,7 @@
 ///   `d` and offset `m` (`w = d·q + m`). A group's block takes 128 bytes: byte `32k + 4r + j`
 ///   (k, j = 0…3) holds element `4k + j` of row `r` in its low nibble and element `16 + 4k + j` in
 ///   its high nibble. Scales and offsets: eight per block (one per row).
-/// - ``Format/byte``: 8-bit quants (Q8_0, Q6_K), `w = s·q` with one scale per 16 elements. A
+/// - ``Format/byte``: 8-bit quants (Q8_0, Q6_K, and Q5_0 widened), `w = s·q` with one scale per 16 elements. A
 ///   group's block takes 256 bytes: byte `128h + 32k + 4r + j` (h = 0, 1) holds element
 ///   `16h + 4k + j` of row `r`. Scales: sixteen per block (eight rows of the first half, then of the second).
 /// - ``Format/float``: F32, F16 and BF16 widened to `Float`, row after row.

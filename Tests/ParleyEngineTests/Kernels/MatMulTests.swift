@@ -3,7 +3,7 @@ import Testing
 @testable import ParleyEngine
 
 @Suite struct MatMulTests {
-    static let types: [GGMLType] = [.f32, .f16, .bf16, .q4_0, .q4_1, .q8_0, .q4_K, .q6_K]
+    static let types: [GGMLType] = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q6_K]
 
     @Test(arguments: types)
     func repackedWeightsEqualTheReferenceDequantizer(type: GGMLType) throws {

@@ -174,7 +174,7 @@ struct ForwardPassReferenceTests {
         let prompts = Self.prompts.map(Self.tokens)
         let reference = try ReferenceModel.run(
             prompts.map { .init(tokens: $0, mode: "greedy", n: 32) }, activations: "float")
-        let model = try LlamaModel(file: try GGUFFile(path: ReferenceModel.path!), precision: .float32)
+        let model = try TransformerModel(file: try GGUFFile(path: ReferenceModel.path!), precision: .float32)
         let pool = ThreadPool(threadCount: 2)
         defer { pool.shutdown() }
         let pass = ForwardPass(model: model, pool: pool)

@@ -51,10 +51,10 @@ enum ReferenceModel {
         var stop: [Int32] = []
     }
 
-    /// Runs the reference on `jobs` in one process (weights are dequantized once).
-    static func run(_ jobs: [Job], activations: String = "q8", layers: Int = 0) throws -> [Result] {
+    /// Runs the reference on `jobs` in one process (weights are dequantized once), on SmolLM2 or `model`.
+    static func run(_ jobs: [Job], activations: String = "q8", layers: Int = 0, model: String? = nil) throws -> [Result] {
         let output = try python(
-            [script, "--model", path!, "--activations", activations, "--layers", String(layers), "jobs"],
+            [script, "--model", model ?? path!, "--activations", activations, "--layers", String(layers), "jobs"],
             input: try JSONEncoder().encode(jobs))
         return try JSONDecoder().decode([Result].self, from: output)
     }
@@ -84,8 +84,8 @@ enum ReferenceModel {
     }
 
     /// The loaded model, shared by the tests of a run.
-    static let model: (LlamaModel, Tokenizer, ChatTemplate)? = {
-        guard let path, let file = try? GGUFFile(path: path), let model = try? LlamaModel(file: file),
+    static let model: (TransformerModel, Tokenizer, ChatTemplate)? = {
+        guard let path, let file = try? GGUFFile(path: path), let model = try? TransformerModel(file: file),
             let tokenizer = try? Tokenizer(gguf: file), let template = try? ChatTemplate(gguf: file)
         else { return nil }
         return (model, tokenizer, template)

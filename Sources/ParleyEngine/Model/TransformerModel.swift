@@ -1,9 +1,10 @@
-/// The weights of a llama-architecture model, repacked for the kernels, and its hyperparameters.
+/// The weights of a decoder-only transformer (a ``ModelFamily``), repacked for the kernels, and its
+/// hyperparameters.
 ///
 /// Loading reads every tensor once from the GGUF mapping; the file can be closed afterwards.
 /// `@unchecked Sendable`: all stored properties are immutable after `init` (the matrices are
 /// read-only after repacking).
-final class LlamaModel: @unchecked Sendable {
+final class TransformerModel: @unchecked Sendable {
     /// One transformer block.
     struct Layer {
         var attentionNorm: [Float]
@@ -15,9 +16,15 @@ final class LlamaModel: @unchecked Sendable {
         var gate: WeightMatrix
         var up: WeightMatrix
         var down: WeightMatrix
+        /// Gemma 3: the per-head norms of queries and keys (`headDimension` weights each).
+        var queryNorm: [Float]?
+        var keyNorm: [Float]?
+        /// Gemma 3: the norms of the attention and feed-forward outputs.
+        var attentionOutputNorm: [Float]?
+        var feedForwardOutputNorm: [Float]?
     }
 
-    let hyperparameters: LlamaHyperparameters
+    let hyperparameters: ModelHyperparameters
     /// How the forward pass computes (and how the matrices were repacked).
     let precision: ActivationPrecision
     /// `token_embd.weight`: one row per token.
@@ -28,6 +35,9 @@ final class LlamaModel: @unchecked Sendable {
     let output: WeightMatrix
     /// The model's name (`general.name`) or the file name.
     let name: String
+    /// `rope_freqs.weight` (Llama 3.1 and later): each rotated pair's angle is divided by its factor
+    /// (`ropeDimensionCount / 2` values); nil when the file has none.
+    let ropeFrequencyFactors: [Float]?
 
     /// Width of the key/value projections.
     var keyValueWidth: Int { hyperparameters.headCountKV * hyperparameters.headDimension }
@@ -57,18 +67,19 @@ final class LlamaModel: @unchecked Sendable {
     /// Loads and repacks the model in `file`; with `.float32` precision every matrix is dequantized.
     /// - Throws: `EngineError` for an unsupported architecture, a missing or misshapen tensor.
     init(file: GGUFFile, precision: ActivationPrecision = .int8) throws {
-        let hp = try LlamaHyperparameters(gguf: file)
+        let hp = try ModelHyperparameters(gguf: file)
         hyperparameters = hp
         self.precision = precision
         name = file.string("general.name") ?? String(file.path.split(separator: "/").last ?? "model")
-        let dim = hp.embeddingLength
+        let dim = hp.embeddingLength, queryWidth = hp.queryWidth
         let kvWidth = hp.headCountKV * hp.headDimension
         guard hp.headCount > 0, hp.headCountKV > 0, hp.headCount % hp.headCountKV == 0,
-            dim % hp.headCount == 0, hp.headDimension % 8 == 0, hp.ropeDimensionCount <= hp.headDimension
+            hp.headDimension % 8 == 0, hp.ropeDimensionCount <= hp.headDimension, hp.ropeDimensionCount % 2 == 0
         else {
             throw EngineError(
                 .corruptFile,
-                "head counts \(hp.headCount)/\(hp.headCountKV) do not divide the width \(dim)")
+                "heads of \(hp.headDimension) elements (\(hp.ropeDimensionCount) rotated) and head counts "
+                    + "\(hp.headCount)/\(hp.headCountKV) are not a shape this engine runs")
         }
 
         func matrix(_ name: String, rows: Int, columns: Int) throws -> WeightMatrix {
@@ -94,20 +105,32 @@ final class LlamaModel: @unchecked Sendable {
             file.tensors["output.weight"] == nil
             ? tokenEmbedding : try matrix("output.weight", rows: hp.vocabularySize, columns: dim)
         outputNorm = try vector("output_norm.weight", count: dim)
+        ropeFrequencyFactors =
+            file.tensors["rope_freqs.weight"] == nil
+            ? nil : try vector("rope_freqs.weight", count: hp.ropeDimensionCount / 2)
+        let family = hp.family
         var layers: [Layer] = []
         for i in 0..<hp.blockCount {
             let p = "blk.\(i)."
             layers.append(
                 Layer(
                     attentionNorm: try vector(p + "attn_norm.weight", count: dim),
-                    query: try matrix(p + "attn_q.weight", rows: dim, columns: dim),
+                    query: try matrix(p + "attn_q.weight", rows: queryWidth, columns: dim),
                     key: try matrix(p + "attn_k.weight", rows: kvWidth, columns: dim),
                     value: try matrix(p + "attn_v.weight", rows: kvWidth, columns: dim),
-                    attentionOutput: try matrix(p + "attn_output.weight", rows: dim, columns: dim),
+                    attentionOutput: try matrix(p + "attn_output.weight", rows: dim, columns: queryWidth),
                     feedForwardNorm: try vector(p + "ffn_norm.weight", count: dim),
                     gate: try matrix(p + "ffn_gate.weight", rows: hp.feedForwardLength, columns: dim),
                     up: try matrix(p + "ffn_up.weight", rows: hp.feedForwardLength, columns: dim),
-                    down: try matrix(p + "ffn_down.weight", rows: dim, columns: hp.feedForwardLength)))
+                    down: try matrix(p + "ffn_down.weight", rows: dim, columns: hp.feedForwardLength),
+                    queryNorm: family.normalizesQueryKey
+                        ? try vector(p + "attn_q_norm.weight", count: hp.headDimension) : nil,
+                    keyNorm: family.normalizesQueryKey
+                        ? try vector(p + "attn_k_norm.weight", count: hp.headDimension) : nil,
+                    attentionOutputNorm: family.normalizesSublayerOutputs
+                        ? try vector(p + "post_attention_norm.weight", count: dim) : nil,
+                    feedForwardOutputNorm: family.normalizesSublayerOutputs
+                        ? try vector(p + "post_ffw_norm.weight", count: dim) : nil))
         }
         self.layers = layers
     }

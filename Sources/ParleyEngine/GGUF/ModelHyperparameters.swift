@@ -1,0 +1,135 @@
+/// The shape of a decoder-only transformer model, read from `<arch>.*` metadata keys of a GGUF
+/// file, and the ``ModelFamily`` whose arithmetic it follows.
+public struct ModelHyperparameters: Sendable, Equatable {
+    /// Architectures (`general.architecture`) this engine runs.
+    public static let supportedArchitectures: Set<String> = Set(ModelFamily.allCases.map(\.rawValue))
+
+    /// The value of `general.architecture`.
+    public var architecture: String
+    /// How the forward pass differs between the supported architectures.
+    public var family: ModelFamily
+    /// Number of tokens (`<arch>.vocab_size`, else the length of `tokenizer.ggml.tokens`).
+    public var vocabularySize: Int
+    /// Training context length in tokens (`<arch>.context_length`).
+    public var contextLength: Int
+    /// Width of the residual stream (`<arch>.embedding_length`).
+    public var embeddingLength: Int
+    /// Number of transformer blocks (`<arch>.block_count`).
+    public var blockCount: Int
+    /// Hidden width of the feed-forward network (`<arch>.feed_forward_length`).
+    public var feedForwardLength: Int
+    /// Number of query heads (`<arch>.attention.head_count`).
+    public var headCount: Int
+    /// Number of key/value heads (`<arch>.attention.head_count_kv`, default: ``headCount``).
+    public var headCountKV: Int
+    /// Width of one attention head (`<arch>.attention.key_length`, default `embeddingLength / headCount`).
+    public var headDimension: Int
+    /// Rotary base frequency of the layers that see the whole context (`<arch>.rope.freq_base`, default 10000).
+    public var ropeFreqBase: Float
+    /// Positions are divided by this before rotation in the layers that see the whole context
+    /// (`<arch>.rope.scaling.factor` when `<arch>.rope.scaling.type` is `linear`; default 1).
+    public var ropeLinearScale: Float
+    /// Epsilon of RMSNorm (`<arch>.attention.layer_norm_rms_epsilon`, default 1e-5).
+    public var rmsNormEpsilon: Float
+    /// Number of dimensions per head that are rotated (`<arch>.rope.dimension_count`, default: ``headDimension``).
+    public var ropeDimensionCount: Int
+    /// How many positions back the sliding-window layers see, the current one included
+    /// (`<arch>.attention.sliding_window`); nil when every layer sees the whole context.
+    public var slidingWindow: Int?
+    /// Rotary base frequency of the sliding-window layers (`<arch>.rope.freq_base_swa`, default 10000).
+    public var slidingRopeFreqBase: Float
+
+    /// Width of all query heads together (`headCount · headDimension`; the embedding width for llama).
+    public var queryWidth: Int { headCount * headDimension }
+
+    /// Whether block `layer` attends through the sliding window: Gemma 3 has five such layers,
+    /// then one that sees the whole context.
+    public func isSlidingWindowLayer(_ layer: Int) -> Bool {
+        guard slidingWindow != nil, family == .gemma3 else { return false }
+        return layer % 6 != 5
+    }
+
+    /// Reads the hyperparameters of `gguf`.
+    /// - Throws: `.unsupportedArchitecture` if `general.architecture` is missing or not supported;
+    ///   `.missingMetadata` if a required key is missing; `.corruptFile` if the values are inconsistent.
+    public init(gguf: GGUFFile) throws {
+        guard let arch = gguf.architecture else {
+            throw EngineError(.unsupportedArchitecture, "'\(gguf.path)' has no general.architecture")
+        }
+        guard let family = ModelFamily(rawValue: arch) else {
+            throw EngineError(
+                .unsupportedArchitecture,
+                "'\(gguf.path)' is a '\(arch)' model; supported: \(Self.supportedArchitectures.sorted().joined(separator: ", "))"
+            )
+        }
+        architecture = arch
+        self.family = family
+        embeddingLength = try gguf.requireInt("\(arch).embedding_length")
+        blockCount = try gguf.requireInt("\(arch).block_count")
+        feedForwardLength = try gguf.requireInt("\(arch).feed_forward_length")
+        headCount = try gguf.requireInt("\(arch).attention.head_count")
+        contextLength = try gguf.requireInt("\(arch).context_length")
+        headCountKV = gguf.int("\(arch).attention.head_count_kv") ?? headCount
+        ropeFreqBase = gguf.float("\(arch).rope.freq_base") ?? 10_000
+        rmsNormEpsilon = gguf.float("\(arch).attention.layer_norm_rms_epsilon") ?? 1e-5
+        ropeLinearScale = 1
+        if gguf.string("\(arch).rope.scaling.type") == "linear", let factor = gguf.float("\(arch).rope.scaling.factor"),
+            factor > 0
+        {
+            ropeLinearScale = factor
+        }
+        slidingWindow = gguf.int("\(arch).attention.sliding_window").flatMap { $0 > 0 ? $0 : nil }
+        slidingRopeFreqBase = gguf.float("\(arch).rope.freq_base_swa") ?? 10_000
+        if let size = gguf.int("\(arch).vocab_size") {
+            vocabularySize = size
+        } else if case .array(let tokens)? = gguf.metadata["tokenizer.ggml.tokens"] {
+            vocabularySize = tokens.count
+        } else {
+            throw EngineError(
+                .missingMetadata, "'\(gguf.path)' has neither \(arch).vocab_size nor tokenizer.ggml.tokens")
+        }
+        let keyLength = gguf.int("\(arch).attention.key_length")
+        let valueLength = gguf.int("\(arch).attention.value_length")
+        guard embeddingLength > 0, blockCount > 0, feedForwardLength > 0, headCount > 0, headCountKV > 0,
+            contextLength > 0, vocabularySize > 0, headCount % headCountKV == 0,
+            keyLength != nil || embeddingLength % headCount == 0
+        else {
+            throw EngineError(
+                .corruptFile,
+                "'\(gguf.path)' has inconsistent hyperparameters: width \(embeddingLength), "
+                    + "\(headCount) heads, \(headCountKV) key/value heads, \(blockCount) blocks"
+            )
+        }
+        headDimension = keyLength ?? embeddingLength / headCount
+        guard headDimension > 0, valueLength == nil || valueLength == headDimension else {
+            throw EngineError(
+                .corruptFile,
+                "'\(gguf.path)' has keys of \(headDimension) and values of \(valueLength ?? 0) elements per head; "
+                    + "this engine needs them equal")
+        }
+        ropeDimensionCount = gguf.int("\(arch).rope.dimension_count") ?? headDimension
+    }
+}
+
+/// The architectures the engine runs, and what their forward passes do differently.
+///
+/// - `llama` (Llama 2/3, SmolLM2, TinyLlama, Mistral): SwiGLU, rotation of adjacent pairs (the
+///   converter permutes the query and key rows for it), pre-norms only.
+/// - `gemma3`: the embedding scaled by √width, RMSNorm of each query and key head before rotation,
+///   NeoX rotation (element i with i + d/2), norms after attention and after the feed-forward
+///   network too, GELU (tanh) gating, and five sliding-window layers to each global one.
+public enum ModelFamily: String, Sendable, CaseIterable {
+    case llama
+    case gemma3
+
+    /// The embedding row is multiplied by √(embedding width) before the first block.
+    var scalesEmbedding: Bool { self == .gemma3 }
+    /// Each query and key head is RMS-normalized (`attn_q_norm`, `attn_k_norm`) before rotation.
+    var normalizesQueryKey: Bool { self == .gemma3 }
+    /// The attention output and the feed-forward output are normalized before the residual add.
+    var normalizesSublayerOutputs: Bool { self == .gemma3 }
+    /// The gate of the feed-forward network goes through GELU (tanh approximation) instead of SiLU.
+    var gatesWithGELU: Bool { self == .gemma3 }
+    /// Rotation pairs element i with i + d/2 (NeoX) instead of 2i with 2i+1.
+    var rotatesHalves: Bool { self == .gemma3 }
+}

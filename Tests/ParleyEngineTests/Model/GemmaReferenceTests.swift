@@ -1,0 +1,167 @@
+import Foundation
+import Testing
+
+@testable import ParleyEngine
+
+/// Gemma 3 (the 270M base model) against the NumPy reference (tools/reference/forward.py), which
+/// follows llama.cpp's `gemma3` graph: the scaled embedding, query/key norms, NeoX rotation with
+/// two base frequencies, five sliding-window layers to each global one, the norms after attention
+/// and after the feed-forward network, and GELU gating.
+///
+/// Tolerances as for SmolLM2 (see ``ForwardPassReferenceTests``): with 8-bit activations,
+/// log-probabilities of the reference's 20 most likely tokens within 0.6 (measured 0.18–0.57) and
+/// the same most likely token unless the reference's best two are within 0.5; at `.float32`
+/// precision logits within 0.05 (measured 3e-5, the 734-token prompt included) and greedy
+/// generation token for token.
+@Suite(.serialized, .enabled(if: GemmaModel.isAvailable))
+struct GemmaReferenceTests {
+    /// Text longer than the 512-position sliding window, so its later tokens attend differently in
+    /// the sliding layers than in the global ones.
+    static let longText: String = {
+        let sentences = [
+            "The river rose slowly through the night, and by morning the lower fields were under water.",
+            "Farmers moved their animals to the hills while the children watched from the old stone bridge.",
+            "In the town, the baker kept his ovens burning so that everyone would have bread.",
+            "A telegram arrived at noon: the dam upstream had held, and the water would fall within two days.",
+            "Merchants counted their losses, teachers reopened the school, and the mayor wrote a long report.",
+        ]
+        var text = ""
+        var k = 0
+        while text.utf8.count < 3_200 {
+            text += sentences[k % sentences.count] + " Day \(k + 1) passed. "
+            k += 1
+        }
+        return text + "In the end, the mayor's report said that the town had survived because"
+    }()
+
+    static let prompts: [String] = [
+        "The capital of France is",
+        "def fibonacci(n):\n    if n < 2:\n        return n\n    return",
+        "Écris une phrase sur le café ☕ et 東京:",
+        longText,
+    ]
+
+    /// BOS and the text's tokens (Gemma goes astray without its BOS).
+    static func tokens(_ text: String) -> [Int32] {
+        GemmaModel.loaded!.tokenizer.encode([TextPart(text, parseSpecial: true)], addBOS: true)
+    }
+
+    /// Logits after `prompt`, prefilled in chunks of `chunk` tokens.
+    func engineLogits(_ prompt: [Int32], chunk: Int = 512, model: TransformerModel? = nil) -> [Float] {
+        let model = model ?? GemmaModel.loaded!.model
+        let pool = ThreadPool(threadCount: 2)
+        defer { pool.shutdown() }
+        let pass = ForwardPass(model: model, pool: pool)
+        let cache = model.makeCache(capacity: prompt.count + 1)
+        var logits: [Float] = []
+        var start = 0
+        while start < prompt.count {
+            let end = min(prompt.count, start + chunk)
+            let batch = (start..<end).map {
+                ForwardPass.Token(id: prompt[$0], position: $0, cache: cache, wantsLogits: $0 == prompt.count - 1)
+            }
+            logits = pass.run(batch).last ?? []
+            start = end
+        }
+        return logits
+    }
+
+    @Test func theLongPromptOutrunsTheSlidingWindow() {
+        #expect(Self.tokens(Self.longText).count > 600)
+    }
+
+    @Test func nextTokenLogitsAgreeWithReference() throws {
+        let prompts = Self.prompts.map(Self.tokens)
+        let reference = try ReferenceModel.run(
+            prompts.map { .init(tokens: $0, mode: "logits") }, model: GemmaModel.path!)
+        for (i, prompt) in prompts.enumerated() {
+            let ours = engineLogits(prompt)
+            let expected = try #require(reference[i].logits)
+            let difference = ForwardPassReferenceTests.maxDifference(ours, expected)
+            print("gemma prompt \(i) (\(prompt.count) tokens): max |Δ logprob| vs q8 \(difference)")
+            #expect(difference <= 0.6, "prompt \(i)")
+            let sorted = expected.sorted(by: >)
+            if sorted[0] - sorted[1] > 0.5 {
+                #expect(Sampler.argmax(ours) == Sampler.argmax(expected), "prompt \(i)")
+            }
+        }
+    }
+
+    @Test func floatPrecisionAgreesWithTheFloatReference() throws {
+        let path = try #require(GemmaModel.path)
+        let model = try TransformerModel(file: try GGUFFile(path: path), precision: .float32)
+        let prompts = [Self.prompts[0], Self.longText].map(Self.tokens)
+        let reference = try ReferenceModel.run(
+            prompts.map { .init(tokens: $0, mode: "logits") }, activations: "float", model: path)
+        for (i, prompt) in prompts.enumerated() {
+            let ours = engineLogits(prompt, model: model)
+            let expected = try #require(reference[i].logits)
+            let worst = zip(ours, expected).map { abs($0 - $1) }.max()!
+            print("gemma float prompt \(i) (\(prompt.count) tokens): max |Δ logit| \(worst)")
+            #expect(worst < 0.05, "prompt \(i)")
+            #expect(Sampler.argmax(ours) == Sampler.argmax(expected), "prompt \(i)")
+        }
+    }
+
+    /// At `.float32` precision greedy generation is the float reference's, token for token (stopping
+    /// only at a true tie of its best two logits).
+    @Test func floatGreedyGenerationIsTheReferences() throws {
+        let path = try #require(GemmaModel.path)
+        let model = try TransformerModel(file: try GGUFFile(path: path), precision: .float32)
+        let prompts = [Self.prompts[0], Self.prompts[1]].map(Self.tokens)
+        let stop = Array(GemmaModel.loaded!.tokenizer.endOfGenerationIDs)
+        let reference = try ReferenceModel.run(
+            prompts.map { .init(tokens: $0, mode: "greedy", n: 16, stop: stop) }, activations: "float", model: path)
+        let pool = ThreadPool(threadCount: 2)
+        defer { pool.shutdown() }
+        for (i, prompt) in prompts.enumerated() {
+            let expected = try #require(reference[i].ids), margins = try #require(reference[i].margins)
+            let pass = ForwardPass(model: model, pool: pool)
+            let cache = model.makeCache(capacity: prompt.count + 32)
+            var logits = pass.run(
+                prompt.indices.map { .init(id: prompt[$0], position: $0, cache: cache, wantsLogits: $0 == prompt.count - 1) }
+            ).last!
+            var agreed = 0
+            for (step, id) in expected.enumerated() {
+                guard margins[step] > 1e-3, Int32(Sampler.argmax(logits)) == id else { break }
+                agreed += 1
+                logits = pass.run([.init(id: id, position: prompt.count + step, cache: cache, wantsLogits: true)])[0]
+            }
+            print("gemma float prompt \(i): \(agreed) of \(expected.count) greedy tokens agree")
+            #expect(agreed == expected.count || margins[agreed] <= 1e-3, "prompt \(i)")
+        }
+    }
+
+    /// Prefill chunks that cut through the window give the same logits as one long chunk.
+    @Test func chunkedPrefillAcrossTheWindowIsTheSame() {
+        let prompt = Self.tokens(Self.longText)
+        let whole = engineLogits(prompt, chunk: 1024)
+        let chunked = engineLogits(prompt, chunk: 100)
+        let worst = zip(whole, chunked).map { abs($0 - $1) }.max()!
+        #expect(worst < 1e-3)
+    }
+}
+
+/// The Gemma 3 270M file: `$PARLEY_TEST_GEMMA`, or the model store's copy (fetched on first use).
+enum GemmaModel {
+    static let path: String? = {
+        if let path = ProcessInfo.processInfo.environment["PARLEY_TEST_GEMMA"] { return path }
+        return try? ModelStore().resolve(KnownModel.gemma3_270m.name)
+    }()
+
+    static let loaded: (model: TransformerModel, tokenizer: Tokenizer)? = {
+        guard let path, let file = try? GGUFFile(path: path), let model = try? TransformerModel(file: file),
+            let tokenizer = try? Tokenizer(gguf: file)
+        else { return nil }
+        return (model, tokenizer)
+    }()
+
+    static var isAvailable: Bool {
+        guard ReferenceModel.isAvailable else { return false }
+        guard loaded != nil else {
+            print("SKIPPED Gemma comparison: the Gemma 3 270M model could not be found or fetched (set PARLEY_TEST_GEMMA)")
+            return false
+        }
+        return true
+    }
+}
