@@ -88,11 +88,12 @@ enum Operators {
         }
     }
 
-    /// `gate[i] = gelu(gate[i]) · up[i]` with GELU's tanh approximation. With `halfTable`, like
-    /// llama.cpp's CPU kernel (a table over f16 inputs): the input is rounded to f16 and the GELU to
-    /// f16 before the product, and inputs beyond ±10 give 0 or themselves.
+    /// `gate[i] = gelu(gate[i]) · up[i]` with GELU's tanh approximation, computed as ggml computes
+    /// it (`1 + a·x·x` as one fused multiply-add, float `tanhf`). With `halfTable`, like llama.cpp's
+    /// CPU kernel (a table over f16 inputs): the input is rounded to f16 and the GELU to f16 before
+    /// the product, and inputs beyond ±10 give 0 or themselves.
     static func geluGate(_ gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int, halfTable: Bool) {
-        let c: Float = 0.797_884_56  // √(2/π)
+        let c: Float = 0.797_884_560_802_865_355_879_892_119_868_76  // √(2/π)
         for i in 0..<count {
             var g = gate[i]
             if halfTable {
@@ -106,7 +107,8 @@ enum Operators {
                 }
                 g = Float(Float16(g))
             }
-            var y = 0.5 * g * (1 + tanhf(c * g * (1 + 0.044_715 * g * g)))
+            let cubic = Float(1).addingProduct(0.044_715 * g, g)
+            var y = 0.5 * g * (1 + tanhf(c * g * cubic))
             if halfTable { y = Float(Float16(y)) }
             gate[i] = y * up[i]
         }
