@@ -107,6 +107,11 @@ class Model:
         self.base = np.float32(field(r, "llama.rope.freq_base", 10000.0))
         self.head_dim = self.dim // self.heads
         self.rope_dims = int(field(r, "llama.rope.dimension_count", self.head_dim))
+        # Linear rope scaling (angle · 1/factor) and Llama 3.1's rope_freqs tensor (angle / factor_i),
+        # as ggml's rope cache applies them.
+        factor = field(r, "llama.rope.scaling.factor", 0.0)
+        linear = field(r, "llama.rope.scaling.type", "none") == "linear" and factor
+        self.freq_scale = np.float32(1.0 / factor) if linear else np.float32(1.0)
 
     def init_gemma3(self, r):
         a = "gemma3."
@@ -221,10 +226,14 @@ class Model:
         n = x.shape[0]
         x = x.reshape(n, heads, self.head_dim).copy()
         scale = np.float32(self.base) ** np.float32(-2.0 / self.rope_dims)
+        factors = self.w.get("rope_freqs.weight")
         for t, p in enumerate(positions):
             theta = np.float32(p)
             for i in range(self.rope_dims // 2):
-                c, s = np.float32(np.cos(theta)), np.float32(np.sin(theta))
+                angle = theta if factors is None else np.float32(theta / factors[i])
+                if self.freq_scale != 1:
+                    angle = np.float32(self.freq_scale * angle)
+                c, s = np.float32(np.cos(angle)), np.float32(np.sin(angle))
                 x0 = x[t, :, 2 * i].copy()
                 x1 = x[t, :, 2 * i + 1].copy()
                 x[t, :, 2 * i] = x0 * c - x1 * s

@@ -55,16 +55,19 @@ enum Operators {
         for i in 0..<count { out[i] = (x[i] * scale) * weight[i] }
     }
 
-    /// The rotary cos/sin table of one position: `dims / 2` pairs, angle `p / positionScale ·
-    /// base^(-2i/dims)`, divided by `factors[i]` when given (Llama 3.1's `rope_freqs`).
+    /// The rotary cos/sin table of one position: `dims / 2` pairs, angle `p · base^(-2i/dims)`,
+    /// divided by `factors[i]` when given (Llama 3.1's `rope_freqs`), then by `positionScale`
+    /// (linear scaling), in ggml's order of operations.
     static func ropeTable(
         position: Int, base: Float, dims: Int, positionScale: Float = 1, factors: UnsafePointer<Float>? = nil,
         cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>
     ) {
         let thetaScale = powf(base, -2 / Float(dims))
-        var theta = positionScale == 1 ? Float(position) : Float(position) * (1 / positionScale)
+        let frequencyScale = 1 / positionScale
+        var theta = Float(position)
         for i in 0..<dims / 2 {
-            let angle = factors.map { theta / $0[i] } ?? theta
+            var angle = factors.map { theta / $0[i] } ?? theta
+            if positionScale != 1 { angle = frequencyScale * angle }
             cos[i] = cosf(angle)
             sin[i] = sinf(angle)
             theta *= thetaScale
