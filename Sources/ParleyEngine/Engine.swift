@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 
-/// Runs a llama-architecture GGUF model on the CPU and streams generated tokens.
+/// Runs a GGUF model (a ``ModelFamily``: llama or Gemma 3) on the CPU and streams generated tokens.
 ///
 /// Many ``generate(_:)`` calls may run at once: they share every decode step (continuous batching,
 /// one pass over the weights for all sequences), new requests join between steps, and a consumer

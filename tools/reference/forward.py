@@ -109,8 +109,8 @@ class Model:
         self.rope_dims = int(field(r, "llama.rope.dimension_count", self.head_dim))
         # Linear rope scaling (angle · 1/factor) and Llama 3.1's rope_freqs tensor (angle / factor_i),
         # as ggml's rope cache applies them.
-        factor = field(r, "llama.rope.scaling.factor", 0.0)
-        linear = field(r, "llama.rope.scaling.type", "none") == "linear" and factor
+        factor = field(r, "llama.rope.scaling.factor", field(r, "llama.rope.scale_linear", 0.0))
+        linear = field(r, "llama.rope.scaling.type", "linear") == "linear" and factor
         self.freq_scale = np.float32(1.0 / factor) if linear else np.float32(1.0)
 
     def init_gemma3(self, r):
@@ -146,7 +146,8 @@ class Model:
         # to the query in float32 before the attention product.
         width = self.dim // self.heads if self.layers == 62 else self.head_dim
         self.attn_scale = np.float32(1.0) / np.float32(np.sqrt(np.float32(width)))
-        self.softcap = float(field(r, a + "final_logit_softcapping", 0.0) or 0.0)
+        if field(r, a + "final_logit_softcapping", None):
+            raise SystemExit("gemma3: final_logit_softcapping is not part of llama.cpp's gemma3 graph")
         self.embed_scale = np.float32(np.sqrt(np.float32(self.dim)))
 
     def load(self, r):
@@ -399,11 +400,7 @@ class Model:
             TRACE[f"{l}.down"] = down[0]
             x = x + down
         h = self.rms(x[-1:], self.w["output_norm.weight"])
-        logits = self.matmul("output.weight", h)[0]
-        if self.softcap:
-            c = np.float32(self.softcap)
-            logits = np.tanh(logits / c) * c
-        return logits
+        return self.matmul("output.weight", h)[0]
 
 
 def run_logits(model, tokens):

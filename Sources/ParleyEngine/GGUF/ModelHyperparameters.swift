@@ -39,14 +39,20 @@ public struct ModelHyperparameters: Sendable, Equatable {
     /// Rotary base frequency of the sliding-window layers (`<arch>.rope.freq_base_swa`, default 10000).
     public var slidingRopeFreqBase: Float
 
-    /// Width of all query heads together (`headCount · headDimension`; the embedding width for llama).
+    /// Every how many blocks one sees the whole context, the others attending through the sliding
+    /// window (`<arch>.attention.sliding_window_pattern`; Gemma 3: 6, five sliding then one global).
+    public var slidingWindowPattern: Int
+    /// The factor attention scores are scaled by: `1/√headDimension`, except Gemma 3 27B's
+    /// `1/√(embeddingLength / headCount)` (as llama.cpp has it).
+    public var attentionScale: Float
+
+    /// Width of all query heads together (`headCount · headDimension`; most often the embedding width).
     public var queryWidth: Int { headCount * headDimension }
 
-    /// Whether block `layer` attends through the sliding window: Gemma 3 has five such layers,
-    /// then one that sees the whole context.
+    /// Whether block `layer` attends through the sliding window.
     public func isSlidingWindowLayer(_ layer: Int) -> Bool {
         guard slidingWindow != nil, family == .gemma3 else { return false }
-        return layer % 6 != 5
+        return layer % slidingWindowPattern != slidingWindowPattern - 1
     }
 
     /// Reads the hyperparameters of `gguf`.
@@ -72,14 +78,22 @@ public struct ModelHyperparameters: Sendable, Equatable {
         headCountKV = gguf.int("\(arch).attention.head_count_kv") ?? headCount
         ropeFreqBase = gguf.float("\(arch).rope.freq_base") ?? 10_000
         rmsNormEpsilon = gguf.float("\(arch).attention.layer_norm_rms_epsilon") ?? 1e-5
-        ropeLinearScale = 1
-        if gguf.string("\(arch).rope.scaling.type") == "linear", let factor = gguf.float("\(arch).rope.scaling.factor"),
-            factor > 0
-        {
-            ropeLinearScale = factor
+        // As llama.cpp reads it: a factor (or the older `rope.scale_linear`) without a type is linear.
+        let scaling = gguf.string("\(arch).rope.scaling.type") ?? "linear"
+        let factor = gguf.float("\(arch).rope.scaling.factor") ?? gguf.float("\(arch).rope.scale_linear") ?? 0
+        guard scaling == "none" || scaling == "linear" || factor == 0 || factor == 1 else {
+            throw EngineError(
+                .unsupportedArchitecture,
+                "'\(gguf.path)' uses '\(scaling)' rope scaling (factor \(factor)); this engine applies linear scaling only")
         }
+        ropeLinearScale = scaling == "linear" && factor > 0 ? factor : 1
         slidingWindow = gguf.int("\(arch).attention.sliding_window").flatMap { $0 > 0 ? $0 : nil }
         slidingRopeFreqBase = gguf.float("\(arch).rope.freq_base_swa") ?? 10_000
+        slidingWindowPattern = gguf.int("\(arch).attention.sliding_window_pattern") ?? 6
+        guard slidingWindowPattern >= 1 else {
+            throw EngineError(
+                .corruptFile, "'\(gguf.path)' has a sliding-window pattern of \(slidingWindowPattern) blocks")
+        }
         if let size = gguf.int("\(arch).vocab_size") {
             vocabularySize = size
         } else if case .array(let tokens)? = gguf.metadata["tokenizer.ggml.tokens"] {
@@ -101,13 +115,26 @@ public struct ModelHyperparameters: Sendable, Equatable {
             )
         }
         headDimension = keyLength ?? embeddingLength / headCount
-        guard headDimension > 0, valueLength == nil || valueLength == headDimension else {
+        guard valueLength == nil || valueLength == headDimension else {
             throw EngineError(
                 .corruptFile,
                 "'\(gguf.path)' has keys of \(headDimension) and values of \(valueLength ?? 0) elements per head; "
                     + "this engine needs them equal")
         }
         ropeDimensionCount = gguf.int("\(arch).rope.dimension_count") ?? headDimension
+        // Bounds that keep every width computed from them far from overflowing.
+        let limit = 1 << 20
+        guard (1...4096).contains(headDimension), (1...4096).contains(headCount), embeddingLength <= limit,
+            feedForwardLength <= limit, (0...headDimension).contains(ropeDimensionCount), ropeDimensionCount % 2 == 0
+        else {
+            throw EngineError(
+                .corruptFile,
+                "'\(gguf.path)' has an impossible shape: width \(embeddingLength), \(headCount) heads of "
+                    + "\(headDimension) (\(ropeDimensionCount) rotated), feed-forward \(feedForwardLength)")
+        }
+        attentionScale =
+            family == .gemma3 && blockCount == 62
+            ? 1 / Float(embeddingLength / headCount).squareRoot() : 1 / Float(headDimension).squareRoot()
     }
 }
 

@@ -11,26 +11,29 @@
 /// multiply-add chains, summed across lanes together), the weighted sum of values 64 elements at a
 /// time.
 enum Attention {
-    /// `out = softmax(q·Kᵀ / sqrt(d)) · V` for `heads` consecutive query heads (at `query`, outputs
+    /// `out = softmax(q·Kᵀ · scale) · V` for `heads` consecutive query heads (at `query`, outputs
     /// at `out`, `headDimension` apart) that share key/value head `kvHead` of `cache` in `layer`, over
-    /// positions `first...last` (`first` > 0 in a sliding-window layer). With three heads (SmolLM2's
-    /// grouping) each key is converted once for all three scores; the results are the same as head by
-    /// head. `scratch` holds at least `heads · (last - first + 8)` floats.
+    /// positions `first...last` (`first` > 0 in a sliding-window layer once the window is full).
+    /// `scale` defaults to `1/√headDimension`. With three heads (SmolLM2's grouping) each key is
+    /// converted once for all three scores; the results are the same as head by head. `scratch` holds
+    /// at least `heads · (last - first + 8)` floats.
     static func attendGroup(
         query: UnsafePointer<Float>, heads: Int, cache: KVCache, layer: Int, kvHead: Int, first: Int = 0, last: Int,
-        scratch: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
+        scale: Float? = nil, scratch: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
     ) {
+        let scale = scale ?? 1 / Float(cache.headDimension).squareRoot()
         switch cache.element {
         case .half:
-            attend(HalfLanes.self, query, heads, cache, layer, kvHead, first, last, scratch, out)
+            attend(HalfLanes.self, query, heads, cache, layer, kvHead, first, last, scale, scratch, out)
         case .float:
-            attend(FloatLanes.self, query, heads, cache, layer, kvHead, first, last, scratch, out)
+            attend(FloatLanes.self, query, heads, cache, layer, kvHead, first, last, scale, scratch, out)
         }
     }
 
     private static func attend<E: Lanes>(
         _: E.Type, _ query: UnsafePointer<Float>, _ heads: Int, _ cache: KVCache, _ layer: Int, _ kvHead: Int,
-        _ first: Int, _ last: Int, _ scratch: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>
+        _ first: Int, _ last: Int, _ scale: Float, _ scratch: UnsafeMutablePointer<Float>,
+        _ out: UnsafeMutablePointer<Float>
     ) {
         let count = last - first + 1, headDim = cache.headDimension, stride = count + 7
         let keys = UnsafeRawPointer(cache.key(layer: layer, head: kvHead, position: first))
@@ -54,7 +57,7 @@ enum Attention {
             }
         }
         for h in 0..<heads {
-            softmax(scratch + h * stride, count: count, scale: 1 / Float(headDim).squareRoot(), roundToHalf: E.roundsToHalf)
+            softmax(scratch + h * stride, count: count, scale: scale, roundToHalf: E.roundsToHalf)
             weightedSum(
                 E.self, scratch + h * stride, values: values, rowBytes: rowBytes, count: count, vectors: vectors,
                 out: out + h * headDim)

@@ -250,7 +250,8 @@ final class ForwardPass {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: perItem * (token.position - oldest + 8)) { scratch in
                 Attention.attendGroup(
                     query: b.q + t * queryWidth + head * headDim, heads: perItem, cache: token.cache, layer: layer,
-                    kvHead: head / group, first: oldest, last: token.position, scratch: scratch.baseAddress!,
+                    kvHead: head / group, first: oldest, last: token.position, scale: hp.attentionScale,
+                    scratch: scratch.baseAddress!,
                     out: b.attended + t * queryWidth + head * headDim)
             }
         }

@@ -30,10 +30,7 @@ public struct KnownModel: Sendable, Hashable {
     public var sha256: String
 
     /// The pip requirement of the first (usually only) wheel.
-    public var pipRequirement: String {
-        get { parts[0].pipRequirement }
-        set { parts[0].pipRequirement = newValue }
-    }
+    public var pipRequirement: String { parts[0].pipRequirement }
 
     /// A model carried whole by one wheel.
     public init(name: String, pipRequirement: String, memberPath: String, fileName: String, size: Int, sha256: String) {

@@ -12,6 +12,7 @@ extension ModelStore {
         } catch {
             throw EngineError(.modelFetchFailed, "cannot create the model cache '\(modelsDirectory)'", cause: error)
         }
+        removeAbandonedWork()
         // A private work directory next to the destination, so the final rename stays on one file system.
         let work =
             modelsDirectory
@@ -63,6 +64,19 @@ extension ModelStore {
             )
         }
         progress("parley: model '\(model.name)' ready at \(destination)")
+    }
+
+    /// Removes the work directories of fetches whose process is gone (killed part-way: they can
+    /// hold hundreds of megabytes of wheels and joined parts).
+    private func removeAbandonedWork() {
+        let fileManager = FileManager.default
+        for entry in (try? fileManager.contentsOfDirectory(atPath: modelsDirectory)) ?? [] where entry.hasPrefix(".fetch-") {
+            let fields = entry.dropFirst(".fetch-".count).split(separator: "-")
+            guard let pid = fields.first.flatMap({ pid_t($0) }), pid > 0 else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                try? fileManager.removeItem(atPath: modelsDirectory + "/" + entry)
+            }
+        }
     }
 
     /// Appends one zip member to a file, streaming.

@@ -212,8 +212,19 @@ import Testing
         #expect(scaled.ropeLinearScale == 8 && scaled.slidingRopeFreqBase == 20_000)
 
         writer.metadata[8] = ("gemma3.attention.value_length", .uint32(128))
-        let error = #expect(throws: EngineError.self) { try ModelHyperparameters(gguf: GGUFFile(path: writer.write())) }
+        var error = #expect(throws: EngineError.self) { try ModelHyperparameters(gguf: GGUFFile(path: writer.write())) }
         #expect(error?.code == .corruptFile && error?.message.contains("values of 128") == true)
+
+        // Shapes whose products would overflow, or a negative rotation, are refused, not trapped on.
+        writer.metadata[7] = ("gemma3.attention.key_length", .uint64(1 << 61))
+        writer.metadata[8] = ("gemma3.attention.value_length", .uint64(1 << 61))
+        error = #expect(throws: EngineError.self) { try ModelHyperparameters(gguf: GGUFFile(path: writer.write())) }
+        #expect(error?.code == .corruptFile && error?.message.contains("impossible shape") == true)
+        writer.metadata[7] = ("gemma3.attention.key_length", .uint32(256))
+        writer.metadata[8] = ("gemma3.attention.value_length", .uint32(256))
+        writer.metadata.append(("gemma3.rope.dimension_count", .int32(-2)))
+        error = #expect(throws: EngineError.self) { try ModelHyperparameters(gguf: GGUFFile(path: writer.write())) }
+        #expect(error?.code == .corruptFile)
     }
 
     @Test func llamaLayersNeverSlide() throws {

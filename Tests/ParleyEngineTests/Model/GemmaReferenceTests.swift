@@ -8,11 +8,13 @@ import Testing
 /// two base frequencies, five sliding-window layers to each global one, the norms after attention
 /// and after the feed-forward network, and GELU gating.
 ///
-/// Tolerances as for SmolLM2 (see ``ForwardPassReferenceTests``): with 8-bit activations,
-/// log-probabilities of the reference's 20 most likely tokens within 0.6 (measured 0.18–0.57) and
-/// the same most likely token unless the reference's best two are within 0.5; at `.float32`
-/// precision logits within 0.05 (measured 3e-5, the 734-token prompt included) and greedy
-/// generation token for token.
+/// Tolerances. With 8-bit activations, log-probabilities of the reference's 20 most likely tokens
+/// within 1 (measured 0.18–0.57; the engine quantizes activations per 32 for every weight type where
+/// llama.cpp and the reference use 256-element blocks for K-quant weights, and Gemma's large norm
+/// weights amplify a flipped rounding: llama.cpp's own two attention paths differ by 1–3 logits on
+/// this model) and the same most likely token unless the reference's best two are within 0.5. At
+/// `.float32` precision logits within 1e-3 (measured 2e-5, the 734-token prompt included; a
+/// sliding window one position too short moves them by 0.025) and greedy generation token for token.
 @Suite(.serialized, .enabled(if: GemmaModel.isAvailable))
 struct GemmaReferenceTests {
     /// Text longer than the 512-position sliding window, so its later tokens attend differently in
@@ -79,7 +81,7 @@ struct GemmaReferenceTests {
             let expected = try #require(reference[i].logits)
             let difference = ForwardPassReferenceTests.maxDifference(ours, expected)
             print("gemma prompt \(i) (\(prompt.count) tokens): max |Δ logprob| vs q8 \(difference)")
-            #expect(difference <= 0.6, "prompt \(i)")
+            #expect(difference <= 1, "prompt \(i)")
             let sorted = expected.sorted(by: >)
             if sorted[0] - sorted[1] > 0.5 {
                 #expect(Sampler.argmax(ours) == Sampler.argmax(expected), "prompt \(i)")
@@ -89,7 +91,7 @@ struct GemmaReferenceTests {
 
     @Test func floatPrecisionAgreesWithTheFloatReference() throws {
         let path = try #require(GemmaModel.path)
-        let model = try TransformerModel(file: try GGUFFile(path: path), precision: .float32)
+        let model = try GemmaModel.float32.get()
         let prompts = [Self.prompts[0], Self.longText].map(Self.tokens)
         let reference = try ReferenceModel.run(
             prompts.map { .init(tokens: $0, mode: "logits") }, activations: "float", model: path)
@@ -98,7 +100,7 @@ struct GemmaReferenceTests {
             let expected = try #require(reference[i].logits)
             let worst = zip(ours, expected).map { abs($0 - $1) }.max()!
             print("gemma float prompt \(i) (\(prompt.count) tokens): max |Δ logit| \(worst)")
-            #expect(worst < 0.05, "prompt \(i)")
+            #expect(worst < 1e-3, "prompt \(i)")
             #expect(Sampler.argmax(ours) == Sampler.argmax(expected), "prompt \(i)")
         }
     }
@@ -107,7 +109,7 @@ struct GemmaReferenceTests {
     /// only at a true tie of its best two logits).
     @Test func floatGreedyGenerationIsTheReferences() throws {
         let path = try #require(GemmaModel.path)
-        let model = try TransformerModel(file: try GGUFFile(path: path), precision: .float32)
+        let model = try GemmaModel.float32.get()
         let prompts = [Self.prompts[0], Self.prompts[1]].map(Self.tokens)
         let stop = Array(GemmaModel.loaded!.tokenizer.endOfGenerationIDs)
         let reference = try ReferenceModel.run(
@@ -156,12 +158,64 @@ enum GemmaModel {
         return (model, tokenizer)
     }()
 
+    /// The same file at `.float32` precision (about 1 GB), loaded once for the tests that need it.
+    static let float32: Result<TransformerModel, any Error> = Result {
+        try TransformerModel(file: try GGUFFile(path: path ?? ""), precision: .float32)
+    }
+
     static var isAvailable: Bool {
-        guard ReferenceModel.isAvailable else { return false }
+        guard ReferenceEnvironment.isAvailable else { return false }
         guard loaded != nil else {
             print("SKIPPED Gemma comparison: the Gemma 3 270M model could not be found or fetched (set PARLEY_TEST_GEMMA)")
             return false
         }
         return true
+    }
+}
+
+/// Gemma 3's sliding window and layer pattern on a small random gemma3 file (window 4, every
+/// second layer global, heads wider than the embedding divided among them), against the float
+/// reference: a window one position off changes these logits far beyond the tolerance.
+@Suite(.enabled(if: ReferenceEnvironment.isAvailable, "needs python3 with tools/reference/requirements.txt"))
+struct GemmaWindowReferenceTests {
+    static func file(window: Int) -> RandomModelFile {
+        var file = RandomModelFile(family: .gemma3, blocks: 4, headDimension: 32)
+        file.metadata = [
+            ("gemma3.attention.sliding_window", .uint32(UInt32(window))),
+            ("gemma3.attention.sliding_window_pattern", .uint32(2)),
+        ]
+        return file
+    }
+
+    static let prompt = (0..<20).map { Int32(($0 * 29 + 5) % 64) }
+
+    @Test func windowedLayersMatchTheReference() throws {
+        let path = try Self.file(window: 4).write(named: "gemma-window")
+        let params = try ModelHyperparameters(gguf: GGUFFile(path: path))
+        #expect((0..<4).map(params.isSlidingWindowLayer) == [true, false, true, false] && params.queryWidth == 128)
+        let (ours, expected) = try RandomModelFile.logits(path: path, prompt: Self.prompt)
+        let worst = zip(ours, expected).map { abs($0 - $1) }.max()!
+        print("random gemma3, window 4: max |Δ logit| \(worst)")
+        #expect(worst < 1e-3)
+    }
+
+    @Test func aWindowOnePositionOffIsFarOutsideTheTolerance() throws {
+        let results = try [4, 5].map { window in
+            try #require(
+                ReferenceModel.run(
+                    [.init(tokens: Self.prompt, mode: "logits")], activations: "float",
+                    model: try Self.file(window: window).write(named: "gemma-window-\(window)")
+                ).first?.logits)
+        }
+        #expect(zip(results[0], results[1]).map { abs($0 - $1) }.max()! > 1e-2)
+    }
+
+    @Test func aMissingNormIsAClearError() throws {
+        var file = Self.file(window: 4)
+        file.omitted = ["blk.1.attn_q_norm.weight"]
+        let error = #expect(throws: EngineError.self) {
+            try TransformerModel(file: GGUFFile(path: file.write(named: "gemma-no-norm")))
+        }
+        #expect(error?.message.contains("blk.1.attn_q_norm.weight") == true)
     }
 }

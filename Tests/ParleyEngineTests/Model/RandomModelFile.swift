@@ -1,0 +1,92 @@
+import Foundation
+
+@testable import ParleyEngine
+
+/// A small transformer file with random F32 weights, written for tests that compare the forward
+/// pass with the NumPy reference where no real model has the feature under test.
+struct RandomModelFile {
+    var family: ModelFamily = .llama
+    var dim = 64, heads = 4, kvHeads = 2, ff = 96, vocab = 64, blocks = 2
+    /// Elements per head; nil: `dim / heads` (written as `key_length`/`value_length` when given).
+    var headDimension: Int?
+    var seed: UInt64 = 2026
+    /// More metadata (scaling, windows, …).
+    var metadata: [(String, GGUFValue)] = []
+    /// More F32 tensors: name and values.
+    var extraTensors: [(String, [Float])] = []
+    /// Tensors left out of the file (to test the errors of an incomplete one).
+    var omitted: Set<String> = []
+
+    func write(named name: String) throws -> String {
+        var generator = SplitMix64(seed: seed)
+        func values(_ count: Int, scale: Float, around center: Float = 0) -> [UInt8] {
+            Self.bytes((0..<count).map { _ in center + Float.random(in: -scale...scale, using: &generator) })
+        }
+        let arch = family.rawValue
+        let headDim = headDimension ?? dim / heads
+        let queryWidth = heads * headDim, kvWidth = kvHeads * headDim
+        var writer = GGUFWriter()
+        writer.metadata = [
+            ("general.architecture", .string(arch)),
+            ("\(arch).embedding_length", .uint32(UInt32(dim))), ("\(arch).block_count", .uint32(UInt32(blocks))),
+            ("\(arch).feed_forward_length", .uint32(UInt32(ff))),
+            ("\(arch).attention.head_count", .uint32(UInt32(heads))),
+            ("\(arch).attention.head_count_kv", .uint32(UInt32(kvHeads))), ("\(arch).context_length", .uint32(4096)),
+            ("\(arch).rope.freq_base", .float32(500_000)), ("\(arch).vocab_size", .uint32(UInt32(vocab))),
+            ("\(arch).attention.layer_norm_rms_epsilon", .float32(1e-5)),
+        ]
+        if let headDimension {
+            writer.metadata += [
+                ("\(arch).attention.key_length", .uint32(UInt32(headDimension))),
+                ("\(arch).attention.value_length", .uint32(UInt32(headDimension))),
+            ]
+        }
+        writer.metadata += metadata
+        func tensor(_ name: String, _ shape: [Int], _ data: [UInt8]) {
+            if omitted.contains(name) { return }
+            writer.tensors.append(
+                .init(name: name, type: GGMLType.f32.rawValue, dimensions: shape.map(UInt64.init), data: data))
+        }
+        tensor("token_embd.weight", [dim, vocab], values(dim * vocab, scale: 1))
+        tensor("output_norm.weight", [dim], values(dim, scale: 0.1, around: 1))
+        if family == .llama { tensor("output.weight", [dim, vocab], values(dim * vocab, scale: 0.3)) }
+        for (name, list) in extraTensors { tensor(name, [list.count], Self.bytes(list)) }
+        for b in 0..<blocks {
+            let p = "blk.\(b)."
+            tensor(p + "attn_norm.weight", [dim], values(dim, scale: 0.1, around: 1))
+            tensor(p + "attn_q.weight", [dim, queryWidth], values(dim * queryWidth, scale: 0.3))
+            tensor(p + "attn_k.weight", [dim, kvWidth], values(dim * kvWidth, scale: 0.3))
+            tensor(p + "attn_v.weight", [dim, kvWidth], values(dim * kvWidth, scale: 0.3))
+            tensor(p + "attn_output.weight", [queryWidth, dim], values(queryWidth * dim, scale: 0.1))
+            tensor(p + "ffn_norm.weight", [dim], values(dim, scale: 0.1, around: 1))
+            tensor(p + "ffn_gate.weight", [dim, ff], values(dim * ff, scale: 0.2))
+            tensor(p + "ffn_up.weight", [dim, ff], values(dim * ff, scale: 0.2))
+            tensor(p + "ffn_down.weight", [ff, dim], values(ff * dim, scale: 0.1))
+            if family == .gemma3 {
+                tensor(p + "attn_q_norm.weight", [headDim], values(headDim, scale: 0.1, around: 1))
+                tensor(p + "attn_k_norm.weight", [headDim], values(headDim, scale: 0.1, around: 1))
+                tensor(p + "post_attention_norm.weight", [dim], values(dim, scale: 0.1, around: 1))
+                tensor(p + "post_ffw_norm.weight", [dim], values(dim, scale: 0.1, around: 1))
+            }
+        }
+        return try writer.write(named: name)
+    }
+
+    static func bytes(_ values: [Float]) -> [UInt8] {
+        values.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v.bitPattern >> (8 * $0)) } }
+    }
+
+    /// The engine's float logits after `prompt` (one batch) and the float reference's, on the file at `path`.
+    static func logits(path: String, prompt: [Int32]) throws -> (ours: [Float], reference: [Float]) {
+        let model = try TransformerModel(file: try GGUFFile(path: path), precision: .float32)
+        let pool = ThreadPool(threadCount: 2)
+        defer { pool.shutdown() }
+        let cache = model.makeCache(capacity: prompt.count)
+        let ours = ForwardPass(model: model, pool: pool).run(
+            prompt.indices.map { .init(id: prompt[$0], position: $0, cache: cache, wantsLogits: $0 == prompt.count - 1) }
+        ).last!
+        let reference = try ReferenceModel.run([.init(tokens: prompt, mode: "logits")], activations: "float", model: path)
+        guard let expected = reference.first?.logits else { throw ReferenceModel.ProcessFailed(description: "no logits") }
+        return (ours, expected)
+    }
+}
