@@ -60,23 +60,7 @@ struct ForwardPassReferenceTests {
 
     /// Logits after the prompt, prefilled in chunks of `chunk` tokens.
     func engineLogits(_ prompt: [Int32], chunk: Int = 512, layers: Int? = nil) -> [Float] {
-        let (model, _, _) = ReferenceModel.model!
-        let pool = ThreadPool(threadCount: 2)
-        defer { pool.shutdown() }
-        let pass = ForwardPass(model: model, pool: pool)
-        pass.layerLimit = layers
-        let cache = model.makeCache(capacity: prompt.count + 1)
-        var logits: [Float] = []
-        var start = 0
-        while start < prompt.count {
-            let end = min(prompt.count, start + chunk)
-            let batch = (start..<end).map {
-                ForwardPass.Token(id: prompt[$0], position: $0, cache: cache, wantsLogits: $0 == prompt.count - 1)
-            }
-            logits = pass.run(batch).last ?? []
-            start = end
-        }
-        return logits
+        ReferenceModel.engineLogits(ReferenceModel.model!.0, prompt, chunk: chunk, layers: layers)
     }
 
     static func logSoftmax(_ x: [Float]) -> [Double] {

@@ -79,12 +79,7 @@ struct RandomModelFile {
     /// The engine's float logits after `prompt` (one batch) and the float reference's, on the file at `path`.
     static func logits(path: String, prompt: [Int32]) throws -> (ours: [Float], reference: [Float]) {
         let model = try TransformerModel(file: try GGUFFile(path: path), precision: .float32)
-        let pool = ThreadPool(threadCount: 2)
-        defer { pool.shutdown() }
-        let cache = model.makeCache(capacity: prompt.count)
-        let ours = ForwardPass(model: model, pool: pool).run(
-            prompt.indices.map { .init(id: prompt[$0], position: $0, cache: cache, wantsLogits: $0 == prompt.count - 1) }
-        ).last!
+        let ours = ReferenceModel.engineLogits(model, prompt, chunk: prompt.count)
         let reference = try ReferenceModel.run([.init(tokens: prompt, mode: "logits")], activations: "float", model: path)
         guard let expected = reference.first?.logits else { throw ReferenceModel.ProcessFailed(description: "no logits") }
         return (ours, expected)

@@ -83,6 +83,29 @@ enum ReferenceModel {
         return data
     }
 
+    /// The engine's logits after `prompt`, prefilled in chunks of `chunk` tokens, through the first
+    /// `layers` blocks (nil: all).
+    static func engineLogits(
+        _ model: TransformerModel, _ prompt: [Int32], chunk: Int = 512, layers: Int? = nil
+    ) -> [Float] {
+        let pool = ThreadPool(threadCount: 2)
+        defer { pool.shutdown() }
+        let pass = ForwardPass(model: model, pool: pool)
+        pass.layerLimit = layers
+        let cache = model.makeCache(capacity: prompt.count + 1)
+        var logits: [Float] = []
+        var start = 0
+        while start < prompt.count {
+            let end = min(prompt.count, start + chunk)
+            let batch = (start..<end).map {
+                ForwardPass.Token(id: prompt[$0], position: $0, cache: cache, wantsLogits: $0 == prompt.count - 1)
+            }
+            logits = pass.run(batch).last ?? []
+            start = end
+        }
+        return logits
+    }
+
     /// The loaded model, shared by the tests of a run.
     static let model: (TransformerModel, Tokenizer, ChatTemplate)? = {
         guard let path, let file = try? GGUFFile(path: path), let model = try? TransformerModel(file: file),
