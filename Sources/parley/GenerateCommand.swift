@@ -26,7 +26,7 @@ struct GenerateCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "A known model name (smollm2) or the path of a GGUF file.")
+    @Option(name: .long, help: "A known model name (smollm2, gemma3-270m) or the path of a GGUF file.")
     var model: String = "smollm2"
 
     @Option(name: .long, help: "The prompt text.")

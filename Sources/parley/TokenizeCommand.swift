@@ -13,7 +13,7 @@ struct TokenizeCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "A known model name (smollm2) or the path of a GGUF file.")
+    @Option(name: .long, help: "A known model name (smollm2, gemma3-270m) or the path of a GGUF file.")
     var model: String = "smollm2"
 
     @Flag(name: .long, help: "Recognise special tokens (e.g. <|im_start|>) in the text.")
