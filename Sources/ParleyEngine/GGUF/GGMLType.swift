@@ -31,6 +31,10 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
+    /// Whether the type is a K-quant (super-blocks of 256), whose products llama.cpp computes with
+    /// Q8_K activations.
+    public var isKQuant: Bool { self == .q4_K || self == .q6_K }
+
     /// Bytes one block occupies on disk.
     public var bytesPerBlock: Int {
         switch self {

@@ -5,7 +5,10 @@
 /// A batch of activation vectors quantized to 8 bits per 32-element block, as llama.cpp does
 /// before a quantized matrix product (its Q8_0/Q8_1 formats: `q = round(x / d)`, `d = max|x| / 127`,
 /// `d` kept at f16 precision; `s = d · Σq` for the weights that have offsets, rounded to f16 like
-/// llama.cpp's Q8_1 blocks when `roundSums` is set (for Q4_1 weights), exact otherwise).
+/// llama.cpp's Q8_1 blocks when `roundSums` is set (for Q4_1 weights), exact otherwise). For
+/// K-quant weights (`superBlocks`) as its Q8_K: one float scale per 256 elements, `d = −m / 127`
+/// where `m` is the element largest in magnitude (its sign kept), quants at most 127; every
+/// 32-element block of the 256 carries that scale.
 ///
 /// The Int8 quants are stored in element order, each vector padded with zeros to whole blocks.
 /// Reused across calls: ``quantize(_:count:stride:width:format:roundSums:)`` only grows the buffers.
@@ -15,6 +18,7 @@ final class QuantizedActivations {
     private(set) var paddedWidth = 0
     private(set) var format: WeightMatrix.Format = .nibble
     private(set) var roundSums = false
+    private(set) var superBlocks = false
     private var capacity = 0
     private var scaleCapacity = 0
     /// `paddedWidth` Int8 quants per vector.
@@ -86,14 +90,17 @@ final class QuantizedActivations {
     /// Quantizes `count` vectors of `width` floats, vector `i` at `input + i * stride`, for weights of `format`,
     /// spread over `pool` if one is given (and the batch is large enough to be worth it).
     /// For the float format the vectors are only referenced and must outlive the use.
+    /// With `superBlocks` (widths of whole 256s only) the scales are Q8_K's, one per 256 elements.
     func quantize(
         _ input: UnsafePointer<Float>, count: Int, stride: Int, width: Int, format: WeightMatrix.Format,
-        roundSums: Bool = true, pool: ThreadPool? = nil
+        roundSums: Bool = true, superBlocks: Bool = false, pool: ThreadPool? = nil
     ) {
+        let superBlocks = superBlocks && width % 256 == 0
         self.count = count
         self.width = width
         self.format = format
         self.roundSums = roundSums
+        self.superBlocks = superBlocks
         switch format {
         case .float:
             floats = input
@@ -109,6 +116,21 @@ final class QuantizedActivations {
         let body = { (v: Int) in
             let x = input + v * stride
             let outQ = quants + v * padded
+            if superBlocks {
+                for superBlock in 0..<blocks / 8 {
+                    let d = Self.quantizeSuperBlock(x + superBlock * 256, into: outQ + superBlock * 256)
+                    for b in superBlock * 8..<superBlock * 8 + 8 {
+                        let low = Self.halfSum(outQ + b * 32), high = Self.halfSum(outQ + b * 32 + 16)
+                        scales[v * blocks + b] = d
+                        sums[v * blocks + b] = d * Float(low + high)
+                        if byte {
+                            corrections[(v * blocks + b) * 2] = -128 * low
+                            corrections[(v * blocks + b) * 2 + 1] = -128 * high
+                        }
+                    }
+                }
+                return
+            }
             for b in 0..<blocks {
                 let start = b * 32
                 let (d, sum) =
@@ -201,6 +223,23 @@ final class QuantizedActivations {
         let sum = (r.0 &+ r.1) &+ (r.2 &+ r.3)
         let half = sum.lowHalf &+ sum.highHalf
         return (m / 127, Int((half[0] &+ half[1]) &+ (half[2] &+ half[3])))
+    }
+
+    /// Quantizes 256 floats as llama.cpp's Q8_K; returns the scale `d` (negative when the element
+    /// largest in magnitude is positive).
+    private static func quantizeSuperBlock(_ x: UnsafePointer<Float>, into q: UnsafeMutablePointer<Int8>) -> Float {
+        var magnitude: Float = 0, largest: Float = 0
+        for j in 0..<256 where abs(x[j]) > magnitude {
+            magnitude = abs(x[j])
+            largest = x[j]
+        }
+        guard magnitude != 0 else {
+            q.update(repeating: 0, count: 256)
+            return 0
+        }
+        let inverse = -127 / largest
+        for j in 0..<256 { q[j] = Int8(min(127, Int((inverse * x[j]).rounded(.toNearestOrEven)))) }
+        return 1 / inverse
     }
 
     /// The sum of the first sixteen quants at `q`.

@@ -185,12 +185,14 @@ final class ForwardPass {
         _ w: WeightMatrix, input: UnsafeMutablePointer<Float>, count: Int, width: Int,
         into out: UnsafeMutablePointer<Float>, reuseActivations: Bool = false
     ) {
-        let roundSums = w.sourceType == .q4_1
+        let roundSums = w.sourceType == .q4_1, superBlocks = w.sourceType.isKQuant
         if !reuseActivations || activations.format != w.format || activations.count != count
             || activations.width != width || activations.roundSums != roundSums
+            || activations.superBlocks != (superBlocks && width % 256 == 0)
         {
             activations.quantize(
-                input, count: count, stride: width, width: width, format: w.format, roundSums: roundSums, pool: pool)
+                input, count: count, stride: width, width: width, format: w.format, roundSums: roundSums,
+                superBlocks: superBlocks, pool: pool)
         }
         MatMul.multiply(w, activations, into: out, outStride: w.rows, pool: pool)
     }
@@ -204,6 +206,7 @@ final class ForwardPass {
         let first = products[0].0
         let shared = products.allSatisfy {
             $0.0.format == first.format && ($0.0.sourceType == .q4_1) == (first.sourceType == .q4_1)
+                && $0.0.sourceType.isKQuant == first.sourceType.isKQuant
         }
         guard shared, first.format != .float else {
             for (i, (w, out)) in products.enumerated() {
@@ -213,6 +216,7 @@ final class ForwardPass {
         }
         activations.quantize(
             input, count: count, stride: width, width: width, format: first.format, roundSums: first.sourceType == .q4_1,
+            superBlocks: first.sourceType.isKQuant,
             pool: pool)
         MatMul.multiply(products.map { (matrix: $0.0, out: $0.1) }, activations, pool: pool)
     }

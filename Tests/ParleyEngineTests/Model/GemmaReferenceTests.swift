@@ -74,6 +74,21 @@ struct GemmaReferenceTests {
         }
     }
 
+    /// Through the first block only (before Gemma's norms amplify last-bit differences), the 8-bit
+    /// arithmetic is the q8 reference's: Q8_0 activations for Q5_0/Q8_0 weights, Q8_K for the K-quants.
+    @Test func oneBlockIsTheQ8ReferencesArithmetic() throws {
+        let prompts: [[Int32]] = [[2, 818], [2, 818, 5279, 529, 7001, 563], Self.tokens(Self.prompts[2])]
+        let reference = try ReferenceModel.run(
+            prompts.map { .init(tokens: $0, mode: "logits") }, layers: 1, model: GemmaModel.path!)
+        for (i, prompt) in prompts.enumerated() {
+            let ours = ReferenceModel.engineLogits(GemmaModel.loaded!.model, prompt, layers: 1)
+            let expected = try #require(reference[i].logits)
+            let worst = zip(ours, expected).map { abs($0 - $1) }.max()!
+            print("gemma one block, prompt \(i): max |Δ logit| vs q8 \(worst)")
+            #expect(worst < 0.05, "prompt \(i)")
+        }
+    }
+
     @Test func floatPrecisionAgreesWithTheFloatReference() throws {
         let path = try #require(GemmaModel.path)
         let model = try GemmaModel.float32.get()
