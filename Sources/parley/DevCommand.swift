@@ -13,7 +13,12 @@ struct DevCommand: AsyncParsableCommand {
 
     @Option(help: "HTTP listen address HOST:PORT.") var http: String = "127.0.0.1:8080"
     @Option(help: "Data folder.") var data: String = ".parley-dev"
-    @Option(help: "Model: smollm2 (default), synthetic, or a GGUF file path.") var model: String = "smollm2"
+    @Option(
+        help: """
+            Model: smollm2 (default), gemma3-270m, synthetic, or a GGUF file path; several separated by \
+            commas are served side by side (the web page's picker lists them).
+            """)
+    var model: String = "smollm2"
     @Option(
         name: .customLong("api-key"),
         help: "The API key to accept (unless given: the one kept in the data folder, made and kept there on the first run).")

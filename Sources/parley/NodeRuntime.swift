@@ -31,8 +31,10 @@ enum NodeRuntime {
                 ConversationStoreService(system: system, configuration: configuration, logger: logger.role("conversation")))
         }
         if roles.contains("model") {
-            services.append(
-                ModelAPIService(system: system, configuration: try modelConfiguration(options), logger: logger.role("model")))
+            // One model API (and one engine) per model the node serves.
+            for configuration in try modelConfigurations(options) {
+                services.append(ModelAPIService(system: system, configuration: configuration, logger: logger.role("model")))
+            }
         }
         if roles.contains("proxy") {
             var settings = ProxySettings()
@@ -62,20 +64,22 @@ enum NodeRuntime {
     /// The Prometheus registry `/metrics` serves; bootstrapped once per process.
     nonisolated(unsafe) static var metricsRegistry: PrometheusCollectorRegistry?
 
-    static func modelConfiguration(_ options: RoleOptions) throws -> ModelAPIService.Configuration {
+    /// The model APIs of a model node: the upstream's, or one per name in `--model` (comma-separated).
+    static func modelConfigurations(_ options: RoleOptions) throws -> [ModelAPIService.Configuration] {
         if let upstream = options.upstream {
             let models = options.upstreamModels?.split(separator: ",").map(String.init) ?? []
-            return .init(backend: .upstream(.init(baseURL: upstream, models: models)))
+            return [.init(backend: .upstream(.init(baseURL: upstream, models: models)))]
         }
-        let model = options.model ?? "smollm2"
-        if model == "synthetic" {
-            return .init(
-                backend: .synthetic(
-                    .init(
-                        timeToFirstToken: .milliseconds(options.syntheticTTFT), tokensPerSecond: options.syntheticTPS,
-                        promptProgressInterval: .milliseconds(500))))
+        return RoleOptions.modelNames(options.model).map { model in
+            if model == "synthetic" {
+                return .init(
+                    backend: .synthetic(
+                        .init(
+                            timeToFirstToken: .milliseconds(options.syntheticTTFT), tokensPerSecond: options.syntheticTPS,
+                            promptProgressInterval: .milliseconds(500))))
+            }
+            return .init(backend: .builtin(model: model))
         }
-        return .init(backend: .builtin(model: model))
     }
 
     static func gatewayConfiguration(_ options: RoleOptions, extraKeys: [String: String] = [:]) throws

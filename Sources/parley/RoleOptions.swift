@@ -9,7 +9,12 @@ struct RoleOptions: ParsableArguments {
         help: "Gateway: seconds a connection may send nothing while none of its answers streams (default 75).")
     var httpIdleTimeout: Double?
     @Option(help: "Data folder (conversation history, generation logs).") var data: String?
-    @Option(help: "Model of the model role: smollm2 (default), synthetic, or a GGUF file path.") var model: String?
+    @Option(
+        help: """
+            Model of the model role: smollm2 (default), gemma3-270m, synthetic, or a GGUF file path; \
+            several separated by commas are served side by side (one engine each).
+            """)
+    var model: String?
     @Option(help: "Serve an OpenAI-compatible upstream server (vLLM, llama.cpp server, Ollama) instead.")
     var upstream: String?
     @Option(help: "Model names the upstream serves (comma-separated; default: asked from the upstream).")
@@ -38,6 +43,13 @@ struct RoleOptions: ParsableArguments {
             """)
     var generationLogRetention: Double?
 
+    /// The models named in `--model` (comma-separated; `smollm2` when none is given).
+    static func modelNames(_ model: String?) -> [String] {
+        (model ?? "smollm2").split(separator: ",", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+    }
+
     func validate() throws {
         if let workerSlots, workerSlots <= 0 { throw ValidationError("--worker-slots must be positive") }
         if let rateLimit, rateLimit <= 0 { throw ValidationError("--rate-limit must be positive") }
@@ -47,6 +59,13 @@ struct RoleOptions: ParsableArguments {
         }
         if let generationLogRetention, !(generationLogRetention >= 1 && generationLogRetention <= 315_360_000) {
             throw ValidationError("--generation-log-retention must be between 1 second and 10 years")
+        }
+        if let model {
+            let names = Self.modelNames(model)
+            if names.contains(where: \.isEmpty) || model.hasSuffix(",") {
+                throw ValidationError("--model has an empty name in '\(model)'")
+            }
+            if Set(names).count != names.count { throw ValidationError("--model names '\(model)' twice") }
         }
         if syntheticTTFT < 0 { throw ValidationError("--synthetic-ttft must not be negative") }
         if !(syntheticTPS > 0) { throw ValidationError("--synthetic-tps must be positive") }

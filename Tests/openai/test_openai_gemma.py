@@ -1,6 +1,6 @@
 """Gemma 3 on the built-in engine, through the official `openai` Python client against a real
-`parley dev --model gemma3-270m` (Google's 270M base model, fetched on first use): the model is
-listed, a chat is laid out in Gemma's format (the system message before the first turn's text, BOS
+`parley dev --model gemma3-270m,synthetic` (Google's 270M base model, fetched on first use, beside
+the synthetic model on the same node): both are listed and each answers as itself, a chat is laid out in Gemma's format (the system message before the first turn's text, BOS
 first) and streams token by token to its length limit, and logprobs spell the answer in Gemma's
 262,144-token vocabulary.
 
@@ -9,6 +9,7 @@ The parley binary is $PARLEY_BIN (default .build/debug/parley).
 
 import os
 import sys
+import time
 
 import openai
 import pytest
@@ -20,14 +21,25 @@ API_KEY = "pk-openai-gemma-test-0123456789"
 
 @pytest.fixture(scope="module")
 def client():
-    with running_parley_dev(API_KEY, "--model", "gemma3-270m", prefix="parley-gemma-") as url:
-        yield openai.OpenAI(base_url=url + "/v1", api_key=API_KEY, max_retries=0, timeout=120)
+    # Two models side by side on one model node (one engine each): Gemma and the synthetic model.
+    args = ["--model", "gemma3-270m,synthetic", "--synthetic-ttft", "5", "--synthetic-tps", "500"]
+    with running_parley_dev(API_KEY, *args, prefix="parley-gemma-") as url:
+        c = openai.OpenAI(base_url=url + "/v1", api_key=API_KEY, max_retries=0, timeout=120)
+        # Ready means a chat can be answered; the larger model may still be loading then.
+        deadline = time.monotonic() + 60
+        while len(list(c.models.list())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        yield c
 
 
-def test_the_model_is_listed_with_its_context(client):
-    models = list(client.models.list())
-    assert [model.id for model in models] == ["gemma3-270m"]
-    assert models[0].model_extra.get("context_length") == 32768
+def test_both_models_are_listed_and_each_answers_as_itself(client):
+    models = {model.id: model for model in client.models.list()}
+    assert sorted(models) == ["gemma3-270m", "synthetic"]
+    assert models["gemma3-270m"].model_extra.get("context_length") == 32768
+    for name in models:
+        answer = client.chat.completions.create(
+            model=name, messages=[{"role": "user", "content": "Hi"}], max_tokens=4, temperature=0)
+        assert answer.model == name and answer.usage.completion_tokens == 4
 
 
 def test_a_chat_is_laid_out_in_gemmas_format_and_streams_to_its_limit(client):
