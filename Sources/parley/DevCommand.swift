@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ParleyCluster
 import ParleyGateway
+import ParleyModelAPI
 import ParleyProtocol
 import ServiceLifecycle
 
@@ -70,11 +71,16 @@ struct DevCommand: AsyncParsableCommand {
                 system: system,
                 configuration: try NodeRuntime.gatewayConfiguration(options, extraKeys: [key: "dev-user"]),
                 metricsRegistry: NodeRuntime.metricsRegistry, logger: logger.role("gateway"),
-                onListening: { port in
+                onListening: { [model] port in
                     // Announced once a chat can be answered: the completion role registers when its
-                    // worker pool, proxy and model have (the built-in model takes a moment to load).
+                    // worker pool, proxy and model have (the built-in model takes a moment to load),
+                    // and every model named is served (so the web page's picker lists them all).
                     Task {
                         _ = await system.receptionist.lookup(ServiceKeys.completion, waitingUpTo: .seconds(60))
+                        for name in RoleOptions.modelNames(model) {
+                            let key = ServiceKeys.modelAPI(ModelAPIService.servedName(name))
+                            _ = await system.receptionist.lookup(key, waitingUpTo: .seconds(120))
+                        }
                         let host = NodeAddress(parsing: http)?.host ?? "127.0.0.1"
                         print("Parley is running at http://\(host):\(port)/")
                         print("API key: \(key)")
