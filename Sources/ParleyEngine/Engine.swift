@@ -77,15 +77,10 @@ public final class Engine: Sendable {
         let file = try GGUFFile(path: modelPath)
         let model = try TransformerModel(file: file, precision: configuration.activations)
         tokenizer = try Tokenizer(gguf: file)
-        if file.string("tokenizer.chat_template") == nil, model.hyperparameters.family == .gemma3 {
-            // Gemma 3 base models carry no template; their tokenizer has Gemma's turn markers.
-            chatTemplate = .success(ChatTemplate(family: .gemma))
-        } else {
-            do {
-                chatTemplate = .success(try ChatTemplate(gguf: file))
-            } catch let error as EngineError {
-                chatTemplate = .failure(error)
-            }
+        do {
+            chatTemplate = .success(try ChatTemplate(gguf: file))
+        } catch let error as EngineError {
+            chatTemplate = .failure(error)
         }
         modelName = model.name
         weightBytesPerStep = model.weightBytesPerStep

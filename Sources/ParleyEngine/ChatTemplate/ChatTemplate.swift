@@ -74,10 +74,16 @@ public struct ChatTemplate: Sendable {
 
     let style: Style
 
-    /// Reads `tokenizer.chat_template` from `gguf`.
-    /// - Throws: `.unsupportedChatTemplate` if there is no template or it is not a supported shape.
+    /// Reads `tokenizer.chat_template` from `gguf`. A Gemma 3 file without one (the base models,
+    /// whose tokenizer has Gemma's turn markers) gets the Gemma format.
+    /// - Throws: `.unsupportedChatTemplate` if there is no template (and no format for the
+    ///   architecture) or it is not a supported shape.
     public init(gguf: GGUFFile) throws {
         guard let source = gguf.string("tokenizer.chat_template") else {
+            if gguf.architecture == ModelFamily.gemma3.rawValue {
+                self.init(family: .gemma)
+                return
+            }
             throw EngineError(
                 .unsupportedChatTemplate, "'\(gguf.path)' has no tokenizer.chat_template; use a raw prompt")
         }

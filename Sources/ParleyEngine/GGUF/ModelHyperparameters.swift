@@ -48,6 +48,8 @@ public struct ModelHyperparameters: Sendable, Equatable {
 
     /// Width of all query heads together (`headCount · headDimension`; most often the embedding width).
     public var queryWidth: Int { headCount * headDimension }
+    /// Width of all key (or value) heads together (`headCountKV · headDimension`).
+    public var keyValueWidth: Int { headCountKV * headDimension }
 
     /// Whether block `layer` attends through the sliding window.
     public func isSlidingWindowLayer(_ layer: Int) -> Bool {

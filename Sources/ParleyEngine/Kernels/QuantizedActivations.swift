@@ -13,12 +13,37 @@
 /// The Int8 quants are stored in element order, each vector padded with zeros to whole blocks.
 /// Reused across calls: ``quantize(_:count:stride:width:format:roundSums:)`` only grows the buffers.
 final class QuantizedActivations {
+    /// How activations are quantized for the products with one weight matrix: llama.cpp's rule
+    /// for the matrix's type (Q8_1 sums rounded to f16 for Q4_1, Q8_K for the K-quants, Q8_0 else).
+    struct Scheme: Equatable {
+        var format: WeightMatrix.Format
+        /// Q4_1 weights: `d · Σq` rounded to f16, like llama.cpp's Q8_1 blocks.
+        var roundSums: Bool
+        /// K-quant weights: one float scale per 256 elements, like llama.cpp's Q8_K.
+        var superBlocks: Bool
+
+        init(format: WeightMatrix.Format, roundSums: Bool, superBlocks: Bool) {
+            self.format = format
+            self.roundSums = roundSums
+            self.superBlocks = superBlocks
+        }
+
+        init(for weight: WeightMatrix) {
+            format = weight.format
+            roundSums = weight.sourceType == .q4_1
+            superBlocks = weight.sourceType.isKQuant && weight.columns % 256 == 0
+        }
+    }
+
     private(set) var count = 0
     private(set) var width = 0
     private(set) var paddedWidth = 0
     private(set) var format: WeightMatrix.Format = .nibble
     private(set) var roundSums = false
     private(set) var superBlocks = false
+
+    /// The scheme of the current quants.
+    var scheme: Scheme { .init(format: format, roundSums: roundSums, superBlocks: superBlocks) }
     private var capacity = 0
     private var scaleCapacity = 0
     /// `paddedWidth` Int8 quants per vector.
@@ -225,20 +250,35 @@ final class QuantizedActivations {
         return (m / 127, Int((half[0] &+ half[1]) &+ (half[2] &+ half[3])))
     }
 
+    /// ``quantize(_:count:stride:width:format:roundSums:superBlocks:pool:)`` by `scheme`.
+    func quantize(
+        _ input: UnsafePointer<Float>, count: Int, stride: Int, width: Int, scheme: Scheme, pool: ThreadPool? = nil
+    ) {
+        quantize(
+            input, count: count, stride: stride, width: width, format: scheme.format, roundSums: scheme.roundSums,
+            superBlocks: scheme.superBlocks, pool: pool)
+    }
+
     /// Quantizes 256 floats as llama.cpp's Q8_K; returns the scale `d` (negative when the element
     /// largest in magnitude is positive).
     private static func quantizeSuperBlock(_ x: UnsafePointer<Float>, into q: UnsafeMutablePointer<Int8>) -> Float {
-        var magnitude: Float = 0, largest: Float = 0
-        for j in 0..<256 where abs(x[j]) > magnitude {
-            magnitude = abs(x[j])
-            largest = x[j]
+        var top = SIMD8<Float>()
+        for j in Swift.stride(from: 0, to: 256, by: 8) {
+            top = VectorMath.maximum(top, magnitude(UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)))
         }
-        guard magnitude != 0 else {
+        let largestMagnitude = VectorMath.horizontalMax(top)
+        guard largestMagnitude != 0 else {
             q.update(repeating: 0, count: 256)
             return 0
         }
-        let inverse = -127 / largest
-        for j in 0..<256 { q[j] = Int8(min(127, Int((inverse * x[j]).rounded(.toNearestOrEven)))) }
+        // The first element of that magnitude, with its sign, as llama.cpp picks it.
+        var first = 0
+        while first < 255 && abs(x[first]) != largestMagnitude { first += 1 }
+        let inverse = -127 / x[first]
+        for j in Swift.stride(from: 0, to: 256, by: 8) {
+            let r = VectorMath.roundToInt(UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self) * inverse)
+            for l in 0..<8 { q[j + l] = Int8(truncatingIfNeeded: min(127, r[l])) }
+        }
         return 1 / inverse
     }
 

@@ -185,14 +185,9 @@ final class ForwardPass {
         _ w: WeightMatrix, input: UnsafeMutablePointer<Float>, count: Int, width: Int,
         into out: UnsafeMutablePointer<Float>, reuseActivations: Bool = false
     ) {
-        let roundSums = w.sourceType == .q4_1, superBlocks = w.sourceType.isKQuant
-        if !reuseActivations || activations.format != w.format || activations.count != count
-            || activations.width != width || activations.roundSums != roundSums
-            || activations.superBlocks != (superBlocks && width % 256 == 0)
-        {
-            activations.quantize(
-                input, count: count, stride: width, width: width, format: w.format, roundSums: roundSums,
-                superBlocks: superBlocks, pool: pool)
+        let scheme = QuantizedActivations.Scheme(for: w)
+        if !reuseActivations || activations.scheme != scheme || activations.count != count || activations.width != width {
+            activations.quantize(input, count: count, stride: width, width: width, scheme: scheme, pool: pool)
         }
         MatMul.multiply(w, activations, into: out, outStride: w.rows, pool: pool)
     }
@@ -203,21 +198,15 @@ final class ForwardPass {
         _ products: [(WeightMatrix, UnsafeMutablePointer<Float>)], input: UnsafeMutablePointer<Float>, count: Int,
         width: Int
     ) {
-        let first = products[0].0
-        let shared = products.allSatisfy {
-            $0.0.format == first.format && ($0.0.sourceType == .q4_1) == (first.sourceType == .q4_1)
-                && $0.0.sourceType.isKQuant == first.sourceType.isKQuant
-        }
-        guard shared, first.format != .float else {
+        let scheme = QuantizedActivations.Scheme(for: products[0].0)
+        let shared = products.allSatisfy { QuantizedActivations.Scheme(for: $0.0) == scheme }
+        guard shared, scheme.format != .float else {
             for (i, (w, out)) in products.enumerated() {
                 multiply(w, input: input, count: count, width: width, into: out, reuseActivations: i > 0)
             }
             return
         }
-        activations.quantize(
-            input, count: count, stride: width, width: width, format: first.format, roundSums: first.sourceType == .q4_1,
-            superBlocks: first.sourceType.isKQuant,
-            pool: pool)
+        activations.quantize(input, count: count, stride: width, width: width, scheme: scheme, pool: pool)
         MatMul.multiply(products.map { (matrix: $0.0, out: $0.1) }, activations, pool: pool)
     }
 

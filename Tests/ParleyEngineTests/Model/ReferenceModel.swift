@@ -106,6 +106,22 @@ enum ReferenceModel {
         return logits
     }
 
+    /// The engine's greedy tokens after `prompt`: `count` of them, fewer if one of `stop` comes.
+    static func greedy(_ pass: ForwardPass, _ prompt: [Int32], count: Int, stop: Set<Int32> = []) -> [Int32] {
+        let cache = pass.model.makeCache(capacity: prompt.count + count + 1)
+        var logits = pass.run(
+            prompt.indices.map { .init(id: prompt[$0], position: $0, cache: cache, wantsLogits: $0 == prompt.count - 1) }
+        )[0]
+        var ours: [Int32] = []
+        while ours.count < count {
+            let next = Sampler.argmax(logits)
+            ours.append(next)
+            if stop.contains(next) { break }
+            logits = pass.run([.init(id: next, position: cache.count, cache: cache, wantsLogits: true)])[0]
+        }
+        return ours
+    }
+
     /// The loaded model, shared by the tests of a run.
     static let model: (TransformerModel, Tokenizer, ChatTemplate)? = {
         guard let path, let file = try? GGUFFile(path: path), let model = try? TransformerModel(file: file),
