@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Independent NumPy reference of the llama and Gemma 3 forward passes over a GGUF file, for
-ParleyEngine's tests.
+"""Independent NumPy reference of the llama, Gemma 3, Qwen2 and Qwen3 forward passes over a GGUF
+file, for ParleyEngine's tests.
 
 Weights are dequantized by the `gguf` PyPI package (not by Parley's code). Two arithmetic modes:
 
@@ -18,11 +18,27 @@ Weights are dequantized by the `gguf` PyPI package (not by Parley's code). Two a
                        weights: logits of llama.cpp and of this reference (either mode) differ by
                        up to ~1-3, as much as llama.cpp's own flash and non-flash attention do.
 
-Architectures: "llama", and "gemma3" as llama.cpp's gemma3 graph runs it: embeddings × sqrt(n_embd),
+Architectures: "llama"; "gemma3" as llama.cpp's gemma3 graph runs it: embeddings × sqrt(n_embd),
 per-head RMSNorm of q and k before NEOX RoPE, post-attention and post-FFN norms, GELU(tanh)-gated FFN,
 sliding-window layers (all but every 6th, RoPE base 10000) and global layers (rope.freq_base, linear
 rope scaling), query scaled by 1/sqrt(head_dim) before the product, tied output. The converter has
 already added Gemma's +1 to the norm weights, so every norm is x/rms(x)·w with w as stored.
+
+"qwen2" and "qwen3" as llama.cpp's qwen2/qwen3 graphs run them: the llama block (RMSNorm, SiLU-gated
+FFN, grouped-query attention, scores scaled by 1/sqrt(head_dim) before the softmax) with NEOX RoPE
+(pairs (i, i + head_dim/2)), the q/k/v biases (blk.N.attn_{q,k,v}.bias, added after the product
+whenever the file has them: Qwen2 always, Qwen3 normally not) and, for qwen3, a per-head RMSNorm of q
+and k before the rotation (attn_q_norm/attn_k_norm, width head_dim, plain x/rms(x)·w: Qwen3's norms
+have no +1, and neither the converter nor the graph adds one). Head width = attention.key_length
+(default n_embd/n_head; Qwen3-0.6B: 1024 wide, 16 heads of 128); value_length and
+rope.dimension_count must equal it, as llama.cpp asserts. output.weight absent -> tied to
+token_embd.weight; qwen2's optional output.bias is added to the logits. Rope scaling: none or linear
+only (YaRN, e.g. Qwen2.5's long-context files, is refused); fused attn_qkv tensors are refused.
+Checked against llama.cpp (llama-cpp-python 0.3.36, CPU) on random-weight F32 qwen2/qwen3 files with
+large biases and q/k norm weights, sequences of 1-40 tokens: float mode vs llama.cpp with an F32 KV
+cache differs by <= 4e-5 (logits up to ~100); q8 mode vs llama.cpp's default (F16 KV cache) by <= 2e-2
+on F32 weights, and on Q8_0/Q4_0/Q4_1/Q4_K/Q5_K/Q6_K files it matches to ~1e-5 until one activation
+rounding flips, then by up to ~1 — less than llama.cpp's flash vs non-flash attention differ there.
 
 Usage:
   forward.py --model M.gguf --tokens 1,2,3 logits       -> {"logits": [...vocab floats of the last token]}
@@ -88,15 +104,19 @@ class Model:
     def __init__(self, path, mode):
         r = Reader(path)
         arch = field(r, "general.architecture")
-        if arch not in ("llama", "gemma3"):
+        if arch not in ("llama", "gemma3", "qwen2", "qwen3"):
             raise SystemExit(f"unsupported architecture {arch}")
         self.arch = arch
         if arch == "gemma3":
             self.init_gemma3(r)
+        elif arch in ("qwen2", "qwen3"):
+            self.init_qwen(r, arch)
         else:
             self.init_llama(r)
         self.mode = mode
         self.load(r)
+        if arch in ("qwen2", "qwen3"):
+            self.check_qwen_tensors()
 
     def init_llama(self, r):
         self.dim = int(field(r, "llama.embedding_length"))
@@ -149,6 +169,51 @@ class Model:
         if field(r, a + "final_logit_softcapping", None):
             raise SystemExit("gemma3: final_logit_softcapping is not part of llama.cpp's gemma3 graph")
         self.embed_scale = np.float32(np.sqrt(np.float32(self.dim)))
+
+    def init_qwen(self, r, arch):
+        a = arch + "."
+        self.dim = int(field(r, a + "embedding_length"))
+        self.layers = int(field(r, a + "block_count"))
+        heads = field(r, a + "attention.head_count")
+        kv_heads = field(r, a + "attention.head_count_kv", heads)
+        if isinstance(heads, list) or isinstance(kv_heads, list):
+            raise SystemExit(f"{arch}: per-layer head counts are not supported")
+        self.heads, self.kv_heads = int(heads), int(kv_heads)
+        self.eps = np.float32(field(r, a + "attention.layer_norm_rms_epsilon"))
+        self.head_dim = int(field(r, a + "attention.key_length", self.dim // self.heads))
+        if int(field(r, a + "attention.value_length", self.dim // self.heads)) != self.head_dim:
+            raise SystemExit(f"{arch}: value_length != key_length is not supported (llama.cpp asserts it)")
+        self.rope_dims = int(field(r, a + "rope.dimension_count", self.head_dim))
+        if self.rope_dims != self.head_dim:
+            raise SystemExit(f"{arch}: rope.dimension_count != head dim is not supported (llama.cpp asserts it)")
+        self.base = np.float32(field(r, a + "rope.freq_base", 10000.0))
+        # llama.cpp: scaling type defaults to "linear"; "none" never scales; the factor is
+        # rope.scaling.factor (or the old rope.scale_linear), 0/absent meaning 1.
+        rtype = field(r, a + "rope.scaling.type", "linear")
+        factor = field(r, a + "rope.scaling.factor", field(r, a + "rope.scale_linear", 0.0))
+        if rtype not in ("none", "linear"):
+            raise SystemExit(f"{arch}: rope scaling {rtype} is not supported")
+        attn_factor = field(r, a + "rope.scaling.attn_factor", 1.0)
+        if float(attn_factor) != 1.0:
+            raise SystemExit(f"{arch}: rope.scaling.attn_factor {attn_factor} is not supported")
+        self.freq_scale = np.float32(1.0 / factor) if rtype == "linear" and factor else np.float32(1.0)
+        # llama.cpp's build_attn: kq_scale = 1.0f/sqrtf(float(n_embd_head)), applied in the softmax.
+        self.attn_scale = np.float32(1.0) / np.float32(np.sqrt(np.float32(self.head_dim)))
+
+    def check_qwen_tensors(self):
+        if any(name.endswith("attn_qkv.weight") for name in self.w):
+            raise SystemExit(f"{self.arch}: fused attn_qkv tensors are not supported")
+        if self.w.get("rope_freqs.weight") is not None:
+            raise SystemExit(f"{self.arch}: rope_freqs is not part of llama.cpp's {self.arch} graph")
+        if self.w["token_embd.weight"].shape[1] != self.dim:
+            raise SystemExit(f"{self.arch}: token_embd width != embedding_length")
+        for l in range(self.layers):
+            p = f"blk.{l}."
+            if self.w[p + "attn_q.weight"].shape[0] != self.heads * self.head_dim:
+                raise SystemExit(f"{self.arch}: {p}attn_q.weight has {self.w[p + 'attn_q.weight'].shape[0]} rows, "
+                                 f"expected heads·head_dim = {self.heads * self.head_dim}")
+            if self.arch == "qwen3" and (p + "attn_q_norm.weight" not in self.w or p + "attn_k_norm.weight" not in self.w):
+                raise SystemExit(f"qwen3: {p}attn_q_norm/attn_k_norm missing")
 
     def load(self, r):
         self.w = {}
@@ -246,6 +311,8 @@ class Model:
         """Runs tokens at positions start..; cache = list of (K, V) arrays per layer; returns last logits."""
         if self.arch == "gemma3":
             return self.forward_gemma3(tokens, cache, start)
+        if self.arch in ("qwen2", "qwen3"):
+            return self.forward_qwen(tokens, cache, start)
         n = len(tokens)
         positions = list(range(start, start + n))
         x = self.w["token_embd.weight"][np.array(tokens)].astype(np.float32)
@@ -254,10 +321,11 @@ class Model:
             p = f"blk.{l}."
             h = self.rms(x, self.w[p + "attn_norm.weight"])
             TRACE[f"{l}.attn_norm"] = h[0]
-            q = self.rope(self.matmul(p + "attn_q.weight", h), positions, self.heads)
+            # The biases llama.cpp's llama graph adds where the file has them (attn_q/k/v.bias).
+            q = self.rope(self.linear_bias(p + "attn_q", h), positions, self.heads)
             TRACE[f"{l}.q"] = q[0]
-            k = self.rope(self.matmul(p + "attn_k.weight", h), positions, self.kv_heads)
-            v = self.matmul(p + "attn_v.weight", h)
+            k = self.rope(self.linear_bias(p + "attn_k", h), positions, self.kv_heads)
+            v = self.linear_bias(p + "attn_v", h)
             K, V = cache[l]
             K = np.concatenate([K, self.f16(k)]) if K is not None else self.f16(k)
             V = np.concatenate([V, self.f16(v)]) if V is not None else self.f16(v)
@@ -277,7 +345,8 @@ class Model:
                 wts = self.f16(e / e.sum(axis=1, keepdims=True))
                 out[:, hd * self.head_dim:(hd + 1) * self.head_dim] = wts @ vs
             TRACE[f"{l}.attended"] = out[0]
-            x = x + self.matmul(p + "attn_output.weight", out)
+            # llama's graph (alone of these) also adds attn_output.bias where the file has it.
+            x = x + self.linear_bias(p + "attn_output", out)
             h = self.rms(x, self.w[p + "ffn_norm.weight"])
             TRACE[f"{l}.ffn_norm"] = h[0]
             gate = self.matmul(p + "ffn_gate.weight", h)
@@ -401,6 +470,69 @@ class Model:
             x = x + down
         h = self.rms(x[-1:], self.w["output_norm.weight"])
         return self.matmul("output.weight", h)[0]
+
+    # -- Qwen2 / Qwen3 ------------------------------------------------------------------------
+    def linear_bias(self, name, x):
+        """x·Wᵀ (+ the F32 bias of the same name when the file has one), as build_qkv does."""
+        y = self.matmul(name + ".weight", x)
+        b = self.w.get(name + ".bias")
+        return y if b is None else y + b
+
+    def forward_qwen(self, tokens, cache, start):
+        n = len(tokens)
+        positions = list(range(start, start + n))
+        hd = self.head_dim
+        x = self.w["token_embd.weight"][np.array(tokens)].astype(np.float32)
+        group = self.heads // self.kv_heads
+        qpos = np.arange(start, start + n)[:, None]
+        for l in range(self.layers):
+            p = f"blk.{l}."
+            h = self.rms(x, self.w[p + "attn_norm.weight"])
+            TRACE[f"{l}.attn_norm"] = h[0]
+            q = self.linear_bias(p + "attn_q", h)
+            k = self.linear_bias(p + "attn_k", h)
+            v = self.linear_bias(p + "attn_v", h)
+            if self.arch == "qwen3":
+                q = self.head_rms(q, self.w[p + "attn_q_norm.weight"], self.heads)
+                k = self.head_rms(k, self.w[p + "attn_k_norm.weight"], self.kv_heads)
+            q = self.rope_neox(q, positions, self.heads, self.base, self.freq_scale)
+            k = self.rope_neox(k, positions, self.kv_heads, self.base, self.freq_scale)
+            TRACE[f"{l}.q"] = q[0]
+            TRACE[f"{l}.k"] = k[0]
+            TRACE[f"{l}.v"] = v[0]
+            K, V = cache[l]
+            K = np.concatenate([K, self.f16(k)]) if K is not None else self.f16(k)
+            V = np.concatenate([V, self.f16(v)]) if V is not None else self.f16(v)
+            cache[l] = (K, V)
+            masked = np.arange(K.shape[0])[None, :] > qpos
+            out = np.zeros((n, self.heads * hd), dtype=np.float32)
+            for hh in range(self.heads):
+                g = hh // group
+                qs = self.f16(q[:, hh * hd:(hh + 1) * hd])
+                ks = K[:, g * hd:(g + 1) * hd]
+                vs = V[:, g * hd:(g + 1) * hd]
+                scores = (qs @ ks.T) * self.attn_scale
+                scores[masked] = -np.inf
+                scores = scores - scores.max(axis=1, keepdims=True)
+                e = np.exp(scores)
+                wts = self.f16(e / e.sum(axis=1, keepdims=True))
+                out[:, hh * hd:(hh + 1) * hd] = wts @ vs
+            TRACE[f"{l}.attended"] = out[0]
+            x = x + self.matmul(p + "attn_output.weight", out)
+            h = self.rms(x, self.w[p + "ffn_norm.weight"])
+            TRACE[f"{l}.ffn_norm"] = h[0]
+            gate = self.matmul(p + "ffn_gate.weight", h)
+            TRACE[f"{l}.gate"] = gate[0]
+            up = self.matmul(p + "ffn_up.weight", h)
+            act = gate / (np.float32(1) + np.exp(-gate)) * up
+            TRACE[f"{l}.act"] = act[0]
+            down = self.matmul(p + "ffn_down.weight", act)
+            TRACE[f"{l}.down"] = down[0]
+            x = x + down
+        h = self.rms(x[-1:], self.w["output_norm.weight"])
+        logits = self.matmul("output.weight", h)[0]
+        b = self.w.get("output.bias") if self.arch == "qwen2" else None  # only qwen2's graph has it
+        return logits if b is None else logits + b
 
 
 def run_logits(model, tokens):

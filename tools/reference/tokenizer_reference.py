@@ -7,7 +7,7 @@ original model's tokenizer.json uses), and answers requests read as JSON from st
 
   {"model": PATH, "mode": "encode", "items": [{"text": "...", "special": false}, ...]}
       -> [[ids...], ...]   ("special": true recognises control tokens such as <|im_start|>)
-  {"model": PATH, "mode": "split", "pre": "smollm"|"gpt2"|"llama-bpe", "texts": ["...", ...]}
+  {"model": PATH, "mode": "split", "pre": "smollm"|"gpt2"|"llama-bpe"|"qwen2"|..., "texts": ["...", ...]}
       -> [[[start, end], ...], ...]   word boundaries in code points, from the pre-tokenizer alone
   {"model": PATH, "mode": "decode", "items": [[ids...], ...]} -> ["text", ...]
 """
@@ -21,6 +21,21 @@ LLAMA3_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
+
+# Qwen2's pattern as llama.cpp runs it (LLAMA_VOCAB_PRE_TYPE_QWEN2): Llama 3's with single digits
+# (\p{N} instead of \p{N}{1,3}), and the contractions spelled with explicit case classes as
+# llama.cpp rewrites them. Qwen's tokenizer.json says (?i:'s|'t|...), which Oniguruma also matches on
+# case-folding equivalents such as 'ſ (U+017F folds to s: "x'ſx" -> x | 'ſ | x); llama.cpp compares
+# the lowercase of the next character, and ſ's lowercase is ſ (-> x | 'ſx), as the explicit classes do.
+# (Neither this nor \p{N} vs \p{N}{1,3} changes ids with Qwen's vocabulary, which has no ſ merges and
+# no multi-digit tokens, but the "split" mode's boundaries differ.)
+QWEN2_PATTERN = (
+    r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+# tokenizer.ggml.pre values llama.cpp maps to LLAMA_VOCAB_PRE_TYPE_QWEN2 (llama-vocab.cpp).
+QWEN2_PRES = ("qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez")
 
 CONTROL = 3
 USER_DEFINED = 4
@@ -42,6 +57,14 @@ def pre_tokenizer(pre):
         return pre_tokenizers.Sequence(
             [
                 pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated", invert=False),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+            ]
+        )
+    if pre in QWEN2_PRES:
+        # Qwen2 / DeepSeek-R1-Distill-Qwen: no ignore_merges, byte-level BPE as llama-bpe.
+        return pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior="isolated", invert=False),
                 pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
             ]
         )

@@ -144,21 +144,35 @@ public struct ModelHyperparameters: Sendable, Equatable {
 ///
 /// - `llama` (Llama 2/3, SmolLM2, TinyLlama, Mistral): SwiGLU, rotation of adjacent pairs (the
 ///   converter permutes the query and key rows for it), pre-norms only.
+/// - `qwen2` (Qwen2, Qwen2.5, DeepSeek-R1's Qwen distills): llama's blocks with biases on the query,
+///   key and value projections, and NeoX rotation (element i with i + d/2).
+/// - `qwen3`: qwen2 without the biases, with RMSNorm of each query and key head before rotation
+///   (heads may be wider than `embedding / heads`).
 /// - `gemma3`: the embedding scaled by √width, RMSNorm of each query and key head before rotation,
-///   NeoX rotation (element i with i + d/2), norms after attention and after the feed-forward
-///   network too, GELU (tanh) gating, and five sliding-window layers to each global one.
+///   NeoX rotation, norms after attention and after the feed-forward network too, GELU (tanh)
+///   gating, and five sliding-window layers to each global one.
+///
+/// As in llama.cpp, every family adds the biases of the query, key and value projections
+/// (`attn_q.bias`, `attn_k.bias`, `attn_v.bias`) when its file has them; llama also that of the
+/// attention output (`attn_output.bias`), qwen2 that of the output matrix (`output.bias`).
 public enum ModelFamily: String, Sendable, CaseIterable {
     case llama
+    case qwen2
+    case qwen3
     case gemma3
 
     /// The embedding row is multiplied by √(embedding width) before the first block.
     var scalesEmbedding: Bool { self == .gemma3 }
     /// Each query and key head is RMS-normalized (`attn_q_norm`, `attn_k_norm`) before rotation.
-    var normalizesQueryKey: Bool { self == .gemma3 }
+    var normalizesQueryKey: Bool { self == .gemma3 || self == .qwen3 }
+    /// `attn_output.bias` is added where the file has it (llama.cpp's llama graph alone reads it).
+    var readsAttentionOutputBias: Bool { self == .llama }
+    /// `output.bias` is added to the logits where the file has it (llama.cpp's qwen2 graph alone reads it).
+    var readsOutputBias: Bool { self == .qwen2 }
     /// The attention output and the feed-forward output are normalized before the residual add.
     var normalizesSublayerOutputs: Bool { self == .gemma3 }
     /// The gate of the feed-forward network goes through GELU (tanh approximation) instead of SiLU.
     var gatesWithGELU: Bool { self == .gemma3 }
     /// Rotation pairs element i with i + d/2 (NeoX) instead of 2i with 2i+1.
-    var rotatesHalves: Bool { self == .gemma3 }
+    var rotatesHalves: Bool { self != .llama }
 }

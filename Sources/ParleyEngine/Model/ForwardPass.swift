@@ -90,6 +90,9 @@ final class ForwardPass {
             multiply([(layer.query, b.q), (layer.key, b.k), (layer.value, b.v)], input: b.normed, count: n, width: dim)
             for (t, token) in tokens.enumerated() {
                 let q = b.q + t * queryWidth, k = b.k + t * kvWidth
+                addBias(layer.biases.query, to: q)
+                addBias(layer.biases.key, to: k)
+                addBias(layer.biases.value, to: b.v + t * kvWidth)
                 if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {
                     normalizeHeads(q, heads: hp.headCount, weights: queryNorm)
                     normalizeHeads(k, heads: hp.headCountKV, weights: keyNorm)
@@ -109,6 +112,7 @@ final class ForwardPass {
             attention(tokens, layer: l, window: sliding ? hp.slidingWindow : nil)
             trace?("\(l).attended", b.attended, queryWidth)
             multiply(layer.attentionOutput, input: b.attended, count: n, width: queryWidth, into: b.projected)
+            for t in 0..<n { addBias(layer.biases.output, to: b.projected + t * dim) }
             if let norm = layer.attentionOutputNorm { normalize(n, b.projected, weights: norm, into: b.projected) }
             for i in 0..<n * dim { b.x[i] += b.projected[i] }
 
@@ -142,6 +146,7 @@ final class ForwardPass {
             logits = .allocate(capacity: logitsCapacity)
         }
         multiply(model.output, input: b.normed, count: wanted.count, width: dim, into: logits)
+        for row in 0..<wanted.count { addBias(model.outputBias, to: logits + row * vocab) }
         return (0..<wanted.count).map { Array(UnsafeBufferPointer(start: logits + $0 * vocab, count: vocab)) }
     }
 
@@ -165,7 +170,7 @@ final class ForwardPass {
         }
     }
 
-    /// RMSNorm of each of `heads` heads at `x`, in place (Gemma 3's query and key norms).
+    /// RMSNorm of each of `heads` heads at `x`, in place (Gemma 3's and Qwen3's query and key norms).
     private func normalizeHeads(_ x: UnsafeMutablePointer<Float>, heads: Int, weights: [Float]) {
         let hp = model.hyperparameters
         weights.withUnsafeBufferPointer { w in
@@ -173,6 +178,12 @@ final class ForwardPass {
                 x, vectors: heads, stride: hp.headDimension, weight: w.baseAddress!, epsilon: hp.rmsNormEpsilon,
                 count: hp.headDimension, into: x)
         }
+    }
+
+    /// Adds `bias` (when there is one) to the vector at `x`, element by element.
+    private func addBias(_ bias: [Float]?, to x: UnsafeMutablePointer<Float>) {
+        guard let bias else { return }
+        for i in bias.indices { x[i] += bias[i] }
     }
 
     /// Calls `body` with `rope_freqs` (nil when the model has none).

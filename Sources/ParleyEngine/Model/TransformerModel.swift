@@ -16,12 +16,23 @@ final class TransformerModel: @unchecked Sendable {
         var gate: WeightMatrix
         var up: WeightMatrix
         var down: WeightMatrix
-        /// Gemma 3: the per-head norms of queries and keys (`headDimension` weights each).
+        /// The biases of the projections, where the file has them and the family reads them (Qwen2:
+        /// query, key and value).
+        var biases = ProjectionBiases()
+        /// Gemma 3 and Qwen3: the per-head norms of queries and keys (`headDimension` weights each).
         var queryNorm: [Float]?
         var keyNorm: [Float]?
         /// Gemma 3: the norms of the attention and feed-forward outputs.
         var attentionOutputNorm: [Float]?
         var feedForwardOutputNorm: [Float]?
+    }
+
+    /// The biases added after the attention's projections; nil where a file has none.
+    struct ProjectionBiases {
+        var query: [Float]?
+        var key: [Float]?
+        var value: [Float]?
+        var output: [Float]?
     }
 
     let hyperparameters: ModelHyperparameters
@@ -33,6 +44,8 @@ final class TransformerModel: @unchecked Sendable {
     let outputNorm: [Float]
     /// `output.weight`, or the token embedding when the file ties them.
     let output: WeightMatrix
+    /// `output.bias`, added to the logits (Qwen2 files may have one).
+    let outputBias: [Float]?
     /// The model's name (`general.name`) or the file name.
     let name: String
     /// `rope_freqs.weight` (Llama 3.1 and later): each rotated pair's angle is divided by its factor
@@ -102,13 +115,25 @@ final class TransformerModel: @unchecked Sendable {
             file.tensors["output.weight"] == nil
             ? tokenEmbedding : try matrix("output.weight", rows: hp.vocabularySize, columns: dim)
         outputNorm = try vector("output_norm.weight", count: dim)
+        outputBias =
+            hp.family.readsOutputBias && file.tensors["output.bias"] != nil
+            ? try vector("output.bias", count: hp.vocabularySize) : nil
         ropeFrequencyFactors =
             file.tensors["rope_freqs.weight"] == nil
             ? nil : try vector("rope_freqs.weight", count: hp.ropeDimensionCount / 2)
         let family = hp.family
+        /// A bias vector where the file has it (llama.cpp requires none, not even Qwen2's).
+        func bias(_ name: String, count: Int) throws -> [Float]? {
+            file.tensors[name] == nil ? nil : try vector(name, count: count)
+        }
         var layers: [Layer] = []
         for i in 0..<hp.blockCount {
             let p = "blk.\(i)."
+            let biases = ProjectionBiases(
+                query: try bias(p + "attn_q.bias", count: queryWidth),
+                key: try bias(p + "attn_k.bias", count: kvWidth),
+                value: try bias(p + "attn_v.bias", count: kvWidth),
+                output: family.readsAttentionOutputBias ? try bias(p + "attn_output.bias", count: dim) : nil)
             layers.append(
                 Layer(
                     attentionNorm: try vector(p + "attn_norm.weight", count: dim),
@@ -120,6 +145,7 @@ final class TransformerModel: @unchecked Sendable {
                     gate: try matrix(p + "ffn_gate.weight", rows: hp.feedForwardLength, columns: dim),
                     up: try matrix(p + "ffn_up.weight", rows: hp.feedForwardLength, columns: dim),
                     down: try matrix(p + "ffn_down.weight", rows: dim, columns: hp.feedForwardLength),
+                    biases: biases,
                     queryNorm: family.normalizesQueryKey
                         ? try vector(p + "attn_q_norm.weight", count: hp.headDimension) : nil,
                     keyNorm: family.normalizesQueryKey

@@ -5,10 +5,13 @@
 /// - `smollm` (also StarCoder and friends): every `\p{N}` first becomes a word of its own, then `gpt2`.
 /// - `llama-bpe` (Llama 3): `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|`
 ///   ` ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+/// - `qwen2` (Qwen2, Qwen2.5, Qwen3, DeepSeek-R1's Qwen distills): Llama 3's with `\p{N}` alone
+///   (one digit a word), without Llama 3's whole-word vocabulary lookup.
 enum PreTokenizer: String, Sendable, CaseIterable {
     case gpt2
     case smollm
     case llama3 = "llama-bpe"
+    case qwen2
 
     /// The pre-tokenizer for a `tokenizer.ggml.pre` value, or `nil` if not implemented.
     init?(ggmlName: String) {
@@ -17,6 +20,7 @@ enum PreTokenizer: String, Sendable, CaseIterable {
         case "gpt2", "mpt", "olmo", "jais": self = .gpt2
         case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b": self = .smollm
         case "llama-bpe", "llama3", "llama-v3", "falcon3": self = .llama3
+        case "qwen2", "deepseek-r1-qwen", "megrez": self = .qwen2
         default: return nil
         }
     }
@@ -35,6 +39,8 @@ enum PreTokenizer: String, Sendable, CaseIterable {
             text.splitGPT2(range, into: &words)
         case .llama3:
             text.splitLlama3(range, into: &words)
+        case .qwen2:
+            text.splitLlama3(range, digitRun: 1, into: &words)
         case .smollm:
             // `\p{N}` isolates every digit; the runs between digits go through the GPT-2 scanner.
             var start = range.lowerBound

@@ -77,7 +77,9 @@ struct PreTokenizerText {
         }
     }
 
-    func splitLlama3(_ range: Range<Int>, into words: inout [Range<Int>]) {
+    /// Llama 3's regex (see ``PreTokenizer``), whose `\p{N}{1,3}` takes `digitRun` digits at most
+    /// (Qwen2's takes one).
+    func splitLlama3(_ range: Range<Int>, digitRun: Int = 3, into words: inout [Range<Int>]) {
         let end = range.upperBound
         var pos = range.lowerBound
         while pos < end {
@@ -99,9 +101,9 @@ struct PreTokenizerText {
                 words.append(start..<pos)
                 continue
             }
-            // \p{N}{1,3}
+            // \p{N}{1,digitRun}
             if classes[pos].contains(.number) {
-                while has(pos, end, .number) && pos - start < 3 { pos += 1 }
+                while has(pos, end, .number) && pos - start < digitRun { pos += 1 }
                 words.append(start..<pos)
                 continue
             }

@@ -10,6 +10,13 @@ struct RandomModelFile {
     /// Elements per head; nil: `dim / heads` (written as `key_length`/`value_length` when given).
     var headDimension: Int?
     var seed: UInt64 = 2026
+    /// Whether the output matrix is the token embedding (no `output.weight`); default: all but llama.
+    var tiedOutput: Bool?
+    /// Whether the query, key and value projections have biases (as Qwen2's do).
+    var biases = false
+    /// Whether the attention output projection (`attn_output.bias`) and the output matrix
+    /// (`output.bias`) have biases.
+    var outputBias = false
     /// More metadata (scaling, windows, …).
     var metadata: [(String, GGUFValue)] = []
     /// More F32 tensors: name and values.
@@ -49,7 +56,8 @@ struct RandomModelFile {
         }
         tensor("token_embd.weight", [dim, vocab], values(dim * vocab, scale: 1))
         tensor("output_norm.weight", [dim], values(dim, scale: 0.1, around: 1))
-        if family == .llama { tensor("output.weight", [dim, vocab], values(dim * vocab, scale: 0.3)) }
+        if !(tiedOutput ?? (family != .llama)) { tensor("output.weight", [dim, vocab], values(dim * vocab, scale: 0.3)) }
+        if outputBias { tensor("output.bias", [vocab], values(vocab, scale: 2)) }
         for (name, list) in extraTensors { tensor(name, [list.count], Self.bytes(list)) }
         for b in 0..<blocks {
             let p = "blk.\(b)."
@@ -62,9 +70,17 @@ struct RandomModelFile {
             tensor(p + "ffn_gate.weight", [dim, ff], values(dim * ff, scale: 0.2))
             tensor(p + "ffn_up.weight", [dim, ff], values(dim * ff, scale: 0.2))
             tensor(p + "ffn_down.weight", [ff, dim], values(ff * dim, scale: 0.1))
-            if family == .gemma3 {
+            if biases {
+                tensor(p + "attn_q.bias", [queryWidth], values(queryWidth, scale: 1))
+                tensor(p + "attn_k.bias", [kvWidth], values(kvWidth, scale: 1))
+                tensor(p + "attn_v.bias", [kvWidth], values(kvWidth, scale: 1))
+            }
+            if outputBias { tensor(p + "attn_output.bias", [dim], values(dim, scale: 0.5)) }
+            if family == .gemma3 || family == .qwen3 {
                 tensor(p + "attn_q_norm.weight", [headDim], values(headDim, scale: 0.1, around: 1))
                 tensor(p + "attn_k_norm.weight", [headDim], values(headDim, scale: 0.1, around: 1))
+            }
+            if family == .gemma3 {
                 tensor(p + "post_attention_norm.weight", [dim], values(dim, scale: 0.1, around: 1))
                 tensor(p + "post_ffw_norm.weight", [dim], values(dim, scale: 0.1, around: 1))
             }
