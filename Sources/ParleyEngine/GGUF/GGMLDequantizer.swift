@@ -38,7 +38,9 @@ public enum GGMLDequantizer {
             case .q4_1: q4_1(src, dst)
             case .q5_0: q5_0(src, dst)
             case .q8_0: q8_0(src, dst)
+            case .q3_K: q3_K(src, dst)
             case .q4_K: q4_K(src, dst)
+            case .q5_K: q5_K(src, dst)
             case .q6_K: q6_K(src, dst)
             }
         }

@@ -15,8 +15,12 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     case q5_0 = 6
     /// 8-bit blocks of 32 with one f16 scale: `x = q * d`.
     case q8_0 = 8
+    /// 3-bit super-blocks of 256 (sixteen sub-blocks of 16 with 6-bit scales): `x = d·s·q`, q in −4…3.
+    case q3_K = 11
     /// 4-bit super-blocks of 256 (eight sub-blocks of 32 with 6-bit scales and minimums).
     case q4_K = 12
+    /// 5-bit super-blocks of 256 (eight sub-blocks of 32 with 6-bit scales and minimums, as Q4_K's).
+    case q5_K = 13
     /// 6-bit super-blocks of 256 (sixteen sub-blocks of 16 with 8-bit scales).
     case q6_K = 14
     /// bfloat16 (the upper half of an f32).
@@ -27,13 +31,13 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         switch self {
         case .f32, .f16, .bf16: 1
         case .q4_0, .q4_1, .q5_0, .q8_0: 32
-        case .q4_K, .q6_K: 256
+        case .q3_K, .q4_K, .q5_K, .q6_K: 256
         }
     }
 
     /// Whether the type is a K-quant (super-blocks of 256), whose products llama.cpp computes with
     /// Q8_K activations.
-    public var isKQuant: Bool { self == .q4_K || self == .q6_K }
+    public var isKQuant: Bool { blockSize == 256 }
 
     /// Bytes one block occupies on disk.
     public var bytesPerBlock: Int {
@@ -44,7 +48,9 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         case .q4_1: 20  // f16 d + f16 m + 16 bytes of nibbles
         case .q5_0: 22  // f16 d + 4 bytes of fifth bits + 16 bytes of nibbles
         case .q8_0: 34  // f16 d + 32 int8
+        case .q3_K: 110  // 32 bytes of high bits + 64 bytes of 2-bit quants + 12 bytes of scales + f16 d
         case .q4_K: 144  // f16 d + f16 dmin + 12 bytes of scales + 128 bytes of nibbles
+        case .q5_K: 176  // f16 d + f16 dmin + 12 bytes of scales + 32 bytes of fifth bits + 128 bytes of nibbles
         case .q6_K: 210  // 128 bytes low nibbles + 64 bytes high bits + 16 int8 scales + f16 d
         }
     }
@@ -65,7 +71,9 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         case .q4_1: "Q4_1"
         case .q5_0: "Q5_0"
         case .q8_0: "Q8_0"
+        case .q3_K: "Q3_K"
         case .q4_K: "Q4_K"
+        case .q5_K: "Q5_K"
         case .q6_K: "Q6_K"
         case .bf16: "BF16"
         }
@@ -74,7 +82,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     /// ggml's names for the type ids this engine does not read, for error messages.
     static func knownName(of rawValue: UInt32) -> String {
         let names: [UInt32: String] = [
-            7: "Q5_1", 9: "Q8_1", 10: "Q2_K", 11: "Q3_K", 13: "Q5_K", 15: "Q8_K",
+            7: "Q5_1", 9: "Q8_1", 10: "Q2_K", 15: "Q8_K",
             16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S",
             22: "IQ2_S", 23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M",
         ]

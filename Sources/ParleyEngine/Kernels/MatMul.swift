@@ -66,6 +66,7 @@ enum MatMul {
             } else {
                 groups(w, x, rows, out, outStride, scales: DotKernels.FloatScales.self)
             }
+            if w.hasByteOffsets { addByteOffsets(w, x, rows, out, outStride) }
         case .float:
             guard let floats = x.floats else { return }
             for r in rows {
@@ -134,6 +135,30 @@ enum MatMul {
                     : DotKernels.byte1(q, s, x.activation(v), blocks: blocks, constants: constants, scales: S.self)
                 store(r, o + v * outStride, valid)
                 v += 1
+            }
+            g += WeightMatrix.groupRows
+        }
+    }
+
+    /// Adds the offsets' share of a byte matrix's products (Q5_K's minimums): Σ_b m_b · (d·Σq)_b
+    /// for each row and vector, from the activations' block sums, eight rows at a time.
+    private static func addByteOffsets(
+        _ w: WeightMatrix, _ x: QuantizedActivations, _ rows: Range<Int>, _ out: UnsafeMutablePointer<Float>,
+        _ outStride: Int
+    ) {
+        precondition(!w.halfScales, "byte offsets are stored as f32")
+        let blocks = w.blocksPerRow
+        var g = rows.lowerBound
+        while g < rows.upperBound {
+            let offsets = (w.offsets + (g / WeightMatrix.groupRows) * w.offsetsPerGroup * 4).assumingMemoryBound(
+                to: SIMD8<Float>.self)
+            let valid = min(WeightMatrix.groupRows, w.rows - g)
+            for v in 0..<x.count {
+                let sums = x.sums + v * blocks
+                var acc = SIMD8<Float>()
+                for b in 0..<blocks { acc = acc.addingProduct(offsets[b], sums[b]) }
+                let o = out + v * outStride + g
+                for i in 0..<valid { o[i] += acc[i] }
             }
             g += WeightMatrix.groupRows
         }

@@ -3,7 +3,7 @@ extension WeightMatrix {
     static func format(for type: GGMLType) -> Format {
         switch type {
         case .q4_0, .q4_1, .q4_K: .nibble
-        case .q5_0, .q8_0, .q6_K: .byte
+        case .q5_0, .q8_0, .q3_K, .q5_K, .q6_K: .byte
         case .f32, .f16, .bf16: .float
         }
     }
@@ -114,6 +114,37 @@ extension WeightMatrix {
                         (q[j], q[j + 16]) = GGMLDequantizer.q5_0Pair(b.load(fromByteOffset: 6 + j, as: UInt8.self), high: high, j)
                     }
                     setByteBlock(row: row, block: block, quants: q.baseAddress!, scale0: d, scale1: d)
+                }
+            }
+        case .q3_K:
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256 + 16) { buffer in
+                let q = buffer.baseAddress!, s = q + 256
+                for superBlock in 0..<columns / 256 {
+                    let raw = UnsafeRawBufferPointer(start: src + superBlock * 110, count: 110)
+                    let d = GGMLDequantizer.half(raw, 108)
+                    GGMLDequantizer.q3KSuperBlock(raw, quants: q, scales: s)
+                    for block in 0..<8 {
+                        setByteBlock(
+                            row: row, block: superBlock * 8 + block, quants: q + block * 32,
+                            scale0: d * Float(s[2 * block]), scale1: d * Float(s[2 * block + 1]))
+                    }
+                }
+            }
+        case .q5_K:
+            // Quants 0…31 with the sub-block's scale, and its minimum as the block's offset.
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256) { buffer in
+                let q = buffer.baseAddress!
+                for superBlock in 0..<columns / 256 {
+                    let raw = UnsafeRawBufferPointer(start: src + superBlock * 176, count: 176)
+                    let d = GGMLDequantizer.half(raw, 0), dmin = GGMLDequantizer.half(raw, 2)
+                    GGMLDequantizer.q5KSuperBlock(raw, quants: q)
+                    for sub in 0..<8 {
+                        let (sc, m) = GGMLDequantizer.q4KScaleMin(raw, at: 4, sub)
+                        let scale = d * Float(sc)
+                        setByteBlock(
+                            row: row, block: superBlock * 8 + sub, quants: q + sub * 32, scale0: scale, scale1: scale,
+                            offset: -(dmin * Float(m)))
+                    }
                 }
             }
         case .q6_K:

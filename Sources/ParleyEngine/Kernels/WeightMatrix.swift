@@ -7,9 +7,11 @@
 ///   `d` and offset `m` (`w = d·q + m`). A group's block takes 128 bytes: byte `32k + 4r + j`
 ///   (k, j = 0…3) holds element `4k + j` of row `r` in its low nibble and element `16 + 4k + j` in
 ///   its high nibble. Scales and offsets: eight per block (one per row).
-/// - ``Format/byte``: 8-bit quants (Q8_0, Q6_K, and Q5_0 widened), `w = s·q` with one scale per 16 elements. A
-///   group's block takes 256 bytes: byte `128h + 32k + 4r + j` (h = 0, 1) holds element
-///   `16h + 4k + j` of row `r`. Scales: sixteen per block (eight rows of the first half, then of the second).
+/// - ``Format/byte``: 8-bit quants (Q8_0, Q6_K, and Q5_0, Q3_K, Q5_K widened), `w = s·q` with one
+///   scale per 16 elements. A group's block takes 256 bytes: byte `128h + 32k + 4r + j` (h = 0, 1)
+///   holds element `16h + 4k + j` of row `r`. Scales: sixteen per block (eight rows of the first
+///   half, then of the second). Q5_K adds an offset per block (``hasByteOffsets``): `w = s·q + m`,
+///   its term `m · Σ activations` added after the kernels (``MatMul``).
 /// - ``Format/float``: F32, F16 and BF16 widened to `Float`, row after row.
 ///
 /// Scales and offsets are stored as f16 when that is exact (see ``halfScales``), halving their
@@ -44,8 +46,13 @@ final class WeightMatrix: @unchecked Sendable {
     let quants: UnsafeMutableRawPointer
     /// Per-block scales, f16 or f32 (see ``halfScales``).
     let scales: UnsafeMutableRawPointer
-    /// Nibble format only: the per-block offsets `m`, laid out like ``scales``.
+    /// Nibble format, and byte format with ``hasByteOffsets``: the per-block offsets `m`, eight per
+    /// block (one per row) in both.
     let offsets: UnsafeMutableRawPointer
+    /// Whether the byte format's blocks have offsets (Q5_K's minimums).
+    let hasByteOffsets: Bool
+    /// Offsets per row group (eight per block where there are offsets).
+    var offsetsPerGroup: Int { format == .nibble || hasByteOffsets ? blocksPerRow * 8 : 0 }
     /// The kernels' constants, kept in memory on purpose (see ``DotKernels/Constants``).
     let constants: UnsafeMutablePointer<DotKernels.Constants>
 
@@ -53,7 +60,7 @@ final class WeightMatrix: @unchecked Sendable {
     private var storedGroups: Int { format == .float ? rows : (rows + Self.groupRows - 1) / Self.groupRows }
 
     /// Bytes one full pass over the matrix reads (quants and scales).
-    var byteCount: Int { storedGroups * (groupStride + scalesPerGroup * scaleBytes * (format == .nibble ? 2 : 1)) }
+    var byteCount: Int { storedGroups * (groupStride + (scalesPerGroup + offsetsPerGroup) * scaleBytes) }
 
     /// Bytes per stored scale or offset.
     var scaleBytes: Int { halfScales ? 2 : 4 }
@@ -64,6 +71,7 @@ final class WeightMatrix: @unchecked Sendable {
         self.columns = columns
         self.sourceType = sourceType
         self.halfScales = halfScales && format != .float
+        hasByteOffsets = format == .byte && sourceType == .q5_K
         switch format {
         case .nibble:
             paddedColumns = (columns + 31) / 32 * 32
@@ -88,7 +96,7 @@ final class WeightMatrix: @unchecked Sendable {
         let scaleBytes = max(groups * scalesPerGroup, 1) * (self.halfScales ? 2 : 4)
         scales = .allocate(byteCount: scaleBytes, alignment: 64)
         scales.initializeMemory(as: UInt8.self, repeating: 0, count: scaleBytes)
-        let offsetBytes = format == .nibble ? scaleBytes : 4
+        let offsetBytes = format == .nibble || hasByteOffsets ? max(groups * blocksPerRow * 8, 1) * (self.halfScales ? 2 : 4) : 4
         offsets = .allocate(byteCount: offsetBytes, alignment: 64)
         offsets.initializeMemory(as: UInt8.self, repeating: 0, count: offsetBytes)
         constants = .allocate(capacity: 1)
@@ -139,7 +147,8 @@ final class WeightMatrix: @unchecked Sendable {
             return quants.load(fromByteOffset: (row * columns + column) * 4, as: Float.self)
         case .byte:
             let at = location(row: row, block: column / 32, element: column % 32)
-            return Float(quants.load(fromByteOffset: at.byte, as: Int8.self)) * value(scales, at.scale)
+            let scaled = Float(quants.load(fromByteOffset: at.byte, as: Int8.self)) * value(scales, at.scale)
+            return hasByteOffsets ? scaled + value(offsets, byteOffsetIndex(row: row, block: column / 32)) : scaled
         case .nibble:
             let at = location(row: row, block: column / 32, element: column % 32)
             let q = (quants.load(fromByteOffset: at.byte, as: UInt8.self) >> (at.high ? 4 : 0)) & 0xF
@@ -167,12 +176,21 @@ final class WeightMatrix: @unchecked Sendable {
         setValue(offset, offsets, s)
     }
 
-    /// Stores a byte block: 32 quants and the scales of its two halves.
-    func setByteBlock(row: Int, block: Int, quants q: UnsafePointer<Int8>, scale0: Float, scale1: Float) {
+    /// Stores a byte block: 32 quants, the scales of its two halves and, with ``hasByteOffsets``,
+    /// its offset.
+    func setByteBlock(
+        row: Int, block: Int, quants q: UnsafePointer<Int8>, scale0: Float, scale1: Float, offset: Float = 0
+    ) {
         for e in 0..<32 {
             quants.storeBytes(of: q[e], toByteOffset: location(row: row, block: block, element: e).byte, as: Int8.self)
         }
         setValue(scale0, scales, location(row: row, block: block, element: 0).scale)
         setValue(scale1, scales, location(row: row, block: block, element: 16).scale)
+        if hasByteOffsets { setValue(offset, offsets, byteOffsetIndex(row: row, block: block)) }
+    }
+
+    /// The index of the offset of `block` of `row` in the byte format (eight per block per group).
+    private func byteOffsetIndex(row: Int, block: Int) -> Int {
+        (row / Self.groupRows) * offsetsPerGroup + block * 8 + row % Self.groupRows
     }
 }

@@ -3,7 +3,7 @@ import Testing
 @testable import ParleyEngine
 
 @Suite struct MatMulTests {
-    static let types: [GGMLType] = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q6_K]
+    static let types: [GGMLType] = GGMLType.allCases
 
     @Test(arguments: types)
     func repackedWeightsEqualTheReferenceDequantizer(type: GGMLType) throws {
@@ -55,7 +55,7 @@ import Testing
             let q = QuantizedActivations()
             var out = [Float](repeating: .nan, count: count * rows)
             x.withUnsafeBufferPointer { xp in
-                q.quantize(xp.baseAddress!, count: count, stride: columns, width: columns, format: w.format)
+                q.quantize(xp.baseAddress!, count: count, stride: columns, width: columns, scheme: .init(for: w))
                 out.withUnsafeMutableBufferPointer { MatMul.multiply(w, q, into: $0.baseAddress!, outStride: rows, pool: pool) }
             }
             for v in 0..<count {

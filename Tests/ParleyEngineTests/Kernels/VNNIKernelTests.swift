@@ -6,7 +6,7 @@ import Testing
 /// every weight format, tile shape (groups of eight interleaved vectors, then one to four vectors)
 /// and edge value, and the override that picks the portable kernels.
 @Suite struct VNNIKernelTests {
-    static let types: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q6_K]
+    static let types: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q8_0, .q3_K, .q4_K, .q5_K, .q6_K]
 
     /// Vector counts covering every tile: 1…4 vectors alone, groups of eight, and groups of eight
     /// followed by each tail length.
@@ -123,6 +123,13 @@ import Testing
                 }
             case .q4_K:
                 if block % 3 == 0 { for i in 16..<144 { bytes[at + i] = 0xFF } }
+                if block % 3 == 1 { bytes[at] = 0; bytes[at + 1] = 0 }
+            case .q3_K:
+                if block % 3 == 0 { for i in 0..<96 { bytes[at + i] = 0xFF } }  // quants 3
+                if block % 3 == 1 { for i in 0..<96 { bytes[at + i] = 0x00 } }  // quants −4
+                if block % 3 == 2 { for i in 96..<108 { bytes[at + i] = 0xFF } }  // scales 31
+            case .q5_K:
+                if block % 3 == 0 { for i in 16..<176 { bytes[at + i] = 0xFF } }  // quants 31
                 if block % 3 == 1 { bytes[at] = 0; bytes[at + 1] = 0 }
             case .q6_K:
                 if block % 3 == 0 { for i in 0..<192 { bytes[at + i] = 0xFF } }  // quants 31 (and 127 sub-scales below)

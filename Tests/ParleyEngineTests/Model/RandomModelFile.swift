@@ -17,6 +17,9 @@ struct RandomModelFile {
     /// Whether the attention output projection (`attn_output.bias`) and the output matrix
     /// (`output.bias`) have biases.
     var outputBias = false
+    /// The type of the blocks' matrices: F32 random values, or random blocks of a quantized type
+    /// (``SyntheticBlocks``; the widths must then be whole blocks).
+    var matrixType: GGMLType = .f32
     /// More metadata (scaling, windows, …).
     var metadata: [(String, GGUFValue)] = []
     /// More F32 tensors: name and values.
@@ -49,10 +52,18 @@ struct RandomModelFile {
             ]
         }
         writer.metadata += metadata
-        func tensor(_ name: String, _ shape: [Int], _ data: [UInt8]) {
+        func tensor(_ name: String, _ shape: [Int], _ data: [UInt8], type: GGMLType = .f32) {
             if omitted.contains(name) { return }
-            writer.tensors.append(
-                .init(name: name, type: GGMLType.f32.rawValue, dimensions: shape.map(UInt64.init), data: data))
+            writer.tensors.append(.init(name: name, type: type.rawValue, dimensions: shape.map(UInt64.init), data: data))
+        }
+        var synthetic = SyntheticBlocks(seed: seed)
+        /// A matrix of `rows` rows of `columns`: random F32 values of `scale`, or random blocks.
+        func matrix(_ name: String, columns: Int, rows: Int, scale: Float) {
+            if matrixType == .f32 {
+                tensor(name, [columns, rows], values(columns * rows, scale: scale))
+            } else {
+                tensor(name, [columns, rows], synthetic.tensor(matrixType, rows: rows, columns: columns), type: matrixType)
+            }
         }
         tensor("token_embd.weight", [dim, vocab], values(dim * vocab, scale: 1))
         tensor("output_norm.weight", [dim], values(dim, scale: 0.1, around: 1))
@@ -62,14 +73,14 @@ struct RandomModelFile {
         for b in 0..<blocks {
             let p = "blk.\(b)."
             tensor(p + "attn_norm.weight", [dim], values(dim, scale: 0.1, around: 1))
-            tensor(p + "attn_q.weight", [dim, queryWidth], values(dim * queryWidth, scale: 0.3))
-            tensor(p + "attn_k.weight", [dim, kvWidth], values(dim * kvWidth, scale: 0.3))
-            tensor(p + "attn_v.weight", [dim, kvWidth], values(dim * kvWidth, scale: 0.3))
-            tensor(p + "attn_output.weight", [queryWidth, dim], values(queryWidth * dim, scale: 0.1))
+            matrix(p + "attn_q.weight", columns: dim, rows: queryWidth, scale: 0.3)
+            matrix(p + "attn_k.weight", columns: dim, rows: kvWidth, scale: 0.3)
+            matrix(p + "attn_v.weight", columns: dim, rows: kvWidth, scale: 0.3)
+            matrix(p + "attn_output.weight", columns: queryWidth, rows: dim, scale: 0.1)
             tensor(p + "ffn_norm.weight", [dim], values(dim, scale: 0.1, around: 1))
-            tensor(p + "ffn_gate.weight", [dim, ff], values(dim * ff, scale: 0.2))
-            tensor(p + "ffn_up.weight", [dim, ff], values(dim * ff, scale: 0.2))
-            tensor(p + "ffn_down.weight", [ff, dim], values(ff * dim, scale: 0.1))
+            matrix(p + "ffn_gate.weight", columns: dim, rows: ff, scale: 0.2)
+            matrix(p + "ffn_up.weight", columns: dim, rows: ff, scale: 0.2)
+            matrix(p + "ffn_down.weight", columns: ff, rows: dim, scale: 0.1)
             if biases {
                 tensor(p + "attn_q.bias", [queryWidth], values(queryWidth, scale: 1))
                 tensor(p + "attn_k.bias", [kvWidth], values(kvWidth, scale: 1))

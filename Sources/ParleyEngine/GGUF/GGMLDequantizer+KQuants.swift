@@ -1,0 +1,65 @@
+/// Q3_K and Q5_K: their super-blocks unpacked into plain quants and scales (shared by the
+/// dequantizer and the repacking into the kernels' byte format), following ggml's layouts.
+extension GGMLDequantizer {
+    /// The 256 quants (−4…3) and sixteen scales (−32…31) of a Q3_K super-block: `x = d·s·q` with
+    /// `d` the f16 at byte 108 and `s` the scale of each run of 16 elements.
+    static func q3KSuperBlock(
+        _ src: UnsafeRawBufferPointer, quants q: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Int8>
+    ) {
+        // Twelve bytes hold sixteen 6-bit scales: the low four bits in bytes 0…7 (low then high
+        // nibbles), the top two bits in bytes 8…11, two bits per scale.
+        let packed = 96
+        for i in 0..<16 {
+            let low = (src[packed + i % 8] >> (i < 8 ? 0 : 4)) & 0x0F
+            let high = (src[packed + 8 + i % 4] >> (2 * (i / 4))) & 0x03
+            scales[i] = Int8(low | high << 4) - 32
+        }
+        // Element 128h + 32j + l (l < 32): bits 2j…2j+1 of quant byte 32h + l; the high-bit mask's
+        // bit 4h + j of byte l set means +0, clear means −4.
+        for h in 0..<2 {
+            for j in 0..<4 {
+                for l in 0..<32 {
+                    let low = Int8((src[32 + 32 * h + l] >> (2 * j)) & 3)
+                    let set = src[l] & (1 << (4 * h + j)) != 0
+                    q[128 * h + 32 * j + l] = low - (set ? 0 : 4)
+                }
+            }
+        }
+    }
+
+    /// The 256 quants (0…31) of a Q5_K super-block; its scales and minimums are Q4_K's
+    /// (``q4KScaleMin(_:at:_:)`` at byte 4), `x = d·sc·q − dmin·m` per 32 elements.
+    static func q5KSuperBlock(_ src: UnsafeRawBufferPointer, quants q: UnsafeMutablePointer<Int8>) {
+        // Element 64p + 32k + l: the low (k = 0) or high (k = 1) nibble of byte 48 + 32p + l, and
+        // bit 2p + k of fifth-bit byte 16 + l.
+        for p in 0..<4 {
+            for l in 0..<32 {
+                let byte = src[48 + 32 * p + l], high = src[16 + l]
+                q[64 * p + l] = Int8(byte & 0x0F) + ((high >> (2 * p)) & 1 != 0 ? 16 : 0)
+                q[64 * p + 32 + l] = Int8(byte >> 4) + ((high >> (2 * p + 1)) & 1 != 0 ? 16 : 0)
+            }
+        }
+    }
+
+    static func q3_K(_ src: UnsafeRawBufferPointer, _ dst: UnsafeMutableBufferPointer<Float>) {
+        let d = half(src, 108)
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256 + 16) { buffer in
+            let q = buffer.baseAddress!, scales = q + 256
+            q3KSuperBlock(src, quants: q, scales: scales)
+            for i in 0..<256 { dst[i] = d * Float(scales[i / 16]) * Float(q[i]) }
+        }
+    }
+
+    static func q5_K(_ src: UnsafeRawBufferPointer, _ dst: UnsafeMutableBufferPointer<Float>) {
+        let d = half(src, 0), dmin = half(src, 2)
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256) { buffer in
+            let q = buffer.baseAddress!
+            q5KSuperBlock(src, quants: q)
+            for sub in 0..<8 {
+                let (sc, m) = q4KScaleMin(src, at: 4, sub)
+                let scale = d * Float(sc), min = dmin * Float(m)
+                for l in 0..<32 { dst[32 * sub + l] = scale * Float(q[32 * sub + l]) - min }
+            }
+        }
+    }
+}
