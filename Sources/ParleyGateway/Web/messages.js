@@ -3,6 +3,7 @@
 // regenerate, copy). Built with textContent only.
 
 import { renderMarkdown } from "./markdown.js";
+import { reasoningBox, splitReasoning } from "./reasoning.js";
 import { splitToolCalls, toolCallBox } from "./toolcalls.js";
 
 function element(tag, className, text) {
@@ -35,18 +36,39 @@ export function renderBody(body, role, text, streaming = false) {
     }
 }
 
-/** An answer: its words as Markdown, and each tool call it makes as a box. */
+/**
+ * An answer: its reasoning folded away (a section kept open, or closed, as the reader left it
+ * while the answer streams on), its words as Markdown, and each tool call it makes as a box.
+ */
 function renderAnswer(body, text) {
-    if (!text.includes("<tool_call>")) {
+    const { reasoning, finished, answer } = splitReasoning(text);
+    if (reasoning === null && !text.includes("<tool_call>")) {
         renderMarkdown(text, body);
         return;
     }
-    const nodes = splitToolCalls(text).map((part) => {
-        if (part.kind === "call") return toolCallBox(part);
+    const previous = body.querySelector(":scope > details.reasoning");
+    const nodes = [];
+    if (reasoning !== null) {
+        const box = reasoningBox(reasoning, finished);
+        // Once the reader opened or closed the section, keep it their way.
+        if (previous && previous.dataset.touched) {
+            box.open = previous.open;
+            box.dataset.touched = "1";
+        }
+        box.addEventListener("toggle", () => {
+            if (box.open !== !finished) box.dataset.touched = "1";
+        });
+        nodes.push(box);
+    }
+    for (const part of splitToolCalls(answer)) {
+        if (part.kind === "call") {
+            nodes.push(toolCallBox(part));
+            continue;
+        }
         const words = document.createElement("div");
         renderMarkdown(part.text, words);
-        return words;
-    });
+        nodes.push(words);
+    }
     body.replaceChildren(...nodes);
 }
 

@@ -19,10 +19,15 @@ struct UpstreamChunk: Decodable {
 
             var content: String?
             var toolCalls: [ToolCallDelta]?
+            /// Reasoning apart from the answer: `reasoning_content` (DeepSeek, llama.cpp) or
+            /// `reasoning` (vLLM, OpenRouter).
+            var reasoningContent: String?
+            var reasoning: String?
 
             enum CodingKeys: String, CodingKey {
-                case content
+                case content, reasoning
                 case toolCalls = "tool_calls"
+                case reasoningContent = "reasoning_content"
             }
         }
 

@@ -5,7 +5,8 @@ import NIOHTTP1
 public import ParleyProtocol
 
 /// The events of one upstream generation: the request is sent on the first `next()`, and each
-/// server-sent chunk with content becomes a token numbered from the resume point.
+/// server-sent chunk with content becomes a token numbered from the resume point (reasoning
+/// included, inline: ``UpstreamReasoningText``).
 public struct UpstreamEvents: AsyncSequence, Sendable {
     public typealias Element = GenerationEvent
     public typealias Failure = any Error
@@ -29,6 +30,8 @@ public struct UpstreamEvents: AsyncSequence, Sendable {
         var finishReason: FinishReason?
         /// The markup of the tool calls being streamed.
         var calls = UpstreamToolCallText()
+        /// The reasoning being streamed, inline before the answer.
+        var reasoning = UpstreamReasoningText()
         var promptTokens = 0
         var done = false
 
@@ -89,12 +92,18 @@ public struct UpstreamEvents: AsyncSequence, Sendable {
                 if let usage = chunk.usage { promptTokens = usage.promptTokens ?? promptTokens }
                 for choice in chunk.choices ?? [] {
                     var content = ""
+                    if let piece = choice.delta?.reasoningContent ?? choice.delta?.reasoning, !piece.isEmpty {
+                        content += calls.close() + reasoning.text(piece)
+                    }
                     for call in choice.delta?.toolCalls ?? [] {
+                        content += reasoning.close()
                         content += calls.text(
                             index: call.index ?? 0, name: call.function?.name, arguments: call.function?.arguments)
                     }
-                    if let text = choice.delta?.content, !text.isEmpty { content += calls.close() + text }
-                    if choice.finishReason != nil { content += calls.close() }
+                    if let text = choice.delta?.content, !text.isEmpty {
+                        content += reasoning.close() + calls.close() + text
+                    }
+                    if choice.finishReason != nil { content += reasoning.close() + calls.close() }
                     let logprobs = (choice.logprobs?.content ?? []).prefix(4096).map { $0.logprob() }
                     if !content.isEmpty || !logprobs.isEmpty {
                         queued.append(.token(index: next, text: content, logprobs: logprobs))
@@ -107,7 +116,7 @@ public struct UpstreamEvents: AsyncSequence, Sendable {
 
         private mutating func finish(reason: FinishReason) {
             done = true
-            let closing = calls.close()
+            let closing = reasoning.close() + calls.close()
             if !closing.isEmpty {
                 queued.append(.token(index: next, text: closing))
                 next += 1

@@ -28,7 +28,7 @@ struct UpstreamMessage: Encodable, Equatable {
         case toolCallID = "tool_call_id"
     }
 
-    /// `messages` for the upstream. A call without an id (one a model wrote) is named after its
+    /// `messages` for the upstream, assistant messages without their reasoning. A call without an id (one a model wrote) is named after its
     /// message's place and its own (`call_m3_0`); a tool result without an id (a stored chat keeps
     /// none) answers the earliest call of the assistant message before it that no result answered yet.
     static func from(_ messages: [ChatMessage]) -> [UpstreamMessage] {
@@ -37,7 +37,8 @@ struct UpstreamMessage: Encodable, Equatable {
         for (index, message) in messages.enumerated() {
             switch message.role {
             case "assistant":
-                let (content, made) = ToolCallExtractor.split(message.content)
+                let (content, made) = ToolCallExtractor.split(
+                    UpstreamReasoningText.withoutLeadingReasoning(message.content))
                 let calls = made.enumerated().map { k, call in
                     Call(id: call.id ?? "call_m\(index)_\(k)", function: .init(name: call.name, arguments: call.arguments))
                 }

@@ -10,6 +10,9 @@
 /// tools' names and parameters, then two calls of the first tool streamed in pieces (arguments
 /// `{"city": "Paris"}` in two pieces, then `{}`), finish reason `tool_calls`; a request whose last
 /// message is a tool result instead echoes its messages (role, content, tool_calls, tool_call_id).
+/// A request whose last message is "Think first" streams reasoning first (`reasoning_content`
+/// pieces, then one in vLLM's newer `reasoning` field), then the answer, which starts with the
+/// JSON list of the assistant messages' contents it received.
 /// Unknown models answer 404 with an OpenAI error object. Prints "PORT <n>" once listening.
 let fakeUpstreamScript = #"""
     import json
@@ -60,6 +63,17 @@ let fakeUpstreamScript = #"""
             def event(payload):
                 self.wfile.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
                 self.wfile.flush()
+
+            if messages[-1].get("content") == "Think first":
+                event({"choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": "Let me"}}]})
+                event({"choices": [{"index": 0, "delta": {"reasoning_content": " think."}}]})
+                event({"choices": [{"index": 0, "delta": {"reasoning": " More."}}]})
+                history = [m.get("content") for m in messages if m["role"] == "assistant"]
+                event({"choices": [{"index": 0, "delta": {"content": "\n\n" + json.dumps(history)}}]})
+                event({"choices": [{"index": 0, "delta": {"content": " Done."}, "finish_reason": "stop"}]})
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+                return
 
             if "tools" in body:
                 if messages[-1]["role"] == "tool":

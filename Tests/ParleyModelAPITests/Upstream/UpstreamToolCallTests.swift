@@ -84,3 +84,38 @@ struct UpstreamToolCallTests {
         }
     }
 }
+
+/// Reasoning an upstream streams apart from the answer (`reasoning_content`, `reasoning`) comes
+/// inline, as reasoning models write it, and does not go back up with the history.
+@Suite("Upstream backend with reasoning", .serialized, .timeLimit(.minutes(1)))
+struct UpstreamReasoningTests {
+    @Test func reasoningComesInlineAndStaysOutOfTheHistorySentUp() async throws {
+        try await withFakeUpstream { url in
+            let backend = try await UpstreamBackend.connect(.init(baseURL: url))
+            let history = [
+                ChatMessage(role: "user", content: "2+2?"),
+                ChatMessage(role: "assistant", content: "\n<think>It is 4.</think>\n\nFour."),
+                ChatMessage(role: "user", content: "3+3?"),
+                ChatMessage(role: "assistant", content: "Six, no <think> here </think>"),
+                ChatMessage(role: "user", content: "Think first"),
+            ]
+            let events = try await UpstreamBackendTests.collect(
+                backend, ModelRequest(requestID: "up-think", userID: "u", model: "fake-model", messages: history))
+            await backend.shutdown()
+            var pieces: [String] = []
+            for case .token(_, let piece, _) in events { pieces.append(piece) }
+            #expect(
+                pieces.joined()
+                    == #"<think>Let me think. More.</think>"# + "\n\n" + #"["Four.", "Six, no <think> here </think>"] Done."#)
+            // Every reasoning piece is a token of its own, as it arrived.
+            #expect(pieces.prefix(3) == ["<think>Let me", " think.", " More."])
+        }
+    }
+
+    @Test func anAnswerCutOffWhileReasoningStillClosesIt() {
+        var text = UpstreamReasoningText()
+        #expect(text.text("a") + text.text("b") + text.close() + text.close() == "<think>ab</think>")
+        #expect(UpstreamReasoningText.withoutLeadingReasoning("<think>unfinished") == "<think>unfinished")
+        #expect(UpstreamReasoningText.withoutLeadingReasoning(" <think>x</think> y") == "y")
+    }
+}
