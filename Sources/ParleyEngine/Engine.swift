@@ -75,7 +75,8 @@ public final class Engine: Sendable {
     /// - Throws: `EngineError` for an unreadable or unsupported file.
     public init(modelPath: String, configuration: Configuration = .init()) throws {
         let file = try GGUFFile(path: modelPath)
-        let model = try TransformerModel(file: file, precision: configuration.activations)
+        let model = try TransformerModel(
+            file: file, precision: configuration.activations, contextLength: configuration.contextLength)
         tokenizer = try Tokenizer(gguf: file)
         do {
             chatTemplate = .success(try ChatTemplate(gguf: file))

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Independent NumPy reference of the llama, Gemma 3, Qwen2 and Qwen3 forward passes over a GGUF
-file, for ParleyEngine's tests.
+"""Independent NumPy reference of the llama, Gemma 3, Qwen2, Qwen3 and Phi-3 forward passes over a
+GGUF file, for ParleyEngine's tests.
 
 Weights are dequantized by the `gguf` PyPI package (not by Parley's code). Two arithmetic modes:
 
@@ -40,12 +40,33 @@ cache differs by <= 4e-5 (logits up to ~100); q8 mode vs llama.cpp's default (F1
 on F32 weights, and on Q8_0/Q4_0/Q4_1/Q4_K/Q5_K/Q6_K files it matches to ~1e-5 until one activation
 rounding flips, then by up to ~1 — less than llama.cpp's flash vs non-flash attention differ there.
 
+"phi3" (Phi-3, Phi-3.5, Phi-4-mini) as llama.cpp's phi3 graph runs it: the llama block (RMSNorm,
+grouped-query attention) with a fused blk.N.attn_qkv.weight (output rows q, then k, then v; optional
+attn_qkv.bias, or attn_q/k/v.bias) or separate attn_q/k/v (optional biases); a fused
+blk.N.ffn_up.weight of 2·n_ff rows whose first n_ff rows are the gate (SiLU applied) and the last n_ff
+the up projection (ggml_swiglu, not swapped); NEOX rotation of the first rope.dimension_count dims of
+each head (Phi-4-mini: 96 of 128), the others unrotated; the query scaled by 1/sqrt(head_dim) after the
+rotation, before the product; output.weight or, absent, token_embd.weight. LongRoPE: with
+rope_factors_long.weight / rope_factors_short.weight (rope_dims/2 per-pair divisors of the angle),
+llama.cpp takes the long factors when its per-sequence context (n_ctx rounded up to a multiple of
+256) exceeds rope.scaling.original_context_length (default context_length), else the short ones
+(none when the file lacks that tensor); --context N gives the context size (default: the original
+length). rope.scaling.attn_factor (default 1) multiplies cos and sin, so the rotated dims of q and k
+(only those) are scaled by it, with or without factors. attention.sliding_window is ignored, as
+llama.cpp disables Phi's SWA. Checked against llama.cpp (llama-cpp-python 0.3.36, CPU, no flash
+attention) on random F32 phi3 files (fused and separate qkv, 16/48 of 32/64 dims rotated, LongRoPE with
+both factor sets, attn_factor 1.35 and 0.8), 1-40 tokens, contexts 64/256/512: float mode vs an F32 KV
+cache differs by <= 3e-4 on logits up to ~70 (as much as this reference's own batched and one-token
+runs differ); q8 mode vs the F16 KV cache by <= 5e-2, and on Q8_0/Q4_K_M/Q6_K files by ~1e-5 until an
+activation rounding flips, then by up to ~2 — less than llama.cpp's flash vs non-flash attention there.
+
 Usage:
   forward.py --model M.gguf --tokens 1,2,3 logits       -> {"logits": [...vocab floats of the last token]}
   forward.py --model M.gguf --tokens 1,2,3 greedy --n 32 -> {"ids": [...], "margins": [...]}
      margins[i] = top-1 minus top-2 logit at step i (how close greedy was to a tie).
   forward.py --model M.gguf jobs < jobs.json  -> one result per job, loading the weights once;
      jobs.json = [{"tokens": [...], "mode": "logits" | "greedy", "n": 32, "stop": [ids]}, ...]
+  --context N (phi3 only): the context size the model runs with; it picks LongRoPE's factor set.
 """
 import argparse
 import json
@@ -101,22 +122,26 @@ TRACE = {}  # stage -> first token's vector, filled when --trace is given
 
 
 class Model:
-    def __init__(self, path, mode):
+    def __init__(self, path, mode, context=None):
         r = Reader(path)
         arch = field(r, "general.architecture")
-        if arch not in ("llama", "gemma3", "qwen2", "qwen3"):
+        if arch not in ("llama", "gemma3", "qwen2", "qwen3", "phi3"):
             raise SystemExit(f"unsupported architecture {arch}")
         self.arch = arch
         if arch == "gemma3":
             self.init_gemma3(r)
         elif arch in ("qwen2", "qwen3"):
             self.init_qwen(r, arch)
+        elif arch == "phi3":
+            self.init_phi3(r, context)
         else:
             self.init_llama(r)
         self.mode = mode
         self.load(r)
         if arch in ("qwen2", "qwen3"):
             self.check_qwen_tensors()
+        elif arch == "phi3":
+            self.check_phi3_tensors()
 
     def init_llama(self, r):
         self.dim = int(field(r, "llama.embedding_length"))
@@ -199,6 +224,69 @@ class Model:
         self.freq_scale = np.float32(1.0 / factor) if rtype == "linear" and factor else np.float32(1.0)
         # llama.cpp's build_attn: kq_scale = 1.0f/sqrtf(float(n_embd_head)), applied in the softmax.
         self.attn_scale = np.float32(1.0) / np.float32(np.sqrt(np.float32(self.head_dim)))
+
+    def init_phi3(self, r, context):
+        a = "phi3."
+        self.dim = int(field(r, a + "embedding_length"))
+        self.layers = int(field(r, a + "block_count"))
+        heads = field(r, a + "attention.head_count")
+        kv_heads = field(r, a + "attention.head_count_kv", heads)
+        n_ff = field(r, a + "feed_forward_length")
+        if isinstance(heads, list) or isinstance(kv_heads, list) or isinstance(n_ff, list):
+            raise SystemExit("phi3: per-layer head counts / feed_forward_length are not supported")
+        self.heads, self.kv_heads, self.n_ff = int(heads), int(kv_heads), int(n_ff)
+        self.eps = np.float32(field(r, a + "attention.layer_norm_rms_epsilon"))
+        self.head_dim = int(field(r, a + "attention.key_length", self.dim // self.heads))
+        if int(field(r, a + "attention.value_length", self.dim // self.heads)) != self.head_dim:
+            raise SystemExit("phi3: value_length != key_length is not supported (llama.cpp asserts it)")
+        if self.heads * self.head_dim != self.dim:
+            raise SystemExit("phi3: heads·head_dim != embedding_length (llama.cpp's attn_output is n_embd × n_embd)")
+        self.rope_dims = int(field(r, a + "rope.dimension_count", self.head_dim))
+        if self.rope_dims > self.head_dim or self.rope_dims % 2:
+            raise SystemExit(f"phi3: rope.dimension_count {self.rope_dims} must be even and <= head dim {self.head_dim}")
+        self.base = np.float32(field(r, a + "rope.freq_base", 10000.0))
+        # The converter writes neither rope.scaling.type nor .factor for phi3: llama.cpp's defaults
+        # ("linear", factor 1) then leave the angle unscaled and YaRN off (ext_factor 0).
+        rtype = field(r, a + "rope.scaling.type", "linear")
+        factor = field(r, a + "rope.scaling.factor", field(r, a + "rope.scale_linear", 0.0))
+        if rtype not in ("none", "linear", "longrope"):
+            raise SystemExit(f"phi3: rope scaling {rtype} is not supported")
+        self.freq_scale = np.float32(1.0 / factor) if rtype != "none" and factor else np.float32(1.0)
+        # rope.scaling.attn_factor: ggml's rope multiplies cos and sin by it (mscale).
+        self.rope_mscale = np.float32(field(r, a + "rope.scaling.attn_factor", 1.0))
+        n_ctx_train = int(field(r, a + "context_length"))
+        self.n_ctx_orig = int(field(r, a + "rope.scaling.original_context_length", n_ctx_train)) or n_ctx_train
+        self.context = self.n_ctx_orig if context is None else int(context)
+        if self.context <= 0:
+            raise SystemExit("--context must be positive")
+        # llama.cpp's get_rope_factors: long factors when n_ctx_seq > n_ctx_orig_yarn, where n_ctx_seq is
+        # the context rounded up to a multiple of 256 (llama_context pads n_ctx; one sequence).
+        n_ctx_seq = (self.context + 255) // 256 * 256
+        self.use_long_factors = n_ctx_seq > self.n_ctx_orig
+        # llama.cpp: build_attn with kq_scale 1 after Qcur·1/sqrt(n_embd_head) (the full head width).
+        self.attn_scale = np.float32(1.0) / np.float32(np.sqrt(np.float32(self.head_dim)))
+
+    def check_phi3_tensors(self):
+        # The tensors llama.cpp's phi3 loader creates; it refuses a file with any other (its count check).
+        known = {"token_embd.weight", "output_norm.weight", "output.weight", "rope_factors_long.weight",
+                 "rope_factors_short.weight"}
+        for l in range(self.layers):
+            p = f"blk.{l}."
+            known |= {p + n for n in ("attn_norm.weight", "attn_qkv.weight", "attn_qkv.bias", "attn_q.weight",
+                                      "attn_k.weight", "attn_v.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias",
+                                      "attn_output.weight", "ffn_norm.weight", "ffn_up.weight", "ffn_down.weight")}
+            if p + "attn_qkv.weight" not in self.w and any(p + f"attn_{x}.weight" not in self.w for x in "qkv"):
+                raise SystemExit(f"phi3: {p}attn_qkv.weight or attn_q/k/v.weight missing")
+            if self.w[p + "ffn_up.weight"].shape[0] != 2 * self.n_ff:
+                raise SystemExit(f"phi3: {p}ffn_up.weight must have 2·feed_forward_length rows (gate, up)")
+        extra = sorted(set(self.w) - known - {"output.weight"})
+        if extra:
+            raise SystemExit(f"phi3: tensors llama.cpp's phi3 graph does not load: {', '.join(extra[:5])}")
+        for name in ("rope_factors_long.weight", "rope_factors_short.weight"):
+            if name in self.w and self.w[name].shape != (self.rope_dims // 2,):
+                raise SystemExit(f"phi3: {name} must hold rope.dimension_count/2 = {self.rope_dims // 2} values")
+        self.rope_factors = self.w.get("rope_factors_long.weight" if self.use_long_factors
+                                       else "rope_factors_short.weight")
 
     def check_qwen_tensors(self):
         if any(name.endswith("attn_qkv.weight") for name in self.w):
@@ -313,6 +401,8 @@ class Model:
             return self.forward_gemma3(tokens, cache, start)
         if self.arch in ("qwen2", "qwen3"):
             return self.forward_qwen(tokens, cache, start)
+        if self.arch == "phi3":
+            return self.forward_phi3(tokens, cache, start)
         n = len(tokens)
         positions = list(range(start, start + n))
         x = self.w["token_embd.weight"][np.array(tokens)].astype(np.float32)
@@ -385,9 +475,11 @@ class Model:
         y = np.where(x >= np.float32(10), x, y)
         return np.where(x <= np.float32(-10), np.float32(0), y).astype(np.float32)
 
-    def rope_neox(self, x, positions, heads, base, freq_scale):
+    def rope_neox(self, x, positions, heads, base, freq_scale, factors=None, mscale=None):
         """ggml's NEOX RoPE: element i pairs with i + rope_dims/2; angle freq_scale·θ where θ starts at
-        p and is multiplied by base^(-2/rope_dims) in float32 once per pair (as ggml's cache does)."""
+        p and is multiplied by base^(-2/rope_dims) in float32 once per pair (as ggml's cache does).
+        factors (rope_freqs-like per-pair divisors): angle freq_scale·(θ/factors[i]); mscale (the
+        rope attn_factor): cos and sin multiplied by it. Dims past rope_dims are left as they are."""
         n = x.shape[0]
         x = x.reshape(n, heads, self.head_dim).copy()
         half = self.rope_dims // 2
@@ -396,10 +488,13 @@ class Model:
         cos = np.empty((n, half), dtype=np.float32)
         sin = np.empty((n, half), dtype=np.float32)
         for i in range(half):
-            t = (freq_scale * theta).astype(np.float32)
+            t = theta if factors is None else (theta / np.float32(factors[i])).astype(np.float32)
+            t = (freq_scale * t).astype(np.float32)
             cos[:, i] = np.cos(t)
             sin[:, i] = np.sin(t)
             theta = (theta * theta_scale).astype(np.float32)
+        if mscale is not None:
+            cos, sin = cos * np.float32(mscale), sin * np.float32(mscale)
         c, s = cos[:, None, :], sin[:, None, :]
         x0 = x[:, :, :half].copy()
         x1 = x[:, :, half:self.rope_dims].copy()
@@ -535,6 +630,73 @@ class Model:
         return logits if b is None else logits + b
 
 
+    # -- Phi-3 --------------------------------------------------------------------------------
+    def phi3_qkv(self, p, h):
+        """q, k, v from the fused attn_qkv (rows q | k | v) or the separate projections, with the
+        biases llama.cpp's build_qkv adds: attn_qkv.bias, else attn_q/k/v.bias (all three, when fused)."""
+        nq, nk = self.heads * self.head_dim, self.kv_heads * self.head_dim
+        if p + "attn_qkv.weight" not in self.w:
+            return self.linear_bias(p + "attn_q", h), self.linear_bias(p + "attn_k", h), self.linear_bias(p + "attn_v", h)
+        qkv = self.matmul(p + "attn_qkv.weight", h)
+        b = self.w.get(p + "attn_qkv.bias")
+        if b is None and all(p + f"attn_{x}.bias" in self.w for x in "qkv"):
+            b = np.concatenate([self.w[p + f"attn_{x}.bias"] for x in "qkv"])
+        if b is not None:
+            qkv = qkv + b
+        return qkv[:, :nq], qkv[:, nq:nq + nk], qkv[:, nq + nk:nq + 2 * nk]
+
+    def forward_phi3(self, tokens, cache, start):
+        n = len(tokens)
+        positions = list(range(start, start + n))
+        hd = self.head_dim
+        x = self.w["token_embd.weight"][np.array(tokens)].astype(np.float32)
+        group = self.heads // self.kv_heads
+        qpos = np.arange(start, start + n)[:, None]
+        mscale = None if self.rope_mscale == 1 else self.rope_mscale
+        for l in range(self.layers):
+            p = f"blk.{l}."
+            h = self.rms(x, self.w[p + "attn_norm.weight"])
+            TRACE[f"{l}.attn_norm"] = h[0]
+            q, k, v = self.phi3_qkv(p, h)
+            q = self.rope_neox(q, positions, self.heads, self.base, self.freq_scale, self.rope_factors, mscale)
+            k = self.rope_neox(k, positions, self.kv_heads, self.base, self.freq_scale, self.rope_factors, mscale)
+            q = q * self.attn_scale
+            TRACE[f"{l}.q"] = q[0]
+            TRACE[f"{l}.k"] = k[0]
+            TRACE[f"{l}.v"] = v[0]
+            K, V = cache[l]
+            K = np.concatenate([K, self.f16(k)]) if K is not None else self.f16(k)
+            V = np.concatenate([V, self.f16(v)]) if V is not None else self.f16(v)
+            cache[l] = (K, V)
+            masked = np.arange(K.shape[0])[None, :] > qpos  # no sliding window: llama.cpp disables it for phi3
+            out = np.zeros((n, self.heads * hd), dtype=np.float32)
+            for hh in range(self.heads):
+                g = hh // group
+                qs = self.f16(q[:, hh * hd:(hh + 1) * hd])
+                ks = K[:, g * hd:(g + 1) * hd]
+                vs = V[:, g * hd:(g + 1) * hd]
+                scores = qs @ ks.T
+                scores[masked] = -np.inf
+                scores = scores - scores.max(axis=1, keepdims=True)
+                e = np.exp(scores)
+                wts = self.f16(e / e.sum(axis=1, keepdims=True))
+                out[:, hh * hd:(hh + 1) * hd] = wts @ vs
+            TRACE[f"{l}.attended"] = out[0]
+            x = x + self.matmul(p + "attn_output.weight", out)
+            h = self.rms(x, self.w[p + "ffn_norm.weight"])
+            TRACE[f"{l}.ffn_norm"] = h[0]
+            gate_up = self.matmul(p + "ffn_up.weight", h)
+            gate, up = gate_up[:, :self.n_ff], gate_up[:, self.n_ff:]
+            TRACE[f"{l}.gate"] = gate[0]
+            act = gate / (np.float32(1) + np.exp(-gate)) * up
+            TRACE[f"{l}.act"] = act[0]
+            down = self.matmul(p + "ffn_down.weight", act)
+            TRACE[f"{l}.down"] = down[0]
+            x = x + down
+        h = self.rms(x[-1:], self.w["output_norm.weight"])
+        return self.matmul("output.weight", h)[0]
+
+
 def run_logits(model, tokens):
     cache = [(None, None)] * model.layers
     return {"logits": [float(v) for v in model.forward(tokens, cache, 0)]}
@@ -563,6 +725,9 @@ def main():
     ap.add_argument("--activations", choices=["float", "q8"], default="q8")
     ap.add_argument("--trace", action="store_true", help="add the first token's vector after each stage")
     ap.add_argument("--layers", type=int, default=0, help="run only the first N blocks (diagnostics)")
+    ap.add_argument("--context", type=int, default=None,
+                    help="phi3: the context size the model runs with, which picks LongRoPE's long or short "
+                         "factors as llama.cpp does (default: rope.scaling.original_context_length)")
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("logits")
     g = sub.add_parser("greedy")
@@ -570,7 +735,7 @@ def main():
     g.add_argument("--stop", default="", help="comma-separated ids that end generation")
     sub.add_parser("jobs")
     a = ap.parse_args()
-    model = Model(a.model, a.activations)
+    model = Model(a.model, a.activations, a.context)
     if a.layers:
         model.layers = a.layers
     if a.cmd == "jobs":

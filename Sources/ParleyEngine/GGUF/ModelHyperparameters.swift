@@ -29,6 +29,13 @@ public struct ModelHyperparameters: Sendable, Equatable {
     /// Positions are divided by this before rotation in the layers that see the whole context
     /// (`<arch>.rope.scaling.factor` when `<arch>.rope.scaling.type` is `linear`; default 1).
     public var ropeLinearScale: Float
+    /// Cosines and sines of the rotation are multiplied by this (`<arch>.rope.scaling.attn_factor`,
+    /// default 1; LongRoPE's files set it).
+    public var ropeAttentionFactor: Float
+    /// The context the model was first trained with, before its rope was stretched
+    /// (`<arch>.rope.scaling.original_context_length`, default ``contextLength``): LongRoPE's long
+    /// factors serve contexts beyond it, the short ones shorter contexts.
+    public var originalContextLength: Int
     /// Epsilon of RMSNorm (`<arch>.attention.layer_norm_rms_epsilon`, default 1e-5).
     public var rmsNormEpsilon: Float
     /// Number of dimensions per head that are rotated (`<arch>.rope.dimension_count`, default: ``headDimension``).
@@ -89,6 +96,12 @@ public struct ModelHyperparameters: Sendable, Equatable {
                 "'\(gguf.path)' uses '\(scaling)' rope scaling (factor \(factor)); this engine applies linear scaling only")
         }
         ropeLinearScale = scaling == "linear" && factor > 0 ? factor : 1
+        ropeAttentionFactor = gguf.float("\(arch).rope.scaling.attn_factor") ?? 1
+        originalContextLength = gguf.int("\(arch).rope.scaling.original_context_length").flatMap { $0 > 0 ? $0 : nil }
+            ?? contextLength
+        guard ropeAttentionFactor.isFinite, ropeAttentionFactor > 0 else {
+            throw EngineError(.corruptFile, "'\(gguf.path)' has a rope attention factor of \(ropeAttentionFactor)")
+        }
         slidingWindow = gguf.int("\(arch).attention.sliding_window").flatMap { $0 > 0 ? $0 : nil }
         slidingRopeFreqBase = gguf.float("\(arch).rope.freq_base_swa") ?? 10_000
         slidingWindowPattern = gguf.int("\(arch).attention.sliding_window_pattern") ?? 6
@@ -148,6 +161,9 @@ public struct ModelHyperparameters: Sendable, Equatable {
 ///   key and value projections, and NeoX rotation (element i with i + d/2).
 /// - `qwen3`: qwen2 without the biases, with RMSNorm of each query and key head before rotation
 ///   (heads may be wider than `embedding / heads`).
+/// - `phi3` (Phi-3, Phi-3.5, Phi-4-mini): llama's blocks with the query, key and value projections
+///   in one `attn_qkv` matrix and the gate and up projections in one `ffn_up`, NeoX rotation
+///   (of part of each head in Phi-4-mini), LongRoPE's per-pair factors.
 /// - `gemma3`: the embedding scaled by √width, RMSNorm of each query and key head before rotation,
 ///   NeoX rotation, norms after attention and after the feed-forward network too, GELU (tanh)
 ///   gating, and five sliding-window layers to each global one.
@@ -159,6 +175,7 @@ public enum ModelFamily: String, Sendable, CaseIterable {
     case llama
     case qwen2
     case qwen3
+    case phi3
     case gemma3
 
     /// The embedding row is multiplied by √(embedding width) before the first block.
@@ -171,6 +188,8 @@ public enum ModelFamily: String, Sendable, CaseIterable {
     var readsOutputBias: Bool { self == .qwen2 }
     /// The attention output and the feed-forward output are normalized before the residual add.
     var normalizesSublayerOutputs: Bool { self == .gemma3 }
+    /// `ffn_up` holds the gate's rows and then the up projection's (Phi-3), with no `ffn_gate`.
+    var fusesGateAndUp: Bool { self == .phi3 }
     /// The gate of the feed-forward network goes through GELU (tanh approximation) instead of SiLU.
     var gatesWithGELU: Bool { self == .gemma3 }
     /// Rotation pairs element i with i + d/2 (NeoX) instead of 2i with 2i+1.

@@ -72,7 +72,7 @@ final class ForwardPass {
             withRopeFactors { factors in
                 Operators.ropeTable(
                     position: token.position, base: hp.ropeFreqBase, dims: ropeDims, positionScale: hp.ropeLinearScale,
-                    factors: factors, cos: b.cos + t * pairs, sin: b.sin + t * pairs)
+                    factors: factors, magnitude: hp.ropeAttentionFactor, cos: b.cos + t * pairs, sin: b.sin + t * pairs)
             }
             if hasSlidingLayers {
                 Operators.ropeTable(

@@ -57,10 +57,11 @@ enum Operators {
 
     /// The rotary cos/sin table of one position: `dims / 2` pairs, angle `p · base^(-2i/dims)`,
     /// divided by `factors[i]` when given (Llama 3.1's `rope_freqs`), then by `positionScale`
-    /// (linear scaling), in ggml's order of operations.
+    /// (linear scaling), in ggml's order of operations; cosines and sines are multiplied by
+    /// `magnitude` (LongRoPE's attention factor).
     static func ropeTable(
         position: Int, base: Float, dims: Int, positionScale: Float = 1, factors: UnsafePointer<Float>? = nil,
-        cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>
+        magnitude: Float = 1, cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>
     ) {
         let thetaScale = powf(base, -2 / Float(dims))
         let frequencyScale = 1 / positionScale
@@ -68,8 +69,8 @@ enum Operators {
         for i in 0..<dims / 2 {
             var angle = factors.map { theta / $0[i] } ?? theta
             if positionScale != 1 { angle = frequencyScale * angle }
-            cos[i] = cosf(angle)
-            sin[i] = sinf(angle)
+            cos[i] = cosf(angle) * magnitude
+            sin[i] = sinf(angle) * magnitude
             theta *= thetaScale
         }
     }

@@ -48,8 +48,9 @@ final class TransformerModel: @unchecked Sendable {
     let outputBias: [Float]?
     /// The model's name (`general.name`) or the file name.
     let name: String
-    /// `rope_freqs.weight` (Llama 3.1 and later): each rotated pair's angle is divided by its factor
-    /// (`ropeDimensionCount / 2` values); nil when the file has none.
+    /// Each rotated pair's angle is divided by its factor (`ropeDimensionCount / 2` values): Llama
+    /// 3.1's `rope_freqs.weight`, or LongRoPE's `rope_factors_long`/`_short` as the context picks
+    /// them (``ropeFactorName(_:contextLength:)``); nil when the file has none.
     let ropeFrequencyFactors: [Float]?
 
     /// Width of the key/value projections.
@@ -78,13 +79,15 @@ final class TransformerModel: @unchecked Sendable {
     }
 
     /// Loads and repacks the model in `file`; with `.float32` precision every matrix is dequantized.
+    /// `contextLength` (default: the model's) is the context it will run with, which picks
+    /// LongRoPE's factors.
     /// - Throws: `EngineError` for an unsupported architecture, a missing or misshapen tensor.
-    init(file: GGUFFile, precision: ActivationPrecision = .int8) throws {
+    init(file: GGUFFile, precision: ActivationPrecision = .int8, contextLength: Int? = nil) throws {
         let hp = try ModelHyperparameters(gguf: file)
         hyperparameters = hp
         self.precision = precision
         name = file.string("general.name") ?? String(file.path.split(separator: "/").last ?? "model")
-        let dim = hp.embeddingLength, queryWidth = hp.queryWidth, kvWidth = hp.keyValueWidth
+        let dim = hp.embeddingLength
         // The head counts and rotation were checked with the hyperparameters; the kernels read heads
         // eight elements at a time.
         guard hp.headDimension % 8 == 0 else {
@@ -92,69 +95,87 @@ final class TransformerModel: @unchecked Sendable {
                 .corruptFile, "heads of \(hp.headDimension) elements are not a shape this engine runs (multiples of 8)")
         }
 
-        func matrix(_ name: String, rows: Int, columns: Int) throws -> WeightMatrix {
-            let info = try file.tensorInfo(name)
-            guard info.rowLength == columns, info.rowCount == rows else {
-                throw EngineError(
-                    .corruptFile, "tensor \(name) has shape \(info.dimensions), expected [\(columns), \(rows)]")
-            }
-            return try WeightMatrix(
-                repacking: try file.tensorData(name), type: info.type, rows: rows, columns: columns,
-                dequantized: precision == .float32)
-        }
-        func vector(_ name: String, count: Int) throws -> [Float] {
-            let info = try file.tensorInfo(name)
-            guard info.elementCount == count else {
-                throw EngineError(.corruptFile, "tensor \(name) has \(info.elementCount) elements, expected \(count)")
-            }
-            return try GGMLDequantizer.dequantize(try file.tensorData(name), type: info.type, count: count)
-        }
-
-        tokenEmbedding = try matrix("token_embd.weight", rows: hp.vocabularySize, columns: dim)
+        let reader = TensorReader(file: file, dequantized: precision == .float32)
+        tokenEmbedding = try reader.matrix("token_embd.weight", rows: hp.vocabularySize, columns: dim)
         output =
-            file.tensors["output.weight"] == nil
-            ? tokenEmbedding : try matrix("output.weight", rows: hp.vocabularySize, columns: dim)
-        outputNorm = try vector("output_norm.weight", count: dim)
-        outputBias =
-            hp.family.readsOutputBias && file.tensors["output.bias"] != nil
-            ? try vector("output.bias", count: hp.vocabularySize) : nil
-        ropeFrequencyFactors =
-            file.tensors["rope_freqs.weight"] == nil
-            ? nil : try vector("rope_freqs.weight", count: hp.ropeDimensionCount / 2)
-        let family = hp.family
-        /// A bias vector where the file has it (llama.cpp requires none, not even Qwen2's).
-        func bias(_ name: String, count: Int) throws -> [Float]? {
-            file.tensors[name] == nil ? nil : try vector(name, count: count)
+            reader.has("output.weight")
+            ? try reader.matrix("output.weight", rows: hp.vocabularySize, columns: dim) : tokenEmbedding
+        outputNorm = try reader.vector("output_norm.weight", count: dim)
+        outputBias = try reader.optionalVector("output.bias", count: hp.vocabularySize, when: hp.family.readsOutputBias)
+        ropeFrequencyFactors = try Self.ropeFactorName(reader, hp, contextLength: contextLength).map {
+            try reader.vector($0, count: hp.ropeDimensionCount / 2)
         }
-        var layers: [Layer] = []
-        for i in 0..<hp.blockCount {
-            let p = "blk.\(i)."
-            let biases = ProjectionBiases(
-                query: try bias(p + "attn_q.bias", count: queryWidth),
-                key: try bias(p + "attn_k.bias", count: kvWidth),
-                value: try bias(p + "attn_v.bias", count: kvWidth),
-                output: family.readsAttentionOutputBias ? try bias(p + "attn_output.bias", count: dim) : nil)
-            layers.append(
-                Layer(
-                    attentionNorm: try vector(p + "attn_norm.weight", count: dim),
-                    query: try matrix(p + "attn_q.weight", rows: queryWidth, columns: dim),
-                    key: try matrix(p + "attn_k.weight", rows: kvWidth, columns: dim),
-                    value: try matrix(p + "attn_v.weight", rows: kvWidth, columns: dim),
-                    attentionOutput: try matrix(p + "attn_output.weight", rows: dim, columns: queryWidth),
-                    feedForwardNorm: try vector(p + "ffn_norm.weight", count: dim),
-                    gate: try matrix(p + "ffn_gate.weight", rows: hp.feedForwardLength, columns: dim),
-                    up: try matrix(p + "ffn_up.weight", rows: hp.feedForwardLength, columns: dim),
-                    down: try matrix(p + "ffn_down.weight", rows: dim, columns: hp.feedForwardLength),
-                    biases: biases,
-                    queryNorm: family.normalizesQueryKey
-                        ? try vector(p + "attn_q_norm.weight", count: hp.headDimension) : nil,
-                    keyNorm: family.normalizesQueryKey
-                        ? try vector(p + "attn_k_norm.weight", count: hp.headDimension) : nil,
-                    attentionOutputNorm: family.normalizesSublayerOutputs
-                        ? try vector(p + "post_attention_norm.weight", count: dim) : nil,
-                    feedForwardOutputNorm: family.normalizesSublayerOutputs
-                        ? try vector(p + "post_ffw_norm.weight", count: dim) : nil))
+        layers = try (0..<hp.blockCount).map { try Self.layer($0, reader, hp) }
+    }
+
+    /// The tensor of rope factors to use: `rope_freqs` if the file has it, else LongRoPE's long
+    /// factors when the context (rounded up to 256, as llama.cpp pads it) exceeds the original
+    /// context and the short ones otherwise (as llama.cpp picks them); nil when there is none.
+    private static func ropeFactorName(
+        _ reader: TensorReader, _ hp: ModelHyperparameters, contextLength: Int?
+    ) -> String? {
+        if reader.has("rope_freqs.weight") { return "rope_freqs.weight" }
+        let context = min(max(1, contextLength ?? hp.contextLength), hp.contextLength)
+        let padded = (context + 255) / 256 * 256
+        let name = padded > hp.originalContextLength ? "rope_factors_long.weight" : "rope_factors_short.weight"
+        return reader.has(name) ? name : nil
+    }
+
+    /// Block `i`'s weights. The query, key and value projections may be one fused `attn_qkv`
+    /// matrix (rows of the queries, then keys, then values), and Phi-3's `ffn_up` holds the gate's
+    /// rows and then the up projection's.
+    private static func layer(_ i: Int, _ reader: TensorReader, _ hp: ModelHyperparameters) throws -> Layer {
+        let p = "blk.\(i).", family = hp.family
+        let dim = hp.embeddingLength, queryWidth = hp.queryWidth, kvWidth = hp.keyValueWidth, ff = hp.feedForwardLength
+        let fused = !reader.has(p + "attn_q.weight") && reader.has(p + "attn_qkv.weight")
+        let qkv =
+            !fused
+            ? [
+                try reader.matrix(p + "attn_q.weight", rows: queryWidth, columns: dim),
+                try reader.matrix(p + "attn_k.weight", rows: kvWidth, columns: dim),
+                try reader.matrix(p + "attn_v.weight", rows: kvWidth, columns: dim),
+            ]
+            : try reader.matrices(p + "attn_qkv.weight", rows: [queryWidth, kvWidth, kvWidth], columns: dim)
+        let gateUp =
+            family.fusesGateAndUp
+            ? try reader.matrices(p + "ffn_up.weight", rows: [ff, ff], columns: dim)
+            : [
+                try reader.matrix(p + "ffn_gate.weight", rows: ff, columns: dim),
+                try reader.matrix(p + "ffn_up.weight", rows: ff, columns: dim),
+            ]
+        return Layer(
+            attentionNorm: try reader.vector(p + "attn_norm.weight", count: dim),
+            query: qkv[0], key: qkv[1], value: qkv[2],
+            attentionOutput: try reader.matrix(p + "attn_output.weight", rows: dim, columns: queryWidth),
+            feedForwardNorm: try reader.vector(p + "ffn_norm.weight", count: dim),
+            gate: gateUp[0], up: gateUp[1],
+            down: try reader.matrix(p + "ffn_down.weight", rows: dim, columns: ff),
+            // llama.cpp reads the q/k/v biases of every family where the file has them.
+            biases: try projectionBiases(p, reader, hp, fused: fused),
+            queryNorm: family.normalizesQueryKey ? try reader.vector(p + "attn_q_norm.weight", count: hp.headDimension) : nil,
+            keyNorm: family.normalizesQueryKey ? try reader.vector(p + "attn_k_norm.weight", count: hp.headDimension) : nil,
+            attentionOutputNorm: family.normalizesSublayerOutputs
+                ? try reader.vector(p + "post_attention_norm.weight", count: dim) : nil,
+            feedForwardOutputNorm: family.normalizesSublayerOutputs
+                ? try reader.vector(p + "post_ffw_norm.weight", count: dim) : nil)
+    }
+
+    /// Block `p`'s projection biases where the file has them: a fused `attn_qkv.bias` split like its
+    /// matrix, or the separate ones (llama.cpp reads the q/k/v biases of every family).
+    private static func projectionBiases(
+        _ p: String, _ reader: TensorReader, _ hp: ModelHyperparameters, fused: Bool
+    ) throws -> ProjectionBiases {
+        let queryWidth = hp.queryWidth, kvWidth = hp.keyValueWidth
+        let output = try reader.optionalVector(
+            p + "attn_output.bias", count: hp.embeddingLength, when: hp.family.readsAttentionOutputBias)
+        if fused, let all = try reader.optionalVector(p + "attn_qkv.bias", count: queryWidth + 2 * kvWidth) {
+            return ProjectionBiases(
+                query: Array(all[..<queryWidth]), key: Array(all[queryWidth..<queryWidth + kvWidth]),
+                value: Array(all[(queryWidth + kvWidth)...]), output: output)
         }
-        self.layers = layers
+        return ProjectionBiases(
+            query: try reader.optionalVector(p + "attn_q.bias", count: queryWidth),
+            key: try reader.optionalVector(p + "attn_k.bias", count: kvWidth),
+            value: try reader.optionalVector(p + "attn_v.bias", count: kvWidth), output: output)
     }
 }

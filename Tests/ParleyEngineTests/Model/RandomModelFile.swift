@@ -57,14 +57,20 @@ struct RandomModelFile {
             writer.tensors.append(.init(name: name, type: type.rawValue, dimensions: shape.map(UInt64.init), data: data))
         }
         var synthetic = SyntheticBlocks(seed: seed)
-        /// A matrix of `rows` rows of `columns`: random F32 values of `scale`, or random blocks.
-        func matrix(_ name: String, columns: Int, rows: Int, scale: Float) {
-            if matrixType == .f32 {
-                tensor(name, [columns, rows], values(columns * rows, scale: scale))
-            } else {
-                tensor(name, [columns, rows], synthetic.tensor(matrixType, rows: rows, columns: columns), type: matrixType)
-            }
+        /// The bytes of a matrix of `rows` rows of `columns`: random F32 values of `scale`, or random blocks.
+        func matrixBytes(columns: Int, rows: Int, scale: Float) -> [UInt8] {
+            matrixType == .f32
+                ? values(columns * rows, scale: scale) : synthetic.tensor(matrixType, rows: rows, columns: columns)
         }
+        func matrix(_ name: String, columns: Int, rows: Int, scale: Float) {
+            tensor(name, [columns, rows], matrixBytes(columns: columns, rows: rows, scale: scale), type: matrixType)
+        }
+        /// Matrices whose rows are stored one after the other in tensor `name` (Phi-3's fused ones).
+        func fusedMatrix(_ name: String, columns: Int, rows: [Int], scale: Float) {
+            let bytes = rows.flatMap { matrixBytes(columns: columns, rows: $0, scale: scale) }
+            tensor(name, [columns, rows.reduce(0, +)], bytes, type: matrixType)
+        }
+        let fused = family == .phi3
         tensor("token_embd.weight", [dim, vocab], values(dim * vocab, scale: 1))
         tensor("output_norm.weight", [dim], values(dim, scale: 0.1, around: 1))
         if !(tiedOutput ?? (family != .llama)) { tensor("output.weight", [dim, vocab], values(dim * vocab, scale: 0.3)) }
@@ -73,15 +79,25 @@ struct RandomModelFile {
         for b in 0..<blocks {
             let p = "blk.\(b)."
             tensor(p + "attn_norm.weight", [dim], values(dim, scale: 0.1, around: 1))
-            matrix(p + "attn_q.weight", columns: dim, rows: queryWidth, scale: 0.3)
-            matrix(p + "attn_k.weight", columns: dim, rows: kvWidth, scale: 0.3)
-            matrix(p + "attn_v.weight", columns: dim, rows: kvWidth, scale: 0.3)
+            if fused {
+                fusedMatrix(p + "attn_qkv.weight", columns: dim, rows: [queryWidth, kvWidth, kvWidth], scale: 0.3)
+            } else {
+                matrix(p + "attn_q.weight", columns: dim, rows: queryWidth, scale: 0.3)
+                matrix(p + "attn_k.weight", columns: dim, rows: kvWidth, scale: 0.3)
+                matrix(p + "attn_v.weight", columns: dim, rows: kvWidth, scale: 0.3)
+            }
             matrix(p + "attn_output.weight", columns: queryWidth, rows: dim, scale: 0.1)
             tensor(p + "ffn_norm.weight", [dim], values(dim, scale: 0.1, around: 1))
-            matrix(p + "ffn_gate.weight", columns: dim, rows: ff, scale: 0.2)
-            matrix(p + "ffn_up.weight", columns: dim, rows: ff, scale: 0.2)
+            if fused {
+                fusedMatrix(p + "ffn_up.weight", columns: dim, rows: [ff, ff], scale: 0.2)
+            } else {
+                matrix(p + "ffn_gate.weight", columns: dim, rows: ff, scale: 0.2)
+                matrix(p + "ffn_up.weight", columns: dim, rows: ff, scale: 0.2)
+            }
             matrix(p + "ffn_down.weight", columns: ff, rows: dim, scale: 0.1)
-            if biases {
+            if biases && fused {
+                tensor(p + "attn_qkv.bias", [queryWidth + 2 * kvWidth], values(queryWidth + 2 * kvWidth, scale: 1))
+            } else if biases {
                 tensor(p + "attn_q.bias", [queryWidth], values(queryWidth, scale: 1))
                 tensor(p + "attn_k.bias", [kvWidth], values(kvWidth, scale: 1))
                 tensor(p + "attn_v.bias", [kvWidth], values(kvWidth, scale: 1))
@@ -104,10 +120,13 @@ struct RandomModelFile {
     }
 
     /// The engine's float logits after `prompt` (one batch) and the float reference's, on the file at `path`.
-    static func logits(path: String, prompt: [Int32]) throws -> (ours: [Float], reference: [Float]) {
-        let model = try TransformerModel(file: try GGUFFile(path: path), precision: .float32)
+    /// `context` is the context both run with (it picks LongRoPE's factors; default: the model's).
+    static func logits(path: String, prompt: [Int32], context: Int? = nil) throws -> (ours: [Float], reference: [Float]) {
+        let model = try TransformerModel(file: try GGUFFile(path: path), precision: .float32, contextLength: context)
         let ours = ReferenceModel.engineLogits(model, prompt, chunk: prompt.count)
-        let reference = try ReferenceModel.run([.init(tokens: prompt, mode: "logits")], activations: "float", model: path)
+        let reference = try ReferenceModel.run(
+            [.init(tokens: prompt, mode: "logits")], activations: "float", model: path,
+            context: context ?? model.hyperparameters.contextLength)
         guard let expected = reference.first?.logits else { throw ReferenceModel.ProcessFailed(description: "no logits") }
         return (ours, expected)
     }

@@ -51,10 +51,15 @@ enum ReferenceModel {
         var stop: [Int32] = []
     }
 
-    /// Runs the reference on `jobs` in one process (weights are dequantized once), on SmolLM2 or `model`.
-    static func run(_ jobs: [Job], activations: String = "q8", layers: Int = 0, model: String? = nil) throws -> [Result] {
+    /// Runs the reference on `jobs` in one process (weights are dequantized once), on SmolLM2 or
+    /// `model`; `context` is the context a phi3 model runs with (it picks LongRoPE's factors).
+    static func run(
+        _ jobs: [Job], activations: String = "q8", layers: Int = 0, model: String? = nil, context: Int? = nil
+    ) throws -> [Result] {
+        let options = context.map { ["--context", String($0)] } ?? []
         let output = try python(
-            [script, "--model", model ?? path!, "--activations", activations, "--layers", String(layers), "jobs"],
+            [script, "--model", model ?? path!, "--activations", activations, "--layers", String(layers)] + options
+                + ["jobs"],
             input: try JSONEncoder().encode(jobs))
         return try JSONDecoder().decode([Result].self, from: output)
     }
