@@ -18,7 +18,9 @@ Weights are dequantized by the `gguf` PyPI package (not by Parley's code). Two a
                        weights: logits of llama.cpp and of this reference (either mode) differ by
                        up to ~1-3, as much as llama.cpp's own flash and non-flash attention do.
 
-Architectures: "llama"; "gemma3" as llama.cpp's gemma3 graph runs it: embeddings × sqrt(n_embd),
+Architectures: "llama" (with the attn_q/k/v.bias and attn_output.bias llama.cpp adds where a file
+has them); "smollm3", llama's graph without the rotation in every fourth layer (checked against
+llama.cpp on a random-weight file); "gemma3" as llama.cpp's gemma3 graph runs it: embeddings × sqrt(n_embd),
 per-head RMSNorm of q and k before NEOX RoPE, post-attention and post-FFN norms, GELU(tanh)-gated FFN,
 sliding-window layers (all but every 6th, RoPE base 10000) and global layers (rope.freq_base, linear
 rope scaling), query scaled by 1/sqrt(head_dim) before the product, tied output. The converter has
@@ -125,7 +127,7 @@ class Model:
     def __init__(self, path, mode, context=None):
         r = Reader(path)
         arch = field(r, "general.architecture")
-        if arch not in ("llama", "gemma3", "qwen2", "qwen3", "phi3"):
+        if arch not in ("llama", "smollm3", "gemma3", "qwen2", "qwen3", "phi3"):
             raise SystemExit(f"unsupported architecture {arch}")
         self.arch = arch
         if arch == "gemma3":
@@ -135,7 +137,7 @@ class Model:
         elif arch == "phi3":
             self.init_phi3(r, context)
         else:
-            self.init_llama(r)
+            self.init_llama(r, arch)
         self.mode = mode
         self.load(r)
         if arch in ("qwen2", "qwen3"):
@@ -143,19 +145,20 @@ class Model:
         elif arch == "phi3":
             self.check_phi3_tensors()
 
-    def init_llama(self, r):
-        self.dim = int(field(r, "llama.embedding_length"))
-        self.layers = int(field(r, "llama.block_count"))
-        self.heads = int(field(r, "llama.attention.head_count"))
-        self.kv_heads = int(field(r, "llama.attention.head_count_kv", self.heads))
-        self.eps = np.float32(field(r, "llama.attention.layer_norm_rms_epsilon"))
-        self.base = np.float32(field(r, "llama.rope.freq_base", 10000.0))
+    def init_llama(self, r, arch="llama"):
+        a = arch + "."
+        self.dim = int(field(r, a + "embedding_length"))
+        self.layers = int(field(r, a + "block_count"))
+        self.heads = int(field(r, a + "attention.head_count"))
+        self.kv_heads = int(field(r, a + "attention.head_count_kv", self.heads))
+        self.eps = np.float32(field(r, a + "attention.layer_norm_rms_epsilon"))
+        self.base = np.float32(field(r, a + "rope.freq_base", 10000.0))
         self.head_dim = self.dim // self.heads
-        self.rope_dims = int(field(r, "llama.rope.dimension_count", self.head_dim))
+        self.rope_dims = int(field(r, a + "rope.dimension_count", self.head_dim))
         # Linear rope scaling (angle · 1/factor) and Llama 3.1's rope_freqs tensor (angle / factor_i),
         # as ggml's rope cache applies them.
-        factor = field(r, "llama.rope.scaling.factor", field(r, "llama.rope.scale_linear", 0.0))
-        linear = field(r, "llama.rope.scaling.type", "linear") == "linear" and factor
+        factor = field(r, a + "rope.scaling.factor", field(r, a + "rope.scale_linear", 0.0))
+        linear = field(r, a + "rope.scaling.type", "linear") == "linear" and factor
         self.freq_scale = np.float32(1.0 / factor) if linear else np.float32(1.0)
 
     def init_gemma3(self, r):
@@ -412,9 +415,13 @@ class Model:
             h = self.rms(x, self.w[p + "attn_norm.weight"])
             TRACE[f"{l}.attn_norm"] = h[0]
             # The biases llama.cpp's llama graph adds where the file has them (attn_q/k/v.bias).
-            q = self.rope(self.linear_bias(p + "attn_q", h), positions, self.heads)
+            q = self.linear_bias(p + "attn_q", h)
+            k = self.linear_bias(p + "attn_k", h)
+            # SmolLM3 leaves every fourth layer unrotated (llama.cpp: (il + 1) % 4 == 0).
+            if not (self.arch == "smollm3" and (l + 1) % 4 == 0):
+                q = self.rope(q, positions, self.heads)
+                k = self.rope(k, positions, self.kv_heads)
             TRACE[f"{l}.q"] = q[0]
-            k = self.rope(self.linear_bias(p + "attn_k", h), positions, self.kv_heads)
             v = self.linear_bias(p + "attn_v", h)
             K, V = cache[l]
             K = np.concatenate([K, self.f16(k)]) if K is not None else self.f16(k)

@@ -157,6 +157,7 @@ public struct ModelHyperparameters: Sendable, Equatable {
 ///
 /// - `llama` (Llama 2/3, SmolLM2, TinyLlama, Mistral): SwiGLU, rotation of adjacent pairs (the
 ///   converter permutes the query and key rows for it), pre-norms only.
+/// - `smollm3` (SmolLM3): llama's blocks, with no rotation in every fourth block.
 /// - `qwen2` (Qwen2, Qwen2.5, DeepSeek-R1's Qwen distills): llama's blocks with biases on the query,
 ///   key and value projections, and NeoX rotation (element i with i + d/2).
 /// - `qwen3`: qwen2 without the biases, with RMSNorm of each query and key head before rotation
@@ -173,6 +174,7 @@ public struct ModelHyperparameters: Sendable, Equatable {
 /// attention output (`attn_output.bias`), qwen2 that of the output matrix (`output.bias`).
 public enum ModelFamily: String, Sendable, CaseIterable {
     case llama
+    case smollm3
     case qwen2
     case qwen3
     case phi3
@@ -193,5 +195,7 @@ public enum ModelFamily: String, Sendable, CaseIterable {
     /// The gate of the feed-forward network goes through GELU (tanh approximation) instead of SiLU.
     var gatesWithGELU: Bool { self == .gemma3 }
     /// Rotation pairs element i with i + d/2 (NeoX) instead of 2i with 2i+1.
-    var rotatesHalves: Bool { self != .llama }
+    var rotatesHalves: Bool { self != .llama && self != .smollm3 }
+    /// Whether block `layer` rotates its queries and keys (SmolLM3 leaves every fourth one alone).
+    func rotates(layer: Int) -> Bool { self != .smollm3 || (layer + 1) % 4 != 0 }
 }

@@ -98,7 +98,9 @@ final class ForwardPass {
                     normalizeHeads(k, heads: hp.headCountKV, weights: keyNorm)
                 }
                 let c = cosines + t * pairs, s = sines + t * pairs
-                if family.rotatesHalves {
+                if !family.rotates(layer: l) {
+                    // No position information in this block (SmolLM3's every fourth).
+                } else if family.rotatesHalves {
                     Operators.ropeHalves(q, heads: hp.headCount, headDim: headDim, dims: ropeDims, cos: c, sin: s)
                     Operators.ropeHalves(k, heads: hp.headCountKV, headDim: headDim, dims: ropeDims, cos: c, sin: s)
                 } else {

@@ -70,3 +70,21 @@ struct QwenReferenceTests {
         #expect(error?.message.contains("blk.1.attn_k_norm.weight") == true)
     }
 }
+
+/// SmolLM3 files with random weights against the float reference (itself checked against
+/// llama.cpp within 3e-6 on such a file): llama's blocks, every fourth without rotation.
+@Suite(.enabled(if: ReferenceEnvironment.isAvailable, "needs python3 with tools/reference/requirements.txt"))
+struct SmolLM3ReferenceTests {
+    @Test func smollm3MatchesTheReferenceAndItsUnrotatedBlocksMatter() throws {
+        let file = RandomModelFile(family: .smollm3, blocks: 4)
+        let (ours, expected) = try RandomModelFile.logits(path: try file.write(named: "smollm3"), prompt: QwenReferenceTests.prompt)
+        let worst = zip(ours, expected).map { abs($0 - $1) }.max()!
+        print("random smollm3: max |Δ logit| \(worst)")
+        #expect(worst < 1e-3)
+        // The same weights as a llama file, whose fourth block rotates too.
+        let llama = try RandomModelFile.logits(
+            path: try RandomModelFile(family: .llama, blocks: 4).write(named: "smollm3-as-llama"),
+            prompt: QwenReferenceTests.prompt)
+        #expect(zip(expected, llama.reference).map { abs($0 - $1) }.max()! > 1e-2)
+    }
+}

@@ -73,7 +73,7 @@ struct RandomModelFile {
         let fused = family == .phi3
         tensor("token_embd.weight", [dim, vocab], values(dim * vocab, scale: 1))
         tensor("output_norm.weight", [dim], values(dim, scale: 0.1, around: 1))
-        if !(tiedOutput ?? (family != .llama)) { tensor("output.weight", [dim, vocab], values(dim * vocab, scale: 0.3)) }
+        if !(tiedOutput ?? (family != .llama && family != .smollm3)) { tensor("output.weight", [dim, vocab], values(dim * vocab, scale: 0.3)) }
         if outputBias { tensor("output.bias", [vocab], values(vocab, scale: 2)) }
         for (name, list) in extraTensors { tensor(name, [list.count], Self.bytes(list)) }
         for b in 0..<blocks {
