@@ -19,8 +19,9 @@ Weights are dequantized by the `gguf` PyPI package (not by Parley's code). Two a
                        up to ~1-3, as much as llama.cpp's own flash and non-flash attention do.
 
 Architectures: "llama" (with the attn_q/k/v.bias and attn_output.bias llama.cpp adds where a file
-has them); "smollm3", llama's graph without the rotation in every fourth layer (checked against
-llama.cpp on a random-weight file); "gemma3" as llama.cpp's gemma3 graph runs it: embeddings × sqrt(n_embd),
+has them); "smollm3", llama's graph without the rotation in every fourth layer, and "gemma2", gemma3's below
+without the q/k norms and with soft caps (see init_gemma3), each checked against llama.cpp on a
+random-weight file; "gemma3" as llama.cpp's gemma3 graph runs it: embeddings × sqrt(n_embd),
 per-head RMSNorm of q and k before NEOX RoPE, post-attention and post-FFN norms, GELU(tanh)-gated FFN,
 sliding-window layers (all but every 6th, RoPE base 10000) and global layers (rope.freq_base, linear
 rope scaling), query scaled by 1/sqrt(head_dim) before the product, tied output. The converter has
@@ -127,11 +128,11 @@ class Model:
     def __init__(self, path, mode, context=None):
         r = Reader(path)
         arch = field(r, "general.architecture")
-        if arch not in ("llama", "smollm3", "gemma3", "qwen2", "qwen3", "phi3"):
+        if arch not in ("llama", "smollm3", "gemma2", "gemma3", "qwen2", "qwen3", "phi3"):
             raise SystemExit(f"unsupported architecture {arch}")
         self.arch = arch
-        if arch == "gemma3":
-            self.init_gemma3(r)
+        if arch in ("gemma2", "gemma3"):
+            self.init_gemma3(r, arch)
         elif arch in ("qwen2", "qwen3"):
             self.init_qwen(r, arch)
         elif arch == "phi3":
@@ -161,8 +162,12 @@ class Model:
         linear = field(r, a + "rope.scaling.type", "linear") == "linear" and factor
         self.freq_scale = np.float32(1.0 / factor) if linear else np.float32(1.0)
 
-    def init_gemma3(self, r):
-        a = "gemma3."
+    def init_gemma3(self, r, arch="gemma3"):
+        """gemma3, and gemma2 (llama.cpp's defaults differ: a window of 4096 in every other layer, the
+        sliding layers on the global base, no q/k norms, soft caps of 50 on the scaled attention
+        scores and 30 on the logits, the 27B's scale at 46 layers)."""
+        a = arch + "."
+        gemma2 = arch == "gemma2"
         self.dim = int(field(r, a + "embedding_length"))
         self.layers = int(field(r, a + "block_count"))
         self.heads = int(field(r, a + "attention.head_count"))
@@ -179,10 +184,12 @@ class Model:
         self.freq_scale = np.float32(1.0 / factor) if factor else np.float32(1.0)
         rtype = field(r, a + "rope.scaling.type", "linear" if factor else "none")
         if rtype not in ("none", "linear"):
-            raise SystemExit(f"gemma3: rope scaling {rtype} is not supported")
-        self.base_swa = np.float32(field(r, a + "rope.freq_base_swa", 10000.0))
-        self.window = int(field(r, a + "attention.sliding_window", 0))
-        pattern = field(r, a + "attention.sliding_window_pattern", 6)
+            raise SystemExit(f"{arch}: rope scaling {rtype} is not supported")
+        if gemma2 and factor:
+            raise SystemExit("gemma2: rope scaling is not supported")
+        self.base_swa = np.float32(field(r, a + "rope.freq_base_swa", self.base if gemma2 else 10000.0))
+        self.window = int(field(r, a + "attention.sliding_window", 4096 if gemma2 else 0))
+        pattern = field(r, a + "attention.sliding_window_pattern", 2 if gemma2 else 6)
         if self.window <= 0:
             self.is_swa = [False] * self.layers
         elif isinstance(pattern, list):
@@ -192,10 +199,15 @@ class Model:
             self.is_swa = [n == 0 or (il % n < n - 1) for il in range(self.layers)]
         # llama.cpp: 1/sqrt(n_embd/n_head) for the 27B (62 blocks), else 1/sqrt(head_dim); applied
         # to the query in float32 before the attention product.
-        width = self.dim // self.heads if self.layers == 62 else self.head_dim
+        width = self.dim // self.heads if self.layers == (46 if gemma2 else 62) else self.head_dim
         self.attn_scale = np.float32(1.0) / np.float32(np.sqrt(np.float32(width)))
-        if field(r, a + "final_logit_softcapping", None):
-            raise SystemExit("gemma3: final_logit_softcapping is not part of llama.cpp's gemma3 graph")
+        if gemma2:
+            self.attn_softcap = np.float32(field(r, a + "attn_logit_softcapping", 50.0))
+            self.final_softcap = np.float32(field(r, a + "final_logit_softcapping", 30.0))
+        else:
+            self.attn_softcap = self.final_softcap = None
+            if field(r, a + "final_logit_softcapping", None):
+                raise SystemExit("gemma3: final_logit_softcapping is not part of llama.cpp's gemma3 graph")
         self.embed_scale = np.float32(np.sqrt(np.float32(self.dim)))
 
     def init_qwen(self, r, arch):
@@ -400,7 +412,7 @@ class Model:
 
     def forward(self, tokens, cache, start):
         """Runs tokens at positions start..; cache = list of (K, V) arrays per layer; returns last logits."""
-        if self.arch == "gemma3":
+        if self.arch in ("gemma2", "gemma3"):
             return self.forward_gemma3(tokens, cache, start)
         if self.arch in ("qwen2", "qwen3"):
             return self.forward_qwen(tokens, cache, start)
@@ -528,8 +540,11 @@ class Model:
             fscale = np.float32(1.0) if swa else self.freq_scale
             h = self.rms(x, self.w[p + "attn_norm.weight"])
             TRACE[f"{l}.attn_norm"] = h[0]
-            q = self.head_rms(self.matmul(p + "attn_q.weight", h), self.w[p + "attn_q_norm.weight"], self.heads)
-            k = self.head_rms(self.matmul(p + "attn_k.weight", h), self.w[p + "attn_k_norm.weight"], self.kv_heads)
+            q = self.matmul(p + "attn_q.weight", h)
+            k = self.matmul(p + "attn_k.weight", h)
+            if self.arch == "gemma3":
+                q = self.head_rms(q, self.w[p + "attn_q_norm.weight"], self.heads)
+                k = self.head_rms(k, self.w[p + "attn_k_norm.weight"], self.kv_heads)
             v = self.matmul(p + "attn_v.weight", h)
             q = self.rope_neox(q, positions, self.heads, base, fscale) * self.attn_scale
             k = self.rope_neox(k, positions, self.kv_heads, base, fscale)
@@ -551,6 +566,8 @@ class Model:
                 ks = K[:, g * hd:(g + 1) * hd]
                 vs = V[:, g * hd:(g + 1) * hd]
                 scores = qs @ ks.T
+                if self.attn_softcap is not None:
+                    scores = np.tanh(scores / self.attn_softcap) * self.attn_softcap
                 scores[masked] = -np.inf
                 scores = scores - scores.max(axis=1, keepdims=True)
                 e = np.exp(scores)
@@ -571,7 +588,10 @@ class Model:
             TRACE[f"{l}.down"] = down[0]
             x = x + down
         h = self.rms(x[-1:], self.w["output_norm.weight"])
-        return self.matmul("output.weight", h)[0]
+        logits = self.matmul("output.weight", h)[0]
+        if self.final_softcap is not None:
+            logits = np.tanh(logits / self.final_softcap) * self.final_softcap
+        return logits
 
     # -- Qwen2 / Qwen3 ------------------------------------------------------------------------
     def linear_bias(self, name, x):
@@ -683,6 +703,8 @@ class Model:
                 ks = K[:, g * hd:(g + 1) * hd]
                 vs = V[:, g * hd:(g + 1) * hd]
                 scores = qs @ ks.T
+                if self.attn_softcap is not None:
+                    scores = np.tanh(scores / self.attn_softcap) * self.attn_softcap
                 scores[masked] = -np.inf
                 scores = scores - scores.max(axis=1, keepdims=True)
                 e = np.exp(scores)

@@ -49,9 +49,15 @@ public struct ModelHyperparameters: Sendable, Equatable {
     /// Every how many blocks one sees the whole context, the others attending through the sliding
     /// window (`<arch>.attention.sliding_window_pattern`; Gemma 3: 6, five sliding then one global).
     public var slidingWindowPattern: Int
-    /// The factor attention scores are scaled by: `1/√headDimension`, except Gemma 3 27B's
+    /// The factor attention scores are scaled by: `1/√headDimension`, except Gemma 2's and 3's 27B
     /// `1/√(embeddingLength / headCount)` (as llama.cpp has it).
     public var attentionScale: Float
+    /// Gemma 2: scaled attention scores `s` become `c · tanh(s / c)` (`attn_logit_softcapping`,
+    /// default 50); nil for the other families.
+    public var attentionSoftcap: Float?
+    /// Gemma 2: logits `l` become `c · tanh(l / c)` (`final_logit_softcapping`, default 30); nil for
+    /// the other families.
+    public var finalLogitSoftcap: Float?
 
     /// Width of all query heads together (`headCount · headDimension`; most often the embedding width).
     public var queryWidth: Int { headCount * headDimension }
@@ -60,7 +66,7 @@ public struct ModelHyperparameters: Sendable, Equatable {
 
     /// Whether block `layer` attends through the sliding window.
     public func isSlidingWindowLayer(_ layer: Int) -> Bool {
-        guard slidingWindow != nil, family == .gemma3 else { return false }
+        guard slidingWindow != nil, family.hasSlidingWindowLayers else { return false }
         return layer % slidingWindowPattern != slidingWindowPattern - 1
     }
 
@@ -102,9 +108,18 @@ public struct ModelHyperparameters: Sendable, Equatable {
         guard ropeAttentionFactor.isFinite, ropeAttentionFactor > 0 else {
             throw EngineError(.corruptFile, "'\(gguf.path)' has a rope attention factor of \(ropeAttentionFactor)")
         }
-        slidingWindow = gguf.int("\(arch).attention.sliding_window").flatMap { $0 > 0 ? $0 : nil }
-        slidingRopeFreqBase = gguf.float("\(arch).rope.freq_base_swa") ?? 10_000
-        slidingWindowPattern = gguf.int("\(arch).attention.sliding_window_pattern") ?? 6
+        // Gemma 2 (llama.cpp's defaults): a window of 4096 in every other block, the global base.
+        let gemma2 = family == .gemma2
+        slidingWindow = (gguf.int("\(arch).attention.sliding_window") ?? (gemma2 ? 4096 : nil)).flatMap { $0 > 0 ? $0 : nil }
+        slidingRopeFreqBase = gguf.float("\(arch).rope.freq_base_swa") ?? (gemma2 ? ropeFreqBase : 10_000)
+        slidingWindowPattern = gguf.int("\(arch).attention.sliding_window_pattern") ?? (gemma2 ? 2 : 6)
+        attentionSoftcap = gemma2 ? gguf.float("\(arch).attn_logit_softcapping") ?? 50 : nil
+        finalLogitSoftcap = gemma2 ? gguf.float("\(arch).final_logit_softcapping") ?? 30 : nil
+        for cap in [attentionSoftcap, finalLogitSoftcap] {
+            guard cap.map({ $0.isFinite && $0 > 0 }) ?? true else {
+                throw EngineError(.corruptFile, "'\(gguf.path)' has a soft cap of \(cap ?? 0)")
+            }
+        }
         guard slidingWindowPattern >= 1 else {
             throw EngineError(
                 .corruptFile, "'\(gguf.path)' has a sliding-window pattern of \(slidingWindowPattern) blocks")
@@ -148,7 +163,7 @@ public struct ModelHyperparameters: Sendable, Equatable {
                     + "\(headDimension) (\(ropeDimensionCount) rotated), feed-forward \(feedForwardLength)")
         }
         attentionScale =
-            family == .gemma3 && blockCount == 62
+            (family == .gemma3 && blockCount == 62) || (family == .gemma2 && blockCount == 46)
             ? 1 / Float(embeddingLength / headCount).squareRoot() : 1 / Float(headDimension).squareRoot()
     }
 }
@@ -165,6 +180,8 @@ public struct ModelHyperparameters: Sendable, Equatable {
 /// - `phi3` (Phi-3, Phi-3.5, Phi-4-mini): llama's blocks with the query, key and value projections
 ///   in one `attn_qkv` matrix and the gate and up projections in one `ffn_up`, NeoX rotation
 ///   (of part of each head in Phi-4-mini), LongRoPE's per-pair factors.
+/// - `gemma2`: gemma3's blocks without the query and key norms, a window of 4096 in every other
+///   block, soft caps on the attention scores (50) and the logits (30).
 /// - `gemma3`: the embedding scaled by √width, RMSNorm of each query and key head before rotation,
 ///   NeoX rotation, norms after attention and after the feed-forward network too, GELU (tanh)
 ///   gating, and five sliding-window layers to each global one.
@@ -178,10 +195,11 @@ public enum ModelFamily: String, Sendable, CaseIterable {
     case qwen2
     case qwen3
     case phi3
+    case gemma2
     case gemma3
 
     /// The embedding row is multiplied by √(embedding width) before the first block.
-    var scalesEmbedding: Bool { self == .gemma3 }
+    var scalesEmbedding: Bool { self == .gemma2 || self == .gemma3 }
     /// Each query and key head is RMS-normalized (`attn_q_norm`, `attn_k_norm`) before rotation.
     var normalizesQueryKey: Bool { self == .gemma3 || self == .qwen3 }
     /// `attn_output.bias` is added where the file has it (llama.cpp's llama graph alone reads it).
@@ -189,11 +207,13 @@ public enum ModelFamily: String, Sendable, CaseIterable {
     /// `output.bias` is added to the logits where the file has it (llama.cpp's qwen2 graph alone reads it).
     var readsOutputBias: Bool { self == .qwen2 }
     /// The attention output and the feed-forward output are normalized before the residual add.
-    var normalizesSublayerOutputs: Bool { self == .gemma3 }
+    var normalizesSublayerOutputs: Bool { self == .gemma2 || self == .gemma3 }
     /// `ffn_up` holds the gate's rows and then the up projection's (Phi-3), with no `ffn_gate`.
     var fusesGateAndUp: Bool { self == .phi3 }
     /// The gate of the feed-forward network goes through GELU (tanh approximation) instead of SiLU.
-    var gatesWithGELU: Bool { self == .gemma3 }
+    var gatesWithGELU: Bool { self == .gemma2 || self == .gemma3 }
+    /// Blocks may attend through a sliding window (`attention.sliding_window`).
+    var hasSlidingWindowLayers: Bool { self == .gemma2 || self == .gemma3 }
     /// Rotation pairs element i with i + d/2 (NeoX) instead of 2i with 2i+1.
     var rotatesHalves: Bool { self != .llama && self != .smollm3 }
     /// Whether block `layer` rotates its queries and keys (SmolLM3 leaves every fourth one alone).

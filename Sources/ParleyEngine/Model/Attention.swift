@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 #if arch(x86_64)
     import _Builtin_intrinsics.intel
 #endif
@@ -17,22 +22,24 @@ enum Attention {
     /// `scale` defaults to `1/√headDimension`. With three heads (SmolLM2's grouping) each key is
     /// converted once for all three scores; the results are the same as head by head. `scratch` holds
     /// at least `heads · (last - first + 8)` floats.
+    /// With `softcap` (Gemma 2), each scaled score `s` becomes `softcap · tanh(s / softcap)`
+    /// before the softmax.
     static func attendGroup(
         query: UnsafePointer<Float>, heads: Int, cache: KVCache, layer: Int, kvHead: Int, first: Int = 0, last: Int,
-        scale: Float? = nil, scratch: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
+        scale: Float? = nil, softcap: Float? = nil, scratch: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
     ) {
         let scale = scale ?? 1 / Float(cache.headDimension).squareRoot()
         switch cache.element {
         case .half:
-            attend(HalfLanes.self, query, heads, cache, layer, kvHead, first, last, scale, scratch, out)
+            attend(HalfLanes.self, query, heads, cache, layer, kvHead, first, last, scale, softcap, scratch, out)
         case .float:
-            attend(FloatLanes.self, query, heads, cache, layer, kvHead, first, last, scale, scratch, out)
+            attend(FloatLanes.self, query, heads, cache, layer, kvHead, first, last, scale, softcap, scratch, out)
         }
     }
 
     private static func attend<E: Lanes>(
         _: E.Type, _ query: UnsafePointer<Float>, _ heads: Int, _ cache: KVCache, _ layer: Int, _ kvHead: Int,
-        _ first: Int, _ last: Int, _ scale: Float, _ scratch: UnsafeMutablePointer<Float>,
+        _ first: Int, _ last: Int, _ scale: Float, _ softcap: Float?, _ scratch: UnsafeMutablePointer<Float>,
         _ out: UnsafeMutablePointer<Float>
     ) {
         let count = last - first + 1, headDim = cache.headDimension, stride = count + 7
@@ -57,7 +64,7 @@ enum Attention {
             }
         }
         for h in 0..<heads {
-            softmax(scratch + h * stride, count: count, scale: scale, roundToHalf: E.roundsToHalf)
+            softmax(scratch + h * stride, count: count, scale: scale, softcap: softcap, roundToHalf: E.roundsToHalf)
             weightedSum(
                 E.self, scratch + h * stride, values: values, rowBytes: rowBytes, count: count, vectors: vectors,
                 out: out + h * headDim)
@@ -184,10 +191,13 @@ enum Attention {
     /// Scales `x[0..<count]` and replaces it with its softmax, rounded to f16 if `roundToHalf` (like
     /// llama.cpp's f16 product with the value cache). Lane-wise code only: the generic lane
     /// comparisons and extractions go through memory.
-    private static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int, scale: Float, roundToHalf: Bool) {
+    private static func softmax(
+        _ x: UnsafeMutablePointer<Float>, count: Int, scale: Float, softcap: Float?, roundToHalf: Bool
+    ) {
         var maxScore = -Float.infinity
         for p in 0..<count {
             x[p] *= scale
+            if let softcap { x[p] = tanhf(x[p] / softcap) * softcap }
             maxScore = max(maxScore, x[p])
         }
         // Whole vectors; the padding's exponentials are zeroed before the sum (scratch has room).

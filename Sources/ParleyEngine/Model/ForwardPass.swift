@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Runs the forward pass of a ``TransformerModel`` over a batch of tokens from any number of sequences.
 ///
 /// Every matrix product serves the whole batch in one pass over the weights (prefill of a long
@@ -149,6 +155,9 @@ final class ForwardPass {
         }
         multiply(model.output, input: b.normed, count: wanted.count, width: dim, into: logits)
         for row in 0..<wanted.count { addBias(model.outputBias, to: logits + row * vocab) }
+        if let cap = hp.finalLogitSoftcap {
+            for i in 0..<wanted.count * vocab { logits[i] = tanhf(logits[i] / cap) * cap }
+        }
         return (0..<wanted.count).map { Array(UnsafeBufferPointer(start: logits + $0 * vocab, count: vocab)) }
     }
 
@@ -257,6 +266,7 @@ final class ForwardPass {
                 Attention.attendGroup(
                     query: b.q + t * queryWidth + head * headDim, heads: perItem, cache: token.cache, layer: layer,
                     kvHead: head / group, first: oldest, last: token.position, scale: hp.attentionScale,
+                    softcap: hp.attentionSoftcap,
                     scratch: scratch.baseAddress!,
                     out: b.attended + t * queryWidth + head * headDim)
             }

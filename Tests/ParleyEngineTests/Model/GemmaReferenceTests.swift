@@ -211,3 +211,48 @@ struct GemmaWindowReferenceTests {
         #expect(error?.message.contains("blk.1.attn_q_norm.weight") == true)
     }
 }
+
+/// Gemma 2 files with random weights against the float reference (checked against llama.cpp on
+/// such files: within 2e-3, its GELU table's f16 precision; a window one off or no soft caps move
+/// the logits by 3 and 28): a window in every other block, soft caps on scores and logits.
+@Suite(.enabled(if: ReferenceEnvironment.isAvailable, "needs python3 with tools/reference/requirements.txt"))
+struct Gemma2ReferenceTests {
+    static func file(window: Int = 4, attentionCap: Float = 2, finalCap: Float = 5) -> RandomModelFile {
+        var file = RandomModelFile(family: .gemma2, blocks: 4, headDimension: 24)
+        file.metadata = [
+            ("gemma2.attention.sliding_window", .uint32(UInt32(window))),
+            ("gemma2.attn_logit_softcapping", .float32(attentionCap)),
+            ("gemma2.final_logit_softcapping", .float32(finalCap)),
+        ]
+        return file
+    }
+
+    static let prompt = (0..<20).map { Int32(($0 * 31 + 2) % 64) }
+
+    @Test func gemma2MatchesTheReference() throws {
+        let path = try Self.file().write(named: "gemma2")
+        let params = try ModelHyperparameters(gguf: GGUFFile(path: path))
+        #expect((0..<4).map(params.isSlidingWindowLayer) == [true, false, true, false])
+        #expect(params.attentionSoftcap == 2 && params.finalLogitSoftcap == 5 && params.slidingRopeFreqBase == params.ropeFreqBase)
+        let (ours, expected) = try RandomModelFile.logits(path: path, prompt: Self.prompt)
+        let worst = zip(ours, expected).map { abs($0 - $1) }.max()!
+        print("random gemma2: max |Δ logit| \(worst)")
+        #expect(worst < 1e-3)
+        #expect(ours.allSatisfy { abs($0) < 5 })
+    }
+
+    /// Without the caps (and with a window one wider) the reference's logits move far beyond the
+    /// tolerance above.
+    @Test func theCapsAndTheWindowMatter() throws {
+        func reference(_ file: RandomModelFile, _ name: String) throws -> [Float] {
+            try #require(
+                ReferenceModel.run(
+                    [.init(tokens: Self.prompt, mode: "logits")], activations: "float", model: try file.write(named: name)
+                ).first?.logits)
+        }
+        let base = try reference(Self.file(), "gemma2-base")
+        for (file, name) in [(Self.file(attentionCap: 1e6), "gemma2-no-score-cap"), (Self.file(window: 5), "gemma2-window-5")] {
+            #expect(zip(base, try reference(file, name)).map { abs($0 - $1) }.max()! > 1e-2, "\(name)")
+        }
+    }
+}

@@ -107,7 +107,7 @@ struct RandomModelFile {
                 tensor(p + "attn_q_norm.weight", [headDim], values(headDim, scale: 0.1, around: 1))
                 tensor(p + "attn_k_norm.weight", [headDim], values(headDim, scale: 0.1, around: 1))
             }
-            if family == .gemma3 {
+            if family == .gemma2 || family == .gemma3 {
                 tensor(p + "post_attention_norm.weight", [dim], values(dim, scale: 0.1, around: 1))
                 tensor(p + "post_ffw_norm.weight", [dim], values(dim, scale: 0.1, around: 1))
             }
