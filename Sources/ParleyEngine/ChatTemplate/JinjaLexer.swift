@@ -40,7 +40,9 @@ enum JinjaLexer {
         var message: String
     }
 
-    static func tokenize(_ source: String) throws(Failure) -> [JinjaToken] {
+    /// The tokens of `source`; `normalized` (for comparing shapes) rewrites `x.y` as `x['y']` and
+    /// folds `'a' + 'b'`, which the interpreter must not have (`'a' + 'b'|upper` is not `'AB'`).
+    static func tokenize(_ source: String, normalized: Bool = true) throws(Failure) -> [JinjaToken] {
         let chars = normalizedNewlines(source)
         var tokens: [JinjaToken] = []
         var i = 0
@@ -158,7 +160,7 @@ enum JinjaLexer {
             skipAfterTag(sign: closeSign, trimsBlock: tag == .statement)
         }
         flushText(sign: nil, lstrips: false)
-        return normalize(tokens)
+        return normalized ? normalize(tokens) : tokens
     }
 
     /// The source as jinja2 reads it: `\r\n` and `\r` become `\n`, and one final newline is dropped
@@ -193,6 +195,20 @@ enum JinjaLexer {
                 case "t": value += "\t"
                 case "r": value += "\r"
                 case "\\", "'", "\"": value.unicodeScalars.append(e)
+                case "a": value += "\u{07}"
+                case "b": value += "\u{08}"
+                case "f": value += "\u{0C}"
+                case "v": value += "\u{0B}"
+                case "x", "u", "U":
+                    // Python's `\xhh`, `\uhhhh` and `\Uhhhhhhhh`.
+                    let digits = e == "x" ? 2 : e == "u" ? 4 : 8
+                    let hex = i + 2 + digits <= chars.count ? String(String.UnicodeScalarView(chars[(i + 2)..<(i + 2 + digits)])) : ""
+                    guard hex.count == digits, let code = UInt32(hex, radix: 16), let scalar = Unicode.Scalar(code) else {
+                        throw Failure(message: "invalid \\\(e) escape in a string literal")
+                    }
+                    value.unicodeScalars.append(scalar)
+                    i += 2 + digits
+                    continue
                 default:
                     value += "\\"
                     value.unicodeScalars.append(e)

@@ -1,0 +1,78 @@
+/// A string value that remembers where each piece of it came from: the template (its literals,
+/// `bos_token`, `eos_token`: may hold control tokens) or the chat's data (message contents and
+/// roles, and anything derived from them: plain text).
+///
+/// Concatenation keeps the pieces apart; a substring (slice, strip, split) keeps each character's
+/// origin; any other derived string is data if any of its sources was.
+struct JinjaText {
+    /// A run of characters with one origin.
+    struct Segment: Hashable {
+        var text: String
+        var isData: Bool
+    }
+
+    private(set) var segments: [Segment]
+
+    init() { segments = [] }
+
+    init(_ text: String, isData: Bool) {
+        segments = text.isEmpty ? [] : [Segment(text: text, isData: isData)]
+    }
+
+    /// The characters, whatever their origin.
+    var string: String { segments.count == 1 ? segments[0].text : segments.map(\.text).joined() }
+
+    /// Whether any character came from the chat's data.
+    var containsData: Bool { segments.contains(where: \.isData) }
+
+    var isEmpty: Bool { segments.isEmpty }
+
+    /// A string derived from this one (and `others`): data if any source contains data.
+    func derived(_ text: String, from others: [JinjaText] = []) -> JinjaText {
+        JinjaText(text, isData: containsData || others.contains(where: \.containsData))
+    }
+
+    mutating func append(_ other: JinjaText) {
+        for segment in other.segments { append(segment) }
+    }
+
+    mutating func append(_ segment: Segment) {
+        guard !segment.text.isEmpty else { return }
+        if let last = segments.last, last.isData == segment.isData {
+            segments[segments.count - 1].text += segment.text
+        } else {
+            segments.append(segment)
+        }
+    }
+
+    static func + (left: JinjaText, right: JinjaText) -> JinjaText {
+        var out = left
+        out.append(right)
+        return out
+    }
+
+    /// The characters as Unicode scalars (Python indexes strings by code point).
+    var scalars: [Unicode.Scalar] { Array(string.unicodeScalars) }
+
+    /// The code points at `range`, each keeping its origin.
+    func substring(_ range: Range<Int>) -> JinjaText {
+        var out = JinjaText()
+        var offset = 0
+        for segment in segments {
+            let scalars = Array(segment.text.unicodeScalars)
+            let lower = max(range.lowerBound - offset, 0)
+            let upper = min(range.upperBound - offset, scalars.count)
+            if lower < upper {
+                out.append(Segment(text: String(String.UnicodeScalarView(scalars[lower..<upper])), isData: segment.isData))
+            }
+            offset += scalars.count
+        }
+        return out
+    }
+
+    /// The code points at `indices` (a stepped slice): derived.
+    func picking(_ indices: [Int]) -> JinjaText {
+        let all = scalars
+        return derived(String(String.UnicodeScalarView(indices.map { all[$0] })))
+    }
+}
