@@ -53,7 +53,21 @@ def hugging_face_environment(strftime_now=False, now=None):
         # transformers replaces jinja2's tojson (which escapes HTML characters) with plain json.dumps.
         return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+    class Generation(jinja2.ext.Extension):
+        """transformers' {% generation %}…{% endgeneration %}: marks the assistant's text, renders its body."""
+
+        tags = {"generation"}
+
+        def parse(self, parser):
+            lineno = next(parser.stream).lineno
+            body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+            return jinja2.nodes.CallBlock(self.call_method("_body"), [], [], body).set_lineno(lineno)
+
+        def _body(self, caller):
+            return caller()
+
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols, Generation])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     if strftime_now:
@@ -89,8 +103,9 @@ def render_template(request, catch=None):
     for c in request["conversations"]:
         context = {"bos_token": "", "eos_token": "", **request.get("context", {})}
         try:
-            out.append(template.render(messages=c["messages"], add_generation_prompt=c["add_generation_prompt"],
-                                       **context))
+            # Messages as chat clients build them: role first, then content.
+            messages = [{"role": m["role"], "content": m["content"], **m} for m in c["messages"]]
+            out.append(template.render(messages=messages, add_generation_prompt=c["add_generation_prompt"], **context))
         except catch:
             out.append(None)
     return out

@@ -111,19 +111,21 @@ enum JinjaLexer {
             let closer: Unicode.Scalar = tag == .statement ? "%" : "}"
             var closeSign: Unicode.Scalar?
             var closed = false
+            // Open brackets: as in jinja2, `}}` inside `{…}` closes brackets, not the tag.
+            var depth = 0
             while i < chars.count {
                 let ch = chars[i]
                 if ch == " " || ch == "\t" || ch == "\n" || ch == "\r" {
                     i += 1
                     continue
                 }
-                if ch == "-" || ch == "+", i + 2 < chars.count, chars[i + 1] == closer, chars[i + 2] == "}" {
+                if depth == 0, ch == "-" || ch == "+", i + 2 < chars.count, chars[i + 1] == closer, chars[i + 2] == "}" {
                     closeSign = ch
                     i += 3
                     closed = true
                     break
                 }
-                if ch == closer, i + 1 < chars.count, chars[i + 1] == "}" {
+                if depth == 0, ch == closer, i + 1 < chars.count, chars[i + 1] == "}" {
                     i += 2
                     closed = true
                     break
@@ -141,7 +143,26 @@ enum JinjaLexer {
                     i = j
                 } else if ("0"..."9").contains(ch) {
                     var j = i
-                    while j < chars.count && (("0"..."9").contains(chars[j]) || chars[j] == ".") { j += 1 }
+                    // Digits, and one `.` followed by digits (`messages.0.role` is an item lookup).
+                    var seenDot = false
+                    while j < chars.count {
+                        if ("0"..."9").contains(chars[j]) {
+                            j += 1
+                        } else if chars[j] == ".", !seenDot, j + 1 < chars.count, ("0"..."9").contains(chars[j + 1]) {
+                            seenDot = true
+                            j += 1
+                        } else {
+                            break
+                        }
+                    }
+                    // An exponent (`1e3`, `2.5E-4`).
+                    if j + 1 < chars.count, chars[j] == "e" || chars[j] == "E" {
+                        let sign = chars[j + 1] == "+" || chars[j + 1] == "-" ? 1 : 0
+                        if j + 1 + sign < chars.count, ("0"..."9").contains(chars[j + 1 + sign]) {
+                            j += 1 + sign
+                            while j < chars.count && ("0"..."9").contains(chars[j]) { j += 1 }
+                        }
+                    }
                     tokens.append(.number(String(String.UnicodeScalarView(chars[i..<j]))))
                     i = j
                 } else {
@@ -150,6 +171,8 @@ enum JinjaLexer {
                         tokens.append(.symbol(two))
                         i += 2
                     } else {
+                        if ch == "(" || ch == "[" || ch == "{" { depth += 1 }
+                        if ch == ")" || ch == "]" || ch == "}" { depth = max(depth - 1, 0) }
                         tokens.append(.symbol(String(ch)))
                         i += 1
                     }
@@ -202,7 +225,9 @@ enum JinjaLexer {
                 case "x", "u", "U":
                     // Python's `\xhh`, `\uhhhh` and `\Uhhhhhhhh`.
                     let digits = e == "x" ? 2 : e == "u" ? 4 : 8
-                    let hex = i + 2 + digits <= chars.count ? String(String.UnicodeScalarView(chars[(i + 2)..<(i + 2 + digits)])) : ""
+                    let hex =
+                        i + 2 + digits <= chars.count
+                        ? String(String.UnicodeScalarView(chars[(i + 2)..<(i + 2 + digits)])) : ""
                     guard hex.count == digits, let code = UInt32(hex, radix: 16), let scalar = Unicode.Scalar(code) else {
                         throw Failure(message: "invalid \\\(e) escape in a string literal")
                     }

@@ -129,7 +129,7 @@ extension JinjaParser {
             }
             return .literal(.string(value))
         case .number(let text):
-            if text.contains(".") {
+            if text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) {
                 guard let value = Double(text) else { throw JinjaError(.syntax, "invalid number \(text)") }
                 return .literal(.double(value))
             }
