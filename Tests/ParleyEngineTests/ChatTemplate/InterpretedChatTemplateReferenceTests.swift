@@ -34,7 +34,8 @@ struct InterpretedChatTemplateReferenceTests {
     /// and tool results without a call id (9, 12), and Llama 2's a tool turn in user position (9, 12).
     static let refused: [String: Set<Int>] = [
         "qwen25": [6], "qwen3": [6], "deepseekR1DistillQwen": [], "mistralNemo": [6, 8, 9, 10, 12, 13], "phi35": [],
-        "phi4": [], "granite33": [6], "zephyr": [], "llama2": [6, 8, 9, 12, 13], "hermes3": [],
+        "phi4": [], "granite33": [6], "zephyr": [], "llama2": [6, 8, 9, 12, 13], "hermes3": [], "hermes3ToolUse": [],
+        "commandR7B": [],
     ]
 
     @Test func rendersLikeJinja() throws {
