@@ -48,4 +48,3 @@ extension ChatTemplate {
         return .interpreted(try InterpretedTemplate(source: source, bosToken: bosToken, eosToken: eosToken))
     }
 }
-

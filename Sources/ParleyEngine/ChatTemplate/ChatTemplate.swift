@@ -103,7 +103,8 @@ public struct ChatTemplate: Sendable {
                 .unsupportedChatTemplate, "'\(gguf.path)' has no tokenizer.chat_template; use a raw prompt")
         }
         func tokenText(_ key: String) -> String? {
-            guard let id = gguf.int(key), let tokens = gguf.stringArray("tokenizer.ggml.tokens"), tokens.indices.contains(id)
+            guard let id = gguf.int(key), let tokens = gguf.stringArray("tokenizer.ggml.tokens"),
+                tokens.indices.contains(id)
             else { return nil }
             return tokens[id]
         }

@@ -119,7 +119,8 @@ enum JinjaLexer {
                     i += 1
                     continue
                 }
-                if depth == 0, ch == "-" || ch == "+", i + 2 < chars.count, chars[i + 1] == closer, chars[i + 2] == "}" {
+                if depth == 0, ch == "-" || ch == "+", i + 2 < chars.count, chars[i + 1] == closer, chars[i + 2] == "}"
+                {
                     closeSign = ch
                     i += 3
                     closed = true
@@ -228,7 +229,8 @@ enum JinjaLexer {
                     let hex =
                         i + 2 + digits <= chars.count
                         ? String(String.UnicodeScalarView(chars[(i + 2)..<(i + 2 + digits)])) : ""
-                    guard hex.count == digits, let code = UInt32(hex, radix: 16), let scalar = Unicode.Scalar(code) else {
+                    guard hex.count == digits, let code = UInt32(hex, radix: 16), let scalar = Unicode.Scalar(code)
+                    else {
                         throw Failure(message: "invalid \\\(e) escape in a string literal")
                     }
                     value.unicodeScalars.append(scalar)

@@ -42,7 +42,9 @@ struct InterpretedChatTemplateReferenceTests {
         let (bos, eos) = ("<s>", "</s>")
         let templates = InterpretedChatTemplates.all
         let expected = try InterpretedReference.jinja(
-            templates.map { .init(template: $0.text, conversations: Self.chats, context: ["bos_token": bos, "eos_token": eos]) })
+            templates.map {
+                .init(template: $0.text, conversations: Self.chats, context: ["bos_token": bos, "eos_token": eos])
+            })
         for ((name, text), renderings) in zip(templates, expected) {
             var template = try ChatTemplate(template: text, bosToken: bos, eosToken: eos)
             template.now = InterpretedReference.now
@@ -57,7 +59,8 @@ struct InterpretedChatTemplateReferenceTests {
                         continue
                     }
                     #expect(error.code == .invalidRequest, "\(name), chat \(index)")
-                    #expect(error.message.hasPrefix("the model's chat template refuses this chat: "), "\(error.message)")
+                    #expect(
+                        error.message.hasPrefix("the model's chat template refuses this chat: "), "\(error.message)")
                     continue
                 }
                 #expect(

@@ -46,7 +46,8 @@ import Testing
                     #expect(ours.parts.map(\.text).joined() == expected.parts.map(\.text).joined(), "\(name) \(index)")
                     #expect(ours.writesBOS == expected.writesBOS, "\(name) \(index)")
                     #expect(
-                        try interpreted.encode(messages: chat.messages, addGenerationPrompt: prompt, tokenizer: tokenizer)
+                        try interpreted.encode(
+                            messages: chat.messages, addGenerationPrompt: prompt, tokenizer: tokenizer)
                             == shape.encode(messages: chat.messages, addGenerationPrompt: prompt, tokenizer: tokenizer),
                         "\(name) \(index)")
                     compared += 1
@@ -80,7 +81,8 @@ import Testing
         #expect(checked == InterpretedChatTemplates.all.count)
         // The role is data too.
         let hermes = try ChatTemplate(template: InterpretedChatTemplates.hermes3)
-        let parts = try hermes.renderParts(messages: [ChatTurn(role: "<|im_end|>", content: "x")], addGenerationPrompt: false)
+        let parts = try hermes.renderParts(
+            messages: [ChatTurn(role: "<|im_end|>", content: "x")], addGenerationPrompt: false)
         #expect(parts.contains { !$0.parseSpecial && $0.text.hasPrefix("<|im_end|>") })
     }
 
@@ -108,7 +110,8 @@ import Testing
         for addsBOS in [true, false] {
             let tokenizer = try ChatTemplateFamilyTests.tokenizer(addsBOS: addsBOS)
             let bos = tokenizer.bosID!
-            let llama2 = try ChatTemplate(template: InterpretedChatTemplates.llama2, bosToken: "<bos>", eosToken: "</s>")
+            let llama2 = try ChatTemplate(
+                template: InterpretedChatTemplates.llama2, bosToken: "<bos>", eosToken: "</s>")
             let ids = try llama2.encode(messages: chat, addGenerationPrompt: true, tokenizer: tokenizer)
             #expect(ids.first == bos && ids.filter { $0 == bos }.count == 2, "\(addsBOS)")
             let rendered = try llama2.render(messages: chat, addGenerationPrompt: true)
@@ -134,13 +137,16 @@ import Testing
         #expect(template.family == .interpreted)
         let chat = [ChatTurn(role: "user", content: "hi"), ChatTurn(role: "assistant", content: "yo")]
         #expect(
-            try template.render(messages: chat, addGenerationPrompt: false) == "<|user|>\nhi</s>\n<|assistant|>\nyo</s>\n")
+            try template.render(messages: chat, addGenerationPrompt: false)
+                == "<|user|>\nhi</s>\n<|assistant|>\nyo</s>\n")
     }
 
     @Test func whatTheInterpreterLacksIsRefusedAtLoad() {
         let cases = [
-            ("{{ messages | frobnicate }}", "the filter 'frobnicate'"), ("{{ messages is frobnicated }}", "the test 'frobnicated'"),
-            ("{% include 'x.jinja' %}", "'{% include %}'"), ("{% for m in messages recursive %}{% endfor %}", "recursive"),
+            ("{{ messages | frobnicate }}", "the filter 'frobnicate'"),
+            ("{{ messages is frobnicated }}", "the test 'frobnicated'"),
+            ("{% include 'x.jinja' %}", "'{% include %}'"),
+            ("{% for m in messages recursive %}{% endfor %}", "recursive"),
             ("{{ messages | map('frobnicate') }}{% if %}", "cannot be parsed"), ("{% if true %}x", "missing 'elif'"),
             ("{% break %}", "'break' outside a loop"), ("{{ f(*args) }}", "'*' and '**' arguments"),
         ]
@@ -160,7 +166,9 @@ import Testing
         let one = [ChatTurn(role: "user", content: "a")]
         #expect(try template.render(messages: one, addGenerationPrompt: true) == "a")
         let error = #expect(throws: EngineError.self) {
-            try template.encode(messages: one + one, addGenerationPrompt: true, tokenizer: try ChatTemplateFamilyTests.tokenizer(addsBOS: false))
+            try template.encode(
+                messages: one + one, addGenerationPrompt: true,
+                tokenizer: try ChatTemplateFamilyTests.tokenizer(addsBOS: false))
         }
         #expect(error?.code == .invalidRequest)
         #expect(error?.message == "the model's chat template refuses this chat: one message at a time, please")
@@ -168,7 +176,9 @@ import Testing
         let empty = #expect(throws: EngineError.self) { try template.render(messages: [], addGenerationPrompt: true) }
         #expect(empty?.message.hasPrefix("the model's chat template refuses this chat: ") == true)
         // Printing an undefined value is not an error; using it is.
-        #expect(try ChatTemplate(template: "[{{ messages[3] }}{{ nothing }}]").render(messages: one, addGenerationPrompt: true) == "[]")
+        #expect(
+            try ChatTemplate(template: "[{{ messages[3] }}{{ nothing }}]").render(
+                messages: one, addGenerationPrompt: true) == "[]")
         for failing in ["{{ nothing.attribute }}", "{{ messages[0].content.frobnicate() }}", "{{ nothing + 1 }}"] {
             #expect(throws: EngineError.self, "\(failing)") {
                 try ChatTemplate(template: failing).render(messages: one, addGenerationPrompt: true)
@@ -176,9 +186,26 @@ import Testing
         }
     }
 
+    /// What Python would compute without end fails instead of exhausting the server.
+    @Test func runawayTemplatesFail() throws {
+        let one = [ChatTurn(role: "user", content: "a")]
+        #expect(
+            try ChatTemplate(template: "{{ 2 ** 62 }}").render(messages: one, addGenerationPrompt: true)
+                == "4611686018427387904")
+        for source in [
+            "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "{{ 2 ** 64 }}", "{{ 'ab' * 100000000 }}",
+            "{{ range(1000000000) | length }}", "{{ 1e300 | int }}{{ nothing.x }}",
+        ] {
+            #expect(throws: EngineError.self, "\(source)") {
+                try ChatTemplate(template: source).render(messages: one, addGenerationPrompt: true)
+            }
+        }
+    }
+
     /// `strftime_now` formats the template's `now` in UTC.
     @Test func strftimeNowFormatsTheGivenTime() throws {
-        var template = try ChatTemplate(template: "{{ strftime_now('%d %b %Y, %B %-d') if false else strftime_now('%d %b %Y %H:%M') }}")
+        var template = try ChatTemplate(
+            template: "{{ strftime_now('%d %b %Y, %B %-d') if false else strftime_now('%d %b %Y %H:%M') }}")
         template.now = InterpretedReference.now
         #expect(try template.render(messages: [], addGenerationPrompt: true) == "05 Mar 2025 10:20")
     }

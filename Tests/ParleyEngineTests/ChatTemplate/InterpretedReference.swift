@@ -34,7 +34,8 @@ enum InterpretedReference {
     static func ours(_ template: ChatTemplate, _ conversation: Conversation) -> Result<String, EngineError> {
         do {
             return .success(
-                try template.render(messages: conversation.messages, addGenerationPrompt: conversation.addGenerationPrompt))
+                try template.render(
+                    messages: conversation.messages, addGenerationPrompt: conversation.addGenerationPrompt))
         } catch let error as EngineError {
             return .failure(error)
         } catch {
@@ -43,7 +44,7 @@ enum InterpretedReference {
     }
 
     /// What jinja2 renders with `bos_token` set, as ``ChatTemplate/render(messages:addGenerationPrompt:)``
-    /// gives it: a leading `bos_token` left out (``ChatTemplate/encode(messages:addGenerationPrompt:tokenizer:)`` puts it).
+    /// gives it: a leading `bos_token` left out (encoding puts the BOS token there).
     static func withoutLeadingBOS(_ text: String, bos: String) -> String {
         text.unicodeScalars.starts(with: bos.unicodeScalars)
             ? String(String.UnicodeScalarView(text.unicodeScalars.dropFirst(bos.unicodeScalars.count))) : text

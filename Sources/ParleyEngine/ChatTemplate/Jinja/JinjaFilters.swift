@@ -36,7 +36,8 @@ enum JinjaFilters {
             let old = arguments.value(0, "old", default: .none).text
             let new = arguments.value(1, "new", default: .none).text
             let count = arguments.value(2, "count", default: .int(-1)).integer ?? -1
-            return .string(text.derived(text.string.pythonReplacing(old.string, with: new.string, count: count), from: [new]))
+            return .string(
+                text.derived(text.string.pythonReplacing(old.string, with: new.string, count: count), from: [new]))
         case "escape", "e":
             return .string(value.text.derived(escaped(value.text.string)))
         case "indent":

@@ -17,7 +17,9 @@ enum JinjaGlobals {
                     }
                     for (key, item) in dictionary.items { namespace.attributes.set(key, item) }
                 }
-                for (name, value) in arguments.keywords { namespace.attributes.set(JinjaText(name, isData: false), value) }
+                for (name, value) in arguments.keywords {
+                    namespace.attributes.set(JinjaText(name, isData: false), value)
+                }
                 return .namespace(namespace)
             },
             "dict": function("dict") { arguments throws(JinjaError) in
@@ -37,9 +39,13 @@ enum JinjaGlobals {
                 let numbers = bounds.compactMap { $0 }
                 guard numbers.count == bounds.count else { throw JinjaError(.render, "range takes integers") }
                 let (start, stop, step) =
-                    numbers.count == 1 ? (0, numbers[0], 1) : (numbers[0], numbers[1], numbers.count > 2 ? numbers[2] : 1)
+                    numbers.count == 1
+                    ? (0, numbers[0], 1) : (numbers[0], numbers[1], numbers.count > 2 ? numbers[2] : 1)
                 guard step != 0 else { throw JinjaError(.render, "range() arg 3 must not be zero") }
-                guard abs((stop - start) / step) <= 100_000 else { throw JinjaError(.render, "range too big") }
+                let (span, overflow) = stop.subtractingReportingOverflow(start)
+                guard !overflow, span / step <= JinjaOperators.maximumSize else {
+                    throw JinjaError(.render, "range too big")
+                }
                 return .list(Array(stride(from: start, to: stop, by: step)).map { .int($0) })
             },
             "strftime_now": function("strftime_now") { arguments throws(JinjaError) in

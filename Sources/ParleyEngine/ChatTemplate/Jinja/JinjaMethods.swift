@@ -59,7 +59,8 @@ enum JinjaMethods {
                         throw JinjaError(.render, "\(function) first arg must be str or a tuple of str")
                     }
                     let affixScalars = affix.scalars
-                    if name == "startswith" ? scalars.starts(with: affixScalars)
+                    if name == "startswith"
+                        ? scalars.starts(with: affixScalars)
                         : scalars.reversed().starts(with: affixScalars.reversed())
                     {
                         return .bool(true)
@@ -79,7 +80,8 @@ enum JinjaMethods {
                     case .string(let new) = arguments.value(1, "new", default: .none),
                     let count = arguments.value(2, "count", default: .int(-1)).integer
                 else { throw JinjaError(.render, "\(function) takes two strings and an optional count") }
-                return .string(text.derived(text.string.pythonReplacing(old.string, with: new.string, count: count), from: [new]))
+                return .string(
+                    text.derived(text.string.pythonReplacing(old.string, with: new.string, count: count), from: [new]))
             }
         case "find", "rfind", "index", "rindex", "count":
             return bound(function) { arguments throws(JinjaError) in
@@ -101,7 +103,8 @@ enum JinjaMethods {
                 var out = JinjaText()
                 for (index, item) in try arguments.value(0, "iterable", default: .none).iterated().enumerated() {
                     guard case .string(let part) = item else {
-                        throw JinjaError(.render, "sequence item \(index): expected str instance, \(item.typeName) found")
+                        throw JinjaError(
+                            .render, "sequence item \(index): expected str instance, \(item.typeName) found")
                     }
                     if index > 0 { out.append(text) }
                     out.append(part)

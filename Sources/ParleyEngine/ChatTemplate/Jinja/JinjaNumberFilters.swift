@@ -10,11 +10,13 @@ enum JinjaNumberFilters {
             let fallback = arguments.value(0, "default", default: .int(0))
             switch value {
             case .int, .bool: return .int(value.integer!)
-            case .double(let number): return number.isFinite ? .int(Int(number)) : fallback
+            case .double(let number): return Int(exactly: number.rounded(.towardZero)).map { .int($0) } ?? fallback
             case .string(let text):
                 let trimmed = text.string.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "")
                 if let integer = Int(trimmed) { return .int(integer) }
-                if let number = Double(trimmed), number.isFinite { return .int(Int(number)) }
+                if let number = Double(trimmed), let integer = Int(exactly: number.rounded(.towardZero)) {
+                    return .int(integer)
+                }
                 return fallback
             default: return fallback
             }

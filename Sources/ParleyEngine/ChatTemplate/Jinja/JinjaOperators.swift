@@ -18,9 +18,11 @@ enum JinjaOperators {
             return .tuple(a + b)
         case (.multiply, .string(let text), _), (.multiply, _, .string(let text)):
             guard let count = (left.integer ?? right.integer) else { break }
+            try checkSize(count, text.scalars.count)
             return .string(text.derived(String(repeating: text.string, count: max(count, 0))))
         case (.multiply, .list(let items), _), (.multiply, _, .list(let items)):
             guard let count = (left.integer ?? right.integer) else { break }
+            try checkSize(count, items.count)
             return .list(Array([[JinjaValue]](repeating: items, count: max(count, 0)).joined()))
         default:
             break
@@ -33,6 +35,15 @@ enum JinjaOperators {
         }
         throw JinjaError(
             .render, "unsupported operand type(s) for \(op.rawValue): '\(left.typeName)' and '\(right.typeName)'")
+    }
+
+    /// The most items a repeated string or list may have (Python's limit is memory; a template
+    /// that needs more is broken, and must not take the server down).
+    static let maximumSize = 10_000_000
+
+    private static func checkSize(_ count: Int, _ length: Int) throws(JinjaError) {
+        let (total, overflow) = max(count, 0).multipliedReportingOverflow(by: length)
+        guard !overflow, total <= maximumSize else { throw JinjaError(.render, "a repeated sequence too long") }
     }
 
     private static func integerArithmetic(_ op: JinjaBinaryOperator, _ a: Int, _ b: Int) throws(JinjaError)
@@ -58,11 +69,12 @@ enum JinjaOperators {
             return .int(op == .floorDivide ? quotient : remainder)
         case .power:
             guard b >= 0 else { return try floatArithmetic(.power, Double(a), Double(b)) }
-            var result = 1
-            for _ in 0..<b {
-                let (value, overflow) = result.multipliedReportingOverflow(by: a)
-                guard !overflow else { throw JinjaError(.unsupported, "integers beyond 64 bits") }
-                result = value
+            // Exponentiation by squaring, failing past 64 bits.
+            var (result, base, exponent) = (1, a, b)
+            while exponent > 0 {
+                if exponent & 1 == 1 { result = try checked(result.multipliedReportingOverflow(by: base)).integer! }
+                exponent >>= 1
+                if exponent > 0 { base = try checked(base.multipliedReportingOverflow(by: base)).integer! }
             }
             return .int(result)
         case .concatenate, .and, .or:

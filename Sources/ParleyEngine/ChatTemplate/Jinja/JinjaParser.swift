@@ -42,7 +42,9 @@ struct JinjaParser {
     }
 
     mutating func expect(_ token: JinjaToken) throws(JinjaError) {
-        guard skip(token) else { throw JinjaError(.syntax, "expected \(Self.describe(token)), found \(describeCurrent)") }
+        guard skip(token) else {
+            throw JinjaError(.syntax, "expected \(Self.describe(token)), found \(describeCurrent)")
+        }
     }
 
     /// Consumes an identifier and returns it.
@@ -165,7 +167,8 @@ struct JinjaParser {
             (otherwise, _) = try parseBody(until: ["endfor"])
             try expect(.close(.statement))
         }
-        return .loop(JinjaLoop(target: target, iterable: iterable, condition: condition, body: body, otherwise: otherwise))
+        return .loop(
+            JinjaLoop(target: target, iterable: iterable, condition: condition, body: body, otherwise: otherwise))
     }
 
     /// `name`, `a, b` (optionally in parentheses) or, for `set`, `ns.attribute`.

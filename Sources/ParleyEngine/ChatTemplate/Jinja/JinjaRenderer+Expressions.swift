@@ -48,7 +48,8 @@ extension JinjaRenderer {
             default: throw JinjaError(.render, "'\(function.typeName)' object is not callable")
             }
         case .filter(let base, let name, let arguments):
-            return try JinjaFilters.apply(name, to: try evaluate(base, in: scope), try evaluateArguments(arguments, in: scope))
+            return try JinjaFilters.apply(
+                name, to: try evaluate(base, in: scope), try evaluateArguments(arguments, in: scope))
         case .test(let base, let name, let arguments, let negated):
             let evaluated = try evaluateArguments(arguments, in: scope)
             let result = try JinjaTests.apply(name, to: try evaluate(base, in: scope), evaluated.positional)
@@ -64,7 +65,9 @@ extension JinjaRenderer {
             }
         case .plus(let operand):
             let value = try evaluate(operand, in: scope)
-            guard value.number != nil else { throw JinjaError(.render, "bad operand type for unary +: '\(value.typeName)'") }
+            guard value.number != nil else {
+                throw JinjaError(.render, "bad operand type for unary +: '\(value.typeName)'")
+            }
             return value
         case .binary(.and, let left, let right):
             let value = try evaluate(left, in: scope)

@@ -16,6 +16,12 @@ final class JinjaScope {
 
     /// Sets `name` in this scope.
     func set(_ name: String, _ value: JinjaValue) { variables[name] = value }
+
+    /// The outermost scope, the template's.
+    var root: JinjaScope { parent?.root ?? self }
+
+    /// How many macro calls are running (kept on the root scope): recursion is bounded.
+    var macroDepth = 0
 }
 
 /// Runs parsed statements, writing their output as ``JinjaText``.
@@ -25,6 +31,10 @@ struct JinjaRenderer {
         case normal, breakLoop, continueLoop
     }
 
+    /// How deep macros may call macros (jinja2 stops at Python's recursion limit; the render
+    /// thread's stack is smaller).
+    static let maximumMacroDepth = 64
+
     /// The template's statements with `globals` (functions and the context's variables) in scope.
     static func render(_ nodes: [JinjaNode], globals: [String: JinjaValue]) throws(JinjaError) -> JinjaText {
         var out = JinjaText()
@@ -32,7 +42,9 @@ struct JinjaRenderer {
         return out
     }
 
-    static func execute(_ nodes: [JinjaNode], in scope: JinjaScope, into out: inout JinjaText) throws(JinjaError) -> Flow {
+    static func execute(_ nodes: [JinjaNode], in scope: JinjaScope, into out: inout JinjaText) throws(JinjaError)
+        -> Flow
+    {
         for node in nodes {
             switch node {
             case .text(let text):
@@ -65,7 +77,8 @@ struct JinjaRenderer {
             case .filterBlock(let name, let arguments, let body):
                 var captured = JinjaText()
                 _ = try execute(body, in: scope, into: &captured)
-                let value = try JinjaFilters.apply(name, to: .string(captured), try evaluateArguments(arguments, in: scope))
+                let value = try JinjaFilters.apply(
+                    name, to: .string(captured), try evaluateArguments(arguments, in: scope))
                 out.append(value.text)
             case .breakLoop:
                 return .breakLoop
@@ -85,7 +98,8 @@ struct JinjaRenderer {
             let items = try value.iterated()
             guard items.count == names.count else {
                 throw JinjaError(
-                    .render, "cannot unpack \(items.count) values into \(names.count) names (\(names.joined(separator: ", ")))")
+                    .render,
+                    "cannot unpack \(items.count) values into \(names.count) names (\(names.joined(separator: ", ")))")
             }
             for (name, item) in zip(names, items) { scope.set(name, item) }
         case .attribute(let name, let attribute):
@@ -150,9 +164,17 @@ struct JinjaRenderer {
     private static func macro(_ definition: JinjaMacroDefinition, in scope: JinjaScope) -> JinjaFunction {
         JinjaFunction(name: definition.name) { arguments throws(JinjaError) in
             let (positional, keywords) = (arguments.positional, arguments.keywords)
+            let root = scope.root
+            guard root.macroDepth < maximumMacroDepth else {
+                throw JinjaError(
+                    .render, "macro '\(definition.name)' recurses more than \(maximumMacroDepth) calls deep")
+            }
+            root.macroDepth += 1
+            defer { root.macroDepth -= 1 }
             let parameters = definition.parameters
             guard positional.count <= parameters.count else {
-                throw JinjaError(.render, "macro '\(definition.name)' takes not more than \(parameters.count) arguments")
+                throw JinjaError(
+                    .render, "macro '\(definition.name)' takes not more than \(parameters.count) arguments")
             }
             let macroScope = JinjaScope(parent: scope)
             var bound: Set<String> = []

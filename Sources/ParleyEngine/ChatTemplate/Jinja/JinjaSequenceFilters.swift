@@ -61,17 +61,22 @@ enum JinjaSequenceFilters {
             let attribute = arguments.value(2, "attribute", default: .none)
             var keyed: [(key: JinjaValue, item: JinjaValue)] = []
             for item in try value.iterated() {
-                keyed.append((sortKey(try JinjaFilters.attributeValue(item, attribute), caseSensitive: caseSensitive), item))
+                keyed.append(
+                    (sortKey(try JinjaFilters.attributeValue(item, attribute), caseSensitive: caseSensitive), item))
             }
             return .list(try stableSorted(keyed, reverse: reverse).map(\.item))
         case "dictsort":
-            guard case .dict(let dictionary) = value else { throw JinjaError(.render, "you can only sort by either 'key' or 'value'") }
+            guard case .dict(let dictionary) = value else {
+                throw JinjaError(.render, "you can only sort by either 'key' or 'value'")
+            }
             let caseSensitive = arguments.value(0, "case_sensitive", default: .bool(false)).isTruthy
             let byValue = arguments.value(1, "by", default: .template("key")).text.string == "value"
             let reverse = arguments.value(2, "reverse", default: .bool(false)).isTruthy
             let keyed = dictionary.items.map { pair in
-                (key: sortKey(byValue ? pair.value : .string(pair.key), caseSensitive: caseSensitive),
-                 item: JinjaValue.tuple([.string(pair.key), pair.value]))
+                (
+                    key: sortKey(byValue ? pair.value : .string(pair.key), caseSensitive: caseSensitive),
+                    item: JinjaValue.tuple([.string(pair.key), pair.value])
+                )
             }
             return .list(try stableSorted(keyed, reverse: reverse).map(\.item))
         case "min", "max":
@@ -79,7 +84,8 @@ enum JinjaSequenceFilters {
             let attribute = arguments.value(1, "attribute", default: .none)
             var keyed: [(key: JinjaValue, item: JinjaValue)] = []
             for item in try value.iterated() {
-                keyed.append((sortKey(try JinjaFilters.attributeValue(item, attribute), caseSensitive: caseSensitive), item))
+                keyed.append(
+                    (sortKey(try JinjaFilters.attributeValue(item, attribute), caseSensitive: caseSensitive), item))
             }
             let sorted = try stableSorted(keyed, reverse: false)
             return (name == "min" ? sorted.first : sorted.last)?.item ?? .undefined("no \(name) of an empty sequence")

@@ -18,14 +18,27 @@ struct JinjaArgument: Sendable {
 
 /// A binary operator other than comparisons.
 enum JinjaBinaryOperator: String, Sendable {
-    case add = "+", subtract = "-", multiply = "*", divide = "/", floorDivide = "//", modulo = "%"
-    case power = "**", concatenate = "~", and, or
+    case add = "+"
+    case subtract = "-"
+    case multiply = "*"
+    case divide = "/"
+    case floorDivide = "//"
+    case modulo = "%"
+    case power = "**"
+    case concatenate = "~"
+    case and, or
 }
 
 /// A comparison operator; several can be chained (`a < b < c`).
 enum JinjaComparison: String, Sendable {
-    case equal = "==", notEqual = "!=", less = "<", lessOrEqual = "<=", greater = ">", greaterOrEqual = ">="
-    case contains = "in", notContains = "not in"
+    case equal = "=="
+    case notEqual = "!="
+    case less = "<"
+    case lessOrEqual = "<="
+    case greater = ">"
+    case greaterOrEqual = ">="
+    case contains = "in"
+    case notContains = "not in"
 }
 
 /// An expression.

@@ -153,7 +153,9 @@ extension String {
     func pythonPredicate(_ method: String) -> Bool {
         let all = Array(unicodeScalars)
         switch method {
-        case "isdigit": return !all.isEmpty && all.allSatisfy { $0.properties.numericType == .decimal || $0.properties.numericType == .digit }
+        case "isdigit":
+            return !all.isEmpty
+                && all.allSatisfy { $0.properties.numericType == .decimal || $0.properties.numericType == .digit }
         case "isalpha": return !all.isEmpty && all.allSatisfy { $0.properties.isAlphabetic }
         case "isspace": return !all.isEmpty && all.allSatisfy(\.isPythonWhitespace)
         default:

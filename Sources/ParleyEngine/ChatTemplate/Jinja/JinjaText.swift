@@ -63,7 +63,8 @@ struct JinjaText {
             let lower = max(range.lowerBound - offset, 0)
             let upper = min(range.upperBound - offset, scalars.count)
             if lower < upper {
-                out.append(Segment(text: String(String.UnicodeScalarView(scalars[lower..<upper])), isData: segment.isData))
+                out.append(
+                    Segment(text: String(String.UnicodeScalarView(scalars[lower..<upper])), isData: segment.isData))
             }
             offset += scalars.count
         }

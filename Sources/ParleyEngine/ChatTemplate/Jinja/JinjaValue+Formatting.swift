@@ -39,9 +39,12 @@ extension JinjaValue {
         case .string(let text): Self.quoted(text.string)
         case .list(let items): "[" + items.map(\.pythonRepr).joined(separator: ", ") + "]"
         case .tuple(let items):
-            items.count == 1 ? "(" + items[0].pythonRepr + ",)" : "(" + items.map(\.pythonRepr).joined(separator: ", ") + ")"
+            items.count == 1
+                ? "(" + items[0].pythonRepr + ",)" : "(" + items.map(\.pythonRepr).joined(separator: ", ") + ")"
         case .dict(let dictionary):
-            "{" + dictionary.items.map { Self.quoted($0.key.string) + ": " + $0.value.pythonRepr }.joined(separator: ", ")
+            "{"
+                + dictionary.items.map { Self.quoted($0.key.string) + ": " + $0.value.pythonRepr }.joined(
+                    separator: ", ")
                 + "}"
         case .namespace(let namespace): "<Namespace " + JinjaValue.dict(namespace.attributes).pythonRepr + ">"
         case .function(let function): "<function \(function.name)>"
@@ -69,7 +72,8 @@ extension JinjaValue {
             case _ where !c.isPythonPrintable:
                 let hex = String(c.value, radix: 16)
                 let width = c.value < 0x100 ? 2 : c.value < 0x10000 ? 4 : 8
-                out += (width == 2 ? "\\x" : width == 4 ? "\\u" : "\\U")
+                out +=
+                    (width == 2 ? "\\x" : width == 4 ? "\\u" : "\\U")
                     + String(repeating: "0", count: width - hex.count) + hex
             default: out.unicodeScalars.append(c)
             }
