@@ -28,9 +28,9 @@ enum JinjaAccess {
             }
         case (.string(let text), _):
             if let index = key.integer {
-                let count = text.scalars.count
-                let position = index < 0 ? index + count : index
-                return (0..<count).contains(position) ? .string(text.substring(position..<(position + 1))) : missing
+                let all = text.scalars
+                let position = index < 0 ? index + all.count : index
+                return all.indices.contains(position) ? .string(text.substring(position..<(position + 1), of: all)) : missing
             }
         default:
             break
@@ -46,9 +46,12 @@ enum JinjaAccess {
         let step = step ?? 1
         guard step != 0 else { throw JinjaError(.render, "slice step cannot be zero") }
         let count: Int
+        var all: [Unicode.Scalar] = []
         switch base {
         case .list(let items), .tuple(let items): count = items.count
-        case .string(let text): count = text.scalars.count
+        case .string(let text):
+            all = text.scalars
+            count = all.count
         case .undefined(let why): throw JinjaError(.render, why)
         default: throw JinjaError(.render, "'\(base.typeName)' object is not subscriptable")
         }
@@ -57,7 +60,9 @@ enum JinjaAccess {
         case .list(let items): return .list(indices.map { items[$0] })
         case .tuple(let items): return .tuple(indices.map { items[$0] })
         case .string(let text):
-            if step == 1, let first = indices.first { return .string(text.substring(first..<(first + indices.count))) }
+            if step == 1, let first = indices.first {
+                return .string(text.substring(first..<(first + indices.count), of: all))
+            }
             return .string(step == 1 ? JinjaText() : text.picking(indices))
         default: return .none
         }

@@ -10,7 +10,7 @@ extension JinjaText {
         var upper = all.count
         if leading { while lower < upper, strips(all[lower]) { lower += 1 } }
         if trailing { while upper > lower, strips(all[upper - 1]) { upper -= 1 } }
-        return substring(lower..<upper)
+        return substring(lower..<upper, of: all)
     }
 
     /// `split`/`rsplit` by `separator` (runs of whitespace when `nil`), at most `maxSplit` times
@@ -22,16 +22,17 @@ extension JinjaText {
         if let separator {
             let needle = separator.scalars
             guard !needle.isEmpty else { throw JinjaError(.render, "empty separator") }
-            var cuts = all.positions(of: needle)
-            if fromEnd { cuts = all.positionsFromEnd(of: needle) }
-            cuts = fromEnd ? Array(cuts.prefix(limit)).reversed() : Array(cuts.prefix(limit))
+            let cuts =
+                fromEnd
+                ? Array(all.positionsFromEnd(of: needle).prefix(limit)).reversed()
+                : Array(all.positions(of: needle).prefix(limit))
             var start = 0
             for cut in cuts {
                 ranges.append(start..<cut)
                 start = cut + needle.count
             }
             ranges.append(start..<all.count)
-            return ranges.map { substring($0) }
+            return ranges.map { substring($0, of: all) }
         }
         // Whitespace: runs separate, the ends are ignored.
         var words: [Range<Int>] = []
@@ -43,15 +44,15 @@ extension JinjaText {
             while i < all.count, !all[i].isPythonWhitespace { i += 1 }
             words.append(start..<i)
         }
-        guard words.count > limit + 0, limit != Int.max else { return words.map { substring($0) } }
+        guard words.count > limit, limit != Int.max else { return words.map { substring($0, of: all) } }
         if fromEnd {
             let kept = words.suffix(limit)
             let restEnd = words[words.count - limit - 1].upperBound
-            return [substring(0..<restEnd)] + kept.map { substring($0) }
+            return [substring(0..<restEnd, of: all)] + kept.map { substring($0, of: all) }
         }
         let kept = words.prefix(limit)
         let restStart = words[limit].lowerBound
-        return kept.map { substring($0) } + [substring(restStart..<all.count)]
+        return kept.map { substring($0, of: all) } + [substring(restStart..<all.count, of: all)]
     }
 
     /// `splitlines()`: lines without their breaks.
@@ -65,14 +66,14 @@ extension JinjaText {
         var i = 0
         while i < all.count {
             if breaks.contains(all[i]) {
-                lines.append(substring(start..<i))
+                lines.append(substring(start..<i, of: all))
                 i += all[i] == "\r" && i + 1 < all.count && all[i + 1] == "\n" ? 2 : 1
                 start = i
             } else {
                 i += 1
             }
         }
-        if start < all.count { lines.append(substring(start..<all.count)) }
+        if start < all.count { lines.append(substring(start..<all.count, of: all)) }
         return lines
     }
 }

@@ -54,19 +54,27 @@ struct JinjaText {
     /// The characters as Unicode scalars (Python indexes strings by code point).
     var scalars: [Unicode.Scalar] { Array(string.unicodeScalars) }
 
-    /// The code points at `range`, each keeping its origin.
-    func substring(_ range: Range<Int>) -> JinjaText {
+    /// The code points at `range`, each keeping its origin; `all` is ``scalars`` if the caller has it.
+    func substring(_ range: Range<Int>, of all: [Unicode.Scalar]? = nil) -> JinjaText {
+        if segments.count == 1 {
+            // One origin (the usual case): slice the code points directly.
+            let all = all ?? scalars
+            let clamped = range.clamped(to: 0..<all.count)
+            return JinjaText(String(String.UnicodeScalarView(all[clamped])), isData: segments[0].isData)
+        }
         var out = JinjaText()
         var offset = 0
         for segment in segments {
-            let scalars = Array(segment.text.unicodeScalars)
+            let count = segment.text.unicodeScalars.count
             let lower = max(range.lowerBound - offset, 0)
-            let upper = min(range.upperBound - offset, scalars.count)
+            let upper = min(range.upperBound - offset, count)
             if lower < upper {
-                out.append(
-                    Segment(text: String(String.UnicodeScalarView(scalars[lower..<upper])), isData: segment.isData))
+                let scalars = segment.text.unicodeScalars
+                let start = scalars.index(scalars.startIndex, offsetBy: lower)
+                let end = scalars.index(start, offsetBy: upper - lower)
+                out.append(Segment(text: String(scalars[start..<end]), isData: segment.isData))
             }
-            offset += scalars.count
+            offset += count
         }
         return out
     }

@@ -115,7 +115,9 @@ enum JinjaValue {
         case .undefined: return []
         case .list(let items), .tuple(let items): return items
         case .dict(let dictionary): return dictionary.keys.map { .string($0) }
-        case .string(let text): return (0..<text.scalars.count).map { .string(text.substring($0..<($0 + 1))) }
+        case .string(let text):
+            let all = text.scalars
+            return all.indices.map { .string(text.substring($0..<($0 + 1), of: all)) }
         default: throw JinjaError(.render, "'\(typeName)' object is not iterable")
         }
     }
