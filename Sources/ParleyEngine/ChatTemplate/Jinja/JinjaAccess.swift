@@ -30,7 +30,8 @@ enum JinjaAccess {
             if let index = key.integer {
                 let all = text.scalars
                 let position = index < 0 ? index + all.count : index
-                return all.indices.contains(position) ? .string(text.substring(position..<(position + 1), of: all)) : missing
+                guard all.indices.contains(position) else { return missing }
+                return .string(text.substring(position..<(position + 1), of: all))
             }
         default:
             break
