@@ -40,7 +40,8 @@ struct InterpretedTemplate: Sendable, Hashable {
     /// then left out, for ``ChatTemplate/encode(messages:addGenerationPrompt:tokenizer:)`` to put
     /// first once).
     /// - Throws: `.invalidRequest` where the template refuses the chat (`raise_exception`, an
-    ///   undefined value it uses).
+    ///   undefined value it uses); `.unsupportedChatTemplate` where it calls on what the
+    ///   interpreter lacks (seen only when rendering, such as a filter named by a string).
     func render(messages: [ChatTurn], addGenerationPrompt: Bool, now: Date) throws
         -> (parts: [TextPart], writesBOS: Bool)
     {
@@ -55,9 +56,13 @@ struct InterpretedTemplate: Sendable, Hashable {
         context["add_generation_prompt"] = .bool(addGenerationPrompt)
         context["bos_token"] = .template(bosToken)
         context["eos_token"] = .template(eosToken)
-        var text: JinjaText
+        let text: JinjaText
         do {
             text = try JinjaRenderer.render(nodes, globals: context)
+        } catch where error.kind == .unsupported {
+            throw EngineError(
+                .unsupportedChatTemplate,
+                "the model's chat template uses \(error.message), which this engine does not implement")
         } catch {
             throw EngineError(.invalidRequest, "the model's chat template refuses this chat: \(error.message)")
         }

@@ -17,7 +17,8 @@ public import Foundation
 ///
 /// The BOS token that Gemma and Llama templates write first (`{{ bos_token }}`) is not in the
 /// rendered text (it is rendered with an empty `bos_token`): ``encode(messages:addGenerationPrompt:tokenizer:)``
-/// puts it first, once, as llama.cpp does.
+/// puts it first, once, as llama.cpp does. An interpreted template gets the model's BOS text, and
+/// the same holds where its output starts with it; a `bos_token` it writes later stays in place.
 public struct ChatTemplate: Sendable {
     /// A prompt format family.
     public enum Family: String, Sendable, CaseIterable {

@@ -175,6 +175,13 @@ import Testing
         // An empty chat: `messages[0]` is undefined, its `.content` an error.
         let empty = #expect(throws: EngineError.self) { try template.render(messages: [], addGenerationPrompt: true) }
         #expect(empty?.message.hasPrefix("the model's chat template refuses this chat: ") == true)
+        // What the interpreter lacks, seen only when rendering, is named.
+        let lacking = #expect(throws: EngineError.self) {
+            try ChatTemplate(template: "{{ messages | map('frobnicate') | list }}").render(
+                messages: one, addGenerationPrompt: true)
+        }
+        #expect(lacking?.code == .unsupportedChatTemplate)
+        #expect(lacking?.message.contains("the filter 'frobnicate'") == true, "\(lacking?.message ?? "")")
         // Printing an undefined value is not an error; using it is.
         #expect(
             try ChatTemplate(template: "[{{ messages[3] }}{{ nothing }}]").render(
