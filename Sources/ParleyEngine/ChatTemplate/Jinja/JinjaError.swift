@@ -11,7 +11,9 @@ struct JinjaError: Error, Sendable, CustomStringConvertible {
         case render
     }
 
+    /// What kind of failure this is.
     var kind: Kind
+    /// What failed, in words for a person (for `raised`, the template's own message).
     var message: String
 
     init(_ kind: Kind, _ message: String) {

@@ -8,6 +8,7 @@ enum JinjaFilters {
         "min", "max", "sum", "wordcount",
     ]
 
+    /// `value | name(arguments)`; `name` is one of ``names``.
     static func apply(_ name: String, to value: JinjaValue, _ arguments: JinjaArguments) throws(JinjaError)
         -> JinjaValue
     {

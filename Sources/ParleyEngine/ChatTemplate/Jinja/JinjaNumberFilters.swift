@@ -2,6 +2,7 @@ import Foundation
 
 /// The filters on numbers: `int`, `float`, `abs`, `round`.
 enum JinjaNumberFilters {
+    /// `value | name(arguments)` for the number filters.
     static func apply(_ name: String, to value: JinjaValue, _ arguments: JinjaArguments) throws(JinjaError)
         -> JinjaValue
     {

@@ -2,6 +2,7 @@ import Foundation
 
 /// Python's binary operators and comparisons on ``JinjaValue``s.
 enum JinjaOperators {
+    /// `left op right` for the arithmetic operators and `~` (`and`/`or` short-circuit in the renderer).
     static func apply(_ op: JinjaBinaryOperator, _ left: JinjaValue, _ right: JinjaValue) throws(JinjaError)
         -> JinjaValue
     {

@@ -2,6 +2,7 @@
 /// statement, filter and test the template names is one the interpreter implements.
 struct JinjaParser {
     private(set) var tokens: [JinjaToken]
+    /// The index of the current token.
     var position = 0
     /// How many `for` loops enclose the current statement (`break` and `continue` need one).
     private var loopDepth = 0
@@ -20,18 +21,22 @@ struct JinjaParser {
         return nodes
     }
 
+    /// A parser at the first of `tokens`.
     init(tokens: [JinjaToken]) {
         self.tokens = tokens
     }
 
     // MARK: Token access
 
+    /// The token at ``position``, `nil` at the end.
     var current: JinjaToken? { position < tokens.count ? tokens[position] : nil }
 
+    /// The token `offset` after the current one.
     func peek(_ offset: Int = 1) -> JinjaToken? {
         position + offset < tokens.count ? tokens[position + offset] : nil
     }
 
+    /// Moves to the next token.
     mutating func advance() { position += 1 }
 
     /// Consumes the current token if it is `token`.
@@ -41,6 +46,7 @@ struct JinjaParser {
         return true
     }
 
+    /// Consumes `token`, failing if the current token is another.
     mutating func expect(_ token: JinjaToken) throws(JinjaError) {
         guard skip(token) else {
             throw JinjaError(.syntax, "expected \(Self.describe(token)), found \(describeCurrent)")
@@ -56,8 +62,10 @@ struct JinjaParser {
         return name
     }
 
+    /// The current token as error messages name it.
     var describeCurrent: String { current.map(Self.describe) ?? "the end of the template" }
 
+    /// `token` as error messages name it.
     static func describe(_ token: JinjaToken) -> String {
         switch token {
         case .text: "text"

@@ -1,5 +1,6 @@
 /// Expression evaluation with Python's operators.
 extension JinjaRenderer {
+    /// The value of `expression` with the variables of `scope`.
     static func evaluate(_ expression: JinjaExpression, in scope: JinjaScope) throws(JinjaError) -> JinjaValue {
         switch expression {
         case .literal(let literal):
@@ -92,12 +93,14 @@ extension JinjaRenderer {
         }
     }
 
+    /// The values of `expressions`, in order.
     static func evaluateAll(_ expressions: [JinjaExpression], in scope: JinjaScope) throws(JinjaError) -> [JinjaValue] {
         var values: [JinjaValue] = []
         for expression in expressions { values.append(try evaluate(expression, in: scope)) }
         return values
     }
 
+    /// Call arguments evaluated, positional and keyword apart.
     static func evaluateArguments(_ arguments: [JinjaArgument], in scope: JinjaScope) throws(JinjaError)
         -> JinjaArguments
     {
@@ -113,7 +116,9 @@ extension JinjaRenderer {
 
 /// Evaluated call arguments.
 struct JinjaArguments {
+    /// The positional arguments, in order.
     var positional: [JinjaValue]
+    /// The keyword arguments, in order.
     var keywords: [(String, JinjaValue)]
 
     /// The argument at `index` or named `name`, else `defaultValue`.

@@ -4,6 +4,7 @@ final class JinjaScope {
     private var variables: [String: JinjaValue]
     let parent: JinjaScope?
 
+    /// A scope holding `variables`, inside `parent`.
     init(_ variables: [String: JinjaValue] = [:], parent: JinjaScope?) {
         self.variables = variables
         self.parent = parent
@@ -42,6 +43,7 @@ struct JinjaRenderer {
         return out
     }
 
+    /// Runs `nodes` in `scope`, appending their output to `out`.
     static func execute(_ nodes: [JinjaNode], in scope: JinjaScope, into out: inout JinjaText) throws(JinjaError)
         -> Flow
     {

@@ -1,5 +1,6 @@
 /// The filters on sequences: selecting, mapping, sorting, aggregating.
 enum JinjaSequenceFilters {
+    /// `value | name(arguments)` for the sequence filters (those ``JinjaFilters`` does not handle itself).
     static func apply(_ name: String, to value: JinjaValue, _ arguments: JinjaArguments) throws(JinjaError)
         -> JinjaValue
     {

@@ -12,7 +12,9 @@ enum JinjaLiteral: Sendable, Hashable {
 
 /// A call argument: positional (`name` nil) or keyword (`name=value`).
 struct JinjaArgument: Sendable {
+    /// The keyword, `nil` for a positional argument.
     var name: String?
+    /// The argument's expression.
     var value: JinjaExpression
 }
 

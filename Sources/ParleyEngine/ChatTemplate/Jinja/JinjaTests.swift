@@ -7,6 +7,7 @@ enum JinjaTests {
         ">", "le", "<=", "ge", ">=", "in", "lower", "upper", "callable", "sameas",
     ]
 
+    /// `value is name(arguments)`; `name` is one of ``names``.
     static func apply(_ name: String, to value: JinjaValue, _ arguments: [JinjaValue]) throws(JinjaError) -> Bool {
         func argument() throws(JinjaError) -> JinjaValue {
             guard let first = arguments.first else { throw JinjaError(.render, "the test '\(name)' needs an argument") }

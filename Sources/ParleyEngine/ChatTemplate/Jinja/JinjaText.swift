@@ -13,8 +13,10 @@ struct JinjaText {
 
     private(set) var segments: [Segment]
 
+    /// The empty string.
     init() { segments = [] }
 
+    /// `text`, all of one origin.
     init(_ text: String, isData: Bool) {
         segments = text.isEmpty ? [] : [Segment(text: text, isData: isData)]
     }
@@ -32,10 +34,12 @@ struct JinjaText {
         JinjaText(text, isData: containsData || others.contains(where: \.containsData))
     }
 
+    /// Appends `other`, keeping its origins.
     mutating func append(_ other: JinjaText) {
         for segment in other.segments { append(segment) }
     }
 
+    /// Appends a run, merged with the last one if of the same origin.
     mutating func append(_ segment: Segment) {
         guard !segment.text.isEmpty else { return }
         if let last = segments.last, last.isData == segment.isData {
@@ -45,6 +49,7 @@ struct JinjaText {
         }
     }
 
+    /// The concatenation, keeping origins.
     static func + (left: JinjaText, right: JinjaText) -> JinjaText {
         var out = left
         out.append(right)
