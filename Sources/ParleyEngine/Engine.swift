@@ -140,7 +140,7 @@ public final class Engine: Sendable {
         switch prompt {
         case .chat(let turns):
             let template = try chatTemplate.get()
-            return template.encode(messages: turns, addGenerationPrompt: true, tokenizer: tokenizer)
+            return try template.encode(messages: turns, addGenerationPrompt: true, tokenizer: tokenizer)
         case .raw(let text):
             return (tokenizer.addsBOS ? tokenizer.bosID.map { [$0] } ?? [] : []) + tokenizer.encode(text, parseSpecial: true)
         case .tokens(let ids):

@@ -12,7 +12,12 @@ Reads a JSON request from stdin and writes JSON to stdout:
   {"mode": "template", "template": TEXT, "conversations": [...], "context": {NAME: VALUE}, "strftime_now": bool}
       -> ["prompt" or null, ...]  TEXT rendered like "chat" (no model file); null where the template
          refuses the chat (raise_exception, undefined message); `context` adds template variables
-         (e.g. date_string); `strftime_now` (default false) defines that function as transformers does
+         (e.g. date_string, or bos_token and eos_token, which are "" otherwise); `strftime_now` (default
+         false) defines that function as transformers does; `now` ("YYYY-MM-DDTHH:MM:SS", UTC) fixes
+         the time it formats
+  {"mode": "templates", "items": [{"template": TEXT, "conversations": [...], "context": {...}, "now": ...}, ...]}
+      -> [["prompt" or null, ...], ...]  several "template" requests at once (strftime_now always
+         defined); null where rendering raises any error, or where the template does not parse
 """
 import datetime
 import json
@@ -35,7 +40,7 @@ def dequantize_rows(reader, rows):
     return out
 
 
-def hugging_face_environment(strftime_now=False):
+def hugging_face_environment(strftime_now=False, now=None):
     """A jinja2 environment set up as transformers' apply_chat_template sets up its own."""
     import jinja2
     import jinja2.ext
@@ -48,11 +53,26 @@ def hugging_face_environment(strftime_now=False):
         # transformers replaces jinja2's tojson (which escapes HTML characters) with plain json.dumps.
         return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+    class Generation(jinja2.ext.Extension):
+        """transformers' {% generation %}…{% endgeneration %}: marks the assistant's text, renders its body."""
+
+        tags = {"generation"}
+
+        def parse(self, parser):
+            lineno = next(parser.stream).lineno
+            body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+            return jinja2.nodes.CallBlock(self.call_method("_body"), [], [], body).set_lineno(lineno)
+
+        def _body(self, caller):
+            return caller()
+
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols, Generation])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     if strftime_now:
-        env.globals["strftime_now"] = lambda format: datetime.datetime.now().strftime(format)
+        fixed = datetime.datetime.fromisoformat(now) if now else None
+        env.globals["strftime_now"] = lambda format: (fixed or datetime.datetime.now()).strftime(format)
     return env
 
 
@@ -69,19 +89,31 @@ def render_chats(reader, conversations):
     ]
 
 
-def render_template(request):
+def render_template(request, catch=None):
     """Renders a given template text; the BOS a template writes is left to the tokenizer (bos_token="")."""
     import jinja2
 
-    template = hugging_face_environment(request.get("strftime_now", False)).from_string(request["template"])
+    catch = catch or jinja2.exceptions.TemplateError
+    env = hugging_face_environment(request.get("strftime_now", False), request.get("now"))
+    try:
+        template = env.from_string(request["template"])
+    except catch:
+        return [None for _ in request["conversations"]]
     out = []
     for c in request["conversations"]:
+        context = {"bos_token": "", "eos_token": "", **request.get("context", {})}
         try:
-            out.append(template.render(messages=c["messages"], add_generation_prompt=c["add_generation_prompt"],
-                                       bos_token="", eos_token="", **request.get("context", {})))
-        except jinja2.exceptions.TemplateError:
+            # Messages as chat clients build them: role first, then content.
+            messages = [{"role": m["role"], "content": m["content"], **m} for m in c["messages"]]
+            out.append(template.render(messages=messages, add_generation_prompt=c["add_generation_prompt"], **context))
+        except catch:
             out.append(None)
     return out
+
+
+def render_templates(request):
+    """Several template requests, strftime_now defined, any rendering error giving null."""
+    return [render_template({"strftime_now": True, **item}, catch=Exception) for item in request["items"]]
 
 
 def describe(reader):
@@ -105,6 +137,9 @@ def main():
     mode = request["mode"]
     if mode == "template":
         json.dump(render_template(request), sys.stdout, ensure_ascii=False)
+        return
+    if mode == "templates":
+        json.dump(render_templates(request), sys.stdout, ensure_ascii=False)
         return
     reader = GGUFReader(request["model"])
     if mode == "dequantize":

@@ -30,8 +30,8 @@ extension ChatTemplate {
 
     static let shapes: [Shape] = chatMLShapes + gemmaShapes + llama3Shapes
 
-    /// The style of the first shape `source` has.
-    static func recognize(_ source: String) throws -> Style {
+    /// The style of the first shape `source` has, else the interpreter's for it.
+    static func recognize(_ source: String, bosToken: String = "", eosToken: String = "") throws -> Style {
         let tokens: [JinjaToken]
         do {
             tokens = try JinjaLexer.tokenize(source)
@@ -41,26 +41,10 @@ extension ChatTemplate {
         for shape in shapes {
             if let style = shape.match(tokens) { return style }
         }
-        let family =
-            source.contains(start)
-            ? "a ChatML template in a form"
-            : source.contains(gemmaStart)
-                ? "a Gemma template in a form"
-                : source.contains(llamaHeaderStart) ? "a Llama 3 template in a form" : "a template"
-        let preview = String(source.prefix(120)).replacingNewlines()
-        throw EngineError(
-            .unsupportedChatTemplate,
-            "the model has \(family) this engine does not render (starts: \(preview)); "
-                + "supported: ChatML with an optional default system message, Gemma 2 and 3, "
-                + "Llama 3, 3.1, 3.2 and 3.3; use a raw prompt instead"
-        )
-    }
-}
-
-extension String {
-    fileprivate func replacingNewlines() -> String {
-        var out = ""
-        for c in unicodeScalars { out += c == "\n" ? "\\n" : String(c) }
-        return out
+        guard tokens.contains(where: { $0 == .open(.statement) || $0 == .open(.expression) }) else {
+            throw EngineError(
+                .unsupportedChatTemplate, "the model's chat template writes no messages; use a raw prompt instead")
+        }
+        return .interpreted(try InterpretedTemplate(source: source, bosToken: bosToken, eosToken: eosToken))
     }
 }

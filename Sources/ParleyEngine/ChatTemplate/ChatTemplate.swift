@@ -1,9 +1,13 @@
+public import Foundation
+
 /// Renders a chat into the prompt text a model was trained on, following the template stored in
 /// the model's `tokenizer.chat_template`.
 ///
 /// The template text is parsed and compared with the shapes this type knows; each is rendered by
 /// Swift code that produces exactly what jinja2 renders from it (set up as Hugging Face sets it
-/// up), so a template that would render differently is refused rather than approximated. Known:
+/// up). A template of no known shape is run by a Jinja interpreter (``Family/interpreted``) with
+/// jinja2's semantics; one using what the interpreter does not implement is refused rather than
+/// approximated. Known shapes:
 /// - ChatML (`<|im_start|>role\ncontent<|im_end|>\n`), optionally with a default system message
 ///   inserted when the chat does not start with one (SmolLM2);
 /// - Gemma 2 and 3 instruction-tuned (`<start_of_turn>user\ncontent<end_of_turn>\n`, the assistant
@@ -13,7 +17,8 @@
 ///
 /// The BOS token that Gemma and Llama templates write first (`{{ bos_token }}`) is not in the
 /// rendered text (it is rendered with an empty `bos_token`): ``encode(messages:addGenerationPrompt:tokenizer:)``
-/// puts it first, once, as llama.cpp does.
+/// puts it first, once, as llama.cpp does. An interpreted template gets the model's BOS text, and
+/// the same holds where its output starts with it; a `bos_token` it writes later stays in place.
 public struct ChatTemplate: Sendable {
     /// A prompt format family.
     public enum Family: String, Sendable, CaseIterable {
@@ -26,6 +31,10 @@ public struct ChatTemplate: Sendable {
         /// BOS, then `<|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>`, generation
         /// prompt `<|start_header_id|>assistant<|end_header_id|>\n\n` (Llama 3, without the 3.1 dates).
         case llama3
+        /// Any other template (Qwen, DeepSeek, Mistral, Phi, Granite, …), rendered by the Jinja
+        /// interpreter from the model's own template text. It has no format without that text:
+        /// ``ChatTemplate/init(family:)`` gives ChatML for it.
+        case interpreted
     }
 
     /// How the prompt is laid out; one case per rendering, chosen by the recognised shape.
@@ -37,6 +46,8 @@ public struct ChatTemplate: Sendable {
         case llama3
         /// Llama 3.1 to 3.3: a system header with dates first, tool results as `ipython` JSON.
         case llama3Dated(defaultDate: String)
+        /// A template of no known shape, run by the Jinja interpreter.
+        case interpreted(InterpretedTemplate)
     }
 
     /// The template source from the model; `nil` for ``init(family:)``.
@@ -47,6 +58,7 @@ public struct ChatTemplate: Sendable {
         case .chatML: .chatML
         case .gemma: .gemma
         case .llama3, .llama3Dated: .llama3
+        case .interpreted: .interpreted
         }
     }
     /// The literal emitted before the first message when it is not a system message, if the template has one
@@ -72,6 +84,10 @@ public struct ChatTemplate: Sendable {
     /// (`"05 Mar 2025"`) to render as they do.
     public var dateString: String?
 
+    /// The time an interpreted template's `strftime_now` formats (in UTC); `nil`, the default,
+    /// for the time of rendering.
+    public var now: Date?
+
     let style: Style
 
     /// Reads `tokenizer.chat_template` from `gguf`. A Gemma 3 file without one (the base models,
@@ -87,13 +103,25 @@ public struct ChatTemplate: Sendable {
             throw EngineError(
                 .unsupportedChatTemplate, "'\(gguf.path)' has no tokenizer.chat_template; use a raw prompt")
         }
-        try self.init(template: source)
+        func tokenText(_ key: String) -> String? {
+            guard let id = gguf.int(key), let tokens = gguf.stringArray("tokenizer.ggml.tokens"),
+                tokens.indices.contains(id)
+            else { return nil }
+            return tokens[id]
+        }
+        try self.init(
+            template: source, bosToken: tokenText("tokenizer.ggml.bos_token_id"),
+            eosToken: tokenText("tokenizer.ggml.eos_token_id"))
     }
 
-    /// Parses a template text.
-    /// - Throws: `.unsupportedChatTemplate` if it is not a supported shape.
-    public init(template source: String) throws {
-        self.init(style: try Self.recognize(source), source: source)
+    /// Parses a template text; `bosToken` and `eosToken` are the texts of the model's BOS and EOS
+    /// tokens, which a template of no known shape gets as `bos_token` and `eos_token` (empty when
+    /// `nil`).
+    /// - Throws: `.unsupportedChatTemplate` if it is neither a known shape nor a template the
+    ///   interpreter can run.
+    public init(template source: String, bosToken: String? = nil, eosToken: String? = nil) throws {
+        let style = try Self.recognize(source, bosToken: bosToken ?? "", eosToken: eosToken ?? "")
+        self.init(style: style, source: source)
     }
 
     /// The family's format without a template, for models that carry none (a Gemma 3 base model's
@@ -104,6 +132,7 @@ public struct ChatTemplate: Sendable {
         case .chatML: self.init(style: .chatML(defaultSystemPrefix: nil), source: nil)
         case .gemma: self.init(style: .gemma, source: nil)
         case .llama3: self.init(style: .llama3, source: nil)
+        case .interpreted: self.init(style: .chatML(defaultSystemPrefix: nil), source: nil)
         }
     }
 
@@ -115,19 +144,28 @@ public struct ChatTemplate: Sendable {
 
     /// The prompt text for `messages`; with `addGenerationPrompt` it ends with the opening of an
     /// assistant turn, ready for the model to continue.
-    public func render(messages: [ChatTurn], addGenerationPrompt: Bool) -> String {
-        renderParts(messages: messages, addGenerationPrompt: addGenerationPrompt).map(\.text).joined()
+    /// - Throws: `.invalidRequest` if an interpreted template refuses the chat; known shapes never throw.
+    public func render(messages: [ChatTurn], addGenerationPrompt: Bool) throws -> String {
+        try renderParts(messages: messages, addGenerationPrompt: addGenerationPrompt).map(\.text).joined()
     }
 
     /// The prompt as parts: text from the template may contain control tokens, text from the
-    /// messages (roles and contents) may not. Tokenize with ``Tokenizer/encode(_:addBOS:)``.
+    /// messages (roles and contents, and what the template derives from them) may not. Tokenize
+    /// with ``Tokenizer/encode(_:addBOS:)``.
     ///
-    /// Chats a template itself refuses (with `raise_exception` or by reading `messages[0]` of an
-    /// empty chat) are rendered the way the template lays out chats it accepts, as llama.cpp's
-    /// built-in formats do: Gemma's unless the turns after a leading system message go user,
-    /// other, user, …; Gemma 2's also with a leading system message; Gemma's and Llama 3.1's to
-    /// 3.3's when empty.
-    public func renderParts(messages: [ChatTurn], addGenerationPrompt: Bool) -> [TextPart] {
+    /// Chats a known shape's template itself refuses (with `raise_exception` or by reading
+    /// `messages[0]` of an empty chat) are rendered the way the template lays out chats it
+    /// accepts, as llama.cpp's built-in formats do: Gemma's unless the turns after a leading system
+    /// message go user, other, user, …; Gemma 2's also with a leading system message; Gemma's and
+    /// Llama 3.1's to 3.3's when empty. An interpreted template's refusal is thrown.
+    /// - Throws: `.invalidRequest` with the template's message if an interpreted template refuses
+    ///   the chat.
+    public func renderParts(messages: [ChatTurn], addGenerationPrompt: Bool) throws -> [TextPart] {
+        try prompt(messages: messages, addGenerationPrompt: addGenerationPrompt).parts
+    }
+
+    /// The prompt's parts and whether the template writes `bos_token` first (left out of the parts).
+    func prompt(messages: [ChatTurn], addGenerationPrompt: Bool) throws -> (parts: [TextPart], writesBOS: Bool) {
         var parts: [TextPart]
         switch style {
         case .chatML(let defaultSystemPrefix):
@@ -140,40 +178,44 @@ public struct ChatTemplate: Sendable {
             parts = Self.llama3SystemHeader(messages, date: dateString ?? defaultDate)
             parts += Self.llama3Parts(
                 messages.first?.role == "system" ? Array(messages.dropFirst()) : messages, toolsAsJSON: true)
+        case .interpreted(let template):
+            return try template.render(messages: messages, addGenerationPrompt: addGenerationPrompt, now: now ?? Date())
         }
-        if addGenerationPrompt {
+        if addGenerationPrompt, let generationPrompt {
             parts.append(TextPart(generationPrompt, parseSpecial: true))
         }
-        return parts
+        return (parts, writesBOS(messages))
     }
 
     /// The token ids of the rendered prompt, with BOS first if the model asks for it or the
     /// template writes it (once either way). Chat markers typed inside message contents stay
     /// plain text.
-    public func encode(messages: [ChatTurn], addGenerationPrompt: Bool, tokenizer: Tokenizer) -> [Int32] {
-        let parts = renderParts(messages: messages, addGenerationPrompt: addGenerationPrompt)
+    /// - Throws: `.invalidRequest` if an interpreted template refuses the chat.
+    public func encode(messages: [ChatTurn], addGenerationPrompt: Bool, tokenizer: Tokenizer) throws -> [Int32] {
+        let (parts, writesBOS) = try prompt(messages: messages, addGenerationPrompt: addGenerationPrompt)
         var ids = tokenizer.encode(parts, addBOS: true)
-        if writesBOS(messages), !tokenizer.addsBOS, let bos = tokenizer.bosID {
+        if writesBOS, !tokenizer.addsBOS, let bos = tokenizer.bosID {
             ids.insert(bos, at: 0)
         }
         return ids
     }
 
-    /// Whether the template writes `bos_token` first for `messages`.
+    /// Whether a known shape's template writes `bos_token` first for `messages`.
     func writesBOS(_ messages: [ChatTurn]) -> Bool {
         switch style {
-        case .chatML: false
+        case .chatML, .interpreted: false
         case .gemma, .llama3Dated: true
         case .llama3: !messages.isEmpty
         }
     }
 
-    /// The opening of an assistant turn.
-    var generationPrompt: String {
+    /// The opening of an assistant turn a known shape writes; `nil` for interpreted templates.
+    var generationPrompt: String? {
         switch style {
         case .chatML: Self.start + "assistant\n"
         case .gemma: Self.gemmaStart + "model\n"
         case .llama3, .llama3Dated: Self.llamaHeaderStart + "assistant" + Self.llamaHeaderEnd + "\n\n"
+        case .interpreted: nil
         }
     }
 }

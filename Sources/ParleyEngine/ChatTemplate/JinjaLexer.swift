@@ -40,7 +40,9 @@ enum JinjaLexer {
         var message: String
     }
 
-    static func tokenize(_ source: String) throws(Failure) -> [JinjaToken] {
+    /// The tokens of `source`; `normalized` (for comparing shapes) rewrites `x.y` as `x['y']` and
+    /// folds `'a' + 'b'`, which the interpreter must not have (`'a' + 'b'|upper` is not `'AB'`).
+    static func tokenize(_ source: String, normalized: Bool = true) throws(Failure) -> [JinjaToken] {
         let chars = normalizedNewlines(source)
         var tokens: [JinjaToken] = []
         var i = 0
@@ -109,19 +111,22 @@ enum JinjaLexer {
             let closer: Unicode.Scalar = tag == .statement ? "%" : "}"
             var closeSign: Unicode.Scalar?
             var closed = false
+            // Open brackets: as in jinja2, `}}` inside `{…}` closes brackets, not the tag.
+            var depth = 0
             while i < chars.count {
                 let ch = chars[i]
                 if ch == " " || ch == "\t" || ch == "\n" || ch == "\r" {
                     i += 1
                     continue
                 }
-                if ch == "-" || ch == "+", i + 2 < chars.count, chars[i + 1] == closer, chars[i + 2] == "}" {
+                if depth == 0, ch == "-" || ch == "+", i + 2 < chars.count, chars[i + 1] == closer, chars[i + 2] == "}"
+                {
                     closeSign = ch
                     i += 3
                     closed = true
                     break
                 }
-                if ch == closer, i + 1 < chars.count, chars[i + 1] == "}" {
+                if depth == 0, ch == closer, i + 1 < chars.count, chars[i + 1] == "}" {
                     i += 2
                     closed = true
                     break
@@ -139,7 +144,26 @@ enum JinjaLexer {
                     i = j
                 } else if ("0"..."9").contains(ch) {
                     var j = i
-                    while j < chars.count && (("0"..."9").contains(chars[j]) || chars[j] == ".") { j += 1 }
+                    // Digits, and one `.` followed by digits (`messages.0.role` is an item lookup).
+                    var seenDot = false
+                    while j < chars.count {
+                        if ("0"..."9").contains(chars[j]) {
+                            j += 1
+                        } else if chars[j] == ".", !seenDot, j + 1 < chars.count, ("0"..."9").contains(chars[j + 1]) {
+                            seenDot = true
+                            j += 1
+                        } else {
+                            break
+                        }
+                    }
+                    // An exponent (`1e3`, `2.5E-4`).
+                    if j + 1 < chars.count, chars[j] == "e" || chars[j] == "E" {
+                        let sign = chars[j + 1] == "+" || chars[j + 1] == "-" ? 1 : 0
+                        if j + 1 + sign < chars.count, ("0"..."9").contains(chars[j + 1 + sign]) {
+                            j += 1 + sign
+                            while j < chars.count && ("0"..."9").contains(chars[j]) { j += 1 }
+                        }
+                    }
                     tokens.append(.number(String(String.UnicodeScalarView(chars[i..<j]))))
                     i = j
                 } else {
@@ -148,6 +172,8 @@ enum JinjaLexer {
                         tokens.append(.symbol(two))
                         i += 2
                     } else {
+                        if ch == "(" || ch == "[" || ch == "{" { depth += 1 }
+                        if ch == ")" || ch == "]" || ch == "}" { depth = max(depth - 1, 0) }
                         tokens.append(.symbol(String(ch)))
                         i += 1
                     }
@@ -158,7 +184,7 @@ enum JinjaLexer {
             skipAfterTag(sign: closeSign, trimsBlock: tag == .statement)
         }
         flushText(sign: nil, lstrips: false)
-        return normalize(tokens)
+        return normalized ? normalize(tokens) : tokens
     }
 
     /// The source as jinja2 reads it: `\r\n` and `\r` become `\n`, and one final newline is dropped
@@ -193,6 +219,23 @@ enum JinjaLexer {
                 case "t": value += "\t"
                 case "r": value += "\r"
                 case "\\", "'", "\"": value.unicodeScalars.append(e)
+                case "a": value += "\u{07}"
+                case "b": value += "\u{08}"
+                case "f": value += "\u{0C}"
+                case "v": value += "\u{0B}"
+                case "x", "u", "U":
+                    // Python's `\xhh`, `\uhhhh` and `\Uhhhhhhhh`.
+                    let digits = e == "x" ? 2 : e == "u" ? 4 : 8
+                    let hex =
+                        i + 2 + digits <= chars.count
+                        ? String(String.UnicodeScalarView(chars[(i + 2)..<(i + 2 + digits)])) : ""
+                    guard hex.count == digits, let code = UInt32(hex, radix: 16), let scalar = Unicode.Scalar(code)
+                    else {
+                        throw Failure(message: "invalid \\\(e) escape in a string literal")
+                    }
+                    value.unicodeScalars.append(scalar)
+                    i += 2 + digits
+                    continue
                 default:
                     value += "\\"
                     value.unicodeScalars.append(e)

@@ -42,7 +42,9 @@ public struct EngineBackend: ModelBackend {
             do {
                 return try engine.promptTokens(.chat(Self.turns(messages, tools: request.sampling.tools, engine: engine)))
             } catch {
-                throw ServingError(ServingError.invalidRequest, "the messages cannot be rendered: \(error)")
+                // A chat the model's template refuses says why in the template's words.
+                let reason = (error as? EngineError)?.message ?? "\(error)"
+                throw ServingError(ServingError.invalidRequest, "the messages cannot be rendered: \(reason)")
             }
         }
         let first = request.firstTokenIndex

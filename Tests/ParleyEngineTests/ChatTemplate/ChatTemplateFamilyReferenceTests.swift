@@ -89,7 +89,7 @@ struct ChatTemplateFamilyReferenceTests {
                     refused.insert(index)
                     continue
                 }
-                let ours = template.render(
+                let ours = try template.render(
                     messages: conversation.messages, addGenerationPrompt: conversation.addGenerationPrompt)
                 #expect(ours == rendered, "\(name), chat \(index)")
             }
@@ -104,7 +104,7 @@ struct ChatTemplateFamilyReferenceTests {
             let template = ChatTemplate(family: family)
             for (index, (conversation, rendered)) in zip(Self.chats, try Self.jinja(text, Self.chats)).enumerated() {
                 guard let rendered else { continue }
-                let ours = template.render(
+                let ours = try template.render(
                     messages: conversation.messages, addGenerationPrompt: conversation.addGenerationPrompt)
                 #expect(ours == rendered, "\(family), chat \(index)")
             }
@@ -117,13 +117,13 @@ struct ChatTemplateFamilyReferenceTests {
             var template = try ChatTemplate(template: text)
             #expect(template.dateString == "26 Jul 2024")
             for (conversation, rendered) in zip(chats, try Self.jinja(text, chats)) {
-                #expect(template.render(messages: conversation.messages, addGenerationPrompt: true) == rendered)
+                #expect(try template.render(messages: conversation.messages, addGenerationPrompt: true) == rendered)
             }
             template.dateString = "05 Mar 2025"
             for (conversation, rendered) in zip(
                 chats, try Self.jinja(text, chats, context: ["date_string": "05 Mar 2025"]))
             {
-                #expect(template.render(messages: conversation.messages, addGenerationPrompt: true) == rendered)
+                #expect(try template.render(messages: conversation.messages, addGenerationPrompt: true) == rendered)
             }
         }
         // Where `strftime_now` is defined (transformers), Llama 3.2's template writes today's date
@@ -136,14 +136,14 @@ struct ChatTemplateFamilyReferenceTests {
         let before = formatter.string(from: Date())
         let today = try Self.jinja(PublishedChatTemplates.llama32, chats, strftimeNow: true)
         let after = formatter.string(from: Date())
-        let rendered = [before, after].map { date in
+        let rendered = try [before, after].map { date in
             llama32.dateString = date
-            return llama32.render(messages: chats[0].messages, addGenerationPrompt: true)
+            return try llama32.render(messages: chats[0].messages, addGenerationPrompt: true)
         }
         #expect(today[0].map { rendered.contains($0) } == true)
         let llama31 = try ChatTemplate(template: PublishedChatTemplates.llama31)
         let stillDefault = try Self.jinja(PublishedChatTemplates.llama31, chats, strftimeNow: true)
-        #expect(llama31.render(messages: chats[0].messages, addGenerationPrompt: true) == stillDefault[0])
+        #expect(try llama31.render(messages: chats[0].messages, addGenerationPrompt: true) == stillDefault[0])
     }
 
     /// The lexer keeps exactly the text outside tags that jinja2 writes (whitespace control,

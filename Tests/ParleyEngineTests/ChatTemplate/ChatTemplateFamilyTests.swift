@@ -34,14 +34,14 @@ import Testing
             ChatTurn(role: "assistant", content: "Hello."), ChatTurn(role: "user", content: "Bye"),
         ]
         #expect(
-            template.render(messages: chat, addGenerationPrompt: true)
+            try template.render(messages: chat, addGenerationPrompt: true)
                 == "<start_of_turn>user\n Be brief. \n\nHi<end_of_turn>\n<start_of_turn>model\nHello.<end_of_turn>\n"
                 + "<start_of_turn>user\nBye<end_of_turn>\n<start_of_turn>model\n")
         // Gemma 2's template renders the same for chats it accepts (no system message).
         let gemma2 = try ChatTemplate(template: Published.gemma2)
         let noSystem = Array(chat.dropFirst())
         #expect(
-            gemma2.render(messages: noSystem, addGenerationPrompt: false)
+            try gemma2.render(messages: noSystem, addGenerationPrompt: false)
                 == template.render(messages: noSystem, addGenerationPrompt: false))
     }
 
@@ -49,7 +49,7 @@ import Testing
         let chat = [ChatTurn(role: "system", content: "\tBe brief.\n"), ChatTurn(role: "user", content: " Hi ")]
         let llama3 = try ChatTemplate(template: Published.llama3)
         #expect(
-            llama3.render(messages: chat, addGenerationPrompt: true)
+            try llama3.render(messages: chat, addGenerationPrompt: true)
                 == "<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
                 + "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
                 + "<|start_header_id|>assistant<|end_header_id|>\n\n"
@@ -59,13 +59,13 @@ import Testing
             "<|start_header_id|>system<|end_header_id|>\n\n"
             + "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\nBe brief.<|eot_id|>"
             + "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
-        #expect(llama32.render(messages: chat, addGenerationPrompt: false) == dated)
+        #expect(try llama32.render(messages: chat, addGenerationPrompt: false) == dated)
         llama32.dateString = "05 Mar 2025"
         #expect(
-            llama32.render(messages: chat, addGenerationPrompt: false)
+            try llama32.render(messages: chat, addGenerationPrompt: false)
                 == dated.replacingOccurrences(of: "26 Jul 2024", with: "05 Mar 2025"))
         llama32.dateString = nil
-        #expect(llama32.render(messages: chat, addGenerationPrompt: false) == dated)
+        #expect(try llama32.render(messages: chat, addGenerationPrompt: false) == dated)
     }
 
     @Test func familyFormatsNeedNoTemplate() throws {
@@ -86,7 +86,7 @@ import Testing
             for chat in chats {
                 for prompt in [true, false] {
                     #expect(
-                        bare.render(messages: chat, addGenerationPrompt: prompt)
+                        try bare.render(messages: chat, addGenerationPrompt: prompt)
                             == recognised.render(messages: chat, addGenerationPrompt: prompt), "\(family)")
                 }
             }
@@ -107,35 +107,35 @@ import Testing
         }
     }
 
-    @Test func nearMissesAreRefused() {
-        let misses: [(String, String, String)] = [
-            ("gemma3", "set role = \"model\"", "set role = \"assistant\""),
-            ("gemma3", "{{ message['content'] | trim }}", "{{ message['content'] }}"),
-            ("gemma3", "'content'] + '\n\n' -%}\n    {%- else", "'content'] + '\n' -%}\n    {%- else"),
-            ("gemma3", "{{ bos_token }}", ""),
-            ("gemma3", "{{'<start_of_turn>model", "{{'<start_of_turn>assistant"),
-            ("gemma2", "{{ raise_exception('System role not supported') }}", ""),
-            ("llama3", "| trim", ""),
-            ("llama31", "Cutting Knowledge Date: December 2023", "Cutting Knowledge Date: December 2024"),
-            ("llama31", "'<|end_header_id|>\\n\\n'+ message['content']", "'<|end_header_id|>\\n'+ message['content']"),
-            ("llama32", "strftime_now(\"%d %b %Y\")", "strftime_now(\"%d %B %Y\")"),
-            ("llama32", "{{- system_message }}", "{{- system_message | upper }}"),
-        ]
+    /// Templates that differ from a known shape in what they render.
+    static let nearMisses: [(String, String, String)] = [
+        ("gemma3", "set role = \"model\"", "set role = \"assistant\""),
+        ("gemma3", "{{ message['content'] | trim }}", "{{ message['content'] }}"),
+        ("gemma3", "'content'] + '\n\n' -%}\n    {%- else", "'content'] + '\n' -%}\n    {%- else"),
+        ("gemma3", "{{ bos_token }}", ""),
+        ("gemma3", "{{'<start_of_turn>model", "{{'<start_of_turn>assistant"),
+        ("gemma2", "{{ raise_exception('System role not supported') }}", ""),
+        ("llama3", "| trim", ""),
+        ("llama31", "Cutting Knowledge Date: December 2023", "Cutting Knowledge Date: December 2024"),
+        ("llama31", "'<|end_header_id|>\\n\\n'+ message['content']", "'<|end_header_id|>\\n'+ message['content']"),
+        ("llama32", "strftime_now(\"%d %b %Y\")", "strftime_now(\"%d %B %Y\")"),
+        ("llama32", "{{- system_message }}", "{{- system_message | upper }}"),
+    ]
+
+    /// The near misses' texts, and one with text outside the tags (text the template writes).
+    static var nearMissTexts: [(name: String, text: String)] {
         let texts = Dictionary(uniqueKeysWithValues: Published.all.map { ($0.name, $0.text) })
-        for (name, old, new) in misses {
-            let source = texts[name]!.replacingOccurrences(of: old, with: new)
-            #expect(source != texts[name], "\(name): '\(old)' not found")
-            let error = #expect(throws: EngineError.self) { try ChatTemplate(template: source) }
-            #expect(error?.code == .unsupportedChatTemplate)
-            let family = name.hasPrefix("gemma") ? "a Gemma template in a form" : "a Llama 3 template in a form"
-            #expect(error?.message.contains(family) == true, "\(error?.message ?? "")")
-            let supported =
-                "supported: ChatML with an optional default system message, Gemma 2 and 3, Llama 3, 3.1, 3.2 and 3.3"
-            #expect(error?.message.contains(supported) == true)
+        return nearMisses.map { (name, old, new) in
+            (name, texts[name]!.replacingOccurrences(of: old, with: new))
+        } + [("gemma3 after text", "Chat:\n" + Published.gemma3)]
+    }
+
+    @Test func nearMissesAreInterpreted() throws {
+        let texts = Dictionary(uniqueKeysWithValues: Published.all.map { ($0.name, $0.text) })
+        for (name, source) in Self.nearMissTexts {
+            #expect(!texts.values.contains(source), "\(name): the change was not made")
+            #expect(try ChatTemplate(template: source).family == .interpreted, "\(name)")
         }
-        // Text outside the tags is text the template writes.
-        let error = #expect(throws: EngineError.self) { try ChatTemplate(template: "Chat:\n" + Published.gemma3) }
-        #expect(error?.code == .unsupportedChatTemplate)
     }
 
     /// A byte-level tokenizer that knows the control tokens of all three families, `<bos>` its BOS.
@@ -171,21 +171,21 @@ import Testing
             let bos = tokenizer.bosID!
             for (name, text) in Published.all + [("chatML", Self.plainChatML)] {
                 let template = try ChatTemplate(template: text)
-                let ids = template.encode(messages: chat, addGenerationPrompt: true, tokenizer: tokenizer)
+                let ids = try template.encode(messages: chat, addGenerationPrompt: true, tokenizer: tokenizer)
                 let writesBOS = template.family != .chatML
                 #expect(ids.filter { $0 == bos }.count == (writesBOS || addsBOS ? 1 : 0), "\(name) \(addsBOS)")
                 #expect(ids.first == bos || !(writesBOS || addsBOS), "\(name) \(addsBOS)")
                 // Decoded, the ids are the rendered text: typed markers came back as text, and the
                 // template's own markers are single control tokens.
-                let rendered = template.render(messages: chat, addGenerationPrompt: true)
+                let rendered = try template.render(messages: chat, addGenerationPrompt: true)
                 let body = ids.first == bos ? Array(ids.dropFirst()) : ids
                 #expect(tokenizer.decode(body, renderSpecial: true) == rendered, "\(name)")
                 let controls = tokenizer.encode(rendered, parseSpecial: true).filter { $0 > 255 }
                 #expect(body.filter { $0 > 255 }.count < controls.count, "\(name)")
                 let clean = [ChatTurn(role: "user", content: "hi"), ChatTurn(role: "assistant", content: "yo")]
-                let cleanIDs = template.encode(messages: clean, addGenerationPrompt: true, tokenizer: tokenizer)
+                let cleanIDs = try template.encode(messages: clean, addGenerationPrompt: true, tokenizer: tokenizer)
                 let whole = tokenizer.encode(
-                    template.render(messages: clean, addGenerationPrompt: true), parseSpecial: true)
+                    try template.render(messages: clean, addGenerationPrompt: true), parseSpecial: true)
                 #expect(cleanIDs == (ids.first == bos ? [bos] : []) + whole, "\(name)")
             }
         }

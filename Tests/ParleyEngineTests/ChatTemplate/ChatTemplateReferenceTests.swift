@@ -48,16 +48,16 @@ struct ChatTemplateReferenceTests {
         )
         for (conversation, text) in zip(conversations, expected) {
             #expect(
-                template.render(
+                try template.render(
                     messages: conversation.messages, addGenerationPrompt: conversation.addGenerationPrompt) == text)
         }
         // Without markers in the contents, encoding the parts equals encoding the rendered text with
         // special tokens recognised (what llama.cpp does with a rendered prompt).
         for conversation in conversations.prefix(3) {
-            let parts = template.encode(
+            let parts = try template.encode(
                 messages: conversation.messages, addGenerationPrompt: true, tokenizer: tokenizer)
             let whole = tokenizer.encode(
-                template.render(messages: conversation.messages, addGenerationPrompt: true), parseSpecial: true)
+                try template.render(messages: conversation.messages, addGenerationPrompt: true), parseSpecial: true)
             #expect(parts == whole)
         }
     }

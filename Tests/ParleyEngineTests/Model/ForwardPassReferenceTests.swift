@@ -43,16 +43,16 @@ struct ForwardPassReferenceTests {
     /// The q8 reference's logits and greedy runs for every prompt (index i: logits, i + count: greedy),
     /// computed once for the suite in one Python process.
     static let q8Reference: Result<[ReferenceModel.Result], any Error> = Result {
-        let prompts = Self.prompts.map(Self.tokens)
+        let prompts = try Self.prompts.map(Self.tokens)
         let stop = Array(ReferenceModel.model!.1.endOfGenerationIDs)
         return try ReferenceModel.run(
             prompts.map { .init(tokens: $0, mode: "logits") } + prompts.map { .init(tokens: $0, mode: "greedy", n: 32, stop: stop) })
     }
 
-    static func tokens(_ prompt: GenerationRequest.Prompt) -> [Int32] {
+    static func tokens(_ prompt: GenerationRequest.Prompt) throws -> [Int32] {
         let (_, tokenizer, template) = ReferenceModel.model!
         switch prompt {
-        case .chat(let turns): return template.encode(messages: turns, addGenerationPrompt: true, tokenizer: tokenizer)
+        case .chat(let turns): return try template.encode(messages: turns, addGenerationPrompt: true, tokenizer: tokenizer)
         case .raw(let text): return tokenizer.encode(text, parseSpecial: true)
         case .tokens(let ids): return ids
         }
@@ -77,7 +77,7 @@ struct ForwardPassReferenceTests {
     }
 
     @Test func nextTokenLogitsAgreeWithReference() throws {
-        let prompts = Self.prompts.map(Self.tokens)
+        let prompts = try Self.prompts.map(Self.tokens)
         let q8 = try Self.q8Reference.get()
         let float = try ReferenceModel.run(prompts.map { .init(tokens: $0, mode: "logits") }, activations: "float")
         for (i, prompt) in prompts.enumerated() {
@@ -107,8 +107,8 @@ struct ForwardPassReferenceTests {
         }
     }
 
-    @Test func chunkedPrefillEqualsOneBatch() {
-        let prompt = Self.tokens(Self.prompts[3])
+    @Test func chunkedPrefillEqualsOneBatch() throws {
+        let prompt = try Self.tokens(Self.prompts[3])
         let whole = engineLogits(prompt)
         let chunked = engineLogits(prompt, chunk: 7)
         #expect(whole == chunked)
@@ -121,7 +121,7 @@ struct ForwardPassReferenceTests {
 
     @Test func greedyGenerationReproducesReference() throws {
         let (model, _, _) = ReferenceModel.model!
-        let prompts = Self.prompts.map(Self.tokens)
+        let prompts = try Self.prompts.map(Self.tokens)
         let reference = Array(try Self.q8Reference.get().suffix(prompts.count))
         let pool = ThreadPool(threadCount: 2)
         defer { pool.shutdown() }
@@ -143,7 +143,7 @@ struct ForwardPassReferenceTests {
     /// continuing past an end-of-turn token so that every prompt yields 32 (the test prints the
     /// reference's smallest top-1/top-2 margin to show how close it came).
     @Test func floatPrecisionGreedyGenerationEqualsFloatReference() throws {
-        let prompts = Self.prompts.map(Self.tokens)
+        let prompts = try Self.prompts.map(Self.tokens)
         let reference = try ReferenceModel.run(
             prompts.map { .init(tokens: $0, mode: "greedy", n: 32) }, activations: "float")
         let model = try TransformerModel(file: try GGUFFile(path: ReferenceModel.path!), precision: .float32)
