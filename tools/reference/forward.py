@@ -703,8 +703,6 @@ class Model:
                 ks = K[:, g * hd:(g + 1) * hd]
                 vs = V[:, g * hd:(g + 1) * hd]
                 scores = qs @ ks.T
-                if self.attn_softcap is not None:
-                    scores = np.tanh(scores / self.attn_softcap) * self.attn_softcap
                 scores[masked] = -np.inf
                 scores = scores - scores.max(axis=1, keepdims=True)
                 e = np.exp(scores)
