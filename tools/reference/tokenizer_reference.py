@@ -37,6 +37,24 @@ QWEN2_PATTERN = (
 # tokenizer.ggml.pre values llama.cpp maps to LLAMA_VOCAB_PRE_TYPE_QWEN2 (llama-vocab.cpp).
 QWEN2_PRES = ("qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez")
 
+# GPT-4o's and Tekken's patterns as llama.cpp runs them (LLAMA_VOCAB_PRE_TYPE_GPT4O, _TEKKEN):
+# tokenizer.json's \p{Lu}…/\p{Ll}… case classes become "a letter not in a-z" / "a letter not in
+# A-Z" (so a non-ASCII letter is both, and combining marks are no letters), contractions with
+# explicit case classes.
+_UPPER = r"((?=[\p{L}])([^a-z]))"
+_LOWER = r"((?=[\p{L}])([^A-Z]))"
+_CONTRACTIONS = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?"
+GPT4O_PATTERN = (
+    r"[^\r\n\p{L}\p{N}]?" + _UPPER + "*" + _LOWER + "+" + _CONTRACTIONS
+    + r"|[^\r\n\p{L}\p{N}]?" + _UPPER + "+" + _LOWER + "*" + _CONTRACTIONS
+    + r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+TEKKEN_PATTERN = (
+    r"[^\r\n\p{L}\p{N}]?" + _UPPER + "*" + _LOWER + "+"
+    + r"|[^\r\n\p{L}\p{N}]?" + _UPPER + "+" + _LOWER + "*"
+    + r"|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
 CONTROL = 3
 USER_DEFINED = 4
 
@@ -65,6 +83,14 @@ def pre_tokenizer(pre):
         return pre_tokenizers.Sequence(
             [
                 pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior="isolated", invert=False),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+            ]
+        )
+    cased = {"gpt-4o": GPT4O_PATTERN, "llama4": GPT4O_PATTERN, "tekken": TEKKEN_PATTERN}
+    if pre in cased:
+        return pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(Regex(cased[pre]), behavior="isolated", invert=False),
                 pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
             ]
         )

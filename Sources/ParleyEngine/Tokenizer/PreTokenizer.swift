@@ -7,11 +7,16 @@
 ///   ` ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 /// - `qwen2` (Qwen2, Qwen2.5, Qwen3, DeepSeek-R1's Qwen distills): Llama 3's with `\p{N}` alone
 ///   (one digit a word), without Llama 3's whole-word vocabulary lookup.
+/// - `gpt-4o` (Phi-4-mini, Llama 4) and `tekken` (Mistral Nemo, Mistral Small 3): words split at
+///   case changes (see ``PreTokenizerText/splitCased(_:contractions:digitRun:into:)``); Tekken
+///   looks whole words up in the vocabulary first, as Llama 3 does.
 enum PreTokenizer: String, Sendable, CaseIterable {
     case gpt2
     case smollm
     case llama3 = "llama-bpe"
     case qwen2
+    case gpt4o = "gpt-4o"
+    case tekken
 
     /// The pre-tokenizer for a `tokenizer.ggml.pre` value, or `nil` if not implemented.
     init?(ggmlName: String) {
@@ -21,13 +26,15 @@ enum PreTokenizer: String, Sendable, CaseIterable {
         case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b": self = .smollm
         case "llama-bpe", "llama3", "llama-v3", "falcon3": self = .llama3
         case "qwen2", "deepseek-r1-qwen", "megrez": self = .qwen2
+        case "gpt-4o", "llama4": self = .gpt4o
+        case "tekken": self = .tekken
         default: return nil
         }
     }
 
     /// Whether a word that is itself a vocabulary entry is emitted whole, without merging
     /// (llama.cpp's `ignore_merges`, set for Llama 3 vocabularies).
-    var ignoresMerges: Bool { self == .llama3 }
+    var ignoresMerges: Bool { self == .llama3 || self == .tekken }
 
     /// Appends the words of `scalars[range]` to `words` as ranges of `scalars`.
     func split(
@@ -41,6 +48,10 @@ enum PreTokenizer: String, Sendable, CaseIterable {
             text.splitLlama3(range, into: &words)
         case .qwen2:
             text.splitLlama3(range, digitRun: 1, into: &words)
+        case .gpt4o:
+            text.splitCased(range, contractions: true, digitRun: 3, into: &words)
+        case .tekken:
+            text.splitCased(range, contractions: false, digitRun: 1, into: &words)
         case .smollm:
             // `\p{N}` isolates every digit; the runs between digits go through the GPT-2 scanner.
             var start = range.lowerBound

@@ -5,12 +5,12 @@ struct PreTokenizerText {
     let classes: [CharacterClass]
 
     private static let apostrophe: UInt32 = 0x27
-    private static let space: UInt32 = 0x20
-    private static let carriageReturn: UInt32 = 0x0D
-    private static let lineFeed: UInt32 = 0x0A
+    static let space: UInt32 = 0x20
+    static let carriageReturn: UInt32 = 0x0D
+    static let lineFeed: UInt32 = 0x0A
 
     /// `'s|'t|'re|'ve|'m|'ll|'d`, optionally case-insensitive; returns the contraction's length or 0.
-    private func contraction(at pos: Int, end: Int, ignoringCase: Bool) -> Int {
+    func contraction(at pos: Int, end: Int, ignoringCase: Bool) -> Int {
         guard scalars[pos].value == Self.apostrophe, pos + 1 < end else { return 0 }
         func lower(_ i: Int) -> UInt32 {
             let v = scalars[i].value
@@ -28,12 +28,12 @@ struct PreTokenizerText {
     }
 
     @inline(__always)
-    private func isOther(_ i: Int, _ end: Int) -> Bool {
+    func isOther(_ i: Int, _ end: Int) -> Bool {
         i < end && classes[i].isEmpty
     }
 
     @inline(__always)
-    private func has(_ i: Int, _ end: Int, _ c: CharacterClass) -> Bool {
+    func has(_ i: Int, _ end: Int, _ c: CharacterClass) -> Bool {
         i < end && classes[i].contains(c)
     }
 
@@ -107,33 +107,36 @@ struct PreTokenizerText {
                 words.append(start..<pos)
                 continue
             }
-            // ' ?[^\s\p{L}\p{N}]+[\r\n]*'
-            let body = value == Self.space ? pos + 1 : pos
-            if isOther(body, end) {
-                pos = body
-                while isOther(pos, end) { pos += 1 }
-                while pos < end && (scalars[pos].value == Self.carriageReturn || scalars[pos].value == Self.lineFeed) {
-                    pos += 1
-                }
-                words.append(start..<pos)
-                continue
-            }
-            // \s*[\r\n]+ : a whitespace run up to and including its last newline.
-            var n = pos
-            var afterLastNewline = -1
-            while has(n, end, .whitespace) {
-                let v = scalars[n].value
-                if v == Self.carriageReturn || v == Self.lineFeed { afterLastNewline = n + 1 }
-                n += 1
-            }
-            if afterLastNewline > 0 {
-                pos = afterLastNewline
-            } else if n > pos {
-                pos = whitespaceRun(from: pos, end: end)
-            } else {
-                pos += 1
-            }
+            pos = punctuationOrWhitespace(at: pos, end: end)
             words.append(start..<pos)
         }
+    }
+
+    /// The alternatives the Llama 3 family of regexes ends with, from `pos` (which starts no letter
+    /// or number word); returns the word's end:
+    /// ` ?[^\s\p{L}\p{N}]+[\r\n]*` (with `slashTail`, `[\r\n/]*`), `\s*[\r\n]+`, `\s+(?!\S)`, `\s+`.
+    func punctuationOrWhitespace(at pos: Int, end: Int, slashTail: Bool = false) -> Int {
+        let body = scalars[pos].value == Self.space ? pos + 1 : pos
+        if isOther(body, end) {
+            var n = body
+            while isOther(n, end) { n += 1 }
+            while n < end {
+                let v = scalars[n].value
+                guard v == Self.carriageReturn || v == Self.lineFeed || (slashTail && v == 0x2F) else { break }
+                n += 1
+            }
+            return n
+        }
+        // \s*[\r\n]+ : a whitespace run up to and including its last newline.
+        var n = pos
+        var afterLastNewline = -1
+        while has(n, end, .whitespace) {
+            let v = scalars[n].value
+            if v == Self.carriageReturn || v == Self.lineFeed { afterLastNewline = n + 1 }
+            n += 1
+        }
+        if afterLastNewline > 0 { return afterLastNewline }
+        if n > pos { return whitespaceRun(from: pos, end: end) }
+        return pos + 1
     }
 }

@@ -53,6 +53,8 @@ struct TokenizerReferenceTests {
         let texts =
             HardStrings.all + [
                 "Numbers 1234567 and 12 345 6", "CR\r\n\r\nLF \n\n  x", "'S'T'Re 'VE", "x  \r\n  y", "word\n\n\n  next",
+                "parseHTTPRequest XMLHttp iPhone McDonald's DON'T", "aÉb ÉÉA ÆsirÖl \u{1F600}Ab", "e\u{301}tude Ǆemal ǅx",
+                "a/b\n/x //c ./d\r\n/", "ΣΊΣΥΦΟΣ σίσυφος ΑβΓ",
             ]
         let expected = try ReferenceEnvironment.run(
             "tokenizer_reference.py", SplitRequest(model: file.path, pre: pre.rawValue, texts: texts),

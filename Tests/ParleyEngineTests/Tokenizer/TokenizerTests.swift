@@ -104,3 +104,29 @@ import Testing
         }
     }
 }
+
+/// The case-splitting pre-tokenizers (GPT-4o, Tekken) on words whose splits show the regex's
+/// backtracking and llama.cpp's reading of the case classes (a non-ASCII letter is both cases).
+@Suite struct CasedPreTokenizerTests {
+    func words(_ pre: PreTokenizer, _ text: String) -> [String] {
+        let scalars = Array(text.unicodeScalars)
+        var ranges: [Range<Int>] = []
+        pre.split(scalars, scalars.map(CharacterClass.of), 0..<scalars.count, into: &ranges)
+        return ranges.map { String(String.UnicodeScalarView(scalars[$0])) }
+    }
+
+    @Test func gpt4oSplitsAtCaseChanges() {
+        #expect(words(.gpt4o, "parseHTTPRequest") == ["parse", "HTTPRequest"])
+        #expect(words(.gpt4o, "XMLHttp iPhone McDonald's") == ["XMLHttp", " i", "Phone", " Mc", "Donald's"])
+        #expect(words(.gpt4o, " DON'T") == [" DON'T"])
+        #expect(words(.gpt4o, "aÉb ÉÉA") == ["aÉb", " ÉÉ", "A"])
+        #expect(words(.gpt4o, "1234567 a/b\n/x") == ["123", "456", "7", " a", "/b", "\n", "/x"])
+        #expect(words(.gpt4o, "e\u{301}tude") == ["e", "\u{301}tude"])
+    }
+
+    @Test func tekkenHasNoContractionsAndSingleDigits() {
+        #expect(words(.tekken, "DON'T 1234") == ["DON", "'T", " ", "1", "2", "3", "4"])
+        #expect(PreTokenizer(ggmlName: "tekken") == .tekken && PreTokenizer.tekken.ignoresMerges)
+        #expect(PreTokenizer(ggmlName: "llama4") == .gpt4o && !PreTokenizer.gpt4o.ignoresMerges)
+    }
+}
