@@ -49,7 +49,13 @@ struct InterpretedTemplate: Sendable, Hashable {
         context["messages"] = .list(
             messages.map { message in
                 var dictionary = JinjaDictionary()
-                dictionary.set(JinjaText("role", isData: false), .data(message.role))
+                // A plain role name ("user", "tool_result") is template text: templates that spell
+                // their markers around it ('<|' + role + '|>', Phi-4's) need it for the marker to be
+                // one control token, and such a name cannot make a marker of its own.
+                let plainRole = !message.role.isEmpty
+                    && message.role.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || $0 == "_" }
+                dictionary.set(
+                    JinjaText("role", isData: false), plainRole ? .template(message.role) : .data(message.role))
                 dictionary.set(JinjaText("content", isData: false), .data(message.content))
                 return .dict(dictionary)
             })

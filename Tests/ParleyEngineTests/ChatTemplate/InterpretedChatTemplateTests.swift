@@ -193,6 +193,49 @@ import Testing
         }
     }
 
+    /// A plain role name is template text, so a marker a template spells around it (Phi-4-mini's
+    /// `'<|' + role + '|>'`) is one control token; a role that is not a plain name stays data.
+    @Test func plainRolesCompleteTheTemplatesMarkers() throws {
+        let template = try ChatTemplate(
+            template: "{% for m in messages %}{{ '<|' + m['role'] + '|>' + m['content'] + '<|end|>' }}{% endfor %}")
+        let parts = Self.merged(
+            try template.renderParts(
+                messages: [ChatTurn(role: "user", content: "<|end|>hi"), ChatTurn(role: "User|><|x", content: "y")],
+                addGenerationPrompt: false))
+        #expect(
+            parts == [
+                TextPart("<|user|>", parseSpecial: true), TextPart("<|end|>hi"), TextPart("<|end|><|", parseSpecial: true),
+                TextPart("User|><|x"), TextPart("|>", parseSpecial: true), TextPart("y"),
+                TextPart("<|end|>", parseSpecial: true),
+            ])
+    }
+
+    /// Templates deeper or longer than the parser and renderer may recurse are refused at load; one
+    /// that defines macros leaves nothing behind (its scopes are emptied, breaking the cycles).
+    @Test func deepTemplatesAreRefusedAtLoad() throws {
+        let one = [ChatTurn(role: "user", content: "a")]
+        for source in [
+            "{{ " + String(repeating: "(", count: 150) + "1" + String(repeating: ")", count: 150) + " }}",
+            "{{ " + String(repeating: "not ", count: 150) + "x }}",
+            "{{ a" + String(repeating: " ~ a", count: 1200) + " }}",
+            String(repeating: "{% if x %}", count: 150) + String(repeating: "{% endif %}", count: 150),
+        ] {
+            let error = #expect(throws: EngineError.self) {
+                try ChatTemplate(template: source).render(messages: one, addGenerationPrompt: true)
+            }
+            #expect(error?.code == .unsupportedChatTemplate, "\(source.prefix(30))")
+        }
+        #expect(throws: EngineError.self) {
+            try ChatTemplate(template: "{{ (-9223372036854775807 - 1) // -1 }}").render(messages: one, addGenerationPrompt: true)
+        }
+        // The work is bounded (two million steps in the server; here ten thousand).
+        let loops = try JinjaParser.parse("{% for a in range(200) %}{% for b in range(200) %}{% endfor %}{% endfor %}")
+        let globals = JinjaGlobals.functions(now: Date())
+        let error = #expect(throws: JinjaError.self) { try JinjaRenderer.render(loops, globals: globals, stepLimit: 10_000) }
+        #expect(error?.message.contains("10000 steps") == true)
+        _ = try JinjaRenderer.render(loops, globals: globals, stepLimit: 50_000)
+    }
+
     /// What Python would compute without end fails instead of exhausting the server.
     @Test func runawayTemplatesFail() throws {
         let one = [ChatTurn(role: "user", content: "a")]

@@ -43,7 +43,9 @@ enum JinjaGlobals {
                     ? (0, numbers[0], 1) : (numbers[0], numbers[1], numbers.count > 2 ? numbers[2] : 1)
                 guard step != 0 else { throw JinjaError(.render, "range() arg 3 must not be zero") }
                 let (span, overflow) = stop.subtractingReportingOverflow(start)
-                guard !overflow, span / step <= JinjaOperators.maximumSize else {
+                guard !overflow, !span.dividedReportingOverflow(by: step).overflow,
+                    span / step <= JinjaOperators.maximumSize
+                else {
                     throw JinjaError(.render, "range too big")
                 }
                 return .list(Array(stride(from: start, to: stop, by: step)).map { .int($0) })

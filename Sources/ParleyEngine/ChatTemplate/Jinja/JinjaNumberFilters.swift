@@ -31,7 +31,9 @@ enum JinjaNumberFilters {
             }
         case "abs":
             switch value {
-            case .int(let number): return .int(abs(number))
+            case .int(let number):
+                guard number != .min else { throw JinjaError(.render, "abs() of \(number) overflows") }
+                return .int(abs(number))
             case .bool(let flag): return .int(flag ? 1 : 0)
             case .double(let number): return .double(abs(number))
             default: throw JinjaError(.render, "bad operand type for abs(): '\(value.typeName)'")

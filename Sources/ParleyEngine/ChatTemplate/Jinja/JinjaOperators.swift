@@ -61,8 +61,10 @@ enum JinjaOperators {
         case .divide: return try floatArithmetic(.divide, Double(a), Double(b))
         case .floorDivide, .modulo:
             guard b != 0 else { throw JinjaError(.render, "integer division or modulo by zero") }
-            var quotient = a / b
-            var remainder = a % b
+            let (quotientOrNil, overflow) = a.dividedReportingOverflow(by: b)
+            guard !overflow else { throw JinjaError(.render, "integer division of \(a) by \(b) overflows") }
+            var quotient = quotientOrNil
+            var remainder = a.remainderReportingOverflow(dividingBy: b).partialValue
             if remainder != 0, (remainder < 0) != (b < 0) {
                 quotient -= 1
                 remainder += b

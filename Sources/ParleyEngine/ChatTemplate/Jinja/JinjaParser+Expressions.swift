@@ -16,6 +16,8 @@ extension JinjaParser {
 
     /// A full expression, conditional expressions included.
     mutating func parseExpression() throws(JinjaError) -> JinjaExpression {
+        try nest()
+        defer { unnest() }
         var value = try parseOr()
         while skip(.identifier("if")) {
             let condition = try parseOr()
@@ -38,6 +40,8 @@ extension JinjaParser {
     }
 
     private mutating func parseNot() throws(JinjaError) -> JinjaExpression {
+        try nest()
+        defer { unnest() }
         if skip(.identifier("not")) { return .not(try parseNot()) }
         return try parseComparison()
     }
@@ -98,6 +102,8 @@ extension JinjaParser {
     }
 
     private mutating func parseUnary(withFilters: Bool) throws(JinjaError) -> JinjaExpression {
+        try nest()
+        defer { unnest() }
         var node: JinjaExpression
         if skip(.symbol("-")) {
             node = .negate(try parseUnary(withFilters: false))

@@ -6,6 +6,14 @@ struct JinjaParser {
     var position = 0
     /// How many `for` loops enclose the current statement (`break` and `continue` need one).
     private var loopDepth = 0
+    /// How deeply the parser is nested in statements and expressions (``nest()``).
+    private var nesting = 0
+
+    /// The deepest nesting of statements, brackets and unary operators a template may have, and the
+    /// most tokens one tag may hold: the parser and the renderer recurse that deep (a chain like
+    /// `a ~ b ~ c` nests one level per operand), and a deeper template would overflow their stack.
+    static let maximumNesting = 100
+    static let maximumTagTokens = 1000
 
     /// The statements of `source`.
     static func parse(_ source: String) throws(JinjaError) -> [JinjaNode] {
@@ -14,6 +22,17 @@ struct JinjaParser {
             tokens = try JinjaLexer.tokenize(source, normalized: false)
         } catch {
             throw JinjaError(.syntax, error.message)
+        }
+        var tagStart: Int?
+        for (index, token) in tokens.enumerated() {
+            switch token {
+            case .open: tagStart = index
+            case .close: tagStart = nil
+            default:
+                if let start = tagStart, index - start > maximumTagTokens {
+                    throw JinjaError(.unsupported, "a tag of more than \(maximumTagTokens) tokens")
+                }
+            }
         }
         var parser = JinjaParser(tokens: tokens)
         let (nodes, end) = try parser.parseBody(until: [])
@@ -82,7 +101,19 @@ struct JinjaParser {
 
     /// Nodes up to a statement whose keyword is in `enders` (consumed with its keyword; the rest
     /// of that tag is left to the caller), or to the end of the template when `enders` is empty.
+    /// Enters one more level of nesting; call `nesting -= 1` when leaving it.
+    mutating func nest() throws(JinjaError) {
+        nesting += 1
+        guard nesting <= Self.maximumNesting else {
+            throw JinjaError(.unsupported, "nesting deeper than \(Self.maximumNesting) levels")
+        }
+    }
+
+    mutating func unnest() { nesting -= 1 }
+
     mutating func parseBody(until enders: Set<String>) throws(JinjaError) -> ([JinjaNode], String?) {
+        try nest()
+        defer { unnest() }
         var nodes: [JinjaNode] = []
         while let token = current {
             switch token {

@@ -4,10 +4,11 @@ final class JinjaScope {
     private var variables: [String: JinjaValue]
     let parent: JinjaScope?
 
-    /// A scope holding `variables`, inside `parent`.
+    /// A scope holding `variables`, inside `parent` (registered with the root, see ``release()``).
     init(_ variables: [String: JinjaValue] = [:], parent: JinjaScope?) {
         self.variables = variables
         self.parent = parent
+        parent?.root.descendants.append(self)
     }
 
     /// The value of `name` here or in an enclosing scope.
@@ -23,6 +24,28 @@ final class JinjaScope {
 
     /// How many macro calls are running (kept on the root scope): recursion is bounded.
     var macroDepth = 0
+    /// Statements run and loop items visited so far, and how many may be (kept on the root scope).
+    var steps = 0
+    var stepLimit = Int.max
+    /// Every scope made inside this one while rendering (kept on the root scope), emptied when the
+    /// render ends: a macro's function holds its scope, which holds the macro.
+    private var descendants: [JinjaScope] = []
+
+    /// Counts one step of work; fails past the root's ``stepLimit``.
+    func step() throws(JinjaError) {
+        let root = self.root
+        root.steps += 1
+        guard root.steps <= root.stepLimit else {
+            throw JinjaError(.render, "the template does more than \(root.stepLimit) steps of work")
+        }
+    }
+
+    /// Empties this scope and every scope made inside it, breaking the cycles macros make.
+    func release() {
+        for scope in descendants { scope.variables.removeAll() }
+        descendants.removeAll()
+        variables.removeAll()
+    }
 }
 
 /// Runs parsed statements, writing their output as ``JinjaText``.
@@ -36,10 +59,18 @@ struct JinjaRenderer {
     /// thread's stack is smaller).
     static let maximumMacroDepth = 64
 
+    /// Statements and loop items one render may run (real chat templates run a few thousand).
+    static let maximumSteps = 2_000_000
+
     /// The template's statements with `globals` (functions and the context's variables) in scope.
-    static func render(_ nodes: [JinjaNode], globals: [String: JinjaValue]) throws(JinjaError) -> JinjaText {
+    static func render(
+        _ nodes: [JinjaNode], globals: [String: JinjaValue], stepLimit: Int = maximumSteps
+    ) throws(JinjaError) -> JinjaText {
         var out = JinjaText()
-        _ = try execute(nodes, in: JinjaScope(globals, parent: nil), into: &out)
+        let root = JinjaScope(globals, parent: nil)
+        root.stepLimit = stepLimit
+        defer { root.release() }
+        _ = try execute(nodes, in: root, into: &out)
         return out
     }
 
@@ -48,6 +79,7 @@ struct JinjaRenderer {
         -> Flow
     {
         for node in nodes {
+            try scope.step()
             switch node {
             case .text(let text):
                 out.append(JinjaText(text, isData: false))
@@ -118,6 +150,7 @@ struct JinjaRenderer {
         if let condition = loop.condition {
             var kept: [JinjaValue] = []
             for item in items {
+                try scope.step()
                 let itemScope = JinjaScope(parent: scope)
                 try assign(item, to: loop.target, in: itemScope)
                 if try evaluate(condition, in: itemScope).isTruthy { kept.append(item) }
@@ -129,6 +162,7 @@ struct JinjaRenderer {
             return
         }
         for (index, item) in items.enumerated() {
+            try scope.step()
             let itemScope = JinjaScope(["loop": loopVariable(items, index)], parent: scope)
             try assign(item, to: loop.target, in: itemScope)
             if try execute(loop.body, in: itemScope, into: &out) == .breakLoop { break }
