@@ -29,6 +29,7 @@ CASES = {
     "with a tool call": ['<think>Need weather.</think>\n<tool_call>\n{"name": "w", "arguments": {}}\n</tool_call>', False],
     "no reasoning": ["Plain *answer* with </b> in it", False],
     "think later is text": ["Answer first. <think>not reasoning</think>", False],
+    "tags in code are text": ["Models close with `</think>` and then answer.", False],
 }
 
 
@@ -55,5 +56,7 @@ def test_reasoning_folds_above_the_answer(page):
     assert tool["reasoning"] == "Need weather." and tool["after"] == '<div class="tool-call-name">Calls w</div><pre>{}</pre>'
 
     assert out["no reasoning"] == {"html": "<p>Plain <em>answer</em> with &lt;/b&gt; in it</p>"}
+    assert out["tags in code are text"] == {
+        "html": "<p>Models close with <code>&lt;/think&gt;</code> and then answer.</p>"}
     assert out["think later is text"] == {
         "html": "<p>Answer first. &lt;think&gt;not reasoning&lt;/think&gt;</p>"}

@@ -43,11 +43,13 @@ public struct ModelHyperparameters: Sendable, Equatable {
     /// How many positions back the sliding-window layers see, the current one included
     /// (`<arch>.attention.sliding_window`); nil when every layer sees the whole context.
     public var slidingWindow: Int?
-    /// Rotary base frequency of the sliding-window layers (`<arch>.rope.freq_base_swa`, default 10000).
+    /// Rotary base frequency of the sliding-window layers (`<arch>.rope.freq_base_swa`; default
+    /// 10000, Gemma 2's the global base).
     public var slidingRopeFreqBase: Float
 
     /// Every how many blocks one sees the whole context, the others attending through the sliding
-    /// window (`<arch>.attention.sliding_window_pattern`; Gemma 3: 6, five sliding then one global).
+    /// window (`<arch>.attention.sliding_window_pattern`; default Gemma 3's 6, five sliding then one
+    /// global, and Gemma 2's 2).
     public var slidingWindowPattern: Int
     /// The factor attention scores are scaled by: `1/√headDimension`, except Gemma 2's and 3's 27B
     /// `1/√(embeddingLength / headCount)` (as llama.cpp has it).

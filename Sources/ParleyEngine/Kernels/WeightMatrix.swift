@@ -96,7 +96,9 @@ final class WeightMatrix: @unchecked Sendable {
         let scaleBytes = max(groups * scalesPerGroup, 1) * (self.halfScales ? 2 : 4)
         scales = .allocate(byteCount: scaleBytes, alignment: 64)
         scales.initializeMemory(as: UInt8.self, repeating: 0, count: scaleBytes)
-        let offsetBytes = format == .nibble || hasByteOffsets ? max(groups * blocksPerRow * 8, 1) * (self.halfScales ? 2 : 4) : 4
+        precondition(!(hasByteOffsets && self.halfScales), "byte offsets are read as f32 (MatMul.addByteOffsets)")
+        let offsetsPerGroup = format == .nibble || hasByteOffsets ? blocksPerRow * 8 : 0  // as ``offsetsPerGroup``
+        let offsetBytes = max(groups * offsetsPerGroup, 1) * (self.halfScales ? 2 : 4)
         offsets = .allocate(byteCount: offsetBytes, alignment: 64)
         offsets.initializeMemory(as: UInt8.self, repeating: 0, count: offsetBytes)
         constants = .allocate(capacity: 1)

@@ -81,8 +81,11 @@ final class ForwardPass {
                     factors: factors, magnitude: hp.ropeAttentionFactor, cos: b.cos + t * pairs, sin: b.sin + t * pairs)
             }
             if hasSlidingLayers {
+                // llama.cpp scales the sliding layers' positions like the global ones for Gemma 2
+                // only (Gemma 3's sliding layers keep theirs).
                 Operators.ropeTable(
                     position: token.position, base: hp.slidingRopeFreqBase, dims: ropeDims,
+                    positionScale: family == .gemma2 ? hp.ropeLinearScale : 1, magnitude: hp.ropeAttentionFactor,
                     cos: b.slidingCos + t * pairs, sin: b.slidingSin + t * pairs)
             }
         }
@@ -197,7 +200,7 @@ final class ForwardPass {
         for i in bias.indices { x[i] += bias[i] }
     }
 
-    /// Calls `body` with `rope_freqs` (nil when the model has none).
+    /// Calls `body` with the model's rope factors (`rope_freqs` or LongRoPE's; nil when it has none).
     private func withRopeFactors(_ body: (UnsafePointer<Float>?) -> Void) {
         guard let factors = model.ropeFrequencyFactors else { return body(nil) }
         factors.withUnsafeBufferPointer { body($0.baseAddress!) }

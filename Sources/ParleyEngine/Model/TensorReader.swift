@@ -27,7 +27,8 @@ struct TensorReader {
         var start = 0
         return try parts.map { count in
             defer { start += count }
-            let bytes = UnsafeRawBufferPointer(rebasing: data[start * rowBytes..<min(data.count, (start + count) * rowBytes)])
+            // `tensorData` holds exactly rows × rowBytes (checked when the file was read).
+            let bytes = UnsafeRawBufferPointer(rebasing: data[start * rowBytes..<(start + count) * rowBytes])
             return try WeightMatrix(
                 repacking: bytes, type: info.type, rows: count, columns: columns, dequantized: dequantized)
         }

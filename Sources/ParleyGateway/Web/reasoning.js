@@ -19,8 +19,10 @@ export function splitReasoning(text) {
         if (end < 0) return { reasoning: body.trim(), finished: false, answer: "" };
         return { reasoning: body.slice(0, end).trim(), finished: true, answer: body.slice(end + CLOSE.length).trim() };
     }
+    // A lone closing tag (the opening one was in the prompt) counts only where nothing before it
+    // looks like text about the tags: no opening tag, no code.
     const end = source.indexOf(CLOSE);
-    if (end >= 0 && !source.slice(0, end).includes(OPEN)) {
+    if (end >= 0 && !/<think>|`/.test(source.slice(0, end))) {
         return { reasoning: source.slice(0, end).trim(), finished: true, answer: source.slice(end + CLOSE.length).trim() };
     }
     return { reasoning: null, finished: true, answer: source };

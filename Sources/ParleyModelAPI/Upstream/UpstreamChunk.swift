@@ -19,15 +19,25 @@ struct UpstreamChunk: Decodable {
 
             var content: String?
             var toolCalls: [ToolCallDelta]?
-            /// Reasoning apart from the answer: `reasoning_content` (DeepSeek, llama.cpp) or
-            /// `reasoning` (vLLM, OpenRouter).
-            var reasoningContent: String?
+            /// Reasoning apart from the answer: the first non-empty text of `reasoning_content`
+            /// (DeepSeek, llama.cpp) and `reasoning` (vLLM, OpenRouter); a field of another type
+            /// (a proxy's own reasoning object) is passed over, not an error.
             var reasoning: String?
 
             enum CodingKeys: String, CodingKey {
                 case content, reasoning
                 case toolCalls = "tool_calls"
                 case reasoningContent = "reasoning_content"
+            }
+
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                content = try container.decodeIfPresent(String.self, forKey: .content)
+                toolCalls = try container.decodeIfPresent([ToolCallDelta].self, forKey: .toolCalls)
+                let pieces = [CodingKeys.reasoningContent, .reasoning].map {
+                    (try? container.decodeIfPresent(String.self, forKey: $0)) ?? nil
+                }
+                reasoning = pieces.compactMap { $0 }.first { !$0.isEmpty }
             }
         }
 

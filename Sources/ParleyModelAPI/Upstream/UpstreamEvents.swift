@@ -92,7 +92,7 @@ public struct UpstreamEvents: AsyncSequence, Sendable {
                 if let usage = chunk.usage { promptTokens = usage.promptTokens ?? promptTokens }
                 for choice in chunk.choices ?? [] {
                     var content = ""
-                    if let piece = choice.delta?.reasoningContent ?? choice.delta?.reasoning, !piece.isEmpty {
+                    if let piece = choice.delta?.reasoning {
                         content += calls.close() + reasoning.text(piece)
                     }
                     for call in choice.delta?.toolCalls ?? [] {

@@ -25,10 +25,13 @@ struct UpstreamReasoningText {
 
     /// `content` without the reasoning block it starts with (after optional whitespace): what an
     /// assistant message says, as it goes back up in a chat's history (OpenAI-style servers take
-    /// no reasoning back; the reasoning models' templates drop it too).
+    /// no reasoning back; the reasoning models' templates drop it too). An answer stopped while it
+    /// still reasoned (no closing tag) says nothing. Only a leading block counts: `<think>` later
+    /// in an answer is its text.
     static func withoutLeadingReasoning(_ content: String) -> String {
         let trimmed = content.drop(while: \.isWhitespace)
-        guard trimmed.hasPrefix(open), let end = trimmed.range(of: close) else { return content }
+        guard trimmed.hasPrefix(open) else { return content }
+        guard let end = trimmed.range(of: close) else { return "" }
         return String(trimmed[end.upperBound...].drop(while: \.isWhitespace))
     }
 }

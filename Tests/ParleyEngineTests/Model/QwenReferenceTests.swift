@@ -15,7 +15,7 @@ struct QwenReferenceTests {
         return zip(ours, expected).map { abs($0 - $1) }.max()!
     }
 
-    /// With `attn_output.bias` (which qwen2's graph ignores) and `output.bias` (which it adds).
+    /// With `output.bias`, which qwen2's graph adds.
     @Test func qwen2MatchesTheReference() throws {
         let file = RandomModelFile(family: .qwen2, biases: true, outputBias: true)
         let params = try ModelHyperparameters(gguf: GGUFFile(path: try file.write(named: "qwen2")))
@@ -34,10 +34,10 @@ struct QwenReferenceTests {
         #expect(worst < 1e-3)
     }
 
-    /// With `attn_output.bias` (which llama's graph adds) and `output.bias` (which it ignores).
+    /// With `attn_output.bias`, which llama's graph adds.
     @Test func llamaWithBiasesMatchesTheReference() throws {
         let worst = try Self.worstDifference(
-            RandomModelFile(family: .llama, biases: true, outputBias: true), named: "llama-biases")
+            RandomModelFile(family: .llama, biases: true, attentionOutputBias: true), named: "llama-biases")
         print("random llama with biases: max |Δ logit| \(worst)")
         #expect(worst < 1e-3)
     }
@@ -59,6 +59,19 @@ struct QwenReferenceTests {
         // The same weights as a llama file: only the rotation's pairing differs.
         let adjacentPairs = try reference(RandomModelFile(family: .llama, tiedOutput: true, biases: true), "llama-as-qwen2")
         #expect(zip(biased, adjacentPairs).map { abs($0 - $1) }.max()! > 1e-2)
+    }
+
+    /// A bias the family's graph does not add is refused rather than left out.
+    @Test func biasesTheGraphDoesNotAddAreRefused() throws {
+        for (file, name, tensor) in [
+            (RandomModelFile(family: .qwen2, attentionOutputBias: true), "qwen2-attn-output-bias", "attn_output.bias"),
+            (RandomModelFile(family: .llama, outputBias: true), "llama-output-bias", "output.bias"),
+        ] {
+            let error = #expect(throws: EngineError.self) {
+                try TransformerModel(file: GGUFFile(path: file.write(named: name)))
+            }
+            #expect(error?.code == .unsupportedArchitecture && error?.message.contains(tensor) == true, "\(name)")
+        }
     }
 
     @Test func aMissingQueryNormIsAClearError() throws {

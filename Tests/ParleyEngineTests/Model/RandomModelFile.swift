@@ -14,8 +14,9 @@ struct RandomModelFile {
     var tiedOutput: Bool?
     /// Whether the query, key and value projections have biases (as Qwen2's do).
     var biases = false
-    /// Whether the attention output projection (`attn_output.bias`) and the output matrix
-    /// (`output.bias`) have biases.
+    /// Whether the attention output projection has a bias (`attn_output.bias`, llama's).
+    var attentionOutputBias = false
+    /// Whether the output matrix has a bias (`output.bias`, Qwen2's).
     var outputBias = false
     /// The type of the blocks' matrices: F32 random values, or random blocks of a quantized type
     /// (``SyntheticBlocks``; the widths must then be whole blocks).
@@ -102,7 +103,7 @@ struct RandomModelFile {
                 tensor(p + "attn_k.bias", [kvWidth], values(kvWidth, scale: 1))
                 tensor(p + "attn_v.bias", [kvWidth], values(kvWidth, scale: 1))
             }
-            if outputBias { tensor(p + "attn_output.bias", [dim], values(dim, scale: 0.5)) }
+            if attentionOutputBias { tensor(p + "attn_output.bias", [dim], values(dim, scale: 0.5)) }
             if family == .gemma3 || family == .qwen3 {
                 tensor(p + "attn_q_norm.weight", [headDim], values(headDim, scale: 0.1, around: 1))
                 tensor(p + "attn_k_norm.weight", [headDim], values(headDim, scale: 0.1, around: 1))

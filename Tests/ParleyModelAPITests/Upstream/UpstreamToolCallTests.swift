@@ -112,10 +112,21 @@ struct UpstreamReasoningTests {
         }
     }
 
+    /// An empty `reasoning_content` beside a `reasoning` text, and a `reasoning` that is not a
+    /// string, as proxies send them: the text is read, the object passed over.
+    @Test func reasoningFieldsAreReadLeniently() throws {
+        func delta(_ json: String) throws -> UpstreamChunk.Choice.Delta? {
+            try JSONDecoder().decode(UpstreamChunk.self, from: Data(json.utf8)).choices?.first?.delta
+        }
+        #expect(try delta(#"{"choices":[{"delta":{"reasoning_content":"","reasoning":"hm"}}]}"#)?.reasoning == "hm")
+        #expect(try delta(#"{"choices":[{"delta":{"reasoning":{"summary":"x"},"content":"a"}}]}"#)?.content == "a")
+        #expect(try delta(#"{"choices":[{"delta":{"reasoning_content":"r"}}]}"#)?.reasoning == "r")
+    }
+
     @Test func anAnswerCutOffWhileReasoningStillClosesIt() {
         var text = UpstreamReasoningText()
         #expect(text.text("a") + text.text("b") + text.close() + text.close() == "<think>ab</think>")
-        #expect(UpstreamReasoningText.withoutLeadingReasoning("<think>unfinished") == "<think>unfinished")
+        #expect(UpstreamReasoningText.withoutLeadingReasoning("<think>unfinished") == "")
         #expect(UpstreamReasoningText.withoutLeadingReasoning(" <think>x</think> y") == "y")
     }
 }
