@@ -410,6 +410,20 @@ class Model:
                 theta = np.float32(theta * scale)
         return x.reshape(n, -1)
 
+    def swiglu_ffn(self, p, l, x):
+        """llama's feed-forward block of layer l (prefix p) on the residual x: RMSNorm, then
+        down(silu(gate(h)) · up(h)); returns what is added to x."""
+        h = self.rms(x, self.w[p + "ffn_norm.weight"])
+        TRACE[f"{l}.ffn_norm"] = h[0]
+        gate = self.matmul(p + "ffn_gate.weight", h)
+        TRACE[f"{l}.gate"] = gate[0]
+        up = self.matmul(p + "ffn_up.weight", h)
+        act = gate / (np.float32(1) + np.exp(-gate)) * up
+        TRACE[f"{l}.act"] = act[0]
+        down = self.matmul(p + "ffn_down.weight", act)
+        TRACE[f"{l}.down"] = down[0]
+        return down
+
     def forward(self, tokens, cache, start):
         """Runs tokens at positions start..; cache = list of (K, V) arrays per layer; returns last logits."""
         if self.arch in ("gemma2", "gemma3"):
@@ -456,16 +470,7 @@ class Model:
             TRACE[f"{l}.attended"] = out[0]
             # llama's graph (alone of these) also adds attn_output.bias where the file has it.
             x = x + self.linear_bias(p + "attn_output", out)
-            h = self.rms(x, self.w[p + "ffn_norm.weight"])
-            TRACE[f"{l}.ffn_norm"] = h[0]
-            gate = self.matmul(p + "ffn_gate.weight", h)
-            TRACE[f"{l}.gate"] = gate[0]
-            up = self.matmul(p + "ffn_up.weight", h)
-            act = gate / (np.float32(1) + np.exp(-gate)) * up
-            TRACE[f"{l}.act"] = act[0]
-            down = self.matmul(p + "ffn_down.weight", act)
-            TRACE[f"{l}.down"] = down[0]
-            x = x + down
+            x = x + self.swiglu_ffn(p, l, x)
         h = self.rms(x[-1:], self.w["output_norm.weight"])
         return self.matmul("output.weight", h)[0]
 
@@ -641,16 +646,7 @@ class Model:
                 out[:, hh * hd:(hh + 1) * hd] = wts @ vs
             TRACE[f"{l}.attended"] = out[0]
             x = x + self.matmul(p + "attn_output.weight", out)
-            h = self.rms(x, self.w[p + "ffn_norm.weight"])
-            TRACE[f"{l}.ffn_norm"] = h[0]
-            gate = self.matmul(p + "ffn_gate.weight", h)
-            TRACE[f"{l}.gate"] = gate[0]
-            up = self.matmul(p + "ffn_up.weight", h)
-            act = gate / (np.float32(1) + np.exp(-gate)) * up
-            TRACE[f"{l}.act"] = act[0]
-            down = self.matmul(p + "ffn_down.weight", act)
-            TRACE[f"{l}.down"] = down[0]
-            x = x + down
+            x = x + self.swiglu_ffn(p, l, x)
         h = self.rms(x[-1:], self.w["output_norm.weight"])
         logits = self.matmul("output.weight", h)[0]
         b = self.w.get("output.bias") if self.arch == "qwen2" else None  # only qwen2's graph has it
