@@ -195,11 +195,12 @@ enum Attention {
         _ x: UnsafeMutablePointer<Float>, count: Int, scale: Float, softcap: Float?, roundToHalf: Bool
     ) {
         var maxScore = -Float.infinity
-        for p in 0..<count {
-            x[p] *= scale
-            if let softcap { x[p] = tanhf(x[p] / softcap) * softcap }
-            maxScore = max(maxScore, x[p])
+        if let softcap {
+            for p in 0..<count { x[p] = tanhf(x[p] * scale / softcap) * softcap }
+        } else {
+            for p in 0..<count { x[p] *= scale }
         }
+        for p in 0..<count { maxScore = max(maxScore, x[p]) }
         // Whole vectors; the padding's exponentials are zeroed before the sum (scratch has room).
         let padded = (count + 7) / 8 * 8
         let m = SIMD8<Float>(repeating: maxScore)
