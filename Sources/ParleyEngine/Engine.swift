@@ -85,7 +85,7 @@ public final class Engine: Sendable {
         }
         modelName = model.name
         weightBytesPerStep = model.weightBytesPerStep
-        contextLength = max(2, min(configuration.contextLength ?? Int.max, model.hyperparameters.contextLength))
+        contextLength = model.contextLength
         let bytesPerPosition = KVCache.byteCount(
             layerCount: model.layers.count, width: model.keyValueWidth, capacity: 1, element: model.cacheElement)
         pool = ThreadPool(threadCount: configuration.threadCount)

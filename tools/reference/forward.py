@@ -410,6 +410,27 @@ class Model:
                 theta = np.float32(theta * scale)
         return x.reshape(n, -1)
 
+    def attend(self, q, K, V, masked, scale=None, softcap=None):
+        """Grouped-query attention of the queries q (tokens × heads·head_dim) over the cached K and V,
+        `masked` (tokens × positions) left out: the scores (times `scale`, then soft-capped), a
+        softmax, the f16-rounded weights times V, as llama.cpp's non-flash path computes it."""
+        hd, group = self.head_dim, self.heads // self.kv_heads
+        out = np.zeros((q.shape[0], self.heads * hd), dtype=np.float32)
+        for hh in range(self.heads):
+            g = hh // group
+            qs = self.f16(q[:, hh * hd:(hh + 1) * hd])
+            scores = qs @ K[:, g * hd:(g + 1) * hd].T
+            if scale is not None:
+                scores = scores * scale
+            if softcap is not None:
+                scores = np.tanh(scores / softcap) * softcap
+            scores[masked] = -np.inf
+            scores = scores - scores.max(axis=1, keepdims=True)
+            e = np.exp(scores)
+            wts = self.f16(e / e.sum(axis=1, keepdims=True))
+            out[:, hh * hd:(hh + 1) * hd] = wts @ V[:, g * hd:(g + 1) * hd]
+        return out
+
     def swiglu_ffn(self, p, l, x):
         """llama's feed-forward block of layer l (prefix p) on the residual x: RMSNorm, then
         down(silu(gate(h)) · up(h)); returns what is added to x."""
@@ -536,7 +557,6 @@ class Model:
         hd = self.head_dim
         x = self.w["token_embd.weight"][np.array(tokens)].astype(np.float32) * self.embed_scale
         TRACE["embd"] = x[0]
-        group = self.heads // self.kv_heads
         qpos = np.arange(start, start + n)[:, None]
         for l in range(self.layers):
             p = f"blk.{l}."
@@ -564,20 +584,7 @@ class Model:
             masked = kpos > qpos
             if swa:
                 masked = masked | (qpos - kpos >= self.window)
-            out = np.zeros_like(q)
-            for hh in range(self.heads):
-                g = hh // group
-                qs = self.f16(q[:, hh * hd:(hh + 1) * hd])
-                ks = K[:, g * hd:(g + 1) * hd]
-                vs = V[:, g * hd:(g + 1) * hd]
-                scores = qs @ ks.T
-                if self.attn_softcap is not None:
-                    scores = np.tanh(scores / self.attn_softcap) * self.attn_softcap
-                scores[masked] = -np.inf
-                scores = scores - scores.max(axis=1, keepdims=True)
-                e = np.exp(scores)
-                wts = self.f16(e / e.sum(axis=1, keepdims=True))
-                out[:, hh * hd:(hh + 1) * hd] = wts @ vs
+            out = self.attend(q, K, V, masked, softcap=self.attn_softcap)
             TRACE[f"{l}.attended"] = out[0]
             a = self.rms(self.matmul(p + "attn_output.weight", out), self.w[p + "post_attention_norm.weight"])
             TRACE[f"{l}.attn_out"] = a[0]
@@ -610,7 +617,6 @@ class Model:
         positions = list(range(start, start + n))
         hd = self.head_dim
         x = self.w["token_embd.weight"][np.array(tokens)].astype(np.float32)
-        group = self.heads // self.kv_heads
         qpos = np.arange(start, start + n)[:, None]
         for l in range(self.layers):
             p = f"blk.{l}."
@@ -632,18 +638,7 @@ class Model:
             V = np.concatenate([V, self.f16(v)]) if V is not None else self.f16(v)
             cache[l] = (K, V)
             masked = np.arange(K.shape[0])[None, :] > qpos
-            out = np.zeros((n, self.heads * hd), dtype=np.float32)
-            for hh in range(self.heads):
-                g = hh // group
-                qs = self.f16(q[:, hh * hd:(hh + 1) * hd])
-                ks = K[:, g * hd:(g + 1) * hd]
-                vs = V[:, g * hd:(g + 1) * hd]
-                scores = (qs @ ks.T) * self.attn_scale
-                scores[masked] = -np.inf
-                scores = scores - scores.max(axis=1, keepdims=True)
-                e = np.exp(scores)
-                wts = self.f16(e / e.sum(axis=1, keepdims=True))
-                out[:, hh * hd:(hh + 1) * hd] = wts @ vs
+            out = self.attend(q, K, V, masked, scale=self.attn_scale)
             TRACE[f"{l}.attended"] = out[0]
             x = x + self.matmul(p + "attn_output.weight", out)
             x = x + self.swiglu_ffn(p, l, x)
@@ -673,7 +668,6 @@ class Model:
         positions = list(range(start, start + n))
         hd = self.head_dim
         x = self.w["token_embd.weight"][np.array(tokens)].astype(np.float32)
-        group = self.heads // self.kv_heads
         qpos = np.arange(start, start + n)[:, None]
         mscale = None if self.rope_mscale == 1 else self.rope_mscale
         for l in range(self.layers):
@@ -692,18 +686,7 @@ class Model:
             V = np.concatenate([V, self.f16(v)]) if V is not None else self.f16(v)
             cache[l] = (K, V)
             masked = np.arange(K.shape[0])[None, :] > qpos  # no sliding window: llama.cpp disables it for phi3
-            out = np.zeros((n, self.heads * hd), dtype=np.float32)
-            for hh in range(self.heads):
-                g = hh // group
-                qs = self.f16(q[:, hh * hd:(hh + 1) * hd])
-                ks = K[:, g * hd:(g + 1) * hd]
-                vs = V[:, g * hd:(g + 1) * hd]
-                scores = qs @ ks.T
-                scores[masked] = -np.inf
-                scores = scores - scores.max(axis=1, keepdims=True)
-                e = np.exp(scores)
-                wts = self.f16(e / e.sum(axis=1, keepdims=True))
-                out[:, hh * hd:(hh + 1) * hd] = wts @ vs
+            out = self.attend(q, K, V, masked)
             TRACE[f"{l}.attended"] = out[0]
             x = x + self.matmul(p + "attn_output.weight", out)
             h = self.rms(x, self.w[p + "ffn_norm.weight"])

@@ -103,11 +103,12 @@ public struct ChatTemplate: Sendable {
             throw EngineError(
                 .unsupportedChatTemplate, "'\(gguf.path)' has no tokenizer.chat_template; use a raw prompt")
         }
+        // One element of the vocabulary each, not the whole array converted (152k texts for Qwen).
         func tokenText(_ key: String) -> String? {
-            guard let id = gguf.int(key), let tokens = gguf.stringArray("tokenizer.ggml.tokens"),
-                tokens.indices.contains(id)
+            guard let id = gguf.int(key), case .array(let tokens)? = gguf.metadata["tokenizer.ggml.tokens"],
+                tokens.indices.contains(id), case .string(let text) = tokens[id]
             else { return nil }
-            return tokens[id]
+            return text
         }
         try self.init(
             template: source, bosToken: tokenText("tokenizer.ggml.bos_token_id"),

@@ -107,14 +107,11 @@ final class ForwardPass {
                     normalizeHeads(k, heads: hp.headCountKV, weights: keyNorm)
                 }
                 let c = cosines + t * pairs, s = sines + t * pairs
-                if !family.rotates(layer: l) {
-                    // No position information in this block (SmolLM3's every fourth).
-                } else if family.rotatesHalves {
-                    Operators.ropeHalves(q, heads: hp.headCount, headDim: headDim, dims: ropeDims, cos: c, sin: s)
-                    Operators.ropeHalves(k, heads: hp.headCountKV, headDim: headDim, dims: ropeDims, cos: c, sin: s)
-                } else {
-                    Operators.rope(q, heads: hp.headCount, headDim: headDim, dims: ropeDims, cos: c, sin: s)
-                    Operators.rope(k, heads: hp.headCountKV, headDim: headDim, dims: ropeDims, cos: c, sin: s)
+                // SmolLM3's every fourth block has no position information.
+                if family.rotates(layer: l) {
+                    let rotate = family.rotatesHalves ? Operators.ropeHalves : Operators.rope
+                    rotate(q, hp.headCount, headDim, ropeDims, c, s)
+                    rotate(k, hp.headCountKV, headDim, ropeDims, c, s)
                 }
                 token.cache.store(layer: l, position: token.position, keys: k, values: b.v + t * kvWidth)
             }

@@ -50,7 +50,7 @@ final class TransformerModel: @unchecked Sendable {
     let name: String
     /// Each rotated pair's angle is divided by its factor (`ropeDimensionCount / 2` values): Llama
     /// 3.1's `rope_freqs.weight`, or LongRoPE's `rope_factors_long`/`_short` as the context picks
-    /// them (``ropeFactorName(_:contextLength:)``); nil when the file has none.
+    /// them (``ropeFactorName(_:_:context:)``); nil when the file has none.
     let ropeFrequencyFactors: [Float]?
 
     /// Width of the key/value projections.
@@ -78,6 +78,9 @@ final class TransformerModel: @unchecked Sendable {
         return total
     }
 
+    /// The context the model runs with: the one asked for, at most the model's (at least 2).
+    let contextLength: Int
+
     /// Loads and repacks the model in `file`; with `.float32` precision every matrix is dequantized.
     /// `contextLength` (default: the model's) is the context it will run with, which picks
     /// LongRoPE's factors.
@@ -102,7 +105,9 @@ final class TransformerModel: @unchecked Sendable {
             ? try reader.matrix("output.weight", rows: hp.vocabularySize, columns: dim) : tokenEmbedding
         outputNorm = try reader.vector("output_norm.weight", count: dim)
         outputBias = try reader.optionalVector("output.bias", count: hp.vocabularySize, when: hp.family.readsOutputBias)
-        ropeFrequencyFactors = try Self.ropeFactorName(reader, hp, contextLength: contextLength).map {
+        let context = max(2, min(contextLength ?? hp.contextLength, hp.contextLength))
+        self.contextLength = context
+        ropeFrequencyFactors = try Self.ropeFactorName(reader, hp, context: context).map {
             try reader.vector($0, count: hp.ropeDimensionCount / 2)
         }
         layers = try (0..<hp.blockCount).map { try Self.layer($0, reader, hp) }
@@ -132,10 +137,9 @@ final class TransformerModel: @unchecked Sendable {
     /// factors when the context (rounded up to 256, as llama.cpp pads it) exceeds the original
     /// context and the short ones otherwise (as llama.cpp picks them); nil when there is none.
     private static func ropeFactorName(
-        _ reader: TensorReader, _ hp: ModelHyperparameters, contextLength: Int?
+        _ reader: TensorReader, _ hp: ModelHyperparameters, context: Int
     ) -> String? {
         if reader.has("rope_freqs.weight") { return "rope_freqs.weight" }
-        let context = min(max(1, contextLength ?? hp.contextLength), hp.contextLength)
         let padded = (context + 255) / 256 * 256
         let name = padded > hp.originalContextLength ? "rope_factors_long.weight" : "rope_factors_short.weight"
         return reader.has(name) ? name : nil
