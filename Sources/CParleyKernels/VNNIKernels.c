@@ -50,9 +50,17 @@ typedef struct parley_activations {
     int layout;
 } parley_activations;
 
-/// The eight scales at `index…index+7` of `base` (f16 or f32).
-PK_INLINE __m256 scales8(const void *base, long index, int half) {
-    if (half) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + index)));
+/// The eight scales at `index…index+7` of `base` (`kind` as parley_matrix's `scale_kind`): for
+/// codes, times the f16 multipliers of their super-block at `multipliers + 8 * (index >> shift)`.
+PK_INLINE __m256 scales8(const void *base, const void *multipliers, long index, int kind, int shift) {
+    if (kind == 2) {
+        long long c;
+        memcpy(&c, (const int8_t *)base + index, 8);
+        const __m256 codes = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(c)));
+        const __m128i m = _mm_loadu_si128((const __m128i *)((const uint16_t *)multipliers + 8 * (index >> shift)));
+        return _mm256_mul_ps(codes, _mm256_cvtph_ps(m));
+    }
+    if (kind == 1) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + index)));
     return _mm256_loadu_ps((const float *)base + index);
 }
 
@@ -97,8 +105,9 @@ PK_INLINE void store(const __m256 *a, const int vectors, float *out, long out_st
 /// that every accumulator stays in a register). The integer sums of all vectors advance chunk by
 /// chunk (independent vpdpbusd chains); one or two vectors use two chains each.
 PK_INLINE void nibble_tile(
-    const uint8_t *w, const void *d, const void *m, int hs, int blocks, const parley_activations *x, float *out,
-    long out_stride, int valid, const uint8_t *next, const int vectors, const int layout) {
+    const uint8_t *w, const void *d, const void *m, const void *dk, const void *mk, int kind, int blocks,
+    const parley_activations *x, float *out, long out_stride, int valid, const uint8_t *next, const int vectors,
+    const int layout) {
     __m256 a[8];
 #pragma clang loop unroll(full)
     for (int v = 0; v < vectors; v++) a[v] = _mm256_setzero_ps();
@@ -129,7 +138,7 @@ PK_INLINE void nibble_tile(
                 }
             }
         }
-        const __m256 dw = scales8(d, 8L * b, hs), mw = scales8(m, 8L * b, hs);
+        const __m256 dw = scales8(d, dk, 8L * b, kind, 6), mw = scales8(m, mk, 8L * b, kind, 6);
 #pragma clang loop unroll(full)
         for (int v = 0; v < vectors; v++) {
             const __m256i sum_v = vectors <= 2 ? _mm256_add_epi32(t[v], u[v]) : t[v];
@@ -142,8 +151,8 @@ PK_INLINE void nibble_tile(
 }
 
 PK_INLINE void byte_tile(
-    const uint8_t *w, const void *s, int hs, int blocks, const parley_activations *x, float *out, long out_stride,
-    int valid, const uint8_t *next, const int vectors, const int layout) {
+    const uint8_t *w, const void *s, const void *sk, int kind, int blocks, const parley_activations *x, float *out,
+    long out_stride, int valid, const uint8_t *next, const int vectors, const int layout) {
     __m256 a[8];
 #pragma clang loop unroll(full)
     for (int v = 0; v < vectors; v++) a[v] = _mm256_setzero_ps();
@@ -174,7 +183,7 @@ PK_INLINE void byte_tile(
                     }
                 }
             }
-            const __m256 sw = scales8(s, 16L * b + 8 * h, hs);
+            const __m256 sw = scales8(s, sk, 16L * b + 8 * h, kind, 7);
 #pragma clang loop unroll(full)
             for (int v = 0; v < vectors; v++) {
                 const __m256i sum_v = vectors <= 2 ? _mm256_add_epi32(t[v], u[v]) : t[v];
@@ -189,11 +198,13 @@ PK_INLINE void byte_tile(
 /// One row group against every vector of `x`: the groups of eight, then the rest up to four at a time.
 PK_INLINE void row_group(
     const parley_matrix *w, const parley_batch *x, long g, int valid, float *out, long out_stride, const int nibble,
-    const int hs) {
+    const int kind) {
     const int blocks = w->blocks;
     const uint8_t *q = (const uint8_t *)w->quants + g * w->group_stride;
     const void *s = (const char *)w->scales + g * w->scale_stride;
     const void *m = nibble ? (const char *)w->offsets + g * w->scale_stride : 0;
+    const void *sk = (const char *)w->super_scales + g * w->super_stride;
+    const void *mk = nibble ? (const char *)w->super_offsets + g * w->super_stride : 0;
     // The quants of the row group two ahead, fetched into the cache while the first group of eight
     // vectors computes (a few vectors alone are limited by memory anyway, where the hardware
     // prefetcher keeps up on its own).
@@ -205,9 +216,9 @@ PK_INLINE void row_group(
             x->group_corrections + (long)e * blocks * 16, width, 8, 1};
         float *o = out + 8L * e * out_stride;
         if (nibble) {
-            nibble_tile(q, s, m, hs, blocks, &view, o, out_stride, valid, e == 0 ? next : 0, 8, 1);
+            nibble_tile(q, s, m, sk, mk, kind, blocks, &view, o, out_stride, valid, e == 0 ? next : 0, 8, 1);
         } else {
-            byte_tile(q, s, hs, blocks, &view, o, out_stride, valid, e == 0 ? next : 0, 8, 1);
+            byte_tile(q, s, sk, kind, blocks, &view, o, out_stride, valid, e == 0 ? next : 0, 8, 1);
         }
     }
     for (int v = 8 * x->groups; v < x->count;) {
@@ -218,9 +229,9 @@ PK_INLINE void row_group(
         float *o = out + v * out_stride;
 #define PK_TILE(count)                                                                                                 \
     if (nibble) {                                                                                                      \
-        nibble_tile(q, s, m, hs, blocks, &view, o, out_stride, valid, 0, count, 0);                                       \
+        nibble_tile(q, s, m, sk, mk, kind, blocks, &view, o, out_stride, valid, 0, count, 0);                         \
     } else {                                                                                                           \
-        byte_tile(q, s, hs, blocks, &view, o, out_stride, valid, 0, count, 0);                                            \
+        byte_tile(q, s, sk, kind, blocks, &view, o, out_stride, valid, 0, count, 0);                                  \
     }
         switch (n) {
         case 1: PK_TILE(1) break;
@@ -235,28 +246,28 @@ PK_INLINE void row_group(
 
 PK_INLINE void multiply_rows(
     const parley_matrix *w, const parley_batch *x, int first_row, int end_row, float *out, long out_stride,
-    const int nibble, const int hs) {
+    const int nibble, const int kind) {
     for (int r = first_row; r < end_row; r += 8) {
         const int valid = w->rows - r < 8 ? w->rows - r : 8;
-        row_group(w, x, r / 8, valid, out + r, out_stride, nibble, hs);
+        row_group(w, x, r / 8, valid, out + r, out_stride, nibble, kind);
     }
 }
 
 PK_TARGET void parley_vnni_multiply(
     const parley_matrix *w, const parley_batch *x, int first_row, int end_row, float *out, long out_stride) {
-    if (w->nibble) {
-        if (w->half_scales) {
-            multiply_rows(w, x, first_row, end_row, out, out_stride, 1, 1);
-        } else {
-            multiply_rows(w, x, first_row, end_row, out, out_stride, 1, 0);
-        }
-    } else {
-        if (w->half_scales) {
-            multiply_rows(w, x, first_row, end_row, out, out_stride, 0, 1);
-        } else {
-            multiply_rows(w, x, first_row, end_row, out, out_stride, 0, 0);
-        }
+    // One specialization per format and scale kind, so that the kind's branches fold away.
+#define PK_ROWS(nibble)                                                                                                \
+    switch (w->scale_kind) {                                                                                           \
+    case 1: multiply_rows(w, x, first_row, end_row, out, out_stride, nibble, 1); break;                               \
+    case 2: multiply_rows(w, x, first_row, end_row, out, out_stride, nibble, 2); break;                               \
+    default: multiply_rows(w, x, first_row, end_row, out, out_stride, nibble, 0); break;                              \
     }
+    if (w->nibble) {
+        PK_ROWS(1)
+    } else {
+        PK_ROWS(0)
+    }
+#undef PK_ROWS
 }
 
 #else

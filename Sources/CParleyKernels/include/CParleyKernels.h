@@ -25,17 +25,23 @@ int parley_vnni_available(void);
 /// A quantized weight matrix in the engine's repacked layout (see WeightMatrix.swift): row group
 /// `g` (rows 8g…8g+7) has its quants at `quants + g * group_stride` bytes (`blocks` blocks of 128
 /// bytes in the nibble format, 256 in the byte format) and its scales at `scales + g * scale_stride`
-/// bytes (nibble: eight per block; byte: sixteen per block, eight rows × two halves), f16 if
-/// `half_scales`, else f32. Nibble format only: the offsets `m` at `offsets`, laid out like the scales.
+/// bytes (nibble: eight per block; byte: sixteen per block, eight rows × two halves): f32 if
+/// `scale_kind` is 0, f16 if 1; if 2, Int8 codes, each multiplied by the f16 multiplier of its row
+/// and super-block (eight blocks) at `super_scales + g * super_stride` bytes, eight per super-block.
+/// Nibble format only: the offsets `m` at `offsets` (and their multipliers at `super_offsets`),
+/// laid out like the scales.
 typedef struct parley_matrix {
     const void *quants;
     const void *scales;
     const void *offsets;
+    const void *super_scales;
+    const void *super_offsets;
     long group_stride;
     long scale_stride;
+    long super_stride;
     int rows;
     int blocks;
-    int half_scales;
+    int scale_kind;
     int nibble;
 } parley_matrix;
 

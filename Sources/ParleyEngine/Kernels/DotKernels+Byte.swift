@@ -15,16 +15,15 @@ extension DotKernels {
     /// vector: `w` the group's quants, `s` its scales (sixteen per block: eight rows × two halves).
     @inline(__always)
     static func byte1<S: ScaleStorage>(
-        _ w: UnsafeRawPointer, _ s: UnsafeRawPointer, _ x: Activation, blocks: Int, constants: Constants,
-        scales: S.Type
+        _ w: UnsafeRawPointer, _ s: S, _ x: Activation, blocks: Int, constants: Constants
     ) -> SIMD8<Float> {
         var acc = SIMD8<Float>()
         let ones = constants.ones
         for b in 0..<blocks {
             let wb = w + b * 256, o = b * 32
             let da = x.scales[b]
-            acc = acc.addingProduct(toFloat(byteHalf(wb, x.quants, o, ones)), S.load8(s, b * 16) * da)
-            acc = acc.addingProduct(toFloat(byteHalf(wb + 128, x.quants, o + 16, ones)), S.load8(s, b * 16 + 8) * da)
+            acc = acc.addingProduct(toFloat(byteHalf(wb, x.quants, o, ones)), s.load8(b * 16) * da)
+            acc = acc.addingProduct(toFloat(byteHalf(wb + 128, x.quants, o + 16, ones)), s.load8(b * 16 + 8) * da)
         }
         return acc
     }
@@ -32,8 +31,8 @@ extension DotKernels {
     /// ``byte1`` for four activation vectors at once.
     @inline(__always)
     static func byte4<S: ScaleStorage>(
-        _ w: UnsafeRawPointer, _ s: UnsafeRawPointer, _ x0: Activation, _ x1: Activation, _ x2: Activation,
-        _ x3: Activation, blocks: Int, constants: Constants, scales: S.Type
+        _ w: UnsafeRawPointer, _ s: S, _ x0: Activation, _ x1: Activation, _ x2: Activation,
+        _ x3: Activation, blocks: Int, constants: Constants
     ) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
         let ones = constants.ones
@@ -49,7 +48,7 @@ extension DotKernels {
                     t2 &+= widen(maddubs(u, sign(broadcast4(x2.quants, o + 4 * k), q)), ones)
                     t3 &+= widen(maddubs(u, sign(broadcast4(x3.quants, o + 4 * k), q)), ones)
                 }
-                let sw = S.load8(s, b * 16 + half * 8)
+                let sw = s.load8(b * 16 + half * 8)
                 acc0 = acc0.addingProduct(toFloat(t0), sw * x0.scales[b])
                 acc1 = acc1.addingProduct(toFloat(t1), sw * x1.scales[b])
                 acc2 = acc2.addingProduct(toFloat(t2), sw * x2.scales[b])
@@ -63,8 +62,8 @@ extension DotKernels {
     /// in the same order as ``byte1``.
     @inline(__always)
     static func byte8<S: ScaleStorage>(
-        _ w: UnsafeRawPointer, _ s: UnsafeRawPointer, _ x: ActivationGroup, blocks: Int, constants: Constants,
-        scales: S.Type, into acc: UnsafeMutablePointer<SIMD8<Float>>
+        _ w: UnsafeRawPointer, _ s: S, _ x: ActivationGroup, blocks: Int, constants: Constants,
+        into acc: UnsafeMutablePointer<SIMD8<Float>>
     ) {
         let ones = constants.ones
         for b in 0..<blocks {
@@ -85,7 +84,7 @@ extension DotKernels {
                     t6 &+= widen(maddubs(u, sign(broadcast4(ak, 24), q)), ones)
                     t7 &+= widen(maddubs(u, sign(broadcast4(ak, 28), q)), ones)
                 }
-                let sw = S.load8(s, b * 16 + half * 8)
+                let sw = s.load8(b * 16 + half * 8)
                 acc[0] = acc[0].addingProduct(toFloat(t0), sw * xs[0])
                 acc[1] = acc[1].addingProduct(toFloat(t1), sw * xs[1])
                 acc[2] = acc[2].addingProduct(toFloat(t2), sw * xs[2])

@@ -19,8 +19,8 @@ extension DotKernels {
     /// vector: `w` the group's quants, `d`/`m` its scales and offsets (eight per block).
     @inline(__always)
     static func nibble1<S: ScaleStorage>(
-        _ w: UnsafeRawPointer, _ d: UnsafeRawPointer, _ m: UnsafeRawPointer, _ x: Activation, blocks: Int,
-        constants: Constants, scales: S.Type
+        _ w: UnsafeRawPointer, _ d: S, _ m: S, _ x: Activation, blocks: Int,
+        constants: Constants
     ) -> SIMD8<Float> {
         var acc = SIMD8<Float>()
         let mask = constants.mask, ones = constants.ones
@@ -31,8 +31,8 @@ extension DotKernels {
                 let (lo, hi) = nibbles(wb, k * 32, mask)
                 t &+= nibbleStep(lo, hi, x.quants, o + 4 * k)
             }
-            acc = acc.addingProduct(toFloat(widen(t, ones)), S.load8(d, b * 8) * x.scales[b])
-            acc = acc.addingProduct(S.load8(m, b * 8), SIMD8(repeating: x.sums[b]))
+            acc = acc.addingProduct(toFloat(widen(t, ones)), d.load8(b * 8) * x.scales[b])
+            acc = acc.addingProduct(m.load8(b * 8), SIMD8(repeating: x.sums[b]))
         }
         return acc
     }
@@ -40,9 +40,8 @@ extension DotKernels {
     /// ``nibble1`` for four activation vectors at once (the weights are unpacked once).
     @inline(__always)
     static func nibble4<S: ScaleStorage>(
-        _ w: UnsafeRawPointer, _ d: UnsafeRawPointer, _ m: UnsafeRawPointer,
-        _ x0: Activation, _ x1: Activation, _ x2: Activation, _ x3: Activation, blocks: Int, constants: Constants,
-        scales: S.Type
+        _ w: UnsafeRawPointer, _ d: S, _ m: S,
+        _ x0: Activation, _ x1: Activation, _ x2: Activation, _ x3: Activation, blocks: Int, constants: Constants
     ) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
         let mask = constants.mask, ones = constants.ones
@@ -56,7 +55,7 @@ extension DotKernels {
                 t2 &+= nibbleStep(lo, hi, x2.quants, o + 4 * k)
                 t3 &+= nibbleStep(lo, hi, x3.quants, o + 4 * k)
             }
-            let dw = S.load8(d, b * 8), mw = S.load8(m, b * 8)
+            let dw = d.load8(b * 8), mw = m.load8(b * 8)
             acc0 = acc0.addingProduct(toFloat(widen(t0, ones)), dw * x0.scales[b])
             acc1 = acc1.addingProduct(toFloat(widen(t1, ones)), dw * x1.scales[b])
             acc2 = acc2.addingProduct(toFloat(widen(t2, ones)), dw * x2.scales[b])
@@ -73,8 +72,8 @@ extension DotKernels {
     /// for all eight); adds each vector's row sums to `acc[v]` in the same order as ``nibble1``.
     @inline(__always)
     static func nibble8<S: ScaleStorage>(
-        _ w: UnsafeRawPointer, _ d: UnsafeRawPointer, _ m: UnsafeRawPointer, _ x: ActivationGroup, blocks: Int,
-        constants: Constants, scales: S.Type, into acc: UnsafeMutablePointer<SIMD8<Float>>
+        _ w: UnsafeRawPointer, _ d: S, _ m: S, _ x: ActivationGroup, blocks: Int,
+        constants: Constants, into acc: UnsafeMutablePointer<SIMD8<Float>>
     ) {
         let mask = constants.mask, ones = constants.ones
         for b in 0..<blocks {
@@ -93,7 +92,7 @@ extension DotKernels {
                 t6 &+= maddubs(lo, broadcast4(al, 24)) &+ maddubs(hi, broadcast4(ah, 24))
                 t7 &+= maddubs(lo, broadcast4(al, 28)) &+ maddubs(hi, broadcast4(ah, 28))
             }
-            let dw = S.load8(d, b * 8), mw = S.load8(m, b * 8)
+            let dw = d.load8(b * 8), mw = m.load8(b * 8)
             let xs = x.scales + 8 * b, xm = x.sums + 8 * b
             acc[0] = acc[0].addingProduct(toFloat(widen(t0, ones)), dw * xs[0]).addingProduct(mw, SIMD8(repeating: xm[0]))
             acc[1] = acc[1].addingProduct(toFloat(widen(t1, ones)), dw * xs[1]).addingProduct(mw, SIMD8(repeating: xm[1]))

@@ -98,23 +98,42 @@ enum DotKernels {
         UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
     }
 
-    /// How a matrix stores its scales (see ``WeightMatrix/halfScales``).
+    /// A row group's scales or offsets as the kernels read them (see ``WeightMatrix/ScaleEncoding``):
+    /// `load8(i)` is the eight values at index `i…i+7` of the group's scales (a multiple of 8).
     protocol ScaleStorage {
-        /// The eight scales at `index…index+7` of `base`, as floats.
-        static func load8(_ base: UnsafeRawPointer, _ index: Int) -> SIMD8<Float>
+        func load8(_ index: Int) -> SIMD8<Float>
     }
 
-    enum HalfScales: ScaleStorage {
+    struct FloatScales: ScaleStorage {
+        var base: UnsafeRawPointer
+
         @inline(__always)
-        static func load8(_ base: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
+        func load8(_ index: Int) -> SIMD8<Float> {
+            base.loadUnaligned(fromByteOffset: 4 * index, as: SIMD8<Float>.self)
+        }
+    }
+
+    struct HalfScales: ScaleStorage {
+        var base: UnsafeRawPointer
+
+        @inline(__always)
+        func load8(_ index: Int) -> SIMD8<Float> {
             VectorMath.loadHalves(base, 2 * index)  // vcvtph2ps
         }
     }
 
-    enum FloatScales: ScaleStorage {
+    /// Int8 codes times the f16 multiplier of their super-block and row: `multipliers` holds eight
+    /// per super-block (one per row), and `indexShift` turns a scale index into its super-block
+    /// (6 for the nibble format's 64 scales per super-block, 7 for the byte format's 128).
+    struct CodedScales: ScaleStorage {
+        var codes: UnsafeRawPointer
+        var multipliers: UnsafeRawPointer
+        var indexShift: Int
+
         @inline(__always)
-        static func load8(_ base: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
-            base.loadUnaligned(fromByteOffset: 4 * index, as: SIMD8<Float>.self)
+        func load8(_ index: Int) -> SIMD8<Float> {
+            let c = SIMD8<Int32>(truncatingIfNeeded: codes.loadUnaligned(fromByteOffset: index, as: SIMD8<Int8>.self))
+            return toFloat(c) * VectorMath.loadHalves(multipliers, 16 * (index &>> indexShift))
         }
     }
 

@@ -8,11 +8,18 @@ extension MatMul {
         _ w: WeightMatrix, _ x: QuantizedActivations, _ rows: Range<Int>, _ out: UnsafeMutablePointer<Float>,
         _ outStride: Int
     ) {
-        let scaleStride = w.scalesPerGroup * w.scaleBytes
+        let scaleKind: Int32 =
+            switch w.scaleEncoding {
+            case .float: 0
+            case .half: 1
+            case .coded: 2
+            }
         var matrix = parley_matrix(
             quants: UnsafeRawPointer(w.quants), scales: UnsafeRawPointer(w.scales), offsets: UnsafeRawPointer(w.offsets),
-            group_stride: w.groupStride, scale_stride: scaleStride, rows: Int32(w.rows), blocks: Int32(w.blocksPerRow),
-            half_scales: w.halfScales ? 1 : 0, nibble: w.format == .nibble ? 1 : 0)
+            super_scales: UnsafeRawPointer(w.superScales), super_offsets: UnsafeRawPointer(w.superOffsets),
+            group_stride: w.groupStride, scale_stride: w.scalesPerGroup * w.scaleBytes,
+            super_stride: w.superScalesPerGroup * 2, rows: Int32(w.rows), blocks: Int32(w.blocksPerRow),
+            scale_kind: scaleKind, nibble: w.format == .nibble ? 1 : 0)
         var batch = parley_batch(
             quants: x.quants, scales: x.scales, sums: x.sums, corrections: x.corrections,
             group_quants: UnsafeRawPointer(x.interleavedQuants).assumingMemoryBound(to: Int8.self),

@@ -61,10 +61,16 @@ enum MatMul {
         case .nibble, .byte:
             if path == .vnni {
                 vnniRows(w, x, rows, out, outStride)
-            } else if w.halfScales {
-                groups(w, x, rows, out, outStride, scales: DotKernels.HalfScales.self)
             } else {
-                groups(w, x, rows, out, outStride, scales: DotKernels.FloatScales.self)
+                switch w.scaleEncoding {
+                case .float: groups(w, x, rows, out, outStride) { base, _ in DotKernels.FloatScales(base: base) }
+                case .half: groups(w, x, rows, out, outStride) { base, _ in DotKernels.HalfScales(base: base) }
+                case .coded:
+                    let shift = w.format == .nibble ? 6 : 7
+                    groups(w, x, rows, out, outStride) { codes, multipliers in
+                        DotKernels.CodedScales(codes: codes, multipliers: multipliers, indexShift: shift)
+                    }
+                }
             }
             if w.hasByteOffsets { addByteOffsets(w, x, rows, out, outStride) }
         case .float:
@@ -87,11 +93,24 @@ enum MatMul {
         }
     }
 
+    /// The scales and offsets of row group `group` of `w`, as `storage` reads them from their
+    /// bases (``WeightMatrix/scales`` or ``WeightMatrix/offsets``, and the matching multipliers).
+    @inline(__always)
+    static func scaleStorage<S: DotKernels.ScaleStorage>(
+        _ w: WeightMatrix, group: Int, _ storage: (UnsafeRawPointer, UnsafeRawPointer) -> S
+    ) -> (scales: S, offsets: S) {
+        let multipliers = group * w.superScalesPerGroup * 2
+        return (
+            storage(w.scales + group * w.scalesPerGroup * w.scaleBytes, w.superScales + multipliers),
+            storage(w.offsets + group * w.offsetsPerGroup * w.scaleBytes, w.superOffsets + multipliers)
+        )
+    }
+
     /// The quantized formats: row groups of eight, eight vectors at a time, then four, then one.
     @inline(__always)
     private static func groups<S: DotKernels.ScaleStorage>(
         _ w: WeightMatrix, _ x: QuantizedActivations, _ rows: Range<Int>, _ out: UnsafeMutablePointer<Float>,
-        _ outStride: Int, scales: S.Type
+        _ outStride: Int, storage: (UnsafeRawPointer, UnsafeRawPointer) -> S
     ) {
         let count = x.count, blocks = w.blocksPerRow
         let constants = w.constants.pointee
@@ -99,8 +118,7 @@ enum MatMul {
         while g < rows.upperBound {
             let group = g / WeightMatrix.groupRows
             let q = UnsafeRawPointer(w.quants + group * w.groupStride)
-            let s = UnsafeRawPointer(w.scales + group * w.scalesPerGroup * w.scaleBytes)
-            let m = UnsafeRawPointer(w.offsets + (w.format == .nibble ? group * w.scalesPerGroup * w.scaleBytes : 0))
+            let (s, m) = scaleStorage(w, group: group, storage)
             let valid = min(WeightMatrix.groupRows, w.rows - g)
             let o = out + g
             for eight in 0..<x.groupsOfEight {
@@ -108,9 +126,9 @@ enum MatMul {
                     let a = acc.baseAddress!
                     a.initialize(repeating: SIMD8(), count: 8)
                     if w.format == .nibble {
-                        DotKernels.nibble8(q, s, m, x.group(eight), blocks: blocks, constants: constants, scales: S.self, into: a)
+                        DotKernels.nibble8(q, s, m, x.group(eight), blocks: blocks, constants: constants, into: a)
                     } else {
-                        DotKernels.byte8(q, s, x.group(eight), blocks: blocks, constants: constants, scales: S.self, into: a)
+                        DotKernels.byte8(q, s, x.group(eight), blocks: blocks, constants: constants, into: a)
                     }
                     for i in 0..<8 { store(a[i], o + (8 * eight + i) * outStride, valid) }
                 }
@@ -120,8 +138,8 @@ enum MatMul {
                 let x0 = x.activation(v), x1 = x.activation(v + 1), x2 = x.activation(v + 2), x3 = x.activation(v + 3)
                 let r =
                     w.format == .nibble
-                    ? DotKernels.nibble4(q, s, m, x0, x1, x2, x3, blocks: blocks, constants: constants, scales: S.self)
-                    : DotKernels.byte4(q, s, x0, x1, x2, x3, blocks: blocks, constants: constants, scales: S.self)
+                    ? DotKernels.nibble4(q, s, m, x0, x1, x2, x3, blocks: blocks, constants: constants)
+                    : DotKernels.byte4(q, s, x0, x1, x2, x3, blocks: blocks, constants: constants)
                 store(r.0, o + v * outStride, valid)
                 store(r.1, o + (v + 1) * outStride, valid)
                 store(r.2, o + (v + 2) * outStride, valid)
@@ -131,8 +149,8 @@ enum MatMul {
             while v < count {
                 let r =
                     w.format == .nibble
-                    ? DotKernels.nibble1(q, s, m, x.activation(v), blocks: blocks, constants: constants, scales: S.self)
-                    : DotKernels.byte1(q, s, x.activation(v), blocks: blocks, constants: constants, scales: S.self)
+                    ? DotKernels.nibble1(q, s, m, x.activation(v), blocks: blocks, constants: constants)
+                    : DotKernels.byte1(q, s, x.activation(v), blocks: blocks, constants: constants)
                 store(r, o + v * outStride, valid)
                 v += 1
             }
@@ -146,17 +164,29 @@ enum MatMul {
         _ w: WeightMatrix, _ x: QuantizedActivations, _ rows: Range<Int>, _ out: UnsafeMutablePointer<Float>,
         _ outStride: Int
     ) {
-        precondition(!w.halfScales, "byte offsets are stored as f32")
+        switch w.scaleEncoding {
+        case .float: addByteOffsets(w, x, rows, out, outStride) { base, _ in DotKernels.FloatScales(base: base) }
+        case .half: addByteOffsets(w, x, rows, out, outStride) { base, _ in DotKernels.HalfScales(base: base) }
+        case .coded:
+            // Eight offsets per block: 64 per super-block.
+            addByteOffsets(w, x, rows, out, outStride) { DotKernels.CodedScales(codes: $0, multipliers: $1, indexShift: 6) }
+        }
+    }
+
+    @inline(__always)
+    private static func addByteOffsets<S: DotKernels.ScaleStorage>(
+        _ w: WeightMatrix, _ x: QuantizedActivations, _ rows: Range<Int>, _ out: UnsafeMutablePointer<Float>,
+        _ outStride: Int, storage: (UnsafeRawPointer, UnsafeRawPointer) -> S
+    ) {
         let blocks = w.blocksPerRow
         var g = rows.lowerBound
         while g < rows.upperBound {
-            let offsets = (w.offsets + (g / WeightMatrix.groupRows) * w.offsetsPerGroup * 4).assumingMemoryBound(
-                to: SIMD8<Float>.self)
+            let offsets = scaleStorage(w, group: g / WeightMatrix.groupRows, storage).offsets
             let valid = min(WeightMatrix.groupRows, w.rows - g)
             for v in 0..<x.count {
                 let sums = x.sums + v * blocks
                 var acc = SIMD8<Float>()
-                for b in 0..<blocks { acc = acc.addingProduct(offsets[b], sums[b]) }
+                for b in 0..<blocks { acc = acc.addingProduct(offsets.load8(8 * b), sums[b]) }
                 let o = out + v * outStride + g
                 for i in 0..<valid { o[i] += acc[i] }
             }

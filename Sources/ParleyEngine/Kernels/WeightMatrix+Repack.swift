@@ -12,7 +12,8 @@ extension WeightMatrix {
     /// `dequantized` stores every type as float rows (the float format).
     ///
     /// The values are exactly those of ``GGMLDequantizer`` (scales are widened from f16 and, for the
-    /// K-quants, multiplied by their 6- or 8-bit sub-scales, which is exact in `Float`).
+    /// K-quants, multiplied by their 6- or 8-bit sub-scales, which is exact in `Float`; the K-quants
+    /// keep those sub-scales as codes, see ``ScaleEncoding/coded``).
     /// - Throws: `.corruptFile` if `bytes` is shorter than the tensor or a row is not whole blocks.
     convenience init(
         repacking bytes: UnsafeRawBufferPointer, type: GGMLType, rows: Int, columns: Int, dequantized: Bool = false
@@ -27,7 +28,7 @@ extension WeightMatrix {
         }
         self.init(
             format: dequantized ? .float : Self.format(for: type), rows: rows, columns: columns, sourceType: type,
-            halfScales: Self.scalesFitHalf(bytes, type: type, blocks: rows * columns / 32))
+            scaleEncoding: type.isKQuant ? .coded : Self.scalesFitHalf(bytes, type: type, blocks: rows * columns / 32) ? .half : .float)
         guard let base = bytes.baseAddress else { return }
         for row in 0..<rows {
             repackRow(row, from: base + row * rowBytes, type: type)
@@ -80,8 +81,9 @@ extension WeightMatrix {
                 for superBlock in 0..<columns / 256 {
                     let b = src + superBlock * 144
                     let raw = UnsafeRawBufferPointer(start: b, count: 144)
-                    let d = Float(halfBits: b.loadUnaligned(as: UInt16.self))
-                    let dmin = Float(halfBits: b.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+                    let d = Float16(bitPattern: b.loadUnaligned(as: UInt16.self))
+                    let dmin = Float16(bitPattern: b.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+                    setSuperBlock(row: row, superBlock: superBlock, scale: d, offset: -dmin)
                     for sub in 0..<8 {
                         let (sc, mn) = GGMLDequantizer.q4KScaleMin(raw, at: 4, sub)
                         let qs = b + 16 + (sub / 2) * 32
@@ -90,9 +92,9 @@ extension WeightMatrix {
                             let byte = qs.load(fromByteOffset: l, as: UInt8.self)
                             q[l] = high ? byte >> 4 : byte & 0x0F
                         }
-                        setNibbleBlock(
-                            row: row, block: superBlock * 8 + sub, quants: q.baseAddress!,
-                            scale: d * Float(sc), offset: -(dmin * Float(mn)))
+                        setCodedNibbleBlock(
+                            row: row, block: superBlock * 8 + sub, quants: q.baseAddress!, scaleCode: Int8(sc),
+                            offsetCode: Int8(mn))
                     }
                 }
             }
@@ -121,12 +123,12 @@ extension WeightMatrix {
                 let q = buffer.baseAddress!, s = q + 256
                 for superBlock in 0..<columns / 256 {
                     let raw = UnsafeRawBufferPointer(start: src + superBlock * 110, count: 110)
-                    let d = GGMLDequantizer.half(raw, 108)
+                    setSuperBlock(row: row, superBlock: superBlock, scale: Float16(GGMLDequantizer.half(raw, 108)))
                     GGMLDequantizer.q3KSuperBlock(raw, quants: q, scales: s)
                     for block in 0..<8 {
-                        setByteBlock(
+                        setCodedByteBlock(
                             row: row, block: superBlock * 8 + block, quants: q + block * 32,
-                            scale0: d * Float(s[2 * block]), scale1: d * Float(s[2 * block + 1]))
+                            scaleCodes: (s[2 * block], s[2 * block + 1]))
                     }
                 }
             }
@@ -136,14 +138,14 @@ extension WeightMatrix {
                 let q = buffer.baseAddress!
                 for superBlock in 0..<columns / 256 {
                     let raw = UnsafeRawBufferPointer(start: src + superBlock * 176, count: 176)
-                    let d = GGMLDequantizer.half(raw, 0), dmin = GGMLDequantizer.half(raw, 2)
+                    let d = Float16(GGMLDequantizer.half(raw, 0)), dmin = Float16(GGMLDequantizer.half(raw, 2))
+                    setSuperBlock(row: row, superBlock: superBlock, scale: d, offset: -dmin)
                     GGMLDequantizer.q5KSuperBlock(raw, quants: q)
                     for sub in 0..<8 {
                         let (sc, m) = GGMLDequantizer.q4KScaleMin(raw, at: 4, sub)
-                        let scale = d * Float(sc)
-                        setByteBlock(
-                            row: row, block: superBlock * 8 + sub, quants: q + sub * 32, scale0: scale, scale1: scale,
-                            offset: -(dmin * Float(m)))
+                        setCodedByteBlock(
+                            row: row, block: superBlock * 8 + sub, quants: q + sub * 32,
+                            scaleCodes: (Int8(sc), Int8(sc)), offsetCode: Int8(m))
                     }
                 }
             }
@@ -151,7 +153,8 @@ extension WeightMatrix {
             withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256) { q in
                 for superBlock in 0..<columns / 256 {
                     let b = src + superBlock * 210
-                    let d = Float(halfBits: b.loadUnaligned(fromByteOffset: 208, as: UInt16.self))
+                    setSuperBlock(
+                        row: row, superBlock: superBlock, scale: Float16(bitPattern: b.loadUnaligned(fromByteOffset: 208, as: UInt16.self)))
                     for half in 0..<2 {
                         let ql = b + half * 64, qh = b + 128 + half * 32
                         for l in 0..<32 {
@@ -166,11 +169,12 @@ extension WeightMatrix {
                         }
                     }
                     for block in 0..<8 {
-                        let s0 = Float(b.load(fromByteOffset: 192 + 2 * block, as: Int8.self))
-                        let s1 = Float(b.load(fromByteOffset: 193 + 2 * block, as: Int8.self))
-                        setByteBlock(
+                        setCodedByteBlock(
                             row: row, block: superBlock * 8 + block, quants: q.baseAddress! + block * 32,
-                            scale0: d * s0, scale1: d * s1)
+                            scaleCodes: (
+                                b.load(fromByteOffset: 192 + 2 * block, as: Int8.self),
+                                b.load(fromByteOffset: 193 + 2 * block, as: Int8.self)
+                            ))
                     }
                 }
             }

@@ -14,16 +14,41 @@
 ///   its term `m · Σ activations` added after the kernels (``MatMul``).
 /// - ``Format/float``: F32, F16 and BF16 widened to `Float`, row after row.
 ///
-/// Scales and offsets are stored as f16 when that is exact (see ``halfScales``), halving their
-/// share of the bytes a decode step reads. The matrix has ``rows`` rows of ``columns`` elements
-/// (ggml's `ne[1]` and `ne[0]`).
+/// Scales and offsets are stored as compactly as is exact (see ``ScaleEncoding``): f16 where they
+/// come from f16, and for the K-quants as their 6- or 8-bit codes with an f16 multiplier per
+/// super-block of 256 elements and row, as the file holds them — the share of scales in the bytes a
+/// decode step reads. The matrix has ``rows`` rows of ``columns`` elements (ggml's `ne[1]` and `ne[0]`).
 /// `@unchecked Sendable`: the buffers are written only in `init` and read-only afterwards.
 final class WeightMatrix: @unchecked Sendable {
     /// The memory layout of the quants.
     enum Format: Sendable { case nibble, byte, float }
 
+    /// How the quantized formats store their scales and offsets. Every encoding yields the same
+    /// `Float` values the dequantizer computes.
+    enum ScaleEncoding: Sendable {
+        /// One f32 per scale.
+        case float
+        /// One f16 per scale (Q4_0, Q4_1, Q5_0, Q8_0: their scales are f16 in the file).
+        case half
+        /// The K-quants: an Int8 code per scale (their 6- or 8-bit sub-scales and minimums) and one
+        /// f16 multiplier per super-block (8 blocks) and row in ``superScales`` / ``superOffsets``
+        /// (`d` and `−dmin`); a scale is `Float(code) · Float(multiplier)`, exact in `Float`.
+        case coded
+
+        /// Bytes per stored scale or offset.
+        var byteCount: Int {
+            switch self {
+            case .float: 4
+            case .half: 2
+            case .coded: 1
+            }
+        }
+    }
+
     /// Rows per group of the quantized formats.
     static let groupRows = 8
+    /// Blocks per super-block of the ``ScaleEncoding/coded`` scales (256 elements).
+    static let superBlockBlocks = 8
 
     let format: Format
     /// Number of output rows.
@@ -40,15 +65,22 @@ final class WeightMatrix: @unchecked Sendable {
     let groupStride: Int
     /// Scales per row group (nibble: 8 per block; byte: 16 per block; float: none).
     let scalesPerGroup: Int
-    /// Whether ``scales`` and ``offsets`` hold f16 values (else f32). The repacking uses f16 only
-    /// where every value is exactly representable (Q4_0, Q4_1 and Q8_0 scales come from f16).
-    let halfScales: Bool
+    /// How ``scales`` and ``offsets`` are stored.
+    let scaleEncoding: ScaleEncoding
     let quants: UnsafeMutableRawPointer
-    /// Per-block scales, f16 or f32 (see ``halfScales``).
+    /// Per-block scales (see ``scaleEncoding``).
     let scales: UnsafeMutableRawPointer
     /// Nibble format, and byte format with ``hasByteOffsets``: the per-block offsets `m`, eight per
     /// block (one per row) in both.
     let offsets: UnsafeMutableRawPointer
+    /// ``ScaleEncoding/coded`` only: the f16 multipliers of the scale codes, ``superScalesPerGroup``
+    /// per row group (super-block `s`, row `r` at `8s + r`).
+    let superScales: UnsafeMutableRawPointer
+    /// ``ScaleEncoding/coded`` with offsets: the multipliers of the offset codes, laid out like
+    /// ``superScales``.
+    let superOffsets: UnsafeMutableRawPointer
+    /// Multipliers per row group in ``superScales`` and ``superOffsets`` (one per super-block and row).
+    var superScalesPerGroup: Int { scaleEncoding == .coded ? blocksPerRow / Self.superBlockBlocks * Self.groupRows : 0 }
     /// Whether the byte format's blocks have offsets (Q5_K's minimums).
     let hasByteOffsets: Bool
     /// Offsets per row group (eight per block where there are offsets).
@@ -60,17 +92,23 @@ final class WeightMatrix: @unchecked Sendable {
     private var storedGroups: Int { format == .float ? rows : (rows + Self.groupRows - 1) / Self.groupRows }
 
     /// Bytes one full pass over the matrix reads (quants and scales).
-    var byteCount: Int { storedGroups * (groupStride + (scalesPerGroup + offsetsPerGroup) * scaleBytes) }
+    var byteCount: Int {
+        let multipliers = superScalesPerGroup * (offsetsPerGroup > 0 ? 2 : 1) * 2
+        return storedGroups * (groupStride + (scalesPerGroup + offsetsPerGroup) * scaleBytes + multipliers)
+    }
 
     /// Bytes per stored scale or offset.
-    var scaleBytes: Int { halfScales ? 2 : 4 }
+    var scaleBytes: Int { scaleEncoding.byteCount }
 
-    init(format: Format, rows: Int, columns: Int, sourceType: GGMLType, halfScales: Bool = false) {
+    /// - Parameter scaleEncoding: ``ScaleEncoding/coded`` needs whole super-blocks (columns a
+    ///   multiple of 256); the float format ignores it.
+    init(format: Format, rows: Int, columns: Int, sourceType: GGMLType, scaleEncoding: ScaleEncoding = .float) {
         self.format = format
         self.rows = rows
         self.columns = columns
         self.sourceType = sourceType
-        self.halfScales = halfScales && format != .float
+        self.scaleEncoding = format == .float ? .float : scaleEncoding
+        precondition(self.scaleEncoding != .coded || columns % 256 == 0, "coded scales need whole super-blocks")
         hasByteOffsets = format == .byte && sourceType == .q5_K
         switch format {
         case .nibble:
@@ -93,14 +131,18 @@ final class WeightMatrix: @unchecked Sendable {
         let quantBytes = max(groups * groupStride, 64)
         quants = UnsafeMutableRawPointer.allocate(byteCount: quantBytes, alignment: 64)
         quants.initializeMemory(as: UInt8.self, repeating: 0, count: quantBytes)
-        let scaleBytes = max(groups * scalesPerGroup, 1) * (self.halfScales ? 2 : 4)
-        scales = .allocate(byteCount: scaleBytes, alignment: 64)
-        scales.initializeMemory(as: UInt8.self, repeating: 0, count: scaleBytes)
-        precondition(!(hasByteOffsets && self.halfScales), "byte offsets are read as f32 (MatMul.addByteOffsets)")
+        func zeroed(_ bytes: Int) -> UnsafeMutableRawPointer {
+            let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
+            p.initializeMemory(as: UInt8.self, repeating: 0, count: max(bytes, 1))
+            return p
+        }
+        let scaleBytes = self.scaleEncoding.byteCount
+        scales = zeroed(groups * scalesPerGroup * scaleBytes)
         let offsetsPerGroup = format == .nibble || hasByteOffsets ? blocksPerRow * 8 : 0  // as ``offsetsPerGroup``
-        let offsetBytes = max(groups * offsetsPerGroup, 1) * (self.halfScales ? 2 : 4)
-        offsets = .allocate(byteCount: offsetBytes, alignment: 64)
-        offsets.initializeMemory(as: UInt8.self, repeating: 0, count: offsetBytes)
+        offsets = zeroed(groups * offsetsPerGroup * scaleBytes)
+        let multipliers = self.scaleEncoding == .coded ? groups * blocksPerRow * 2 : 0  // f16, as ``superScalesPerGroup``
+        superScales = zeroed(multipliers)
+        superOffsets = zeroed(offsetsPerGroup > 0 ? multipliers : 0)
         constants = .allocate(capacity: 1)
         constants.initialize(to: DotKernels.Constants())
     }
@@ -109,21 +151,41 @@ final class WeightMatrix: @unchecked Sendable {
         quants.deallocate()
         scales.deallocate()
         offsets.deallocate()
+        superScales.deallocate()
+        superOffsets.deallocate()
         constants.deallocate()
     }
 
-    /// The scale-sized value at `index` of `base` (``scales`` or ``offsets``).
-    private func value(_ base: UnsafeMutableRawPointer, _ index: Int) -> Float {
-        halfScales ? Float(base.load(fromByteOffset: 2 * index, as: Float16.self)) : base.load(fromByteOffset: 4 * index, as: Float.self)
+    /// The scale or offset at `index` of `base` (``scales`` or ``offsets``) of `row`'s `block`;
+    /// `multipliers` is ``superScales`` or ``superOffsets`` (read by the coded encoding).
+    private func value(
+        _ base: UnsafeMutableRawPointer, _ index: Int, _ multipliers: UnsafeMutableRawPointer, row: Int, block: Int
+    ) -> Float {
+        switch scaleEncoding {
+        case .float: return base.load(fromByteOffset: 4 * index, as: Float.self)
+        case .half: return Float(base.load(fromByteOffset: 2 * index, as: Float16.self))
+        case .coded:
+            let code = Float(base.load(fromByteOffset: index, as: Int8.self))
+            return code * Float(multipliers.load(fromByteOffset: 2 * superIndex(row: row, block: block), as: Float16.self))
+        }
     }
 
     private func setValue(_ value: Float, _ base: UnsafeMutableRawPointer, _ index: Int) {
-        if halfScales {
+        switch scaleEncoding {
+        case .float:
+            base.storeBytes(of: value, toByteOffset: 4 * index, as: Float.self)
+        case .half:
             precondition(Float(Float16(value)) == value || value.isNaN, "scale \(value) is not exact in f16")
             base.storeBytes(of: Float16(value), toByteOffset: 2 * index, as: Float16.self)
-        } else {
-            base.storeBytes(of: value, toByteOffset: 4 * index, as: Float.self)
+        case .coded:
+            preconditionFailure("coded scales are stored as codes (setCodedBlock)")
         }
+    }
+
+    /// The index of `row`'s multiplier for the super-block holding `block`.
+    private func superIndex(row: Int, block: Int) -> Int {
+        (row / Self.groupRows) * superScalesPerGroup + (block / Self.superBlockBlocks) * Self.groupRows
+            + row % Self.groupRows
     }
 
     /// Where element `e` (0…31) of block `block` of `row` lives: its quant's byte offset, whether it
@@ -149,12 +211,17 @@ final class WeightMatrix: @unchecked Sendable {
             return quants.load(fromByteOffset: (row * columns + column) * 4, as: Float.self)
         case .byte:
             let at = location(row: row, block: column / 32, element: column % 32)
-            let scaled = Float(quants.load(fromByteOffset: at.byte, as: Int8.self)) * value(scales, at.scale)
-            return hasByteOffsets ? scaled + value(offsets, byteOffsetIndex(row: row, block: column / 32)) : scaled
+            let block = column / 32
+            let scale = value(scales, at.scale, superScales, row: row, block: block)
+            let scaled = Float(quants.load(fromByteOffset: at.byte, as: Int8.self)) * scale
+            guard hasByteOffsets else { return scaled }
+            return scaled + value(offsets, byteOffsetIndex(row: row, block: block), superOffsets, row: row, block: block)
         case .nibble:
-            let at = location(row: row, block: column / 32, element: column % 32)
+            let block = column / 32
+            let at = location(row: row, block: block, element: column % 32)
             let q = (quants.load(fromByteOffset: at.byte, as: UInt8.self) >> (at.high ? 4 : 0)) & 0xF
-            return value(scales, at.scale) * Float(q) + value(offsets, at.scale)
+            return value(scales, at.scale, superScales, row: row, block: block) * Float(q)
+                + value(offsets, at.scale, superOffsets, row: row, block: block)
         }
     }
 
@@ -169,10 +236,7 @@ final class WeightMatrix: @unchecked Sendable {
 
     /// Stores a nibble block: 32 quants (0…15), scale and offset.
     func setNibbleBlock(row: Int, block: Int, quants q: UnsafePointer<UInt8>, scale: Float, offset: Float) {
-        for e in 0..<16 {
-            let at = location(row: row, block: block, element: e)
-            quants.storeBytes(of: q[e] | q[16 + e] << 4, toByteOffset: at.byte, as: UInt8.self)
-        }
+        storeNibbles(row: row, block: block, q)
         let s = location(row: row, block: block, element: 0).scale
         setValue(scale, scales, s)
         setValue(offset, offsets, s)
@@ -183,12 +247,53 @@ final class WeightMatrix: @unchecked Sendable {
     func setByteBlock(
         row: Int, block: Int, quants q: UnsafePointer<Int8>, scale0: Float, scale1: Float, offset: Float = 0
     ) {
-        for e in 0..<32 {
-            quants.storeBytes(of: q[e], toByteOffset: location(row: row, block: block, element: e).byte, as: Int8.self)
-        }
+        storeBytes(row: row, block: block, q)
         setValue(scale0, scales, location(row: row, block: block, element: 0).scale)
         setValue(scale1, scales, location(row: row, block: block, element: 16).scale)
         if hasByteOffsets { setValue(offset, offsets, byteOffsetIndex(row: row, block: block)) }
+    }
+
+    /// ``setNibbleBlock`` for the ``ScaleEncoding/coded`` encoding: the codes of the block's scale
+    /// and offset (their multipliers are set by ``setSuperBlock``).
+    func setCodedNibbleBlock(row: Int, block: Int, quants q: UnsafePointer<UInt8>, scaleCode: Int8, offsetCode: Int8) {
+        precondition(scaleEncoding == .coded)
+        storeNibbles(row: row, block: block, q)
+        let s = location(row: row, block: block, element: 0).scale
+        scales.storeBytes(of: scaleCode, toByteOffset: s, as: Int8.self)
+        offsets.storeBytes(of: offsetCode, toByteOffset: s, as: Int8.self)
+    }
+
+    /// ``setByteBlock`` for the ``ScaleEncoding/coded`` encoding.
+    func setCodedByteBlock(
+        row: Int, block: Int, quants q: UnsafePointer<Int8>, scaleCodes: (Int8, Int8), offsetCode: Int8 = 0
+    ) {
+        precondition(scaleEncoding == .coded)
+        storeBytes(row: row, block: block, q)
+        scales.storeBytes(of: scaleCodes.0, toByteOffset: location(row: row, block: block, element: 0).scale, as: Int8.self)
+        scales.storeBytes(of: scaleCodes.1, toByteOffset: location(row: row, block: block, element: 16).scale, as: Int8.self)
+        if hasByteOffsets { offsets.storeBytes(of: offsetCode, toByteOffset: byteOffsetIndex(row: row, block: block), as: Int8.self) }
+    }
+
+    private func storeNibbles(row: Int, block: Int, _ q: UnsafePointer<UInt8>) {
+        for e in 0..<16 {
+            let at = location(row: row, block: block, element: e)
+            quants.storeBytes(of: q[e] | q[16 + e] << 4, toByteOffset: at.byte, as: UInt8.self)
+        }
+    }
+
+    private func storeBytes(row: Int, block: Int, _ q: UnsafePointer<Int8>) {
+        for e in 0..<32 {
+            quants.storeBytes(of: q[e], toByteOffset: location(row: row, block: block, element: e).byte, as: Int8.self)
+        }
+    }
+
+    /// Stores the multipliers of a super-block's codes (``ScaleEncoding/coded``): `scale` (`d`) and,
+    /// where there are offsets, `offset` (`−dmin`), both f16 values.
+    func setSuperBlock(row: Int, superBlock: Int, scale: Float16, offset: Float16 = 0) {
+        precondition(scaleEncoding == .coded)
+        let index = superIndex(row: row, block: superBlock * Self.superBlockBlocks)
+        superScales.storeBytes(of: scale, toByteOffset: 2 * index, as: Float16.self)
+        if offsetsPerGroup > 0 { superOffsets.storeBytes(of: offset, toByteOffset: 2 * index, as: Float16.self) }
     }
 
     /// The index of the offset of `block` of `row` in the byte format (eight per block per group).

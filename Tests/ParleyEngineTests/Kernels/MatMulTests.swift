@@ -23,6 +23,24 @@ import Testing
         }
     }
 
+    /// The K-quants keep their sub-scales as 8-bit codes with an f16 multiplier per super-block and
+    /// row, so a decode step reads about as many bytes of scales as the file holds.
+    @Test func kQuantScalesAreStoredAsCodes() throws {
+        let rows = 16, columns = 512
+        // Bytes per weight: the quants plus one code per scale (and offset) plus the multipliers.
+        let expected: [(GGMLType, Double)] = [
+            (.q4_K, (128 + 8 + 8 + 2 + 2) / 256), (.q6_K, (256 + 16 + 2) / 256), (.q3_K, (256 + 16 + 2) / 256),
+            (.q5_K, (256 + 16 + 8 + 2 + 2) / 256),
+        ]
+        var gen = SyntheticBlocks(seed: 4)
+        for (type, bytesPerWeight) in expected {
+            let bytes = gen.tensor(type, rows: rows, columns: columns)
+            let w = try bytes.withUnsafeBytes { try WeightMatrix(repacking: $0, type: type, rows: rows, columns: columns) }
+            #expect(w.scaleEncoding == .coded, "\(type)")
+            #expect(Double(w.byteCount) == bytesPerWeight * Double(rows * columns), "\(type)")
+        }
+    }
+
     @Test func quantizedActivationsRoundTrip() {
         var gen = SyntheticBlocks(seed: 2)
         let width = 96
