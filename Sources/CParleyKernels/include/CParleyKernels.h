@@ -29,7 +29,8 @@ int parley_vnni_available(void);
 /// `scale_kind` is 0, f16 if 1; if 2, Int8 codes, each multiplied by the f16 multiplier of its row
 /// and super-block (eight blocks) at `super_scales + g * super_stride` bytes, eight per super-block.
 /// Nibble format only: the offsets `m` at `offsets` (and their multipliers at `super_offsets`),
-/// laid out like the scales.
+/// laid out like the scales. Byte format with `six_bits`: blocks of 192 bytes holding six-bit
+/// quants (a nibble block of the low bits, then a plane of the two high bits).
 typedef struct parley_matrix {
     const void *quants;
     const void *scales;
@@ -43,6 +44,7 @@ typedef struct parley_matrix {
     int blocks;
     int scale_kind;
     int nibble;
+    int six_bits;
 } parley_matrix;
 
 /// A batch of `count` activation vectors quantized to 8 bits per 32-element block (see

@@ -23,6 +23,8 @@ enum DotKernels {
         var mask = SIMD16<UInt16>(repeating: 0x0F0F)
         /// Sixteen Int16 ones.
         var ones = SIMD16<Int16>(repeating: 1)
+        /// Thirty-two 0x30 bytes: bits 4 and 5, where six-bit quants keep their high bits.
+        var highBits = SIMD16<UInt16>(repeating: 0x3030)
     }
 
     @inline(__always)
@@ -137,20 +139,23 @@ enum DotKernels {
         }
     }
 
-    /// One activation vector of a kernel call: its quants, per-block scales and scaled block sums.
+    /// One activation vector of a kernel call: its quants, per-block scales and scaled block sums,
+    /// and (byte format) the corrections of its half blocks, `−128 · Σq` (two per block).
     struct Activation {
         var quants: UnsafeRawPointer
         var scales: UnsafePointer<Float>
         var sums: UnsafePointer<Float>
+        var corrections: UnsafePointer<Int32>
     }
 
     /// Eight activation vectors interleaved (see ``QuantizedActivations/interleavedQuants``): the
     /// four quants of chunk `c` of vector `v` at byte `32c + 4v`, the scale and sum of block `b` of
-    /// vector `v` at index `8b + v`.
+    /// vector `v` at index `8b + v`, the correction of half `h` of block `b` at `(2b + h) · 8 + v`.
     struct ActivationGroup {
         var quants: UnsafeRawPointer
         var scales: UnsafePointer<Float>
         var sums: UnsafePointer<Float>
+        var corrections: UnsafePointer<Int32>
     }
 
     // MARK: Float weights

@@ -127,6 +127,8 @@ enum MatMul {
                     a.initialize(repeating: SIMD8(), count: 8)
                     if w.format == .nibble {
                         DotKernels.nibble8(q, s, m, x.group(eight), blocks: blocks, constants: constants, into: a)
+                    } else if w.sixBitQuants {
+                        DotKernels.sixBit8(q, s, x.group(eight), blocks: blocks, constants: constants, into: a)
                     } else {
                         DotKernels.byte8(q, s, x.group(eight), blocks: blocks, constants: constants, into: a)
                     }
@@ -139,7 +141,9 @@ enum MatMul {
                 let r =
                     w.format == .nibble
                     ? DotKernels.nibble4(q, s, m, x0, x1, x2, x3, blocks: blocks, constants: constants)
-                    : DotKernels.byte4(q, s, x0, x1, x2, x3, blocks: blocks, constants: constants)
+                    : w.sixBitQuants
+                        ? DotKernels.sixBit4(q, s, x0, x1, x2, x3, blocks: blocks, constants: constants)
+                        : DotKernels.byte4(q, s, x0, x1, x2, x3, blocks: blocks, constants: constants)
                 store(r.0, o + v * outStride, valid)
                 store(r.1, o + (v + 1) * outStride, valid)
                 store(r.2, o + (v + 2) * outStride, valid)
@@ -150,7 +154,9 @@ enum MatMul {
                 let r =
                     w.format == .nibble
                     ? DotKernels.nibble1(q, s, m, x.activation(v), blocks: blocks, constants: constants)
-                    : DotKernels.byte1(q, s, x.activation(v), blocks: blocks, constants: constants)
+                    : w.sixBitQuants
+                        ? DotKernels.sixBit1(q, s, x.activation(v), blocks: blocks, constants: constants)
+                        : DotKernels.byte1(q, s, x.activation(v), blocks: blocks, constants: constants)
                 store(r, o + v * outStride, valid)
                 v += 1
             }

@@ -99,7 +99,7 @@ final class QuantizedActivations {
         let blocks = paddedWidth / 32
         return .init(
             quants: UnsafeRawPointer(interleavedQuants + g * paddedWidth * 2), scales: interleavedScales + g * blocks * 8,
-            sums: interleavedSums + g * blocks * 8)
+            sums: interleavedSums + g * blocks * 8, corrections: interleavedCorrections + g * blocks * 16)
     }
 
     /// Blocks of 32 per vector (including padding).
@@ -109,7 +109,9 @@ final class QuantizedActivations {
     @inline(__always)
     func activation(_ v: Int) -> DotKernels.Activation {
         let blocks = paddedWidth / 32
-        return .init(quants: UnsafeRawPointer(quants + v * paddedWidth), scales: scales + v * blocks, sums: sums + v * blocks)
+        return .init(
+            quants: UnsafeRawPointer(quants + v * paddedWidth), scales: scales + v * blocks, sums: sums + v * blocks,
+            corrections: corrections + v * 2 * blocks)
     }
 
     /// Quantizes `count` vectors of `width` floats, vector `i` at `input + i * stride`, for weights of `format`,

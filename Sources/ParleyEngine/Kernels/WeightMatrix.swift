@@ -11,7 +11,10 @@
 ///   scale per 16 elements. A group's block takes 256 bytes: byte `128h + 32k + 4r + j` (h = 0, 1)
 ///   holds element `16h + 4k + j` of row `r`. Scales: sixteen per block (eight rows of the first
 ///   half, then of the second). Q5_K adds an offset per block (``hasByteOffsets``): `w = s·q + m`,
-///   its term `m · Σ activations` added after the kernels (``MatMul``).
+///   its term `m · Σ activations` added after the kernels (``MatMul``). Q6_K keeps its 6-bit quants
+///   (``sixBitQuants``): `q + 32` (0…63) split into a nibble block as the nibble format lays it out
+///   (elements 0…15 low, 16…31 high nibbles; 128 bytes) and a plane of the two high bits (64 bytes:
+///   bits `2k, 2k+1` of byte `32h + 4r + j` are those of element `16h + 4k + j` of row `r`).
 /// - ``Format/float``: F32, F16 and BF16 widened to `Float`, row after row.
 ///
 /// Scales and offsets are stored as compactly as is exact (see ``ScaleEncoding``): f16 where they
@@ -83,6 +86,8 @@ final class WeightMatrix: @unchecked Sendable {
     var superScalesPerGroup: Int { scaleEncoding == .coded ? blocksPerRow / Self.superBlockBlocks * Self.groupRows : 0 }
     /// Whether the byte format's blocks have offsets (Q5_K's minimums).
     let hasByteOffsets: Bool
+    /// Byte format only: the quants are stored in six bits (Q6_K; see ``Format/byte``).
+    let sixBitQuants: Bool
     /// Offsets per row group (eight per block where there are offsets).
     var offsetsPerGroup: Int { format == .nibble || hasByteOffsets ? blocksPerRow * 8 : 0 }
     /// The kernels' constants, kept in memory on purpose (see ``DotKernels/Constants``).
@@ -110,6 +115,7 @@ final class WeightMatrix: @unchecked Sendable {
         self.scaleEncoding = format == .float ? .float : scaleEncoding
         precondition(self.scaleEncoding != .coded || columns % 256 == 0, "coded scales need whole super-blocks")
         hasByteOffsets = format == .byte && sourceType == .q5_K
+        sixBitQuants = format == .byte && sourceType == .q6_K
         switch format {
         case .nibble:
             paddedColumns = (columns + 31) / 32 * 32
@@ -119,7 +125,7 @@ final class WeightMatrix: @unchecked Sendable {
         case .byte:
             paddedColumns = (columns + 31) / 32 * 32
             blocksPerRow = paddedColumns / 32
-            groupStride = blocksPerRow * 256
+            groupStride = blocksPerRow * (sixBitQuants ? 192 : 256)
             scalesPerGroup = blocksPerRow * 16
         case .float:
             paddedColumns = columns
@@ -189,13 +195,15 @@ final class WeightMatrix: @unchecked Sendable {
     }
 
     /// Where element `e` (0…31) of block `block` of `row` lives: its quant's byte offset, whether it
-    /// is the high nibble (nibble format), and its scale's index.
+    /// is the high nibble (nibble format and six-bit quants' low bits), and its scale's index.
     private func location(row: Int, block: Int, element e: Int) -> (byte: Int, high: Bool, scale: Int) {
         let group = row / Self.groupRows, r = row % Self.groupRows
         let lane = 32 * ((e % 16) / 4) + 4 * r + e % 4
         switch format {
         case .nibble:
             return (group * groupStride + block * 128 + lane, e >= 16, group * scalesPerGroup + block * 8 + r)
+        case .byte where sixBitQuants:
+            return (group * groupStride + block * 192 + lane, e >= 16, group * scalesPerGroup + block * 16 + (e / 16) * 8 + r)
         default:
             return (
                 group * groupStride + block * 256 + (e / 16) * 128 + lane, false,
@@ -213,7 +221,7 @@ final class WeightMatrix: @unchecked Sendable {
             let at = location(row: row, block: column / 32, element: column % 32)
             let block = column / 32
             let scale = value(scales, at.scale, superScales, row: row, block: block)
-            let scaled = Float(quants.load(fromByteOffset: at.byte, as: Int8.self)) * scale
+            let scaled = Float(byteQuant(row: row, block: block, element: column % 32)) * scale
             guard hasByteOffsets else { return scaled }
             return scaled + value(offsets, byteOffsetIndex(row: row, block: block), superOffsets, row: row, block: block)
         case .nibble:
@@ -283,8 +291,35 @@ final class WeightMatrix: @unchecked Sendable {
 
     private func storeBytes(row: Int, block: Int, _ q: UnsafePointer<Int8>) {
         for e in 0..<32 {
-            quants.storeBytes(of: q[e], toByteOffset: location(row: row, block: block, element: e).byte, as: Int8.self)
+            let at = location(row: row, block: block, element: e)
+            guard sixBitQuants else {
+                quants.storeBytes(of: q[e], toByteOffset: at.byte, as: Int8.self)
+                continue
+            }
+            precondition((-32...31).contains(q[e]), "a six-bit quant is out of range")
+            let u = UInt8(Int(q[e]) + 32)
+            let low = quants.load(fromByteOffset: at.byte, as: UInt8.self) | (u & 0x0F) << (at.high ? 4 : 0)
+            quants.storeBytes(of: low, toByteOffset: at.byte, as: UInt8.self)
+            let plane = highBitsLocation(row: row, block: block, element: e)
+            let bits = quants.load(fromByteOffset: plane.byte, as: UInt8.self) | (u >> 4) << plane.shift
+            quants.storeBytes(of: bits, toByteOffset: plane.byte, as: UInt8.self)
         }
+    }
+
+    /// Six-bit quants: the byte and bit position of the two high bits of element `e` of `block` of `row`.
+    private func highBitsLocation(row: Int, block: Int, element e: Int) -> (byte: Int, shift: Int) {
+        let group = row / Self.groupRows, r = row % Self.groupRows
+        return (group * groupStride + block * 192 + 128 + 32 * (e / 16) + 4 * r + e % 4, 2 * ((e % 16) / 4))
+    }
+
+    /// The signed quant of element `e` (0…31) of `block` of `row` in the byte format.
+    private func byteQuant(row: Int, block: Int, element e: Int) -> Int8 {
+        let at = location(row: row, block: block, element: e)
+        guard sixBitQuants else { return quants.load(fromByteOffset: at.byte, as: Int8.self) }
+        let low = (quants.load(fromByteOffset: at.byte, as: UInt8.self) >> (at.high ? 4 : 0)) & 0x0F
+        let plane = highBitsLocation(row: row, block: block, element: e)
+        let high = (quants.load(fromByteOffset: plane.byte, as: UInt8.self) >> plane.shift) & 3
+        return Int8(low | high << 4) - 32
     }
 
     /// Stores the multipliers of a super-block's codes (``ScaleEncoding/coded``): `scale` (`d`) and,
