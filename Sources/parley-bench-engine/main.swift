@@ -104,8 +104,8 @@ if arguments.contains("--kernels") {
     for result in try KernelBenchmark.run() {
         print(
             String(
-                format: "%@ %-8@ %5d×576 × %2d vectors: %5.1f GMAC/s", result.type, result.kernels, result.rows,
-                result.vectors, result.macsPerSecond / 1e9))
+                format: "%@ %-8@ %5d×%d × %2d vectors: %5.1f GMAC/s", result.type, result.kernels, result.rows,
+                result.columns, result.vectors, result.macsPerSecond / 1e9))
     }
     exit(0)
 }

@@ -7,7 +7,7 @@ Weights are dequantized by the `gguf` PyPI package (not by Parley's code). Two a
   --activations float  plain float32 math (float64 sums in the norms): the "true" model.
   --activations q8     like llama.cpp on the CPU: before every product with a quantized weight the
                        activations are quantized per block (Q8_0 for Q4_0/Q5_0/Q8_0 weights, Q8_1
-                       for Q4_1: 32 values, d = max|x|/127 rounded to f16; Q8_K for K-quant weights:
+                       for Q4_1/Q5_1: 32 values, d = max|x|/127 rounded to f16; Q8_K for K-quant weights:
                        256 values, float d = max/-127), and the KV cache, the query and the
                        attention weights are rounded to f16. Gemma 3's GELU goes through ggml's f16
                        lookup table (y = f16(gelu(f16(x))) for -10 < x < 10); in float mode it is
@@ -321,10 +321,10 @@ class Model:
     def load(self, r):
         self.w = {}
         self.types = {}
-        self.q4_1_min = {}
+        self.q4_1_min = {}  # Q4_1's and Q5_1's block minimums
         for t in r.tensors:
-            if t.tensor_type == QT.Q4_1:
-                blocks = np.asarray(t.data).reshape(-1, 20)
+            if t.tensor_type in (QT.Q4_1, QT.Q5_1):
+                blocks = np.asarray(t.data).reshape(-1, 20 if t.tensor_type == QT.Q4_1 else 24)
                 mins = blocks[:, 2:4].copy().view(np.float16).astype(np.float32)
                 self.q4_1_min[t.name] = mins.reshape(int(t.shape[1]), -1)
             a = dequantize(t.data, t.tensor_type).astype(np.float32)
@@ -371,8 +371,8 @@ class Model:
                 x = self.q8_k(x)
             elif t in (QT.Q4_0, QT.Q5_0, QT.Q8_0):
                 x = self.q8_blocks(x)[0]
-            elif t == QT.Q4_1:
-                # llama.cpp's Q4_1·Q8_1 dot adds m·s with s kept as f16(d·Σq).
+            elif t in (QT.Q4_1, QT.Q5_1):
+                # llama.cpp's Q4_1·Q8_1 and Q5_1·Q8_1 dots add m·s with s kept as f16(d·Σq).
                 x, s_err = self.q8_blocks(x)
                 return x @ w.T + s_err @ self.q4_1_min[name].T
             elif t == QT.F16:

@@ -37,6 +37,7 @@ public enum GGMLDequantizer {
             case .q4_0: q4_0(src, dst)
             case .q4_1: q4_1(src, dst)
             case .q5_0: q5_0(src, dst)
+            case .q5_1: q5_1(src, dst)
             case .q8_0: q8_0(src, dst)
             case .q3_K: q3_K(src, dst)
             case .q4_K: q4_K(src, dst)
@@ -68,6 +69,16 @@ public enum GGMLDequantizer {
             let (lo, hi) = q5_0Pair(src[6 + j], high: high, j)
             dst[j] = Float(lo) * d
             dst[j + 16] = Float(hi) * d
+        }
+    }
+
+    private static func q5_1(_ src: UnsafeRawBufferPointer, _ dst: UnsafeMutableBufferPointer<Float>) {
+        let d = half(src, 0), m = half(src, 2)
+        let high = src.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+        for j in 0..<16 {
+            let (lo, hi) = q5_0Pair(src[8 + j], high: high, j)
+            dst[j] = Float(lo + 16) * d + m
+            dst[j + 16] = Float(hi + 16) * d + m
         }
     }
 

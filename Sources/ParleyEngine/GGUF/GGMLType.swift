@@ -13,6 +13,8 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     case q4_1 = 3
     /// 5-bit blocks of 32 with one f16 scale: `x = (q - 16) * d` (the fifth bits packed in 32 bits).
     case q5_0 = 6
+    /// 5-bit blocks of 32 with an f16 scale and minimum: `x = q * d + m` (fifth bits as Q5_0's).
+    case q5_1 = 7
     /// 8-bit blocks of 32 with one f16 scale: `x = q * d`.
     case q8_0 = 8
     /// 3-bit super-blocks of 256 (sixteen sub-blocks of 16 with 6-bit scales): `x = d·s·q`, q in −4…3.
@@ -26,11 +28,11 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     /// bfloat16 (the upper half of an f32).
     case bf16 = 30
 
-    /// Elements per block: 1 for the float types, 32 for q4_0/q4_1/q5_0/q8_0, 256 for the K-quants.
+    /// Elements per block: 1 for the float types, 32 for q4_0/q4_1/q5_0/q5_1/q8_0, 256 for the K-quants.
     public var blockSize: Int {
         switch self {
         case .f32, .f16, .bf16: 1
-        case .q4_0, .q4_1, .q5_0, .q8_0: 32
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0: 32
         case .q3_K, .q4_K, .q5_K, .q6_K: 256
         }
     }
@@ -47,6 +49,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         case .q4_0: 18  // f16 d + 16 bytes of nibbles
         case .q4_1: 20  // f16 d + f16 m + 16 bytes of nibbles
         case .q5_0: 22  // f16 d + 4 bytes of fifth bits + 16 bytes of nibbles
+        case .q5_1: 24  // f16 d + f16 m + 4 bytes of fifth bits + 16 bytes of nibbles
         case .q8_0: 34  // f16 d + 32 int8
         case .q3_K: 110  // 32 bytes of high bits + 64 bytes of 2-bit quants + 12 bytes of scales + f16 d
         case .q4_K: 144  // f16 d + f16 dmin + 12 bytes of scales + 128 bytes of nibbles
@@ -70,6 +73,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         case .q4_0: "Q4_0"
         case .q4_1: "Q4_1"
         case .q5_0: "Q5_0"
+        case .q5_1: "Q5_1"
         case .q8_0: "Q8_0"
         case .q3_K: "Q3_K"
         case .q4_K: "Q4_K"

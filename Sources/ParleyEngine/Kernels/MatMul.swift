@@ -164,7 +164,7 @@ enum MatMul {
         }
     }
 
-    /// Adds the offsets' share of a byte matrix's products (Q5_K's minimums): Σ_b m_b · (d·Σq)_b
+    /// Adds the offsets' share of a byte matrix's products (Q5_1's and Q5_K's minimums): Σ_b m_b · (d·Σq)_b
     /// for each row and vector, from the activations' block sums, eight rows at a time.
     private static func addByteOffsets(
         _ w: WeightMatrix, _ x: QuantizedActivations, _ rows: Range<Int>, _ out: UnsafeMutablePointer<Float>,

@@ -30,7 +30,7 @@ final class QuantizedActivations {
 
         init(for weight: WeightMatrix) {
             format = weight.format
-            roundSums = weight.sourceType == .q4_1
+            roundSums = weight.sourceType == .q4_1 || weight.sourceType == .q5_1
             superBlocks = weight.sourceType.isKQuant && weight.columns % 256 == 0
         }
     }

@@ -3,7 +3,7 @@ extension WeightMatrix {
     static func format(for type: GGMLType) -> Format {
         switch type {
         case .q4_0, .q4_1, .q4_K: .nibble
-        case .q5_0, .q8_0, .q3_K, .q5_K, .q6_K: .byte
+        case .q5_0, .q5_1, .q8_0, .q3_K, .q5_K, .q6_K: .byte
         case .f32, .f16, .bf16: .float
         }
     }
@@ -39,7 +39,7 @@ extension WeightMatrix {
     /// and Q8_0 (their scales are f16 in the file), and for Q4_0 unless `-8·d` overflows f16.
     private static func scalesFitHalf(_ bytes: UnsafeRawBufferPointer, type: GGMLType, blocks: Int) -> Bool {
         switch type {
-        case .q4_1, .q5_0, .q8_0: return true
+        case .q4_1, .q5_0, .q5_1, .q8_0: return true
         case .q4_0:
             guard let base = bytes.baseAddress else { return true }
             return (0..<blocks).allSatisfy { b in
@@ -116,6 +116,21 @@ extension WeightMatrix {
                         (q[j], q[j + 16]) = GGMLDequantizer.q5_0Pair(b.load(fromByteOffset: 6 + j, as: UInt8.self), high: high, j)
                     }
                     setByteBlock(row: row, block: block, quants: q.baseAddress!, scale0: d, scale1: d)
+                }
+            }
+        case .q5_1:
+            // Quants 0…31 with the block's scale, and its minimum as the block's offset (like Q5_K).
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
+                for block in 0..<columns / 32 {
+                    let b = src + block * 24
+                    let d = Float(halfBits: b.loadUnaligned(as: UInt16.self))
+                    let m = Float(halfBits: b.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+                    let high = b.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+                    for j in 0..<16 {
+                        let (lo, hi) = GGMLDequantizer.q5_0Pair(b.load(fromByteOffset: 8 + j, as: UInt8.self), high: high, j)
+                        (q[j], q[j + 16]) = (lo + 16, hi + 16)
+                    }
+                    setByteBlock(row: row, block: block, quants: q.baseAddress!, scale0: d, scale1: d, offset: m)
                 }
             }
         case .q3_K:

@@ -7,10 +7,10 @@
 ///   `d` and offset `m` (`w = d·q + m`). A group's block takes 128 bytes: byte `32k + 4r + j`
 ///   (k, j = 0…3) holds element `4k + j` of row `r` in its low nibble and element `16 + 4k + j` in
 ///   its high nibble. Scales and offsets: eight per block (one per row).
-/// - ``Format/byte``: 8-bit quants (Q8_0, Q6_K, and Q5_0, Q3_K, Q5_K widened), `w = s·q` with one
+/// - ``Format/byte``: 8-bit quants (Q8_0, Q6_K, and Q5_0, Q5_1, Q3_K, Q5_K widened), `w = s·q` with one
 ///   scale per 16 elements. A group's block takes 256 bytes: byte `128h + 32k + 4r + j` (h = 0, 1)
 ///   holds element `16h + 4k + j` of row `r`. Scales: sixteen per block (eight rows of the first
-///   half, then of the second). Q5_K adds an offset per block (``hasByteOffsets``): `w = s·q + m`,
+///   half, then of the second). Q5_1 and Q5_K add an offset per block (``hasByteOffsets``): `w = s·q + m`,
 ///   its term `m · Σ activations` added after the kernels (``MatMul``). Q6_K keeps its 6-bit quants
 ///   (``sixBitQuants``): `q + 32` (0…63) split into a nibble block as the nibble format lays it out
 ///   (elements 0…15 low, 16…31 high nibbles; 128 bytes) and a plane of the two high bits (64 bytes:
@@ -84,7 +84,7 @@ final class WeightMatrix: @unchecked Sendable {
     let superOffsets: UnsafeMutableRawPointer
     /// Multipliers per row group in ``superScales`` and ``superOffsets`` (one per super-block and row).
     var superScalesPerGroup: Int { scaleEncoding == .coded ? blocksPerRow / Self.superBlockBlocks * Self.groupRows : 0 }
-    /// Whether the byte format's blocks have offsets (Q5_K's minimums).
+    /// Whether the byte format's blocks have offsets (Q5_1's and Q5_K's minimums).
     let hasByteOffsets: Bool
     /// Byte format only: the quants are stored in six bits (Q6_K; see ``Format/byte``).
     let sixBitQuants: Bool
@@ -114,7 +114,7 @@ final class WeightMatrix: @unchecked Sendable {
         self.sourceType = sourceType
         self.scaleEncoding = format == .float ? .float : scaleEncoding
         precondition(self.scaleEncoding != .coded || columns % 256 == 0, "coded scales need whole super-blocks")
-        hasByteOffsets = format == .byte && sourceType == .q5_K
+        hasByteOffsets = format == .byte && (sourceType == .q5_K || sourceType == .q5_1)
         sixBitQuants = format == .byte && sourceType == .q6_K
         switch format {
         case .nibble:

@@ -17,7 +17,7 @@ import Testing
     @Test func blockGeometry() {
         let expected: [GGMLType: (Int, Int)] = [
             .f32: (1, 4), .f16: (1, 2), .bf16: (1, 2), .q4_0: (32, 18), .q4_1: (32, 20), .q5_0: (32, 22),
-            .q8_0: (32, 34),
+            .q5_1: (32, 24), .q8_0: (32, 34),
             .q3_K: (256, 110), .q4_K: (256, 144), .q5_K: (256, 176), .q6_K: (256, 210),
         ]
         for type in GGMLType.allCases {

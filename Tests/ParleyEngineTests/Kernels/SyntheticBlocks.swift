@@ -46,6 +46,8 @@ struct SyntheticBlocks {
                 bytes[bytes.count - 17] |= 0x80
             case .q5_0:
                 bytes += half(0.02) + (0..<20).map { _ in byte() }
+            case .q5_1:
+                bytes += half(0.02) + half(-0.3) + (0..<20).map { _ in byte() }
             case .q8_0:
                 bytes += half(0.01) + (0..<32).map { _ in UInt8(truncatingIfNeeded: Int8.random(in: -127...127, using: &self)) }
             case .q4_K:

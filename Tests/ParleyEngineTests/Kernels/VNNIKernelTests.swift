@@ -6,7 +6,7 @@ import Testing
 /// every weight format, tile shape (groups of eight interleaved vectors, then one to four vectors)
 /// and edge value, and the override that picks the portable kernels.
 @Suite struct VNNIKernelTests {
-    static let types: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q8_0, .q3_K, .q4_K, .q5_K, .q6_K]
+    static let types: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q3_K, .q4_K, .q5_K, .q6_K]
 
     /// Vector counts covering every tile: 1…4 vectors alone, groups of eight, and groups of eight
     /// followed by each tail length.

@@ -14,7 +14,7 @@ import Testing
 struct QuantizedMatrixReferenceTests {
     static let prompt = (0..<12).map { Int32(($0 * 23 + 3) % 64) }
 
-    @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q8_0, .q3_K, .q4_K, .q5_K, .q6_K])
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q3_K, .q4_K, .q5_K, .q6_K])
     func logitsMatchTheQ8Reference(type: GGMLType) throws {
         let file = RandomModelFile(family: .qwen2, dim: 256, heads: 4, kvHeads: 2, ff: 512, blocks: 2, biases: true, matrixType: type)
         let path = try file.write(named: "random-\(type)")

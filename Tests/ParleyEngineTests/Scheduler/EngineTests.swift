@@ -80,22 +80,23 @@ struct EngineTests {
         #expect(short.promptProgress.isEmpty)
     }
 
-    /// A long prompt's step (512 tokens here: seconds of work) stops at the next layer when its
-    /// generation is cancelled meanwhile, so the engine is free for the next request at once.
+    /// A long prompt's step (512 tokens here) stops at the next layer when its generation is
+    /// cancelled meanwhile, so the engine is free for the next request at once. (The prompt takes
+    /// eight steps, so a reader the test machine's load delays still cancels during one.)
     @Test func cancellingALongPromptStopsItsStepPartWay() async throws {
-        let engine = try Self.engine(.init(kvCacheBytes: 64 << 20, contextLength: 1024, prefillChunk: 512))
+        let engine = try Self.engine(.init(kvCacheBytes: 128 << 20, contextLength: 4096, prefillChunk: 512))
         defer { engine.shutdown() }
         // The first report comes as the step begins; the stream goes away with the function that
         // read it, which cancels the generation.
         func firstEvent() async throws -> TokenEvent? {
             for try await event in engine.generate(
-                .init(prompt: .tokens(Array(repeating: 28, count: 900)), sampling: .greedy, maxTokens: 2))
+                .init(prompt: .tokens(Array(repeating: 28, count: 4000)), sampling: .greedy, maxTokens: 2))
             {
                 return event
             }
             return nil
         }
-        guard case .prompt(0, 900) = try await firstEvent() else {
+        guard case .prompt(0, 4000) = try await firstEvent() else {
             Issue.record("expected the prompt's first report")
             return
         }
