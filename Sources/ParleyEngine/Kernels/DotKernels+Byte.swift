@@ -1,12 +1,13 @@
 extension DotKernels {
-    /// Σ q·qa of 16 elements for eight rows, in Int32: each `vpmaddubsw` pair (|w| ≤ 128 times ±a,
-    /// at most 32512) is widened at once, as two of them could exceed Int16.
+    /// Σ q·qa of half `h` of block `b` for eight rows, in Int32 (`Q` the quants' storage).
     @inline(__always)
-    static func byteHalf(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ offset: Int, _ ones: SIMD16<Int16>) -> SIMD8<Int32> {
-        var t = SIMD8<Int32>()
+    static func byteHalf<Q: ByteQuants>(
+        _ w: UnsafeRawPointer, half h: Int, _ x: Activation, block b: Int, _ constants: Constants, _: Q.Type
+    ) -> SIMD8<Int32> {
+        let offset = b * 32 + h * 16
+        var t = SIMD8<Int32>(repeating: Q.start(x.corrections, 2 * b + h))
         for k in 0..<4 {
-            let q = w.loadUnaligned(fromByteOffset: k * 32, as: SIMD32<Int8>.self)
-            t &+= widen(maddubs(magnitude(q), sign(broadcast4(a, offset + 4 * k), q)), ones)
+            t &+= Q.product(Q.chunk(w, half: h, chunk: k, constants), x.quants, offset + 4 * k, constants.ones)
         }
         return t
     }
@@ -14,39 +15,41 @@ extension DotKernels {
     /// Σₖ (s·q)·(da·qa) for the eight rows of a byte row group (one per lane) and one activation
     /// vector: `w` the group's quants, `s` its scales (sixteen per block: eight rows × two halves).
     @inline(__always)
-    static func byte1<S: ScaleStorage>(
-        _ w: UnsafeRawPointer, _ s: S, _ x: Activation, blocks: Int, constants: Constants
+    static func byte1<S: ScaleStorage, Q: ByteQuants>(
+        _ w: UnsafeRawPointer, _ s: S, _ x: Activation, blocks: Int, constants: Constants, quants: Q.Type
     ) -> SIMD8<Float> {
         var acc = SIMD8<Float>()
-        let ones = constants.ones
         for b in 0..<blocks {
-            let wb = w + b * 256, o = b * 32
+            let wb = w + b * Q.blockBytes
             let da = x.scales[b]
-            acc = acc.addingProduct(toFloat(byteHalf(wb, x.quants, o, ones)), s.load8(b * 16) * da)
-            acc = acc.addingProduct(toFloat(byteHalf(wb + 128, x.quants, o + 16, ones)), s.load8(b * 16 + 8) * da)
+            acc = acc.addingProduct(toFloat(byteHalf(wb, half: 0, x, block: b, constants, Q.self)), s.load8(b * 16) * da)
+            acc = acc.addingProduct(toFloat(byteHalf(wb, half: 1, x, block: b, constants, Q.self)), s.load8(b * 16 + 8) * da)
         }
         return acc
     }
 
-    /// ``byte1`` for four activation vectors at once.
+    /// ``byte1`` for four activation vectors at once (each chunk is unpacked once for the four).
     @inline(__always)
-    static func byte4<S: ScaleStorage>(
+    static func byte4<S: ScaleStorage, Q: ByteQuants>(
         _ w: UnsafeRawPointer, _ s: S, _ x0: Activation, _ x1: Activation, _ x2: Activation,
-        _ x3: Activation, blocks: Int, constants: Constants
+        _ x3: Activation, blocks: Int, constants: Constants, quants: Q.Type
     ) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
         let ones = constants.ones
         for b in 0..<blocks {
+            let wb = w + b * Q.blockBytes
             for half in 0..<2 {
-                let wb = w + b * 256 + half * 128, o = b * 32 + half * 16
-                var t0 = SIMD8<Int32>(), t1 = SIMD8<Int32>(), t2 = SIMD8<Int32>(), t3 = SIMD8<Int32>()
+                let o = b * 32 + half * 16, c = 2 * b + half
+                var t0 = SIMD8<Int32>(repeating: Q.start(x0.corrections, c))
+                var t1 = SIMD8<Int32>(repeating: Q.start(x1.corrections, c))
+                var t2 = SIMD8<Int32>(repeating: Q.start(x2.corrections, c))
+                var t3 = SIMD8<Int32>(repeating: Q.start(x3.corrections, c))
                 for k in 0..<4 {
-                    let q = wb.loadUnaligned(fromByteOffset: k * 32, as: SIMD32<Int8>.self)
-                    let u = magnitude(q)
-                    t0 &+= widen(maddubs(u, sign(broadcast4(x0.quants, o + 4 * k), q)), ones)
-                    t1 &+= widen(maddubs(u, sign(broadcast4(x1.quants, o + 4 * k), q)), ones)
-                    t2 &+= widen(maddubs(u, sign(broadcast4(x2.quants, o + 4 * k), q)), ones)
-                    t3 &+= widen(maddubs(u, sign(broadcast4(x3.quants, o + 4 * k), q)), ones)
+                    let q = Q.chunk(wb, half: half, chunk: k, constants)
+                    t0 &+= Q.product(q, x0.quants, o + 4 * k, ones)
+                    t1 &+= Q.product(q, x1.quants, o + 4 * k, ones)
+                    t2 &+= Q.product(q, x2.quants, o + 4 * k, ones)
+                    t3 &+= Q.product(q, x3.quants, o + 4 * k, ones)
                 }
                 let sw = s.load8(b * 16 + half * 8)
                 acc0 = acc0.addingProduct(toFloat(t0), sw * x0.scales[b])
@@ -61,28 +64,29 @@ extension DotKernels {
     /// ``byte4`` for the eight interleaved vectors of `x`; adds each vector's row sums to `acc[v]`
     /// in the same order as ``byte1``.
     @inline(__always)
-    static func byte8<S: ScaleStorage>(
-        _ w: UnsafeRawPointer, _ s: S, _ x: ActivationGroup, blocks: Int, constants: Constants,
+    static func byte8<S: ScaleStorage, Q: ByteQuants>(
+        _ w: UnsafeRawPointer, _ s: S, _ x: ActivationGroup, blocks: Int, constants: Constants, quants: Q.Type,
         into acc: UnsafeMutablePointer<SIMD8<Float>>
     ) {
         let ones = constants.ones
         for b in 0..<blocks {
-            let xs = x.scales + 8 * b
+            let xs = x.scales + 8 * b, wb = w + b * Q.blockBytes
             for half in 0..<2 {
-                let wb = w + b * 256 + half * 128, a = x.quants + b * 256 + half * 128
-                var t0 = SIMD8<Int32>(), t1 = SIMD8<Int32>(), t2 = SIMD8<Int32>(), t3 = SIMD8<Int32>()
-                var t4 = SIMD8<Int32>(), t5 = SIMD8<Int32>(), t6 = SIMD8<Int32>(), t7 = SIMD8<Int32>()
+                let a = x.quants + b * 256 + half * 128, c = x.corrections + (2 * b + half) * 8
+                var t0 = SIMD8<Int32>(repeating: Q.start(c, 0)), t1 = SIMD8<Int32>(repeating: Q.start(c, 1))
+                var t2 = SIMD8<Int32>(repeating: Q.start(c, 2)), t3 = SIMD8<Int32>(repeating: Q.start(c, 3))
+                var t4 = SIMD8<Int32>(repeating: Q.start(c, 4)), t5 = SIMD8<Int32>(repeating: Q.start(c, 5))
+                var t6 = SIMD8<Int32>(repeating: Q.start(c, 6)), t7 = SIMD8<Int32>(repeating: Q.start(c, 7))
                 for k in 0..<4 {
-                    let q = wb.loadUnaligned(fromByteOffset: k * 32, as: SIMD32<Int8>.self)
-                    let u = magnitude(q), ak = a + 32 * k
-                    t0 &+= widen(maddubs(u, sign(broadcast4(ak, 0), q)), ones)
-                    t1 &+= widen(maddubs(u, sign(broadcast4(ak, 4), q)), ones)
-                    t2 &+= widen(maddubs(u, sign(broadcast4(ak, 8), q)), ones)
-                    t3 &+= widen(maddubs(u, sign(broadcast4(ak, 12), q)), ones)
-                    t4 &+= widen(maddubs(u, sign(broadcast4(ak, 16), q)), ones)
-                    t5 &+= widen(maddubs(u, sign(broadcast4(ak, 20), q)), ones)
-                    t6 &+= widen(maddubs(u, sign(broadcast4(ak, 24), q)), ones)
-                    t7 &+= widen(maddubs(u, sign(broadcast4(ak, 28), q)), ones)
+                    let q = Q.chunk(wb, half: half, chunk: k, constants), ak = a + 32 * k
+                    t0 &+= Q.product(q, ak, 0, ones)
+                    t1 &+= Q.product(q, ak, 4, ones)
+                    t2 &+= Q.product(q, ak, 8, ones)
+                    t3 &+= Q.product(q, ak, 12, ones)
+                    t4 &+= Q.product(q, ak, 16, ones)
+                    t5 &+= Q.product(q, ak, 20, ones)
+                    t6 &+= Q.product(q, ak, 24, ones)
+                    t7 &+= Q.product(q, ak, 28, ones)
                 }
                 let sw = s.load8(b * 16 + half * 8)
                 acc[0] = acc[0].addingProduct(toFloat(t0), sw * xs[0])

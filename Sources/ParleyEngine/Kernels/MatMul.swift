@@ -128,9 +128,13 @@ enum MatMul {
                     if w.format == .nibble {
                         DotKernels.nibble8(q, s, m, x.group(eight), blocks: blocks, constants: constants, into: a)
                     } else if w.sixBitQuants {
-                        DotKernels.sixBit8(q, s, x.group(eight), blocks: blocks, constants: constants, into: a)
+                        DotKernels.byte8(
+                            q, s, x.group(eight), blocks: blocks, constants: constants, quants: DotKernels.SixBits.self,
+                            into: a)
                     } else {
-                        DotKernels.byte8(q, s, x.group(eight), blocks: blocks, constants: constants, into: a)
+                        DotKernels.byte8(
+                            q, s, x.group(eight), blocks: blocks, constants: constants, quants: DotKernels.SignedBytes.self,
+                            into: a)
                     }
                     for i in 0..<8 { store(a[i], o + (8 * eight + i) * outStride, valid) }
                 }
@@ -142,8 +146,10 @@ enum MatMul {
                     w.format == .nibble
                     ? DotKernels.nibble4(q, s, m, x0, x1, x2, x3, blocks: blocks, constants: constants)
                     : w.sixBitQuants
-                        ? DotKernels.sixBit4(q, s, x0, x1, x2, x3, blocks: blocks, constants: constants)
-                        : DotKernels.byte4(q, s, x0, x1, x2, x3, blocks: blocks, constants: constants)
+                        ? DotKernels.byte4(
+                            q, s, x0, x1, x2, x3, blocks: blocks, constants: constants, quants: DotKernels.SixBits.self)
+                        : DotKernels.byte4(
+                            q, s, x0, x1, x2, x3, blocks: blocks, constants: constants, quants: DotKernels.SignedBytes.self)
                 store(r.0, o + v * outStride, valid)
                 store(r.1, o + (v + 1) * outStride, valid)
                 store(r.2, o + (v + 2) * outStride, valid)
@@ -155,8 +161,10 @@ enum MatMul {
                     w.format == .nibble
                     ? DotKernels.nibble1(q, s, m, x.activation(v), blocks: blocks, constants: constants)
                     : w.sixBitQuants
-                        ? DotKernels.sixBit1(q, s, x.activation(v), blocks: blocks, constants: constants)
-                        : DotKernels.byte1(q, s, x.activation(v), blocks: blocks, constants: constants)
+                        ? DotKernels.byte1(
+                            q, s, x.activation(v), blocks: blocks, constants: constants, quants: DotKernels.SixBits.self)
+                        : DotKernels.byte1(
+                            q, s, x.activation(v), blocks: blocks, constants: constants, quants: DotKernels.SignedBytes.self)
                 store(r, o + v * outStride, valid)
                 v += 1
             }
