@@ -150,47 +150,52 @@ PK_INLINE void nibble_tile(
     store(a, vectors, out, out_stride, valid);
 }
 
-/// Chunk `k` of half `h` of a six-bit block at `w` as unsigned bytes q + 32 (see WeightMatrix.swift):
-/// its low nibbles and the two high bits of its bit plane moved to bits 4 and 5.
-PK_INLINE __m256i six_bits(const uint8_t *w, int h, int k) {
+/// Chunk `k` of half `h` of a block of `bits`-bit quants (6 or 5) at `w` as unsigned bytes q + bias
+/// (see WeightMatrix.swift): its low nibbles, and the high bits of its bit plane moved to bit 4 up
+/// (six bits: bits 2k, 2k+1 of the plane's half h; five bits: bit 4h + k).
+PK_INLINE __m256i packed_chunk(const uint8_t *w, int h, int k, const int bits) {
     const __m256i raw = _mm256_loadu_si256((const __m256i *)(w + 32 * k));
     const __m256i low = _mm256_and_si256(h ? _mm256_srli_epi16(raw, 4) : raw, _mm256_set1_epi8(0x0F));
-    const __m256i plane = _mm256_loadu_si256((const __m256i *)(w + 128 + 32 * h));
-    const __m256i high = k >= 2 ? _mm256_srli_epi16(plane, 2 * k - 4) : _mm256_slli_epi16(plane, 4 - 2 * k);
-    return _mm256_or_si256(low, _mm256_and_si256(high, _mm256_set1_epi8(0x30)));
+    const __m256i plane = _mm256_loadu_si256((const __m256i *)(w + (bits == 6 ? 128 + 32 * h : 128)));
+    const int bit = bits == 6 ? 2 * k : 4 * h + k;
+    const __m256i high = bit >= 4 ? _mm256_srli_epi16(plane, bit - 4) : _mm256_slli_epi16(plane, 4 - bit);
+    return _mm256_or_si256(low, _mm256_and_si256(high, _mm256_set1_epi8(bits == 6 ? 0x30 : 0x10)));
 }
 
-/// The byte format; with `six`, its six-bit quants: fed unsigned (q + 32) with the sums started at
-/// −32·Σa (the correction divided by 4), which leaves exactly Σ q·a as well.
+/// The byte format with `bits`-bit quants: 8-bit ones fed as w + 128 (w XOR 0x80) with the sums
+/// started at the correction −128·Σa; packed ones (6 or 5 bits) fed as stored, q + `bias`, with the
+/// sums started at −bias·Σa (the correction times bias/128). Either leaves exactly Σ q·a.
 PK_INLINE void byte_tile(
     const uint8_t *w, const void *s, const void *sk, int kind, int blocks, const parley_activations *x, float *out,
-    long out_stride, int valid, const uint8_t *next, const int vectors, const int layout, const int six) {
+    long out_stride, int valid, const uint8_t *next, const int vectors, const int layout, const int bits,
+    const int bias) {
     __m256 a[8];
 #pragma clang loop unroll(full)
     for (int v = 0; v < vectors; v++) a[v] = _mm256_setzero_ps();
     const __m256i flip = _mm256_set1_epi8((char)0x80);
-    const long block_bytes = six ? 192 : 256;
+    const int packed = bits < 8;
+    const long block_bytes = 128 + 32 * (bits - 4);
     for (int b = 0; b < blocks; b++) {
 #pragma clang loop unroll(full)
         for (int h = 0; h < 2; h++) {
-            const uint8_t *wb = six ? w + 192 * b : w + 256 * b + 128 * h;
-            if (next && (!six || h == 0)) {
-                const char *p = (const char *)next + block_bytes * b + (six ? 0 : 128 * h);
+            const uint8_t *wb = packed ? w + block_bytes * b : w + 256 * b + 128 * h;
+            if (next && (!packed || h == 0)) {
+                const char *p = (const char *)next + block_bytes * b + (packed ? 0 : 128 * h);
                 _mm_prefetch(p, _MM_HINT_T0);
                 _mm_prefetch(p + 64, _MM_HINT_T0);
-                if (six) _mm_prefetch(p + 128, _MM_HINT_T0);
+                if (packed) _mm_prefetch(p + 128, _MM_HINT_T0);
             }
             __m256i t[8], u[8];
 #pragma clang loop unroll(full)
             for (int v = 0; v < vectors; v++) {
                 const int32_t c = correction(x, layout, v, b, h, blocks);
-                t[v] = _mm256_set1_epi32(six ? c >> 2 : c);
+                t[v] = _mm256_set1_epi32(packed ? (c >> 7) * bias : c);
                 u[v] = _mm256_setzero_si256();
             }
 #pragma clang loop unroll(full)
             for (int k = 0; k < 4; k++) {
-                const __m256i q =
-                    six ? six_bits(wb, h, k) : _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(wb + 32 * k)), flip);
+                const __m256i q = packed ? packed_chunk(wb, h, k, bits)
+                                         : _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(wb + 32 * k)), flip);
 #pragma clang loop unroll(full)
                 for (int v = 0; v < vectors; v++) {
                     if (vectors <= 2 && (k & 1)) {
@@ -215,7 +220,7 @@ PK_INLINE void byte_tile(
 /// One row group against every vector of `x`: the groups of eight, then the rest up to four at a time.
 PK_INLINE void row_group(
     const parley_matrix *w, const parley_batch *x, long g, int valid, float *out, long out_stride, const int nibble,
-    const int kind, const int six) {
+    const int kind, const int bits, const int bias) {
     const int blocks = w->blocks;
     const uint8_t *q = (const uint8_t *)w->quants + g * w->group_stride;
     const void *s = (const char *)w->scales + g * w->scale_stride;
@@ -235,7 +240,7 @@ PK_INLINE void row_group(
         if (nibble) {
             nibble_tile(q, s, m, sk, mk, kind, blocks, &view, o, out_stride, valid, e == 0 ? next : 0, 8, 1);
         } else {
-            byte_tile(q, s, sk, kind, blocks, &view, o, out_stride, valid, e == 0 ? next : 0, 8, 1, six);
+            byte_tile(q, s, sk, kind, blocks, &view, o, out_stride, valid, e == 0 ? next : 0, 8, 1, bits, bias);
         }
     }
     for (int v = 8 * x->groups; v < x->count;) {
@@ -248,7 +253,7 @@ PK_INLINE void row_group(
     if (nibble) {                                                                                                      \
         nibble_tile(q, s, m, sk, mk, kind, blocks, &view, o, out_stride, valid, 0, count, 0);                         \
     } else {                                                                                                           \
-        byte_tile(q, s, sk, kind, blocks, &view, o, out_stride, valid, 0, count, 0, six);                             \
+        byte_tile(q, s, sk, kind, blocks, &view, o, out_stride, valid, 0, count, 0, bits, bias);                      \
     }
         switch (n) {
         case 1: PK_TILE(1) break;
@@ -263,28 +268,32 @@ PK_INLINE void row_group(
 
 PK_INLINE void multiply_rows(
     const parley_matrix *w, const parley_batch *x, int first_row, int end_row, float *out, long out_stride,
-    const int nibble, const int kind, const int six) {
+    const int nibble, const int kind, const int bits, const int bias) {
     for (int r = first_row; r < end_row; r += 8) {
         const int valid = w->rows - r < 8 ? w->rows - r : 8;
-        row_group(w, x, r / 8, valid, out + r, out_stride, nibble, kind, six);
+        row_group(w, x, r / 8, valid, out + r, out_stride, nibble, kind, bits, bias);
     }
 }
 
 PK_TARGET void parley_vnni_multiply(
     const parley_matrix *w, const parley_batch *x, int first_row, int end_row, float *out, long out_stride) {
     // One specialization per format and scale kind, so that the kind's branches fold away.
-#define PK_ROWS(nibble, six)                                                                                           \
+#define PK_ROWS(nibble, bits, bias)                                                                                    \
     switch (w->scale_kind) {                                                                                           \
-    case 1: multiply_rows(w, x, first_row, end_row, out, out_stride, nibble, 1, six); break;                          \
-    case 2: multiply_rows(w, x, first_row, end_row, out, out_stride, nibble, 2, six); break;                          \
-    default: multiply_rows(w, x, first_row, end_row, out, out_stride, nibble, 0, six); break;                         \
+    case 1: multiply_rows(w, x, first_row, end_row, out, out_stride, nibble, 1, bits, bias); break;                   \
+    case 2: multiply_rows(w, x, first_row, end_row, out, out_stride, nibble, 2, bits, bias); break;                   \
+    default: multiply_rows(w, x, first_row, end_row, out, out_stride, nibble, 0, bits, bias); break;                  \
     }
     if (w->nibble) {
-        PK_ROWS(1, 0)
-    } else if (w->six_bits) {
-        PK_ROWS(0, 1)
+        PK_ROWS(1, 8, 0)
+    } else if (w->packed_bits == 6) {
+        PK_ROWS(0, 6, 32)
+    } else if (w->packed_bits == 5 && w->quant_bias == 16) {
+        PK_ROWS(0, 5, 16)
+    } else if (w->packed_bits == 5) {
+        PK_ROWS(0, 5, 0)
     } else {
-        PK_ROWS(0, 0)
+        PK_ROWS(0, 8, 0)
     }
 #undef PK_ROWS
 }

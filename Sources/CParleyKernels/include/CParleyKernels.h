@@ -29,8 +29,9 @@ int parley_vnni_available(void);
 /// `scale_kind` is 0, f16 if 1; if 2, Int8 codes, each multiplied by the f16 multiplier of its row
 /// and super-block (eight blocks) at `super_scales + g * super_stride` bytes, eight per super-block.
 /// Nibble format only: the offsets `m` at `offsets` (and their multipliers at `super_offsets`),
-/// laid out like the scales. Byte format with `six_bits`: blocks of 192 bytes holding six-bit
-/// quants (a nibble block of the low bits, then a plane of the two high bits).
+/// laid out like the scales. Byte format: `packed_bits` per quant, 8 (blocks of 256 bytes) or 6
+/// or 5 (blocks of 192 or 160 bytes: a nibble block of the low bits, then a plane of the high bits),
+/// the packed quants stored as q + `quant_bias`.
 typedef struct parley_matrix {
     const void *quants;
     const void *scales;
@@ -44,7 +45,8 @@ typedef struct parley_matrix {
     int blocks;
     int scale_kind;
     int nibble;
-    int six_bits;
+    int packed_bits;
+    int quant_bias;
 } parley_matrix;
 
 /// A batch of `count` activation vectors quantized to 8 bits per 32-element block (see

@@ -38,33 +38,108 @@ extension DotKernels {
         }
     }
 
-    /// Six-bit quants stored as `q + 32` (0…63), 192 bytes per block: the low nibbles laid out as a
-    /// nibble block (elements 0…15 low, 16…31 high), then the two high bits of each (bits `2k, 2k+1`
-    /// of byte `32h + 4r + j` for element `16h + 4k + j`). The unsigned sums start at `−32 · Σqa`
-    /// (the correction divided by 4), which leaves exactly Σ q·qa; a `vpmaddubsw` pair is at most
-    /// 2·63·127.
+    /// The quants' storage for a byte matrix (see ``WeightMatrix/packedBits``).
+    static func byteQuants(for w: WeightMatrix) -> any ByteQuants.Type {
+        switch (w.packedBits, w.quantBias) {
+        case (6, _): SixBits.self
+        case (5, 16): FiveBits.self
+        case (5, _): UnsignedFiveBits.self
+        default: SignedBytes.self
+        }
+    }
+
+    /// Chunk `k` of half `h` of a block of packed quants at `w` as unsigned bytes: the low nibbles
+    /// of its nibble part (elements 0…15 low, 16…31 high) and, moved to bit 4 up, the high bits of
+    /// its bit plane: six bits, bits `2k, 2k+1` of the plane's half `h`; five bits, bit `4h + k`.
+    /// (16-bit shifts: the mask drops what crosses from the neighbouring byte.)
+    @inline(__always)
+    static func packedChunk(
+        _ w: UnsafeRawPointer, half h: Int, chunk k: Int, bits: Int, _ constants: Constants
+    ) -> SIMD32<UInt8> {
+        let raw = w.loadUnaligned(fromByteOffset: 32 * k, as: SIMD16<UInt16>.self)
+        let low = (h == 0 ? raw : raw &>> 4) & constants.mask
+        let plane = w.loadUnaligned(fromByteOffset: bits == 6 ? 128 + 32 * h : 128, as: SIMD16<UInt16>.self)
+        let bit = bits == 6 ? 2 * k : 4 * h + k  // the plane's bit that becomes bit 4
+        let moved = bit >= 4 ? plane &>> UInt16(bit - 4) : plane &<< UInt16(4 - bit)
+        return unsafeBitCast(low | (moved & (bits == 6 ? constants.highBits : constants.fifthBit)), to: SIMD32<UInt8>.self)
+    }
+
+    /// Packed quants are stored as `q + bias` (unsigned): their sums start at `−bias · Σqa`, which
+    /// is the half's correction (`−128 · Σqa`) times `bias / 128`, and leave exactly Σ q·qa. A
+    /// `vpmaddubsw` pair is at most 2·63·127.
+    @inline(__always)
+    static func packedStart(_ corrections: UnsafePointer<Int32>, _ index: Int, bias: Int32) -> Int32 {
+        bias == 0 ? 0 : (corrections[index] &>> 7) &* bias
+    }
+
+    @inline(__always)
+    static func packedProduct(_ chunk: SIMD32<UInt8>, _ a: UnsafeRawPointer, _ offset: Int, _ ones: SIMD16<Int16>) -> SIMD8<
+        Int32
+    > {
+        widen(maddubs(chunk, broadcast4(a, offset)), ones)
+    }
+
+    /// Q6_K's quants, `q + 32` in six bits: 192 bytes per block (128 of low nibbles, a 64-byte plane).
     enum SixBits: ByteQuants {
         static var blockBytes: Int { 192 }
 
         @inline(__always)
-        static func start(_ corrections: UnsafePointer<Int32>, _ index: Int) -> Int32 { corrections[index] &>> 2 }
+        static func start(_ corrections: UnsafePointer<Int32>, _ index: Int) -> Int32 {
+            packedStart(corrections, index, bias: 32)
+        }
 
         @inline(__always)
         static func chunk(_ w: UnsafeRawPointer, half h: Int, chunk k: Int, _ constants: Constants) -> SIMD32<UInt8> {
-            let raw = w.loadUnaligned(fromByteOffset: 32 * k, as: SIMD16<UInt16>.self)
-            let low = (h == 0 ? raw : raw &>> 4) & constants.mask
-            let plane = w.loadUnaligned(fromByteOffset: 128 + 32 * h, as: SIMD16<UInt16>.self)
-            // Bits 2k and 2k+1 of each byte moved to bits 4 and 5 (16-bit shifts: the mask drops
-            // what crosses from the neighbouring byte).
-            let high = (k >= 2 ? plane &>> UInt16(2 * k - 4) : plane &<< UInt16(4 - 2 * k)) & constants.highBits
-            return unsafeBitCast(low | high, to: SIMD32<UInt8>.self)
+            packedChunk(w, half: h, chunk: k, bits: 6, constants)
         }
 
         @inline(__always)
         static func product(_ chunk: SIMD32<UInt8>, _ a: UnsafeRawPointer, _ offset: Int, _ ones: SIMD16<Int16>) -> SIMD8<
             Int32
         > {
-            widen(maddubs(chunk, broadcast4(a, offset)), ones)
+            packedProduct(chunk, a, offset, ones)
+        }
+    }
+
+    /// Q5_0's quants, `q + 16` in five bits: 160 bytes per block (128 of low nibbles, a 32-byte plane).
+    enum FiveBits: ByteQuants {
+        static var blockBytes: Int { 160 }
+
+        @inline(__always)
+        static func start(_ corrections: UnsafePointer<Int32>, _ index: Int) -> Int32 {
+            packedStart(corrections, index, bias: 16)
+        }
+
+        @inline(__always)
+        static func chunk(_ w: UnsafeRawPointer, half h: Int, chunk k: Int, _ constants: Constants) -> SIMD32<UInt8> {
+            packedChunk(w, half: h, chunk: k, bits: 5, constants)
+        }
+
+        @inline(__always)
+        static func product(_ chunk: SIMD32<UInt8>, _ a: UnsafeRawPointer, _ offset: Int, _ ones: SIMD16<Int16>) -> SIMD8<
+            Int32
+        > {
+            packedProduct(chunk, a, offset, ones)
+        }
+    }
+
+    /// Q5_1's and Q5_K's quants, unsigned (0…31) in five bits, laid out like ``FiveBits``.
+    enum UnsignedFiveBits: ByteQuants {
+        static var blockBytes: Int { 160 }
+
+        @inline(__always)
+        static func start(_ corrections: UnsafePointer<Int32>, _ index: Int) -> Int32 { 0 }
+
+        @inline(__always)
+        static func chunk(_ w: UnsafeRawPointer, half h: Int, chunk k: Int, _ constants: Constants) -> SIMD32<UInt8> {
+            packedChunk(w, half: h, chunk: k, bits: 5, constants)
+        }
+
+        @inline(__always)
+        static func product(_ chunk: SIMD32<UInt8>, _ a: UnsafeRawPointer, _ offset: Int, _ ones: SIMD16<Int16>) -> SIMD8<
+            Int32
+        > {
+            packedProduct(chunk, a, offset, ones)
         }
     }
 }

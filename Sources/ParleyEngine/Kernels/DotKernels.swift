@@ -25,6 +25,8 @@ enum DotKernels {
         var ones = SIMD16<Int16>(repeating: 1)
         /// Thirty-two 0x30 bytes: bits 4 and 5, where six-bit quants keep their high bits.
         var highBits = SIMD16<UInt16>(repeating: 0x3030)
+        /// Thirty-two 0x10 bytes: bit 4, a five-bit quant's high bit.
+        var fifthBit = SIMD16<UInt16>(repeating: 0x1010)
     }
 
     @inline(__always)

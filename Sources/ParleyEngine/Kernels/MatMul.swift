@@ -62,12 +62,13 @@ enum MatMul {
             if path == .vnni {
                 vnniRows(w, x, rows, out, outStride)
             } else {
+                let quants = DotKernels.byteQuants(for: w)  // the nibble format ignores it
                 switch w.scaleEncoding {
-                case .float: groups(w, x, rows, out, outStride) { base, _ in DotKernels.FloatScales(base: base) }
-                case .half: groups(w, x, rows, out, outStride) { base, _ in DotKernels.HalfScales(base: base) }
+                case .float: groups(w, x, rows, out, outStride, quants) { base, _ in DotKernels.FloatScales(base: base) }
+                case .half: groups(w, x, rows, out, outStride, quants) { base, _ in DotKernels.HalfScales(base: base) }
                 case .coded:
                     let shift = w.format == .nibble ? 6 : 7
-                    groups(w, x, rows, out, outStride) { codes, multipliers in
+                    groups(w, x, rows, out, outStride, quants) { codes, multipliers in
                         DotKernels.CodedScales(codes: codes, multipliers: multipliers, indexShift: shift)
                     }
                 }
@@ -106,11 +107,12 @@ enum MatMul {
         )
     }
 
-    /// The quantized formats: row groups of eight, eight vectors at a time, then four, then one.
+    /// The quantized formats: row groups of eight, eight vectors at a time, then four, then one
+    /// (`Q` how a byte matrix stores its quants).
     @inline(__always)
-    private static func groups<S: DotKernels.ScaleStorage>(
+    private static func groups<S: DotKernels.ScaleStorage, Q: DotKernels.ByteQuants>(
         _ w: WeightMatrix, _ x: QuantizedActivations, _ rows: Range<Int>, _ out: UnsafeMutablePointer<Float>,
-        _ outStride: Int, storage: (UnsafeRawPointer, UnsafeRawPointer) -> S
+        _ outStride: Int, _: Q.Type, storage: (UnsafeRawPointer, UnsafeRawPointer) -> S
     ) {
         let count = x.count, blocks = w.blocksPerRow
         let constants = w.constants.pointee
@@ -127,14 +129,8 @@ enum MatMul {
                     a.initialize(repeating: SIMD8(), count: 8)
                     if w.format == .nibble {
                         DotKernels.nibble8(q, s, m, x.group(eight), blocks: blocks, constants: constants, into: a)
-                    } else if w.sixBitQuants {
-                        DotKernels.byte8(
-                            q, s, x.group(eight), blocks: blocks, constants: constants, quants: DotKernels.SixBits.self,
-                            into: a)
                     } else {
-                        DotKernels.byte8(
-                            q, s, x.group(eight), blocks: blocks, constants: constants, quants: DotKernels.SignedBytes.self,
-                            into: a)
+                        DotKernels.byte8(q, s, x.group(eight), blocks: blocks, constants: constants, quants: Q.self, into: a)
                     }
                     for i in 0..<8 { store(a[i], o + (8 * eight + i) * outStride, valid) }
                 }
@@ -145,11 +141,7 @@ enum MatMul {
                 let r =
                     w.format == .nibble
                     ? DotKernels.nibble4(q, s, m, x0, x1, x2, x3, blocks: blocks, constants: constants)
-                    : w.sixBitQuants
-                        ? DotKernels.byte4(
-                            q, s, x0, x1, x2, x3, blocks: blocks, constants: constants, quants: DotKernels.SixBits.self)
-                        : DotKernels.byte4(
-                            q, s, x0, x1, x2, x3, blocks: blocks, constants: constants, quants: DotKernels.SignedBytes.self)
+                    : DotKernels.byte4(q, s, x0, x1, x2, x3, blocks: blocks, constants: constants, quants: Q.self)
                 store(r.0, o + v * outStride, valid)
                 store(r.1, o + (v + 1) * outStride, valid)
                 store(r.2, o + (v + 2) * outStride, valid)
@@ -160,11 +152,7 @@ enum MatMul {
                 let r =
                     w.format == .nibble
                     ? DotKernels.nibble1(q, s, m, x.activation(v), blocks: blocks, constants: constants)
-                    : w.sixBitQuants
-                        ? DotKernels.byte1(
-                            q, s, x.activation(v), blocks: blocks, constants: constants, quants: DotKernels.SixBits.self)
-                        : DotKernels.byte1(
-                            q, s, x.activation(v), blocks: blocks, constants: constants, quants: DotKernels.SignedBytes.self)
+                    : DotKernels.byte1(q, s, x.activation(v), blocks: blocks, constants: constants, quants: Q.self)
                 store(r, o + v * outStride, valid)
                 v += 1
             }

@@ -7,14 +7,16 @@
 ///   `d` and offset `m` (`w = d·q + m`). A group's block takes 128 bytes: byte `32k + 4r + j`
 ///   (k, j = 0…3) holds element `4k + j` of row `r` in its low nibble and element `16 + 4k + j` in
 ///   its high nibble. Scales and offsets: eight per block (one per row).
-/// - ``Format/byte``: 8-bit quants (Q8_0, Q6_K, and Q5_0, Q5_1, Q3_K, Q5_K widened), `w = s·q` with one
-///   scale per 16 elements. A group's block takes 256 bytes: byte `128h + 32k + 4r + j` (h = 0, 1)
+/// - ``Format/byte``: signed quants of up to 8 bits (Q8_0, Q6_K, Q5_0, Q5_1, Q5_K, and Q3_K widened),
+///   `w = s·q` with one scale per 16 elements. 8-bit quants: a group's block takes 256 bytes: byte
+///   `128h + 32k + 4r + j` (h = 0, 1)
 ///   holds element `16h + 4k + j` of row `r`. Scales: sixteen per block (eight rows of the first
 ///   half, then of the second). Q5_1 and Q5_K add an offset per block (``hasByteOffsets``): `w = s·q + m`,
-///   its term `m · Σ activations` added after the kernels (``MatMul``). Q6_K keeps its 6-bit quants
-///   (``sixBitQuants``): `q + 32` (0…63) split into a nibble block as the nibble format lays it out
-///   (elements 0…15 low, 16…31 high nibbles; 128 bytes) and a plane of the two high bits (64 bytes:
-///   bits `2k, 2k+1` of byte `32h + 4r + j` are those of element `16h + 4k + j` of row `r`).
+///   its term `m · Σ activations` added after the kernels (``MatMul``). The 5- and 6-bit types keep
+///   their bits (``packedBits``): `q + quantBias` split into a nibble block of the low four bits as
+///   the nibble format lays it out (elements 0…15 low, 16…31 high nibbles; 128 bytes) and a plane of
+///   the high bits: for six bits 64 bytes, bits `2k, 2k+1` of byte `32h + 4r + j` those of element
+///   `16h + 4k + j` of row `r`; for five bits 32 bytes, bit `4h + k` of byte `4r + j`.
 /// - ``Format/float``: F32, F16 and BF16 widened to `Float`, row after row.
 ///
 /// Scales and offsets are stored as compactly as is exact (see ``ScaleEncoding``): f16 where they
@@ -86,8 +88,11 @@ final class WeightMatrix: @unchecked Sendable {
     var superScalesPerGroup: Int { scaleEncoding == .coded ? blocksPerRow / Self.superBlockBlocks * Self.groupRows : 0 }
     /// Whether the byte format's blocks have offsets (Q5_1's and Q5_K's minimums).
     let hasByteOffsets: Bool
-    /// Byte format only: the quants are stored in six bits (Q6_K; see ``Format/byte``).
-    let sixBitQuants: Bool
+    /// Byte format only: bits stored per quant, 8, 6 (Q6_K) or 5 (Q5_0, Q5_1, Q5_K; see ``Format/byte``).
+    let packedBits: Int
+    /// Packed quants: what is added to a quant before it is stored (32 for Q6_K's −32…31, 16 for
+    /// Q5_0's −16…15, 0 for the unsigned quants of Q5_1 and Q5_K).
+    let quantBias: Int
     /// Offsets per row group (eight per block where there are offsets).
     var offsetsPerGroup: Int { format == .nibble || hasByteOffsets ? blocksPerRow * 8 : 0 }
     /// The kernels' constants, kept in memory on purpose (see ``DotKernels/Constants``).
@@ -115,7 +120,12 @@ final class WeightMatrix: @unchecked Sendable {
         self.scaleEncoding = format == .float ? .float : scaleEncoding
         precondition(self.scaleEncoding != .coded || columns % 256 == 0, "coded scales need whole super-blocks")
         hasByteOffsets = format == .byte && (sourceType == .q5_K || sourceType == .q5_1)
-        sixBitQuants = format == .byte && sourceType == .q6_K
+        switch (format, sourceType) {
+        case (.byte, .q6_K): (packedBits, quantBias) = (6, 32)
+        case (.byte, .q5_0): (packedBits, quantBias) = (5, 16)
+        case (.byte, .q5_1), (.byte, .q5_K): (packedBits, quantBias) = (5, 0)
+        default: (packedBits, quantBias) = (8, 0)
+        }
         switch format {
         case .nibble:
             paddedColumns = (columns + 31) / 32 * 32
@@ -125,7 +135,7 @@ final class WeightMatrix: @unchecked Sendable {
         case .byte:
             paddedColumns = (columns + 31) / 32 * 32
             blocksPerRow = paddedColumns / 32
-            groupStride = blocksPerRow * (sixBitQuants ? 192 : 256)
+            groupStride = blocksPerRow * (128 + 32 * (packedBits - 4))  // 256, 192 or 160 bytes per block
             scalesPerGroup = blocksPerRow * 16
         case .float:
             paddedColumns = columns
@@ -202,8 +212,11 @@ final class WeightMatrix: @unchecked Sendable {
         switch format {
         case .nibble:
             return (group * groupStride + block * 128 + lane, e >= 16, group * scalesPerGroup + block * 8 + r)
-        case .byte where sixBitQuants:
-            return (group * groupStride + block * 192 + lane, e >= 16, group * scalesPerGroup + block * 16 + (e / 16) * 8 + r)
+        case .byte where packedBits < 8:
+            let blockBytes = groupStride / blocksPerRow
+            return (
+                group * groupStride + block * blockBytes + lane, e >= 16, group * scalesPerGroup + block * 16 + (e / 16) * 8 + r
+            )
         default:
             return (
                 group * groupStride + block * 256 + (e / 16) * 128 + lane, false,
@@ -292,34 +305,35 @@ final class WeightMatrix: @unchecked Sendable {
     private func storeBytes(row: Int, block: Int, _ q: UnsafePointer<Int8>) {
         for e in 0..<32 {
             let at = location(row: row, block: block, element: e)
-            guard sixBitQuants else {
+            guard packedBits < 8 else {
                 quants.storeBytes(of: q[e], toByteOffset: at.byte, as: Int8.self)
                 continue
             }
-            precondition((-32...31).contains(q[e]), "a six-bit quant is out of range")
-            let u = UInt8(Int(q[e]) + 32)
-            let low = quants.load(fromByteOffset: at.byte, as: UInt8.self) | (u & 0x0F) << (at.high ? 4 : 0)
+            let u = Int(q[e]) + quantBias
+            precondition((0..<1 << packedBits).contains(u), "a \(packedBits)-bit quant is out of range")
+            let low = quants.load(fromByteOffset: at.byte, as: UInt8.self) | UInt8(u & 0x0F) << (at.high ? 4 : 0)
             quants.storeBytes(of: low, toByteOffset: at.byte, as: UInt8.self)
             let plane = highBitsLocation(row: row, block: block, element: e)
-            let bits = quants.load(fromByteOffset: plane.byte, as: UInt8.self) | (u >> 4) << plane.shift
+            let bits = quants.load(fromByteOffset: plane.byte, as: UInt8.self) | UInt8(u >> 4) << plane.shift
             quants.storeBytes(of: bits, toByteOffset: plane.byte, as: UInt8.self)
         }
     }
 
-    /// Six-bit quants: the byte and bit position of the two high bits of element `e` of `block` of `row`.
+    /// Packed quants: the byte and bit position of the high bits of element `e` of `block` of `row`.
     private func highBitsLocation(row: Int, block: Int, element e: Int) -> (byte: Int, shift: Int) {
-        let group = row / Self.groupRows, r = row % Self.groupRows
-        return (group * groupStride + block * 192 + 128 + 32 * (e / 16) + 4 * r + e % 4, 2 * ((e % 16) / 4))
+        let group = row / Self.groupRows, r = row % Self.groupRows, k = (e % 16) / 4, h = e / 16
+        let plane = group * groupStride + block * (groupStride / blocksPerRow) + 128 + 4 * r + e % 4
+        return packedBits == 6 ? (plane + 32 * h, 2 * k) : (plane, 4 * h + k)
     }
 
     /// The signed quant of element `e` (0…31) of `block` of `row` in the byte format.
     private func byteQuant(row: Int, block: Int, element e: Int) -> Int8 {
         let at = location(row: row, block: block, element: e)
-        guard sixBitQuants else { return quants.load(fromByteOffset: at.byte, as: Int8.self) }
+        guard packedBits < 8 else { return quants.load(fromByteOffset: at.byte, as: Int8.self) }
         let low = (quants.load(fromByteOffset: at.byte, as: UInt8.self) >> (at.high ? 4 : 0)) & 0x0F
         let plane = highBitsLocation(row: row, block: block, element: e)
-        let high = (quants.load(fromByteOffset: plane.byte, as: UInt8.self) >> plane.shift) & 3
-        return Int8(low | high << 4) - 32
+        let high = (quants.load(fromByteOffset: plane.byte, as: UInt8.self) >> plane.shift) & (1 << (packedBits - 4) - 1)
+        return Int8(Int(low | high << 4) - quantBias)
     }
 
     /// Stores the multipliers of a super-block's codes (``ScaleEncoding/coded``): `scale` (`d`) and,

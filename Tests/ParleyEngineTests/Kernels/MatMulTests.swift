@@ -24,21 +24,23 @@ import Testing
     }
 
     /// The K-quants keep their sub-scales as 8-bit codes with an f16 multiplier per super-block and
-    /// row, and Q6_K its six-bit quants, so a decode step reads about as many bytes as the file holds
-    /// (Q4_K 4.63 bits per weight against 4.5, Q6_K 6.56 as in the file).
-    @Test func kQuantsAreStoredAboutAsCompactlyAsInTheFile() throws {
+    /// row, and the 5- and 6-bit types their bits, so a decode step reads about as many bytes as the
+    /// file holds (bits per weight: Q4_K 4.63 against 4.5, Q5_K 5.88 against 5.5, Q6_K 6.56 as in
+    /// the file; Q5_0 6 against 5.5).
+    @Test func weightsAreStoredAboutAsCompactlyAsInTheFile() throws {
         let rows = 16, columns = 512
-        // Bytes per weight: the quants plus one code per scale (and offset) plus the multipliers.
-        let expected: [(GGMLType, Double)] = [
-            (.q4_K, (128 + 8 + 8 + 2 + 2) / 256), (.q6_K, (192 + 16 + 2) / 256), (.q3_K, (256 + 16 + 2) / 256),
-            (.q5_K, (256 + 16 + 8 + 2 + 2) / 256),
+        // Bytes per 32 × 8 weights (a block of a row group): the quants, then the scales and
+        // offsets (one code each, or an f16), then the multipliers of the codes.
+        let expected: [(GGMLType, WeightMatrix.ScaleEncoding, Double)] = [
+            (.q4_K, .coded, 128 + 8 + 8 + 2 + 2), (.q6_K, .coded, 192 + 16 + 2), (.q3_K, .coded, 256 + 16 + 2),
+            (.q5_K, .coded, 160 + 16 + 8 + 2 + 2), (.q5_0, .half, 160 + 32), (.q5_1, .half, 160 + 32 + 16),
         ]
         var gen = SyntheticBlocks(seed: 4)
-        for (type, bytesPerWeight) in expected {
+        for (type, encoding, bytesPerBlock) in expected {
             let bytes = gen.tensor(type, rows: rows, columns: columns)
             let w = try bytes.withUnsafeBytes { try WeightMatrix(repacking: $0, type: type, rows: rows, columns: columns) }
-            #expect(w.scaleEncoding == .coded, "\(type)")
-            #expect(Double(w.byteCount) == bytesPerWeight * Double(rows * columns), "\(type)")
+            #expect(w.scaleEncoding == encoding, "\(type)")
+            #expect(Double(w.byteCount) == bytesPerBlock / 256 * Double(rows * columns), "\(type)")
         }
     }
 
