@@ -64,82 +64,51 @@ extension DotKernels {
         return unsafeBitCast(low | (moved & (bits == 6 ? constants.highBits : constants.fifthBit)), to: SIMD32<UInt8>.self)
     }
 
-    /// Packed quants are stored as `q + bias` (unsigned): their sums start at `−bias · Σqa`, which
-    /// is the half's correction (`−128 · Σqa`) times `bias / 128`, and leave exactly Σ q·qa. A
-    /// `vpmaddubsw` pair is at most 2·63·127.
+    /// Quants packed in fewer than eight bits (see ``WeightMatrix/packedBits``), stored as
+    /// `q + bias` (unsigned): a block is 128 bytes of low nibbles and a plane of the high bits. Their
+    /// sums start at `−bias · Σqa`, which is the half's correction (`−128 · Σqa`) times `bias / 128`,
+    /// and leave exactly Σ q·qa. A `vpmaddubsw` pair is at most 2·63·127.
+    protocol PackedQuants: ByteQuants where Chunk == SIMD32<UInt8> {
+        /// Bits per quant, 5 or 6.
+        static var bits: Int { get }
+        /// What is added to a quant before it is stored.
+        static var bias: Int32 { get }
+    }
+
+    /// Q6_K's quants, `q + 32` in six bits: 192 bytes per block (a 64-byte plane).
+    enum SixBits: PackedQuants {
+        static var bits: Int { 6 }
+        static var bias: Int32 { 32 }
+    }
+
+    /// Q5_0's quants, `q + 16` in five bits: 160 bytes per block (a 32-byte plane).
+    enum FiveBits: PackedQuants {
+        static var bits: Int { 5 }
+        static var bias: Int32 { 16 }
+    }
+
+    /// Q5_1's and Q5_K's quants, unsigned (0…31) in five bits, laid out like ``FiveBits``.
+    enum UnsignedFiveBits: PackedQuants {
+        static var bits: Int { 5 }
+        static var bias: Int32 { 0 }
+    }
+}
+
+extension DotKernels.PackedQuants {
+    static var blockBytes: Int { 128 + 32 * (bits - 4) }
+
     @inline(__always)
-    static func packedStart(_ corrections: UnsafePointer<Int32>, _ index: Int, bias: Int32) -> Int32 {
+    static func start(_ corrections: UnsafePointer<Int32>, _ index: Int) -> Int32 {
         bias == 0 ? 0 : (corrections[index] &>> 7) &* bias
     }
 
     @inline(__always)
-    static func packedProduct(_ chunk: SIMD32<UInt8>, _ a: UnsafeRawPointer, _ offset: Int, _ ones: SIMD16<Int16>) -> SIMD8<
-        Int32
-    > {
-        widen(maddubs(chunk, broadcast4(a, offset)), ones)
+    static func chunk(_ w: UnsafeRawPointer, half h: Int, chunk k: Int, _ constants: DotKernels.Constants) -> SIMD32<UInt8> {
+        DotKernels.packedChunk(w, half: h, chunk: k, bits: bits, constants)
     }
 
-    /// Q6_K's quants, `q + 32` in six bits: 192 bytes per block (128 of low nibbles, a 64-byte plane).
-    enum SixBits: ByteQuants {
-        static var blockBytes: Int { 192 }
-
-        @inline(__always)
-        static func start(_ corrections: UnsafePointer<Int32>, _ index: Int) -> Int32 {
-            packedStart(corrections, index, bias: 32)
-        }
-
-        @inline(__always)
-        static func chunk(_ w: UnsafeRawPointer, half h: Int, chunk k: Int, _ constants: Constants) -> SIMD32<UInt8> {
-            packedChunk(w, half: h, chunk: k, bits: 6, constants)
-        }
-
-        @inline(__always)
-        static func product(_ chunk: SIMD32<UInt8>, _ a: UnsafeRawPointer, _ offset: Int, _ ones: SIMD16<Int16>) -> SIMD8<
-            Int32
-        > {
-            packedProduct(chunk, a, offset, ones)
-        }
-    }
-
-    /// Q5_0's quants, `q + 16` in five bits: 160 bytes per block (128 of low nibbles, a 32-byte plane).
-    enum FiveBits: ByteQuants {
-        static var blockBytes: Int { 160 }
-
-        @inline(__always)
-        static func start(_ corrections: UnsafePointer<Int32>, _ index: Int) -> Int32 {
-            packedStart(corrections, index, bias: 16)
-        }
-
-        @inline(__always)
-        static func chunk(_ w: UnsafeRawPointer, half h: Int, chunk k: Int, _ constants: Constants) -> SIMD32<UInt8> {
-            packedChunk(w, half: h, chunk: k, bits: 5, constants)
-        }
-
-        @inline(__always)
-        static func product(_ chunk: SIMD32<UInt8>, _ a: UnsafeRawPointer, _ offset: Int, _ ones: SIMD16<Int16>) -> SIMD8<
-            Int32
-        > {
-            packedProduct(chunk, a, offset, ones)
-        }
-    }
-
-    /// Q5_1's and Q5_K's quants, unsigned (0…31) in five bits, laid out like ``FiveBits``.
-    enum UnsignedFiveBits: ByteQuants {
-        static var blockBytes: Int { 160 }
-
-        @inline(__always)
-        static func start(_ corrections: UnsafePointer<Int32>, _ index: Int) -> Int32 { 0 }
-
-        @inline(__always)
-        static func chunk(_ w: UnsafeRawPointer, half h: Int, chunk k: Int, _ constants: Constants) -> SIMD32<UInt8> {
-            packedChunk(w, half: h, chunk: k, bits: 5, constants)
-        }
-
-        @inline(__always)
-        static func product(_ chunk: SIMD32<UInt8>, _ a: UnsafeRawPointer, _ offset: Int, _ ones: SIMD16<Int16>) -> SIMD8<
-            Int32
-        > {
-            packedProduct(chunk, a, offset, ones)
-        }
+    @inline(__always)
+    static func product(_ chunk: SIMD32<UInt8>, _ a: UnsafeRawPointer, _ offset: Int, _ ones: SIMD16<Int16>) -> SIMD8<Int32> {
+        DotKernels.widen(DotKernels.maddubs(chunk, DotKernels.broadcast4(a, offset)), ones)
     }
 }
