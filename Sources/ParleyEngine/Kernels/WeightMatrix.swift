@@ -9,8 +9,8 @@
 ///   its high nibble. Scales and offsets: eight per block (one per row).
 /// - ``Format/byte``: signed quants of up to 8 bits (Q8_0, Q6_K, Q5_0, Q5_1, Q5_K, and Q3_K widened),
 ///   `w = s·q` with one scale per 16 elements. 8-bit quants: a group's block takes 256 bytes: byte
-///   `128h + 32k + 4r + j` (h = 0, 1)
-///   holds element `16h + 4k + j` of row `r`. Scales: sixteen per block (eight rows of the first
+///   `128h + 32k + 4r + j` (h = 0, 1) holds element `16h + 4k + j` of row `r`. Scales: sixteen per
+///   block (eight rows of the first
 ///   half, then of the second). Q5_1 and Q5_K add an offset per block (``hasByteOffsets``): `w = s·q + m`,
 ///   its term `m · Σ activations` added after the kernels (``MatMul``). The 5- and 6-bit types keep
 ///   their bits (``packedBits``): `q + quantBias` split into a nibble block of the low four bits as
@@ -33,7 +33,7 @@ final class WeightMatrix: @unchecked Sendable {
     enum ScaleEncoding: Sendable {
         /// One f32 per scale.
         case float
-        /// One f16 per scale (Q4_0, Q4_1, Q5_0, Q8_0: their scales are f16 in the file).
+        /// One f16 per scale (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0: their scales are f16 in the file).
         case half
         /// The K-quants: an Int8 code per scale (their 6- or 8-bit sub-scales and minimums) and one
         /// f16 multiplier per super-block (8 blocks) and row in ``superScales`` / ``superOffsets``
@@ -194,7 +194,7 @@ final class WeightMatrix: @unchecked Sendable {
             precondition(Float(Float16(value)) == value || value.isNaN, "scale \(value) is not exact in f16")
             base.storeBytes(of: Float16(value), toByteOffset: 2 * index, as: Float16.self)
         case .coded:
-            preconditionFailure("coded scales are stored as codes (setCodedBlock)")
+            preconditionFailure("coded scales are stored as codes (setCodedNibbleBlock, setCodedByteBlock)")
         }
     }
 
@@ -205,7 +205,7 @@ final class WeightMatrix: @unchecked Sendable {
     }
 
     /// Where element `e` (0…31) of block `block` of `row` lives: its quant's byte offset, whether it
-    /// is the high nibble (nibble format and six-bit quants' low bits), and its scale's index.
+    /// is the high nibble (nibble format, and packed quants' low bits), and its scale's index.
     private func location(row: Int, block: Int, element e: Int) -> (byte: Int, high: Bool, scale: Int) {
         let group = row / Self.groupRows, r = row % Self.groupRows
         let lane = 32 * ((e % 16) / 4) + 4 * r + e % 4
