@@ -168,7 +168,7 @@ PK_INLINE __m256i packed_chunk(const uint8_t *w, int h, int k, const int bits) {
 PK_INLINE void byte_tile(
     const uint8_t *w, const void *s, const void *sk, int kind, int blocks, const parley_activations *x, float *out,
     long out_stride, int valid, const uint8_t *next, const int vectors, const int layout, const int bits,
-    const int bias) {
+    const int bias, const int half_scales) {
     __m256 a[8];
 #pragma clang loop unroll(full)
     for (int v = 0; v < vectors; v++) a[v] = _mm256_setzero_ps();
@@ -205,7 +205,8 @@ PK_INLINE void byte_tile(
                     }
                 }
             }
-            const __m256 sw = scales8(s, sk, 16L * b + 8 * h, kind, 7);
+            // Eight scales per half block (Q3_K, Q6_K) or per block: 128 or 64 per super-block.
+            const __m256 sw = half_scales ? scales8(s, sk, 16L * b + 8 * h, kind, 7) : scales8(s, sk, 8L * b, kind, 6);
 #pragma clang loop unroll(full)
             for (int v = 0; v < vectors; v++) {
                 const __m256i sum_v = vectors <= 2 ? _mm256_add_epi32(t[v], u[v]) : t[v];
@@ -220,7 +221,7 @@ PK_INLINE void byte_tile(
 /// One row group against every vector of `x`: the groups of eight, then the rest up to four at a time.
 PK_INLINE void row_group(
     const parley_matrix *w, const parley_batch *x, long g, int valid, float *out, long out_stride, const int nibble,
-    const int kind, const int bits, const int bias) {
+    const int kind, const int bits, const int bias, const int hs) {
     const int blocks = w->blocks;
     const uint8_t *q = (const uint8_t *)w->quants + g * w->group_stride;
     const void *s = (const char *)w->scales + g * w->scale_stride;
@@ -240,7 +241,7 @@ PK_INLINE void row_group(
         if (nibble) {
             nibble_tile(q, s, m, sk, mk, kind, blocks, &view, o, out_stride, valid, e == 0 ? next : 0, 8, 1);
         } else {
-            byte_tile(q, s, sk, kind, blocks, &view, o, out_stride, valid, e == 0 ? next : 0, 8, 1, bits, bias);
+            byte_tile(q, s, sk, kind, blocks, &view, o, out_stride, valid, e == 0 ? next : 0, 8, 1, bits, bias, hs);
         }
     }
     for (int v = 8 * x->groups; v < x->count;) {
@@ -253,7 +254,7 @@ PK_INLINE void row_group(
     if (nibble) {                                                                                                      \
         nibble_tile(q, s, m, sk, mk, kind, blocks, &view, o, out_stride, valid, 0, count, 0);                         \
     } else {                                                                                                           \
-        byte_tile(q, s, sk, kind, blocks, &view, o, out_stride, valid, 0, count, 0, bits, bias);                      \
+        byte_tile(q, s, sk, kind, blocks, &view, o, out_stride, valid, 0, count, 0, bits, bias, hs);                  \
     }
         switch (n) {
         case 1: PK_TILE(1) break;
@@ -268,32 +269,35 @@ PK_INLINE void row_group(
 
 PK_INLINE void multiply_rows(
     const parley_matrix *w, const parley_batch *x, int first_row, int end_row, float *out, long out_stride,
-    const int nibble, const int kind, const int bits, const int bias) {
+    const int nibble, const int kind, const int bits, const int bias, const int hs) {
     for (int r = first_row; r < end_row; r += 8) {
         const int valid = w->rows - r < 8 ? w->rows - r : 8;
-        row_group(w, x, r / 8, valid, out + r, out_stride, nibble, kind, bits, bias);
+        row_group(w, x, r / 8, valid, out + r, out_stride, nibble, kind, bits, bias, hs);
     }
 }
 
 PK_TARGET void parley_vnni_multiply(
     const parley_matrix *w, const parley_batch *x, int first_row, int end_row, float *out, long out_stride) {
     // One specialization per format and scale kind, so that the kind's branches fold away.
-#define PK_ROWS(nibble, bits, bias)                                                                                    \
+    // (`hs`: sixteen scales per block, Q3_K and Q6_K.)
+#define PK_ROWS(nibble, bits, bias, hs)                                                                                \
     switch (w->scale_kind) {                                                                                           \
-    case 1: multiply_rows(w, x, first_row, end_row, out, out_stride, nibble, 1, bits, bias); break;                   \
-    case 2: multiply_rows(w, x, first_row, end_row, out, out_stride, nibble, 2, bits, bias); break;                   \
-    default: multiply_rows(w, x, first_row, end_row, out, out_stride, nibble, 0, bits, bias); break;                  \
+    case 1: multiply_rows(w, x, first_row, end_row, out, out_stride, nibble, 1, bits, bias, hs); break;               \
+    case 2: multiply_rows(w, x, first_row, end_row, out, out_stride, nibble, 2, bits, bias, hs); break;               \
+    default: multiply_rows(w, x, first_row, end_row, out, out_stride, nibble, 0, bits, bias, hs); break;              \
     }
     if (w->nibble) {
-        PK_ROWS(1, 8, 0)
+        PK_ROWS(1, 8, 0, 0)
     } else if (w->packed_bits == 6) {
-        PK_ROWS(0, 6, 32)
+        PK_ROWS(0, 6, 32, 1)
     } else if (w->packed_bits == 5 && w->quant_bias == 16) {
-        PK_ROWS(0, 5, 16)
+        PK_ROWS(0, 5, 16, 0)
     } else if (w->packed_bits == 5) {
-        PK_ROWS(0, 5, 0)
+        PK_ROWS(0, 5, 0, 0)
+    } else if (w->scales_per_block == 16) {
+        PK_ROWS(0, 8, 0, 1)
     } else {
-        PK_ROWS(0, 8, 0)
+        PK_ROWS(0, 8, 0, 0)
     }
 #undef PK_ROWS
 }

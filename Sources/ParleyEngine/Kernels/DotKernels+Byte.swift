@@ -12,18 +12,29 @@ extension DotKernels {
         return t
     }
 
+    /// Where the eight scales of half `h` of block `b` start: with `halfStep` 8 each half has its
+    /// own (sixteen per block), with 0 the halves share the block's eight.
+    @inline(__always)
+    static func scaleIndex(block b: Int, half h: Int, halfStep: Int) -> Int {
+        b &* (8 &+ halfStep) &+ h &* halfStep
+    }
+
     /// Σₖ (s·q)·(da·qa) for the eight rows of a byte row group (one per lane) and one activation
-    /// vector: `w` the group's quants, `s` its scales (sixteen per block: eight rows × two halves).
+    /// vector: `w` the group's quants, `s` its scales (eight rows per block, or per half block with
+    /// `halfStep` 8; see ``scaleIndex(block:half:halfStep:)``).
     @inline(__always)
     static func byte1<S: ScaleStorage, Q: ByteQuants>(
-        _ w: UnsafeRawPointer, _ s: S, _ x: Activation, blocks: Int, constants: Constants, quants: Q.Type
+        _ w: UnsafeRawPointer, _ s: S, halfStep: Int, _ x: Activation, blocks: Int, constants: Constants,
+        quants: Q.Type
     ) -> SIMD8<Float> {
         var acc = SIMD8<Float>()
         for b in 0..<blocks {
             let wb = w + b * Q.blockBytes
             let da = x.scales[b]
-            acc = acc.addingProduct(toFloat(byteHalf(wb, half: 0, x, block: b, constants, Q.self)), s.load8(b * 16) * da)
-            acc = acc.addingProduct(toFloat(byteHalf(wb, half: 1, x, block: b, constants, Q.self)), s.load8(b * 16 + 8) * da)
+            let s0 = s.load8(scaleIndex(block: b, half: 0, halfStep: halfStep))
+            acc = acc.addingProduct(toFloat(byteHalf(wb, half: 0, x, block: b, constants, Q.self)), s0 * da)
+            let s1 = s.load8(scaleIndex(block: b, half: 1, halfStep: halfStep))
+            acc = acc.addingProduct(toFloat(byteHalf(wb, half: 1, x, block: b, constants, Q.self)), s1 * da)
         }
         return acc
     }
@@ -31,7 +42,7 @@ extension DotKernels {
     /// ``byte1`` for four activation vectors at once (each chunk is unpacked once for the four).
     @inline(__always)
     static func byte4<S: ScaleStorage, Q: ByteQuants>(
-        _ w: UnsafeRawPointer, _ s: S, _ x0: Activation, _ x1: Activation, _ x2: Activation,
+        _ w: UnsafeRawPointer, _ s: S, halfStep: Int, _ x0: Activation, _ x1: Activation, _ x2: Activation,
         _ x3: Activation, blocks: Int, constants: Constants, quants: Q.Type
     ) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
@@ -51,7 +62,7 @@ extension DotKernels {
                     t2 &+= Q.product(q, x2.quants, o + 4 * k, ones)
                     t3 &+= Q.product(q, x3.quants, o + 4 * k, ones)
                 }
-                let sw = s.load8(b * 16 + half * 8)
+                let sw = s.load8(scaleIndex(block: b, half: half, halfStep: halfStep))
                 acc0 = acc0.addingProduct(toFloat(t0), sw * x0.scales[b])
                 acc1 = acc1.addingProduct(toFloat(t1), sw * x1.scales[b])
                 acc2 = acc2.addingProduct(toFloat(t2), sw * x2.scales[b])
@@ -65,7 +76,7 @@ extension DotKernels {
     /// in the same order as ``byte1``.
     @inline(__always)
     static func byte8<S: ScaleStorage, Q: ByteQuants>(
-        _ w: UnsafeRawPointer, _ s: S, _ x: ActivationGroup, blocks: Int, constants: Constants, quants: Q.Type,
+        _ w: UnsafeRawPointer, _ s: S, halfStep: Int, _ x: ActivationGroup, blocks: Int, constants: Constants, quants: Q.Type,
         into acc: UnsafeMutablePointer<SIMD8<Float>>
     ) {
         let ones = constants.ones
@@ -88,7 +99,7 @@ extension DotKernels {
                     t6 &+= Q.product(q, ak, 24, ones)
                     t7 &+= Q.product(q, ak, 28, ones)
                 }
-                let sw = s.load8(b * 16 + half * 8)
+                let sw = s.load8(scaleIndex(block: b, half: half, halfStep: halfStep))
                 acc[0] = acc[0].addingProduct(toFloat(t0), sw * xs[0])
                 acc[1] = acc[1].addingProduct(toFloat(t1), sw * xs[1])
                 acc[2] = acc[2].addingProduct(toFloat(t2), sw * xs[2])

@@ -20,7 +20,7 @@ extension MatMul {
             group_stride: w.groupStride, scale_stride: w.scalesPerGroup * w.scaleBytes,
             super_stride: w.superScalesPerGroup * 2, rows: Int32(w.rows), blocks: Int32(w.blocksPerRow),
             scale_kind: scaleKind, nibble: w.format == .nibble ? 1 : 0,
-            packed_bits: Int32(w.packedBits), quant_bias: Int32(w.quantBias))
+            packed_bits: Int32(w.packedBits), quant_bias: Int32(w.quantBias), scales_per_block: Int32(w.scalesPerBlock))
         var batch = parley_batch(
             quants: x.quants, scales: x.scales, sums: x.sums, corrections: x.corrections,
             group_quants: UnsafeRawPointer(x.interleavedQuants).assumingMemoryBound(to: Int8.self),

@@ -67,7 +67,7 @@ enum MatMul {
                 case .float: groups(w, x, rows, out, outStride, quants) { base, _ in DotKernels.FloatScales(base: base) }
                 case .half: groups(w, x, rows, out, outStride, quants) { base, _ in DotKernels.HalfScales(base: base) }
                 case .coded:
-                    let shift = w.format == .nibble ? 6 : 7
+                    let shift = w.scalesPerBlock == 16 ? 7 : 6  // scales per super-block and row group: 128 or 64
                     groups(w, x, rows, out, outStride, quants) { codes, multipliers in
                         DotKernels.CodedScales(codes: codes, multipliers: multipliers, indexShift: shift)
                     }
@@ -114,7 +114,7 @@ enum MatMul {
         _ w: WeightMatrix, _ x: QuantizedActivations, _ rows: Range<Int>, _ out: UnsafeMutablePointer<Float>,
         _ outStride: Int, _: Q.Type, storage: (UnsafeRawPointer, UnsafeRawPointer) -> S
     ) {
-        let count = x.count, blocks = w.blocksPerRow
+        let count = x.count, blocks = w.blocksPerRow, halfStep = w.scalesPerBlock - 8
         let constants = w.constants.pointee
         var g = rows.lowerBound
         while g < rows.upperBound {
@@ -130,7 +130,9 @@ enum MatMul {
                     if w.format == .nibble {
                         DotKernels.nibble8(q, s, m, x.group(eight), blocks: blocks, constants: constants, into: a)
                     } else {
-                        DotKernels.byte8(q, s, x.group(eight), blocks: blocks, constants: constants, quants: Q.self, into: a)
+                        DotKernels.byte8(
+                            q, s, halfStep: halfStep, x.group(eight), blocks: blocks, constants: constants, quants: Q.self,
+                            into: a)
                     }
                     for i in 0..<8 { store(a[i], o + (8 * eight + i) * outStride, valid) }
                 }
@@ -141,7 +143,8 @@ enum MatMul {
                 let r =
                     w.format == .nibble
                     ? DotKernels.nibble4(q, s, m, x0, x1, x2, x3, blocks: blocks, constants: constants)
-                    : DotKernels.byte4(q, s, x0, x1, x2, x3, blocks: blocks, constants: constants, quants: Q.self)
+                    : DotKernels.byte4(
+                        q, s, halfStep: halfStep, x0, x1, x2, x3, blocks: blocks, constants: constants, quants: Q.self)
                 store(r.0, o + v * outStride, valid)
                 store(r.1, o + (v + 1) * outStride, valid)
                 store(r.2, o + (v + 2) * outStride, valid)
@@ -152,7 +155,8 @@ enum MatMul {
                 let r =
                     w.format == .nibble
                     ? DotKernels.nibble1(q, s, m, x.activation(v), blocks: blocks, constants: constants)
-                    : DotKernels.byte1(q, s, x.activation(v), blocks: blocks, constants: constants, quants: Q.self)
+                    : DotKernels.byte1(
+                        q, s, halfStep: halfStep, x.activation(v), blocks: blocks, constants: constants, quants: Q.self)
                 store(r, o + v * outStride, valid)
                 v += 1
             }

@@ -8,10 +8,10 @@
 ///   (k, j = 0…3) holds element `4k + j` of row `r` in its low nibble and element `16 + 4k + j` in
 ///   its high nibble. Scales and offsets: eight per block (one per row).
 /// - ``Format/byte``: signed quants of up to 8 bits (Q8_0, Q6_K, Q5_0, Q5_1, Q5_K, and Q3_K widened),
-///   `w = s·q` with one scale per 16 elements. 8-bit quants: a group's block takes 256 bytes: byte
-///   `128h + 32k + 4r + j` (h = 0, 1) holds element `16h + 4k + j` of row `r`. Scales: sixteen per
-///   block (eight rows of the first
-///   half, then of the second). Q5_1 and Q5_K add an offset per block (``hasByteOffsets``): `w = s·q + m`,
+///   `w = s·q` with one scale per 32 elements, or per 16 (Q3_K, Q6_K; ``scalesPerBlock``). 8-bit
+///   quants: a group's block takes 256 bytes: byte `128h + 32k + 4r + j` (h = 0, 1) holds element
+///   `16h + 4k + j` of row `r`. Scales: eight per block (one per row), or sixteen (eight rows of the
+///   first half, then of the second). Q5_1 and Q5_K add an offset per block (``hasByteOffsets``): `w = s·q + m`,
 ///   its term `m · Σ activations` added after the kernels (``MatMul``). The 5- and 6-bit types keep
 ///   their bits (``packedBits``): `q + quantBias` split into a nibble block of the low four bits as
 ///   the nibble format lays it out (elements 0…15 low, 16…31 high nibbles; 128 bytes) and a plane of
@@ -68,8 +68,10 @@ final class WeightMatrix: @unchecked Sendable {
     let blocksPerRow: Int
     /// Bytes of quants per row group (quantized formats) or per row (float).
     let groupStride: Int
-    /// Scales per row group (nibble: 8 per block; byte: 16 per block; float: none).
+    /// Scales per row group (``scalesPerBlock`` per block; float: none).
     let scalesPerGroup: Int
+    /// Scales per block of a row group: one per row (8), or per row and half block (16: Q3_K, Q6_K).
+    let scalesPerBlock: Int
     /// How ``scales`` and ``offsets`` are stored.
     let scaleEncoding: ScaleEncoding
     let quants: UnsafeMutableRawPointer
@@ -126,6 +128,7 @@ final class WeightMatrix: @unchecked Sendable {
         case (.byte, .q5_1), (.byte, .q5_K): (packedBits, quantBias) = (5, 0)
         default: (packedBits, quantBias) = (8, 0)
         }
+        scalesPerBlock = format == .byte && (sourceType == .q3_K || sourceType == .q6_K) ? 16 : 8
         switch format {
         case .nibble:
             paddedColumns = (columns + 31) / 32 * 32
@@ -136,7 +139,7 @@ final class WeightMatrix: @unchecked Sendable {
             paddedColumns = (columns + 31) / 32 * 32
             blocksPerRow = paddedColumns / 32
             groupStride = blocksPerRow * (128 + 32 * (packedBits - 4))  // 256, 192 or 160 bytes per block
-            scalesPerGroup = blocksPerRow * 16
+            scalesPerGroup = blocksPerRow * scalesPerBlock
         case .float:
             paddedColumns = columns
             blocksPerRow = 0
@@ -209,19 +212,15 @@ final class WeightMatrix: @unchecked Sendable {
     private func location(row: Int, block: Int, element e: Int) -> (byte: Int, high: Bool, scale: Int) {
         let group = row / Self.groupRows, r = row % Self.groupRows
         let lane = 32 * ((e % 16) / 4) + 4 * r + e % 4
+        let halfStep = scalesPerBlock - 8  // as DotKernels.scaleIndex
+        let scale = group * scalesPerGroup + block * scalesPerBlock + (e / 16) * halfStep + r
         switch format {
         case .nibble:
-            return (group * groupStride + block * 128 + lane, e >= 16, group * scalesPerGroup + block * 8 + r)
+            return (group * groupStride + block * 128 + lane, e >= 16, scale)
         case .byte where packedBits < 8:
-            let blockBytes = groupStride / blocksPerRow
-            return (
-                group * groupStride + block * blockBytes + lane, e >= 16, group * scalesPerGroup + block * 16 + (e / 16) * 8 + r
-            )
+            return (group * groupStride + block * (groupStride / blocksPerRow) + lane, e >= 16, scale)
         default:
-            return (
-                group * groupStride + block * 256 + (e / 16) * 128 + lane, false,
-                group * scalesPerGroup + block * 16 + (e / 16) * 8 + r
-            )
+            return (group * groupStride + block * 256 + (e / 16) * 128 + lane, false, scale)
         }
     }
 
@@ -269,6 +268,7 @@ final class WeightMatrix: @unchecked Sendable {
         row: Int, block: Int, quants q: UnsafePointer<Int8>, scale0: Float, scale1: Float, offset: Float = 0
     ) {
         storeBytes(row: row, block: block, q)
+        precondition(scalesPerBlock == 16 || scale0.bitPattern == scale1.bitPattern, "the block's halves share a scale")
         setValue(scale0, scales, location(row: row, block: block, element: 0).scale)
         setValue(scale1, scales, location(row: row, block: block, element: 16).scale)
         if hasByteOffsets { setValue(offset, offsets, byteOffsetIndex(row: row, block: block)) }
@@ -290,6 +290,7 @@ final class WeightMatrix: @unchecked Sendable {
     ) {
         precondition(scaleEncoding == .coded)
         storeBytes(row: row, block: block, q)
+        precondition(scalesPerBlock == 16 || scaleCodes.0 == scaleCodes.1, "the block's halves share a scale")
         scales.storeBytes(of: scaleCodes.0, toByteOffset: location(row: row, block: block, element: 0).scale, as: Int8.self)
         scales.storeBytes(of: scaleCodes.1, toByteOffset: location(row: row, block: block, element: 16).scale, as: Int8.self)
         if hasByteOffsets { offsets.storeBytes(of: offsetCode, toByteOffset: byteOffsetIndex(row: row, block: block), as: Int8.self) }
