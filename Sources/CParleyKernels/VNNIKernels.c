@@ -5,7 +5,8 @@
 // - nibble weights are unsigned (0…15) and multiply the signed activation quants directly;
 // - byte weights are signed, so the kernel feeds w + 128 (w XOR 0x80) as the unsigned operand and
 //   starts each half-block sum at −128·Σa (the correction the activations carry), which leaves
-//   exactly Σ w·a.
+//   exactly Σ w·a; packed 5- and 6-bit weights are stored as w + bias and fed as they are, the sum
+//   started at −bias·Σa (the correction times bias/128).
 // The activation quants are the broadcast operand (one 32-bit group of four quants for all eight
 // rows), which the compiler folds into vpdpbusd's memory operand. The float steps repeat those of
 // the Swift kernels one for one (convert, scale product, fused multiply-add), so the results match

@@ -86,7 +86,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     /// ggml's names for the type ids this engine does not read, for error messages.
     static func knownName(of rawValue: UInt32) -> String {
         let names: [UInt32: String] = [
-            7: "Q5_1", 9: "Q8_1", 10: "Q2_K", 15: "Q8_K",
+            9: "Q8_1", 10: "Q2_K", 15: "Q8_K",
             16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S",
             22: "IQ2_S", 23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M",
         ]

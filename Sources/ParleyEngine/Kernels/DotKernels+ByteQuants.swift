@@ -38,16 +38,6 @@ extension DotKernels {
         }
     }
 
-    /// The quants' storage for a byte matrix (see ``WeightMatrix/packedBits``).
-    static func byteQuants(for w: WeightMatrix) -> any ByteQuants.Type {
-        switch (w.packedBits, w.quantBias) {
-        case (6, _): SixBits.self
-        case (5, 16): FiveBits.self
-        case (5, _): UnsignedFiveBits.self
-        default: SignedBytes.self
-        }
-    }
-
     /// Chunk `k` of half `h` of a block of packed quants at `w` as unsigned bytes: the low nibbles
     /// of its nibble part (elements 0…15 low, 16…31 high) and, moved to bit 4 up, the high bits of
     /// its bit plane: six bits, bits `2k, 2k+1` of the plane's half `h`; five bits, bit `4h + k`.

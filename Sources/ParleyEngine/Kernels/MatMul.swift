@@ -62,15 +62,13 @@ enum MatMul {
             if path == .vnni {
                 vnniRows(w, x, rows, out, outStride)
             } else {
-                let quants = DotKernels.byteQuants(for: w)  // the nibble format ignores it
-                switch w.scaleEncoding {
-                case .float: groups(w, x, rows, out, outStride, quants) { base, _ in DotKernels.FloatScales(base: base) }
-                case .half: groups(w, x, rows, out, outStride, quants) { base, _ in DotKernels.HalfScales(base: base) }
-                case .coded:
-                    let shift = w.scalesPerBlock == 16 ? 7 : 6  // scales per super-block and row group: 128 or 64
-                    groups(w, x, rows, out, outStride, quants) { codes, multipliers in
-                        DotKernels.CodedScales(codes: codes, multipliers: multipliers, indexShift: shift)
-                    }
+                // Concrete storage types, so that every kernel is specialized (the nibble format
+                // ignores the byte quants' type).
+                switch (w.format, w.packedBits, w.quantBias) {
+                case (.byte, 6, _): portableRows(w, x, rows, out, outStride, DotKernels.SixBits.self)
+                case (.byte, 5, 16): portableRows(w, x, rows, out, outStride, DotKernels.FiveBits.self)
+                case (.byte, 5, _): portableRows(w, x, rows, out, outStride, DotKernels.UnsignedFiveBits.self)
+                default: portableRows(w, x, rows, out, outStride, DotKernels.SignedBytes.self)
                 }
             }
             if w.hasByteOffsets { addByteOffsets(w, x, rows, out, outStride) }
@@ -90,6 +88,23 @@ enum MatMul {
                     out[v * outStride + r] = DotKernels.float1(row, floats + v * x.floatStride, count: w.columns)
                     v += 1
                 }
+            }
+        }
+    }
+
+    /// The portable kernels for `w`'s scale encoding, `Q` its byte quants' storage.
+    @inline(__always)
+    private static func portableRows<Q: DotKernels.ByteQuants>(
+        _ w: WeightMatrix, _ x: QuantizedActivations, _ rows: Range<Int>, _ out: UnsafeMutablePointer<Float>,
+        _ outStride: Int, _ quants: Q.Type
+    ) {
+        switch w.scaleEncoding {
+        case .float: groups(w, x, rows, out, outStride, quants) { base, _ in DotKernels.FloatScales(base: base) }
+        case .half: groups(w, x, rows, out, outStride, quants) { base, _ in DotKernels.HalfScales(base: base) }
+        case .coded:
+            let shift = w.scalesPerBlock == 16 ? 7 : 6  // scales per super-block and row group: 128 or 64
+            groups(w, x, rows, out, outStride, quants) { codes, multipliers in
+                DotKernels.CodedScales(codes: codes, multipliers: multipliers, indexShift: shift)
             }
         }
     }

@@ -5,19 +5,21 @@
 /// A batch of activation vectors quantized to 8 bits per 32-element block, as llama.cpp does
 /// before a quantized matrix product (its Q8_0/Q8_1 formats: `q = round(x / d)`, `d = max|x| / 127`,
 /// `d` kept at f16 precision; `s = d · Σq` for the weights that have offsets, rounded to f16 like
-/// llama.cpp's Q8_1 blocks when `roundSums` is set (for Q4_1 weights), exact otherwise). For
+/// llama.cpp's Q8_1 blocks when `roundSums` is set (for Q4_1 and Q5_1 weights), exact otherwise). For
 /// K-quant weights (`superBlocks`) as its Q8_K: one float scale per 256 elements, `d = −m / 127`
 /// where `m` is the element largest in magnitude (its sign kept), quants at most 127; every
 /// 32-element block of the 256 carries that scale.
 ///
 /// The Int8 quants are stored in element order, each vector padded with zeros to whole blocks.
-/// Reused across calls: ``quantize(_:count:stride:width:format:roundSums:)`` only grows the buffers.
+/// Reused across calls: ``quantize(_:count:stride:width:format:roundSums:superBlocks:pool:)`` only
+/// grows the buffers.
 final class QuantizedActivations {
     /// How activations are quantized for the products with one weight matrix: llama.cpp's rule
-    /// for the matrix's type (Q8_1 sums rounded to f16 for Q4_1, Q8_K for the K-quants, Q8_0 else).
+    /// for the matrix's type (Q8_1 sums rounded to f16 for Q4_1 and Q5_1, Q8_K for the K-quants,
+    /// Q8_0 else).
     struct Scheme: Equatable {
         var format: WeightMatrix.Format
-        /// Q4_1 weights: `d · Σq` rounded to f16, like llama.cpp's Q8_1 blocks.
+        /// Q4_1 and Q5_1 weights: `d · Σq` rounded to f16, like llama.cpp's Q8_1 blocks.
         var roundSums: Bool
         /// K-quant weights: one float scale per 256 elements, like llama.cpp's Q8_K.
         var superBlocks: Bool
@@ -53,7 +55,8 @@ final class QuantizedActivations {
     /// `d · Σq` per block, rounded to f16 precision when `roundSums`.
     private(set) var sums: UnsafeMutablePointer<Float>
     /// Byte format only: −128 · Σq of each half block (two per block), which the VNNI byte kernel
-    /// starts its sums at (see `CParleyKernels.h`).
+    /// starts its sums at (see `CParleyKernels.h`), and the packed quants' kernels scaled by their
+    /// bias (``DotKernels/PackedQuants``).
     private(set) var corrections: UnsafeMutablePointer<Int32>
     /// Each whole group of eight vectors again, interleaved for the eight-vector kernels: four-byte
     /// chunk `c` of vector `v` of group `g` at Int32 index `(g · paddedWidth / 4 + c) · 8 + v`.

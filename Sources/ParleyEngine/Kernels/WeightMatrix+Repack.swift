@@ -35,8 +35,8 @@ extension WeightMatrix {
         }
     }
 
-    /// Whether every repacked scale and offset of the tensor is exactly an f16: true for Q4_1, Q5_0
-    /// and Q8_0 (their scales are f16 in the file), and for Q4_0 unless `-8·d` overflows f16.
+    /// Whether every repacked scale and offset of the tensor is exactly an f16: true for Q4_1, Q5_0,
+    /// Q5_1 and Q8_0 (their scales are f16 in the file), and for Q4_0 unless `-8·d` overflows f16.
     private static func scalesFitHalf(_ bytes: UnsafeRawBufferPointer, type: GGMLType, blocks: Int) -> Bool {
         switch type {
         case .q4_1, .q5_0, .q5_1, .q8_0: return true
@@ -106,7 +106,7 @@ extension WeightMatrix {
                     row: row, block: block, quants: (b + 2).assumingMemoryBound(to: Int8.self), scale0: d, scale1: d)
             }
         case .q5_0:
-            // Centred 5-bit values are bytes with the block's scale: exactly the byte format.
+            // Centred 5-bit values (−16…15) with the block's scale: the byte format, stored packed.
             withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
                 for block in 0..<columns / 32 {
                     let b = src + block * 22
