@@ -36,8 +36,8 @@ public enum GGMLDequantizer {
             case .bf16: dst[0] = Float(bitPattern: UInt32(src.loadUnaligned(as: UInt16.self)) << 16)
             case .q4_0: q4_0(src, dst)
             case .q4_1: q4_1(src, dst)
-            case .q5_0: q5_0(src, dst)
-            case .q5_1: q5_1(src, dst)
+            case .q5_0: q5(src, dst, minimum: false)
+            case .q5_1: q5(src, dst, minimum: true)
             case .q8_0: q8_0(src, dst)
             case .q3_K: q3_K(src, dst)
             case .q4_K: q4_K(src, dst)
@@ -62,23 +62,21 @@ public enum GGMLDequantizer {
         }
     }
 
-    private static func q5_0(_ src: UnsafeRawBufferPointer, _ dst: UnsafeMutableBufferPointer<Float>) {
+    /// Q5_0 (`x = (q − 16)·d`) or, with `minimum`, Q5_1 (`x = q·d + m`, m after d).
+    private static func q5(_ src: UnsafeRawBufferPointer, _ dst: UnsafeMutableBufferPointer<Float>, minimum: Bool) {
         let d = half(src, 0)
-        let high = src.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+        let fifths = minimum ? 4 : 2
+        let high = src.loadUnaligned(fromByteOffset: fifths, as: UInt32.self)
         for j in 0..<16 {
-            let (lo, hi) = q5_0Pair(src[6 + j], high: high, j)
-            dst[j] = Float(lo) * d
-            dst[j + 16] = Float(hi) * d
-        }
-    }
-
-    private static func q5_1(_ src: UnsafeRawBufferPointer, _ dst: UnsafeMutableBufferPointer<Float>) {
-        let d = half(src, 0), m = half(src, 2)
-        let high = src.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
-        for j in 0..<16 {
-            let (lo, hi) = q5_0Pair(src[8 + j], high: high, j)
-            dst[j] = Float(lo + 16) * d + m
-            dst[j + 16] = Float(hi + 16) * d + m
+            let (lo, hi) = q5_0Pair(src[fifths + 4 + j], high: high, j)
+            if minimum {
+                let m = half(src, 2)
+                dst[j] = Float(lo + 16) * d + m
+                dst[j + 16] = Float(hi + 16) * d + m
+            } else {
+                dst[j] = Float(lo) * d
+                dst[j + 16] = Float(hi) * d
+            }
         }
     }
 

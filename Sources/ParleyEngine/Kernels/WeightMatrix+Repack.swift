@@ -105,30 +105,20 @@ extension WeightMatrix {
                 setByteBlock(
                     row: row, block: block, quants: (b + 2).assumingMemoryBound(to: Int8.self), scale0: d, scale1: d)
             }
-        case .q5_0:
-            // Centred 5-bit values (−16…15) with the block's scale: the byte format, stored packed.
+        case .q5_0, .q5_1:
+            // Q5_0: centred values (−16…15) with the block's scale; Q5_1: values 0…31 with the
+            // block's scale and its minimum as the block's offset (like Q5_K). Stored packed.
+            let minimum = type == .q5_1, blockBytes = type.bytesPerBlock
             withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
                 for block in 0..<columns / 32 {
-                    let b = src + block * 22
+                    let b = src + block * blockBytes
                     let d = Float(halfBits: b.loadUnaligned(as: UInt16.self))
-                    let high = b.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+                    let m = minimum ? Float(halfBits: b.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) : 0
+                    let fifths = minimum ? 4 : 2, bias: Int8 = minimum ? 16 : 0
+                    let high = b.loadUnaligned(fromByteOffset: fifths, as: UInt32.self)
                     for j in 0..<16 {
-                        (q[j], q[j + 16]) = GGMLDequantizer.q5_0Pair(b.load(fromByteOffset: 6 + j, as: UInt8.self), high: high, j)
-                    }
-                    setByteBlock(row: row, block: block, quants: q.baseAddress!, scale0: d, scale1: d)
-                }
-            }
-        case .q5_1:
-            // Quants 0…31 with the block's scale, and its minimum as the block's offset (like Q5_K).
-            withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
-                for block in 0..<columns / 32 {
-                    let b = src + block * 24
-                    let d = Float(halfBits: b.loadUnaligned(as: UInt16.self))
-                    let m = Float(halfBits: b.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
-                    let high = b.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
-                    for j in 0..<16 {
-                        let (lo, hi) = GGMLDequantizer.q5_0Pair(b.load(fromByteOffset: 8 + j, as: UInt8.self), high: high, j)
-                        (q[j], q[j + 16]) = (lo + 16, hi + 16)
+                        let (lo, hi) = GGMLDequantizer.q5_0Pair(b.load(fromByteOffset: fifths + 4 + j, as: UInt8.self), high: high, j)
+                        (q[j], q[j + 16]) = (lo + bias, hi + bias)
                     }
                     setByteBlock(row: row, block: block, quants: q.baseAddress!, scale0: d, scale1: d, offset: m)
                 }

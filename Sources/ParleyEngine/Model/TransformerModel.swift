@@ -111,25 +111,13 @@ final class TransformerModel: @unchecked Sendable {
             try reader.vector($0, count: hp.ropeDimensionCount / 2)
         }
         layers = try (0..<hp.blockCount).map { try Self.layer($0, reader, hp) }
-        try Self.refuseUnreadBiases(file, hp)
-    }
-
-    /// A bias the family's graph does not add (a feed-forward bias, Qwen2's `attn_output.bias`, …)
-    /// would be silently left out: such a file is refused, as llama.cpp refuses tensors it does
-    /// not load.
-    private static func refuseUnreadBiases(_ file: GGUFFile, _ hp: ModelHyperparameters) throws {
-        let family = hp.family
-        for name in file.tensors.keys where name.hasSuffix(".bias") {
-            let part = name.split(separator: ".").dropLast().last.map(String.init) ?? ""
-            let read =
-                ["attn_q", "attn_k", "attn_v", "attn_qkv"].contains(part)
-                || (part == "attn_output" && family.readsAttentionOutputBias)
-                || (name == "output.bias" && family.readsOutputBias)
-            guard read else {
-                throw EngineError(
-                    .unsupportedArchitecture,
-                    "'\(file.path)' has tensor \(name), which this engine's \(hp.architecture) forward pass does not use")
-            }
+        // A bias the family's graph does not add (a feed-forward bias, Qwen2's `attn_output.bias`,
+        // a fused `attn_qkv.bias` beside separate projections, …) would be silently left out: such
+        // a file is refused, as llama.cpp refuses tensors it does not load.
+        if let name = reader.unread(endingIn: ".bias").first {
+            throw EngineError(
+                .unsupportedArchitecture,
+                "'\(file.path)' has tensor \(name), which this engine's \(hp.architecture) forward pass does not use")
         }
     }
 
