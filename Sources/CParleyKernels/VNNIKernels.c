@@ -6,7 +6,8 @@
 // - byte weights are signed, so the kernel feeds w + 128 (w XOR 0x80) as the unsigned operand and
 //   starts each half-block sum at −128·Σa (the correction the activations carry), which leaves
 //   exactly Σ w·a; packed 5- and 6-bit weights are stored as w + bias and fed as they are, the sum
-//   started at −bias·Σa (the correction times bias/128).
+//   started at −bias·Σa (the correction times bias/128); the 4-bit indices of IQ4_NL and IQ4_XS are
+//   looked up (vpshufb) in a table of their non-linear levels + 128, fed like 8-bit weights.
 // The activation quants are the broadcast operand (one 32-bit group of four quants for all eight
 // rows), which the compiler folds into vpdpbusd's memory operand. The float steps repeat those of
 // the Swift kernels one for one (convert, scale product, fused multiply-add), so the results match
@@ -163,9 +164,22 @@ PK_INLINE __m256i packed_chunk(const uint8_t *w, int h, int k, const int bits) {
     return _mm256_or_si256(low, _mm256_and_si256(high, _mm256_set1_epi8(bits == 6 ? 0x30 : 0x10)));
 }
 
+/// Chunk `k` of half `h` of a block of IQ4 indices at `w` (laid out as the nibble format) as the
+/// unsigned bytes level + 128 (see GGMLDequantizer+NonlinearQuants.swift for the levels).
+PK_INLINE __m256i nonlinear_chunk(const uint8_t *w, int h, int k) {
+    const __m256i levels = _mm256_setr_epi8(
+        1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181, (char)197, (char)217,
+        (char)241, 1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181, (char)197,
+        (char)217, (char)241);
+    const __m256i raw = _mm256_loadu_si256((const __m256i *)(w + 32 * k));
+    const __m256i index = _mm256_and_si256(h ? _mm256_srli_epi16(raw, 4) : raw, _mm256_set1_epi8(0x0F));
+    return _mm256_shuffle_epi8(levels, index);
+}
+
 /// The byte format with `bits`-bit quants: 8-bit ones fed as w + 128 (w XOR 0x80) with the sums
 /// started at the correction −128·Σa; packed ones (6 or 5 bits) fed as stored, q + `bias`, with the
-/// sums started at −bias·Σa (the correction times bias/128). Either leaves exactly Σ q·a.
+/// sums started at −bias·Σa (the correction times bias/128); 4-bit IQ4 indices (`bits` 4) as their
+/// levels + 128, with the sums started at the correction. Each leaves exactly Σ q·a.
 PK_INLINE void byte_tile(
     const uint8_t *w, const void *s, const void *sk, int kind, int blocks, const parley_activations *x, float *out,
     long out_stride, int valid, const uint8_t *next, const int vectors, const int layout, const int bits,
@@ -174,7 +188,7 @@ PK_INLINE void byte_tile(
 #pragma clang loop unroll(full)
     for (int v = 0; v < vectors; v++) a[v] = _mm256_setzero_ps();
     const __m256i flip = _mm256_set1_epi8((char)0x80);
-    const int packed = bits < 8;
+    const int packed = bits < 8, nonlinear = bits == 4;
     const long block_bytes = 128 + 32 * (bits - 4);
     for (int b = 0; b < blocks; b++) {
 #pragma clang loop unroll(full)
@@ -184,19 +198,20 @@ PK_INLINE void byte_tile(
                 const char *p = (const char *)next + block_bytes * b + (packed ? 0 : 128 * h);
                 _mm_prefetch(p, _MM_HINT_T0);
                 _mm_prefetch(p + 64, _MM_HINT_T0);
-                if (packed) _mm_prefetch(p + 128, _MM_HINT_T0);
+                if (packed && !nonlinear) _mm_prefetch(p + 128, _MM_HINT_T0);
             }
             __m256i t[8], u[8];
 #pragma clang loop unroll(full)
             for (int v = 0; v < vectors; v++) {
                 const int32_t c = correction(x, layout, v, b, h, blocks);
-                t[v] = _mm256_set1_epi32(packed ? (c >> 7) * bias : c);
+                t[v] = _mm256_set1_epi32(packed && !nonlinear ? (c >> 7) * bias : c);
                 u[v] = _mm256_setzero_si256();
             }
 #pragma clang loop unroll(full)
             for (int k = 0; k < 4; k++) {
-                const __m256i q = packed ? packed_chunk(wb, h, k, bits)
-                                         : _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(wb + 32 * k)), flip);
+                const __m256i q = nonlinear ? nonlinear_chunk(wb, h, k)
+                                  : packed  ? packed_chunk(wb, h, k, bits)
+                                            : _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(wb + 32 * k)), flip);
 #pragma clang loop unroll(full)
                 for (int v = 0; v < vectors; v++) {
                     if (vectors <= 2 && (k & 1)) {
@@ -295,6 +310,8 @@ PK_TARGET void parley_vnni_multiply(
         PK_ROWS(0, 5, 16, 0)
     } else if (w->packed_bits == 5) {
         PK_ROWS(0, 5, 0, 0)
+    } else if (w->packed_bits == 4) {
+        PK_ROWS(0, 4, 0, 0)
     } else if (w->scales_per_block == 16) {
         PK_ROWS(0, 8, 0, 1)
     } else {

@@ -6,9 +6,9 @@ Weights are dequantized by the `gguf` PyPI package (not by Parley's code). Two a
 
   --activations float  plain float32 math (float64 sums in the norms): the "true" model.
   --activations q8     like llama.cpp on the CPU: before every product with a quantized weight the
-                       activations are quantized per block (Q8_0 for Q4_0/Q5_0/Q8_0 weights, Q8_1
-                       for Q4_1/Q5_1: 32 values, d = max|x|/127 rounded to f16; Q8_K for K-quant weights:
-                       256 values, float d = max/-127), and the KV cache, the query and the
+                       activations are quantized per block (Q8_0 for Q4_0/Q5_0/Q8_0/IQ4_NL weights,
+                       Q8_1 for Q4_1/Q5_1: 32 values, d = max|x|/127 rounded to f16; Q8_K for K-quant
+                       and IQ4_XS weights: 256 values, float d = max/-127), and the KV cache, the query and the
                        attention weights are rounded to f16. Gemma 3's GELU goes through ggml's f16
                        lookup table (y = f16(gelu(f16(x))) for -10 < x < 10); in float mode it is
                        the plain float32 tanh formula.
@@ -367,9 +367,9 @@ class Model:
         w = self.w[name]
         if self.mode == "q8":
             t = self.types[name]
-            if t in (QT.Q2_K, QT.Q3_K, QT.Q4_K, QT.Q5_K, QT.Q6_K):
+            if t in (QT.Q2_K, QT.Q3_K, QT.Q4_K, QT.Q5_K, QT.Q6_K, QT.IQ4_XS):
                 x = self.q8_k(x)
-            elif t in (QT.Q4_0, QT.Q5_0, QT.Q8_0):
+            elif t in (QT.Q4_0, QT.Q5_0, QT.Q8_0, QT.IQ4_NL):
                 x = self.q8_blocks(x)[0]
             elif t in (QT.Q4_1, QT.Q5_1):
                 # llama.cpp's Q4_1·Q8_1 and Q5_1·Q8_1 dots add m·s with s kept as f16(d·Σq).

@@ -32,7 +32,8 @@ int parley_vnni_available(void);
 /// Nibble format only: the offsets `m` at `offsets` (and their multipliers at `super_offsets`),
 /// laid out like the scales. Byte format: `packed_bits` per quant, 8 (blocks of 256 bytes) or 6
 /// or 5 (blocks of 192 or 160 bytes: a nibble block of the low bits, then a plane of the high bits),
-/// the packed quants stored as q + `quant_bias`.
+/// the packed quants stored as q + `quant_bias`; or 4 (blocks of 128 bytes laid out as a nibble
+/// block): indices into IQ4_NL's sixteen non-linear levels.
 typedef struct parley_matrix {
     const void *quants;
     const void *scales;

@@ -43,6 +43,8 @@ public enum GGMLDequantizer {
             case .q4_K: q4_K(src, dst)
             case .q5_K: q5_K(src, dst)
             case .q6_K: q6_K(src, dst)
+            case .iq4_nl: iq4_nl(src, dst)
+            case .iq4_xs: iq4_xs(src, dst)
             }
         }
     }

@@ -25,21 +25,28 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     case q5_K = 13
     /// 6-bit super-blocks of 256 (sixteen sub-blocks of 16 with 8-bit scales).
     case q6_K = 14
+    /// 4-bit blocks of 32 with one f16 scale, each quant an index into a fixed non-linear table of
+    /// sixteen levels (``GGMLDequantizer/nonlinearLevels``): `x = d · level[q]`.
+    case iq4_nl = 20
+    /// IQ4_NL's levels in super-blocks of 256: eight sub-blocks of 32 with 6-bit scales (stored as
+    /// `s + 32`) and one f16 `d`: `x = d · s · level[q]`.
+    case iq4_xs = 23
     /// bfloat16 (the upper half of an f32).
     case bf16 = 30
 
-    /// Elements per block: 1 for the float types, 32 for q4_0/q4_1/q5_0/q5_1/q8_0, 256 for the K-quants.
+    /// Elements per block: 1 for the float types, 32 for q4_0/q4_1/q5_0/q5_1/q8_0/iq4_nl, 256 for
+    /// the K-quants and iq4_xs.
     public var blockSize: Int {
         switch self {
         case .f32, .f16, .bf16: 1
-        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0: 32
-        case .q3_K, .q4_K, .q5_K, .q6_K: 256
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .iq4_nl: 32
+        case .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs: 256
         }
     }
 
-    /// Whether the type is a K-quant (super-blocks of 256), whose products llama.cpp computes with
-    /// Q8_K activations.
-    public var isKQuant: Bool { blockSize == 256 }
+    /// Whether the type stores super-blocks of 256 (the K-quants and IQ4_XS: sub-scales coded against
+    /// one `d`), whose products llama.cpp computes with Q8_K activations.
+    public var hasSuperBlocks: Bool { blockSize == 256 }
 
     /// Bytes one block occupies on disk.
     public var bytesPerBlock: Int {
@@ -55,6 +62,8 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         case .q4_K: 144  // f16 d + f16 dmin + 12 bytes of scales + 128 bytes of nibbles
         case .q5_K: 176  // f16 d + f16 dmin + 12 bytes of scales + 32 bytes of fifth bits + 128 bytes of nibbles
         case .q6_K: 210  // 128 bytes low nibbles + 64 bytes high bits + 16 int8 scales + f16 d
+        case .iq4_nl: 18  // f16 d + 16 bytes of nibbles
+        case .iq4_xs: 136  // f16 d + 16 high scale bits + 4 bytes of low scale nibbles + 128 bytes of nibbles
         }
     }
 
@@ -79,6 +88,8 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         case .q4_K: "Q4_K"
         case .q5_K: "Q5_K"
         case .q6_K: "Q6_K"
+        case .iq4_nl: "IQ4_NL"
+        case .iq4_xs: "IQ4_XS"
         case .bf16: "BF16"
         }
     }
@@ -87,8 +98,8 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     static func knownName(of rawValue: UInt32) -> String {
         let names: [UInt32: String] = [
             9: "Q8_1", 10: "Q2_K", 15: "Q8_K",
-            16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S",
-            22: "IQ2_S", 23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M",
+            16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 21: "IQ3_S",
+            22: "IQ2_S", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M",
         ]
         return names[rawValue] ?? "unknown"
     }

@@ -38,6 +38,34 @@ extension DotKernels {
         }
     }
 
+    /// IQ4_NL's and IQ4_XS's quants: 4-bit indices into the non-linear levels, 128 bytes per block
+    /// laid out as the nibble format (elements 0…15 in the low nibbles, 16…31 in the high ones);
+    /// `vpshufb` turns a chunk's indices into its levels (within ±127), which multiply as
+    /// ``SignedBytes``' quants do.
+    enum NonlinearNibbles: ByteQuants {
+        static var blockBytes: Int { 128 }
+
+        @inline(__always)
+        static func start(_ corrections: UnsafePointer<Int32>, _ index: Int) -> Int32 { 0 }
+
+        @inline(__always)
+        static func chunk(_ w: UnsafeRawPointer, half h: Int, chunk k: Int, _ constants: Constants) -> (
+            SIMD32<UInt8>, SIMD32<Int8>
+        ) {
+            let raw = w.loadUnaligned(fromByteOffset: 32 * k, as: SIMD16<UInt16>.self)
+            let indices = unsafeBitCast((h == 0 ? raw : raw &>> 4) & constants.mask, to: SIMD32<UInt8>.self)
+            let q = lookup(constants.levels, indices)
+            return (magnitude(q), q)
+        }
+
+        @inline(__always)
+        static func product(
+            _ chunk: (SIMD32<UInt8>, SIMD32<Int8>), _ a: UnsafeRawPointer, _ offset: Int, _ ones: SIMD16<Int16>
+        ) -> SIMD8<Int32> {
+            SignedBytes.product(chunk, a, offset, ones)
+        }
+    }
+
     /// Chunk `k` of half `h` of a block of packed quants at `w` as unsigned bytes: the low nibbles
     /// of its nibble part (elements 0…15 low, 16…31 high) and, moved to bit 4 up, the high bits of
     /// its bit plane: six bits, bits `2k, 2k+1` of the plane's half `h`; five bits, bit `4h + k`.

@@ -27,6 +27,10 @@ enum DotKernels {
         var highBits = SIMD16<UInt16>(repeating: 0x3030)
         /// Thirty-two 0x10 bytes: bit 4, a five-bit quant's high bit.
         var fifthBit = SIMD16<UInt16>(repeating: 0x1010)
+        /// The sixteen non-linear levels of IQ4_NL and IQ4_XS, in each 16-byte half (the table
+        /// `vpshufb` looks up in).
+        var levels = SIMD32<Int8>(
+            GGMLDequantizer.nonlinearLevels + GGMLDequantizer.nonlinearLevels)
     }
 
     @inline(__always)
@@ -88,6 +92,21 @@ enum DotKernels {
             unsafeBitCast(_mm256_abs_epi8(unsafeBitCast(w, to: __m256i.self)), to: SIMD32<UInt8>.self)
         #else
             unsafeBitCast(w.replacing(with: 0 &- w, where: w .< SIMD32<Int8>()), to: SIMD32<UInt8>.self)
+        #endif
+    }
+
+    /// The entries of `table` (sixteen bytes, repeated in both halves) at the indices `i` (0…15):
+    /// `vpshufb`.
+    @inline(__always)
+    static func lookup(_ table: SIMD32<Int8>, _ i: SIMD32<UInt8>) -> SIMD32<Int8> {
+        #if arch(x86_64)
+            unsafeBitCast(
+                _mm256_shuffle_epi8(unsafeBitCast(table, to: __m256i.self), unsafeBitCast(i, to: __m256i.self)),
+                to: SIMD32<Int8>.self)
+        #else
+            var out = SIMD32<Int8>()
+            for lane in 0..<32 { out[lane] = table[Int(i[lane])] }
+            return out
         #endif
     }
 

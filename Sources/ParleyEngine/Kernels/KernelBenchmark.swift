@@ -30,7 +30,7 @@ package enum KernelBenchmark {
         var results: [Result] = []
         let types: [GGMLType] = [.q4_1, .q8_0, .q4_K, .q6_K]
         for (type, rows) in types.map({ ($0, 1536) }) + types.map({ ($0, 49152) }) {
-            let columns = type.isKQuant ? 768 : 576
+            let columns = type.hasSuperBlocks ? 768 : 576
             let w = try matrix(type, rows: rows, columns: columns)
             for path in KernelPath.available {
                 for count in [1, 4, 8, 16] {

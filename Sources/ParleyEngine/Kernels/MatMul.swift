@@ -66,6 +66,7 @@ enum MatMul {
                 // ignores the byte quants' type).
                 switch (w.format, w.packedBits, w.quantBias) {
                 case (.byte, 6, _): portableRows(w, x, rows, out, outStride, DotKernels.SixBits.self)
+                case (.byte, 4, _): portableRows(w, x, rows, out, outStride, DotKernels.NonlinearNibbles.self)
                 case (.byte, 5, 16): portableRows(w, x, rows, out, outStride, DotKernels.FiveBits.self)
                 case (.byte, 5, _): portableRows(w, x, rows, out, outStride, DotKernels.UnsignedFiveBits.self)
                 default: portableRows(w, x, rows, out, outStride, DotKernels.SignedBytes.self)

@@ -6,7 +6,7 @@
 /// before a quantized matrix product (its Q8_0/Q8_1 formats: `q = round(x / d)`, `d = max|x| / 127`,
 /// `d` kept at f16 precision; `s = d · Σq` for the weights that have offsets, rounded to f16 like
 /// llama.cpp's Q8_1 blocks when `roundSums` is set (for Q4_1 and Q5_1 weights), exact otherwise). For
-/// K-quant weights (`superBlocks`) as its Q8_K: one float scale per 256 elements, `d = −m / 127`
+/// K-quant and IQ4_XS weights (`superBlocks`) as its Q8_K: one float scale per 256 elements, `d = −m / 127`
 /// where `m` is the element largest in magnitude (its sign kept), quants at most 127; every
 /// 32-element block of the 256 carries that scale.
 ///
@@ -15,13 +15,13 @@
 /// grows the buffers.
 final class QuantizedActivations {
     /// How activations are quantized for the products with one weight matrix: llama.cpp's rule
-    /// for the matrix's type (Q8_1 sums rounded to f16 for Q4_1 and Q5_1, Q8_K for the K-quants,
+    /// for the matrix's type (Q8_1 sums rounded to f16 for Q4_1 and Q5_1, Q8_K for the K-quants and IQ4_XS,
     /// Q8_0 else).
     struct Scheme: Equatable {
         var format: WeightMatrix.Format
         /// Q4_1 and Q5_1 weights: `d · Σq` rounded to f16, like llama.cpp's Q8_1 blocks.
         var roundSums: Bool
-        /// K-quant weights: one float scale per 256 elements, like llama.cpp's Q8_K.
+        /// K-quant and IQ4_XS weights: one float scale per 256 elements, like llama.cpp's Q8_K.
         var superBlocks: Bool
 
         init(format: WeightMatrix.Format, roundSums: Bool, superBlocks: Bool) {
@@ -33,7 +33,7 @@ final class QuantizedActivations {
         init(for weight: WeightMatrix) {
             format = weight.format
             roundSums = weight.sourceType == .q4_1 || weight.sourceType == .q5_1
-            superBlocks = weight.sourceType.isKQuant && weight.columns % 256 == 0
+            superBlocks = weight.sourceType.hasSuperBlocks && weight.columns % 256 == 0
         }
     }
 

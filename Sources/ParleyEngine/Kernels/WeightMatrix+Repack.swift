@@ -3,7 +3,7 @@ extension WeightMatrix {
     static func format(for type: GGMLType) -> Format {
         switch type {
         case .q4_0, .q4_1, .q4_K: .nibble
-        case .q5_0, .q5_1, .q8_0, .q3_K, .q5_K, .q6_K: .byte
+        case .q5_0, .q5_1, .q8_0, .q3_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs: .byte
         case .f32, .f16, .bf16: .float
         }
     }
@@ -28,7 +28,7 @@ extension WeightMatrix {
         }
         self.init(
             format: dequantized ? .float : Self.format(for: type), rows: rows, columns: columns, sourceType: type,
-            scaleEncoding: type.isKQuant ? .coded : Self.scalesFitHalf(bytes, type: type, blocks: rows * columns / 32) ? .half : .float)
+            scaleEncoding: type.hasSuperBlocks ? .coded : Self.scalesFitHalf(bytes, type: type, blocks: rows * columns / 32) ? .half : .float)
         guard let base = bytes.baseAddress else { return }
         for row in 0..<rows {
             repackRow(row, from: base + row * rowBytes, type: type)
@@ -36,10 +36,10 @@ extension WeightMatrix {
     }
 
     /// Whether every repacked scale and offset of the tensor is exactly an f16: true for Q4_1, Q5_0,
-    /// Q5_1 and Q8_0 (their scales are f16 in the file), and for Q4_0 unless `-8·d` overflows f16.
+    /// Q5_1, Q8_0 and IQ4_NL (their scales are f16 in the file), and for Q4_0 unless `-8·d` overflows f16.
     private static func scalesFitHalf(_ bytes: UnsafeRawBufferPointer, type: GGMLType, blocks: Int) -> Bool {
         switch type {
-        case .q4_1, .q5_0, .q5_1, .q8_0: return true
+        case .q4_1, .q5_0, .q5_1, .q8_0, .iq4_nl: return true
         case .q4_0:
             guard let base = bytes.baseAddress else { return true }
             return (0..<blocks).allSatisfy { b in
@@ -121,6 +121,29 @@ extension WeightMatrix {
                         (q[j], q[j + 16]) = (lo + bias, hi + bias)
                     }
                     setByteBlock(row: row, block: block, quants: q.baseAddress!, scale0: d, scale1: d, offset: m)
+                }
+            }
+        case .iq4_nl:
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
+                for block in 0..<columns / 32 {
+                    let raw = UnsafeRawBufferPointer(start: src + block * 18, count: 18)
+                    let d = GGMLDequantizer.half(raw, 0)
+                    GGMLDequantizer.nonlinearBlock(raw, at: 2, into: q.baseAddress!)
+                    setByteBlock(row: row, block: block, quants: q.baseAddress!, scale0: d, scale1: d)
+                }
+            }
+        case .iq4_xs:
+            // The sub-scales (−32…31) are codes of the super-block's d.
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
+                for superBlock in 0..<columns / 256 {
+                    let raw = UnsafeRawBufferPointer(start: src + superBlock * 136, count: 136)
+                    setSuperBlock(row: row, superBlock: superBlock, scale: Float16(GGMLDequantizer.half(raw, 0)))
+                    for sub in 0..<8 {
+                        let code = GGMLDequantizer.iq4XSScale(raw, sub)
+                        GGMLDequantizer.nonlinearBlock(raw, at: 8 + 16 * sub, into: q.baseAddress!)
+                        setCodedByteBlock(
+                            row: row, block: superBlock * 8 + sub, quants: q.baseAddress!, scaleCodes: (code, code))
+                    }
                 }
             }
         case .q3_K:

@@ -7,7 +7,8 @@
 ///   `d` and offset `m` (`w = d·q + m`). A group's block takes 128 bytes: byte `32k + 4r + j`
 ///   (k, j = 0…3) holds element `4k + j` of row `r` in its low nibble and element `16 + 4k + j` in
 ///   its high nibble. Scales and offsets: eight per block (one per row).
-/// - ``Format/byte``: signed quants of up to 8 bits (Q8_0, Q6_K, Q5_0, Q5_1, Q5_K, and Q3_K widened),
+/// - ``Format/byte``: signed quants of up to 8 bits (Q8_0, Q6_K, Q5_0, Q5_1, Q5_K, IQ4_NL, IQ4_XS, and
+///   Q3_K widened),
 ///   `w = s·q` with one scale per 32 elements, or per 16 (Q3_K, Q6_K; ``scalesPerBlock``). 8-bit
 ///   quants: a group's block takes 256 bytes: byte `128h + 32k + 4r + j` (h = 0, 1) holds element
 ///   `16h + 4k + j` of row `r`. Scales: eight per block (one per row), or sixteen (eight rows of the
@@ -16,7 +17,9 @@
 ///   their bits (``packedBits``): `q + quantBias` split into a nibble block of the low four bits as
 ///   the nibble format lays it out (elements 0…15 low, 16…31 high nibbles; 128 bytes) and a plane of
 ///   the high bits: for six bits 64 bytes, bits `2k, 2k+1` of byte `32h + 4r + j` those of element
-///   `16h + 4k + j` of row `r`; for five bits 32 bytes, bit `4h + k` of byte `4r + j`.
+///   `16h + 4k + j` of row `r`; for five bits 32 bytes, bit `4h + k` of byte `4r + j`. IQ4_NL and
+///   IQ4_XS keep their 4-bit indices into the non-linear levels (``packedBits`` 4,
+///   ``hasNonlinearLevels``): the nibble block alone, 128 bytes.
 /// - ``Format/float``: F32, F16 and BF16 widened to `Float`, row after row.
 ///
 /// Scales and offsets are stored as compactly as is exact (see ``ScaleEncoding``): f16 where they
@@ -90,8 +93,11 @@ final class WeightMatrix: @unchecked Sendable {
     var superScalesPerGroup: Int { scaleEncoding == .coded ? blocksPerRow / Self.superBlockBlocks * Self.groupRows : 0 }
     /// Whether the byte format's blocks have offsets (Q5_1's and Q5_K's minimums).
     let hasByteOffsets: Bool
-    /// Byte format only: bits stored per quant, 8, 6 (Q6_K) or 5 (Q5_0, Q5_1, Q5_K; see ``Format/byte``).
+    /// Byte format only: bits stored per quant, 8, 6 (Q6_K), 5 (Q5_0, Q5_1, Q5_K) or 4 (IQ4_NL,
+    /// IQ4_XS: indices into ``GGMLDequantizer/nonlinearLevels``; see ``Format/byte``).
     let packedBits: Int
+    /// Whether the byte format's quants are 4-bit indices into the non-linear levels (IQ4_NL, IQ4_XS).
+    var hasNonlinearLevels: Bool { packedBits == 4 }
     /// Packed quants: what is added to a quant before it is stored (32 for Q6_K's −32…31, 16 for
     /// Q5_0's −16…15, 0 for the unsigned quants of Q5_1 and Q5_K).
     let quantBias: Int
@@ -126,6 +132,7 @@ final class WeightMatrix: @unchecked Sendable {
         case (.byte, .q6_K): (packedBits, quantBias) = (6, 32)
         case (.byte, .q5_0): (packedBits, quantBias) = (5, 16)
         case (.byte, .q5_1), (.byte, .q5_K): (packedBits, quantBias) = (5, 0)
+        case (.byte, .iq4_nl), (.byte, .iq4_xs): (packedBits, quantBias) = (4, 0)
         default: (packedBits, quantBias) = (8, 0)
         }
         scalesPerBlock = format == .byte && (sourceType == .q3_K || sourceType == .q6_K) ? 16 : 8
@@ -138,7 +145,7 @@ final class WeightMatrix: @unchecked Sendable {
         case .byte:
             paddedColumns = (columns + 31) / 32 * 32
             blocksPerRow = paddedColumns / 32
-            groupStride = blocksPerRow * (128 + 32 * (packedBits - 4))  // 256, 192 or 160 bytes per block
+            groupStride = blocksPerRow * (128 + 32 * (packedBits - 4))  // 256, 192, 160 or 128 bytes per block
             scalesPerGroup = blocksPerRow * scalesPerBlock
         case .float:
             paddedColumns = columns
@@ -310,6 +317,14 @@ final class WeightMatrix: @unchecked Sendable {
                 quants.storeBytes(of: q[e], toByteOffset: at.byte, as: Int8.self)
                 continue
             }
+            if hasNonlinearLevels {
+                guard let index = GGMLDequantizer.nonlinearLevels.firstIndex(of: q[e]) else {
+                    preconditionFailure("\(q[e]) is not one of the non-linear levels")
+                }
+                let low = quants.load(fromByteOffset: at.byte, as: UInt8.self) | UInt8(index) << (at.high ? 4 : 0)
+                quants.storeBytes(of: low, toByteOffset: at.byte, as: UInt8.self)
+                continue
+            }
             let u = Int(q[e]) + quantBias
             precondition((0..<1 << packedBits).contains(u), "a \(packedBits)-bit quant is out of range")
             let low = quants.load(fromByteOffset: at.byte, as: UInt8.self) | UInt8(u & 0x0F) << (at.high ? 4 : 0)
@@ -332,6 +347,7 @@ final class WeightMatrix: @unchecked Sendable {
         let at = location(row: row, block: block, element: e)
         guard packedBits < 8 else { return quants.load(fromByteOffset: at.byte, as: Int8.self) }
         let low = (quants.load(fromByteOffset: at.byte, as: UInt8.self) >> (at.high ? 4 : 0)) & 0x0F
+        if hasNonlinearLevels { return GGMLDequantizer.nonlinearLevels[Int(low)] }
         let plane = highBitsLocation(row: row, block: block, element: e)
         let high = (quants.load(fromByteOffset: plane.byte, as: UInt8.self) >> plane.shift) & (1 << (packedBits - 4) - 1)
         return Int8(Int(low | high << 4) - quantBias)

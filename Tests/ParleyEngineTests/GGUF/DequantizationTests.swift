@@ -19,6 +19,7 @@ import Testing
             .f32: (1, 4), .f16: (1, 2), .bf16: (1, 2), .q4_0: (32, 18), .q4_1: (32, 20), .q5_0: (32, 22),
             .q5_1: (32, 24), .q8_0: (32, 34),
             .q3_K: (256, 110), .q4_K: (256, 144), .q5_K: (256, 176), .q6_K: (256, 210),
+            .iq4_nl: (32, 18), .iq4_xs: (256, 136),
         ]
         for type in GGMLType.allCases {
             #expect(type.blockSize == expected[type]?.0 && type.bytesPerBlock == expected[type]?.1, "\(type)")
@@ -129,6 +130,39 @@ import Testing
         block.appendHalf(0.5)
         let values = try block.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .q6_K, count: 256) }
         #expect(values == expected)
+    }
+
+    @Test func iq4HandMadeBlocks() throws {
+        let levels: [Float] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]
+        // IQ4_NL: index i in the low nibble of byte i, 15 − i in the high one.
+        var nl: [UInt8] = []
+        nl.appendHalf(0.5)
+        for i in 0..<16 { nl.append(UInt8(i) | UInt8(15 - i) << 4) }
+        let a = try nl.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .iq4_nl, count: 32) }
+        let expected: [Float] = (0..<32).map { e in 0.5 * levels[e < 16 ? e : 31 - e] }
+        #expect(a == expected)
+
+        // IQ4_XS: sub-block j has scale s_j = 7j − 25 (−25…24), stored as s + 32: the low four bits
+        // in nibble j of bytes 4…7, the high two in bits 2j, 2j + 1 of the 16 bits at byte 2.
+        let scales = (0..<8).map { 7 * $0 - 25 }
+        var xs: [UInt8] = []
+        xs.appendHalf(0.25)
+        var high: UInt16 = 0
+        var low = [UInt8](repeating: 0, count: 4)
+        for (j, s) in scales.enumerated() {
+            let stored = UInt8(s + 32)
+            low[j / 2] |= (stored & 0x0F) << (4 * UInt8(j % 2))
+            high |= UInt16(stored >> 4) << (2 * UInt16(j))
+        }
+        xs += [UInt8(high & 0xFF), UInt8(high >> 8)] + low
+        for j in 0..<8 { for i in 0..<16 { xs.append(UInt8((i + j) % 16) | UInt8((i + 3 * j) % 16) << 4) } }
+        let b = try xs.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .iq4_xs, count: 256) }
+        for e in 0..<256 {
+            let j = e / 32, i = e % 32
+            let index = i < 16 ? (i + j) % 16 : (i - 16 + 3 * j) % 16
+            let value: Float = 0.25 * Float(scales[j]) * levels[index]
+            #expect(b[e] == value, "element \(e)")
+        }
     }
 
     @Test func shortBufferIsAnError() {

@@ -29,7 +29,7 @@ struct GGUFReferenceTests {
             // Put sane half-precision values where each type keeps its scales.
             let halfOffsets: [Int]
             switch type {
-            case .q4_0, .q5_0, .q8_0: halfOffsets = [0]
+            case .q4_0, .q5_0, .q8_0, .iq4_nl, .iq4_xs: halfOffsets = [0]
             case .q4_1, .q5_1, .q4_K, .q5_K: halfOffsets = [0, 2]
             case .q3_K: halfOffsets = [108]
             case .q6_K: halfOffsets = [208]

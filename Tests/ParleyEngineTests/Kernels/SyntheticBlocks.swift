@@ -56,6 +56,10 @@ struct SyntheticBlocks {
                 bytes += (0..<108).map { _ in byte() } + half(0.004)
             case .q5_K:
                 bytes += half(0.01) + half(0.01) + (0..<12).map { _ in byte() } + (0..<160).map { _ in byte() }
+            case .iq4_nl:
+                bytes += half(0.0002) + (0..<16).map { _ in byte() }
+            case .iq4_xs:
+                bytes += half(0.00002) + (0..<134).map { _ in byte() }
             case .q6_K:
                 bytes += (0..<192).map { _ in byte() }
                 bytes += (0..<16).map { _ in UInt8(truncatingIfNeeded: Int8.random(in: -64...64, using: &self)) }

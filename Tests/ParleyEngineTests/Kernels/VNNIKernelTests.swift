@@ -6,7 +6,7 @@ import Testing
 /// every weight format, tile shape (groups of eight interleaved vectors, then one to four vectors)
 /// and edge value, and the override that picks the portable kernels.
 @Suite struct VNNIKernelTests {
-    static let types: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q3_K, .q4_K, .q5_K, .q6_K]
+    static let types: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs]
 
     /// Vector counts covering every tile: 1…4 vectors alone, groups of eight, and groups of eight
     /// followed by each tail length.
@@ -121,6 +121,15 @@ import Testing
                 case 3: bytes[at] = 0; bytes[at + 1] = 0
                 default: break
                 }
+            case .iq4_nl:
+                if block % 4 == 0 { for i in 2..<18 { bytes[at + i] = 0x00 } }  // levels −127
+                if block % 4 == 1 { for i in 2..<18 { bytes[at + i] = 0xFF } }  // levels 113
+                if block % 4 == 2 { for i in 2..<18 { bytes[at + i] = 0xF0 } }  // −127 and 113
+                if block % 4 == 3 { bytes[at] = 0; bytes[at + 1] = 0 }
+            case .iq4_xs:
+                if block % 3 == 0 { for i in 2..<136 { bytes[at + i] = 0x00 } }  // levels −127, scales −32
+                if block % 3 == 1 { for i in 2..<136 { bytes[at + i] = 0xFF } }  // levels 113, scales 31
+                if block % 3 == 2 { bytes[at] = 0; bytes[at + 1] = 0 }
             case .q4_K:
                 if block % 3 == 0 { for i in 16..<144 { bytes[at + i] = 0xFF } }
                 if block % 3 == 1 { bytes[at] = 0; bytes[at + 1] = 0 }

@@ -4,7 +4,7 @@ import Testing
 
 /// Files whose matrices are random blocks of each quantized type: the engine's 8-bit arithmetic
 /// against the reference's q8 mode, which dequantizes with gguf-py and quantizes the activations
-/// as llama.cpp does for each type (Q8_K for the K-quants).
+/// as llama.cpp does for each type (Q8_K for the K-quants and IQ4_XS).
 ///
 /// The two agree to ~1e-5 until an activation lands on the other side of a rounding step in one
 /// of them (the order of float sums differs); random weights then carry that quant's change to the
@@ -14,7 +14,7 @@ import Testing
 struct QuantizedMatrixReferenceTests {
     static let prompt = (0..<12).map { Int32(($0 * 23 + 3) % 64) }
 
-    @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q3_K, .q4_K, .q5_K, .q6_K])
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs])
     func logitsMatchTheQ8Reference(type: GGMLType) throws {
         let file = RandomModelFile(family: .qwen2, dim: 256, heads: 4, kvHeads: 2, ff: 512, blocks: 2, biases: true, matrixType: type)
         let path = try file.write(named: "random-\(type)")
