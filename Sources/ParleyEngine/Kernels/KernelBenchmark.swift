@@ -8,7 +8,7 @@
 /// synthetic matrices with 1, 4, 8 and 16 vectors, timed in thread CPU time so that other processes
 /// on the machine do not distort it. 1536×576 (SmolLM2's feed-forward) stays in the caches;
 /// 49152×576 (its output projection, 28 MB at 8 bits) streams from memory. The K-quants (Q4_K and
-/// Q6_K, what Q4_K_M files hold) have rows of 768 (whole super-blocks).
+/// Q6_K, what Q4_K_M files hold) and IQ4_XS have rows of 768 (whole super-blocks).
 package enum KernelBenchmark {
     /// One measured product.
     package struct Result: Sendable {
@@ -25,10 +25,10 @@ package enum KernelBenchmark {
     /// The kernels the engine uses in this process (`vnni` or `portable`, see ``KernelPath``).
     package static var activeKernels: String { "\(KernelPath.preferred)" }
 
-    /// Runs the products for Q4_1, Q8_0, Q4_K and Q6_K weights with every kernel path this CPU has.
+    /// Runs the products for Q4_1, Q8_0, Q4_K, Q6_K and IQ4_XS weights with every kernel path this CPU has.
     package static func run() throws -> [Result] {
         var results: [Result] = []
-        let types: [GGMLType] = [.q4_1, .q8_0, .q4_K, .q6_K]
+        let types: [GGMLType] = [.q4_1, .q8_0, .q4_K, .q6_K, .iq4_xs]
         for (type, rows) in types.map({ ($0, 1536) }) + types.map({ ($0, 49152) }) {
             let columns = type.hasSuperBlocks ? 768 : 576
             let w = try matrix(type, rows: rows, columns: columns)
