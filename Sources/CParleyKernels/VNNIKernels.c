@@ -5,7 +5,7 @@
 // - nibble weights are unsigned (0…15) and multiply the signed activation quants directly;
 // - byte weights are signed, so the kernel feeds w + 128 (w XOR 0x80) as the unsigned operand and
 //   starts each half-block sum at −128·Σa (the correction the activations carry), which leaves
-//   exactly Σ w·a; packed 5- and 6-bit weights are stored as w + bias and fed as they are, the sum
+//   exactly Σ w·a; packed 2-, 3-, 5- and 6-bit weights are stored as w + bias and fed as they are, the sum
 //   started at −bias·Σa (the correction times bias/128); the 4-bit indices of IQ4_NL and IQ4_XS are
 //   looked up (vpshufb) in a table of their non-linear levels + 128, fed like 8-bit weights.
 // The activation quants are the broadcast operand (one 32-bit group of four quants for all eight
@@ -152,16 +152,27 @@ PK_INLINE void nibble_tile(
     store(a, vectors, out, out_stride, valid);
 }
 
-/// Chunk `k` of half `h` of a block of `bits`-bit quants (6 or 5) at `w` as unsigned bytes q + bias
-/// (see WeightMatrix.swift): its low nibbles, and the high bits of its bit plane moved to bit 4 up
-/// (six bits: bits 2k, 2k+1 of the plane's half h; five bits: bit 4h + k).
+/// Chunk `k` of half `h` of a block of `bits`-bit quants (6, 5, 3 or 2) at `w` as unsigned bytes
+/// q + bias (see WeightMatrix.swift): the low bits (a nibble of the nibble block for 5 and 6 bits;
+/// bits 2k, 2k+1 of the two-bit plane's half h for 2 and 3), and the high bits of their plane moved
+/// up above them (six bits: bits 2k, 2k+1 of the plane's half h; five and three bits: bit 4h + k).
 PK_INLINE __m256i packed_chunk(const uint8_t *w, int h, int k, const int bits) {
-    const __m256i raw = _mm256_loadu_si256((const __m256i *)(w + 32 * k));
-    const __m256i low = _mm256_and_si256(h ? _mm256_srli_epi16(raw, 4) : raw, _mm256_set1_epi8(0x0F));
-    const __m256i plane = _mm256_loadu_si256((const __m256i *)(w + (bits == 6 ? 128 + 32 * h : 128)));
+    __m256i low;
+    if (bits >= 4) {
+        const __m256i raw = _mm256_loadu_si256((const __m256i *)(w + 32 * k));
+        low = _mm256_and_si256(h ? _mm256_srli_epi16(raw, 4) : raw, _mm256_set1_epi8(0x0F));
+    } else {
+        const __m256i raw = _mm256_loadu_si256((const __m256i *)(w + 32 * h));
+        low = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * k), _mm256_set1_epi8(0x03));
+    }
+    if (bits == 2) return low;
+    const int low_bits = bits >= 4 ? 4 : 2;
+    const __m256i plane = _mm256_loadu_si256((const __m256i *)(w + (bits == 6 ? 128 + 32 * h : 32 * low_bits)));
     const int bit = bits == 6 ? 2 * k : 4 * h + k;
-    const __m256i high = bit >= 4 ? _mm256_srli_epi16(plane, bit - 4) : _mm256_slli_epi16(plane, 4 - bit);
-    return _mm256_or_si256(low, _mm256_and_si256(high, _mm256_set1_epi8(bits == 6 ? 0x30 : 0x10)));
+    const __m256i high =
+        bit >= low_bits ? _mm256_srli_epi16(plane, bit - low_bits) : _mm256_slli_epi16(plane, low_bits - bit);
+    const char mask = bits == 6 ? 0x30 : bits == 5 ? 0x10 : 0x04;
+    return _mm256_or_si256(low, _mm256_and_si256(high, _mm256_set1_epi8(mask)));
 }
 
 /// Chunk `k` of half `h` of a block of IQ4 indices at `w` (laid out as the nibble format) as the
@@ -177,7 +188,7 @@ PK_INLINE __m256i nonlinear_chunk(const uint8_t *w, int h, int k) {
 }
 
 /// The byte format with `bits`-bit quants: 8-bit ones fed as w + 128 (w XOR 0x80) with the sums
-/// started at the correction −128·Σa; packed ones (6 or 5 bits) fed as stored, q + `bias`, with the
+/// started at the correction −128·Σa; packed ones (6, 5, 3 or 2 bits) fed as stored, q + `bias`, with the
 /// sums started at −bias·Σa (the correction times bias/128); 4-bit IQ4 indices (`bits` 4) as their
 /// levels + 128, with the sums started at the correction. Each leaves exactly Σ q·a.
 PK_INLINE void byte_tile(
@@ -189,7 +200,7 @@ PK_INLINE void byte_tile(
     for (int v = 0; v < vectors; v++) a[v] = _mm256_setzero_ps();
     const __m256i flip = _mm256_set1_epi8((char)0x80);
     const int packed = bits < 8, nonlinear = bits == 4;
-    const long block_bytes = 128 + 32 * (bits - 4);
+    const long block_bytes = 32 * bits;
     for (int b = 0; b < blocks; b++) {
 #pragma clang loop unroll(full)
         for (int h = 0; h < 2; h++) {
@@ -197,8 +208,8 @@ PK_INLINE void byte_tile(
             if (next && (!packed || h == 0)) {
                 const char *p = (const char *)next + block_bytes * b + (packed ? 0 : 128 * h);
                 _mm_prefetch(p, _MM_HINT_T0);
-                _mm_prefetch(p + 64, _MM_HINT_T0);
-                if (packed && !nonlinear) _mm_prefetch(p + 128, _MM_HINT_T0);
+                if (!packed || block_bytes > 64) _mm_prefetch(p + 64, _MM_HINT_T0);
+                if (packed && block_bytes > 128) _mm_prefetch(p + 128, _MM_HINT_T0);
             }
             __m256i t[8], u[8];
 #pragma clang loop unroll(full)
@@ -295,7 +306,8 @@ PK_INLINE void multiply_rows(
 PK_TARGET void parley_vnni_multiply(
     const parley_matrix *w, const parley_batch *x, int first_row, int end_row, float *out, long out_stride) {
     // One specialization per format and scale kind, so that the kind's branches fold away.
-    // (`hs`: sixteen scales per block, Q3_K and Q6_K.)
+    // (`hs`: sixteen scales per block, Q2_K, Q3_K and Q6_K: the types whose bits say so, as
+    // WeightMatrix's scalesPerBlock does.)
 #define PK_ROWS(nibble, bits, bias, hs)                                                                                \
     switch (w->scale_kind) {                                                                                           \
     case 1: multiply_rows(w, x, first_row, end_row, out, out_stride, nibble, 1, bits, bias, hs); break;               \
@@ -312,9 +324,11 @@ PK_TARGET void parley_vnni_multiply(
         PK_ROWS(0, 5, 0, 0)
     } else if (w->packed_bits == 4) {
         PK_ROWS(0, 4, 0, 0)
-    } else if (w->scales_per_block == 16) {
-        PK_ROWS(0, 8, 0, 1)
-    } else {
+    } else if (w->packed_bits == 3) {
+        PK_ROWS(0, 3, 4, 1)
+    } else if (w->packed_bits == 2) {
+        PK_ROWS(0, 2, 0, 1)
+    } else {  // 8 bits: Q8_0
         PK_ROWS(0, 8, 0, 0)
     }
 #undef PK_ROWS

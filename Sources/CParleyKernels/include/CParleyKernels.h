@@ -30,10 +30,11 @@ int parley_vnni_available(void);
 /// `scale_kind` is 0, f16 if 1; if 2, Int8 codes, each multiplied by the f16 multiplier of its row
 /// and super-block (eight blocks) at `super_scales + g * super_stride` bytes, eight per super-block.
 /// Nibble format only: the offsets `m` at `offsets` (and their multipliers at `super_offsets`),
-/// laid out like the scales. Byte format: `packed_bits` per quant, 8 (blocks of 256 bytes) or 6
-/// or 5 (blocks of 192 or 160 bytes: a nibble block of the low bits, then a plane of the high bits),
-/// the packed quants stored as q + `quant_bias`; or 4 (blocks of 128 bytes laid out as a nibble
-/// block): indices into IQ4_NL's sixteen non-linear levels.
+/// laid out like the scales. Byte format: `packed_bits` per quant, 8 (blocks of 256 bytes) or 6,
+/// 5, 3 or 2 (blocks of 32 × bits bytes: the low bits — a nibble block, or for 2 and 3 bits a
+/// two-bit plane — then a plane of the high bits), the packed quants stored as q + `quant_bias`;
+/// or 4 (blocks of 128 bytes laid out as a nibble block): indices into IQ4_NL's sixteen non-linear
+/// levels.
 typedef struct parley_matrix {
     const void *quants;
     const void *scales;

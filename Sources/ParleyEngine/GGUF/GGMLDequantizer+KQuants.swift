@@ -27,6 +27,29 @@ extension GGMLDequantizer {
         }
     }
 
+    /// The 256 quants (0…3) of a Q2_K super-block: element `128h + 32j + l` (l < 32) is bits
+    /// `2j, 2j+1` of byte `16 + 32h + l`. Sub-block `i` (16 elements) has the scale in the low
+    /// nibble of byte `i` and the minimum in its high nibble: `x = d·s·q − dmin·m`.
+    static func q2KSuperBlock(_ src: UnsafeRawBufferPointer, quants q: UnsafeMutablePointer<Int8>) {
+        for h in 0..<2 {
+            for j in 0..<4 {
+                for l in 0..<32 { q[128 * h + 32 * j + l] = Int8((src[16 + 32 * h + l] >> (2 * j)) & 3) }
+            }
+        }
+    }
+
+    static func q2_K(_ src: UnsafeRawBufferPointer, _ dst: UnsafeMutableBufferPointer<Float>) {
+        let d = half(src, 80), dmin = half(src, 82)
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256) { buffer in
+            let q = buffer.baseAddress!
+            q2KSuperBlock(src, quants: q)
+            for i in 0..<256 {
+                let sc = src[i / 16]
+                dst[i] = d * Float(sc & 0x0F) * Float(q[i]) - dmin * Float(sc >> 4)
+            }
+        }
+    }
+
     /// The 256 quants (0…31) of a Q5_K super-block; its scales and minimums are Q4_K's
     /// (``q4KScaleMin(_:at:_:)`` at byte 4), `x = d·sc·q − dmin·m` per 32 elements.
     static func q5KSuperBlock(_ src: UnsafeRawBufferPointer, quants q: UnsafeMutablePointer<Int8>) {

@@ -39,6 +39,7 @@ public enum GGMLDequantizer {
             case .q5_0: q5(src, dst, minimum: false)
             case .q5_1: q5(src, dst, minimum: true)
             case .q8_0: q8_0(src, dst)
+            case .q2_K: q2_K(src, dst)
             case .q3_K: q3_K(src, dst)
             case .q4_K: q4_K(src, dst)
             case .q5_K: q5_K(src, dst)

@@ -17,6 +17,9 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     case q5_1 = 7
     /// 8-bit blocks of 32 with one f16 scale: `x = q * d`.
     case q8_0 = 8
+    /// 2-bit super-blocks of 256 (sixteen sub-blocks of 16 with 4-bit scales and minimums):
+    /// `x = d·s·q − dmin·m`, q in 0…3.
+    case q2_K = 10
     /// 3-bit super-blocks of 256 (sixteen sub-blocks of 16 with 6-bit scales): `x = d·s·q`, q in −4…3.
     case q3_K = 11
     /// 4-bit super-blocks of 256 (eight sub-blocks of 32 with 6-bit scales and minimums).
@@ -40,7 +43,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         switch self {
         case .f32, .f16, .bf16: 1
         case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .iq4_nl: 32
-        case .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs: 256
+        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs: 256
         }
     }
 
@@ -58,6 +61,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         case .q5_0: 22  // f16 d + 4 bytes of fifth bits + 16 bytes of nibbles
         case .q5_1: 24  // f16 d + f16 m + 4 bytes of fifth bits + 16 bytes of nibbles
         case .q8_0: 34  // f16 d + 32 int8
+        case .q2_K: 84  // 16 bytes of 4-bit scales and minimums + 64 bytes of 2-bit quants + f16 d + f16 dmin
         case .q3_K: 110  // 32 bytes of high bits + 64 bytes of 2-bit quants + 12 bytes of scales + f16 d
         case .q4_K: 144  // f16 d + f16 dmin + 12 bytes of scales + 128 bytes of nibbles
         case .q5_K: 176  // f16 d + f16 dmin + 12 bytes of scales + 32 bytes of fifth bits + 128 bytes of nibbles
@@ -84,6 +88,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         case .q5_0: "Q5_0"
         case .q5_1: "Q5_1"
         case .q8_0: "Q8_0"
+        case .q2_K: "Q2_K"
         case .q3_K: "Q3_K"
         case .q4_K: "Q4_K"
         case .q5_K: "Q5_K"
@@ -97,7 +102,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     /// ggml's names for the type ids this engine does not read, for error messages.
     static func knownName(of rawValue: UInt32) -> String {
         let names: [UInt32: String] = [
-            9: "Q8_1", 10: "Q2_K", 15: "Q8_K",
+            9: "Q8_1", 15: "Q8_K",
             16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 21: "IQ3_S",
             22: "IQ2_S", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M",
         ]

@@ -66,28 +66,38 @@ extension DotKernels {
         }
     }
 
-    /// Chunk `k` of half `h` of a block of packed quants at `w` as unsigned bytes: the low nibbles
-    /// of its nibble part (elements 0…15 low, 16…31 high) and, moved to bit 4 up, the high bits of
-    /// its bit plane: six bits, bits `2k, 2k+1` of the plane's half `h`; five bits, bit `4h + k`.
-    /// (16-bit shifts: the mask drops what crosses from the neighbouring byte.)
+    /// Chunk `k` of half `h` of a block of packed quants at `w` as unsigned bytes (see
+    /// ``WeightMatrix/Format/byte``): the low bits — a nibble of the nibble block (5 and 6 bits), or
+    /// bits `2k, 2k+1` of the two-bit plane's half `h` (2 and 3 bits) — and, moved up above them, the
+    /// high bits of their plane: six bits, bits `2k, 2k+1` of the second plane's half `h`; five and
+    /// three bits, bit `4h + k`. (16-bit shifts: the masks drop what crosses from the neighbouring byte.)
     @inline(__always)
     static func packedChunk(
         _ w: UnsafeRawPointer, half h: Int, chunk k: Int, bits: Int, _ constants: Constants
     ) -> SIMD32<UInt8> {
-        let raw = w.loadUnaligned(fromByteOffset: 32 * k, as: SIMD16<UInt16>.self)
-        let low = (h == 0 ? raw : raw &>> 4) & constants.mask
-        let plane = w.loadUnaligned(fromByteOffset: bits == 6 ? 128 + 32 * h : 128, as: SIMD16<UInt16>.self)
-        let bit = bits == 6 ? 2 * k : 4 * h + k  // the plane's bit that becomes bit 4
-        let moved = bit >= 4 ? plane &>> UInt16(bit - 4) : plane &<< UInt16(4 - bit)
-        return unsafeBitCast(low | (moved & (bits == 6 ? constants.highBits : constants.fifthBit)), to: SIMD32<UInt8>.self)
+        let low: SIMD16<UInt16>
+        if bits >= 4 {
+            let raw = w.loadUnaligned(fromByteOffset: 32 * k, as: SIMD16<UInt16>.self)
+            low = (h == 0 ? raw : raw &>> 4) & constants.mask
+        } else {
+            let raw = w.loadUnaligned(fromByteOffset: 32 * h, as: SIMD16<UInt16>.self)
+            low = (raw &>> UInt16(2 * k)) & constants.twoBits
+        }
+        guard bits != 2 else { return unsafeBitCast(low, to: SIMD32<UInt8>.self) }
+        let lowBits = bits >= 4 ? 4 : 2
+        let plane = w.loadUnaligned(fromByteOffset: bits == 6 ? 128 + 32 * h : 32 * lowBits, as: SIMD16<UInt16>.self)
+        let bit = bits == 6 ? 2 * k : 4 * h + k  // the plane's bit that becomes bit `lowBits`
+        let moved = bit >= lowBits ? plane &>> UInt16(bit - lowBits) : plane &<< UInt16(lowBits - bit)
+        let highMask = bits == 6 ? constants.highBits : bits == 5 ? constants.fifthBit : constants.thirdBit
+        return unsafeBitCast(low | (moved & highMask), to: SIMD32<UInt8>.self)
     }
 
     /// Quants packed in fewer than eight bits (see ``WeightMatrix/packedBits``), stored as
-    /// `q + bias` (unsigned): a block is 128 bytes of low nibbles and a plane of the high bits. Their
-    /// sums start at `−bias · Σqa`, which is the half's correction (`−128 · Σqa`) times `bias / 128`,
-    /// and leave exactly Σ q·qa. A `vpmaddubsw` pair is at most 2·63·127.
+    /// `q + bias` (unsigned): a block is `32 · bits` bytes. Their sums start at `−bias · Σqa`, which
+    /// is the half's correction (`−128 · Σqa`) times `bias / 128`, and leave exactly Σ q·qa. A
+    /// `vpmaddubsw` pair is at most 2·63·127.
     protocol PackedQuants: ByteQuants where Chunk == SIMD32<UInt8> {
-        /// Bits per quant, 5 or 6.
+        /// Bits per quant: 6, 5, 3 or 2.
         static var bits: Int { get }
         /// What is added to a quant before it is stored.
         static var bias: Int32 { get }
@@ -110,10 +120,22 @@ extension DotKernels {
         static var bits: Int { 5 }
         static var bias: Int32 { 0 }
     }
+
+    /// Q3_K's quants, `q + 4` in three bits: 96 bytes per block (a two-bit plane and a 32-byte plane).
+    enum ThreeBits: PackedQuants {
+        static var bits: Int { 3 }
+        static var bias: Int32 { 4 }
+    }
+
+    /// Q2_K's quants, unsigned (0…3) in two bits: 64 bytes per block (a two-bit plane).
+    enum TwoBits: PackedQuants {
+        static var bits: Int { 2 }
+        static var bias: Int32 { 0 }
+    }
 }
 
 extension DotKernels.PackedQuants {
-    static var blockBytes: Int { 128 + 32 * (bits - 4) }
+    static var blockBytes: Int { 32 * bits }
 
     @inline(__always)
     static func start(_ corrections: UnsafePointer<Int32>, _ index: Int) -> Int32 {

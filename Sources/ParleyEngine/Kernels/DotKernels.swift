@@ -27,6 +27,10 @@ enum DotKernels {
         var highBits = SIMD16<UInt16>(repeating: 0x3030)
         /// Thirty-two 0x10 bytes: bit 4, a five-bit quant's high bit.
         var fifthBit = SIMD16<UInt16>(repeating: 0x1010)
+        /// Thirty-two 0x03 bytes: a two-bit field.
+        var twoBits = SIMD16<UInt16>(repeating: 0x0303)
+        /// Thirty-two 0x04 bytes: bit 2, a three-bit quant's high bit.
+        var thirdBit = SIMD16<UInt16>(repeating: 0x0404)
         /// The sixteen non-linear levels of IQ4_NL and IQ4_XS, in each 16-byte half (the table
         /// `vpshufb` looks up in).
         var levels = SIMD32<Int8>(

@@ -67,6 +67,8 @@ enum MatMul {
                 switch (w.format, w.packedBits, w.quantBias) {
                 case (.byte, 6, _): portableRows(w, x, rows, out, outStride, DotKernels.SixBits.self)
                 case (.byte, 4, _): portableRows(w, x, rows, out, outStride, DotKernels.NonlinearNibbles.self)
+                case (.byte, 3, _): portableRows(w, x, rows, out, outStride, DotKernels.ThreeBits.self)
+                case (.byte, 2, _): portableRows(w, x, rows, out, outStride, DotKernels.TwoBits.self)
                 case (.byte, 5, 16): portableRows(w, x, rows, out, outStride, DotKernels.FiveBits.self)
                 case (.byte, 5, _): portableRows(w, x, rows, out, outStride, DotKernels.UnsignedFiveBits.self)
                 default: portableRows(w, x, rows, out, outStride, DotKernels.SignedBytes.self)
@@ -180,8 +182,10 @@ enum MatMul {
         }
     }
 
-    /// Adds the offsets' share of a byte matrix's products (Q5_1's and Q5_K's minimums): Σ_b m_b · (d·Σq)_b
-    /// for each row and vector, from the activations' block sums, eight rows at a time.
+    /// Adds the offsets' share of a byte matrix's products (Q5_1's, Q5_K's and Q2_K's minimums):
+    /// Σ_b m_b · (d·Σq)_b for each row and vector, from the activations' block sums, eight rows at a
+    /// time; with an offset per half block (Q2_K), Σ m_bh · d_b · Σq_bh from the half blocks' sums
+    /// (their corrections, −128·Σq).
     private static func addByteOffsets(
         _ w: WeightMatrix, _ x: QuantizedActivations, _ rows: Range<Int>, _ out: UnsafeMutablePointer<Float>,
         _ outStride: Int
@@ -190,8 +194,9 @@ enum MatMul {
         case .float: addByteOffsets(w, x, rows, out, outStride) { base, _ in DotKernels.FloatScales(base: base) }
         case .half: addByteOffsets(w, x, rows, out, outStride) { base, _ in DotKernels.HalfScales(base: base) }
         case .coded:
-            // Eight offsets per block: 64 per super-block.
-            addByteOffsets(w, x, rows, out, outStride) { DotKernels.CodedScales(codes: $0, multipliers: $1, indexShift: 6) }
+            // Eight or sixteen offsets per block: 64 or 128 per super-block.
+            let shift = w.scalesPerBlock == 16 ? 7 : 6
+            addByteOffsets(w, x, rows, out, outStride) { DotKernels.CodedScales(codes: $0, multipliers: $1, indexShift: shift) }
         }
     }
 
@@ -200,15 +205,25 @@ enum MatMul {
         _ w: WeightMatrix, _ x: QuantizedActivations, _ rows: Range<Int>, _ out: UnsafeMutablePointer<Float>,
         _ outStride: Int, storage: (UnsafeRawPointer, UnsafeRawPointer) -> S
     ) {
-        let blocks = w.blocksPerRow
+        let blocks = w.blocksPerRow, perHalf = w.scalesPerBlock == 16
         var g = rows.lowerBound
         while g < rows.upperBound {
             let offsets = scaleStorage(w, group: g / WeightMatrix.groupRows, storage).offsets
             let valid = min(WeightMatrix.groupRows, w.rows - g)
             for v in 0..<x.count {
-                let sums = x.sums + v * blocks
                 var acc = SIMD8<Float>()
-                for b in 0..<blocks { acc = acc.addingProduct(offsets.load8(8 * b), sums[b]) }
+                if perHalf {
+                    let scales = x.scales + v * blocks, corrections = x.corrections + v * 2 * blocks
+                    for b in 0..<blocks {
+                        for h in 0..<2 {
+                            let sum = scales[b] * Float(-(corrections[2 * b + h] / 128))
+                            acc = acc.addingProduct(offsets.load8(16 * b + 8 * h), sum)
+                        }
+                    }
+                } else {
+                    let sums = x.sums + v * blocks
+                    for b in 0..<blocks { acc = acc.addingProduct(offsets.load8(8 * b), sums[b]) }
+                }
                 let o = out + v * outStride + g
                 for i in 0..<valid { o[i] += acc[i] }
             }

@@ -3,7 +3,7 @@ extension WeightMatrix {
     static func format(for type: GGMLType) -> Format {
         switch type {
         case .q4_0, .q4_1, .q4_K: .nibble
-        case .q5_0, .q5_1, .q8_0, .q3_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs: .byte
+        case .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs: .byte
         case .f32, .f16, .bf16: .float
         }
     }
@@ -146,6 +146,23 @@ extension WeightMatrix {
                     }
                 }
             }
+        case .q2_K:
+            // Quants 0…3; each half block has its own scale and minimum (4-bit codes of d and −dmin).
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256) { buffer in
+                let q = buffer.baseAddress!
+                for superBlock in 0..<columns / 256 {
+                    let raw = UnsafeRawBufferPointer(start: src + superBlock * 84, count: 84)
+                    let d = Float16(GGMLDequantizer.half(raw, 80)), dmin = Float16(GGMLDequantizer.half(raw, 82))
+                    setSuperBlock(row: row, superBlock: superBlock, scale: d, offset: -dmin)
+                    GGMLDequantizer.q2KSuperBlock(raw, quants: q)
+                    for block in 0..<8 {
+                        let s0 = raw[2 * block], s1 = raw[2 * block + 1]
+                        setCodedByteBlock(
+                            row: row, block: superBlock * 8 + block, quants: q + block * 32,
+                            scaleCodes: (Int8(s0 & 0x0F), Int8(s1 & 0x0F)), offsetCodes: (Int8(s0 >> 4), Int8(s1 >> 4)))
+                    }
+                }
+            }
         case .q3_K:
             withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256 + 16) { buffer in
                 let q = buffer.baseAddress!, s = q + 256
@@ -173,7 +190,7 @@ extension WeightMatrix {
                         let (sc, m) = GGMLDequantizer.q4KScaleMin(raw, at: 4, sub)
                         setCodedByteBlock(
                             row: row, block: superBlock * 8 + sub, quants: q + sub * 32,
-                            scaleCodes: (Int8(sc), Int8(sc)), offsetCode: Int8(m))
+                            scaleCodes: (Int8(sc), Int8(sc)), offsetCodes: (Int8(m), Int8(m)))
                     }
                 }
             }

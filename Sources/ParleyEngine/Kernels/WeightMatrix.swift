@@ -7,19 +7,20 @@
 ///   `d` and offset `m` (`w = d·q + m`). A group's block takes 128 bytes: byte `32k + 4r + j`
 ///   (k, j = 0…3) holds element `4k + j` of row `r` in its low nibble and element `16 + 4k + j` in
 ///   its high nibble. Scales and offsets: eight per block (one per row).
-/// - ``Format/byte``: signed quants of up to 8 bits (Q8_0, Q6_K, Q5_0, Q5_1, Q5_K, IQ4_NL, IQ4_XS, and
-///   Q3_K widened),
-///   `w = s·q` with one scale per 32 elements, or per 16 (Q3_K, Q6_K; ``scalesPerBlock``). 8-bit
-///   quants: a group's block takes 256 bytes: byte `128h + 32k + 4r + j` (h = 0, 1) holds element
-///   `16h + 4k + j` of row `r`. Scales: eight per block (one per row), or sixteen (eight rows of the
-///   first half, then of the second). Q5_1 and Q5_K add an offset per block (``hasByteOffsets``): `w = s·q + m`,
-///   its term `m · Σ activations` added after the kernels (``MatMul``). The 5- and 6-bit types keep
-///   their bits (``packedBits``): `q + quantBias` split into a nibble block of the low four bits as
-///   the nibble format lays it out (elements 0…15 low, 16…31 high nibbles; 128 bytes) and a plane of
-///   the high bits: for six bits 64 bytes, bits `2k, 2k+1` of byte `32h + 4r + j` those of element
-///   `16h + 4k + j` of row `r`; for five bits 32 bytes, bit `4h + k` of byte `4r + j`. IQ4_NL and
-///   IQ4_XS keep their 4-bit indices into the non-linear levels (``packedBits`` 4,
-///   ``hasNonlinearLevels``): the nibble block alone, 128 bytes.
+/// - ``Format/byte``: signed quants of up to 8 bits (Q8_0, Q6_K, Q5_0, Q5_1, Q5_K, Q3_K, Q2_K, IQ4_NL,
+///   IQ4_XS), `w = s·q` with one scale per 32 elements, or per 16 (Q2_K, Q3_K, Q6_K; ``scalesPerBlock``).
+///   8-bit quants: a group's block takes 256 bytes: byte `128h + 32k + 4r + j` (h = 0, 1) holds
+///   element `16h + 4k + j` of row `r`. Scales: eight per block (one per row), or sixteen (eight rows
+///   of the first half, then of the second). Q5_1, Q5_K and Q2_K add an offset per scale
+///   (``hasByteOffsets``): `w = s·q + m`, its term `m · Σ activations` added after the kernels
+///   (``MatMul``). The other types keep their bits (``packedBits``, `32 · bits` bytes per block),
+///   `q + quantBias` split into a base and a plane of high bits. The base: for 4 bits and more, a
+///   nibble block of the low four bits as the nibble format lays it out (elements 0…15 low, 16…31
+///   high nibbles; 128 bytes); for 2 and 3 bits, a plane of the low two (64 bytes: bits `2k, 2k+1` of
+///   byte `32h + 4r + j` are those of element `16h + 4k + j` of row `r`). The high plane follows: six
+///   bits, another such two-bit plane; five and three bits, 32 bytes with bit `4h + k` of byte
+///   `4r + j`. IQ4_NL's and IQ4_XS's quants are their 4-bit indices into the non-linear levels
+///   (``hasNonlinearLevels``), the nibble block alone.
 /// - ``Format/float``: F32, F16 and BF16 widened to `Float`, row after row.
 ///
 /// Scales and offsets are stored as compactly as is exact (see ``ScaleEncoding``): f16 where they
@@ -80,8 +81,8 @@ final class WeightMatrix: @unchecked Sendable {
     let quants: UnsafeMutableRawPointer
     /// Per-block scales (see ``scaleEncoding``).
     let scales: UnsafeMutableRawPointer
-    /// Nibble format, and byte format with ``hasByteOffsets``: the per-block offsets `m`, eight per
-    /// block (one per row) in both.
+    /// Nibble format, and byte format with ``hasByteOffsets``: the offsets `m`, eight per block (one
+    /// per row) in the nibble format, laid out as the scales in the byte format.
     let offsets: UnsafeMutableRawPointer
     /// ``ScaleEncoding/coded`` only: the f16 multipliers of the scale codes, ``superScalesPerGroup``
     /// per row group (super-block `s`, row `r` at `8s + r`).
@@ -91,18 +92,20 @@ final class WeightMatrix: @unchecked Sendable {
     let superOffsets: UnsafeMutableRawPointer
     /// Multipliers per row group in ``superScales`` and ``superOffsets`` (one per super-block and row).
     var superScalesPerGroup: Int { scaleEncoding == .coded ? blocksPerRow / Self.superBlockBlocks * Self.groupRows : 0 }
-    /// Whether the byte format's blocks have offsets (Q5_1's and Q5_K's minimums).
+    /// Whether the byte format's blocks have offsets (Q5_1's, Q5_K's and Q2_K's minimums).
     let hasByteOffsets: Bool
-    /// Byte format only: bits stored per quant, 8, 6 (Q6_K), 5 (Q5_0, Q5_1, Q5_K) or 4 (IQ4_NL,
-    /// IQ4_XS: indices into ``GGMLDequantizer/nonlinearLevels``; see ``Format/byte``).
+    /// Byte format only: bits stored per quant, 8, 6 (Q6_K), 5 (Q5_0, Q5_1, Q5_K), 4 (IQ4_NL, IQ4_XS:
+    /// indices into ``GGMLDequantizer/nonlinearLevels``), 3 (Q3_K) or 2 (Q2_K; see ``Format/byte``).
     let packedBits: Int
-    /// Whether the byte format's quants are 4-bit indices into the non-linear levels (IQ4_NL, IQ4_XS).
+    /// Whether the byte format's quants are 4-bit indices into the non-linear levels (IQ4_NL, IQ4_XS;
+    /// the only types stored in 4 bits).
     var hasNonlinearLevels: Bool { packedBits == 4 }
     /// Packed quants: what is added to a quant before it is stored (32 for Q6_K's −32…31, 16 for
-    /// Q5_0's −16…15, 0 for the unsigned quants of Q5_1 and Q5_K).
+    /// Q5_0's −16…15, 4 for Q3_K's −4…3, 0 for the unsigned quants of Q5_1, Q5_K and Q2_K).
     let quantBias: Int
-    /// Offsets per row group (eight per block where there are offsets).
-    var offsetsPerGroup: Int { format == .nibble || hasByteOffsets ? blocksPerRow * 8 : 0 }
+    /// Offsets per row group: eight per block in the nibble format, one per scale in the byte format
+    /// with ``hasByteOffsets``, else none.
+    let offsetsPerGroup: Int
     /// The kernels' constants, kept in memory on purpose (see ``DotKernels/Constants``).
     let constants: UnsafeMutablePointer<DotKernels.Constants>
 
@@ -127,15 +130,17 @@ final class WeightMatrix: @unchecked Sendable {
         self.sourceType = sourceType
         self.scaleEncoding = format == .float ? .float : scaleEncoding
         precondition(self.scaleEncoding != .coded || columns % 256 == 0, "coded scales need whole super-blocks")
-        hasByteOffsets = format == .byte && (sourceType == .q5_K || sourceType == .q5_1)
+        hasByteOffsets = format == .byte && [.q5_K, .q5_1, .q2_K].contains(sourceType)
         switch (format, sourceType) {
         case (.byte, .q6_K): (packedBits, quantBias) = (6, 32)
         case (.byte, .q5_0): (packedBits, quantBias) = (5, 16)
         case (.byte, .q5_1), (.byte, .q5_K): (packedBits, quantBias) = (5, 0)
         case (.byte, .iq4_nl), (.byte, .iq4_xs): (packedBits, quantBias) = (4, 0)
+        case (.byte, .q3_K): (packedBits, quantBias) = (3, 4)
+        case (.byte, .q2_K): (packedBits, quantBias) = (2, 0)
         default: (packedBits, quantBias) = (8, 0)
         }
-        scalesPerBlock = format == .byte && (sourceType == .q3_K || sourceType == .q6_K) ? 16 : 8
+        scalesPerBlock = format == .byte && [.q2_K, .q3_K, .q6_K].contains(sourceType) ? 16 : 8
         switch format {
         case .nibble:
             paddedColumns = (columns + 31) / 32 * 32
@@ -145,7 +150,7 @@ final class WeightMatrix: @unchecked Sendable {
         case .byte:
             paddedColumns = (columns + 31) / 32 * 32
             blocksPerRow = paddedColumns / 32
-            groupStride = blocksPerRow * (128 + 32 * (packedBits - 4))  // 256, 192, 160 or 128 bytes per block
+            groupStride = blocksPerRow * 32 * packedBits  // 256, 192, 160, 128, 96 or 64 bytes per block
             scalesPerGroup = blocksPerRow * scalesPerBlock
         case .float:
             paddedColumns = columns
@@ -164,7 +169,7 @@ final class WeightMatrix: @unchecked Sendable {
         }
         let scaleBytes = self.scaleEncoding.byteCount
         scales = zeroed(groups * scalesPerGroup * scaleBytes)
-        let offsetsPerGroup = format == .nibble || hasByteOffsets ? blocksPerRow * 8 : 0  // as ``offsetsPerGroup``
+        offsetsPerGroup = format == .nibble ? blocksPerRow * 8 : hasByteOffsets ? scalesPerGroup : 0
         offsets = zeroed(groups * offsetsPerGroup * scaleBytes)
         let multipliers = self.scaleEncoding == .coded ? groups * blocksPerRow * 2 : 0  // f16, as ``superScalesPerGroup``
         superScales = zeroed(multipliers)
@@ -214,8 +219,9 @@ final class WeightMatrix: @unchecked Sendable {
             + row % Self.groupRows
     }
 
-    /// Where element `e` (0…31) of block `block` of `row` lives: its quant's byte offset, whether it
-    /// is the high nibble (nibble format, and packed quants' low bits), and its scale's index.
+    /// Where element `e` (0…31) of block `block` of `row` lives: its quant's byte offset (nibble
+    /// format, and 8-bit quants; packed ones: ``packedFields(row:block:element:)``), whether it is the
+    /// high nibble, and its scale's index (where the byte format's offsets are too).
     private func location(row: Int, block: Int, element e: Int) -> (byte: Int, high: Bool, scale: Int) {
         let group = row / Self.groupRows, r = row % Self.groupRows
         let lane = 32 * ((e % 16) / 4) + 4 * r + e % 4
@@ -224,8 +230,6 @@ final class WeightMatrix: @unchecked Sendable {
         switch format {
         case .nibble:
             return (group * groupStride + block * 128 + lane, e >= 16, scale)
-        case .byte where packedBits < 8:
-            return (group * groupStride + block * (groupStride / blocksPerRow) + lane, e >= 16, scale)
         default:
             return (group * groupStride + block * 256 + (e / 16) * 128 + lane, false, scale)
         }
@@ -242,7 +246,7 @@ final class WeightMatrix: @unchecked Sendable {
             let scale = value(scales, at.scale, superScales, row: row, block: block)
             let scaled = Float(byteQuant(row: row, block: block, element: column % 32)) * scale
             guard hasByteOffsets else { return scaled }
-            return scaled + value(offsets, byteOffsetIndex(row: row, block: block), superOffsets, row: row, block: block)
+            return scaled + value(offsets, at.scale, superOffsets, row: row, block: block)  // laid out as the scales
         case .nibble:
             let block = column / 32
             let at = location(row: row, block: block, element: column % 32)
@@ -270,15 +274,19 @@ final class WeightMatrix: @unchecked Sendable {
     }
 
     /// Stores a byte block: 32 quants, the scales of its two halves and, with ``hasByteOffsets``,
-    /// its offset.
+    /// its offset (one per block: Q5_1).
     func setByteBlock(
         row: Int, block: Int, quants q: UnsafePointer<Int8>, scale0: Float, scale1: Float, offset: Float = 0
     ) {
         storeBytes(row: row, block: block, q)
         precondition(scalesPerBlock == 16 || scale0.bitPattern == scale1.bitPattern, "the block's halves share a scale")
-        setValue(scale0, scales, location(row: row, block: block, element: 0).scale)
+        let first = location(row: row, block: block, element: 0).scale
+        setValue(scale0, scales, first)
         setValue(scale1, scales, location(row: row, block: block, element: 16).scale)
-        if hasByteOffsets { setValue(offset, offsets, byteOffsetIndex(row: row, block: block)) }
+        if hasByteOffsets {
+            precondition(scalesPerBlock == 8, "one offset per block")
+            setValue(offset, offsets, first)
+        }
     }
 
     /// ``setNibbleBlock`` for the ``ScaleEncoding/coded`` encoding: the codes of the block's scale
@@ -291,16 +299,24 @@ final class WeightMatrix: @unchecked Sendable {
         offsets.storeBytes(of: offsetCode, toByteOffset: s, as: Int8.self)
     }
 
-    /// ``setByteBlock`` for the ``ScaleEncoding/coded`` encoding.
+    /// ``setByteBlock`` for the ``ScaleEncoding/coded`` encoding, with the codes of the offsets of
+    /// its halves (one per block unless ``scalesPerBlock`` is 16: Q2_K).
     func setCodedByteBlock(
-        row: Int, block: Int, quants q: UnsafePointer<Int8>, scaleCodes: (Int8, Int8), offsetCode: Int8 = 0
+        row: Int, block: Int, quants q: UnsafePointer<Int8>, scaleCodes: (Int8, Int8), offsetCodes: (Int8, Int8) = (0, 0)
     ) {
         precondition(scaleEncoding == .coded)
         storeBytes(row: row, block: block, q)
-        precondition(scalesPerBlock == 16 || scaleCodes.0 == scaleCodes.1, "the block's halves share a scale")
-        scales.storeBytes(of: scaleCodes.0, toByteOffset: location(row: row, block: block, element: 0).scale, as: Int8.self)
-        scales.storeBytes(of: scaleCodes.1, toByteOffset: location(row: row, block: block, element: 16).scale, as: Int8.self)
-        if hasByteOffsets { offsets.storeBytes(of: offsetCode, toByteOffset: byteOffsetIndex(row: row, block: block), as: Int8.self) }
+        precondition(
+            scalesPerBlock == 16 || (scaleCodes.0 == scaleCodes.1 && offsetCodes.0 == offsetCodes.1),
+            "the block's halves share a scale")
+        let first = location(row: row, block: block, element: 0).scale
+        let second = location(row: row, block: block, element: 16).scale
+        scales.storeBytes(of: scaleCodes.0, toByteOffset: first, as: Int8.self)
+        scales.storeBytes(of: scaleCodes.1, toByteOffset: second, as: Int8.self)
+        if hasByteOffsets {
+            offsets.storeBytes(of: offsetCodes.0, toByteOffset: first, as: Int8.self)
+            offsets.storeBytes(of: offsetCodes.1, toByteOffset: second, as: Int8.self)
+        }
     }
 
     private func storeNibbles(row: Int, block: Int, _ q: UnsafePointer<UInt8>) {
@@ -310,47 +326,69 @@ final class WeightMatrix: @unchecked Sendable {
         }
     }
 
+    /// A run of bits of a packed quant: `width` bits from bit `shift` of the byte at `byte`.
+    private struct BitField {
+        var byte: Int
+        var shift: Int
+        var width: Int
+    }
+
+    /// Packed quants (see ``Format/byte``): where the low bits of element `e` of `block` of `row`
+    /// live (a nibble, or two bits for 2- and 3-bit quants), and the high bits if there are any.
+    private func packedFields(row: Int, block: Int, element e: Int) -> (low: BitField, high: BitField?) {
+        let group = row / Self.groupRows, r = row % Self.groupRows, k = (e % 16) / 4, h = e / 16, j = e % 4
+        let start = group * groupStride + block * 32 * packedBits
+        let low =
+            packedBits >= 4
+            ? BitField(byte: start + 32 * k + 4 * r + j, shift: 4 * h, width: 4)
+            : BitField(byte: start + 32 * h + 4 * r + j, shift: 2 * k, width: 2)
+        switch packedBits {
+        case 6: return (low, BitField(byte: start + 128 + 32 * h + 4 * r + j, shift: 2 * k, width: 2))
+        case 5: return (low, BitField(byte: start + 128 + 4 * r + j, shift: 4 * h + k, width: 1))
+        case 3: return (low, BitField(byte: start + 64 + 4 * r + j, shift: 4 * h + k, width: 1))
+        default: return (low, nil)
+        }
+    }
+
     private func storeBytes(row: Int, block: Int, _ q: UnsafePointer<Int8>) {
         for e in 0..<32 {
-            let at = location(row: row, block: block, element: e)
             guard packedBits < 8 else {
-                quants.storeBytes(of: q[e], toByteOffset: at.byte, as: Int8.self)
+                quants.storeBytes(of: q[e], toByteOffset: location(row: row, block: block, element: e).byte, as: Int8.self)
                 continue
             }
+            let u: Int
             if hasNonlinearLevels {
                 guard let index = GGMLDequantizer.nonlinearLevels.firstIndex(of: q[e]) else {
                     preconditionFailure("\(q[e]) is not one of the non-linear levels")
                 }
-                let low = quants.load(fromByteOffset: at.byte, as: UInt8.self) | UInt8(index) << (at.high ? 4 : 0)
-                quants.storeBytes(of: low, toByteOffset: at.byte, as: UInt8.self)
-                continue
+                u = index
+            } else {
+                u = Int(q[e]) + quantBias
             }
-            let u = Int(q[e]) + quantBias
             precondition((0..<1 << packedBits).contains(u), "a \(packedBits)-bit quant is out of range")
-            let low = quants.load(fromByteOffset: at.byte, as: UInt8.self) | UInt8(u & 0x0F) << (at.high ? 4 : 0)
-            quants.storeBytes(of: low, toByteOffset: at.byte, as: UInt8.self)
-            let plane = highBitsLocation(row: row, block: block, element: e)
-            let bits = quants.load(fromByteOffset: plane.byte, as: UInt8.self) | UInt8(u >> 4) << plane.shift
-            quants.storeBytes(of: bits, toByteOffset: plane.byte, as: UInt8.self)
+            let fields = packedFields(row: row, block: block, element: e)
+            setBits(fields.low, u & (1 << fields.low.width - 1))
+            if let high = fields.high { setBits(high, u >> fields.low.width) }
         }
     }
 
-    /// Packed quants: the byte and bit position of the high bits of element `e` of `block` of `row`.
-    private func highBitsLocation(row: Int, block: Int, element e: Int) -> (byte: Int, shift: Int) {
-        let group = row / Self.groupRows, r = row % Self.groupRows, k = (e % 16) / 4, h = e / 16
-        let plane = group * groupStride + block * (groupStride / blocksPerRow) + 128 + 4 * r + e % 4
-        return packedBits == 6 ? (plane + 32 * h, 2 * k) : (plane, 4 * h + k)
+    /// Sets `value`'s bits in `field` (which is still zero).
+    private func setBits(_ field: BitField, _ value: Int) {
+        let byte = quants.load(fromByteOffset: field.byte, as: UInt8.self) | UInt8(value) << field.shift
+        quants.storeBytes(of: byte, toByteOffset: field.byte, as: UInt8.self)
     }
 
     /// The signed quant of element `e` (0…31) of `block` of `row` in the byte format.
     private func byteQuant(row: Int, block: Int, element e: Int) -> Int8 {
-        let at = location(row: row, block: block, element: e)
-        guard packedBits < 8 else { return quants.load(fromByteOffset: at.byte, as: Int8.self) }
-        let low = (quants.load(fromByteOffset: at.byte, as: UInt8.self) >> (at.high ? 4 : 0)) & 0x0F
-        if hasNonlinearLevels { return GGMLDequantizer.nonlinearLevels[Int(low)] }
-        let plane = highBitsLocation(row: row, block: block, element: e)
-        let high = (quants.load(fromByteOffset: plane.byte, as: UInt8.self) >> plane.shift) & (1 << (packedBits - 4) - 1)
-        return Int8(Int(low | high << 4) - quantBias)
+        guard packedBits < 8 else {
+            return quants.load(fromByteOffset: location(row: row, block: block, element: e).byte, as: Int8.self)
+        }
+        let fields = packedFields(row: row, block: block, element: e)
+        func bits(_ field: BitField) -> Int {
+            Int(quants.load(fromByteOffset: field.byte, as: UInt8.self) >> field.shift) & (1 << field.width - 1)
+        }
+        let u = bits(fields.low) | (fields.high.map { bits($0) << fields.low.width } ?? 0)
+        return hasNonlinearLevels ? GGMLDequantizer.nonlinearLevels[u] : Int8(u - quantBias)
     }
 
     /// Stores the multipliers of a super-block's codes (``ScaleEncoding/coded``): `scale` (`d`) and,
@@ -360,10 +398,5 @@ final class WeightMatrix: @unchecked Sendable {
         let index = superIndex(row: row, block: superBlock * Self.superBlockBlocks)
         superScales.storeBytes(of: scale, toByteOffset: 2 * index, as: Float16.self)
         if offsetsPerGroup > 0 { superOffsets.storeBytes(of: offset, toByteOffset: 2 * index, as: Float16.self) }
-    }
-
-    /// The index of the offset of `block` of `row` in the byte format (eight per block per group).
-    private func byteOffsetIndex(row: Int, block: Int) -> Int {
-        (row / Self.groupRows) * offsetsPerGroup + block * 8 + row % Self.groupRows
     }
 }

@@ -119,10 +119,10 @@ import Testing
 
     @Test func unknownTensorTypeNamesTheTensorAndType() throws {
         var writer = Self.sampleWriter()
-        writer.tensors[1].type = 10  // Q2_K
+        writer.tensors[1].type = 16  // IQ2_XXS
         let error = #expect(throws: EngineError.self) { try GGUFFile(path: writer.write()) }
         #expect(error?.code == .unsupportedTensorType)
-        #expect(error?.message.contains("b.weight") == true && error?.message.contains("Q2_K") == true)
+        #expect(error?.message.contains("b.weight") == true && error?.message.contains("IQ2_XXS") == true)
     }
 
     @Test func corruptStructuresAreErrors() throws {

@@ -31,6 +31,7 @@ struct GGUFReferenceTests {
             switch type {
             case .q4_0, .q5_0, .q8_0, .iq4_nl, .iq4_xs: halfOffsets = [0]
             case .q4_1, .q5_1, .q4_K, .q5_K: halfOffsets = [0, 2]
+            case .q2_K: halfOffsets = [80, 82]
             case .q3_K: halfOffsets = [108]
             case .q6_K: halfOffsets = [208]
             case .f16: halfOffsets = [0]

@@ -26,14 +26,15 @@ import Testing
     /// The K-quants keep their sub-scales as 8-bit codes with an f16 multiplier per super-block and
     /// row, the 5- and 6-bit types their bits, and a block whose halves share a scale stores it once,
     /// so a decode step reads about as many bytes as the file holds (bits per weight: Q4_K 4.63
-    /// against 4.5, Q5_K 5.63 against 5.5, Q6_K 6.56, Q5_0 5.5, Q8_0 8.5, IQ4_NL 4.5 and IQ4_XS 4.31
-    /// against 4.25).
+    /// against 4.5, Q5_K 5.63 against 5.5, Q6_K 6.56, Q3_K 3.56 against 3.44, Q2_K 3.13 against
+    /// 2.63, Q5_0 5.5, Q8_0 8.5, IQ4_NL 4.5 and IQ4_XS 4.31 against 4.25).
     @Test func weightsAreStoredAboutAsCompactlyAsInTheFile() throws {
         let rows = 16, columns = 512
         // Bytes per 32 × 8 weights (a block of a row group): the quants, then the scales and
         // offsets (one code each, or an f16), then the multipliers of the codes.
         let expected: [(GGMLType, WeightMatrix.ScaleEncoding, Double)] = [
-            (.q4_K, .coded, 128 + 8 + 8 + 2 + 2), (.q6_K, .coded, 192 + 16 + 2), (.q3_K, .coded, 256 + 16 + 2),
+            (.q4_K, .coded, 128 + 8 + 8 + 2 + 2), (.q6_K, .coded, 192 + 16 + 2), (.q3_K, .coded, 96 + 16 + 2),
+            (.q2_K, .coded, 64 + 16 + 16 + 2 + 2),
             (.q5_K, .coded, 160 + 8 + 8 + 2 + 2), (.q5_0, .half, 160 + 16), (.q5_1, .half, 160 + 16 + 16),
             (.q8_0, .half, 256 + 16), (.q4_0, .half, 128 + 16 + 16), (.iq4_nl, .half, 128 + 16),
             (.iq4_xs, .coded, 128 + 8 + 2),

@@ -52,6 +52,8 @@ struct SyntheticBlocks {
                 bytes += half(0.01) + (0..<32).map { _ in UInt8(truncatingIfNeeded: Int8.random(in: -127...127, using: &self)) }
             case .q4_K:
                 bytes += half(0.01) + half(0.01) + (0..<12).map { _ in byte() } + (0..<128).map { _ in byte() }
+            case .q2_K:
+                bytes += (0..<80).map { _ in byte() } + half(0.01) + half(0.01)
             case .q3_K:
                 bytes += (0..<108).map { _ in byte() } + half(0.004)
             case .q5_K:

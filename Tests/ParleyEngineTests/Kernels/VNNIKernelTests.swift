@@ -6,7 +6,7 @@ import Testing
 /// every weight format, tile shape (groups of eight interleaved vectors, then one to four vectors)
 /// and edge value, and the override that picks the portable kernels.
 @Suite struct VNNIKernelTests {
-    static let types: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs]
+    static let types: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs]
 
     /// Vector counts covering every tile: 1…4 vectors alone, groups of eight, and groups of eight
     /// followed by each tail length.
@@ -133,6 +133,10 @@ import Testing
             case .q4_K:
                 if block % 3 == 0 { for i in 16..<144 { bytes[at + i] = 0xFF } }
                 if block % 3 == 1 { bytes[at] = 0; bytes[at + 1] = 0 }
+            case .q2_K:
+                if block % 3 == 0 { for i in 0..<80 { bytes[at + i] = 0xFF } }  // quants 3, scales and minimums 15
+                if block % 3 == 1 { for i in 16..<80 { bytes[at + i] = 0x00 } }  // quants 0
+                if block % 3 == 2 { bytes[at + 80] = 0; bytes[at + 81] = 0 }
             case .q3_K:
                 if block % 3 == 0 { for i in 0..<96 { bytes[at + i] = 0xFF } }  // quants 3
                 if block % 3 == 1 { for i in 0..<96 { bytes[at + i] = 0x00 } }  // quants −4

@@ -14,7 +14,7 @@ import Testing
 struct QuantizedMatrixReferenceTests {
     static let prompt = (0..<12).map { Int32(($0 * 23 + 3) % 64) }
 
-    @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs])
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs])
     func logitsMatchTheQ8Reference(type: GGMLType) throws {
         let file = RandomModelFile(family: .qwen2, dim: 256, heads: 4, kvHeads: 2, ff: 512, blocks: 2, biases: true, matrixType: type)
         let path = try file.write(named: "random-\(type)")
