@@ -200,34 +200,40 @@ enum MatMul {
         }
     }
 
+    /// Each block's offsets are loaded once for every vector; each vector's terms are summed in
+    /// block order.
     @inline(__always)
     private static func addByteOffsets<S: DotKernels.ScaleStorage>(
         _ w: WeightMatrix, _ x: QuantizedActivations, _ rows: Range<Int>, _ out: UnsafeMutablePointer<Float>,
         _ outStride: Int, storage: (UnsafeRawPointer, UnsafeRawPointer) -> S
     ) {
-        let blocks = w.blocksPerRow, perHalf = w.scalesPerBlock == 16
-        var g = rows.lowerBound
-        while g < rows.upperBound {
-            let offsets = scaleStorage(w, group: g / WeightMatrix.groupRows, storage).offsets
-            let valid = min(WeightMatrix.groupRows, w.rows - g)
-            for v in 0..<x.count {
-                var acc = SIMD8<Float>()
-                if perHalf {
-                    let scales = x.scales + v * blocks, corrections = x.corrections + v * 2 * blocks
-                    for b in 0..<blocks {
-                        for h in 0..<2 {
-                            let sum = scales[b] * Float(-(corrections[2 * b + h] / 128))
-                            acc = acc.addingProduct(offsets.load8(16 * b + 8 * h), sum)
+        let blocks = w.blocksPerRow, perHalf = w.scalesPerBlock == 16, count = x.count
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: count) { buffer in
+            let acc = buffer.baseAddress!
+            var g = rows.lowerBound
+            while g < rows.upperBound {
+                let offsets = scaleStorage(w, group: g / WeightMatrix.groupRows, storage).offsets
+                acc.initialize(repeating: SIMD8(), count: count)
+                for b in 0..<blocks {
+                    if perHalf {
+                        let m0 = offsets.load8(16 * b), m1 = offsets.load8(16 * b + 8)
+                        for v in 0..<count {
+                            let da = x.scales[v * blocks + b], c = x.corrections + v * 2 * blocks + 2 * b
+                            acc[v] = acc[v].addingProduct(m0, da * Float(-(c[0] / 128)))
+                            acc[v] = acc[v].addingProduct(m1, da * Float(-(c[1] / 128)))
                         }
+                    } else {
+                        let m = offsets.load8(8 * b)
+                        for v in 0..<count { acc[v] = acc[v].addingProduct(m, x.sums[v * blocks + b]) }
                     }
-                } else {
-                    let sums = x.sums + v * blocks
-                    for b in 0..<blocks { acc = acc.addingProduct(offsets.load8(8 * b), sums[b]) }
                 }
-                let o = out + v * outStride + g
-                for i in 0..<valid { o[i] += acc[i] }
+                let valid = min(WeightMatrix.groupRows, w.rows - g)
+                for v in 0..<count {
+                    let o = out + v * outStride + g
+                    for i in 0..<valid { o[i] += acc[v][i] }
+                }
+                g += WeightMatrix.groupRows
             }
-            g += WeightMatrix.groupRows
         }
     }
 
