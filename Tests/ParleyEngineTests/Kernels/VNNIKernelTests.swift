@@ -20,16 +20,20 @@ import Testing
         let w = try bytes.withUnsafeBytes { try WeightMatrix(repacking: $0, type: type, rows: rows, columns: columns) }
         for count in Self.counts {
             let x = Self.activations(count: count, width: columns, gen: &gen)
-            for roundSums in [false, true] {
+            // Q8_0 and Q8_1 activations, and Q8_K's (one scale per 256) for the super-block types.
+            let schemes = [(false, false), (true, false)] + (type.hasSuperBlocks ? [(false, true)] : [])
+            for (roundSums, superBlocks) in schemes {
                 let q = QuantizedActivations()
                 x.withUnsafeBufferPointer {
-                    q.quantize($0.baseAddress!, count: count, stride: columns, width: columns, format: w.format, roundSums: roundSums)
+                    q.quantize(
+                        $0.baseAddress!, count: count, stride: columns, width: columns, format: w.format, roundSums: roundSums,
+                        superBlocks: superBlocks)
                 }
                 let portable = Self.product(w, q, path: .portable), vnni = Self.product(w, q, path: .vnni)
                 let mismatches = (0..<portable.count).filter { portable[$0].bitPattern != vnni[$0].bitPattern }
                 #expect(
                     mismatches.count == 0,
-                    "\(type) \(count) vectors: \(mismatches.count) differ, first at \(mismatches.first.map { "vector \($0 / rows) row \($0 % rows): \(portable[$0]) vs \(vnni[$0])" } ?? "")")
+                    "\(type) \(count) vectors (Q8_K \(superBlocks)): \(mismatches.count) differ, first at \(mismatches.first.map { "vector \($0 / rows) row \($0 % rows): \(portable[$0]) vs \(vnni[$0])" } ?? "")")
                 #expect(!portable.contains { $0.isNaN })
             }
         }
@@ -97,7 +101,7 @@ import Testing
     }
 
     /// `bytes` with some blocks set to extreme quants (all −128, all 127, alternating; nibbles all
-    /// 0 or all 15) and some scales set to zero.
+    /// 0 or all 15; the extreme levels and sub-scales) and some scales set to zero.
     static func withEdgeBlocks(_ bytes: [UInt8], type: GGMLType) -> [UInt8] {
         var bytes = bytes
         let size = type.bytesPerBlock
@@ -120,6 +124,14 @@ import Testing
                 case 2: for i in quants..<size { bytes[at + i] = 0x0F }
                 case 3: bytes[at] = 0; bytes[at + 1] = 0
                 default: break
+                }
+            case .q5_0, .q5_1:
+                let quants = type == .q5_0 ? 2 : 4  // the fifth bits, then the nibbles
+                switch block % 4 {
+                case 0: for i in quants..<size { bytes[at + i] = 0xFF }  // 15 (Q5_0) or 31
+                case 1: for i in quants..<size { bytes[at + i] = 0x00 }  // −16 or 0
+                case 2: for i in quants..<size { bytes[at + i] = i % 2 == 0 ? 0xFF : 0x00 }
+                default: bytes[at] = 0; bytes[at + 1] = 0
                 }
             case .iq4_nl:
                 if block % 4 == 0 { for i in 2..<18 { bytes[at + i] = 0x00 } }  // levels −127
