@@ -200,39 +200,42 @@ enum MatMul {
         }
     }
 
-    /// Each block's offsets are loaded once for every vector; each vector's terms are summed in
-    /// block order.
+    /// A row group's offsets are decoded once for every vector; each vector's terms are summed in
+    /// block order. The half blocks' sums `d · Σq` are formed once for all the row groups.
     @inline(__always)
     private static func addByteOffsets<S: DotKernels.ScaleStorage>(
         _ w: WeightMatrix, _ x: QuantizedActivations, _ rows: Range<Int>, _ out: UnsafeMutablePointer<Float>,
         _ outStride: Int, storage: (UnsafeRawPointer, UnsafeRawPointer) -> S
     ) {
         let blocks = w.blocksPerRow, perHalf = w.scalesPerBlock == 16, count = x.count
-        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: count) { buffer in
-            let acc = buffer.baseAddress!
-            var g = rows.lowerBound
-            while g < rows.upperBound {
-                let offsets = scaleStorage(w, group: g / WeightMatrix.groupRows, storage).offsets
-                acc.initialize(repeating: SIMD8(), count: count)
-                for b in 0..<blocks {
-                    if perHalf {
-                        let m0 = offsets.load8(16 * b), m1 = offsets.load8(16 * b + 8)
-                        for v in 0..<count {
-                            let da = x.scales[v * blocks + b], c = x.corrections + v * 2 * blocks + 2 * b
-                            acc[v] = acc[v].addingProduct(m0, da * Float(-(c[0] / 128)))
-                            acc[v] = acc[v].addingProduct(m1, da * Float(-(c[1] / 128)))
-                        }
-                    } else {
-                        let m = offsets.load8(8 * b)
-                        for v in 0..<count { acc[v] = acc[v].addingProduct(m, x.sums[v * blocks + b]) }
+        let termsPerVector = perHalf ? 2 * blocks : blocks
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: perHalf ? count * termsPerVector : 0) { halfSums in
+            // Per block: the activations' scaled sums; per half block: d · Σq from the corrections (−128 · Σq).
+            let sums = perHalf ? UnsafePointer(halfSums.baseAddress!) : UnsafePointer(x.sums)
+            if perHalf {
+                for v in 0..<count {
+                    for i in 0..<termsPerVector {
+                        halfSums[v * termsPerVector + i] =
+                            x.scales[v * blocks + i / 2] * Float(-(x.corrections[v * termsPerVector + i] / 128))
                     }
                 }
-                let valid = min(WeightMatrix.groupRows, w.rows - g)
-                for v in 0..<count {
-                    let o = out + v * outStride + g
-                    for i in 0..<valid { o[i] += acc[v][i] }
+            }
+            withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: termsPerVector) { buffer in
+                let m = buffer.baseAddress!
+                var g = rows.lowerBound
+                while g < rows.upperBound {
+                    let offsets = scaleStorage(w, group: g / WeightMatrix.groupRows, storage).offsets
+                    for i in 0..<termsPerVector { m[i] = offsets.load8(8 * i) }  // laid out as the scales
+                    let valid = min(WeightMatrix.groupRows, w.rows - g)
+                    for v in 0..<count {
+                        let terms = sums + v * termsPerVector
+                        var acc = SIMD8<Float>()
+                        for i in 0..<termsPerVector { acc = acc.addingProduct(m[i], terms[i]) }
+                        let o = out + v * outStride + g
+                        for r in 0..<valid { o[r] += acc[r] }
+                    }
+                    g += WeightMatrix.groupRows
                 }
-                g += WeightMatrix.groupRows
             }
         }
     }
