@@ -176,7 +176,8 @@ PK_INLINE __m256i packed_chunk(const uint8_t *w, int h, int k, const int bits) {
 }
 
 /// Chunk `k` of half `h` of a block of IQ4 indices at `w` (laid out as the nibble format) as the
-/// unsigned bytes level + 128 (see GGMLDequantizer+NonlinearQuants.swift for the levels).
+/// unsigned bytes level + 128: GGMLDequantizer.nonlinearLevels + 128 (the VNNI kernel test compares
+/// every level against the portable kernels' lookup).
 PK_INLINE __m256i nonlinear_chunk(const uint8_t *w, int h, int k) {
     const __m256i levels = _mm256_setr_epi8(
         1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181, (char)197, (char)217,
@@ -232,7 +233,7 @@ PK_INLINE void byte_tile(
                     }
                 }
             }
-            // Eight scales per half block (Q3_K, Q6_K) or per block: 128 or 64 per super-block.
+            // Eight scales per half block (Q2_K, Q3_K, Q6_K) or per block: 128 or 64 per super-block.
             const __m256 sw = half_scales ? scales8(s, sk, 16L * b + 8 * h, kind, 7) : scales8(s, sk, 8L * b, kind, 6);
 #pragma clang loop unroll(full)
             for (int v = 0; v < vectors; v++) {
@@ -306,8 +307,8 @@ PK_INLINE void multiply_rows(
 PK_TARGET void parley_vnni_multiply(
     const parley_matrix *w, const parley_batch *x, int first_row, int end_row, float *out, long out_stride) {
     // One specialization per format and scale kind, so that the kind's branches fold away.
-    // (`hs`: sixteen scales per block, Q2_K, Q3_K and Q6_K: the types whose bits say so, as
-    // WeightMatrix's scalesPerBlock does.)
+    // (`hs`: sixteen scales per block — Q2_K, Q3_K and Q6_K, the packed types of 2, 3 and 6 bits;
+    // WeightMatrix checks that its scales_per_block agrees.)
 #define PK_ROWS(nibble, bits, bias, hs)                                                                                \
     switch (w->scale_kind) {                                                                                           \
     case 1: multiply_rows(w, x, first_row, end_row, out, out_stride, nibble, 1, bits, bias, hs); break;               \

@@ -24,9 +24,9 @@ int parley_vnni_available(void);
 
 /// A quantized weight matrix in the engine's repacked layout (see WeightMatrix.swift): row group
 /// `g` (rows 8g…8g+7) has its quants at `quants + g * group_stride` bytes (`blocks` blocks of 128
-/// bytes in the nibble format, 256 in the byte format) and its scales at `scales + g * scale_stride`
-/// bytes (`scales_per_block`: eight, one per row, or in the byte format sixteen, eight rows × two
-/// halves): f32 if
+/// bytes in the nibble format; in the byte format as `packed_bits` below) and its scales at
+/// `scales + g * scale_stride` bytes (`scales_per_block`: eight, one per row, or in the byte format
+/// sixteen, eight rows × two halves, for 6, 3 and 2 packed bits): f32 if
 /// `scale_kind` is 0, f16 if 1; if 2, Int8 codes, each multiplied by the f16 multiplier of its row
 /// and super-block (eight blocks) at `super_scales + g * super_stride` bytes, eight per super-block.
 /// Nibble format only: the offsets `m` at `offsets` (and their multipliers at `super_offsets`),

@@ -1,4 +1,4 @@
-/// Q3_K and Q5_K: their super-blocks unpacked into plain quants and scales (shared by the
+/// Q2_K, Q3_K and Q5_K: their super-blocks unpacked into plain quants and scales (shared by the
 /// dequantizer and the repacking into the kernels' byte format), following ggml's layouts.
 extension GGMLDequantizer {
     /// The 256 quants (−4…3) and sixteen scales (−32…31) of a Q3_K super-block: `x = d·s·q` with
@@ -14,15 +14,12 @@ extension GGMLDequantizer {
             let high = (src[packed + 8 + i % 4] >> (2 * (i / 4))) & 0x03
             scales[i] = Int8(low | high << 4) - 32
         }
-        // Element 128h + 32j + l (l < 32): bits 2j…2j+1 of quant byte 32h + l; the high-bit mask's
+        // Element 128h + 32j + l (l < 32): bits 2j…2j+1 of byte 32 + 32h + l; the high-bit mask's
         // bit 4h + j of byte l set means +0, clear means −4.
+        twoBitQuants(src, at: 32, into: q)
         for h in 0..<2 {
             for j in 0..<4 {
-                for l in 0..<32 {
-                    let low = Int8((src[32 + 32 * h + l] >> (2 * j)) & 3)
-                    let set = src[l] & (1 << (4 * h + j)) != 0
-                    q[128 * h + 32 * j + l] = low - (set ? 0 : 4)
-                }
+                for l in 0..<32 where src[l] & (1 << (4 * h + j)) == 0 { q[128 * h + 32 * j + l] -= 4 }
             }
         }
     }
@@ -31,9 +28,15 @@ extension GGMLDequantizer {
     /// `2j, 2j+1` of byte `16 + 32h + l`. Sub-block `i` (16 elements) has the scale in the low
     /// nibble of byte `i` and the minimum in its high nibble: `x = d·s·q − dmin·m`.
     static func q2KSuperBlock(_ src: UnsafeRawBufferPointer, quants q: UnsafeMutablePointer<Int8>) {
+        twoBitQuants(src, at: 16, into: q)
+    }
+
+    /// The 256 two-bit fields (0…3) of the 64 bytes at `at`, Q2_K's and Q3_K's order: element
+    /// `128h + 32j + l` (l < 32) is bits `2j, 2j+1` of byte `at + 32h + l`.
+    private static func twoBitQuants(_ src: UnsafeRawBufferPointer, at: Int, into q: UnsafeMutablePointer<Int8>) {
         for h in 0..<2 {
             for j in 0..<4 {
-                for l in 0..<32 { q[128 * h + 32 * j + l] = Int8((src[16 + 32 * h + l] >> (2 * j)) & 3) }
+                for l in 0..<32 { q[128 * h + 32 * j + l] = Int8((src[at + 32 * h + l] >> (2 * j)) & 3) }
             }
         }
     }

@@ -1,17 +1,25 @@
 extension GGMLDequantizer {
     /// The sixteen levels a 4-bit index of IQ4_NL and IQ4_XS stands for (ggml's `kvalues_iq4nl`):
-    /// denser near zero, where most weights are.
+    /// denser near zero, where most weights are. (The VNNI kernels hold them + 128 in a table of
+    /// their own, `nonlinear_chunk` in VNNIKernels.c.)
     static let nonlinearLevels: [Int8] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]
 
-    /// The levels of the 32 indices of a block whose nibbles start at `at` (elements 0…15 in the low
-    /// nibbles of the sixteen bytes, 16…31 in the high ones), written to `levels`.
+    /// The 32 indices (0…15) of a block whose nibbles start at `at` (elements 0…15 in the low
+    /// nibbles of the sixteen bytes, 16…31 in the high ones), written to `indices`.
     @inline(__always)
-    static func nonlinearBlock(_ src: UnsafeRawBufferPointer, at: Int, into levels: UnsafeMutablePointer<Int8>) {
+    static func nibbleIndices(_ src: UnsafeRawBufferPointer, at: Int, into indices: UnsafeMutablePointer<Int8>) {
         for j in 0..<16 {
             let byte = src[at + j]
-            levels[j] = nonlinearLevels[Int(byte & 0x0F)]
-            levels[j + 16] = nonlinearLevels[Int(byte >> 4)]
+            indices[j] = Int8(byte & 0x0F)
+            indices[j + 16] = Int8(byte >> 4)
         }
+    }
+
+    /// The levels of the 32 indices of a block whose nibbles start at `at`, written to `levels`.
+    @inline(__always)
+    static func nonlinearBlock(_ src: UnsafeRawBufferPointer, at: Int, into levels: UnsafeMutablePointer<Int8>) {
+        nibbleIndices(src, at: at, into: levels)
+        for j in 0..<32 { levels[j] = nonlinearLevels[Int(levels[j])] }
     }
 
     /// The scale of sub-block `j` (0..<8) of an IQ4_XS super-block, −32…31: its low four bits from

@@ -1,6 +1,7 @@
 extension DotKernels {
     /// How the byte format stores its quants (see ``WeightMatrix/Format/byte``): one kernel skeleton
-    /// (``byte1``, ``byte4``, ``byte8``) serves both storages, which give the same integer sums.
+    /// (``byte1``, ``byte4``, ``byte8``) serves every storage — signed bytes once loaded
+    /// (``SignedQuants``) or unsigned packed bits (``PackedQuants``) — each giving the exact integer sums.
     protocol ByteQuants {
         /// A 32-byte chunk of eight rows' quants, unpacked once for every activation vector.
         associatedtype Chunk
@@ -14,55 +15,35 @@ extension DotKernels {
         static func product(_ chunk: Chunk, _ a: UnsafeRawPointer, _ offset: Int, _ ones: SIMD16<Int16>) -> SIMD8<Int32>
     }
 
+    /// Quants that are signed bytes once loaded (within ±128; ±127 for the levels): each
+    /// `vpmaddubsw` pair multiplies their magnitudes by the activations with their signs
+    /// (|w| ≤ 128 times ±a, at most 32512), widened at once; the sums start at zero.
+    protocol SignedQuants: ByteQuants where Chunk == (SIMD32<UInt8>, SIMD32<Int8>) {
+        /// Chunk `k` of half `h` of the block at `w` as signed bytes.
+        static func signedChunk(_ w: UnsafeRawPointer, half h: Int, chunk k: Int, _ constants: Constants) -> SIMD32<Int8>
+    }
+
     /// Signed 8-bit quants, 256 bytes per block: byte `128h + 32k + 4r + j` is element `16h + 4k + j`
-    /// of row `r`. Each `vpmaddubsw` pair (|w| ≤ 128 times ±a, at most 32512) is widened at once.
-    enum SignedBytes: ByteQuants {
+    /// of row `r`.
+    enum SignedBytes: SignedQuants {
         static var blockBytes: Int { 256 }
 
         @inline(__always)
-        static func start(_ corrections: UnsafePointer<Int32>, _ index: Int) -> Int32 { 0 }
-
-        @inline(__always)
-        static func chunk(_ w: UnsafeRawPointer, half h: Int, chunk k: Int, _ constants: Constants) -> (
-            SIMD32<UInt8>, SIMD32<Int8>
-        ) {
-            let q = w.loadUnaligned(fromByteOffset: 128 * h + 32 * k, as: SIMD32<Int8>.self)
-            return (magnitude(q), q)
-        }
-
-        @inline(__always)
-        static func product(
-            _ chunk: (SIMD32<UInt8>, SIMD32<Int8>), _ a: UnsafeRawPointer, _ offset: Int, _ ones: SIMD16<Int16>
-        ) -> SIMD8<Int32> {
-            widen(maddubs(chunk.0, sign(broadcast4(a, offset), chunk.1)), ones)
+        static func signedChunk(_ w: UnsafeRawPointer, half h: Int, chunk k: Int, _ constants: Constants) -> SIMD32<Int8> {
+            w.loadUnaligned(fromByteOffset: 128 * h + 32 * k, as: SIMD32<Int8>.self)
         }
     }
 
     /// IQ4_NL's and IQ4_XS's quants: 4-bit indices into the non-linear levels, 128 bytes per block
     /// laid out as the nibble format (elements 0…15 in the low nibbles, 16…31 in the high ones);
-    /// `vpshufb` turns a chunk's indices into its levels (within ±127), which multiply as
-    /// ``SignedBytes``' quants do.
-    enum NonlinearNibbles: ByteQuants {
+    /// `vpshufb` turns a chunk's indices into its levels.
+    enum NonlinearNibbles: SignedQuants {
         static var blockBytes: Int { 128 }
 
         @inline(__always)
-        static func start(_ corrections: UnsafePointer<Int32>, _ index: Int) -> Int32 { 0 }
-
-        @inline(__always)
-        static func chunk(_ w: UnsafeRawPointer, half h: Int, chunk k: Int, _ constants: Constants) -> (
-            SIMD32<UInt8>, SIMD32<Int8>
-        ) {
+        static func signedChunk(_ w: UnsafeRawPointer, half h: Int, chunk k: Int, _ constants: Constants) -> SIMD32<Int8> {
             let raw = w.loadUnaligned(fromByteOffset: 32 * k, as: SIMD16<UInt16>.self)
-            let indices = unsafeBitCast((h == 0 ? raw : raw &>> 4) & constants.mask, to: SIMD32<UInt8>.self)
-            let q = lookup(constants.levels, indices)
-            return (magnitude(q), q)
-        }
-
-        @inline(__always)
-        static func product(
-            _ chunk: (SIMD32<UInt8>, SIMD32<Int8>), _ a: UnsafeRawPointer, _ offset: Int, _ ones: SIMD16<Int16>
-        ) -> SIMD8<Int32> {
-            SignedBytes.product(chunk, a, offset, ones)
+            return lookup(constants.levels, unsafeBitCast((h == 0 ? raw : raw &>> 4) & constants.mask, to: SIMD32<UInt8>.self))
         }
     }
 
@@ -131,6 +112,26 @@ extension DotKernels {
     enum TwoBits: PackedQuants {
         static var bits: Int { 2 }
         static var bias: Int32 { 0 }
+    }
+}
+
+extension DotKernels.SignedQuants {
+    @inline(__always)
+    static func start(_ corrections: UnsafePointer<Int32>, _ index: Int) -> Int32 { 0 }
+
+    @inline(__always)
+    static func chunk(_ w: UnsafeRawPointer, half h: Int, chunk k: Int, _ constants: DotKernels.Constants) -> (
+        SIMD32<UInt8>, SIMD32<Int8>
+    ) {
+        let q = signedChunk(w, half: h, chunk: k, constants)
+        return (DotKernels.magnitude(q), q)
+    }
+
+    @inline(__always)
+    static func product(
+        _ chunk: (SIMD32<UInt8>, SIMD32<Int8>), _ a: UnsafeRawPointer, _ offset: Int, _ ones: SIMD16<Int16>
+    ) -> SIMD8<Int32> {
+        DotKernels.widen(DotKernels.maddubs(chunk.0, DotKernels.sign(DotKernels.broadcast4(a, offset), chunk.1)), ones)
     }
 }
 

@@ -151,8 +151,8 @@ enum DotKernels {
 
     /// Int8 codes times the f16 multiplier of their super-block and row: `multipliers` holds eight
     /// per super-block (one per row), and `indexShift` turns a scale index into its super-block
-    /// (6 for 64 scales per super-block and row group — eight per block — and 7 for 128: Q3_K's and
-    /// Q6_K's sixteen per block).
+    /// (6 for 64 scales per super-block and row group — eight per block — and 7 for 128: Q2_K's,
+    /// Q3_K's and Q6_K's sixteen per block).
     struct CodedScales: ScaleStorage {
         var codes: UnsafeRawPointer
         var multipliers: UnsafeRawPointer

@@ -105,7 +105,7 @@ enum MatMul {
         case .float: groups(w, x, rows, out, outStride, quants) { base, _ in DotKernels.FloatScales(base: base) }
         case .half: groups(w, x, rows, out, outStride, quants) { base, _ in DotKernels.HalfScales(base: base) }
         case .coded:
-            let shift = w.scalesPerBlock == 16 ? 7 : 6  // scales per super-block and row group: 128 or 64
+            let shift = w.codedIndexShift
             groups(w, x, rows, out, outStride, quants) { codes, multipliers in
                 DotKernels.CodedScales(codes: codes, multipliers: multipliers, indexShift: shift)
             }
@@ -194,8 +194,7 @@ enum MatMul {
         case .float: addByteOffsets(w, x, rows, out, outStride) { base, _ in DotKernels.FloatScales(base: base) }
         case .half: addByteOffsets(w, x, rows, out, outStride) { base, _ in DotKernels.HalfScales(base: base) }
         case .coded:
-            // Eight or sixteen offsets per block: 64 or 128 per super-block.
-            let shift = w.scalesPerBlock == 16 ? 7 : 6
+            let shift = w.codedIndexShift  // the offsets are laid out as the scales
             addByteOffsets(w, x, rows, out, outStride) { DotKernels.CodedScales(codes: $0, multipliers: $1, indexShift: shift) }
         }
     }

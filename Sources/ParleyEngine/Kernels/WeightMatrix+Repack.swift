@@ -12,8 +12,8 @@ extension WeightMatrix {
     /// `dequantized` stores every type as float rows (the float format).
     ///
     /// The values are exactly those of ``GGMLDequantizer`` (scales are widened from f16 and, for the
-    /// K-quants, multiplied by their 6- or 8-bit sub-scales, which is exact in `Float`; the K-quants
-    /// keep those sub-scales as codes, see ``ScaleEncoding/coded``).
+    /// super-block types, multiplied by their 4- to 8-bit sub-scales, which is exact in `Float`; those
+    /// keep their sub-scales as codes, see ``ScaleEncoding/coded``).
     /// - Throws: `.corruptFile` if `bytes` is shorter than the tensor or a row is not whole blocks.
     convenience init(
         repacking bytes: UnsafeRawBufferPointer, type: GGMLType, rows: Int, columns: Int, dequantized: Bool = false
@@ -128,7 +128,7 @@ extension WeightMatrix {
                 for block in 0..<columns / 32 {
                     let raw = UnsafeRawBufferPointer(start: src + block * 18, count: 18)
                     let d = GGMLDequantizer.half(raw, 0)
-                    GGMLDequantizer.nonlinearBlock(raw, at: 2, into: q.baseAddress!)
+                    GGMLDequantizer.nibbleIndices(raw, at: 2, into: q.baseAddress!)
                     setByteBlock(row: row, block: block, quants: q.baseAddress!, scale0: d, scale1: d)
                 }
             }
@@ -140,7 +140,7 @@ extension WeightMatrix {
                     setSuperBlock(row: row, superBlock: superBlock, scale: Float16(GGMLDequantizer.half(raw, 0)))
                     for sub in 0..<8 {
                         let code = GGMLDequantizer.iq4XSScale(raw, sub)
-                        GGMLDequantizer.nonlinearBlock(raw, at: 8 + 16 * sub, into: q.baseAddress!)
+                        GGMLDequantizer.nibbleIndices(raw, at: 8 + 16 * sub, into: q.baseAddress!)
                         setCodedByteBlock(
                             row: row, block: superBlock * 8 + sub, quants: q.baseAddress!, scaleCodes: (code, code))
                     }

@@ -7,7 +7,7 @@
 ///   `d` and offset `m` (`w = d·q + m`). A group's block takes 128 bytes: byte `32k + 4r + j`
 ///   (k, j = 0…3) holds element `4k + j` of row `r` in its low nibble and element `16 + 4k + j` in
 ///   its high nibble. Scales and offsets: eight per block (one per row).
-/// - ``Format/byte``: signed quants of up to 8 bits (Q8_0, Q6_K, Q5_0, Q5_1, Q5_K, Q3_K, Q2_K, IQ4_NL,
+/// - ``Format/byte``: quants of up to 8 bits (Q8_0, Q6_K, Q5_0, Q5_1, Q5_K, Q3_K, Q2_K, IQ4_NL,
 ///   IQ4_XS), `w = s·q` with one scale per 32 elements, or per 16 (Q2_K, Q3_K, Q6_K; ``scalesPerBlock``).
 ///   8-bit quants: a group's block takes 256 bytes: byte `128h + 32k + 4r + j` (h = 0, 1) holds
 ///   element `16h + 4k + j` of row `r`. Scales: eight per block (one per row), or sixteen (eight rows
@@ -24,8 +24,8 @@
 /// - ``Format/float``: F32, F16 and BF16 widened to `Float`, row after row.
 ///
 /// Scales and offsets are stored as compactly as is exact (see ``ScaleEncoding``): f16 where they
-/// come from f16, and for the K-quants as their 6- or 8-bit codes with an f16 multiplier per
-/// super-block of 256 elements and row, as the file holds them — the share of scales in the bytes a
+/// come from f16, and for the super-block types (the K-quants, IQ4_XS) as their 4- to 8-bit codes
+/// with an f16 multiplier per super-block of 256 elements and row, as the file holds them — the share of scales in the bytes a
 /// decode step reads. The matrix has ``rows`` rows of ``columns`` elements (ggml's `ne[1]` and `ne[0]`).
 /// `@unchecked Sendable`: the buffers are written only in `init` and read-only afterwards.
 final class WeightMatrix: @unchecked Sendable {
@@ -37,10 +37,10 @@ final class WeightMatrix: @unchecked Sendable {
     enum ScaleEncoding: Sendable {
         /// One f32 per scale.
         case float
-        /// One f16 per scale (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0: their scales are f16 in the file).
+        /// One f16 per scale (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL: their scales are f16 in the file).
         case half
-        /// The K-quants: an Int8 code per scale (their 6- or 8-bit sub-scales and minimums) and one
-        /// f16 multiplier per super-block (8 blocks) and row in ``superScales`` / ``superOffsets``
+        /// The K-quants and IQ4_XS: an Int8 code per scale (their 4- to 8-bit sub-scales and
+        /// minimums) and one f16 multiplier per super-block (8 blocks) and row in ``superScales`` / ``superOffsets``
         /// (`d` and `−dmin`); a scale is `Float(code) · Float(multiplier)`, exact in `Float`.
         case coded
 
@@ -74,8 +74,12 @@ final class WeightMatrix: @unchecked Sendable {
     let groupStride: Int
     /// Scales per row group (``scalesPerBlock`` per block; float: none).
     let scalesPerGroup: Int
-    /// Scales per block of a row group: one per row (8), or per row and half block (16: Q3_K, Q6_K).
+    /// Scales per block of a row group: one per row (8), or per row and half block (16: Q2_K, Q3_K,
+    /// Q6_K — the packed types of 6, 3 and 2 bits, which is how the VNNI kernels tell).
     let scalesPerBlock: Int
+    /// ``ScaleEncoding/coded``: what turns a scale's index into its super-block (a right shift by
+    /// 6 for 64 scales per super-block and row group, by 7 for 128; see ``DotKernels/CodedScales``).
+    var codedIndexShift: Int { scalesPerBlock == 16 ? 7 : 6 }
     /// How ``scales`` and ``offsets`` are stored.
     let scaleEncoding: ScaleEncoding
     let quants: UnsafeMutableRawPointer
@@ -141,6 +145,7 @@ final class WeightMatrix: @unchecked Sendable {
         default: (packedBits, quantBias) = (8, 0)
         }
         scalesPerBlock = format == .byte && [.q2_K, .q3_K, .q6_K].contains(sourceType) ? 16 : 8
+        precondition(format != .byte || (scalesPerBlock == 16) == [6, 3, 2].contains(packedBits), "as the VNNI kernels assume")
         switch format {
         case .nibble:
             paddedColumns = (columns + 31) / 32 * 32
@@ -273,8 +278,8 @@ final class WeightMatrix: @unchecked Sendable {
         setValue(offset, offsets, s)
     }
 
-    /// Stores a byte block: 32 quants, the scales of its two halves and, with ``hasByteOffsets``,
-    /// its offset (one per block: Q5_1).
+    /// Stores a byte block: 32 quants (for IQ4_NL and IQ4_XS their indices into the levels), the
+    /// scales of its two halves and, with ``hasByteOffsets``, its offset (one per block: Q5_1).
     func setByteBlock(
         row: Int, block: Int, quants q: UnsafePointer<Int8>, scale0: Float, scale1: Float, offset: Float = 0
     ) {
@@ -356,15 +361,7 @@ final class WeightMatrix: @unchecked Sendable {
                 quants.storeBytes(of: q[e], toByteOffset: location(row: row, block: block, element: e).byte, as: Int8.self)
                 continue
             }
-            let u: Int
-            if hasNonlinearLevels {
-                guard let index = GGMLDequantizer.nonlinearLevels.firstIndex(of: q[e]) else {
-                    preconditionFailure("\(q[e]) is not one of the non-linear levels")
-                }
-                u = index
-            } else {
-                u = Int(q[e]) + quantBias
-            }
+            let u = Int(q[e]) + quantBias  // IQ4: the index itself
             precondition((0..<1 << packedBits).contains(u), "a \(packedBits)-bit quant is out of range")
             let fields = packedFields(row: row, block: block, element: e)
             setBits(fields.low, u & (1 << fields.low.width - 1))

@@ -132,6 +132,30 @@ import Testing
         #expect(values == expected)
     }
 
+    @Test func q2_KHandMadeBlock() throws {
+        // Sub-block i (16 elements) has scale i % 15 + 1 and minimum 15 − i; element e's quant is
+        // (e / 3) % 4, stored in bits 2j, 2j+1 of byte 16 + 32h + l for e = 128h + 32j + l.
+        var block: [UInt8] = (0..<16).map { (i: Int) -> UInt8 in
+            let scale = UInt8(i % 15 + 1), minimum = UInt8(15 - i)
+            return scale | minimum << 4
+        }
+        var qs = [UInt8](repeating: 0, count: 64)
+        for e in 0..<256 {
+            let h = e / 128, j = (e % 128) / 32, l = e % 32
+            qs[32 * h + l] |= UInt8((e / 3) % 4) << (2 * j)
+        }
+        block += qs
+        block.appendHalf(0.5)
+        block.appendHalf(0.25)
+        let values = try block.withUnsafeBytes { try GGMLDequantizer.dequantize($0, type: .q2_K, count: 256) }
+        for e in 0..<256 {
+            let i = e / 16
+            let scale = Float(i % 15 + 1), quant = Float((e / 3) % 4), minimum = Float(15 - i)
+            let expected: Float = 0.5 * scale * quant - 0.25 * minimum
+            #expect(values[e] == expected, "element \(e)")
+        }
+    }
+
     @Test func iq4HandMadeBlocks() throws {
         let levels: [Float] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]
         // IQ4_NL: index i in the low nibble of byte i, 15 − i in the high one.
