@@ -1,3 +1,5 @@
+import Dispatch
+
 extension WeightMatrix {
     /// The kernel layout a GGUF tensor type is repacked into.
     static func format(for type: GGMLType) -> Format {
@@ -30,8 +32,14 @@ extension WeightMatrix {
             format: dequantized ? .float : Self.format(for: type), rows: rows, columns: columns, sourceType: type,
             scaleEncoding: type.hasSuperBlocks ? .coded : Self.scalesFitHalf(bytes, type: type, blocks: rows * columns / 32) ? .half : .float)
         guard let base = bytes.baseAddress else { return }
-        for row in 0..<rows {
-            repackRow(row, from: base + row * rowBytes, type: type)
+        // Runs of 64 rows (whole row groups, whose bytes no other run touches) on every core.
+        // (The file's bytes stay mapped and unchanged while this runs; passed as an address.)
+        let runs = (rows + 63) / 64, address = UInt(bitPattern: base)
+        DispatchQueue.concurrentPerform(iterations: runs) { run in
+            let source = UnsafeRawPointer(bitPattern: address)!
+            for row in 64 * run..<min(rows, 64 * run + 64) {
+                repackRow(row, from: source + row * rowBytes, type: type)
+            }
         }
     }
 
