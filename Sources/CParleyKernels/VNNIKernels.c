@@ -152,6 +152,13 @@ PK_INLINE void nibble_tile(
     store(a, vectors, out, out_stride, valid);
 }
 
+/// The nibbles of half `h` of chunk `k` of a nibble block at `w`: low nibbles for elements 0…15,
+/// high ones for 16…31.
+PK_INLINE __m256i nibble_half(const uint8_t *w, int h, int k) {
+    const __m256i raw = _mm256_loadu_si256((const __m256i *)(w + 32 * k));
+    return _mm256_and_si256(h ? _mm256_srli_epi16(raw, 4) : raw, _mm256_set1_epi8(0x0F));
+}
+
 /// Chunk `k` of half `h` of a block of `bits`-bit quants (6, 5, 3 or 2) at `w` as unsigned bytes
 /// q + bias (see WeightMatrix.swift): the low bits (a nibble of the nibble block for 5 and 6 bits;
 /// bits 2k, 2k+1 of the two-bit plane's half h for 2 and 3), and the high bits of their plane moved
@@ -159,8 +166,7 @@ PK_INLINE void nibble_tile(
 PK_INLINE __m256i packed_chunk(const uint8_t *w, int h, int k, const int bits) {
     __m256i low;
     if (bits >= 4) {
-        const __m256i raw = _mm256_loadu_si256((const __m256i *)(w + 32 * k));
-        low = _mm256_and_si256(h ? _mm256_srli_epi16(raw, 4) : raw, _mm256_set1_epi8(0x0F));
+        low = nibble_half(w, h, k);
     } else {
         const __m256i raw = _mm256_loadu_si256((const __m256i *)(w + 32 * h));
         low = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * k), _mm256_set1_epi8(0x03));
@@ -183,9 +189,7 @@ PK_INLINE __m256i nonlinear_chunk(const uint8_t *w, int h, int k) {
         1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181, (char)197, (char)217,
         (char)241, 1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181, (char)197,
         (char)217, (char)241);
-    const __m256i raw = _mm256_loadu_si256((const __m256i *)(w + 32 * k));
-    const __m256i index = _mm256_and_si256(h ? _mm256_srli_epi16(raw, 4) : raw, _mm256_set1_epi8(0x0F));
-    return _mm256_shuffle_epi8(levels, index);
+    return _mm256_shuffle_epi8(levels, nibble_half(w, h, k));
 }
 
 /// The byte format with `bits`-bit quants: 8-bit ones fed as w + 128 (w XOR 0x80) with the sums

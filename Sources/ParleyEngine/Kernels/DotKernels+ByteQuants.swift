@@ -42,8 +42,8 @@ extension DotKernels {
 
         @inline(__always)
         static func signedChunk(_ w: UnsafeRawPointer, half h: Int, chunk k: Int, _ constants: Constants) -> SIMD32<Int8> {
-            let raw = w.loadUnaligned(fromByteOffset: 32 * k, as: SIMD16<UInt16>.self)
-            return lookup(constants.levels, unsafeBitCast((h == 0 ? raw : raw &>> 4) & constants.mask, to: SIMD32<UInt8>.self))
+            let indices = nibbles(w, 32 * k, constants.mask)
+            return lookup(constants.levels, h == 0 ? indices.0 : indices.1)
         }
     }
 
@@ -58,8 +58,8 @@ extension DotKernels {
     ) -> SIMD32<UInt8> {
         let low: SIMD16<UInt16>
         if bits >= 4 {
-            let raw = w.loadUnaligned(fromByteOffset: 32 * k, as: SIMD16<UInt16>.self)
-            low = (h == 0 ? raw : raw &>> 4) & constants.mask
+            let halves = nibbles(w, 32 * k, constants.mask)
+            low = unsafeBitCast(h == 0 ? halves.0 : halves.1, to: SIMD16<UInt16>.self)
         } else {
             let raw = w.loadUnaligned(fromByteOffset: 32 * h, as: SIMD16<UInt16>.self)
             low = (raw &>> UInt16(2 * k)) & constants.twoBits
