@@ -84,6 +84,16 @@ typedef struct parley_batch {
 void parley_vnni_multiply(
     const parley_matrix *w, const parley_batch *x, int first_row, int end_row, float *out, long out_stride);
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/// `v` rounded to f16 precision, to nearest even, lane by lane (`vcvtps2ph` and back). Inline here
+/// because the intrinsic takes its rounding mode as an immediate, which Swift cannot pass.
+__attribute__((target("avx,f16c"))) static inline __m256 parley_round_to_half(__m256 v) {
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+}
+#endif
+
 #ifdef __cplusplus
 }
 #endif

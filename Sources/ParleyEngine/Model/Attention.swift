@@ -98,7 +98,7 @@ enum Attention {
     }
 
     /// `scores[p] = q · K[p]` (unscaled).
-    private static func scores<E: Lanes>(
+    static func scores<E: Lanes>(
         _: E.Type, _ q: UnsafePointer<SIMD8<Float>>, vectors: Int, keys: UnsafeRawPointer, rowBytes: Int, count: Int,
         into scores: UnsafeMutablePointer<Float>
     ) {
@@ -175,7 +175,7 @@ enum Attention {
 
     /// The lane sums of four vectors: pairs, then quadruples, then the two halves.
     @inline(__always)
-    private static func sum4(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: SIMD8<Float>) -> SIMD4<Float> {
+    static func sum4(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: SIMD8<Float>) -> SIMD4<Float> {
         #if arch(x86_64)
             let h = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d))
             return h.lowHalf + h.highHalf
@@ -189,46 +189,62 @@ enum Attention {
     }
 
     /// Scales `x[0..<count]` and replaces it with its softmax, rounded to f16 if `roundToHalf` (like
-    /// llama.cpp's f16 product with the value cache). Lane-wise code only: the generic lane
-    /// comparisons and extractions go through memory.
-    private static func softmax(
+    /// llama.cpp's f16 product with the value cache). Eight lanes at a time through ``VectorMath``
+    /// (the generic lane comparisons and conversions go through memory or calls); `x` has room for
+    /// the padding to a multiple of eight, which ends zeroed.
+    static func softmax(
         _ x: UnsafeMutablePointer<Float>, count: Int, scale: Float, softcap: Float?, roundToHalf: Bool
     ) {
+        @inline(__always) func load(_ p: Int) -> SIMD8<Float> { UnsafeRawPointer(x + p).loadUnaligned(as: SIMD8<Float>.self) }
+        @inline(__always) func store(_ v: SIMD8<Float>, _ p: Int) {
+            UnsafeMutableRawPointer(x + p).storeBytes(of: v, as: SIMD8<Float>.self)
+        }
+        let whole = count / 8 * 8, padded = (count + 7) / 8 * 8
         var maxScore = -Float.infinity
         if let softcap {
             for p in 0..<count { x[p] = tanhf(x[p] * scale / softcap) * softcap }
+            for p in 0..<count { maxScore = max(maxScore, x[p]) }
         } else {
-            for p in 0..<count { x[p] *= scale }
+            var m = SIMD8<Float>(repeating: -.infinity)
+            for p in stride(from: 0, to: whole, by: 8) {
+                let v = load(p) * scale
+                store(v, p)
+                m = VectorMath.maximum(m, v)
+            }
+            maxScore = VectorMath.horizontalMax(m)
+            for p in whole..<count {
+                x[p] *= scale
+                maxScore = max(maxScore, x[p])
+            }
         }
-        for p in 0..<count { maxScore = max(maxScore, x[p]) }
-        // Whole vectors; the padding's exponentials are zeroed before the sum (scratch has room).
-        let padded = (count + 7) / 8 * 8
+        // Whole vectors; the padding's exponentials are zeroed before the sum.
         let m = SIMD8<Float>(repeating: maxScore)
-        for p in stride(from: 0, to: padded, by: 8) {
-            let raw = UnsafeRawPointer(x + p).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(x + p).storeBytes(of: VectorMath.exp(raw - m), as: SIMD8<Float>.self)
-        }
+        for p in stride(from: 0, to: padded, by: 8) { store(VectorMath.exp(load(p) - m), p) }
         for p in count..<padded { x[p] = 0 }
         var total = VectorMath.sumInDouble(x, count: padded)
         if total == 0 { total = 1 }
-        let norm = Float(1 / total)
+        let norm = SIMD8<Float>(repeating: Float(1 / total))
         if roundToHalf {
-            for p in 0..<count { x[p] = Float(Float16(x[p] * norm)) }
+            for p in stride(from: 0, to: padded, by: 8) { store(VectorMath.roundToHalf(load(p) * norm), p) }
         } else {
-            for p in 0..<count { x[p] *= norm }
+            for p in stride(from: 0, to: padded, by: 8) { store(load(p) * norm, p) }
         }
     }
 
-    /// `out = Σₚ w[p] · V[p]`, 64 elements at a time in eight register accumulators (eight at a
-    /// time for a head width that is not a multiple of 64).
-    private static func weightedSum<E: Lanes>(
+    /// `out = Σₚ w[p] · V[p]` (with `accumulate`, `out += …`, continuing `out`'s sums), 64 elements
+    /// at a time in eight register accumulators (eight at a time for a head width that is not a
+    /// multiple of 64).
+    static func weightedSum<E: Lanes>(
         _: E.Type, _ w: UnsafePointer<Float>, values: UnsafeRawPointer, rowBytes: Int, count: Int, vectors: Int,
-        out: UnsafeMutablePointer<Float>
+        out: UnsafeMutablePointer<Float>, accumulate: Bool = false
     ) {
+        @inline(__always) func start(_ j: Int) -> SIMD8<Float> {
+            accumulate ? UnsafeRawPointer(out + 8 * j).loadUnaligned(as: SIMD8<Float>.self) : SIMD8()
+        }
         var j = 0
         while j + 8 <= vectors {
-            var o0 = SIMD8<Float>(), o1 = SIMD8<Float>(), o2 = SIMD8<Float>(), o3 = SIMD8<Float>()
-            var o4 = SIMD8<Float>(), o5 = SIMD8<Float>(), o6 = SIMD8<Float>(), o7 = SIMD8<Float>()
+            var o0 = start(j), o1 = start(j + 1), o2 = start(j + 2), o3 = start(j + 3)
+            var o4 = start(j + 4), o5 = start(j + 5), o6 = start(j + 6), o7 = start(j + 7)
             var v = values + E.bytesPer8 * j
             for p in 0..<count {
                 let s = SIMD8<Float>(repeating: w[p])
@@ -254,7 +270,7 @@ enum Attention {
             j += 8
         }
         while j < vectors {
-            var acc = SIMD8<Float>()
+            var acc = start(j)
             var v = values + E.bytesPer8 * j
             for p in 0..<count {
                 acc = acc.addingProduct(E.load8(v, 0 * E.bytesPer8), SIMD8(repeating: w[p]))

@@ -248,19 +248,31 @@ final class ForwardPass {
     }
 
     /// Attention for every token and query head, over the last `window` positions when given.
-    /// Work items are (token, key/value head) pairs whose query heads run one after the other over
-    /// the same cached keys and values, unless that leaves too few items to share out, then
-    /// (token, query head).
+    /// Runs of consecutive positions of one sequence (a prompt being read) go in tiles of
+    /// ``attentionTile`` tokens through ``Attention/attendRun``, four queries at a time; other
+    /// tokens one by one. Work items are (tile or token, key/value head) pairs, whose query heads
+    /// run together over the same cached keys and values — unless the batch is all single tokens
+    /// and that leaves too few items to share out, then (token, query head).
     private func attention(_ tokens: [Token], layer: Int, window: Int?) {
         let hp = model.hyperparameters
         let heads = hp.headCount, headDim = hp.headDimension, queryWidth = hp.queryWidth
         let group = hp.headCount / hp.headCountKV
-        let perItem = tokens.count * hp.headCountKV >= 4 * pool.threadCount ? group : 1
-        let itemsPerToken = heads / perItem
+        let tiles = Self.tiles(tokens, size: Self.attentionTile)
+        let perItem = tiles.count < tokens.count || tokens.count * hp.headCountKV >= 4 * pool.threadCount ? group : 1
+        let itemsPerTile = heads / perItem
         let b = buffers
-        pool.parallelFor(tokens.count * itemsPerToken) { item in
-            let t = item / itemsPerToken, head = (item % itemsPerToken) * perItem
-            let token = tokens[t]
+        pool.parallelFor(tiles.count * itemsPerTile) { item in
+            let tile = tiles[item / itemsPerTile], head = (item % itemsPerTile) * perItem
+            let token = tokens[tile.lowerBound]
+            if tile.count > 1 {
+                Attention.attendRun(
+                    queries: b.q + tile.lowerBound * queryWidth + head * headDim, queryStride: queryWidth,
+                    tokens: tile.count, heads: perItem, cache: token.cache, layer: layer, kvHead: head / group,
+                    position: token.position, window: window, scale: hp.attentionScale, softcap: hp.attentionSoftcap,
+                    out: b.attended + tile.lowerBound * queryWidth + head * headDim, outStride: queryWidth)
+                return
+            }
+            let t = tile.lowerBound
             let oldest = window.map { max(0, token.position - $0 + 1) } ?? 0
             withUnsafeTemporaryAllocation(of: Float.self, capacity: perItem * (token.position - oldest + 8)) { scratch in
                 Attention.attendGroup(
@@ -271,6 +283,25 @@ final class ForwardPass {
                     out: b.attended + t * queryWidth + head * headDim)
             }
         }
+    }
+
+    /// Tokens per tile of a run of positions in ``attention(_:layer:window:)``.
+    static let attentionTile = 4
+
+    /// `tokens` cut into ranges of at most `size` consecutive tokens of one sequence at consecutive
+    /// positions, in order.
+    static func tiles(_ tokens: [Token], size: Int) -> [Range<Int>] {
+        var tiles: [Range<Int>] = []
+        var start = 0
+        for t in 1..<(tokens.count + 1) {
+            let continues = t < tokens.count && t - start < size && tokens[t].cache === tokens[start].cache
+                && tokens[t].position == tokens[t - 1].position + 1
+            if !continues {
+                tiles.append(start..<t)
+                start = t
+            }
+        }
+        return tiles
     }
 }
 

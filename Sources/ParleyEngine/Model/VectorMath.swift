@@ -1,5 +1,6 @@
 #if arch(x86_64)
     import _Builtin_intrinsics.intel
+    import CParleyKernels
 #endif
 
 /// Element-wise functions on eight floats at once: `exp`, and the lane operations the generic SIMD
@@ -14,7 +15,7 @@ enum VectorMath {
         let limit = SIMD8<Float>(repeating: 87.3)
         let clamped = minimum(maximum(x, -limit), limit)
         let n = roundToInt(clamped * 1.442_695_04)  // x / ln 2
-        let nf = SIMD8<Float>(n)
+        let nf = float(n)
         var r = clamped.addingProduct(nf, SIMD8(repeating: -0.693_359_375))
         r = r.addingProduct(nf, SIMD8(repeating: 2.121_944_4e-4))
         var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
@@ -26,6 +27,16 @@ enum VectorMath {
         let e = (p * (r * r) + r) + 1
         let scale = unsafeBitCast((n &+ 127) &<< 23, to: SIMD8<Float>.self)
         return e * scale
+    }
+
+    /// `v` as floats (`vcvtdq2ps`; the generic conversion is a call).
+    @inline(__always)
+    static func float(_ v: SIMD8<Int32>) -> SIMD8<Float> {
+        #if arch(x86_64)
+            _mm256_cvtepi32_ps(unsafeBitCast(v, to: __m256i.self))
+        #else
+            SIMD8<Float>(v)
+        #endif
     }
 
     /// Rounds to the nearest integer, ties to even (`vcvtps2dq` in the default rounding mode).
@@ -49,13 +60,16 @@ enum VectorMath {
         #endif
     }
 
-    /// `v` rounded to f16 precision, to nearest even, lane by lane (scalar `vcvtps2ph`: the
-    /// vector form takes an immediate Swift cannot pass, and the generic conversion is a call).
+    /// `v` rounded to f16 precision, to nearest even, lane by lane (`vcvtps2ph` and back, through
+    /// CParleyKernels: the intrinsic takes an immediate Swift cannot pass, and the generic conversion
+    /// is a call).
     @inline(__always)
     static func roundToHalf(_ v: SIMD8<Float>) -> SIMD8<Float> {
-        var r = SIMD8<Float>()
-        for i in 0..<8 { r[i] = Float(Float16(v[i])) }
-        return r
+        #if arch(x86_64)
+            parley_round_to_half(v)
+        #else
+            SIMD8<Float>(SIMD8<Float16>(v))
+        #endif
     }
 
     /// Lane-wise maximum (`vmaxps`; the generic `pointwiseMax` is not inlined and slow).
