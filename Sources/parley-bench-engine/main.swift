@@ -2,7 +2,7 @@
 // to llama.cpp's (build 4748, same file, llama-bench on this machine kind, from issue 3).
 //
 // Usage: parley-bench-engine [MODEL-PATH-or-NAME] [--threads N] [--float32]
-//        [--kernels | --profile-step | --cpu-per-step | --wall-per-step [--streams 1,8]]
+//        [--kernels | --profile-step [--context N] | --cpu-per-step | --wall-per-step [--streams 1,8] | --long N]
 // The matrix kernels are the AVX-512 VNNI ones where the CPU has them; PARLEY_ENGINE_KERNELS=portable
 // picks the portable Swift kernels (same results) for comparison.
 import Foundation
@@ -112,12 +112,15 @@ if arguments.contains("--kernels") {
 
 let path = try ModelStore().resolve(modelArgument)
 
-// `--profile-step`: CPU milliseconds per stage (meaningful with `--threads 1`) of one decode step (`--streams 1,8`), then exit.
+// `--profile-step`: CPU milliseconds per stage (meaningful with `--threads 1`) of one decode step (`--streams 1,8`)
+// after `--context N` tokens (default 100), then exit.
 if arguments.contains("--profile-step") {
     let counts = arguments.firstIndex(of: "--streams").map { arguments[$0 + 1].split(separator: ",").compactMap { Int($0) } }
+    let context = arguments.firstIndex(of: "--context").flatMap { Int(arguments[$0 + 1]) } ?? 100
     for streams in counts ?? [1, 8] {
         let stages = try StepProfile.run(
-            modelPath: path, streams: streams, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            modelPath: path, streams: streams, context: context,
+            threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let total = stages.map(\.milliseconds).reduce(0, +)
         print(String(format: "%2d streams: %.2f ms per step", streams, total))
         for (stage, ms) in stages { print(String(format: "   %-10@ %6.2f ms  %4.1f%%", stage, ms, ms / total * 100)) }
@@ -185,6 +188,33 @@ if arguments.contains("--wall-per-step") {
         for _ in 0..<5 { best = max(best, try await run(engine, requests).steadyDecodeRate ?? 0) }
         print(String(format: "%2d streams: %.2f ms per decode step, %.1f tokens/s", streams, Double(streams) / best * 1000, best))
     }
+    engine.shutdown()
+    exit(0)
+}
+
+// `--long N`: a prompt of N tokens read (prefill tokens/s, best of two), then decoding at that
+// context (steady-state tokens/s), then exit. Attention over the context is most of this work,
+// where the short figures below are mostly the weights' products. Several streams at a long
+// context: `--profile-step --context N`.
+if let index = arguments.firstIndex(of: "--long"), let length = Int(arguments[index + 1]) {
+    let words = "the river rose slowly through night and by morning lower fields were under water while farmers moved animals"
+        .split(separator: " ")
+    var seed: UInt64 = 1
+    var text = ""
+    for i in 0..<length * 2 {
+        seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        text += words[Int(seed >> 33) % words.count] + (i % 17 == 16 ? ".\n" : " ")
+    }
+    let long = Array(engine.tokenizer.encode(text).prefix(length))
+    guard long.count == length else { print("the corpus has only \(long.count) tokens"); exit(1) }
+    var prefillRate = 0.0
+    for _ in 0..<2 {
+        let r = try await run(engine, [GenerationRequest(prompt: .tokens(long), sampling: .greedy, maxTokens: 1)])
+        prefillRate = max(prefillRate, r.summaries[0].timings.prefillTokensPerSecond)
+    }
+    print(String(format: "prefill, %d-token prompt: %.1f tokens/s", length, prefillRate))
+    let r = try await run(engine, [GenerationRequest(prompt: .tokens(long), sampling: .greedy, maxTokens: 64)])
+    print(String(format: "decode at %d tokens of context, 1 stream: %.1f tokens/s", length, r.steadyDecodeRate ?? 0))
     engine.shutdown()
     exit(0)
 }

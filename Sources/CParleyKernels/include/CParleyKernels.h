@@ -8,6 +8,11 @@
 // DotKernels+Byte.swift), so their results are bit for bit the same. (Activation quants are within
 // ±127, as QuantizedActivations produces them; a −128 would make the portable byte kernel's sign
 // trick wrap where this one computes the true product.)
+//
+// The attention kernels (AttentionKernels.c) read the engine's f16 key/value cache sixteen lanes at
+// a time for four queries at once, and its softmax, with the float steps of the portable Swift
+// attention (Attention.swift, Attention+Runs.swift) lane by lane, so their results are the same too.
+// Both kinds run only where `parley_vnni_available()`.
 #ifndef CPARLEYKERNELS_H
 #define CPARLEYKERNELS_H
 
@@ -83,6 +88,25 @@ typedef struct parley_batch {
 /// as the portable kernels do.
 void parley_vnni_multiply(
     const parley_matrix *w, const parley_batch *x, int first_row, int end_row, float *out, long out_stride);
+
+/// Attention scores of four queries against `count` positions of an f16 key cache (AVX-512; call only
+/// when `parley_vnni_available()`): `scores[k * stride + p] = q_k · K[p]` for the queries at
+/// `queries + k * dim` (floats, `dim` a multiple of 8) and the keys at `keys + p * row_bytes`,
+/// summed as the portable Swift kernels sum them (Attention+Runs.swift), bit for bit.
+void parley_attention_scores4(
+    const float *queries, int dim, const void *keys, long row_bytes, int count, float *scores, long stride);
+
+/// `out[k][e] += Σ_p weights[k * stride + p] · V[p][e]` for four queries, the f16 values at
+/// `values + p * row_bytes`, `dim` (a multiple of 8) elements each, accumulated in order of `p`
+/// as the portable Swift kernels do (AVX-512; call only when `parley_vnni_available()`).
+void parley_attention_weighted_sum4(
+    const float *weights, long stride, const void *values, long row_bytes, int count, int dim, float *const out[4]);
+
+/// `x[0..<count]` scaled by `scale` and replaced by its softmax (rounded to f16 precision if
+/// `round_to_half`), as the portable Swift softmax computes it, bit for bit (AVX-512; call only when
+/// `parley_vnni_available()`). `x` has room for `count` rounded up to a multiple of 8; that padding
+/// ends zeroed.
+void parley_attention_softmax(float *x, int count, float scale, int round_to_half);
 
 #if defined(__x86_64__)
 #include <immintrin.h>

@@ -1,27 +1,31 @@
+import CParleyKernels
+
 /// Attention of a run of consecutive positions of one sequence (a prompt being read), four query
 /// vectors at a time: each key and value read from the cache is converted once for four queries
 /// instead of once for each. Every score and every output is summed in the same order as
 /// ``Attention/attendGroup(query:heads:cache:layer:kvHead:first:last:scale:softcap:scratch:out:)``
-/// sums it for that query alone, so the results are the same bit for bit.
+/// sums it for that query alone, so the results are the same bit for bit. With the VNNI kernel path
+/// and an f16 cache the four-query kernels are `CParleyKernels`' AVX-512 ones (sixteen lanes at a
+/// time, the same float steps lane by lane).
 extension Attention {
     /// `out = softmax(q·Kᵀ · scale) · V` for the `heads` query heads that share key/value head
     /// `kvHead`, of `tokens` consecutive tokens at positions `position`, `position + 1`, …, each
     /// attending causally to the positions up to its own (the last `window` of them when given).
     /// Token `t`'s head `h` query is at `queries + t · queryStride + h · headDimension`, its output
     /// at `out + t · outStride + h · headDimension`. The cache holds the keys and values of every
-    /// token of the run.
+    /// token of the run. `kernels` picks the four-query kernels (the results are the same).
     static func attendRun(
         queries: UnsafePointer<Float>, queryStride: Int, tokens: Int, heads: Int, cache: KVCache, layer: Int,
         kvHead: Int, position: Int, window: Int?, scale: Float? = nil, softcap: Float? = nil,
-        out: UnsafeMutablePointer<Float>, outStride: Int
+        out: UnsafeMutablePointer<Float>, outStride: Int, kernels: KernelPath = .preferred
     ) {
         let run = Run(
             queries: queries, queryStride: queryStride, tokens: tokens, heads: heads, position: position, window: window,
             out: out, outStride: outStride)
         let scale = scale ?? 1 / Float(cache.headDimension).squareRoot()
         switch cache.element {
-        case .half: attend(HalfLanes.self, run, cache, layer, kvHead, scale, softcap)
-        case .float: attend(FloatLanes.self, run, cache, layer, kvHead, scale, softcap)
+        case .half: attend(HalfLanes.self, run, cache, layer, kvHead, scale, softcap, kernels)
+        case .float: attend(FloatLanes.self, run, cache, layer, kvHead, scale, softcap, kernels)
         }
     }
 
@@ -38,41 +42,51 @@ extension Attention {
     }
 
     private static func attend<E: Lanes>(
-        _: E.Type, _ run: Run, _ cache: KVCache, _ layer: Int, _ kvHead: Int, _ scale: Float, _ softcap: Float?
+        _: E.Type, _ run: Run, _ cache: KVCache, _ layer: Int, _ kvHead: Int, _ scale: Float, _ softcap: Float?,
+        _ kernels: KernelPath
     ) {
+        // The AVX-512 four-query kernels read f16 caches; the softmax any.
+        let avx512 = kernels == .vnni && E.self == HalfLanes.self
         let headDim = cache.headDimension, vectors = headDim / 8, rowBytes = vectors * E.bytesPer8
-        let n = run.tokens * run.heads
+        // Whole groups of four queries: the last group is filled up with copies of the last query,
+        // whose outputs go to scratch.
+        let n = run.tokens * run.heads, padded = (n + 3) / 4 * 4
         // Every query's scores over the span all of them attend to; row `i` starts at position `start`.
         let start = run.first(0), span = run.position + run.tokens - start, stride = span + 8
         let keys = UnsafeRawPointer(cache.key(layer: layer, head: kvHead, position: start))
         let values = UnsafeRawPointer(cache.value(layer: layer, head: kvHead, position: start))
-        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: n * vectors) { q in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: n * stride) { s in
+        /// The token of query `i` (a filling copy's is the last query's).
+        func token(_ i: Int) -> Int { min(i, n - 1) / run.heads }
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: padded * vectors) { q in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: padded * stride + 3 * headDim) { s in
                 let q = q.baseAddress!, s = s.baseAddress!
-                for i in 0..<n {
-                    let query = UnsafeRawPointer(run.query(i, width: headDim))
+                let spare = s + padded * stride
+                func output(_ i: Int) -> UnsafeMutablePointer<Float> {
+                    i < n ? run.output(i, width: headDim) : spare + (i - n) * headDim
+                }
+                for i in 0..<padded {
+                    let query = UnsafeRawPointer(run.query(min(i, n - 1), width: headDim))
                     for j in 0..<vectors {
                         let raw = query.loadUnaligned(fromByteOffset: 32 * j, as: SIMD8<Float>.self)
                         q[i * vectors + j] = E.roundsToHalf ? VectorMath.roundToHalf(raw) : raw
                     }
                 }
-                var i = 0
-                while i + 4 <= n {
-                    scores4(E.self, q + i * vectors, vectors: vectors, keys: keys, rowBytes: rowBytes, count: span,
-                        into: s + i * stride, stride: stride)
-                    i += 4
-                }
-                while i < n {
-                    scores(E.self, q + i * vectors, vectors: vectors, keys: keys, rowBytes: rowBytes, count: span,
-                        into: s + i * stride)
-                    i += 1
+                for i in Swift.stride(from: 0, to: padded, by: 4) {
+                    if avx512 {
+                        parley_attention_scores4(
+                            UnsafeRawPointer(q + i * vectors).assumingMemoryBound(to: Float.self), Int32(headDim),
+                            keys, rowBytes, Int32(span), s + i * stride, stride)
+                    } else {
+                        scores4(E.self, q + i * vectors, vectors: vectors, keys: keys, rowBytes: rowBytes, count: span,
+                            into: s + i * stride, stride: stride)
+                    }
                 }
                 // Each query's own positions, `first(t)…position + t`, softmaxed; its output zeroed.
-                for i in 0..<n {
-                    let t = i / run.heads, first = run.first(t)
+                for i in 0..<padded {
+                    let t = token(i), first = run.first(t)
                     softmax(s + i * stride + first - start, count: run.position + t - first + 1, scale: scale,
-                        softcap: softcap, roundToHalf: E.roundsToHalf)
-                    run.output(i, width: headDim).initialize(repeating: 0, count: headDim)
+                        softcap: softcap, roundToHalf: E.roundsToHalf, avx512: kernels == .vnni)
+                    output(i).initialize(repeating: 0, count: headDim)
                 }
                 // The positions every token attends to (`common`), four queries at a time, between
                 // each query's positions before them and after them: ascending for each query.
@@ -85,25 +99,26 @@ extension Attention {
                         count: range.count, vectors: vectors, out: run.output(i, width: headDim), accumulate: true)
                 }
                 for i in 0..<n {
-                    let t = i / run.heads, own = run.first(t)..<(run.position + t + 1)
+                    let t = token(i), own = run.first(t)..<(run.position + t + 1)
                     sum(i, common.isEmpty ? own : own.lowerBound..<common.lowerBound)
                 }
-                if !common.isEmpty {
-                    let offset = common.lowerBound - start
-                    i = 0
-                    while i + 4 <= n {
+                guard !common.isEmpty else { return }
+                let offset = common.lowerBound - start
+                for i in Swift.stride(from: 0, to: padded, by: 4) {
+                    if avx512 {
+                        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>?.self, capacity: 4) { outputs in
+                            for k in 0..<4 { outputs[k] = output(i + k) }
+                            parley_attention_weighted_sum4(
+                                s + i * stride + offset, stride, values + offset * rowBytes, rowBytes,
+                                Int32(common.count), Int32(headDim), outputs.baseAddress!)
+                        }
+                    } else {
                         weightedSum4(
                             E.self, s + i * stride + offset, stride: stride, values: values + offset * rowBytes,
-                            rowBytes: rowBytes, count: common.count, vectors: vectors,
-                            out: (0..<4).map { run.output(i + $0, width: headDim) })
-                        i += 4
+                            rowBytes: rowBytes, count: common.count, vectors: vectors, out: (0..<4).map { output(i + $0) })
                     }
-                    while i < n {
-                        sum(i, common)
-                        i += 1
-                    }
-                    for i in 0..<n { sum(i, common.upperBound..<(run.position + i / run.heads + 1)) }
                 }
+                for i in 0..<n { sum(i, common.upperBound..<(run.position + token(i) + 1)) }
             }
         }
     }

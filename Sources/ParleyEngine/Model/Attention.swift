@@ -6,6 +6,7 @@
 #if arch(x86_64)
     import _Builtin_intrinsics.intel
 #endif
+import CParleyKernels
 
 /// Causal attention of one query head against a sequence's ``KVCache``. With an f16 cache it
 /// follows llama.cpp's roundings: the query and the attention weights are rounded to f16 before they
@@ -24,23 +25,25 @@ enum Attention {
     /// at least `heads · (last - first + 8)` floats.
     /// With `softcap` (Gemma 2), each scaled score `s` becomes `softcap · tanh(s / softcap)`
     /// before the softmax.
+    /// `kernels` picks the softmax (the results are the same).
     static func attendGroup(
         query: UnsafePointer<Float>, heads: Int, cache: KVCache, layer: Int, kvHead: Int, first: Int = 0, last: Int,
-        scale: Float? = nil, softcap: Float? = nil, scratch: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
+        scale: Float? = nil, softcap: Float? = nil, scratch: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
+        kernels: KernelPath = .preferred
     ) {
         let scale = scale ?? 1 / Float(cache.headDimension).squareRoot()
         switch cache.element {
         case .half:
-            attend(HalfLanes.self, query, heads, cache, layer, kvHead, first, last, scale, softcap, scratch, out)
+            attend(HalfLanes.self, query, heads, cache, layer, kvHead, first, last, scale, softcap, scratch, out, kernels)
         case .float:
-            attend(FloatLanes.self, query, heads, cache, layer, kvHead, first, last, scale, softcap, scratch, out)
+            attend(FloatLanes.self, query, heads, cache, layer, kvHead, first, last, scale, softcap, scratch, out, kernels)
         }
     }
 
     private static func attend<E: Lanes>(
         _: E.Type, _ query: UnsafePointer<Float>, _ heads: Int, _ cache: KVCache, _ layer: Int, _ kvHead: Int,
         _ first: Int, _ last: Int, _ scale: Float, _ softcap: Float?, _ scratch: UnsafeMutablePointer<Float>,
-        _ out: UnsafeMutablePointer<Float>
+        _ out: UnsafeMutablePointer<Float>, _ kernels: KernelPath
     ) {
         let count = last - first + 1, headDim = cache.headDimension, stride = count + 7
         let keys = UnsafeRawPointer(cache.key(layer: layer, head: kvHead, position: first))
@@ -64,7 +67,9 @@ enum Attention {
             }
         }
         for h in 0..<heads {
-            softmax(scratch + h * stride, count: count, scale: scale, softcap: softcap, roundToHalf: E.roundsToHalf)
+            softmax(
+                scratch + h * stride, count: count, scale: scale, softcap: softcap, roundToHalf: E.roundsToHalf,
+                avx512: kernels == .vnni)
             weightedSum(
                 E.self, scratch + h * stride, values: values, rowBytes: rowBytes, count: count, vectors: vectors,
                 out: out + h * headDim)
@@ -191,10 +196,13 @@ enum Attention {
     /// Scales `x[0..<count]` and replaces it with its softmax, rounded to f16 if `roundToHalf` (like
     /// llama.cpp's f16 product with the value cache). Eight lanes at a time through ``VectorMath``
     /// (the generic lane comparisons and conversions go through memory or calls); `x` has room for
-    /// the padding to a multiple of eight, which ends zeroed.
+    /// the padding to a multiple of eight, which ends zeroed. With `avx512` and no `softcap`,
+    /// `CParleyKernels`' softmax computes it sixteen lanes at a time, with the same results.
     static func softmax(
-        _ x: UnsafeMutablePointer<Float>, count: Int, scale: Float, softcap: Float?, roundToHalf: Bool
+        _ x: UnsafeMutablePointer<Float>, count: Int, scale: Float, softcap: Float?, roundToHalf: Bool,
+        avx512: Bool = false
     ) {
+        if avx512, softcap == nil { return parley_attention_softmax(x, Int32(count), scale, roundToHalf ? 1 : 0) }
         @inline(__always) func load(_ p: Int) -> SIMD8<Float> { UnsafeRawPointer(x + p).loadUnaligned(as: SIMD8<Float>.self) }
         @inline(__always) func store(_ v: SIMD8<Float>, _ p: Int) {
             UnsafeMutableRawPointer(x + p).storeBytes(of: v, as: SIMD8<Float>.self)

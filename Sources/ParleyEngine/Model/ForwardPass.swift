@@ -249,10 +249,10 @@ final class ForwardPass {
 
     /// Attention for every token and query head, over the last `window` positions when given.
     /// Runs of consecutive positions of one sequence (a prompt being read) go in tiles of
-    /// ``attentionTile`` tokens through ``Attention/attendRun``, four queries at a time; other
-    /// tokens one by one. Work items are (tile or token, key/value head) pairs, whose query heads
-    /// run together over the same cached keys and values — unless the batch is all single tokens
-    /// and that leaves too few items to share out, then (token, query head).
+    /// ``attentionTile`` tokens, other tokens one by one. Work items are (tile or token, key/value
+    /// head) pairs, whose query heads go together through ``Attention/attendRun``, four queries at a
+    /// time over the same cached keys and values — unless the batch is all single tokens and that
+    /// leaves too few items to share out, then (token, query head), each alone.
     private func attention(_ tokens: [Token], layer: Int, window: Int?) {
         let hp = model.hyperparameters
         let heads = hp.headCount, headDim = hp.headDimension, queryWidth = hp.queryWidth
@@ -264,7 +264,7 @@ final class ForwardPass {
         pool.parallelFor(tiles.count * itemsPerTile) { item in
             let tile = tiles[item / itemsPerTile], head = (item % itemsPerTile) * perItem
             let token = tokens[tile.lowerBound]
-            if tile.count > 1 {
+            if tile.count > 1 || perItem > 1 {
                 Attention.attendRun(
                     queries: b.q + tile.lowerBound * queryWidth + head * headDim, queryStride: queryWidth,
                     tokens: tile.count, heads: perItem, cache: token.cache, layer: layer, kvHead: head / group,
