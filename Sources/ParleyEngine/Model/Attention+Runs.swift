@@ -3,7 +3,7 @@ import CParleyKernels
 /// Attention of a run of consecutive positions of one sequence (a prompt being read), four query
 /// vectors at a time: each key and value read from the cache is converted once for four queries
 /// instead of once for each. Every score and every output is summed in the same order as
-/// ``Attention/attendGroup(query:heads:cache:layer:kvHead:first:last:scale:softcap:scratch:out:)``
+/// ``Attention/attendGroup(query:heads:cache:layer:kvHead:first:last:scale:softcap:scratch:out:kernels:)``
 /// sums it for that query alone, so the results are the same bit for bit. With the VNNI kernel path
 /// and an f16 cache the four-query kernels are `CParleyKernels`' AVX-512 ones (sixteen lanes at a
 /// time, the same float steps lane by lane).

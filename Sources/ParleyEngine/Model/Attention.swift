@@ -15,14 +15,15 @@ import CParleyKernels
 ///
 /// The loops keep their accumulators in registers: scores four positions at a time (independent
 /// multiply-add chains, summed across lanes together), the weighted sum of values 64 elements at a
-/// time.
+/// time. This is the attention of one query at a time (a decoding token's heads when the batch is
+/// too small to share out otherwise, and the reference for the rest); several queries that read the
+/// same keys and values go through ``attendRun`` (Attention+Runs.swift), with the same results.
 enum Attention {
     /// `out = softmax(q·Kᵀ · scale) · V` for `heads` consecutive query heads (at `query`, outputs
     /// at `out`, `headDimension` apart) that share key/value head `kvHead` of `cache` in `layer`, over
     /// positions `first...last` (`first` > 0 in a sliding-window layer once the window is full).
-    /// `scale` defaults to `1/√headDimension`. With three heads (SmolLM2's grouping) each key is
-    /// converted once for all three scores; the results are the same as head by head. `scratch` holds
-    /// at least `heads · (last - first + 8)` floats.
+    /// `scale` defaults to `1/√headDimension`. `scratch` holds at least `heads · (last - first + 8)`
+    /// floats.
     /// With `softcap` (Gemma 2), each scaled score `s` becomes `softcap · tanh(s / softcap)`
     /// before the softmax.
     /// `kernels` picks the softmax (the results are the same).
@@ -56,14 +57,10 @@ enum Attention {
                 q[j] = E.roundsToHalf ? VectorMath.roundToHalf(raw) : raw
             }
             let q = q.baseAddress!
-            if heads == 3 {
-                scores3(E.self, q, vectors: vectors, keys: keys, rowBytes: rowBytes, count: count, into: scratch, stride: stride)
-            } else {
-                for h in 0..<heads {
-                    scores(
-                        E.self, q + h * vectors, vectors: vectors, keys: keys, rowBytes: rowBytes, count: count,
-                        into: scratch + h * stride)
-                }
+            for h in 0..<heads {
+                scores(
+                    E.self, q + h * vectors, vectors: vectors, keys: keys, rowBytes: rowBytes, count: count,
+                    into: scratch + h * stride)
             }
         }
         for h in 0..<heads {
@@ -127,54 +124,6 @@ enum Attention {
             for j in 0..<vectors { a = a.addingProduct(E.load8(k, E.bytesPer8 * j), q[j]) }
             scores[p] = sum4(a, a, a, a)[0]
             p += 1
-        }
-    }
-
-    /// ``scores(_:_:vectors:keys:rowBytes:count:into:)`` for three query heads (`q`, `q + vectors`,
-    /// `q + 2 · vectors`) two positions at a time, each key vector converted once for all three;
-    /// head `h`'s scores go to `scores + h · stride`. Same sums in the same order as head by head.
-    private static func scores3<E: Lanes>(
-        _: E.Type, _ q: UnsafePointer<SIMD8<Float>>, vectors: Int, keys: UnsafeRawPointer, rowBytes: Int, count: Int,
-        into scores: UnsafeMutablePointer<Float>, stride: Int
-    ) {
-        let s0 = scores, s1 = scores + stride, s2 = scores + 2 * stride
-        let q0 = q, q1 = q + vectors, q2 = q + 2 * vectors
-        var p = 0
-        while p + 2 <= count {
-            let k0 = keys + p * rowBytes, k1 = k0 + rowBytes
-            var a00 = SIMD8<Float>(), a01 = SIMD8<Float>(), a10 = SIMD8<Float>(), a11 = SIMD8<Float>()
-            var a20 = SIMD8<Float>(), a21 = SIMD8<Float>()
-            for j in 0..<vectors {
-                let x0 = E.load8(k0, E.bytesPer8 * j), x1 = E.load8(k1, E.bytesPer8 * j)
-                a00 = a00.addingProduct(x0, q0[j])
-                a01 = a01.addingProduct(x1, q0[j])
-                a10 = a10.addingProduct(x0, q1[j])
-                a11 = a11.addingProduct(x1, q1[j])
-                a20 = a20.addingProduct(x0, q2[j])
-                a21 = a21.addingProduct(x1, q2[j])
-            }
-            let first = sum4(a00, a01, a10, a11), second = sum4(a20, a21, a20, a21)
-            s0[p] = first[0]
-            s0[p + 1] = first[1]
-            s1[p] = first[2]
-            s1[p + 1] = first[3]
-            s2[p] = second[0]
-            s2[p + 1] = second[1]
-            p += 2
-        }
-        if p < count {
-            let k = keys + p * rowBytes
-            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>()
-            for j in 0..<vectors {
-                let x = E.load8(k, E.bytesPer8 * j)
-                a0 = a0.addingProduct(x, q0[j])
-                a1 = a1.addingProduct(x, q1[j])
-                a2 = a2.addingProduct(x, q2[j])
-            }
-            let sums = sum4(a0, a1, a2, a2)
-            s0[p] = sums[0]
-            s1[p] = sums[1]
-            s2[p] = sums[2]
         }
     }
 
