@@ -186,7 +186,7 @@ PA_INLINE __m512 exp16(__m512 x) {
 PA_TARGET void parley_attention_softmax(float *x, int count, float scale, int round_to_half) {
     const int whole = count / 16 * 16, padded = (count + 7) / 8 * 8;
     const __m512 s = _mm512_set1_ps(scale);
-    // Two maxima (exact in any order), so that each waits on half as many.
+    // Two maxima (exact in any order for finite scores), so that each waits on half as many.
     __m512 m0 = _mm512_set1_ps(-__builtin_inff()), m1 = m0;
     int p = 0;
     for (; p + 32 <= whole; p += 32) {
@@ -213,7 +213,8 @@ PA_TARGET void parley_attention_softmax(float *x, int count, float scale, int ro
     for (p = 0; p < padded; p += 16) {
         const int left = count - p;
         const __mmask16 keep = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
-        __m512 e = _mm512_maskz_mov_ps(keep, exp16(_mm512_sub_ps(_mm512_loadu_ps(x + p), m)));
+        // Lanes past `count` are not read (the row may end at `padded`, eight short of sixteen).
+        __m512 e = _mm512_maskz_mov_ps(keep, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(keep, x + p), m)));
         if (p + 16 <= padded) {
             _mm512_storeu_ps(x + p, e);
             sum = _mm512_add_pd(sum, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));

@@ -13,7 +13,8 @@ import CParleyKernels
 enum KernelPath: Sendable, Hashable {
     /// The Swift SIMD kernels (``DotKernels``): AVX2 on x86-64, plain SIMD elsewhere.
     case portable
-    /// The AVX-512 VNNI kernels of `CParleyKernels` (`vpdpbusd`), on CPUs that have them.
+    /// The AVX-512 kernels of `CParleyKernels`, on CPUs that have AVX-512 VNNI: the matrix
+    /// products (`vpdpbusd`) and attention (scores, softmax and weighted sums sixteen lanes at a time).
     case vnni
 
     /// Setting this environment variable to `portable` makes ``preferred`` the portable kernels

@@ -4,7 +4,8 @@ import CParleyKernels
 /// vectors at a time: each key and value read from the cache is converted once for four queries
 /// instead of once for each. Every score and every output is summed in the same order as
 /// ``Attention/attendGroup(query:heads:cache:layer:kvHead:first:last:scale:softcap:scratch:out:kernels:)``
-/// sums it for that query alone, so the results are the same bit for bit. With the VNNI kernel path
+/// sums it for that query alone, so the results are the same bit for bit (for finite scores: a NaN
+/// score's effect on the softmax's maximum depends on the lanes it meets). With the VNNI kernel path
 /// and an f16 cache the four-query kernels are `CParleyKernels`' AVX-512 ones (sixteen lanes at a
 /// time, the same float steps lane by lane).
 extension Attention {
@@ -45,8 +46,8 @@ extension Attention {
         _: E.Type, _ run: Run, _ cache: KVCache, _ layer: Int, _ kvHead: Int, _ scale: Float, _ softcap: Float?,
         _ kernels: KernelPath
     ) {
-        // The AVX-512 four-query kernels read f16 caches; the softmax any.
-        let avx512 = kernels == .vnni && E.self == HalfLanes.self
+        // The AVX-512 four-query kernels read f16 caches; the AVX-512 softmax takes any.
+        let wideKernels = kernels == .vnni && E.self == HalfLanes.self, wideSoftmax = kernels == .vnni
         let headDim = cache.headDimension, vectors = headDim / 8, rowBytes = vectors * E.bytesPer8
         // Whole groups of four queries: the last group is filled up with copies of the last query,
         // whose outputs go to scratch.
@@ -72,7 +73,7 @@ extension Attention {
                     }
                 }
                 for i in Swift.stride(from: 0, to: padded, by: 4) {
-                    if avx512 {
+                    if wideKernels {
                         parley_attention_scores4(
                             UnsafeRawPointer(q + i * vectors).assumingMemoryBound(to: Float.self), Int32(headDim),
                             keys, rowBytes, Int32(span), s + i * stride, stride)
@@ -85,12 +86,15 @@ extension Attention {
                 for i in 0..<padded {
                     let t = token(i), first = run.first(t)
                     softmax(s + i * stride + first - start, count: run.position + t - first + 1, scale: scale,
-                        softcap: softcap, roundToHalf: E.roundsToHalf, avx512: kernels == .vnni)
+                        softcap: softcap, roundToHalf: E.roundsToHalf, avx512: wideSoftmax)
                     output(i).initialize(repeating: 0, count: headDim)
                 }
                 // The positions every token attends to (`common`), four queries at a time, between
-                // each query's positions before them and after them: ascending for each query.
-                let common = run.first(run.tokens - 1)..<(run.position + 1)
+                // each query's positions before them and after them: ascending for each query. (None
+                // when the window is shorter than the tile: the last token's window starts after the
+                // first token.)
+                let commonStart = run.first(run.tokens - 1)
+                let common = commonStart..<max(commonStart, run.position + 1)
                 func sum(_ i: Int, _ range: Range<Int>) {
                     guard !range.isEmpty else { return }
                     weightedSum(
@@ -105,7 +109,7 @@ extension Attention {
                 guard !common.isEmpty else { return }
                 let offset = common.lowerBound - start
                 for i in Swift.stride(from: 0, to: padded, by: 4) {
-                    if avx512 {
+                    if wideKernels {
                         withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>?.self, capacity: 4) { outputs in
                             for k in 0..<4 { outputs[k] = output(i + k) }
                             parley_attention_weighted_sum4(
@@ -115,7 +119,8 @@ extension Attention {
                     } else {
                         weightedSum4(
                             E.self, s + i * stride + offset, stride: stride, values: values + offset * rowBytes,
-                            rowBytes: rowBytes, count: common.count, vectors: vectors, out: (0..<4).map { output(i + $0) })
+                            rowBytes: rowBytes, count: common.count, vectors: vectors,
+                            out: (output(i), output(i + 1), output(i + 2), output(i + 3)))
                     }
                 }
                 for i in 0..<n { sum(i, common.upperBound..<(run.position + token(i) + 1)) }
@@ -181,14 +186,23 @@ extension Attention {
     /// elements at a time in eight accumulators: each value vector is converted once for the four.
     private static func weightedSum4<E: Lanes>(
         _: E.Type, _ w: UnsafePointer<Float>, stride: Int, values: UnsafeRawPointer, rowBytes: Int, count: Int,
-        vectors: Int, out: [UnsafeMutablePointer<Float>]
+        vectors: Int,
+        out: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)
     ) {
         let w0 = w, w1 = w + stride, w2 = w + 2 * stride, w3 = w + 3 * stride
+        @inline(__always) func output(_ k: Int) -> UnsafeMutablePointer<Float> {
+            switch k {
+            case 0: out.0
+            case 1: out.1
+            case 2: out.2
+            default: out.3
+            }
+        }
         @inline(__always) func load(_ k: Int, _ j: Int) -> SIMD8<Float> {
-            UnsafeRawPointer(out[k] + 8 * j).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeRawPointer(output(k) + 8 * j).loadUnaligned(as: SIMD8<Float>.self)
         }
         @inline(__always) func store(_ v: SIMD8<Float>, _ k: Int, _ j: Int) {
-            UnsafeMutableRawPointer(out[k] + 8 * j).storeBytes(of: v, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(output(k) + 8 * j).storeBytes(of: v, as: SIMD8<Float>.self)
         }
         var j = 0
         while j + 2 <= vectors {

@@ -90,6 +90,7 @@ final class ForwardPass {
             }
         }
 
+        let tiles = Self.tiles(tokens, size: Self.attentionTile)
         for (l, layer) in model.layers.prefix(layerLimit ?? model.layers.count).enumerated() {
             if abandoned() { return nil }
             let sliding = hp.isSlidingWindowLayer(l)
@@ -117,7 +118,7 @@ final class ForwardPass {
             }
             trace?("\(l).q", b.q, queryWidth)
             trace?("\(l).v", b.v, kvWidth)
-            attention(tokens, layer: l, window: sliding ? hp.slidingWindow : nil)
+            attention(tokens, tiles: tiles, layer: l, window: sliding ? hp.slidingWindow : nil)
             trace?("\(l).attended", b.attended, queryWidth)
             multiply(layer.attentionOutput, input: b.attended, count: n, width: queryWidth, into: b.projected)
             for t in 0..<n { addBias(layer.biases.output, to: b.projected + t * dim) }
@@ -248,16 +249,16 @@ final class ForwardPass {
     }
 
     /// Attention for every token and query head, over the last `window` positions when given.
-    /// Runs of consecutive positions of one sequence (a prompt being read) go in tiles of
-    /// ``attentionTile`` tokens, other tokens one by one. Work items are (tile or token, key/value
-    /// head) pairs, whose query heads go together through ``Attention/attendRun``, four queries at a
-    /// time over the same cached keys and values — unless the batch is all single tokens and that
-    /// leaves too few items to share out, then (token, query head), each alone.
-    private func attention(_ tokens: [Token], layer: Int, window: Int?) {
+    /// Runs of consecutive positions of one sequence (a prompt being read) go in `tiles` of
+    /// ``attentionTile`` tokens (``tiles(_:size:)``), other tokens one by one. Work items are (tile
+    /// or token, key/value head) pairs, whose query heads go together through
+    /// ``Attention/attendRun``, four queries at a time over the same cached keys and values — unless
+    /// the batch is all single tokens and that leaves too few items to share out, then (token, query
+    /// head), each alone.
+    private func attention(_ tokens: [Token], tiles: [Range<Int>], layer: Int, window: Int?) {
         let hp = model.hyperparameters
         let heads = hp.headCount, headDim = hp.headDimension, queryWidth = hp.queryWidth
         let group = hp.headCount / hp.headCountKV
-        let tiles = Self.tiles(tokens, size: Self.attentionTile)
         let perItem = tiles.count < tokens.count || tokens.count * hp.headCountKV >= 4 * pool.threadCount ? group : 1
         let itemsPerTile = heads / perItem
         let b = buffers
@@ -285,7 +286,7 @@ final class ForwardPass {
         }
     }
 
-    /// Tokens per tile of a run of positions in ``attention(_:layer:window:)``.
+    /// Tokens per tile of a run of positions in ``attention(_:tiles:layer:window:)``.
     static let attentionTile = 4
 
     /// `tokens` cut into ranges of at most `size` consecutive tokens of one sequence at consecutive
