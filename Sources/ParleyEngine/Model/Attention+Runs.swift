@@ -1,7 +1,7 @@
 import CParleyKernels
 
-/// Attention of a run of consecutive positions of one sequence (a prompt being read), four query
-/// vectors at a time: each key and value read from the cache is converted once for four queries
+/// Attention of a run of consecutive positions of one sequence (a prompt being read; or a single
+/// decoding token's query heads), four query vectors at a time: each key and value read from the cache is converted once for four queries
 /// instead of once for each. Every score and every output is summed in the same order as
 /// ``Attention/attendGroup(query:heads:cache:layer:kvHead:first:last:scale:softcap:scratch:out:kernels:)``
 /// sums it for that query alone, so the results are the same bit for bit (for finite scores: a NaN
