@@ -57,19 +57,27 @@ struct ConversationPartitionProcessTests {
         let acknowledged = before.lines(startingWith: "ack ") + majorityAcks + minorityAcks
         let acksFile = nodes.root.appendingPathComponent("acks.txt")
         try Data(acknowledged.joined(separator: "\n").utf8).write(to: acksFile)
-        // The two sides now hold different content.
-        let probeA = try DriverProcess.start(
-            ["digest", "--name", "probe-a", "--drop", "c2", "--only", "c0,c1", "--nodes", "1"]
-                + nodes.clientArguments(through: "c0"))
-        defer { probeA.kill() }
+        // The two sides now hold different content. The majority's two replicas agree once the
+        // writes in flight when its writer was killed (stored on one, not yet acknowledged) have
+        // reached the other: probed until they do.
+        func digests(_ probe: ParleyProcess) async throws -> [String] {
+            #expect(try await probe.exitStatus(timeout: .seconds(30)) == 0)
+            return probe.lines(startingWith: "digest ").map { $0.split(separator: " ").dropFirst(2).joined(separator: " ") }
+        }
+        var majorityDigests: [String] = []
+        try await waitUntil(within: .seconds(10), "the majority's replicas agree") {
+            let probeA = try DriverProcess.start(
+                ["digest", "--name", "probe-a", "--drop", "c2", "--only", "c0,c1", "--nodes", "1"]
+                    + nodes.clientArguments(through: "c0"))
+            defer { probeA.kill() }
+            majorityDigests = try await digests(probeA)
+            return majorityDigests.count == 2 && majorityDigests[0] == majorityDigests[1]
+        }
         let probeC = try DriverProcess.start(
             ["digest", "--name", "probe-c", "--drop", "c0,c1", "--only", "c2", "--nodes", "1"]
                 + nodes.clientArguments(through: "c2"))
         defer { probeC.kill() }
-        #expect(try await probeA.exitStatus(timeout: .seconds(30)) == 0)
-        #expect(try await probeC.exitStatus(timeout: .seconds(30)) == 0)
-        let sideDigests = (probeA.lines(startingWith: "digest ") + probeC.lines(startingWith: "digest "))
-            .map { $0.split(separator: " ").dropFirst(2).joined(separator: " ") }
+        let sideDigests = majorityDigests + (try await digests(probeC))
         #expect(sideDigests.count == 3 && Set(sideDigests).count == 2, "\(sideDigests)")
 
         // Heal. A node the other side declared dead starts again by itself; one that exited instead
