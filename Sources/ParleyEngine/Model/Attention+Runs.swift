@@ -65,13 +65,7 @@ extension Attention {
                 func output(_ i: Int) -> UnsafeMutablePointer<Float> {
                     i < n ? run.output(i, width: headDim) : spare + (i - n) * headDim
                 }
-                for i in 0..<padded {
-                    let query = UnsafeRawPointer(run.query(min(i, n - 1), width: headDim))
-                    for j in 0..<vectors {
-                        let raw = query.loadUnaligned(fromByteOffset: 32 * j, as: SIMD8<Float>.self)
-                        q[i * vectors + j] = E.roundsToHalf ? VectorMath.roundToHalf(raw) : raw
-                    }
-                }
+                loadQueries(E.self, padded, vectors: vectors, into: q) { run.query(min($0, n - 1), width: headDim) }
                 for i in Swift.stride(from: 0, to: padded, by: 4) {
                     if wideKernels {
                         parley_attention_scores4(

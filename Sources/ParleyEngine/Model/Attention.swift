@@ -52,11 +52,8 @@ enum Attention {
         let rowBytes = headDim / 8 * E.bytesPer8
         let vectors = headDim / 8
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: heads * vectors) { q in
-            for j in 0..<heads * vectors {
-                let raw = UnsafeRawPointer(query + 8 * j).loadUnaligned(as: SIMD8<Float>.self)
-                q[j] = E.roundsToHalf ? VectorMath.roundToHalf(raw) : raw
-            }
             let q = q.baseAddress!
+            loadQueries(E.self, heads, vectors: vectors, into: q) { query + $0 * headDim }
             for h in 0..<heads {
                 scores(
                     E.self, q + h * vectors, vectors: vectors, keys: keys, rowBytes: rowBytes, count: count,
@@ -70,6 +67,22 @@ enum Attention {
             weightedSum(
                 E.self, scratch + h * stride, values: values, rowBytes: rowBytes, count: count, vectors: vectors,
                 out: out + h * headDim)
+        }
+    }
+
+    /// `count` query vectors (query `i` at `query(i)`, `8 · vectors` floats) into `q`, one after the
+    /// other, rounded to f16 precision if `E`'s products round (llama.cpp's f16 query).
+    @inline(__always)
+    static func loadQueries<E: Lanes>(
+        _: E.Type, _ count: Int, vectors: Int, into q: UnsafeMutablePointer<SIMD8<Float>>,
+        _ query: (Int) -> UnsafePointer<Float>
+    ) {
+        for i in 0..<count {
+            let source = UnsafeRawPointer(query(i))
+            for j in 0..<vectors {
+                let raw = source.loadUnaligned(fromByteOffset: 32 * j, as: SIMD8<Float>.self)
+                q[i * vectors + j] = E.roundsToHalf ? VectorMath.roundToHalf(raw) : raw
+            }
         }
     }
 

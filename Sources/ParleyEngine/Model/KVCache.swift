@@ -53,7 +53,7 @@ final class KVCache {
     }
 
     /// Copies the keys and values of the first `positions` positions of every layer into `other`
-    /// (same model and element type, capacity at least `positions`).
+    /// (same model and element type, capacity at least `positions`), which then holds `positions`.
     func copyPrefix(_ positions: Int, into other: KVCache) {
         precondition(
             other.layerCount == layerCount && other.width == width && other.headDimension == headDimension
@@ -67,6 +67,7 @@ final class KVCache {
                     from: value(layer: layer, head: head, position: 0), byteCount: bytes)
             }
         }
+        other.count = positions
     }
 
     /// The key of `head` at `position` in `layer` (`headDimension` elements; the next position follows).

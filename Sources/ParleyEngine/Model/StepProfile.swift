@@ -28,10 +28,7 @@ package enum StepProfile {
             ForwardPass.Token(id: Int32(100 + ($0 * 7) % 5000), position: $0, cache: caches[0], wantsLogits: $0 == context - 1)
         }
         _ = forward.run(prompt)
-        for cache in caches.dropFirst() {
-            caches[0].copyPrefix(context, into: cache)
-            cache.count = context
-        }
+        for cache in caches.dropFirst() { caches[0].copyPrefix(context, into: cache) }
         var totals: [String: Double] = [:]
         var order: [String] = []
         var last = now()

@@ -157,7 +157,6 @@ final class EngineLoop: @unchecked Sendable {
         }
         let cache = fresh()
         kept.copyPrefix(reused, into: cache)
-        cache.count = reused
         return (cache, reused)
     }
 
